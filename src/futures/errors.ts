@@ -1,0 +1,43 @@
+/**
+ * The error hierarchy, as small as CPython's: one base, a class per way a
+ * Future can end other than with its own task's error.
+ */
+
+/** Base class of every error concur raises itself (never of a task's own errors). */
+export class ConcurError extends Error {
+  constructor(message?: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The Future was cancelled before it ran. */
+export class CancelledError extends ConcurError {}
+
+/** A wait ran out of time: `result(timeout)`, `wait`, `asCompleted`, `map`, or a per-task timeout. */
+export class TimeoutError extends ConcurError {}
+
+/** An operation is not allowed in the Future's current state (e.g. a second `setResult`). */
+export class InvalidStateError extends ConcurError {}
+
+/** The executor can no longer run tasks: its initializer failed or a task module could not load. */
+export class BrokenExecutorError extends ConcurError {}
+
+/** The worker running a task exited or crashed before the task finished. */
+export class WorkerCrashedError extends ConcurError {
+  /** The worker's exit code, or null when it ended by a signal or is unknown. */
+  readonly exitCode: number | null;
+  /** The signal that ended a process worker, when there was one. */
+  readonly signal: string | null;
+  constructor(message: string, exitCode: number | null, signal: string | null = null, options?: { cause?: unknown }) {
+    super(message, options);
+    this.exitCode = exitCode;
+    this.signal = signal;
+  }
+}
+
+/** A bounded queue had no room for one more item. */
+export class Full extends ConcurError {}
+
+/** A queue had no item to give. */
+export class Empty extends ConcurError {}

@@ -1,0 +1,259 @@
+import { CancelledError, InvalidStateError, TimeoutError } from './errors.js';
+
+/** The states a Future passes through, as in CPython's concurrent.futures. */
+export type FutureState = 'PENDING' | 'RUNNING' | 'CANCELLED' | 'FINISHED';
+
+// Internal states. CANCELLED_AND_NOTIFIED is CPython's: a cancelled Future whose
+// executor has seen the cancellation and will never run it. Callers see 'CANCELLED'.
+const PENDING = 0;
+const RUNNING = 1;
+const CANCELLED = 2;
+const CANCELLED_AND_NOTIFIED = 3;
+const FINISHED = 4;
+type State = typeof PENDING | typeof RUNNING | typeof CANCELLED | typeof CANCELLED_AND_NOTIFIED | typeof FINISHED;
+
+const STATE_NAMES: readonly FutureState[] = ['PENDING', 'RUNNING', 'CANCELLED', 'CANCELLED', 'FINISHED'];
+
+/** Called once when a Future settles. */
+export type DoneCallback<T> = (future: Future<T>) => void;
+
+/**
+ * The eventual result of a task, with Python's semantics.
+ *
+ * A Future is also a thenable, so `await future` gives the result or throws the
+ * task's error (or CancelledError). It allocates no Promise until something
+ * awaits it, so unobserved failures never become unhandled rejections.
+ */
+export class Future<T = unknown> implements PromiseLike<T> {
+  #state: State = PENDING;
+  #result: T | undefined = undefined;
+  #exception: unknown = undefined;
+  #failed = false;
+  // Most Futures have zero or one callback: keep the single one without an array.
+  #callbacks: DoneCallback<T> | DoneCallback<T>[] | undefined = undefined;
+  #promise: Promise<T> | undefined = undefined;
+  #resolve: ((v: T) => void) | undefined = undefined;
+  #reject: ((e: unknown) => void) | undefined = undefined;
+
+  /** 'PENDING', 'RUNNING', 'CANCELLED' or 'FINISHED'. */
+  get state(): FutureState {
+    return STATE_NAMES[this.#state]!;
+  }
+
+  /** Cancels the Future if it has not started; true if it is (now) cancelled. */
+  cancel(): boolean {
+    const s = this.#state;
+    if (s === RUNNING || s === FINISHED) return false;
+    if (s === CANCELLED || s === CANCELLED_AND_NOTIFIED) return true;
+    this.#state = CANCELLED;
+    this.#settle();
+    return true;
+  }
+
+  /** True once cancelled. */
+  cancelled(): boolean {
+    return this.#state === CANCELLED || this.#state === CANCELLED_AND_NOTIFIED;
+  }
+
+  /** True while the task runs. */
+  running(): boolean {
+    return this.#state === RUNNING;
+  }
+
+  /** True once cancelled or finished. */
+  done(): boolean {
+    return this.#state >= CANCELLED;
+  }
+
+  /**
+   * The task's result, waiting up to `timeout` ms (forever when undefined).
+   * Rejects with TimeoutError, CancelledError, or the task's own error.
+   */
+  result(timeout?: number): Promise<T> {
+    if (this.done()) return this.#settledPromise();
+    return this.#waitDone(timeout).then(() => this.#settledPromise());
+  }
+
+  /**
+   * The task's error, or undefined if it succeeded, waiting up to `timeout` ms.
+   * Rejects with TimeoutError or CancelledError.
+   */
+  exception(timeout?: number): Promise<unknown> {
+    const read = (): unknown => {
+      if (this.cancelled()) throw new CancelledError('the future was cancelled');
+      return this.#failed ? this.#exception : undefined;
+    };
+    if (this.done()) return new Promise((resolve) => resolve(read()));
+    return this.#waitDone(timeout).then(read);
+  }
+
+  /**
+   * Calls `fn(this)` when the Future settles, at once if it already has. A callback
+   * that throws is reported and never stops the others.
+   */
+  addDoneCallback(fn: DoneCallback<T>): void {
+    if (typeof fn !== 'function') throw new TypeError(`addDoneCallback expects a function, got ${typeof fn}`);
+    if (this.done()) {
+      this.#invoke(fn);
+      return;
+    }
+    const cbs = this.#callbacks;
+    if (cbs === undefined) this.#callbacks = fn;
+    else if (typeof cbs === 'function') this.#callbacks = [cbs, fn];
+    else cbs.push(fn);
+  }
+
+  /**
+   * For executors: marks the Future running and returns true, or returns false if it
+   * was cancelled (and must not run). Throws InvalidStateError from any other state.
+   */
+  setRunningOrNotifyCancel(): boolean {
+    const s = this.#state;
+    if (s === CANCELLED) {
+      this.#state = CANCELLED_AND_NOTIFIED;
+      return false;
+    }
+    if (s === PENDING) {
+      this.#state = RUNNING;
+      return true;
+    }
+    throw new InvalidStateError(`future in unexpected state: ${STATE_NAMES[s]}`);
+  }
+
+  /** For executors: finishes the Future with a result. */
+  setResult(value: T): void {
+    if (this.#state >= CANCELLED) throw new InvalidStateError(`cannot set the result of a ${this.state} future`);
+    this.#result = value;
+    this.#state = FINISHED;
+    this.#settle();
+  }
+
+  /** For executors: finishes the Future with an error. */
+  setException(error: unknown): void {
+    if (this.#state >= CANCELLED) throw new InvalidStateError(`cannot set the exception of a ${this.state} future`);
+    this.#exception = error;
+    this.#failed = true;
+    this.#state = FINISHED;
+    this.#settle();
+  }
+
+  then<R1 = T, R2 = never>(
+    onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    return this.#asPromise().then(onFulfilled, onRejected);
+  }
+
+  /** Same as `then(undefined, onRejected)`. */
+  catch<R = never>(onRejected?: ((reason: unknown) => R | PromiseLike<R>) | null): Promise<T | R> {
+    return this.#asPromise().then(undefined, onRejected);
+  }
+
+  /** Same as Promise.prototype.finally. */
+  finally(onFinally?: (() => void) | null): Promise<T> {
+    return this.#asPromise().finally(onFinally);
+  }
+
+  get [Symbol.toStringTag](): string {
+    return `Future ${this.state}`;
+  }
+
+  #asPromise(): Promise<T> {
+    if (this.#promise === undefined) {
+      if (this.done()) {
+        this.#promise = this.#settledPromise();
+      } else {
+        this.#promise = new Promise<T>((resolve, reject) => {
+          this.#resolve = resolve;
+          this.#reject = reject;
+        });
+      }
+    }
+    return this.#promise;
+  }
+
+  #settledPromise(): Promise<T> {
+    if (this.cancelled()) return Promise.reject(new CancelledError('the future was cancelled'));
+    if (this.#failed) return Promise.reject(this.#exception);
+    return Promise.resolve(this.#result as T);
+  }
+
+  #waitDone(timeout: number | undefined): Promise<void> {
+    checkTimeout(timeout);
+    return new Promise<void>((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const onDone = (): void => {
+        if (timer !== undefined) clearTimeout(timer);
+        resolve();
+      };
+      this.addDoneCallback(onDone);
+      if (timeout !== undefined) {
+        timer = setTimeout(() => {
+          this.#removeCallback(onDone);
+          reject(new TimeoutError(`future not done after ${timeout} ms`));
+        }, timeout);
+      }
+    });
+  }
+
+  /** @internal True when finished with an error (not cancelled); lets `wait` decide without awaiting. */
+  _failed(): boolean {
+    return this.#failed;
+  }
+
+  /** @internal Removes a callback that was added and has not run (used by waiters that give up). */
+  _removeDoneCallback(fn: DoneCallback<T>): void {
+    this.#removeCallback(fn);
+  }
+
+  #removeCallback(fn: DoneCallback<T>): void {
+    const cbs = this.#callbacks;
+    if (cbs === fn) this.#callbacks = undefined;
+    else if (Array.isArray(cbs)) {
+      const i = cbs.indexOf(fn);
+      if (i >= 0) cbs.splice(i, 1);
+    }
+  }
+
+  #settle(): void {
+    if (this.#resolve !== undefined) {
+      if (this.cancelled()) this.#reject!(new CancelledError('the future was cancelled'));
+      else if (this.#failed) this.#reject!(this.#exception);
+      else this.#resolve(this.#result as T);
+      this.#resolve = this.#reject = undefined;
+    }
+    const cbs = this.#callbacks;
+    if (cbs === undefined) return;
+    this.#callbacks = undefined;
+    if (typeof cbs === 'function') this.#invoke(cbs);
+    else for (const cb of cbs) this.#invoke(cb);
+  }
+
+  #invoke(fn: DoneCallback<T>): void {
+    try {
+      fn(this);
+    } catch (err) {
+      // As CPython logs and carries on: one bad callback must not starve the rest.
+      console.error('concur: exception calling callback for', this, err);
+    }
+  }
+}
+
+/** Throws a RangeError for a timeout that is not undefined or a finite number >= 0. */
+export function checkTimeout(timeout: unknown, what = 'timeout'): void {
+  if (timeout === undefined) return;
+  if (typeof timeout !== 'number' || !(timeout >= 0) || !Number.isFinite(timeout)) {
+    throw new RangeError(`${what} must be a finite number of milliseconds >= 0 or undefined, got ${describe(timeout)}`);
+  }
+}
+
+/** Renders a value for an error message: `-1 (number)`. */
+export function describe(value: unknown): string {
+  let shown: string;
+  try {
+    shown = typeof value === 'string' ? JSON.stringify(value) : String(value);
+  } catch {
+    shown = Object.prototype.toString.call(value);
+  }
+  return `${shown} (${value === null ? 'null' : typeof value})`;
+}

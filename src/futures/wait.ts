@@ -1,0 +1,129 @@
+import { TimeoutError } from './errors.js';
+import { checkTimeout, Future } from './future.js';
+
+/** `wait` returns when any future finishes or is cancelled. */
+export const FIRST_COMPLETED = 'FIRST_COMPLETED';
+/** `wait` returns when any future finishes with an error, or when all are done. */
+export const FIRST_EXCEPTION = 'FIRST_EXCEPTION';
+/** `wait` returns when every future is done. */
+export const ALL_COMPLETED = 'ALL_COMPLETED';
+
+/** When `wait` returns. */
+export type ReturnWhen = typeof FIRST_COMPLETED | typeof FIRST_EXCEPTION | typeof ALL_COMPLETED;
+
+/** The two sets `wait` returns. */
+export interface WaitResult<T> {
+  done: Set<Future<T>>;
+  notDone: Set<Future<T>>;
+}
+
+function toSet<T>(fs: Iterable<Future<T>>, fn: string): Set<Future<T>> {
+  const set = new Set<Future<T>>();
+  for (const f of fs) {
+    if (!(f instanceof Future)) throw new TypeError(`${fn} expects Futures, got ${Object.prototype.toString.call(f)}`);
+    set.add(f);
+  }
+  return set;
+}
+
+/**
+ * Waits until the futures reach `returnWhen` or `timeout` ms pass, and returns which are
+ * done and which are not. A timeout is not an error: the sets tell what finished.
+ */
+export function wait<T>(
+  fs: Iterable<Future<T>>,
+  options: { timeout?: number; returnWhen?: ReturnWhen } = {},
+): Promise<WaitResult<T>> {
+  const { timeout, returnWhen = ALL_COMPLETED } = options;
+  checkTimeout(timeout);
+  if (returnWhen !== FIRST_COMPLETED && returnWhen !== FIRST_EXCEPTION && returnWhen !== ALL_COMPLETED) {
+    throw new RangeError(`returnWhen must be FIRST_COMPLETED, FIRST_EXCEPTION or ALL_COMPLETED, got ${String(returnWhen)}`);
+  }
+  const notDone = toSet(fs, 'wait');
+  const done = new Set<Future<T>>();
+  let sawException = false;
+  const take = (f: Future<T>): void => {
+    notDone.delete(f);
+    done.add(f);
+    if (f._failed()) sawException = true;
+  };
+  for (const f of [...notDone]) if (f.done()) take(f);
+  const satisfied = (): boolean =>
+    notDone.size === 0 ||
+    (returnWhen === FIRST_COMPLETED && done.size > 0) ||
+    (returnWhen === FIRST_EXCEPTION && sawException);
+  if (satisfied() || timeout === 0) return Promise.resolve({ done, notDone });
+
+  return new Promise((resolve) => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const watched = [...notDone];
+    const finish = (): void => {
+      if (timer !== undefined) clearTimeout(timer);
+      for (const f of watched) f._removeDoneCallback(onDone);
+      resolve({ done, notDone });
+    };
+    const onDone = (f: Future<T>): void => {
+      take(f);
+      if (satisfied()) finish();
+    };
+    for (const f of watched) f.addDoneCallback(onDone);
+    if (timeout !== undefined) timer = setTimeout(finish, timeout);
+  });
+}
+
+/**
+ * Yields each future as it completes (those already done first). Throws TimeoutError
+ * if `timeout` ms pass, counted from the call, before all are done. Yields the Future
+ * objects themselves, never their results.
+ */
+export function asCompleted<T>(fs: Iterable<Future<T>>, options: { timeout?: number } = {}): AsyncIterableIterator<Future<T>> {
+  const { timeout } = options;
+  checkTimeout(timeout);
+  const pending = toSet(fs, 'asCompleted');
+  const total = pending.size;
+  const deadline = timeout === undefined ? undefined : performance.now() + timeout;
+  const ready: Future<T>[] = [];
+  let wake: (() => void) | undefined;
+  const onDone = (f: Future<T>): void => {
+    if (!pending.delete(f)) return;
+    ready.push(f);
+    wake?.();
+  };
+  // Already-done futures run their callback at once, so they are queued first.
+  for (const f of [...pending]) f.addDoneCallback(onDone);
+  const detach = (): void => {
+    for (const f of pending) f._removeDoneCallback(onDone);
+  };
+
+  const iterator: AsyncIterableIterator<Future<T>> = {
+    async next(): Promise<IteratorResult<Future<T>>> {
+      while (ready.length === 0) {
+        if (pending.size === 0) return { value: undefined, done: true };
+        const left = deadline === undefined ? undefined : deadline - performance.now();
+        if (left !== undefined && left <= 0) {
+          detach();
+          throw new TimeoutError(`${pending.size} (of ${total}) futures unfinished`);
+        }
+        await new Promise<void>((resolve) => {
+          const timer = left === undefined ? undefined : setTimeout(resolve, left);
+          wake = () => {
+            if (timer !== undefined) clearTimeout(timer);
+            wake = undefined;
+            resolve();
+          };
+        });
+      }
+      return { value: ready.shift()!, done: false };
+    },
+    async return(): Promise<IteratorResult<Future<T>>> {
+      detach();
+      pending.clear();
+      ready.length = 0;
+      return { value: undefined, done: true };
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+  return iterator;
+}

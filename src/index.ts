@@ -1,0 +1,18 @@
+/** concur: Python's concurrency toolkit, rebuilt natively for TypeScript on Node.js. */
+export {
+  ConcurError,
+  CancelledError,
+  TimeoutError,
+  InvalidStateError,
+  BrokenExecutorError,
+  WorkerCrashedError,
+  Full,
+  Empty,
+} from './futures/errors.js';
+export { Future, type FutureState, type DoneCallback } from './futures/future.js';
+export { wait, asCompleted, FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED, type ReturnWhen, type WaitResult } from './futures/wait.js';
+export type { Executor, TaskFunction, TaskOptions, MapOptions, ShutdownOptions } from './futures/executor.js';
+export { defineTasks } from './tasks/registry.js';
+export { isMain, isMainProcess } from './tasks/main-guard.js';
+export type { PoolOptions, PoolStats, Percentiles } from './pool/pool-executor.js';
+export { ThreadPoolExecutor, type ThreadPoolOptions } from './threads/thread-pool.js';

@@ -1,0 +1,226 @@
+/**
+ * The loop inside every pool worker, thread or process alike.
+ *
+ *   message event ──► queue ──► run one task at a time ──► outbox ──► one RESULTS message
+ *                        ▲                                               │
+ *                        └──── brief spin on poll() after the outbox ◄───┘
+ *
+ * Tasks arrive in batches and their results leave in batches, so a thousand tiny
+ * tasks cost two messages. After it empties its queue the worker polls its port for
+ * a few tens of microseconds before going back to the event loop: a pool that
+ * submits one task at a time finds the worker still awake, which halves the round
+ * trip. The spin is short and bounded, and a long batch yields to the event loop
+ * every few milliseconds, so timers and promises a task started keep running
+ * between tasks (unlike an Atomics.wait between tasks, which freezes them).
+ */
+import type { FunctionSpec } from '../tasks/describe.js';
+import { loadFunction, TaskLoadError } from '../tasks/load.js';
+import { serializeError } from '../transport/errors.js';
+import {
+  CTRL_RUNNING,
+  CTRL_SEQ,
+  FAILED,
+  FLAG_CHUNK,
+  INIT_FAILED,
+  LOAD_FAILED,
+  OK,
+  READY,
+  RESULTS,
+  TASK_FIELDS,
+  TASKS,
+} from '../transport/protocol.js';
+import { Deque } from '../util/deque.js';
+
+/** What the pool gives a worker at start. */
+export interface WorkerInit {
+  ctrl: SharedArrayBuffer;
+  initializer: FunctionSpec | undefined;
+  initargs: unknown[];
+}
+
+/** How the runtime talks to its pool. */
+export interface RuntimeChannel {
+  /** Sends one message; throws (DataCloneError) when it cannot be cloned. */
+  send(message: unknown[]): void;
+  /** Returns the next waiting message without the event loop, or undefined. */
+  poll(): unknown[] | undefined;
+}
+
+const SPIN_MS = 0.05; // how long an idle worker keeps polling before sleeping
+const FLUSH_MS = 2; // longest a finished result waits in the outbox
+const YIELD_MS = 5; // longest the worker holds its event loop inside a batch
+const FLUSH_COUNT = 2048;
+
+const INLINE_HINT =
+  ' (an inline task cannot use variables from around it: pass them as arguments, or define the task with defineTasks(import.meta.url, {...}))';
+
+/** Runs tasks for a pool until the thread or process ends. Call `onMessage` for every message from the pool. */
+export class WorkerRuntime {
+  readonly #channel: RuntimeChannel;
+  readonly #ctrl: Int32Array;
+  readonly #queue = new Deque<unknown>();
+  readonly #specs = new Map<number, FunctionSpec>();
+  readonly #fns = new Map<number, Function>();
+  #outbox: unknown[] = [RESULTS, 0];
+  #running = false;
+  #busyStart = 0;
+
+  constructor(channel: RuntimeChannel, ctrl: SharedArrayBuffer) {
+    this.#channel = channel;
+    this.#ctrl = new Int32Array(ctrl);
+  }
+
+  /** Runs the initializer, then tells the pool it is ready. */
+  async start(init: WorkerInit): Promise<void> {
+    if (init.initializer !== undefined) {
+      try {
+        const fn = await loadFunction(init.initializer);
+        await fn(...init.initargs);
+      } catch (err) {
+        this.#channel.send([INIT_FAILED, serializeError(err)]);
+        return;
+      }
+    }
+    this.#channel.send([READY]);
+  }
+
+  /** Accepts one message from the pool. */
+  onMessage = (msg: unknown[]): void => {
+    if (msg[0] !== TASKS) return;
+    const defs = msg[1] as unknown[] | null;
+    if (defs !== null) for (let i = 0; i < defs.length; i += 2) this.#specs.set(defs[i] as number, defs[i + 1] as FunctionSpec);
+    const q = this.#queue;
+    for (let i = 2; i < msg.length; i++) q.push(msg[i]);
+    if (!this.#running) void this.#run();
+  };
+
+  async #run(): Promise<void> {
+    this.#running = true;
+    const q = this.#queue;
+    const ctrl = this.#ctrl;
+    let sliceStart = performance.now();
+    let lastFlush = sliceStart;
+    this.#busyStart = sliceStart;
+    for (;;) {
+      while (q.length >= TASK_FIELDS) {
+        const seq = q.shift() as number;
+        const fnId = q.shift() as number;
+        const flags = q.shift() as number;
+        const args = q.shift() as unknown[];
+        let fn = this.#fns.get(fnId);
+        if (fn === undefined) {
+          try {
+            fn = await this.#load(fnId);
+          } catch (err) {
+            this.#outbox.push(seq, err instanceof TaskLoadError ? LOAD_FAILED : FAILED, serializeError(err));
+            continue;
+          }
+        }
+        Atomics.store(ctrl, CTRL_SEQ, seq);
+        ctrl[CTRL_RUNNING] = 1;
+        try {
+          let value: unknown = flags & FLAG_CHUNK ? this.#runChunk(fn, args as unknown[][]) : fn(...args);
+          if (value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function') {
+            // Whatever finished before an async task should not wait for it.
+            if (this.#outbox.length > 2) this.#flush();
+            value = await value;
+          }
+          this.#outbox.push(seq, OK, value);
+        } catch (err) {
+          this.#outbox.push(seq, FAILED, this.#serialize(err, fnId));
+        }
+        ctrl[CTRL_RUNNING] = 0;
+        const now = performance.now();
+        if (now - lastFlush >= FLUSH_MS || this.#outbox.length >= FLUSH_COUNT) {
+          this.#flush();
+          lastFlush = now;
+        }
+        if (now - sliceStart >= YIELD_MS) {
+          this.#flush();
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          sliceStart = lastFlush = performance.now();
+        }
+      }
+      this.#flush();
+      if (!this.#spin()) break;
+    }
+    this.#running = false;
+  }
+
+  /** Polls for more work for a moment; true if some arrived. */
+  #spin(): boolean {
+    const until = performance.now() + SPIN_MS;
+    do {
+      const msg = this.#channel.poll();
+      if (msg !== undefined) {
+        const before = this.#queue.length;
+        this.onMessage(msg);
+        if (this.#queue.length > before) return true;
+      }
+    } while (performance.now() < until);
+    return false;
+  }
+
+  /** Runs `fn` over each argument array in order, as Python's _process_chunk; goes async only at the first promise. */
+  #runChunk(fn: Function, chunk: unknown[][]): unknown[] | Promise<unknown[]> {
+    const out: unknown[] = new Array(chunk.length);
+    for (let i = 0; i < chunk.length; i++) {
+      const v = fn(...chunk[i]!);
+      if (v !== null && typeof v === 'object' && typeof (v as PromiseLike<unknown>).then === 'function') {
+        return this.#finishChunk(fn, chunk, out, i, v as PromiseLike<unknown>);
+      }
+      out[i] = v;
+    }
+    return out;
+  }
+
+  async #finishChunk(fn: Function, chunk: unknown[][], out: unknown[], from: number, pending: PromiseLike<unknown>): Promise<unknown[]> {
+    out[from] = await pending;
+    for (let i = from + 1; i < chunk.length; i++) out[i] = await fn(...chunk[i]!);
+    return out;
+  }
+
+  async #load(fnId: number): Promise<Function> {
+    const spec = this.#specs.get(fnId);
+    if (spec === undefined) throw new Error(`internal: worker has no function ${fnId}`);
+    const fn = await loadFunction(spec);
+    this.#fns.set(fnId, fn);
+    return fn;
+  }
+
+  #serialize(err: unknown, fnId: number): unknown {
+    const data = serializeError(err);
+    if (err instanceof ReferenceError && this.#specs.get(fnId)?.kind === 'inline' && '$error' in data) {
+      return { ...data, message: data.message + INLINE_HINT };
+    }
+    return data;
+  }
+
+  #flush(): void {
+    const out = this.#outbox;
+    if (out.length <= 2) return;
+    const now = performance.now();
+    out[1] = now - this.#busyStart;
+    this.#busyStart = now;
+    this.#outbox = [RESULTS, 0];
+    try {
+      this.#channel.send(out);
+    } catch (err) {
+      this.#sendEachResult(out, err);
+    }
+  }
+
+  /** A batch failed to clone: send result by result, replacing the ones that cannot cross. */
+  #sendEachResult(out: unknown[], batchError: unknown): void {
+    for (let i = 2; i < out.length; i += 3) {
+      const one = [RESULTS, 0, out[i], out[i + 1], out[i + 2]];
+      try {
+        this.#channel.send(one);
+      } catch (err) {
+        const why = err instanceof Error ? err.message : String(batchError);
+        const error = new TypeError(`the task's result cannot be sent back from the worker: ${why}`);
+        this.#channel.send([RESULTS, 0, out[i], FAILED, serializeError(error)]);
+      }
+    }
+  }
+}

@@ -1,0 +1,67 @@
+import { isMainThread } from 'node:worker_threads';
+import { ensureTypeScript, isTypeScriptModule } from './typescript.js';
+import { lookupTask, moduleDefinedTasks } from './registry.js';
+import type { FunctionSpec } from './describe.js';
+
+/** A task module or inline function that could not be made into a callable in the worker. */
+export class TaskLoadError extends Error {
+  override name = 'TaskLoadError';
+}
+
+/**
+ * Resolves a FunctionSpec to a callable in this thread: imports the task module (which
+ * registers its tasks as it loads) or compiles inline source. Failures say what to fix.
+ */
+export async function loadFunction(spec: FunctionSpec): Promise<Function> {
+  if (spec.kind === 'inline') return compileInline(spec.source, spec.name);
+  try {
+    await importWithTypeScript(spec.module);
+  } catch (err) {
+    throw new TaskLoadError(`cannot load task module ${spec.module}: ${messageOf(err)}${tsHint(spec.module, err)}`, { cause: err });
+  }
+  const fn = lookupTask(spec.module, spec.name);
+  if (typeof fn === 'function') return fn;
+  if (!moduleDefinedTasks(spec.module)) {
+    throw new TaskLoadError(`task module ${spec.module} loaded, but it did not call defineTasks(import.meta.url, ...) with that URL`);
+  }
+  throw new TaskLoadError(`task module ${spec.module} defines no task named "${spec.name}"`);
+}
+
+/** Imports a task module, first giving this thread a TypeScript loader if the module needs one. */
+async function importWithTypeScript(module: string): Promise<void> {
+  if (isTypeScriptModule(module) && isWorkerThread()) await ensureTypeScript(module);
+  await import(module);
+}
+
+function isWorkerThread(): boolean {
+  return !isMainThread;
+}
+
+function compileInline(source: string, name: string): Function {
+  let fn: unknown;
+  try {
+    fn = new Function(`return (${source}\n);`)();
+  } catch (first) {
+    try {
+      // Method shorthand (`fib(n) { ... }`) is not an expression; an object literal takes it.
+      const holder = new Function(`return ({ ${source}\n });`)();
+      fn = Object.values(holder)[0];
+    } catch {
+      throw new TaskLoadError(`cannot compile inline function ${name}: ${messageOf(first)}`, { cause: first });
+    }
+  }
+  if (typeof fn !== 'function') throw new TaskLoadError(`inline function ${name} did not compile to a function`);
+  return fn;
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function tsHint(module: string, err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'ERR_UNKNOWN_FILE_EXTENSION' && isTypeScriptModule(module)) {
+    return ' (a TypeScript task module needs a loader: install tsx, run the program with `node --import tsx`, or submit the compiled .js)';
+  }
+  return '';
+}

@@ -1,0 +1,15 @@
+/** The entry of every ThreadPoolExecutor worker thread. */
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { WorkerRuntime, type WorkerInit } from '../pool/worker-runtime.js';
+
+const port = parentPort!;
+const init = workerData as WorkerInit;
+const runtime = new WorkerRuntime(
+  {
+    send: (message) => port.postMessage(message),
+    poll: () => receiveMessageOnPort(port)?.message as unknown[] | undefined,
+  },
+  init.ctrl,
+);
+port.on('message', runtime.onMessage);
+void runtime.start(init);

@@ -1,0 +1,35 @@
+/**
+ * The messages between a pool and its workers. Every message is one flat array, so
+ * a batch of a thousand tasks is a single structured clone with no per-task objects:
+ *
+ *   pool → worker   [TASKS, defs | null, seq, fnId, flags, args, seq, fnId, flags, args, ...]
+ *                   defs: [fnId, FunctionSpec, fnId, FunctionSpec, ...], sent once per worker
+ *   worker → pool   [READY]                     initializer done, send work
+ *                   [INIT_FAILED, error]        initializer threw; the pool is broken
+ *                   [RESULTS, busyMs, seq, code, value, seq, code, value, ...]
+ *
+ * Tasks run, and their results return, in the order they were sent.
+ */
+export const TASKS = 1;
+export const READY = 2;
+export const INIT_FAILED = 3;
+export const RESULTS = 4;
+
+/** Task flag: `args` is an array of argument arrays; the result is the array of results. */
+export const FLAG_CHUNK = 1;
+
+/** Result code: `value` is the result. */
+export const OK = 0;
+/** Result code: `value` is the task's serialized error. */
+export const FAILED = 1;
+/** Result code: the task's module or inline source could not load; `value` is the error. */
+export const LOAD_FAILED = 2;
+
+/** Fields per task in a TASKS message, and per result in a RESULTS message. */
+export const TASK_FIELDS = 4;
+export const RESULT_FIELDS = 3;
+
+/** Slots of the Int32Array every worker shares with its pool. */
+export const CTRL_SEQ = 0; // seq of the task the worker is in (or last was in)
+export const CTRL_RUNNING = 1; // 1 while inside a task, so a crash can be blamed on it
+export const CTRL_SLOTS = 2;

@@ -1,0 +1,80 @@
+/**
+ * A FIFO with O(1) push, shift and unshift: a growable ring buffer. Arrays'
+ * `shift` copies on large arrays, and the pool's queue can hold a million tasks.
+ */
+export class Deque<T> {
+  #buf: (T | undefined)[] = new Array(16);
+  #head = 0;
+  #size = 0;
+
+  /** Number of items. */
+  get length(): number {
+    return this.#size;
+  }
+
+  /** Adds at the back. */
+  push(item: T): void {
+    if (this.#size === this.#buf.length) this.#grow();
+    this.#buf[(this.#head + this.#size) & (this.#buf.length - 1)] = item;
+    this.#size++;
+  }
+
+  /** Adds at the front. */
+  unshift(item: T): void {
+    if (this.#size === this.#buf.length) this.#grow();
+    this.#head = (this.#head - 1) & (this.#buf.length - 1);
+    this.#buf[this.#head] = item;
+    this.#size++;
+  }
+
+  /** Removes from the front. */
+  shift(): T | undefined {
+    if (this.#size === 0) return undefined;
+    const item = this.#buf[this.#head];
+    this.#buf[this.#head] = undefined;
+    this.#head = (this.#head + 1) & (this.#buf.length - 1);
+    this.#size--;
+    return item;
+  }
+
+  /** The front item, left in place. */
+  peek(): T | undefined {
+    return this.#size === 0 ? undefined : this.#buf[this.#head];
+  }
+
+  /** Removes the first item for which `pred` is true; O(n), for rare removals. */
+  removeFirst(pred: (item: T) => boolean): T | undefined {
+    for (let i = 0; i < this.#size; i++) {
+      const at = (this.#head + i) & (this.#buf.length - 1);
+      const item = this.#buf[at] as T;
+      if (pred(item)) {
+        const rest: T[] = [];
+        for (let j = i + 1; j < this.#size; j++) rest.push(this.#buf[(this.#head + j) & (this.#buf.length - 1)] as T);
+        for (let j = i; j < this.#size; j++) this.#buf[(this.#head + j) & (this.#buf.length - 1)] = undefined;
+        this.#size = i;
+        for (const r of rest) this.push(r);
+        return item;
+      }
+    }
+    return undefined;
+  }
+
+  /** Removes and returns every item, front first. */
+  drain(): T[] {
+    const out: T[] = [];
+    for (let x = this.shift(); x !== undefined || this.#size > 0; x = this.shift()) out.push(x as T);
+    return out;
+  }
+
+  *[Symbol.iterator](): IterableIterator<T> {
+    for (let i = 0; i < this.#size; i++) yield this.#buf[(this.#head + i) & (this.#buf.length - 1)] as T;
+  }
+
+  #grow(): void {
+    const old = this.#buf;
+    const next: (T | undefined)[] = new Array(old.length * 2);
+    for (let i = 0; i < this.#size; i++) next[i] = old[(this.#head + i) & (old.length - 1)];
+    this.#buf = next;
+    this.#head = 0;
+  }
+}

@@ -16,3 +16,4 @@ export { defineTasks } from './tasks/registry.js';
 export { isMain, isMainProcess } from './tasks/main-guard.js';
 export type { PoolOptions, PoolStats, Percentiles } from './pool/pool-executor.js';
 export { ThreadPoolExecutor, type ThreadPoolOptions } from './threads/thread-pool.js';
+export { AsyncExecutor, taskSignal, type AsyncExecutorOptions } from './coroutines/async-executor.js';

@@ -70,6 +70,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
    * Rejects with TimeoutError, CancelledError, or the task's own error.
    */
   result(timeout?: number): Promise<T> {
+    checkTimeout(timeout);
     if (this.done()) return this.#settledPromise();
     return this.#waitDone(timeout).then(() => this.#settledPromise());
   }
@@ -83,6 +84,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
       if (this.cancelled()) throw new CancelledError('the future was cancelled');
       return this.#failed ? this.#exception : undefined;
     };
+    checkTimeout(timeout);
     if (this.done()) return new Promise((resolve) => resolve(read()));
     return this.#waitDone(timeout).then(read);
   }
@@ -179,7 +181,6 @@ export class Future<T = unknown> implements PromiseLike<T> {
   }
 
   #waitDone(timeout: number | undefined): Promise<void> {
-    checkTimeout(timeout);
     return new Promise<void>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const onDone = (): void => {

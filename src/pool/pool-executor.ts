@@ -314,7 +314,9 @@ export abstract class PoolExecutor extends BaseExecutor {
     for (let k = 0; k < n && queue.length > 0; k++) {
       const slot = slots[(this.#rotate + k) % n]!;
       if (!this.#canTake(slot)) continue;
-      const room = Math.min(2 * limit - slot.inflight.length, this.#maxTasksPerWorker - slot.assigned);
+      // Double-buffer only tasks known to be short: a long task's successors stay queued, and cancellable.
+      const depth = limit === 1 ? 1 : 2 * limit;
+      const room = Math.min(depth - slot.inflight.length, this.#maxTasksPerWorker - slot.assigned);
       if (room <= 0) continue;
       const share = Math.min(room, Math.ceil(queue.length / usable));
       this.#dispatch(slot, share);

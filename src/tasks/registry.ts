@@ -9,7 +9,7 @@ export interface TaskRef {
 
 interface Registry {
   refs: WeakMap<Function, TaskRef>;
-  modules: Map<string, Readonly<Record<string, Function>>>;
+  modules: Map<string, Map<string, Function>>;
 }
 
 // On globalThis so that two copies of concur in one thread (say src/ and dist/, or
@@ -39,11 +39,17 @@ export function normalizeModuleUrl(moduleUrl: string): string {
 export function defineTasks<T extends Record<string, (...args: any[]) => unknown>>(moduleUrl: string, tasks: T): T {
   const module = normalizeModuleUrl(moduleUrl);
   if (tasks === null || typeof tasks !== 'object') throw new TypeError(`defineTasks expects an object of functions, got ${typeof tasks}`);
+  let named = registry.modules.get(module);
+  if (named === undefined) registry.modules.set(module, (named = new Map()));
   for (const [name, fn] of Object.entries(tasks)) {
     if (typeof fn !== 'function') throw new TypeError(`defineTasks: task "${name}" is a ${typeof fn}, not a function`);
+    const existing = named.get(name);
+    if (existing !== undefined && existing !== fn) {
+      throw new Error(`defineTasks: ${module} already defines a task named "${name}"; task names must be unique within a module`);
+    }
+    named.set(name, fn);
     registry.refs.set(fn, { module, name });
   }
-  registry.modules.set(module, tasks);
   return tasks;
 }
 
@@ -54,7 +60,7 @@ export function taskRefOf(fn: Function): TaskRef | undefined {
 
 /** The function `name` that `module` defined, once the module has been imported here. */
 export function lookupTask(module: string, name: string): Function | undefined {
-  return registry.modules.get(module)?.[name];
+  return registry.modules.get(module)?.get(name);
 }
 
 /** Whether `module` has called defineTasks in this thread. */

@@ -1,0 +1,223 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { Full, TimeoutError } from '../futures/errors.js';
+import { BaseExecutor, checkInteger, type ShutdownOptions, type TaskFunction, type TaskOptions } from '../futures/executor.js';
+import { describe, Future } from '../futures/future.js';
+import { Deque } from '../util/deque.js';
+
+/** Options of an AsyncExecutor. */
+export interface AsyncExecutorOptions {
+  /** Most tasks running at once. @default Infinity */
+  maxConcurrency?: number;
+  /** Most tasks waiting for a free slot; past it `submit` returns a Future failed with `Full`. @default unlimited */
+  maxQueue?: number;
+}
+
+interface Job {
+  readonly future: Future<unknown>;
+  readonly fn: TaskFunction;
+  readonly args: unknown[];
+  readonly chunk: boolean;
+  readonly options: TaskOptions;
+  retriesLeft: number;
+  started: boolean;
+  controller: AbortController | undefined;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+const taskContext = new AsyncLocalStorage<AbortSignal>();
+
+/**
+ * The AbortSignal of the AsyncExecutor task this code runs in, when it was submitted
+ * with a timeout or a signal. A coroutine cannot be stopped from outside, so a task
+ * that should end early on a timeout checks or listens to this.
+ */
+export function taskSignal(): AbortSignal | undefined {
+  return taskContext.getStore();
+}
+
+/**
+ * Runs async (or sync) functions in this thread, at most `maxConcurrency` at a time:
+ * the Executor API for I/O-bound work, where a thread or process would only add cost.
+ */
+export class AsyncExecutor extends BaseExecutor {
+  readonly #max: number;
+  readonly #maxQueue: number;
+  readonly #queue = new Deque<Job>();
+  #running = 0;
+  #onIdle: (() => void) | undefined;
+  #closed: Promise<void> | undefined;
+
+  constructor(options: AsyncExecutorOptions = {}) {
+    super();
+    if (options === null || typeof options !== 'object') throw new TypeError(`AsyncExecutor options must be an object, got ${describe(options)}`);
+    for (const key of Object.keys(options)) {
+      if (key !== 'maxConcurrency' && key !== 'maxQueue') throw new TypeError(`AsyncExecutor: unknown option "${key}"`);
+    }
+    if (options.maxConcurrency !== Infinity) checkInteger('maxConcurrency', options.maxConcurrency, 1);
+    if (options.maxQueue !== Infinity) checkInteger('maxQueue', options.maxQueue, 1);
+    this.#max = options.maxConcurrency ?? Infinity;
+    this.#maxQueue = options.maxQueue ?? Infinity;
+  }
+
+  /** Tasks running now. */
+  get running(): number {
+    return this.#running;
+  }
+
+  /** Tasks waiting for a slot. */
+  get queued(): number {
+    return this.#queue.length;
+  }
+
+  protected schedule(fn: TaskFunction, args: unknown[], options: TaskOptions, chunk: boolean): Future<unknown> {
+    const future = new Future<unknown>();
+    if (options.signal?.aborted) {
+      future.setException(options.signal.reason);
+      return future;
+    }
+    if (this.#queue.length >= this.#maxQueue && this.#running >= this.#max) {
+      future.setException(new Full(`task queue is full: ${this.#maxQueue} tasks already wait for a slot (maxQueue)`));
+      return future;
+    }
+    const job: Job = {
+      future,
+      fn,
+      args,
+      chunk,
+      options,
+      retriesLeft: options.retries ?? 0,
+      started: false,
+      controller: undefined,
+      timer: undefined,
+      onAbort: undefined,
+    };
+    const signal = options.signal;
+    if (signal !== undefined) {
+      job.onAbort = () => this.#end(job, signal.reason);
+      signal.addEventListener('abort', job.onAbort, { once: true });
+    }
+    if (this.#running < this.#max) this.#start(job);
+    else this.#queue.push(job);
+    return future;
+  }
+
+  #start(job: Job): void {
+    if (!job.started) {
+      job.started = true;
+      if (!job.future.setRunningOrNotifyCancel()) {
+        this.#detach(job);
+        return;
+      }
+    }
+    this.#running++;
+    const { timeout, signal } = job.options;
+    if (timeout !== undefined || signal !== undefined) {
+      job.controller = new AbortController();
+      if (timeout !== undefined) {
+        job.timer = setTimeout(
+          () => this.#end(job, new TimeoutError(`task ${job.fn.name || '<anonymous>'} timed out after ${timeout} ms`), true),
+          timeout,
+        );
+      }
+    }
+    let result: Promise<unknown>;
+    try {
+      const run = (): unknown => (job.chunk ? runChunk(job.fn, job.args as unknown[][]) : job.fn(...job.args));
+      const value = job.controller ? taskContext.run(job.controller.signal, run) : run();
+      result = Promise.resolve(value);
+    } catch (err) {
+      result = Promise.reject(err);
+    }
+    const token = job.controller;
+    result.then(
+      (value) => this.#settle(job, token, true, value),
+      (error) => this.#settle(job, token, false, error),
+    );
+  }
+
+  #settle(job: Job, token: AbortController | undefined, ok: boolean, value: unknown): void {
+    // A run that was ended early (its controller replaced) has already given up its slot.
+    if (token !== job.controller || job.future.done()) return;
+    job.controller = undefined;
+    this.#finishRun(job);
+    if (ok) {
+      this.#detach(job);
+      job.future.setResult(value);
+    } else if (job.retriesLeft > 0) {
+      job.retriesLeft--;
+      this.#queue.unshift(job);
+    } else {
+      this.#detach(job);
+      job.future.setException(value);
+    }
+    this.#next();
+  }
+
+  /** Ends a job early (abort or timeout): out of the queue, or its slot freed and its signal aborted. */
+  #end(job: Job, reason: unknown, retryable = false): void {
+    if (job.future.done()) return;
+    if (job.controller !== undefined) {
+      // Running: a coroutine cannot be stopped, so tell it through taskSignal() and free its slot.
+      job.controller.abort(reason);
+      job.controller = undefined;
+      this.#finishRun(job);
+    } else {
+      this.#queue.removeFirst((x) => x === job);
+    }
+    if (retryable && job.retriesLeft > 0) {
+      job.retriesLeft--;
+      this.#queue.unshift(job);
+    } else {
+      this.#detach(job);
+      if (!job.started) {
+        job.started = true;
+        job.future.setRunningOrNotifyCancel();
+      }
+      if (!job.future.done()) job.future.setException(reason);
+    }
+    this.#next();
+  }
+
+  #finishRun(job: Job): void {
+    if (job.timer !== undefined) clearTimeout(job.timer);
+    job.timer = undefined;
+    this.#running--;
+  }
+
+  #detach(job: Job): void {
+    if (job.onAbort !== undefined) job.options.signal!.removeEventListener('abort', job.onAbort);
+    job.onAbort = undefined;
+  }
+
+  #next(): void {
+    while (this.#running < this.#max && this.#queue.length > 0) this.#start(this.#queue.shift()!);
+    if (this.#running === 0 && this.#queue.length === 0 && this.#onIdle) {
+      const done = this.#onIdle;
+      this.#onIdle = undefined;
+      done();
+    }
+  }
+
+  protected doShutdown(options: Required<ShutdownOptions>): Promise<void> {
+    if (options.cancelFutures) {
+      for (const job of this.#queue.drain()) {
+        if (job.started || !job.future.cancel()) this.#queue.push(job);
+        else this.#detach(job);
+      }
+    }
+    this.#closed ??= new Promise<void>((resolve) => {
+      this.#onIdle = resolve;
+      this.#next();
+    });
+    return this.#closed;
+  }
+}
+
+function runChunk(fn: TaskFunction, chunk: unknown[][]): Promise<unknown[]> {
+  return (async () => {
+    const out: unknown[] = [];
+    for (const args of chunk) out.push(await fn(...args));
+    return out;
+  })();
+}

@@ -1,0 +1,33 @@
+import { executorSuite, type Blocker } from '../futures/executor-suite.js';
+import { ThreadPoolExecutor } from '../../src/index.js';
+import { tasks } from '../fixtures/tasks.js';
+
+function blocker(): Blocker {
+  const flag = new Int32Array(new SharedArrayBuffer(8));
+  const started = Atomics.waitAsync(flag, 1, 0);
+  return {
+    fn: tasks.blockUntil,
+    args: [flag],
+    started: (started.async ? started.value : Promise.resolve()).then(() => {}),
+    release: () => {
+      Atomics.store(flag, 0, 1);
+      Atomics.notify(flag, 0);
+    },
+  };
+}
+
+executorSuite({
+  name: 'ThreadPoolExecutor',
+  make: (workers) => new ThreadPoolExecutor({ maxWorkers: workers }),
+  hang: tasks.spin,
+  blocker,
+  badOptions: [
+    [() => new ThreadPoolExecutor({ maxWorkers: 0 }), /maxWorkers must be an integer >= 1, got 0 \(number\)/],
+    [() => new ThreadPoolExecutor({ maxWorkers: '4' as unknown as number }), /maxWorkers must be an integer >= 1, got "4" \(string\)/],
+    [() => new ThreadPoolExecutor({ maxTasksPerWorker: 0 }), /maxTasksPerWorker/],
+    [() => new ThreadPoolExecutor({ idleTimeout: -1 }), /idleTimeout must be a finite number of milliseconds >= 0/],
+    [() => new ThreadPoolExecutor({ maxQueue: 0 }), /maxQueue must be an integer >= 1, got 0/],
+    [() => new ThreadPoolExecutor({ initializer: 'setup' as never }), /initializer must be a function/],
+    [() => new ThreadPoolExecutor({ maxThreads: 4 } as never), /unknown option "maxThreads"/],
+  ],
+});

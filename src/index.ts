@@ -14,6 +14,6 @@ export { wait, asCompleted, FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED, typ
 export type { Executor, TaskFunction, TaskOptions, MapOptions, ShutdownOptions } from './futures/executor.js';
 export { defineTasks } from './tasks/registry.js';
 export { isMain, isMainProcess } from './tasks/main-guard.js';
-export type { PoolOptions, PoolStats, Percentiles } from './pool/pool-executor.js';
+export type { PoolOptions, PoolStats, PoolEvents, Percentiles } from './pool/pool-executor.js';
 export { ThreadPoolExecutor, type ThreadPoolOptions } from './threads/thread-pool.js';
 export { AsyncExecutor, taskSignal, type AsyncExecutorOptions } from './coroutines/async-executor.js';

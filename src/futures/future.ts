@@ -30,9 +30,10 @@ export class Future<T = unknown> implements PromiseLike<T> {
   #exception: unknown = undefined;
   #failed = false;
   // Most Futures have zero or one callback: keep the single one without an array.
-  #callbacks: DoneCallback<T> | DoneCallback<T>[] | undefined = undefined;
+  // Typed loosely so that a Future<number> is still a Future<unknown> (wait([...]) of mixed types).
+  #callbacks: DoneCallback<any> | DoneCallback<any>[] | undefined = undefined;
   #promise: Promise<T> | undefined = undefined;
-  #resolve: ((v: T) => void) | undefined = undefined;
+  #resolve: ((v: any) => void) | undefined = undefined;
   #reject: ((e: unknown) => void) | undefined = undefined;
 
   /** 'PENDING', 'RUNNING', 'CANCELLED' or 'FINISHED'. */

@@ -22,7 +22,8 @@
  *           module that cannot load breaks the pool: queued and later Futures fail
  *           with BrokenExecutorError, and no worker is started again.
  */
-import type { ResourceLimits, TransferListItem } from 'node:worker_threads';
+import { EventEmitter } from 'node:events';
+import type { TransferListItem } from 'node:worker_threads';
 import { BrokenExecutorError, Full, TimeoutError, WorkerCrashedError } from '../futures/errors.js';
 import { BaseExecutor, checkInteger, type ShutdownOptions, type TaskFunction, type TaskOptions } from '../futures/executor.js';
 import { checkTimeout, describe, Future } from '../futures/future.js';
@@ -88,6 +89,14 @@ export interface PoolStats {
   runTime: Percentiles;
   /** From submit to dispatch, in microseconds. */
   waitTime: Percentiles;
+}
+
+/** What a pool reports as it runs. */
+export interface PoolEvents {
+  /** A worker finished starting (and its initializer) and takes tasks. */
+  workerReady: [info: { workerId: number }];
+  /** A worker ended: `expected` is false for a crash. */
+  workerExit: [info: { workerId: number; code: number | null; signal: string | null; expected: boolean }];
 }
 
 /** The pool's side of one worker. */
@@ -187,6 +196,7 @@ export abstract class PoolExecutor extends BaseExecutor {
   #onIdle: (() => void) | undefined;
   #completed = 0;
   #failed = 0;
+  readonly #events = new EventEmitter();
   readonly #runTime = new Histogram();
   readonly #waitTime = new Histogram();
 
@@ -206,6 +216,24 @@ export abstract class PoolExecutor extends BaseExecutor {
 
   /** What a worker is called in messages: 'thread' or 'process'. */
   protected abstract readonly workerKind: string;
+
+  /** Listens to a pool event: 'workerReady' or 'workerExit'. */
+  on<E extends keyof PoolEvents>(event: E, listener: (...args: PoolEvents[E]) => void): this {
+    this.#events.on(event, listener as (...args: unknown[]) => void);
+    return this;
+  }
+
+  /** Listens to the next occurrence of a pool event. */
+  once<E extends keyof PoolEvents>(event: E, listener: (...args: PoolEvents[E]) => void): this {
+    this.#events.once(event, listener as (...args: unknown[]) => void);
+    return this;
+  }
+
+  /** Stops listening. */
+  off<E extends keyof PoolEvents>(event: E, listener: (...args: PoolEvents[E]) => void): this {
+    this.#events.off(event, listener as (...args: unknown[]) => void);
+    return this;
+  }
 
   /** The pool's live counters and latency percentiles. */
   stats(): PoolStats {
@@ -433,6 +461,7 @@ export abstract class PoolExecutor extends BaseExecutor {
         for (const item of batch) this.#send(slot, [item]);
       } else {
         this.#fail(batch[0]!, this.#cloneError(batch[0]!, err));
+        this.#schedulePump(); // the worker may now have room for what waits behind it
       }
       return;
     }
@@ -491,6 +520,7 @@ export abstract class PoolExecutor extends BaseExecutor {
         break;
       case READY:
         slot.ready = true;
+        this.#events.emit('workerReady', { workerId: slot.id });
         this.#pump();
         if (slot.inflight.length === 0) this.#becameIdle(slot);
         break;
@@ -621,6 +651,7 @@ export abstract class PoolExecutor extends BaseExecutor {
     this.#alive.delete(slot);
     slot.markExited();
     this.#remove(slot);
+    this.#events.emit('workerExit', { workerId: slot.id, code, signal, expected: slot.expectedExit });
     if (!slot.expectedExit) {
       const how = signal !== null ? `was killed by ${signal}` : `exited with code ${code}`;
       const why = slot.error instanceof Error ? `: ${slot.error.message}` : '';

@@ -96,7 +96,7 @@ describe('Future', () => {
     const f = new Future<number>();
     f.addDoneCallback(() => calls.push('a'));
     f.addDoneCallback((g) => calls.push(`b:${g === f}`));
-    assert.deepEqual(calls, []);
+    assert.equal(calls.length, 0);
     f.setRunningOrNotifyCancel();
     f.setResult(1);
     assert.deepEqual(calls, ['a', 'b:true']);

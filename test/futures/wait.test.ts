@@ -98,8 +98,10 @@ describe('asCompleted', () => {
       setImmediate(() => a.setResult('a'));
     });
     for await (const f of it) {
-      assert.ok(f instanceof Future, 'yields the Future itself, not its result');
-      seen.push(f);
+      // TypeScript types a `for await` item as its awaited value; at run time it is the Future.
+      const future = f as unknown;
+      assert.ok(future instanceof Future, 'yields the Future itself, not its result');
+      seen.push(future as Future<string>);
     }
     assert.deepEqual(seen, [b, c, a]);
   });
@@ -116,7 +118,7 @@ describe('asCompleted', () => {
     const d = done(1);
     await assert.rejects(
       (async () => {
-        for await (const f of asCompleted([d, pending(), pending()], { timeout: 5 })) seen.push(f);
+        for await (const f of asCompleted([d, pending(), pending()], { timeout: 5 })) seen.push(f as unknown as Future);
       })(),
       (e) => e instanceof TimeoutError && /2 \(of 3\) futures unfinished/.test(e.message),
     );
@@ -127,7 +129,7 @@ describe('asCompleted', () => {
     const f = failed(new Error('x'));
     const c = cancelled();
     const seen = new Set<Future>();
-    for await (const x of asCompleted([f, c])) seen.add(x);
+    for await (const x of asCompleted([f, c])) seen.add(x as unknown as Future);
     assert.deepEqual(seen, new Set([f, c]));
   });
 });

@@ -12,13 +12,13 @@ export const ALL_COMPLETED = 'ALL_COMPLETED';
 export type ReturnWhen = typeof FIRST_COMPLETED | typeof FIRST_EXCEPTION | typeof ALL_COMPLETED;
 
 /** The two sets `wait` returns. */
-export interface WaitResult<T> {
-  done: Set<Future<T>>;
-  notDone: Set<Future<T>>;
+export interface WaitResult<F extends Future<any>> {
+  done: Set<F>;
+  notDone: Set<F>;
 }
 
-function toSet<T>(fs: Iterable<Future<T>>, fn: string): Set<Future<T>> {
-  const set = new Set<Future<T>>();
+function toSet<F extends Future<any>>(fs: Iterable<F>, fn: string): Set<F> {
+  const set = new Set<F>();
   for (const f of fs) {
     if (!(f instanceof Future)) throw new TypeError(`${fn} expects Futures, got ${Object.prototype.toString.call(f)}`);
     set.add(f);
@@ -30,19 +30,19 @@ function toSet<T>(fs: Iterable<Future<T>>, fn: string): Set<Future<T>> {
  * Waits until the futures reach `returnWhen` or `timeout` ms pass, and returns which are
  * done and which are not. A timeout is not an error: the sets tell what finished.
  */
-export function wait<T>(
-  fs: Iterable<Future<T>>,
+export function wait<F extends Future<any>>(
+  fs: Iterable<F>,
   options: { timeout?: number; returnWhen?: ReturnWhen } = {},
-): Promise<WaitResult<T>> {
+): Promise<WaitResult<F>> {
   const { timeout, returnWhen = ALL_COMPLETED } = options;
   checkTimeout(timeout);
   if (returnWhen !== FIRST_COMPLETED && returnWhen !== FIRST_EXCEPTION && returnWhen !== ALL_COMPLETED) {
     throw new RangeError(`returnWhen must be FIRST_COMPLETED, FIRST_EXCEPTION or ALL_COMPLETED, got ${String(returnWhen)}`);
   }
   const notDone = toSet(fs, 'wait');
-  const done = new Set<Future<T>>();
+  const done = new Set<F>();
   let sawException = false;
-  const take = (f: Future<T>): void => {
+  const take = (f: F): void => {
     notDone.delete(f);
     done.add(f);
     if (f._failed()) sawException = true;
@@ -62,8 +62,8 @@ export function wait<T>(
       for (const f of watched) f._removeDoneCallback(onDone);
       resolve({ done, notDone });
     };
-    const onDone = (f: Future<T>): void => {
-      take(f);
+    const onDone = (f: Future<unknown>): void => {
+      take(f as F);
       if (satisfied()) finish();
     };
     for (const f of watched) f.addDoneCallback(onDone);
@@ -76,17 +76,17 @@ export function wait<T>(
  * if `timeout` ms pass, counted from the call, before all are done. Yields the Future
  * objects themselves, never their results.
  */
-export function asCompleted<T>(fs: Iterable<Future<T>>, options: { timeout?: number } = {}): AsyncIterableIterator<Future<T>> {
+export function asCompleted<F extends Future<any>>(fs: Iterable<F>, options: { timeout?: number } = {}): AsyncIterableIterator<F> {
   const { timeout } = options;
   checkTimeout(timeout);
   const pending = toSet(fs, 'asCompleted');
   const total = pending.size;
   const deadline = timeout === undefined ? undefined : performance.now() + timeout;
-  const ready: Future<T>[] = [];
+  const ready: F[] = [];
   let wake: (() => void) | undefined;
-  const onDone = (f: Future<T>): void => {
-    if (!pending.delete(f)) return;
-    ready.push(f);
+  const onDone = (f: Future<unknown>): void => {
+    if (!pending.delete(f as F)) return;
+    ready.push(f as F);
     wake?.();
   };
   // Already-done futures run their callback at once, so they are queued first.
@@ -95,8 +95,8 @@ export function asCompleted<T>(fs: Iterable<Future<T>>, options: { timeout?: num
     for (const f of pending) f._removeDoneCallback(onDone);
   };
 
-  const iterator: AsyncIterableIterator<Future<T>> = {
-    async next(): Promise<IteratorResult<Future<T>>> {
+  const iterator: AsyncIterableIterator<F> = {
+    async next(): Promise<IteratorResult<F>> {
       while (ready.length === 0) {
         if (pending.size === 0) return { value: undefined, done: true };
         const left = deadline === undefined ? undefined : deadline - performance.now();
@@ -115,7 +115,7 @@ export function asCompleted<T>(fs: Iterable<Future<T>>, options: { timeout?: num
       }
       return { value: ready.shift()!, done: false };
     },
-    async return(): Promise<IteratorResult<Future<T>>> {
+    async return(): Promise<IteratorResult<F>> {
       detach();
       pending.clear();
       ready.length = 0;

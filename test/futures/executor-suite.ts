@@ -205,7 +205,7 @@ export function executorSuite(backend: Backend): void {
       b.release();
       const order: Future<unknown>[] = [];
       // TypeScript types a `for await` item as its awaited value; at run time it is the Future.
-      for await (const f of asCompleted<unknown>([slow, quick])) order.push(f as unknown as Future<unknown>);
+      for await (const f of asCompleted<Future<unknown>>([slow, quick])) order.push(f as unknown as Future<unknown>);
       assert.equal(order[0], quick);
       assert.equal(order.length, 2);
     });

@@ -1,0 +1,31 @@
+// Every program under examples/ runs here, so none of them rots.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, it } from 'node:test';
+
+const run = promisify(execFile);
+const example = (name: string): string => fileURLToPath(new URL(`../examples/${name}`, import.meta.url));
+
+async function runExample(name: string): Promise<string> {
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', example(name)], { timeout: 60_000 });
+  return stdout;
+}
+
+describe('examples', () => {
+  it('pools.ts: ten tasks, one by one and all at once', async () => {
+    const out = await runExample('pools.ts');
+    assert.match(out, /^one by one: 0 1 4 9 16 25 36 49 64 81 in \d+ ms$/m);
+    assert.match(out, /^all at once: 0 1 4 9 16 25 36 49 64 81 in \d+ ms$/m);
+  });
+
+  it('quickstart.ts: the README quick start runs as printed', async () => {
+    const out = await runExample('quickstart.ts');
+    assert.match(out, /fib\(25\) = 75025/);
+    assert.match(out, /map: 1,1,2,3,5,8,13,21/);
+    assert.match(out, /as completed: 3 results/);
+    assert.match(out, /timed out: TimeoutError/);
+    assert.match(out, /crashed: WorkerCrashedError/);
+  });
+});

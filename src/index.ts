@@ -17,3 +17,4 @@ export { isMain, isMainProcess } from './tasks/main-guard.js';
 export type { PoolOptions, PoolStats, PoolEvents, Percentiles } from './pool/pool-executor.js';
 export { ThreadPoolExecutor, type ThreadPoolOptions } from './threads/thread-pool.js';
 export { AsyncExecutor, taskSignal, type AsyncExecutorOptions } from './coroutines/async-executor.js';
+export { transfer } from './transport/transfer.js';

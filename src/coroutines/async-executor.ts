@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { Full, TimeoutError } from '../futures/errors.js';
 import { BaseExecutor, checkInteger, type ShutdownOptions, type TaskFunction, type TaskOptions } from '../futures/executor.js';
 import { describe, Future } from '../futures/future.js';
+import { unwrapTransfer } from '../transport/transfer.js';
 import { Deque } from '../util/deque.js';
 
 /** Options of an AsyncExecutor. */
@@ -143,7 +144,9 @@ export class AsyncExecutor extends BaseExecutor {
     this.#finishRun(job);
     if (ok) {
       this.#detach(job);
-      job.future.setResult(value);
+      // transfer() only matters across a boundary; here the value is handed over as is.
+      const moved = unwrapTransfer(value);
+      job.future.setResult(moved === undefined ? value : moved.value);
     } else if (job.retriesLeft > 0) {
       job.retriesLeft--;
       this.#queue.unshift(job);

@@ -29,7 +29,9 @@ import {
   TASK_FIELDS,
   TASKS,
 } from '../transport/protocol.js';
+import { unwrapTransfer } from '../transport/transfer.js';
 import { Deque } from '../util/deque.js';
+import type { TransferListItem } from 'node:worker_threads';
 
 /** What the pool gives a worker at start. */
 export interface WorkerInit {
@@ -40,8 +42,8 @@ export interface WorkerInit {
 
 /** How the runtime talks to its pool. */
 export interface RuntimeChannel {
-  /** Sends one message; throws (DataCloneError) when it cannot be cloned. */
-  send(message: unknown[]): void;
+  /** Sends one message, moving `transfer`; throws (DataCloneError) when it cannot be cloned. */
+  send(message: unknown[], transfer?: TransferListItem[]): void;
   /** Returns the next waiting message without the event loop, or undefined. */
   poll(): unknown[] | undefined;
 }
@@ -62,6 +64,7 @@ export class WorkerRuntime {
   readonly #specs = new Map<number, FunctionSpec>();
   readonly #fns = new Map<number, Function>();
   #outbox: unknown[] = [RESULTS, 0];
+  #outboxTransfer: TransferListItem[] | undefined = undefined;
   #running = false;
   #busyStart = 0;
 
@@ -124,6 +127,11 @@ export class WorkerRuntime {
             // Whatever finished before an async task should not wait for it.
             if (this.#outbox.length > 2) this.#flush();
             value = await value;
+          }
+          const moved = unwrapTransfer(value);
+          if (moved !== undefined) {
+            value = moved.value;
+            (this.#outboxTransfer ??= []).push(...moved.list);
           }
           this.#outbox.push(seq, OK, value);
         } catch (err) {
@@ -202,9 +210,11 @@ export class WorkerRuntime {
     const now = performance.now();
     out[1] = now - this.#busyStart;
     this.#busyStart = now;
+    const transfer = this.#outboxTransfer;
     this.#outbox = [RESULTS, 0];
+    this.#outboxTransfer = undefined;
     try {
-      this.#channel.send(out);
+      this.#channel.send(out, transfer);
     } catch (err) {
       this.#sendEachResult(out, err);
     }

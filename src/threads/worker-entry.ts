@@ -6,7 +6,7 @@ const port = parentPort!;
 const init = workerData as WorkerInit;
 const runtime = new WorkerRuntime(
   {
-    send: (message) => port.postMessage(message),
+    send: (message, transfer) => port.postMessage(message, transfer),
     poll: () => receiveMessageOnPort(port)?.message as unknown[] | undefined,
   },
   init.ctrl,

@@ -255,6 +255,13 @@ export function executorSuite(backend: Backend): void {
       for (const [build, message] of backend.badOptions) assert.throws(build, message);
     });
 
+    it('hands back a result returned through transfer()', async () => {
+      await using ex = make(1);
+      const buf = await ex.submit(tasks.makeBuffer, 16);
+      assert.ok(buf instanceof ArrayBuffer);
+      assert.equal(new Uint8Array(buf)[0], 7);
+    });
+
     it('runs self-contained inline functions', async () => {
       await using ex = make(1);
       assert.equal(await ex.submit((a: number, b: number) => a * b, 6, 7), 42);

@@ -215,6 +215,14 @@ describe('ThreadPoolExecutor failures', () => {
     assert.equal(buf.byteLength, 0, 'detached here: it was moved, not copied');
   });
 
+  it('a task moves its result back with transfer()', async () => {
+    await using pool = new ThreadPoolExecutor({ maxWorkers: 1 });
+    const buf = await pool.submit(tasks.makeBuffer, 1 << 20);
+    assert.ok(buf instanceof ArrayBuffer);
+    assert.equal(buf.byteLength, 1 << 20);
+    assert.equal(new Uint8Array(buf)[0], 7);
+  });
+
   it('stats() counts workers, queue, completed, failed and latency percentiles', async () => {
     await using pool = new ThreadPoolExecutor({ maxWorkers: 2 });
     await Promise.all(Array.from({ length: 50 }, (_, i) => pool.submit(tasks.inc, i)));

@@ -92,14 +92,18 @@ export abstract class BaseExecutor implements Executor {
   }
 
   submit<A extends unknown[], R>(fn: TaskFunction<A, R>, ...args: A): Future<Awaited<R>> {
-    return this.submitWith(NO_OPTIONS, fn, ...args);
+    return this.#submit(NO_OPTIONS, fn, args);
   }
 
   submitWith<A extends unknown[], R>(options: TaskOptions, fn: TaskFunction<A, R>, ...args: A): Future<Awaited<R>> {
+    checkTaskOptions(options);
+    return this.#submit(options, fn, args);
+  }
+
+  #submit<A extends unknown[], R>(options: TaskOptions, fn: TaskFunction<A, R>, args: A): Future<Awaited<R>> {
     if (this.#shutdown) throw new Error(`cannot schedule new futures after shutdown (${this.constructor.name})`);
     if (typeof fn !== 'function') throw new TypeError(`submit expects a function, got ${describe(fn)}`);
-    if (options !== NO_OPTIONS) checkTaskOptions(options);
-    return this.schedule(fn, args, options, false) as Future<Awaited<R>>;
+    return this.schedule(fn as TaskFunction, args, options, false) as Future<Awaited<R>>;
   }
 
   /** Schedules one task, or (when `chunk` is true) `fn` over each argument array in `args`, resolving to the array of results. */

@@ -10,9 +10,10 @@ const RUNNING = 1;
 const CANCELLED = 2;
 const CANCELLED_AND_NOTIFIED = 3;
 const FINISHED = 4;
-type State = typeof PENDING | typeof RUNNING | typeof CANCELLED | typeof CANCELLED_AND_NOTIFIED | typeof FINISHED;
+const FAILED = 5; // FINISHED with an exception; one field fewer than a separate flag
+type State = typeof PENDING | typeof RUNNING | typeof CANCELLED | typeof CANCELLED_AND_NOTIFIED | typeof FINISHED | typeof FAILED;
 
-const STATE_NAMES: readonly FutureState[] = ['PENDING', 'RUNNING', 'CANCELLED', 'CANCELLED', 'FINISHED'];
+const STATE_NAMES: readonly FutureState[] = ['PENDING', 'RUNNING', 'CANCELLED', 'CANCELLED', 'FINISHED', 'FINISHED'];
 
 /** Called once when a Future settles. */
 export type DoneCallback<T> = (future: Future<T>) => void;
@@ -26,9 +27,7 @@ export type DoneCallback<T> = (future: Future<T>) => void;
  */
 export class Future<T = unknown> implements PromiseLike<T> {
   #state: State = PENDING;
-  #result: T | undefined = undefined;
-  #exception: unknown = undefined;
-  #failed = false;
+  #value: unknown = undefined; // the result, or the exception when FAILED
   // Most Futures have zero or one callback: keep the single one without an array.
   // Typed loosely so that a Future<number> is still a Future<unknown> (wait([...]) of mixed types).
   #callbacks: DoneCallback<any> | DoneCallback<any>[] | undefined = undefined;
@@ -44,7 +43,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
   /** Cancels the Future if it has not started; true if it is (now) cancelled. */
   cancel(): boolean {
     const s = this.#state;
-    if (s === RUNNING || s === FINISHED) return false;
+    if (s === RUNNING || s >= FINISHED) return false;
     if (s === CANCELLED || s === CANCELLED_AND_NOTIFIED) return true;
     this.#state = CANCELLED;
     this.#settle();
@@ -83,7 +82,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
   exception(timeout?: number): Promise<unknown> {
     const read = (): unknown => {
       if (this.cancelled()) throw new CancelledError('the future was cancelled');
-      return this.#failed ? this.#exception : undefined;
+      return this.#state === FAILED ? this.#value : undefined;
     };
     checkTimeout(timeout);
     if (this.done()) return new Promise((resolve) => resolve(read()));
@@ -126,7 +125,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
   /** For executors: finishes the Future with a result. */
   setResult(value: T): void {
     if (this.#state >= CANCELLED) throw new InvalidStateError(`cannot set the result of a ${this.state} future`);
-    this.#result = value;
+    this.#value = value;
     this.#state = FINISHED;
     this.#settle();
   }
@@ -134,9 +133,8 @@ export class Future<T = unknown> implements PromiseLike<T> {
   /** For executors: finishes the Future with an error. */
   setException(error: unknown): void {
     if (this.#state >= CANCELLED) throw new InvalidStateError(`cannot set the exception of a ${this.state} future`);
-    this.#exception = error;
-    this.#failed = true;
-    this.#state = FINISHED;
+    this.#value = error;
+    this.#state = FAILED;
     this.#settle();
   }
 
@@ -177,8 +175,8 @@ export class Future<T = unknown> implements PromiseLike<T> {
 
   #settledPromise(): Promise<T> {
     if (this.cancelled()) return Promise.reject(new CancelledError('the future was cancelled'));
-    if (this.#failed) return Promise.reject(this.#exception);
-    return Promise.resolve(this.#result as T);
+    if (this.#state === FAILED) return Promise.reject(this.#value);
+    return Promise.resolve(this.#value as T);
   }
 
   #waitDone(timeout: number | undefined): Promise<void> {
@@ -200,7 +198,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
 
   /** @internal True when finished with an error (not cancelled); lets `wait` decide without awaiting. */
   _failed(): boolean {
-    return this.#failed;
+    return this.#state === FAILED;
   }
 
   /** @internal Removes a callback that was added and has not run (used by waiters that give up). */
@@ -220,8 +218,8 @@ export class Future<T = unknown> implements PromiseLike<T> {
   #settle(): void {
     if (this.#resolve !== undefined) {
       if (this.cancelled()) this.#reject!(new CancelledError('the future was cancelled'));
-      else if (this.#failed) this.#reject!(this.#exception);
-      else this.#resolve(this.#result as T);
+      else if (this.#state === FAILED) this.#reject!(this.#value);
+      else this.#resolve(this.#value);
       this.#resolve = this.#reject = undefined;
     }
     const cbs = this.#callbacks;

@@ -116,20 +116,32 @@ export interface WorkerEvents {
   exit(code: number | null, signal: string | null): void;
 }
 
-interface Item {
-  readonly future: Future<unknown>;
-  readonly fnId: number;
-  readonly args: unknown[];
-  readonly flags: number;
-  readonly options: TaskOptions;
+/** A submitted task: its Future and what the scheduler keeps about it, in one object. */
+class Item extends Future<unknown> {
   retriesLeft: number;
-  seq: number;
-  submitted: number;
-  dispatched: number;
-  started: boolean;
-  slot: Slot | undefined;
-  timer: ReturnType<typeof setTimeout> | undefined;
-  onAbort: (() => void) | undefined;
+  seq = 0;
+  dispatched = 0;
+  started = false;
+  slot: Slot | undefined = undefined;
+  timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  onAbort: (() => void) | undefined = undefined;
+  constructor(
+    readonly fnId: number,
+    readonly args: unknown[],
+    readonly flags: number,
+    readonly options: TaskOptions,
+    readonly submitted: number,
+  ) {
+    super();
+    this.retriesLeft = options.retries ?? 0;
+  }
+}
+
+/** A Future that failed before it could be queued. */
+function failedFuture(error: unknown): Future<unknown> {
+  const f = new Future<unknown>();
+  f.setException(error);
+  return f;
 }
 
 interface Slot {
@@ -188,7 +200,7 @@ export abstract class PoolExecutor extends BaseExecutor {
   readonly #specs: FunctionSpec[] = [];
   #nextSeq = 1;
   #nextWorkerId = 1;
-  #rotate = 0;
+  #warm: Slot | undefined; // the worker that answered last: it is still polling for work
   #pumpScheduled = false;
   #avgTaskMs: number | undefined;
   #broken: BrokenExecutorError | undefined;
@@ -257,49 +269,26 @@ export abstract class PoolExecutor extends BaseExecutor {
   }
 
   protected schedule(fn: TaskFunction, args: unknown[], options: TaskOptions, chunk: boolean): Future<unknown> {
-    const future = new Future<unknown>();
-    if (this.#broken) {
-      future.setException(this.#broken);
-      return future;
-    }
+    if (this.#broken) return failedFuture(this.#broken);
     if (this.#queue.length >= this.#maxQueue) {
-      future.setException(new Full(`task queue is full: ${this.#maxQueue} tasks already wait for a worker (maxQueue)`));
-      return future;
+      return failedFuture(new Full(`task queue is full: ${this.#maxQueue} tasks already wait for a worker (maxQueue)`));
     }
     let spec: FunctionSpec;
     try {
       spec = specOf(fn);
     } catch (err) {
-      future.setException(err);
-      return future;
+      return failedFuture(err);
     }
     const signal = options.signal;
-    if (signal?.aborted) {
-      future.setException(signal.reason);
-      return future;
-    }
-    const item: Item = {
-      future,
-      fnId: this.#fnIdOf(spec),
-      args,
-      flags: chunk ? FLAG_CHUNK : 0,
-      options,
-      retriesLeft: options.retries ?? 0,
-      seq: 0,
-      submitted: performance.now(),
-      dispatched: 0,
-      started: false,
-      slot: undefined,
-      timer: undefined,
-      onAbort: undefined,
-    };
+    if (signal?.aborted) return failedFuture(signal.reason);
+    const item = new Item(this.#fnIdOf(spec), args, chunk ? FLAG_CHUNK : 0, options, performance.now());
     if (signal !== undefined) {
       item.onAbort = () => this.#stop(item, signal.reason, false);
       signal.addEventListener('abort', item.onAbort, { once: true });
     }
     this.#queue.push(item);
     this.#schedulePump();
-    return future;
+    return item;
   }
 
   #fnIdOf(spec: FunctionSpec): number {
@@ -339,8 +328,9 @@ export abstract class PoolExecutor extends BaseExecutor {
     for (const s of slots) if (this.#canTake(s)) usable++;
     if (usable === 0) return;
     const limit = this.#batchLimit();
+    const start = this.#warm === undefined ? 0 : Math.max(0, slots.indexOf(this.#warm));
     for (let k = 0; k < n && queue.length > 0; k++) {
-      const slot = slots[(this.#rotate + k) % n]!;
+      const slot = slots[(start + k) % n]!;
       if (!this.#canTake(slot)) continue;
       // Double-buffer only tasks known to be short: a long task's successors stay queued, and cancellable.
       const depth = limit === 1 ? 1 : 2 * limit;
@@ -349,7 +339,6 @@ export abstract class PoolExecutor extends BaseExecutor {
       const share = Math.min(room, Math.ceil(queue.length / usable));
       this.#dispatch(slot, share);
     }
-    this.#rotate = (this.#rotate + 1) % Math.max(1, n);
   }
 
   #canTake(s: Slot): boolean {
@@ -419,7 +408,7 @@ export abstract class PoolExecutor extends BaseExecutor {
     const batch: Item[] = [];
     while (batch.length < count && queue.length > 0) {
       const item = queue.peek()!;
-      const f = item.future;
+      const f = item;
       if (f.done()) {
         queue.shift();
         if (f.cancelled()) f.setRunningOrNotifyCancel();
@@ -549,7 +538,7 @@ export abstract class PoolExecutor extends BaseExecutor {
       if (code === OK) {
         this.#completed++;
         if (item.onAbort !== undefined) this.#detachSignal(item);
-        item.future.setResult(msg[i + 2]);
+        item.setResult(msg[i + 2]);
       } else {
         const error = deserializeError(msg[i + 2] as SerializedError);
         if (code === LOAD_FAILED) {
@@ -564,6 +553,7 @@ export abstract class PoolExecutor extends BaseExecutor {
         }
       }
     }
+    this.#warm = slot;
     if (slot.inflight.length === 0) this.#becameIdle(slot);
     this.#pump();
   }
@@ -591,7 +581,7 @@ export abstract class PoolExecutor extends BaseExecutor {
   #fail(item: Item, error: unknown): void {
     this.#release(item);
     this.#detachSignal(item);
-    const f = item.future;
+    const f = item;
     if (f.done()) return;
     if (!item.started) {
       item.started = true;
@@ -603,7 +593,7 @@ export abstract class PoolExecutor extends BaseExecutor {
 
   /** Ends a task early (timeout or abort): unqueued, or its worker stopped and replaced. */
   #stop(item: Item, error: unknown, retryable: boolean): void {
-    if (item.future.done()) return;
+    if (item.done()) return;
     const slot = item.slot;
     if (slot === undefined) {
       this.#queue.removeFirst((x) => x === item);
@@ -639,6 +629,7 @@ export abstract class PoolExecutor extends BaseExecutor {
   }
 
   #remove(slot: Slot): void {
+    if (this.#warm === slot) this.#warm = undefined;
     const i = this.#slots.indexOf(slot);
     if (i >= 0) this.#slots.splice(i, 1);
     if (slot.idleTimer !== undefined) clearTimeout(slot.idleTimer);
@@ -723,7 +714,7 @@ export abstract class PoolExecutor extends BaseExecutor {
   protected doShutdown(options: Required<ShutdownOptions>): Promise<void> {
     if (options.cancelFutures) {
       for (const item of this.#queue.drain()) {
-        if (item.started || !item.future.cancel()) this.#queue.push(item);
+        if (item.started || !item.cancel()) this.#queue.push(item);
         else this.#release(item);
       }
     }

@@ -48,7 +48,7 @@ export interface RuntimeChannel {
   poll(): unknown[] | undefined;
 }
 
-const SPIN_MS = 0.05; // how long an idle worker keeps polling before sleeping
+const SPIN_MS = 0.02; // how long an idle worker keeps polling before sleeping: a few main-thread turnarounds
 const FLUSH_MS = 2; // longest a finished result waits in the outbox
 const YIELD_MS = 5; // longest the worker holds its event loop inside a batch
 const FLUSH_COUNT = 2048;

@@ -54,6 +54,12 @@ export class Histogram {
 
 function bucketOf(us: number): number {
   if (us < SUB) return Math.floor(us);
+  if (us < 0x7fffffff) {
+    // Integer fast path: the pool records two durations per task.
+    const v = us | 0;
+    const top = 31 - Math.clz32(v); // floor(log2(v)), >= SUB_BITS
+    return (top - SUB_BITS + 1) * SUB + ((v >>> (top - SUB_BITS)) - SUB);
+  }
   const power = Math.floor(Math.log2(us)) - SUB_BITS + 1; // >= 1 for us >= SUB
   const sub = Math.min(SUB - 1, Math.floor(us / 2 ** (power - 1)) - SUB); // 0..SUB-1
   return Math.min(SUB * POWERS - 1, power * SUB + sub);

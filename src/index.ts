@@ -18,3 +18,4 @@ export type { PoolOptions, PoolStats, PoolEvents, Percentiles } from './pool/poo
 export { ThreadPoolExecutor, type ThreadPoolOptions } from './threads/thread-pool.js';
 export { AsyncExecutor, taskSignal, type AsyncExecutorOptions } from './coroutines/async-executor.js';
 export { transfer } from './transport/transfer.js';
+export { ProcessPoolExecutor, type ProcessPoolOptions } from './processes/process-pool.js';

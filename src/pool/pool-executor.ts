@@ -41,6 +41,8 @@ import {
   READY,
   RESULT_FIELDS,
   RESULTS,
+  RETIRE,
+  SEQ_UNKNOWN,
   TASKS,
 } from '../transport/protocol.js';
 import { Deque } from '../util/deque.js';
@@ -513,6 +515,10 @@ export abstract class PoolExecutor extends BaseExecutor {
         this.#pump();
         if (slot.inflight.length === 0) this.#becameIdle(slot);
         break;
+      case RETIRE:
+        slot.retiring = true; // replaced once the tasks it holds are done (#becameIdle)
+        if (slot.inflight.length === 0) this.#kill(slot);
+        break;
       case INIT_FAILED: {
         const cause = deserializeError(msg[1] as SerializedError);
         const message = cause instanceof Error ? cause.message : String(cause);
@@ -650,7 +656,9 @@ export abstract class PoolExecutor extends BaseExecutor {
         this.#requeue(slot);
         this.#break(new BrokenExecutorError(`a worker ${this.workerKind} ${how} before it was ready${why}`, { cause: slot.error }));
       } else {
-        const culprit = slot.ctrl[CTRL_RUNNING] === 1 ? Atomics.load(slot.ctrl, CTRL_SEQ) : undefined;
+        let culprit = slot.ctrl[CTRL_RUNNING] === 1 ? Atomics.load(slot.ctrl, CTRL_SEQ) : undefined;
+        // A process killed by a signal cannot say which task it was in: blame the oldest it held.
+        if (culprit === SEQ_UNKNOWN) culprit = slot.inflight.peek()?.seq;
         const held = slot.inflight.drain();
         for (let i = held.length - 1; i >= 0; i--) {
           const item = held[i]!;
@@ -670,7 +678,7 @@ export abstract class PoolExecutor extends BaseExecutor {
   }
 
   #becameIdle(slot: Slot): void {
-    if (this.#broken !== undefined || (slot.assigned >= this.#maxTasksPerWorker && this.#maxTasksPerWorker !== Infinity)) {
+    if (this.#broken !== undefined || slot.retiring || slot.assigned >= this.#maxTasksPerWorker) {
       this.#kill(slot);
       return;
     }

@@ -26,6 +26,7 @@ import {
   OK,
   READY,
   RESULTS,
+  RETIRE,
   TASK_FIELDS,
   TASKS,
 } from '../transport/protocol.js';
@@ -35,9 +36,12 @@ import type { TransferListItem } from 'node:worker_threads';
 
 /** What the pool gives a worker at start. */
 export interface WorkerInit {
+  /** Shared with the pool by a thread; a process keeps a local one and reports it when it exits. */
   ctrl: SharedArrayBuffer;
   initializer: FunctionSpec | undefined;
   initargs: unknown[];
+  /** Ask to be replaced once the process's resident memory passes this many MiB. */
+  maxRssMb?: number | undefined;
 }
 
 /** How the runtime talks to its pool. */
@@ -48,7 +52,7 @@ export interface RuntimeChannel {
   poll(): unknown[] | undefined;
 }
 
-const SPIN_MS = 0.02; // how long an idle worker keeps polling before sleeping: a few main-thread turnarounds
+const SPIN_MS = 0.02; // how long an idle worker polls before it sleeps: a few main-thread turnarounds
 const FLUSH_MS = 2; // longest a finished result waits in the outbox
 const YIELD_MS = 5; // longest the worker holds its event loop inside a batch
 const FLUSH_COUNT = 2048;
@@ -67,14 +71,22 @@ export class WorkerRuntime {
   #outboxTransfer: TransferListItem[] | undefined = undefined;
   #running = false;
   #busyStart = 0;
+  #spinScore = 4;
+  #movedLast = false;
+  #spinProbe = 0;
 
-  constructor(channel: RuntimeChannel, ctrl: SharedArrayBuffer) {
+  #maxRssMb: number | undefined;
+  #lastRssCheck = 0;
+  #retiring = false;
+
+  constructor(channel: RuntimeChannel, ctrl: Int32Array) {
     this.#channel = channel;
-    this.#ctrl = new Int32Array(ctrl);
+    this.#ctrl = ctrl;
   }
 
   /** Runs the initializer, then tells the pool it is ready. */
   async start(init: WorkerInit): Promise<void> {
+    this.#maxRssMb = init.maxRssMb;
     if (init.initializer !== undefined) {
       try {
         const fn = await loadFunction(init.initializer);
@@ -155,17 +167,30 @@ export class WorkerRuntime {
     this.#running = false;
   }
 
-  /** Polls for more work for a moment; true if some arrived. */
+  /**
+   * Polls for more work for a moment; true if some arrived. Spinning pays only when
+   * the pool answers within the window (one task at a time, tiny payloads); when it
+   * does not, the spin just burns a core the main thread could use (on a 2-vCPU
+   * machine often a hyperthread of the same core). So it adapts: every miss costs
+   * score, every hit earns it, and at zero the worker only probes now and then.
+   */
   #spin(): boolean {
+    if (this.#spinScore <= 0 && (++this.#spinProbe & 63) !== 0) return false;
+    // Moving buffers is where a spinning neighbour slows the main thread most (measured).
+    if (this.#movedLast) return false;
     const until = performance.now() + SPIN_MS;
     do {
       const msg = this.#channel.poll();
       if (msg !== undefined) {
         const before = this.#queue.length;
         this.onMessage(msg);
-        if (this.#queue.length > before) return true;
+        if (this.#queue.length > before) {
+          if (this.#spinScore < 16) this.#spinScore++;
+          return true;
+        }
       }
     } while (performance.now() < until);
+    this.#spinScore = Math.max(0, this.#spinScore - 2);
     return false;
   }
 
@@ -211,8 +236,17 @@ export class WorkerRuntime {
     out[1] = now - this.#busyStart;
     this.#busyStart = now;
     const transfer = this.#outboxTransfer;
+    this.#movedLast = transfer !== undefined;
     this.#outbox = [RESULTS, 0];
     this.#outboxTransfer = undefined;
+    // Ask to retire before the results go, so the pool never sees this worker idle and keepable.
+    if (this.#maxRssMb !== undefined && !this.#retiring && now - this.#lastRssCheck > 50) {
+      this.#lastRssCheck = now;
+      if (process.memoryUsage.rss() > this.#maxRssMb * 1024 * 1024) {
+        this.#retiring = true;
+        this.#channel.send([RETIRE]);
+      }
+    }
     try {
       this.#channel.send(out, transfer);
     } catch (err) {

@@ -1,4 +1,4 @@
-import { isMainThread } from 'node:worker_threads';
+import { isMain } from './main-guard.js';
 import { ensureTypeScript, isTypeScriptModule } from './typescript.js';
 import { lookupTask, moduleDefinedTasks } from './registry.js';
 import type { FunctionSpec } from './describe.js';
@@ -29,12 +29,8 @@ export async function loadFunction(spec: FunctionSpec): Promise<Function> {
 
 /** Imports a task module, first giving this thread a TypeScript loader if the module needs one. */
 async function importWithTypeScript(module: string): Promise<void> {
-  if (isTypeScriptModule(module) && isWorkerThread()) await ensureTypeScript(module);
+  if (isTypeScriptModule(module) && !isMain()) await ensureTypeScript(module);
   await import(module);
-}
-
-function isWorkerThread(): boolean {
-  return !isMainThread;
 }
 
 function compileInline(source: string, name: string): Function {

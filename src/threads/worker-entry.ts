@@ -9,7 +9,7 @@ const runtime = new WorkerRuntime(
     send: (message, transfer) => port.postMessage(message, transfer),
     poll: () => receiveMessageOnPort(port)?.message as unknown[] | undefined,
   },
-  init.ctrl,
+  new Int32Array(init.ctrl),
 );
 port.on('message', runtime.onMessage);
 void runtime.start(init);

@@ -7,6 +7,7 @@
  *   worker → pool   [READY]                     initializer done, send work
  *                   [INIT_FAILED, error]        initializer threw; the pool is broken
  *                   [RESULTS, busyMs, seq, code, value, seq, code, value, ...]
+ *                   [RETIRE]                    over its memory ceiling: finish what you sent, then replace me
  *
  * Tasks run, and their results return, in the order they were sent.
  */
@@ -14,6 +15,7 @@ export const TASKS = 1;
 export const READY = 2;
 export const INIT_FAILED = 3;
 export const RESULTS = 4;
+export const RETIRE = 5;
 
 /** Task flag: `args` is an array of argument arrays; the result is the array of results. */
 export const FLAG_CHUNK = 1;
@@ -33,3 +35,5 @@ export const RESULT_FIELDS = 3;
 export const CTRL_SEQ = 0; // seq of the task the worker is in (or last was in)
 export const CTRL_RUNNING = 1; // 1 while inside a task, so a crash can be blamed on it
 export const CTRL_SLOTS = 2;
+/** CTRL_SEQ value meaning the worker ended inside a task it could not name (a process killed by a signal). */
+export const SEQ_UNKNOWN = 0;

@@ -1,0 +1,58 @@
+/**
+ * The entry of every concur child process: a process-pool worker or a Process.
+ * It learns what to be from its first IPC message, so nothing of the user's runs
+ * before it knows it is a child (and isMain() is false).
+ */
+import { writeSync } from 'node:fs';
+import { markChildProcess } from '../tasks/main-guard.js';
+import { loadFunction } from '../tasks/load.js';
+import type { FunctionSpec } from '../tasks/describe.js';
+import { WorkerRuntime, type WorkerInit } from '../pool/worker-runtime.js';
+import { CTRL_RUNNING, CTRL_SEQ, CTRL_SLOTS } from '../transport/protocol.js';
+import { dieWithParent } from './lifecycle.js';
+import { STATUS_FD, type ChildInit } from './spawn.js';
+import { revive } from './revive.js';
+
+markChildProcess();
+dieWithParent(Number(process.env.CONCUR_PARENT_PID));
+delete process.env.CONCUR_PARENT_PID;
+
+const ctrl = new Int32Array(CTRL_SLOTS);
+// Runs on process.exit() and on an uncaught error: tell the parent which task we were in.
+process.on('exit', () => {
+  try {
+    writeSync(STATUS_FD, JSON.stringify({ seq: ctrl[CTRL_SEQ], running: ctrl[CTRL_RUNNING] }));
+  } catch {
+    // the parent is gone or did not ask; nothing to tell
+  }
+});
+
+process.once('message', (msg: { $concurInit?: ChildInit }) => {
+  const init = msg.$concurInit;
+  if (init === undefined) throw new Error('concur child: the first message was not its init');
+  if (init.kind === 'pool') startPoolWorker(init.init as WorkerInit);
+  else void runTarget(init.target as FunctionSpec, init.args);
+});
+
+function startPoolWorker(init: WorkerInit): void {
+  const runtime = new WorkerRuntime(
+    {
+      send: (message) => {
+        process.send!(message);
+      },
+      poll: () => undefined,
+    },
+    ctrl,
+  );
+  process.on('message', runtime.onMessage);
+  void runtime.start(init);
+}
+
+async function runTarget(target: FunctionSpec, args: unknown[]): Promise<void> {
+  const fn = await loadFunction(target);
+  ctrl[CTRL_RUNNING] = 1;
+  await fn(...revive(args));
+  ctrl[CTRL_RUNNING] = 0;
+  // A Process ends when its target returns, whatever it left scheduled, as in Python.
+  process.exit(0);
+}

@@ -1,0 +1,86 @@
+import { availableParallelism } from 'node:os';
+import { describe } from '../futures/future.js';
+import { checkPoolOptions, PoolExecutor, type PoolOptions, type WorkerEvents, type WorkerHandle } from '../pool/pool-executor.js';
+import type { WorkerInit } from '../pool/worker-runtime.js';
+import { CTRL_RUNNING, CTRL_SEQ, SEQ_UNKNOWN } from '../transport/protocol.js';
+import { readExitReport, spawnChild, STATUS_FD } from './spawn.js';
+
+/** Options of a ProcessPoolExecutor. */
+export interface ProcessPoolOptions extends PoolOptions {
+  /** Node flags for the worker processes. @default process.execArgv (so tsx and other loaders carry over) */
+  execArgv?: string[];
+  /** Environment of the worker processes. @default process.env */
+  env?: NodeJS.ProcessEnv;
+  /** Replace a worker process whose resident memory passes this many MiB, once its current tasks are done. */
+  maxMemoryMb?: number;
+}
+
+/**
+ * Runs tasks in a pool of child processes: concurrent.futures.ProcessPoolExecutor.
+ * Each worker has its own memory and crashes stay inside it. The scheduler is the
+ * thread pool's; only the channel differs (structured-clone IPC instead of a port).
+ */
+export class ProcessPoolExecutor extends PoolExecutor {
+  protected readonly workerKind = 'process';
+  readonly #execArgv: string[] | undefined;
+  readonly #env: NodeJS.ProcessEnv | undefined;
+  readonly #maxMemoryMb: number | undefined;
+
+  constructor(options: ProcessPoolOptions = {}) {
+    checkPoolOptions(options, ['execArgv', 'env', 'maxMemoryMb'], 'ProcessPoolExecutor');
+    if (options.execArgv !== undefined && !Array.isArray(options.execArgv)) {
+      throw new TypeError(`execArgv must be an array of strings, got ${describe(options.execArgv)}`);
+    }
+    if (options.maxMemoryMb !== undefined && !(typeof options.maxMemoryMb === 'number' && options.maxMemoryMb > 0)) {
+      throw new RangeError(`maxMemoryMb must be a number > 0, got ${describe(options.maxMemoryMb)}`);
+    }
+    super(options, availableParallelism());
+    this.#execArgv = options.execArgv;
+    this.#env = options.env;
+    this.#maxMemoryMb = options.maxMemoryMb;
+  }
+
+  protected spawnWorker(init: WorkerInit, events: WorkerEvents): WorkerHandle {
+    const { ctrl, ...rest } = init;
+    // A SharedArrayBuffer cannot reach another process: the child reports on exit instead.
+    const child = spawnChild(
+      { kind: 'pool', init: { ...rest, ctrl: undefined, maxRssMb: this.#maxMemoryMb } },
+      { execArgv: this.#execArgv, env: this.#env, name: 'concur worker' },
+    );
+    const report = readExitReport(child);
+    const shared = new Int32Array(ctrl);
+    child.on('message', events.message as (m: unknown) => void);
+    child.on('error', events.error);
+    // 'close', not 'exit': by then the status pipe has delivered the child's last words.
+    child.on('close', (code, signal) => {
+      const r = report();
+      if (r !== undefined) {
+        shared[CTRL_SEQ] = r.seq;
+        shared[CTRL_RUNNING] = r.running ? 1 : 0;
+      } else {
+        shared[CTRL_SEQ] = SEQ_UNKNOWN;
+        shared[CTRL_RUNNING] = 1;
+      }
+      events.exit(code, signal);
+    });
+    // An idle worker must not keep this process alive, so every handle the child holds
+    // here follows ref/unref: the process, its IPC channel and its status pipe.
+    const handles = (): Array<{ ref?: () => void; unref?: () => void } | null | undefined> => [
+      child,
+      child.channel as { ref?: () => void; unref?: () => void } | undefined,
+      child.stdio[STATUS_FD] as { ref?: () => void; unref?: () => void } | null,
+    ];
+    const ref = (): void => handles().forEach((h) => h?.ref?.());
+    return {
+      post: (message) => {
+        if (child.connected) child.send(message);
+      },
+      terminate: () => {
+        ref(); // wait for the exit we asked for
+        child.kill('SIGKILL');
+      },
+      ref,
+      unref: () => handles().forEach((h) => h?.unref?.()),
+    };
+  }
+}

@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ProcessPoolExecutor, WorkerCrashedError } from '../../src/index.js';
+import { files, tasks } from '../fixtures/tasks.js';
+import { executorSuite } from '../futures/executor-suite.js';
+import { socketBlocker } from './socket-blocker.js';
+
+executorSuite({
+  name: 'ProcessPoolExecutor',
+  make: (workers) => new ProcessPoolExecutor({ maxWorkers: workers }),
+  hang: tasks.spin,
+  blocker: socketBlocker,
+  badOptions: [
+    [() => new ProcessPoolExecutor({ maxWorkers: 0 }), /maxWorkers must be an integer >= 1, got 0 \(number\)/],
+    [() => new ProcessPoolExecutor({ maxMemoryMb: -1 }), /maxMemoryMb must be a number > 0, got -1/],
+    [() => new ProcessPoolExecutor({ resourceLimits: {} } as never), /unknown option "resourceLimits"/],
+  ],
+});
+
+describe('ProcessPoolExecutor', () => {
+  it('a child killed by SIGKILL mid-task fails only that Future, naming the signal, and is replaced', async () => {
+    await using pool = new ProcessPoolExecutor({ maxWorkers: 2 });
+    const others = Array.from({ length: 10 }, (_, i) => pool.submit(tasks.sleepy, 1, i));
+    const killed = pool.submit(files.killSelf, 'SIGKILL');
+    const err = await killed.exception();
+    assert.ok(err instanceof WorkerCrashedError, String(err));
+    assert.equal(err.signal, 'SIGKILL');
+    assert.match(err.message, /worker process running task killSelf .* was killed by SIGKILL/);
+    assert.deepEqual(await Promise.all(others), Array.from({ length: 10 }, (_, i) => i));
+    assert.equal(await pool.submit(tasks.inc, 1), 2);
+  });
+
+  it('process.exit() mid-task fails that Future with its exit code; the rest go on', async () => {
+    await using pool = new ProcessPoolExecutor({ maxWorkers: 1 });
+    const before = pool.submit(tasks.inc, 1);
+    const exit = pool.submit(tasks.exit, 9);
+    const after = pool.submit(tasks.inc, 2);
+    const err = await exit.exception();
+    assert.ok(err instanceof WorkerCrashedError);
+    assert.equal(err.exitCode, 9);
+    assert.deepEqual(await Promise.all([before, after]), [2, 3]);
+  });
+
+  it('runs tasks in other processes, and isMain() is false there', async () => {
+    await using pool = new ProcessPoolExecutor({ maxWorkers: 2 });
+    const pids = new Set(await Promise.all(Array.from({ length: 8 }, () => pool.submit(files.pid))));
+    assert.ok(!pids.has(process.pid));
+  });
+
+  it('maxTasksPerWorker recycles worker processes', async () => {
+    await using pool = new ProcessPoolExecutor({ maxWorkers: 1, maxTasksPerWorker: 2 });
+    const pids: number[] = [];
+    for (let i = 0; i < 4; i++) pids.push(await pool.submit(files.pid));
+    assert.equal(pids[0], pids[1]);
+    assert.notEqual(pids[1], pids[2]);
+    assert.equal(pids[2], pids[3]);
+  });
+
+  it('maxMemoryMb recycles a worker process whose memory passes the ceiling', async () => {
+    await using pool = new ProcessPoolExecutor({ maxWorkers: 1, maxMemoryMb: 150 });
+    const first = await pool.submit(files.grow, 200);
+    // the worker asked to be replaced after that task; the next runs in a new process
+    const exited = new Promise((resolve) => pool.once('workerExit', resolve));
+    await exited;
+    const second = await pool.submit(files.pid);
+    assert.notEqual(first, second);
+  });
+});

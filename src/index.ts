@@ -8,6 +8,7 @@ export {
   WorkerCrashedError,
   Full,
   Empty,
+  EOFError,
 } from './futures/errors.js';
 export { Future, type FutureState, type DoneCallback } from './futures/future.js';
 export { wait, asCompleted, FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED, type ReturnWhen, type WaitResult } from './futures/wait.js';
@@ -19,3 +20,6 @@ export { ThreadPoolExecutor, type ThreadPoolOptions } from './threads/thread-poo
 export { AsyncExecutor, taskSignal, type AsyncExecutorOptions } from './coroutines/async-executor.js';
 export { transfer } from './transport/transfer.js';
 export { ProcessPoolExecutor, type ProcessPoolOptions } from './processes/process-pool.js';
+export { Thread, type ThreadOptions } from './threads/thread.js';
+export { Process, currentProcess, parentProcess, activeChildren, cpuCount, type ProcessOptions, type ChildOptions, type ProcessInfo } from './processes/process.js';
+export { Pipe, Connection } from './transport/pipe.js';

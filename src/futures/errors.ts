@@ -41,3 +41,6 @@ export class Full extends ConcurError {}
 
 /** A queue had no item to give. */
 export class Empty extends ConcurError {}
+
+/** A connection's other end was closed and nothing is left to receive. */
+export class EOFError extends ConcurError {}

@@ -11,6 +11,7 @@ import { WorkerRuntime, type WorkerInit } from '../pool/worker-runtime.js';
 import { CTRL_RUNNING, CTRL_SEQ, CTRL_SLOTS } from '../transport/protocol.js';
 import { dieWithParent } from './lifecycle.js';
 import { STATUS_FD, type ChildInit } from './spawn.js';
+import { pipesFlushed, routePipeMessages } from './dehydrate.js'; // also registers how a relayed Pipe end is rebuilt here
 import { revive } from './revive.js';
 
 markChildProcess();
@@ -27,6 +28,7 @@ process.on('exit', () => {
   }
 });
 
+routePipeMessages();
 process.once('message', (msg: { $concurInit?: ChildInit }) => {
   const init = msg.$concurInit;
   if (init === undefined) throw new Error('concur child: the first message was not its init');
@@ -53,6 +55,8 @@ async function runTarget(target: FunctionSpec, args: unknown[]): Promise<void> {
   ctrl[CTRL_RUNNING] = 1;
   await fn(...revive(args));
   ctrl[CTRL_RUNNING] = 0;
-  // A Process ends when its target returns, whatever it left scheduled, as in Python.
+  // A Process ends when its target returns, whatever it left scheduled, as in Python;
+  // what it sent down a Pipe leaves first.
+  await pipesFlushed();
   process.exit(0);
 }

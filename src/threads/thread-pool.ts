@@ -3,6 +3,7 @@ import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { describe } from '../futures/future.js';
 import { checkPoolOptions, PoolExecutor, type PoolOptions, type WorkerEvents, type WorkerHandle } from '../pool/pool-executor.js';
 import type { WorkerInit } from '../pool/worker-runtime.js';
+import { THREAD_BOOTSTRAP, threadEntry } from './bootstrap.js';
 
 /** Options of a ThreadPoolExecutor. */
 export interface ThreadPoolOptions extends PoolOptions {
@@ -14,25 +15,7 @@ export interface ThreadPoolOptions extends PoolOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-// Run from TypeScript sources (tests, tsx), the entry is the .ts beside this file.
-const FROM_SOURCE = import.meta.url.endsWith('.ts');
-const ENTRY = new URL(`./worker-entry${FROM_SOURCE ? '.ts' : '.js'}`, import.meta.url).href;
-
-// Workers start from this script, not from a file: Node 20 does not apply a parent's
-// `--import tsx` to worker threads, so when concur itself runs from TypeScript the
-// worker registers tsx before it imports its entry. Compiled, it imports the entry.
-const BOOTSTRAP = `
-const { workerData } = require('node:worker_threads');
-const { pathToFileURL, fileURLToPath } = require('node:url');
-(async () => {
-  if (workerData.entry.endsWith('.ts')) {
-    const api = require.resolve('tsx/esm/api', { paths: [fileURLToPath(workerData.entry)] }).replace(/\\.cjs$/, '.mjs');
-    (await import(pathToFileURL(api).href)).register();
-    globalThis[Symbol.for('concur.tsxRegistered')] = true;
-  }
-  await import(workerData.entry);
-})().catch((error) => process.nextTick(() => { throw error; }));
-`;
+const ENTRY = threadEntry('worker-entry');
 
 /**
  * Runs tasks on a pool of worker threads: concurrent.futures.ThreadPoolExecutor, with
@@ -59,7 +42,7 @@ export class ThreadPoolExecutor extends PoolExecutor {
   }
 
   protected spawnWorker(init: WorkerInit, events: WorkerEvents): WorkerHandle {
-    const worker = new Worker(BOOTSTRAP, {
+    const worker = new Worker(THREAD_BOOTSTRAP, {
       eval: true,
       workerData: { ...init, entry: ENTRY },
       resourceLimits: this.#resourceLimits,

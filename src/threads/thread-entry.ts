@@ -1,0 +1,11 @@
+/** The entry of a Thread: run the target with its arguments, then end. */
+import { workerData } from 'node:worker_threads';
+import type { FunctionSpec } from '../tasks/describe.js';
+import { loadFunction } from '../tasks/load.js';
+import { reviveInThread } from '../transport/crossing.js';
+
+const { target, args } = workerData as { target: FunctionSpec; args: unknown[] };
+const fn = await loadFunction(target);
+await fn(...reviveInThread(args));
+// A Thread ends when its target returns, as in Python, even if it left ports open.
+process.exit(0);

@@ -1,0 +1,32 @@
+import type { MessagePort, TransferListItem } from 'node:worker_threads';
+import { Connection, portEndpoint } from './pipe.js';
+
+/** A Connection on its way into a thread: its port travels in the transfer list. */
+interface ConnectionMarker {
+  $concur: 'connection';
+  port: MessagePort;
+  readable: boolean;
+  writable: boolean;
+}
+
+const isMarker = (a: unknown): a is ConnectionMarker =>
+  a !== null && typeof a === 'object' && (a as { $concur?: unknown }).$concur === 'connection';
+
+/** Replaces Connections among `args` with markers whose ports move into a thread. */
+export function argsForThread(args: readonly unknown[]): { args: unknown[]; transfer: TransferListItem[] } {
+  const transfer: TransferListItem[] = [];
+  const out = args.map((a) => {
+    if (!(a instanceof Connection)) return a;
+    const { readable, writable } = a;
+    const endpoint = a.moveOut();
+    if (endpoint.port === undefined) throw new TypeError('a Pipe end that lives in another process cannot move into a thread');
+    transfer.push(endpoint.port);
+    return { $concur: 'connection', port: endpoint.port, readable, writable } satisfies ConnectionMarker;
+  });
+  return { args: out, transfer };
+}
+
+/** Turns markers made by `argsForThread` back into Connections, in the thread. */
+export function reviveInThread(args: readonly unknown[]): unknown[] {
+  return args.map((a) => (isMarker(a) ? new Connection(portEndpoint(a.port), a.readable, a.writable) : a));
+}

@@ -1,0 +1,186 @@
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { EOFError } from '../futures/errors.js';
+import { describe } from '../futures/future.js';
+import { Deque } from '../util/deque.js';
+
+/** How a Connection moves values: a MessagePort in this process, or IPC to the owner of the other end. */
+export interface Endpoint {
+  post(value: unknown): void;
+  close(): void;
+  /** Called once with every value that arrives, and `onClose` once the other side is gone. */
+  listen(onValue: (value: unknown) => void, onClose: () => void): void;
+  /** Stops delivering to the Connection, before the end moves elsewhere. */
+  detach(): void;
+  /** Keeps the program alive while someone waits to receive (optional). */
+  hold?(waiting: boolean): void;
+  /** The MessagePort, when there is one (so the end can move into a thread). */
+  readonly port?: MessagePort;
+}
+
+
+/**
+ * One end of a Pipe: multiprocessing.connection.Connection. Values are structured-cloned.
+ * `recv()` and `poll()` return Promises; every wait is in milliseconds.
+ */
+export class Connection<T = unknown> {
+  readonly #endpoint: Endpoint;
+  readonly #inbox = new Deque<unknown>();
+  readonly #readable: boolean;
+  readonly #writable: boolean;
+  #waiters: Array<() => void> = [];
+  #peerClosed = false;
+  #closed = false;
+
+  /** @internal Pipe() and the crossing code make Connections. */
+  constructor(endpoint: Endpoint, readable: boolean, writable: boolean) {
+    this.#endpoint = endpoint;
+    this.#readable = readable;
+    this.#writable = writable;
+    endpoint.listen(
+      (value) => {
+        this.#inbox.push(value);
+        this.#wake();
+      },
+      () => {
+        this.#peerClosed = true;
+        this.#wake();
+      },
+    );
+  }
+
+  /** True if this end may receive. */
+  get readable(): boolean {
+    return this.#readable;
+  }
+
+  /** True if this end may send. */
+  get writable(): boolean {
+    return this.#writable;
+  }
+
+  /** True once `close()` was called on this end. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Sends a structured-cloneable value to the other end. */
+  send(value: T): void {
+    this.#checkOpen();
+    if (!this.#writable) throw new Error('this end of a one-way Pipe only receives: send() is not allowed');
+    if (this.#peerClosed) throw new EOFError('the other end of the Pipe is closed');
+    this.#endpoint.post(value);
+  }
+
+  /** The next value; rejects with EOFError once the other end is closed and nothing is left. */
+  async recv(): Promise<T> {
+    this.#checkOpen();
+    if (!this.#readable) throw new Error('this end of a one-way Pipe only sends: recv() is not allowed');
+    while (this.#inbox.length === 0) {
+      if (this.#peerClosed) throw new EOFError('the other end of the Pipe is closed');
+      await new Promise<void>((resolve) => this.#addWaiter(resolve));
+      if (this.#closed) throw new Error('the connection was closed while receiving');
+    }
+    return this.#inbox.shift() as T;
+  }
+
+  /**
+   * Whether a value (or the end of the stream) can be received, waiting up to
+   * `timeout` ms; 0 (the default) answers at once, null waits until one can.
+   */
+  async poll(timeout: number | null = 0): Promise<boolean> {
+    this.#checkOpen();
+    if (!this.#readable) throw new Error('this end of a one-way Pipe only sends: poll() is not allowed');
+    if (timeout !== null && !(typeof timeout === 'number' && timeout >= 0)) {
+      throw new RangeError(`timeout must be a number of milliseconds >= 0 or null, got ${describe(timeout)}`);
+    }
+    const ready = (): boolean => this.#inbox.length > 0 || this.#peerClosed;
+    if (ready() || timeout === 0) return ready();
+    await new Promise<void>((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const waiter = (): void => {
+        if (timer !== undefined) clearTimeout(timer);
+        resolve();
+      };
+      this.#addWaiter(waiter);
+      if (timeout !== null) {
+        timer = setTimeout(() => {
+          this.#waiters = this.#waiters.filter((w) => w !== waiter);
+          if (this.#waiters.length === 0) this.#endpoint.hold?.(false);
+          resolve();
+        }, timeout);
+      }
+    });
+    return ready();
+  }
+
+  /** Closes this end; the other end's `recv()` then rejects with EOFError once drained. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#endpoint.close();
+    this.#wake();
+  }
+
+  /**
+   * @internal Hands this end's transport over for a move into a thread or process;
+   * this object is closed from then on, as the end now lives there.
+   */
+  moveOut(): Endpoint {
+    this.#checkOpen();
+    this.#endpoint.detach();
+    this.#closed = true;
+    return this.#endpoint;
+  }
+
+  #addWaiter(w: () => void): void {
+    if (this.#waiters.length === 0) this.#endpoint.hold?.(true);
+    this.#waiters.push(w);
+  }
+
+  #wake(): void {
+    const ws = this.#waiters;
+    if (ws.length === 0) return;
+    this.#waiters = [];
+    this.#endpoint.hold?.(false);
+    for (const w of ws) w();
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new Error('the connection is closed');
+  }
+
+}
+
+/** A Connection end over a MessagePort. */
+export function portEndpoint(port: MessagePort): Endpoint {
+  return {
+    port,
+    post: (value) => port.postMessage(value),
+    close: () => port.close(),
+    listen(onValue, onClose) {
+      port.on('message', onValue);
+      port.once('close', onClose);
+      // An idle Pipe must not keep a program alive; a pending recv() does (hold).
+      port.unref();
+    },
+    hold(waiting) {
+      if (waiting) port.ref();
+      else port.unref();
+    },
+    detach() {
+      port.removeAllListeners('message');
+      port.removeAllListeners('close');
+    },
+  };
+}
+
+/**
+ * Two connected ends: multiprocessing.Pipe. With `duplex: false` the first end only
+ * receives and the second only sends, as in Python. Ends may be passed as arguments
+ * to a Thread or a Process and arrive usable there.
+ */
+export function Pipe<T = unknown>(options: { duplex?: boolean } = {}): [Connection<T>, Connection<T>] {
+  const duplex = options.duplex ?? true;
+  const { port1, port2 } = new MessageChannel();
+  return [new Connection<T>(portEndpoint(port1), true, duplex), new Connection<T>(portEndpoint(port2), duplex, true)];
+}

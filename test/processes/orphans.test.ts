@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { it } from 'node:test';
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+it('when a parent is SIGKILLed, its pool workers and Processes all exit within 2 s', async () => {
+  const fixture = fileURLToPath(new URL('../fixtures/orphan-parent.ts', import.meta.url));
+  const pidFile = join(mkdtempSync(join(tmpdir(), 'concur-orphans-')), 'pids');
+  const parent = spawn(process.execPath, ['--import', 'tsx', fixture, pidFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: parent.stdout! }).once('line', resolve);
+    parent.once('exit', (code) => reject(new Error(`the parent exited early with ${code}`)));
+  });
+  const { pool, processes } = JSON.parse(line) as { pool: number[]; processes: number[] };
+  const pids = [...pool, ...processes];
+  assert.equal(pids.length, 5);
+  assert.ok(pids.every(alive), 'every child runs before the parent is killed');
+  parent.kill('SIGKILL');
+  // Bounded wait for a condition (not a race): check every 50 ms, give up at 2 s.
+  const deadline = performance.now() + 2000;
+  while (pids.some(alive) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(pids.filter(alive), [], 'no child outlived its parent by 2 s');
+});

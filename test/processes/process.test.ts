@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { activeChildren, cpuCount, currentProcess, EOFError, isMainProcess, parentProcess, Pipe, Process } from '../../src/index.js';
+import { children } from '../fixtures/children.js';
+
+describe('Process', () => {
+  it('runs its target in a child and reports exit code 0, and null before start and while running', async () => {
+    const p = new Process({ target: children.exitWith, args: [0], name: 'worker-1' });
+    assert.equal(p.exitCode, null);
+    assert.equal(p.isAlive(), false);
+    p.start();
+    assert.equal(p.isAlive(), true);
+    assert.equal(typeof p.pid, 'number');
+    assert.equal(p.name, 'worker-1');
+    await p.join();
+    assert.equal(p.exitCode, 0);
+    assert.equal(p.isAlive(), false);
+  });
+
+  it('exit code 1 when the target throws', async () => {
+    const p = new Process({ target: children.throws }).start();
+    await p.join();
+    assert.equal(p.exitCode, 1);
+  });
+
+  it('exitCode is minus the signal number after terminate() and kill()', async () => {
+    const t = new Process({ target: children.spinForever }).start();
+    assert.ok(activeChildren().includes(t));
+    t.terminate();
+    await t.join();
+    assert.equal(t.exitCode, -15);
+    const k = new Process({ target: children.hang }).start();
+    k.kill();
+    await k.join();
+    assert.equal(k.exitCode, -9);
+    assert.ok(!activeChildren().includes(k));
+  });
+
+  it('join(timeout) returns after the timeout while the child still runs', async () => {
+    const p = new Process({ target: children.hang, daemon: true }).start();
+    await p.join(20);
+    assert.equal(p.isAlive(), true);
+    p.kill();
+    await p.join();
+  });
+
+  it('start() twice throws; close() of a running process throws; a closed process refuses use', async () => {
+    const p = new Process({ target: children.hang }).start();
+    assert.throws(() => p.start(), /can only be started once/);
+    assert.throws(() => p.close(), /cannot close a process while it is still running/);
+    p.kill();
+    await p.join();
+    p.close();
+    assert.throws(() => p.terminate(), /closed/);
+    await assert.rejects(p.join(), /closed/);
+  });
+
+  it('refuses bad options', async () => {
+    assert.throws(() => new Process({ target: 'x' as never }), /target must be a function/);
+    assert.throws(() => new Process({ target: children.hang, args: 1 as never }), /args must be an array/);
+    await assert.rejects(new Process({ target: children.hang }).join(), /can only join a started process/);
+  });
+
+  it('currentProcess, parentProcess, isMainProcess and cpuCount describe where code runs', async () => {
+    assert.equal(currentProcess().name, 'MainProcess');
+    assert.equal(parentProcess(), null);
+    assert.equal(isMainProcess(), true);
+    assert.ok(cpuCount() >= 1);
+    const [here, there] = Pipe();
+    const p = new Process({ target: children.whoami, args: [there], name: 'reporter' }).start();
+    assert.deepEqual(await here.recv(), { name: 'reporter', parent: process.pid, main: false });
+    await p.join();
+  });
+});
+
+describe('Pipe between processes', () => {
+  it('a parent and a child talk both ways; a 16 MiB message round-trips', async () => {
+    const [parent, child] = Pipe();
+    const p = new Process({ target: children.echo, args: [child] }).start();
+    parent.send('hello');
+    assert.equal(await parent.recv(), 'HELLO');
+    const big = new Uint8Array(16 * 1024 * 1024).fill(7);
+    parent.send(big);
+    const back = (await parent.recv()) as Uint8Array;
+    assert.equal(back.length, big.length);
+    assert.equal(back[big.length - 1], 7);
+    parent.send('bye');
+    await p.join();
+    assert.equal(p.exitCode, 0);
+    await assert.rejects(parent.recv(), EOFError);
+  });
+
+  it('recv rejects with EOFError once the other end has closed and the rest is drained', async () => {
+    const [reader, writer] = Pipe<number>({ duplex: false });
+    const p = new Process({ target: children.produce, args: [writer, 3] }).start();
+    assert.deepEqual([await reader.recv(), await reader.recv(), await reader.recv()], [0, 1, 2]);
+    await assert.rejects(reader.recv(), EOFError);
+    await p.join();
+  });
+});

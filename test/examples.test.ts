@@ -8,16 +8,33 @@ import { describe, it } from 'node:test';
 const run = promisify(execFile);
 const example = (name: string): string => fileURLToPath(new URL(`../examples/${name}`, import.meta.url));
 
-async function runExample(name: string): Promise<string> {
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', example(name)], { timeout: 60_000 });
+async function runExample(name: string, ...args: string[]): Promise<string> {
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', example(name), ...args], { timeout: 60_000 });
   return stdout;
 }
 
 describe('examples', () => {
-  it('pools.ts: ten tasks, one by one and all at once', async () => {
-    const out = await runExample('pools.ts');
-    assert.match(out, /^one by one: 0 1 4 9 16 25 36 49 64 81 in \d+ ms$/m);
-    assert.match(out, /^all at once: 0 1 4 9 16 25 36 49 64 81 in \d+ ms$/m);
+  for (const kind of ['process', 'thread']) {
+    it(`pools.ts ${kind}: ten tasks, one by one and all at once`, async () => {
+      const out = await runExample('pools.ts', kind);
+      assert.match(out, /^one by one: 0 1 4 9 16 25 36 49 64 81 in \d+ ms$/m);
+      assert.match(out, /^all at once: 0 1 4 9 16 25 36 49 64 81 in \d+ ms$/m);
+    });
+  }
+
+  it('pipe.ts: a parent and a child talk both ways', async () => {
+    const out = await runExample('pipe.ts');
+    assert.match(out, /parent got: hello from the child/);
+    assert.match(out, /parent got: the child heard: how are you\?/);
+    assert.match(out, /parent got: the child heard: what is 6 x 7\?/);
+    assert.match(out, /child talker exited with code 0/);
+  });
+
+  it('speedup.ts: prints the speedup table', async () => {
+    const out = await runExample('speedup.ts', '22', '8');
+    assert.match(out, /8 x fib\(22\) on \d+ CPUs/);
+    assert.match(out, /\| serial +\| +\d+ \| +1\.00x \|/);
+    assert.match(out, /\| 2 processes +\| +\d+ \| +\d+\.\d\dx \|/);
   });
 
   it('quickstart.ts: the README quick start runs as printed', async () => {

@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { Full, TimeoutError } from '../futures/errors.js';
 import { BaseExecutor, checkInteger, type ShutdownOptions, type TaskFunction, type TaskOptions } from '../futures/executor.js';
 import { describe, Future } from '../futures/future.js';
+import { CALL, CHUNK_ITEMS, type TaskMode } from '../futures/task-mode.js';
 import { unwrapTransfer } from '../transport/transfer.js';
 import { Deque } from '../util/deque.js';
 
@@ -17,7 +18,7 @@ interface Job {
   readonly future: Future<unknown>;
   readonly fn: TaskFunction;
   readonly args: unknown[];
-  readonly chunk: boolean;
+  readonly mode: TaskMode;
   readonly options: TaskOptions;
   retriesLeft: number;
   started: boolean;
@@ -71,7 +72,7 @@ export class AsyncExecutor extends BaseExecutor {
     return this.#queue.length;
   }
 
-  protected schedule(fn: TaskFunction, args: unknown[], options: TaskOptions, chunk: boolean): Future<unknown> {
+  protected schedule(fn: TaskFunction, args: unknown[], options: TaskOptions, mode: TaskMode): Future<unknown> {
     const future = new Future<unknown>();
     if (options.signal?.aborted) {
       future.setException(options.signal.reason);
@@ -85,7 +86,7 @@ export class AsyncExecutor extends BaseExecutor {
       future,
       fn,
       args,
-      chunk,
+      mode,
       options,
       retriesLeft: options.retries ?? 0,
       started: false,
@@ -124,7 +125,7 @@ export class AsyncExecutor extends BaseExecutor {
     }
     let result: Promise<unknown>;
     try {
-      const run = (): unknown => (job.chunk ? runChunk(job.fn, job.args as unknown[][]) : job.fn(...job.args));
+      const run = (): unknown => (job.mode === CALL ? job.fn(...job.args) : runChunk(job.fn, job.args, job.mode === CHUNK_ITEMS));
       const value = job.controller ? taskContext.run(job.controller.signal, run) : run();
       result = Promise.resolve(value);
     } catch (err) {
@@ -217,10 +218,8 @@ export class AsyncExecutor extends BaseExecutor {
   }
 }
 
-function runChunk(fn: TaskFunction, chunk: unknown[][]): Promise<unknown[]> {
-  return (async () => {
-    const out: unknown[] = [];
-    for (const args of chunk) out.push(await fn(...args));
-    return out;
-  })();
+async function runChunk(fn: TaskFunction, chunk: unknown[], items: boolean): Promise<unknown[]> {
+  const out: unknown[] = [];
+  for (const x of chunk) out.push(await (items ? fn(x) : fn(...(x as unknown[]))));
+  return out;
 }

@@ -1,6 +1,7 @@
 import type { TransferListItem } from 'node:worker_threads';
 import { checkTimeout, describe, Future } from './future.js';
 import { runMap, SingleArgs } from './map.js';
+import { CALL, type TaskMode } from './task-mode.js';
 
 /** Any function an executor can run; its arguments and result types carry through. */
 export type TaskFunction<A extends unknown[] = any[], R = unknown> = (...args: A) => R;
@@ -19,8 +20,12 @@ export interface TaskOptions {
 
 /** Options for `map` and `starmap`. */
 export interface MapOptions {
-  /** Items sent to a worker as one task; larger chunks cut overhead for tiny items. @default 1 */
-  chunksize?: number;
+  /**
+   * Items sent to a worker as one task; larger chunks cut overhead for tiny items, and
+   * a chunk fails as a whole. 'auto' picks as multiprocessing.Pool.map does: a quarter
+   * of an even share per worker for arrays, 256 for other iterables. @default 1
+   */
+  chunksize?: number | 'auto';
   /** Milliseconds from the call for all results; TimeoutError past it, and the rest are cancelled. */
   timeout?: number;
   /** Yield results in input order (true) or as they complete (false). @default true */
@@ -103,11 +108,20 @@ export abstract class BaseExecutor implements Executor {
   #submit<A extends unknown[], R>(options: TaskOptions, fn: TaskFunction<A, R>, args: A): Future<Awaited<R>> {
     if (this.#shutdown) throw new Error(`cannot schedule new futures after shutdown (${this.constructor.name})`);
     if (typeof fn !== 'function') throw new TypeError(`submit expects a function, got ${describe(fn)}`);
-    return this.schedule(fn as TaskFunction, args, options, false) as Future<Awaited<R>>;
+    return this.schedule(fn as TaskFunction, args, options, CALL) as Future<Awaited<R>>;
   }
 
-  /** Schedules one task, or (when `chunk` is true) `fn` over each argument array in `args`, resolving to the array of results. */
-  protected abstract schedule(fn: TaskFunction, args: unknown[], options: TaskOptions, chunk: boolean): Future<unknown>;
+  /**
+   * Schedules `fn(...args)` (mode CALL), or `fn` over a chunk resolving to the array of
+   * results: each element an argument array (CHUNK_ARGS) or a single argument (CHUNK_ITEMS).
+   */
+  protected abstract schedule(fn: TaskFunction, args: unknown[], options: TaskOptions, mode: TaskMode): Future<unknown>;
+
+  /** The chunk size `chunksize: 'auto'` gives for `length` items (undefined: not known). */
+  protected autoChunksize(length: number | undefined): number {
+    void length;
+    return 1;
+  }
 
   /** Subclass hook run once by `shutdown`. */
   protected abstract doShutdown(options: Required<ShutdownOptions>): Promise<void>;
@@ -141,8 +155,10 @@ export abstract class BaseExecutor implements Executor {
   #runMap(fn: TaskFunction, iterable: Iterable<unknown> | AsyncIterable<unknown>, single: boolean, options: MapOptions): AsyncIterableIterator<unknown> {
     if (this.#shutdown) throw new Error(`cannot schedule new futures after shutdown (${this.constructor.name})`);
     if (typeof fn !== 'function') throw new TypeError(`map expects a function, got ${describe(fn)}`);
-    const { chunksize = 1, timeout, ordered = true, signal } = options;
-    checkInteger('chunksize', chunksize, 1);
+    const { timeout, ordered = true, signal } = options;
+    let chunksize = options.chunksize ?? 1;
+    if (chunksize === 'auto') chunksize = this.autoChunksize(Array.isArray(iterable) ? iterable.length : undefined);
+    else checkInteger('chunksize', chunksize, 1);
     checkTimeout(timeout, 'timeout');
     checkInteger('buffersize', options.buffersize, 1);
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError(`signal must be an AbortSignal, got ${describe(signal)}`);
@@ -157,7 +173,7 @@ export abstract class BaseExecutor implements Executor {
       ordered,
       timeout,
       signal,
-      submit: (args, chunk) => this.schedule(fn, args, taskOptions, chunk),
+      submit: (args, mode) => this.schedule(fn, args, taskOptions, mode),
     });
   }
 }

@@ -1,6 +1,7 @@
 import { TimeoutError } from './errors.js';
 import { Deque } from '../util/deque.js';
 import type { Future } from './future.js';
+import { CALL, CHUNK_ARGS, CHUNK_ITEMS, type TaskMode } from './task-mode.js';
 
 /** Marks an iterable whose items are single arguments (`map`), not argument arrays (`starmap`). */
 export class SingleArgs<T> {
@@ -14,8 +15,8 @@ export interface MapPlan {
   ordered: boolean;
   timeout: number | undefined;
   signal: AbortSignal | undefined;
-  /** Submits one argument array, or (chunk = true) an array of argument arrays resolving to an array of results. */
-  submit(args: unknown[], chunk: boolean): Future<unknown>;
+  /** Submits one argument array, or a chunk (see TaskMode) resolving to an array of results. */
+  submit(args: unknown[], mode: TaskMode): Future<unknown>;
 }
 
 interface Entry {
@@ -33,7 +34,10 @@ export function runMap<A>(input: Iterable<A> | AsyncIterable<A> | SingleArgs<unk
   const { chunksize, buffersize, ordered, timeout, signal } = plan;
   const single = input instanceof SingleArgs;
   const source = (single ? input.source : input) as Iterable<unknown> | AsyncIterable<unknown>;
-  const toArgs = single ? (x: unknown): unknown[] => [x] : (x: unknown): unknown[] => x as unknown[];
+  const chunked = chunksize > 1;
+  // A chunk of map items travels as the items themselves, not as one-element arrays.
+  const toArgs = single && !chunked ? (x: unknown): unknown => [x] : (x: unknown): unknown => x;
+  const mode: TaskMode = !chunked ? CALL : single ? CHUNK_ITEMS : CHUNK_ARGS;
   const deadline = timeout === undefined ? undefined : performance.now() + timeout;
 
   // Submitted and not yet yielded, in input order (ordered) or as a set (unordered).
@@ -51,9 +55,8 @@ export function runMap<A>(input: Iterable<A> | AsyncIterable<A> | SingleArgs<unk
     w?.();
   };
 
-  const submitChunk = (chunk: unknown[][]): void => {
-    const isChunk = chunksize > 1;
-    const entry: Entry = { future: plan.submit(isChunk ? chunk : chunk[0]!, isChunk), chunk: isChunk };
+  const submitChunk = (chunk: unknown[]): void => {
+    const entry: Entry = { future: plan.submit(chunked ? chunk : (chunk[0] as unknown[]), mode), chunk: chunked };
     if (ordered) outstanding.push(entry);
     else {
       unorderedLive.add(entry);
@@ -65,14 +68,24 @@ export function runMap<A>(input: Iterable<A> | AsyncIterable<A> | SingleArgs<unk
   };
 
   const isSync = typeof (source as Iterable<unknown>)[Symbol.iterator] === 'function';
-  const syncIt = isSync ? (source as Iterable<unknown>)[Symbol.iterator]() : undefined;
+  const syncIt = isSync && !(single && chunked && Array.isArray(source)) ? (source as Iterable<unknown>)[Symbol.iterator]() : undefined;
   const asyncIt = isSync ? undefined : (source as AsyncIterable<unknown>)[Symbol.asyncIterator]();
   let pumping = false;
 
+  // An array of map items is cut into chunks with slice(), not walked item by item.
+  const array = single && chunked && Array.isArray(source) ? (source as unknown[]) : undefined;
+  let arrayAt = 0;
+
   const pumpSync = (): void => {
     try {
+      while (array !== undefined && !sourceDone && !stopped && live() < buffersize) {
+        const chunk = array.slice(arrayAt, arrayAt + chunksize);
+        arrayAt += chunk.length;
+        if (arrayAt >= array.length) sourceDone = true;
+        if (chunk.length > 0) submitChunk(chunk);
+      }
       while (!sourceDone && !stopped && live() < buffersize) {
-        const chunk: unknown[][] = [];
+        const chunk: unknown[] = [];
         while (chunk.length < chunksize) {
           const r = syncIt!.next();
           if (r.done) {
@@ -94,7 +107,7 @@ export function runMap<A>(input: Iterable<A> | AsyncIterable<A> | SingleArgs<unk
     pumping = true;
     try {
       while (!sourceDone && !stopped && live() < buffersize) {
-        const chunk: unknown[][] = [];
+        const chunk: unknown[] = [];
         while (chunk.length < chunksize) {
           const r = await asyncIt!.next();
           if (r.done) {
@@ -156,43 +169,79 @@ export function runMap<A>(input: Iterable<A> | AsyncIterable<A> | SingleArgs<unk
     unorderedLive.clear();
     try {
       if (syncIt) syncIt.return?.();
-      else void asyncIt!.return?.()?.then(undefined, () => {});
+      else if (asyncIt) void asyncIt.return?.()?.then(undefined, () => {});
     } catch {
       // a source that fails to close must not hide the reason the map ended
     }
   };
 
-  async function* results(): AsyncGenerator<unknown> {
+  /** Waits for the next finished entry in yield order; undefined at the end of the input. */
+  const nextEntry = async (): Promise<Entry | undefined> => {
+    let entry: Entry | undefined;
+    if (ordered) {
+      const w = waitUntil(() => outstanding.length > 0 || (sourceDone && !pumping), undefined);
+      if (w) await w;
+      entry = outstanding.peek();
+      if (entry === undefined) return undefined;
+      const w2 = waitUntil(() => entry!.future.done(), entry.future);
+      if (w2) await w2;
+      outstanding.shift();
+    } else {
+      const w = waitUntil(() => completed.length > 0 || (unorderedLive.size === 0 && sourceDone && !pumping), undefined);
+      if (w) await w;
+      entry = completed.shift();
+      if (entry === undefined) return undefined;
+      unorderedLive.delete(entry);
+    }
+    pump();
+    return entry;
+  };
+
+  // Hand-rolled rather than an async generator: a chunk's results are served straight
+  // from an array, one resolved promise per item, which keeps map over a million tiny
+  // items from being bound by generator machinery.
+  let chunk: unknown[] = [];
+  let at = 0;
+  let finished = false;
+  const end = (): IteratorResult<unknown> => {
+    finished = true;
+    stop();
+    return { value: undefined, done: true };
+  };
+  const slowNext = async (): Promise<IteratorResult<unknown>> => {
     try {
       for (;;) {
-        let entry: Entry | undefined;
-        if (ordered) {
-          const head = (): boolean => outstanding.length > 0 || (sourceDone && !pumping);
-          const w = waitUntil(head, undefined);
-          if (w) await w;
-          entry = outstanding.peek();
-          if (entry === undefined) break;
-          const w2 = waitUntil(() => entry!.future.done(), entry.future);
-          if (w2) await w2;
-          outstanding.shift();
-        } else {
-          const w = waitUntil(() => completed.length > 0 || (unorderedLive.size === 0 && sourceDone && !pumping), undefined);
-          if (w) await w;
-          entry = completed.shift();
-          if (entry === undefined) break;
-          unorderedLive.delete(entry);
+        const entry = await nextEntry();
+        if (entry === undefined) {
+          if (sourceError) throw sourceError.error;
+          return end();
         }
-        pump();
         const value = await entry.future.result();
-        if (entry.chunk) yield* value as unknown[];
-        else yield value;
+        if (!entry.chunk) return { value, done: false };
+        chunk = value as unknown[];
+        at = 0;
+        if (chunk.length > 0) return { value: chunk[at++], done: false };
       }
-      if (sourceError) throw sourceError.error;
-    } finally {
-      stop();
+    } catch (error) {
+      end();
+      throw error;
     }
-  }
+  };
+  const iterator: AsyncIterableIterator<unknown> = {
+    next(): Promise<IteratorResult<unknown>> {
+      if (at < chunk.length) return Promise.resolve({ value: chunk[at++], done: false });
+      if (finished) return Promise.resolve({ value: undefined, done: true });
+      return slowNext();
+    },
+    return(): Promise<IteratorResult<unknown>> {
+      chunk = [];
+      return Promise.resolve(end());
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
 
   pump();
-  return results();
+  return iterator;
 }

@@ -27,6 +27,7 @@ import type { TransferListItem } from 'node:worker_threads';
 import { BrokenExecutorError, Full, TimeoutError, WorkerCrashedError } from '../futures/errors.js';
 import { BaseExecutor, checkInteger, type ShutdownOptions, type TaskFunction, type TaskOptions } from '../futures/executor.js';
 import { checkTimeout, describe, Future } from '../futures/future.js';
+import type { TaskMode } from '../futures/task-mode.js';
 import { specName, specOf, type FunctionSpec } from '../tasks/describe.js';
 import { deserializeError, type SerializedError } from '../transport/errors.js';
 import {
@@ -35,6 +36,7 @@ import {
   CTRL_SLOTS,
   FAILED,
   FLAG_CHUNK,
+  FLAG_ITEMS,
   INIT_FAILED,
   LOAD_FAILED,
   OK,
@@ -168,6 +170,7 @@ interface Slot {
 
 const KNOWN_OPTIONS = new Set(['maxWorkers', 'initializer', 'initargs', 'maxTasksPerWorker', 'idleTimeout', 'maxQueue']);
 const TARGET_BATCH_MS = 1;
+const MODE_FLAGS = [0, FLAG_CHUNK, FLAG_ITEMS] as const;
 const MAX_BATCH = 1024;
 
 /** Checks the options every pool shares; `extra` names the subclass's own. */
@@ -249,6 +252,12 @@ export abstract class PoolExecutor extends BaseExecutor {
     return this;
   }
 
+  /** As multiprocessing.Pool.map: about four chunks per worker for a known length. */
+  protected override autoChunksize(length: number | undefined): number {
+    if (length === undefined) return 256;
+    return Math.max(1, Math.ceil(length / (4 * this.#maxWorkers)));
+  }
+
   /** The pool's live counters and latency percentiles. */
   stats(): PoolStats {
     let busy = 0;
@@ -270,7 +279,7 @@ export abstract class PoolExecutor extends BaseExecutor {
     };
   }
 
-  protected schedule(fn: TaskFunction, args: unknown[], options: TaskOptions, chunk: boolean): Future<unknown> {
+  protected schedule(fn: TaskFunction, args: unknown[], options: TaskOptions, mode: TaskMode): Future<unknown> {
     if (this.#broken) return failedFuture(this.#broken);
     if (this.#queue.length >= this.#maxQueue) {
       return failedFuture(new Full(`task queue is full: ${this.#maxQueue} tasks already wait for a worker (maxQueue)`));
@@ -283,7 +292,7 @@ export abstract class PoolExecutor extends BaseExecutor {
     }
     const signal = options.signal;
     if (signal?.aborted) return failedFuture(signal.reason);
-    const item = new Item(this.#fnIdOf(spec), args, chunk ? FLAG_CHUNK : 0, options, performance.now());
+    const item = new Item(this.#fnIdOf(spec), args, MODE_FLAGS[mode], options, performance.now());
     if (signal !== undefined) {
       item.onAbort = () => this.#stop(item, signal.reason, false);
       signal.addEventListener('abort', item.onAbort, { once: true });
@@ -496,6 +505,8 @@ export abstract class PoolExecutor extends BaseExecutor {
     if (item.flags & FLAG_CHUNK) {
       const chunk = item.args as unknown[][];
       for (let j = 0; j < chunk.length && which === undefined; j++) which = find(chunk[j]!, `item ${j} of the chunk, `);
+    } else if (item.flags & FLAG_ITEMS) {
+      which = find(item.args, 'item ')?.replace(/^item argument/, 'item');
     } else {
       which = find(item.args, '');
     }

@@ -21,6 +21,7 @@ import {
   CTRL_SEQ,
   FAILED,
   FLAG_CHUNK,
+  FLAG_ITEMS,
   INIT_FAILED,
   LOAD_FAILED,
   OK,
@@ -134,7 +135,7 @@ export class WorkerRuntime {
         Atomics.store(ctrl, CTRL_SEQ, seq);
         ctrl[CTRL_RUNNING] = 1;
         try {
-          let value: unknown = flags & FLAG_CHUNK ? this.#runChunk(fn, args as unknown[][]) : fn(...args);
+          let value: unknown = flags === 0 ? fn(...args) : this.#runChunk(fn, args, (flags & FLAG_ITEMS) !== 0);
           if (value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function') {
             // Whatever finished before an async task should not wait for it.
             if (this.#outbox.length > 2) this.#flush();
@@ -195,21 +196,21 @@ export class WorkerRuntime {
   }
 
   /** Runs `fn` over each argument array in order, as Python's _process_chunk; goes async only at the first promise. */
-  #runChunk(fn: Function, chunk: unknown[][]): unknown[] | Promise<unknown[]> {
+  #runChunk(fn: Function, chunk: unknown[], items: boolean): unknown[] | Promise<unknown[]> {
     const out: unknown[] = new Array(chunk.length);
     for (let i = 0; i < chunk.length; i++) {
-      const v = fn(...chunk[i]!);
+      const v = items ? fn(chunk[i]) : fn(...(chunk[i] as unknown[]));
       if (v !== null && typeof v === 'object' && typeof (v as PromiseLike<unknown>).then === 'function') {
-        return this.#finishChunk(fn, chunk, out, i, v as PromiseLike<unknown>);
+        return this.#finishChunk(fn, chunk, items, out, i, v as PromiseLike<unknown>);
       }
       out[i] = v;
     }
     return out;
   }
 
-  async #finishChunk(fn: Function, chunk: unknown[][], out: unknown[], from: number, pending: PromiseLike<unknown>): Promise<unknown[]> {
+  async #finishChunk(fn: Function, chunk: unknown[], items: boolean, out: unknown[], from: number, pending: PromiseLike<unknown>): Promise<unknown[]> {
     out[from] = await pending;
-    for (let i = from + 1; i < chunk.length; i++) out[i] = await fn(...chunk[i]!);
+    for (let i = from + 1; i < chunk.length; i++) out[i] = await (items ? fn(chunk[i]) : fn(...(chunk[i] as unknown[])));
     return out;
   }
 

@@ -19,6 +19,8 @@ export const RETIRE = 5;
 
 /** Task flag: `args` is an array of argument arrays; the result is the array of results. */
 export const FLAG_CHUNK = 1;
+/** Task flag: `args` is an array of single arguments (a `map` chunk); the result is the array of results. */
+export const FLAG_ITEMS = 2;
 
 /** Result code: `value` is the result. */
 export const OK = 0;

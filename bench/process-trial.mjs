@@ -1,0 +1,97 @@
+// One measurement of one process-level workload on one pool, in a process of its own.
+import { build } from 'hdr-histogram-js';
+import { createProcessPool } from './process-peers.mjs';
+
+const [peer, workload] = process.argv.slice(2);
+const env = (name, fallback) => Number(process.env[name] ?? fallback);
+const TINY = env('BENCH_PROCESS_TINY', 20_000);
+const ROUND_TRIPS = env('BENCH_PROCESS_ROUND_TRIPS', 5_000);
+const MAP_ITEMS = env('BENCH_MAP_ITEMS', 1_000_000);
+const PIPE_TRIPS = env('BENCH_PIPE_TRIPS', 20_000);
+const FIBS = env('BENCH_FIBS', 48);
+const FIB_N = env('BENCH_FIB_N', 30);
+
+async function warm(pool, workers) {
+  await Promise.all(Array.from({ length: workers * 20 }, (_, i) => pool.call('inc', i)));
+  await Promise.all(Array.from({ length: workers }, () => pool.call('fib', 22)));
+}
+
+const workloads = {
+  async ptiny() {
+    const pool = await createProcessPool(peer, 2);
+    await warm(pool, 2);
+    const t0 = performance.now();
+    const all = new Array(TINY);
+    for (let i = 0; i < TINY; i++) all[i] = pool.call('inc', i);
+    const results = await Promise.all(all);
+    const ms = performance.now() - t0;
+    if (results[TINY - 1] !== TINY) throw new Error('wrong result');
+    await pool.close();
+    return { tasksPerSec: TINY / (ms / 1000) };
+  },
+  async proundtrip() {
+    const pool = await createProcessPool(peer, 2);
+    await warm(pool, 2);
+    for (let i = 0; i < 500; i++) await pool.call('inc', i);
+    const h = build({ lowestDiscernibleValue: 1, highestTrackableValue: 10_000_000, numberOfSignificantValueDigits: 3 });
+    for (let i = 0; i < ROUND_TRIPS; i++) {
+      const t = process.hrtime.bigint();
+      await pool.call('inc', i);
+      h.recordValue(Number(process.hrtime.bigint() - t) / 1000);
+    }
+    await pool.close();
+    return { medianUs: h.getValueAtPercentile(50), p99Us: h.getValueAtPercentile(99) };
+  },
+  async pfib2() {
+    const pool = await createProcessPool(peer, 2);
+    await warm(pool, 2);
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: FIBS }, () => pool.call('fib', FIB_N)));
+    const ms = performance.now() - t0;
+    await pool.close();
+    return { ms };
+  },
+  async pstartup() {
+    const t0 = performance.now();
+    const pool = await createProcessPool(peer, 2);
+    await pool.call('inc', 1);
+    const ms = performance.now() - t0;
+    await pool.close();
+    return { ms };
+  },
+  // concur only: the peers have no map; compared with CPython's Pool.map.
+  async pmap() {
+    const { pool, tasks } = await createProcessPool('concur', 2);
+    await Promise.all([pool.submit(tasks.inc, 1), pool.submit(tasks.inc, 2)]);
+    const input = Array.from({ length: MAP_ITEMS }, (_, i) => i);
+    const t0 = performance.now();
+    let n = 0;
+    for await (const y of pool.map(tasks.inc, input, { chunksize: 'auto' })) if (y === ++n) void 0;
+    const ms = performance.now() - t0;
+    if (n !== MAP_ITEMS) throw new Error('map lost items');
+    await pool.shutdown();
+    return { itemsPerSec: MAP_ITEMS / (ms / 1000) };
+  },
+  // concur only: Pipe round trips between this process and a child, against CPython's Pipe.
+  async ppipe() {
+    const { Pipe, Process } = await import('../dist/index.js');
+    const { pipeTasks } = await import('./workers/concur-pipe.mjs');
+    const [here, there] = Pipe();
+    const child = new Process({ target: pipeTasks.echo, args: [there] }).start();
+    here.send(0);
+    await here.recv();
+    const t0 = performance.now();
+    for (let i = 0; i < PIPE_TRIPS; i++) {
+      here.send(i);
+      await here.recv();
+    }
+    const ms = performance.now() - t0;
+    here.send(-1);
+    await child.join();
+    return { roundTripsPerSec: PIPE_TRIPS / (ms / 1000) };
+  },
+};
+
+const result = await workloads[workload]();
+console.log(JSON.stringify({ peer, workload, ...result, maxRssMb: process.resourceUsage().maxRSS / 1024 }));
+process.exit(0);

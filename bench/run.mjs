@@ -2,84 +2,116 @@
 // Runs every workload on concur and its peers, side by side in one process tree:
 // each trial is a child process, the peers alternate within a round and their order
 // rotates between rounds, so machine noise falls on all of them alike. Prints medians
-// and ratios to piscina, and writes the raw trials to bench/results/.
+// and ratios, and writes the raw trials to bench/results/.
 //
-//   npm run bench                 5 rounds (BENCH_ROUNDS), all workloads
-//   node bench/run.mjs tiny fib2  only these workloads
-import { execFileSync } from 'node:child_process';
+//   npm run bench                        5 rounds (BENCH_ROUNDS), every workload
+//   node bench/run.mjs tiny ptiny pmap   only these workloads
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { PEERS } from './peers.mjs';
+import { PROCESS_PEERS } from './process-peers.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-const ALL = ['tiny', 'roundtrip', 'fib1', 'fib2', 'echoCopy', 'echoMove', 'startup'];
-const chosen = process.argv.slice(2).length ? process.argv.slice(2) : ALL;
-const trial = fileURLToPath(new URL('./trial.mjs', import.meta.url));
+const here = (p) => fileURLToPath(new URL(p, import.meta.url));
+const THREAD_WORKLOADS = ['tiny', 'roundtrip', 'fib1', 'fib2', 'echoCopy', 'echoMove', 'startup'];
+const PROCESS_WORKLOADS = ['ptiny', 'proundtrip', 'pfib2', 'pstartup', 'pmap', 'ppipe'];
+const CPYTHON_WORKLOADS = new Set(['ptiny', 'proundtrip', 'pmap', 'ppipe', 'pstartup']);
+const CONCUR_ONLY = new Set(['pmap', 'ppipe']);
+const chosen = process.argv.slice(2).length ? process.argv.slice(2) : [...THREAD_WORKLOADS, ...PROCESS_WORKLOADS];
+const python = spawnSync('python3', ['--version'], { encoding: 'utf8' });
+const hasPython = python.status === 0;
 
-function runTrial(peer, workload) {
-  const out = execFileSync(process.execPath, [trial, peer, workload], { encoding: 'utf8', timeout: 300_000 });
+function runTrial(script, args) {
+  const [cmd, file] = script === 'python' ? ['python3', here('./python/process_bench.py')] : [process.execPath, here(script)];
+  const out = execFileSync(cmd, [file, ...args], { encoding: 'utf8', timeout: 600_000 });
   return JSON.parse(out.trim().split('\n').pop());
+}
+
+function peersFor(workload) {
+  if (THREAD_WORKLOADS.includes(workload)) return PEERS.map((p) => ['./trial.mjs', p]);
+  const node = CONCUR_ONLY.has(workload) ? [['./process-trial.mjs', 'concur']] : PROCESS_PEERS.map((p) => ['./process-trial.mjs', p]);
+  return hasPython && CPYTHON_WORKLOADS.has(workload) ? [...node, ['python', 'cpython']] : node;
 }
 
 const trials = [];
 for (let round = 0; round < ROUNDS; round++) {
-  const order = PEERS.map((_, i) => PEERS[(i + round) % PEERS.length]);
   for (const workload of chosen) {
-    if (workload === 'fib1' || workload === 'fib2') trials.push(runTrial('main-thread', 'serial'));
-    for (const peer of order) trials.push(runTrial(peer, workload));
+    if (workload === 'fib1' || workload === 'fib2' || workload === 'pfib2') trials.push(runTrial('./trial.mjs', ['main-thread', 'serial']));
+    const peers = peersFor(workload);
+    const order = peers.map((_, i) => peers[(i + round) % peers.length]);
+    for (const [script, peer] of order) trials.push(runTrial(script, script === 'python' ? [workload] : [peer, workload]));
   }
   process.stderr.write(`round ${round + 1}/${ROUNDS} done\n`);
 }
 
 const median = (xs) => {
+  if (xs.length === 0) return NaN;
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
-const pick = (peer, workload, key) => trials.filter((t) => t.peer === peer && t.workload === workload).map((t) => t[key]);
-const med = (peer, workload, key) => median(pick(peer, workload, key));
-
-const rows = [];
+const med = (peer, workload, key) => median(trials.filter((t) => t.peer === peer && t.workload === workload).map((t) => t[key]));
 const fmt = (x, digits = 0) => (Number.isFinite(x) ? x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '-');
-const serialMs = chosen.some((w) => w.startsWith('fib')) ? med('main-thread', 'serial', 'ms') : NaN;
-const metrics = {
-  tiny: ['(a) 200k tiny tasks, tasks/s', 'tasksPerSec', true, 0],
-  roundtrip: ['(b) round trip median, us', 'medianUs', false, 1],
-  roundtripP99: ['(b) round trip p99, us', 'p99Us', false, 1],
-  fib1: ['(c) 48 x fib(30) speedup, 1 worker', 'ms', true, 2],
-  fib2: ['(c) 48 x fib(30) speedup, 2 workers', 'ms', true, 2],
-  echoCopy: ['(d) 1 MiB echo copied, us', 'usPerEcho', false, 0],
-  echoMove: ['(d) 1 MiB echo transferred, us', 'usPerEcho', false, 0],
-  startup: ['(e) new pool to first result, ms', 'ms', false, 1],
-};
-const summary = {};
-for (const [id, [label, key, higherBetter, digits]] of Object.entries(metrics)) {
-  const workload = id === 'roundtripP99' ? 'roundtrip' : id;
-  if (!chosen.includes(workload)) continue;
-  const isSpeedup = id.startsWith('fib');
-  const values = Object.fromEntries(PEERS.map((p) => [p, isSpeedup ? serialMs / med(p, workload, key) : med(p, workload, key)]));
-  const ratio = values.concur / values.piscina;
-  summary[id] = { label, values, concurOverPiscina: ratio, higherIsBetter: higherBetter || isSpeedup };
-  rows.push([label, ...PEERS.map((p) => fmt(values[p], digits)), `${fmt(ratio, 2)}x`]);
+const serialMs = med('main-thread', 'serial', 'ms');
+
+// id: [label, workload, key, digits, speedup?]
+const THREAD_METRICS = [
+  ['(a) 200k tiny tasks, tasks/s', 'tiny', 'tasksPerSec', 0],
+  ['(b) round trip median, us', 'roundtrip', 'medianUs', 1],
+  ['(b) round trip p99, us', 'roundtrip', 'p99Us', 1],
+  ['(c) 48 x fib(30) speedup, 1 worker', 'fib1', 'ms', 2, true],
+  ['(c) 48 x fib(30) speedup, 2 workers', 'fib2', 'ms', 2, true],
+  ['(d) 1 MiB echo copied, us', 'echoCopy', 'usPerEcho', 0],
+  ['(d) 1 MiB echo transferred, us', 'echoMove', 'usPerEcho', 0],
+  ['(e) new pool to first result, ms', 'startup', 'ms', 1],
+];
+const PROCESS_METRICS = [
+  ['20k tiny tasks on 2 processes, tasks/s', 'ptiny', 'tasksPerSec', 0],
+  ['round trip median, us', 'proundtrip', 'medianUs', 1],
+  ['round trip p99, us', 'proundtrip', 'p99Us', 1],
+  ['48 x fib(30) speedup, 2 processes', 'pfib2', 'ms', 2, true],
+  ['new pool to first result, ms', 'pstartup', 'ms', 1],
+  ['map 1M trivial items (auto chunks), items/s', 'pmap', 'itemsPerSec', 0],
+  ['Pipe round trips/s, parent and child', 'ppipe', 'roundTripsPerSec', 0],
+];
+
+function table(title, peers, metrics, ratioTo) {
+  const rows = [];
+  const summary = {};
+  for (const [label, workload, key, digits, speedup] of metrics) {
+    if (!chosen.includes(workload)) continue;
+    const values = Object.fromEntries(peers.map((p) => [p, speedup ? serialMs / med(p, workload, key) : med(p, workload, key)]));
+    const ratios = Object.fromEntries(ratioTo.map((r) => [r, values.concur / values[r]]));
+    summary[`${workload}.${key}`] = { label, values, ratios };
+    rows.push([label, ...peers.map((p) => fmt(values[p], digits)), ...ratioTo.map((r) => (Number.isFinite(ratios[r]) ? `${fmt(ratios[r], 2)}x` : '-'))]);
+  }
+  if (rows.length === 0) return summary;
+  const rss = Object.fromEntries(peers.map((p) => [p, Math.max(...trials.filter((t) => t.peer === p && metrics.some((m) => m[1] === t.workload)).map((t) => t.maxRssMb))]));
+  summary.peakRssMb = rss;
+  rows.push(['peak RSS of any trial, MiB', ...peers.map((p) => fmt(rss[p], 0)), ...ratioTo.map((r) => `${fmt(rss.concur / rss[r], 2)}x`)]);
+  const header = ['workload', ...peers, ...ratioTo.map((r) => `concur / ${r}`)];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
+  console.log(`\n${title}\n`);
+  console.log(line(header));
+  console.log(`|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`);
+  for (const r of rows) console.log(line(r));
+  return summary;
 }
-const rss = Object.fromEntries(PEERS.map((p) => [p, Math.max(...trials.filter((t) => t.peer === p).map((t) => t.maxRssMb))]));
-rows.push(['(f) peak RSS of any trial, MiB', ...PEERS.map((p) => fmt(rss[p], 0)), `${fmt(rss.concur / rss.piscina, 2)}x`]);
-const rssTiny = Object.fromEntries(PEERS.map((p) => [p, med(p, 'tiny', 'maxRssMb')]));
-if (chosen.includes('tiny')) rows.push(['(f) peak RSS in (a), median, MiB', ...PEERS.map((p) => fmt(rssTiny[p], 0)), `${fmt(rssTiny.concur / rssTiny.piscina, 2)}x`]);
 
-const header = ['workload', ...PEERS, 'concur / piscina'];
-const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-const line = (cells) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
-const machine = `${cpus().length} x ${cpus()[0]?.model.trim()}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+const machine = `${cpus().length} x ${cpus()[0]?.model.trim()}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}${hasPython ? `, ${python.stdout.trim()}` : ''}`;
 const date = new Date().toISOString().slice(0, 10);
-console.log(`\n${date}, ${machine}, median of ${ROUNDS} rounds (serial fib: ${fmt(serialMs, 0)} ms)\n`);
-console.log(line(header));
-console.log(`|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`);
-for (const r of rows) console.log(line(r));
+console.log(`${date}, ${machine}, median of ${ROUNDS} rounds (serial fib in the main thread: ${fmt(serialMs, 0)} ms)`);
+if (!hasPython) console.log('python3 is not on PATH: the CPython columns are left out.');
+const summary = {
+  threads: table('Worker threads', PEERS, THREAD_METRICS, ['piscina']),
+  processes: table('Processes', [...PROCESS_PEERS, ...(hasPython ? ['cpython'] : [])], PROCESS_METRICS, ['poolifier', ...(hasPython ? ['cpython'] : [])]),
+};
 
-const dir = fileURLToPath(new URL('./results/', import.meta.url));
+const dir = here('./results/');
 mkdirSync(dir, { recursive: true });
-const record = { date, machine, rounds: ROUNDS, serialMs, summary, peakRssMb: rss, trials };
+const record = { date, machine, rounds: ROUNDS, serialMs, summary, trials };
 writeFileSync(`${dir}/latest.json`, JSON.stringify(record, null, 2));
 writeFileSync(`${dir}/${date}.json`, JSON.stringify(record, null, 2));

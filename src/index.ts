@@ -9,6 +9,8 @@ export {
   Full,
   Empty,
   EOFError,
+  BrokenBarrierError,
+  QueueShutDown,
 } from './futures/errors.js';
 export { Future, type FutureState, type DoneCallback } from './futures/future.js';
 export { wait, asCompleted, FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED, type ReturnWhen, type WaitResult } from './futures/wait.js';
@@ -23,3 +25,9 @@ export { ProcessPoolExecutor, type ProcessPoolOptions } from './processes/proces
 export { Thread, type ThreadOptions } from './threads/thread.js';
 export { Process, currentProcess, parentProcess, activeChildren, cpuCount, type ProcessOptions, type ChildOptions, type ProcessInfo } from './processes/process.js';
 export { Pipe, Connection } from './transport/pipe.js';
+export { Lock, RLock, Semaphore, BoundedSemaphore, SemLock, type AcquireOptions } from './sync/semlock.js';
+export { Event } from './sync/event.js';
+export { Condition } from './sync/condition.js';
+export { Barrier, type BarrierOptions } from './sync/barrier.js';
+export { Value, SharedArray, type ElementType } from './sync/value.js';
+export { Queue, LifoQueue, PriorityQueue, type QueueOptions } from './queues/queue.js';

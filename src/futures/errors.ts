@@ -44,3 +44,9 @@ export class Empty extends ConcurError {}
 
 /** A connection's other end was closed and nothing is left to receive. */
 export class EOFError extends ConcurError {}
+
+/** A Barrier was broken (aborted, reset, or a wait timed out) while or before a thread waited. */
+export class BrokenBarrierError extends ConcurError {}
+
+/** The queue was shut down: no more puts, and no more gets once it is drained. */
+export class QueueShutDown extends ConcurError {}

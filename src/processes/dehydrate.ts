@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { Connection, type Endpoint } from '../transport/pipe.js';
+import { isShared } from '../sync/shared.js';
 import { registerReviver } from './revive.js';
 
 /** A Connection relayed to a child process: messages tagged with its id travel over IPC. */
@@ -26,7 +27,12 @@ let nextId = 1;
  */
 export function dehydrate(args: readonly unknown[]): { args: unknown[]; attach(child: ChildProcess): void } {
   const relays: Array<{ id: number; endpoint: Endpoint }> = [];
-  const out = args.map((a) => {
+  const out = args.map((a, i) => {
+    if (isShared(a)) {
+      throw new TypeError(
+        `argument ${i} (${(a as object).constructor.name}) cannot be passed to a Process yet: shared primitives cross into threads (Thread, ThreadPoolExecutor); across processes use a Pipe`,
+      );
+    }
     if (!(a instanceof Connection)) return a;
     const marker: RelayMarker = { $concur: 'connection-ipc', id: nextId++, readable: a.readable, writable: a.writable };
     relays.push({ id: marker.id, endpoint: a.moveOut() });

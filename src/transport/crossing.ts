@@ -1,4 +1,5 @@
 import type { MessagePort, TransferListItem } from 'node:worker_threads';
+import { reviveShared } from '../sync/shared.js';
 import { Connection, portEndpoint } from './pipe.js';
 
 /** A Connection on its way into a thread: its port travels in the transfer list. */
@@ -26,7 +27,7 @@ export function argsForThread(args: readonly unknown[]): { args: unknown[]; tran
   return { args: out, transfer };
 }
 
-/** Turns markers made by `argsForThread` back into Connections, in the thread. */
+/** Turns markers made by `argsForThread` back into Connections, and shared primitives back into their classes, in the thread. */
 export function reviveInThread(args: readonly unknown[]): unknown[] {
-  return args.map((a) => (isMarker(a) ? new Connection(portEndpoint(a.port), a.readable, a.writable) : a));
+  return args.map((a) => (isMarker(a) ? new Connection(portEndpoint(a.port), a.readable, a.writable) : reviveShared(a)));
 }

@@ -1,0 +1,275 @@
+import { Empty, Full, QueueShutDown } from '../futures/errors.js';
+import { checkTimeout, describe } from '../futures/future.js';
+import { Deque } from '../util/deque.js';
+
+/** Options of a Queue. */
+export interface QueueOptions {
+  /** Most items held; 0 (the default) or less means no bound, as in Python. */
+  maxsize?: number;
+}
+
+interface Waiter {
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * A FIFO queue for coroutines in one thread: asyncio.Queue, with queue.Queue's
+ * timeouts (Full / Empty when they run out) and Python 3.13's shutdown. Items are
+ * held by reference. LifoQueue and PriorityQueue change only the order.
+ */
+export class Queue<T> implements AsyncIterable<T> {
+  readonly maxsize: number;
+  #getters = new Deque<Waiter>();
+  #putters = new Deque<Waiter>();
+  #joiners: Array<() => void> = [];
+  #unfinished = 0;
+  #shutdown = false;
+
+  constructor(options: QueueOptions = {}) {
+    const maxsize = options.maxsize ?? 0;
+    if (typeof maxsize !== 'number' || !Number.isInteger(maxsize)) throw new TypeError(`maxsize must be an integer, got ${describe(maxsize)}`);
+    this.maxsize = maxsize;
+  }
+
+  // The storage hooks, as CPython's _put/_get/_qsize.
+  #items = new Deque<T>();
+  /** Stores an item. */
+  protected store(item: T): void {
+    this.#items.push(item);
+  }
+  /** Removes the next item. */
+  protected take(): T {
+    return this.#items.shift() as T;
+  }
+  /** How many items are stored. */
+  protected size(): number {
+    return this.#items.length;
+  }
+  /** Drops every stored item. */
+  protected clearItems(): void {
+    this.#items.drain();
+  }
+
+  /** Items in the queue now. */
+  qsize(): number {
+    return this.size();
+  }
+
+  /** True if there are no items. */
+  empty(): boolean {
+    return this.size() === 0;
+  }
+
+  /** True if a bounded queue holds maxsize items. */
+  full(): boolean {
+    return this.maxsize > 0 && this.size() >= this.maxsize;
+  }
+
+  /** Adds an item, waiting up to `timeout` ms for room; Full when the time runs out, QueueShutDown after shutdown. */
+  async put(item: T, options: { timeout?: number } = {}): Promise<void> {
+    checkTimeout(options.timeout, 'timeout');
+    while (this.full()) {
+      if (this.#shutdown) throw new QueueShutDown('put on a shut-down queue');
+      await this.#wait(this.#putters, options.timeout, () => new Full(`queue still full after ${options.timeout} ms`));
+    }
+    this.putNowait(item);
+  }
+
+  /** Adds an item at once; Full if there is no room. */
+  putNowait(item: T): void {
+    if (this.#shutdown) throw new QueueShutDown('put on a shut-down queue');
+    if (this.full()) throw new Full(`queue is full (maxsize ${this.maxsize})`);
+    this.store(item);
+    this.#unfinished++;
+    this.#wakeOne(this.#getters);
+  }
+
+  /** Removes and returns the next item, waiting up to `timeout` ms; Empty when the time runs out. */
+  async get(options: { timeout?: number } = {}): Promise<T> {
+    checkTimeout(options.timeout, 'timeout');
+    while (this.empty()) {
+      if (this.#shutdown) throw new QueueShutDown('get on a shut-down, empty queue');
+      await this.#wait(this.#getters, options.timeout, () => new Empty(`no item within ${options.timeout} ms`));
+    }
+    return this.getNowait();
+  }
+
+  /** Removes and returns the next item at once; Empty if there is none. */
+  getNowait(): T {
+    if (this.empty()) {
+      if (this.#shutdown) throw new QueueShutDown('get on a shut-down, empty queue');
+      throw new Empty('queue is empty');
+    }
+    const item = this.take();
+    this.#wakeOne(this.#putters);
+    return item;
+  }
+
+  /** Marks one got item as processed, for `join()`. Throws if called more times than items were put. */
+  taskDone(): void {
+    if (this.#unfinished <= 0) throw new RangeError('taskDone() called too many times');
+    if (--this.#unfinished === 0) this.#releaseJoiners();
+  }
+
+  /** Waits until every item put has been marked with taskDone(). */
+  join(): Promise<void> {
+    if (this.#unfinished === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#joiners.push(resolve));
+  }
+
+  /**
+   * Shuts the queue down: puts raise QueueShutDown at once; gets do once the queue is
+   * empty, or at once with `immediate` (which also drops the items left and counts
+   * them as done for `join`).
+   */
+  shutdown(options: { immediate?: boolean } = {}): void {
+    this.#shutdown = true;
+    if (options.immediate) {
+      while (!this.empty()) {
+        this.take();
+        if (this.#unfinished > 0) this.#unfinished--;
+      }
+      this.clearItems();
+      if (this.#unfinished === 0) this.#releaseJoiners();
+    }
+    const error = new QueueShutDown('the queue was shut down');
+    for (const w of this.#getters.drain()) w.reject(error);
+    for (const w of this.#putters.drain()) w.reject(error);
+  }
+
+  /** True after shutdown(). */
+  get isShutdown(): boolean {
+    return this.#shutdown;
+  }
+
+  /** Yields items as they come, until the queue is shut down and drained. */
+  async *[Symbol.asyncIterator](): AsyncIterator<T> {
+    for (;;) {
+      try {
+        yield await this.get();
+      } catch (err) {
+        if (err instanceof QueueShutDown) return;
+        throw err;
+      }
+    }
+  }
+
+  #wait(waiters: Deque<Waiter>, timeout: number | undefined, onTimeout: () => Error): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const waiter: Waiter = {
+        resolve: () => {
+          if (timer !== undefined) clearTimeout(timer);
+          resolve();
+        },
+        reject: (e) => {
+          if (timer !== undefined) clearTimeout(timer);
+          reject(e);
+        },
+      };
+      waiters.push(waiter);
+      if (timeout !== undefined) {
+        timer = setTimeout(() => {
+          waiters.removeFirst((w) => w === waiter);
+          reject(onTimeout());
+        }, timeout);
+      }
+    });
+  }
+
+  #wakeOne(waiters: Deque<Waiter>): void {
+    waiters.shift()?.resolve();
+  }
+
+  #releaseJoiners(): void {
+    const js = this.#joiners;
+    this.#joiners = [];
+    for (const j of js) j();
+  }
+}
+
+/** Last in, first out: asyncio.LifoQueue. */
+export class LifoQueue<T> extends Queue<T> {
+  #stack: T[] = [];
+  protected override store(item: T): void {
+    this.#stack.push(item);
+  }
+  protected override take(): T {
+    return this.#stack.pop() as T;
+  }
+  protected override size(): number {
+    return this.#stack.length;
+  }
+  protected override clearItems(): void {
+    this.#stack.length = 0;
+  }
+}
+
+/** Python's default ordering: numbers and strings as themselves, arrays as tuples, element by element. */
+export function pythonOrder(a: unknown, b: unknown): number {
+  if (Array.isArray(a) && Array.isArray(b)) {
+    for (let i = 0; i < Math.min(a.length, b.length); i++) {
+      const c = pythonOrder(a[i], b[i]);
+      if (c !== 0) return c;
+    }
+    return a.length - b.length;
+  }
+  if ((typeof a === 'number' || typeof a === 'bigint') && (typeof b === 'number' || typeof b === 'bigint')) return a < b ? -1 : a > b ? 1 : 0;
+  if (typeof a === 'string' && typeof b === 'string') return a < b ? -1 : a > b ? 1 : 0;
+  throw new TypeError(`PriorityQueue cannot order ${describe(a)} and ${describe(b)}; pass a compare function`);
+}
+
+/** Smallest first: asyncio.PriorityQueue, ordered by `compare` or Python's default ordering. */
+export class PriorityQueue<T> extends Queue<T> {
+  #heap: T[] = [];
+  readonly #compare: (a: T, b: T) => number;
+
+  constructor(options: QueueOptions & { compare?: (a: T, b: T) => number } = {}) {
+    const { compare, ...rest } = options;
+    super(rest);
+    if (compare !== undefined && typeof compare !== 'function') throw new TypeError(`compare must be a function, got ${describe(compare)}`);
+    this.#compare = compare ?? pythonOrder;
+  }
+
+  protected override store(item: T): void {
+    const h = this.#heap;
+    h.push(item);
+    let i = h.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (this.#compare(h[i]!, h[parent]!) >= 0) break;
+      [h[i], h[parent]] = [h[parent]!, h[i]!];
+      i = parent;
+    }
+  }
+
+  protected override take(): T {
+    const h = this.#heap;
+    const top = h[0]!;
+    const last = h.pop()!;
+    if (h.length > 0) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && this.#compare(h[l]!, h[m]!) < 0) m = l;
+        if (r < h.length && this.#compare(h[r]!, h[m]!) < 0) m = r;
+        if (m === i) break;
+        [h[i], h[m]] = [h[m]!, h[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+
+  protected override size(): number {
+    return this.#heap.length;
+  }
+
+  protected override clearItems(): void {
+    this.#heap.length = 0;
+  }
+}

@@ -1,0 +1,62 @@
+import { deadlineOf, waitAsync, waitSync, wake } from './waiting.js';
+import { brandInstance, registerShared } from './shared.js';
+
+const FLAG = 0;
+const GEN = 1; // bumped by every set(), so a waiter knows a set happened even if a clear followed
+
+/** A flag threads wait on: threading.Event. */
+export class Event {
+  /** @internal */
+  readonly _state: Int32Array;
+
+  constructor() {
+    brandInstance(this, new.target);
+    this._state = new Int32Array(new SharedArrayBuffer(8));
+  }
+
+  /** Sets the flag and wakes every waiter. */
+  set(): void {
+    Atomics.store(this._state, FLAG, 1);
+    Atomics.add(this._state, GEN, 1);
+    wake(this._state, GEN);
+  }
+
+  /** Clears the flag. */
+  clear(): void {
+    Atomics.store(this._state, FLAG, 0);
+  }
+
+  /** True while set. */
+  isSet(): boolean {
+    return Atomics.load(this._state, FLAG) === 1;
+  }
+
+  /**
+   * Waits until the flag is set, up to `timeout` ms; true if it was set, even if it
+   * was cleared again before this waiter woke (as Python's Event guarantees).
+   */
+  async wait(timeout?: number): Promise<boolean> {
+    const deadline = deadlineOf(timeout);
+    const s = this._state;
+    if (Atomics.load(s, FLAG) === 1) return true;
+    const gen = Atomics.load(s, GEN);
+    while (Atomics.load(s, GEN) === gen) {
+      if (!(await waitAsync(s, GEN, gen, deadline))) return Atomics.load(s, GEN) !== gen;
+    }
+    return true;
+  }
+
+  /** `wait`, blocking this thread. */
+  waitSync(timeout?: number): boolean {
+    const deadline = deadlineOf(timeout);
+    const s = this._state;
+    if (Atomics.load(s, FLAG) === 1) return true;
+    const gen = Atomics.load(s, GEN);
+    while (Atomics.load(s, GEN) === gen) {
+      if (!waitSync(s, GEN, gen, deadline)) return Atomics.load(s, GEN) !== gen;
+    }
+    return true;
+  }
+}
+
+registerShared('Event', Event);

@@ -1,0 +1,36 @@
+/**
+ * Primitives keep their state in public fields over SharedArrayBuffers, so a
+ * structured clone into a worker thread carries the same memory; it loses only the
+ * prototype. Each class registers here under a stable name, every instance carries
+ * that name, and `reviveShared` gives a clone its methods back.
+ */
+const KIND = '__concurShared';
+const classes = new Map<string, Function>();
+
+/** Registers a primitive class; its instances are revived after crossing into a thread. */
+export function registerShared(kind: string, cls: Function): void {
+  classes.set(kind, cls);
+  Object.defineProperty(cls.prototype, KIND, { value: kind, enumerable: false, configurable: true });
+}
+
+/** Gives a structured clone of a primitive its class back (in place); other values pass through. */
+export function reviveShared<T>(value: T): T {
+  if (value === null || typeof value !== 'object') return value;
+  const kind = (value as Record<string, unknown>)[KIND];
+  if (typeof kind !== 'string') return value;
+  const cls = classes.get(kind);
+  if (cls !== undefined && Object.getPrototypeOf(value) !== cls.prototype) Object.setPrototypeOf(value, cls.prototype);
+  for (const v of Object.values(value as object)) reviveShared(v);
+  return value;
+}
+
+/** Marks an instance with its registered kind as an own field, so it survives a structured clone. */
+export function brandInstance(instance: object, cls: Function): void {
+  const kind = (cls.prototype as Record<string, unknown>)[KIND];
+  if (typeof kind === 'string') Object.defineProperty(instance, KIND, { value: kind, enumerable: true, configurable: true, writable: false });
+}
+
+/** True for an instance of a registered primitive. */
+export function isShared(value: unknown): boolean {
+  return value !== null && typeof value === 'object' && typeof (value as Record<string, unknown>)[KIND] === 'string';
+}

@@ -1,0 +1,98 @@
+import { describe } from '../futures/future.js';
+import { RLock } from './semlock.js';
+import { brandInstance, registerShared } from './shared.js';
+
+const TYPES = {
+  i8: Int8Array,
+  u8: Uint8Array,
+  i16: Int16Array,
+  u16: Uint16Array,
+  i32: Int32Array,
+  u32: Uint32Array,
+  f32: Float32Array,
+  f64: Float64Array,
+  i64: BigInt64Array,
+  u64: BigUint64Array,
+} as const;
+
+// Python's array type codes, for people coming from multiprocessing.Value('i', 0).
+const PYTHON_CODES: Record<string, keyof typeof TYPES> = {
+  b: 'i8', B: 'u8', h: 'i16', H: 'u16', i: 'i32', I: 'u32', l: 'i64', L: 'u64', q: 'i64', Q: 'u64', f: 'f32', d: 'f64',
+};
+
+/** The element types of Value and SharedArray ('i32', 'f64', … or Python's 'i', 'd', …). */
+export type ElementType = keyof typeof TYPES | keyof typeof PYTHON_CODES;
+type Element<T extends ElementType> = T extends 'i64' | 'u64' | 'l' | 'L' | 'q' | 'Q' ? bigint : number;
+
+type AnyCtor = new (buffer: SharedArrayBuffer) => Value['_view'];
+
+function ctorOf(type: string): AnyCtor & { BYTES_PER_ELEMENT: number } {
+  const name = (PYTHON_CODES[type] ?? type) as keyof typeof TYPES;
+  const ctor = TYPES[name];
+  if (ctor === undefined) throw new TypeError(`unknown element type ${describe(type)}; use one of ${Object.keys(TYPES).join(', ')}`);
+  return ctor as unknown as AnyCtor & { BYTES_PER_ELEMENT: number };
+}
+
+/** One number in shared memory with a lock beside it: multiprocessing.Value. */
+export class Value<T extends ElementType = 'f64'> {
+  /** @internal */
+  readonly _view: Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | Float32Array | Float64Array | BigInt64Array | BigUint64Array;
+  /** @internal */
+  readonly _lock: RLock;
+
+  constructor(type: T, initial?: Element<T>) {
+    brandInstance(this, new.target);
+    const Ctor = ctorOf(type);
+    this._view = new Ctor(new SharedArrayBuffer(Ctor.BYTES_PER_ELEMENT));
+    this._lock = new RLock();
+    if (initial !== undefined) this.value = initial;
+  }
+
+  /** The number; each read and write is atomic (a read-modify-write is not: hold getLock()). */
+  get value(): Element<T> {
+    const v = this._view;
+    return (v instanceof Float32Array || v instanceof Float64Array ? v[0] : Atomics.load(v as Int32Array, 0)) as Element<T>;
+  }
+  set value(x: Element<T>) {
+    const v = this._view;
+    if (v instanceof Float32Array || v instanceof Float64Array) v[0] = x as number;
+    else Atomics.store(v as Int32Array, 0, x as number);
+  }
+
+  /** The lock that guards compound updates (`value += 1`). */
+  getLock(): RLock {
+    return this._lock;
+  }
+}
+
+/** A typed array in shared memory with a lock beside it: multiprocessing.Array. */
+export class SharedArray<T extends ElementType = 'f64'> {
+  /** The typed view: index it, iterate it, pass it to Atomics. */
+  readonly array: T extends 'i64' | 'u64' | 'l' | 'L' | 'q' | 'Q' ? BigInt64Array | BigUint64Array : Exclude<Value['_view'], BigInt64Array | BigUint64Array>;
+  /** @internal */
+  readonly _lock: RLock;
+
+  constructor(type: T, lengthOrValues: number | ArrayLike<Element<T>>) {
+    brandInstance(this, new.target);
+    const Ctor = ctorOf(type);
+    const length = typeof lengthOrValues === 'number' ? lengthOrValues : lengthOrValues.length;
+    if (!Number.isInteger(length) || length < 0) throw new RangeError(`length must be an integer >= 0, got ${describe(length)}`);
+    const view = new Ctor(new SharedArrayBuffer(Ctor.BYTES_PER_ELEMENT * length));
+    if (typeof lengthOrValues !== 'number') (view as unknown as { set(v: ArrayLike<unknown>): void }).set(lengthOrValues);
+    this.array = view as SharedArray<T>['array'];
+    this._lock = new RLock();
+  }
+
+  /** Number of elements. */
+  get length(): number {
+    return this.array.length;
+  }
+
+  /** The lock that guards compound updates. */
+  getLock(): RLock {
+    return this._lock;
+  }
+}
+
+registerShared('Value', Value);
+registerShared('SharedArray', SharedArray);

@@ -1,0 +1,47 @@
+/**
+ * The one wait/wake mechanism every primitive shares: wait while `view[index]` holds
+ * `expected`, then re-check. Synchronous waits block the thread with Atomics.wait (for
+ * CPU-bound worker code); asynchronous ones use Atomics.waitAsync, which leaves the
+ * event loop running. Deadlines are absolute (performance.now() ms) so that a loop of
+ * spurious wake-ups never stretches a timeout.
+ */
+import { checkTimeout } from '../futures/future.js';
+
+/** Turns a timeout in ms (undefined: forever) into an absolute deadline. */
+export function deadlineOf(timeout: number | undefined, what = 'timeout'): number {
+  checkTimeout(timeout, what);
+  return timeout === undefined ? Infinity : performance.now() + timeout;
+}
+
+/** Milliseconds left before `deadline` (Infinity for none), never negative. */
+export function remaining(deadline: number): number {
+  return deadline === Infinity ? Infinity : Math.max(0, deadline - performance.now());
+}
+
+/** Blocks while view[index] === expected, until woken or the deadline; false when the time ran out. */
+export function waitSync(view: Int32Array, index: number, expected: number, deadline: number): boolean {
+  const left = remaining(deadline);
+  if (left === 0) return Atomics.load(view, index) !== expected;
+  return Atomics.wait(view, index, expected, left) !== 'timed-out';
+}
+
+/** Resolves once view[index] !== expected is worth re-checking; false when the time ran out. */
+export async function waitAsync(view: Int32Array, index: number, expected: number, deadline: number): Promise<boolean> {
+  const left = remaining(deadline);
+  if (left === 0) return Atomics.load(view, index) !== expected;
+  const r = Atomics.waitAsync(view, index, expected, left);
+  if (!r.async) return r.value !== 'timed-out';
+  // A pending waitAsync does not keep the event loop alive, but a waiter should, as a
+  // blocked Python thread does: hold it open with a timer until the wait ends.
+  const keep = setTimeout(() => {}, left === Infinity ? 2 ** 31 - 1 : Math.min(2 ** 31 - 1, left + 1000));
+  try {
+    return (await r.value) !== 'timed-out';
+  } finally {
+    clearTimeout(keep);
+  }
+}
+
+/** Wakes up to `count` waiters on view[index]. */
+export function wake(view: Int32Array, index: number, count = Infinity): void {
+  Atomics.notify(view, index, count === Infinity ? undefined : count);
+}

@@ -30,6 +30,14 @@ describe('examples', () => {
     assert.match(out, /child talker exited with code 0/);
   });
 
+  it('event.ts: three threads wait until a fourth says the server is up', async () => {
+    const out = await runExample('event.ts');
+    // Each thread's output reaches stdout through its own port, so only the last line's place is fixed.
+    const lines = out.trim().split('\n');
+    assert.deepEqual(lines.slice(0, 4).sort(), [...['client-1', 'client-2', 'client-3'].map((c) => `${c}: server is up, connecting`), 'server: listening']);
+    assert.equal(lines[4], 'all threads done; event set: true');
+  });
+
   it('speedup.ts: prints the speedup table', async () => {
     const out = await runExample('speedup.ts', '22', '8');
     assert.match(out, /8 x fib\(22\) on \d+ CPUs/);

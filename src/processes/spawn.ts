@@ -1,9 +1,10 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { entryUrl } from '../util/entry-url.js';
 
-// Run from TypeScript sources (tests, tsx), the child entry is the .ts beside this file.
+// A child runs TypeScript only if it has a loader; from sources concur itself needs one.
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
-const ENTRY = fileURLToPath(new URL(`./child-entry${FROM_SOURCE ? '.ts' : '.js'}`, import.meta.url));
+const ENTRY = fileURLToPath(entryUrl(import.meta.url, 'processes', 'child-entry'));
 
 /** File descriptor on which a child reports, as it exits, which task it was in. */
 export const STATUS_FD = 4;
@@ -26,7 +27,6 @@ export interface SpawnOptions {
  */
 export function spawnChild(init: ChildInit, options: SpawnOptions): ChildProcess {
   let execArgv = options.execArgv ?? process.execArgv;
-  // A child runs TypeScript only if it has a loader; from sources concur itself needs one.
   if (FROM_SOURCE && !execArgv.some((a) => a.includes('tsx'))) execArgv = [...execArgv, '--import', 'tsx'];
   const child = fork(ENTRY, [], {
     serialization: 'advanced',

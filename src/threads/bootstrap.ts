@@ -1,9 +1,8 @@
-// Run from TypeScript sources (tests, tsx), entries are the .ts files beside this one.
-const FROM_SOURCE = import.meta.url.endsWith('.ts');
+import { entryUrl } from '../util/entry-url.js';
 
-/** The URL of a worker entry module in this folder. */
+/** The URL of a worker entry module in this folder (however the package was built). */
 export function threadEntry(name: string): string {
-  return new URL(`./${name}${FROM_SOURCE ? '.ts' : '.js'}`, import.meta.url).href;
+  return entryUrl(import.meta.url, 'threads', name);
 }
 
 /**

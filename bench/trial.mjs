@@ -9,7 +9,7 @@ const TINY = env('BENCH_TINY', 200_000);
 const ROUND_TRIPS = env('BENCH_ROUND_TRIPS', 20_000);
 const FIBS = env('BENCH_FIBS', 48);
 const FIB_N = env('BENCH_FIB_N', 30);
-const ECHOS = env('BENCH_ECHOS', 300);
+const ECHOS = env('BENCH_ECHOS', 1000);
 const MIB = 1 << 20;
 
 function fib(n) {

@@ -31,3 +31,5 @@ export { Condition } from './sync/condition.js';
 export { Barrier, type BarrierOptions } from './sync/barrier.js';
 export { Value, SharedArray, type ElementType } from './sync/value.js';
 export { Queue, LifoQueue, PriorityQueue, type QueueOptions } from './queues/queue.js';
+export { TaskGroup } from './coroutines/task-group.js';
+export { sleep, timeout, gather } from './coroutines/helpers.js';

@@ -38,6 +38,11 @@ describe('examples', () => {
     assert.equal(lines[4], 'all threads done; event set: true');
   });
 
+  it('crawler.ts: the same submit/done-callback code fetches every page on async, thread and process executors', async () => {
+    const out = await runExample('crawler.ts');
+    for (const kind of ['async', 'thread', 'process']) assert.match(out, new RegExp(`^${kind} +40 pages, 820000 bytes \\(all\\) in \\d+ ms$`, 'm'));
+  });
+
   it('speedup.ts: prints the speedup table', async () => {
     const out = await runExample('speedup.ts', '22', '8');
     assert.match(out, /8 x fib\(22\) on \d+ CPUs/);

@@ -1,0 +1,64 @@
+import { TimeoutError } from '../futures/errors.js';
+import { checkTimeout, describe } from '../futures/future.js';
+
+/** Resolves after `ms` milliseconds; rejects with `signal.reason` if the signal aborts first. */
+export function sleep(ms: number, options: { signal?: AbortSignal } = {}): Promise<void> {
+  checkTimeout(ms, 'ms');
+  const { signal } = options;
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * Waits for `work` at most `ms` milliseconds: asyncio.timeout. `work` is a promise, or
+ * a function given an AbortSignal that aborts when the time runs out (so the work can
+ * stop itself). Rejects with TimeoutError when it does.
+ */
+export function timeout<T>(ms: number, work: PromiseLike<T> | ((signal: AbortSignal) => T | PromiseLike<T>)): Promise<T> {
+  checkTimeout(ms, 'ms');
+  const controller = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const error = new TimeoutError(`timed out after ${ms} ms`);
+      controller.abort(error);
+      reject(error);
+    }, ms);
+  });
+  let running: PromiseLike<T>;
+  try {
+    running = typeof work === 'function' ? Promise.resolve(work(controller.signal)) : work;
+  } catch (err) {
+    clearTimeout(timer);
+    return Promise.reject(err);
+  }
+  if (running === null || typeof running !== 'object' || typeof running.then !== 'function') {
+    clearTimeout(timer);
+    throw new TypeError(`timeout expects a promise or a function, got ${describe(work)}`);
+  }
+  return Promise.race([running, expired]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Waits for every awaitable, results in order: asyncio.gather. By default the first
+ * failure rejects (the others keep running); with `returnExceptions` failures are
+ * returned in their places instead.
+ */
+export function gather<T extends readonly unknown[]>(awaitables: T, options?: { returnExceptions?: false }): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }>;
+export function gather<T extends readonly unknown[]>(awaitables: T, options: { returnExceptions: true }): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> | unknown }>;
+export function gather(awaitables: readonly unknown[], options: { returnExceptions?: boolean } = {}): Promise<unknown[]> {
+  if (!Array.isArray(awaitables)) throw new TypeError(`gather expects an array of awaitables, got ${describe(awaitables)}`);
+  const all = awaitables.map((a) => Promise.resolve(a));
+  if (!options.returnExceptions) return Promise.all(all);
+  return Promise.all(all.map((p) => p.then((v) => v, (e: unknown) => e)));
+}

@@ -1,0 +1,86 @@
+import { describe } from '../futures/future.js';
+
+/**
+ * Structured concurrency in one thread: asyncio.TaskGroup. Every child gets the
+ * group's AbortSignal; the first failure aborts it, so siblings can stop; leaving the
+ * group waits for every child. One failure is thrown as itself, several together as
+ * an AggregateError; siblings that ended because of the abort are not counted.
+ *
+ *   const [a, b] = await TaskGroup.run(async (tg) => {
+ *     const a = tg.spawn((signal) => fetch(urlA, { signal }));
+ *     const b = tg.spawn((signal) => fetch(urlB, { signal }));
+ *     return [await a, await b];
+ *   });
+ */
+export class TaskGroup implements AsyncDisposable {
+  readonly #controller = new AbortController();
+  readonly #children = new Set<Promise<unknown>>();
+  readonly #errors: unknown[] = [];
+  #closed = false;
+
+  /** Runs `body` with a new group and waits for all it spawned; returns what `body` returns. */
+  static async run<R>(body: (group: TaskGroup) => R | Promise<R>): Promise<R> {
+    const group = new TaskGroup();
+    let result: R;
+    try {
+      result = await body(group);
+    } catch (err) {
+      group.#fail(err);
+      await group.wait().catch(() => {});
+      throw group.#errors.length === 1 ? group.#errors[0] : new AggregateError(group.#errors, `${group.#errors.length} tasks failed`);
+    }
+    await group.wait();
+    return result;
+  }
+
+  /** Aborted when a child fails (or the group is aborted). */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** Starts a child; it receives the group's signal. Its own promise rejects with its error. */
+  spawn<T>(fn: (signal: AbortSignal) => T | PromiseLike<T>): Promise<Awaited<T>> {
+    if (typeof fn !== 'function') throw new TypeError(`spawn expects a function, got ${describe(fn)}`);
+    if (this.#closed) throw new Error('cannot spawn into a TaskGroup that has finished');
+    if (this.signal.aborted) throw new Error('cannot spawn into a TaskGroup that is shutting down after a failure');
+    let child: Promise<Awaited<T>>;
+    try {
+      child = Promise.resolve(fn(this.signal)) as Promise<Awaited<T>>;
+    } catch (err) {
+      child = Promise.reject(err);
+    }
+    const tracked = child.then(
+      () => undefined,
+      (err: unknown) => {
+        // A child that stopped because the group was aborted is not a failure of its own.
+        if (!(this.signal.aborted && err === this.signal.reason)) this.#fail(err);
+      },
+    );
+    this.#children.add(tracked);
+    void tracked.finally(() => this.#children.delete(tracked));
+    return child;
+  }
+
+  /** Aborts every child with `reason` (they should stop); the group still waits for them. */
+  abort(reason?: unknown): void {
+    this.#controller.abort(reason);
+  }
+
+  /** Waits for every child, then throws the failures if there were any. */
+  async wait(): Promise<void> {
+    while (this.#children.size > 0) await Promise.all([...this.#children]);
+    this.#closed = true;
+    if (this.#errors.length === 1) throw this.#errors[0];
+    if (this.#errors.length > 1) throw new AggregateError(this.#errors, `${this.#errors.length} tasks failed`);
+  }
+
+  /** `await using group = new TaskGroup()`: leaving the block waits for the children. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.wait();
+  }
+
+  #fail(err: unknown): void {
+    this.#errors.push(err);
+    if (!this.signal.aborted) this.#controller.abort(err);
+  }
+}

@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { gather, sleep, TaskGroup, timeout, TimeoutError } from '../../src/index.js';
+
+/** A promise that settles only when the signal aborts, with its reason. */
+const untilAborted = (signal: AbortSignal): Promise<never> =>
+  new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+
+describe('TaskGroup', () => {
+  it('waits for every child and returns what the body returns', async () => {
+    const order: string[] = [];
+    const result = await TaskGroup.run(async (tg) => {
+      const a = tg.spawn(async () => {
+        await sleep(5);
+        order.push('a');
+        return 1;
+      });
+      tg.spawn(async () => {
+        order.push('b');
+      });
+      return (await a) + 1;
+    });
+    assert.equal(result, 2);
+    assert.deepEqual(order.sort(), ['a', 'b']);
+  });
+
+  it('the first failure aborts the siblings through their signal, and is thrown as itself', async () => {
+    let siblingSaw: unknown;
+    const boom = new Error('boom');
+    await assert.rejects(
+      TaskGroup.run(async (tg) => {
+        tg.spawn(async (signal) => {
+          try {
+            await untilAborted(signal);
+          } catch (e) {
+            siblingSaw = e;
+            throw e;
+          }
+        });
+        tg.spawn(async () => {
+          throw boom;
+        }).catch(() => {});
+      }),
+      (e) => e === boom,
+    );
+    assert.equal(siblingSaw, boom);
+  });
+
+  it('several failures come back together as an AggregateError', async () => {
+    await assert.rejects(
+      TaskGroup.run(async (tg) => {
+        const gate = sleep(1);
+        tg.spawn(async () => {
+          await gate;
+          throw new Error('one');
+        }).catch(() => {});
+        tg.spawn(async () => {
+          await gate;
+          throw new Error('two');
+        }).catch(() => {});
+      }),
+      (e) => e instanceof AggregateError && e.errors.map((x: Error) => x.message).sort().join() === 'one,two',
+    );
+  });
+
+  it('works with await using, and refuses spawns after it finished', async () => {
+    let done = false;
+    const tg = new TaskGroup();
+    {
+      await using group = tg;
+      group.spawn(async () => {
+        await sleep(1);
+        done = true;
+      });
+    }
+    assert.equal(done, true);
+    assert.throws(() => tg.spawn(async () => {}), /has finished/);
+    assert.throws(() => new TaskGroup().spawn(1 as never), TypeError);
+  });
+});
+
+describe('sleep, timeout, gather', () => {
+  it('sleep resolves, or rejects with the abort reason', async () => {
+    await sleep(1);
+    const ac = new AbortController();
+    const s = sleep(10_000, { signal: ac.signal });
+    ac.abort(new Error('woken'));
+    await assert.rejects(s, /woken/);
+    assert.throws(() => sleep(-1), RangeError);
+  });
+
+  it('timeout passes results through, and raises TimeoutError after aborting the work', async () => {
+    assert.equal(await timeout(1000, Promise.resolve(7)), 7);
+    let aborted = false;
+    await assert.rejects(
+      timeout(5, async (signal) => {
+        await untilAborted(signal).catch(() => (aborted = true));
+      }),
+      TimeoutError,
+    );
+    assert.equal(aborted, true);
+  });
+
+  it('gather keeps order; the first failure rejects; returnExceptions puts errors in place', async () => {
+    assert.deepEqual(await gather([sleep(2).then(() => 'slow'), Promise.resolve('fast'), 3] as const), ['slow', 'fast', 3]);
+    await assert.rejects(gather([Promise.reject(new Error('bad')), Promise.resolve(1)]), /bad/);
+    const mixed = await gather([Promise.reject(new Error('bad')), Promise.resolve(1)], { returnExceptions: true });
+    assert.ok(mixed[0] instanceof Error);
+    assert.equal(mixed[1], 1);
+  });
+});

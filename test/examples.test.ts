@@ -43,6 +43,11 @@ describe('examples', () => {
     for (const kind of ['async', 'thread', 'process']) assert.match(out, new RegExp(`^${kind} +40 pages, 820000 bytes \\(all\\) in \\d+ ms$`, 'm'));
   });
 
+  it('echo-server.ts: one thread answers 500 concurrent clients', async () => {
+    const out = await runExample('echo-server.ts', '500', '5');
+    assert.match(out, /^500 concurrent clients, 2500 round trips, all answered in upper case, in \d+ ms \(\d+\/s\) on one thread$/m);
+  });
+
   it('speedup.ts: prints the speedup table', async () => {
     const out = await runExample('speedup.ts', '22', '8');
     assert.match(out, /8 x fib\(22\) on \d+ CPUs/);

@@ -12,6 +12,8 @@ await build({
     'threads/worker-entry': 'src/threads/worker-entry.ts',
     'threads/thread-entry': 'src/threads/thread-entry.ts',
     'processes/child-entry': 'src/processes/child-entry.ts',
+    'cli/main': 'src/cli/main.ts',
+    'cli/cli-tasks': 'src/cli/cli-tasks.ts',
   },
   outdir: 'dist',
   bundle: true,
@@ -22,4 +24,6 @@ await build({
   chunkNames: 'chunks/[name]-[hash]',
   sourcemap: true,
   logLevel: 'warning',
+  // the CLI's own dependencies stay in node_modules
+  external: ['commander', 'cli-progress'],
 });

@@ -63,4 +63,10 @@ describe('examples', () => {
     assert.match(out, /timed out: TimeoutError/);
     assert.match(out, /crashed: WorkerCrashedError/);
   });
+
+  it('npm start: the tour runs every scenario that exists', async () => {
+    const tour = fileURLToPath(new URL('../scripts/tour.mjs', import.meta.url));
+    const { stdout } = await run(process.execPath, [tour], { timeout: 300_000 });
+    assert.match(stdout, /^6 of 6 scenarios ran\.$/m);
+  });
 });

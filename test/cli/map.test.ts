@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
+
+const bin = fileURLToPath(new URL('../../bin/concur.js', import.meta.url));
+const tasks = fileURLToPath(new URL('../fixtures/cli-user-tasks.mjs', import.meta.url));
+
+/** Runs the command as a user would: a process, real files; resolves even when it fails. */
+function concur(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, [bin, ...args], { timeout: 60_000 }, (error, stdout, stderr) =>
+      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+    if (input !== undefined) child.stdin!.end(input);
+  });
+}
+const lines = (text: string): unknown[] => text.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+const dir = (): string => mkdtempSync(join(tmpdir(), 'concur-cli-'));
+
+describe('concur map', () => {
+  for (const pool of ['process', 'thread', 'async']) {
+    it(`maps a range on the ${pool} pool, in order, and ends with a summary`, async () => {
+      const { code, stdout, stderr } = await concur(['map', `${tasks}#square`, '--range', '0..10', '--pool', pool, '--workers', '2', '--chunksize', '3']);
+      assert.equal(code, 0, stderr);
+      assert.deepEqual(lines(stdout), Array.from({ length: 10 }, (_, i) => ({ line: i + 1, result: i * i })));
+      assert.match(stderr, /10 items, 0 failed, [\d.]+ s, \d+ items\/s; latency p50 .*, p90 .*, p99 /);
+    });
+  }
+
+  it('reports a malformed line and a failing item by line number, runs the rest, exits 1', async () => {
+    const d = dir();
+    writeFileSync(join(d, 'in.jsonl'), '1\n{oops\n13\n\n4\n');
+    const out = join(d, 'out.jsonl');
+    const { code, stdout, stderr } = await concur(['map', `${tasks}#square`, join(d, 'in.jsonl'), '--pool', 'thread', '--output', out]);
+    assert.equal(code, 1);
+    assert.equal(stdout, '');
+    assert.deepEqual(lines(readFileSync(out, 'utf8')), [
+      { line: 1, result: 1 },
+      { line: 2, error: "malformed JSON: Expected property name or '}' in JSON at position 1" },
+      { line: 3, error: 'RangeError: unlucky' },
+      { line: 5, result: 16 },
+    ]);
+    assert.match(stderr, /failed: line 2: malformed JSON/);
+    assert.match(stderr, /failed: line 3: RangeError: unlucky/);
+    assert.match(stderr, /4 items, 2 failed/);
+  });
+
+  it('reads stdin, and writes every result with --unordered', async () => {
+    const { code, stdout } = await concur(['map', `${tasks}#square`, '-', '--unordered', '--chunksize', '1', '--pool', 'thread'], '2\n3\n4\n');
+    assert.equal(code, 0);
+    assert.deepEqual(
+      (lines(stdout) as Array<{ line: number }>).sort((a, b) => a.line - b.line),
+      [{ line: 1, result: 4 }, { line: 2, result: 9 }, { line: 3, result: 16 }],
+    );
+  });
+
+  it('--timeout stops a task that runs too long; its items fail, the command ends', async () => {
+    const { code, stdout } = await concur(['map', `${tasks}#hang`, '--range', '0..1', '--pool', 'thread', '--timeout', '200']);
+    assert.equal(code, 1);
+    assert.match(stdout, /"error":"TimeoutError: task applyChunk .* timed out after 200 ms/);
+  });
+
+  it('clear errors, exit code 2: unreadable file, unknown module, unknown task, bad --range', async () => {
+    const missing = await concur(['map', `${tasks}#square`, '/nonexistent/in.jsonl']);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /concur: cannot read \/nonexistent\/in\.jsonl: ENOENT/);
+    const noModule = await concur(['map', './no-such-module.mjs#x', '--range', '0..1']);
+    assert.equal(noModule.code, 2);
+    assert.match(noModule.stderr, /concur: cannot load module \.\/no-such-module\.mjs/);
+    const noTask = await concur(['map', `${tasks}#nope`, '--range', '0..1']);
+    assert.equal(noTask.code, 2);
+    assert.match(noTask.stderr, /defines no task named "nope"/);
+    const badRange = await concur(['map', `${tasks}#square`, '--range', '1-5']);
+    assert.equal(badRange.code, 2);
+    assert.match(badRange.stderr, /--range expects a\.\.b/);
+  });
+
+  it('an unknown flag is refused with the usage; --help documents every option', async () => {
+    const bad = await concur(['map', `${tasks}#square`, '--bogus']);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /unknown option '--bogus'/);
+    const help = await concur(['map', '--help']);
+    assert.equal(help.code, 0);
+    for (const flag of ['--range', '--pool', '--workers', '--chunksize', '--unordered', '--retries', '--timeout', '--output']) assert.match(help.stdout, new RegExp(flag));
+  });
+});

@@ -33,3 +33,4 @@ export { Value, SharedArray, type ElementType } from './sync/value.js';
 export { Queue, LifoQueue, PriorityQueue, type QueueOptions } from './queues/queue.js';
 export { TaskGroup } from './coroutines/task-group.js';
 export { sleep, timeout, gather } from './coroutines/helpers.js';
+export { SharedQueue, type SharedQueueOptions } from './queues/shared-queue.js';

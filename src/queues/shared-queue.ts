@@ -1,0 +1,343 @@
+/**
+ * A queue between threads, in shared memory: the items live in a SharedArrayBuffer
+ * ring, so a put in one thread and a get in another never cross the event loop.
+ *
+ *   header (Int32)  LOCK · HEAD · TAIL · USED · COUNT · UNFINISHED · SHUTDOWN · PUTS · GETS · DONE
+ *   ring (bytes)    [length u32][tag u8][payload] … ; a length of WRAP sends the reader back to 0
+ *
+ * Every record is encoded by a fast path for numbers and strings and by v8.serialize
+ * (structured clone) for anything else. A short lock guards the header; waiters sleep
+ * on generation counters (PUTS, GETS, DONE) with the one wait/wake mechanism of
+ * src/sync/waiting.ts, so the Promise forms leave the event loop running and the *Sync
+ * forms block a worker.
+ */
+import { deserialize, serialize } from 'node:v8';
+import { Empty, Full, QueueShutDown } from '../futures/errors.js';
+import { describe } from '../futures/future.js';
+import { brandInstance, registerShared } from '../sync/shared.js';
+import { deadlineOf, waitAsync, waitSync, wake } from '../sync/waiting.js';
+
+const LOCK = 0;
+const HEAD = 1; // byte offset of the next record to read
+const TAIL = 2; // byte offset where the next record is written
+const USED = 3; // bytes held, wrap padding included
+const COUNT = 4;
+const UNFINISHED = 5;
+const SHUTDOWN = 6;
+const PUTS = 7; // bumped on every put: getters wait on it
+const GETS = 8; // bumped on every get: putters wait on it
+const DONE = 9; // bumped when UNFINISHED reaches 0: joiners wait on it
+const HEADER = 10;
+
+const WRAP = 0xffffffff;
+const TAG_NUMBER = 1;
+const TAG_STRING = 2;
+const TAG_CLONE = 3;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Options of a SharedQueue. */
+export interface SharedQueueOptions {
+  /** Most items held; 0 (the default) or less means no bound but memory. */
+  maxsize?: number;
+  /** Bytes of shared memory for the items. @default 1 MiB */
+  capacityBytes?: number;
+}
+
+/** A FIFO queue that threads share: the Queue API plus *Sync forms; items are structured-cloned. */
+export class SharedQueue<T = unknown> {
+  /** @internal */
+  readonly _header: Int32Array;
+  /** @internal */
+  readonly _ring: Uint8Array;
+  /** Most items held; 0 means unbounded. */
+  readonly maxsize: number;
+
+  constructor(options: SharedQueueOptions = {}) {
+    const maxsize = options.maxsize ?? 0;
+    const capacity = options.capacityBytes ?? 1 << 20;
+    if (!Number.isInteger(maxsize)) throw new TypeError(`maxsize must be an integer, got ${describe(maxsize)}`);
+    if (!Number.isInteger(capacity) || capacity < 64) throw new RangeError(`capacityBytes must be an integer >= 64, got ${describe(capacity)}`);
+    brandInstance(this, new.target);
+    this.maxsize = maxsize;
+    this._header = new Int32Array(new SharedArrayBuffer(HEADER * 4));
+    this._ring = new Uint8Array(new SharedArrayBuffer(capacity));
+  }
+
+  /** Items in the queue now. */
+  qsize(): number {
+    return Atomics.load(this._header, COUNT);
+  }
+
+  /** True if there are no items. */
+  empty(): boolean {
+    return this.qsize() === 0;
+  }
+
+  /** True if a bounded queue holds maxsize items. */
+  full(): boolean {
+    return this.maxsize > 0 && this.qsize() >= this.maxsize;
+  }
+
+  /** Adds an item, waiting up to `timeout` ms for room; Full when the time runs out. */
+  async put(item: T, options: { timeout?: number } = {}): Promise<void> {
+    const record = encode(item);
+    const deadline = deadlineOf(options.timeout);
+    for (;;) {
+      const gets = Atomics.load(this._header, GETS);
+      if (this._tryPut(record)) return;
+      if (!(await waitAsync(this._header, GETS, gets, deadline)) && !this._tryPut(record)) throw new Full(`queue still full after ${options.timeout} ms`);
+    }
+  }
+
+  /** `put`, blocking this thread. */
+  putSync(item: T, options: { timeout?: number } = {}): void {
+    const record = encode(item);
+    const deadline = deadlineOf(options.timeout);
+    for (;;) {
+      const gets = Atomics.load(this._header, GETS);
+      if (this._tryPut(record)) return;
+      if (!waitSync(this._header, GETS, gets, deadline) && !this._tryPut(record)) throw new Full(`queue still full after ${options.timeout} ms`);
+    }
+  }
+
+  /** Adds an item at once; Full if there is no room. */
+  putNowait(item: T): void {
+    if (!this._tryPut(encode(item))) throw new Full(`queue is full (maxsize ${this.maxsize}, or its ${this._ring.length} bytes)`);
+  }
+
+  /** Removes and returns the next item, waiting up to `timeout` ms; Empty when the time runs out. */
+  async get(options: { timeout?: number } = {}): Promise<T> {
+    const deadline = deadlineOf(options.timeout);
+    for (;;) {
+      const puts = Atomics.load(this._header, PUTS);
+      const got = this._tryGet();
+      if (got !== NOTHING) return got as T;
+      if (!(await waitAsync(this._header, PUTS, puts, deadline))) {
+        const last = this._tryGet();
+        if (last !== NOTHING) return last as T;
+        throw new Empty(`no item within ${options.timeout} ms`);
+      }
+    }
+  }
+
+  /** `get`, blocking this thread. */
+  getSync(options: { timeout?: number } = {}): T {
+    const deadline = deadlineOf(options.timeout);
+    for (;;) {
+      const puts = Atomics.load(this._header, PUTS);
+      const got = this._tryGet();
+      if (got !== NOTHING) return got as T;
+      if (!waitSync(this._header, PUTS, puts, deadline)) {
+        const last = this._tryGet();
+        if (last !== NOTHING) return last as T;
+        throw new Empty(`no item within ${options.timeout} ms`);
+      }
+    }
+  }
+
+  /** Removes and returns the next item at once; Empty if there is none. */
+  getNowait(): T {
+    const got = this._tryGet();
+    if (got === NOTHING) throw new Empty('queue is empty');
+    return got as T;
+  }
+
+  /** Marks one got item as processed, from any thread. Throws if called more times than items were put. */
+  taskDone(): void {
+    const h = this._header;
+    for (;;) {
+      const n = Atomics.load(h, UNFINISHED);
+      if (n <= 0) throw new RangeError('taskDone() called too many times');
+      if (Atomics.compareExchange(h, UNFINISHED, n, n - 1) === n) {
+        if (n === 1) {
+          Atomics.add(h, DONE, 1);
+          wake(h, DONE);
+        }
+        return;
+      }
+    }
+  }
+
+  /** Waits until every item put has been marked with taskDone(), in any thread. */
+  async join(): Promise<void> {
+    const h = this._header;
+    for (let done = Atomics.load(h, DONE); Atomics.load(h, UNFINISHED) > 0; done = Atomics.load(h, DONE)) await waitAsync(h, DONE, done, Infinity);
+  }
+
+  /** `join`, blocking this thread. */
+  joinSync(): void {
+    const h = this._header;
+    for (let done = Atomics.load(h, DONE); Atomics.load(h, UNFINISHED) > 0; done = Atomics.load(h, DONE)) waitSync(h, DONE, done, Infinity);
+  }
+
+  /** Shuts the queue down for every thread: puts raise QueueShutDown; gets once drained (at once with `immediate`). */
+  shutdown(options: { immediate?: boolean } = {}): void {
+    const h = this._header;
+    this._lock();
+    try {
+      Atomics.store(h, SHUTDOWN, 1);
+      if (options.immediate) {
+        const dropped = h[COUNT]!;
+        h[COUNT] = 0;
+        h[HEAD] = h[TAIL]!;
+        h[USED] = 0;
+        let left: number;
+        for (;;) {
+          const n = Atomics.load(h, UNFINISHED);
+          left = Math.max(0, n - dropped);
+          if (Atomics.compareExchange(h, UNFINISHED, n, left) === n) break;
+        }
+        if (left === 0) Atomics.add(h, DONE, 1);
+      }
+      Atomics.add(h, PUTS, 1);
+      Atomics.add(h, GETS, 1);
+    } finally {
+      this._unlock();
+    }
+    wake(h, PUTS);
+    wake(h, GETS);
+    wake(h, DONE);
+  }
+
+  /** Yields items as they come, until the queue is shut down and drained. */
+  async *[Symbol.asyncIterator](): AsyncIterator<T> {
+    for (;;) {
+      try {
+        yield await this.get();
+      } catch (err) {
+        if (err instanceof QueueShutDown) return;
+        throw err;
+      }
+    }
+  }
+
+  /** @internal Writes a record if there is room; throws after shutdown. */
+  _tryPut(record: Uint8Array): boolean {
+    const h = this._header;
+    const ring = this._ring;
+    const size = 4 + record.length;
+    if (size > ring.length) throw new RangeError(`an item of ${record.length} bytes cannot fit in this queue's ${ring.length} bytes (capacityBytes)`);
+    this._lock();
+    try {
+      if (h[SHUTDOWN] === 1) throw new QueueShutDown('put on a shut-down queue');
+      if (this.maxsize > 0 && h[COUNT]! >= this.maxsize) return false;
+      let tail = h[TAIL]!;
+      let pad = 0;
+      if (tail + size > ring.length) pad = ring.length - tail; // the record goes back to 0
+      if (h[USED]! + pad + size > ring.length) return false;
+      if (pad > 0) {
+        if (pad >= 4) writeU32(ring, tail, WRAP);
+        tail = 0;
+      }
+      writeU32(ring, tail, record.length);
+      ring.set(record, tail + 4);
+      h[TAIL] = (tail + size) % ring.length;
+      h[USED] = h[USED]! + pad + size;
+      h[COUNT]!++;
+      Atomics.add(h, UNFINISHED, 1); // taskDone changes it outside the lock
+      Atomics.add(h, PUTS, 1);
+    } finally {
+      this._unlock();
+    }
+    wake(h, PUTS, 1);
+    return true;
+  }
+
+  /** @internal Reads the next record, or NOTHING; throws QueueShutDown once shut down and empty. */
+  _tryGet(): unknown {
+    const h = this._header;
+    const ring = this._ring;
+    let bytes: Uint8Array;
+    this._lock();
+    try {
+      if (h[COUNT] === 0) {
+        if (h[SHUTDOWN] === 1) throw new QueueShutDown('get on a shut-down, empty queue');
+        return NOTHING;
+      }
+      let head = h[HEAD]!;
+      let pad = 0;
+      if (ring.length - head < 4 || readU32(ring, head) === WRAP) {
+        pad = ring.length - head;
+        head = 0;
+      }
+      const length = readU32(ring, head);
+      bytes = ring.slice(head + 4, head + 4 + length);
+      h[HEAD] = (head + 4 + length) % ring.length;
+      h[USED] = h[USED]! - pad - 4 - length;
+      // An empty ring starts again at 0, so records rarely need to wrap.
+      if (--h[COUNT]! === 0) h[HEAD] = h[TAIL] = h[USED] = 0;
+      Atomics.add(h, GETS, 1);
+    } finally {
+      this._unlock();
+    }
+    wake(h, GETS, 1);
+    return decode(bytes);
+  }
+
+  /** @internal A short spin lock: the critical sections copy a record and touch the header. */
+  _lock(): void {
+    const h = this._header;
+    for (let spins = 0; Atomics.compareExchange(h, LOCK, 0, 1) !== 0; spins++) {
+      if (spins > 64) Atomics.wait(h, LOCK, 1, 1);
+    }
+  }
+
+  /** @internal */
+  _unlock(): void {
+    Atomics.store(this._header, LOCK, 0);
+    Atomics.notify(this._header, LOCK, 1);
+  }
+}
+
+const NOTHING = Symbol('nothing');
+
+function encode(item: unknown): Uint8Array {
+  if (typeof item === 'number') {
+    const out = new Uint8Array(9);
+    out[0] = TAG_NUMBER;
+    new DataView(out.buffer).setFloat64(1, item, true);
+    return out;
+  }
+  if (typeof item === 'string') {
+    const text = encoder.encode(item);
+    const out = new Uint8Array(text.length + 1);
+    out[0] = TAG_STRING;
+    out.set(text, 1);
+    return out;
+  }
+  let body: Buffer;
+  try {
+    body = serialize(item);
+  } catch (err) {
+    throw new TypeError(`the item cannot be put on a SharedQueue: ${(err as Error).message}`, { cause: err });
+  }
+  const out = new Uint8Array(body.length + 1);
+  out[0] = TAG_CLONE;
+  out.set(body, 1);
+  return out;
+}
+
+function decode(bytes: Uint8Array): unknown {
+  switch (bytes[0]) {
+    case TAG_NUMBER:
+      return new DataView(bytes.buffer, bytes.byteOffset).getFloat64(1, true);
+    case TAG_STRING:
+      return decoder.decode(bytes.subarray(1));
+    default:
+      return deserialize(bytes.subarray(1));
+  }
+}
+
+function writeU32(ring: Uint8Array, at: number, value: number): void {
+  ring[at] = value & 0xff;
+  ring[at + 1] = (value >>> 8) & 0xff;
+  ring[at + 2] = (value >>> 16) & 0xff;
+  ring[at + 3] = (value >>> 24) & 0xff;
+}
+
+function readU32(ring: Uint8Array, at: number): number {
+  return (ring[at]! | (ring[at + 1]! << 8) | (ring[at + 2]! << 16) | (ring[at + 3]! << 24)) >>> 0;
+}
+
+registerShared('SharedQueue', SharedQueue);

@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { Empty, Full, QueueShutDown, SharedQueue, Thread } from '../../src/index.js';
+import { queueTasks } from '../fixtures/sync-tasks.js';
+
+describe('SharedQueue', () => {
+  it('carries numbers, strings and structured-cloned values in FIFO order', async () => {
+    const q = new SharedQueue<unknown>();
+    const values = [1, -2.5, 'héllo', { a: [1, 2], when: new Date(0) }, new Map([['k', 1]]), null];
+    for (const v of values) q.putNowait(v);
+    assert.equal(q.qsize(), values.length);
+    for (const v of values) assert.deepEqual(await q.get(), v);
+    assert.throws(() => q.getNowait(), Empty);
+    await assert.rejects(q.get({ timeout: 5 }), Empty);
+    assert.throws(() => q.getSync({ timeout: 0 }), Empty);
+    assert.throws(() => q.putNowait((() => {}) as unknown), /cannot be put on a SharedQueue/);
+  });
+
+  it('bounds by maxsize and by bytes; a too-large item is refused', async () => {
+    const q = new SharedQueue<number>({ maxsize: 2 });
+    q.putNowait(1);
+    q.putSync(2);
+    assert.equal(q.full(), true);
+    assert.throws(() => q.putNowait(3), Full);
+    await assert.rejects(q.put(3, { timeout: 5 }), Full);
+    const small = new SharedQueue<string>({ capacityBytes: 64 });
+    assert.throws(() => small.putNowait('x'.repeat(100)), /cannot fit/);
+    small.putNowait('a'.repeat(20));
+    small.putNowait('b'.repeat(20));
+    assert.throws(() => small.putNowait('c'.repeat(20)), Full);
+    assert.equal(small.getNowait(), 'a'.repeat(20));
+    small.putNowait('c'.repeat(20)); // wraps around the ring
+    assert.equal(small.getNowait(), 'b'.repeat(20));
+    assert.equal(small.getNowait(), 'c'.repeat(20));
+  });
+
+  it('shutdown: puts raise; gets drain then raise; immediate drops the rest; taskDone too many throws', async () => {
+    const q = new SharedQueue<number>();
+    q.putNowait(1);
+    q.shutdown();
+    assert.throws(() => q.putNowait(2), QueueShutDown);
+    assert.equal(q.getNowait(), 1);
+    await assert.rejects(q.get(), QueueShutDown);
+    const i = new SharedQueue<number>();
+    i.putNowait(1);
+    i.putNowait(2);
+    i.shutdown({ immediate: true });
+    assert.equal(i.qsize(), 0);
+    await i.join();
+    assert.throws(() => i.taskDone(), /taskDone\(\) called too many times/);
+  });
+
+  it('producer and consumer threads with taskDone/join (the JoinableQueue form), bounded', async () => {
+    const q = new SharedQueue<number>({ maxsize: 10 });
+    const total = new Int32Array(new SharedArrayBuffer(4));
+    const consumers = [0, 1].map(() => new Thread({ target: queueTasks.consume, args: [q, total] }).start());
+    const producers = [0, 1].map((k) => new Thread({ target: queueTasks.produce, args: [q, k * 1000, 1000] }).start());
+    await Promise.all(producers.map((p) => p.join()));
+    await q.join(); // every item was marked done by a consumer thread
+    assert.equal(Atomics.load(total, 0), (1999 * 2000) / 2);
+    q.putSync(-1);
+    q.putSync(-1);
+    await Promise.all(consumers.map((c) => c.join()));
+  });
+
+  it('matches an array model under any sequence of puts, gets, taskDone and shutdown', async () => {
+    type Op = { op: 'put'; value: number | string } | { op: 'get' } | { op: 'done' } | { op: 'shutdown'; immediate: boolean };
+    const op = fc.oneof(
+      { weight: 4, arbitrary: fc.record({ op: fc.constant('put' as const), value: fc.oneof(fc.integer(), fc.string({ maxLength: 30 })) }) },
+      { weight: 4, arbitrary: fc.record({ op: fc.constant('get' as const) }) },
+      { weight: 2, arbitrary: fc.record({ op: fc.constant('done' as const) }) },
+      { weight: 1, arbitrary: fc.record({ op: fc.constant('shutdown' as const), immediate: fc.boolean() }) },
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { maxLength: 80 }), fc.integer({ min: 0, max: 5 }), fc.constantFrom(64, 128, 4096), async (ops: Op[], maxsize, capacityBytes) => {
+        const q = new SharedQueue<number | string>({ maxsize, capacityBytes });
+        const model: Array<number | string> = [];
+        const sizeOf = (v: number | string): number => 4 + 1 + (typeof v === 'number' ? 8 : Buffer.byteLength(v));
+        let unfinished = 0;
+        let shut = false;
+        for (const o of ops) {
+          if (o.op === 'put') {
+            if (shut) assert.throws(() => q.putNowait(o.value), QueueShutDown);
+            else {
+              try {
+                q.putNowait(o.value);
+                model.push(o.value);
+                unfinished++;
+              } catch (e) {
+                // Full by count, or by bytes: a record may also need the ring's end skipped
+                // (less than its own size), so it is refused only when even that is short.
+                if (e instanceof RangeError) {
+                  assert.ok(sizeOf(o.value) > capacityBytes, 'only a record larger than the ring is refused outright');
+                  continue;
+                }
+                assert.ok(e instanceof Full);
+                const bytes = model.reduce((s: number, v) => s + sizeOf(v), 0);
+                assert.ok((maxsize > 0 && model.length >= maxsize) || bytes + 2 * sizeOf(o.value) > capacityBytes, 'refused only when full');
+              }
+            }
+          } else if (o.op === 'get') {
+            if (model.length === 0) assert.throws(() => q.getNowait(), shut ? QueueShutDown : Empty);
+            else assert.deepEqual(q.getNowait(), model.shift());
+          } else if (o.op === 'done') {
+            if (unfinished === 0) assert.throws(() => q.taskDone(), RangeError);
+            else {
+              q.taskDone();
+              unfinished--;
+            }
+          } else {
+            q.shutdown({ immediate: o.immediate });
+            shut = true;
+            if (o.immediate) {
+              unfinished = Math.max(0, unfinished - model.length);
+              model.length = 0;
+            }
+          }
+          assert.equal(q.qsize(), model.length);
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+});

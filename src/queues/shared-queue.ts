@@ -27,7 +27,9 @@ const SHUTDOWN = 6;
 const PUTS = 7; // bumped on every put: getters wait on it
 const GETS = 8; // bumped on every get: putters wait on it
 const DONE = 9; // bumped when UNFINISHED reaches 0: joiners wait on it
-const HEADER = 10;
+const GET_WAITERS = 10; // threads asleep in get: a put notifies only when there are some
+const PUT_WAITERS = 11;
+const HEADER = 12;
 
 const WRAP = 0xffffffff;
 const TAG_NUMBER = 1;
@@ -86,7 +88,9 @@ export class SharedQueue<T = unknown> {
     for (;;) {
       const gets = Atomics.load(this._header, GETS);
       if (this._tryPut(record)) return;
-      if (!(await waitAsync(this._header, GETS, gets, deadline)) && !this._tryPut(record)) throw new Full(`queue still full after ${options.timeout} ms`);
+      Atomics.add(this._header, PUT_WAITERS, 1);
+      const woke = await waitAsync(this._header, GETS, gets, deadline).finally(() => Atomics.sub(this._header, PUT_WAITERS, 1));
+      if (!woke && !this._tryPut(record)) throw new Full(`queue still full after ${options.timeout} ms`);
     }
   }
 
@@ -97,7 +101,10 @@ export class SharedQueue<T = unknown> {
     for (;;) {
       const gets = Atomics.load(this._header, GETS);
       if (this._tryPut(record)) return;
-      if (!waitSync(this._header, GETS, gets, deadline) && !this._tryPut(record)) throw new Full(`queue still full after ${options.timeout} ms`);
+      Atomics.add(this._header, PUT_WAITERS, 1);
+      const woke = waitSync(this._header, GETS, gets, deadline);
+      Atomics.sub(this._header, PUT_WAITERS, 1);
+      if (!woke && !this._tryPut(record)) throw new Full(`queue still full after ${options.timeout} ms`);
     }
   }
 
@@ -113,7 +120,9 @@ export class SharedQueue<T = unknown> {
       const puts = Atomics.load(this._header, PUTS);
       const got = this._tryGet();
       if (got !== NOTHING) return got as T;
-      if (!(await waitAsync(this._header, PUTS, puts, deadline))) {
+      Atomics.add(this._header, GET_WAITERS, 1);
+      const woke = await waitAsync(this._header, PUTS, puts, deadline).finally(() => Atomics.sub(this._header, GET_WAITERS, 1));
+      if (!woke) {
         const last = this._tryGet();
         if (last !== NOTHING) return last as T;
         throw new Empty(`no item within ${options.timeout} ms`);
@@ -128,7 +137,10 @@ export class SharedQueue<T = unknown> {
       const puts = Atomics.load(this._header, PUTS);
       const got = this._tryGet();
       if (got !== NOTHING) return got as T;
-      if (!waitSync(this._header, PUTS, puts, deadline)) {
+      Atomics.add(this._header, GET_WAITERS, 1);
+      const woke = waitSync(this._header, PUTS, puts, deadline);
+      Atomics.sub(this._header, GET_WAITERS, 1);
+      if (!woke) {
         const last = this._tryGet();
         if (last !== NOTHING) return last as T;
         throw new Empty(`no item within ${options.timeout} ms`);
@@ -240,7 +252,9 @@ export class SharedQueue<T = unknown> {
     } finally {
       this._unlock();
     }
-    wake(h, PUTS, 1);
+    // A waiter announces itself before it sleeps on PUTS, and PUTS changed under the
+    // lock, so a getter that missed this notify sees a changed PUTS and does not sleep.
+    if (Atomics.load(h, GET_WAITERS) > 0) wake(h, PUTS, 1);
     return true;
   }
 
@@ -271,7 +285,7 @@ export class SharedQueue<T = unknown> {
     } finally {
       this._unlock();
     }
-    wake(h, GETS, 1);
+    if (Atomics.load(h, PUT_WAITERS) > 0) wake(h, GETS, 1);
     return decode(bytes);
   }
 

@@ -1,5 +1,6 @@
 /** The entry of every ThreadPoolExecutor worker thread. */
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import '../sync/all-shared.js';
 import { WorkerRuntime, type WorkerInit } from '../pool/worker-runtime.js';
 
 const port = parentPort!;

@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+// Shared-memory primitives between threads: SharedQueue items/s against a raw one-way
+// worker postMessage of the same items, and Lock acquire/release pairs/s, uncontended
+// and contended by two threads. Alternating, repeated, medians.
+//
+//   node bench/queue.mjs [items=500000] [rounds=5]
+import { Worker } from 'node:worker_threads';
+import { Lock, SharedQueue, Thread } from '../dist/index.js';
+import { queueBench } from './workers/queue-tasks.mjs';
+
+const [N = 500_000, ROUNDS = 5] = process.argv.slice(2).map(Number);
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
+async function sharedQueue() {
+  const q = new SharedQueue({ maxsize: 10_000 });
+  const t = new Thread({ target: queueBench.drain, args: [q, N] }).start();
+  const t0 = performance.now();
+  for (let i = 0; i < N; i++) await q.put(i).catch(() => {});
+  await t.join();
+  return N / ((performance.now() - t0) / 1000);
+}
+
+async function sharedQueueSync() {
+  // The producer in a thread too, both sides blocking: the CPU-bound worker use.
+  const q = new SharedQueue({ maxsize: 10_000 });
+  const consumer = new Thread({ target: queueBench.drain, args: [q, N] }).start();
+  const t0 = performance.now();
+  const producer = new Thread({ target: (q2, n) => { for (let i = 0; i < n; i++) q2.putSync(i); }, args: [q, N] }).start();
+  await Promise.all([producer.join(), consumer.join()]);
+  return N / ((performance.now() - t0) / 1000);
+}
+
+async function rawPostMessage() {
+  const w = new Worker(`const { parentPort } = require('node:worker_threads'); let n = 0; parentPort.on('message', () => { if (++n === ${N}) parentPort.postMessage('done'); });`, { eval: true });
+  await new Promise((r) => w.once('online', r));
+  const t0 = performance.now();
+  const done = new Promise((r) => w.once('message', r));
+  for (let i = 0; i < N; i++) w.postMessage(i);
+  await done;
+  const rate = N / ((performance.now() - t0) / 1000);
+  await w.terminate();
+  return rate;
+}
+
+async function lockUncontended() {
+  const lock = new Lock();
+  const t0 = performance.now();
+  for (let i = 0; i < N * 4; i++) {
+    lock.acquireSync();
+    lock.release();
+  }
+  return (N * 4) / ((performance.now() - t0) / 1000);
+}
+
+async function lockContended() {
+  const lock = new Lock();
+  const t0 = performance.now();
+  const ts = [0, 1].map(() => new Thread({ target: queueBench.lockPairs, args: [lock, N] }).start());
+  await Promise.all(ts.map((t) => t.join()));
+  return (2 * N) / ((performance.now() - t0) / 1000);
+}
+
+const runs = { sharedQueue: [], sharedQueueSync: [], rawPostMessage: [], lockUncontended: [], lockContended: [] };
+const fns = { sharedQueue, sharedQueueSync, rawPostMessage, lockUncontended, lockContended };
+for (let r = 0; r < ROUNDS; r++) for (const name of Object.keys(fns)) runs[name].push(await fns[name]());
+const m = Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, median(v)]));
+const f = (x) => Math.round(x).toLocaleString('en-US');
+console.log(`${N} small ints, median of ${ROUNDS}\n`);
+console.log('| measure | per second |');
+console.log('|---|---:|');
+console.log(`| SharedQueue, main thread put (async) -> worker getSync | ${f(m.sharedQueue)} |`);
+console.log(`| SharedQueue, worker putSync -> worker getSync | ${f(m.sharedQueueSync)} |`);
+console.log(`| raw one-way worker postMessage | ${f(m.rawPostMessage)} |`);
+console.log(`| Lock acquireSync/release pairs, uncontended | ${f(m.lockUncontended)} |`);
+console.log(`| Lock pairs, contended by 2 threads | ${f(m.lockContended)} |`);
+console.log(`\nSharedQueue (sync) / raw postMessage: ${(m.sharedQueueSync / m.rawPostMessage).toFixed(2)}x`);

@@ -1,5 +1,5 @@
 import { UsageError } from './usage-error.js';
-import { createReadStream } from 'node:fs';
+import { createReadStream, openSync, readSync, closeSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
 /** One input item: its 1-based line number and value, or why the line could not be read. */
@@ -41,4 +41,26 @@ export async function* jsonLines(path: string): AsyncGenerator<InputItem> {
 export function* rangeItems([a, b]: [number, number]): Generator<InputItem> {
   let line = 0;
   for (let x = a; x < b; x++) yield { line: ++line, value: x };
+}
+
+/** Lines in a file, for the progress bar's total: a fast scan for newlines (blank lines counted too). */
+export function countLines(path: string): number | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    let lines = 0;
+    let last = 10;
+    for (let n = readSync(fd, buf); n > 0; n = readSync(fd, buf)) {
+      for (let i = buf.indexOf(10, 0); i !== -1 && i < n; i = buf.indexOf(10, i + 1)) lines++;
+      last = buf[n - 1]!;
+    }
+    return last === 10 ? lines : lines + 1;
+  } finally {
+    closeSync(fd);
+  }
 }

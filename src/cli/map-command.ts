@@ -11,7 +11,7 @@ import { lookupTask, moduleDefinedTasks } from '../tasks/registry.js';
 import { ThreadPoolExecutor } from '../threads/thread-pool.js';
 import { Histogram } from '../util/histogram.js';
 import { cliTasks, type Outcome } from './cli-tasks.js';
-import { jsonLines, parseRange, rangeItems, type InputItem } from './input.js';
+import { countLines, jsonLines, parseRange, rangeItems, type InputItem } from './input.js';
 import { UsageError } from './usage-error.js';
 
 /** Options of `concur map`, as parsed from the command line. */
@@ -65,7 +65,13 @@ export async function mapCommand(target: string, inputPath: string | undefined, 
   const items: AsyncIterable<InputItem> | Iterable<InputItem> =
     options.range !== undefined ? rangeItems(parseRange(options.range)) : jsonLines(inputPath ?? '-');
   const spec = await resolveTask(target);
-  const total = options.range !== undefined ? Math.max(0, parseRange(options.range)[1] - parseRange(options.range)[0]) : undefined;
+  const tty = options.progress ?? (process.stderr.isTTY === true);
+  const total =
+    options.range !== undefined
+      ? Math.max(0, parseRange(options.range)[1] - parseRange(options.range)[0])
+      : tty && inputPath !== undefined && inputPath !== '-'
+        ? countLines(inputPath)
+        : undefined;
   const chunksize = options.chunksize ?? 256;
   const window = 64; // chunks in flight: bounded memory for any input size
 
@@ -77,7 +83,6 @@ export async function mapCommand(target: string, inputPath: string | undefined, 
   let failed = 0;
   const failures: string[] = [];
 
-  const tty = options.progress ?? (process.stderr.isTTY === true);
   const bar = tty
     ? new SingleBar({
         format: ' {bar} {percentage}% | {value}/{total} items | {rate}/s | ETA {eta_formatted} | {failed} failed',
@@ -168,7 +173,11 @@ export async function mapCommand(target: string, inputPath: string | undefined, 
     await executor.shutdown({ wait: false, cancelFutures: true });
     throw err instanceof UsageError ? err : new UsageError((err as Error).message);
   }
-  bar?.stop();
+  if (bar) {
+    bar.setTotal(done); // blank lines were counted in the total but are not items
+    bar.update(done);
+    bar.stop();
+  }
   await new Promise<void>((r) => (out === process.stdout ? r() : (out as WriteStream).end(r)));
 
   const seconds = (performance.now() - started) / 1000;

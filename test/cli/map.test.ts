@@ -87,4 +87,18 @@ describe('concur map', () => {
     assert.equal(help.code, 0);
     for (const flag of ['--range', '--pool', '--workers', '--chunksize', '--unordered', '--retries', '--timeout', '--output']) assert.match(help.stdout, new RegExp(flag));
   });
+
+  it('on a terminal shows a progress bar with the count, rate and ETA (run under script(1) for a tty)', async () => {
+    const d = dir();
+    writeFileSync(join(d, 'in.jsonl'), Array.from({ length: 2000 }, (_, i) => String(i + 100)).join('\n'));
+    const typescript = join(d, 'tty.log');
+    const command = [process.execPath, bin, 'map', `${tasks}#square`, join(d, 'in.jsonl'), '--pool', 'thread', '--output', join(d, 'out.jsonl')].join(' ');
+    await new Promise<void>((resolve, reject) =>
+      execFile('script', ['-qc', command, typescript], { timeout: 60_000 }, (error) => (error ? reject(error) : resolve())),
+    );
+    const screen = readFileSync(typescript, 'latin1');
+    assert.match(screen, /100% \| 2000\/2000 items \| \d+\/s \| ETA \d+s \| 0 failed/);
+    assert.match(screen, /2000 items, 0 failed/);
+    assert.equal(readFileSync(join(d, 'out.jsonl'), 'utf8').trim().split('\n').length, 2000);
+  });
 });

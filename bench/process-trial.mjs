@@ -1,6 +1,6 @@
 // One measurement of one process-level workload on one pool, in a process of its own.
-import { build } from 'hdr-histogram-js';
 import { createProcessPool } from './process-peers.mjs';
+import { fibBatch, firstResult, roundTrips, tinyTasks, warm } from './workloads.mjs';
 
 const [peer, workload] = process.argv.slice(2);
 const env = (name, fallback) => Number(process.env[name] ?? fallback);
@@ -11,53 +11,30 @@ const PIPE_TRIPS = env('BENCH_PIPE_TRIPS', 20_000);
 const FIBS = env('BENCH_FIBS', 48);
 const FIB_N = env('BENCH_FIB_N', 30);
 
-async function warm(pool, workers) {
-  await Promise.all(Array.from({ length: workers * 20 }, (_, i) => pool.call('inc', i)));
-  await Promise.all(Array.from({ length: workers }, () => pool.call('fib', 22)));
-}
-
 const workloads = {
   async ptiny() {
     const pool = await createProcessPool(peer, 2);
-    await warm(pool, 2);
-    const t0 = performance.now();
-    const all = new Array(TINY);
-    for (let i = 0; i < TINY; i++) all[i] = pool.call('inc', i);
-    const results = await Promise.all(all);
-    const ms = performance.now() - t0;
-    if (results[TINY - 1] !== TINY) throw new Error('wrong result');
+    await warm(pool, 2, 20);
+    const result = await tinyTasks(pool, TINY);
     await pool.close();
-    return { tasksPerSec: TINY / (ms / 1000) };
+    return result;
   },
   async proundtrip() {
     const pool = await createProcessPool(peer, 2);
-    await warm(pool, 2);
-    for (let i = 0; i < 500; i++) await pool.call('inc', i);
-    const h = build({ lowestDiscernibleValue: 1, highestTrackableValue: 10_000_000, numberOfSignificantValueDigits: 3 });
-    for (let i = 0; i < ROUND_TRIPS; i++) {
-      const t = process.hrtime.bigint();
-      await pool.call('inc', i);
-      h.recordValue(Number(process.hrtime.bigint() - t) / 1000);
-    }
+    await warm(pool, 2, 20);
+    const result = await roundTrips(pool, ROUND_TRIPS, 500);
     await pool.close();
-    return { medianUs: h.getValueAtPercentile(50), p99Us: h.getValueAtPercentile(99) };
+    return result;
   },
   async pfib2() {
     const pool = await createProcessPool(peer, 2);
-    await warm(pool, 2);
-    const t0 = performance.now();
-    await Promise.all(Array.from({ length: FIBS }, () => pool.call('fib', FIB_N)));
-    const ms = performance.now() - t0;
+    await warm(pool, 2, 20);
+    const result = await fibBatch(pool, FIBS, FIB_N);
     await pool.close();
-    return { ms };
+    return result;
   },
-  async pstartup() {
-    const t0 = performance.now();
-    const pool = await createProcessPool(peer, 2);
-    await pool.call('inc', 1);
-    const ms = performance.now() - t0;
-    await pool.close();
-    return { ms };
+  pstartup() {
+    return firstResult(() => createProcessPool(peer, 2));
   },
   // concur only: the peers have no map; compared with CPython's Pool.map.
   async pmap() {

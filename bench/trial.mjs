@@ -1,7 +1,7 @@
 // One measurement of one workload on one pool, in a process of its own, so that its
 // peak RSS is its own. Prints one JSON line. Run by bench/run.mjs.
-import { build } from 'hdr-histogram-js';
 import { createPool } from './peers.mjs';
+import { fibBatch, firstResult, roundTrips, tinyTasks, warm } from './workloads.mjs';
 
 const [peer, workload] = process.argv.slice(2);
 const env = (name, fallback) => Number(process.env[name] ?? fallback);
@@ -16,37 +16,20 @@ function fib(n) {
   return n < 2 ? n : fib(n - 1) + fib(n - 2);
 }
 
-/** Makes sure every worker has started and run a task before the clock starts. */
-async function warm(pool, workers) {
-  await Promise.all(Array.from({ length: workers * 50 }, (_, i) => pool.call('inc', i)));
-  await Promise.all(Array.from({ length: workers }, () => pool.call('fib', 22)));
-}
-
 const workloads = {
   async tiny() {
     const pool = await createPool(peer, 2);
     await warm(pool, 2);
-    const t0 = performance.now();
-    const all = new Array(TINY);
-    for (let i = 0; i < TINY; i++) all[i] = pool.call('inc', i);
-    const results = await Promise.all(all);
-    const ms = performance.now() - t0;
-    if (results[TINY - 1] !== TINY) throw new Error('wrong result');
+    const result = await tinyTasks(pool, TINY);
     await pool.close();
-    return { tasksPerSec: TINY / (ms / 1000) };
+    return result;
   },
   async roundtrip() {
     const pool = await createPool(peer, 2);
     await warm(pool, 2);
-    for (let i = 0; i < 2000; i++) await pool.call('inc', i);
-    const h = build({ lowestDiscernibleValue: 1, highestTrackableValue: 10_000_000, numberOfSignificantValueDigits: 3 });
-    for (let i = 0; i < ROUND_TRIPS; i++) {
-      const t = process.hrtime.bigint();
-      await pool.call('inc', i);
-      h.recordValue(Number(process.hrtime.bigint() - t) / 1000);
-    }
+    const result = await roundTrips(pool, ROUND_TRIPS, 2000);
     await pool.close();
-    return { medianUs: h.getValueAtPercentile(50), p99Us: h.getValueAtPercentile(99) };
+    return result;
   },
   async serial() {
     const t0 = performance.now();
@@ -85,25 +68,17 @@ const workloads = {
     await pool.close();
     return { usPerEcho: (ms * 1000) / ECHOS };
   },
-  async startup() {
-    const t0 = performance.now();
-    const pool = await createPool(peer, 2);
-    await pool.call('inc', 1);
-    const ms = performance.now() - t0;
-    await pool.close();
-    return { ms };
+  startup() {
+    return firstResult(() => createPool(peer, 2));
   },
 };
 
 async function fibOn(workers) {
   const pool = await createPool(peer, workers);
   await warm(pool, workers);
-  const t0 = performance.now();
-  const results = await Promise.all(Array.from({ length: FIBS }, () => pool.call('fib', FIB_N)));
-  const ms = performance.now() - t0;
-  if (results[0] !== fib(FIB_N)) throw new Error('wrong fib');
+  const result = await fibBatch(pool, FIBS, FIB_N);
   await pool.close();
-  return { ms };
+  return result;
 }
 
 const result = await workloads[workload]();

@@ -1,6 +1,7 @@
 import { Empty, Full, QueueShutDown } from '../futures/errors.js';
 import { checkTimeout, describe } from '../futures/future.js';
 import { Deque } from '../util/deque.js';
+import { untilShutDown } from './until-shutdown.js';
 
 /** Options of a Queue. */
 export interface QueueOptions {
@@ -144,15 +145,8 @@ export class Queue<T> implements AsyncIterable<T> {
   }
 
   /** Yields items as they come, until the queue is shut down and drained. */
-  async *[Symbol.asyncIterator](): AsyncIterator<T> {
-    for (;;) {
-      try {
-        yield await this.get();
-      } catch (err) {
-        if (err instanceof QueueShutDown) return;
-        throw err;
-      }
-    }
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    return untilShutDown(() => this.get());
   }
 
   #wait(waiters: Deque<Waiter>, timeout: number | undefined, onTimeout: () => Error): Promise<void> {

@@ -15,7 +15,8 @@ import { deserialize, serialize } from 'node:v8';
 import { Empty, Full, QueueShutDown } from '../futures/errors.js';
 import { describe } from '../futures/future.js';
 import { brandInstance, registerShared } from '../sync/shared.js';
-import { deadlineOf, waitAsync, waitSync, wake } from '../sync/waiting.js';
+import { untilShutDown } from './until-shutdown.js';
+import { deadlineOf, runAsync, runSync, waitAsync, waitSync, wake, type WaitSteps } from '../sync/waiting.js';
 
 const LOCK = 0;
 const HEAD = 1; // byte offset of the next record to read
@@ -82,30 +83,13 @@ export class SharedQueue<T = unknown> {
   }
 
   /** Adds an item, waiting up to `timeout` ms for room; Full when the time runs out. */
-  async put(item: T, options: { timeout?: number } = {}): Promise<void> {
-    const record = encode(item);
-    const deadline = deadlineOf(options.timeout);
-    for (;;) {
-      const gets = Atomics.load(this._header, GETS);
-      if (this._tryPut(record)) return;
-      Atomics.add(this._header, PUT_WAITERS, 1);
-      const woke = await waitAsync(this._header, GETS, gets, deadline).finally(() => Atomics.sub(this._header, PUT_WAITERS, 1));
-      if (!woke && !this._tryPut(record)) throw new Full(`queue still full after ${options.timeout} ms`);
-    }
+  put(item: T, options: { timeout?: number } = {}): Promise<void> {
+    return runAsync(this._putSteps(item, options.timeout));
   }
 
   /** `put`, blocking this thread. */
   putSync(item: T, options: { timeout?: number } = {}): void {
-    const record = encode(item);
-    const deadline = deadlineOf(options.timeout);
-    for (;;) {
-      const gets = Atomics.load(this._header, GETS);
-      if (this._tryPut(record)) return;
-      Atomics.add(this._header, PUT_WAITERS, 1);
-      const woke = waitSync(this._header, GETS, gets, deadline);
-      Atomics.sub(this._header, PUT_WAITERS, 1);
-      if (!woke && !this._tryPut(record)) throw new Full(`queue still full after ${options.timeout} ms`);
-    }
+    runSync(this._putSteps(item, options.timeout));
   }
 
   /** Adds an item at once; Full if there is no room. */
@@ -114,36 +98,54 @@ export class SharedQueue<T = unknown> {
   }
 
   /** Removes and returns the next item, waiting up to `timeout` ms; Empty when the time runs out. */
-  async get(options: { timeout?: number } = {}): Promise<T> {
-    const deadline = deadlineOf(options.timeout);
-    for (;;) {
-      const puts = Atomics.load(this._header, PUTS);
-      const got = this._tryGet();
-      if (got !== NOTHING) return got as T;
-      Atomics.add(this._header, GET_WAITERS, 1);
-      const woke = await waitAsync(this._header, PUTS, puts, deadline).finally(() => Atomics.sub(this._header, GET_WAITERS, 1));
-      if (!woke) {
-        const last = this._tryGet();
-        if (last !== NOTHING) return last as T;
-        throw new Empty(`no item within ${options.timeout} ms`);
-      }
-    }
+  get(options: { timeout?: number } = {}): Promise<T> {
+    return runAsync(this._getSteps(options.timeout));
   }
 
   /** `get`, blocking this thread. */
   getSync(options: { timeout?: number } = {}): T {
-    const deadline = deadlineOf(options.timeout);
+    return runSync(this._getSteps(options.timeout));
+  }
+
+  /** @internal The put loop, for either driver: sleeps on GETS while full, announced in PUT_WAITERS. */
+  *_putSteps(item: T, timeout: number | undefined): WaitSteps<void> {
+    const record = encode(item);
+    const deadline = deadlineOf(timeout);
+    const h = this._header;
     for (;;) {
-      const puts = Atomics.load(this._header, PUTS);
+      const gets = Atomics.load(h, GETS);
+      if (this._tryPut(record)) return;
+      Atomics.add(h, PUT_WAITERS, 1);
+      let woke: boolean;
+      try {
+        woke = yield { view: h, index: GETS, expected: gets, deadline };
+      } finally {
+        Atomics.sub(h, PUT_WAITERS, 1);
+      }
+      if (!woke && !this._tryPut(record)) throw new Full(`queue still full after ${timeout} ms`);
+      if (!woke) return;
+    }
+  }
+
+  /** @internal The get loop, for either driver: sleeps on PUTS while empty, announced in GET_WAITERS. */
+  *_getSteps(timeout: number | undefined): WaitSteps<T> {
+    const deadline = deadlineOf(timeout);
+    const h = this._header;
+    for (;;) {
+      const puts = Atomics.load(h, PUTS);
       const got = this._tryGet();
       if (got !== NOTHING) return got as T;
-      Atomics.add(this._header, GET_WAITERS, 1);
-      const woke = waitSync(this._header, PUTS, puts, deadline);
-      Atomics.sub(this._header, GET_WAITERS, 1);
+      Atomics.add(h, GET_WAITERS, 1);
+      let woke: boolean;
+      try {
+        woke = yield { view: h, index: PUTS, expected: puts, deadline };
+      } finally {
+        Atomics.sub(h, GET_WAITERS, 1);
+      }
       if (!woke) {
         const last = this._tryGet();
         if (last !== NOTHING) return last as T;
-        throw new Empty(`no item within ${options.timeout} ms`);
+        throw new Empty(`no item within ${timeout} ms`);
       }
     }
   }
@@ -213,15 +215,8 @@ export class SharedQueue<T = unknown> {
   }
 
   /** Yields items as they come, until the queue is shut down and drained. */
-  async *[Symbol.asyncIterator](): AsyncIterator<T> {
-    for (;;) {
-      try {
-        yield await this.get();
-      } catch (err) {
-        if (err instanceof QueueShutDown) return;
-        throw err;
-      }
-    }
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    return untilShutDown(() => this.get());
   }
 
   /** @internal Writes a record if there is room; throws after shutdown. */

@@ -1,6 +1,6 @@
 import { describe } from '../futures/future.js';
 import { RLock, type SemLock } from './semlock.js';
-import { deadlineOf, remaining, waitAsync, waitSync, wake } from './waiting.js';
+import { deadlineOf, remaining, runAsync, runSync, wake, type WaitSteps } from './waiting.js';
 import { brandInstance, registerShared } from './shared.js';
 
 /** Most threads that can wait on one Condition at once. */
@@ -44,37 +44,30 @@ export class Condition {
   }
 
   /** Releases the lock, waits for a notify or `timeout` ms, re-acquires; true unless the time ran out. */
-  async wait(timeout?: number): Promise<boolean> {
-    const deadline = deadlineOf(timeout);
-    const slot = this._claim();
-    const depth = this.lock._releaseAll();
-    try {
-      const s = this._state;
-      while (Atomics.load(s, slot) === WAITING) {
-        if (!(await waitAsync(s, slot, WAITING, deadline)) && Atomics.compareExchange(s, slot, WAITING, FREE) === WAITING) return false;
-      }
-      Atomics.store(s, slot, FREE);
-      return true;
-    } finally {
-      await this.lock.acquire();
-      this.lock._restore(depth);
-    }
+  wait(timeout?: number): Promise<boolean> {
+    return runAsync(this._waitSteps(timeout));
   }
 
   /** `wait`, blocking this thread. */
   waitSync(timeout?: number): boolean {
+    return runSync(this._waitSteps(timeout));
+  }
+
+  /** @internal The wait, for either driver. */
+  *_waitSteps(timeout: number | undefined): WaitSteps<boolean> {
     const deadline = deadlineOf(timeout);
     const slot = this._claim();
     const depth = this.lock._releaseAll();
     try {
       const s = this._state;
       while (Atomics.load(s, slot) === WAITING) {
-        if (!waitSync(s, slot, WAITING, deadline) && Atomics.compareExchange(s, slot, WAITING, FREE) === WAITING) return false;
+        const woke: boolean = yield { view: s, index: slot, expected: WAITING, deadline };
+        if (!woke && Atomics.compareExchange(s, slot, WAITING, FREE) === WAITING) return false;
       }
       Atomics.store(s, slot, FREE);
       return true;
     } finally {
-      this.lock.acquireSync();
+      yield* this.lock._acquireSteps({});
       this.lock._restore(depth);
     }
   }

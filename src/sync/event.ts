@@ -1,4 +1,4 @@
-import { deadlineOf, waitAsync, waitSync, wake } from './waiting.js';
+import { deadlineOf, runAsync, runSync, wake, type WaitSteps } from './waiting.js';
 import { brandInstance, registerShared } from './shared.js';
 
 const FLAG = 0;
@@ -35,25 +35,24 @@ export class Event {
    * Waits until the flag is set, up to `timeout` ms; true if it was set, even if it
    * was cleared again before this waiter woke (as Python's Event guarantees).
    */
-  async wait(timeout?: number): Promise<boolean> {
-    const deadline = deadlineOf(timeout);
-    const s = this._state;
-    if (Atomics.load(s, FLAG) === 1) return true;
-    const gen = Atomics.load(s, GEN);
-    while (Atomics.load(s, GEN) === gen) {
-      if (!(await waitAsync(s, GEN, gen, deadline))) return Atomics.load(s, GEN) !== gen;
-    }
-    return true;
+  wait(timeout?: number): Promise<boolean> {
+    return runAsync(this._waitSteps(timeout));
   }
 
   /** `wait`, blocking this thread. */
   waitSync(timeout?: number): boolean {
+    return runSync(this._waitSteps(timeout));
+  }
+
+  /** @internal The wait, for either driver. */
+  *_waitSteps(timeout: number | undefined): WaitSteps<boolean> {
     const deadline = deadlineOf(timeout);
     const s = this._state;
     if (Atomics.load(s, FLAG) === 1) return true;
     const gen = Atomics.load(s, GEN);
     while (Atomics.load(s, GEN) === gen) {
-      if (!waitSync(s, GEN, gen, deadline)) return Atomics.load(s, GEN) !== gen;
+      const woke: boolean = yield { view: s, index: GEN, expected: gen, deadline };
+      if (!woke) return Atomics.load(s, GEN) !== gen;
     }
     return true;
   }

@@ -1,6 +1,6 @@
 import { threadId } from 'node:worker_threads';
 import { checkTimeout, describe } from '../futures/future.js';
-import { deadlineOf, waitAsync, waitSync, wake } from './waiting.js';
+import { deadlineOf, runAsync, runSync, wake, type WaitSteps } from './waiting.js';
 import { brandInstance, registerShared } from './shared.js';
 
 /** Options of `acquire`: `blocking: false` tries once; `timeout` (ms) bounds the wait. */
@@ -42,27 +42,17 @@ export abstract class SemLock {
   }
 
   /** Takes one permit, waiting as the options allow; true if it was taken. */
-  async acquire(options: AcquireOptions = {}): Promise<boolean> {
-    const { blocking = true, timeout } = options;
-    if (!blocking && timeout !== undefined) throw new RangeError("can't specify a timeout for a non-blocking call");
-    checkTimeout(timeout);
-    if (this._reenter() || this._tryTake()) return true;
-    if (!blocking) return false;
-    const deadline = deadlineOf(timeout);
-    const s = this._state;
-    Atomics.add(s, WAITERS, 1);
-    try {
-      for (;;) {
-        if (this._tryTake()) return true;
-        if (!(await waitAsync(s, VALUE, 0, deadline)) && !this._tryTake()) return false;
-      }
-    } finally {
-      Atomics.sub(s, WAITERS, 1);
-    }
+  acquire(options: AcquireOptions = {}): Promise<boolean> {
+    return runAsync(this._acquireSteps(options));
   }
 
   /** `acquire`, blocking this thread (for CPU-bound worker code). */
   acquireSync(options: AcquireOptions = {}): boolean {
+    return runSync(this._acquireSteps(options));
+  }
+
+  /** @internal The acquire loop, for either driver (and for Condition re-acquiring its lock). */
+  *_acquireSteps(options: AcquireOptions): WaitSteps<boolean> {
     const { blocking = true, timeout } = options;
     if (!blocking && timeout !== undefined) throw new RangeError("can't specify a timeout for a non-blocking call");
     checkTimeout(timeout);
@@ -74,7 +64,8 @@ export abstract class SemLock {
     try {
       for (;;) {
         if (this._tryTake()) return true;
-        if (!waitSync(s, VALUE, 0, deadline) && !this._tryTake()) return false;
+        const woke: boolean = yield { view: s, index: VALUE, expected: 0, deadline };
+        if (!woke && !this._tryTake()) return false;
       }
     } finally {
       Atomics.sub(s, WAITERS, 1);

@@ -45,3 +45,28 @@ export async function waitAsync(view: Int32Array, index: number, expected: numbe
 export function wake(view: Int32Array, index: number, count = Infinity): void {
   Atomics.notify(view, index, count === Infinity ? undefined : count);
 }
+
+/** What a wait loop asks for: sleep while view[index] === expected, until the deadline. */
+export interface WaitRequest {
+  view: Int32Array;
+  index: number;
+  expected: number;
+  deadline: number;
+}
+
+/** A wait loop written once: it yields what to wait on and is told whether it woke (true) or ran out of time (false). */
+export type WaitSteps<T> = Generator<WaitRequest, T, boolean>;
+
+/** Runs wait steps blocking this thread (the *Sync forms). */
+export function runSync<T>(steps: WaitSteps<T>): T {
+  let r = steps.next();
+  while (!r.done) r = steps.next(waitSync(r.value.view, r.value.index, r.value.expected, r.value.deadline));
+  return r.value;
+}
+
+/** Runs wait steps with the event loop free (the Promise forms). */
+export async function runAsync<T>(steps: WaitSteps<T>): Promise<T> {
+  let r = steps.next();
+  while (!r.done) r = steps.next(await waitAsync(r.value.view, r.value.index, r.value.expected, r.value.deadline));
+  return r.value;
+}

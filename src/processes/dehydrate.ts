@@ -1,4 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
+import { receiveMessageOnPort } from 'node:worker_threads';
+import { EOFError } from '../futures/errors.js';
 import { Connection, type Endpoint } from '../transport/pipe.js';
 import { isShared } from '../sync/shared.js';
 import { registerReviver } from './revive.js';
@@ -27,6 +29,7 @@ let nextId = 1;
  */
 export function dehydrate(args: readonly unknown[]): { args: unknown[]; attach(child: ChildProcess): void } {
   const relays: Array<{ id: number; endpoint: Endpoint }> = [];
+  const direct: Array<{ id: number; peer: Connection; pending: unknown[] }> = [];
   const out = args.map((a, i) => {
     if (isShared(a)) {
       throw new TypeError(
@@ -35,12 +38,27 @@ export function dehydrate(args: readonly unknown[]): { args: unknown[]; attach(c
     }
     if (!(a instanceof Connection)) return a;
     const marker: RelayMarker = { $concur: 'connection-ipc', id: nextId++, readable: a.readable, writable: a.writable };
-    relays.push({ id: marker.id, endpoint: a.moveOut() });
+    const peer = a._peer;
+    const endpoint = a.moveOut();
+    if (peer !== undefined && !peer.closed && endpoint.port !== undefined) {
+      // The other end is here: it talks to the child over IPC itself, with no port in
+      // between. What it already sent waits in the moved end's port and goes first.
+      const pending: unknown[] = [];
+      for (let m = receiveMessageOnPort(endpoint.port); m !== undefined; m = receiveMessageOnPort(endpoint.port)) pending.push(m.message);
+      direct.push({ id: marker.id, peer, pending });
+      a._peer = peer._peer = undefined;
+    } else {
+      relays.push({ id: marker.id, endpoint });
+    }
     return marker;
   });
   return {
     args: out,
     attach(child) {
+      for (const { id, peer, pending } of direct) {
+        for (const value of pending) child.send({ $concurPipe: id, value } satisfies RelayMessage);
+        peer._rebind(childEndpoint(child, id));
+      }
       for (const { id, endpoint } of relays) {
         endpoint.listen(
           (value) => {
@@ -59,6 +77,41 @@ export function dehydrate(args: readonly unknown[]): { args: unknown[]; attach(c
         // When the child is gone, so is its end: the other end sees EOF.
         child.once('exit', () => endpoint.close());
       }
+    },
+  };
+}
+
+/** In the parent: a Connection end that talks to one child's end over its IPC channel. */
+function childEndpoint(child: ChildProcess, id: number): Endpoint {
+  let onMessage: ((m: RelayMessage) => void) | undefined;
+  let onExit: (() => void) | undefined;
+  const channel = (): { ref?: () => void; unref?: () => void } | undefined => child.channel as { ref?: () => void; unref?: () => void } | undefined;
+  return {
+    post: (value) => {
+      if (!child.connected) throw new EOFError('the other end of the Pipe is in a process that has exited');
+      child.send({ $concurPipe: id, value } satisfies RelayMessage);
+    },
+    close: () => {
+      if (child.connected) child.send({ $concurPipe: id, close: true } satisfies RelayMessage);
+      if (onMessage) child.off('message', onMessage);
+    },
+    listen(onValue, onClose) {
+      onMessage = (m: RelayMessage) => {
+        if (m === null || typeof m !== 'object' || m.$concurPipe !== id) return;
+        if (m.close) onClose();
+        else onValue(m.value);
+      };
+      onExit = onClose;
+      child.on('message', onMessage);
+      child.once('exit', onExit);
+    },
+    detach() {
+      if (onMessage) child.off('message', onMessage);
+      if (onExit) child.off('exit', onExit);
+    },
+    // A recv() waiting on the child keeps the program alive, as it would on a port.
+    hold(waiting) {
+      if (waiting) channel()?.ref?.();
     },
   };
 }

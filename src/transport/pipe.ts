@@ -1,4 +1,4 @@
-import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { EOFError } from '../futures/errors.js';
 import { describe } from '../futures/future.js';
 import { Deque } from '../util/deque.js';
@@ -23,7 +23,9 @@ export interface Endpoint {
  * `recv()` and `poll()` return Promises; every wait is in milliseconds.
  */
 export class Connection<T = unknown> {
-  readonly #endpoint: Endpoint;
+  #endpoint: Endpoint;
+  /** @internal The other end, while both were made by one Pipe() call in this thread. */
+  _peer: Connection<T> | undefined;
   readonly #inbox = new Deque<unknown>();
   readonly #readable: boolean;
   readonly #writable: boolean;
@@ -36,7 +38,11 @@ export class Connection<T = unknown> {
     this.#endpoint = endpoint;
     this.#readable = readable;
     this.#writable = writable;
-    endpoint.listen(
+    this.#listen();
+  }
+
+  #listen(): void {
+    this.#endpoint.listen(
       (value) => {
         this.#inbox.push(value);
         this.#wake();
@@ -46,6 +52,24 @@ export class Connection<T = unknown> {
         this.#wake();
       },
     );
+  }
+
+  /**
+   * @internal Moves this end onto another transport (its peer went to a child process
+   * and now answers over IPC directly). Values already delivered here are kept; values
+   * still in the old port are taken first.
+   */
+  _rebind(endpoint: Endpoint): void {
+    const old = this.#endpoint;
+    for (let m = old.port ? receiveMessageOnPort(old.port) : undefined; m !== undefined; m = receiveMessageOnPort(old.port!)) {
+      this.#inbox.push(m.message);
+    }
+    old.detach();
+    old.close();
+    this.#endpoint = endpoint;
+    this.#listen();
+    if (this.#waiters.length > 0) endpoint.hold?.(true);
+    this.#wake();
   }
 
   /** True if this end may receive. */
@@ -182,5 +206,9 @@ export function portEndpoint(port: MessagePort): Endpoint {
 export function Pipe<T = unknown>(options: { duplex?: boolean } = {}): [Connection<T>, Connection<T>] {
   const duplex = options.duplex ?? true;
   const { port1, port2 } = new MessageChannel();
-  return [new Connection<T>(portEndpoint(port1), true, duplex), new Connection<T>(portEndpoint(port2), duplex, true)];
+  const a = new Connection<T>(portEndpoint(port1), true, duplex);
+  const b = new Connection<T>(portEndpoint(port2), duplex, true);
+  a._peer = b;
+  b._peer = a;
+  return [a, b];
 }

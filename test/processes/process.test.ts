@@ -90,6 +90,17 @@ describe('Pipe between processes', () => {
     await assert.rejects(parent.recv(), EOFError);
   });
 
+  it('values sent before the child started reach it first, in order', async () => {
+    const [parent, child] = Pipe();
+    parent.send('first');
+    parent.send('second');
+    const p = new Process({ target: children.echo, args: [child] }).start();
+    assert.equal(await parent.recv(), 'FIRST');
+    assert.equal(await parent.recv(), 'SECOND');
+    parent.send('bye');
+    await p.join();
+  });
+
   it('recv rejects with EOFError once the other end has closed and the rest is drained', async () => {
     const [reader, writer] = Pipe<number>({ duplex: false });
     const p = new Process({ target: children.produce, args: [writer, 3] }).start();

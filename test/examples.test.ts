@@ -48,6 +48,14 @@ describe('examples', () => {
     assert.match(out, /^500 concurrent clients, 2500 round trips, all answered in upper case, in \d+ ms \(\d+\/s\) on one thread$/m);
   });
 
+  it('producer-consumer.ts: a bounded SharedQueue between threads, and taskDone/join', async () => {
+    const out = await runExample('producer-consumer.ts');
+    assert.match(out, /^joined: all 300 items processed, sum 44850 \(expected 44850\)$/m);
+    assert.match(out, /^queue empty: true$/m);
+    const taken = [...out.matchAll(/consumer-\d took (\d+) items/g)].reduce((sum, m) => sum + Number(m[1]), 0);
+    assert.equal(taken, 300);
+  });
+
   it('speedup.ts: prints the speedup table', async () => {
     const out = await runExample('speedup.ts', '22', '8');
     assert.match(out, /8 x fib\(22\) on \d+ CPUs/);
@@ -67,6 +75,6 @@ describe('examples', () => {
   it('npm start: the tour runs every scenario that exists', async () => {
     const tour = fileURLToPath(new URL('../scripts/tour.mjs', import.meta.url));
     const { stdout } = await run(process.execPath, [tour], { timeout: 300_000 });
-    assert.match(stdout, /^6 of 6 scenarios ran\.$/m);
+    assert.match(stdout, /^7 of 7 scenarios ran\.$/m);
   });
 });

@@ -113,5 +113,11 @@ const summary = {
 const dir = here('./results/');
 mkdirSync(dir, { recursive: true });
 const record = { date, machine, rounds: ROUNDS, serialMs, summary, trials };
-writeFileSync(`${dir}/latest.json`, JSON.stringify(record, null, 2));
-writeFileSync(`${dir}/${date}.json`, JSON.stringify(record, null, 2));
+// Only a full run stands for the date; a run of some workloads is kept beside it.
+const full = [...THREAD_WORKLOADS, ...PROCESS_WORKLOADS].every((w) => chosen.includes(w)) && ROUNDS >= 5;
+if (full) {
+  writeFileSync(`${dir}/latest.json`, JSON.stringify(record, null, 2));
+  writeFileSync(`${dir}/${date}.json`, JSON.stringify(record, null, 2));
+} else {
+  writeFileSync(`${dir}/${date}-partial.json`, JSON.stringify(record, null, 2));
+}

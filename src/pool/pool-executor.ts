@@ -27,7 +27,8 @@ import type { TransferListItem } from 'node:worker_threads';
 import { BrokenExecutorError, Full, TimeoutError, WorkerCrashedError } from '../futures/errors.js';
 import { BaseExecutor, checkInteger, type ShutdownOptions, type TaskFunction, type TaskOptions } from '../futures/executor.js';
 import { checkTimeout, describe, Future } from '../futures/future.js';
-import type { TaskMode } from '../futures/task-mode.js';
+import { CALL, type TaskMode } from '../futures/task-mode.js';
+import { Connection } from '../transport/pipe.js';
 import { specName, specOf, type FunctionSpec } from '../tasks/describe.js';
 import { deserializeError, type SerializedError } from '../transport/errors.js';
 import {
@@ -230,6 +231,16 @@ export abstract class PoolExecutor extends BaseExecutor {
   /** Starts one worker running worker-runtime with `init`. */
   protected abstract spawnWorker(init: WorkerInit, events: WorkerEvents): WorkerHandle;
 
+  /**
+   * Prepares a task's Pipe ends for the trip to a worker; by default they cannot go.
+   * The thread pool moves their ports along (see ThreadPoolExecutor).
+   */
+  protected moveConnections(args: unknown[], options: TaskOptions): { args: unknown[]; options: TaskOptions } {
+    void args;
+    void options;
+    throw new TypeError(`a Pipe end cannot be passed to a ${this.workerKind}-pool task yet; pass it to a Process, a Thread or a thread-pool task`);
+  }
+
   /** What a worker is called in messages: 'thread' or 'process'. */
   protected abstract readonly workerKind: string;
 
@@ -291,6 +302,13 @@ export abstract class PoolExecutor extends BaseExecutor {
     }
     const signal = options.signal;
     if (signal?.aborted) return failedFuture(signal.reason);
+    if (mode === CALL && args.some((a) => a instanceof Connection)) {
+      try {
+        ({ args, options } = this.moveConnections(args, options));
+      } catch (err) {
+        return failedFuture(err);
+      }
+    }
     const item = new Item(this.#fnIdOf(spec), args, MODE_FLAGS[mode], options, performance.now());
     if (signal !== undefined) {
       item.onAbort = () => this.#stop(item, signal.reason, false);

@@ -30,7 +30,7 @@ import {
   TASK_FIELDS,
   TASKS,
 } from '../transport/protocol.js';
-import { reviveShared } from '../sync/shared.js';
+import { reviveArg } from '../transport/crossing.js';
 import { unwrapTransfer } from '../transport/transfer.js';
 import { Deque } from '../util/deque.js';
 import type { TransferListItem } from 'node:worker_threads';
@@ -132,7 +132,7 @@ export class WorkerRuntime {
             continue;
           }
         }
-        if (flags === 0) for (let i = 0; i < args.length; i++) reviveShared(args[i]);
+        if (flags === 0) for (let i = 0; i < args.length; i++) args[i] = reviveArg(args[i]);
         Atomics.store(ctrl, CTRL_SEQ, seq);
         ctrl[CTRL_RUNNING] = 1;
         try {

@@ -3,6 +3,8 @@ import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { describe } from '../futures/future.js';
 import { checkPoolOptions, PoolExecutor, type PoolOptions, type WorkerEvents, type WorkerHandle } from '../pool/pool-executor.js';
 import type { WorkerInit } from '../pool/worker-runtime.js';
+import type { TaskOptions } from '../futures/executor.js';
+import { argsForThread } from '../transport/crossing.js';
 import { THREAD_BOOTSTRAP, threadEntry } from './bootstrap.js';
 
 /** Options of a ThreadPoolExecutor. */
@@ -39,6 +41,12 @@ export class ThreadPoolExecutor extends PoolExecutor {
     this.#resourceLimits = options.resourceLimits;
     this.#execArgv = options.execArgv;
     this.#env = options.env;
+  }
+
+  /** Pipe ends travel to the worker by moving their ports (the end here is closed). */
+  protected override moveConnections(args: unknown[], options: TaskOptions): { args: unknown[]; options: TaskOptions } {
+    const moved = argsForThread(args);
+    return { args: moved.args, options: { ...options, transfer: [...(options.transfer ?? []), ...moved.transfer] } };
   }
 
   protected spawnWorker(init: WorkerInit, events: WorkerEvents): WorkerHandle {

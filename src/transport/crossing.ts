@@ -27,7 +27,12 @@ export function argsForThread(args: readonly unknown[]): { args: unknown[]; tran
   return { args: out, transfer };
 }
 
-/** Turns markers made by `argsForThread` back into Connections, and shared primitives back into their classes, in the thread. */
+/** Turns a marker made by `argsForThread` back into a Connection, and a shared primitive back into its class, in the thread. */
+export function reviveArg(a: unknown): unknown {
+  return isMarker(a) ? new Connection(portEndpoint(a.port), a.readable, a.writable) : reviveShared(a);
+}
+
+/** `reviveArg` over an argument list. */
 export function reviveInThread(args: readonly unknown[]): unknown[] {
-  return args.map((a) => (isMarker(a) ? new Connection(portEndpoint(a.port), a.readable, a.writable) : reviveShared(a)));
+  return args.map(reviveArg);
 }

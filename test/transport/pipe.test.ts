@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { EOFError, Pipe, Thread } from '../../src/index.js';
-import { children } from '../fixtures/children.js';
+import { EOFError, Pipe, ProcessPoolExecutor, Thread, ThreadPoolExecutor } from '../../src/index.js';
+import { children, pipeTasks } from '../fixtures/children.js';
 
 describe('Pipe', () => {
   it('carries structured-cloned values both ways in one process', async () => {
@@ -49,6 +49,26 @@ describe('Pipe', () => {
     here.send('bye');
     await t.join();
     assert.equal(t.exitCode, 0);
+  });
+});
+
+describe('Pipe ends as pool task arguments', () => {
+  it('an end passed to a thread-pool task moves there and works', async () => {
+    await using pool = new ThreadPoolExecutor({ maxWorkers: 1 });
+    const [here, there] = Pipe<string>();
+    const f = pool.submit(pipeTasks.greetOver, there, 'pool');
+    assert.equal(await here.recv(), 'hello pool');
+    here.send('thanks');
+    assert.equal(await f, 'got thanks');
+    assert.equal(there.closed, true, 'the end given away is closed here');
+  });
+
+  it('a process-pool task refuses an end with a clear error, and the pool goes on', async () => {
+    await using pool = new ProcessPoolExecutor({ maxWorkers: 1 });
+    const [, there] = Pipe<string>();
+    await assert.rejects(pool.submit(pipeTasks.greetOver, there, 'p').result(), /cannot be passed to a process-pool task yet/);
+    assert.equal(there.closed, false);
+    assert.equal(await pool.submit((x: number) => x + 1, 1), 2);
   });
 });
 

@@ -52,7 +52,12 @@ export class ProcessPoolExecutor extends PoolExecutor {
     child.on('message', events.message as (m: unknown) => void);
     child.on('error', events.error);
     // 'close', not 'exit': by then the status pipe has delivered the child's last words.
-    child.on('close', (code, signal) => {
+    // But a grandchild the task started may hold the pipe open long after: so 'close'
+    // is awaited at most a moment past 'exit', and no Future waits on a grandchild.
+    let reported = false;
+    const onEnd = (code: number | null, signal: NodeJS.Signals | null): void => {
+      if (reported) return;
+      reported = true;
       const r = report();
       if (r !== undefined) {
         shared[CTRL_SEQ] = r.seq;
@@ -62,7 +67,9 @@ export class ProcessPoolExecutor extends PoolExecutor {
         shared[CTRL_RUNNING] = 1;
       }
       events.exit(code, signal);
-    });
+    };
+    child.on('close', onEnd);
+    child.on('exit', (code, signal) => setTimeout(() => onEnd(code, signal), 200).unref());
     // An idle worker must not keep this process alive, so every handle the child holds
     // here follows ref/unref: the process, its IPC channel and its status pipe.
     const handles = (): Array<{ ref?: () => void; unref?: () => void } | null | undefined> => [

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ProcessPoolExecutor, WorkerCrashedError } from '../../src/index.js';
-import { files, tasks } from '../fixtures/tasks.js';
+import { files, grandchildren, tasks } from '../fixtures/tasks.js';
 import { executorSuite } from '../futures/executor-suite.js';
 import { socketBlocker } from './socket-blocker.js';
 
@@ -27,6 +27,16 @@ describe('ProcessPoolExecutor', () => {
     assert.equal(err.signal, 'SIGKILL');
     assert.match(err.message, /worker process running task killSelf .* was killed by SIGKILL/);
     assert.deepEqual(await Promise.all(others), Array.from({ length: 10 }, (_, i) => i));
+    assert.equal(await pool.submit(tasks.inc, 1), 2);
+  });
+
+  it('a worker that exits leaving a grandchild behind still fails its task promptly', async () => {
+    await using pool = new ProcessPoolExecutor({ maxWorkers: 1 });
+    const started = performance.now();
+    const err = await pool.submit(grandchildren.exitLeavingGrandchild, 5).exception();
+    assert.ok(err instanceof WorkerCrashedError);
+    assert.equal(err.exitCode, 5);
+    assert.ok(performance.now() - started < 4_000, 'not held until the grandchild (5 s) ends');
     assert.equal(await pool.submit(tasks.inc, 1), 2);
   });
 

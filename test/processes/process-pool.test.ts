@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ProcessPoolExecutor, WorkerCrashedError } from '../../src/index.js';
-import { files, grandchildren, tasks } from '../fixtures/tasks.js';
+import { environment, files, grandchildren, tasks } from '../fixtures/tasks.js';
 import { executorSuite } from '../futures/executor-suite.js';
 import { socketBlocker } from './socket-blocker.js';
 
@@ -49,6 +49,12 @@ describe('ProcessPoolExecutor', () => {
     assert.ok(err instanceof WorkerCrashedError);
     assert.equal(err.exitCode, 9);
     assert.deepEqual(await Promise.all([before, after]), [2, 3]);
+  });
+
+  it('execArgv and env options reach the worker processes', async () => {
+    await using pool = new ProcessPoolExecutor({ maxWorkers: 1, env: { ...process.env, CONCUR_TEST_FLAG: 'from-parent' }, execArgv: [...process.execArgv, '--max-old-space-size=123'] });
+    assert.equal(await pool.submit(environment.envVar, 'CONCUR_TEST_FLAG'), 'from-parent');
+    assert.ok((await pool.submit(environment.execArgv)).includes('--max-old-space-size=123'));
   });
 
   it('runs tasks in other processes, and isMain() is false there', async () => {

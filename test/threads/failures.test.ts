@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BrokenExecutorError, Full, type PoolEvents, ThreadPoolExecutor, TimeoutError, WorkerCrashedError } from '../../src/index.js';
 import { broken } from '../fixtures/broken-tasks.js';
-import { tasks } from '../fixtures/tasks.js';
+import { environment, tasks } from '../fixtures/tasks.js';
 
 const flag = (n = 2): Int32Array => new Int32Array(new SharedArrayBuffer(4 * n));
 
@@ -205,6 +205,12 @@ describe('ThreadPoolExecutor failures', () => {
     Atomics.store(f, 0, 1);
     Atomics.notify(f, 0);
     assert.deepEqual(await Promise.all([blocked, q1, q2]), ['released', 2, 3]);
+  });
+
+  it('the env option gives worker threads their own environment', async () => {
+    await using pool = new ThreadPoolExecutor({ maxWorkers: 1, env: { ...process.env, CONCUR_TEST_FLAG: 'thread-env' } });
+    assert.equal(await pool.submit(environment.envVar, 'CONCUR_TEST_FLAG'), 'thread-env');
+    assert.equal(process.env.CONCUR_TEST_FLAG, undefined, 'the parent environment is untouched');
   });
 
   it('moves ArrayBuffers in the transfer list instead of copying them', async () => {

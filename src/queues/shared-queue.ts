@@ -84,21 +84,37 @@ export class SharedQueue<T = unknown> {
 
   /** Adds an item, waiting up to `timeout` ms for room; Full when the time runs out. */
   put(item: T, options: { timeout?: number } = {}): Promise<void> {
+    // The common case, room now, costs no generator and no extra promise hop.
+    if (options.timeout === undefined) {
+      try {
+        if (this._tryPut(encode(item, true))) return Promise.resolve();
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
     return runAsync(this._putSteps(item, options.timeout));
   }
 
   /** `put`, blocking this thread. */
   putSync(item: T, options: { timeout?: number } = {}): void {
-    runSync(this._putSteps(item, options.timeout));
+    runSync(this._putSteps(item, options.timeout, true));
   }
 
   /** Adds an item at once; Full if there is no room. */
   putNowait(item: T): void {
-    if (!this._tryPut(encode(item))) throw new Full(`queue is full (maxsize ${this.maxsize}, or its ${this._ring.length} bytes)`);
+    if (!this._tryPut(encode(item, true))) throw new Full(`queue is full (maxsize ${this.maxsize}, or its ${this._ring.length} bytes)`);
   }
 
   /** Removes and returns the next item, waiting up to `timeout` ms; Empty when the time runs out. */
   get(options: { timeout?: number } = {}): Promise<T> {
+    if (options.timeout === undefined) {
+      try {
+        const got = this._tryGet();
+        if (got !== NOTHING) return Promise.resolve(got as T);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
     return runAsync(this._getSteps(options.timeout));
   }
 
@@ -108,8 +124,9 @@ export class SharedQueue<T = unknown> {
   }
 
   /** @internal The put loop, for either driver: sleeps on GETS while full, announced in PUT_WAITERS. */
-  *_putSteps(item: T, timeout: number | undefined): WaitSteps<void> {
-    const record = encode(item);
+  *_putSteps(item: T, timeout: number | undefined, sync = false): WaitSteps<void> {
+    // Only a blocking put may use the shared scratch record: nothing else runs in this thread until it returns.
+    const record = encode(item, sync);
     const deadline = deadlineOf(timeout);
     const h = this._header;
     for (;;) {
@@ -258,6 +275,7 @@ export class SharedQueue<T = unknown> {
     const h = this._header;
     const ring = this._ring;
     let bytes: Uint8Array;
+    let number = 0;
     this._lock();
     try {
       if (h[COUNT] === 0) {
@@ -271,7 +289,11 @@ export class SharedQueue<T = unknown> {
         head = 0;
       }
       const length = readU32(ring, head);
-      bytes = ring.slice(head + 4, head + 4 + length);
+      // A number is read in place; anything else is copied out and decoded after the lock.
+      if (ring[head + 4] === TAG_NUMBER) {
+        number = viewOf(ring).getFloat64(head + 5, true);
+        bytes = EMPTY;
+      } else bytes = ring.slice(head + 4, head + 4 + length);
       h[HEAD] = (head + 4 + length) % ring.length;
       h[USED] = h[USED]! - pad - 4 - length;
       // An empty ring starts again at 0, so records rarely need to wrap.
@@ -281,31 +303,48 @@ export class SharedQueue<T = unknown> {
       this._unlock();
     }
     if (Atomics.load(h, PUT_WAITERS) > 0) wake(h, GETS, 1);
-    return decode(bytes);
+    return bytes === EMPTY ? number : decode(bytes);
   }
 
-  /** @internal A short spin lock: the critical sections copy a record and touch the header. */
+  /**
+   * @internal A futex mutex (Drepper's): 0 free, 1 held, 2 held with sleepers. The
+   * critical sections only copy a record and touch the header, so it spins a little
+   * before sleeping, and unlock notifies only when someone sleeps.
+   */
   _lock(): void {
     const h = this._header;
-    for (let spins = 0; Atomics.compareExchange(h, LOCK, 0, 1) !== 0; spins++) {
-      if (spins > 64) Atomics.wait(h, LOCK, 1, 1);
+    for (let spins = 0; spins < 32; spins++) if (Atomics.compareExchange(h, LOCK, 0, 1) === 0) return;
+    let c = Atomics.exchange(h, LOCK, 2);
+    while (c !== 0) {
+      Atomics.wait(h, LOCK, 2);
+      c = Atomics.exchange(h, LOCK, 2);
     }
   }
 
   /** @internal */
   _unlock(): void {
-    Atomics.store(this._header, LOCK, 0);
-    Atomics.notify(this._header, LOCK, 1);
+    if (Atomics.exchange(this._header, LOCK, 0) === 2) Atomics.notify(this._header, LOCK, 1);
   }
 }
 
 const NOTHING = Symbol('nothing');
 
-function encode(item: unknown): Uint8Array {
+const EMPTY = new Uint8Array(0);
+const scratch = new Uint8Array(9);
+const scratchView = new DataView(scratch.buffer);
+const views = new WeakMap<ArrayBufferLike, DataView>();
+const viewOf = (ring: Uint8Array): DataView => {
+  let v = views.get(ring.buffer);
+  if (v === undefined) views.set(ring.buffer, (v = new DataView(ring.buffer)));
+  return v;
+};
+
+/** The record for an item; a number may use the thread's scratch record when the caller copies it at once. */
+function encode(item: unknown, reuse = false): Uint8Array {
   if (typeof item === 'number') {
-    const out = new Uint8Array(9);
+    const out = reuse ? scratch : new Uint8Array(9);
     out[0] = TAG_NUMBER;
-    new DataView(out.buffer).setFloat64(1, item, true);
+    (reuse ? scratchView : new DataView(out.buffer)).setFloat64(1, item, true);
     return out;
   }
   if (typeof item === 'string') {

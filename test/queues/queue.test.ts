@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { Empty, Full, LifoQueue, PriorityQueue, Queue, QueueShutDown } from '../../src/index.js';
+import { QueueModel, queueOps, type QueueOp } from './queue-model.js';
 
 describe('Queue', () => {
   it('put/get in FIFO order; nowait forms raise Full and Empty; timeouts raise them too', async () => {
@@ -109,17 +110,6 @@ describe('Queue', () => {
 });
 
 describe('queues against a model (fast-check)', () => {
-  type Op = { op: 'put'; value: number } | { op: 'get' } | { op: 'done' } | { op: 'shutdown'; immediate: boolean };
-  const ops = fc.array(
-    fc.oneof(
-      { weight: 4, arbitrary: fc.record({ op: fc.constant('put' as const), value: fc.integer({ min: 0, max: 20 }) }) },
-      { weight: 4, arbitrary: fc.record({ op: fc.constant('get' as const) }) },
-      { weight: 2, arbitrary: fc.record({ op: fc.constant('done' as const) }) },
-      { weight: 1, arbitrary: fc.record({ op: fc.constant('shutdown' as const), immediate: fc.boolean() }) },
-    ),
-    { maxLength: 60 },
-  );
-
   for (const [name, make, order] of [
     ['Queue', (m: number) => new Queue<number>({ maxsize: m }), (xs: number[]) => xs.shift()],
     ['LifoQueue', (m: number) => new LifoQueue<number>({ maxsize: m }), (xs: number[]) => xs.pop()],
@@ -127,41 +117,26 @@ describe('queues against a model (fast-check)', () => {
   ] as const) {
     it(`${name} matches an array model, with bounds, timeouts, taskDone and shutdown`, async () => {
       await fc.assert(
-        fc.asyncProperty(ops, fc.integer({ min: 0, max: 4 }), async (list: Op[], maxsize) => {
+        fc.asyncProperty(queueOps(fc.integer({ min: 0, max: 20 }), 60), fc.integer({ min: 0, max: 4 }), async (list: QueueOp<number>[], maxsize) => {
           const q = make(maxsize);
-          const model: number[] = [];
-          let unfinished = 0;
-          let shut = false;
+          const model = new QueueModel<number>();
           for (const o of list) {
             if (o.op === 'put') {
-              const full = maxsize > 0 && model.length >= maxsize;
-              if (shut) await assert.rejects(q.put(o.value, { timeout: 0 }), QueueShutDown);
+              const full = maxsize > 0 && model.items.length >= maxsize;
+              if (model.shut) await assert.rejects(q.put(o.value, { timeout: 0 }), QueueShutDown);
               else if (full) await assert.rejects(q.put(o.value, { timeout: 0 }), Full);
               else {
                 await q.put(o.value, { timeout: 0 });
-                model.push(o.value);
-                unfinished++;
+                model.put(o.value);
               }
             } else if (o.op === 'get') {
-              if (model.length === 0) await assert.rejects(q.get({ timeout: 0 }), shut ? QueueShutDown : Empty);
-              else assert.equal(await q.get({ timeout: 0 }), order(model));
-            } else if (o.op === 'done') {
-              if (unfinished === 0) assert.throws(() => q.taskDone(), RangeError);
-              else {
-                q.taskDone();
-                unfinished--;
-              }
-            } else {
-              q.shutdown({ immediate: o.immediate });
-              shut = true;
-              if (o.immediate) {
-                unfinished = Math.max(0, unfinished - model.length);
-                model.length = 0;
-              }
-            }
-            assert.equal(q.qsize(), model.length);
-            assert.equal(q.empty(), model.length === 0);
-            assert.equal(q.full(), maxsize > 0 && model.length >= maxsize);
+              if (model.items.length === 0) await assert.rejects(q.get({ timeout: 0 }), model.shut ? QueueShutDown : Empty);
+              else assert.equal(await q.get({ timeout: 0 }), order(model.items));
+            } else if (o.op === 'done') model.taskDone(q);
+            else model.shutdown(q, o.immediate);
+            assert.equal(q.qsize(), model.items.length);
+            assert.equal(q.empty(), model.items.length === 0);
+            assert.equal(q.full(), maxsize > 0 && model.items.length >= maxsize);
           }
         }),
         { numRuns: 150 },

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { Empty, Full, QueueShutDown, SharedQueue, Thread } from '../../src/index.js';
 import { queueTasks } from '../fixtures/sync-tasks.js';
+import { QueueModel, queueOps, type QueueOp } from './queue-model.js';
 
 describe('SharedQueue', () => {
   it('carries numbers, strings and structured-cloned values in FIFO order', async () => {
@@ -65,28 +66,18 @@ describe('SharedQueue', () => {
   });
 
   it('matches an array model under any sequence of puts, gets, taskDone and shutdown', async () => {
-    type Op = { op: 'put'; value: number | string } | { op: 'get' } | { op: 'done' } | { op: 'shutdown'; immediate: boolean };
-    const op = fc.oneof(
-      { weight: 4, arbitrary: fc.record({ op: fc.constant('put' as const), value: fc.oneof(fc.integer(), fc.string({ maxLength: 30 })) }) },
-      { weight: 4, arbitrary: fc.record({ op: fc.constant('get' as const) }) },
-      { weight: 2, arbitrary: fc.record({ op: fc.constant('done' as const) }) },
-      { weight: 1, arbitrary: fc.record({ op: fc.constant('shutdown' as const), immediate: fc.boolean() }) },
-    );
     await fc.assert(
-      fc.asyncProperty(fc.array(op, { maxLength: 80 }), fc.integer({ min: 0, max: 5 }), fc.constantFrom(64, 128, 4096), async (ops: Op[], maxsize, capacityBytes) => {
+      fc.asyncProperty(queueOps(fc.oneof(fc.integer(), fc.string({ maxLength: 30 })), 80), fc.integer({ min: 0, max: 5 }), fc.constantFrom(64, 128, 4096), async (ops: QueueOp<number | string>[], maxsize, capacityBytes) => {
         const q = new SharedQueue<number | string>({ maxsize, capacityBytes });
-        const model: Array<number | string> = [];
+        const model = new QueueModel<number | string>();
         const sizeOf = (v: number | string): number => 4 + 1 + (typeof v === 'number' ? 8 : Buffer.byteLength(v));
-        let unfinished = 0;
-        let shut = false;
         for (const o of ops) {
           if (o.op === 'put') {
-            if (shut) assert.throws(() => q.putNowait(o.value), QueueShutDown);
+            if (model.shut) assert.throws(() => q.putNowait(o.value), QueueShutDown);
             else {
               try {
                 q.putNowait(o.value);
-                model.push(o.value);
-                unfinished++;
+                model.put(o.value);
               } catch (e) {
                 // Full by count, or by bytes: a record may also need the ring's end skipped
                 // (less than its own size), so it is refused only when even that is short.
@@ -95,28 +86,16 @@ describe('SharedQueue', () => {
                   continue;
                 }
                 assert.ok(e instanceof Full);
-                const bytes = model.reduce((s: number, v) => s + sizeOf(v), 0);
-                assert.ok((maxsize > 0 && model.length >= maxsize) || bytes + 2 * sizeOf(o.value) > capacityBytes, 'refused only when full');
+                const bytes = model.items.reduce((s: number, v) => s + sizeOf(v), 0);
+                assert.ok((maxsize > 0 && model.items.length >= maxsize) || bytes + 2 * sizeOf(o.value) > capacityBytes, 'refused only when full');
               }
             }
           } else if (o.op === 'get') {
-            if (model.length === 0) assert.throws(() => q.getNowait(), shut ? QueueShutDown : Empty);
-            else assert.deepEqual(q.getNowait(), model.shift());
-          } else if (o.op === 'done') {
-            if (unfinished === 0) assert.throws(() => q.taskDone(), RangeError);
-            else {
-              q.taskDone();
-              unfinished--;
-            }
-          } else {
-            q.shutdown({ immediate: o.immediate });
-            shut = true;
-            if (o.immediate) {
-              unfinished = Math.max(0, unfinished - model.length);
-              model.length = 0;
-            }
-          }
-          assert.equal(q.qsize(), model.length);
+            if (model.items.length === 0) assert.throws(() => q.getNowait(), model.shut ? QueueShutDown : Empty);
+            else assert.deepEqual(q.getNowait(), model.items.shift());
+          } else if (o.op === 'done') model.taskDone(q);
+          else model.shutdown(q, o.immediate);
+          assert.equal(q.qsize(), model.items.length);
         }
       }),
       { numRuns: 200 },

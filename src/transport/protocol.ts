@@ -11,10 +11,15 @@
  *
  * Tasks run, and their results return, in the order they were sent.
  */
+/** Pool → worker: a batch of tasks. */
 export const TASKS = 1;
+/** Worker → pool: started (and initializer done); send work. */
 export const READY = 2;
+/** Worker → pool: the initializer threw; the pool is broken. */
 export const INIT_FAILED = 3;
+/** Worker → pool: a batch of results. */
 export const RESULTS = 4;
+/** Worker → pool: over its memory ceiling; replace it after its tasks. */
 export const RETIRE = 5;
 
 /** Task flag: `args` is an array of argument arrays; the result is the array of results. */
@@ -29,13 +34,17 @@ export const FAILED = 1;
 /** Result code: the task's module or inline source could not load; `value` is the error. */
 export const LOAD_FAILED = 2;
 
-/** Fields per task in a TASKS message, and per result in a RESULTS message. */
+/** Fields per task in a TASKS message. */
 export const TASK_FIELDS = 4;
+/** Fields per result in a RESULTS message. */
 export const RESULT_FIELDS = 3;
 
-/** Slots of the Int32Array every worker shares with its pool. */
-export const CTRL_SEQ = 0; // seq of the task the worker is in (or last was in)
-export const CTRL_RUNNING = 1; // 1 while inside a task, so a crash can be blamed on it
+// The Int32Array every worker shares with its pool (a process keeps its own and reports it on exit).
+/** Slot: the seq of the task the worker is in (or last was in). */
+export const CTRL_SEQ = 0;
+/** Slot: 1 while inside a task, so a crash can be blamed on it. */
+export const CTRL_RUNNING = 1;
+/** Slots in all. */
 export const CTRL_SLOTS = 2;
 /** CTRL_SEQ value meaning the worker ended inside a task it could not name (a process killed by a signal). */
 export const SEQ_UNKNOWN = 0;

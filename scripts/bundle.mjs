@@ -12,6 +12,8 @@ await build({
     'threads/worker-entry': 'src/threads/worker-entry.ts',
     'threads/thread-entry': 'src/threads/thread-entry.ts',
     'processes/child-entry': 'src/processes/child-entry.ts',
+    'proxy/broker-entry': 'src/proxy/broker-entry.ts',
+    'proxy/client-entry': 'src/proxy/client-entry.ts',
     'cli/main': 'src/cli/main.ts',
     'cli/cli-tasks': 'src/cli/cli-tasks.ts',
   },

@@ -50,3 +50,6 @@ export class BrokenBarrierError extends ConcurError {}
 
 /** The queue was shut down: no more puts, and no more gets once it is drained. */
 export class QueueShutDown extends ConcurError {}
+
+/** A connection to an owner or a manager could not prove it knows the authkey, or the server could not. */
+export class AuthenticationError extends ConcurError {}

@@ -29,6 +29,7 @@ import { BaseExecutor, checkInteger, type ShutdownOptions, type TaskFunction, ty
 import { checkTimeout, describe, Future } from '../futures/future.js';
 import { CALL, type TaskMode } from '../futures/task-mode.js';
 import { Connection } from '../transport/pipe.js';
+import { isShared } from '../sync/shared.js';
 import { specName, specOf, type FunctionSpec } from '../tasks/describe.js';
 import { deserializeError, type SerializedError } from '../transport/errors.js';
 import {
@@ -233,14 +234,10 @@ export abstract class PoolExecutor extends BaseExecutor {
   protected abstract spawnWorker(init: WorkerInit, events: WorkerEvents): WorkerHandle;
 
   /**
-   * Prepares a task's Pipe ends for the trip to a worker; by default they cannot go.
-   * The thread pool moves their ports along (see ThreadPoolExecutor).
+   * Prepares a task's Pipe ends and shared primitives for the trip to a worker: the
+   * thread pool moves Pipe ports along; the process pool turns primitives into proxies.
    */
-  protected moveConnections(args: unknown[], options: TaskOptions): { args: unknown[]; options: TaskOptions } {
-    void args;
-    void options;
-    throw new TypeError(`a Pipe end cannot be passed to a ${this.workerKind}-pool task yet; pass it to a Process, a Thread or a thread-pool task`);
-  }
+  protected abstract crossArgs(args: unknown[], options: TaskOptions): { args: unknown[]; options: TaskOptions };
 
   /** What a worker is called in messages: 'thread' or 'process'. */
   protected abstract readonly workerKind: string;
@@ -303,9 +300,9 @@ export abstract class PoolExecutor extends BaseExecutor {
     }
     const signal = options.signal;
     if (signal?.aborted) return failedFuture(signal.reason);
-    if (mode === CALL && args.some((a) => a instanceof Connection)) {
+    if (mode === CALL && args.some((a) => a instanceof Connection || isShared(a))) {
       try {
-        ({ args, options } = this.moveConnections(args, options));
+        ({ args, options } = this.crossArgs(args, options));
       } catch (err) {
         return failedFuture(err);
       }

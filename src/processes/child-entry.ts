@@ -13,6 +13,7 @@ import { dieWithParent } from './lifecycle.js';
 import { STATUS_FD, type ChildInit } from './spawn.js';
 import { pipesFlushed, routePipeMessages } from './dehydrate.js'; // also registers how a relayed Pipe end is rebuilt here
 import { revive } from './revive.js';
+import '../proxy/proxies.js'; // registers the proxies a primitive becomes here
 
 markChildProcess();
 dieWithParent(Number(process.env.CONCUR_PARENT_PID));

@@ -4,6 +4,7 @@ import { EOFError } from '../futures/errors.js';
 import { Connection, type Endpoint } from '../transport/pipe.js';
 import { isShared } from '../sync/shared.js';
 import { registerReviver } from './revive.js';
+import { toProxy } from '../proxy/proxies.js';
 
 /** A Connection relayed to a child process: messages tagged with its id travel over IPC. */
 interface RelayMarker {
@@ -30,12 +31,8 @@ let nextId = 1;
 export function dehydrate(args: readonly unknown[]): { args: unknown[]; attach(child: ChildProcess): void } {
   const relays: Array<{ id: number; endpoint: Endpoint }> = [];
   const direct: Array<{ id: number; peer: Connection; pending: unknown[] }> = [];
-  const out = args.map((a, i) => {
-    if (isShared(a)) {
-      throw new TypeError(
-        `argument ${i} (${(a as object).constructor.name}) cannot be passed to a Process yet: shared primitives cross into threads (Thread, ThreadPoolExecutor); across processes use a Pipe`,
-      );
-    }
+  const out = args.map((a) => {
+    if (isShared(a)) return toProxy(a);
     if (!(a instanceof Connection)) return a;
     const marker: RelayMarker = { $concur: 'connection-ipc', id: nextId++, readable: a.readable, writable: a.writable };
     const peer = a._peer;

@@ -2,6 +2,9 @@ import { availableParallelism } from 'node:os';
 import { describe } from '../futures/future.js';
 import { checkPoolOptions, PoolExecutor, type PoolOptions, type WorkerEvents, type WorkerHandle } from '../pool/pool-executor.js';
 import type { WorkerInit } from '../pool/worker-runtime.js';
+import type { TaskOptions } from '../futures/executor.js';
+import { Connection } from '../transport/pipe.js';
+import { toProxy } from '../proxy/proxies.js';
 import { CTRL_RUNNING, CTRL_SEQ, SEQ_UNKNOWN } from '../transport/protocol.js';
 import { readExitReport, spawnChild, STATUS_FD } from './spawn.js';
 
@@ -38,6 +41,19 @@ export class ProcessPoolExecutor extends PoolExecutor {
     this.#execArgv = options.execArgv;
     this.#env = options.env;
     this.#maxMemoryMb = options.maxMemoryMb;
+  }
+
+  /** Shared primitives become proxies served by this process; Pipe ends cannot go to a pool task yet. */
+  protected crossArgs(args: unknown[], options: TaskOptions): { args: unknown[]; options: TaskOptions } {
+    return {
+      args: args.map((a) => {
+        if (a instanceof Connection) {
+          throw new TypeError('a Pipe end cannot be passed to a process-pool task yet; pass it to a Process, a Thread or a thread-pool task');
+        }
+        return toProxy(a);
+      }),
+      options,
+    };
   }
 
   protected spawnWorker(init: WorkerInit, events: WorkerEvents): WorkerHandle {

@@ -15,6 +15,38 @@ const WAITING = 1;
 const NOTIFIED = 2;
 const slotAt = (i: number): number => 1 + 2 * i;
 
+/** What `waitFor` needs of a condition: a proxy of one in another process has it too. */
+export interface Waitable {
+  wait(timeout?: number): Promise<boolean>;
+  waitSync(timeout?: number): boolean;
+}
+
+/** Waits on `cond` until `predicate()` is true, up to `timeout` ms; returns the predicate's last value. */
+export async function waitFor<T>(cond: Waitable, predicate: () => T, timeout?: number): Promise<T> {
+  const deadline = deadlineOf(timeout);
+  let result = predicate();
+  while (!result) {
+    const left = remaining(deadline);
+    if (left === 0) break;
+    await cond.wait(left === Infinity ? undefined : left);
+    result = predicate();
+  }
+  return result;
+}
+
+/** `waitFor`, blocking this thread. */
+export function waitForSync<T>(cond: Waitable, predicate: () => T, timeout?: number): T {
+  const deadline = deadlineOf(timeout);
+  let result = predicate();
+  while (!result) {
+    const left = remaining(deadline);
+    if (left === 0) break;
+    cond.waitSync(left === Infinity ? undefined : left);
+    result = predicate();
+  }
+  return result;
+}
+
 /** Threads wait for a state change announced under a shared lock: threading.Condition. */
 export class Condition {
   /** @internal */
@@ -54,10 +86,10 @@ export class Condition {
   }
 
   /** @internal The wait, for either driver. */
-  *_waitSteps(timeout: number | undefined): WaitSteps<boolean> {
+  *_waitSteps(timeout: number | undefined, owner?: number): WaitSteps<boolean> {
     const deadline = deadlineOf(timeout);
-    const slot = this._claim();
-    const depth = this.lock._releaseAll();
+    const slot = this._claim(owner);
+    const depth = this.lock._releaseAll(owner);
     try {
       const s = this._state;
       while (Atomics.load(s, slot) === WAITING) {
@@ -67,41 +99,30 @@ export class Condition {
       Atomics.store(s, slot, FREE);
       return true;
     } finally {
-      yield* this.lock._acquireSteps({});
+      yield* this.lock._acquireSteps({}, owner);
       this.lock._restore(depth);
     }
   }
 
   /** Waits until `predicate()` is true, up to `timeout` ms; returns the last value of the predicate. */
-  async waitFor<T>(predicate: () => T, timeout?: number): Promise<T> {
-    const deadline = deadlineOf(timeout);
-    let result = predicate();
-    while (!result) {
-      const left = remaining(deadline);
-      if (left === 0) break;
-      await this.wait(left === Infinity ? undefined : left);
-      result = predicate();
-    }
-    return result;
+  waitFor<T>(predicate: () => T, timeout?: number): Promise<T> {
+    return waitFor(this, predicate, timeout);
   }
 
   /** `waitFor`, blocking this thread. */
   waitForSync<T>(predicate: () => T, timeout?: number): T {
-    const deadline = deadlineOf(timeout);
-    let result = predicate();
-    while (!result) {
-      const left = remaining(deadline);
-      if (left === 0) break;
-      this.waitSync(left === Infinity ? undefined : left);
-      result = predicate();
-    }
-    return result;
+    return waitForSync(this, predicate, timeout);
   }
 
   /** Wakes exactly `n` waiting threads (fewer if fewer wait), oldest first. The lock must be held. */
   notify(n = 1): void {
+    this._notify(n);
+  }
+
+  /** @internal `notify` on behalf of `owner`. */
+  _notify(n: number, owner?: number): void {
     if (!Number.isInteger(n) || n < 0) throw new RangeError(`n must be an integer >= 0, got ${describe(n)}`);
-    if (!this.lock._isOwned()) throw new Error('cannot notify on un-acquired lock');
+    if (!this.lock._isOwned(owner)) throw new Error('cannot notify on un-acquired lock');
     const s = this._state;
     for (let woken = 0; woken < n; woken++) {
       let oldest = -1;
@@ -121,8 +142,8 @@ export class Condition {
   }
 
   /** @internal Claims a waiter slot; the caller holds the lock. */
-  _claim(): number {
-    if (!this.lock._isOwned()) throw new Error('cannot wait on un-acquired lock');
+  _claim(owner?: number): number {
+    if (!this.lock._isOwned(owner)) throw new Error('cannot wait on un-acquired lock');
     const s = this._state;
     for (let i = 0; i < MAX_CONDITION_WAITERS; i++) {
       if (Atomics.compareExchange(s, slotAt(i), FREE, WAITING) === FREE) {

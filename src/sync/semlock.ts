@@ -19,8 +19,14 @@ const SLOTS = 4;
 /** The default options object, recognised so that the uncontended path checks nothing. */
 const NO_WAIT_OPTIONS: AcquireOptions = Object.freeze({});
 
-/** This thread's owner id: worker_threads' threadId, never 0. */
+/**
+ * This thread's owner id: worker_threads' threadId, never 0. Callers in other
+ * processes, served by the owner's broker thread, get ids from REMOTE_OWNER_BASE up.
+ */
 const ME = threadId + 1;
+
+/** The first owner id the proxy broker gives a remote caller (threadIds stay far below it). */
+export const REMOTE_OWNER_BASE = 2 ** 30;
 
 /**
  * The one base of Lock, RLock, Semaphore and BoundedSemaphore, as CPython's SemLock:
@@ -58,20 +64,20 @@ export abstract class SemLock {
   }
 
   /** @internal The acquire loop, for either driver (and for Condition re-acquiring its lock). */
-  *_acquireSteps(options: AcquireOptions): WaitSteps<boolean> {
+  *_acquireSteps(options: AcquireOptions, owner = ME): WaitSteps<boolean> {
     const { blocking = true, timeout } = options;
     if (!blocking && timeout !== undefined) throw new RangeError("can't specify a timeout for a non-blocking call");
     checkTimeout(timeout);
-    if (this._reenter() || this._tryTake()) return true;
+    if (this._reenter(owner) || this._tryTake(owner)) return true;
     if (!blocking) return false;
     const deadline = deadlineOf(timeout);
     const s = this._state;
     Atomics.add(s, WAITERS, 1);
     try {
       for (;;) {
-        if (this._tryTake()) return true;
+        if (this._tryTake(owner)) return true;
         const woke: boolean = yield { view: s, index: VALUE, expected: 0, deadline };
-        if (!woke && !this._tryTake()) return false;
+        if (!woke && !this._tryTake(owner)) return false;
       }
     } finally {
       Atomics.sub(s, WAITERS, 1);
@@ -80,10 +86,15 @@ export abstract class SemLock {
 
   /** Gives back `n` permits (1 for locks), waking as many waiters. */
   release(n = 1): void {
+    this._release(n, ME);
+  }
+
+  /** @internal `release` on behalf of `owner`. */
+  _release(n: number, owner: number): void {
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`n must be an integer >= 1, got ${describe(n)}`);
     const s = this._state;
     if (this._recursive) {
-      if (Atomics.load(s, OWNER) !== ME) throw new Error('cannot release un-acquired lock');
+      if (Atomics.load(s, OWNER) !== owner) throw new Error('cannot release un-acquired lock');
       if (--s[COUNT]! > 0) return;
       Atomics.store(s, OWNER, 0);
     }
@@ -96,60 +107,41 @@ export abstract class SemLock {
   }
 
   /** Acquires, runs `fn`, and releases even if it throws. */
-  async withLock<T>(fn: () => T | Promise<T>, options?: AcquireOptions): Promise<T> {
-    if (!(await this.acquire(options))) throw new Error('could not acquire within the timeout');
-    try {
-      return await fn();
-    } finally {
-      this.release();
-    }
+  withLock<T>(fn: () => T | Promise<T>, options?: AcquireOptions): Promise<T> {
+    return withLock(this, fn, options);
   }
 
   /** Acquires and returns a handle that releases on `using`/`await using` exit. */
-  async hold(options?: AcquireOptions): Promise<Disposable & AsyncDisposable> {
-    if (!(await this.acquire(options))) throw new Error('could not acquire within the timeout');
-    return this._handle();
+  hold(options?: AcquireOptions): Promise<Disposable & AsyncDisposable> {
+    return hold(this, options);
   }
 
   /** `hold`, blocking this thread. */
   holdSync(options?: AcquireOptions): Disposable {
-    if (!this.acquireSync(options)) throw new Error('could not acquire within the timeout');
-    return this._handle();
+    return holdSync(this, options);
   }
 
   /** The error for releasing past the bound. */
   protected abstract overRelease(): Error;
 
   /** @internal */
-  _handle(): Disposable & AsyncDisposable {
-    let done = false;
-    const release = (): void => {
-      if (!done) {
-        done = true;
-        this.release();
-      }
-    };
-    return { [Symbol.dispose]: release, [Symbol.asyncDispose]: async () => release() };
-  }
-
-  /** @internal */
-  _reenter(): boolean {
+  _reenter(owner = ME): boolean {
     if (!this._recursive) return false;
     const s = this._state;
-    if (Atomics.load(s, OWNER) !== ME) return false;
+    if (Atomics.load(s, OWNER) !== owner) return false;
     s[COUNT]!++;
     return true;
   }
 
   /** @internal */
-  _tryTake(): boolean {
+  _tryTake(owner = ME): boolean {
     const s = this._state;
     for (;;) {
       const v = Atomics.load(s, VALUE);
       if (v <= 0) return false;
       if (Atomics.compareExchange(s, VALUE, v, v - 1) === v) {
         if (this._recursive) {
-          Atomics.store(s, OWNER, ME);
+          Atomics.store(s, OWNER, owner);
           s[COUNT] = 1;
         }
         return true;
@@ -158,16 +150,16 @@ export abstract class SemLock {
   }
 
   /** @internal For Condition: releases an RLock fully, returning its depth. */
-  _releaseAll(): number {
+  _releaseAll(owner = ME): number {
     if (!this._recursive) {
-      this.release();
+      this._release(1, owner);
       return 1;
     }
     const s = this._state;
-    if (Atomics.load(s, OWNER) !== ME) throw new Error('cannot release un-acquired lock');
+    if (Atomics.load(s, OWNER) !== owner) throw new Error('cannot release un-acquired lock');
     const depth = s[COUNT]!;
     s[COUNT] = 1;
-    this.release();
+    this._release(1, owner);
     return depth;
   }
 
@@ -177,9 +169,49 @@ export abstract class SemLock {
   }
 
   /** @internal True if this thread may wait on a Condition using this lock. */
-  _isOwned(): boolean {
-    return this._recursive ? Atomics.load(this._state, OWNER) === ME : Atomics.load(this._state, VALUE) === 0;
+  _isOwned(owner = ME): boolean {
+    return this._recursive ? Atomics.load(this._state, OWNER) === owner : Atomics.load(this._state, VALUE) === 0;
   }
+}
+
+/** What the scoped forms need of a lock: a proxy of one in another process has it too. */
+export interface Acquirable {
+  acquire(options?: AcquireOptions): Promise<boolean>;
+  acquireSync(options?: AcquireOptions): boolean;
+  release(): void;
+}
+
+/** Acquires `lock`, runs `fn`, and releases even if it throws. */
+export async function withLock<T>(lock: Acquirable, fn: () => T | Promise<T>, options?: AcquireOptions): Promise<T> {
+  if (!(await lock.acquire(options))) throw new Error('could not acquire within the timeout');
+  try {
+    return await fn();
+  } finally {
+    lock.release();
+  }
+}
+
+/** Acquires `lock` and returns a handle that releases it on `using`/`await using` exit. */
+export async function hold(lock: Acquirable, options?: AcquireOptions): Promise<Disposable & AsyncDisposable> {
+  if (!(await lock.acquire(options))) throw new Error('could not acquire within the timeout');
+  return releaser(lock);
+}
+
+/** `hold`, blocking this thread. */
+export function holdSync(lock: Acquirable, options?: AcquireOptions): Disposable & AsyncDisposable {
+  if (!lock.acquireSync(options)) throw new Error('could not acquire within the timeout');
+  return releaser(lock);
+}
+
+function releaser(lock: Acquirable): Disposable & AsyncDisposable {
+  let done = false;
+  const release = (): void => {
+    if (!done) {
+      done = true;
+      lock.release();
+    }
+  };
+  return { [Symbol.dispose]: release, [Symbol.asyncDispose]: async () => release() };
 }
 
 /** A mutual-exclusion lock: threading.Lock. Any thread may release it. */

@@ -34,3 +34,8 @@ export function brandInstance(instance: object, cls: Function): void {
 export function isShared(value: unknown): boolean {
   return value !== null && typeof value === 'object' && typeof (value as Record<string, unknown>)[KIND] === 'string';
 }
+
+/** The name a primitive's class registered under, or undefined for anything else. */
+export function kindOf(value: unknown): string | undefined {
+  return isShared(value) ? ((value as Record<string, unknown>)[KIND] as string) : undefined;
+}

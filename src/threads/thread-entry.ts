@@ -3,6 +3,7 @@ import { workerData } from 'node:worker_threads';
 import type { FunctionSpec } from '../tasks/describe.js';
 import { loadFunction } from '../tasks/load.js';
 import '../sync/all-shared.js';
+import '../proxy/proxies.js';
 import { reviveInThread } from '../transport/crossing.js';
 
 const { target, args } = workerData as { target: FunctionSpec; args: unknown[] };

@@ -43,8 +43,8 @@ export class ThreadPoolExecutor extends PoolExecutor {
     this.#env = options.env;
   }
 
-  /** Pipe ends travel to the worker by moving their ports (the end here is closed). */
-  protected override moveConnections(args: unknown[], options: TaskOptions): { args: unknown[]; options: TaskOptions } {
+  /** Pipe ends travel to the worker by moving their ports (the end here is closed); primitives share their memory. */
+  protected crossArgs(args: unknown[], options: TaskOptions): { args: unknown[]; options: TaskOptions } {
     const moved = argsForThread(args);
     return { args: moved.args, options: { ...options, transfer: [...(options.transfer ?? []), ...moved.transfer] } };
   }

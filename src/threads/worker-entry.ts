@@ -1,6 +1,7 @@
 /** The entry of every ThreadPoolExecutor worker thread. */
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import '../sync/all-shared.js';
+import '../proxy/proxies.js';
 import { WorkerRuntime, type WorkerInit } from '../pool/worker-runtime.js';
 
 const port = parentPort!;

@@ -1,10 +1,14 @@
 import {
+  AuthenticationError,
+  BrokenBarrierError,
   BrokenExecutorError,
   CancelledError,
   ConcurError,
   Empty,
+  EOFError,
   Full,
   InvalidStateError,
+  QueueShutDown,
   TimeoutError,
   WorkerCrashedError,
 } from '../futures/errors.js';
@@ -41,6 +45,10 @@ const KNOWN: Record<string, new (message?: string) => Error> = {
   BrokenExecutorError,
   Empty,
   Full,
+  EOFError,
+  BrokenBarrierError,
+  QueueShutDown,
+  AuthenticationError,
 };
 
 function cloneable(value: unknown): boolean {

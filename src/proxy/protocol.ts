@@ -1,0 +1,53 @@
+/**
+ * The proxy protocol, after the handshake. Every frame starts with a 4-byte call id
+ * (little-endian) so a client routes a reply without decoding it; the rest is one
+ * v8-serialized array. A call carries [objectId, op, args]; a reply [ok, value], where
+ * a failed call's value is its serialized error.
+ */
+import { deserialize, serialize } from 'node:v8';
+
+/** Where a shared object lives and how to reach it: carried by each of its proxies. */
+export interface ProxyRef {
+  /** Unix socket path of the owner's broker. */
+  readonly addr: string;
+  /** The owner's authkey, hex. */
+  readonly key: string;
+  /** The owner's pid (for error messages, and to stop retrying once it is gone). */
+  readonly pid: number;
+  /** The object's id at its owner. */
+  readonly id: number;
+}
+
+function withCallId(callId: number, body: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(4 + body.length);
+  out.writeUInt32LE(callId, 0);
+  body.copy(out, 4);
+  return out;
+}
+
+/** The call id a call or reply frame starts with. */
+export const callIdOf = (frame: Uint8Array): number => Buffer.from(frame.buffer, frame.byteOffset, 4).readUInt32LE(0);
+
+/** A call's frame. */
+export const encodeCall = (callId: number, objectId: number, op: string, args: unknown[]): Buffer =>
+  withCallId(callId, serialize([objectId, op, args]));
+
+/** A call frame's contents. */
+export const decodeCall = (frame: Uint8Array): [objectId: number, op: string, args: unknown[]] =>
+  deserialize(frame.subarray(4)) as [number, string, unknown[]];
+
+/** A reply's frame. */
+export const encodeReply = (callId: number, ok: 0 | 1, value: unknown): Buffer => withCallId(callId, serialize([ok, value]));
+
+/** A reply frame's contents. */
+export const decodeReply = (frame: Uint8Array): [ok: 0 | 1, value: unknown] => deserialize(frame.subarray(4)) as [0 | 1, unknown];
+
+/** How a caller waits for its reply: not at all, with a Promise, or blocking its thread. */
+export const NO_REPLY = 0;
+/** The reply settles a Promise. */
+export const ASYNC = 1;
+/** The reply wakes a thread blocked in Atomics.wait. */
+export const SYNC = 2;
+
+/** What a thread asks its helper to send: [addr, key, pid, callId, mode, frame]. */
+export type HelperRequest = [addr: string, key: string, pid: number, callId: number, mode: number, frame: Uint8Array];

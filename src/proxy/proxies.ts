@@ -1,0 +1,295 @@
+/**
+ * Proxies: what a shared primitive becomes in another process. Each keeps the
+ * interface of the primitive it stands for (`acquireSync` still blocks, `value` is
+ * still a property) and forwards every call to the owner's broker. A proxy is plain
+ * data (its reference) plus a registered class, so it crosses on into further threads
+ * and processes and is revived there like any primitive.
+ */
+import { brandInstance, kindOf, registerShared } from '../sync/shared.js';
+import { hold, holdSync, withLock, type AcquireOptions } from '../sync/semlock.js';
+import { waitFor, waitForSync } from '../sync/condition.js';
+import { untilShutDown } from '../queues/until-shutdown.js';
+import { callRemote, callRemoteSync, sendRemote } from './client.js';
+import { exportObject } from './owner.js';
+import type { ProxyRef } from './protocol.js';
+
+/** The base of every proxy: the reference to the owner's object. */
+abstract class Remote {
+  /** @internal Where the object lives. */
+  readonly _ref: ProxyRef;
+  constructor(ref: ProxyRef) {
+    brandInstance(this, new.target);
+    this._ref = ref;
+  }
+}
+
+/** A Lock, RLock, Semaphore or BoundedSemaphore of another process. */
+class RemoteSemLock extends Remote {
+  /** @internal Which kind it stands for. */
+  readonly _kind: string;
+  constructor(ref: ProxyRef, kind: string) {
+    super(ref);
+    this._kind = kind;
+  }
+  acquire(options: AcquireOptions = {}): Promise<boolean> {
+    return callRemote(this._ref, 'acquire', [options]) as Promise<boolean>;
+  }
+  acquireSync(options: AcquireOptions = {}): boolean {
+    return callRemoteSync(this._ref, 'acquire', [options]) as boolean;
+  }
+  release(n = 1): void {
+    callRemoteSync(this._ref, 'release', [n]);
+  }
+  locked(): boolean {
+    return callRemoteSync(this._ref, 'locked') as boolean;
+  }
+  get value(): number {
+    return callRemoteSync(this._ref, 'value') as number;
+  }
+  withLock<T>(fn: () => T | Promise<T>, options?: AcquireOptions): Promise<T> {
+    return withLock(this, fn, options);
+  }
+  hold(options?: AcquireOptions): Promise<Disposable & AsyncDisposable> {
+    return hold(this, options);
+  }
+  holdSync(options?: AcquireOptions): Disposable {
+    return holdSync(this, options);
+  }
+}
+
+/** A Condition of another process; its lock is a proxy too. */
+class RemoteCondition extends Remote {
+  readonly lock: RemoteSemLock;
+  constructor(ref: ProxyRef, lock: RemoteSemLock) {
+    super(ref);
+    this.lock = lock;
+  }
+  acquire(options?: AcquireOptions): Promise<boolean> {
+    return this.lock.acquire(options);
+  }
+  acquireSync(options?: AcquireOptions): boolean {
+    return this.lock.acquireSync(options);
+  }
+  release(): void {
+    this.lock.release();
+  }
+  wait(timeout?: number): Promise<boolean> {
+    return callRemote(this._ref, 'wait', [timeout]) as Promise<boolean>;
+  }
+  waitSync(timeout?: number): boolean {
+    return callRemoteSync(this._ref, 'wait', [timeout]) as boolean;
+  }
+  waitFor<T>(predicate: () => T, timeout?: number): Promise<T> {
+    return waitFor(this, predicate, timeout);
+  }
+  waitForSync<T>(predicate: () => T, timeout?: number): T {
+    return waitForSync(this, predicate, timeout);
+  }
+  notify(n = 1): void {
+    callRemoteSync(this._ref, 'notify', [n]);
+  }
+  notifyAll(): void {
+    callRemoteSync(this._ref, 'notifyAll');
+  }
+}
+
+/** An Event of another process. */
+class RemoteEvent extends Remote {
+  set(): void {
+    callRemoteSync(this._ref, 'set');
+  }
+  clear(): void {
+    callRemoteSync(this._ref, 'clear');
+  }
+  isSet(): boolean {
+    return callRemoteSync(this._ref, 'isSet') as boolean;
+  }
+  wait(timeout?: number): Promise<boolean> {
+    return callRemote(this._ref, 'wait', [timeout]) as Promise<boolean>;
+  }
+  waitSync(timeout?: number): boolean {
+    return callRemoteSync(this._ref, 'wait', [timeout]) as boolean;
+  }
+}
+
+/** A Barrier of another process. Its action, if any, runs in the owner. */
+class RemoteBarrier extends Remote {
+  readonly parties: number;
+  constructor(ref: ProxyRef, parties: number) {
+    super(ref);
+    this.parties = parties;
+  }
+  wait(timeout?: number): Promise<number> {
+    return callRemote(this._ref, 'wait', [timeout]) as Promise<number>;
+  }
+  waitSync(timeout?: number): number {
+    return callRemoteSync(this._ref, 'wait', [timeout]) as number;
+  }
+  abort(): void {
+    callRemoteSync(this._ref, 'abort');
+  }
+  reset(): void {
+    callRemoteSync(this._ref, 'reset');
+  }
+  get broken(): boolean {
+    return callRemoteSync(this._ref, 'broken') as boolean;
+  }
+  get nWaiting(): number {
+    return callRemoteSync(this._ref, 'nWaiting') as number;
+  }
+}
+
+/** A Value of another process: reading `value` asks the owner; writing it is sent in order. */
+class RemoteValue extends Remote {
+  /** @internal */
+  readonly _lock: RemoteSemLock;
+  constructor(ref: ProxyRef, lock: RemoteSemLock) {
+    super(ref);
+    this._lock = lock;
+  }
+  get value(): number | bigint {
+    return callRemoteSync(this._ref, 'get') as number | bigint;
+  }
+  set value(x: number | bigint) {
+    // Nothing to wait for: this thread's later calls reach the owner after it.
+    sendRemote(this._ref, 'set', [x]);
+  }
+  getLock(): RemoteSemLock {
+    return this._lock;
+  }
+}
+
+const proxiedArrays = new WeakMap<RemoteSharedArray, unknown>();
+
+/** A SharedArray of another process: `.array` indexes, iterates and has a length. */
+class RemoteSharedArray extends Remote {
+  readonly length: number;
+  /** @internal */
+  readonly _lock: RemoteSemLock;
+  constructor(ref: ProxyRef, length: number, lock: RemoteSemLock) {
+    super(ref);
+    this.length = length;
+    this._lock = lock;
+  }
+  get array(): ArrayLike<number | bigint> & Iterable<number | bigint> {
+    let view = proxiedArrays.get(this);
+    if (view === undefined) {
+      const ref = this._ref;
+      const length = this.length;
+      const index = (p: string | symbol): number => (typeof p === 'string' && /^\d+$/.test(p) ? Number(p) : -1);
+      view = new Proxy([], {
+        get: (_t, p) => {
+          if (p === 'length') return length;
+          if (p === Symbol.iterator) return () => (callRemoteSync(ref, 'slice', [0, length]) as unknown[])[Symbol.iterator]();
+          const i = index(p);
+          return i >= 0 ? callRemoteSync(ref, 'get', [i]) : undefined;
+        },
+        set: (_t, p, x) => {
+          const i = index(p);
+          if (i < 0 || i >= length) return false;
+          sendRemote(ref, 'set', [i, x]);
+          return true;
+        },
+      });
+      proxiedArrays.set(this, view);
+    }
+    return view as ArrayLike<number | bigint> & Iterable<number | bigint>;
+  }
+  getLock(): RemoteSemLock {
+    return this._lock;
+  }
+}
+
+/** A SharedQueue of another process (multiprocessing's JoinableQueue across processes). */
+class RemoteSharedQueue<T = unknown> extends Remote {
+  readonly maxsize: number;
+  constructor(ref: ProxyRef, maxsize: number) {
+    super(ref);
+    this.maxsize = maxsize;
+  }
+  put(item: T, options: { timeout?: number } = {}): Promise<void> {
+    return callRemote(this._ref, 'put', [item, options.timeout]) as Promise<void>;
+  }
+  putSync(item: T, options: { timeout?: number } = {}): void {
+    callRemoteSync(this._ref, 'put', [item, options.timeout]);
+  }
+  putNowait(item: T): void {
+    callRemoteSync(this._ref, 'putNowait', [item]);
+  }
+  get(options: { timeout?: number } = {}): Promise<T> {
+    return callRemote(this._ref, 'get', [options.timeout]) as Promise<T>;
+  }
+  getSync(options: { timeout?: number } = {}): T {
+    return callRemoteSync(this._ref, 'get', [options.timeout]) as T;
+  }
+  getNowait(): T {
+    return callRemoteSync(this._ref, 'getNowait') as T;
+  }
+  qsize(): number {
+    return callRemoteSync(this._ref, 'qsize') as number;
+  }
+  empty(): boolean {
+    return callRemoteSync(this._ref, 'empty') as boolean;
+  }
+  full(): boolean {
+    return callRemoteSync(this._ref, 'full') as boolean;
+  }
+  taskDone(): void {
+    callRemoteSync(this._ref, 'taskDone');
+  }
+  join(): Promise<void> {
+    return callRemote(this._ref, 'join') as Promise<void>;
+  }
+  joinSync(): void {
+    callRemoteSync(this._ref, 'join');
+  }
+  shutdown(options: { immediate?: boolean } = {}): void {
+    callRemoteSync(this._ref, 'shutdown', [options]);
+  }
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    return untilShutDown(() => this.get());
+  }
+}
+
+// Names spelled out: a bundler may rename classes, and both sides must agree.
+registerShared('RemoteSemLock', RemoteSemLock);
+registerShared('RemoteCondition', RemoteCondition);
+registerShared('RemoteEvent', RemoteEvent);
+registerShared('RemoteBarrier', RemoteBarrier);
+registerShared('RemoteValue', RemoteValue);
+registerShared('RemoteSharedArray', RemoteSharedArray);
+registerShared('RemoteSharedQueue', RemoteSharedQueue);
+
+const isRemote = (kind: string | undefined): boolean => kind !== undefined && kind.startsWith('Remote');
+
+/**
+ * What a shared primitive becomes on its way into another process: a proxy served by
+ * this process (its owner). A proxy stays itself. Anything else is returned as it is.
+ */
+export function toProxy<T>(value: T): T {
+  const kind = kindOf(value);
+  if (kind === undefined || isRemote(kind)) return value;
+  const object = value as Record<string, any>;
+  const ref = exportObject(object);
+  switch (kind) {
+    case 'Lock':
+    case 'RLock':
+    case 'Semaphore':
+    case 'BoundedSemaphore':
+      return new RemoteSemLock(ref, kind) as T;
+    case 'Condition':
+      return new RemoteCondition(ref, toProxy(object.lock)) as T;
+    case 'Event':
+      return new RemoteEvent(ref) as T;
+    case 'Barrier':
+      return new RemoteBarrier(ref, object.parties) as T;
+    case 'Value':
+      return new RemoteValue(ref, toProxy(object._lock)) as T;
+    case 'SharedArray':
+      return new RemoteSharedArray(ref, object.array.length, toProxy(object._lock)) as T;
+    case 'SharedQueue':
+      return new RemoteSharedQueue(ref, object.maxsize) as T;
+    default:
+      throw new TypeError(`a ${kind} cannot cross into another process`);
+  }
+}

@@ -59,7 +59,7 @@ export function dehydrate(args: readonly unknown[]): { args: unknown[]; attach(c
       for (const { id, endpoint } of relays) {
         endpoint.listen(
           (value) => {
-            if (child.connected) child.send({ $concurPipe: id, value } satisfies RelayMessage);
+            if (child.connected) child.send({ $concurPipe: id, value: toProxy(value) } satisfies RelayMessage);
           },
           () => {
             if (child.connected) child.send({ $concurPipe: id, close: true } satisfies RelayMessage);
@@ -86,7 +86,7 @@ function childEndpoint(child: ChildProcess, id: number): Endpoint {
   return {
     post: (value) => {
       if (!child.connected) throw new EOFError('the other end of the Pipe is in a process that has exited');
-      child.send({ $concurPipe: id, value } satisfies RelayMessage);
+      child.send({ $concurPipe: id, value: toProxy(value) } satisfies RelayMessage);
     },
     close: () => {
       if (child.connected) child.send({ $concurPipe: id, close: true } satisfies RelayMessage);
@@ -158,7 +158,7 @@ export function routePipeMessages(): void {
 /** In a child: a Connection end whose traffic goes to the parent over IPC. */
 function ipcEndpoint(id: number): Endpoint {
   return {
-    post: (value) => sendToParent({ $concurPipe: id, value }),
+    post: (value) => sendToParent({ $concurPipe: id, value: toProxy(value) }),
     close: () => {
       if (process.connected) sendToParent({ $concurPipe: id, close: true });
       routes.delete(id);

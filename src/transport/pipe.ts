@@ -2,6 +2,7 @@ import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:wor
 import { EOFError } from '../futures/errors.js';
 import { describe } from '../futures/future.js';
 import { Deque } from '../util/deque.js';
+import { reviveShared } from '../sync/shared.js';
 
 /** How a Connection moves values: a MessagePort in this process, or IPC to the owner of the other end. */
 export interface Endpoint {
@@ -104,7 +105,8 @@ export class Connection<T = unknown> {
       await new Promise<void>((resolve) => this.#addWaiter(resolve));
       if (this.#closed) throw new Error('the connection was closed while receiving');
     }
-    return this.#inbox.shift() as T;
+    // A primitive or proxy sent down the pipe comes out with its methods.
+    return reviveShared(this.#inbox.shift()) as T;
   }
 
   /**

@@ -48,12 +48,22 @@ describe('examples', () => {
     assert.match(out, /^500 concurrent clients, 2500 round trips, all answered in upper case, in \d+ ms \(\d+\/s\) on one thread$/m);
   });
 
-  it('producer-consumer.ts: a bounded SharedQueue between threads, and taskDone/join', async () => {
-    const out = await runExample('producer-consumer.ts');
-    assert.match(out, /^joined: all 300 items processed, sum 44850 \(expected 44850\)$/m);
-    assert.match(out, /^queue empty: true$/m);
-    const taken = [...out.matchAll(/consumer-\d took (\d+) items/g)].reduce((sum, m) => sum + Number(m[1]), 0);
-    assert.equal(taken, 300);
+  for (const kind of ['processes', 'threads']) {
+    it(`producer-consumer.ts ${kind}: a bounded SharedQueue, and taskDone/join`, async () => {
+      const out = await runExample('producer-consumer.ts', kind);
+      assert.match(out, new RegExp(`^joined: all 300 items processed by ${kind}$`, 'm'));
+      assert.match(out, /^sum 44850 \(expected 44850\); queue empty: true$/m);
+      const taken = [...out.matchAll(/consumer-\d took (\d+) items/g)].reduce((sum, m) => sum + Number(m[1]), 0);
+      assert.equal(taken, 300);
+    });
+  }
+
+  it('ticket-sale.ts: ten processes oversell without the lock and sell exactly with it', async () => {
+    const out = await runExample('ticket-sale.ts', '30', '10');
+    const unlocked = /^without a lock: +10 processes sold (\d+) of 30 tickets/m.exec(out);
+    assert.ok(unlocked, out);
+    assert.ok(Number(unlocked[1]) > 30, `expected an oversale without the lock:\n${out}`);
+    assert.match(out, /^with the lock: +10 processes sold 30 of 30 tickets \(30 distinct numbers\): exact$/m);
   });
 
   it('speedup.ts: prints the speedup table', async () => {
@@ -75,6 +85,6 @@ describe('examples', () => {
   it('npm start: the tour runs every scenario that exists', async () => {
     const tour = fileURLToPath(new URL('../scripts/tour.mjs', import.meta.url));
     const { stdout } = await run(process.execPath, [tour], { timeout: 300_000 });
-    assert.match(stdout, /^7 of 7 scenarios ran\.$/m);
+    assert.match(stdout, /^9 of 9 scenarios ran\.$/m);
   });
 });

@@ -31,6 +31,7 @@ import {
   TASKS,
 } from '../transport/protocol.js';
 import { reviveArg } from '../transport/crossing.js';
+import { settleSync, usesProxies } from '../proxy/client.js';
 import { unwrapTransfer } from '../transport/transfer.js';
 import { Deque } from '../util/deque.js';
 import type { TransferListItem } from 'node:worker_threads';
@@ -142,6 +143,8 @@ export class WorkerRuntime {
             if (this.#outbox.length > 2) this.#flush();
             value = await value;
           }
+          // What the task put into a queue of another process lands before it counts as done.
+          if (usesProxies()) settleSync();
           const moved = unwrapTransfer(value);
           if (moved !== undefined) {
             value = moved.value;

@@ -14,6 +14,7 @@ import { STATUS_FD, type ChildInit } from './spawn.js';
 import { pipesFlushed, routePipeMessages } from './dehydrate.js'; // also registers how a relayed Pipe end is rebuilt here
 import { revive } from './revive.js';
 import '../proxy/proxies.js'; // registers the proxies a primitive becomes here
+import { settle } from '../proxy/client.js';
 
 markChildProcess();
 dieWithParent(Number(process.env.CONCUR_PARENT_PID));
@@ -55,6 +56,7 @@ async function runTarget(target: FunctionSpec, args: unknown[]): Promise<void> {
   const fn = await loadFunction(target);
   ctrl[CTRL_RUNNING] = 1;
   await fn(...revive(args));
+  await settle();
   ctrl[CTRL_RUNNING] = 0;
   // A Process ends when its target returns, whatever it left scheduled, as in Python;
   // what it sent down a Pipe leaves first.

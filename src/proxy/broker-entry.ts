@@ -49,7 +49,7 @@ async function serve(socket: Socket): Promise<void> {
     socket.destroy();
     return;
   }
-  const caller: Caller = { owner: nextOwner++, alive: true };
+  const caller: Caller = { owner: nextOwner++, alive: true, puts: new Map() };
   socket.on('close', () => {
     caller.alive = false;
   });

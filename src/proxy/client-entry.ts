@@ -9,13 +9,27 @@ import { AuthenticationError, EOFError } from '../futures/errors.js';
 import { serializeError } from '../transport/errors.js';
 import { authenticateServer } from './auth.js';
 import { FramedSocket } from './frames.js';
-import { ASYNC, callIdOf, encodeReply, SYNC, type HelperRequest } from './protocol.js';
+import { ASYNC, callIdOf, decodeReply, encodeReply, PIPELINED, SYNC, WINDOW, type HelperRequest } from './protocol.js';
 
-const { flag, syncPort, asyncPort } = workerData as { flag: Int32Array; syncPort: MessagePort; asyncPort: MessagePort };
+const { flag, window, syncPort, asyncPort, failedPort } = workerData as {
+  flag: Int32Array;
+  window: Int32Array;
+  syncPort: MessagePort;
+  asyncPort: MessagePort;
+  failedPort: MessagePort;
+};
 
 /** Gives a reply to the thread that waits for it. */
-function deliver(frame: Uint8Array, mode: number): void {
-  if (mode === SYNC) {
+function deliver(frame: Uint8Array, mode: number, object: string): void {
+  if (mode === PIPELINED) {
+    // Only a failure needs telling; it is posted before the slot is returned, so a
+    // thread that sees the window empty finds every failure already waiting.
+    if (frame.length > 4 && decodeReply(frame)[0] === 0) failedPort.postMessage([object, frame]);
+    // A full window waits until half of it is free (and a settle until all is):
+    // waking the caller on every reply would hand it one slot per wake-up.
+    const left = Atomics.sub(window, 0, 1) - 1;
+    if (left === 0 || left === WINDOW >> 1) Atomics.notify(window, 0);
+  } else if (mode === SYNC) {
     syncPort.postMessage(frame);
     Atomics.store(flag, 0, 1);
     Atomics.notify(flag, 0);
@@ -28,7 +42,7 @@ const CONNECT_PATIENCE_MS = 10_000;
 
 class OwnerConnection {
   readonly #pid: number;
-  readonly #pending = new Map<number, number>();
+  readonly #pending = new Map<number, { mode: number; object: string }>();
   #framed: FramedSocket | undefined;
   #queue: Buffer[] = [];
   #dead: Error | undefined;
@@ -38,9 +52,9 @@ class OwnerConnection {
     this.#connect(addr, key, Date.now());
   }
 
-  send(callId: number, mode: number, frame: Buffer): void {
-    if (this.#dead) return deliver(encodeReply(callId, 0, serializeError(this.#dead)), mode);
-    if (mode !== 0) this.#pending.set(callId, mode);
+  send(callId: number, mode: number, frame: Buffer, object: string): void {
+    if (this.#dead) return deliver(encodeReply(callId, 0, serializeError(this.#dead)), mode, object);
+    if (mode !== 0) this.#pending.set(callId, { mode, object });
     if (this.#framed) this.#framed.send(frame);
     else this.#queue.push(frame);
   }
@@ -66,9 +80,9 @@ class OwnerConnection {
           this.#framed = framed;
           framed.onFrame((reply) => {
             const callId = callIdOf(reply);
-            const mode = this.#pending.get(callId);
+            const call = this.#pending.get(callId);
             this.#pending.delete(callId);
-            if (mode !== undefined) deliver(reply, mode);
+            if (call !== undefined) deliver(reply, call.mode, call.object);
           });
           socket.on('close', () =>
             this.#fail(new EOFError(`the process that owns this object (pid ${this.#pid}) has exited or closed the connection`)),
@@ -88,7 +102,7 @@ class OwnerConnection {
     this.#dead ??= err;
     this.#framed = undefined;
     this.#queue = [];
-    for (const [callId, mode] of this.#pending) deliver(encodeReply(callId, 0, serializeError(this.#dead)), mode);
+    for (const [callId, { mode, object }] of this.#pending) deliver(encodeReply(callId, 0, serializeError(this.#dead)), mode, object);
     this.#pending.clear();
   }
 }
@@ -105,8 +119,8 @@ function ownerAlive(pid: number): boolean {
 const owners = new Map<string, OwnerConnection>();
 
 parentPort!.on('message', (request: HelperRequest) => {
-  const [addr, key, pid, callId, mode, frame] = request;
+  const [addr, key, pid, callId, mode, frame, objectId] = request;
   let owner = owners.get(addr);
   if (owner === undefined) owners.set(addr, (owner = new OwnerConnection(addr, Buffer.from(key, 'hex'), pid)));
-  owner.send(callId, mode, Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength));
+  owner.send(callId, mode, Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength), `${addr}#${objectId}`);
 });

@@ -36,11 +36,16 @@ export const encodeCall = (callId: number, objectId: number, op: string, args: u
 export const decodeCall = (frame: Uint8Array): [objectId: number, op: string, args: unknown[]] =>
   deserialize(frame.subarray(4)) as [number, string, unknown[]];
 
+// Most replies say only "done" (a release, a put): they go as the call id alone.
+const DONE = Buffer.alloc(0);
+
 /** A reply's frame. */
-export const encodeReply = (callId: number, ok: 0 | 1, value: unknown): Buffer => withCallId(callId, serialize([ok, value]));
+export const encodeReply = (callId: number, ok: 0 | 1, value: unknown): Buffer =>
+  withCallId(callId, ok === 1 && value === undefined ? DONE : serialize([ok, value]));
 
 /** A reply frame's contents. */
-export const decodeReply = (frame: Uint8Array): [ok: 0 | 1, value: unknown] => deserialize(frame.subarray(4)) as [0 | 1, unknown];
+export const decodeReply = (frame: Uint8Array): [ok: 0 | 1, value: unknown] =>
+  frame.length === 4 ? [1, undefined] : (deserialize(frame.subarray(4)) as [0 | 1, unknown]);
 
 /** How a caller waits for its reply: not at all, with a Promise, or blocking its thread. */
 export const NO_REPLY = 0;
@@ -49,5 +54,11 @@ export const ASYNC = 1;
 /** The reply wakes a thread blocked in Atomics.wait. */
 export const SYNC = 2;
 
-/** What a thread asks its helper to send: [addr, key, pid, callId, mode, frame]. */
-export type HelperRequest = [addr: string, key: string, pid: number, callId: number, mode: number, frame: Uint8Array];
+/** The reply only returns a window slot (and reports a failure); the caller went on without it. */
+export const PIPELINED = 3;
+
+/** Most pipelined calls a thread has in flight before it waits for replies. */
+export const WINDOW = 1024;
+
+/** What a thread asks its helper to send. */
+export type HelperRequest = [addr: string, key: string, pid: number, callId: number, mode: number, frame: Uint8Array, objectId: number];

@@ -9,7 +9,7 @@ import { brandInstance, kindOf, registerShared } from '../sync/shared.js';
 import { hold, holdSync, withLock, type AcquireOptions } from '../sync/semlock.js';
 import { waitFor, waitForSync } from '../sync/condition.js';
 import { untilShutDown } from '../queues/until-shutdown.js';
-import { callRemote, callRemoteSync, sendRemote } from './client.js';
+import { callRemote, callRemoteSync, pipeline, pipelineSync, sendRemote, settle, settleSync } from './client.js';
 import { exportObject } from './owner.js';
 import type { ProxyRef } from './protocol.js';
 
@@ -200,54 +200,70 @@ class RemoteSharedArray extends Remote {
   }
 }
 
-/** A SharedQueue of another process (multiprocessing's JoinableQueue across processes). */
+/**
+ * A SharedQueue of another process (multiprocessing's JoinableQueue across processes).
+ * A put into an unbounded queue with no timeout does not wait for the owner's answer
+ * (as multiprocessing.Queue's feeder thread): it is pipelined, in order, and a failure
+ * (QueueShutDown) is thrown by this thread's next call on the queue. Every other call
+ * first waits until this thread's puts have landed, so it sees them.
+ */
 class RemoteSharedQueue<T = unknown> extends Remote {
   readonly maxsize: number;
   constructor(ref: ProxyRef, maxsize: number) {
     super(ref);
     this.maxsize = maxsize;
   }
-  put(item: T, options: { timeout?: number } = {}): Promise<void> {
-    return callRemote(this._ref, 'put', [item, options.timeout]) as Promise<void>;
+  async put(item: T, options: { timeout?: number } = {}): Promise<void> {
+    if (this.maxsize <= 0 && options.timeout === undefined) return pipeline(this._ref, 'put', [item, undefined]);
+    await settle(this._ref);
+    await callRemote(this._ref, 'put', [item, options.timeout]);
   }
   putSync(item: T, options: { timeout?: number } = {}): void {
-    callRemoteSync(this._ref, 'put', [item, options.timeout]);
+    if (this.maxsize <= 0 && options.timeout === undefined) return pipelineSync(this._ref, 'put', [item, undefined]);
+    this._call('put', item, options.timeout);
   }
   putNowait(item: T): void {
-    callRemoteSync(this._ref, 'putNowait', [item]);
+    this._call('putNowait', item);
   }
-  get(options: { timeout?: number } = {}): Promise<T> {
+  async get(options: { timeout?: number } = {}): Promise<T> {
+    await settle(this._ref);
     return callRemote(this._ref, 'get', [options.timeout]) as Promise<T>;
   }
   getSync(options: { timeout?: number } = {}): T {
-    return callRemoteSync(this._ref, 'get', [options.timeout]) as T;
+    return this._call('get', options.timeout) as T;
   }
   getNowait(): T {
-    return callRemoteSync(this._ref, 'getNowait') as T;
+    return this._call('getNowait') as T;
   }
   qsize(): number {
-    return callRemoteSync(this._ref, 'qsize') as number;
+    return this._call('qsize') as number;
   }
   empty(): boolean {
-    return callRemoteSync(this._ref, 'empty') as boolean;
+    return this._call('empty') as boolean;
   }
   full(): boolean {
-    return callRemoteSync(this._ref, 'full') as boolean;
+    return this._call('full') as boolean;
   }
   taskDone(): void {
-    callRemoteSync(this._ref, 'taskDone');
+    this._call('taskDone');
   }
-  join(): Promise<void> {
-    return callRemote(this._ref, 'join') as Promise<void>;
+  async join(): Promise<void> {
+    await settle(this._ref);
+    await callRemote(this._ref, 'join');
   }
   joinSync(): void {
-    callRemoteSync(this._ref, 'join');
+    this._call('join');
   }
   shutdown(options: { immediate?: boolean } = {}): void {
-    callRemoteSync(this._ref, 'shutdown', [options]);
+    this._call('shutdown', options);
   }
   [Symbol.asyncIterator](): AsyncIterator<T> {
     return untilShutDown(() => this.get());
+  }
+  /** @internal Settles this thread's puts, then calls. */
+  _call(op: string, ...args: unknown[]): unknown {
+    settleSync(this._ref);
+    return callRemoteSync(this._ref, op, args);
   }
 }
 

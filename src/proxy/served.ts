@@ -8,13 +8,15 @@ import type { Event } from '../sync/event.js';
 import type { Barrier } from '../sync/barrier.js';
 import type { SemLock } from '../sync/semlock.js';
 import type { SharedArray, Value } from '../sync/value.js';
-import type { SharedQueue } from '../queues/shared-queue.js';
+import { encode, type SharedQueue } from '../queues/shared-queue.js';
 import { runAsync } from '../sync/waiting.js';
 
 /** Who a call is for: the owner id locks record, and whether its connection is still open. */
 export interface Caller {
   readonly owner: number;
   alive: boolean;
+  /** The last put of this caller into each queue: its puts land in the order it made them. */
+  readonly puts: Map<object, Promise<unknown>>;
 }
 
 type Op<T> = (target: T, args: any[], caller: Caller) => unknown;
@@ -69,7 +71,17 @@ const sharedArray: Ops<SharedArray> = {
 };
 
 const queue: Ops<SharedQueue> = {
-  put: (q, [item, timeout]) => q.put(item, { timeout }),
+  put: (q, [item, timeout], caller) => {
+    const before = caller.puts.get(q);
+    if (before === undefined && q._tryPut(encode(item, true))) return undefined; // room now: no promise at all
+    const put = before === undefined ? q.put(item, { timeout }) : before.then(() => q.put(item, { timeout }));
+    const settled = put.catch(() => undefined);
+    caller.puts.set(q, settled);
+    void settled.then(() => {
+      if (caller.puts.get(q) === settled) caller.puts.delete(q);
+    });
+    return put;
+  },
   putNowait: (q, [item]) => q.putNowait(item),
   get: async (q, [timeout], caller) => {
     const item = await q.get({ timeout });

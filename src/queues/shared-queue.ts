@@ -340,7 +340,7 @@ const viewOf = (ring: Uint8Array): DataView => {
 };
 
 /** The record for an item; a number may use the thread's scratch record when the caller copies it at once. */
-function encode(item: unknown, reuse = false): Uint8Array {
+export function encode(item: unknown, reuse = false): Uint8Array {
   if (typeof item === 'number') {
     const out = reuse ? scratch : new Uint8Array(9);
     out[0] = TAG_NUMBER;

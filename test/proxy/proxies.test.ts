@@ -93,6 +93,16 @@ describe('primitives across processes', () => {
     assert.deepEqual(firsts, [...firsts].sort((a, b) => a - b));
   });
 
+  it('puts into an unbounded queue are pipelined, land in order before the next call, and their failures are not lost', async () => {
+    await using pool = new ProcessPoolExecutor({ maxWorkers: 1 });
+    const queue = new SharedQueue<number>({ capacityBytes: 1 << 22 });
+    assert.equal(await pool.submit(remote.putThenCount, queue, 5000), 'qsize 5000');
+    assert.deepEqual(Array.from({ length: 5000 }, () => queue.getNowait()), Array.from({ length: 5000 }, (_, i) => i));
+    queue.shutdown();
+    assert.equal(await pool.submit(remote.putThenCount, queue, 3), 'QueueShutDown');
+    await assert.rejects(pool.submit(remote.lastPutFails, queue), (err: Error) => err.name === 'QueueShutDown');
+  });
+
   it('a proxy passes on into a thread of the child', async () => {
     const event = new Event();
     const p = new Process({ target: remote.setFromThread, args: [event] }).start();

@@ -5,7 +5,9 @@
 //
 //   node bench/queue.mjs [items=500000] [rounds=5]
 import { Worker } from 'node:worker_threads';
-import { Lock, SharedQueue, Thread } from '../dist/index.js';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Lock, Process, SharedQueue, Thread } from '../dist/index.js';
 import { queueBench } from './workers/queue-tasks.mjs';
 
 const [N = 500_000, ROUNDS = 5] = process.argv.slice(2).map(Number);
@@ -60,8 +62,55 @@ async function lockContended() {
   return (2 * N) / ((performance.now() - t0) / 1000);
 }
 
-const runs = { sharedQueue: [], sharedQueueSync: [], rawPostMessage: [], lockUncontended: [], lockContended: [] };
-const fns = { sharedQueue, sharedQueueSync, rawPostMessage, lockUncontended, lockContended };
+async function processQueue() {
+  // As CPython's: a child process puts, this process (the queue's owner) gets.
+  const q = new SharedQueue({ capacityBytes: 1 << 24 });
+  const t0 = performance.now();
+  const p = new Process({ target: queueBench.fill, args: [q, PROCESS_N] }).start();
+  for (let i = 0; i < PROCESS_N; i++) q.getSync();
+  const rate = PROCESS_N / ((performance.now() - t0) / 1000);
+  await p.join();
+  return rate;
+}
+
+async function processLockRoundTrips() {
+  const lock = new Lock();
+  const p = new Process({ target: queueBench.lockPairsReport, args: [lock, PROCESS_N / 10, q2()] }).start();
+  return pairsFrom(p);
+}
+
+// A child reports its figure through a one-slot queue it puts into.
+let reportQueue;
+const q2 = () => (reportQueue = new SharedQueue());
+async function pairsFrom(p) {
+  const rate = await reportQueue.get();
+  await p.join();
+  return rate;
+}
+
+const python = (() => {
+  try {
+    execFileSync('python3', ['-c', 'import multiprocessing'], { stdio: 'ignore' });
+    return 'python3';
+  } catch {
+    return undefined;
+  }
+})();
+const pyScript = fileURLToPath(new URL('./python/queue_bench.py', import.meta.url));
+let pyLast;
+async function cpythonQueue() {
+  pyLast = JSON.parse(execFileSync(python, [pyScript, String(PROCESS_N)], { encoding: 'utf8' }));
+  return pyLast.queue;
+}
+async function cpythonLock() {
+  return pyLast.lock;
+}
+
+const PROCESS_N = Math.min(N, 200_000);
+const runs = { sharedQueue: [], sharedQueueSync: [], rawPostMessage: [], lockUncontended: [], lockContended: [], processQueue: [], processLockRoundTrips: [] };
+const fns = { sharedQueue, sharedQueueSync, rawPostMessage, lockUncontended, lockContended, processQueue, processLockRoundTrips };
+if (python) Object.assign(fns, { cpythonQueue, cpythonLock }), Object.assign(runs, { cpythonQueue: [], cpythonLock: [] });
+else console.log('python3 is not on PATH: the CPython columns are left out');
 for (let r = 0; r < ROUNDS; r++) for (const name of Object.keys(fns)) runs[name].push(await fns[name]());
 const m = Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, median(v)]));
 const f = (x) => Math.round(x).toLocaleString('en-US');
@@ -73,4 +122,14 @@ console.log(`| SharedQueue, worker putSync -> worker getSync | ${f(m.sharedQueue
 console.log(`| raw one-way worker postMessage | ${f(m.rawPostMessage)} |`);
 console.log(`| Lock acquireSync/release pairs, uncontended | ${f(m.lockUncontended)} |`);
 console.log(`| Lock pairs, contended by 2 threads | ${f(m.lockContended)} |`);
+console.log(`| SharedQueue across processes, child putSync -> owner getSync (${PROCESS_N} items) | ${f(m.processQueue)} |`);
+console.log(`| Lock acquireSync/release pairs from a child process (each a round trip to the owner) | ${f(m.processLockRoundTrips)} |`);
+if (python) {
+  console.log(`| CPython multiprocessing.Queue, child put -> parent get | ${f(m.cpythonQueue)} |`);
+  console.log(`| CPython multiprocessing.Lock pairs, uncontended | ${f(m.cpythonLock)} |`);
+}
 console.log(`\nSharedQueue (sync) / raw postMessage: ${(m.sharedQueueSync / m.rawPostMessage).toFixed(2)}x`);
+if (python) {
+  console.log(`SharedQueue across processes / CPython multiprocessing.Queue: ${(m.processQueue / m.cpythonQueue).toFixed(2)}x`);
+  console.log(`Lock uncontended / CPython multiprocessing.Lock: ${(m.lockUncontended / m.cpythonLock).toFixed(2)}x`);
+}

@@ -7,6 +7,21 @@ export const queueBench = defineTasks(import.meta.url, {
     for (let i = 0; i < n; i++) sum += q.getSync();
     return sum;
   },
+  /** Puts 0..n-1. */
+  fill(q, n) {
+    for (let i = 0; i < n; i++) q.putSync(i);
+  },
+  /** Takes n lock pairs on a lock of another process and reports pairs/s through `out`. */
+  lockPairsReport(lock, n, out) {
+    lock.acquireSync();
+    lock.release();
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) {
+      lock.acquireSync();
+      lock.release();
+    }
+    out.putSync(n / ((performance.now() - t0) / 1000));
+  },
   /** Takes n uncontended lock pairs. */
   lockPairs(lock, n) {
     const t0 = performance.now();

@@ -1,0 +1,40 @@
+"""multiprocessing.Queue between processes, and multiprocessing.Lock, for bench/queue.mjs.
+
+Prints one JSON line: items/s from a child's put to the parent's get, and
+uncontended acquire/release pairs/s of a multiprocessing.Lock.
+"""
+import json
+import multiprocessing as mp
+import sys
+import time
+
+
+def produce(q, n):
+    for i in range(n):
+        q.put(i)
+
+
+def queue_rate(n):
+    q = mp.Queue()
+    p = mp.Process(target=produce, args=(q, n))
+    t0 = time.perf_counter()
+    p.start()
+    for _ in range(n):
+        q.get()
+    rate = n / (time.perf_counter() - t0)
+    p.join()
+    return rate
+
+
+def lock_rate(n):
+    lock = mp.Lock()
+    t0 = time.perf_counter()
+    for _ in range(n):
+        lock.acquire()
+        lock.release()
+    return n / (time.perf_counter() - t0)
+
+
+if __name__ == "__main__":
+    n = int(sys.argv[1])
+    print(json.dumps({"queue": queue_rate(n), "lock": lock_rate(n * 4)}))

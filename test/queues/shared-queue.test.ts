@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { Empty, Full, QueueShutDown, SharedQueue, Thread } from '../../src/index.js';
+import { toProxy } from '../../src/proxy/proxies.js';
 import { queueTasks } from '../fixtures/sync-tasks.js';
 import { QueueModel, queueOps, type QueueOp } from './queue-model.js';
 
@@ -65,40 +66,47 @@ describe('SharedQueue', () => {
     await Promise.all(consumers.map((c) => c.join()));
   });
 
-  it('matches an array model under any sequence of puts, gets, taskDone and shutdown', async () => {
-    await fc.assert(
-      fc.asyncProperty(queueOps(fc.oneof(fc.integer(), fc.string({ maxLength: 30 })), 80), fc.integer({ min: 0, max: 5 }), fc.constantFrom(64, 128, 4096), async (ops: QueueOp<number | string>[], maxsize, capacityBytes) => {
-        const q = new SharedQueue<number | string>({ maxsize, capacityBytes });
-        const model = new QueueModel<number | string>();
-        const sizeOf = (v: number | string): number => 4 + 1 + (typeof v === 'number' ? 8 : Buffer.byteLength(v));
-        for (const o of ops) {
-          if (o.op === 'put') {
-            if (model.shut) assert.throws(() => q.putNowait(o.value), QueueShutDown);
-            else {
-              try {
-                q.putNowait(o.value);
-                model.put(o.value);
-              } catch (e) {
-                // Full by count, or by bytes: a record may also need the ring's end skipped
-                // (less than its own size), so it is refused only when even that is short.
-                if (e instanceof RangeError) {
-                  assert.ok(sizeOf(o.value) > capacityBytes, 'only a record larger than the ring is refused outright');
-                  continue;
+  // The same property through a proxy: every call goes over the owner's socket and broker
+  // thread (this process is the owner), as it does from another process.
+  for (const [where, reach, numRuns] of [
+    ['here', (q: SharedQueue<number | string>) => q, 200],
+    ['through a proxy served by its owner', (q: SharedQueue<number | string>) => toProxy(q), 40],
+  ] as const) {
+    it(`matches an array model under any sequence of puts, gets, taskDone and shutdown (${where})`, async () => {
+      await fc.assert(
+        fc.asyncProperty(queueOps(fc.oneof(fc.integer(), fc.string({ maxLength: 30 })), 80), fc.integer({ min: 0, max: 5 }), fc.constantFrom(64, 128, 4096), async (ops: QueueOp<number | string>[], maxsize, capacityBytes) => {
+          const q = reach(new SharedQueue<number | string>({ maxsize, capacityBytes }));
+          const model = new QueueModel<number | string>();
+          const sizeOf = (v: number | string): number => 4 + 1 + (typeof v === 'number' ? 8 : Buffer.byteLength(v));
+          for (const o of ops) {
+            if (o.op === 'put') {
+              if (model.shut) assert.throws(() => q.putNowait(o.value), QueueShutDown);
+              else {
+                try {
+                  q.putNowait(o.value);
+                  model.put(o.value);
+                } catch (e) {
+                  // Full by count, or by bytes: a record may also need the ring's end skipped
+                  // (less than its own size), so it is refused only when even that is short.
+                  if (e instanceof RangeError) {
+                    assert.ok(sizeOf(o.value) > capacityBytes, 'only a record larger than the ring is refused outright');
+                    continue;
+                  }
+                  assert.ok(e instanceof Full);
+                  const bytes = model.items.reduce((s: number, v) => s + sizeOf(v), 0);
+                  assert.ok((maxsize > 0 && model.items.length >= maxsize) || bytes + 2 * sizeOf(o.value) > capacityBytes, 'refused only when full');
                 }
-                assert.ok(e instanceof Full);
-                const bytes = model.items.reduce((s: number, v) => s + sizeOf(v), 0);
-                assert.ok((maxsize > 0 && model.items.length >= maxsize) || bytes + 2 * sizeOf(o.value) > capacityBytes, 'refused only when full');
               }
-            }
-          } else if (o.op === 'get') {
-            if (model.items.length === 0) assert.throws(() => q.getNowait(), model.shut ? QueueShutDown : Empty);
-            else assert.deepEqual(q.getNowait(), model.items.shift());
-          } else if (o.op === 'done') model.taskDone(q);
-          else model.shutdown(q, o.immediate);
-          assert.equal(q.qsize(), model.items.length);
-        }
-      }),
-      { numRuns: 200 },
-    );
-  });
+            } else if (o.op === 'get') {
+              if (model.items.length === 0) assert.throws(() => q.getNowait(), model.shut ? QueueShutDown : Empty);
+              else assert.deepEqual(q.getNowait(), model.items.shift());
+            } else if (o.op === 'done') model.taskDone(q);
+            else model.shutdown(q, o.immediate);
+            assert.equal(q.qsize(), model.items.length);
+          }
+        }),
+        { numRuns },
+      );
+    });
+  }
 });

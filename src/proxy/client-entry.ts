@@ -1,7 +1,8 @@
 /**
  * The helper thread of a process that uses proxies: it holds one authenticated socket
  * per owner and relays frames both ways. It exists so that a `*Sync` call can block
- * its own thread on Atomics.wait while the socket I/O goes on here.
+ * its own thread on Atomics.wait while the socket I/O goes on here, and so that what
+ * its thread puts into another process's queue leaves in batches, from an outbox.
  */
 import { connect } from 'node:net';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
@@ -9,7 +10,10 @@ import { AuthenticationError, EOFError } from '../futures/errors.js';
 import { serializeError } from '../transport/errors.js';
 import { authenticateServer } from './auth.js';
 import { FramedSocket } from './frames.js';
-import { ASYNC, callIdOf, decodeReply, encodeReply, PIPELINED, SYNC, WINDOW, type HelperRequest } from './protocol.js';
+import '../queues/shared-queue.js'; // registers SharedQueue, so an outbox revives here
+import type { SharedQueue } from '../queues/shared-queue.js';
+import { reviveShared } from '../sync/shared.js';
+import { ACKS, ASYNC, callIdOf, decodeReply, encodeCall, encodeReply, FAILURES, INFLIGHT, PIPELINED, SYNC, type HelperRequest, type OutboxRegistration } from './protocol.js';
 
 const { flag, window, syncPort, asyncPort, failedPort } = workerData as {
   flag: Int32Array;
@@ -22,13 +26,15 @@ const { flag, window, syncPort, asyncPort, failedPort } = workerData as {
 /** Gives a reply to the thread that waits for it. */
 function deliver(frame: Uint8Array, mode: number, object: string): void {
   if (mode === PIPELINED) {
-    // Only a failure needs telling; it is posted before the slot is returned, so a
-    // thread that sees the window empty finds every failure already waiting.
-    if (frame.length > 4 && decodeReply(frame)[0] === 0) failedPort.postMessage([object, frame]);
-    // A full window waits until half of it is free (and a settle until all is):
-    // waking the caller on every reply would hand it one slot per wake-up.
-    const left = Atomics.sub(window, 0, 1) - 1;
-    if (left === 0 || left === WINDOW >> 1) Atomics.notify(window, 0);
+    // Only a failure needs telling; it is posted and counted before the batch is, so a
+    // thread that sees every batch answered finds every failure already waiting.
+    if (frame.length > 4 && decodeReply(frame)[0] === 0) {
+      failedPort.postMessage([object, frame]);
+      Atomics.add(window, FAILURES, 1);
+    }
+    Atomics.sub(window, INFLIGHT, 1);
+    Atomics.add(window, ACKS, 1);
+    Atomics.notify(window, ACKS);
   } else if (mode === SYNC) {
     syncPort.postMessage(frame);
     Atomics.store(flag, 0, 1);
@@ -43,6 +49,9 @@ const CONNECT_PATIENCE_MS = 10_000;
 class OwnerConnection {
   readonly #pid: number;
   readonly #pending = new Map<number, { mode: number; object: string }>();
+  /** Batches sent and not yet answered, and who waits for one to be. */
+  #batches = 0;
+  #onAnswer: Array<() => void> = [];
   #framed: FramedSocket | undefined;
   #queue: Buffer[] = [];
   #dead: Error | undefined;
@@ -52,8 +61,25 @@ class OwnerConnection {
     this.#connect(addr, key, Date.now());
   }
 
+  /** Ships a batch, once fewer than MAX_BATCHES are unanswered (so a slow owner slows the outbox down). */
+  async sendBatch(callId: number, frame: Buffer, object: string): Promise<void> {
+    while (this.#batches >= MAX_BATCHES && !this.#dead) await new Promise<void>((resolve) => this.#onAnswer.push(resolve));
+    this.#batches++;
+    this.send(callId, PIPELINED, frame, object);
+  }
+
+  #answer(reply: Uint8Array, mode: number, object: string): void {
+    if (mode === PIPELINED) {
+      this.#batches--;
+      const waiting = this.#onAnswer;
+      this.#onAnswer = [];
+      for (const w of waiting) w();
+    }
+    deliver(reply, mode, object);
+  }
+
   send(callId: number, mode: number, frame: Buffer, object: string): void {
-    if (this.#dead) return deliver(encodeReply(callId, 0, serializeError(this.#dead)), mode, object);
+    if (this.#dead) return this.#answer(encodeReply(callId, 0, serializeError(this.#dead)), mode, object);
     if (mode !== 0) this.#pending.set(callId, { mode, object });
     if (this.#framed) this.#framed.send(frame);
     else this.#queue.push(frame);
@@ -82,7 +108,7 @@ class OwnerConnection {
             const callId = callIdOf(reply);
             const call = this.#pending.get(callId);
             this.#pending.delete(callId);
-            if (call !== undefined) deliver(reply, call.mode, call.object);
+            if (call !== undefined) this.#answer(reply, call.mode, call.object);
           });
           socket.on('close', () =>
             this.#fail(new EOFError(`the process that owns this object (pid ${this.#pid}) has exited or closed the connection`)),
@@ -102,7 +128,7 @@ class OwnerConnection {
     this.#dead ??= err;
     this.#framed = undefined;
     this.#queue = [];
-    for (const [callId, { mode, object }] of this.#pending) deliver(encodeReply(callId, 0, serializeError(this.#dead)), mode, object);
+    for (const [callId, { mode, object }] of this.#pending) this.#answer(encodeReply(callId, 0, serializeError(this.#dead)), mode, object);
     this.#pending.clear();
   }
 }
@@ -117,10 +143,46 @@ function ownerAlive(pid: number): boolean {
 }
 
 const owners = new Map<string, OwnerConnection>();
-
-parentPort!.on('message', (request: HelperRequest) => {
-  const [addr, key, pid, callId, mode, frame, objectId] = request;
+const ownerAt = (addr: string, key: string, pid: number): OwnerConnection => {
   let owner = owners.get(addr);
   if (owner === undefined) owners.set(addr, (owner = new OwnerConnection(addr, Buffer.from(key, 'hex'), pid)));
-  owner.send(callId, mode, Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength), `${addr}#${objectId}`);
+  return owner;
+};
+
+/** Most batches of one owner in flight; beyond them the outbox fills and its thread waits. */
+const MAX_BATCHES = 8;
+/** Bytes of records per batch. */
+const BATCH_BYTES = 256 << 10;
+let nextBatch = 0x80000000;
+
+/** Ships what a thread puts into its outbox for one queue, in order, as long as the helper lives. */
+async function ship(reg: OutboxRegistration): Promise<void> {
+  const outbox = reviveShared(reg.outbox) as SharedQueue;
+  const owner = ownerAt(reg.addr, reg.key, reg.pid);
+  const object = `${reg.addr}#${reg.objectId}`;
+  for (;;) {
+    // Counted before it is taken: a thread that finds its outbox empty and nothing
+    // in flight knows every put has landed.
+    Atomics.add(window, INFLIGHT, 1);
+    const taken = outbox._takeRecords(BATCH_BYTES);
+    if (taken === null) {
+      Atomics.sub(window, INFLIGHT, 1);
+      Atomics.add(window, ACKS, 1);
+      Atomics.notify(window, ACKS);
+      await outbox._whenNonEmpty();
+      continue;
+    }
+    const callId = nextBatch;
+    nextBatch = nextBatch >= 0xfffffff0 ? 0x80000000 : nextBatch + 1;
+    await owner.sendBatch(callId, encodeCall(callId, reg.objectId, 'putRecords', [taken.bytes]), object);
+  }
+}
+
+parentPort!.on('message', (request: HelperRequest | OutboxRegistration) => {
+  if (!Array.isArray(request)) {
+    void ship(request);
+    return;
+  }
+  const [addr, key, pid, callId, mode, frame, objectId] = request;
+  ownerAt(addr, key, pid).send(callId, mode, Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength), `${addr}#${objectId}`);
 });

@@ -2,16 +2,18 @@
  * The caller's side of a proxy: every call goes to this thread's helper (started on
  * first use), which owns the sockets. A Promise call waits for its reply as a message;
  * a `*Sync` call blocks this thread on Atomics.wait until the helper hands the reply
- * over, so CPU-bound code keeps its blocking API across processes. Pipelined calls
- * (puts into an unbounded queue) do not wait for their reply at all: up to WINDOW of
- * them are in flight per thread, and a failure is reported by the next call on the
- * same object, or when the task or target ends.
+ * over, so CPU-bound code keeps its blocking API across processes. Puts into an
+ * unbounded queue of another process do not wait for a reply at all: they go into an
+ * outbox (a SharedQueue of this process) that the helper ships to the owner in batches,
+ * in order; a failure is reported by the next call on the same queue, or when the
+ * task or target ends.
  */
 import { isMainThread, MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { THREAD_BOOTSTRAP } from '../threads/bootstrap.js';
 import { entryUrl } from '../util/entry-url.js';
 import { deserializeError, type SerializedError } from '../transport/errors.js';
-import { ASYNC, callIdOf, decodeReply, encodeCall, NO_REPLY, PIPELINED, SYNC, WINDOW, type HelperRequest, type ProxyRef } from './protocol.js';
+import { SharedQueue } from '../queues/shared-queue.js';
+import { ACKS, ASYNC, callIdOf, decodeReply, encodeCall, FAILURES, INFLIGHT, NO_REPLY, SYNC, type HelperRequest, type OutboxRegistration, type ProxyRef } from './protocol.js';
 
 interface Helper {
   readonly worker: Worker;
@@ -22,7 +24,12 @@ interface Helper {
   readonly failedPort: MessagePort;
 }
 
+/** Bytes of each outbox: a thread that fills it waits for the helper (flow control). */
+const OUTBOX_BYTES = 4 << 20;
+
 let helper: Helper | undefined;
+const outboxes = new Map<string, SharedQueue>();
+let failuresSeen = 0;
 let nextCall = 1;
 const waiting = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void }>();
 /** Failures of pipelined calls not yet reported, by object. */
@@ -30,7 +37,7 @@ const failures = new Map<string, unknown>();
 
 function startHelper(): Helper {
   const flag = new Int32Array(new SharedArrayBuffer(4));
-  const window = new Int32Array(new SharedArrayBuffer(4));
+  const window = new Int32Array(new SharedArrayBuffer(12));
   const sync = new MessageChannel();
   const replies = new MessageChannel();
   const failed = new MessageChannel();
@@ -67,7 +74,7 @@ function startHelper(): Helper {
 function post(ref: ProxyRef, mode: number, op: string, args: unknown[]): number {
   helper ??= startHelper();
   const callId = nextCall;
-  nextCall = nextCall >= 0xfffffff0 ? 1 : nextCall + 1;
+  nextCall = nextCall >= 0x7ffffff0 ? 1 : nextCall + 1; // the helper numbers its own calls from 2^31
   const frame = encodeCall(callId, ref.id, op, args);
   helper.worker.postMessage([ref.addr, ref.key, ref.pid, callId, mode, frame, ref.id] satisfies HelperRequest);
   return callId;
@@ -114,65 +121,97 @@ export function sendRemote(ref: ProxyRef, op: string, args: unknown[] = []): voi
 const keyOf = (ref: ProxyRef): string => `${ref.addr}#${ref.id}`;
 
 function collectFailures(h: Helper): void {
+  failuresSeen = Atomics.load(h.window, FAILURES);
   for (let m = receiveMessageOnPort(h.failedPort); m !== undefined; m = receiveMessageOnPort(h.failedPort)) {
     const [object, frame] = m.message as [string, Uint8Array];
     if (!failures.has(object)) failures.set(object, deserializeError(decodeReply(frame)[1] as SerializedError));
   }
 }
 
+/** Throws the failure of an earlier put of this thread into `ref` (into any queue when undefined). */
 function throwFailure(ref: ProxyRef | undefined): void {
-  const h = helper!;
-  collectFailures(h);
-  const key = ref === undefined ? failures.keys().next().value : keyOf(ref);
-  if (key === undefined || !failures.has(key)) return;
+  const h = helper;
+  if (h === undefined) return;
+  if (Atomics.load(h.window, FAILURES) !== failuresSeen) collectFailures(h);
+  if (failures.size === 0) return;
+  const key = ref === undefined ? failures.keys().next().value! : keyOf(ref);
+  if (!failures.has(key)) return;
   const err = failures.get(key);
   failures.delete(key);
   throw err;
 }
 
+function outboxFor(ref: ProxyRef): SharedQueue {
+  const key = keyOf(ref);
+  let outbox = outboxes.get(key);
+  if (outbox === undefined) {
+    const h = (helper ??= startHelper());
+    outbox = new SharedQueue({ capacityBytes: OUTBOX_BYTES });
+    outboxes.set(key, outbox);
+    h.worker.postMessage({ outbox, addr: ref.addr, key: ref.key, pid: ref.pid, objectId: ref.id } satisfies OutboxRegistration);
+  }
+  return outbox;
+}
+
+const tooLarge = (err: unknown): boolean => err instanceof RangeError && /cannot fit/.test(err.message);
+
 /**
- * Sends a call whose reply nobody waits for, once the window has room (blocking this
- * thread until it has). Throws the failure of an earlier pipelined call on this object.
+ * Puts `item` into the owner's queue without waiting for its answer (it goes into this
+ * thread's outbox, blocking only while the outbox is full). Throws the failure of an
+ * earlier such put into the same queue.
  */
-export function pipelineSync(ref: ProxyRef, op: string, args: unknown[]): void {
-  const h = (helper ??= startHelper());
-  if (Atomics.load(h.window, 0) >= WINDOW) {
-    for (let n = Atomics.load(h.window, 0); n > WINDOW >> 1; n = Atomics.load(h.window, 0)) Atomics.wait(h.window, 0, n);
-  }
+export function enqueueSync(ref: ProxyRef, item: unknown): void {
   throwFailure(ref);
-  Atomics.add(h.window, 0, 1);
-  post(ref, PIPELINED, op, args);
+  try {
+    outboxFor(ref).putSync(item);
+  } catch (err) {
+    if (!tooLarge(err)) throw err;
+    // Larger than the outbox: after what is in it, on its own.
+    settleSync(ref);
+    callRemoteSync(ref, 'put', [item, undefined]);
+  }
 }
 
-/** `pipelineSync` that waits for room with the event loop free. */
-export async function pipeline(ref: ProxyRef, op: string, args: unknown[]): Promise<void> {
-  const h = (helper ??= startHelper());
-  if (Atomics.load(h.window, 0) >= WINDOW) {
-    for (let n = Atomics.load(h.window, 0); n > WINDOW >> 1; n = Atomics.load(h.window, 0)) await Atomics.waitAsync(h.window, 0, n).value;
-  }
+/** `enqueueSync` that waits for room in the outbox with the event loop free. */
+export async function enqueue(ref: ProxyRef, item: unknown): Promise<void> {
   throwFailure(ref);
-  Atomics.add(h.window, 0, 1);
-  post(ref, PIPELINED, op, args);
+  try {
+    await outboxFor(ref).put(item);
+  } catch (err) {
+    if (!tooLarge(err)) throw err;
+    await settle(ref);
+    await callRemote(ref, 'put', [item, undefined]);
+  }
 }
 
-/** True once this thread has used a proxy (so there may be pipelined calls to settle). */
+/** True once this thread has used a proxy (so there may be puts to settle). */
 export function usesProxies(): boolean {
   return helper !== undefined;
 }
 
+function unsettled(h: Helper): boolean {
+  if (Atomics.load(h.window, INFLIGHT) > 0) return true;
+  for (const outbox of outboxes.values()) if (outbox.qsize() > 0) return true;
+  return false;
+}
+
 /**
- * Waits until every pipelined call of this thread has been answered, then throws the
- * failure of one of them on `ref` (on any object when `ref` is undefined), if any.
+ * Waits until every put this thread sent ahead has landed at its owner, then throws the
+ * failure of one of them into `ref` (into any queue when `ref` is undefined), if any.
  */
 export function settleSync(ref?: ProxyRef): void {
-  if (helper === undefined) return;
-  for (let n = Atomics.load(helper.window, 0); n > 0; n = Atomics.load(helper.window, 0)) Atomics.wait(helper.window, 0, n);
+  const h = helper;
+  if (h === undefined) return;
+  for (let acks = Atomics.load(h.window, ACKS); unsettled(h); acks = Atomics.load(h.window, ACKS)) Atomics.wait(h.window, ACKS, acks);
   throwFailure(ref);
 }
 
 /** `settleSync` with the event loop free. */
 export async function settle(ref?: ProxyRef): Promise<void> {
-  if (helper === undefined) return;
-  for (let n = Atomics.load(helper.window, 0); n > 0; n = Atomics.load(helper.window, 0)) await Atomics.waitAsync(helper.window, 0, n).value;
+  const h = helper;
+  if (h === undefined) return;
+  for (let acks = Atomics.load(h.window, ACKS); unsettled(h); acks = Atomics.load(h.window, ACKS)) {
+    await Atomics.waitAsync(h.window, ACKS, acks).value;
+  }
   throwFailure(ref);
 }

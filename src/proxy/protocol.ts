@@ -54,11 +54,25 @@ export const ASYNC = 1;
 /** The reply wakes a thread blocked in Atomics.wait. */
 export const SYNC = 2;
 
-/** The reply only returns a window slot (and reports a failure); the caller went on without it. */
+/** A batch of puts the helper shipped from an outbox: its reply only counts (and reports a failure). */
 export const PIPELINED = 3;
 
-/** Most pipelined calls a thread has in flight before it waits for replies. */
-export const WINDOW = 1024;
+// Slots of the Int32Array a thread shares with its helper about shipped batches.
+/** Batches shipped and not yet answered. */
+export const INFLIGHT = 0;
+/** Failed batches reported so far (their errors wait on a port). */
+export const FAILURES = 1;
+/** Bumped on every answer to a batch: a thread settling its puts waits on it. */
+export const ACKS = 2;
+
+/** Tells a helper about a thread's outbox for one queue of another process. */
+export interface OutboxRegistration {
+  outbox: object;
+  addr: string;
+  key: string;
+  pid: number;
+  objectId: number;
+}
 
 /** What a thread asks its helper to send. */
 export type HelperRequest = [addr: string, key: string, pid: number, callId: number, mode: number, frame: Uint8Array, objectId: number];

@@ -9,7 +9,7 @@ import { brandInstance, kindOf, registerShared } from '../sync/shared.js';
 import { hold, holdSync, withLock, type AcquireOptions } from '../sync/semlock.js';
 import { waitFor, waitForSync } from '../sync/condition.js';
 import { untilShutDown } from '../queues/until-shutdown.js';
-import { callRemote, callRemoteSync, pipeline, pipelineSync, sendRemote, settle, settleSync } from './client.js';
+import { callRemote, callRemoteSync, enqueue, enqueueSync, sendRemote, settle, settleSync } from './client.js';
 import { exportObject } from './owner.js';
 import type { ProxyRef } from './protocol.js';
 
@@ -203,9 +203,10 @@ class RemoteSharedArray extends Remote {
 /**
  * A SharedQueue of another process (multiprocessing's JoinableQueue across processes).
  * A put into an unbounded queue with no timeout does not wait for the owner's answer
- * (as multiprocessing.Queue's feeder thread): it is pipelined, in order, and a failure
- * (QueueShutDown) is thrown by this thread's next call on the queue. Every other call
- * first waits until this thread's puts have landed, so it sees them.
+ * (as multiprocessing.Queue's feeder thread): it goes into this thread's outbox, which
+ * the helper ships in batches, in order; a failure (QueueShutDown) is thrown by this
+ * thread's next call on the queue. Every other call first waits until this thread's
+ * puts have landed, so it sees them.
  */
 class RemoteSharedQueue<T = unknown> extends Remote {
   readonly maxsize: number;
@@ -214,12 +215,12 @@ class RemoteSharedQueue<T = unknown> extends Remote {
     this.maxsize = maxsize;
   }
   async put(item: T, options: { timeout?: number } = {}): Promise<void> {
-    if (this.maxsize <= 0 && options.timeout === undefined) return pipeline(this._ref, 'put', [item, undefined]);
+    if (this.maxsize <= 0 && options.timeout === undefined) return enqueue(this._ref, item);
     await settle(this._ref);
     await callRemote(this._ref, 'put', [item, options.timeout]);
   }
   putSync(item: T, options: { timeout?: number } = {}): void {
-    if (this.maxsize <= 0 && options.timeout === undefined) return pipelineSync(this._ref, 'put', [item, undefined]);
+    if (this.maxsize <= 0 && options.timeout === undefined) return enqueueSync(this._ref, item);
     this._call('put', item, options.timeout);
   }
   putNowait(item: T): void {

@@ -8,7 +8,7 @@ import type { Event } from '../sync/event.js';
 import type { Barrier } from '../sync/barrier.js';
 import type { SemLock } from '../sync/semlock.js';
 import type { SharedArray, Value } from '../sync/value.js';
-import { encode, type SharedQueue } from '../queues/shared-queue.js';
+import { encode, forEachRecord, type SharedQueue } from '../queues/shared-queue.js';
 import { runAsync } from '../sync/waiting.js';
 
 /** Who a call is for: the owner id locks record, and whether its connection is still open. */
@@ -17,6 +17,22 @@ export interface Caller {
   alive: boolean;
   /** The last put of this caller into each queue: its puts land in the order it made them. */
   readonly puts: Map<object, Promise<unknown>>;
+}
+
+/**
+ * Runs a caller's puts into a queue in the order they came: while one waits for room,
+ * the next waits behind it. A put that lands at once costs no promise.
+ */
+function inOrder(caller: Caller, q: object, put: () => Promise<unknown> | undefined): Promise<unknown> | undefined {
+  const before = caller.puts.get(q);
+  const done = before === undefined ? put() : before.then(put);
+  if (done === undefined) return undefined;
+  const settled = done.catch(() => undefined);
+  caller.puts.set(q, settled);
+  void settled.then(() => {
+    if (caller.puts.get(q) === settled) caller.puts.delete(q);
+  });
+  return done;
 }
 
 type Op<T> = (target: T, args: any[], caller: Caller) => unknown;
@@ -71,17 +87,20 @@ const sharedArray: Ops<SharedArray> = {
 };
 
 const queue: Ops<SharedQueue> = {
-  put: (q, [item, timeout], caller) => {
-    const before = caller.puts.get(q);
-    if (before === undefined && q._tryPut(encode(item, true))) return undefined; // room now: no promise at all
-    const put = before === undefined ? q.put(item, { timeout }) : before.then(() => q.put(item, { timeout }));
-    const settled = put.catch(() => undefined);
-    caller.puts.set(q, settled);
-    void settled.then(() => {
-      if (caller.puts.get(q) === settled) caller.puts.delete(q);
-    });
-    return put;
-  },
+  put: (q, [item, timeout], caller) =>
+    inOrder(caller, q, () => (q._tryPut(encode(item, true)) ? undefined : q.put(item, { timeout }))),
+  // A batch of what one thread of another process put, as raw records, in its order.
+  putRecords: (q, [bytes], caller) =>
+    inOrder(caller, q, () => {
+      const records: Uint8Array[] = [];
+      forEachRecord(bytes, (r) => records.push(r));
+      let i = 0;
+      while (i < records.length && q._tryPut(records[i]!)) i++;
+      if (i === records.length) return undefined;
+      return (async () => {
+        for (; i < records.length; i++) await runAsync(q._putRecordSteps(records[i]!, undefined));
+      })();
+    }),
   putNowait: (q, [item]) => q.putNowait(item),
   get: async (q, [timeout], caller) => {
     const item = await q.get({ timeout });

@@ -97,6 +97,7 @@ export class SharedQueue<T = unknown> {
 
   /** `put`, blocking this thread. */
   putSync(item: T, options: { timeout?: number } = {}): void {
+    if (options.timeout === undefined && this._tryPut(encode(item, true))) return;
     runSync(this._putSteps(item, options.timeout, true));
   }
 
@@ -120,13 +121,21 @@ export class SharedQueue<T = unknown> {
 
   /** `get`, blocking this thread. */
   getSync(options: { timeout?: number } = {}): T {
+    if (options.timeout === undefined) {
+      const got = this._tryGet();
+      if (got !== NOTHING) return got as T;
+    }
     return runSync(this._getSteps(options.timeout));
   }
 
   /** @internal The put loop, for either driver: sleeps on GETS while full, announced in PUT_WAITERS. */
   *_putSteps(item: T, timeout: number | undefined, sync = false): WaitSteps<void> {
     // Only a blocking put may use the shared scratch record: nothing else runs in this thread until it returns.
-    const record = encode(item, sync);
+    return yield* this._putRecordSteps(encode(item, sync), timeout);
+  }
+
+  /** @internal The put loop for a record already encoded. */
+  *_putRecordSteps(record: Uint8Array, timeout: number | undefined): WaitSteps<void> {
     const deadline = deadlineOf(timeout);
     const h = this._header;
     for (;;) {
@@ -236,6 +245,73 @@ export class SharedQueue<T = unknown> {
     return untilShutDown(() => this.get());
   }
 
+  /**
+   * @internal Takes whole records (at least one, then up to `maxBytes` of them) as one
+   * buffer of [length u32][record]…, or null when there are none: a proxy's helper
+   * ships what its thread put, many items to a frame.
+   */
+  _takeRecords(maxBytes: number): { bytes: Uint8Array; count: number } | null {
+    const h = this._header;
+    const ring = this._ring;
+    let out: Uint8Array | null = null;
+    let count = 0;
+    this._lock();
+    try {
+      const available = h[COUNT]!;
+      if (available === 0) return null;
+      // Records run contiguously from HEAD, except across the ring's end: at most two segments.
+      const segments: Array<[number, number]> = [];
+      let start = h[HEAD]!;
+      let pos = start;
+      let freed = 0;
+      let taken = 0;
+      while (count < available) {
+        if (ring.length - pos < 4 || readU32(ring, pos) === WRAP) {
+          if (pos > start) segments.push([start, pos]);
+          freed += ring.length - pos;
+          pos = start = 0;
+          continue;
+        }
+        const size = 4 + readU32(ring, pos);
+        if (count > 0 && taken + size > maxBytes) break;
+        pos += size;
+        taken += size;
+        count++;
+      }
+      if (pos > start) segments.push([start, pos]);
+      out = new Uint8Array(taken);
+      let at = 0;
+      for (const [a, b] of segments) {
+        out.set(ring.subarray(a, b), at);
+        at += b - a;
+      }
+      h[HEAD] = pos % ring.length;
+      h[USED] = h[USED]! - freed - taken;
+      h[COUNT] = available - count;
+      if (available === count) h[HEAD] = h[TAIL] = h[USED] = 0;
+      Atomics.add(h, GETS, 1);
+    } finally {
+      this._unlock();
+    }
+    if (Atomics.load(h, PUT_WAITERS) > 0) wake(h, GETS);
+    return { bytes: out, count };
+  }
+
+  /** @internal Resolves once the queue holds an item (or is shut down), without taking it. */
+  async _whenNonEmpty(): Promise<void> {
+    const h = this._header;
+    for (;;) {
+      const puts = Atomics.load(h, PUTS);
+      if (Atomics.load(h, COUNT) > 0 || Atomics.load(h, SHUTDOWN) === 1) return;
+      Atomics.add(h, GET_WAITERS, 1);
+      try {
+        await waitAsync(h, PUTS, puts, Infinity);
+      } finally {
+        Atomics.sub(h, GET_WAITERS, 1);
+      }
+    }
+  }
+
   /** @internal Writes a record if there is room; throws after shutdown. */
   _tryPut(record: Uint8Array): boolean {
     const h = this._header;
@@ -338,6 +414,15 @@ const viewOf = (ring: Uint8Array): DataView => {
   if (v === undefined) views.set(ring.buffer, (v = new DataView(ring.buffer)));
   return v;
 };
+
+/** Calls `each` with every record of a buffer made by `_takeRecords`. */
+export function forEachRecord(bytes: Uint8Array, each: (record: Uint8Array) => void): void {
+  for (let pos = 0; pos < bytes.length; ) {
+    const length = readU32(bytes, pos);
+    each(bytes.subarray(pos + 4, pos + 4 + length));
+    pos += 4 + length;
+  }
+}
 
 /** The record for an item; a number may use the thread's scratch record when the caller copies it at once. */
 export function encode(item: unknown, reuse = false): Uint8Array {

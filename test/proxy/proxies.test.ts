@@ -103,6 +103,16 @@ describe('primitives across processes', () => {
     await assert.rejects(pool.submit(remote.lastPutFails, queue), (err: Error) => err.name === 'QueueShutDown');
   });
 
+  it('an item larger than the outbox goes on its own, after what was put before it', async () => {
+    await using pool = new ProcessPoolExecutor({ maxWorkers: 1 });
+    const queue = new SharedQueue<string>({ capacityBytes: 16 << 20 });
+    await pool.submit(remote.putAroundAGiant, queue);
+    assert.deepEqual(
+      Array.from({ length: 4 }, () => queue.getNowait()).map((s) => (s.length > 10 ? `${s.length}` : s)),
+      ['a', 'b', String(5 << 20), 'c'],
+    );
+  });
+
   it('a proxy passes on into a thread of the child', async () => {
     const event = new Event();
     const p = new Process({ target: remote.setFromThread, args: [event] }).start();
@@ -116,11 +126,15 @@ describe('primitives across processes', () => {
     const owner = new Process({ target: remote.shareAndHang, args: [there], daemon: true }).start();
     const lock = (await here.recv()) as Lock;
     const event = (await here.recv()) as Event;
+    const queue = (await here.recv()) as SharedQueue<number>;
     assert.equal(event.isSet(), false); // reached the owner
     const waiting = lock.acquire();
     owner.kill();
     await assert.rejects(waiting, (err: Error) => err instanceof EOFError && /pid \d+/.test(err.message));
     assert.throws(() => event.set(), EOFError);
+    // A put sent ahead to a dead owner is not lost silently: the next call says so.
+    queue.putSync(1);
+    assert.throws(() => queue.qsize(), EOFError);
     await owner.join();
   });
 

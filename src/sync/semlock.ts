@@ -223,8 +223,19 @@ export class Lock extends SemLock {
   locked(): boolean {
     return Atomics.load(this._state, VALUE) === 0;
   }
+  // A lock's value is only ever 0 or 1, so taking and giving back are one CAS each.
+  override acquire(options: AcquireOptions = NO_WAIT_OPTIONS): Promise<boolean> {
+    if (options === NO_WAIT_OPTIONS && Atomics.compareExchange(this._state, VALUE, 1, 0) === 1) return Promise.resolve(true);
+    return super.acquire(options);
+  }
+  override acquireSync(options: AcquireOptions = NO_WAIT_OPTIONS): boolean {
+    if (options === NO_WAIT_OPTIONS && Atomics.compareExchange(this._state, VALUE, 1, 0) === 1) return true;
+    return super.acquireSync(options);
+  }
   override release(): void {
-    super.release(1);
+    const s = this._state;
+    if (Atomics.compareExchange(s, VALUE, 0, 1) !== 0) throw this.overRelease();
+    if (Atomics.load(s, WAITERS) > 0) wake(s, VALUE, 1);
   }
   protected overRelease(): Error {
     return new Error('release unlocked lock');

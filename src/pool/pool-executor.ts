@@ -27,9 +27,10 @@ import type { TransferListItem } from 'node:worker_threads';
 import { BrokenExecutorError, Full, TimeoutError, WorkerCrashedError } from '../futures/errors.js';
 import { BaseExecutor, checkInteger, type ShutdownOptions, type TaskFunction, type TaskOptions } from '../futures/executor.js';
 import { checkTimeout, describe, Future } from '../futures/future.js';
-import { CALL, type TaskMode } from '../futures/task-mode.js';
+import { CALL, CHUNK_ITEMS, type TaskMode } from '../futures/task-mode.js';
 import { Connection } from '../transport/pipe.js';
 import { isShared } from '../sync/shared.js';
+import { packNumbers } from '../transport/numbers.js';
 import { specName, specOf, type FunctionSpec } from '../tasks/describe.js';
 import { deserializeError, type SerializedError } from '../transport/errors.js';
 import {
@@ -307,6 +308,8 @@ export abstract class PoolExecutor extends BaseExecutor {
         return failedFuture(err);
       }
     }
+    // A chunk of numbers crosses as their bytes (see transport/numbers.ts).
+    if (mode === CHUNK_ITEMS) args = packNumbers(args) as unknown[];
     const item = new Item(this.#fnIdOf(spec), args, MODE_FLAGS[mode], options, performance.now());
     if (signal !== undefined) {
       item.onAbort = () => this.#stop(item, signal.reason, false);

@@ -32,6 +32,7 @@ import {
 } from '../transport/protocol.js';
 import { reviveArg } from '../transport/crossing.js';
 import { settleSync, usesProxies } from '../proxy/client.js';
+import { packNumbers } from '../transport/numbers.js';
 import { unwrapTransfer } from '../transport/transfer.js';
 import { Deque } from '../util/deque.js';
 import type { TransferListItem } from 'node:worker_threads';
@@ -200,7 +201,7 @@ export class WorkerRuntime {
   }
 
   /** Runs `fn` over each argument array in order, as Python's _process_chunk; goes async only at the first promise. */
-  #runChunk(fn: Function, chunk: unknown[], items: boolean): unknown[] | Promise<unknown[]> {
+  #runChunk(fn: Function, chunk: ArrayLike<unknown>, items: boolean): unknown[] | Float64Array | Promise<unknown[] | Float64Array> {
     const out: unknown[] = new Array(chunk.length);
     for (let i = 0; i < chunk.length; i++) {
       const v = items ? fn(chunk[i]) : fn(...(chunk[i] as unknown[]));
@@ -209,13 +210,20 @@ export class WorkerRuntime {
       }
       out[i] = v;
     }
-    return out;
+    return this.#packed(out);
   }
 
-  async #finishChunk(fn: Function, chunk: unknown[], items: boolean, out: unknown[], from: number, pending: PromiseLike<unknown>): Promise<unknown[]> {
+  /** Results that are all numbers go back as a Float64Array, moved rather than copied between threads. */
+  #packed(out: unknown[]): unknown[] | Float64Array {
+    const packed = packNumbers(out);
+    if (packed instanceof Float64Array) (this.#outboxTransfer ??= []).push(packed.buffer as ArrayBuffer);
+    return packed;
+  }
+
+  async #finishChunk(fn: Function, chunk: ArrayLike<unknown>, items: boolean, out: unknown[], from: number, pending: PromiseLike<unknown>): Promise<unknown[] | Float64Array> {
     out[from] = await pending;
     for (let i = from + 1; i < chunk.length; i++) out[i] = await (items ? fn(chunk[i]) : fn(...(chunk[i] as unknown[])));
-    return out;
+    return this.#packed(out);
   }
 
   async #load(fnId: number): Promise<Function> {

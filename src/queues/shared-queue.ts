@@ -2,14 +2,20 @@
  * A queue between threads, in shared memory: the items live in a SharedArrayBuffer
  * ring, so a put in one thread and a get in another never cross the event loop.
  *
- *   header (Int32)  LOCK · HEAD · TAIL · USED · COUNT · UNFINISHED · SHUTDOWN · PUTS · GETS · DONE
+ *   header (Int32), one cache line each:
+ *     putters   P_LOCK · TAIL · PUT_COUNT · PUT_BYTES · PUTS
+ *     getters   C_LOCK · HEAD · GET_COUNT · GET_BYTES · GETS
+ *     shared    UNFINISHED · SHUTDOWN · DONE · GET_WAITERS · PUT_WAITERS
  *   ring (bytes)    [length u32][tag u8][payload] … ; a length of WRAP sends the reader back to 0
  *
  * Every record is encoded by a fast path for numbers and strings and by v8.serialize
- * (structured clone) for anything else. A short lock guards the header; waiters sleep
- * on generation counters (PUTS, GETS, DONE) with the one wait/wake mechanism of
- * src/sync/waiting.ts, so the Promise forms leave the event loop running and the *Sync
- * forms block a worker.
+ * (structured clone) for anything else. Putters and getters have a lock each (a
+ * two-lock queue): a putter writes only its own line and the ring, a getter only its
+ * own, and each reads the other side's counters only when its cached copy says the
+ * ring is full or empty; so a producer and a consumer thread rarely touch the same
+ * cache line. Waiters sleep on generation counters (PUTS, GETS, DONE) with the one
+ * wait/wake mechanism of src/sync/waiting.ts, so the Promise forms leave the event
+ * loop running and the *Sync forms block a worker.
  */
 import { deserialize, serialize } from 'node:v8';
 import { Empty, Full, QueueShutDown } from '../futures/errors.js';
@@ -18,21 +24,27 @@ import { brandInstance, registerShared } from '../sync/shared.js';
 import { untilShutDown } from './until-shutdown.js';
 import { deadlineOf, runAsync, runSync, waitAsync, waitSync, wake, type WaitSteps } from '../sync/waiting.js';
 
-const LOCK = 0;
-const HEAD = 1; // byte offset of the next record to read
-const TAIL = 2; // byte offset where the next record is written
-const USED = 3; // bytes held, wrap padding included
-const COUNT = 4;
-const UNFINISHED = 5;
-const SHUTDOWN = 6;
-const PUTS = 7; // bumped on every put: getters wait on it
-const GETS = 8; // bumped on every get: putters wait on it
-const DONE = 9; // bumped when UNFINISHED reaches 0: joiners wait on it
-const GET_WAITERS = 10; // threads asleep in get: a put notifies only when there are some
-const PUT_WAITERS = 11;
-const HEADER = 12;
+// Int32 slots; the three groups sit 64 bytes apart.
+const P_LOCK = 0;
+const TAIL = 1; // byte offset where the next record is written
+const PUT_COUNT = 2; // records ever put (wrapping int32)
+const PUT_BYTES = 3; // ring bytes ever taken by puts, wrap padding included (wrapping int32)
+const PUTS = 4; // bumped on every put and on shutdown: getters wait on it
+const C_LOCK = 16;
+const HEAD = 17; // byte offset of the next record to read
+const GET_COUNT = 18;
+const GET_BYTES = 19;
+const GETS = 20; // bumped on every get and on shutdown: putters wait on it
+const UNFINISHED = 32;
+const SHUTDOWN = 33;
+const DONE = 34; // bumped when UNFINISHED reaches 0: joiners wait on it
+const GET_WAITERS = 35; // threads asleep in get: a put notifies only when there are some
+const PUT_WAITERS = 36;
+const HEADER = 48;
 
 const WRAP = 0xffffffff;
+/** Polls of a blocking get or put before it sleeps. */
+const SPINS = Number(process.env.CONCUR_SPINS ?? 1000);
 const TAG_NUMBER = 1;
 const TAG_STRING = 2;
 const TAG_CLONE = 3;
@@ -55,6 +67,12 @@ export class SharedQueue<T = unknown> {
   readonly _ring: Uint8Array;
   /** Most items held; 0 means unbounded. */
   readonly maxsize: number;
+  /** @internal This thread's last look at the getters' counters (never ahead of them). */
+  _gotCount = 0;
+  /** @internal */
+  _gotBytes = 0;
+  /** @internal This thread's last look at PUT_COUNT. */
+  _putCount = 0;
 
   constructor(options: SharedQueueOptions = {}) {
     const maxsize = options.maxsize ?? 0;
@@ -69,7 +87,9 @@ export class SharedQueue<T = unknown> {
 
   /** Items in the queue now. */
   qsize(): number {
-    return Atomics.load(this._header, COUNT);
+    const h = this._header;
+    const puts = Atomics.load(h, PUT_COUNT); // first: the count can only be under, never over
+    return Math.max(0, (puts - Atomics.load(h, GET_COUNT)) | 0);
   }
 
   /** True if there are no items. */
@@ -125,22 +145,26 @@ export class SharedQueue<T = unknown> {
       const got = this._tryGet();
       if (got !== NOTHING) return got as T;
     }
-    return runSync(this._getSteps(options.timeout));
+    return runSync(this._getSteps(options.timeout, true));
   }
 
   /** @internal The put loop, for either driver: sleeps on GETS while full, announced in PUT_WAITERS. */
   *_putSteps(item: T, timeout: number | undefined, sync = false): WaitSteps<void> {
     // Only a blocking put may use the shared scratch record: nothing else runs in this thread until it returns.
-    return yield* this._putRecordSteps(encode(item, sync), timeout);
+    return yield* this._putRecordSteps(encode(item, sync), timeout, sync);
   }
 
   /** @internal The put loop for a record already encoded. */
-  *_putRecordSteps(record: Uint8Array, timeout: number | undefined): WaitSteps<void> {
+  *_putRecordSteps(record: Uint8Array, timeout: number | undefined, spin = false): WaitSteps<void> {
     const deadline = deadlineOf(timeout);
     const h = this._header;
     for (;;) {
       const gets = Atomics.load(h, GETS);
       if (this._tryPut(record)) return;
+      if (spin) {
+        for (let i = 0; i < SPINS && Atomics.load(h, GETS) === gets; i++);
+        if (Atomics.load(h, GETS) !== gets) continue;
+      }
       Atomics.add(h, PUT_WAITERS, 1);
       let woke: boolean;
       try {
@@ -154,13 +178,19 @@ export class SharedQueue<T = unknown> {
   }
 
   /** @internal The get loop, for either driver: sleeps on PUTS while empty, announced in GET_WAITERS. */
-  *_getSteps(timeout: number | undefined): WaitSteps<T> {
+  *_getSteps(timeout: number | undefined, spin = false): WaitSteps<T> {
     const deadline = deadlineOf(timeout);
     const h = this._header;
     for (;;) {
       const puts = Atomics.load(h, PUTS);
       const got = this._tryGet();
       if (got !== NOTHING) return got as T;
+      // A blocked thread watches for a put for a moment before it sleeps: a putter that
+      // finds no sleeper skips the futex wake, which costs more than the item itself.
+      if (spin) {
+        for (let i = 0; i < SPINS && Atomics.load(h, PUTS) === puts; i++);
+        if (Atomics.load(h, PUTS) !== puts) continue;
+      }
       Atomics.add(h, GET_WAITERS, 1);
       let woke: boolean;
       try {
@@ -214,14 +244,15 @@ export class SharedQueue<T = unknown> {
   /** Shuts the queue down for every thread: puts raise QueueShutDown; gets once drained (at once with `immediate`). */
   shutdown(options: { immediate?: boolean } = {}): void {
     const h = this._header;
-    this._lock();
+    this._lock(P_LOCK);
+    this._lock(C_LOCK);
     try {
       Atomics.store(h, SHUTDOWN, 1);
       if (options.immediate) {
-        const dropped = h[COUNT]!;
-        h[COUNT] = 0;
+        const dropped = (h[PUT_COUNT]! - h[GET_COUNT]!) | 0;
         h[HEAD] = h[TAIL]!;
-        h[USED] = 0;
+        Atomics.store(h, GET_BYTES, h[PUT_BYTES]!);
+        Atomics.store(h, GET_COUNT, h[PUT_COUNT]!);
         let left: number;
         for (;;) {
           const n = Atomics.load(h, UNFINISHED);
@@ -233,7 +264,8 @@ export class SharedQueue<T = unknown> {
       Atomics.add(h, PUTS, 1);
       Atomics.add(h, GETS, 1);
     } finally {
-      this._unlock();
+      this._unlock(C_LOCK);
+      this._unlock(P_LOCK);
     }
     wake(h, PUTS);
     wake(h, GETS);
@@ -253,18 +285,18 @@ export class SharedQueue<T = unknown> {
   _takeRecords(maxBytes: number): { bytes: Uint8Array; count: number } | null {
     const h = this._header;
     const ring = this._ring;
-    let out: Uint8Array | null = null;
+    let out: Uint8Array;
     let count = 0;
-    this._lock();
+    this._lock(C_LOCK);
     try {
-      const available = h[COUNT]!;
-      if (available === 0) return null;
+      const gotCount = h[GET_COUNT]!;
+      const available = (Atomics.load(h, PUT_COUNT) - gotCount) | 0;
+      if (available <= 0) return null;
       // Records run contiguously from HEAD, except across the ring's end: at most two segments.
       const segments: Array<[number, number]> = [];
       let start = h[HEAD]!;
       let pos = start;
       let freed = 0;
-      let taken = 0;
       while (count < available) {
         if (ring.length - pos < 4 || readU32(ring, pos) === WRAP) {
           if (pos > start) segments.push([start, pos]);
@@ -273,25 +305,24 @@ export class SharedQueue<T = unknown> {
           continue;
         }
         const size = 4 + readU32(ring, pos);
-        if (count > 0 && taken + size > maxBytes) break;
+        if (count > 0 && freed + size > maxBytes) break;
         pos += size;
-        taken += size;
+        freed += size;
         count++;
       }
       if (pos > start) segments.push([start, pos]);
-      out = new Uint8Array(taken);
+      out = new Uint8Array(segments.reduce((n, [a, b]) => n + b - a, 0));
       let at = 0;
       for (const [a, b] of segments) {
         out.set(ring.subarray(a, b), at);
         at += b - a;
       }
       h[HEAD] = pos % ring.length;
-      h[USED] = h[USED]! - freed - taken;
-      h[COUNT] = available - count;
-      if (available === count) h[HEAD] = h[TAIL] = h[USED] = 0;
+      Atomics.store(h, GET_BYTES, (h[GET_BYTES]! + freed) | 0);
+      Atomics.store(h, GET_COUNT, (gotCount + count) | 0);
       Atomics.add(h, GETS, 1);
     } finally {
-      this._unlock();
+      this._unlock(C_LOCK);
     }
     if (Atomics.load(h, PUT_WAITERS) > 0) wake(h, GETS);
     return { bytes: out, count };
@@ -302,7 +333,7 @@ export class SharedQueue<T = unknown> {
     const h = this._header;
     for (;;) {
       const puts = Atomics.load(h, PUTS);
-      if (Atomics.load(h, COUNT) > 0 || Atomics.load(h, SHUTDOWN) === 1) return;
+      if (this.qsize() > 0 || Atomics.load(h, SHUTDOWN) === 1) return;
       Atomics.add(h, GET_WAITERS, 1);
       try {
         await waitAsync(h, PUTS, puts, Infinity);
@@ -318,14 +349,21 @@ export class SharedQueue<T = unknown> {
     const ring = this._ring;
     const size = 4 + record.length;
     if (size > ring.length) throw new RangeError(`an item of ${record.length} bytes cannot fit in this queue's ${ring.length} bytes (capacityBytes)`);
-    this._lock();
+    this._lock(P_LOCK);
     try {
-      if (h[SHUTDOWN] === 1) throw new QueueShutDown('put on a shut-down queue');
-      if (this.maxsize > 0 && h[COUNT]! >= this.maxsize) return false;
+      if (Atomics.load(h, SHUTDOWN) === 1) throw new QueueShutDown('put on a shut-down queue');
+      const putCount = h[PUT_COUNT]!;
+      if (this.maxsize > 0 && ((putCount - this._gotCount) | 0) >= this.maxsize) {
+        this._gotCount = Atomics.load(h, GET_COUNT);
+        if (((putCount - this._gotCount) | 0) >= this.maxsize) return false;
+      }
       let tail = h[TAIL]!;
-      let pad = 0;
-      if (tail + size > ring.length) pad = ring.length - tail; // the record goes back to 0
-      if (h[USED]! + pad + size > ring.length) return false;
+      const pad = tail + size > ring.length ? ring.length - tail : 0; // the record goes back to 0
+      const putBytes = h[PUT_BYTES]!;
+      if (((putBytes - this._gotBytes) | 0) + pad + size > ring.length) {
+        this._gotBytes = Atomics.load(h, GET_BYTES);
+        if (((putBytes - this._gotBytes) | 0) + pad + size > ring.length) return false;
+      }
       if (pad > 0) {
         if (pad >= 4) writeU32(ring, tail, WRAP);
         tail = 0;
@@ -333,15 +371,16 @@ export class SharedQueue<T = unknown> {
       writeU32(ring, tail, record.length);
       ring.set(record, tail + 4);
       h[TAIL] = (tail + size) % ring.length;
-      h[USED] = h[USED]! + pad + size;
-      h[COUNT]!++;
-      Atomics.add(h, UNFINISHED, 1); // taskDone changes it outside the lock
+      Atomics.store(h, PUT_BYTES, (putBytes + pad + size) | 0);
+      Atomics.add(h, UNFINISHED, 1); // before the count: a getter's taskDone may follow at once
+      // Last: a getter that sees the new count sees the record and everything above.
+      Atomics.store(h, PUT_COUNT, (putCount + 1) | 0);
       Atomics.add(h, PUTS, 1);
     } finally {
-      this._unlock();
+      this._unlock(P_LOCK);
     }
-    // A waiter announces itself before it sleeps on PUTS, and PUTS changed under the
-    // lock, so a getter that missed this notify sees a changed PUTS and does not sleep.
+    // A waiter announces itself before it sleeps on PUTS, and PUTS changed first, so a
+    // getter that missed this notify sees a changed PUTS and does not sleep.
     if (Atomics.load(h, GET_WAITERS) > 0) wake(h, PUTS, 1);
     return true;
   }
@@ -352,11 +391,15 @@ export class SharedQueue<T = unknown> {
     const ring = this._ring;
     let bytes: Uint8Array;
     let number = 0;
-    this._lock();
+    this._lock(C_LOCK);
     try {
-      if (h[COUNT] === 0) {
-        if (h[SHUTDOWN] === 1) throw new QueueShutDown('get on a shut-down, empty queue');
-        return NOTHING;
+      const gotCount = h[GET_COUNT]!;
+      if (((this._putCount - gotCount) | 0) <= 0) {
+        this._putCount = Atomics.load(h, PUT_COUNT);
+        if (((this._putCount - gotCount) | 0) <= 0) {
+          if (Atomics.load(h, SHUTDOWN) === 1) throw new QueueShutDown('get on a shut-down, empty queue');
+          return NOTHING;
+        }
       }
       let head = h[HEAD]!;
       let pad = 0;
@@ -371,35 +414,34 @@ export class SharedQueue<T = unknown> {
         bytes = EMPTY;
       } else bytes = ring.slice(head + 4, head + 4 + length);
       h[HEAD] = (head + 4 + length) % ring.length;
-      h[USED] = h[USED]! - pad - 4 - length;
-      // An empty ring starts again at 0, so records rarely need to wrap.
-      if (--h[COUNT]! === 0) h[HEAD] = h[TAIL] = h[USED] = 0;
+      Atomics.store(h, GET_BYTES, (h[GET_BYTES]! + pad + 4 + length) | 0);
+      Atomics.store(h, GET_COUNT, (gotCount + 1) | 0);
       Atomics.add(h, GETS, 1);
     } finally {
-      this._unlock();
+      this._unlock(C_LOCK);
     }
     if (Atomics.load(h, PUT_WAITERS) > 0) wake(h, GETS, 1);
     return bytes === EMPTY ? number : decode(bytes);
   }
 
   /**
-   * @internal A futex mutex (Drepper's): 0 free, 1 held, 2 held with sleepers. The
-   * critical sections only copy a record and touch the header, so it spins a little
-   * before sleeping, and unlock notifies only when someone sleeps.
+   * @internal A futex mutex (Drepper's) in slot `at`: 0 free, 1 held, 2 held with
+   * sleepers. The critical sections only copy a record and touch a few counters, so it
+   * spins a little before sleeping, and unlock notifies only when someone sleeps.
    */
-  _lock(): void {
+  _lock(at: number): void {
     const h = this._header;
-    for (let spins = 0; spins < 32; spins++) if (Atomics.compareExchange(h, LOCK, 0, 1) === 0) return;
-    let c = Atomics.exchange(h, LOCK, 2);
+    for (let spins = 0; spins < 32; spins++) if (Atomics.compareExchange(h, at, 0, 1) === 0) return;
+    let c = Atomics.exchange(h, at, 2);
     while (c !== 0) {
-      Atomics.wait(h, LOCK, 2);
-      c = Atomics.exchange(h, LOCK, 2);
+      Atomics.wait(h, at, 2);
+      c = Atomics.exchange(h, at, 2);
     }
   }
 
   /** @internal */
-  _unlock(): void {
-    if (Atomics.exchange(this._header, LOCK, 0) === 2) Atomics.notify(this._header, LOCK, 1);
+  _unlock(at: number): void {
+    if (Atomics.exchange(this._header, at, 0) === 2) Atomics.notify(this._header, at, 1);
   }
 }
 

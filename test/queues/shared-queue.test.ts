@@ -66,6 +66,21 @@ describe('SharedQueue', () => {
     await Promise.all(consumers.map((c) => c.join()));
   });
 
+  it('3 producer and 3 consumer threads over a small ring: every item exactly once, each producer in order', async () => {
+    const perProducer = 20_000;
+    const q = new SharedQueue<string>({ capacityBytes: 512 });
+    const seen = new Int32Array(new SharedArrayBuffer(4 * 3 * perProducer));
+    const outOfOrder = new Int32Array(new SharedArrayBuffer(4));
+    const consumers = [0, 1, 2].map(() => new Thread({ target: queueTasks.consumeStrings, args: [q, seen, perProducer, outOfOrder] }).start());
+    const producers = [0, 1, 2].map((k) => new Thread({ target: queueTasks.produceStrings, args: [q, k * perProducer, perProducer] }).start());
+    await Promise.all(producers.map((p) => p.join()));
+    for (let i = 0; i < 3; i++) await q.put('stop');
+    await Promise.all(consumers.map((c) => c.join()));
+    assert.equal(Atomics.load(outOfOrder, 0), 0);
+    assert.equal(seen.findIndex((n) => n !== 1), -1);
+    assert.equal(q.qsize(), 0);
+  });
+
   // The same property through a proxy: every call goes over the owner's socket and broker
   // thread (this process is the owner), as it does from another process.
   for (const [where, reach, numRuns] of [

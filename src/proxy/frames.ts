@@ -18,23 +18,17 @@ export class FramedSocket {
     socket.on('data', (chunk: Buffer) => this.#receive(chunk));
   }
 
-  /** Sends one frame; the frames sent in one turn of the event loop leave together, as one writev. */
+  /** Sends one frame (header and body leave as one writev). */
   send(payload: Uint8Array): void {
     const head = Buffer.allocUnsafe(4);
     head.writeUInt32LE(payload.length, 0);
-    if (!this.#corked) {
-      this.#corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.#corked = false;
-        this.socket.uncork();
-      });
-    }
+    // Uncorked here and now, never on a later tick: a reply sent from a continuation
+    // that nothing else follows must still leave, or its caller waits forever.
+    this.socket.cork();
     this.socket.write(head);
     this.socket.write(payload);
+    this.socket.uncork();
   }
-
-  #corked = false;
 
   /** Delivers every frame, in order, to `handler` (frames that came before it wait for it). */
   onFrame(handler: ((frame: Buffer) => void) | undefined): void {

@@ -22,7 +22,7 @@ import { reviveShared } from '../../src/sync/shared.js';
 import { remote } from '../fixtures/remote-tasks.js';
 
 describe('primitives across processes', () => {
-  it('2 processes x 10,000 increments of a Value under a Lock are exact', async () => {
+  it('2 processes x 10,000 increments of a Value under a Lock are exact', { timeout: 30_000 }, async () => {
     const value = new Value('i32', 0);
     const lock = new Lock();
     await using pool = new ProcessPoolExecutor({ maxWorkers: 2 });
@@ -30,7 +30,7 @@ describe('primitives across processes', () => {
     assert.equal(value.value, 20_000);
   });
 
-  it('a Lock held here can be released by another process; an RLock cannot', async () => {
+  it('a Lock held here can be released by another process; an RLock cannot', { timeout: 30_000 }, async () => {
     await using pool = new ProcessPoolExecutor({ maxWorkers: 1 });
     const lock = new Lock();
     lock.acquireSync();
@@ -42,7 +42,7 @@ describe('primitives across processes', () => {
     rlock.release();
   });
 
-  it('children wait on an Event (async and blocking) until this process sets it', async () => {
+  it('children wait on an Event (async and blocking) until this process sets it', { timeout: 30_000 }, async () => {
     await using pool = new ProcessPoolExecutor({ maxWorkers: 2 });
     const event = new Event();
     const waiters = [pool.submit(remote.waitEvent, event, false), pool.submit(remote.waitEvent, event, true)];
@@ -51,7 +51,7 @@ describe('primitives across processes', () => {
     assert.deepEqual(await Promise.all(waiters), [true, true]);
   });
 
-  it('Condition.notify wakes children waiting in another process', async () => {
+  it('Condition.notify wakes children waiting in another process', { timeout: 30_000 }, async () => {
     await using pool = new ProcessPoolExecutor({ maxWorkers: 2 });
     const cond = new Condition();
     const ready = new Value('i32', 0);
@@ -68,7 +68,7 @@ describe('primitives across processes', () => {
     assert.deepEqual(await Promise.all(waiters), [true, true]);
   });
 
-  it('a Barrier across processes hands out distinct indexes', async () => {
+  it('a Barrier across processes hands out distinct indexes', { timeout: 30_000 }, async () => {
     await using pool = new ProcessPoolExecutor({ maxWorkers: 2 });
     const barrier = new Barrier(3);
     const children = [pool.submit(remote.barrierWaiter, barrier), pool.submit(remote.barrierWaiter, barrier)];
@@ -76,7 +76,7 @@ describe('primitives across processes', () => {
     assert.deepEqual([mine, ...(await Promise.all(children))].sort(), [0, 1, 2]);
   });
 
-  it('a SharedQueue carries items from producer processes, with taskDone/join counted here', async () => {
+  it('a SharedQueue carries items from producer processes, with taskDone/join counted here', { timeout: 30_000 }, async () => {
     await using pool = new ProcessPoolExecutor({ maxWorkers: 2 });
     const queue = new SharedQueue<number>({ maxsize: 8 });
     const producers = [pool.submit(remote.produce, queue, 0, 300), pool.submit(remote.produce, queue, 300, 300)];
@@ -93,7 +93,7 @@ describe('primitives across processes', () => {
     assert.deepEqual(firsts, [...firsts].sort((a, b) => a - b));
   });
 
-  it('puts into an unbounded queue are pipelined, land in order before the next call, and their failures are not lost', async () => {
+  it('puts into an unbounded queue are pipelined, land in order before the next call, and their failures are not lost', { timeout: 30_000 }, async () => {
     await using pool = new ProcessPoolExecutor({ maxWorkers: 1 });
     const queue = new SharedQueue<number>({ capacityBytes: 1 << 22 });
     assert.equal(await pool.submit(remote.putThenCount, queue, 5000), 'qsize 5000');
@@ -103,7 +103,7 @@ describe('primitives across processes', () => {
     await assert.rejects(pool.submit(remote.lastPutFails, queue), (err: Error) => err.name === 'QueueShutDown');
   });
 
-  it('an item larger than the outbox goes on its own, after what was put before it', async () => {
+  it('an item larger than the outbox goes on its own, after what was put before it', { timeout: 30_000 }, async () => {
     await using pool = new ProcessPoolExecutor({ maxWorkers: 1 });
     const queue = new SharedQueue<string>({ capacityBytes: 16 << 20 });
     await pool.submit(remote.putAroundAGiant, queue);
@@ -113,7 +113,7 @@ describe('primitives across processes', () => {
     );
   });
 
-  it('a proxy passes on into a thread of the child', async () => {
+  it('a proxy passes on into a thread of the child', { timeout: 30_000 }, async () => {
     const event = new Event();
     const p = new Process({ target: remote.setFromThread, args: [event] }).start();
     await p.join();
@@ -121,7 +121,7 @@ describe('primitives across processes', () => {
     assert.equal(event.isSet(), true);
   });
 
-  it('when the owner dies, waiting and later calls fail with EOFError instead of hanging', async () => {
+  it('when the owner dies, waiting and later calls fail with EOFError instead of hanging', { timeout: 30_000 }, async () => {
     const [here, there] = Pipe();
     const owner = new Process({ target: remote.shareAndHang, args: [there], daemon: true }).start();
     const lock = (await here.recv()) as Lock;
@@ -138,13 +138,13 @@ describe('primitives across processes', () => {
     await owner.join();
   });
 
-  it('a client that does not know the authkey is refused before anything is deserialized', async () => {
+  it('a client that does not know the authkey is refused before anything is deserialized', { timeout: 30_000 }, async () => {
     const proxy = toProxy(new Event()) as unknown as { _ref: { key: string } };
     const forged = reviveShared(structuredClone({ ...proxy, _ref: { ...proxy._ref, key: '00'.repeat(32) } })) as unknown as Event;
     await assert.rejects(forged.wait(1), AuthenticationError);
   });
 
-  it("the owner's socket lives in a directory only this user can enter", () => {
+  it("the owner's socket lives in a directory only this user can enter", { timeout: 30_000 }, () => {
     const proxy = toProxy(new Lock()) as unknown as { _ref: { addr: string } };
     assert.equal(statSync(dirname(proxy._ref.addr)).mode & 0o777, 0o700);
   });

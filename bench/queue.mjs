@@ -1,34 +1,47 @@
 #!/usr/bin/env node
 // Shared-memory primitives between threads: SharedQueue items/s against a raw one-way
-// worker postMessage of the same items, and Lock acquire/release pairs/s, uncontended
-// and contended by two threads. Alternating, repeated, medians.
+// worker postMessage of the same items (each timed from when its threads are running),
+// and Lock acquire/release pairs/s, uncontended and contended by two threads; across
+// processes, SharedQueue and Lock beside CPython's multiprocessing. Alternating,
+// repeated, medians.
 //
-//   node bench/queue.mjs [items=500000] [rounds=5]
+//   node bench/queue.mjs [items=1000000] [rounds=5]
 import { Worker } from 'node:worker_threads';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { Lock, Process, SharedQueue, Thread } from '../dist/index.js';
+import { Event, Lock, Process, SharedQueue, Thread } from '../dist/index.js';
 import { queueBench } from './workers/queue-tasks.mjs';
 
-const [N = 500_000, ROUNDS = 5] = process.argv.slice(2).map(Number);
+const [N = 1_000_000, ROUNDS = 5] = process.argv.slice(2).map(Number);
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
+// Threads start before the clock does (as the raw postMessage worker is online first):
+// each worker sets `ready` on arrival and waits for `go`.
+async function started(targets) {
+  const go = new Event();
+  const ready = targets.map(() => new Event());
+  const threads = targets.map(([target, args], i) => new Thread({ target, args: [...args, ready[i], go] }).start());
+  for (const r of ready) await r.wait();
+  return { threads, go };
+}
 
 async function sharedQueue() {
   const q = new SharedQueue({ maxsize: 10_000 });
-  const t = new Thread({ target: queueBench.drain, args: [q, N] }).start();
+  const { threads, go } = await started([[queueBench.drainWhenGo, [q, N]]]);
   const t0 = performance.now();
+  go.set();
   for (let i = 0; i < N; i++) await q.put(i).catch(() => {});
-  await t.join();
+  await Promise.all(threads.map((t) => t.join()));
   return N / ((performance.now() - t0) / 1000);
 }
 
 async function sharedQueueSync() {
   // The producer in a thread too, both sides blocking: the CPU-bound worker use.
   const q = new SharedQueue({ maxsize: 10_000 });
-  const consumer = new Thread({ target: queueBench.drain, args: [q, N] }).start();
+  const { threads, go } = await started([[queueBench.drainWhenGo, [q, N]], [queueBench.fillWhenGo, [q, N]]]);
   const t0 = performance.now();
-  const producer = new Thread({ target: (q2, n) => { for (let i = 0; i < n; i++) q2.putSync(i); }, args: [q, N] }).start();
-  await Promise.all([producer.join(), consumer.join()]);
+  go.set();
+  await Promise.all(threads.map((t) => t.join()));
   return N / ((performance.now() - t0) / 1000);
 }
 
@@ -112,6 +125,7 @@ const fns = { sharedQueue, sharedQueueSync, rawPostMessage, lockUncontended, loc
 if (python) Object.assign(fns, { cpythonQueue, cpythonLock }), Object.assign(runs, { cpythonQueue: [], cpythonLock: [] });
 else console.log('python3 is not on PATH: the CPython columns are left out');
 for (let r = 0; r < ROUNDS; r++) for (const name of Object.keys(fns)) runs[name].push(await fns[name]());
+if (process.env.BENCH_VERBOSE) console.log(runs);
 const m = Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, median(v)]));
 const f = (x) => Math.round(x).toLocaleString('en-US');
 console.log(`${N} small ints, median of ${ROUNDS}\n`);

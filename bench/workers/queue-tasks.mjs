@@ -7,6 +7,20 @@ export const queueBench = defineTasks(import.meta.url, {
     for (let i = 0; i < n; i++) sum += q.getSync();
     return sum;
   },
+  /** Says it is here, waits for the start, then takes n items. */
+  drainWhenGo(q, n, ready, go) {
+    ready.set();
+    go.waitSync();
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += q.getSync();
+    return sum;
+  },
+  /** Says it is here, waits for the start, then puts 0..n-1. */
+  fillWhenGo(q, n, ready, go) {
+    ready.set();
+    go.waitSync();
+    for (let i = 0; i < n; i++) q.putSync(i);
+  },
   /** Puts 0..n-1. */
   fill(q, n) {
     for (let i = 0; i < n; i++) q.putSync(i);

@@ -2,15 +2,14 @@
  * A queue between threads, in shared memory: the items live in a SharedArrayBuffer
  * ring, so a put in one thread and a get in another never cross the event loop.
  *
- *   header (Int32), one cache line each:
- *     putters   P_LOCK · TAIL · PUT_COUNT · PUT_BYTES · PUTS
- *     getters   C_LOCK · HEAD · GET_COUNT · GET_BYTES · GETS
- *     shared    UNFINISHED · SHUTDOWN · DONE · GET_WAITERS · PUT_WAITERS
+ *   header (Int32), a cache line per group:
+ *     P_LOCK · TAIL · PUT_BYTES | PUT_COUNT · PUTS | C_LOCK · HEAD | GET_COUNT · GET_BYTES · GETS
+ *     | GET_WAITERS | PUT_WAITERS | UNFINISHED · SHUTDOWN · DONE
  *   ring (bytes)    [length u32][tag u8][payload] … ; a length of WRAP sends the reader back to 0
  *
  * Every record is encoded by a fast path for numbers and strings and by v8.serialize
  * (structured clone) for anything else. Putters and getters have a lock each (a
- * two-lock queue): a putter writes only its own line and the ring, a getter only its
+ * two-lock queue): a putter writes only its own lines and the ring, a getter only its
  * own, and each reads the other side's counters only when its cached copy says the
  * ring is full or empty; so a producer and a consumer thread rarely touch the same
  * cache line. Waiters sleep on generation counters (PUTS, GETS, DONE) with the one
@@ -24,23 +23,26 @@ import { brandInstance, registerShared } from '../sync/shared.js';
 import { untilShutDown } from './until-shutdown.js';
 import { deadlineOf, runAsync, runSync, waitAsync, waitSync, wake, type WaitSteps } from '../sync/waiting.js';
 
-// Int32 slots; the three groups sit 64 bytes apart.
-const P_LOCK = 0;
+// Int32 slots in groups 128 bytes apart (two cache lines: the prefetcher fetches lines
+// in pairs), so that what one side
+// writes on every operation is not on a line the other side reads on every operation.
+const LINE = 32;
+const P_LOCK = 0; // putters only
 const TAIL = 1; // byte offset where the next record is written
-const PUT_COUNT = 2; // records ever put (wrapping int32)
-const PUT_BYTES = 3; // ring bytes ever taken by puts, wrap padding included (wrapping int32)
-const PUTS = 4; // bumped on every put and on shutdown: getters wait on it
-const C_LOCK = 16;
-const HEAD = 17; // byte offset of the next record to read
-const GET_COUNT = 18;
-const GET_BYTES = 19;
-const GETS = 20; // bumped on every get and on shutdown: putters wait on it
-const UNFINISHED = 32;
-const SHUTDOWN = 33;
-const DONE = 34; // bumped when UNFINISHED reaches 0: joiners wait on it
-const GET_WAITERS = 35; // threads asleep in get: a put notifies only when there are some
-const PUT_WAITERS = 36;
-const HEADER = 48;
+const PUT_BYTES = 2; // ring bytes ever taken by puts, wrap padding included (wrapping int32)
+const PUT_COUNT = LINE; // records ever put (wrapping int32): getters read it when they seem empty
+const PUTS = LINE + 1; // bumped on every put and on shutdown: getters wait on it
+const C_LOCK = 2 * LINE; // getters only
+const HEAD = 2 * LINE + 1; // byte offset of the next record to read
+const GET_COUNT = 3 * LINE; // putters read these when they seem full
+const GET_BYTES = 3 * LINE + 1;
+const GETS = 3 * LINE + 2; // bumped on every get and on shutdown: putters wait on it
+const GET_WAITERS = 4 * LINE; // threads asleep in get: every put reads it, few write it
+const PUT_WAITERS = 5 * LINE;
+const UNFINISHED = 6 * LINE;
+const SHUTDOWN = 6 * LINE + 1;
+const DONE = 6 * LINE + 2; // bumped when UNFINISHED reaches 0: joiners wait on it
+const HEADER = 7 * LINE;
 
 const WRAP = 0xffffffff;
 /** Polls of a blocking get or put before it sleeps. */

@@ -4,7 +4,6 @@
  * carry. The socket lives in a fresh directory only this user can enter, and goes when
  * the process ends.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,7 +27,8 @@ function startBroker(): Broker {
   const dir = mkdtempSync(join(tmpdir(), 'concur-'));
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, 'broker.sock');
-  const key = randomBytes(32).toString('hex');
+  // Web Crypto's global, not node:crypto: every worker loads this module, few start a broker.
+  const key = Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(32))).toString('hex');
   const worker = new Worker(THREAD_BOOTSTRAP, {
     eval: true,
     workerData: { entry: entryUrl(import.meta.url, 'proxy', 'broker-entry'), path, key },

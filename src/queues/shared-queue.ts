@@ -46,7 +46,7 @@ const HEADER = 7 * LINE;
 
 const WRAP = 0xffffffff;
 /** Polls of a blocking get or put before it sleeps. */
-const SPINS = Number(process.env.CONCUR_SPINS ?? 1000);
+const SPINS = 1000;
 const TAG_NUMBER = 1;
 const TAG_STRING = 2;
 const TAG_CLONE = 3;
@@ -163,10 +163,7 @@ export class SharedQueue<T = unknown> {
     for (;;) {
       const gets = Atomics.load(h, GETS);
       if (this._tryPut(record)) return;
-      if (spin) {
-        for (let i = 0; i < SPINS && Atomics.load(h, GETS) === gets; i++);
-        if (Atomics.load(h, GETS) !== gets) continue;
-      }
+      if (spin && changesSoon(h, GETS, gets)) continue;
       Atomics.add(h, PUT_WAITERS, 1);
       let woke: boolean;
       try {
@@ -187,12 +184,7 @@ export class SharedQueue<T = unknown> {
       const puts = Atomics.load(h, PUTS);
       const got = this._tryGet();
       if (got !== NOTHING) return got as T;
-      // A blocked thread watches for a put for a moment before it sleeps: a putter that
-      // finds no sleeper skips the futex wake, which costs more than the item itself.
-      if (spin) {
-        for (let i = 0; i < SPINS && Atomics.load(h, PUTS) === puts; i++);
-        if (Atomics.load(h, PUTS) !== puts) continue;
-      }
+      if (spin && changesSoon(h, PUTS, puts)) continue;
       Atomics.add(h, GET_WAITERS, 1);
       let woke: boolean;
       try {
@@ -445,6 +437,16 @@ export class SharedQueue<T = unknown> {
   _unlock(at: number): void {
     if (Atomics.exchange(this._header, at, 0) === 2) Atomics.notify(this._header, at, 1);
   }
+}
+
+/**
+ * Watches view[index] for a moment for a change from `value`. A blocked thread does this
+ * before it sleeps: the other side then finds no sleeper and skips the futex wake, which
+ * costs more than the item itself.
+ */
+function changesSoon(view: Int32Array, index: number, value: number): boolean {
+  for (let i = 0; i < SPINS && Atomics.load(view, index) === value; i++);
+  return Atomics.load(view, index) !== value;
 }
 
 const NOTHING = Symbol('nothing');

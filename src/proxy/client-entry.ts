@@ -37,7 +37,7 @@ function deliver(frame: Uint8Array, mode: number, object: string): void {
     Atomics.notify(window, ACKS);
   } else if (mode === SYNC) {
     syncPort.postMessage(frame);
-    Atomics.store(flag, 0, 1);
+    Atomics.add(flag, 0, 1);
     Atomics.notify(flag, 0);
   } else if (mode === ASYNC) {
     asyncPort.postMessage(frame);

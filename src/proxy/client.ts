@@ -13,6 +13,7 @@ import { THREAD_BOOTSTRAP } from '../threads/bootstrap.js';
 import { entryUrl } from '../util/entry-url.js';
 import { deserializeError, type SerializedError } from '../transport/errors.js';
 import { SharedQueue } from '../queues/shared-queue.js';
+import { waitAsync, waitSync } from '../sync/waiting.js';
 import { ACKS, ASYNC, callIdOf, decodeReply, encodeCall, FAILURES, INFLIGHT, NO_REPLY, SYNC, type HelperRequest, type OutboxRegistration, type ProxyRef } from './protocol.js';
 
 interface Helper {
@@ -99,19 +100,22 @@ export function callRemote(ref: ProxyRef, op: string, args: unknown[] = []): Pro
 /** Calls `op` on the owner's object, blocking this thread until it answers. */
 export function callRemoteSync(ref: ProxyRef, op: string, args: unknown[] = []): unknown {
   const h = (helper ??= startHelper());
-  Atomics.store(h.flag, 0, 0);
+  // The helper counts its hand-overs (never resets the count), so no store of ours can
+  // hide one; and a wait looks at the port again at least every SYNC_SLICE_MS whatever.
+  const seen = Atomics.load(h.flag, 0);
   post(ref, SYNC, op, args);
-  let got: { message: Uint8Array } | undefined;
-  for (;;) {
-    Atomics.wait(h.flag, 0, 0);
+  let got = receiveMessageOnPort(h.syncPort) as { message: Uint8Array } | undefined;
+  while (got === undefined) {
+    Atomics.wait(h.flag, 0, seen, SYNC_SLICE_MS);
     got = receiveMessageOnPort(h.syncPort) as { message: Uint8Array } | undefined;
-    if (got !== undefined) break;
-    Atomics.store(h.flag, 0, 0);
   }
   const [ok, value] = decodeReply(got.message);
   if (ok) return value;
   throw deserializeError(value as SerializedError);
 }
+
+/** Longest a blocked sync call sleeps before it looks for its answer again. */
+const SYNC_SLICE_MS = 200;
 
 /** Calls `op` on the owner's object without waiting; its order among this thread's calls holds. */
 export function sendRemote(ref: ProxyRef, op: string, args: unknown[] = []): void {
@@ -202,7 +206,7 @@ function unsettled(h: Helper): boolean {
 export function settleSync(ref?: ProxyRef): void {
   const h = helper;
   if (h === undefined) return;
-  for (let acks = Atomics.load(h.window, ACKS); unsettled(h); acks = Atomics.load(h.window, ACKS)) Atomics.wait(h.window, ACKS, acks);
+  for (let acks = Atomics.load(h.window, ACKS); unsettled(h); acks = Atomics.load(h.window, ACKS)) waitSync(h.window, ACKS, acks, Infinity);
   throwFailure(ref);
 }
 
@@ -210,8 +214,6 @@ export function settleSync(ref?: ProxyRef): void {
 export async function settle(ref?: ProxyRef): Promise<void> {
   const h = helper;
   if (h === undefined) return;
-  for (let acks = Atomics.load(h.window, ACKS); unsettled(h); acks = Atomics.load(h.window, ACKS)) {
-    await Atomics.waitAsync(h.window, ACKS, acks).value;
-  }
+  for (let acks = Atomics.load(h.window, ACKS); unsettled(h); acks = Atomics.load(h.window, ACKS)) await waitAsync(h.window, ACKS, acks, Infinity);
   throwFailure(ref);
 }

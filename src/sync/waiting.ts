@@ -18,24 +18,32 @@ export function remaining(deadline: number): number {
   return deadline === Infinity ? Infinity : Math.max(0, deadline - performance.now());
 }
 
+/**
+ * No single sleep lasts longer than this: a waiter then re-checks its condition (every
+ * wait loop treats a wake-up as a hint), so even a wake-up lost between threads or
+ * processes costs a moment, never a hang.
+ */
+const SLICE_MS = 250;
+
 /** Blocks while view[index] === expected, until woken or the deadline; false when the time ran out. */
 export function waitSync(view: Int32Array, index: number, expected: number, deadline: number): boolean {
   const left = remaining(deadline);
   if (left === 0) return Atomics.load(view, index) !== expected;
-  return Atomics.wait(view, index, expected, left) !== 'timed-out';
+  return Atomics.wait(view, index, expected, Math.min(left, SLICE_MS)) !== 'timed-out' || remaining(deadline) > 0;
 }
 
 /** Resolves once view[index] !== expected is worth re-checking; false when the time ran out. */
 export async function waitAsync(view: Int32Array, index: number, expected: number, deadline: number): Promise<boolean> {
   const left = remaining(deadline);
   if (left === 0) return Atomics.load(view, index) !== expected;
-  const r = Atomics.waitAsync(view, index, expected, left);
-  if (!r.async) return r.value !== 'timed-out';
+  const slice = Math.min(left, SLICE_MS);
+  const r = Atomics.waitAsync(view, index, expected, slice);
+  if (!r.async) return r.value !== 'timed-out' || remaining(deadline) > 0;
   // A pending waitAsync does not keep the event loop alive, but a waiter should, as a
   // blocked Python thread does: hold it open with a timer until the wait ends.
-  const keep = setTimeout(() => {}, left === Infinity ? 2 ** 31 - 1 : Math.min(2 ** 31 - 1, left + 1000));
+  const keep = setTimeout(() => {}, slice + 1000);
   try {
-    return (await r.value) !== 'timed-out';
+    return (await r.value) !== 'timed-out' || remaining(deadline) > 0;
   } finally {
     clearTimeout(keep);
   }

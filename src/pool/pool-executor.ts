@@ -210,7 +210,8 @@ export abstract class PoolExecutor extends BaseExecutor {
   #nextWorkerId = 1;
   #warm: Slot | undefined; // the worker that answered last: it is still polling for work
   #pumpScheduled = false;
-  #avgTaskMs: number | undefined;
+  /** Mean run time of each task function (by fnId), undefined until one has finished: a function's batches size by its own cost. */
+  readonly #avgTaskMs: Array<number | undefined> = [];
   #broken: BrokenExecutorError | undefined;
   #closed: Promise<void> | undefined;
   #onIdle: (() => void) | undefined;
@@ -377,7 +378,10 @@ export abstract class PoolExecutor extends BaseExecutor {
   }
 
   #batchLimit(): number {
-    const avg = this.#avgTaskMs;
+    // By the cost of what waits first: a long function after a burst of tiny ones goes
+    // a task at a time (so workers balance), not in the tiny ones' batches.
+    const head = this.#queue.peek();
+    const avg = head === undefined ? undefined : this.#avgTaskMs[head.fnId];
     if (avg === undefined) return 1;
     return Math.max(1, Math.min(MAX_BATCH, Math.floor(TARGET_BATCH_MS / Math.max(avg, 0.0005))));
   }
@@ -563,7 +567,6 @@ export abstract class PoolExecutor extends BaseExecutor {
   #onResults(slot: Slot, msg: unknown[]): void {
     const count = (msg.length - 2) / RESULT_FIELDS;
     const perTask = (msg[1] as number) / count;
-    this.#avgTaskMs = this.#avgTaskMs === undefined ? perTask : this.#avgTaskMs * 0.7 + perTask * 0.3;
     const now = performance.now();
     for (let i = 2; i < msg.length; i += RESULT_FIELDS) {
       const item = slot.inflight.shift();
@@ -571,6 +574,8 @@ export abstract class PoolExecutor extends BaseExecutor {
         throw new Error(`internal: result for seq ${String(msg[i])} does not match the worker's oldest task`);
       }
       this.#runTime.record((now - item.dispatched) * 1000);
+      const avg = this.#avgTaskMs[item.fnId];
+      this.#avgTaskMs[item.fnId] = avg === undefined ? perTask : avg * 0.7 + perTask * 0.3;
       this.#release(item);
       const code = msg[i + 1];
       if (code === OK) {

@@ -1,12 +1,6 @@
 import { defineTasks } from '../../dist/index.js';
 
 export const queueBench = defineTasks(import.meta.url, {
-  /** Takes n items off the queue, blocking between them. */
-  drain(q, n) {
-    let sum = 0;
-    for (let i = 0; i < n; i++) sum += q.getSync();
-    return sum;
-  },
   /** Says it is here, waits for the start, then takes n items. */
   drainWhenGo(q, n, ready, go) {
     ready.set();

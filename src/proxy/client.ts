@@ -74,8 +74,9 @@ function startHelper(): Helper {
 
 function post(ref: ProxyRef, mode: number, op: string, args: unknown[]): number {
   helper ??= startHelper();
-  const callId = nextCall;
-  nextCall = nextCall >= 0x7ffffff0 ? 1 : nextCall + 1; // the helper numbers its own calls from 2^31
+  // Call id 0 asks the owner for no answer at all.
+  const callId = mode === NO_REPLY ? 0 : nextCall;
+  if (mode !== NO_REPLY) nextCall = nextCall >= 0x7ffffff0 ? 1 : nextCall + 1; // the helper numbers its own calls from 2^31
   const frame = encodeCall(callId, ref.id, op, args);
   helper.worker.postMessage([ref.addr, ref.key, ref.pid, callId, mode, frame, ref.id] satisfies HelperRequest);
   return callId;

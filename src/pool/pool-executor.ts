@@ -51,6 +51,7 @@ import {
 } from '../transport/protocol.js';
 import { Deque } from '../util/deque.js';
 import { Histogram } from '../util/histogram.js';
+import { raiseMallocThresholds } from '../util/allocator.js';
 import type { WorkerInit } from './worker-runtime.js';
 
 /** Options every pool takes. */
@@ -230,6 +231,8 @@ export abstract class PoolExecutor extends BaseExecutor {
     let initializer: FunctionSpec | undefined;
     if (options.initializer !== undefined) initializer = specOf(options.initializer);
     this.#init = { initializer, initargs: options.initargs ?? [] };
+    // Large task messages otherwise fault in fresh pages on every trip (see util/allocator.ts).
+    void raiseMallocThresholds();
   }
 
   /** Starts one worker running worker-runtime with `init`. */

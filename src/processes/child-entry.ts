@@ -15,8 +15,10 @@ import { pipesFlushed, routePipeMessages } from './dehydrate.js'; // also regist
 import { revive } from './revive.js';
 import '../proxy/proxies.js'; // registers the proxies a primitive becomes here
 import { settle } from '../proxy/client.js';
+import { raiseMallocThresholds } from '../util/allocator.js';
 
 markChildProcess();
+void raiseMallocThresholds();
 dieWithParent(Number(process.env.CONCUR_PARENT_PID));
 delete process.env.CONCUR_PARENT_PID;
 

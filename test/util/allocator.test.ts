@@ -1,0 +1,17 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const fixture = fileURLToPath(new URL('../fixtures/malloc-faults.ts', import.meta.url));
+const glibc = (process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header?.glibcVersionRuntime;
+const faultsPerClone = (mode: string): number =>
+  Number(execFileSync(process.execPath, ['--import', 'tsx', fixture, mode], { encoding: 'utf8' }).trim());
+
+it('raiseMallocThresholds stops 1 MiB messages to a worker from faulting in fresh pages', { skip: glibc === undefined && 'only glibc has dynamic malloc thresholds' }, () => {
+  const plain = faultsPerClone('plain');
+  const raised = faultsPerClone('raise');
+  // A 1 MiB trip copies 4 times (1,024 pages); without the raise hundreds of them are fresh every time.
+  assert.ok(plain > 100, `expected the plain allocator to fault, got ${plain} faults per clone`);
+  assert.ok(raised < plain / 4, `expected far fewer faults after the raise: ${raised} vs ${plain} per clone`);
+});

@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { Worker, type ResourceLimits } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, Worker, type ResourceLimits } from 'node:worker_threads';
 import { describe } from '../futures/future.js';
 import { checkPoolOptions, PoolExecutor, type PoolOptions, type WorkerEvents, type WorkerHandle } from '../pool/pool-executor.js';
 import type { WorkerInit } from '../pool/worker-runtime.js';
@@ -50,22 +50,40 @@ export class ThreadPoolExecutor extends PoolExecutor {
   }
 
   protected spawnWorker(init: WorkerInit, events: WorkerEvents): WorkerHandle {
+    // Results come back on a port of their own rather than the worker's parentPort: a
+    // port can be polled without the event loop (see PoolExecutor's result spin).
+    const { port1: results, port2: resultsPort } = new MessageChannel();
     const worker = new Worker(THREAD_BOOTSTRAP, {
       eval: true,
-      workerData: { ...init, entry: ENTRY },
+      workerData: { ...init, entry: ENTRY, resultsPort },
+      transferList: [resultsPort],
       resourceLimits: this.#resourceLimits,
       execArgv: this.#execArgv,
       env: this.#env,
       name: 'concur worker',
     });
-    worker.on('message', events.message);
+    const poll = (): unknown[] | undefined => receiveMessageOnPort(results)?.message as unknown[] | undefined;
+    results.on('message', events.message);
     worker.on('error', events.error);
-    worker.on('exit', (code) => events.exit(code, null));
+    worker.on('exit', (code) => {
+      // parentPort would be drained before 'exit'; our own port is not: what the worker
+      // sent before it ended (a result, then a crash) must count before the crash does.
+      for (let msg = poll(); msg !== undefined; msg = poll()) events.message(msg);
+      results.close();
+      events.exit(code, null);
+    });
     return {
       post: (message, transfer) => worker.postMessage(message, transfer),
+      poll,
       terminate: () => void worker.terminate(),
-      ref: () => worker.ref(),
-      unref: () => worker.unref(),
+      ref: () => {
+        worker.ref();
+        results.ref();
+      },
+      unref: () => {
+        worker.unref();
+        results.unref();
+      },
     };
   }
 }

@@ -1,14 +1,15 @@
 /** The entry of every ThreadPoolExecutor worker thread. */
-import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import '../sync/all-shared.js';
 import '../proxy/proxies.js';
 import { WorkerRuntime, type WorkerInit } from '../pool/worker-runtime.js';
 
 const port = parentPort!;
-const init = workerData as WorkerInit;
+const init = workerData as WorkerInit & { resultsPort: MessagePort };
+const results = init.resultsPort;
 const runtime = new WorkerRuntime(
   {
-    send: (message, transfer) => port.postMessage(message, transfer),
+    send: (message, transfer) => results.postMessage(message, transfer),
     poll: () => receiveMessageOnPort(port)?.message as unknown[] | undefined,
   },
   new Int32Array(init.ctrl),

@@ -42,6 +42,20 @@ describe('ThreadPoolExecutor failures', () => {
     assert.deepEqual(await Promise.all([...before, ...after]), [...before, ...after].map((_, i) => (i % 100) + 1));
   });
 
+  it('a result sent just before its worker crashed counts: the task is not run again', async () => {
+    await using pool = new ThreadPoolExecutor({ maxWorkers: 1 });
+    const counter = flag(1);
+    // Warm up so the next two travel in one batch; the async one sends the first's result, then exits.
+    for (let i = 0; i < 3; i++) await pool.submit(tasks.countRun, flag(1), i);
+    for (let round = 0; round < 20; round++) {
+      const sent = pool.submit(tasks.countRun, counter, round);
+      const crash = pool.submit(tasks.exitSoon, 9);
+      assert.ok((await crash.exception()) instanceof WorkerCrashedError);
+      assert.equal(await sent, round);
+      assert.equal(Atomics.load(counter, 0), round + 1, `round ${round}: the task whose result was sent ran again`);
+    }
+  });
+
   it('an uncaught error a task left behind crashes its worker with a message that says so', async () => {
     await using pool = new ThreadPoolExecutor({ maxWorkers: 1 });
     const f = pool.submit(tasks.crashLater);

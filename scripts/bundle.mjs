@@ -3,7 +3,10 @@
 // as esbuild bundles that share chunks under dist/chunks/. Node's ESM loader pays per
 // module file, so concur in ~40 files cost ~17 ms to import, in every worker too; as a
 // few files it costs a fraction. Shared chunks keep one copy of each class, so
-// `instanceof` holds across the entries.
+// `instanceof` holds across the entries. Every entry imports src/index.ts, so esbuild
+// puts the whole library in one chunk (it splits by which entries reach a module):
+// a worker loads its entry and that chunk, ~2 ms less than seven smaller chunks, and a
+// task module's `import ... from 'concur'` finds it already loaded.
 import { build } from 'esbuild';
 
 await build({

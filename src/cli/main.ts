@@ -1,4 +1,5 @@
 /** The `concur` command. */
+import '../index.js'; // one shared chunk for the whole library: fewer files to load in each worker (see scripts/bundle.mjs)
 import { Command, InvalidArgumentError } from 'commander';
 import { mapCommand, UsageError } from './map-command.js';
 

@@ -3,6 +3,7 @@
  * It learns what to be from its first IPC message, so nothing of the user's runs
  * before it knows it is a child (and isMain() is false).
  */
+import '../index.js'; // one shared chunk for the whole library: fewer files to load in each worker (see scripts/bundle.mjs)
 import { writeSync } from 'node:fs';
 import { markChildProcess } from '../tasks/main-guard.js';
 import { loadFunction } from '../tasks/load.js';

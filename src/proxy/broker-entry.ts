@@ -4,6 +4,7 @@
  * they know the authkey. It runs beside the owner's own threads, so it answers even
  * while the owner's main thread is blocked in `acquireSync`.
  */
+import '../index.js'; // one shared chunk for the whole library: fewer files to load in each worker (see scripts/bundle.mjs)
 import { createServer, type Socket } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
 import '../sync/all-shared.js';

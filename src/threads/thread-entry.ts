@@ -1,4 +1,5 @@
 /** The entry of a Thread: run the target with its arguments, then end. */
+import '../index.js'; // one shared chunk for the whole library: fewer files to load in each worker (see scripts/bundle.mjs)
 import { workerData } from 'node:worker_threads';
 import type { FunctionSpec } from '../tasks/describe.js';
 import { loadFunction } from '../tasks/load.js';

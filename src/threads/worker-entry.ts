@@ -1,4 +1,5 @@
 /** The entry of every ThreadPoolExecutor worker thread. */
+import '../index.js'; // one shared chunk for the whole library: fewer files to load in each worker (see scripts/bundle.mjs)
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import '../sync/all-shared.js';
 import '../proxy/proxies.js';

@@ -8,6 +8,7 @@ const TINY = env('BENCH_PROCESS_TINY', 20_000);
 const ROUND_TRIPS = env('BENCH_PROCESS_ROUND_TRIPS', 5_000);
 const MAP_ITEMS = env('BENCH_MAP_ITEMS', 1_000_000);
 const PIPE_TRIPS = env('BENCH_PIPE_TRIPS', 20_000);
+const PIPE_WARMUP = env('BENCH_PIPE_WARMUP', 5_000);
 const FIBS = env('BENCH_FIBS', 48);
 const FIB_N = env('BENCH_FIB_N', 30);
 
@@ -55,8 +56,12 @@ const workloads = {
     const { pipeTasks } = await import('./workers/concur-pipe.mjs');
     const [here, there] = Pipe();
     const child = new Process({ target: pipeTasks.echo, args: [there] }).start();
-    here.send(0);
-    await here.recv();
+    // Warmed up as the pools' round trips are: the first few thousand run while V8
+    // still compiles the loop on the same two cores.
+    for (let i = 0; i < PIPE_WARMUP; i++) {
+      here.send(i);
+      await here.recv();
+    }
     const t0 = performance.now();
     for (let i = 0; i < PIPE_TRIPS; i++) {
       here.send(i);

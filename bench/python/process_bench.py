@@ -14,6 +14,7 @@ TINY = int(os.environ.get("BENCH_PROCESS_TINY", 20_000))
 ROUND_TRIPS = int(os.environ.get("BENCH_PROCESS_ROUND_TRIPS", 5_000))
 MAP_ITEMS = int(os.environ.get("BENCH_MAP_ITEMS", 1_000_000))
 PIPE_TRIPS = int(os.environ.get("BENCH_PIPE_TRIPS", 20_000))
+PIPE_WARMUP = int(os.environ.get("BENCH_PIPE_WARMUP", 5_000))
 
 
 def inc(x):
@@ -71,8 +72,9 @@ def ppipe():
     here, there = Pipe()
     p = Process(target=echo, args=(there,))
     p.start()
-    here.send(0)
-    here.recv()
+    for i in range(PIPE_WARMUP):  # as the Node side warms up
+        here.send(i)
+        here.recv()
     t0 = time.perf_counter()
     for i in range(PIPE_TRIPS):
         here.send(i)

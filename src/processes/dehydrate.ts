@@ -1,10 +1,11 @@
 import type { ChildProcess } from 'node:child_process';
 import { receiveMessageOnPort } from 'node:worker_threads';
-import { EOFError } from '../futures/errors.js';
 import { Connection, type Endpoint } from '../transport/pipe.js';
 import { isShared } from '../sync/shared.js';
 import { registerReviver } from './revive.js';
 import { toProxy } from '../proxy/proxies.js';
+import { createRingFile, openRingFile, RingReader, RingWriter, ringsAvailable } from './file-ring.js';
+import { RelayEndpoint, unlinkRingFile, type RelayIO, type RelayMessage, type RelayRings } from './relay-endpoint.js';
 
 /** A Connection relayed to a child process: messages tagged with its id travel over IPC. */
 interface RelayMarker {
@@ -12,12 +13,24 @@ interface RelayMarker {
   id: number;
   readable: boolean;
   writable: boolean;
+  /** The shared ring file of a Pipe whose other end stays in the parent. */
+  ring?: string;
 }
 
-interface RelayMessage {
-  $concurPipe: number;
-  value?: unknown;
-  close?: true;
+// Lanes of a ring file: 0 carries parent to child, 1 child to parent.
+const TO_CHILD = 0;
+const TO_PARENT = 1;
+
+// Ring files the child has not opened yet; removed however this process ends.
+const unopened = new Set<string>();
+let cleanupInstalled = false;
+function track(path: string): void {
+  unopened.add(path);
+  if (cleanupInstalled) return;
+  cleanupInstalled = true;
+  process.once('exit', () => {
+    for (const p of unopened) unlinkRingFile(p);
+  });
 }
 
 let nextId = 1;
@@ -30,7 +43,7 @@ let nextId = 1;
  */
 export function dehydrate(args: readonly unknown[]): { args: unknown[]; attach(child: ChildProcess): void } {
   const relays: Array<{ id: number; endpoint: Endpoint }> = [];
-  const direct: Array<{ id: number; peer: Connection; pending: unknown[] }> = [];
+  const direct: Array<{ id: number; peer: Connection; pending: unknown[]; rings: RelayRings | undefined }> = [];
   const out = args.map((a) => {
     if (isShared(a)) return toProxy(a);
     if (!(a instanceof Connection)) return a;
@@ -38,11 +51,23 @@ export function dehydrate(args: readonly unknown[]): { args: unknown[]; attach(c
     const peer = a._peer;
     const endpoint = a.moveOut();
     if (peer !== undefined && !peer.closed && endpoint.port !== undefined) {
-      // The other end is here: it talks to the child over IPC itself, with no port in
-      // between. What it already sent waits in the moved end's port and goes first.
+      // The other end is here: it talks to the child itself, over IPC and a shared ring
+      // file, with no port in between. What it already sent waits in the moved end's
+      // port and goes first.
       const pending: unknown[] = [];
       for (let m = receiveMessageOnPort(endpoint.port); m !== undefined; m = receiveMessageOnPort(endpoint.port)) pending.push(m.message);
-      direct.push({ id: marker.id, peer, pending });
+      let rings: RelayRings | undefined;
+      if (ringsAvailable) {
+        try {
+          const { path, fd } = createRingFile();
+          track(path);
+          rings = { fd, path, reader: new RingReader(fd, TO_PARENT), writer: undefined, writerLane: TO_CHILD };
+          marker.ring = path;
+        } catch {
+          rings = undefined; // no room on /dev/shm: IPC alone
+        }
+      }
+      direct.push({ id: marker.id, peer, pending, rings });
       a._peer = peer._peer = undefined;
     } else {
       relays.push({ id: marker.id, endpoint });
@@ -52,17 +77,23 @@ export function dehydrate(args: readonly unknown[]): { args: unknown[]; attach(c
   return {
     args: out,
     attach(child) {
-      for (const { id, peer, pending } of direct) {
-        for (const value of pending) child.send({ $concurPipe: id, value } satisfies RelayMessage);
-        peer._rebind(childEndpoint(child, id));
+      for (const { id, peer, pending, rings } of direct) {
+        if (rings?.path !== undefined) {
+          const path = rings.path;
+          child.once('exit', () => unopened.delete(path));
+        }
+        const relay = new RelayEndpoint(childIO(child, id), id, rings);
+        for (const value of pending) relay.post(value);
+        peer._rebind(relay);
       }
       for (const { id, endpoint } of relays) {
+        let seq = 0;
         endpoint.listen(
           (value) => {
-            if (child.connected) child.send({ $concurPipe: id, value: toProxy(value) } satisfies RelayMessage);
+            if (child.connected) child.send({ $concurPipe: id, seq: ++seq, value: toProxy(value) } satisfies RelayMessage);
           },
           () => {
-            if (child.connected) child.send({ $concurPipe: id, close: true } satisfies RelayMessage);
+            if (child.connected) child.send({ $concurPipe: id, seq: ++seq, close: true } satisfies RelayMessage);
           },
         );
         const onMessage = (m: RelayMessage): void => {
@@ -78,27 +109,22 @@ export function dehydrate(args: readonly unknown[]): { args: unknown[]; attach(c
   };
 }
 
-/** In the parent: a Connection end that talks to one child's end over its IPC channel. */
-function childEndpoint(child: ChildProcess, id: number): Endpoint {
+/** In the parent: the IPC side of a Pipe end whose other end is in `child`. */
+function childIO(child: ChildProcess, id: number): RelayIO {
   let onMessage: ((m: RelayMessage) => void) | undefined;
   let onExit: (() => void) | undefined;
   const channel = (): { ref?: () => void; unref?: () => void } | undefined => child.channel as { ref?: () => void; unref?: () => void } | undefined;
   return {
-    post: (value) => {
-      if (!child.connected) throw new EOFError('the other end of the Pipe is in a process that has exited');
-      child.send({ $concurPipe: id, value: toProxy(value) } satisfies RelayMessage);
+    goneMessage: 'the other end of the Pipe is in a process that has exited',
+    send: (m) => {
+      if (child.connected) child.send(m);
     },
-    close: () => {
-      if (child.connected) child.send({ $concurPipe: id, close: true } satisfies RelayMessage);
-      if (onMessage) child.off('message', onMessage);
-    },
-    listen(onValue, onClose) {
+    connected: () => child.connected,
+    listen(deliver, onGone) {
       onMessage = (m: RelayMessage) => {
-        if (m === null || typeof m !== 'object' || m.$concurPipe !== id) return;
-        if (m.close) onClose();
-        else onValue(m.value);
+        if (m !== null && typeof m === 'object' && m.$concurPipe === id) deliver(m);
       };
-      onExit = onClose;
+      onExit = onGone;
       child.on('message', onMessage);
       child.once('exit', onExit);
     },
@@ -155,28 +181,42 @@ export function routePipeMessages(): void {
   });
 }
 
-/** In a child: a Connection end whose traffic goes to the parent over IPC. */
-function ipcEndpoint(id: number): Endpoint {
+/** In a child: the IPC side of a Pipe end whose other end is in the parent. */
+function parentIO(id: number): RelayIO {
+  let onDisconnect: (() => void) | undefined;
   return {
-    post: (value) => sendToParent({ $concurPipe: id, value: toProxy(value) }),
-    close: () => {
-      if (process.connected) sendToParent({ $concurPipe: id, close: true });
-      routes.delete(id);
+    goneMessage: 'the other end of the Pipe is in a process that has exited',
+    send: (m) => {
+      if (process.connected) sendToParent(m);
     },
-    listen(onValue, onClose) {
-      const route = (m: RelayMessage): void => {
-        if (m.close) onClose();
-        else onValue(m.value);
-      };
-      routes.set(id, route);
-      for (const m of early.get(id) ?? []) route(m);
+    connected: () => process.connected === true,
+    listen(deliver, onGone) {
+      routes.set(id, deliver);
+      for (const m of early.get(id) ?? []) deliver(m);
       early.delete(id);
-      process.once('disconnect', onClose);
+      onDisconnect = onGone;
+      process.once('disconnect', onDisconnect);
     },
     detach() {
       routes.delete(id);
+      if (onDisconnect) process.off('disconnect', onDisconnect);
     },
   };
 }
 
-registerReviver('connection-ipc', (m) => new Connection(ipcEndpoint(m.id as number), m.readable as boolean, m.writable as boolean));
+/** In a child: the end a marker stands for, with the ring file opened when the parent made one. */
+function reviveRelayed(m: RelayMarker): Connection {
+  let rings: RelayRings | undefined;
+  if (m.ring !== undefined) {
+    try {
+      const fd = openRingFile(m.ring);
+      rings = { fd, reader: new RingReader(fd, TO_CHILD), writer: new RingWriter(fd, TO_PARENT) };
+    } catch {
+      rings = undefined;
+    }
+    sendToParent({ $concurPipe: m.id, opened: rings !== undefined });
+  }
+  return new Connection(new RelayEndpoint(parentIO(m.id), m.id, rings), m.readable, m.writable);
+}
+
+registerReviver('connection-ipc', (m) => reviveRelayed(m as unknown as RelayMarker));

@@ -14,6 +14,8 @@ export interface Endpoint {
   detach(): void;
   /** Keeps the program alive while someone waits to receive (optional). */
   hold?(waiting: boolean): void;
+  /** Delivers at once whatever has arrived without an event (optional: a polled lane). */
+  drain?(): void;
   /** The MessagePort, when there is one (so the end can move into a thread). */
   readonly port?: MessagePort;
 }
@@ -100,6 +102,7 @@ export class Connection<T = unknown> {
   async recv(): Promise<T> {
     this.#checkOpen();
     if (!this.#readable) throw new Error('this end of a one-way Pipe only sends: recv() is not allowed');
+    if (this.#inbox.length === 0) this.#endpoint.drain?.();
     while (this.#inbox.length === 0) {
       if (this.#peerClosed) throw new EOFError('the other end of the Pipe is closed');
       await new Promise<void>((resolve) => this.#addWaiter(resolve));
@@ -120,6 +123,7 @@ export class Connection<T = unknown> {
       throw new RangeError(`timeout must be a number of milliseconds >= 0 or null, got ${describe(timeout)}`);
     }
     const ready = (): boolean => this.#inbox.length > 0 || this.#peerClosed;
+    if (!ready()) this.#endpoint.drain?.();
     if (ready() || timeout === 0) return ready();
     await new Promise<void>((resolve) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -159,8 +163,8 @@ export class Connection<T = unknown> {
   }
 
   #addWaiter(w: () => void): void {
-    if (this.#waiters.length === 0) this.#endpoint.hold?.(true);
     this.#waiters.push(w);
+    if (this.#waiters.length === 1) this.#endpoint.hold?.(true);
   }
 
   #wake(): void {

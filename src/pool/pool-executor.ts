@@ -178,7 +178,8 @@ const KNOWN_OPTIONS = new Set(['maxWorkers', 'initializer', 'initargs', 'maxTask
 const TARGET_BATCH_MS = 1;
 const MODE_FLAGS = [0, FLAG_CHUNK, FLAG_ITEMS] as const;
 const MAX_BATCH = 1024;
-const RESULT_SPIN_MS = 0.02; // how long the idle main thread polls for a result it expects soon
+const RESULT_SPIN_MS = 0.02;
+const PREFETCH_BELOW_MS = 50; // how long the idle main thread polls for a result it expects soon
 
 /** Checks the options every pool shares; `extra` names the subclass's own. */
 export function checkPoolOptions(options: PoolOptions, extra: readonly string[], poolName: string): void {
@@ -369,12 +370,16 @@ export abstract class PoolExecutor extends BaseExecutor {
     for (const s of slots) if (this.#canTake(s)) usable++;
     if (usable === 0) return;
     const limit = this.#batchLimit();
+    // Double-buffer tasks known to be short, so the next is there when one ends; a task
+    // of a few milliseconds keeps one more in reserve (its round trip to the pool is
+    // ~2% of it, as with CPython's one extra queued call); long ones go one at a time,
+    // so their successors stay queued, cancellable, and free to go to any worker.
+    const avg = this.#headAvgMs();
+    const depth = limit > 1 ? 2 * limit : avg !== undefined && avg < PREFETCH_BELOW_MS ? 2 : 1;
     const start = this.#warm === undefined ? 0 : Math.max(0, slots.indexOf(this.#warm));
     for (let k = 0; k < n && queue.length > 0; k++) {
       const slot = slots[(start + k) % n]!;
       if (!this.#canTake(slot)) continue;
-      // Double-buffer only tasks known to be short: a long task's successors stay queued, and cancellable.
-      const depth = limit === 1 ? 1 : 2 * limit;
       const room = Math.min(depth - slot.inflight.length, this.#maxTasksPerWorker - slot.assigned);
       if (room <= 0) continue;
       const share = Math.min(room, Math.ceil(queue.length / usable));
@@ -386,11 +391,16 @@ export abstract class PoolExecutor extends BaseExecutor {
     return s.ready && !s.exited && !s.retiring && !s.exclusive;
   }
 
+  /** The mean run time of the function of the task that waits first, if known. */
+  #headAvgMs(): number | undefined {
+    const head = this.#queue.peek();
+    return head === undefined ? undefined : this.#avgTaskMs[head.fnId];
+  }
+
   #batchLimit(): number {
     // By the cost of what waits first: a long function after a burst of tiny ones goes
     // a task at a time (so workers balance), not in the tiny ones' batches.
-    const head = this.#queue.peek();
-    const avg = head === undefined ? undefined : this.#avgTaskMs[head.fnId];
+    const avg = this.#headAvgMs();
     if (avg === undefined) return 1;
     return Math.max(1, Math.min(MAX_BATCH, Math.floor(TARGET_BATCH_MS / Math.max(avg, 0.0005))));
   }

@@ -51,8 +51,8 @@ export interface WorkerInit {
 export interface RuntimeChannel {
   /** Sends one message, moving `transfer`; throws (DataCloneError) when it cannot be cloned. */
   send(message: unknown[], transfer?: TransferListItem[]): void;
-  /** Returns the next waiting message without the event loop, or undefined. */
-  poll(): unknown[] | undefined;
+  /** Returns the next waiting message without the event loop, or undefined; absent where the channel cannot (IPC). */
+  poll?: () => unknown[] | undefined;
 }
 
 const SPIN_MS = 0.02; // how long an idle worker polls before it sleeps: a few main-thread turnarounds
@@ -181,12 +181,14 @@ export class WorkerRuntime {
    * score, every hit earns it, and at zero the worker only probes now and then.
    */
   #spin(): boolean {
+    const poll = this.#channel.poll;
+    if (poll === undefined) return false;
     if (this.#spinScore <= 0 && (++this.#spinProbe & 63) !== 0) return false;
     // Moving buffers is where a spinning neighbour slows the main thread most (measured).
     if (this.#movedLast) return false;
     const until = performance.now() + SPIN_MS;
     do {
-      const msg = this.#channel.poll();
+      const msg = poll();
       if (msg !== undefined) {
         const before = this.#queue.length;
         this.onMessage(msg);

@@ -20,7 +20,7 @@ import { raiseMallocThresholds } from '../util/allocator.js';
 
 markChildProcess();
 void raiseMallocThresholds();
-dieWithParent(Number(process.env.CONCUR_PARENT_PID));
+const watching = dieWithParent(Number(process.env.CONCUR_PARENT_PID));
 delete process.env.CONCUR_PARENT_PID;
 
 const ctrl = new Int32Array(CTRL_SLOTS);
@@ -37,8 +37,11 @@ routePipeMessages();
 process.once('message', (msg: { $concurInit?: ChildInit }) => {
   const init = msg.$concurInit;
   if (init === undefined) throw new Error('concur child: the first message was not its init');
-  if (init.kind === 'pool') startPoolWorker(init.init as WorkerInit);
-  else void runTarget(init.target as FunctionSpec, init.args);
+  // Work starts once the watchdog thread has booted (see dieWithParent).
+  void watching.then(() => {
+    if (init.kind === 'pool') startPoolWorker(init.init as WorkerInit);
+    else void runTarget(init.target as FunctionSpec, init.args);
+  });
 });
 
 function startPoolWorker(init: WorkerInit): void {
@@ -47,7 +50,6 @@ function startPoolWorker(init: WorkerInit): void {
       send: (message) => {
         process.send!(message);
       },
-      poll: () => undefined,
     },
     ctrl,
   );

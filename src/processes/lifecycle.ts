@@ -8,8 +8,12 @@ import { Worker } from 'node:worker_threads';
  * event, so a small watchdog thread also checks the parent pid every 250 ms and kills
  * this process once the parent is gone: no orphan outlives its parent by more than
  * about a quarter of a second, even mid-computation.
+ *
+ * Resolves once the watchdog runs. Booting a thread costs ~15 ms of CPU: a child
+ * that took tasks meanwhile ran its first ones beside that boot, up to twice as slow
+ * on a 2-core machine, so the child says it is ready only after.
  */
-export function dieWithParent(parentPid: number): void {
+export function dieWithParent(parentPid: number): Promise<void> {
   if (process.ppid !== parentPid) process.exit(1); // the parent died before we started
   process.on('disconnect', () => process.exit(1));
   const watchdog = new Worker(
@@ -18,4 +22,8 @@ export function dieWithParent(parentPid: number): void {
     { eval: true, workerData: { parent: parentPid, self: process.pid }, name: 'concur parent watchdog', stdout: false, stderr: false },
   );
   watchdog.unref();
+  return new Promise((resolve) => {
+    watchdog.once('online', resolve);
+    watchdog.once('error', () => resolve()); // no watchdog then; the 'disconnect' handler still stands
+  });
 }

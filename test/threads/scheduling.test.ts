@@ -1,0 +1,31 @@
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { ThreadPoolExecutor } from '../../src/index.js';
+import { tasks } from '../fixtures/tasks.js';
+
+/** Resolves once flag[1] is at least 1: a task has started. */
+async function started(flag: Int32Array): Promise<void> {
+  const r = Atomics.waitAsync(flag, 1, 0);
+  const keepAlive = setInterval(() => {}, 1000); // waitAsync alone does not keep the loop alive
+  if (r.async) await r.value;
+  clearInterval(keepAlive);
+}
+
+async function queuedBehindOneRunning(pool: ThreadPoolExecutor, fn: typeof tasks.holdFor): Promise<number> {
+  const flag = new Int32Array(new SharedArrayBuffer(8));
+  const all = Array.from({ length: 6 }, () => pool.submit(fn, 0, flag));
+  await started(flag);
+  const queued = pool.stats().queued;
+  Atomics.store(flag, 0, 1);
+  Atomics.notify(flag, 0);
+  assert.deepEqual(await Promise.all(all), [0, 0, 0, 0, 0, 0]);
+  return queued;
+}
+
+it('a task known to take milliseconds keeps one more at its worker; one known to take long goes alone', async () => {
+  await using pool = new ThreadPoolExecutor({ maxWorkers: 1 });
+  await pool.submit(tasks.holdFor, 5, null); // the pool learns: about 5 ms
+  assert.equal(await queuedBehindOneRunning(pool, tasks.holdFor), 4, 'two at the worker, four still queued and cancellable');
+  await pool.submit(tasks.holdLong, 80, null); // about 80 ms
+  assert.equal(await queuedBehindOneRunning(pool, tasks.holdLong), 5, 'one at the worker, five queued');
+});

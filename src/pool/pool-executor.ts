@@ -34,9 +34,11 @@ import { packNumbers } from '../transport/numbers.js';
 import { specName, specOf, type FunctionSpec } from '../tasks/describe.js';
 import { deserializeError, type SerializedError } from '../transport/errors.js';
 import {
+  CTRL_RESULTS_POSTED,
   CTRL_RUNNING,
   CTRL_SEQ,
   CTRL_SLOTS,
+  CTRL_TASKS_POSTED,
   FLAG_CHUNK,
   FLAG_ITEMS,
   INIT_FAILED,
@@ -499,6 +501,7 @@ export abstract class PoolExecutor extends BaseExecutor {
     msg[1] = defs;
     try {
       slot.handle.post(msg, transfer);
+      Atomics.add(slot.ctrl, CTRL_TASKS_POSTED, 1); // the worker's spin watches this, not its port
     } catch (err) {
       if (defs !== null) for (let i = 0; i < defs.length; i += 2) slot.defined.delete(defs[i] as number);
       if (batch.length > 1) {
@@ -553,11 +556,17 @@ export abstract class PoolExecutor extends BaseExecutor {
     this.#resultSpinScheduled = false;
     const slots = this.#slots;
     const until = performance.now() + RESULT_SPIN_MS;
+    // As the worker does, watch each worker's counter and touch its port only when it moves.
+    const seen = slots.map(() => -1);
     do {
       let waiting = false;
-      for (const slot of slots) {
+      for (let i = 0; i < slots.length; i++) {
+        const slot = slots[i]!;
         if (slot.inflight.length === 0 || slot.handle.poll === undefined) continue;
         waiting = true;
+        const posted = Atomics.load(slot.ctrl, CTRL_RESULTS_POSTED);
+        if (posted === seen[i]) continue;
+        seen[i] = posted;
         const msg = slot.handle.poll();
         if (msg !== undefined) {
           if (this.#resultSpinScore < 16) this.#resultSpinScore++;

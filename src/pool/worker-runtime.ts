@@ -17,8 +17,10 @@ import type { FunctionSpec } from '../tasks/describe.js';
 import { loadFunction, TaskLoadError } from '../tasks/load.js';
 import { serializeError } from '../transport/errors.js';
 import {
+  CTRL_RESULTS_POSTED,
   CTRL_RUNNING,
   CTRL_SEQ,
+  CTRL_TASKS_POSTED,
   FAILED,
   FLAG_ITEMS,
   INIT_FAILED,
@@ -187,7 +189,15 @@ export class WorkerRuntime {
     // Moving buffers is where a spinning neighbour slows the main thread most (measured).
     if (this.#movedLast) return false;
     const until = performance.now() + SPIN_MS;
+    const ctrl = this.#ctrl;
+    // Watch the pool's counter, and touch the port only when it moves: polling the port
+    // itself takes its lock, which the posting thread needs too (on a machine whose two
+    // cores share no cache, that doubled the round trip).
+    let seen = -1;
     do {
+      const posted = Atomics.load(ctrl, CTRL_TASKS_POSTED);
+      if (posted === seen) continue;
+      seen = posted;
       const msg = poll();
       if (msg !== undefined) {
         const before = this.#queue.length;
@@ -267,6 +277,7 @@ export class WorkerRuntime {
     } catch (err) {
       this.#sendEachResult(out, err);
     }
+    Atomics.add(this.#ctrl, CTRL_RESULTS_POSTED, 1);
   }
 
   /** A batch failed to clone: send result by result, replacing the ones that cannot cross. */

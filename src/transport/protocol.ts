@@ -44,7 +44,15 @@ export const RESULT_FIELDS = 3;
 export const CTRL_SEQ = 0;
 /** Slot: 1 while inside a task, so a crash can be blamed on it. */
 export const CTRL_RUNNING = 1;
+/** Slot: bumped by a worker thread after each results message it sends (a hint a spinning pool reads). */
+export const CTRL_RESULTS_POSTED = 2;
+/**
+ * Slot: bumped by the pool after each message it posts to a worker thread. Written by
+ * the other side, so 128 bytes away from the worker's slots (the prefetcher moves
+ * cache lines in pairs).
+ */
+export const CTRL_TASKS_POSTED = 32;
 /** Slots in all. */
-export const CTRL_SLOTS = 2;
+export const CTRL_SLOTS = 64;
 /** CTRL_SEQ value meaning the worker ended inside a task it could not name (a process killed by a signal). */
 export const SEQ_UNKNOWN = 0;

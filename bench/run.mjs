@@ -38,10 +38,10 @@ function peersFor(workload) {
 const trials = [];
 for (let round = 0; round < ROUNDS; round++) {
   for (const workload of chosen) {
-    if (workload === 'fib1' || workload === 'fib2' || workload === 'pfib2') trials.push(runTrial('./trial.mjs', ['main-thread', 'serial']));
+    if (workload === 'fib1' || workload === 'fib2' || workload === 'pfib2') trials.push({ ...runTrial('./trial.mjs', ['main-thread', 'serial']), round, for: workload });
     const peers = peersFor(workload);
     const order = peers.map((_, i) => peers[(i + round) % peers.length]);
-    for (const [script, peer] of order) trials.push(runTrial(script, script === 'python' ? [workload] : [peer, workload]));
+    for (const [script, peer] of order) trials.push({ ...runTrial(script, script === 'python' ? [workload] : [peer, workload]), round });
   }
   process.stderr.write(`round ${round + 1}/${ROUNDS} done\n`);
 }
@@ -53,6 +53,23 @@ const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 const med = (peer, workload, key) => median(trials.filter((t) => t.peer === peer && t.workload === workload).map((t) => t[key]));
+const inRound = (peer, workload, key, round) => trials.find((t) => t.peer === peer && t.workload === workload && t.round === round)?.[key];
+/**
+ * concur / peer, paired: the median over rounds of the ratio within each round. This
+ * machine flips between a fast and a slow state for seconds at a time, which moves every
+ * peer alike; the two medians taken apart can mix a fast round of one with a slow
+ * round of the other.
+ */
+function pairedRatio(peer, workload, key, speedup) {
+  const ratios = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const c = inRound('concur', workload, key, round);
+    const p = inRound(peer, workload, key, round);
+    if (c === undefined || p === undefined) continue;
+    ratios.push(speedup ? p / c : c / p); // a speedup is serial / ms, and the round's serial cancels out
+  }
+  return median(ratios);
+}
 const fmt = (x, digits = 0) => (Number.isFinite(x) ? x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '-');
 const serialMs = med('main-thread', 'serial', 'ms');
 
@@ -83,7 +100,7 @@ function table(title, peers, metrics, ratioTo) {
   for (const [label, workload, key, digits, speedup] of metrics) {
     if (!chosen.includes(workload)) continue;
     const values = Object.fromEntries(peers.map((p) => [p, speedup ? serialMs / med(p, workload, key) : med(p, workload, key)]));
-    const ratios = Object.fromEntries(ratioTo.map((r) => [r, values.concur / values[r]]));
+    const ratios = Object.fromEntries(ratioTo.map((r) => [r, pairedRatio(r, workload, key, speedup)]));
     summary[`${workload}.${key}`] = { label, values, ratios };
     rows.push([label, ...peers.map((p) => fmt(values[p], digits)), ...ratioTo.map((r) => (Number.isFinite(ratios[r]) ? `${fmt(ratios[r], 2)}x` : '-'))]);
   }
@@ -103,7 +120,7 @@ function table(title, peers, metrics, ratioTo) {
 
 const machine = `${cpus().length} x ${cpus()[0]?.model.trim()}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}${hasPython ? `, ${python.stdout.trim()}` : ''}`;
 const date = new Date().toISOString().slice(0, 10);
-console.log(`${date}, ${machine}, median of ${ROUNDS} rounds (serial fib in the main thread: ${fmt(serialMs, 0)} ms)`);
+console.log(`${date}, ${machine}, median of ${ROUNDS} rounds (serial fib in the main thread: ${fmt(serialMs, 0)} ms); ratios are medians of the ratio within each round`);
 if (!hasPython) console.log('python3 is not on PATH: the CPython columns are left out.');
 const summary = {
   threads: table('Worker threads', PEERS, THREAD_METRICS, ['piscina']),

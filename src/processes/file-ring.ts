@@ -26,7 +26,6 @@
  * sends the value the slow way.
  */
 import { closeSync, ftruncateSync, openSync, readSync, writeSync, existsSync, unlinkSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 
 /** Bytes of records one lane holds. */
 export const RING = 64 * 1024;
@@ -49,7 +48,8 @@ export const ringsAvailable = process.platform === 'linux' && process.arch === '
 
 /** Creates the file for two lanes (0: parent to child, 1: child to parent); returns its path and fd. */
 export function createRingFile(): { path: string; fd: number } {
-  const path = `/dev/shm/concur-pipe-${process.pid}-${randomBytes(6).toString('hex')}`;
+  // Web Crypto: importing node:crypto would cost every thread that loads concur at start.
+  const path = `/dev/shm/concur-pipe-${process.pid}-${Buffer.from(crypto.getRandomValues(new Uint8Array(6))).toString('hex')}`;
   const fd = openSync(path, 'wx+', 0o600);
   try {
     ftruncateSync(fd, 2 * LANE);

@@ -1,6 +1,7 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { entryUrl } from '../util/entry-url.js';
+import { childProcess } from '../util/lazy-builtin.js';
 
 // A child runs TypeScript only if it has a loader; from sources concur itself needs one.
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
@@ -28,7 +29,7 @@ export interface SpawnOptions {
 export function spawnChild(init: ChildInit, options: SpawnOptions): ChildProcess {
   let execArgv = options.execArgv ?? process.execArgv;
   if (FROM_SOURCE && !execArgv.some((a) => a.includes('tsx'))) execArgv = [...execArgv, '--import', 'tsx'];
-  const child = fork(ENTRY, [], {
+  const child = childProcess().fork(ENTRY, [], {
     serialization: 'advanced',
     stdio: ['inherit', 'inherit', 'inherit', 'ipc', 'pipe'],
     execArgv,

@@ -180,8 +180,8 @@ const KNOWN_OPTIONS = new Set(['maxWorkers', 'initializer', 'initargs', 'maxTask
 const TARGET_BATCH_MS = 1;
 const MODE_FLAGS = [0, FLAG_CHUNK, FLAG_ITEMS] as const;
 const MAX_BATCH = 1024;
-const RESULT_SPIN_MS = 0.02;
-const PREFETCH_BELOW_MS = 50; // how long the idle main thread polls for a result it expects soon
+const RESULT_SPIN_MS = 0.02; // how long the idle main thread polls for a result it expects soon
+const PREFETCH_BELOW_MS = 50; // a function that runs less than this keeps one more task at its worker
 
 /** Checks the options every pool shares; `extra` names the subclass's own. */
 export function checkPoolOptions(options: PoolOptions, extra: readonly string[], poolName: string): void {

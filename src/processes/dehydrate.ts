@@ -5,7 +5,7 @@ import { isShared } from '../sync/shared.js';
 import { registerReviver } from './revive.js';
 import { toProxy } from '../proxy/proxies.js';
 import { createRingFile, openRingFile, RingReader, RingWriter, ringsAvailable } from './file-ring.js';
-import { RelayEndpoint, unlinkRingFile, type RelayIO, type RelayMessage, type RelayRings } from './relay-endpoint.js';
+import { RelayEndpoint, type RelayIO, type RelayMessage, type RelayRings } from './relay-endpoint.js';
 
 /** A Connection relayed to a child process: messages tagged with its id travel over IPC. */
 interface RelayMarker {
@@ -20,18 +20,6 @@ interface RelayMarker {
 // Lanes of a ring file: 0 carries parent to child, 1 child to parent.
 const TO_CHILD = 0;
 const TO_PARENT = 1;
-
-// Ring files the child has not opened yet; removed however this process ends.
-const unopened = new Set<string>();
-let cleanupInstalled = false;
-function track(path: string): void {
-  unopened.add(path);
-  if (cleanupInstalled) return;
-  cleanupInstalled = true;
-  process.once('exit', () => {
-    for (const p of unopened) unlinkRingFile(p);
-  });
-}
 
 let nextId = 1;
 
@@ -60,7 +48,6 @@ export function dehydrate(args: readonly unknown[]): { args: unknown[]; attach(c
       if (ringsAvailable) {
         try {
           const { path, fd } = createRingFile();
-          track(path);
           rings = { fd, path, reader: new RingReader(fd, TO_PARENT), writer: undefined, writerLane: TO_CHILD };
           marker.ring = path;
         } catch {
@@ -78,10 +65,6 @@ export function dehydrate(args: readonly unknown[]): { args: unknown[]; attach(c
     args: out,
     attach(child) {
       for (const { id, peer, pending, rings } of direct) {
-        if (rings?.path !== undefined) {
-          const path = rings.path;
-          child.once('exit', () => unopened.delete(path));
-        }
         const relay = new RelayEndpoint(childIO(child, id), id, rings);
         for (const value of pending) relay.post(value);
         peer._rebind(relay);

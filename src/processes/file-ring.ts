@@ -25,7 +25,7 @@
  * read is detected and ignored: they are hints, and a full ring or a missed hint only
  * sends the value the slow way.
  */
-import { closeSync, ftruncateSync, openSync, readSync, writeSync, existsSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 
 /** Bytes of records one lane holds. */
 export const RING = 64 * 1024;
@@ -46,6 +46,20 @@ export const nextSeq = (seq: number): number => (seq + 1) >>> 0 || 1;
 /** Whether this machine can share a ring file: Linux on x64 with a tmpfs at /dev/shm. */
 export const ringsAvailable = process.platform === 'linux' && process.arch === 'x64' && existsSync('/dev/shm');
 
+// Ring files this process made and has not removed yet; removed however it exits.
+const made = new Set<string>();
+let cleanupInstalled = false;
+
+/** Removes a ring file this process made; it may already be gone. */
+export function unlinkRingFile(path: string): void {
+  made.delete(path);
+  try {
+    unlinkSync(path);
+  } catch {
+    // gone already
+  }
+}
+
 /** Creates the file for two lanes (0: parent to child, 1: child to parent); returns its path and fd. */
 export function createRingFile(): { path: string; fd: number } {
   // Web Crypto: importing node:crypto would cost every thread that loads concur at start.
@@ -57,6 +71,13 @@ export function createRingFile(): { path: string; fd: number } {
     closeSync(fd);
     unlinkSync(path);
     throw err;
+  }
+  made.add(path);
+  if (!cleanupInstalled) {
+    cleanupInstalled = true;
+    process.once('exit', () => {
+      for (const p of made) unlinkRingFile(p);
+    });
   }
   return { path, fd };
 }

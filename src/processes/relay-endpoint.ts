@@ -17,12 +17,12 @@
  * re-checks its ring after 1 ms, 2 ms, ... up to 250 ms: a lost nudge costs a moment,
  * never a hang.
  */
-import { closeSync, unlinkSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import { EOFError } from '../futures/errors.js';
 import type { Endpoint } from '../transport/pipe.js';
 import { decodeValue, encodeValue } from '../transport/value-codec.js';
 import { toProxy } from '../proxy/proxies.js';
-import { HEADER_ROOM, MAX_RECORD, nextSeq, RingReader, RingWriter } from './file-ring.js';
+import { HEADER_ROOM, MAX_RECORD, nextSeq, RingReader, RingWriter, unlinkRingFile } from './file-ring.js';
 
 /** What travels over IPC for one relayed Pipe. */
 export interface RelayMessage {
@@ -281,14 +281,5 @@ export class RelayEndpoint implements Endpoint {
     } catch {
       // already closed
     }
-  }
-}
-
-/** Removes a ring file; it may already be gone. */
-export function unlinkRingFile(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // gone already
   }
 }

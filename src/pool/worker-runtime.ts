@@ -191,8 +191,7 @@ export class WorkerRuntime {
     const until = performance.now() + SPIN_MS;
     const ctrl = this.#ctrl;
     // Watch the pool's counter, and touch the port only when it moves: polling the port
-    // itself takes its lock, which the posting thread needs too (on a machine whose two
-    // cores share no cache, that doubled the round trip).
+    // itself takes its lock, which the posting thread needs too.
     let seen = -1;
     do {
       const posted = Atomics.load(ctrl, CTRL_TASKS_POSTED);

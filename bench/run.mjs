@@ -107,7 +107,8 @@ function table(title, peers, metrics, ratioTo) {
   if (rows.length === 0) return summary;
   const rss = Object.fromEntries(peers.map((p) => [p, Math.max(...trials.filter((t) => t.peer === p && metrics.some((m) => m[1] === t.workload)).map((t) => t.maxRssMb))]));
   summary.peakRssMb = rss;
-  rows.push(['peak RSS of any trial, MiB', ...peers.map((p) => fmt(rss[p], 0)), ...ratioTo.map((r) => `${fmt(rss.concur / rss[r], 2)}x`)]);
+  const rssRatio = (r) => rss.concur / rss[r];
+  rows.push(['peak RSS of any trial, MiB', ...peers.map((p) => fmt(rss[p], 0)), ...ratioTo.map((r) => (rssRatio(r) > 0 ? `${fmt(rssRatio(r), 2)}x` : '-'))]);
   const header = ['workload', ...peers, ...ratioTo.map((r) => `concur / ${r}`)];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;

@@ -47,6 +47,29 @@ describe('Pipe lanes between processes', () => {
     await assert.rejects(reader.recv(), EOFError);
   });
 
+  it('both ends streaming at once, small values and large, each receive everything in order', async () => {
+    const [here, there] = Pipe();
+    const n = 20_000;
+    const child = new Process({ target: children.duplexStream, args: [there, n] }).start();
+    const sending = (async () => {
+      for (let i = 0; i < n; i++) {
+        here.send(i % 89 === 0 ? { i, pad: 'y'.repeat((i * 37) % 30_000) } : i);
+        if (i % 64 === 0) await new Promise((r) => setImmediate(r));
+      }
+    })();
+    let inOrder = 0;
+    for (let i = 0; i < n; i++) {
+      const v = (await here.recv()) as number | { i: number };
+      if ((typeof v === 'number' ? v : v.i) === i) inOrder++;
+    }
+    await sending;
+    assert.equal(inOrder, n, 'the parent received out of order');
+    assert.equal(await here.recv(), n, 'the child received out of order');
+    here.send('bye');
+    await child.join();
+    assert.equal(child.exitCode, 0);
+  });
+
   it('a receiver asleep in recv() is woken for a value that comes late', async () => {
     const [here, there] = Pipe();
     const child = new Process({ target: children.sendLater, args: [there, 30, 'late'] }).start();

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { EOFError, Pipe, Process } from '../../src/index.js';
 import { RING, ringsAvailable } from '../../src/processes/file-ring.js';
-import { children } from '../fixtures/children.js';
+import { children, streamBothWays } from '../fixtures/children.js';
 
 const ringFiles = (): string[] => (ringsAvailable ? readdirSync('/dev/shm').filter((f) => f.startsWith(`concur-pipe-${process.pid}-`)) : []);
 
@@ -51,18 +51,7 @@ describe('Pipe lanes between processes', () => {
     const [here, there] = Pipe();
     const n = 20_000;
     const child = new Process({ target: children.duplexStream, args: [there, n] }).start();
-    const sending = (async () => {
-      for (let i = 0; i < n; i++) {
-        here.send(i % 89 === 0 ? { i, pad: 'y'.repeat((i * 37) % 30_000) } : i);
-        if (i % 64 === 0) await new Promise((r) => setImmediate(r));
-      }
-    })();
-    let inOrder = 0;
-    for (let i = 0; i < n; i++) {
-      const v = (await here.recv()) as number | { i: number };
-      if ((typeof v === 'number' ? v : v.i) === i) inOrder++;
-    }
-    await sending;
+    const inOrder = await streamBothWays(here, n, { every: 89, step: 37, max: 30_000 });
     assert.equal(inOrder, n, 'the parent received out of order');
     assert.equal(await here.recv(), n, 'the child received out of order');
     here.send('bye');

@@ -22,6 +22,7 @@ import { describe } from '../futures/future.js';
 import { brandInstance, registerShared } from '../sync/shared.js';
 import { untilShutDown } from './until-shutdown.js';
 import { deadlineOf, runAsync, runSync, waitAsync, waitSync, wake, type WaitSteps } from '../sync/waiting.js';
+import { enterInternal, leaveInternal } from '../sync/thread-life.js';
 
 // Int32 slots in groups 128 bytes apart (two cache lines: the prefetcher fetches lines
 // in pairs), so that what one side
@@ -45,6 +46,8 @@ const DONE = 6 * LINE + 2; // bumped when UNFINISHED reaches 0: joiners wait on 
 const HEADER = 7 * LINE;
 
 const WRAP = 0xffffffff;
+/** Longest sleep on an internal lock before trying it again. */
+const LOCK_SLICE_MS = 250;
 /** Polls of a blocking get or put before it sleeps. */
 const SPINS = 1000;
 const TAG_NUMBER = 1;
@@ -421,14 +424,18 @@ export class SharedQueue<T = unknown> {
   /**
    * @internal A futex mutex (Drepper's) in slot `at`: 0 free, 1 held, 2 held with
    * sleepers. The critical sections only copy a record and touch a few counters, so it
-   * spins a little before sleeping, and unlock notifies only when someone sleeps.
+   * spins a little before sleeping, and unlock notifies only when someone sleeps. The
+   * holder is never stopped inside (enterInternal: a terminated worker is let out
+   * first), so a lock is never left held; a sleep still lasts at most a slice, so a
+   * lost wake-up costs a moment, never a hang.
    */
   _lock(at: number): void {
+    enterInternal();
     const h = this._header;
     for (let spins = 0; spins < 32; spins++) if (Atomics.compareExchange(h, at, 0, 1) === 0) return;
     let c = Atomics.exchange(h, at, 2);
     while (c !== 0) {
-      Atomics.wait(h, at, 2);
+      Atomics.wait(h, at, 2, LOCK_SLICE_MS);
       c = Atomics.exchange(h, at, 2);
     }
   }
@@ -436,6 +443,7 @@ export class SharedQueue<T = unknown> {
   /** @internal */
   _unlock(at: number): void {
     if (Atomics.exchange(this._header, at, 0) === 2) Atomics.notify(this._header, at, 1);
+    leaveInternal();
   }
 }
 

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
-import { MessageChannel, receiveMessageOnPort, Worker, type ResourceLimits } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, type ResourceLimits } from 'node:worker_threads';
+import { spawnThread, stopSpawnedThread } from './spawn-thread.js';
 import { describe } from '../futures/future.js';
 import { checkPoolOptions, PoolExecutor, type PoolOptions, type WorkerEvents, type WorkerHandle } from '../pool/pool-executor.js';
 import type { WorkerInit } from '../pool/worker-runtime.js';
@@ -53,7 +54,7 @@ export class ThreadPoolExecutor extends PoolExecutor {
     // Results come back on a port of their own rather than the worker's parentPort: a
     // port can be polled without the event loop (see PoolExecutor's result spin).
     const { port1: results, port2: resultsPort } = new MessageChannel();
-    const worker = new Worker(THREAD_BOOTSTRAP, {
+    const worker = spawnThread(THREAD_BOOTSTRAP, {
       eval: true,
       workerData: { ...init, entry: ENTRY, resultsPort },
       transferList: [resultsPort],
@@ -75,7 +76,7 @@ export class ThreadPoolExecutor extends PoolExecutor {
     return {
       post: (message, transfer) => worker.postMessage(message, transfer),
       poll,
-      terminate: () => void worker.terminate(),
+      terminate: () => void stopSpawnedThread(worker),
       ref: () => {
         worker.ref();
         results.ref();

@@ -1,4 +1,5 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { spawnThread, stopSpawnedThread } from './spawn-thread.js';
 import { Runnable, type RunHandle, type RunnableOptions } from '../util/runnable.js';
 import { specOf } from '../tasks/describe.js';
 import { argsForThread } from '../transport/crossing.js';
@@ -22,7 +23,7 @@ export class Thread<A extends unknown[] = unknown[]> extends Runnable<A> {
   protected launch(): RunHandle {
     const target = specOf(this.target);
     const { args, transfer } = argsForThread(this.args);
-    const worker = new Worker(THREAD_BOOTSTRAP, {
+    const worker = spawnThread(THREAD_BOOTSTRAP, {
       eval: true,
       name: this.name,
       workerData: { entry: threadEntry('thread-entry'), target, args },
@@ -37,7 +38,7 @@ export class Thread<A extends unknown[] = unknown[]> extends Runnable<A> {
 
   /** Stops the thread, even inside a synchronous loop. */
   terminate(): void {
-    void this.#worker?.terminate();
+    if (this.#worker !== undefined) void stopSpawnedThread(this.#worker);
   }
 
   /** Same as terminate(): a thread has no gentler signal. */

@@ -5,6 +5,7 @@ import { describe, Future } from '../futures/future.js';
 import { CALL, CHUNK_ITEMS, type TaskMode } from '../futures/task-mode.js';
 import { unwrapTransfer } from '../transport/transfer.js';
 import { Deque } from '../util/deque.js';
+import { setLongTimeout, type LongTimeout } from '../util/timers.js';
 
 /** Options of an AsyncExecutor. */
 export interface AsyncExecutorOptions {
@@ -23,7 +24,7 @@ interface Job {
   retriesLeft: number;
   started: boolean;
   controller: AbortController | undefined;
-  timer: ReturnType<typeof setTimeout> | undefined;
+  timer: LongTimeout | undefined;
   onAbort: (() => void) | undefined;
 }
 
@@ -117,7 +118,7 @@ export class AsyncExecutor extends BaseExecutor {
     if (timeout !== undefined || signal !== undefined) {
       job.controller = new AbortController();
       if (timeout !== undefined) {
-        job.timer = setTimeout(
+        job.timer = setLongTimeout(
           () => this.#end(job, new TimeoutError(`task ${job.fn.name || '<anonymous>'} timed out after ${timeout} ms`), true),
           timeout,
         );
@@ -184,7 +185,7 @@ export class AsyncExecutor extends BaseExecutor {
   }
 
   #finishRun(job: Job): void {
-    if (job.timer !== undefined) clearTimeout(job.timer);
+    job.timer?.clear();
     job.timer = undefined;
     this.#running--;
   }

@@ -1,5 +1,6 @@
 import { TimeoutError } from '../futures/errors.js';
 import { checkTimeout, describe } from '../futures/future.js';
+import { setLongTimeout, type LongTimeout } from '../util/timers.js';
 
 /** Resolves after `ms` milliseconds; rejects with `signal.reason` if the signal aborts first. */
 export function sleep(ms: number, options: { signal?: AbortSignal } = {}): Promise<void> {
@@ -8,10 +9,10 @@ export function sleep(ms: number, options: { signal?: AbortSignal } = {}): Promi
   if (signal?.aborted) return Promise.reject(signal.reason);
   return new Promise<void>((resolve, reject) => {
     const onAbort = (): void => {
-      clearTimeout(timer);
+      timer.clear();
       reject(signal!.reason);
     };
-    const timer = setTimeout(() => {
+    const timer = setLongTimeout(() => {
       signal?.removeEventListener('abort', onAbort);
       resolve();
     }, ms);
@@ -27,9 +28,9 @@ export function sleep(ms: number, options: { signal?: AbortSignal } = {}): Promi
 export function timeout<T>(ms: number, work: PromiseLike<T> | ((signal: AbortSignal) => T | PromiseLike<T>)): Promise<T> {
   checkTimeout(ms, 'ms');
   const controller = new AbortController();
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timer: LongTimeout | undefined;
   const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
+    timer = setLongTimeout(() => {
       const error = new TimeoutError(`timed out after ${ms} ms`);
       controller.abort(error);
       reject(error);
@@ -39,14 +40,14 @@ export function timeout<T>(ms: number, work: PromiseLike<T> | ((signal: AbortSig
   try {
     running = typeof work === 'function' ? Promise.resolve(work(controller.signal)) : work;
   } catch (err) {
-    clearTimeout(timer);
+    timer?.clear();
     return Promise.reject(err);
   }
   if (running === null || typeof running !== 'object' || typeof running.then !== 'function') {
-    clearTimeout(timer);
+    timer?.clear();
     throw new TypeError(`timeout expects a promise or a function, got ${describe(work)}`);
   }
-  return Promise.race([running, expired]).finally(() => clearTimeout(timer));
+  return Promise.race([running, expired]).finally(() => timer?.clear());
 }
 
 /**

@@ -1,3 +1,4 @@
+import { setLongTimeout, type LongTimeout } from '../util/timers.js';
 import { CancelledError, InvalidStateError, TimeoutError } from './errors.js';
 
 /** The states a Future passes through, as in CPython's concurrent.futures. */
@@ -181,14 +182,14 @@ export class Future<T = unknown> implements PromiseLike<T> {
 
   #waitDone(timeout: number | undefined): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      let timer: LongTimeout | undefined;
       const onDone = (): void => {
-        if (timer !== undefined) clearTimeout(timer);
+        timer?.clear();
         resolve();
       };
       this.addDoneCallback(onDone);
       if (timeout !== undefined) {
-        timer = setTimeout(() => {
+        timer = setLongTimeout(() => {
           this.#removeCallback(onDone);
           reject(new TimeoutError(`future not done after ${timeout} ms`));
         }, timeout);

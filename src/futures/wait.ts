@@ -1,5 +1,6 @@
 import { TimeoutError } from './errors.js';
 import { checkTimeout, Future } from './future.js';
+import { setLongTimeout, type LongTimeout } from '../util/timers.js';
 
 /** `wait` returns when any future finishes or is cancelled. */
 export const FIRST_COMPLETED = 'FIRST_COMPLETED';
@@ -55,10 +56,10 @@ export function wait<F extends Future<any>>(
   if (satisfied() || timeout === 0) return Promise.resolve({ done, notDone });
 
   return new Promise((resolve) => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let timer: LongTimeout | undefined;
     const watched = [...notDone];
     const finish = (): void => {
-      if (timer !== undefined) clearTimeout(timer);
+      timer?.clear();
       for (const f of watched) f._removeDoneCallback(onDone);
       resolve({ done, notDone });
     };
@@ -67,7 +68,7 @@ export function wait<F extends Future<any>>(
       if (satisfied()) finish();
     };
     for (const f of watched) f.addDoneCallback(onDone);
-    if (timeout !== undefined) timer = setTimeout(finish, timeout);
+    if (timeout !== undefined) timer = setLongTimeout(finish, timeout);
   });
 }
 
@@ -105,9 +106,9 @@ export function asCompleted<F extends Future<any>>(fs: Iterable<F>, options: { t
           throw new TimeoutError(`${pending.size} (of ${total}) futures unfinished`);
         }
         await new Promise<void>((resolve) => {
-          const timer = left === undefined ? undefined : setTimeout(resolve, left);
+          const timer = left === undefined ? undefined : setLongTimeout(resolve, left);
           wake = () => {
-            if (timer !== undefined) clearTimeout(timer);
+            timer?.clear();
             wake = undefined;
             resolve();
           };

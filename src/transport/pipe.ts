@@ -2,6 +2,7 @@ import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:wor
 import { EOFError } from '../futures/errors.js';
 import { describe } from '../futures/future.js';
 import { Deque } from '../util/deque.js';
+import { setLongTimeout, type LongTimeout } from '../util/timers.js';
 import { reviveShared } from '../sync/shared.js';
 
 /** How a Connection moves values: a MessagePort in this process, or IPC to the owner of the other end. */
@@ -126,14 +127,14 @@ export class Connection<T = unknown> {
     if (!ready()) this.#endpoint.drain?.();
     if (ready() || timeout === 0) return ready();
     await new Promise<void>((resolve) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      let timer: LongTimeout | undefined;
       const waiter = (): void => {
-        if (timer !== undefined) clearTimeout(timer);
+        timer?.clear();
         resolve();
       };
       this.#addWaiter(waiter);
       if (timeout !== null) {
-        timer = setTimeout(() => {
+        timer = setLongTimeout(() => {
           this.#waiters = this.#waiters.filter((w) => w !== waiter);
           if (this.#waiters.length === 0) this.#endpoint.hold?.(false);
           resolve();

@@ -1,5 +1,6 @@
 import type { TaskFunction } from '../futures/executor.js';
 import { checkTimeout, describe } from '../futures/future.js';
+import { setLongTimeout, type LongTimeout } from './timers.js';
 
 /** The options Process and Thread share. */
 export interface RunnableOptions<A extends unknown[]> {
@@ -79,9 +80,9 @@ export abstract class Runnable<A extends unknown[]> {
     // Someone is waiting for it: even a daemon keeps the program alive meanwhile.
     if (this.isAlive()) this.#handle!.hold(true);
     if (timeout === undefined) return this.#exited;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([this.#exited, new Promise<void>((r) => (timer = setTimeout(r, timeout)))]);
-    clearTimeout(timer);
+    let timer: LongTimeout | undefined;
+    await Promise.race([this.#exited, new Promise<void>((r) => (timer = setLongTimeout(r, timeout)))]);
+    timer?.clear();
     if (this.#daemon && this.isAlive()) this.#handle!.hold(false);
   }
 

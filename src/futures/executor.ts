@@ -108,7 +108,10 @@ export abstract class BaseExecutor implements Executor {
   #submit<A extends unknown[], R>(options: TaskOptions, fn: TaskFunction<A, R>, args: A): Future<Awaited<R>> {
     if (this.#shutdown) throw new Error(`cannot schedule new futures after shutdown (${this.constructor.name})`);
     if (typeof fn !== 'function') throw new TypeError(`submit expects a function, got ${describe(fn)}`);
-    return this.schedule(fn as TaskFunction, args, options, CALL) as Future<Awaited<R>>;
+    const future = this.schedule(fn as TaskFunction, args, options, CALL) as Future<Awaited<R>>;
+    const name: unknown = fn.name;
+    future._setTaskName(typeof name === 'string' && name !== '' ? name : '<anonymous>');
+    return future;
   }
 
   /**

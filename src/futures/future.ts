@@ -1,3 +1,4 @@
+import { describeThrown } from '../util/thrown.js';
 import { setLongTimeout, type LongTimeout } from '../util/timers.js';
 import { CancelledError, InvalidStateError, TimeoutError } from './errors.js';
 
@@ -16,8 +17,11 @@ type State = typeof PENDING | typeof RUNNING | typeof CANCELLED | typeof CANCELL
 
 const STATE_NAMES: readonly FutureState[] = ['PENDING', 'RUNNING', 'CANCELLED', 'CANCELLED', 'FINISHED', 'FINISHED'];
 
-/** Called once when a Future settles. */
-export type DoneCallback<T> = (future: Future<T>) => void;
+/**
+ * Called once when a Future settles. It may be async: a promise it returns that
+ * rejects is logged, as a throw is.
+ */
+export type DoneCallback<T> = (future: Future<T>) => unknown;
 
 /**
  * The eventual result of a task, with Python's semantics.
@@ -35,6 +39,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
   #promise: Promise<T> | undefined = undefined;
   #resolve: ((v: any) => void) | undefined = undefined;
   #reject: ((e: unknown) => void) | undefined = undefined;
+  #taskName: string | undefined = undefined;
 
   /** 'PENDING', 'RUNNING', 'CANCELLED' or 'FINISHED'. */
   get state(): FutureState {
@@ -92,7 +97,8 @@ export class Future<T = unknown> implements PromiseLike<T> {
 
   /**
    * Calls `fn(this)` when the Future settles, at once if it already has. A callback
-   * that throws is reported and never stops the others.
+   * that throws, or whose promise rejects, is logged to stderr (with the task's name
+   * and the error) and never stops the others or the program.
    */
   addDoneCallback(fn: DoneCallback<T>): void {
     if (typeof fn !== 'function') throw new TypeError(`addDoneCallback expects a function, got ${typeof fn}`);
@@ -197,6 +203,19 @@ export class Future<T = unknown> implements PromiseLike<T> {
     });
   }
 
+  /**
+   * The name a log line gives this Future's task, undefined when it has none. An
+   * executor whose Futures know more (a module, say) overrides it.
+   */
+  protected describeTask(): string | undefined {
+    return this.#taskName;
+  }
+
+  /** @internal Names the task, for logs (executors call it as they hand the Future out). */
+  _setTaskName(name: string): void {
+    this.#taskName = name;
+  }
+
   /** @internal True when finished with an error (not cancelled); lets `wait` decide without awaiting. */
   _failed(): boolean {
     return this.#state === FAILED;
@@ -231,12 +250,35 @@ export class Future<T = unknown> implements PromiseLike<T> {
   }
 
   #invoke(fn: DoneCallback<T>): void {
+    let returned: unknown;
     try {
-      fn(this);
+      returned = fn(this);
     } catch (err) {
-      // As CPython logs and carries on: one bad callback must not starve the rest.
-      console.error('concur: exception calling callback for', this, err);
+      this.#logCallbackError(err);
+      return;
     }
+    // An async callback fails later; its rejection is ours to report, or it would end
+    // the program as an unhandled rejection (Python logs and carries on).
+    if (returned !== null && (typeof returned === 'object' || typeof returned === 'function')) {
+      try {
+        Promise.resolve(returned).then(undefined, (err: unknown) => this.#logCallbackError(err));
+      } catch (err) {
+        this.#logCallbackError(err); // a promise subclass whose species getter throws
+      }
+    }
+  }
+
+  // As CPython logs and carries on: one bad callback must not starve the rest. The line
+  // names what a user can act on (the task, the error), never the Future's internals.
+  #logCallbackError(err: unknown): void {
+    let task: string | undefined;
+    try {
+      task = this.describeTask();
+    } catch {
+      task = undefined;
+    }
+    const of = task === undefined ? 'a Future' : `task ${task}`;
+    console.error(`concur: exception calling a done callback of ${of} (${this.state}):\n${describeThrown(err)}`);
   }
 }
 

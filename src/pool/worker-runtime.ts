@@ -247,7 +247,7 @@ export class WorkerRuntime {
 
   #serialize(err: unknown, fnId: number): unknown {
     const data = serializeError(err);
-    if (err instanceof ReferenceError && this.#specs.get(fnId)?.kind === 'inline' && '$error' in data) {
+    if ('$error' in data && data.name === 'ReferenceError' && this.#specs.get(fnId)?.kind === 'inline') {
       return { ...data, message: data.message + INLINE_HINT };
     }
     return data;

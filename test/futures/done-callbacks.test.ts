@@ -29,10 +29,10 @@ function nextUnhandled(t: TestContext): Promise<unknown> {
   });
 }
 
-describe('failing done callbacks', { timeout: 30_000 }, () => {
+describe('failing done callbacks', () => {
   for (const kind of ['async', 'thread'] as const) {
-    it(`a program whose async and sync callbacks fail logs them and runs to its end (${kind})`, () => {
-      const r = spawnSync(process.execPath, ['--import', 'tsx', program, kind], { encoding: 'utf8', timeout: 20_000 });
+    it(`a program whose async and sync callbacks fail logs them and runs to its end (${kind})`, { timeout: 90_000 }, () => {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', program, kind], { encoding: 'utf8', timeout: 80_000 });
       assert.equal(r.status, 0, `exit ${r.status} ${r.signal ?? ''}\n${r.stderr}`);
       assert.equal(r.stdout, 'carried on: 4 third callback ran\n');
       // One line per failing callback, each naming the task and the error, never the Future's internals.
@@ -43,7 +43,7 @@ describe('failing done callbacks', { timeout: 30_000 }, () => {
     });
   }
 
-  it('an async callback that rejects is logged, not an unhandled rejection', async (t) => {
+  it('an async callback that rejects is logged, not an unhandled rejection', { timeout: 30_000 }, async (t) => {
     const log = captureErrors(t);
     const unhandled = nextUnhandled(t);
     await using ex = new AsyncExecutor();
@@ -58,7 +58,7 @@ describe('failing done callbacks', { timeout: 30_000 }, () => {
     assert.match(first, /RangeError: no such page/);
   });
 
-  it('a callback returning a thenable whose then throws is logged too', async (t) => {
+  it('a callback returning a thenable whose then throws is logged too', { timeout: 30_000 }, async (t) => {
     const log = captureErrors(t);
     const f = new Future();
     const logged = log.next();
@@ -71,7 +71,7 @@ describe('failing done callbacks', { timeout: 30_000 }, () => {
     assert.match(await logged, /exception calling a done callback of a Future \(CANCELLED\).*\n?.*then getter exploded/);
   });
 
-  it('the log of a throwing callback names the pool task and the error, not the internals', async (t) => {
+  it('the log of a throwing callback names the pool task and the error, not the internals', { timeout: 30_000 }, async (t) => {
     const log = captureErrors(t);
     await using pool = new ThreadPoolExecutor({ maxWorkers: 1 });
     const f = pool.submit(tasks.add, 1, 2);
@@ -85,7 +85,7 @@ describe('failing done callbacks', { timeout: 30_000 }, () => {
     assert.doesNotMatch(log.lines[0]!, /fnId|slot|timer/);
   });
 
-  it('a callback throwing a hostile value is still logged and the others still run', (t) => {
+  it('a callback throwing a hostile value is still logged and the others still run', { timeout: 30_000 }, (t) => {
     const log = captureErrors(t);
     const f = new Future();
     const ran: string[] = [];

@@ -9,7 +9,7 @@ for (const [label, make] of [
   ['ThreadPoolExecutor', () => new ThreadPoolExecutor({ maxWorkers: 1 })],
   ['ProcessPoolExecutor', () => new ProcessPoolExecutor({ maxWorkers: 1 })],
 ] as const) {
-  describe(`${label}: a task whose error fights back fails with its own error, its worker alive`, { timeout: 60_000 }, () => {
+  describe(`${label}: a task whose error fights back fails with its own error, its worker alive`, () => {
     let pool: Executor;
     let worker: string;
     before(async () => {
@@ -19,7 +19,7 @@ for (const [label, make] of [
     after(() => pool.shutdown());
 
     for (const task of ['throwHostile', 'rejectHostile'] as const) {
-      it(`${task}: every kind`, async () => {
+      it(`${task}: every kind`, { timeout: 60_000 }, async () => {
         for (const kind of kinds) {
           const err = await pool.submit(hostileTasks[task], kind).exception();
           assert.ok(!(err instanceof WorkerCrashedError), `${kind}: ${String(err)}`);
@@ -30,7 +30,7 @@ for (const [label, make] of [
       });
     }
 
-    it('the readable parts arrive as thrown', async () => {
+    it('the readable parts arrive as thrown', { timeout: 60_000 }, async () => {
       const getter = (await pool.submit(hostileTasks.throwHostile, 'getterProp').exception()) as RangeError & { code: string; details: string };
       assert.equal(Object.getPrototypeOf(getter), RangeError.prototype);
       assert.equal(getter.message, 'has a throwing getter');

@@ -5,8 +5,8 @@ import { describe, it } from 'node:test';
 import { alive, childrenOf, hostile, jsonLines, start, waitFor, type Running } from './run-concur.js';
 
 /** Starts `concur map` over the slow task and resolves once its first result line is out. */
-async function startedSlow(args: string[], detached = false): Promise<Running> {
-  const r = start(['map', `${hostile}#slow`, ...args], { timeoutMs: 60_000, detached });
+async function startedSlow(args: string[], detached = false, task = 'slow'): Promise<Running> {
+  const r = start(['map', `${hostile}#${task}`, ...args], { timeoutMs: 60_000, detached });
   await waitFor(r.child.stdout!, r.stdout, /\n/);
   return r;
 }
@@ -68,7 +68,7 @@ describe('concur map: SIGINT', () => {
   });
 
   it('on the async pool, ordered output with chunks of 3', { timeout: 90_000 }, async () => {
-    const r = await startedSlow(['--range', '0..1000', '--pool', 'async', '--chunksize', '3']);
+    const r = await startedSlow(['--range', '0..1000', '--pool', 'async', '--chunksize', '3'], false, 'sleepy');
     r.child.kill('SIGINT');
     const ran = await r.ended;
     assert.equal(ran.code, 130, ran.stderr);
@@ -86,5 +86,20 @@ describe('concur map: the output closes early (as `| head`)', () => {
     assert.match(ran.stderr, /^concur: stopped: cannot write the output: .*EPIPE/m);
     assert.doesNotMatch(ran.stderr, /Unhandled|    at /);
     assert.deepEqual(kids.filter(alive), []);
+  });
+});
+
+describe('concur map: killed outright (SIGKILL, no handler runs)', () => {
+  it('a worker that finishes its task after that ends without an EPIPE stack', { timeout: 90_000 }, async () => {
+    const r = start(['map', `${hostile}#untilOrphaned`, '--range', '0..3', '--pool', 'process', '--workers', '1', '--chunksize', '1']);
+    await waitFor(r.child.stderr!, r.stderr, /task 0 started/);
+    const [worker] = childrenOf(r.child.pid!);
+    assert.ok(worker !== undefined);
+    r.child.kill('SIGKILL');
+    // the worker holds our stderr pipe too: 'close' comes once it is gone
+    const ran = await r.ended;
+    assert.equal(ran.signal, 'SIGKILL');
+    assert.doesNotMatch(ran.stderr, /EPIPE|Unhandled|    at /);
+    assert.equal(alive(worker), false);
   });
 });

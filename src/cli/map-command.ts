@@ -98,7 +98,7 @@ export async function mapCommand(target: string, inputPath: string | undefined, 
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const items: AsyncIterable<InputItem> | Iterable<InputItem> =
+  const items: AsyncIterable<InputItem[]> | Iterable<InputItem[]> =
     range !== undefined ? rangeItems(range) : jsonLines(inputPath ?? '-', { maxLineBytes: options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES, signal: run.signal });
   try {
     await run.run(items);

@@ -79,25 +79,28 @@ export class MapRun {
     this.#wake?.();
   }
 
-  /** Runs every item, or until stopped; resolves once the workers are gone. */
-  async run(items: Iterable<InputItem> | AsyncIterable<InputItem>): Promise<void> {
+  /** Runs every item (the input comes in batches), or until stopped; resolves once the workers are gone. */
+  async run(batches: Iterable<InputItem[]> | AsyncIterable<InputItem[]>): Promise<void> {
     const { chunksize } = this.#settings;
     let chunk: Array<[number, unknown]> = [];
     let bad: Outcome[] = [];
     try {
-      for await (const item of items) {
-        if (this.stopped !== undefined) break;
-        this.read++;
-        this.lastLine = item.line;
-        if ('error' in item) bad.push([item.line, false, item.error, 0]);
-        else chunk.push([item.line, item.value]);
-        if (chunk.length + bad.length >= chunksize) {
-          this.#submit(chunk, bad);
-          chunk = [];
-          bad = [];
-          // A slow output holds the input back too, rather than results piling up in memory.
-          while (this.stopped === undefined && (this.#inflight.size >= WINDOW || this.#output.congested)) await this.#sleep();
+      for await (const batch of batches) {
+        for (const item of batch) {
+          if (this.stopped !== undefined) break;
+          this.read++;
+          this.lastLine = item.line;
+          if ('error' in item) bad.push([item.line, false, item.error, 0]);
+          else chunk.push([item.line, item.value]);
+          if (chunk.length + bad.length >= chunksize) {
+            this.#submit(chunk, bad);
+            chunk = [];
+            bad = [];
+            // A slow output holds the input back too, rather than results piling up in memory.
+            while (this.stopped === undefined && (this.#inflight.size >= WINDOW || this.#output.congested)) await this.#sleep();
+          }
         }
+        if (this.stopped !== undefined) break;
       }
     } catch (err) {
       this.stop({ input: err });

@@ -5,18 +5,19 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { jsonLines, type InputItem } from '../../src/cli/input.js';
+import fc from 'fast-check';
+import { jsonLines, LineSplitter, type InputItem } from '../../src/cli/input.js';
 import { tempDir } from './run-concur.js';
 
 async function read(text: string, maxLineBytes: number): Promise<InputItem[]> {
   const file = join(tempDir(), 'in.jsonl');
   writeFileSync(file, text);
   const items: InputItem[] = [];
-  for await (const item of jsonLines(file, { maxLineBytes })) items.push(item);
+  for await (const batch of jsonLines(file, { maxLineBytes })) items.push(...batch);
   return items;
 }
 
-/** What the reader should give: JSON lines split on LF, a trailing CR dropped, the limit in UTF-8 bytes. */
+/** What the reader should give: JSON lines split on LF, a trailing CR not counted in the limit, which is in UTF-8 bytes. */
 function expected(text: string, maxLineBytes: number): InputItem[] {
   const parts = text.split('\n');
   if (parts[parts.length - 1] === '') parts.pop();
@@ -25,7 +26,11 @@ function expected(text: string, maxLineBytes: number): InputItem[] {
     const body = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
     if (Buffer.byteLength(body) > maxLineBytes) return [{ line, error: `line ${line} is longer than the limit of ${maxLineBytes} bytes (--max-line-bytes)` }];
     if (raw.trim() === '') return [];
-    return [{ line, value: JSON.parse(raw) }];
+    try {
+      return [{ line, value: JSON.parse(raw) }];
+    } catch (err) {
+      return [{ line, error: `malformed JSON: ${(err as Error).message}` }];
+    }
   });
 }
 
@@ -63,5 +68,37 @@ describe('jsonLines', () => {
   it('many short lines in one chunk, with a 1-byte limit', { timeout: 30_000 }, async () => {
     const text = Array.from({ length: 50_000 }, (_, i) => String(i % 10)).join('\n');
     assert.deepEqual(await read(text, 1), expected(text, 1));
+  });
+});
+
+describe('LineSplitter', () => {
+  it('gives the reference items however the bytes are cut into chunks', { timeout: 60_000 }, () => {
+    const lineArb = fc.oneof(
+      fc.integer({ min: -50, max: 50 }).map(String),
+      fc.string({ unit: 'grapheme', maxLength: 12 }).map((t) => JSON.stringify(t)), // multi-byte characters too
+      fc.constantFrom('', ' ', '{bad', '[1,2]', 'null'),
+    );
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(lineArb, fc.boolean()), { maxLength: 30 }), // [line, CRLF?]
+        fc.boolean(), // a newline after the last line
+        fc.integer({ min: 1, max: 24 }), // the limit in bytes
+        fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 10 }), // chunk sizes, cycled
+        (lines, trailing, limit, cuts) => {
+          const text = lines.map(([l, crlf]) => (crlf ? `${l}\r` : l)).join('\n') + (trailing && lines.length > 0 ? '\n' : '');
+          const bytes = Buffer.from(text);
+          const splitter = new LineSplitter(limit);
+          const got: InputItem[] = [];
+          for (let at = 0, k = 0; at < bytes.length; k++) {
+            const n = cuts[k % cuts.length]!;
+            splitter.push(bytes.subarray(at, at + n), got);
+            at += n;
+          }
+          splitter.end(got);
+          assert.deepEqual(got, expected(text, limit));
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 });

@@ -168,6 +168,7 @@ export class MapRun {
   }
 
   #write(outcomes: Outcome[]): void {
+    if (this.#output.error !== undefined) return; // lines that cannot be written are not done
     let text = '';
     for (const [line, ok, value, us] of outcomes) {
       this.latency.record(us);

@@ -3,10 +3,41 @@ import type { FunctionSpec } from '../tasks/describe.js';
 import { loadFunction } from '../tasks/load.js';
 import { defineTasks } from '../tasks/registry.js';
 
-/** What one item of a chunk came to: [line, ok, result or error message, microseconds]. */
-export type Outcome = [line: number, ok: boolean, value: unknown, us: number];
+/**
+ * What one item of a chunk came to: [line, ok, text, microseconds]. When ok, text is the
+ * result already written as JSON; otherwise it is why the item failed.
+ */
+export type Outcome = [line: number, ok: boolean, text: string, us: number];
 
 const loaded = new Map<string, Promise<Function>>();
+
+/** Why something failed, as one line of text, even from a thrown value whose toString throws. */
+export function reason(err: unknown): string {
+  try {
+    return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  } catch {
+    return Object.prototype.toString.call(err);
+  }
+}
+
+/**
+ * The result as JSON text, or why it has none. Encoding here, where the result was made,
+ * means a result JSON cannot write (a BigInt, a cycle, a function) fails its own item
+ * only, and what crosses back from a worker is always a string, which every channel can
+ * carry: no result can fail the structured clone and take its whole chunk with it.
+ */
+function encode(value: unknown): [ok: boolean, text: string] {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value === undefined ? null : value);
+  } catch (err) {
+    return [false, `the result cannot be written as JSON: ${reason(err)}`];
+  }
+  // JSON.stringify gives undefined for what it leaves out of an object (a function, a
+  // symbol, a toJSON returning undefined): the line would lose its result silently.
+  if (text === undefined) return [false, `the result cannot be written as JSON: it is a ${typeof value}`];
+  return [true, text];
+}
 
 /**
  * The task the `concur map` command runs in every worker: the user's task over a chunk
@@ -27,11 +58,12 @@ export const cliTasks = defineTasks(import.meta.url, {
         try {
           let value = fn(input);
           if (value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function') value = await value;
-          out[i] = [line, true, value, (performance.now() - t0) * 1000];
+          const [ok, text] = encode(value);
+          out[i] = [line, ok, text, (performance.now() - t0) * 1000];
           break;
         } catch (err) {
           if (attempt < retries) continue;
-          out[i] = [line, false, err instanceof Error ? `${err.name}: ${err.message}` : String(err), (performance.now() - t0) * 1000];
+          out[i] = [line, false, reason(err), (performance.now() - t0) * 1000];
           break;
         }
       }

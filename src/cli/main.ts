@@ -1,47 +1,70 @@
 /** The `concur` command. */
 import '../index.js'; // one shared chunk for the whole library: fewer files to load in each worker (see scripts/bundle.mjs)
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_MAX_LINE_BYTES } from './input.js';
 import { mapCommand, UsageError } from './map-command.js';
+import { POOL_KINDS } from './pools.js';
+
+/** Exit code of a usage error, as the README promises. */
+const USAGE = 2;
 
 const int = (name: string, min: number) => (value: string): number => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
+  // Number() would take '', ' 1', '1e3' and '0x10'; an option value is plain digits.
+  const n = /^-?\d+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
   return n;
 };
 
 const program = new Command()
   .name('concur')
   .description("Python's concurrency toolkit for Node.js, from the shell")
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // Commander exits 1 on its own errors; they are usage errors here (exit 2), so it throws
+  // instead and the catch below decides. Set before .command(): subcommands inherit it.
+  .exitOverride();
 
 program
   .command('map')
   .description('run a task over every JSON line of a file (or stdin, or a range), writing JSON lines')
   .argument('<task>', 'the task as <module>#<name>, defined there with defineTasks(import.meta.url, {...})')
   .argument('[inputs]', "a JSON-lines file, one task argument per line; '-' or nothing reads stdin")
-  .option('--range <a..b>', 'the integers a to b-1 as inputs, instead of a file')
-  .option('--pool <kind>', 'async, thread or process', 'process')
+  .option('--range <a..b>', 'the integers a to b-1 as inputs, instead of a file (both within the safe integers, |x| < 2^53)')
+  .addOption(new Option('--pool <kind>', 'where tasks run').choices(POOL_KINDS).default('process'))
   .option('--workers <n>', 'workers (or concurrency for async); default: one per CPU', int('--workers', 1))
   .option('--chunksize <n>', 'items sent to a worker at a time', int('--chunksize', 1), 256)
   .option('--unordered', 'write results as they finish, not in input order')
   .option('--retries <n>', 'run a failing item again up to n times', int('--retries', 0), 0)
   .option('--timeout <ms>', 'stop a chunk (its worker) that runs longer than ms', int('--timeout', 1))
   .option('--output <file>', 'write the results there instead of stdout')
+  .option(
+    '--max-line-bytes <n>',
+    'a longer input line is a failed item, skipped without being held in memory',
+    int('--max-line-bytes', 1),
+    DEFAULT_MAX_LINE_BYTES,
+  )
   .option('--no-progress', 'plain progress lines even on a terminal')
   .addHelpText(
     'after',
     `
 Each output line is {"line": n, "result": ...} or {"line": n, "error": "..."}, n being the
-input line. A progress bar with rate and ETA shows on a terminal (stderr); a summary
-(items, failures, throughput, latency p50/p90/p99) ends every run. The exit code is 1
-when any item failed, 2 for a usage error.
+input line. A result JSON cannot write (a BigInt, a cycle, a function) fails its item. A
+progress bar with rate and ETA shows on a terminal (stderr); a summary (items, failures,
+throughput, latency p50/p90/p99) ends every run. Ctrl-C stops the run: no more input, the
+workers are killed, what finished is written, and the summary counts what did not run.
+
+Exit codes: 0 all items succeeded, 1 an item failed (or the output could not be written),
+2 a usage error (a bad flag, an unreadable input, an unwritable output, an unknown task),
+130 interrupted by SIGINT (143 by SIGTERM).
 
 Example:
   concur map ./tasks.js#fib inputs.jsonl --pool process --workers 4 --output out.jsonl
   concur map ./tasks.js#fib --range 0..1000000 --pool thread`,
   )
   .action(async (task: string, inputs: string | undefined, options) => {
-    process.exitCode = await mapCommand(task, inputs, { ...options, progress: options.progress === false ? false : undefined });
+    const code = await mapCommand(task, inputs, { ...options, progress: options.progress === false ? false : undefined });
+    // Stopped by a signal: a coroutine of the async pool may still hold the event loop.
+    if (code >= 128) process.exit(code);
+    process.exitCode = code;
   });
 
 try {
@@ -49,6 +72,9 @@ try {
 } catch (err) {
   if (err instanceof UsageError) {
     process.stderr.write(`concur: ${err.message}\n`);
-    process.exitCode = 2;
+    process.exitCode = USAGE;
+  } else if (err instanceof CommanderError) {
+    // commander has printed what was wrong; --help and --version exit 0 through here too
+    process.exitCode = err.exitCode === 0 ? 0 : USAGE;
   } else throw err;
 }

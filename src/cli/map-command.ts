@@ -1,23 +1,19 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { constants } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SingleBar } from 'cli-progress';
-import { AsyncExecutor } from '../coroutines/async-executor.js';
-import type { Executor } from '../futures/executor.js';
-import type { Future } from '../futures/future.js';
-import { ProcessPoolExecutor } from '../processes/process-pool.js';
 import type { FunctionSpec } from '../tasks/describe.js';
 import { lookupTask, moduleDefinedTasks } from '../tasks/registry.js';
-import { ThreadPoolExecutor } from '../threads/thread-pool.js';
-import { Histogram } from '../util/histogram.js';
-import { cliTasks, type Outcome } from './cli-tasks.js';
-import { countLines, jsonLines, parseRange, rangeItems, type InputItem } from './input.js';
+import { countLines, DEFAULT_MAX_LINE_BYTES, jsonLines, parseRange, rangeItems, type InputItem } from './input.js';
+import { MapRun } from './map-run.js';
+import { openOutput } from './output.js';
+import { makePool } from './pools.js';
 import { UsageError } from './usage-error.js';
 
 /** Options of `concur map`, as parsed from the command line. */
 export interface MapCommandOptions {
   range?: string;
-  pool: 'async' | 'thread' | 'process';
+  pool: string;
   workers?: number;
   chunksize?: number;
   unordered?: boolean;
@@ -25,6 +21,7 @@ export interface MapCommandOptions {
   timeout?: number;
   output?: string;
   progress?: boolean;
+  maxLineBytes?: number;
 }
 
 export { UsageError };
@@ -46,43 +43,22 @@ async function resolveTask(target: string): Promise<FunctionSpec> {
   return { kind: 'module', module: url, name };
 }
 
-function makeExecutor(options: MapCommandOptions): Executor {
-  switch (options.pool) {
-    case 'async':
-      return new AsyncExecutor({ maxConcurrency: options.workers ?? 64 });
-    case 'thread':
-      return new ThreadPoolExecutor(options.workers === undefined ? {} : { maxWorkers: options.workers });
-    case 'process':
-      return new ProcessPoolExecutor(options.workers === undefined ? {} : { maxWorkers: options.workers });
-    default:
-      throw new UsageError(`--pool must be async, thread or process, got ${JSON.stringify(options.pool)}`);
-  }
-}
-
-/** Runs `concur map`; resolves to the exit code (0, or 1 when any item failed). */
+/**
+ * Runs `concur map`; resolves to the exit code: 0, 1 when any item failed (or the output
+ * failed), 128 + n when signal n stopped it. Everything that can be refused is refused
+ * before a worker starts, as a UsageError.
+ */
 export async function mapCommand(target: string, inputPath: string | undefined, options: MapCommandOptions): Promise<number> {
   if (options.range !== undefined && inputPath !== undefined) throw new UsageError('give either an input file or --range, not both');
-  const items: AsyncIterable<InputItem> | Iterable<InputItem> =
-    options.range !== undefined ? rangeItems(parseRange(options.range)) : jsonLines(inputPath ?? '-');
+  const range = options.range === undefined ? undefined : parseRange(options.range);
   const spec = await resolveTask(target);
+  const output = openOutput(options.output);
   const tty = options.progress ?? (process.stderr.isTTY === true);
   const total =
-    options.range !== undefined
-      ? Math.max(0, parseRange(options.range)[1] - parseRange(options.range)[0])
-      : tty && inputPath !== undefined && inputPath !== '-'
-        ? countLines(inputPath)
-        : undefined;
-  const chunksize = options.chunksize ?? 256;
-  const window = 64; // chunks in flight: bounded memory for any input size
+    range !== undefined ? Math.max(0, range[1] - range[0]) : tty && inputPath !== undefined && inputPath !== '-' ? countLines(inputPath) : undefined;
 
-  const out: WriteStream | NodeJS.WriteStream = options.output ? createWriteStream(options.output) : process.stdout;
-  const executor = makeExecutor(options);
-  const latency = new Histogram();
+  const pool = makePool(options.pool, options.workers);
   const started = performance.now();
-  let done = 0;
-  let failed = 0;
-  const failures: string[] = [];
-
   const bar = tty
     ? new SingleBar({
         format: ' {bar} {percentage}% | {value}/{total} items | {rate}/s | ETA {eta_formatted} | {failed} failed',
@@ -93,101 +69,73 @@ export async function mapCommand(target: string, inputPath: string | undefined, 
     : undefined;
   bar?.start(total ?? 0, 0, { rate: 0, failed: 0 });
   let lastPlain = started;
-
-  const write = (outcomes: Outcome[]): void => {
-    let text = '';
-    for (const [line, ok, value, us] of outcomes) {
-      latency.record(us);
-      done++;
-      if (ok) text += `${JSON.stringify({ line, result: value === undefined ? null : value })}\n`;
-      else {
-        failed++;
-        failures.push(`line ${line}: ${String(value)}`);
-        text += `${JSON.stringify({ line, error: String(value) })}\n`;
+  const run: MapRun = new MapRun(
+    pool,
+    output,
+    spec,
+    { chunksize: options.chunksize ?? 256, unordered: options.unordered === true, retries: options.retries, timeout: options.timeout },
+    () => {
+      const now = performance.now();
+      const rate = Math.round(run.done / ((now - started) / 1000));
+      if (bar) {
+        if (total === undefined) bar.setTotal(Math.max(run.done, 1));
+        bar.update(run.done, { rate, failed: run.failed });
+      } else if (now - lastPlain > 1000) {
+        lastPlain = now;
+        process.stderr.write(`${run.done} items, ${run.failed} failed, ${rate}/s\n`);
       }
+    },
+  );
+  output.onError((error) => run.stop({ output: error }));
+  // Ctrl-C (or kill) stops the run and its summary still prints; a second one ends at once.
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (++signals > 1) {
+      void pool.stop(); // kills the workers at once, before this process is gone
+      process.exit(128 + constants.signals[signal]);
     }
-    out.write(text);
-    const now = performance.now();
-    const rate = Math.round(done / ((now - started) / 1000));
-    if (bar) {
-      if (total === undefined) bar.setTotal(Math.max(done, 1));
-      bar.update(done, { rate, failed });
-    } else if (now - lastPlain > 1000) {
-      lastPlain = now;
-      process.stderr.write(`${done} items, ${failed} failed, ${rate}/s\n`);
-    }
+    run.stop({ signal });
   };
-
-  // Submit chunk by chunk, at most `window` in flight; write results in order (or as they come).
-  let chunkNo = 0;
-  let nextToWrite = 0;
-  const ready = new Map<number, Outcome[]>();
-  const inflight = new Set<Future<unknown>>();
-  let slot: (() => void) | undefined;
-  const finish = (no: number, outcomes: Outcome[]): void => {
-    if (options.unordered) write(outcomes);
-    else {
-      ready.set(no, outcomes);
-      for (let r = ready.get(nextToWrite); r !== undefined; r = ready.get(nextToWrite)) {
-        ready.delete(nextToWrite++);
-        write(r);
-      }
-    }
-  };
-  const submit = (chunk: Array<[number, unknown]>, bad: Outcome[]): void => {
-    const no = chunkNo++;
-    if (chunk.length === 0) {
-      finish(no, bad);
-      return;
-    }
-    const f = executor.submitWith(options.timeout === undefined ? {} : { timeout: options.timeout }, cliTasks.applyChunk, spec, chunk, options.retries);
-    inflight.add(f);
-    f.addDoneCallback(() => {
-      inflight.delete(f);
-      void f.result().then(
-        (outcomes) => finish(no, [...bad, ...outcomes].sort((a, b) => a[0] - b[0])),
-        (err: unknown) => finish(no, [...bad, ...chunk.map(([line]): Outcome => [line, false, err instanceof Error ? `${err.name}: ${err.message}` : String(err), 0])].sort((a, b) => a[0] - b[0])),
-      );
-      slot?.();
-    });
-  };
-
-  let chunk: Array<[number, unknown]> = [];
-  let bad: Outcome[] = [];
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const items: AsyncIterable<InputItem[]> | Iterable<InputItem[]> =
+    range !== undefined ? rangeItems(range) : jsonLines(inputPath ?? '-', { maxLineBytes: options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES, signal: run.signal });
   try {
-    for await (const item of items as AsyncIterable<InputItem>) {
-      if ('error' in item) bad.push([item.line, false, item.error, 0]);
-      else chunk.push([item.line, item.value]);
-      if (chunk.length + bad.length >= chunksize) {
-        submit(chunk, bad);
-        chunk = [];
-        bad = [];
-        while (inflight.size >= window) await new Promise<void>((r) => (slot = r));
-      }
-    }
-    if (chunk.length + bad.length > 0) submit(chunk, bad);
-    await executor.shutdown({ wait: true });
-    await new Promise((r) => setImmediate(r)); // the last results' writes
+    await run.run(items);
   } catch (err) {
-    bar?.stop();
-    await executor.shutdown({ wait: false, cancelFutures: true });
+    bar?.stop(); // the workers are gone already: run() kills them before it throws
     throw err instanceof UsageError ? err : new UsageError((err as Error).message);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
   if (bar) {
-    bar.setTotal(done); // blank lines were counted in the total but are not items
-    bar.update(done);
+    if (run.stopped === undefined) bar.setTotal(run.done); // blank lines were counted in the total but are not items
+    bar.update(run.done);
     bar.stop();
   }
-  await new Promise<void>((r) => (out === process.stdout ? r() : (out as WriteStream).end(r)));
+  await output.end();
+  printSummary(run, started, range !== undefined ? total! : run.read, range === undefined);
+  const stopped = run.stopped;
+  if (stopped === undefined) return run.failed > 0 ? 1 : 0;
+  return 'signal' in stopped ? 128 + constants.signals[stopped.signal] : 1;
+}
 
+function printSummary(run: MapRun, started: number, items: number, fromFile: boolean): void {
   const seconds = (performance.now() - started) / 1000;
+  const { failures, latency, stopped } = run;
   for (const f of failures.slice(0, 20)) process.stderr.write(`failed: ${f}\n`);
   if (failures.length > 20) process.stderr.write(`failed: ... and ${failures.length - 20} more\n`);
-  process.stderr.write(
-    `${done} items, ${failed} failed, ${seconds.toFixed(2)} s, ${Math.round(done / seconds)} items/s; ` +
-      `latency p50 ${fmtUs(latency.percentile(50))}, p90 ${fmtUs(latency.percentile(90))}, p99 ${fmtUs(latency.percentile(99))}\n`,
-  );
-  return failed > 0 ? 1 : 0;
+  const timing = `${seconds.toFixed(2)} s, ${Math.round(run.done / seconds)} items/s; latency p50 ${fmtUs(latency.percentile(50))}, p90 ${fmtUs(latency.percentile(90))}, p99 ${fmtUs(latency.percentile(99))}`;
+  if (stopped === undefined) {
+    process.stderr.write(`${run.done} items, ${run.failed} failed, ${timing}\n`);
+    return;
+  }
+  if ('output' in stopped) process.stderr.write(`concur: stopped: cannot write the output: ${stopped.output.message}\n`);
+  if (run.workersLingered) process.stderr.write('concur: some workers had not exited 10 s after they were killed\n');
+  const word = 'signal' in stopped ? 'interrupted' : 'stopped';
+  const where = fromFile ? `; the input was read to line ${run.lastLine}` : '';
+  process.stderr.write(`${word}: ${run.done} items done, ${run.failed} failed, ${items - run.done} not run${where}; ${timing}\n`);
 }
 
 function fmtUs(us: number): string {

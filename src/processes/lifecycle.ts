@@ -16,6 +16,11 @@ import { Worker } from 'node:worker_threads';
 export function dieWithParent(parentPid: number): Promise<void> {
   if (process.ppid !== parentPid) process.exit(1); // the parent died before we started
   process.on('disconnect', () => process.exit(1));
+  // A send into the socket of a parent that is gone (EPIPE) is emitted as 'error' on
+  // process, before 'disconnect' can run: with no listener, every busy child printed an
+  // "Unhandled 'error' event" stack. Only IPC emits 'error' on process, and a failed IPC
+  // write means the parent cannot hear from us again: end as on 'disconnect', quietly.
+  process.on('error', () => process.exit(1));
   const watchdog = new Worker(
     `const { workerData } = require('node:worker_threads');
      setInterval(() => { if (process.ppid !== workerData.parent) process.kill(workerData.self, 'SIGKILL'); }, 250);`,

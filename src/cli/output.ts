@@ -1,0 +1,77 @@
+import { createWriteStream, openSync } from 'node:fs';
+import { finished } from 'node:stream/promises';
+import { UsageError } from './usage-error.js';
+
+/** Where `concur map` writes its result lines: a file or stdout. */
+export interface Output {
+  /** Writes text unless the output has failed. */
+  write(text: string): void;
+  /** True while more than a buffer's worth waits to be written: the producer should wait for {@link drained}. */
+  readonly congested: boolean;
+  /** Resolves once the buffered text is written (or the output failed). */
+  drained(): Promise<void>;
+  /** Why the output cannot be written, once it failed. */
+  readonly error: Error | undefined;
+  /** Called once, when the output fails (a full disk, a closed pipe). */
+  onError(listener: (err: Error) => void): void;
+  /** Writes what is buffered and closes a file (stdout stays open); resolves even if the output failed. */
+  end(): Promise<void>;
+}
+
+/**
+ * Opens the output before any work starts: a path that cannot be written (no such
+ * directory, a directory, no permission) is a usage error said in one line, rather than
+ * an 'error' event on a stream after the workers have started.
+ */
+export function openOutput(path: string | undefined): Output {
+  let stream: NodeJS.WritableStream & { writableNeedDrain: boolean; writableLength: number; destroyed: boolean };
+  if (path === undefined) stream = process.stdout;
+  else {
+    let fd: number;
+    try {
+      fd = openSync(path, 'w');
+    } catch (err) {
+      throw new UsageError(`cannot write the output ${path}: ${(err as Error).message}`);
+    }
+    stream = createWriteStream(path, { fd });
+  }
+  let error: Error | undefined;
+  const listeners: Array<(err: Error) => void> = [];
+  stream.on('error', (err: Error) => {
+    if (error !== undefined) return;
+    error = err;
+    for (const l of listeners) l(err);
+  });
+  const settled = (): Promise<void> =>
+    new Promise((resolve) => {
+      if (error !== undefined || stream.destroyed || stream.writableLength === 0) return resolve();
+      const done = (): void => {
+        stream.off('drain', done);
+        stream.off('error', done);
+        stream.off('close', done);
+        resolve();
+      };
+      stream.on('drain', done);
+      stream.on('error', done);
+      stream.on('close', done);
+    });
+  return {
+    write: (text) => {
+      if (error === undefined && !stream.destroyed) stream.write(text);
+    },
+    get congested() {
+      return error === undefined && stream.writableNeedDrain;
+    },
+    drained: settled,
+    get error() {
+      return error;
+    },
+    onError: (listener) => void listeners.push(listener),
+    end: async () => {
+      if (path === undefined) return settled();
+      if (error !== undefined || stream.destroyed) return;
+      stream.end();
+      await finished(stream).catch(() => undefined); // a failure was reported through onError
+    },
+  };
+}

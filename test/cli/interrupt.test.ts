@@ -1,0 +1,105 @@
+// Item 12 of issue 11: SIGINT stops the command: no more input, a partial summary (done,
+// failed, not run), no child left behind, no noise from the workers, exit 130.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { alive, childrenOf, hostile, jsonLines, start, waitFor, type Running } from './run-concur.js';
+
+/** Starts `concur map` over the slow task and resolves once its first result line is out. */
+async function startedSlow(args: string[], detached = false, task = 'slow'): Promise<Running> {
+  const r = start(['map', `${hostile}#${task}`, ...args], { timeoutMs: 60_000, detached });
+  await waitFor(r.child.stdout!, r.stdout, /\n/);
+  return r;
+}
+
+function checkSummary(stdout: string, stderr: string, total: number | undefined): void {
+  assert.doesNotMatch(stderr, /EPIPE|Unhandled|    at /, stderr);
+  const m = /^interrupted: (\d+) items done, (\d+) failed, (\d+) not run/m.exec(stderr);
+  assert.ok(m, stderr);
+  const [done, failed, notRun] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const out = jsonLines(stdout);
+  assert.equal(out.length, done, 'every item done has its line');
+  assert.equal(failed, 0, stderr);
+  assert.ok(done >= 1);
+  for (let i = 1; i < out.length; i++) assert.ok(out[i]!.line > out[i - 1]!.line, 'still in input order');
+  for (const o of out) assert.deepEqual(o, { line: o.line, result: o.line - 1 });
+  if (total !== undefined) assert.equal(done + notRun, total);
+}
+
+describe('concur map: SIGINT', () => {
+  for (const pool of ['process', 'thread']) {
+    it(`to the command alone on the ${pool} pool: partial summary, exit 130, every worker gone`, { timeout: 90_000 }, async () => {
+      const r = await startedSlow(['--range', '0..1000', '--pool', pool, '--workers', '2', '--chunksize', '1']);
+      const kids = childrenOf(r.child.pid!);
+      if (pool === 'process') assert.ok(kids.length >= 1, 'the pool has worker processes');
+      r.child.kill('SIGINT');
+      const ran = await r.ended;
+      assert.equal(ran.code, 130, ran.stderr);
+      // checked the moment the command is gone: not left for the workers' watchdogs to reap
+      assert.deepEqual(kids.filter(alive), [], 'no worker outlives the command');
+      checkSummary(ran.stdout, ran.stderr, 1000);
+    });
+  }
+
+  it('to the whole process group, as Ctrl-C on a terminal: workers killed by SIGINT count as not run', { timeout: 90_000 }, async () => {
+    const r = await startedSlow(['--range', '0..1000', '--pool', 'process', '--workers', '2', '--chunksize', '1'], true);
+    const kids = childrenOf(r.child.pid!);
+    process.kill(-r.child.pid!, 'SIGINT');
+    const ran = await r.ended;
+    assert.equal(ran.code, 130, ran.stderr);
+    assert.deepEqual(kids.filter(alive), []);
+    assert.doesNotMatch(ran.stdout, /killed by SIGINT/);
+    checkSummary(ran.stdout, ran.stderr, 1000);
+  });
+
+  it('while it waits for input on stdin: stops reading, summary, exit 130', { timeout: 90_000 }, async () => {
+    const r = start(['map', `${hostile}#identity`, '-', '--pool', 'process', '--workers', '1', '--chunksize', '1'], { timeoutMs: 60_000 });
+    r.child.stdin!.write('0\n1\n');
+    await waitFor(r.child.stdout!, r.stdout, /"line":2/);
+    const kids = childrenOf(r.child.pid!);
+    r.child.kill('SIGINT'); // stdin stays open: the command must not wait for its end
+    const ran = await r.ended;
+    assert.equal(ran.code, 130, ran.stderr);
+    assert.deepEqual(kids.filter(alive), []);
+    assert.match(ran.stderr, /^interrupted: 2 items done, 0 failed, 0 not run; the input was read to line 2/m);
+    assert.deepEqual(jsonLines(ran.stdout), [
+      { line: 1, result: 0 },
+      { line: 2, result: 1 },
+    ]);
+  });
+
+  it('on the async pool, ordered output with chunks of 3', { timeout: 90_000 }, async () => {
+    const r = await startedSlow(['--range', '0..1000', '--pool', 'async', '--chunksize', '3'], false, 'sleepy');
+    r.child.kill('SIGINT');
+    const ran = await r.ended;
+    assert.equal(ran.code, 130, ran.stderr);
+    checkSummary(ran.stdout, ran.stderr, 1000);
+  });
+});
+
+describe('concur map: the output closes early (as `| head`)', () => {
+  it('stops with one line on stderr, exit 1, no worker left', { timeout: 90_000 }, async () => {
+    const r = await startedSlow(['--range', '0..1000', '--pool', 'process', '--workers', '2', '--chunksize', '1']);
+    const kids = childrenOf(r.child.pid!);
+    r.child.stdout!.destroy();
+    const ran = await r.ended;
+    assert.equal(ran.code, 1, ran.stderr);
+    assert.match(ran.stderr, /^concur: stopped: cannot write the output: .*EPIPE/m);
+    assert.doesNotMatch(ran.stderr, /Unhandled|    at /);
+    assert.deepEqual(kids.filter(alive), []);
+  });
+});
+
+describe('concur map: killed outright (SIGKILL, no handler runs)', () => {
+  it('a worker that finishes its task after that ends without an EPIPE stack', { timeout: 90_000 }, async () => {
+    const r = start(['map', `${hostile}#untilOrphaned`, '--range', '0..3', '--pool', 'process', '--workers', '1', '--chunksize', '1']);
+    await waitFor(r.child.stderr!, r.stderr, /task 0 started/);
+    const [worker] = childrenOf(r.child.pid!);
+    assert.ok(worker !== undefined);
+    r.child.kill('SIGKILL');
+    // the worker holds our stderr pipe too: 'close' comes once it is gone
+    const ran = await r.ended;
+    assert.equal(ran.signal, 'SIGKILL');
+    assert.doesNotMatch(ran.stderr, /EPIPE|Unhandled|    at /);
+    assert.equal(alive(worker), false);
+  });
+});

@@ -25,8 +25,8 @@ before(() => {
   cpSync(join(REPO, 'dist'), join(concur, 'dist'), { recursive: true });
   cpSync(join(REPO, 'package.json'), join(concur, 'package.json'));
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'no-tsx-here', type: 'module' }));
-  cpSync(join(REPO, 'test/fixtures/outside-tsx-main.ts'), join(project, 'main.ts'));
-  cpSync(join(REPO, 'test/fixtures/outside-tsx-tasks.ts'), join(project, 'tasks.ts'));
+  cpSync(join(REPO, 'test/fixtures/outside-tsx/main.ts'), join(project, 'main.ts'));
+  cpSync(join(REPO, 'test/fixtures/outside-tsx/tasks.ts'), join(project, 'tasks.ts'));
   // The point of the test: nothing from the project's folder up finds a tsx.
   assert.throws(() => createRequire(join(project, 'main.ts')).resolve('tsx'), { code: 'MODULE_NOT_FOUND' });
 });

@@ -33,8 +33,22 @@ export interface RunNodeOptions {
   command?: string;
 }
 
+/** A node process started by startNode. */
+export interface StartedNode {
+  readonly pid: number;
+  /** Resolves with all of stdout so far once it matches `pattern`; rejects if the process ends first. */
+  waitFor(pattern: RegExp): Promise<string>;
+  /** Resolves when it has ended and every holder of its stdout and stderr (its children too) has closed them. */
+  readonly done: Promise<NodeRun>;
+}
+
 /** Runs `node ...args` (or `command ...args`) to its end, or kills it at the timeout. */
 export function runNode(args: string[], options: RunNodeOptions = {}): Promise<NodeRun> {
+  return startNode(args, options).done;
+}
+
+/** Starts `node ...args` (or `command ...args`); it is killed with its process group at the timeout. */
+export function startNode(args: string[], options: RunNodeOptions = {}): StartedNode {
   const child = spawn(options.command ?? process.execPath, args, {
     cwd: options.cwd,
     env: options.env ?? process.env,
@@ -43,9 +57,12 @@ export function runNode(args: string[], options: RunNodeOptions = {}): Promise<N
   });
   let stdout = '';
   let stderr = '';
+  let ended = false;
+  const watchers = new Set<() => void>();
   let inputOpen = options.endInputWhen !== undefined;
   child.stdout.setEncoding('utf8').on('data', (s: string) => {
     stdout += s;
+    for (const w of [...watchers]) w();
     if (inputOpen && options.endInputWhen!.test(stdout)) {
       inputOpen = false;
       child.stdin.end(options.endInput ?? '');
@@ -64,11 +81,28 @@ export function runNode(args: string[], options: RunNodeOptions = {}): Promise<N
       // already gone
     }
   }, options.timeoutMs ?? 30_000);
-  return new Promise((resolve, reject) => {
+  const done = new Promise<NodeRun>((resolve, reject) => {
     child.once('error', reject);
     child.once('close', (code, signal) => {
       clearTimeout(timer);
+      ended = true;
+      for (const w of [...watchers]) w();
       resolve({ code, signal, stdout, stderr, timedOut });
     });
   });
+  const waitFor = (pattern: RegExp): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (pattern.test(stdout)) {
+          watchers.delete(check);
+          resolve(stdout);
+        } else if (ended) {
+          watchers.delete(check);
+          reject(new Error(`node ended before printing ${pattern}\nstdout: ${stdout}\nstderr: ${stderr}`));
+        }
+      };
+      watchers.add(check);
+      check();
+    });
+  return { pid: child.pid!, waitFor, done };
 }

@@ -26,6 +26,8 @@
  * sends the value the slow way.
  */
 import { closeSync, existsSync, ftruncateSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { onExitCleanup } from '../util/exit-cleanup.js';
+import { ownedPrefix, sweepDeadOwners } from '../util/leftovers.js';
 
 /** Bytes of records one lane holds. */
 export const RING = 64 * 1024;
@@ -43,15 +45,19 @@ const ZEROS = Buffer.alloc(4);
 /** The seq after `seq`: a u32 that skips 0, since 0 marks an empty place in the ring. */
 export const nextSeq = (seq: number): number => (seq + 1) >>> 0 || 1;
 
-/** Whether this machine can share a ring file: Linux on x64 with a tmpfs at /dev/shm. */
-export const ringsAvailable = process.platform === 'linux' && process.arch === 'x64' && existsSync('/dev/shm');
+const SHM = '/dev/shm';
+const RING_PREFIX = 'concur-pipe-';
 
-// Ring files this process made and has not removed yet; removed however it exits.
-const made = new Set<string>();
-let cleanupInstalled = false;
+/** Whether this machine can share a ring file: Linux on x64 with a tmpfs at /dev/shm. */
+export const ringsAvailable = process.platform === 'linux' && process.arch === 'x64' && existsSync(SHM);
+
+// Ring files this process made and has not removed yet, with the hook that removes
+// them however it ends (a file stays only until the child has opened it).
+const made = new Map<string, () => void>();
 
 /** Removes a ring file this process made; it may already be gone. */
 export function unlinkRingFile(path: string): void {
+  made.get(path)?.();
   made.delete(path);
   try {
     unlinkSync(path);
@@ -62,8 +68,10 @@ export function unlinkRingFile(path: string): void {
 
 /** Creates the file for two lanes (0: parent to child, 1: child to parent); returns its path and fd. */
 export function createRingFile(): { path: string; fd: number } {
+  // Files of programs that died before their child opened them (a SIGKILL) go first.
+  sweepDeadOwners(SHM, RING_PREFIX);
   // Web Crypto: importing node:crypto would cost every thread that loads concur at start.
-  const path = `/dev/shm/concur-pipe-${process.pid}-${Buffer.from(crypto.getRandomValues(new Uint8Array(6))).toString('hex')}`;
+  const path = `${SHM}/${ownedPrefix(RING_PREFIX)}${Buffer.from(crypto.getRandomValues(new Uint8Array(6))).toString('hex')}`;
   const fd = openSync(path, 'wx+', 0o600);
   try {
     ftruncateSync(fd, 2 * LANE);
@@ -72,13 +80,7 @@ export function createRingFile(): { path: string; fd: number } {
     unlinkSync(path);
     throw err;
   }
-  made.add(path);
-  if (!cleanupInstalled) {
-    cleanupInstalled = true;
-    process.once('exit', () => {
-      for (const p of made) unlinkRingFile(p);
-    });
-  }
+  made.set(path, onExitCleanup(() => unlinkRingFile(path)));
   return { path, fd };
 }
 

@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { entryUrl } from '../util/entry-url.js';
+import { childExecArgv } from '../util/exec-argv.js';
 import { childProcess } from '../util/lazy-builtin.js';
 
 // A child runs TypeScript only if it has a loader; from sources concur itself needs one.
@@ -27,7 +28,7 @@ export interface SpawnOptions {
  * IPC message is `init`. The child watches this process and exits if it goes away.
  */
 export function spawnChild(init: ChildInit, options: SpawnOptions): ChildProcess {
-  let execArgv = options.execArgv ?? process.execArgv;
+  let execArgv = childExecArgv(options.execArgv ?? process.execArgv);
   if (FROM_SOURCE && !execArgv.some((a) => a.includes('tsx'))) execArgv = [...execArgv, '--import', 'tsx'];
   const child = childProcess().fork(ENTRY, [], {
     serialization: 'advanced',

@@ -33,7 +33,8 @@ function signalNumber(signal: string): number {
 /**
  * A function running in a child process of its own: multiprocessing.Process. The
  * child shares nothing with this process; its arguments are structured-cloned, and
- * it ends when its target returns (exit code 0) or throws (exit code 1).
+ * it ends when its target returns (exit code 0) or throws (exit code 1) and the
+ * non-daemon Processes and Threads it started have ended, as a Python child does.
  */
 export class Process<A extends unknown[] = unknown[]> extends Runnable<A> {
   readonly #options: ChildOptions;

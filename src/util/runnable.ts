@@ -9,7 +9,11 @@ export interface RunnableOptions<A extends unknown[]> {
   args?: A;
   /** A name for messages; a default is made from the kind. */
   name?: string;
-  /** A daemon does not keep its parent waiting (a daemon child process is killed when the parent exits). @default false */
+  /**
+   * A daemon does not keep its parent alive: it is stopped once the parent has nothing
+   * else to do (the main program's event loop is empty, or a child's target and its
+   * non-daemon children are done). A non-daemon is waited for. @default false
+   */
   daemon?: boolean;
 }
 

@@ -62,7 +62,8 @@ const FLUSH_MS = 2; // longest a finished result waits in the outbox
 const YIELD_MS = 5; // longest the worker holds its event loop inside a batch
 const FLUSH_COUNT = 2048;
 
-const INLINE_HINT =
+/** What a ReferenceError in an inline task or target adds to its message. */
+export const INLINE_HINT =
   ' (an inline task cannot use variables from around it: pass them as arguments, or define the task with defineTasks(import.meta.url, {...}))';
 
 /** Runs tasks for a pool until the thread or process ends. Call `onMessage` for every message from the pool. */

@@ -6,7 +6,6 @@
 import '../index.js'; // one shared chunk for the whole library: fewer files to load in each worker (see scripts/bundle.mjs)
 import { writeSync } from 'node:fs';
 import { markChildProcess } from '../tasks/main-guard.js';
-import { loadFunction } from '../tasks/load.js';
 import type { FunctionSpec } from '../tasks/describe.js';
 import { WorkerRuntime, type WorkerInit } from '../pool/worker-runtime.js';
 import { CTRL_RUNNING, CTRL_SEQ, CTRL_SLOTS } from '../transport/protocol.js';
@@ -14,8 +13,8 @@ import { dieWithParent } from './lifecycle.js';
 import { STATUS_FD, type ChildInit } from './spawn.js';
 import { pipesFlushed, routePipeMessages } from './dehydrate.js'; // also registers how a relayed Pipe end is rebuilt here
 import { revive } from './revive.js';
+import { runTarget } from './run-target.js';
 import '../proxy/proxies.js'; // registers the proxies a primitive becomes here
-import { settle } from '../proxy/client.js';
 import { raiseMallocThresholds } from '../util/allocator.js';
 
 markChildProcess();
@@ -40,7 +39,7 @@ process.once('message', (msg: { $concurInit?: ChildInit }) => {
   // Work starts once the watchdog thread has booted (see dieWithParent).
   void watching.then(() => {
     if (init.kind === 'pool') startPoolWorker(init.init as WorkerInit);
-    else void runTarget(init.target as FunctionSpec, init.args);
+    else void runProcess(init.target as FunctionSpec, init.args);
   });
 });
 
@@ -57,14 +56,12 @@ function startPoolWorker(init: WorkerInit): void {
   void runtime.start(init);
 }
 
-async function runTarget(target: FunctionSpec, args: unknown[]): Promise<void> {
-  const fn = await loadFunction(target);
+async function runProcess(target: FunctionSpec, args: unknown[]): Promise<void> {
   ctrl[CTRL_RUNNING] = 1;
-  await fn(...revive(args));
-  await settle();
+  await runTarget(target, () => revive(args)); // a rejection is uncaught: printed, exit code 1
   ctrl[CTRL_RUNNING] = 0;
-  // A Process ends when its target returns, whatever it left scheduled, as in Python;
-  // what it sent down a Pipe leaves first.
+  // A Process ends when its target (and its non-daemon children) are done, whatever it
+  // left scheduled, as in Python; what it sent down a Pipe leaves first.
   await pipesFlushed();
   process.exit(0);
 }

@@ -1,10 +1,11 @@
 import type { ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
 import { availableParallelism, constants } from 'node:os';
 import { Runnable, type RunHandle, type RunnableOptions } from '../util/runnable.js';
 import { specOf } from '../tasks/describe.js';
 import { isMainProcess } from '../tasks/main-guard.js';
 import { dehydrate } from './dehydrate.js';
-import { spawnChild } from './spawn.js';
+import { spawnChild, STATUS_FD } from './spawn.js';
 
 /** Options of a Process. */
 export type ProcessOptions<A extends unknown[]> = RunnableOptions<A>;
@@ -32,7 +33,8 @@ function signalNumber(signal: string): number {
 /**
  * A function running in a child process of its own: multiprocessing.Process. The
  * child shares nothing with this process; its arguments are structured-cloned, and
- * it ends when its target returns (exit code 0) or throws (exit code 1).
+ * it ends when its target returns (exit code 0) or throws (exit code 1) and the
+ * non-daemon Processes and Threads it started have ended, as a Python child does.
  */
 export class Process<A extends unknown[] = unknown[]> extends Runnable<A> {
   readonly #options: ChildOptions;
@@ -48,6 +50,9 @@ export class Process<A extends unknown[] = unknown[]> extends Runnable<A> {
     const crossing = dehydrate(this.args);
     const child = spawnChild({ kind: 'process', name: this.name, target, args: crossing.args }, { ...this.#options, name: this.name });
     crossing.attach(child);
+    // The exit-report pipe is for pools; a Process never reads it. Left referenced, it kept
+    // the program alive for as long as a daemon child ran (the child handle is what holds).
+    (child.stdio[STATUS_FD] as Socket | null)?.unref();
     this.#child = child;
     children.add(this);
     child.once('exit', (code, signal) => {

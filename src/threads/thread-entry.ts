@@ -2,15 +2,14 @@
 import '../index.js'; // one shared chunk for the whole library: fewer files to load in each worker (see scripts/bundle.mjs)
 import { workerData } from 'node:worker_threads';
 import type { FunctionSpec } from '../tasks/describe.js';
-import { loadFunction } from '../tasks/load.js';
 import '../sync/all-shared.js';
 import '../proxy/proxies.js';
-import { settle } from '../proxy/client.js';
+import { runTarget } from '../processes/run-target.js';
 import { reviveInThread } from '../transport/crossing.js';
 
 const { target, args } = workerData as { target: FunctionSpec; args: unknown[] };
-const fn = await loadFunction(target);
-await fn(...reviveInThread(args));
-await settle(); // what it put into a queue of another process lands first
-// A Thread ends when its target returns, as in Python, even if it left ports open.
+// A rejection is uncaught: the parent prints it and the exit code is 1.
+await runTarget(target, () => reviveInThread(args));
+// A Thread ends when its target (and its non-daemon children) are done, even if it left
+// ports open, as a Python thread does.
 process.exit(0);

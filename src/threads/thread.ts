@@ -12,6 +12,9 @@ export type ThreadOptions<A extends unknown[]> = RunnableOptions<A>;
  * A function running on a worker thread of its own: threading.Thread with the
  * interface of Process. The thread has its own heap; memory is shared only through
  * SharedArrayBuffers (and the primitives built on them), which arrive as themselves.
+ * It is alive while its target runs, even awaiting a promise that never settles, and
+ * until the non-daemon Processes and Threads it started have ended (they would end
+ * with its worker otherwise).
  */
 export class Thread<A extends unknown[] = unknown[]> extends Runnable<A> {
   #worker: Worker | undefined;

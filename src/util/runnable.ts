@@ -10,7 +10,11 @@ export interface RunnableOptions<A extends unknown[]> {
   args?: A;
   /** A name for messages; a default is made from the kind. */
   name?: string;
-  /** A daemon does not keep its parent waiting (a daemon child process is killed when the parent exits). @default false */
+  /**
+   * A daemon does not keep its parent alive: it is stopped once the parent has nothing
+   * else to do (the main program's event loop is empty, or a child's target and its
+   * non-daemon children are done). A non-daemon is waited for. @default false
+   */
   daemon?: boolean;
 }
 
@@ -21,6 +25,23 @@ export interface RunHandle {
 }
 
 const counters = new Map<string, number>();
+
+// What this thread started and has not seen end: a target that returns waits for these
+// (see joinChildren). Module state, so each thread has its own.
+const running = new Set<Runnable<any>>();
+
+/**
+ * @internal Waits until every non-daemon Process and Thread this thread started has
+ * ended, including any started meanwhile: what Python does when a process's main code
+ * ends. The daemons are left to the exit that follows, which stops them.
+ */
+export async function joinChildren(): Promise<void> {
+  for (let waiting = nonDaemons(); waiting.length > 0; waiting = nonDaemons()) await Promise.all(waiting.map((r) => r.join()));
+}
+
+function nonDaemons(): Runnable<any>[] {
+  return [...running].filter((r) => !r.daemon);
+}
 
 /**
  * What Process and Thread share, as Python's BaseProcess: name, daemon, start-once,
@@ -59,6 +80,7 @@ export abstract class Runnable<A extends unknown[]> {
     if (this.#handle !== undefined) throw new Error(`${this.#name}: a ${this.#kind.toLowerCase()} can only be started once`);
     this.#exited = new Promise<void>((resolve) => (this.#markExited = resolve));
     this.#handle = this.launch();
+    running.add(this);
     if (this.#daemon) this.#handle.hold(false);
     return this;
   }
@@ -68,6 +90,7 @@ export abstract class Runnable<A extends unknown[]> {
 
   /** For subclasses: the process or thread ended with this exit code. */
   protected ended(exitCode: number): void {
+    running.delete(this);
     this.#exitCode = exitCode;
     this.#markExited?.();
   }

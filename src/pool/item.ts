@@ -37,6 +37,8 @@ export interface Slot {
   /** Function ids whose spec this worker has been sent. */
   readonly defined: Set<number>;
   ready: boolean;
+  /** The function whose module the worker is importing (between LOADING and LOADED), if any. */
+  loadingFn: number | undefined;
   exclusive: boolean;
   retiring: boolean;
   expectedExit: boolean;
@@ -70,6 +72,12 @@ export class FunctionTable {
   /** The spec numbered `id`. */
   spec(id: number): FunctionSpec {
     return this.#specs[id]!;
+  }
+
+  /** The module function `id` is imported from; for an inline function, its printable name. */
+  moduleOf(id: number): string {
+    const spec = this.#specs[id]!;
+    return spec.kind === 'module' ? spec.module : specName(spec);
   }
 
   /** A printable name of an item's task function, for messages. */

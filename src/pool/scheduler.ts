@@ -31,10 +31,10 @@ import { BrokenExecutorError, TimeoutError } from '../futures/errors.js';
 import type { TaskOptions } from '../futures/executor.js';
 import type { FunctionSpec } from '../tasks/describe.js';
 import { deserializeError, type SerializedError } from '../transport/errors.js';
-import { CTRL_TASKS_POSTED, INIT_FAILED, LOAD_FAILED, OK, READY, RESULT_FIELDS, RESULTS, RETIRE, TASKS } from '../transport/protocol.js';
+import { CTRL_TASKS_POSTED, INIT_FAILED, LOAD_FAILED, LOADED, LOADING, OK, READY, RESULT_FIELDS, RESULTS, RETIRE, TASKS } from '../transport/protocol.js';
 import { Deque } from '../util/deque.js';
 import { BatchPolicy } from './batching.js';
-import { settleCrash, type CrashHost } from './crashes.js';
+import { LoadDeaths, settleCrash, type CrashHost } from './crashes.js';
 import { cloneError, detachSignal, FunctionTable, isExclusive, Item, release, type Slot } from './item.js';
 import type { PoolStats, WorkerEvents, WorkerHandle } from './pool-types.js';
 import { PoolMeter } from './stats.js';
@@ -97,6 +97,8 @@ export class Scheduler {
       workerKind: () => host.workerKind,
       isBroken: () => this.#broken !== undefined,
       taskName: (item) => this.#functions.nameOf(item),
+      moduleOf: (fnId) => this.#functions.moduleOf(fnId),
+      loadDeaths: new LoadDeaths(),
       requeue,
       fail: (item, error) => this.#fail(item, error),
       break: (error) => this.#break(error),
@@ -269,6 +271,13 @@ export class Scheduler {
         this.#host.events.emit('workerReady', { workerId: slot.id });
         this.#pump();
         if (slot.inflight.length === 0) this.#becameIdle(slot);
+        break;
+      case LOADING:
+        slot.loadingFn = msg[1] as number;
+        break;
+      case LOADED:
+        if (slot.loadingFn !== undefined) this.#crashHost.loadDeaths.loaded(this.#functions.moduleOf(slot.loadingFn));
+        slot.loadingFn = undefined;
         break;
       case RETIRE:
         slot.retiring = true; // replaced once the tasks it holds are done (#becameIdle)

@@ -68,6 +68,7 @@ export class Workers {
       inflight: new Deque(),
       defined: new Set(),
       ready: false,
+      loadingFn: undefined,
       exclusive: false,
       retiring: false,
       expectedExit: false,

@@ -12,6 +12,7 @@ import { Connection } from '../transport/pipe.js';
 import { isShared } from '../sync/shared.js';
 import { packNumbers } from '../transport/numbers.js';
 import { specOf, type FunctionSpec } from '../tasks/describe.js';
+import { checkNotBootstrapping } from '../tasks/main-guard.js';
 import { FLAG_CHUNK, FLAG_ITEMS } from '../transport/protocol.js';
 import { raiseMallocThresholds } from '../util/allocator.js';
 import type { WorkerInit } from './worker-runtime.js';
@@ -103,6 +104,9 @@ export abstract class PoolExecutor extends BaseExecutor {
     // error submit() gets, or it would start workers nobody will stop.
     if (this.isShutdown) throw new Error(`cannot schedule new futures after shutdown (${this.constructor.name})`);
     const scheduler = this.#scheduler;
+    // A pool made at a module's top level is fine; starting its first worker from there
+    // is not, in a child still importing that module (see checkNotBootstrapping).
+    if (scheduler.workers === 0) checkNotBootstrapping(`worker ${this.workerKind}`);
     if (scheduler.broken) return failedFuture(scheduler.broken);
     if (scheduler.queued >= this.#maxQueue) {
       return failedFuture(new Full(`task queue is full: ${this.#maxQueue} tasks already wait for a worker (maxQueue)`));

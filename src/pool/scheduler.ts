@@ -110,6 +110,11 @@ export class Scheduler {
     return this.#broken;
   }
 
+  /** How many workers are alive or starting. */
+  get workers(): number {
+    return this.#workers.list.length;
+  }
+
   /** How many tasks wait for a worker. */
   get queued(): number {
     return this.#queue.length;

@@ -53,6 +53,11 @@ export interface Slot {
   markExited: () => void;
 }
 
+/** Whether a worker takes tasks now: started, not stopping, and not running a task that must run alone. */
+export function canTake(s: Slot): boolean {
+  return s.ready && !s.exited && !s.retiring && !s.exclusive;
+}
+
 /** The task functions a pool has seen, numbered: a worker is sent each spec once, then only its number. */
 export class FunctionTable {
   readonly #ids = new Map<FunctionSpec, number>();

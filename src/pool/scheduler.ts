@@ -20,10 +20,12 @@
  *           Workers are started, referenced and stopped by workers.ts.
  * crash     When a worker dies, the pool knows which task killed it: that task fails
  *           with WorkerCrashedError; the others it held go back to the front of the
- *           queue, and a replacement starts (crashes.ts).
- * broken    A worker that dies before it is ready, a failing initializer or a task
- *           module that cannot load breaks the pool: queued and later Futures fail
- *           with BrokenExecutorError, and no worker is started again.
+ *           queue, and a replacement starts. One that dies while importing a task
+ *           module ran nothing: all it held goes back (crashes.ts).
+ * broken    A worker that dies before it is ready, a failing initializer, a task
+ *           module that cannot load or workers dying three times in a row while
+ *           loading one break the pool: queued and later Futures fail with
+ *           BrokenExecutorError, and no worker is started again.
  */
 import type { EventEmitter } from 'node:events';
 import type { TransferListItem } from 'node:worker_threads';
@@ -35,7 +37,7 @@ import { CTRL_TASKS_POSTED, INIT_FAILED, LOAD_FAILED, LOADED, LOADING, OK, READY
 import { Deque } from '../util/deque.js';
 import { BatchPolicy } from './batching.js';
 import { LoadDeaths, settleCrash, type CrashHost } from './crashes.js';
-import { cloneError, detachSignal, FunctionTable, isExclusive, Item, release, type Slot } from './item.js';
+import { canTake, cloneError, detachSignal, FunctionTable, isExclusive, Item, release, type Slot } from './item.js';
 import type { PoolStats, WorkerEvents, WorkerHandle } from './pool-types.js';
 import { PoolMeter } from './stats.js';
 import { ResultSpin } from './result-spin.js';
@@ -89,8 +91,7 @@ export class Scheduler {
         onExit: (slot, code, signal) => this.#onExit(slot, code, signal),
         requeue,
       },
-      limits.init,
-      limits.idleTimeout,
+      limits,
     );
     this.#resultSpin = new ResultSpin(this.#workers.list, (slot, msg) => this.#onMessage(slot, msg));
     this.#crashHost = {
@@ -160,7 +161,7 @@ export class Scheduler {
       this.#checkIdle();
       return;
     }
-    this.#spawnAsNeeded();
+    this.#workers.startAsNeeded(queue.length);
     const slots = this.#workers.list;
     const n = slots.length;
     let usable = 0;
@@ -176,21 +177,6 @@ export class Scheduler {
       if (room <= 0) continue;
       const share = Math.min(room, Math.ceil(queue.length / usable));
       this.#dispatch(slot, share);
-    }
-  }
-
-  #spawnAsNeeded(): void {
-    let idle = 0;
-    let starting = 0;
-    const workers = this.#workers;
-    for (const s of workers.list) {
-      if (!s.ready) starting++;
-      else if (s.inflight.length === 0 && !s.retiring) idle++;
-    }
-    let wanted = this.#queue.length - idle - starting;
-    while (wanted > 0 && workers.list.length < this.#limits.maxWorkers) {
-      workers.start();
-      wanted--;
     }
   }
 
@@ -415,8 +401,4 @@ export class Scheduler {
     }
     return this.#closed;
   }
-}
-
-function canTake(s: Slot): boolean {
-  return s.ready && !s.exited && !s.retiring && !s.exclusive;
 }

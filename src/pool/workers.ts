@@ -35,11 +35,28 @@ export class Workers {
   readonly #host: WorkersHost;
   readonly #init: Omit<WorkerInit, 'ctrl'>;
   readonly #idleTimeout: number | undefined;
+  readonly #maxWorkers: number;
 
-  constructor(host: WorkersHost, init: Omit<WorkerInit, 'ctrl'>, idleTimeout: number | undefined) {
+  constructor(host: WorkersHost, limits: { init: Omit<WorkerInit, 'ctrl'>; idleTimeout: number | undefined; maxWorkers: number }) {
     this.#host = host;
-    this.#init = init;
-    this.#idleTimeout = idleTimeout;
+    this.#init = limits.init;
+    this.#idleTimeout = limits.idleTimeout;
+    this.#maxWorkers = limits.maxWorkers;
+  }
+
+  /** Starts workers, up to the limit, while more tasks wait than idle or starting workers will take. */
+  startAsNeeded(waiting: number): void {
+    let idle = 0;
+    let starting = 0;
+    for (const s of this.list) {
+      if (!s.ready) starting++;
+      else if (s.inflight.length === 0 && !s.retiring) idle++;
+    }
+    let wanted = waiting - idle - starting;
+    while (wanted > 0 && this.list.length < this.#maxWorkers) {
+      this.start();
+      wanted--;
+    }
   }
 
   /** Starts one worker; it takes tasks once it has said READY. */

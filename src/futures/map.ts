@@ -177,18 +177,20 @@ export function runMap<A>(input: Iterable<A> | AsyncIterable<A> | SingleArgs<unk
 
   /** Waits for the next finished entry in yield order; undefined at the end of the input. */
   const nextEntry = async (): Promise<Entry | undefined> => {
+    // Each wait is looked at again after it ends: a wake-up (a submission, say) is a
+    // reason to look, not an answer. No await at all when the answer is already there.
     let entry: Entry | undefined;
     if (ordered) {
-      const w = waitUntil(() => outstanding.length > 0 || (sourceDone && !pumping), undefined);
-      if (w) await w;
+      const ready = (): boolean => outstanding.length > 0 || (sourceDone && !pumping);
+      for (let w = waitUntil(ready, undefined); w; w = waitUntil(ready, undefined)) await w;
       entry = outstanding.peek();
       if (entry === undefined) return undefined;
-      const w2 = waitUntil(() => entry!.future.done(), entry.future);
-      if (w2) await w2;
+      const future = entry.future;
+      for (let w = waitUntil(() => future.done(), future); w; w = waitUntil(() => future.done(), future)) await w;
       outstanding.shift();
     } else {
-      const w = waitUntil(() => completed.length > 0 || (unorderedLive.size === 0 && sourceDone && !pumping), undefined);
-      if (w) await w;
+      const ready = (): boolean => completed.length > 0 || (unorderedLive.size === 0 && sourceDone && !pumping);
+      for (let w = waitUntil(ready, undefined); w; w = waitUntil(ready, undefined)) await w;
       entry = completed.shift();
       if (entry === undefined) return undefined;
       unorderedLive.delete(entry);

@@ -25,6 +25,8 @@ import {
   FLAG_ITEMS,
   INIT_FAILED,
   LOAD_FAILED,
+  LOADED,
+  LOADING,
   OK,
   READY,
   RESULTS,
@@ -241,9 +243,22 @@ export class WorkerRuntime {
   async #load(fnId: number): Promise<Function> {
     const spec = this.#specs.get(fnId);
     if (spec === undefined) throw new Error(`internal: worker has no function ${fnId}`);
-    const fn = await loadFunction(spec);
-    this.#fns.set(fnId, fn);
-    return fn;
+    // Importing a module runs its top-level code, which may end this worker: the pool
+    // must know that a death now is a load death (it breaks after a few in a row rather
+    // than respawn forever). The results before it go first, so they are not run again.
+    // Compiling inline source runs nothing of the user's.
+    const announce = spec.kind === 'module';
+    if (announce) {
+      this.#flush();
+      this.#channel.send([LOADING, fnId]);
+    }
+    try {
+      const fn = await loadFunction(spec);
+      this.#fns.set(fnId, fn);
+      return fn;
+    } finally {
+      if (announce) this.#channel.send([LOADED]);
+    }
   }
 
   #serialize(err: unknown, fnId: number): unknown {

@@ -1,4 +1,4 @@
-import { isMain } from './main-guard.js';
+import { importingTaskModule, isMain } from './main-guard.js';
 import { ensureTypeScript, isTypeScriptModule } from './typescript.js';
 import { lookupTask, moduleDefinedTasks } from './registry.js';
 import type { FunctionSpec } from './describe.js';
@@ -15,7 +15,7 @@ export class TaskLoadError extends Error {
 export async function loadFunction(spec: FunctionSpec): Promise<Function> {
   if (spec.kind === 'inline') return compileInline(spec.source, spec.name);
   try {
-    await importWithTypeScript(spec.module);
+    await importingTaskModule(spec.module, () => importWithTypeScript(spec.module));
   } catch (err) {
     throw new TaskLoadError(`cannot load task module ${spec.module}: ${messageOf(err)}${tsHint(spec.module, err)}`, { cause: err });
   }

@@ -8,6 +8,8 @@
  *                   [INIT_FAILED, error]        initializer threw; the pool is broken
  *                   [RESULTS, busyMs, seq, code, value, seq, code, value, ...]
  *                   [RETIRE]                    over its memory ceiling: finish what you sent, then replace me
+ *                   [LOADING, fnId]             importing the module of the next task: a death now is a load death
+ *                   [LOADED]                    that import is over (a failure comes as LOAD_FAILED)
  *
  * Tasks run, and their results return, in the order they were sent.
  */
@@ -21,6 +23,10 @@ export const INIT_FAILED = 3;
 export const RESULTS = 4;
 /** Worker → pool: over its memory ceiling; replace it after its tasks. */
 export const RETIRE = 5;
+/** Worker → pool: importing a task module, for the task it runs next. */
+export const LOADING = 6;
+/** Worker → pool: done importing that module. */
+export const LOADED = 7;
 
 /** Task flag: `args` is an array of argument arrays; the result is the array of results. */
 export const FLAG_CHUNK = 1;

@@ -1,6 +1,7 @@
 import type { TaskFunction } from '../futures/executor.js';
 import { checkTimeout, describe } from '../futures/future.js';
 import { setLongTimeout, type LongTimeout } from './timers.js';
+import { checkNotBootstrapping } from '../tasks/main-guard.js';
 
 /** The options Process and Thread share. */
 export interface RunnableOptions<A extends unknown[]> {
@@ -76,6 +77,7 @@ export abstract class Runnable<A extends unknown[]> {
 
   /** Starts it. Throws if started before, or closed. */
   start(): this {
+    checkNotBootstrapping(this.#kind.toLowerCase()); // a child importing a task module must not start more (Python's spawn rule)
     this.checkOpen();
     if (this.#handle !== undefined) throw new Error(`${this.#name}: a ${this.#kind.toLowerCase()} can only be started once`);
     this.#exited = new Promise<void>((resolve) => (this.#markExited = resolve));

@@ -1,0 +1,156 @@
+/** The two records the scheduler keeps: a submitted task (Item) and a worker (Slot). */
+import type { TaskOptions } from '../futures/executor.js';
+import { Future } from '../futures/future.js';
+import { specName, type FunctionSpec } from '../tasks/describe.js';
+import { FLAG_CHUNK, FLAG_ITEMS } from '../transport/protocol.js';
+import type { Deque } from '../util/deque.js';
+import type { WorkerHandle } from './pool-types.js';
+
+/** A submitted task: its Future and what the scheduler keeps about it, in one object. */
+export class Item extends Future<unknown> {
+  retriesLeft: number;
+  seq = 0;
+  dispatched = 0;
+  started = false;
+  slot: Slot | undefined = undefined;
+  timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  onAbort: (() => void) | undefined = undefined;
+  constructor(
+    readonly fnId: number,
+    readonly args: unknown[],
+    readonly flags: number,
+    readonly options: TaskOptions,
+    readonly submitted: number,
+  ) {
+    super();
+    this.retriesLeft = options.retries ?? 0;
+  }
+}
+
+/** The pool's record of one worker. */
+export interface Slot {
+  readonly id: number;
+  readonly handle: WorkerHandle;
+  readonly ctrl: Int32Array;
+  /** Tasks sent and not yet answered, in the order the worker runs them. */
+  readonly inflight: Deque<Item>;
+  /** Function ids whose spec this worker has been sent. */
+  readonly defined: Set<number>;
+  ready: boolean;
+  /** The function whose module the worker is importing (between LOADING and LOADED), if any. */
+  loadingFn: number | undefined;
+  exclusive: boolean;
+  retiring: boolean;
+  expectedExit: boolean;
+  exited: boolean;
+  referenced: boolean;
+  unrefPending: boolean;
+  assigned: number;
+  error: unknown;
+  idleTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Resolves when the worker has exited. */
+  readonly exited$: Promise<void>;
+  markExited: () => void;
+}
+
+/** Whether a worker takes tasks now: started, not stopping, and not running a task that must run alone. */
+export function canTake(s: Slot): boolean {
+  return s.ready && !s.exited && !s.retiring && !s.exclusive;
+}
+
+/** The task functions a pool has seen, numbered: a worker is sent each spec once, then only its number. */
+export class FunctionTable {
+  readonly #ids = new Map<FunctionSpec, number>();
+  readonly #specs: FunctionSpec[] = [];
+
+  /** The number of `spec`, given at first sight. */
+  idOf(spec: FunctionSpec): number {
+    let id = this.#ids.get(spec);
+    if (id === undefined) {
+      id = this.#specs.length;
+      this.#specs.push(spec);
+      this.#ids.set(spec, id);
+    }
+    return id;
+  }
+
+  /** The spec numbered `id`. */
+  spec(id: number): FunctionSpec {
+    return this.#specs[id]!;
+  }
+
+  /** The module function `id` is imported from; for an inline function, its printable name. */
+  moduleOf(id: number): string {
+    const spec = this.#specs[id]!;
+    return spec.kind === 'module' ? spec.module : specName(spec);
+  }
+
+  /** A printable name of an item's task function, for messages. */
+  nameOf(item: Item): string {
+    return specName(this.#specs[item.fnId]!);
+  }
+}
+
+/** A Future that failed before it could be queued. */
+export function failedFuture(error: unknown): Future<unknown> {
+  const f = new Future<unknown>();
+  f.setException(error);
+  return f;
+}
+
+/** Whether a task must run alone on an idle worker, so its clock starts when it starts. */
+export function isExclusive(item: Item): boolean {
+  return item.options.timeout !== undefined || item.options.signal !== undefined;
+}
+
+/** Clears what an item holds while it runs: its timer and its worker's exclusivity. */
+export function release(item: Item): void {
+  if (item.timer !== undefined) {
+    clearTimeout(item.timer);
+    item.timer = undefined;
+  }
+  if (item.slot !== undefined) {
+    if (isExclusive(item)) item.slot.exclusive = false;
+    item.slot = undefined;
+  }
+}
+
+/** Stops listening to the task's signal once its Future is settled. */
+export function detachSignal(item: Item): void {
+  if (item.onAbort !== undefined) {
+    item.options.signal!.removeEventListener('abort', item.onAbort);
+    item.onAbort = undefined;
+  }
+}
+
+/** The error of a task whose arguments could not be cloned: it names the argument that could not. */
+export function cloneError(item: Item, spec: FunctionSpec, workerKind: string, err: unknown): TypeError {
+  const why = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  const find = (args: unknown[], prefix: string): string | undefined => {
+    for (let i = 0; i < args.length; i++) {
+      try {
+        structuredClone(args[i]);
+      } catch {
+        return `${prefix}argument ${i} (${describeArg(args[i])})`;
+      }
+    }
+    return undefined;
+  };
+  let which: string | undefined;
+  if (item.flags & FLAG_CHUNK) {
+    const chunk = item.args as unknown[][];
+    for (let j = 0; j < chunk.length && which === undefined; j++) which = find(chunk[j]!, `item ${j} of the chunk, `);
+  } else if (item.flags & FLAG_ITEMS) {
+    which = find(item.args, 'item ')?.replace(/^item argument/, 'item');
+  } else {
+    which = find(item.args, '');
+  }
+  const what = which ?? (item.options.transfer ? 'the arguments or transfer list' : 'the arguments');
+  return new TypeError(`${what} of task ${specName(spec)} cannot be sent to a worker ${workerKind}: ${why}`, { cause: err });
+}
+
+function describeArg(value: unknown): string {
+  if (typeof value === 'function') return `function ${value.name || '<anonymous>'}`;
+  if (value !== null && typeof value === 'object') return Object.prototype.toString.call(value).slice(8, -1);
+  return typeof value;
+}

@@ -1,0 +1,83 @@
+// Runs a fixture program in a process group of its own, with a hard timeout, and
+// reports what it printed and which of its descendants outlived it.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** How a program run ended. */
+export interface ProgramRun {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  /** True if it was still running at the timeout (then its whole group was killed). */
+  timedOut: boolean;
+  /** Processes of its group still running a few seconds after it ended (killed since). */
+  leftovers: number[];
+}
+
+/** Live (not zombie) processes whose process group is `pgid`. */
+function groupMembers(pgid: number): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[2]) === pgid && fields[0] !== 'Z') out.push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+function killGroup(pgid: number): void {
+  try {
+    process.kill(-pgid, 'SIGKILL');
+  } catch {
+    // nobody left
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Runs test/fixtures/`fixture` under tsx with `env` added; kills its whole group at `timeoutMs`. */
+export async function runProgram(fixture: string, env: Record<string, string>, timeoutMs: number): Promise<ProgramRun> {
+  const path = fileURLToPath(new URL(`../fixtures/${fixture}`, import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', path], {
+    detached: true, // a group of its own: whatever it starts can be found, and killed
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
+  const pgid = child.pid!;
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const closed = once(child, 'close');
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    killGroup(pgid);
+  }, timeoutMs);
+  const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
+  clearTimeout(timer);
+  // Its children watch it and end with it: give them a moment, bounded, then look.
+  const deadline = performance.now() + 5_000;
+  let leftovers = groupMembers(pgid);
+  while (leftovers.length > 0 && performance.now() < deadline) {
+    await sleep(50);
+    leftovers = groupMembers(pgid);
+  }
+  if (leftovers.length > 0) killGroup(pgid);
+  await Promise.race([closed, sleep(2_000)]); // the rest of what was printed
+  return { code, signal, stdout, stderr, timedOut, leftovers };
+}
+
+/** A one-paragraph account of a run, for assertion messages. */
+export function describeRun(run: ProgramRun): string {
+  const tail = (s: string): string => s.slice(-1500);
+  return `code ${run.code} signal ${run.signal} timedOut ${run.timedOut} leftovers ${run.leftovers.length}\n--- stdout\n${tail(run.stdout)}\n--- stderr\n${tail(run.stderr)}`;
+}

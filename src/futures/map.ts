@@ -1,5 +1,6 @@
 import { TimeoutError } from './errors.js';
 import { Deque } from '../util/deque.js';
+import { setLongTimeout, type LongTimeout } from '../util/timers.js';
 import type { Future } from './future.js';
 import { CALL, CHUNK_ARGS, CHUNK_ITEMS, type TaskMode } from './task-mode.js';
 
@@ -140,18 +141,18 @@ export function runMap<A>(input: Iterable<A> | AsyncIterable<A> | SingleArgs<unk
     const left = deadline === undefined ? undefined : deadline - performance.now();
     if (left !== undefined && left <= 0) throw timeoutError();
     return new Promise<void>((resolve, reject) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      let timer: LongTimeout | undefined;
       const onAbort = (): void => done(signal!.reason);
       const onDone = (): void => done();
       const done = (error?: unknown): void => {
-        if (timer !== undefined) clearTimeout(timer);
+        timer?.clear();
         signal?.removeEventListener('abort', onAbort);
         if (watch) watch._removeDoneCallback(onDone);
         if (wake === onDone) wake = undefined;
         if (error !== undefined) reject(error);
         else resolve();
       };
-      if (left !== undefined) timer = setTimeout(() => done(timeoutError()), left);
+      if (left !== undefined) timer = setLongTimeout(() => done(timeoutError()), left);
       signal?.addEventListener('abort', onAbort, { once: true });
       if (watch) watch.addDoneCallback(onDone);
       else wake = onDone;

@@ -4,6 +4,7 @@ import { Future } from '../futures/future.js';
 import { specName, type FunctionSpec } from '../tasks/describe.js';
 import { FLAG_CHUNK, FLAG_ITEMS } from '../transport/protocol.js';
 import type { Deque } from '../util/deque.js';
+import type { LongTimeout } from '../util/timers.js';
 import type { WorkerHandle } from './pool-types.js';
 
 /** A submitted task: its Future and what the scheduler keeps about it, in one object. */
@@ -13,7 +14,7 @@ export class Item extends Future<unknown> {
   dispatched = 0;
   started = false;
   slot: Slot | undefined = undefined;
-  timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  timer: LongTimeout | undefined = undefined;
   onAbort: (() => void) | undefined = undefined;
   constructor(
     readonly fnId: number,
@@ -106,7 +107,7 @@ export function isExclusive(item: Item): boolean {
 /** Clears what an item holds while it runs: its timer and its worker's exclusivity. */
 export function release(item: Item): void {
   if (item.timer !== undefined) {
-    clearTimeout(item.timer);
+    item.timer.clear();
     item.timer = undefined;
   }
   if (item.slot !== undefined) {

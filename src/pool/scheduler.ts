@@ -27,6 +27,7 @@
  *           loading one break the pool: queued and later Futures fail with
  *           BrokenExecutorError, and no worker is started again.
  */
+import { setLongTimeout } from '../util/timers.js';
 import type { EventEmitter } from 'node:events';
 import type { TransferListItem } from 'node:worker_threads';
 import { BrokenExecutorError, TimeoutError } from '../futures/errors.js';
@@ -239,7 +240,7 @@ export class Scheduler {
       slot.inflight.push(item);
       const timeout = item.options.timeout;
       if (timeout !== undefined) {
-        item.timer = setTimeout(() => {
+        item.timer = setLongTimeout(() => {
           const why = `task ${this.#functions.nameOf(item)} timed out after ${timeout} ms; its ${this.#host.workerKind} was stopped`;
           this.#stop(item, new TimeoutError(why), true);
         }, timeout);

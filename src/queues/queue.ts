@@ -1,6 +1,7 @@
 import { Empty, Full, QueueShutDown } from '../futures/errors.js';
 import { checkTimeout, describe } from '../futures/future.js';
 import { Deque } from '../util/deque.js';
+import { setLongTimeout, type LongTimeout } from '../util/timers.js';
 import { untilShutDown } from './until-shutdown.js';
 
 /** Options of a Queue. */
@@ -151,20 +152,20 @@ export class Queue<T> implements AsyncIterable<T> {
 
   #wait(waiters: Deque<Waiter>, timeout: number | undefined, onTimeout: () => Error): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      let timer: LongTimeout | undefined;
       const waiter: Waiter = {
         resolve: () => {
-          if (timer !== undefined) clearTimeout(timer);
+          timer?.clear();
           resolve();
         },
         reject: (e) => {
-          if (timer !== undefined) clearTimeout(timer);
+          timer?.clear();
           reject(e);
         },
       };
       waiters.push(waiter);
       if (timeout !== undefined) {
-        timer = setTimeout(() => {
+        timer = setLongTimeout(() => {
           waiters.removeFirst((w) => w === waiter);
           reject(onTimeout());
         }, timeout);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { asCompleted, AsyncExecutor, Future, Pipe, sleep, Thread, timeout, wait } from '../../src/index.js';
+import { asCompleted, AsyncExecutor, Empty, Future, Pipe, Queue, sleep, Thread, ThreadPoolExecutor, timeout, wait } from '../../src/index.js';
+import { tasks } from '../fixtures/tasks.js';
 
 // Node fires a timer longer than 2^31-1 ms after about 1 ms. Each API below is given a
 // timeout far past that and must still be waiting when the event it waits for comes
@@ -118,5 +119,20 @@ describe('timeouts longer than 2^31-1 ms', () => {
     await t.join(HUGE);
     assert.equal(t.isAlive(), false);
     assert.equal(t.exitCode, 0);
+  });
+
+  it('ThreadPoolExecutor: a 200 ms task with timeout 3e9 succeeds, and map(..., { timeout: 3e9 }) yields', { timeout: 60_000 }, async () => {
+    await using pool = new ThreadPoolExecutor({ maxWorkers: 1 });
+    assert.equal(await pool.submitWith({ timeout: HUGE }, tasks.sleepy, 200, 'slept'), 'slept');
+    const out: number[] = [];
+    for await (const x of pool.map(tasks.inc, [1, 2], { timeout: HUGE })) out.push(x);
+    assert.deepEqual(out, [2, 3]);
+  });
+
+  it('Queue.get({ timeout: 3e9 }) waits for the item', { timeout: 30_000 }, async () => {
+    const q = new Queue<string>();
+    later(() => q.putNowait('late'));
+    assert.equal(await q.get({ timeout: HUGE }), 'late');
+    await assert.rejects(q.get({ timeout: 5 }), Empty);
   });
 });

@@ -84,11 +84,21 @@ class OwnerConnection {
   #framed: FramedSocket | undefined;
   #queue: Buffer[] = [];
   #dead: Error | undefined;
+  #authenticated = false;
 
   constructor(addr: string, key: Buffer, pid: number, maxFrame: number) {
     this.#pid = pid;
     this.#maxFrame = maxFrame;
     this.#connect(addr, key, Date.now());
+  }
+
+  /**
+   * True once this connection can serve no more calls. One that never authenticated
+   * (the owner was too busy to finish the handshake in time, say) is worth replacing
+   * while the owner lives: nothing was held through it.
+   */
+  get replaceable(): boolean {
+    return this.#dead !== undefined && !this.#authenticated && ownerAlive(this.#pid);
   }
 
   /** Ships a batch, once fewer than MAX_BATCHES are unanswered (so a slow owner slows the outbox down). */
@@ -134,11 +144,10 @@ class OwnerConnection {
 
   #connect(addr: string, key: Buffer, since: number): void {
     const socket = connect(addr);
-    let ready = false;
     socket.on('error', (err: NodeJS.ErrnoException) => {
-      if (ready) return;
-      // The owner's broker may not listen yet; retry while the owner lives.
-      const early = err.code === 'ENOENT' || err.code === 'ECONNREFUSED';
+      if (this.#authenticated) return;
+      // The owner's broker may not listen yet, or its backlog be full; retry while the owner lives.
+      const early = err.code === 'ENOENT' || err.code === 'ECONNREFUSED' || err.code === 'EAGAIN';
       if (early && ownerAlive(this.#pid) && Date.now() - since < CONNECT_PATIENCE_MS) {
         setTimeout(() => this.#connect(addr, key, since), 10);
       } else {
@@ -149,7 +158,7 @@ class OwnerConnection {
       const framed = new FramedSocket(socket, { maxFrameBytes: HANDSHAKE_MAX_BYTES });
       authenticateServer(framed, key).then(
         () => {
-          ready = true;
+          this.#authenticated = true;
           this.#framed = framed;
           framed.maxFrameBytes = this.#maxFrame;
           framed.onFrame((reply) => {
@@ -167,7 +176,11 @@ class OwnerConnection {
         },
         (err: unknown) => {
           socket.destroy();
-          this.#fail(err instanceof AuthenticationError ? err : new AuthenticationError(String(err)));
+          this.#fail(
+            err instanceof AuthenticationError
+              ? err
+              : new EOFError(`the process that owns this object (pid ${this.#pid}) closed the connection during the handshake`),
+          );
         },
       );
     });
@@ -195,7 +208,7 @@ function ownerAlive(pid: number): boolean {
 const owners = new Map<string, OwnerConnection>();
 const ownerAt = (addr: string, key: string, pid: number, maxFrame: number): OwnerConnection => {
   let owner = owners.get(addr);
-  if (owner === undefined) owners.set(addr, (owner = new OwnerConnection(addr, Buffer.from(key, 'hex'), pid, maxFrame)));
+  if (owner === undefined || owner.replaceable) owners.set(addr, (owner = new OwnerConnection(addr, Buffer.from(key, 'hex'), pid, maxFrame)));
   return owner;
 };
 
@@ -206,7 +219,6 @@ let nextBatch = 0x80000000;
 /** Ships what a thread puts into its outbox for one queue, in order, as long as the helper lives. */
 async function ship(reg: OutboxRegistration): Promise<void> {
   const outbox = reviveShared(reg.outbox) as SharedQueue;
-  const owner = ownerAt(reg.addr, reg.key, reg.pid, reg.maxFrame);
   const object = `${reg.addr}#${reg.objectId}`;
   for (;;) {
     // Counted before it is taken: a thread that finds its outbox empty and nothing
@@ -222,6 +234,7 @@ async function ship(reg: OutboxRegistration): Promise<void> {
     }
     const callId = nextBatch;
     nextBatch = nextBatch >= 0xfffffff0 ? 0x80000000 : nextBatch + 1;
+    const owner = ownerAt(reg.addr, reg.key, reg.pid, reg.maxFrame);
     await owner.sendBatch(callId, encodeCall(callId, reg.objectId, 'putRecords', [taken.bytes]), object, reg.objectId);
   }
 }

@@ -309,6 +309,15 @@ export function settleSync(ref?: ProxyRef, giveUpAt = Infinity): boolean {
   return outboxes.settleSync(helper, ref, giveUpAt);
 }
 
+/** `settleSync` that never throws: for a task that failed already (its own error is the one to report). */
+export function settleQuietly(): void {
+  try {
+    settleSync();
+  } catch {
+    // the task's own failure is reported instead
+  }
+}
+
 /** `settleSync` with the event loop free. */
 export function settle(ref?: ProxyRef, giveUpAt = Infinity): Promise<boolean> {
   return outboxes.settle(helper, ref, giveUpAt);

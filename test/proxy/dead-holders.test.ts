@@ -9,14 +9,14 @@ import { proxyTasks } from '../fixtures/proxy-tasks.js';
 
 async function killedWhile<A extends unknown[]>(target: (...args: A) => unknown, args: A, ready: Event): Promise<void> {
   const p = new Process({ target: target as (...a: unknown[]) => unknown, args }).start();
-  assert.equal(await ready.wait(20_000), true, 'the child got where it should be killed');
+  assert.equal(await ready.wait(60_000), true, 'the child got where it should be killed');
   p.kill();
   await p.join();
   assert.equal(p.exitCode, -9);
 }
 
 describe('a process killed while it holds or waits through a proxy', () => {
-  it('its Lock, RLock and Condition lock are released by their owner; its Semaphore permit is not', { timeout: 60_000 }, async () => {
+  it('its Lock, RLock and Condition lock are released by their owner; its Semaphore permit is not', { timeout: 180_000 }, async () => {
     const lock = new Lock();
     const rlock = new RLock();
     const cond = new Condition(new Lock());
@@ -33,15 +33,15 @@ describe('a process killed while it holds or waits through a proxy', () => {
     cond.release();
   });
 
-  it('a Condition wait it was in gives back the lock re-acquired for it after notifyAll', { timeout: 60_000 }, async () => {
+  it('a Condition wait it was in gives back the lock re-acquired for it after notifyAll', { timeout: 180_000 }, async () => {
     const lock = new Lock();
     const cond = new Condition(lock);
     const extra = new Lock();
     const ready = new Event();
     const p = new Process({ target: proxyTasks.waitOnConditionForever, args: [cond, extra, ready] }).start();
-    assert.equal(await ready.wait(20_000), true);
+    assert.equal(await ready.wait(60_000), true);
     // The child waits once its wait has given the lock up.
-    assert.equal(await cond.acquire({ timeout: 20_000 }), true);
+    assert.equal(await cond.acquire({ timeout: 60_000 }), true);
     cond.release();
     p.kill();
     await p.join();
@@ -56,13 +56,13 @@ describe('a process killed while it holds or waits through a proxy', () => {
     cond.release();
   });
 
-  it('its place among the waiters goes: notify(1) wakes a live waiter, not the dead one', { timeout: 60_000 }, async () => {
+  it('its place among the waiters goes: notify(1) wakes a live waiter, not the dead one', { timeout: 180_000 }, async () => {
     const cond = new Condition(new Lock());
     const extra = new Lock();
     const ready = new Event();
     const p = new Process({ target: proxyTasks.waitOnConditionForever, args: [cond, extra, ready] }).start();
-    assert.equal(await ready.wait(20_000), true);
-    assert.equal(await cond.acquire({ timeout: 20_000 }), true);
+    assert.equal(await ready.wait(60_000), true);
+    assert.equal(await cond.acquire({ timeout: 60_000 }), true);
     // A live waiter here, after the child's (so the child's wait is the older).
     const live = cond.wait(10_000);
     p.kill();

@@ -17,11 +17,11 @@ async function anOwner(): Promise<{ owner: Process<never[]>; lock: Lock; event: 
 }
 
 describe('a blocked proxy call ends when what it waits for cannot answer', () => {
-  it('its helper thread dies: the blocked call fails saying so, and the next call starts a new helper', { timeout: 60_000 }, async () => {
+  it('its helper thread dies: the blocked call fails saying so, and the next call starts a new helper', { timeout: 120_000 }, async () => {
     const { owner, event } = await anOwner();
     try {
       await using pool = new ThreadPoolExecutor({ maxWorkers: 1 });
-      const seen = await pool.submitWith({ timeout: 20_000 }, helperTasks.callAcrossAHelperCrash, event);
+      const seen = await pool.submitWith({ timeout: 90_000 }, helperTasks.callAcrossAHelperCrash, event);
       assert.equal(seen[0], 'first: false');
       assert.match(seen[1]!, /^second: Error: .*helper thread exited/, seen[1]);
       assert.equal(seen[2], 'third: false');
@@ -31,10 +31,10 @@ describe('a blocked proxy call ends when what it waits for cannot answer', () =>
     }
   });
 
-  it('its owner is SIGKILLed while a thread is blocked in acquireSync: EOFError naming the owner', { timeout: 60_000 }, async () => {
+  it('its owner is SIGKILLed while a thread is blocked in acquireSync: EOFError naming the owner', { timeout: 120_000 }, async () => {
     const { owner, lock } = await anOwner();
     await using pool = new ThreadPoolExecutor({ maxWorkers: 1 });
-    const blocked = pool.submitWith({ timeout: 20_000 }, helperTasks.blockOnLock, lock);
+    const blocked = pool.submitWith({ timeout: 90_000 }, helperTasks.blockOnLock, lock);
     await new Promise((resolve) => setTimeout(resolve, 500)); // not needed for correctness: either way the call fails
     owner.kill();
     await owner.join();

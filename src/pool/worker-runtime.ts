@@ -35,7 +35,7 @@ import {
   TASKS,
 } from '../transport/protocol.js';
 import { reviveArg } from '../transport/crossing.js';
-import { settleSync, usesProxies } from '../proxy/client.js';
+import { settleQuietly, settleSync, usesProxies } from '../proxy/client.js';
 import { packNumbers } from '../transport/numbers.js';
 import { unwrapTransfer } from '../transport/transfer.js';
 import { Deque } from '../util/deque.js';
@@ -158,6 +158,8 @@ export class WorkerRuntime {
           }
           this.#outbox.push(seq, OK, value);
         } catch (err) {
+          // What a failed task wrote through a proxy lands before it counts as done too.
+          if (usesProxies()) settleQuietly();
           this.#outbox.push(seq, FAILED, this.#serialize(err, fnId));
         }
         ctrl[CTRL_RUNNING] = 0;

@@ -9,7 +9,9 @@ const same = (a: Buffer, b: Buffer): boolean => a.length === b.length && timingS
 /**
  * The server's half of a mutual HMAC challenge, as multiprocessing.connection does it:
  * the client answers our challenge and sends its own; we answer it only if the client
- * proved it knows the key. Nothing from the peer is deserialized before this resolves.
+ * proved it knows the key. Nothing from the peer is deserialized before this resolves,
+ * and `conn` should accept no frame larger than a handshake's (HANDSHAKE_MAX_BYTES)
+ * until then.
  */
 export async function authenticateClient(conn: FramedSocket, key: Buffer): Promise<void> {
   const challenge = randomBytes(CHALLENGE_BYTES);

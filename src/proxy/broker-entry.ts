@@ -3,6 +3,13 @@
  * processes, over a Unix socket only the owner's user can open, to clients that prove
  * they know the authkey. It runs beside the owner's own threads, so it answers even
  * while the owner's main thread is blocked in `acquireSync`.
+ *
+ * What a peer can make it hold is bounded. Before it authenticates: one handshake
+ * frame of at most HANDSHAKE_MAX_BYTES, and HANDSHAKE_TIMEOUT_MS to finish; at most
+ * MAX_HANDSHAKES handshakes run at a time, and the connections after them wait, unread,
+ * for a turn (Node cannot stop accepting and leave them in the listen backlog: libuv
+ * has no way to pause a listening socket), up to MAX_WAITING of them. After: frames
+ * of at most maxFrameBytes.
  */
 import '../index.js'; // one shared chunk for the whole library: fewer files to load in each worker (see scripts/bundle.mjs)
 import { createServer, type Socket } from 'node:net';
@@ -11,13 +18,24 @@ import '../sync/all-shared.js';
 import { kindOf, reviveShared } from '../sync/shared.js';
 import { REMOTE_OWNER_BASE } from '../sync/semlock.js';
 import { serializeError } from '../transport/errors.js';
+import { Deque } from '../util/deque.js';
 import { authenticateClient } from './auth.js';
+import { callerGone, newCaller } from './callers.js';
 import { FramedSocket } from './frames.js';
-import { callIdOf, decodeCall, encodeReply } from './protocol.js';
-import { SERVED, type Caller } from './served.js';
+import { callIdOf, decodeCall, encodeReply, HANDSHAKE_MAX_BYTES } from './protocol.js';
+import { SERVED, UNDO } from './served.js';
 
-const { path, key } = workerData as { path: string; key: string };
+const { path, key, maxFrameBytes } = workerData as { path: string; key: string; maxFrameBytes: number };
 const authkey = Buffer.from(key, 'hex');
+
+/** A connection has this long from the start of its handshake to authenticate. */
+const HANDSHAKE_TIMEOUT_MS = 5_000;
+/** Handshakes in progress at once (a thousand callers may come at once); later connections wait, unread, for a turn. */
+const MAX_HANDSHAKES = 1024;
+/** Connections waiting for a turn; past it, new ones are closed. */
+const MAX_WAITING = 4096;
+/** The listen backlog (the kernel caps it at net.core.somaxconn). */
+const BACKLOG = 4096;
 
 const objects = new Map<number, object>();
 // A call can outrun the registration of its object (they come by different routes).
@@ -39,36 +57,122 @@ function objectFor(id: number): object | Promise<object> {
   });
 }
 
-let nextOwner = REMOTE_OWNER_BASE;
+/** A connection that has not authenticated yet. */
+interface Newcomer {
+  readonly socket: Socket;
+  started: boolean;
+  authenticated: boolean;
+  timer: NodeJS.Timeout | undefined;
+}
 
-async function serve(socket: Socket): Promise<void> {
-  const conn = new FramedSocket(socket);
+let handshaking = 0;
+let waiting = 0;
+const waitingTurn = new Deque<Newcomer>();
+
+function admit(socket: Socket): void {
   socket.on('error', () => socket.destroy());
-  try {
-    await authenticateClient(conn, authkey);
-  } catch {
+  const c: Newcomer = { socket, started: false, authenticated: false, timer: undefined };
+  if (handshaking < MAX_HANDSHAKES) return start(c);
+  if (waiting >= MAX_WAITING) {
     socket.destroy();
     return;
   }
-  const caller: Caller = { owner: nextOwner++, alive: true, puts: new Map() };
-  socket.on('close', () => {
-    caller.alive = false;
+  waiting++;
+  waitingTurn.push(c);
+  socket.once('close', () => {
+    if (!c.started) waiting--;
   });
-  const reply = (callId: number, ok: 0 | 1, value: unknown): void => {
-    if (callId !== 0 && caller.alive && !socket.destroyed) conn.send(encodeReply(callId, ok, value));
+}
+
+function startNext(): void {
+  while (handshaking < MAX_HANDSHAKES && waitingTurn.length > 0) {
+    const c = waitingTurn.shift()!;
+    if (c.socket.destroyed) continue;
+    waiting--;
+    start(c);
+  }
+}
+
+function start(c: Newcomer): void {
+  handshaking++;
+  c.started = true;
+  c.timer = setTimeout(() => c.socket.destroy(), HANDSHAKE_TIMEOUT_MS);
+  c.socket.once('close', () => {
+    clearTimeout(c.timer);
+    if (c.authenticated) return;
+    handshaking--;
+    startNext();
+  });
+  const conn = new FramedSocket(c.socket, { maxFrameBytes: HANDSHAKE_MAX_BYTES });
+  c.socket.resume();
+  authenticateClient(conn, authkey).then(
+    () => {
+      if (c.socket.destroyed) return;
+      c.authenticated = true;
+      clearTimeout(c.timer);
+      handshaking--;
+      startNext();
+      conn.maxFrameBytes = maxFrameBytes;
+      serve(conn);
+    },
+    () => c.socket.destroy(),
+  );
+}
+
+let nextOwner = REMOTE_OWNER_BASE;
+
+/** Serves the calls of one authenticated connection. */
+function serve(conn: FramedSocket): void {
+  const socket = conn.socket;
+  const caller = newCaller(nextOwner++);
+  socket.on('close', () => callerGone(caller));
+  const send = (frame: Buffer): void => {
+    if (caller.alive && !socket.destroyed) conn.send(frame);
+  };
+  const fail = (callId: number, err: unknown): void => {
+    if (callId !== 0) send(encodeReply(callId, 0, serializeError(err)));
   };
   conn.onFrame((bytes) => {
+    if (bytes.length < 4) {
+      socket.destroy(); // not a call: the peer does not speak this protocol
+      return;
+    }
     const callId = callIdOf(bytes);
-    const [objectId, op, args] = decodeCall(bytes);
+    let objectId: number, op: string, args: unknown[];
+    try {
+      [objectId, op, args] = decodeCall(bytes);
+    } catch (err) {
+      fail(callId, err);
+      return;
+    }
     const run = (target: object): void => {
+      const kind = kindOf(target)!;
+      const undo = (value: unknown): void => {
+        try {
+          UNDO[kind]?.(target, op, value, caller);
+        } catch {
+          // nothing left to give back
+        }
+      };
+      const done = (value: unknown): void => {
+        if (!caller.alive) return undo(value);
+        if (callId === 0) return;
+        let frame = encodeReply(callId, 1, value);
+        if (frame.length > maxFrameBytes) {
+          undo(value);
+          const limit = `the frame limit of ${maxFrameBytes} bytes (maxFrameBytes of the owner, pid ${process.pid})`;
+          frame = encodeReply(callId, 0, serializeError(new RangeError(`the answer to ${op} is ${frame.length} bytes, over ${limit}`)));
+        }
+        send(frame);
+      };
       try {
-        const fn = SERVED[kindOf(target)!]?.[op];
-        if (fn === undefined) throw new TypeError(`a ${kindOf(target)} has no operation ${JSON.stringify(op)} across processes`);
+        const fn = SERVED[kind]?.[op];
+        if (fn === undefined) throw new TypeError(`a ${kind} has no operation ${JSON.stringify(op)} across processes`);
         const result = fn(target, args, caller);
-        if (result instanceof Promise) result.then((v) => reply(callId, 1, v), (err: unknown) => reply(callId, 0, serializeError(err)));
-        else reply(callId, 1, result);
+        if (result instanceof Promise) result.then(done, (err: unknown) => fail(callId, err));
+        else done(result);
       } catch (err) {
-        reply(callId, 0, serializeError(err));
+        fail(callId, err);
       }
     };
     const target = objectFor(objectId);
@@ -77,8 +181,8 @@ async function serve(socket: Socket): Promise<void> {
   });
 }
 
-const server = createServer((socket) => void serve(socket));
-server.listen(path, () => parentPort!.postMessage('listening'));
+const server = createServer({ pauseOnConnect: true }, admit);
+server.listen({ path, backlog: BACKLOG }, () => parentPort!.postMessage('listening'));
 server.on('error', (err) => {
   throw err;
 });

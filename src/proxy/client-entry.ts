@@ -14,7 +14,24 @@ import { FramedSocket } from './frames.js';
 import '../queues/shared-queue.js'; // registers SharedQueue, so an outbox revives here
 import type { SharedQueue } from '../queues/shared-queue.js';
 import { reviveShared } from '../sync/shared.js';
-import { ACKS, ASYNC, callIdOf, decodeReply, encodeCall, encodeReply, FAILURES, INFLIGHT, PIPELINED, SYNC, type HelperRequest, type OutboxRegistration } from './protocol.js';
+import {
+  ACKS,
+  ASYNC,
+  callIdOf,
+  decodeReply,
+  encodeCall,
+  encodeReply,
+  FAILURES,
+  HANDSHAKE_MAX_BYTES,
+  INFLIGHT,
+  PIPELINED,
+  SYNC,
+  TRACKED,
+  type Abandon,
+  type Abandoned,
+  type HelperRequest,
+  type OutboxRegistration,
+} from './protocol.js';
 
 const { flag, window, syncPort, asyncPort, failedPort } = workerData as {
   flag: Int32Array;
@@ -24,9 +41,10 @@ const { flag, window, syncPort, asyncPort, failedPort } = workerData as {
   failedPort: MessagePort;
 };
 
-/** Gives a reply to the thread that waits for it. */
-function deliver(frame: Uint8Array, mode: number, object: string): void {
-  if (mode === PIPELINED) {
+/** Gives a reply (or the news that an abandoned call is over) to the thread that waits for it. */
+function deliver(frame: Uint8Array | Abandoned, mode: number, object: string): void {
+  if (mode === PIPELINED || mode === TRACKED) {
+    frame = frame as Uint8Array;
     // Only a failure needs telling; it is posted and counted before the batch is, so a
     // thread that sees every batch answered finds every failure already waiting.
     if (frame.length > 4 && decodeReply(frame)[0] === 0) {
@@ -47,52 +65,89 @@ function deliver(frame: Uint8Array, mode: number, object: string): void {
 
 const CONNECT_PATIENCE_MS = 10_000;
 
+/** A call sent and not yet answered. */
+interface Pending {
+  mode: number;
+  object: string;
+  objectId: number;
+  /** Its thread stopped waiting: a reply is not delivered but undone. */
+  abandoned?: Abandon['undo'] | null;
+}
+
 class OwnerConnection {
   readonly #pid: number;
-  readonly #pending = new Map<number, { mode: number; object: string }>();
+  readonly #maxFrame: number;
+  readonly #pending = new Map<number, Pending>();
   /** Batches sent and not yet answered, and who waits for one to be. */
   #batches = 0;
   #onAnswer: Array<() => void> = [];
   #framed: FramedSocket | undefined;
   #queue: Buffer[] = [];
   #dead: Error | undefined;
+  #authenticated = false;
 
-  constructor(addr: string, key: Buffer, pid: number) {
+  constructor(addr: string, key: Buffer, pid: number, maxFrame: number) {
     this.#pid = pid;
+    this.#maxFrame = maxFrame;
     this.#connect(addr, key, Date.now());
   }
 
-  /** Ships a batch, once fewer than MAX_BATCHES are unanswered (so a slow owner slows the outbox down). */
-  async sendBatch(callId: number, frame: Buffer, object: string): Promise<void> {
-    while (this.#batches >= MAX_BATCHES && !this.#dead) await new Promise<void>((resolve) => this.#onAnswer.push(resolve));
-    this.#batches++;
-    this.send(callId, PIPELINED, frame, object);
+  /**
+   * True once this connection can serve no more calls. One that never authenticated
+   * (the owner was too busy to finish the handshake in time, say) is worth replacing
+   * while the owner lives: nothing was held through it.
+   */
+  get replaceable(): boolean {
+    return this.#dead !== undefined && !this.#authenticated && ownerAlive(this.#pid);
   }
 
-  #answer(reply: Uint8Array, mode: number, object: string): void {
-    if (mode === PIPELINED) {
+  /** Ships a batch, once fewer than MAX_BATCHES are unanswered (so a slow owner slows the outbox down). */
+  async sendBatch(callId: number, frame: Buffer, object: string, objectId: number): Promise<void> {
+    while (this.#batches >= MAX_BATCHES && !this.#dead) await new Promise<void>((resolve) => this.#onAnswer.push(resolve));
+    this.#batches++;
+    this.send(callId, PIPELINED, frame, object, objectId);
+  }
+
+  #answer(reply: Uint8Array, call: Pending): void {
+    if (call.mode === PIPELINED) {
       this.#batches--;
       const waiting = this.#onAnswer;
       this.#onAnswer = [];
       for (const w of waiting) w();
     }
-    deliver(reply, mode, object);
+    if (call.abandoned === undefined) deliver(reply, call.mode, call.object);
+    else if (call.abandoned !== null && reply.length > 4 && !this.#dead) this.#undo(reply, call.abandoned, call.objectId);
   }
 
-  send(callId: number, mode: number, frame: Buffer, object: string): void {
-    if (this.#dead) return this.#answer(encodeReply(callId, 0, serializeError(this.#dead)), mode, object);
-    if (mode !== 0) this.#pending.set(callId, { mode, object });
+  /** A reply came for a call its thread gave up on: what the owner granted goes back. */
+  #undo(reply: Uint8Array, undo: NonNullable<Abandon['undo']>, objectId: number): void {
+    const [ok, value] = decodeReply(reply);
+    if (ok !== 1 || (undo.onlyIfTrue && value !== true)) return;
+    this.send(0, 0, encodeCall(0, objectId, undo.op, [value]), '', objectId);
+  }
+
+  send(callId: number, mode: number, frame: Buffer, object: string, objectId: number): void {
+    const call: Pending = { mode, object, objectId };
+    if (this.#dead) return this.#answer(encodeReply(callId, 0, serializeError(this.#dead)), call);
+    if (mode !== 0) this.#pending.set(callId, call);
     if (this.#framed) this.#framed.send(frame);
     else this.#queue.push(frame);
   }
 
+  /** Its thread stops waiting for `callId`: unless the reply already went, tell it so, and undo the reply when it comes. */
+  abandon(callId: number, undo: Abandon['undo']): void {
+    const call = this.#pending.get(callId);
+    if (call === undefined || call.abandoned !== undefined) return;
+    call.abandoned = undo ?? null;
+    deliver({ abandoned: callId }, call.mode, call.object);
+  }
+
   #connect(addr: string, key: Buffer, since: number): void {
     const socket = connect(addr);
-    let ready = false;
     socket.on('error', (err: NodeJS.ErrnoException) => {
-      if (ready) return;
-      // The owner's broker may not listen yet; retry while the owner lives.
-      const early = err.code === 'ENOENT' || err.code === 'ECONNREFUSED';
+      if (this.#authenticated) return;
+      // The owner's broker may not listen yet, or its backlog be full; retry while the owner lives.
+      const early = err.code === 'ENOENT' || err.code === 'ECONNREFUSED' || err.code === 'EAGAIN';
       if (early && ownerAlive(this.#pid) && Date.now() - since < CONNECT_PATIENCE_MS) {
         setTimeout(() => this.#connect(addr, key, since), 10);
       } else {
@@ -100,16 +155,18 @@ class OwnerConnection {
       }
     });
     socket.once('connect', () => {
-      const framed = new FramedSocket(socket);
+      const framed = new FramedSocket(socket, { maxFrameBytes: HANDSHAKE_MAX_BYTES });
       authenticateServer(framed, key).then(
         () => {
-          ready = true;
+          this.#authenticated = true;
           this.#framed = framed;
+          framed.maxFrameBytes = this.#maxFrame;
           framed.onFrame((reply) => {
+            if (reply.length < 4) return void socket.destroy();
             const callId = callIdOf(reply);
             const call = this.#pending.get(callId);
             this.#pending.delete(callId);
-            if (call !== undefined) this.#answer(reply, call.mode, call.object);
+            if (call !== undefined) this.#answer(reply, call);
           });
           socket.on('close', () =>
             this.#fail(new EOFError(`the process that owns this object (pid ${this.#pid}) has exited or closed the connection`)),
@@ -119,7 +176,11 @@ class OwnerConnection {
         },
         (err: unknown) => {
           socket.destroy();
-          this.#fail(err instanceof AuthenticationError ? err : new AuthenticationError(String(err)));
+          this.#fail(
+            err instanceof AuthenticationError
+              ? err
+              : new EOFError(`the process that owns this object (pid ${this.#pid}) closed the connection during the handshake`),
+          );
         },
       );
     });
@@ -129,8 +190,9 @@ class OwnerConnection {
     this.#dead ??= err;
     this.#framed = undefined;
     this.#queue = [];
-    for (const [callId, { mode, object }] of this.#pending) this.#answer(encodeReply(callId, 0, serializeError(this.#dead)), mode, object);
+    const failed = [...this.#pending];
     this.#pending.clear();
+    for (const [callId, call] of failed) this.#answer(encodeReply(callId, 0, serializeError(this.#dead)), call);
   }
 }
 
@@ -144,28 +206,25 @@ function ownerAlive(pid: number): boolean {
 }
 
 const owners = new Map<string, OwnerConnection>();
-const ownerAt = (addr: string, key: string, pid: number): OwnerConnection => {
+const ownerAt = (addr: string, key: string, pid: number, maxFrame: number): OwnerConnection => {
   let owner = owners.get(addr);
-  if (owner === undefined) owners.set(addr, (owner = new OwnerConnection(addr, Buffer.from(key, 'hex'), pid)));
+  if (owner === undefined || owner.replaceable) owners.set(addr, (owner = new OwnerConnection(addr, Buffer.from(key, 'hex'), pid, maxFrame)));
   return owner;
 };
 
 /** Most batches of one owner in flight; beyond them the outbox fills and its thread waits. */
 const MAX_BATCHES = 8;
-/** Bytes of records per batch. */
-const BATCH_BYTES = 256 << 10;
 let nextBatch = 0x80000000;
 
 /** Ships what a thread puts into its outbox for one queue, in order, as long as the helper lives. */
 async function ship(reg: OutboxRegistration): Promise<void> {
   const outbox = reviveShared(reg.outbox) as SharedQueue;
-  const owner = ownerAt(reg.addr, reg.key, reg.pid);
   const object = `${reg.addr}#${reg.objectId}`;
   for (;;) {
     // Counted before it is taken: a thread that finds its outbox empty and nothing
     // in flight knows every put has landed.
     Atomics.add(window, INFLIGHT, 1);
-    const taken = outbox._takeRecords(BATCH_BYTES);
+    const taken = outbox._takeRecords(reg.batchBytes);
     if (taken === null) {
       Atomics.sub(window, INFLIGHT, 1);
       Atomics.add(window, ACKS, 1);
@@ -175,15 +234,17 @@ async function ship(reg: OutboxRegistration): Promise<void> {
     }
     const callId = nextBatch;
     nextBatch = nextBatch >= 0xfffffff0 ? 0x80000000 : nextBatch + 1;
-    await owner.sendBatch(callId, encodeCall(callId, reg.objectId, 'putRecords', [taken.bytes]), object);
+    const owner = ownerAt(reg.addr, reg.key, reg.pid, reg.maxFrame);
+    await owner.sendBatch(callId, encodeCall(callId, reg.objectId, 'putRecords', [taken.bytes]), object, reg.objectId);
   }
 }
 
-parentPort!.on('message', (request: HelperRequest | OutboxRegistration) => {
+parentPort!.on('message', (request: HelperRequest | OutboxRegistration | Abandon) => {
   if (!Array.isArray(request)) {
-    void ship(request);
+    if ('abandon' in request) owners.get(request.addr)?.abandon(request.abandon, request.undo);
+    else void ship(request);
     return;
   }
-  const [addr, key, pid, callId, mode, frame, objectId] = request;
-  ownerAt(addr, key, pid).send(callId, mode, Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength), `${addr}#${objectId}`);
+  const [addr, key, pid, callId, mode, frame, objectId, maxFrame] = request;
+  ownerAt(addr, key, pid, maxFrame).send(callId, mode, Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength), `${addr}#${objectId}`, objectId);
 });

@@ -6,43 +6,105 @@
  * unbounded queue of another process do not wait for a reply at all: they go into an
  * outbox (a SharedQueue of this process) that the helper ships to the owner in batches,
  * in order; a failure is reported by the next call on the same queue, or when the
- * task or target ends.
+ * task or target ends. Writes (`value = x`) do not wait either, but are counted until
+ * they have landed, as puts are: `settle()` waits for both.
+ *
+ * No wait here sleeps without bound: each sleeps in slices and looks again. A call
+ * with a timeout ends by its caller's own deadline (the timeout plus CALLER_GRACE_MS)
+ * even if its owner cannot answer (stopped, say); the helper then gives back whatever
+ * the owner grants late. A blocked call whose owner process is gone, or whose helper
+ * thread exited, fails with an error that says which.
  */
 import { isMainThread, MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { THREAD_BOOTSTRAP } from '../threads/bootstrap.js';
 import { entryUrl } from '../util/entry-url.js';
+import { EOFError } from '../futures/errors.js';
+import { checkTimeout } from '../futures/future.js';
 import { deserializeError, type SerializedError } from '../transport/errors.js';
-import { SharedQueue } from '../queues/shared-queue.js';
-import { waitAsync, waitSync } from '../sync/waiting.js';
-import { ACKS, ASYNC, callIdOf, decodeReply, encodeCall, FAILURES, INFLIGHT, NO_REPLY, SYNC, type HelperRequest, type OutboxRegistration, type ProxyRef } from './protocol.js';
+import { waitSync } from '../sync/waiting.js';
+import { Outboxes, type HelperLink } from './outbox.js';
+import {
+  ACKS,
+  ASYNC,
+  callIdOf,
+  decodeReply,
+  encodeCall,
+  HELPER_GONE,
+  INFLIGHT,
+  NO_REPLY,
+  SYNC,
+  TRACKED,
+  WINDOW_SLOTS,
+  type Abandon,
+  type Abandoned,
+  type HelperRequest,
+  type ProxyRef,
+} from './protocol.js';
 
-interface Helper {
-  readonly worker: Worker;
-  readonly flag: Int32Array;
-  readonly window: Int32Array;
+interface Helper extends HelperLink {
   readonly syncPort: MessagePort;
   readonly asyncPort: MessagePort;
-  readonly failedPort: MessagePort;
 }
 
-/** Bytes of each outbox: a thread that fills it waits for the helper (flow control). */
-const OUTBOX_BYTES = 4 << 20;
+/**
+ * The helper's bootstrap: however its thread ends, even before its entry module has
+ * loaded, a thread blocked on one of its answers learns that none will come.
+ */
+const HELPER_BOOTSTRAP = `{
+  const { flag, window } = require('node:worker_threads').workerData;
+  process.on('exit', () => {
+    Atomics.store(window, ${HELPER_GONE}, 1);
+    Atomics.add(flag, 0, 1);
+    Atomics.notify(flag, 0);
+    Atomics.add(window, ${ACKS}, 1);
+    Atomics.notify(window, ${ACKS});
+  });
+}
+${THREAD_BOOTSTRAP}`;
+
+/** How long a caller waits for its owner's answer beyond the call's own timeout. */
+export const CALLER_GRACE_MS = 1000;
+/** How often a blocked call looks whether its owner process still exists. */
+const OWNER_CHECK_MS = 1000;
+
+/** What a call with a timeout does when its caller's own deadline passes before the owner answers. */
+export interface Bound {
+  /** performance.now() at which the caller stops waiting. */
+  giveUpAt: number;
+  /** What the call returns (or throws) then. */
+  giveUp(): unknown;
+  /** How a late answer is given back (nothing to give back when absent). */
+  undo?: Abandon['undo'];
+}
+
+/**
+ * The bound of a call with `timeout` (none without one). The timeout is checked here,
+ * so a bad one fails at once rather than after a trip to a stopped owner.
+ */
+export function bounded(timeout: number | undefined, giveUp: (waited: string) => unknown, undo?: Abandon['undo']): Bound | undefined {
+  checkTimeout(timeout);
+  if (timeout === undefined) return undefined;
+  const waited = `${timeout} ms (its timeout) + ${CALLER_GRACE_MS} ms`;
+  return { giveUpAt: performance.now() + timeout + CALLER_GRACE_MS, giveUp: () => giveUp(waited), undo };
+}
 
 let helper: Helper | undefined;
-const outboxes = new Map<string, SharedQueue>();
-let failuresSeen = 0;
 let nextCall = 1;
-const waiting = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void }>();
-/** Failures of pipelined calls not yet reported, by object. */
-const failures = new Map<string, unknown>();
+const waiting = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void; bound: Bound | undefined; timer: { stop(): void } | undefined }>();
+const outboxes = new Outboxes(
+  () => liveHelper(),
+  (h) => retire(h as Helper),
+  (ref, op, args) => callRemote(ref, op, args),
+  (ref, op, args) => callRemoteSync(ref, op, args),
+);
 
 function startHelper(): Helper {
   const flag = new Int32Array(new SharedArrayBuffer(4));
-  const window = new Int32Array(new SharedArrayBuffer(12));
+  const window = new Int32Array(new SharedArrayBuffer(4 * WINDOW_SLOTS));
   const sync = new MessageChannel();
   const replies = new MessageChannel();
   const failed = new MessageChannel();
-  const worker = new Worker(THREAD_BOOTSTRAP, {
+  const worker = new Worker(HELPER_BOOTSTRAP, {
     eval: true,
     workerData: {
       entry: entryUrl(import.meta.url, 'proxy', 'client-entry'),
@@ -56,109 +118,173 @@ function startHelper(): Helper {
     name: 'concur proxy client',
   });
   worker.unref();
-  replies.port1.on('message', (frame: Uint8Array) => {
-    const callId = callIdOf(frame);
+  const h: Helper = { worker, flag, window, syncPort: sync.port1, asyncPort: replies.port1, failedPort: failed.port1 };
+  // A helper that fails must not take this thread with it: its callers are told instead.
+  worker.on('error', () => {});
+  worker.once('exit', () => retire(h));
+  replies.port1.on('message', (msg: Uint8Array | Abandoned) => {
+    const abandoned = !(msg instanceof Uint8Array);
+    const callId = abandoned ? msg.abandoned : callIdOf(msg);
     const w = waiting.get(callId);
     if (w === undefined) return;
     waiting.delete(callId);
+    w.timer?.stop();
     if (waiting.size === 0) replies.port1.unref();
-    const [ok, value] = decodeReply(frame);
-    if (ok) w.resolve(value);
-    else w.reject(deserializeError(value as SerializedError));
+    try {
+      w.resolve(abandoned ? w.bound!.giveUp() : valueOf(msg));
+    } catch (err) {
+      w.reject(err);
+    }
   });
   replies.port1.unref();
-  // Puts still on their way when the program runs out of work land before it exits.
-  if (isMainThread) process.on('beforeExit', () => settleSync());
-  return { worker, flag, window, syncPort: sync.port1, asyncPort: replies.port1, failedPort: failed.port1 };
+  return h;
 }
 
-function post(ref: ProxyRef, mode: number, op: string, args: unknown[]): number {
-  helper ??= startHelper();
+// Puts and writes still on their way when the program runs out of work land before it exits.
+if (isMainThread) process.on('beforeExit', () => outboxes.settleSync(helper));
+
+/** This thread's helper, started (again, if the last one exited) on first use. */
+function liveHelper(): Helper {
+  if (helper !== undefined && Atomics.load(helper.window, HELPER_GONE) === 1) throw retire(helper);
+  return (helper ??= startHelper());
+}
+
+/** The helper exited: nothing it held will be answered. Returns the error its callers get. */
+function retire(h: Helper): Error {
+  const err = new Error("concur: this thread's proxy helper thread exited; calls, puts and writes it had not answered are lost");
+  if (helper !== h) return err;
+  helper = undefined;
+  outboxes.clear();
+  for (const w of waiting.values()) {
+    w.timer?.stop();
+    w.reject(err);
+  }
+  waiting.clear();
+  h.asyncPort.unref();
+  return err;
+}
+
+function valueOf(frame: Uint8Array): unknown {
+  const [ok, value] = decodeReply(frame);
+  if (ok) return value;
+  throw deserializeError(value as SerializedError);
+}
+
+function post(ref: ProxyRef, mode: number, op: string, args: unknown[]): { h: Helper; callId: number } {
+  const h = liveHelper();
   // Call id 0 asks the owner for no answer at all.
   const callId = mode === NO_REPLY ? 0 : nextCall;
   if (mode !== NO_REPLY) nextCall = nextCall >= 0x7ffffff0 ? 1 : nextCall + 1; // the helper numbers its own calls from 2^31
   const frame = encodeCall(callId, ref.id, op, args);
-  helper.worker.postMessage([ref.addr, ref.key, ref.pid, callId, mode, frame, ref.id] satisfies HelperRequest);
-  return callId;
+  if (frame.length > ref.maxFrame) {
+    throw new RangeError(`a call of ${frame.length} bytes through a proxy (${op}) is over the frame limit of ${ref.maxFrame} bytes (maxFrameBytes of the owner, pid ${ref.pid})`);
+  }
+  h.worker.postMessage([ref.addr, ref.key, ref.pid, callId, mode, frame, ref.id, ref.maxFrame] satisfies HelperRequest);
+  return { h, callId };
 }
 
-/** Calls `op` on the owner's object; the Promise settles with its result or its error. */
-export function callRemote(ref: ProxyRef, op: string, args: unknown[] = []): Promise<unknown> {
+/** Calls `fn` at performance.now() `at`, however far away (one timer cannot wait past 2^31-1 ms). */
+function timerAt(at: number, fn: () => void): { stop(): void } {
+  let handle: NodeJS.Timeout | undefined;
+  const arm = (): void => {
+    const left = at - performance.now();
+    if (left <= 0) return fn();
+    handle = setTimeout(arm, Math.min(left, 2 ** 31 - 1));
+    handle.unref(); // the call in flight keeps the process alive
+  };
+  arm();
+  return { stop: () => clearTimeout(handle) };
+}
+
+const abandon = (h: Helper, ref: ProxyRef, callId: number, undo: Abandon['undo']): void =>
+  h.worker.postMessage({ abandon: callId, addr: ref.addr, undo } satisfies Abandon);
+
+/** Calls `op` on the owner's object; the Promise settles with its result or its error (or, past `bound`, its give-up). */
+export function callRemote(ref: ProxyRef, op: string, args: unknown[] = [], bound?: Bound): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    let callId: number;
+    let h: Helper, callId: number;
     try {
-      callId = post(ref, ASYNC, op, args);
+      outboxes.throwFailure(ref, helper);
+      ({ h, callId } = post(ref, ASYNC, op, args));
     } catch (err) {
       reject(err);
       return;
     }
     // A call in flight keeps this process alive, as a waiting thread would.
-    if (waiting.size === 0) helper!.asyncPort.ref();
-    waiting.set(callId, { resolve, reject });
+    if (waiting.size === 0) h.asyncPort.ref();
+    const w = { resolve, reject, bound, timer: undefined as { stop(): void } | undefined };
+    waiting.set(callId, w);
+    if (bound !== undefined && bound.giveUpAt !== Infinity) w.timer = timerAt(bound.giveUpAt, () => abandon(h, ref, callId, bound.undo));
   });
 }
 
-/** Calls `op` on the owner's object, blocking this thread until it answers. */
-export function callRemoteSync(ref: ProxyRef, op: string, args: unknown[] = []): unknown {
-  const h = (helper ??= startHelper());
-  // The helper counts its hand-overs (never resets the count), so no store of ours can
-  // hide one; and a wait looks at the port again at least every SYNC_SLICE_MS whatever.
-  const seen = Atomics.load(h.flag, 0);
-  post(ref, SYNC, op, args);
-  let got = receiveMessageOnPort(h.syncPort) as { message: Uint8Array } | undefined;
-  while (got === undefined) {
-    Atomics.wait(h.flag, 0, seen, SYNC_SLICE_MS);
-    got = receiveMessageOnPort(h.syncPort) as { message: Uint8Array } | undefined;
+/** Calls `op` on the owner's object, blocking this thread until it answers (or, past `bound`, gives up). */
+export function callRemoteSync(ref: ProxyRef, op: string, args: unknown[] = [], bound?: Bound): unknown {
+  outboxes.throwFailure(ref, helper);
+  const { h, callId } = post(ref, SYNC, op, args);
+  const giveUpAt = bound?.giveUpAt ?? Infinity;
+  let gaveUp: 'deadline' | 'owner' | undefined;
+  let ownerCheck = performance.now() + OWNER_CHECK_MS;
+  for (;;) {
+    // The helper posts, then bumps the flag: read the flag first, so a hand-over after
+    // the look at the port changes it and the wait below returns at once.
+    const seen = Atomics.load(h.flag, 0);
+    for (let m = receiveMessageOnPort(h.syncPort); m !== undefined; m = receiveMessageOnPort(h.syncPort)) {
+      const msg = m.message as Uint8Array | Abandoned;
+      if (msg instanceof Uint8Array) {
+        if (callIdOf(msg) === callId) return valueOf(msg);
+      } else if (msg.abandoned === callId) {
+        if (gaveUp === 'owner') throw new EOFError(`the process that owns this object (pid ${ref.pid}) has exited`);
+        return bound!.giveUp();
+      }
+    }
+    if (Atomics.load(h.window, HELPER_GONE) === 1) throw retire(h);
+    if (gaveUp === undefined) {
+      const now = performance.now();
+      if (now >= giveUpAt) gaveUp = 'deadline';
+      else if (now >= ownerCheck) {
+        ownerCheck = now + OWNER_CHECK_MS;
+        if (!processExists(ref.pid)) gaveUp = 'owner';
+      }
+      // The helper decides: the reply, if it already went, or word that none will come.
+      if (gaveUp !== undefined) abandon(h, ref, callId, bound?.undo);
+    }
+    waitSync(h.flag, 0, seen, gaveUp === undefined ? giveUpAt : Infinity);
   }
-  const [ok, value] = decodeReply(got.message);
-  if (ok) return value;
-  throw deserializeError(value as SerializedError);
 }
 
-/** Longest a blocked sync call sleeps before it looks for its answer again. */
-const SYNC_SLICE_MS = 200;
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 
-/** Calls `op` on the owner's object without waiting; its order among this thread's calls holds. */
+/** Calls `op` on the owner's object without waiting; it lands before this thread's later calls, and before `settle()` returns. */
 export function sendRemote(ref: ProxyRef, op: string, args: unknown[] = []): void {
-  post(ref, NO_REPLY, op, args);
-}
-
-const keyOf = (ref: ProxyRef): string => `${ref.addr}#${ref.id}`;
-
-function collectFailures(h: Helper): void {
-  failuresSeen = Atomics.load(h.window, FAILURES);
-  for (let m = receiveMessageOnPort(h.failedPort); m !== undefined; m = receiveMessageOnPort(h.failedPort)) {
-    const [object, frame] = m.message as [string, Uint8Array];
-    if (!failures.has(object)) failures.set(object, deserializeError(decodeReply(frame)[1] as SerializedError));
+  outboxes.throwFailure(ref, helper);
+  const h = liveHelper();
+  // Counted before it leaves, so a settle that follows at once waits for it.
+  Atomics.add(h.window, INFLIGHT, 1);
+  try {
+    post(ref, TRACKED, op, args);
+  } catch (err) {
+    Atomics.sub(h.window, INFLIGHT, 1);
+    throw err;
   }
 }
 
-/** Throws the failure of an earlier put of this thread into `ref` (into any queue when undefined). */
-function throwFailure(ref: ProxyRef | undefined): void {
-  const h = helper;
-  if (h === undefined) return;
-  if (Atomics.load(h.window, FAILURES) !== failuresSeen) collectFailures(h);
-  if (failures.size === 0) return;
-  const key = ref === undefined ? failures.keys().next().value! : keyOf(ref);
-  if (!failures.has(key)) return;
-  const err = failures.get(key);
-  failures.delete(key);
-  throw err;
+/** @internal This thread's helper worker, if it started (for tests that make it fail). */
+export function _helperWorker(): Worker | undefined {
+  return helper?.worker;
 }
 
-function outboxFor(ref: ProxyRef): SharedQueue {
-  const key = keyOf(ref);
-  let outbox = outboxes.get(key);
-  if (outbox === undefined) {
-    const h = (helper ??= startHelper());
-    outbox = new SharedQueue({ capacityBytes: OUTBOX_BYTES });
-    outboxes.set(key, outbox);
-    h.worker.postMessage({ outbox, addr: ref.addr, key: ref.key, pid: ref.pid, objectId: ref.id } satisfies OutboxRegistration);
-  }
-  return outbox;
+/** True once this thread has used a proxy (so there may be puts or writes to settle). */
+export function usesProxies(): boolean {
+  return helper !== undefined;
 }
-
-const tooLarge = (err: unknown): boolean => err instanceof RangeError && /cannot fit/.test(err.message);
 
 /**
  * Puts `item` into the owner's queue without waiting for its answer (it goes into this
@@ -166,55 +292,33 @@ const tooLarge = (err: unknown): boolean => err instanceof RangeError && /cannot
  * earlier such put into the same queue.
  */
 export function enqueueSync(ref: ProxyRef, item: unknown): void {
-  throwFailure(ref);
-  try {
-    outboxFor(ref).putSync(item);
-  } catch (err) {
-    if (!tooLarge(err)) throw err;
-    // Larger than the outbox: after what is in it, on its own.
-    settleSync(ref);
-    callRemoteSync(ref, 'put', [item, undefined]);
-  }
+  outboxes.enqueueSync(ref, item);
 }
 
 /** `enqueueSync` that waits for room in the outbox with the event loop free. */
-export async function enqueue(ref: ProxyRef, item: unknown): Promise<void> {
-  throwFailure(ref);
-  try {
-    await outboxFor(ref).put(item);
-  } catch (err) {
-    if (!tooLarge(err)) throw err;
-    await settle(ref);
-    await callRemote(ref, 'put', [item, undefined]);
-  }
-}
-
-/** True once this thread has used a proxy (so there may be puts to settle). */
-export function usesProxies(): boolean {
-  return helper !== undefined;
-}
-
-function unsettled(h: Helper): boolean {
-  if (Atomics.load(h.window, INFLIGHT) > 0) return true;
-  for (const outbox of outboxes.values()) if (outbox.qsize() > 0) return true;
-  return false;
+export function enqueue(ref: ProxyRef, item: unknown): Promise<void> {
+  return outboxes.enqueue(ref, item);
 }
 
 /**
- * Waits until every put this thread sent ahead has landed at its owner, then throws the
- * failure of one of them into `ref` (into any queue when `ref` is undefined), if any.
+ * Waits until every put and write this thread sent ahead has landed at its owner, then
+ * throws the failure of one of them into `ref` (into any object when `ref` is
+ * undefined), if any. False if `giveUpAt` (performance.now()) came first.
  */
-export function settleSync(ref?: ProxyRef): void {
-  const h = helper;
-  if (h === undefined) return;
-  for (let acks = Atomics.load(h.window, ACKS); unsettled(h); acks = Atomics.load(h.window, ACKS)) waitSync(h.window, ACKS, acks, Infinity);
-  throwFailure(ref);
+export function settleSync(ref?: ProxyRef, giveUpAt = Infinity): boolean {
+  return outboxes.settleSync(helper, ref, giveUpAt);
+}
+
+/** `settleSync` that never throws: for a task that failed already (its own error is the one to report). */
+export function settleQuietly(): void {
+  try {
+    settleSync();
+  } catch {
+    // the task's own failure is reported instead
+  }
 }
 
 /** `settleSync` with the event loop free. */
-export async function settle(ref?: ProxyRef): Promise<void> {
-  const h = helper;
-  if (h === undefined) return;
-  for (let acks = Atomics.load(h.window, ACKS); unsettled(h); acks = Atomics.load(h.window, ACKS)) await waitAsync(h.window, ACKS, acks, Infinity);
-  throwFailure(ref);
+export function settle(ref?: ProxyRef, giveUpAt = Infinity): Promise<boolean> {
+  return outboxes.settle(helper, ref, giveUpAt);
 }

@@ -1,19 +1,36 @@
 import type { Socket } from 'node:net';
 
+/** Options of a FramedSocket. */
+export interface FrameOptions {
+  /** Largest frame accepted from the peer; a header announcing more closes the socket. */
+  maxFrameBytes: number;
+}
+
 /**
  * Length-prefixed frames over a stream socket: 4 bytes (little-endian length), then
  * the bytes. The proxy protocol is frames of v8-serialized values once both sides have
  * authenticated; before that, frames of raw bytes, never deserialized.
+ *
+ * What the peer sends is bounded: a header announcing more than `maxFrameBytes` closes
+ * the socket before any of the body is kept, and frames nobody has asked for yet may
+ * not pile up past one frame's worth. Chunks are kept as they come and each frame is
+ * assembled once, so a frame that arrives in many pieces costs time linear in its size.
  */
 export class FramedSocket {
   readonly socket: Socket;
+  /** Largest frame accepted (raised once the peer has authenticated). */
+  maxFrameBytes: number;
   #chunks: Buffer[] = [];
   #buffered = 0;
+  /** Body length of the frame being received, or -1 while its header is still to come. */
+  #need = -1;
   #onFrame: ((frame: Buffer) => void) | undefined;
   #early: Buffer[] = [];
+  #earlyBytes = 0;
 
-  constructor(socket: Socket) {
+  constructor(socket: Socket, options: FrameOptions) {
     this.socket = socket;
+    this.maxFrameBytes = options.maxFrameBytes;
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.#receive(chunk));
   }
@@ -34,7 +51,11 @@ export class FramedSocket {
   onFrame(handler: ((frame: Buffer) => void) | undefined): void {
     this.#onFrame = handler;
     if (handler === undefined) return;
-    while (this.#early.length > 0 && this.#onFrame === handler) handler(this.#early.shift()!);
+    while (this.#early.length > 0 && this.#onFrame === handler) {
+      const frame = this.#early.shift()!;
+      this.#earlyBytes -= frame.length;
+      handler(frame);
+    }
   }
 
   /** The next frame, as a promise (for handshakes). */
@@ -51,21 +72,67 @@ export class FramedSocket {
   }
 
   #receive(chunk: Buffer): void {
+    if (this.socket.destroyed) return;
     this.#chunks.push(chunk);
     this.#buffered += chunk.length;
-    while (this.#buffered >= 4) {
-      let all = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks);
-      const length = all.readUInt32LE(0);
-      if (all.length < 4 + length) {
-        this.#chunks = [all];
-        return;
+    for (;;) {
+      if (this.#need < 0) {
+        if (this.#buffered < 4) return;
+        const length = this.#take(4).readUInt32LE(0);
+        if (length > this.maxFrameBytes) {
+          this.#refuse();
+          return;
+        }
+        this.#need = length;
       }
-      const frame = all.subarray(4, 4 + length);
-      all = all.subarray(4 + length);
-      this.#chunks = all.length > 0 ? [all] : [];
-      this.#buffered = all.length;
+      if (this.#buffered < this.#need) return;
+      const frame = this.#take(this.#need);
+      this.#need = -1;
       if (this.#onFrame) this.#onFrame(frame);
-      else this.#early.push(frame);
+      else {
+        this.#early.push(frame);
+        this.#earlyBytes += frame.length;
+        // Nobody reads them: a peer that sends ahead of the protocol is cut off.
+        if (this.#earlyBytes > this.maxFrameBytes) {
+          this.#refuse();
+          return;
+        }
+      }
+      if (this.socket.destroyed) return;
     }
+  }
+
+  /** Removes the first `n` buffered bytes (n <= buffered): a view when one chunk holds them, else one copy. */
+  #take(n: number): Buffer {
+    this.#buffered -= n;
+    const first = this.#chunks[0]!;
+    if (first.length >= n) {
+      if (first.length === n) this.#chunks.shift();
+      else this.#chunks[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    const parts: Buffer[] = [];
+    let left = n;
+    while (left > 0) {
+      const c = this.#chunks[0]!;
+      if (c.length <= left) {
+        parts.push(c);
+        this.#chunks.shift();
+        left -= c.length;
+      } else {
+        parts.push(c.subarray(0, left));
+        this.#chunks[0] = c.subarray(left);
+        left = 0;
+      }
+    }
+    return Buffer.concat(parts, n);
+  }
+
+  #refuse(): void {
+    this.#chunks = [];
+    this.#buffered = 0;
+    this.#early = [];
+    this.#earlyBytes = 0;
+    this.socket.destroy();
   }
 }

@@ -4,11 +4,12 @@
  * carry. The socket lives in a fresh directory only this user can enter, and goes when
  * the process ends.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { THREAD_BOOTSTRAP } from '../threads/bootstrap.js';
+import { describe } from '../futures/future.js';
 import { entryUrl } from '../util/entry-url.js';
 import type { ProxyRef } from './protocol.js';
 
@@ -18,20 +19,81 @@ interface Broker {
   readonly key: string;
 }
 
+/** The frame limit of proxy calls unless `configureProxies` sets another. */
+export const DEFAULT_MAX_FRAME_BYTES = 64 << 20;
+/** The smallest frame limit: a thread's outbox and its batches are sized from it. */
+const MIN_MAX_FRAME_BYTES = 64 << 10;
+
+/** Options of the proxies this process serves. */
+export interface ProxyOptions {
+  /**
+   * Largest call or reply, in bytes, through a proxy of an object this process shares
+   * (64 MiB by default). A caller whose call is larger gets a RangeError naming it; a
+   * peer that announces a larger frame is disconnected.
+   */
+  maxFrameBytes?: number;
+}
+
+let maxFrameBytes = DEFAULT_MAX_FRAME_BYTES;
 let broker: Broker | undefined;
 let nextId = 1;
 const refs = new WeakMap<object, ProxyRef>();
 
+/** Sets the options of the objects this process shares; call it before the first is shared. */
+export function configureProxies(options: ProxyOptions): void {
+  if (broker !== undefined) throw new Error('concur: configureProxies() must be called before the first object is shared with another process');
+  const { maxFrameBytes: max = maxFrameBytes } = options;
+  if (!Number.isInteger(max) || max < MIN_MAX_FRAME_BYTES || max > 2 ** 31 - 1) {
+    throw new RangeError(`maxFrameBytes must be an integer from ${MIN_MAX_FRAME_BYTES} to ${2 ** 31 - 1}, got ${describe(max)}`);
+  }
+  maxFrameBytes = max;
+}
+
+/** Longest Unix socket path, in bytes (sun_path less its terminating NUL). */
+export const SOCKET_PATH_MAX = process.platform === 'linux' ? 107 : 103;
+const SOCKET_NAME = 'broker.sock';
+const DIR_PREFIX = 'concur-';
+/** Where to look when TMPDIR is too long for a socket path, as CPython's multiprocessing does. */
+const FALLBACK_DIRS = ['/tmp', '/var/tmp', '/usr/tmp'];
+
+/**
+ * Makes an owner-only directory (mkdtemp makes it 0700) in the first of `candidates`
+ * where the socket path fits, and returns it with the socket's path. A path never gets
+ * cut short: the OS would silently bind a different, shorter name, outside the directory.
+ */
+export function socketPathIn(candidates: readonly string[]): { dir: string; path: string } {
+  const tried: string[] = [];
+  for (const base of new Set(candidates)) {
+    // mkdtemp appends six characters to the prefix.
+    const bytes = Buffer.byteLength(join(base, `${DIR_PREFIX}XXXXXX`, SOCKET_NAME));
+    if (bytes > SOCKET_PATH_MAX) {
+      tried.push(`${base} (${bytes} bytes)`);
+      continue;
+    }
+    let dir: string;
+    try {
+      dir = mkdtempSync(join(base, DIR_PREFIX));
+    } catch (err) {
+      tried.push(`${base} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      continue;
+    }
+    return { dir, path: join(dir, SOCKET_NAME) };
+  }
+  throw new Error(
+    `concur: no directory gives the socket of shared objects a path within the Unix limit of ${SOCKET_PATH_MAX} bytes ` +
+      `(tried ${tried.join(', ')}); set TMPDIR to a shorter, writable directory`,
+  );
+}
+
 function startBroker(): Broker {
-  // mkdtemp makes the directory 0700: nobody else can reach the socket inside it.
-  const dir = mkdtempSync(join(tmpdir(), 'concur-'));
+  // Nobody else can enter the directory, so nobody else can reach the socket inside it.
+  const { dir, path } = socketPathIn([tmpdir(), ...FALLBACK_DIRS.filter((d) => existsSync(d))]);
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-  const path = join(dir, 'broker.sock');
   // Web Crypto's global, not node:crypto: every worker loads this module, few start a broker.
   const key = Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(32))).toString('hex');
   const worker = new Worker(THREAD_BOOTSTRAP, {
     eval: true,
-    workerData: { entry: entryUrl(import.meta.url, 'proxy', 'broker-entry'), path, key },
+    workerData: { entry: entryUrl(import.meta.url, 'proxy', 'broker-entry'), path, key, maxFrameBytes },
     name: 'concur broker',
   });
   // It serves while others use what we shared; it never keeps this process alive.
@@ -47,7 +109,7 @@ export function exportObject(object: object): ProxyRef {
   let ref = refs.get(object);
   if (ref !== undefined) return ref;
   broker ??= startBroker();
-  ref = { addr: broker.path, key: broker.key, pid: process.pid, id: nextId++ };
+  ref = { addr: broker.path, key: broker.key, pid: process.pid, id: nextId++, maxFrame: maxFrameBytes };
   broker.worker.postMessage({ id: ref.id, object });
   refs.set(object, ref);
   return ref;

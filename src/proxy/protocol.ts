@@ -16,7 +16,12 @@ export interface ProxyRef {
   readonly pid: number;
   /** The object's id at its owner. */
   readonly id: number;
+  /** The owner's frame limit (maxFrameBytes): a call larger than it fails before it is sent. */
+  readonly maxFrame: number;
 }
+
+/** Most bytes a handshake frame may have (CPython caps its handshake messages at 256 too). */
+export const HANDSHAKE_MAX_BYTES = 256;
 
 function withCallId(callId: number, body: Buffer): Buffer {
   const out = Buffer.allocUnsafe(4 + body.length);
@@ -56,6 +61,8 @@ export const SYNC = 2;
 
 /** A batch of puts the helper shipped from an outbox: its reply only counts (and reports a failure). */
 export const PIPELINED = 3;
+/** A write (`value = x`) nobody waits for, counted until it has landed, as a batch is. */
+export const TRACKED = 4;
 
 // Slots of the Int32Array a thread shares with its helper about shipped batches.
 /** Batches shipped and not yet answered. */
@@ -64,6 +71,10 @@ export const INFLIGHT = 0;
 export const FAILURES = 1;
 /** Bumped on every answer to a batch: a thread settling its puts waits on it. */
 export const ACKS = 2;
+/** Set (and both counters woken) when the helper thread exits: nothing more will be answered. */
+export const HELPER_GONE = 3;
+/** Slots of that Int32Array. */
+export const WINDOW_SLOTS = 4;
 
 /** Tells a helper about a thread's outbox for one queue of another process. */
 export interface OutboxRegistration {
@@ -72,7 +83,29 @@ export interface OutboxRegistration {
   key: string;
   pid: number;
   objectId: number;
+  /** Bytes of records per batch (below the owner's frame limit). */
+  batchBytes: number;
+  maxFrame: number;
+}
+
+/**
+ * Tells a helper that its thread stopped waiting for a call (its own deadline passed,
+ * or its owner is gone). The helper alone decides: if the reply already went to the
+ * thread, nothing changes; else the thread is told `{ abandoned: callId }`, and a
+ * reply that comes later is undone by calling `undo` with the value it carried (a
+ * permit or an item the owner granted late goes back).
+ */
+export interface Abandon {
+  abandon: number;
+  addr: string;
+  /** The operation that gives back a late reply's value, and whether only a `true` needs it (an acquire's). */
+  undo: { op: string; onlyIfTrue: boolean } | undefined;
+}
+
+/** What a helper answers a thread that abandoned a call still in flight. */
+export interface Abandoned {
+  abandoned: number;
 }
 
 /** What a thread asks its helper to send. */
-export type HelperRequest = [addr: string, key: string, pid: number, callId: number, mode: number, frame: Uint8Array, objectId: number];
+export type HelperRequest = [addr: string, key: string, pid: number, callId: number, mode: number, frame: Uint8Array, objectId: number, maxFrame: number];

@@ -4,12 +4,20 @@
  * still a property) and forwards every call to the owner's broker. A proxy is plain
  * data (its reference) plus a registered class, so it crosses on into further threads
  * and processes and is revived there like any primitive.
+ *
+ * A call with a timeout ends by its caller's own deadline (the timeout plus
+ * CALLER_GRACE_MS) even when the owner cannot answer: an acquire returns false, an
+ * Event wait false, a get throws Empty, a Barrier wait BrokenBarrierError, and what the
+ * owner grants after that is given back. A put with a timeout throws TimeoutError: it
+ * may still land. A Condition wait has no such bound: it returns holding the lock, and
+ * re-acquiring the lock has no timeout (as in Python).
  */
+import { BrokenBarrierError, Empty, TimeoutError } from '../futures/errors.js';
 import { brandInstance, kindOf, registerShared } from '../sync/shared.js';
 import { hold, holdSync, withLock, type AcquireOptions } from '../sync/semlock.js';
 import { waitFor, waitForSync } from '../sync/condition.js';
 import { untilShutDown } from '../queues/until-shutdown.js';
-import { callRemote, callRemoteSync, enqueue, enqueueSync, sendRemote, settle, settleSync } from './client.js';
+import { bounded, callRemote, callRemoteSync, enqueue, enqueueSync, sendRemote, settle, settleSync, type Bound } from './client.js';
 import { exportObject } from './owner.js';
 import type { ProxyRef } from './protocol.js';
 
@@ -21,7 +29,16 @@ abstract class Remote {
     brandInstance(this, new.target);
     this._ref = ref;
   }
+  /** @internal What a caller that waited `waited` for the owner to answer is told. */
+  _noAnswer(waited: string): string {
+    return `the process that owns this object (pid ${this._ref.pid}) did not answer within ${waited}`;
+  }
 }
+
+/** An acquire the owner grants after its caller gave up is released. */
+const GIVE_BACK = { op: 'giveBack', onlyIfTrue: true };
+/** An item the owner hands over after its caller gave up goes back into the queue. */
+const PUT_BACK = { op: 'putBack', onlyIfTrue: false };
 
 /** A Lock, RLock, Semaphore or BoundedSemaphore of another process. */
 class RemoteSemLock extends Remote {
@@ -32,10 +49,21 @@ class RemoteSemLock extends Remote {
     this._kind = kind;
   }
   acquire(options: AcquireOptions = {}): Promise<boolean> {
-    return callRemote(this._ref, 'acquire', [options]) as Promise<boolean>;
+    let bound: Bound | undefined;
+    try {
+      bound = this._bound(options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return callRemote(this._ref, 'acquire', [options], bound) as Promise<boolean>;
   }
   acquireSync(options: AcquireOptions = {}): boolean {
-    return callRemoteSync(this._ref, 'acquire', [options]) as boolean;
+    return callRemoteSync(this._ref, 'acquire', [options], this._bound(options)) as boolean;
+  }
+  /** @internal A try (blocking: false) is bounded as a timeout of 0. */
+  _bound(options: AcquireOptions): Bound | undefined {
+    const timeout = options.blocking === false && options.timeout === undefined ? 0 : options.timeout;
+    return bounded(timeout, () => false, GIVE_BACK);
   }
   release(n = 1): void {
     callRemoteSync(this._ref, 'release', [n]);
@@ -105,10 +133,16 @@ class RemoteEvent extends Remote {
     return callRemoteSync(this._ref, 'isSet') as boolean;
   }
   wait(timeout?: number): Promise<boolean> {
-    return callRemote(this._ref, 'wait', [timeout]) as Promise<boolean>;
+    let bound: Bound | undefined;
+    try {
+      bound = bounded(timeout, () => false);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return callRemote(this._ref, 'wait', [timeout], bound) as Promise<boolean>;
   }
   waitSync(timeout?: number): boolean {
-    return callRemoteSync(this._ref, 'wait', [timeout]) as boolean;
+    return callRemoteSync(this._ref, 'wait', [timeout], bounded(timeout, () => false)) as boolean;
   }
 }
 
@@ -120,10 +154,22 @@ class RemoteBarrier extends Remote {
     this.parties = parties;
   }
   wait(timeout?: number): Promise<number> {
-    return callRemote(this._ref, 'wait', [timeout]) as Promise<number>;
+    let bound: Bound | undefined;
+    try {
+      bound = this._bound(timeout);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return callRemote(this._ref, 'wait', [timeout], bound) as Promise<number>;
   }
   waitSync(timeout?: number): number {
-    return callRemoteSync(this._ref, 'wait', [timeout]) as number;
+    return callRemoteSync(this._ref, 'wait', [timeout], this._bound(timeout)) as number;
+  }
+  /** @internal */
+  _bound(timeout: number | undefined): Bound | undefined {
+    return bounded(timeout, (waited) => {
+      throw new BrokenBarrierError(this._noAnswer(waited));
+    });
   }
   abort(): void {
     callRemoteSync(this._ref, 'abort');
@@ -151,7 +197,8 @@ class RemoteValue extends Remote {
     return callRemoteSync(this._ref, 'get') as number | bigint;
   }
   set value(x: number | bigint) {
-    // Nothing to wait for: this thread's later calls reach the owner after it.
+    // Nothing to wait for: this thread's later calls reach the owner after it, and its
+    // task or target is not done until it has landed.
     sendRemote(this._ref, 'set', [x]);
   }
   getLock(): RemoteSemLock {
@@ -216,25 +263,23 @@ class RemoteSharedQueue<T = unknown> extends Remote {
   }
   async put(item: T, options: { timeout?: number } = {}): Promise<void> {
     if (this.maxsize <= 0 && options.timeout === undefined) return enqueue(this._ref, item);
-    await settle(this._ref);
-    await callRemote(this._ref, 'put', [item, options.timeout]);
+    await this._callAsync(this._putBound(options.timeout), 'put', item, options.timeout);
   }
   putSync(item: T, options: { timeout?: number } = {}): void {
     if (this.maxsize <= 0 && options.timeout === undefined) return enqueueSync(this._ref, item);
-    this._call('put', item, options.timeout);
+    this._callBounded(this._putBound(options.timeout), 'put', item, options.timeout);
   }
   putNowait(item: T): void {
     this._call('putNowait', item);
   }
-  async get(options: { timeout?: number } = {}): Promise<T> {
-    await settle(this._ref);
-    return callRemote(this._ref, 'get', [options.timeout]) as Promise<T>;
+  get(options: { timeout?: number } = {}): Promise<T> {
+    return this._callAsync(this._getBound(options.timeout), 'get', options.timeout) as Promise<T>;
   }
   getSync(options: { timeout?: number } = {}): T {
-    return this._call('get', options.timeout) as T;
+    return this._callBounded(this._getBound(options.timeout), 'get', options.timeout) as T;
   }
   getNowait(): T {
-    return this._call('getNowait') as T;
+    return this._callBounded(this._getBound(0), 'getNowait') as T;
   }
   qsize(): number {
     return this._call('qsize') as number;
@@ -265,6 +310,32 @@ class RemoteSharedQueue<T = unknown> extends Remote {
   _call(op: string, ...args: unknown[]): unknown {
     settleSync(this._ref);
     return callRemoteSync(this._ref, op, args);
+  }
+  /** @internal `_call` that gives up at `bound` (settling this thread's puts counts in its time). */
+  _callBounded(bound: Bound | undefined, op: string, ...args: unknown[]): unknown {
+    if (!settleSync(this._ref, bound?.giveUpAt)) return bound!.giveUp();
+    return callRemoteSync(this._ref, op, args, bound);
+  }
+  /** @internal `_callBounded` with the event loop free. */
+  async _callAsync(bound: Bound | undefined, op: string, ...args: unknown[]): Promise<unknown> {
+    if (!(await settle(this._ref, bound?.giveUpAt))) return bound!.giveUp();
+    return callRemote(this._ref, op, args, bound);
+  }
+  /** @internal */
+  _getBound(timeout: number | undefined): Bound | undefined {
+    return bounded(
+      timeout,
+      (waited) => {
+        throw new Empty(this._noAnswer(waited));
+      },
+      PUT_BACK,
+    );
+  }
+  /** @internal */
+  _putBound(timeout: number | undefined): Bound | undefined {
+    return bounded(timeout, (waited) => {
+      throw new TimeoutError(`${this._noAnswer(waited)}: the item may still be put once it does`);
+    });
   }
 }
 

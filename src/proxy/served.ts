@@ -2,6 +2,12 @@
  * What the broker does for each proxy call: the operations of every shared kind, run
  * on the real object in the owner's broker thread on behalf of a remote caller. Waits
  * use the asynchronous forms, so one broker thread serves every caller at once.
+ *
+ * Whatever an operation takes for a caller that cannot have it (its connection closed
+ * before the answer, or the answer is too large to send) is given back by the kind's
+ * `undo`: a permit is released, an item goes back into its queue, a lock a Condition
+ * wait re-acquired is released. A caller that gave up waiting asks for the same
+ * (`giveBack`, `putBack`) when the owner's answer comes after its own deadline.
  */
 import { MAX_CONDITION_WAITERS, type Condition } from '../sync/condition.js';
 import type { Event } from '../sync/event.js';
@@ -10,14 +16,9 @@ import type { SemLock } from '../sync/semlock.js';
 import type { SharedArray, Value } from '../sync/value.js';
 import { encode, forEachRecord, type SharedQueue } from '../queues/shared-queue.js';
 import { runAsync } from '../sync/waiting.js';
+import { releasedLock, runFor, tookLock, type Caller } from './callers.js';
 
-/** Who a call is for: the owner id locks record, and whether its connection is still open. */
-export interface Caller {
-  readonly owner: number;
-  alive: boolean;
-  /** The last put of this caller into each queue: its puts land in the order it made them. */
-  readonly puts: Map<object, Promise<unknown>>;
-}
+export type { Caller } from './callers.js';
 
 /**
  * Runs a caller's puts into a queue in the order they came: while one waits for room,
@@ -35,32 +36,67 @@ function inOrder(caller: Caller, q: object, put: () => Promise<unknown> | undefi
   return done;
 }
 
+/**
+ * Puts back an item a get took for nobody. It counts as no new item (the put that
+ * brought it counted already): `join()` still waits for exactly one taskDone for it.
+ */
+async function putBack(q: SharedQueue, item: unknown): Promise<void> {
+  try {
+    if (!q._tryPut(encode(item))) await runAsync(q._putRecordSteps(encode(item), undefined));
+  } catch {
+    // Shut down meanwhile: the item cannot go back, so it will never be done either.
+  }
+  q.taskDone();
+}
+
 type Op<T> = (target: T, args: any[], caller: Caller) => unknown;
 type Ops<T> = Record<string, Op<T>>;
+/** Gives back what `op` returned (`value`) for a caller that cannot have it. */
+type Undo<T> = (target: T, op: string, value: unknown, caller: Caller) => void;
 
 const semlock: Ops<SemLock & { locked?(): boolean; value?: number }> = {
   acquire: async (lock, [options], caller) => {
-    const got = await runAsync(lock._acquireSteps(options ?? {}, caller.owner));
-    // The caller went away while it waited: the permit it would have taken goes back.
-    if (got && !caller.alive) lock._release(1, caller.owner);
+    const got = await runFor(lock._acquireSteps(options ?? {}, caller.owner), caller, () => true);
+    if (got && caller.alive) tookLock(lock, caller);
     return got;
   },
-  release: (lock, [n], caller) => lock._release(n ?? 1, caller.owner),
+  release: (lock, [n], caller) => {
+    lock._release(n ?? 1, caller.owner);
+    releasedLock(lock);
+  },
+  /** The caller gave up on an acquire the owner granted late. */
+  giveBack: (lock, _args, caller) => {
+    lock._release(1, caller.owner);
+    releasedLock(lock);
+  },
   locked: (lock) => lock.locked!(),
   value: (lock) => lock.value,
 };
+const semlockUndo: Undo<SemLock> = (lock, op, got, caller) => {
+  if (op === 'acquire' && got === true) lock._release(1, caller.owner);
+};
 
 const condition: Ops<Condition> = {
-  wait: (cond, [timeout], caller) => runAsync(cond._waitSteps(timeout, caller.owner)),
+  wait: async (cond, [timeout], caller) => {
+    // The wait gives the lock up, and its place ends the moment the caller is gone.
+    releasedLock(cond.lock, caller);
+    const woke = await runFor(cond._waitSteps(timeout, caller.owner), caller, (r) => r.view === cond._state);
+    if (caller.alive) tookLock(cond.lock, caller);
+    return woke;
+  },
   notify: (cond, [n], caller) => cond._notify(n ?? 1, caller.owner),
   notifyAll: (cond, _args, caller) => cond._notify(MAX_CONDITION_WAITERS, caller.owner),
+};
+// A wait ends holding the lock, whatever it returns: the lock goes back.
+const conditionUndo: Undo<Condition> = (cond, op, _woke, caller) => {
+  if (op === 'wait') cond.lock._releaseAll(caller.owner);
 };
 
 const event: Ops<Event> = {
   set: (e) => e.set(),
   clear: (e) => e.clear(),
   isSet: (e) => e.isSet(),
-  wait: (e, [timeout]) => runAsync(e._waitSteps(timeout)),
+  wait: (e, [timeout], caller) => runFor(e._waitSteps(timeout), caller, () => true),
 };
 
 const barrier: Ops<Barrier> = {
@@ -102,19 +138,19 @@ const queue: Ops<SharedQueue> = {
       })();
     }),
   putNowait: (q, [item]) => q.putNowait(item),
-  get: async (q, [timeout], caller) => {
-    const item = await q.get({ timeout });
-    // Nobody is left to take it: it goes back rather than vanishing.
-    if (!caller.alive) q.putNowait(item);
-    return item;
-  },
+  get: (q, [timeout], caller) => runFor(q._getSteps(timeout), caller, () => true),
   getNowait: (q) => q.getNowait(),
+  /** The caller gave up on a get the owner answered late: the item goes back. */
+  putBack: (q, [item]) => putBack(q, item),
   qsize: (q) => q.qsize(),
   empty: (q) => q.empty(),
   full: (q) => q.full(),
   taskDone: (q) => q.taskDone(),
   join: (q) => q.join(),
   shutdown: (q, [options]) => q.shutdown(options),
+};
+const queueUndo: Undo<SharedQueue> = (q, op, item) => {
+  if (op === 'get' || op === 'getNowait') void putBack(q, item);
 };
 
 /** The operations of each shared kind, by the name the kind registered under. */
@@ -129,4 +165,14 @@ export const SERVED: Record<string, Ops<any>> = {
   Value: value,
   SharedArray: sharedArray,
   SharedQueue: queue,
+};
+
+/** How each kind gives back what an operation took for a caller that cannot have it. */
+export const UNDO: Record<string, Undo<any>> = {
+  Lock: semlockUndo,
+  RLock: semlockUndo,
+  Semaphore: semlockUndo,
+  BoundedSemaphore: semlockUndo,
+  Condition: conditionUndo,
+  SharedQueue: queueUndo,
 };

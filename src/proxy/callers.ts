@@ -1,0 +1,130 @@
+/**
+ * Who the broker serves, and what it does when one of them goes away. A caller is one
+ * authenticated connection (one thread of another process); its owner id is what
+ * locks record for it. When its connection closes, every wait it is in stops (a
+ * Condition wait gives its place up, so a notify goes to a live waiter), and the Locks,
+ * RLocks and Condition locks it holds are released. Semaphore permits are not given
+ * back: a semaphore may be a signal, and a permit taken is not owned by anyone.
+ */
+import { kindOf } from '../sync/shared.js';
+import type { SemLock } from '../sync/semlock.js';
+import { waitAsync, type WaitRequest, type WaitSteps } from '../sync/waiting.js';
+
+/** Who a call is for: the owner id locks record, and whether its connection is still open. */
+export interface Caller {
+  readonly owner: number;
+  alive: boolean;
+  /** The last put of this caller into each queue: its puts land in the order it made them. */
+  readonly puts: Map<object, Promise<unknown>>;
+  /** Locks and RLocks this caller took (some may have been released since). */
+  readonly held: Set<SemLock>;
+  /** Waits of this caller in progress: each stops when called. */
+  readonly waits: Set<() => void>;
+}
+
+/** A new caller with owner id `owner`. */
+export function newCaller(owner: number): Caller {
+  return { owner, alive: true, puts: new Map(), held: new Set(), waits: new Set() };
+}
+
+/**
+ * Plain Locks a remote caller took, by the caller's owner id, until a release through
+ * any proxy. (A Lock may be released by anyone, so the lock itself does not say who
+ * holds it; a release by one of the owner's own threads is not seen here.)
+ */
+const lockHolders = new WeakMap<SemLock, number>();
+
+/** Records that `caller` now holds `lock` (an RLock knows it already; a Semaphore is not tracked). */
+export function tookLock(lock: SemLock, caller: Caller): void {
+  const kind = kindOf(lock);
+  if (kind === 'Lock') lockHolders.set(lock, caller.owner);
+  if (kind === 'Lock' || kind === 'RLock') caller.held.add(lock);
+}
+
+/** Records that `lock` was released through a proxy: by anyone, or (given `by`) by that caller if it held it. */
+export function releasedLock(lock: SemLock, by?: Caller): void {
+  if (kindOf(lock) !== 'Lock') return;
+  if (by === undefined || lockHolders.get(lock) === by.owner) lockHolders.delete(lock);
+}
+
+/** Releases what `caller` still holds; its connection closed. */
+function releaseHeld(caller: Caller): void {
+  for (const lock of caller.held) {
+    try {
+      const kind = kindOf(lock);
+      if (kind === 'RLock' && lock._isOwned(caller.owner)) lock._releaseAll(caller.owner);
+      else if (kind === 'Lock' && lockHolders.get(lock) === caller.owner) {
+        lockHolders.delete(lock);
+        lock._release(1, caller.owner);
+      }
+    } catch {
+      // already released by someone else: nothing to give back
+    }
+  }
+  caller.held.clear();
+}
+
+/** The caller's connection closed: its waits stop first (a notify must not pick them), then its locks go. */
+export function callerGone(caller: Caller): void {
+  caller.alive = false;
+  for (const stop of [...caller.waits]) stop();
+  caller.waits.clear();
+  releaseHeld(caller);
+}
+
+/**
+ * Runs wait steps for `caller` with the event loop free, as runAsync does, except that
+ * a wait `stoppable` says may stop ends (it is told the time ran out) as soon as the
+ * caller is gone, synchronously inside `callerGone`.
+ */
+export function runFor<T>(steps: WaitSteps<T>, caller: Caller, stoppable: (request: WaitRequest) => boolean): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    // Which yield is being waited on: a wake-up for an earlier one is ignored.
+    let turn = 0;
+    let stopHere = false;
+    const stop = (): void => {
+      if (stopHere) advance(false);
+    };
+    const advance = (woke: boolean): void => {
+      turn++;
+      stopHere = false;
+      for (;;) {
+        let r: IteratorResult<WaitRequest, T>;
+        try {
+          r = steps.next(woke);
+        } catch (err) {
+          caller.waits.delete(stop);
+          reject(err);
+          return;
+        }
+        if (r.done) {
+          caller.waits.delete(stop);
+          resolve(r.value);
+          return;
+        }
+        const request = r.value;
+        if (!caller.alive && stoppable(request)) {
+          woke = false;
+          continue;
+        }
+        stopHere = stoppable(request);
+        const mine = turn;
+        waitAsync(request.view, request.index, request.expected, request.deadline).then(
+          (w) => {
+            if (turn === mine) advance(w);
+          },
+          (err: unknown) => {
+            if (turn === mine) {
+              caller.waits.delete(stop);
+              reject(err);
+            }
+          },
+        );
+        return;
+      }
+    };
+    caller.waits.add(stop);
+    // The first step has no wake-up to report (a generator ignores the first next's argument).
+    advance(true);
+  });
+}

@@ -1,0 +1,78 @@
+// Issue 10 items 4 and 5b: what a process held or waited on through a proxy when it was
+// SIGKILLed. The owner gives back a Lock, an RLock and a Condition's lock the dead
+// process held, and the lock its Condition wait re-acquired for it; a Semaphore's
+// permits are never given back (a semaphore may be a signal, not a lock).
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Condition, Event, Lock, Process, RLock, Semaphore, sleep } from '../../src/index.js';
+import { proxyTasks } from '../fixtures/proxy-tasks.js';
+
+async function killedWhile<A extends unknown[]>(target: (...args: A) => unknown, args: A, ready: Event): Promise<void> {
+  const p = new Process({ target: target as (...a: unknown[]) => unknown, args }).start();
+  assert.equal(await ready.wait(60_000), true, 'the child got where it should be killed');
+  p.kill();
+  await p.join();
+  assert.equal(p.exitCode, -9);
+}
+
+describe('a process killed while it holds or waits through a proxy', () => {
+  it('its Lock, RLock and Condition lock are released by their owner; its Semaphore permit is not', { timeout: 180_000 }, async () => {
+    const lock = new Lock();
+    const rlock = new RLock();
+    const cond = new Condition(new Lock());
+    const sem = new Semaphore(2);
+    const ready = new Event();
+    await killedWhile(proxyTasks.holdAndHang, [ready, sem, rlock, cond, lock], ready);
+    assert.equal(await lock.acquire({ timeout: 5000 }), true, 'the Lock was released');
+    assert.equal(await rlock.acquire({ timeout: 5000 }), true, 'the RLock was released');
+    assert.equal(await cond.acquire({ timeout: 5000 }), true, "the Condition's lock was released");
+    // The locks were given back together when the death was seen: the permit stays taken.
+    assert.equal(sem.value, 1, 'the Semaphore permit the dead process took stays taken');
+    lock.release();
+    rlock.release();
+    cond.release();
+  });
+
+  it('a Condition wait it was in gives back the lock re-acquired for it after notifyAll', { timeout: 180_000 }, async () => {
+    const lock = new Lock();
+    const cond = new Condition(lock);
+    const extra = new Lock();
+    const ready = new Event();
+    const p = new Process({ target: proxyTasks.waitOnConditionForever, args: [cond, extra, ready] }).start();
+    assert.equal(await ready.wait(60_000), true);
+    // The child waits once its wait has given the lock up.
+    assert.equal(await cond.acquire({ timeout: 60_000 }), true);
+    cond.release();
+    p.kill();
+    await p.join();
+    assert.equal(await cond.acquire({ timeout: 5000 }), true);
+    cond.notifyAll();
+    cond.release();
+    // A wait notified for a dead caller takes the lock if it can: give it the chance
+    // (it is over once the lock is seen held, or after 2 s of not being taken).
+    const until = performance.now() + 2000;
+    while (!lock.locked() && performance.now() < until) await sleep(10);
+    assert.equal(await cond.acquire({ timeout: 3000 }), true, 'the lock is free again after notifyAll');
+    cond.release();
+  });
+
+  it('its place among the waiters goes: notify(1) wakes a live waiter, not the dead one', { timeout: 180_000 }, async () => {
+    const cond = new Condition(new Lock());
+    const extra = new Lock();
+    const ready = new Event();
+    const p = new Process({ target: proxyTasks.waitOnConditionForever, args: [cond, extra, ready] }).start();
+    assert.equal(await ready.wait(60_000), true);
+    assert.equal(await cond.acquire({ timeout: 60_000 }), true);
+    // A live waiter here, after the child's (so the child's wait is the older).
+    const live = cond.wait(10_000);
+    p.kill();
+    await p.join();
+    // `extra` is given back once the owner has seen the death; by then the dead wait is gone.
+    assert.equal(await extra.acquire({ timeout: 5000 }), true, 'the dead process held extra');
+    assert.equal(await cond.acquire({ timeout: 5000 }), true);
+    cond.notify(1);
+    cond.release();
+    assert.equal(await live, true, 'notify(1) woke the live waiter');
+    cond.release();
+  });
+});

@@ -1,0 +1,75 @@
+// Issue 11 item 1: a frame arriving in many small chunks is buffered in linear time
+// (each byte copied a bounded number of times, not once per later chunk).
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import { FramedSocket } from '../../src/proxy/frames.js';
+
+/** Enough of a Socket for FramedSocket to read from. */
+function fakeSocket(): Socket & EventEmitter {
+  const s = new EventEmitter() as Socket & EventEmitter;
+  Object.assign(s, { setNoDelay: () => s, destroy: () => s, destroyed: false });
+  return s;
+}
+
+describe('FramedSocket buffering', () => {
+  it('copies a 4 MiB frame that comes in 4 KiB chunks a bounded number of times', () => {
+    const socket = fakeSocket();
+    const framed = new FramedSocket(socket, { maxFrameBytes: 64 << 20 });
+    const frames: Buffer[] = [];
+    framed.onFrame((f) => frames.push(f));
+    const body = Buffer.alloc(4 << 20, 7);
+    const wire = Buffer.concat([Buffer.from([0, 0, 0x40, 0]), body]); // length 4 MiB, little-endian
+    const original = Buffer.concat;
+    let copied = 0;
+    Buffer.concat = ((list: readonly Uint8Array[], total?: number) => {
+      const out = original(list, total);
+      copied += out.length;
+      return out;
+    }) as typeof Buffer.concat;
+    try {
+      for (let at = 0; at < wire.length; at += 4096) socket.emit('data', wire.subarray(at, at + 4096));
+    } finally {
+      Buffer.concat = original;
+    }
+    assert.equal(frames.length, 1);
+    assert.equal(frames[0]!.length, body.length);
+    assert.ok(copied <= 2 * wire.length, `bytes copied: ${copied} for a ${wire.length}-byte frame`);
+  });
+
+  it('frames split at every possible point come out whole and in order', () => {
+    const socket = fakeSocket();
+    const framed = new FramedSocket(socket, { maxFrameBytes: 1 << 20 });
+    const got: string[] = [];
+    framed.onFrame((f) => got.push(f.toString()));
+    const payloads = ['a', '', 'hello', 'x'.repeat(300), 'end'];
+    const wire = Buffer.concat(payloads.map((p) => {
+      const b = Buffer.alloc(4 + Buffer.byteLength(p));
+      b.writeUInt32LE(Buffer.byteLength(p));
+      b.write(p, 4);
+      return b;
+    }));
+    for (let cut = 1; cut < wire.length; cut += 7) {
+      got.length = 0;
+      socket.emit('data', wire.subarray(0, cut));
+      socket.emit('data', wire.subarray(cut));
+      assert.deepEqual(got, payloads, `cut at ${cut}`);
+    }
+  });
+
+  it('a frame announced over the limit closes the socket before its body is buffered', () => {
+    const socket = fakeSocket();
+    let destroyed = false;
+    socket.destroy = (() => {
+      destroyed = true;
+      return socket;
+    }) as typeof socket.destroy;
+    const framed = new FramedSocket(socket, { maxFrameBytes: 256 });
+    framed.onFrame(() => assert.fail('no frame'));
+    const head = Buffer.alloc(4);
+    head.writeUInt32LE(257);
+    socket.emit('data', head);
+    assert.equal(destroyed, true);
+  });
+});

@@ -1,0 +1,172 @@
+// Issue 11 items 1 and 2: the owner's broker against peers that do not play by the
+// rules. Each peer is a raw socket client written here; this test process is the owner
+// (sharing an object starts its broker), and a child process is the legitimate caller.
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHmac, randomBytes } from 'node:crypto';
+import { connect, type Socket } from 'node:net';
+import { Event, ProcessPoolExecutor } from '../../src/index.js';
+import { toProxy } from '../../src/proxy/proxies.js';
+import { proxyTasks } from '../fixtures/proxy-tasks.js';
+
+const event = new Event();
+const { addr, key } = (toProxy(event) as unknown as { _ref: { addr: string; key: string } })._ref;
+const authkey = Buffer.from(key, 'hex');
+
+const everyPeer: Peer[] = [];
+after(() => everyPeer.forEach((p) => p.end()));
+
+/** A raw connection to the broker, with what it received and when it closed. */
+class Peer {
+  readonly socket: Socket;
+  received = Buffer.alloc(0);
+  closedAt: number | undefined;
+  readonly closed: Promise<void>;
+  readonly connected: Promise<void>;
+  #onData: (() => void) | undefined;
+  constructor() {
+    this.socket = connect(addr);
+    everyPeer.push(this);
+    this.socket.on('data', (b: Buffer) => {
+      this.received = Buffer.concat([this.received, b]);
+      this.#onData?.();
+    });
+    this.socket.on('error', () => {});
+    this.connected = new Promise((resolve, reject) => {
+      this.socket.once('connect', resolve);
+      this.socket.once('error', reject);
+    });
+    this.closed = new Promise((resolve) =>
+      this.socket.once('close', () => {
+        this.closedAt = performance.now();
+        this.#onData?.();
+        resolve();
+      }),
+    );
+  }
+  /** Resolves once `n` bytes have come; fails if the connection closes first or `ms` pass. */
+  bytes(n: number, ms = 20_000): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => done(new Error(`only ${this.received.length} of ${n} bytes within ${ms} ms`)), ms);
+      const done = (err?: Error): void => {
+        clearTimeout(timer);
+        this.#onData = undefined;
+        if (err) reject(err);
+        else resolve(this.received.subarray(0, n));
+      };
+      this.#onData = () => {
+        if (this.received.length >= n) done();
+        else if (this.closedAt !== undefined) done(new Error(`closed after ${this.received.length} of ${n} bytes`));
+      };
+      this.#onData();
+    });
+  }
+  frame(payload: Buffer): void {
+    const head = Buffer.alloc(4);
+    head.writeUInt32LE(payload.length);
+    this.socket.write(Buffer.concat([head, payload]));
+  }
+  /** Completes the handshake as a client that knows the key; true if the server proved it knows it too. */
+  async authenticate(): Promise<boolean> {
+    const challenge = (await this.bytes(36)).subarray(4);
+    const ours = randomBytes(32);
+    this.frame(Buffer.concat([createHmac('sha256', authkey).update(challenge).digest(), ours]));
+    const answer = (await this.bytes(36 + 36)).subarray(40);
+    return answer.equals(createHmac('sha256', authkey).update(ours).digest());
+  }
+  /** Resolves true once closed, false if still open after `ms`. */
+  async closesWithin(ms: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const open = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+    const r = await Promise.race([this.closed.then(() => true as const), open]);
+    clearTimeout(timer);
+    return r;
+  }
+  end(): void {
+    this.socket.destroy();
+  }
+}
+
+describe("the owner's broker and hostile peers", () => {
+  it('a peer that sends a huge length prefix before authenticating is closed at once, and others are still served', { timeout: 60_000 }, async () => {
+    await using pool = new ProcessPoolExecutor({ maxWorkers: 1 });
+    assert.equal(await pool.submit(proxyTasks.isSet, event), false); // a legitimate caller, connected
+    const peer = new Peer();
+    await peer.bytes(36); // the challenge
+    const head = Buffer.alloc(4);
+    head.writeUInt32LE(0xffffffff);
+    peer.socket.write(head);
+    // Junk as fast as the socket takes it, until the broker hangs up (or 5 s pass).
+    const junk = Buffer.alloc(64 << 10, 0x41);
+    const started = performance.now();
+    let sent = 0;
+    while (peer.closedAt === undefined && performance.now() - started < 5000) {
+      if (!peer.socket.write(junk)) await Promise.race([new Promise((r) => peer.socket.once('drain', r)), peer.closed]);
+      sent += junk.length;
+    }
+    assert.ok(await peer.closesWithin(1000), `the broker closed the connection (after ${sent} bytes sent)`);
+    assert.ok(peer.closedAt! - started < 2000, `closed within 2 s (${Math.round(peer.closedAt! - started)} ms)`);
+    const calls = await Promise.all(Array.from({ length: 20 }, () => pool.submit(proxyTasks.isSet, event)));
+    assert.deepEqual(calls, Array(20).fill(false));
+  });
+
+  it('a handshake reply announced longer than the handshake allows is refused at its header', { timeout: 30_000 }, async () => {
+    const peer = new Peer();
+    await peer.bytes(36);
+    const head = Buffer.alloc(4);
+    head.writeUInt32LE(4096);
+    peer.socket.write(Buffer.concat([head, Buffer.alloc(100)])); // the rest never comes
+    assert.ok(await peer.closesWithin(2000), 'closed without waiting for the rest');
+    assert.equal(peer.received.length, 36, 'nothing was answered');
+  });
+
+  it('a peer that never speaks is closed within a few seconds', { timeout: 30_000 }, async () => {
+    const peer = new Peer();
+    await peer.connected;
+    const started = performance.now();
+    try {
+      assert.ok(await peer.closesWithin(10_000), 'closed within 10 s');
+      assert.ok(peer.closedAt! - started < 10_000);
+    } finally {
+      peer.end();
+    }
+  });
+
+  it('an authenticated peer that announces a frame over the limit is closed; the broker keeps serving', { timeout: 30_000 }, async () => {
+    const peer = new Peer();
+    assert.equal(await peer.authenticate(), true);
+    const head = Buffer.alloc(4);
+    head.writeUInt32LE(0xfffffff0);
+    peer.socket.write(head);
+    peer.socket.write(Buffer.alloc(1 << 20));
+    assert.ok(await peer.closesWithin(2000), 'closed');
+    const again = new Peer();
+    assert.equal(await again.authenticate(), true);
+    again.end();
+  });
+
+  it('2,000 connections that never speak do not keep a caller out', { timeout: 90_000 }, async () => {
+    await using pool = new ProcessPoolExecutor({ maxWorkers: 1 });
+    const idle = Array.from({ length: 2000 }, () => new Peer());
+    try {
+      await Promise.all(idle.map((p) => p.connected));
+      const started = performance.now();
+      // A new caller (its process connects now, behind the idle ones) is served.
+      assert.equal(await pool.submit(proxyTasks.isSet, event), false);
+      const waited = performance.now() - started;
+      assert.ok(waited < 15_000, `the caller waited ${Math.round(waited)} ms`);
+      const closed = await Promise.all(idle.map((p) => p.closesWithin(20_000)));
+      assert.equal(closed.filter((c) => !c).length, 0, 'every idle connection was closed');
+    } finally {
+      for (const p of idle) p.end();
+    }
+  });
+
+  it('1,000 connections at once all authenticate', { timeout: 90_000 }, async () => {
+    const peers = Array.from({ length: 1000 }, () => new Peer());
+    const results = await Promise.allSettled(peers.map((p) => p.authenticate()));
+    const failed = results.filter((r) => r.status === 'rejected' || r.value !== true);
+    for (const p of peers) p.end();
+    assert.equal(failed.length, 0, `${failed.length} failed; first: ${String((failed[0] as PromiseRejectedResult | undefined)?.reason)}`);
+  });
+});

@@ -11,6 +11,8 @@ import { Worker } from 'node:worker_threads';
 import { THREAD_BOOTSTRAP } from '../threads/bootstrap.js';
 import { describe } from '../futures/future.js';
 import { entryUrl } from '../util/entry-url.js';
+import { onExitCleanup } from '../util/exit-cleanup.js';
+import { ownedPrefix, sweepDeadOwners } from '../util/leftovers.js';
 import type { ProxyRef } from './protocol.js';
 
 interface Broker {
@@ -64,15 +66,18 @@ const FALLBACK_DIRS = ['/tmp', '/var/tmp', '/usr/tmp'];
 export function socketPathIn(candidates: readonly string[]): { dir: string; path: string } {
   const tried: string[] = [];
   for (const base of new Set(candidates)) {
-    // mkdtemp appends six characters to the prefix.
-    const bytes = Buffer.byteLength(join(base, `${DIR_PREFIX}XXXXXX`, SOCKET_NAME));
+    // The owner's pid goes in the name (so a later program can sweep it once the owner
+    // is gone), and mkdtemp appends six characters to the prefix.
+    const prefix = ownedPrefix(DIR_PREFIX);
+    const bytes = Buffer.byteLength(join(base, `${prefix}XXXXXX`, SOCKET_NAME));
     if (bytes > SOCKET_PATH_MAX) {
       tried.push(`${base} (${bytes} bytes)`);
       continue;
     }
     let dir: string;
     try {
-      dir = mkdtempSync(join(base, DIR_PREFIX));
+      sweepDeadOwners(base, DIR_PREFIX);
+      dir = mkdtempSync(join(base, prefix));
     } catch (err) {
       tried.push(`${base} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
       continue;
@@ -88,7 +93,7 @@ export function socketPathIn(candidates: readonly string[]): { dir: string; path
 function startBroker(): Broker {
   // Nobody else can enter the directory, so nobody else can reach the socket inside it.
   const { dir, path } = socketPathIn([tmpdir(), ...FALLBACK_DIRS.filter((d) => existsSync(d))]);
-  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  onExitCleanup(() => rmSync(dir, { recursive: true, force: true }));
   // Web Crypto's global, not node:crypto: every worker loads this module, few start a broker.
   const key = Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(32))).toString('hex');
   const worker = new Worker(THREAD_BOOTSTRAP, {

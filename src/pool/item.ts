@@ -48,7 +48,7 @@ export interface Slot {
   unrefPending: boolean;
   assigned: number;
   error: unknown;
-  idleTimer: ReturnType<typeof setTimeout> | undefined;
+  idleTimer: LongTimeout | undefined;
   /** Resolves when the worker has exited. */
   readonly exited$: Promise<void>;
   markExited: () => void;

@@ -10,6 +10,7 @@ import type { Item, Slot } from './item.js';
 import { requeueAll } from './crashes.js';
 import type { WorkerEvents, WorkerHandle } from './pool-types.js';
 import type { WorkerInit } from './worker-runtime.js';
+import { setLongTimeout } from '../util/timers.js';
 
 /** What the worker set needs from its pool. */
 export interface WorkersHost {
@@ -124,14 +125,14 @@ export class Workers {
     if (this.warm === slot) this.warm = undefined;
     const i = this.list.indexOf(slot);
     if (i >= 0) this.list.splice(i, 1);
-    if (slot.idleTimer !== undefined) clearTimeout(slot.idleTimer);
+    slot.idleTimer?.clear();
     slot.idleTimer = undefined;
   }
 
   /** A worker was just given tasks: it keeps the program alive, and its idle clock stops. */
   busy(slot: Slot): void {
     if (slot.idleTimer !== undefined) {
-      clearTimeout(slot.idleTimer);
+      slot.idleTimer.clear();
       slot.idleTimer = undefined;
     }
     this.#reference(slot, true);
@@ -150,7 +151,7 @@ export class Workers {
       });
     }
     if (this.#idleTimeout !== undefined && slot.idleTimer === undefined) {
-      slot.idleTimer = setTimeout(() => {
+      slot.idleTimer = setLongTimeout(() => {
         slot.idleTimer = undefined;
         if (slot.inflight.length === 0) this.kill(slot);
       }, this.#idleTimeout);

@@ -135,4 +135,11 @@ describe('timeouts longer than 2^31-1 ms', () => {
     assert.equal(await q.get({ timeout: HUGE }), 'late');
     await assert.rejects(q.get({ timeout: 5 }), Empty);
   });
+
+  it('ThreadPoolExecutor({ idleTimeout: 3e9 }) keeps its idle worker', { timeout: 60_000 }, async () => {
+    await using pool = new ThreadPoolExecutor({ maxWorkers: 1, idleTimeout: HUGE });
+    const first = await pool.submit(tasks.threadId);
+    await sleep(LATER_MS * 2);
+    assert.equal(await pool.submit(tasks.threadId), first);
+  });
 });

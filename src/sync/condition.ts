@@ -107,7 +107,10 @@ export class Condition {
       const s = this._state;
       while (Atomics.load(s, slot) === WAITING) {
         const woke: boolean = yield { view: s, index: slot, expected: WAITING, deadline };
+        if (Atomics.load(s, slot) !== WAITING) break;
         if (!woke && Atomics.compareExchange(s, slot, WAITING, FREE) === WAITING) return false;
+        // Still waiting after a slice: a notify spent on a thread that was stopped before it woke is taken over.
+        this._inherit(slot);
       }
       Atomics.store(s, slot, FREE);
       return true;
@@ -135,24 +138,49 @@ export class Condition {
   _notify(n: number, owner?: number): void {
     if (!Number.isInteger(n) || n < 0) throw new RangeError(`n must be an integer >= 0, got ${describe(n)}`);
     if (!this.lock._isOwned(owner)) throw new Error('cannot notify on un-acquired lock');
+    for (let woken = 0; woken < n && this._wakeOldest(-1); woken++);
+  }
+
+  /**
+   * @internal Wakes the oldest waiter (other than the one at `except`); false when none
+   * waits. The slot of a thread stopped while it waited is freed and skipped: a notify
+   * is never spent on the dead.
+   */
+  _wakeOldest(except: number): boolean {
     const s = this._state;
-    for (let woken = 0; woken < n; ) {
+    for (;;) {
       let oldest = -1;
       for (let i = 0; i < MAX_CONDITION_WAITERS; i++) {
         const slot = slotAt(i);
-        if (Atomics.load(s, slot) === WAITING && (oldest < 0 || s[ticketOf(slot)]! - s[ticketOf(oldest)]! < 0)) oldest = slot;
+        if (slot !== except && Atomics.load(s, slot) === WAITING && (oldest < 0 || s[ticketOf(slot)]! - s[ticketOf(oldest)]! < 0)) oldest = slot;
       }
-      if (oldest < 0) return;
+      if (oldest < 0) return false;
       if (isOwnerGone(Atomics.load(s, ownerOf(oldest)))) {
-        // Its thread was stopped while it waited: free the slot, and wake the next one instead.
         Atomics.compareExchange(s, oldest, WAITING, FREE);
         continue;
       }
-      // A waiter whose time just ran out may free its slot first; then it is not woken and not counted.
+      // A waiter whose time just ran out may free its slot first; then it is not woken, and the next is.
       if (Atomics.compareExchange(s, oldest, WAITING, NOTIFIED) === WAITING) {
         wake(s, oldest, 1);
-        woken++;
+        return true;
       }
+    }
+  }
+
+  /**
+   * @internal A notification given to a waiter whose thread was then stopped (before it
+   * woke and freed its slot) would be lost: the waiter at `slot` takes it over, or, if
+   * it was notified itself meanwhile, passes it on to the oldest other waiter.
+   */
+  _inherit(slot: number): void {
+    const s = this._state;
+    for (let i = 0; i < MAX_CONDITION_WAITERS; i++) {
+      const dead = slotAt(i);
+      if (dead === slot || Atomics.load(s, dead) !== NOTIFIED || !isOwnerGone(Atomics.load(s, ownerOf(dead)))) continue;
+      if (Atomics.compareExchange(s, dead, NOTIFIED, FREE) !== NOTIFIED) continue;
+      if (Atomics.compareExchange(s, slot, WAITING, NOTIFIED) === WAITING) return;
+      this._wakeOldest(slot);
+      return;
     }
   }
 

@@ -5,7 +5,7 @@
 import { checkTimeout, describe } from '../futures/future.js';
 import { deadlineOf, runAsync, runSync, wake, type WaitSteps } from './waiting.js';
 import { brandInstance } from './shared.js';
-import { isOwnerGone, ME } from './owner.js';
+import { isOwnerDead, isOwnerGone, ME } from './owner.js';
 import type { Ctx } from './coroutine-context.js';
 
 /** Options of `acquire`: `blocking: false` tries once; `timeout` (ms) bounds the wait. */
@@ -31,6 +31,9 @@ const SLOTS = 4;
 export const DIED = 1 << 31;
 /** @internal The owner id in HOLDER. */
 export const OWNER_BITS = ~DIED;
+
+/** How long a lock stays with a holder that is being stopped but has not exited yet. */
+const STOPPING_GRACE_MS = 100;
 
 /** @internal The default options object, recognised so that the uncontended path checks nothing. */
 export const NO_WAIT_OPTIONS: AcquireOptions = Object.freeze({});
@@ -212,22 +215,43 @@ export abstract class HolderLock extends SemLock {
     return Atomics.load(this._state, HOLDER) < 0;
   }
 
-  /** @internal Takes the lock afresh for `owner` in `ctx` at `depth`, waiting as the options allow. */
+  /**
+   * @internal Takes the lock afresh for `owner` in `ctx` at `depth`, waiting as the
+   * options allow. A holder that has exited is taken over at once; one that is being
+   * stopped keeps the lock for STOPPING_GRACE_MS, since it may still run an instruction
+   * or two until its termination lands (waiting for its exit instead could wait for
+   * ever: the thread that would see the exit may be the one blocked here).
+   */
   *_takeSteps(options: AcquireOptions, owner: number, ctx: Ctx | undefined, depth: number): WaitSteps<boolean> {
     const { blocking, deadline } = checkOptions(options);
     const s = this._state;
     if (this._takeFrom(0, owner, ctx, depth)) return true;
     if (!blocking) return this._takeFromDead(owner, ctx, depth);
+    let stopping = 0; // the holder word last seen held by a thread being stopped
+    let stoppingSince = 0;
     Atomics.add(s, WAITERS, 1);
     try {
       for (;;) {
         const holder = Atomics.load(s, HOLDER);
-        if (holder === 0 || isOwnerGone(holder & OWNER_BITS)) {
+        let until = deadline;
+        if (holder === 0 || isOwnerDead(holder & OWNER_BITS)) {
           if (this._takeFrom(holder, owner, ctx, depth)) return true;
           continue;
         }
-        const woke: boolean = yield { view: s, index: HOLDER, expected: holder, deadline };
-        if (!woke) return this._takeFrom(0, owner, ctx, depth) || this._takeFromDead(owner, ctx, depth);
+        if (isOwnerGone(holder & OWNER_BITS)) {
+          const now = performance.now();
+          if (stopping !== holder) {
+            stopping = holder;
+            stoppingSince = now;
+          }
+          if (now - stoppingSince >= STOPPING_GRACE_MS) {
+            if (this._takeFrom(holder, owner, ctx, depth)) return true;
+            continue;
+          }
+          until = Math.min(deadline, stoppingSince + STOPPING_GRACE_MS);
+        }
+        const woke: boolean = yield { view: s, index: HOLDER, expected: holder, deadline: until };
+        if (!woke && performance.now() >= deadline) return this._takeFrom(0, owner, ctx, depth) || this._takeFromDead(owner, ctx, depth);
       }
     } finally {
       Atomics.sub(s, WAITERS, 1);
@@ -242,10 +266,10 @@ export abstract class HolderLock extends SemLock {
     return true;
   }
 
-  /** @internal Takes the lock over if its holder died. */
+  /** @internal Takes the lock over if its holder has exited. */
   _takeFromDead(owner: number, ctx: Ctx | undefined, depth: number): boolean {
     const holder = Atomics.load(this._state, HOLDER);
-    return holder !== 0 && isOwnerGone(holder & OWNER_BITS) && this._takeFrom(holder, owner, ctx, depth);
+    return holder !== 0 && isOwnerDead(holder & OWNER_BITS) && this._takeFrom(holder, owner, ctx, depth);
   }
 
   /** @internal Records the new holding beyond the holder word (RLock: context and depth). */

@@ -4,7 +4,7 @@
  * process, served by the owner's broker thread, gets an id from REMOTE_OWNER_BASE up.
  */
 import { threadId } from 'node:worker_threads';
-import { isThreadGone } from './thread-life.js';
+import { isThreadDead, isThreadGone } from './thread-life.js';
 
 /** This thread's owner id. */
 export const ME = threadId + 1;
@@ -19,4 +19,9 @@ export const REMOTE_OWNER_BASE = 2 ** 30;
  */
 export function isOwnerGone(owner: number): boolean {
   return owner > 0 && owner < REMOTE_OWNER_BASE && owner !== ME && isThreadGone(owner - 1);
+}
+
+/** True when `owner` is a thread of this process that has exited (not merely being stopped). */
+export function isOwnerDead(owner: number): boolean {
+  return owner > 0 && owner < REMOTE_OWNER_BASE && owner !== ME && isThreadDead(owner - 1);
 }

@@ -20,7 +20,7 @@ import {
   words,
 } from '../fixtures/sync-torture-layout.js';
 import { tortureTasks } from '../fixtures/sync-torture-tasks.js';
-import { rng, torture, TORTURE_MS } from './sync-harness.js';
+import { rng, SATISFIED_STALL_MS, torture, TORTURE_MS } from './sync-harness.js';
 
 describe('torture: Condition', () => {
   it('a bounded buffer on an RLock with two Conditions: 3 producer and 3 consumer threads plus 2 consumer coroutines of the main thread, terminated at random', async () => {
@@ -52,7 +52,8 @@ describe('torture: Condition', () => {
         const n = size();
         return n < 0 || n > CAPACITY ? `the buffer holds ${n} items (capacity ${CAPACITY})` : undefined;
       },
-      satisfied: () => {
+      satisfied: (quietMs) => {
+      if (quietMs < SATISFIED_STALL_MS) return undefined;
         const n = size();
         const consumers = all.filter((i) => !producer(i) && word(i, PHASE) === WAITING);
         const producers = all.filter((i) => producer(i) && word(i, PHASE) === WAITING);

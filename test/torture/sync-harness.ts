@@ -28,15 +28,21 @@ export interface Scenario {
   runMs: number;
   /** Mean time between two terminations; none when undefined. */
   killEveryMs?: number;
+  /** The slots terminated together with `slot` (default: just it), e.g. both threads of a pair. */
+  killGroup?(slot: number): number[];
   /** Called right after the thread of `slot` was terminated, before its replacement starts. */
   afterKill?(slot: number): void;
   /** An invariant broken now, described; undefined while all hold. */
   check(): string | undefined;
   /**
    * A waiter that could go on now, described (the lock free, the flag up...); asked
-   * when nothing moved for a while. Undefined when every waiter waits for a reason.
+   * when nothing moved for a while (`quietMs`: since anything moved; `stalled`: slots
+   * that did not move for SATISFIED_STALL_MS). Undefined when every waiter waits for a
+   * reason.
    */
-  satisfied?(): string | undefined;
+  satisfied?(quietMs: number, stalled: number[]): string | undefined;
+  /** How long a slot must not move to count as stalled. @default SATISFIED_STALL_MS */
+  stallMs?: number;
   /** Repairs done by the main thread between ticks (e.g. permits of a dead holder). */
   tick?(quietMs: number): void;
   /** Coroutines of the main thread taking part; they run until `running()` turns false. */
@@ -50,7 +56,7 @@ export interface Scenario {
 }
 
 /** How long nothing may move while a waiter could go on. */
-const SATISFIED_STALL_MS = 3000;
+export const SATISFIED_STALL_MS = 3000;
 /** How long nothing may move at all. */
 const STALL_MS = 20_000;
 /** How long the first threads may take to start (a loaded machine is slow at it). */
@@ -85,10 +91,17 @@ export async function torture(s: Scenario, seed = (Math.random() * 2 ** 31) | 0)
   let done = 0; // progress of threads already replaced
   try {
     const startBy = Date.now() + START_MS;
+    let startMoved = Date.now();
+    let startTotal = 0;
     while (threads.some((_, i) => progressOf(i) === 0)) {
       const broken = s.check();
       if (broken !== undefined) fail(broken);
       if (Date.now() > startBy) fail('threads did not start');
+      if (total() !== startTotal) {
+        startTotal = total();
+        startMoved = Date.now();
+      }
+      s.tick?.(Date.now() - startMoved);
       await sleep(10);
     }
     if (s.main !== undefined) {
@@ -100,6 +113,8 @@ export async function torture(s: Scenario, seed = (Math.random() * 2 ** 31) | 0)
     let nextKill = s.killEveryMs === undefined ? Infinity : Date.now() + rand() * 2 * s.killEveryMs;
     let last = total() + done;
     let lastMove = Date.now();
+    const slotLast = threads.map((_, i) => progressOf(i));
+    const slotMove = threads.map(() => Date.now());
     while (Date.now() < end) {
       await sleep(10);
       const now = Date.now();
@@ -112,9 +127,17 @@ export async function torture(s: Scenario, seed = (Math.random() * 2 ** 31) | 0)
         lastMove = now;
       }
       s.tick?.(now - lastMove);
-      if (now - lastMove > SATISFIED_STALL_MS) {
-        const why = s.satisfied?.();
-        if (why !== undefined) fail(`nothing moved for ${now - lastMove} ms while ${why}`);
+      const stalled: number[] = [];
+      for (let i = 0; i < s.slots; i++) {
+        const p = progressOf(i);
+        if (p !== slotLast[i] || p === 0) {
+          slotLast[i] = p;
+          slotMove[i] = now;
+        } else if (now - slotMove[i]! > (s.stallMs ?? SATISFIED_STALL_MS)) stalled.push(i);
+      }
+      if (stalled.length > 0 || now - lastMove > SATISFIED_STALL_MS) {
+        const why = s.satisfied?.(now - lastMove, stalled);
+        if (why !== undefined) fail(`nothing moved for ${now - lastMove} ms (threads ${stalled.join(',') || 'none'} for longer) while ${why}`);
       }
       if (now - lastMove > STALL_MS) fail(`nothing moved for ${now - lastMove} ms`);
       if (now >= nextKill) {
@@ -122,14 +145,20 @@ export async function torture(s: Scenario, seed = (Math.random() * 2 ** 31) | 0)
         // Only a thread that has started working: one still starting is inside nothing.
         const candidates = threads.map((_, i) => i).filter((i) => progressOf(i) > 0);
         if (candidates.length > 0) {
-          const slot = candidates[Math.floor(rand() * candidates.length)]!;
-          const t = threads[slot]!;
-          t.terminate();
-          kills++;
-          s.afterKill?.(slot);
-          done += progressOf(slot);
-          for (let w = 0; w < STRIDE; w++) Atomics.store(s.words, slotWord(slot, w), 0);
-          threads[slot] = s.start(slot, nextSeed());
+          const chosen = candidates[Math.floor(rand() * candidates.length)]!;
+          const group = s.killGroup?.(chosen) ?? [chosen];
+          for (const slot of group) {
+            threads[slot]!.terminate();
+            kills++;
+          }
+          for (const slot of group) {
+            s.afterKill?.(slot);
+            done += progressOf(slot);
+            for (let w = 0; w < STRIDE; w++) Atomics.store(s.words, slotWord(slot, w), 0);
+            slotLast[slot] = 0;
+            slotMove[slot] = now;
+          }
+          for (const slot of group) threads[slot] = s.start(slot, nextSeed());
         }
       }
     }

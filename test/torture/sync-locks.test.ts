@@ -17,7 +17,7 @@ import {
   words,
 } from '../fixtures/sync-torture-layout.js';
 import { enter, leave, tookOver, tortureTasks } from '../fixtures/sync-torture-tasks.js';
-import { rng, torture, TORTURE_MS, type Scenario } from './sync-harness.js';
+import { rng, SATISFIED_STALL_MS, torture, TORTURE_MS, type Scenario } from './sync-harness.js';
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -41,7 +41,8 @@ function lockScenario(lock: Lock | RLock, slots: number, runMs: number, mainCoro
     killEveryMs: 400,
     start: (slot, seed) => new Thread({ target: tortureTasks.lockChurn, args: [lock, shared, perSlot, slot, seed, stop, threadCoroutines] }).start(),
     check: () => violations(shared),
-    satisfied: () => {
+    satisfied: (quietMs) => {
+      if (quietMs < SATISFIED_STALL_MS) return undefined;
       if (!takeable(lock)) return undefined;
       const waiting = Array.from({ length: slots }, (_, i) => i).filter((i) => Atomics.load(perSlot, slotWord(i, PHASE)) === ACQUIRING);
       return waiting.length > 0 ? `the lock could be taken and threads ${waiting.join(',')} wait to acquire it` : undefined;

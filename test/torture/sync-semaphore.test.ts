@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { Semaphore, Thread } from '../../src/index.js';
 import { ACQUIRING, HELD, INSIDE, PHASE, PROGRESS, SHARED_WORDS, STRIDE, slotWord, violations, words } from '../fixtures/sync-torture-layout.js';
 import { tortureTasks } from '../fixtures/sync-torture-tasks.js';
-import { torture, TORTURE_MS } from './sync-harness.js';
+import { SATISFIED_STALL_MS, torture, TORTURE_MS } from './sync-harness.js';
 
 describe('torture: Semaphore', () => {
   it('Semaphore(2): 6 threads taking permits in random ways, holders terminated at random', async () => {
@@ -41,7 +41,8 @@ describe('torture: Semaphore', () => {
         }
       },
       check: () => violations(shared),
-      satisfied: () => {
+      satisfied: (quietMs) => {
+      if (quietMs < SATISFIED_STALL_MS) return undefined;
         const waiting = all.filter((i) => word(i, PHASE) === ACQUIRING);
         return sem.value > 0 && waiting.length > 0 ? `${sem.value} permit(s) free and threads ${waiting.join(',')} wait to acquire one` : undefined;
       },

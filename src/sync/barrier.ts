@@ -1,14 +1,37 @@
 import { BrokenBarrierError } from '../futures/errors.js';
 import { checkTimeout, describe } from '../futures/future.js';
-import { deadlineOf, waitAsync, waitSync, wake } from './waiting.js';
+import { deadlineOf, runAsync, runSync, wake, type WaitSteps } from './waiting.js';
 import { lookupTask, taskRefOf, type TaskRef } from '../tasks/registry.js';
 import { loadFunction } from '../tasks/load.js';
 import { brandInstance, registerShared } from './shared.js';
+import { lockInternal, unlockInternal } from './internal-lock.js';
+import { isOwnerGone, ME } from './owner.js';
 
-const COUNT = 0; // threads waiting in the current generation
-const GEN = 1; // bumped when a generation passes or is reset
-const BROKEN = 2; // 1 while broken
-const BROKEN_GEN = 3; // the generation a reset broke (its waiters raise), -1 if none
+// Layout. Every change is made under the internal lock LOCK; words read outside it are
+// written with Atomics. A generation fills with exactly `parties` arrivals; the last
+// one runs the action while the state is PASSING, and arrivals meanwhile wait for the
+// next generation (so no generation ever takes more than `parties`).
+const LOCK = 0;
+const COUNT = 1; // arrivals in the filling generation
+const GEN = 2; // the filling generation's number; bumped when it passes or breaks
+const STATE = 3; // FILLING, PASSING or BROKEN
+const BREAKS = 4; // how many generations broke so far
+const PASSER = 5; // owner id of the thread running the action (while PASSING)
+const EPOCH = 6; // bumped by every change a sleeper may wait for: what sleepers sleep on
+const RING = 16; // the generations the last RING breaks broke, by break number
+const BROKE = 8;
+const WORDS = BROKE + RING;
+
+const FILLING = 0;
+const PASSING = 1;
+const BROKEN = 2;
+
+/** What an arrival learned: its index, its generation, and how many breaks came before it. */
+interface Ticket {
+  index: number;
+  gen: number;
+  breaks: number;
+}
 
 /** Options of a Barrier. */
 export interface BarrierOptions {
@@ -22,7 +45,10 @@ export interface BarrierOptions {
   timeout?: number;
 }
 
-/** A fixed number of threads wait until all have arrived: threading.Barrier. */
+/**
+ * A fixed number of threads wait until all have arrived: threading.Barrier. Any number
+ * of threads may use it; each pass lets exactly `parties` of them through.
+ */
 export class Barrier {
   /** @internal */
   readonly _state: Int32Array;
@@ -36,7 +62,7 @@ export class Barrier {
   readonly _actionRef: TaskRef | undefined;
 
   constructor(parties: number, options: BarrierOptions = {}) {
-    if (!Number.isInteger(parties) || parties < 1) throw new RangeError(`parties must be an integer >= 1, got ${describe(parties)}`);
+    if (!Number.isInteger(parties) || parties < 1 || parties >= 2 ** 30) throw new RangeError(`parties must be an integer from 1 to 2**30 - 1, got ${describe(parties)}`);
     checkTimeout(options.timeout);
     if (options.action !== undefined && typeof options.action !== 'function') throw new TypeError(`action must be a function, got ${describe(options.action)}`);
     brandInstance(this, new.target);
@@ -44,103 +70,186 @@ export class Barrier {
     this._timeout = options.timeout;
     Object.defineProperty(this, '_action', { value: options.action, enumerable: false });
     this._actionRef = options.action === undefined ? undefined : taskRefOf(options.action);
-    this._state = new Int32Array(new SharedArrayBuffer(16));
-    this._state[BROKEN_GEN] = -1;
+    this._state = new Int32Array(new SharedArrayBuffer(4 * WORDS));
   }
 
-  /** Threads waiting now. */
+  /** Threads waiting now in the filling generation. */
   get nWaiting(): number {
-    return this.broken ? 0 : Atomics.load(this._state, COUNT);
+    return Atomics.load(this._state, STATE) === FILLING ? Atomics.load(this._state, COUNT) : 0;
   }
 
   /** True once aborted, reset while threads waited, or a wait timed out. */
   get broken(): boolean {
-    return Atomics.load(this._state, BROKEN) === 1;
+    return Atomics.load(this._state, STATE) === BROKEN;
   }
 
   /** Arrives and waits for the others; resolves to this thread's distinct index, 0..parties-1. */
   async wait(timeout?: number): Promise<number> {
-    const { index, gen, deadline } = this._arrive(timeout);
-    if (index === this.parties - 1) {
-      // This thread may not have imported the action's module yet; waiting here is allowed.
-      if (this._action === undefined && this._actionRef !== undefined) {
-        await loadFunction({ kind: 'module', ...this._actionRef }).catch(() => undefined);
-      }
-      return this._pass(index);
+    const deadline = deadlineOf(timeout ?? this._timeout);
+    const ticket = await runAsync(this._arriveSteps(deadline));
+    if (ticket.index < this.parties - 1) return runAsync(this._departSteps(ticket, deadline));
+    // This thread may not have imported the action's module yet; waiting here is allowed.
+    if (this._action === undefined && this._actionRef !== undefined) {
+      await loadFunction({ kind: 'module', ...this._actionRef }).catch(() => undefined);
     }
-    const s = this._state;
-    while (Atomics.load(s, GEN) === gen && !this.broken) {
-      if (!(await waitAsync(s, GEN, gen, deadline)) && Atomics.load(s, GEN) === gen) {
-        this.abort();
-        throw new BrokenBarrierError('barrier wait timed out; the barrier is now broken');
-      }
-    }
-    return this._leave(index, gen);
+    return this._pass(ticket);
   }
 
   /** `wait`, blocking this thread. */
   waitSync(timeout?: number): number {
-    const { index, gen, deadline } = this._arrive(timeout);
-    if (index === this.parties - 1) return this._pass(index);
-    const s = this._state;
-    while (Atomics.load(s, GEN) === gen && !this.broken) {
-      if (!waitSync(s, GEN, gen, deadline) && Atomics.load(s, GEN) === gen) {
-        this.abort();
-        throw new BrokenBarrierError('barrier wait timed out; the barrier is now broken');
-      }
-    }
-    return this._leave(index, gen);
+    const deadline = deadlineOf(timeout ?? this._timeout);
+    const ticket = runSync(this._arriveSteps(deadline));
+    if (ticket.index < this.parties - 1) return runSync(this._departSteps(ticket, deadline));
+    return this._pass(ticket);
   }
 
   /** Breaks the barrier: current and future waiters get BrokenBarrierError until `reset()`. */
   abort(): void {
-    Atomics.store(this._state, BROKEN, 1);
-    wake(this._state, GEN);
+    const s = this._state;
+    lockInternal(s, LOCK);
+    if (Atomics.load(s, STATE) !== BROKEN) this._breakLocked();
+    unlockInternal(s, LOCK);
+    wake(s, EPOCH);
   }
 
   /** Returns to the initial state; threads waiting now get BrokenBarrierError. */
   reset(): void {
     const s = this._state;
-    if (Atomics.load(s, COUNT) > 0) Atomics.store(s, BROKEN_GEN, Atomics.load(s, GEN));
-    Atomics.store(s, COUNT, 0);
-    Atomics.store(s, BROKEN, 0);
-    Atomics.add(s, GEN, 1);
-    wake(s, GEN);
+    lockInternal(s, LOCK);
+    const state = Atomics.load(s, STATE);
+    if (state === PASSING || (state === FILLING && Atomics.load(s, COUNT) > 0)) this._breakLocked();
+    Atomics.store(s, STATE, FILLING);
+    Atomics.add(s, EPOCH, 1);
+    unlockInternal(s, LOCK);
+    wake(s, EPOCH);
   }
 
-  /** @internal */
-  _arrive(timeout: number | undefined): { index: number; gen: number; deadline: number } {
-    const deadline = deadlineOf(timeout ?? this._timeout);
-    if (this.broken) throw new BrokenBarrierError('the barrier is broken');
-    const gen = Atomics.load(this._state, GEN);
-    const index = Atomics.add(this._state, COUNT, 1);
-    return { index, gen, deadline };
-  }
-
-  /** @internal The last thread: run the action, start the next generation, release the rest. */
-  _pass(index: number): number {
+  /**
+   * @internal Takes an index in the filling generation. While a pass is under way it
+   * waits for the next generation: the arrivals of one generation are exactly `parties`.
+   */
+  *_arriveSteps(deadline: number): WaitSteps<Ticket> {
     const s = this._state;
+    lockInternal(s, LOCK);
+    for (;;) {
+      const state = Atomics.load(s, STATE);
+      if (state === BROKEN) {
+        unlockInternal(s, LOCK);
+        throw new BrokenBarrierError('the barrier is broken');
+      }
+      if (state === FILLING) {
+        const index = Atomics.add(s, COUNT, 1);
+        const ticket = { index, gen: Atomics.load(s, GEN), breaks: Atomics.load(s, BREAKS) };
+        if (index === this.parties - 1) {
+          Atomics.store(s, STATE, PASSING);
+          Atomics.store(s, PASSER, ME);
+        }
+        unlockInternal(s, LOCK);
+        return ticket;
+      }
+      if (isOwnerGone(Atomics.load(s, PASSER))) {
+        // The thread running the action was stopped inside it: that pass never ends.
+        this._breakLocked();
+        continue;
+      }
+      const epoch = Atomics.load(s, EPOCH);
+      unlockInternal(s, LOCK);
+      const woke: boolean = yield { view: s, index: EPOCH, expected: epoch, deadline };
+      lockInternal(s, LOCK);
+      if (!woke && Atomics.load(s, EPOCH) === epoch) {
+        this._breakLocked();
+        unlockInternal(s, LOCK);
+        wake(s, EPOCH);
+        throw new BrokenBarrierError('barrier wait timed out; the barrier is now broken');
+      }
+    }
+  }
+
+  /** @internal Waits for the ticket's generation to pass (its index) or break (BrokenBarrierError). */
+  *_departSteps(ticket: Ticket, deadline: number): WaitSteps<number> {
+    const s = this._state;
+    for (;;) {
+      const epoch = Atomics.load(s, EPOCH);
+      // A break bumps BREAKS before GEN: a generation seen ended with BREAKS unchanged passed.
+      if (Atomics.load(s, GEN) !== ticket.gen) {
+        if (Atomics.load(s, BREAKS) === ticket.breaks || this._passed(ticket)) return ticket.index;
+        throw new BrokenBarrierError('the barrier was broken while waiting');
+      }
+      if (Atomics.load(s, STATE) === PASSING && isOwnerGone(Atomics.load(s, PASSER))) {
+        this._breakIfStill(ticket, (p) => isOwnerGone(p));
+        continue;
+      }
+      const woke: boolean = yield { view: s, index: EPOCH, expected: epoch, deadline };
+      if (!woke && this._breakIfStill(ticket, () => true)) throw new BrokenBarrierError('barrier wait timed out; the barrier is now broken');
+    }
+  }
+
+  /** @internal The last arrival: runs the action, then starts the next generation and releases the rest. */
+  _pass(ticket: Ticket): number {
     try {
       const ref = this._actionRef;
-      const action = this._action ?? (ref === undefined ? undefined : lookupTask(ref.module, ref.name));
-      if (action === undefined && (this._actionRef !== undefined)) {
+      const action = this._action ?? (ref === undefined ? undefined : (lookupTask(ref.module, ref.name) as (() => void) | undefined));
+      if (action === undefined && ref !== undefined) {
         throw new Error('the Barrier action is not available in this thread: define it with defineTasks and import its module here');
       }
-      (action as (() => void) | undefined)?.();
+      action?.();
     } catch (err) {
-      this.abort();
+      this._breakIfStill(ticket, () => true);
       throw err;
     }
-    Atomics.store(s, COUNT, 0);
-    Atomics.add(s, GEN, 1);
-    wake(s, GEN);
-    return index;
+    const s = this._state;
+    lockInternal(s, LOCK);
+    // Aborted or reset during the action: this generation broke, its waiters raise.
+    const passed = Atomics.load(s, BREAKS) === ticket.breaks;
+    if (passed) {
+      Atomics.store(s, COUNT, 0);
+      Atomics.store(s, PASSER, 0);
+      Atomics.add(s, GEN, 1);
+      Atomics.store(s, STATE, FILLING);
+      Atomics.add(s, EPOCH, 1);
+    }
+    unlockInternal(s, LOCK);
+    wake(s, EPOCH);
+    if (!passed) throw new BrokenBarrierError('the barrier was broken while its action ran');
+    return ticket.index;
   }
 
-  /** @internal */
-  _leave(index: number, gen: number): number {
-    if (this.broken || Atomics.load(this._state, BROKEN_GEN) === gen) throw new BrokenBarrierError('the barrier was broken while waiting');
-    return index;
+  /** @internal Breaks the ticket's generation if it is still the current one and `why(passer)` holds; true if it did. */
+  _breakIfStill(ticket: Ticket, why: (passer: number) => boolean): boolean {
+    const s = this._state;
+    lockInternal(s, LOCK);
+    const still = Atomics.load(s, GEN) === ticket.gen && Atomics.load(s, BREAKS) === ticket.breaks && why(Atomics.load(s, PASSER));
+    if (still) this._breakLocked();
+    unlockInternal(s, LOCK);
+    if (still) wake(s, EPOCH);
+    return still;
+  }
+
+  /** @internal Ends the current generation as broken (under the lock): its waiters raise, and so do arrivals until reset. */
+  _breakLocked(): void {
+    const s = this._state;
+    const n = Atomics.load(s, BREAKS);
+    Atomics.store(s, BROKE + (n & (RING - 1)), Atomics.load(s, GEN));
+    Atomics.store(s, BREAKS, (n + 1) | 0);
+    Atomics.add(s, GEN, 1);
+    Atomics.store(s, COUNT, 0);
+    Atomics.store(s, PASSER, 0);
+    Atomics.store(s, STATE, BROKEN);
+    Atomics.add(s, EPOCH, 1);
+  }
+
+  /**
+   * @internal Whether the ticket's (ended) generation passed: the first break after the
+   * arrival broke a later generation. Past RING breaks the record is gone; then it
+   * counts as broken, as Python reports a break that came before the waiter woke.
+   */
+  _passed(ticket: Ticket): boolean {
+    const s = this._state;
+    lockInternal(s, LOCK);
+    const since = (Atomics.load(s, BREAKS) - ticket.breaks) | 0;
+    const passed = since === 0 || (since <= RING && Atomics.load(s, BROKE + (ticket.breaks & (RING - 1))) !== ticket.gen);
+    unlockInternal(s, LOCK);
+    return passed;
   }
 }
 

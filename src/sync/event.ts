@@ -48,13 +48,16 @@ export class Event {
   *_waitSteps(timeout: number | undefined): WaitSteps<boolean> {
     const deadline = deadlineOf(timeout);
     const s = this._state;
-    if (Atomics.load(s, FLAG) === 1) return true;
+    // The generation first, then the flag: set() raises the flag before it bumps the
+    // generation, so a set that lands between the two reads shows in one of them. (The
+    // other order missed a set landing between them and slept on with the flag up.)
     const gen = Atomics.load(s, GEN);
-    while (Atomics.load(s, GEN) === gen) {
+    if (Atomics.load(s, FLAG) === 1) return true;
+    for (;;) {
       const woke: boolean = yield { view: s, index: GEN, expected: gen, deadline };
-      if (!woke) return Atomics.load(s, GEN) !== gen;
+      if (Atomics.load(s, GEN) !== gen || Atomics.load(s, FLAG) === 1) return true;
+      if (!woke) return false;
     }
-    return true;
   }
 }
 

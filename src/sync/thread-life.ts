@@ -107,6 +107,15 @@ export function isThreadGone(tid: number): boolean {
   return held > tid && held % ENTRIES === tid % ENTRIES;
 }
 
+/** True once the thread `tid` has exited (its spawner saw it end); false while it runs or is still being stopped. */
+export function isThreadDead(tid: number): boolean {
+  const t = lifeTable();
+  const e = (tid % ENTRIES) * 2;
+  const held = Atomics.load(t, e);
+  if (held === tid) return (Atomics.load(t, e + 1) & DEAD) !== 0;
+  return held > tid && held % ENTRIES === tid % ENTRIES;
+}
+
 /**
  * Enters one of concur's internal critical sections (nestable). A thread that is being
  * stopped does not enter: it parks until the termination that is under way ends it.

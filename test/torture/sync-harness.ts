@@ -1,0 +1,187 @@
+/**
+ * The torture runner for the sync primitives: keeps `slots` worker threads hammering a
+ * primitive (more threads than it has places), terminates them at random moments (so
+ * inside operations) and starts replacements, checks invariants every tick, and a
+ * watchdog fails the run with the state it found when nothing moves while a waiter
+ * could go on, or when nothing moves at all.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Thread } from '../../src/index.js';
+import { rng, slotWord, PROGRESS, STRIDE } from '../fixtures/sync-torture-layout.js';
+
+export { rng };
+
+/** Total time each torture file runs its scenarios for (a longer run sets it). */
+export const TORTURE_MS = Number(process.env.CONCUR_TORTURE_MS ?? 6000);
+
+/** One torture scenario. */
+export interface Scenario {
+  /** Its name, for failures. */
+  what: string;
+  /** Worker threads alive at once. */
+  slots: number;
+  /** Per-slot words (see sync-torture-layout.ts); the runner reads PROGRESS and resets a slot for a replacement. */
+  words: Int32Array;
+  /** Starts the thread for `slot` with a seed of its own. */
+  start(slot: number, seed: number): Thread<any>;
+  /** How long to run once every first thread has started. */
+  runMs: number;
+  /** Mean time between two terminations; none when undefined. */
+  killEveryMs?: number;
+  /** The slots terminated together with `slot` (default: just it), e.g. both threads of a pair. */
+  killGroup?(slot: number): number[];
+  /** Called right after the thread of `slot` was terminated, before its replacement starts. */
+  afterKill?(slot: number): void;
+  /** An invariant broken now, described; undefined while all hold. */
+  check(): string | undefined;
+  /**
+   * A waiter that could go on now, described (the lock free, the flag up...); asked
+   * when nothing moved for a while (`quietMs`: since anything moved; `stalled`: slots
+   * that did not move for SATISFIED_STALL_MS). Undefined when every waiter waits for a
+   * reason.
+   */
+  satisfied?(quietMs: number, stalled: number[]): string | undefined;
+  /** How long a slot must not move to count as stalled. @default SATISFIED_STALL_MS */
+  stallMs?: number;
+  /** Repairs done by the main thread between ticks (e.g. permits of a dead holder). */
+  tick?(quietMs: number): void;
+  /** Coroutines of the main thread taking part; they run until `running()` turns false. */
+  main?(running: () => boolean): Promise<void>;
+  /** Tells every thread to stop. */
+  stop(): void;
+  /** Lets out threads that wait with no timeout (set the event, abort the barrier...); called again and again until all ended. */
+  unblock?(): void | Promise<void>;
+  /** The state, for a failure. */
+  state(): string;
+}
+
+/** How long nothing may move while a waiter could go on. */
+export const SATISFIED_STALL_MS = 3000;
+/** How long nothing may move at all. */
+const STALL_MS = 20_000;
+/** How long the first threads may take to start (a loaded machine is slow at it). */
+const START_MS = 90_000;
+
+/** What a run did. */
+export interface TortureResult {
+  kills: number;
+  ops: number;
+  seed: number;
+}
+
+/** Runs a scenario; throws (naming it, with its state and seed) on a broken invariant or a stall. */
+export async function torture(s: Scenario, seed = (Math.random() * 2 ** 31) | 0): Promise<TortureResult> {
+  const rand = rng(seed);
+  const threads: (Thread<any> | undefined)[] = [];
+  const nextSeed = (): number => (rand() * 2 ** 31) | 0;
+  const progressOf = (slot: number): number => Atomics.load(s.words, slotWord(slot, PROGRESS));
+  const total = (): number => {
+    let n = 0;
+    for (let i = 0; i < s.slots; i++) n += progressOf(i);
+    return n;
+  };
+  const fail = (why: string): never => {
+    throw new Error(`${s.what} (seed ${seed}): ${why}; state: ${s.state()}`);
+  };
+  for (let i = 0; i < s.slots; i++) threads[i] = s.start(i, nextSeed());
+  let running = true;
+  let mainDone: Promise<void> = Promise.resolve();
+  let kills = 0;
+  let mainError: unknown;
+  let done = 0; // progress of threads already replaced
+  try {
+    const startBy = Date.now() + START_MS;
+    let startMoved = Date.now();
+    let startTotal = 0;
+    while (threads.some((_, i) => progressOf(i) === 0)) {
+      const broken = s.check();
+      if (broken !== undefined) fail(broken);
+      if (Date.now() > startBy) fail('threads did not start');
+      if (total() !== startTotal) {
+        startTotal = total();
+        startMoved = Date.now();
+      }
+      s.tick?.(Date.now() - startMoved);
+      await sleep(10);
+    }
+    if (s.main !== undefined) {
+      mainDone = s.main(() => running).catch((err: unknown) => {
+        mainError = err;
+      });
+    }
+    const end = Date.now() + s.runMs;
+    let nextKill = s.killEveryMs === undefined ? Infinity : Date.now() + rand() * 2 * s.killEveryMs;
+    let last = total() + done;
+    let lastMove = Date.now();
+    const slotLast = threads.map((_, i) => progressOf(i));
+    const slotMove = threads.map(() => Date.now());
+    while (Date.now() < end) {
+      await sleep(10);
+      const now = Date.now();
+      const broken = s.check();
+      if (broken !== undefined) fail(broken);
+      if (mainError !== undefined) fail(`a coroutine of the main thread failed: ${String(mainError)}`);
+      const moved = total() + done;
+      if (moved !== last) {
+        last = moved;
+        lastMove = now;
+      }
+      s.tick?.(now - lastMove);
+      const stalled: number[] = [];
+      for (let i = 0; i < s.slots; i++) {
+        const p = progressOf(i);
+        if (p !== slotLast[i] || p === 0) {
+          slotLast[i] = p;
+          slotMove[i] = now;
+        } else if (now - slotMove[i]! > (s.stallMs ?? SATISFIED_STALL_MS)) stalled.push(i);
+      }
+      if (stalled.length > 0 || now - lastMove > SATISFIED_STALL_MS) {
+        const why = s.satisfied?.(now - lastMove, stalled);
+        if (why !== undefined) fail(`nothing moved for ${now - lastMove} ms (threads ${stalled.join(',') || 'none'} for longer) while ${why}`);
+      }
+      if (now - lastMove > STALL_MS) fail(`nothing moved for ${now - lastMove} ms`);
+      if (now >= nextKill) {
+        nextKill = now + rand() * 2 * s.killEveryMs!;
+        // Only a thread that has started working: one still starting is inside nothing.
+        const candidates = threads.map((_, i) => i).filter((i) => progressOf(i) > 0);
+        if (candidates.length > 0) {
+          const chosen = candidates[Math.floor(rand() * candidates.length)]!;
+          const group = s.killGroup?.(chosen) ?? [chosen];
+          for (const slot of group) {
+            threads[slot]!.terminate();
+            kills++;
+          }
+          for (const slot of group) {
+            s.afterKill?.(slot);
+            done += progressOf(slot);
+            for (let w = 0; w < STRIDE; w++) Atomics.store(s.words, slotWord(slot, w), 0);
+            slotLast[slot] = 0;
+            slotMove[slot] = now;
+          }
+          for (const slot of group) threads[slot] = s.start(slot, nextSeed());
+        }
+      }
+    }
+    running = false;
+    s.stop();
+    const deadline = Date.now() + 60_000;
+    const ended = Promise.all([mainDone, ...threads.map((t) => t!.join())]);
+    let allEnded = false;
+    void ended.then(() => (allEnded = true));
+    while (!allEnded && Date.now() < deadline) {
+      await s.unblock?.();
+      await Promise.race([ended, sleep(25)]);
+    }
+    const alive = threads.map((t, i) => (t!.isAlive() ? i : -1)).filter((i) => i >= 0);
+    if (alive.length > 0) fail(`threads ${alive.join(',')} still running 60 s after they were told to stop`);
+    if (!allEnded) fail('the main thread\'s coroutines still running 60 s after they were told to stop');
+    await mainDone;
+    if (mainError !== undefined) fail(`a coroutine of the main thread failed: ${String(mainError)}`);
+    const broken = s.check();
+    if (broken !== undefined) fail(broken);
+    return { kills, ops: total() + done, seed };
+  } finally {
+    running = false;
+    for (const t of threads) t?.terminate();
+  }
+}

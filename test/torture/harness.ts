@@ -100,7 +100,7 @@ export function torture(body: (ctx: TortureContext) => Promise<void>): (t: { nam
     try {
       await body(ctx);
     } catch (err) {
-      const replay = `torture seed ${BASE_SEED} (test seed ${seed}); replay with CONCUR_TORTURE_SEED=${BASE_SEED} CONCUR_TORTURE_MS=${TORTURE_MS} node scripts/torture.mjs --rounds 1 --files <this file>`;
+      const replay = `torture seed ${BASE_SEED} (test seed ${seed}); replay with CONCUR_TORTURE_SEED=${BASE_SEED} node scripts/torture.mjs --rounds 1 --test-ms ${TORTURE_MS} --files <this file>`;
       const where = notes.length > 0 ? `\nlast notes:\n  ${notes.join('\n  ')}` : '';
       if (err instanceof Error) {
         err.message = `${err.message}\n[${replay}]${where}`;

@@ -18,11 +18,17 @@ export const STALL_MS = positive('CONCUR_TORTURE_STALL_MS', 15_000);
 /** The base seed of this run; each test derives its own from it and its name. */
 export const BASE_SEED = process.env.CONCUR_TORTURE_SEED !== undefined ? Number(process.env.CONCUR_TORTURE_SEED) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
 /**
+ * How long starting a round's threads or child processes may take, in ms: a node
+ * process (tsx, the task module, its proxy helper thread) takes a second on an idle
+ * machine and tens of seconds on one with a run queue of 30.
+ */
+export const STARTUP_MS = STALL_MS * 8;
+/**
  * The node:test timeout of a torture test: its run, plus room for the setup (spawning
  * threads and processes takes seconds on a loaded machine) and for a watchdog to speak
  * first, so that a hang fails with the watchdog's state rather than a bare timeout.
  */
-export const TEST_TIMEOUT = TORTURE_MS * 2 + STALL_MS * 3 + 60_000;
+export const TEST_TIMEOUT = TORTURE_MS * 2 + STARTUP_MS + STALL_MS * 3 + 60_000;
 
 function positive(name: string, fallback: number): number {
   const raw = process.env[name];

@@ -13,7 +13,7 @@
  */
 import assert from 'node:assert/strict';
 import { SharedQueue } from '../../src/index.js';
-import { pause, Rng, STALL_MS, waitUntil, Watchdog, withDeadline } from './harness.js';
+import { pause, Rng, STALL_MS, STARTUP_MS, waitUntil, Watchdog, withDeadline } from './harness.js';
 import { ProcessLog } from './process-log.js';
 import { Crew, type Member } from './process-crew.js';
 import { processTasks, type ProcessQueuePlan } from './fixtures/process-tasks.js';
@@ -117,7 +117,7 @@ export async function processQueueRound(rng: Rng, p: ProcessQueueParams): Promis
       ...Array<Role>(p.mixed).fill('mixed'),
     ];
     roles.forEach((role, i) => start(role, i >= roles.length - p.poolTasks ? 'pool' : 'process'));
-    await waitUntil(() => (scan(), gets + puts > 0 && crew.members.every((m) => m.killed || m.pid !== undefined)), STALL_MS * 4, 'every child starting', state);
+    await waitUntil(() => (scan(), gets + puts > 0 && crew.members.every((m) => m.killed || m.pid !== undefined)), STARTUP_MS, 'every child starting', state);
     dog = new Watchdog({
       what: `SharedQueue (maxsize ${p.maxsize}) across processes`,
       progress: () => (scan(), log.lines.length),
@@ -143,9 +143,11 @@ export async function processQueueRound(rng: Rng, p: ProcessQueueParams): Promis
       crew.kill(v);
       start(v.role as Role, v.kind);
     }
-    stopping = true;
-    // Producers with a quota finish it first: what they put must have landed when they end.
+    // Producers with a quota finish it first (consumers killed by the pool's timeout are
+    // replaced meanwhile: a ring full for good would stop them): what they put must have
+    // landed when they end.
     if (p.quota > 0) await crew.allEnded((m) => m.role === 'producer', guard);
+    stopping = true;
     scan();
     log.write(MAIN, 'Z');
     shut = true;
@@ -213,7 +215,7 @@ export async function processQueueRound(rng: Rng, p: ProcessQueueParams): Promis
   } finally {
     dog?.stop();
     q.shutdown({ immediate: true }); // frees whatever a failed round left blocked
-    await crew.killAll(STALL_MS * 4).catch(() => {});
+    await crew.killAll(STARTUP_MS).catch(() => {});
     await crew.close(false).catch(() => {});
     log.close();
   }

@@ -19,7 +19,7 @@
  */
 import assert from 'node:assert/strict';
 import { SharedQueue, Thread, ThreadPoolExecutor, type Future } from '../../src/index.js';
-import { pause, Rng, STALL_MS, Watchdog, waitUntil, withDeadline } from './harness.js';
+import { pause, Rng, STALL_MS, STARTUP_MS, Watchdog, waitUntil, withDeadline } from './harness.js';
 import {
   CONSUMER,
   G_GETS,
@@ -227,7 +227,7 @@ export async function queueRound(rng: Rng, p: RoundParams): Promise<{ kills: num
     roles.forEach((role, i) => start(role, i < poolSize && role !== JOINER ? 'pool' : 'thread'));
     // Starting threads takes seconds on a loaded machine: the watchdog starts once they run.
     const started = (): boolean => workers.every((w) => w.killed || slotWord(w.slot, S_STATE) !== NONE);
-    await waitUntil(started, STALL_MS * 4, 'every worker starting', state);
+    await waitUntil(started, STARTUP_MS, 'every worker starting', state);
     dog = watch();
     const runEnd = performance.now() + p.runMs;
     // Terminate Threads at random points while they churn.

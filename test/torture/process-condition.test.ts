@@ -69,9 +69,9 @@ async function conditionRound(rng: Rng, note: (s: string) => void): Promise<{ ki
   const guard = <T>(x: Promise<T>): Promise<T> => (dog === undefined ? x : dog.guard(x));
   /** The owner takes its own lock (never waiting on a dead process), runs `body`, releases. */
   const underLock = async (body: () => void): Promise<void> => {
-    const got = await guard(cond.acquire({ timeout: STALL_MS }));
+    const got = await guard(cond.acquire({ timeout: STALL_MS / 2 }));
     scan();
-    if (!got) throw new Error(`the owner could not acquire its own condition's lock within ${STALL_MS} ms\nstate: ${JSON.stringify(state(), null, 1)}`);
+    if (!got) throw new Error(`the owner could not acquire its own condition's lock within ${STALL_MS / 2} ms\nstate: ${JSON.stringify(state(), null, 1)}`);
     log.write(MAIN, 'A');
     try {
       body();

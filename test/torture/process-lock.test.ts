@@ -54,9 +54,9 @@ async function lockRound(rng: Rng, note: (s: string) => void): Promise<{ kills: 
   const guard = <T>(p: Promise<T>): Promise<T> => (dog === undefined ? p : dog.guard(p));
   /** The owner's own acquire: it must never wait for a dead holder. */
   const ownerTakes = async (): Promise<void> => {
-    const got = await guard(lock.acquire({ timeout: STALL_MS }));
+    const got = await guard(lock.acquire({ timeout: STALL_MS / 2 }));
     scan();
-    if (!got) throw new Error(`the owner could not acquire its own ${kind} within ${STALL_MS} ms\nstate: ${JSON.stringify(state(), null, 1)}`);
+    if (!got) throw new Error(`the owner could not acquire its own ${kind} within ${STALL_MS / 2} ms\nstate: ${JSON.stringify(state(), null, 1)}`);
     log.write(MAIN, 'A');
     await pause(rng.int(0, 3));
     log.write(MAIN, 'R');

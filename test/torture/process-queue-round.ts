@@ -90,6 +90,8 @@ export async function processQueueRound(rng: Rng, p: ProcessQueueParams): Promis
     lastLines: log.tail(),
   });
   let stopping = false;
+  /** How long the first children took to start. */
+  let bootMs: number | undefined;
   const start = (role: Role, how: 'process' | 'pool'): Member => {
     const plan = (slot: number): ProcessQueuePlan => ({
       role: ROLE[role],
@@ -103,7 +105,10 @@ export async function processQueueRound(rng: Rng, p: ProcessQueueParams): Promis
     });
     const args = (slot: number): Parameters<typeof processTasks.queueChurn> => [q, log.path, slot, rng.fork(), plan(slot)];
     if (how === 'process') return crew.process(role, processTasks.queueChurn, args);
-    const timeout = p.poolTimeoutMs > 0 && (role !== 'producer' || p.killProducers) ? rng.int(p.poolTimeoutMs / 4, p.poolTimeoutMs) : undefined;
+    // The pool's clock starts at dispatch, the worker's start included: the first tasks get
+    // none, the later ones as long as starting took, plus their random share.
+    const timeout =
+      p.poolTimeoutMs > 0 && bootMs !== undefined && (role !== 'producer' || p.killProducers) ? bootMs + rng.int(p.poolTimeoutMs / 4, p.poolTimeoutMs) : undefined;
     return crew.poolTask(role, processTasks.queueChurn, args, timeout, () => {
       if (!stopping) start(role, 'pool');
     });
@@ -117,7 +122,9 @@ export async function processQueueRound(rng: Rng, p: ProcessQueueParams): Promis
       ...Array<Role>(p.mixed).fill('mixed'),
     ];
     roles.forEach((role, i) => start(role, i >= roles.length - p.poolTasks ? 'pool' : 'process'));
+    const bootStart = performance.now();
     await waitUntil(() => (scan(), gets + puts > 0 && crew.members.every((m) => m.killed || m.pid !== undefined)), STARTUP_MS, 'every child starting', state);
+    bootMs = performance.now() - bootStart;
     dog = new Watchdog({
       what: `SharedQueue (maxsize ${p.maxsize}) across processes`,
       progress: () => (scan(), log.lines.length),

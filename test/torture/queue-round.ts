@@ -142,6 +142,8 @@ export async function queueRound(rng: Rng, p: RoundParams): Promise<{ kills: num
   let shut = false;
   let kills = 0;
   let stopping = false;
+  /** How long the first workers took to start. */
+  let bootMs: number | undefined;
 
   const slotWord = (slot: number, word: number): number => Atomics.load(board, SLOTS_AT + slot * SLOT_WORDS + word);
   const live = (w: Worker): boolean => !w.killed;
@@ -190,8 +192,9 @@ export async function queueRound(rng: Rng, p: RoundParams): Promise<{ kills: num
     workers.push(w);
     const seed = rng.fork();
     if (kind === 'pool') {
-      // The pool's clock starts at dispatch, module loading included.
-      const timeout = p.poolTimeoutMs > 0 ? rng.int(p.poolTimeoutMs / 4, p.poolTimeoutMs) : undefined;
+      // The pool's clock starts at dispatch, the worker's start included: the first tasks
+      // get none, the later ones as long as starting took, plus their random share.
+      const timeout = p.poolTimeoutMs > 0 && bootMs !== undefined ? bootMs + rng.int(p.poolTimeoutMs / 4, p.poolTimeoutMs) : undefined;
       w.future = pool!.submitWith({ timeout }, queueTasks.churn, q, board, items, slot, seed, plan);
       w.ended = w.future.then(
         () => {},
@@ -227,7 +230,9 @@ export async function queueRound(rng: Rng, p: RoundParams): Promise<{ kills: num
     roles.forEach((role, i) => start(role, i < poolSize && role !== JOINER ? 'pool' : 'thread'));
     // Starting threads takes seconds on a loaded machine: the watchdog starts once they run.
     const started = (): boolean => workers.every((w) => w.killed || slotWord(w.slot, S_STATE) !== NONE);
+    const bootStart = performance.now();
     await waitUntil(started, STARTUP_MS, 'every worker starting', state);
+    bootMs = performance.now() - bootStart;
     dog = watch();
     const runEnd = performance.now() + p.runMs;
     // Terminate Threads at random points while they churn.

@@ -150,6 +150,11 @@ export interface WatchdogOptions {
   check?(): string | undefined;
   /** Conditions that must not last while their own counter stands still. */
   suspicions?: Suspicion[];
+  /**
+   * True while a thread or process is still starting: the stall clock waits meanwhile
+   * (starting takes tens of seconds on a loaded machine; bound it with `check`).
+   */
+  starting?(): boolean;
   /** How long the progress counter may stand still. @default STALL_MS */
   stallMs?: number;
   /** Sampling period. @default 50 */
@@ -193,7 +198,7 @@ export class Watchdog {
           if (now - e.since > (e.s.ms ?? stallMs / 2)) return this.#trip(`${options.what}: ${e.s.what}, for ${Math.round(now - e.since)} ms with no progress (counter ${p2})`);
         }
         const p = options.progress();
-        if (p !== last) {
+        if (p !== last || options.starting?.() === true) {
           last = p;
           lastMoved = now;
         } else if (now - lastMoved > stallMs) {

@@ -96,7 +96,8 @@ async function conditionRound(rng: Rng, note: (s: string) => void): Promise<{ ki
       what: `Condition (${params.lock}) across processes`,
       progress: () => (scan(), log.lines.length),
       state,
-      check: () => (scan(), violation),
+      check: () => (scan(), violation ?? crew.slowStart(STARTUP_MS)),
+      starting: () => crew.starting(),
       suspicions: [
         {
           what: 'tickets are left while every live taker sleeps in a wait with no timeout',

@@ -21,6 +21,10 @@ export interface Member {
   /** What it is for (a role), for the state dump. */
   role: string;
   pid?: number;
+  /** When it was started (performance.now()). */
+  since: number;
+  /** It said who it is ("S"): it runs and its proxies are connected. */
+  started: boolean;
   proc?: Process<any>;
   future?: Future<unknown>;
 }
@@ -53,7 +57,7 @@ export class Crew {
   process<A extends unknown[]>(role: string, target: TaskFunction<A, unknown>, args: (slot: number) => A): Member {
     const slot = this.members.length;
     const proc = new Process({ target, args: args(slot), name: `torture-${role}-${slot}` });
-    const m: Member = { slot, kind: 'process', killed: false, role, proc, ended: Promise.resolve() };
+    const m: Member = { slot, kind: 'process', killed: false, role, proc, ended: Promise.resolve(), since: performance.now(), started: false };
     this.members.push(m);
     proc.start();
     m.ended = proc.join().then(() => {
@@ -72,7 +76,7 @@ export class Crew {
     // Always a timeout: a task with one is sent to a worker of its own, never queued behind
     // another task that runs until it is killed; and a task stuck for good ends at worst then.
     const future = this.#pool.submitWith({ timeout: timeout ?? this.backstopMs }, target, ...args(slot)) as Future<unknown>;
-    const m: Member = { slot, kind: 'pool', killed: false, role, future, ended: Promise.resolve() };
+    const m: Member = { slot, kind: 'pool', killed: false, role, future, ended: Promise.resolve(), since: performance.now(), started: false };
     this.members.push(m);
     m.ended = future.then(
       () => {},
@@ -92,7 +96,23 @@ export class Crew {
 
   /** Notes the pids children report ("<slot> S <pid>"). */
   see(slot: number, code: string, n: number): void {
-    if (code === 'S' && this.members[slot] !== undefined) this.members[slot]!.pid = n;
+    const m = this.members[slot];
+    if (code === 'S' && m !== undefined) {
+      m.pid = n;
+      m.started = true;
+    }
+  }
+
+  /** True while a live member has not said it runs yet. */
+  starting(): boolean {
+    return this.members.some((m) => !m.killed && !m.started);
+  }
+
+  /** A complaint about a live member that has been starting for longer than `ms`. */
+  slowStart(ms: number): string | undefined {
+    const now = performance.now();
+    const m = this.members.find((x) => !x.killed && !x.started && now - x.since > ms);
+    return m === undefined ? undefined : `slot ${m.slot} (${m.kind}, ${m.role}) has not started within ${Math.round(now - m.since)} ms`;
   }
 
   /** True if `m` can be killed now (a pool task only once it said its pid). */
@@ -154,6 +174,14 @@ export class Crew {
 
   /** What the state dump shows of each member. */
   describe(): unknown[] {
-    return this.members.map((m) => ({ slot: m.slot, kind: m.kind, role: m.role, killed: m.killed, pid: m.pid ?? m.proc?.pid, failure: m.failure === undefined ? undefined : String(m.failure) }));
+    return this.members.map((m) => ({
+      slot: m.slot,
+      kind: m.kind,
+      role: m.role,
+      killed: m.killed,
+      started: m.started,
+      pid: m.pid ?? m.proc?.pid,
+      failure: m.failure === undefined ? undefined : String(m.failure),
+    }));
   }
 }

@@ -72,7 +72,8 @@ async function lockRound(rng: Rng, note: (s: string) => void): Promise<{ kills: 
       what: `${kind} across processes`,
       progress: () => log.lines.length,
       state,
-      check: () => (scan(), violation),
+      check: () => (scan(), violation ?? crew.slowStart(STARTUP_MS)),
+      starting: () => crew.starting(),
       suspicions: [{ what: `the ${kind} is held by a killed process and nobody gets it`, holds: () => holder !== undefined && killed.has(holder), progress: () => acquisitions }],
     });
     const end = performance.now() + params.runMs;

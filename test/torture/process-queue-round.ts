@@ -131,8 +131,9 @@ export async function processQueueRound(rng: Rng, p: ProcessQueueParams): Promis
       state,
       check: () => {
         const n = q.qsize();
-        return n < 0 || (p.maxsize > 0 && n > p.maxsize) ? `qsize() is ${n} in a queue of maxsize ${p.maxsize}` : undefined;
+        return n < 0 || (p.maxsize > 0 && n > p.maxsize) ? `qsize() is ${n} in a queue of maxsize ${p.maxsize}` : crew.slowStart(STARTUP_MS);
       },
+      starting: () => crew.starting(),
       suspicions: [
         { what: 'a getter with no timeout sleeps while the queue holds items', holds: () => q.qsize() > 0 && liveIn('h'), progress: () => gets },
         { what: 'a putter with no timeout sleeps while the queue is empty', holds: () => !shut && q.qsize() === 0 && liveIn('q'), progress: () => puts },

@@ -121,6 +121,8 @@ interface Worker {
   thread?: { terminate(): void };
   future?: Future<void>;
   failure?: unknown;
+  /** When it was started (performance.now()). */
+  since: number;
 }
 
 /** Runs one round; throws with the state it found when an invariant breaks or progress stops. */
@@ -175,8 +177,11 @@ export async function queueRound(rng: Rng, p: RoundParams): Promise<{ kills: num
     check: () => {
       const n = q.qsize();
       if (n < 0 || (p.maxsize > 0 && n > p.maxsize)) return `qsize() is ${n} in a queue of maxsize ${p.maxsize}`;
-      return undefined;
+      const now = performance.now();
+      const slow = workers.find((w) => live(w) && slotWord(w.slot, S_STATE) === NONE && now - w.since > STARTUP_MS);
+      return slow === undefined ? undefined : `the worker in slot ${slow.slot} has not started within ${Math.round(now - slow.since)} ms`;
     },
+    starting: () => workers.some((w) => live(w) && slotWord(w.slot, S_STATE) === NONE),
     suspicions: [
       { what: 'a getter with no timeout sleeps while the queue holds items', holds: () => q.qsize() > 0 && anyLive(GETTING, true), progress: () => board[G_GETS]! },
       { what: 'a putter with no timeout sleeps while the queue is empty', holds: () => !shut && q.qsize() === 0 && anyLive(PUTTING, true), progress: () => board[G_PUTS]! },
@@ -188,7 +193,7 @@ export async function queueRound(rng: Rng, p: RoundParams): Promise<{ kills: num
     if (workers.length >= maxSlots) return;
     const slot = workers.length;
     const plan: WorkerPlan = { role, maxPad: p.maxPad, timedP: p.timedP, maxTimeout: p.maxTimeout, maxsize: p.maxsize };
-    const w: Worker = { slot, role, kind, killed: false, ended: Promise.resolve() };
+    const w: Worker = { slot, role, kind, killed: false, ended: Promise.resolve(), since: performance.now() };
     workers.push(w);
     const seed = rng.fork();
     if (kind === 'pool') {

@@ -262,6 +262,16 @@ export async function waitUntil(condition: () => boolean, ms: number, what: stri
   }
 }
 
+/** Polls `condition` until it is true (true) or `ms` have passed (false): for "wait for a chance, if one comes". */
+export async function eventually(condition: () => boolean, ms: number): Promise<boolean> {
+  const deadline = performance.now() + ms;
+  for (;;) {
+    if (condition()) return true;
+    if (performance.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
 /** Waits (Atomics.waitAsync, the event loop free) until view[index] >= value; past `ms` fails with `what`. */
 export async function waitForCount(view: Int32Array, index: number, value: number, ms: number, what: string, state?: () => unknown): Promise<void> {
   const deadline = performance.now() + ms;

@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Condition, Lock, Value } from '../../src/index.js';
-import { pause, Rng, runFor, STALL_MS, STARTUP_MS, TEST_TIMEOUT, torture, TORTURE_MS, waitUntil, Watchdog } from './harness.js';
+import { eventually, pause, Rng, runFor, STALL_MS, STARTUP_MS, TEST_TIMEOUT, torture, TORTURE_MS, waitUntil, Watchdog } from './harness.js';
 import { ProcessLog } from './process-log.js';
 import { Crew, type Member } from './process-crew.js';
 import { processTasks, type ConditionPlan } from './fixtures/process-tasks.js';
@@ -115,11 +115,13 @@ async function conditionRound(rng: Rng, note: (s: string) => void): Promise<{ ki
         await underLock(() => give(rng.int(1, 3), rng.chance(0.3)));
         continue;
       }
-      const victims = crew.members.filter((m) => crew.killable(m));
-      if (victims.length === 0) continue;
-      const inWait = victims.filter(waiting);
+      // Most often wait for a child inside wait() (or holding the lock), a moment at most, and kill it there.
       const r = rng.next();
-      const v = r < 0.5 && inWait.length > 0 ? rng.pick(inWait) : r < 0.7 && holder !== undefined && victims.some((m) => m.slot === holder) ? crew.members[holder]! : rng.pick(victims);
+      const where = (m: Member): boolean => crew.killable(m) && (r < 0.5 ? waiting(m) : r < 0.7 ? m.slot === holder : true);
+      if (r < 0.7) await guard(eventually(() => (scan(), crew.members.some(where)), 1000));
+      const victims = crew.members.filter(where);
+      if (victims.length === 0) continue;
+      const v = rng.pick(victims);
       crew.kill(v);
       lastKill = v;
       start(v.kind);

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Condition, Lock, RLock } from '../../src/index.js';
-import { pause, Rng, runFor, STALL_MS, STARTUP_MS, TEST_TIMEOUT, torture, TORTURE_MS, waitUntil, Watchdog } from './harness.js';
+import { eventually, pause, Rng, runFor, STALL_MS, STARTUP_MS, TEST_TIMEOUT, torture, TORTURE_MS, waitUntil, Watchdog } from './harness.js';
 import { ProcessLog } from './process-log.js';
 import { Crew, type Member } from './process-crew.js';
 import { processTasks, type LockPlan } from './fixtures/process-tasks.js';
@@ -20,7 +20,7 @@ const KINDS = ['Lock', 'RLock', 'Condition', 'Condition(Lock)'] as const;
 async function lockRound(rng: Rng, note: (s: string) => void): Promise<{ kills: number; acquisitions: number }> {
   const kind = rng.pick(KINDS);
   const lock = kind === 'Lock' ? new Lock() : kind === 'RLock' ? new RLock() : new Condition(kind === 'Condition' ? undefined : new Lock());
-  const plan: LockPlan = { timedP: rng.pick([0, 0.5]), asyncP: rng.pick([0, 0.5, 1]), maxHoldMs: rng.pick([0, 2, 10]), reentrant: kind === 'RLock' || kind === 'Condition' };
+  const plan: LockPlan = { timedP: rng.pick([0, 0.5]), asyncP: rng.pick([0, 0.5, 1]), maxHoldMs: rng.pick([0, 2, 10, 50]), reentrant: kind === 'RLock' || kind === 'Condition' };
   const params = { kind, plan, processes: 2, poolTasks: rng.pick([0, 1]), runMs: rng.int(1500, 4000), gapMs: rng.pick([50, 300]) };
   note(JSON.stringify(params));
   const log = new ProcessLog();
@@ -84,10 +84,12 @@ async function lockRound(rng: Rng, note: (s: string) => void): Promise<{ kills: 
         await ownerTakes();
         continue;
       }
+      // Most often wait for a child to hold the lock (a moment at most) and kill it there.
+      const holding = (): Member | undefined => (holder === undefined ? undefined : crew.members.find((m) => m.slot === holder && crew.killable(m)));
+      const inside = rng.chance(0.7) && (await guard(eventually(() => (scan(), holding() !== undefined), 1000))) ? holding() : undefined;
       const victims = crew.members.filter((m) => crew.killable(m));
-      if (victims.length === 0) continue;
-      const inside = victims.find((m) => m.slot === holder);
-      const v = inside !== undefined && rng.chance(0.7) ? inside : rng.pick(victims);
+      if (inside === undefined && victims.length === 0) continue;
+      const v = inside ?? rng.pick(victims);
       crew.kill(v);
       start(v.kind);
     }

@@ -13,7 +13,7 @@
  */
 import assert from 'node:assert/strict';
 import { SharedQueue } from '../../src/index.js';
-import { pause, Rng, STALL_MS, STARTUP_MS, waitUntil, Watchdog, withDeadline } from './harness.js';
+import { eventually, pause, Rng, STALL_MS, STARTUP_MS, waitUntil, Watchdog, withDeadline } from './harness.js';
 import { ProcessLog } from './process-log.js';
 import { Crew, type Member } from './process-crew.js';
 import { processTasks, type ProcessQueuePlan } from './fixtures/process-tasks.js';
@@ -143,11 +143,13 @@ export async function processQueueRound(rng: Rng, p: ProcessQueueParams): Promis
     while (performance.now() < end) {
       await guard(pause(rng.int(0, 2 * p.gapMs)));
       scan();
-      const victims = crew.members.filter((m) => crew.killable(m) && (p.killProducers || m.role !== 'producer'));
+      const may = (m: Member): boolean => crew.killable(m) && (p.killProducers || m.role !== 'producer');
+      // Most often wait for a child inside an operation that waits on the owner (a moment at most) and kill it there.
+      const isInside = (m: Member): boolean => may(m) && ['g', 'h', 'p', 'q', 'G'].includes(lastCode(m) ?? '');
+      const inside = rng.chance(0.7) && (await guard(eventually(() => (scan(), crew.members.some(isInside)), 1000)));
+      const victims = crew.members.filter(inside ? isInside : may);
       if (victims.length === 0) continue;
-      // Most often one inside an operation that waits on the owner.
-      const inside = victims.filter((m) => ['g', 'h', 'p', 'q', 'G'].includes(lastCode(m) ?? ''));
-      const v = inside.length > 0 && rng.chance(0.7) ? rng.pick(inside) : rng.pick(victims);
+      const v = rng.pick(victims);
       crew.kill(v);
       start(v.role as Role, v.kind);
     }

@@ -70,7 +70,7 @@ function runRound(seed) {
   const started = performance.now();
   const env = { ...process.env, CONCUR_TORTURE_MS: String(testMs), CONCUR_TORTURE_SEED: String(seed) };
   // node:test's own timeout only catches what the watchdogs do not: far past a test's run.
-  const args = ['--import', 'tsx', '--test', '--test-concurrency=2', `--test-timeout=${testMs * 3 + 180_000}`, ...files];
+  const args = ['--import', 'tsx', '--test', '--test-concurrency=2', `--test-timeout=${(testMs * 2 + 225_000) * 3}`, ...files];
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

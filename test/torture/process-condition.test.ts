@@ -22,7 +22,7 @@ async function conditionRound(rng: Rng, note: (s: string) => void): Promise<{ ki
   const cond = new Condition(withLock ? new Lock() : undefined);
   const tickets = new Value('i32', 0);
   const plan: ConditionPlan = { timedP: rng.pick([0, 0, 0.5]), asyncP: rng.pick([0, 0.5, 1]) };
-  const params = { lock: withLock ? 'Lock' : 'RLock', plan, processes: 2, poolTasks: rng.pick([0, 1]), runMs: rng.int(1500, 4000), gapMs: rng.pick([50, 300]) };
+  const params = { lock: withLock ? 'Lock' : 'RLock', plan, processes: 2, poolTasks: rng.pick([0, 1]), runMs: rng.int(Math.max(1500, TORTURE_MS / 8), Math.max(4000, TORTURE_MS / 2)), gapMs: rng.pick([50, 300]) };
   note(JSON.stringify(params));
   const log = new ProcessLog();
   const crew = new Crew(log, params.poolTasks, () => scan(), params.runMs + STALL_MS * 8);

@@ -21,7 +21,7 @@ async function lockRound(rng: Rng, note: (s: string) => void): Promise<{ kills: 
   const kind = rng.pick(KINDS);
   const lock = kind === 'Lock' ? new Lock() : kind === 'RLock' ? new RLock() : new Condition(kind === 'Condition' ? undefined : new Lock());
   const plan: LockPlan = { timedP: rng.pick([0, 0.5]), asyncP: rng.pick([0, 0.5, 1]), maxHoldMs: rng.pick([0, 2, 10, 50]), reentrant: kind === 'RLock' || kind === 'Condition' };
-  const params = { kind, plan, processes: 2, poolTasks: rng.pick([0, 1]), runMs: rng.int(1500, 4000), gapMs: rng.pick([50, 300]) };
+  const params = { kind, plan, processes: 2, poolTasks: rng.pick([0, 1]), runMs: rng.int(Math.max(1500, TORTURE_MS / 8), Math.max(4000, TORTURE_MS / 2)), gapMs: rng.pick([50, 300]) };
   note(JSON.stringify(params));
   const log = new ProcessLog();
   const crew = new Crew(log, params.poolTasks, () => scan(), params.runMs + STALL_MS * 8);

@@ -232,7 +232,7 @@ export async function processQueueRound(rng: Rng, p: ProcessQueueParams): Promis
 }
 
 /** Random parameters: a bounded queue with every child killable, or an unbounded one whose producers finish. */
-export function randomProcessQueueParams(rng: Rng, unbounded: boolean): ProcessQueueParams {
+export function randomProcessQueueParams(rng: Rng, unbounded: boolean, tortureMs: number): ProcessQueueParams {
   const capacityBytes = rng.pick([256, 512, 4096]);
   const producers = rng.int(1, 2);
   const consumers = rng.int(1, 2);
@@ -248,7 +248,8 @@ export function randomProcessQueueParams(rng: Rng, unbounded: boolean): ProcessQ
     timedP: unbounded ? rng.pick([0, 0.2]) : rng.pick([0, 0.3, 0.9]),
     maxTimeout: rng.pick([0, 5, 50]),
     asyncP: rng.pick([0, 0.5, 1]),
-    runMs: rng.int(1500, 4000),
+    // Longer runs get longer rounds: starting processes costs the same whatever the round's length.
+    runMs: rng.int(Math.max(1500, tortureMs / 8), Math.max(4000, tortureMs / 2)),
     gapMs: rng.pick([100, 400]),
     poolTimeoutMs: rng.pick([0, 1500]),
     killProducers: !unbounded,

@@ -10,7 +10,7 @@ describe('torture: SharedQueue across processes', () => {
       let kills = 0;
       let taken = 0;
       const rounds = await runFor(TORTURE_MS, async (round) => {
-        const params = randomProcessQueueParams(rng, false);
+        const params = randomProcessQueueParams(rng, false, TORTURE_MS);
         note(`round ${round}: ${JSON.stringify(params)}`);
         const r = await processQueueRound(rng, params);
         kills += r.kills;
@@ -27,7 +27,7 @@ describe('torture: SharedQueue across processes', () => {
       let kills = 0;
       let taken = 0;
       const rounds = await runFor(TORTURE_MS, async (round) => {
-        const params = randomProcessQueueParams(rng, true);
+        const params = randomProcessQueueParams(rng, true, TORTURE_MS);
         note(`round ${round}: ${JSON.stringify(params)}`);
         const r = await processQueueRound(rng, params);
         kills += r.kills;

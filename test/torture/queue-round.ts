@@ -88,7 +88,7 @@ export interface RoundParams {
 }
 
 /** Random round parameters: more threads than the queue has slots, items up to `sizeShare` of the ring. */
-export function randomParams(rng: Rng, sizeShare: number): RoundParams {
+export function randomParams(rng: Rng, sizeShare: number, tortureMs: number): RoundParams {
   const capacityBytes = rng.pick([128, 160, 256, 512, 1024]);
   // A record is [u32 length][tag][payload]: a string item is ~20 bytes plus its padding,
   // an object ~55 plus its padding.
@@ -104,8 +104,9 @@ export function randomParams(rng: Rng, sizeShare: number): RoundParams {
     maxPad,
     timedP: rng.pick([0, 0.3, 0.9]),
     maxTimeout: rng.pick([0, 3, 30]),
-    runMs: rng.int(600, 2000),
-    killGapMs: rng.pick([0, 30, 150, 400]),
+    // Longer runs get longer rounds: starting threads costs the same whatever the round's length.
+    runMs: rng.int(Math.max(600, tortureMs / 10), Math.max(2000, tortureMs / 3)),
+    killGapMs: rng.pick([0, 10, 30, 150]),
     poolTimeoutMs: rng.pick([0, 400, 1500]),
     immediate: rng.chance(0.3),
     windDown: rng.chance(0.5),
@@ -134,7 +135,7 @@ export async function queueRound(rng: Rng, p: RoundParams): Promise<{ kills: num
     ...Array<number>(p.mixed).fill(MIXED),
     ...Array<number>(p.joiners).fill(JOINER),
   ];
-  const maxSlots = roles.length * 4;
+  const maxSlots = roles.length * 12;
   const q = new SharedQueue<unknown>({ maxsize: p.maxsize, capacityBytes: p.capacityBytes });
   const { board, items } = newBoard(maxSlots);
   const h = q._header;
@@ -148,6 +149,7 @@ export async function queueRound(rng: Rng, p: RoundParams): Promise<{ kills: num
   let bootMs: number | undefined;
 
   const slotWord = (slot: number, word: number): number => Atomics.load(board, SLOTS_AT + slot * SLOT_WORDS + word);
+  const locksFree = (): boolean => Atomics.load(h, H.P_LOCK) === 0 && Atomics.load(h, H.C_LOCK) === 0;
   const live = (w: Worker): boolean => !w.killed;
   const anyLive = (state: number, untimed: boolean): boolean =>
     workers.some((w) => live(w) && slotWord(w.slot, S_STATE) === state && (!untimed || slotWord(w.slot, S_TIMED) === 0));
@@ -247,7 +249,8 @@ export async function queueRound(rng: Rng, p: RoundParams): Promise<{ kills: num
         break;
       }
       await guard(pause(rng.int(0, 2 * p.killGapMs)));
-      const victims = workers.filter((w) => w.kind === 'thread' && live(w));
+      // Threads that run: one still starting is not inside any operation yet.
+      const victims = workers.filter((w) => w.kind === 'thread' && live(w) && slotWord(w.slot, S_STATE) !== NONE);
       if (victims.length === 0 || performance.now() >= runEnd) continue;
       const v = rng.pick(victims);
       v.killed = true;
@@ -264,6 +267,9 @@ export async function queueRound(rng: Rng, p: RoundParams): Promise<{ kills: num
         (q.qsize() > 0 && workers.some((w) => live(w) && w.role !== JOINER));
       await guard(waitUntil(() => !busy(), STALL_MS * 4, 'the puts completing and the queue draining once no new put starts', state));
     }
+    // shutdown() takes both internal locks, blocking this thread: a lock left held for
+    // good would freeze it before the watchdog could say so. Wait for a moment they are free.
+    await guard(waitUntil(locksFree, STALL_MS, "the queue's internal locks being free at some moment", state));
     shut = true;
     q.shutdown({ immediate: p.immediate });
     // Joiners wait for the tasks that terminated workers left unfinished: they end after the accounting.
@@ -292,7 +298,7 @@ export async function queueRound(rng: Rng, p: RoundParams): Promise<{ kills: num
     return { kills, gets: board[G_GETS]!, puts: board[G_PUTS]! };
   } finally {
     dog?.stop();
-    q.shutdown({ immediate: true }); // frees whatever a failed round left blocked
+    if (locksFree()) q.shutdown({ immediate: true }); // frees whatever a failed round left blocked
     // A failed round leaves nothing behind to disturb the next test.
     for (const w of workers) w.thread?.terminate();
     if (pool !== undefined) void pool.shutdown({ wait: false, cancelFutures: true });

@@ -10,7 +10,7 @@ describe('torture: SharedQueue between threads', () => {
       let kills = 0;
       let gets = 0;
       const rounds = await runFor(TORTURE_MS, async (round) => {
-        const params = randomParams(rng, 0.5);
+        const params = randomParams(rng, 0.5, TORTURE_MS);
         note(`round ${round}: ${JSON.stringify(params)}`);
         const r = await queueRound(rng, params);
         kills += r.kills;
@@ -28,7 +28,7 @@ describe('torture: SharedQueue between threads', () => {
       const rounds = await runFor(TORTURE_MS, async (round) => {
         // Records up to the ring's whole capacity: a record larger than half of it must
         // still go into an empty ring, whatever offset the last one left.
-        const params = { ...randomParams(rng, 1), killGapMs: rng.pick([0, 200]), poolTimeoutMs: 0 };
+        const params = { ...randomParams(rng, 1, TORTURE_MS), killGapMs: rng.pick([0, 200]), poolTimeoutMs: 0 };
         note(`round ${round}: ${JSON.stringify(params)}`);
         puts += (await queueRound(rng, params)).puts;
       });

@@ -50,7 +50,9 @@ test('Ctrl-C (SIGINT to the whole process group) mid-traffic leaves nothing', T,
 test('the ring file of a SIGKILLed parent goes when the next concur program makes one', T, async () => {
   const killed = await withParent(['unopened'], (pid) => process.kill(pid, 'SIGKILL'));
   assert.equal(killed.run.signal, 'SIGKILL');
-  assert.equal(ringsOf(killed.pid).length, 1, 'SIGKILL leaves the file: nothing runs in a killed process');
+  // SIGKILL leaves the file (nothing runs in a killed process), unless a concur program
+  // of another test running beside this one has already swept it.
+  assert.ok(ringsOf(killed.pid).length <= 1, 'at most the one ring file');
   const next = await withParent(['opened'], (pid) => process.kill(pid, 'SIGTERM'));
   assert.equal(next.run.signal, 'SIGTERM', explain(next.run));
   assert.deepEqual(ringsOf(killed.pid), [], 'the next program swept it');

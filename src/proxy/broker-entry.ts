@@ -96,7 +96,9 @@ function startNext(): void {
 function start(c: Newcomer): void {
   handshaking++;
   c.started = true;
-  c.timer = setTimeout(() => c.socket.destroy(), HANDSHAKE_TIMEOUT_MS);
+  // Checked after this turn's I/O: an answer already waiting in the socket (this thread
+  // was slow, not the peer) still counts.
+  c.timer = setTimeout(() => setImmediate(() => c.authenticated || c.socket.destroy()), HANDSHAKE_TIMEOUT_MS);
   c.socket.once('close', () => {
     clearTimeout(c.timer);
     if (c.authenticated) return;

@@ -93,9 +93,9 @@ class OwnerConnection {
   }
 
   /**
-   * True once this connection can serve no more calls. One that never authenticated
-   * (the owner was too busy to finish the handshake in time, say) is worth replacing
-   * while the owner lives: nothing was held through it.
+   * True once this connection failed before it ever authenticated (it could not reach
+   * the owner in time) while the owner lives: nothing was held through it, so later
+   * calls may use a new one.
    */
   get replaceable(): boolean {
     return this.#dead !== undefined && !this.#authenticated && ownerAlive(this.#pid);
@@ -142,10 +142,11 @@ class OwnerConnection {
     deliver({ abandoned: callId }, call.mode, call.object);
   }
 
-  #connect(addr: string, key: Buffer, since: number): void {
+  #connect(addr: string, key: Buffer, since: number, attempt = 0): void {
     const socket = connect(addr);
+    let connected = false;
     socket.on('error', (err: NodeJS.ErrnoException) => {
-      if (this.#authenticated) return;
+      if (connected) return; // the handshake's own failure handles it
       // The owner's broker may not listen yet, or its backlog be full; retry while the owner lives.
       const early = err.code === 'ENOENT' || err.code === 'ECONNREFUSED' || err.code === 'EAGAIN';
       if (early && ownerAlive(this.#pid) && Date.now() - since < CONNECT_PATIENCE_MS) {
@@ -155,6 +156,7 @@ class OwnerConnection {
       }
     });
     socket.once('connect', () => {
+      connected = true;
       const framed = new FramedSocket(socket, { maxFrameBytes: HANDSHAKE_MAX_BYTES });
       authenticateServer(framed, key).then(
         () => {
@@ -176,11 +178,14 @@ class OwnerConnection {
         },
         (err: unknown) => {
           socket.destroy();
-          this.#fail(
-            err instanceof AuthenticationError
-              ? err
-              : new EOFError(`the process that owns this object (pid ${this.#pid}) closed the connection during the handshake`),
-          );
+          if (err instanceof AuthenticationError) return this.#fail(err);
+          // Closed during the handshake by an owner too busy to finish it in time (or
+          // gone). No call has left yet: while the owner lives, try again.
+          if (ownerAlive(this.#pid)) {
+            setTimeout(() => this.#connect(addr, key, since, attempt + 1), Math.min(1000, 10 * 2 ** attempt));
+          } else {
+            this.#fail(new EOFError(`the process that owns this object (pid ${this.#pid}) has exited`));
+          }
         },
       );
     });

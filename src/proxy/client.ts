@@ -22,6 +22,7 @@ import { EOFError } from '../futures/errors.js';
 import { checkTimeout } from '../futures/future.js';
 import { deserializeError, type SerializedError } from '../transport/errors.js';
 import { waitSync } from '../sync/waiting.js';
+import { setLongTimeout, type LongTimeout } from '../util/timers.js';
 import { Outboxes, type HelperLink } from './outbox.js';
 import {
   ACKS,
@@ -90,7 +91,7 @@ export function bounded(timeout: number | undefined, giveUp: (waited: string) =>
 
 let helper: Helper | undefined;
 let nextCall = 1;
-const waiting = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void; bound: Bound | undefined; timer: { stop(): void } | undefined }>();
+const waiting = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void; bound: Bound | undefined; timer: LongTimeout | undefined }>();
 const outboxes = new Outboxes(
   () => liveHelper(),
   (h) => retire(h as Helper),
@@ -128,7 +129,7 @@ function startHelper(): Helper {
     const w = waiting.get(callId);
     if (w === undefined) return;
     waiting.delete(callId);
-    w.timer?.stop();
+    w.timer?.clear();
     if (waiting.size === 0) replies.port1.unref();
     try {
       w.resolve(abandoned ? w.bound!.giveUp() : valueOf(msg));
@@ -156,7 +157,7 @@ function retire(h: Helper): Error {
   helper = undefined;
   outboxes.clear();
   for (const w of waiting.values()) {
-    w.timer?.stop();
+    w.timer?.clear();
     w.reject(err);
   }
   waiting.clear();
@@ -183,19 +184,6 @@ function post(ref: ProxyRef, mode: number, op: string, args: unknown[]): { h: He
   return { h, callId };
 }
 
-/** Calls `fn` at performance.now() `at`, however far away (one timer cannot wait past 2^31-1 ms). */
-function timerAt(at: number, fn: () => void): { stop(): void } {
-  let handle: NodeJS.Timeout | undefined;
-  const arm = (): void => {
-    const left = at - performance.now();
-    if (left <= 0) return fn();
-    handle = setTimeout(arm, Math.min(left, 2 ** 31 - 1));
-    handle.unref(); // the call in flight keeps the process alive
-  };
-  arm();
-  return { stop: () => clearTimeout(handle) };
-}
-
 const abandon = (h: Helper, ref: ProxyRef, callId: number, undo: Abandon['undo']): void =>
   h.worker.postMessage({ abandon: callId, addr: ref.addr, undo } satisfies Abandon);
 
@@ -212,9 +200,10 @@ export function callRemote(ref: ProxyRef, op: string, args: unknown[] = [], boun
     }
     // A call in flight keeps this process alive, as a waiting thread would.
     if (waiting.size === 0) h.asyncPort.ref();
-    const w = { resolve, reject, bound, timer: undefined as { stop(): void } | undefined };
+    const w = { resolve, reject, bound, timer: undefined as LongTimeout | undefined };
     waiting.set(callId, w);
-    if (bound !== undefined && bound.giveUpAt !== Infinity) w.timer = timerAt(bound.giveUpAt, () => abandon(h, ref, callId, bound.undo));
+    // Unref'd: the call in flight keeps the process alive.
+    if (bound !== undefined) w.timer = setLongTimeout(() => abandon(h, ref, callId, bound.undo), bound.giveUpAt - performance.now()).unref();
   });
 }
 

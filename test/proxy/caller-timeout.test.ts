@@ -4,6 +4,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Empty, Lock, Pipe, Process, ProcessPoolExecutor, Semaphore, SharedQueue } from '../../src/index.js';
+import { toProxy } from '../../src/proxy/proxies.js';
 import { proxyTasks } from '../fixtures/proxy-tasks.js';
 
 /** The call's own timeout, the caller's grace for the owner's answer, and slack for a loaded machine. */
@@ -69,6 +70,20 @@ describe("a proxy call's own timeout, with the owner stopped", () => {
       owner.kill();
       await owner.join();
     }
+  });
+
+  it('a timeout past 2^31-1 ms is honoured: the caller does not give up at once', { timeout: 60_000 }, async () => {
+    const lock = new Lock();
+    const proxy = toProxy(lock); // a proxy of this process's own lock, served by its broker
+    lock.acquireSync();
+    let settled = false;
+    const waiting = proxy.acquire({ timeout: 3e9 }).finally(() => (settled = true));
+    // Still waiting well past the moment a clamped timer would have fired (1 ms).
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    assert.equal(settled, false, 'the acquire is still waiting');
+    lock.release();
+    assert.equal(await waiting, true);
+    proxy.release();
   });
 
   it('acquireSync({ timeout }) in another process returns by its deadline while the owner is stopped', { timeout: 180_000 }, async () => {

@@ -67,11 +67,11 @@ class Peer {
     this.socket.write(Buffer.concat([head, payload]));
   }
   /** Completes the handshake as a client that knows the key; true if the server proved it knows it too. */
-  async authenticate(): Promise<boolean> {
-    const challenge = (await this.bytes(36)).subarray(4);
+  async authenticate(ms = 20_000): Promise<boolean> {
+    const challenge = (await this.bytes(36, ms)).subarray(4);
     const ours = randomBytes(32);
     this.frame(Buffer.concat([createHmac('sha256', authkey).update(challenge).digest(), ours]));
-    const answer = (await this.bytes(36 + 36)).subarray(40);
+    const answer = (await this.bytes(36 + 36, ms)).subarray(40);
     return answer.equals(createHmac('sha256', authkey).update(ours).digest());
   }
   /** Resolves true once closed, false if still open after `ms`. */
@@ -145,28 +145,49 @@ describe("the owner's broker and hostile peers", () => {
     again.end();
   });
 
-  it('2,000 connections that never speak do not keep a caller out', { timeout: 90_000 }, async () => {
-    await using pool = new ProcessPoolExecutor({ maxWorkers: 1 });
+  it('2,000 connections that never speak are all closed, and a caller that comes after them gets in', { timeout: 120_000 }, async () => {
     const idle = Array.from({ length: 2000 }, () => new Peer());
     try {
       await Promise.all(idle.map((p) => p.connected));
       const started = performance.now();
-      // A new caller (its process connects now, behind the idle ones) is served.
-      assert.equal(await pool.submit(proxyTasks.isSet, event), false);
+      // Behind the 2,000 in the queue: its turn comes when the first idle ones time out.
+      const caller = new Peer();
+      assert.equal(await caller.authenticate(60_000), true);
       const waited = performance.now() - started;
-      assert.ok(waited < 15_000, `the caller waited ${Math.round(waited)} ms`);
-      const closed = await Promise.all(idle.map((p) => p.closesWithin(20_000)));
+      // Two rounds of the 5 s handshake timeout at worst (1,024 handshakes run at once).
+      assert.ok(waited < 30_000, `the caller waited ${Math.round(waited)} ms`);
+      caller.end();
+      const closed = await Promise.all(idle.map((p) => p.closesWithin(60_000)));
       assert.equal(closed.filter((c) => !c).length, 0, 'every idle connection was closed');
     } finally {
       for (const p of idle) p.end();
     }
   });
 
-  it('1,000 connections at once all authenticate', { timeout: 90_000 }, async () => {
+  it('1,000 connections at once are all taken and authenticated', { timeout: 120_000 }, async () => {
     const peers = Array.from({ length: 1000 }, () => new Peer());
-    const results = await Promise.allSettled(peers.map((p) => p.authenticate()));
+    let refused = 0;
+    let retried = 0;
+    // As the real client does: a handshake the broker closed for taking too long (a loaded
+    // machine) is tried again; a connection closed before its challenge was refused.
+    const attempt = async (peer: Peer): Promise<boolean> => {
+      for (;;) {
+        try {
+          return await peer.authenticate();
+        } catch (err) {
+          if (peer.received.length === 0) {
+            refused++;
+            throw err;
+          }
+          retried++;
+          peer = new Peer();
+        }
+      }
+    };
+    const results = await Promise.allSettled(peers.map(attempt));
     const failed = results.filter((r) => r.status === 'rejected' || r.value !== true);
-    for (const p of peers) p.end();
-    assert.equal(failed.length, 0, `${failed.length} failed; first: ${String((failed[0] as PromiseRejectedResult | undefined)?.reason)}`);
+    for (const p of everyPeer) p.end();
+    assert.equal(refused, 0, 'no connection was refused');
+    assert.equal(failed.length, 0, `${failed.length} failed (${retried} retried); first: ${String((failed[0] as PromiseRejectedResult | undefined)?.reason)}`);
   });
 });

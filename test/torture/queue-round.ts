@@ -1,6 +1,8 @@
 /**
  * One round of the SharedQueue torture, from the main thread: start more threads than
- * the queue has room for (Threads and thread-pool tasks), terminate some of them at
+ * the queue has room for (Threads and thread-pool tasks; producers, consumers, mixed,
+ * joiners, and spinners that never block so are often inside the queue's internal
+ * locks), terminate some of them at
  * random points (Thread.terminate() and pool task timeouts), shut the queue down at a
  * random moment, then account for every item from the log the workers kept in shared
  * memory (see fixtures/queue-tasks.ts).
@@ -44,6 +46,7 @@ import {
   PER_SLOT,
   PRODUCER,
   PUTTING,
+  SPINNER,
   queueTasks,
   ROLE_NAMES,
   S_ITEM,
@@ -67,6 +70,7 @@ export interface RoundParams {
   consumers: number;
   mixed: number;
   joiners: number;
+  spinners: number;
   /** Workers run as pool tasks rather than Threads, out of every worker. */
   poolShare: number;
   maxPad: number;
@@ -100,6 +104,7 @@ export function randomParams(rng: Rng, sizeShare: number, tortureMs: number): Ro
     consumers: rng.int(1, 3),
     mixed: rng.int(0, 3),
     joiners: rng.int(0, 2),
+    spinners: rng.int(0, 2),
     poolShare: rng.pick([0, 0.5, 1]),
     maxPad,
     timedP: rng.pick([0, 0.3, 0.9]),
@@ -133,6 +138,7 @@ export async function queueRound(rng: Rng, p: RoundParams): Promise<{ kills: num
     ...Array<number>(p.producers).fill(PRODUCER),
     ...Array<number>(p.consumers).fill(CONSUMER),
     ...Array<number>(p.mixed).fill(MIXED),
+    ...Array<number>(p.spinners).fill(SPINNER),
     ...Array<number>(p.joiners).fill(JOINER),
   ];
   const maxSlots = roles.length * 12;
@@ -252,7 +258,9 @@ export async function queueRound(rng: Rng, p: RoundParams): Promise<{ kills: num
       // Threads that run: one still starting is not inside any operation yet.
       const victims = workers.filter((w) => w.kind === 'thread' && live(w) && slotWord(w.slot, S_STATE) !== NONE);
       if (victims.length === 0 || performance.now() >= runEnd) continue;
-      const v = rng.pick(victims);
+      // Half the time a spinner when there is one: always busy, it is most often inside an operation.
+      const spinners = victims.filter((w) => w.role === SPINNER);
+      const v = spinners.length > 0 && rng.chance(0.5) ? rng.pick(spinners) : rng.pick(victims);
       v.killed = true;
       kills++;
       v.thread!.terminate();

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Runs the torture suite (test/torture/*.test.ts) for about N minutes: round after round,
+// Runs the torture suite (test/torture/*.test.ts, and *.open-bug.ts: tortures that still
+// find a bug, kept out of npm test until it is fixed) for about N minutes: round after round,
 // each with a new seed, each test of a round driving its primitive for CONCUR_TORTURE_MS.
 //
 //   npm run torture -- --minutes 30 --hog        30 minutes beside a CPU hog
@@ -45,7 +46,7 @@ try {
   console.error(`torture: ${err.message}`);
   process.exit(2);
 }
-const files = opts.files.length > 0 ? opts.files : readdirSync('test/torture').filter((f) => f.endsWith('.test.ts')).sort().map((f) => join('test/torture', f));
+const files = opts.files.length > 0 ? opts.files : readdirSync('test/torture').filter((f) => f.endsWith('.test.ts') || f.endsWith('.open-bug.ts')).sort().map((f) => join('test/torture', f));
 if (files.length === 0) {
   console.error('torture: no test/torture/*.test.ts files');
   process.exit(2);

@@ -69,8 +69,21 @@ export interface TortureResult {
   seed: number;
 }
 
-/** Runs a scenario; throws (naming it, with its state and seed) on a broken invariant or a stall. */
-export async function torture(s: Scenario, seed = (Math.random() * 2 ** 31) | 0): Promise<TortureResult> {
+/** A seed for the scenario named `what`: from CONCUR_TORTURE_SEED when set (a replay), else fresh. */
+function seedFor(what: string): number {
+  const base = process.env.CONCUR_TORTURE_SEED;
+  if (base === undefined) return (Math.random() * 2 ** 31) | 0;
+  let h = Number(base) >>> 0;
+  for (let i = 0; i < what.length; i++) h = Math.imul(h ^ what.charCodeAt(i), 16777619) >>> 0;
+  return h & 0x7fffffff;
+}
+
+/**
+ * Runs a scenario; throws (naming it, with its state and seed) on a broken invariant or
+ * a stall. The seed picks the threads' operations and the terminations (their timing
+ * still varies); CONCUR_TORTURE_SEED replays a run of scripts/torture.mjs.
+ */
+export async function torture(s: Scenario, seed = seedFor(s.what)): Promise<TortureResult> {
   const rand = rng(seed);
   const threads: (Thread<any> | undefined)[] = [];
   const nextSeed = (): number => (rand() * 2 ** 31) | 0;
@@ -81,7 +94,8 @@ export async function torture(s: Scenario, seed = (Math.random() * 2 ** 31) | 0)
     return n;
   };
   const fail = (why: string): never => {
-    throw new Error(`${s.what} (seed ${seed}): ${why}; state: ${s.state()}`);
+    const replay = process.env.CONCUR_TORTURE_SEED === undefined ? '' : ` (replay: CONCUR_TORTURE_SEED=${process.env.CONCUR_TORTURE_SEED} node scripts/torture.mjs --rounds 1 --test-ms ${TORTURE_MS} --files <this file>)`;
+    throw new Error(`${s.what} (seed ${seed}${replay}): ${why}; state: ${s.state()}`);
   };
   for (let i = 0; i < s.slots; i++) threads[i] = s.start(i, nextSeed());
   let running = true;

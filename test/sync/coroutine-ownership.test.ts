@@ -67,6 +67,31 @@ describe('RLock and Condition between coroutines of one thread (issue 10, item 5
     assert.equal(rlock.locked(), false);
   });
 
+  it('hold() and withLock() give the lock to the code they run: re-entrant there, excluding other coroutines, released at the end', async () => {
+    const rlock = new RLock();
+    let inside = 0;
+    let most = 0;
+    const viaHold = async (): Promise<void> => {
+      await using _held = await rlock.hold();
+      most = Math.max(most, ++inside);
+      assert.equal(await rlock.acquire({ timeout: 100 }), true, 're-entrant after hold()');
+      rlock.release();
+      await turn();
+      inside--;
+    };
+    const viaWithLock = (): Promise<void> =>
+      rlock.withLock(async () => {
+        most = Math.max(most, ++inside);
+        assert.equal(rlock.acquireSync({ blocking: false }), true, 're-entrant inside withLock()');
+        rlock.release();
+        await turn();
+        inside--;
+      });
+    await Promise.all([viaHold(), viaWithLock(), viaHold(), viaWithLock()]);
+    assert.equal(most, 1);
+    assert.equal(rlock.locked(), false);
+  });
+
   it('a blocking acquire of an RLock another coroutine of this thread holds throws at once instead of freezing the event loop', async () => {
     const rlock = new RLock();
     let release!: () => void;

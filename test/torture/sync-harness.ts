@@ -37,14 +37,14 @@ export interface Scenario {
   /**
    * A waiter that could go on now, described (the lock free, the flag up...); asked
    * when nothing moved for a while (`quietMs`: since anything moved; `stalled`: slots
-   * that did not move for SATISFIED_STALL_MS). Undefined when every waiter waits for a
-   * reason.
+   * that did not move for `stallMs`; `live`: slots whose thread has started working, the
+   * only ones to look at). Undefined when every waiter waits for a reason.
    */
-  satisfied?(quietMs: number, stalled: number[]): string | undefined;
+  satisfied?(quietMs: number, stalled: number[], live: number[]): string | undefined;
   /** How long a slot must not move to count as stalled. @default SATISFIED_STALL_MS */
   stallMs?: number;
-  /** Repairs done by the main thread between ticks (e.g. permits of a dead holder). */
-  tick?(quietMs: number): void;
+  /** Repairs done by the main thread between ticks (e.g. permits of a dead holder); `live`: slots whose thread works. */
+  tick?(quietMs: number, live: number[]): void;
   /** Coroutines of the main thread taking part; they run until `running()` turns false. */
   main?(running: () => boolean): Promise<void>;
   /** Tells every thread to stop. */
@@ -69,8 +69,21 @@ export interface TortureResult {
   seed: number;
 }
 
-/** Runs a scenario; throws (naming it, with its state and seed) on a broken invariant or a stall. */
-export async function torture(s: Scenario, seed = (Math.random() * 2 ** 31) | 0): Promise<TortureResult> {
+/** A seed for the scenario named `what`: from CONCUR_TORTURE_SEED when set (a replay), else fresh. */
+function seedFor(what: string): number {
+  const base = process.env.CONCUR_TORTURE_SEED;
+  if (base === undefined) return (Math.random() * 2 ** 31) | 0;
+  let h = Number(base) >>> 0;
+  for (let i = 0; i < what.length; i++) h = Math.imul(h ^ what.charCodeAt(i), 16777619) >>> 0;
+  return h & 0x7fffffff;
+}
+
+/**
+ * Runs a scenario; throws (naming it, with its state and seed) on a broken invariant or
+ * a stall. The seed picks the threads' operations and the terminations (their timing
+ * still varies); CONCUR_TORTURE_SEED replays a run of scripts/torture.mjs.
+ */
+export async function torture(s: Scenario, seed = seedFor(s.what)): Promise<TortureResult> {
   const rand = rng(seed);
   const threads: (Thread<any> | undefined)[] = [];
   const nextSeed = (): number => (rand() * 2 ** 31) | 0;
@@ -81,13 +94,15 @@ export async function torture(s: Scenario, seed = (Math.random() * 2 ** 31) | 0)
     return n;
   };
   const fail = (why: string): never => {
-    throw new Error(`${s.what} (seed ${seed}): ${why}; state: ${s.state()}`);
+    const replay = process.env.CONCUR_TORTURE_SEED === undefined ? '' : ` (replay: CONCUR_TORTURE_SEED=${process.env.CONCUR_TORTURE_SEED} node scripts/torture.mjs --rounds 1 --test-ms ${TORTURE_MS} --files <this file>)`;
+    throw new Error(`${s.what} (seed ${seed}${replay}): ${why}; state: ${s.state()}`);
   };
   for (let i = 0; i < s.slots; i++) threads[i] = s.start(i, nextSeed());
   let running = true;
   let mainDone: Promise<void> = Promise.resolve();
   let kills = 0;
   let mainError: unknown;
+  let closing = false;
   let done = 0; // progress of threads already replaced
   try {
     const startBy = Date.now() + START_MS;
@@ -101,7 +116,7 @@ export async function torture(s: Scenario, seed = (Math.random() * 2 ** 31) | 0)
         startTotal = total();
         startMoved = Date.now();
       }
-      s.tick?.(Date.now() - startMoved);
+      s.tick?.(Date.now() - startMoved, threads.map((_, i) => i).filter((i) => progressOf(i) > 0));
       await sleep(10);
     }
     if (s.main !== undefined) {
@@ -115,6 +130,12 @@ export async function torture(s: Scenario, seed = (Math.random() * 2 ** 31) | 0)
     let lastMove = Date.now();
     const slotLast = threads.map((_, i) => progressOf(i));
     const slotMove = threads.map(() => Date.now());
+    // Slots whose thread was terminated: restarted once it has exited (a thread being
+    // stopped may still write its words for a moment), and left out of the watch until
+    // the new one has made progress (starting a thread takes seconds on a loaded machine).
+    const restarting = new Set<number>();
+    const restarts: Promise<void>[] = [];
+    const live = (i: number): boolean => !restarting.has(i) && progressOf(i) > 0;
     while (Date.now() < end) {
       await sleep(10);
       const now = Date.now();
@@ -122,46 +143,51 @@ export async function torture(s: Scenario, seed = (Math.random() * 2 ** 31) | 0)
       if (broken !== undefined) fail(broken);
       if (mainError !== undefined) fail(`a coroutine of the main thread failed: ${String(mainError)}`);
       const moved = total() + done;
-      if (moved !== last) {
+      const liveSlots = threads.map((_, i) => i).filter(live);
+      if (moved !== last || liveSlots.length === 0) {
         last = moved;
         lastMove = now;
       }
-      s.tick?.(now - lastMove);
+      s.tick?.(now - lastMove, liveSlots);
       const stalled: number[] = [];
-      for (let i = 0; i < s.slots; i++) {
+      for (const i of threads.keys()) {
         const p = progressOf(i);
-        if (p !== slotLast[i] || p === 0) {
+        if (p !== slotLast[i] || !live(i)) {
           slotLast[i] = p;
           slotMove[i] = now;
         } else if (now - slotMove[i]! > (s.stallMs ?? SATISFIED_STALL_MS)) stalled.push(i);
       }
       if (stalled.length > 0 || now - lastMove > SATISFIED_STALL_MS) {
-        const why = s.satisfied?.(now - lastMove, stalled);
+        const why = s.satisfied?.(now - lastMove, stalled, liveSlots);
         if (why !== undefined) fail(`nothing moved for ${now - lastMove} ms (threads ${stalled.join(',') || 'none'} for longer) while ${why}`);
       }
       if (now - lastMove > STALL_MS) fail(`nothing moved for ${now - lastMove} ms`);
-      if (now >= nextKill) {
+      // One termination at a time: the next waits until the replacement works (so someone always does).
+      if (now >= nextKill && restarting.size === 0 && liveSlots.length === s.slots) {
         nextKill = now + rand() * 2 * s.killEveryMs!;
-        // Only a thread that has started working: one still starting is inside nothing.
-        const candidates = threads.map((_, i) => i).filter((i) => progressOf(i) > 0);
-        if (candidates.length > 0) {
-          const chosen = candidates[Math.floor(rand() * candidates.length)]!;
-          const group = s.killGroup?.(chosen) ?? [chosen];
-          for (const slot of group) {
-            threads[slot]!.terminate();
-            kills++;
-          }
-          for (const slot of group) {
-            s.afterKill?.(slot);
-            done += progressOf(slot);
-            for (let w = 0; w < STRIDE; w++) Atomics.store(s.words, slotWord(slot, w), 0);
-            slotLast[slot] = 0;
-            slotMove[slot] = now;
-          }
-          for (const slot of group) threads[slot] = s.start(slot, nextSeed());
-        }
+        const chosen = liveSlots[Math.floor(rand() * liveSlots.length)]!;
+        const group = s.killGroup?.(chosen) ?? [chosen];
+        const old = group.map((slot) => threads[slot]!);
+        for (const t of old) t.terminate();
+        kills += group.length;
+        for (const slot of group) restarting.add(slot);
+        restarts.push(
+          Promise.all(old.map((t) => t.join())).then(() => {
+            if (closing) return;
+            for (const slot of group) {
+              s.afterKill?.(slot);
+              done += progressOf(slot);
+              for (let w = 0; w < STRIDE; w++) Atomics.store(s.words, slotWord(slot, w), 0);
+            }
+            for (const slot of group) {
+              threads[slot] = s.start(slot, nextSeed());
+              restarting.delete(slot);
+            }
+          }),
+        );
       }
     }
+    await Promise.all(restarts);
     running = false;
     s.stop();
     const deadline = Date.now() + 60_000;
@@ -181,6 +207,7 @@ export async function torture(s: Scenario, seed = (Math.random() * 2 ** 31) | 0)
     if (broken !== undefined) fail(broken);
     return { kills, ops: total() + done, seed };
   } finally {
+    closing = true;
     running = false;
     for (const t of threads) t?.terminate();
   }

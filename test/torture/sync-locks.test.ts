@@ -41,10 +41,10 @@ function lockScenario(lock: Lock | RLock, slots: number, runMs: number, mainCoro
     killEveryMs: 400,
     start: (slot, seed) => new Thread({ target: tortureTasks.lockChurn, args: [lock, shared, perSlot, slot, seed, stop, threadCoroutines] }).start(),
     check: () => violations(shared),
-    satisfied: (quietMs) => {
+    satisfied: (quietMs, _stalled, live) => {
       if (quietMs < SATISFIED_STALL_MS) return undefined;
       if (!takeable(lock)) return undefined;
-      const waiting = Array.from({ length: slots }, (_, i) => i).filter((i) => Atomics.load(perSlot, slotWord(i, PHASE)) === ACQUIRING);
+      const waiting = live.filter((i) => Atomics.load(perSlot, slotWord(i, PHASE)) === ACQUIRING);
       return waiting.length > 0 ? `the lock could be taken and threads ${waiting.join(',')} wait to acquire it` : undefined;
     },
     main: async (running) => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Semaphore, Thread } from '../../src/index.js';
-import { ACQUIRING, HELD, INSIDE, PHASE, PROGRESS, SHARED_WORDS, STRIDE, slotWord, violations, words } from '../fixtures/sync-torture-layout.js';
+import { ACQUIRING, GIVES, HELD, TAKES, INSIDE, PHASE, PROGRESS, SHARED_WORDS, STRIDE, slotWord, violations, words } from '../fixtures/sync-torture-layout.js';
 import { tortureTasks } from '../fixtures/sync-torture-tasks.js';
 import { SATISFIED_STALL_MS, torture, TORTURE_MS } from './sync-harness.js';
 
@@ -19,7 +19,8 @@ describe('torture: Semaphore', () => {
     // it back for the dead, knowing from HELD; one taken in the instant before HELD was set
     // shows as every thread waiting with no permit left and no holder.
     let givenBack = 0;
-    const leaked = (): boolean => sem.value === 0 && all.every((i) => word(i, HELD) === 0 && word(i, PHASE) === ACQUIRING);
+    let lastProgress = -1;
+    const leaked = (live: number[]): boolean => sem.value === 0 && live.length === slots && live.every((i) => word(i, HELD) === 0 && word(i, PHASE) === ACQUIRING);
     const r = await torture({
       what: `Semaphore(${permits}) torture: ${slots} threads`,
       slots,
@@ -34,8 +35,8 @@ describe('torture: Semaphore', () => {
           givenBack++;
         }
       },
-      tick: (quietMs) => {
-        if (quietMs > 500 && leaked()) {
+      tick: (quietMs, live) => {
+        if (quietMs > 500 && leaked(live)) {
           sem.release();
           givenBack++;
         }
@@ -48,11 +49,14 @@ describe('torture: Semaphore', () => {
       },
       stop: () => Atomics.store(stop, 0, 1),
       unblock: () => {
-        if (leaked()) sem.release();
+        // Stopping: threads that wait (no timeout) for permits the dead took get one, once nothing moves.
+        const progress = all.reduce((n, i) => n + word(i, PROGRESS), 0);
+        if (progress === lastProgress && sem.value === 0 && all.every((i) => word(i, HELD) === 0)) sem.release();
+        lastProgress = progress;
       },
       state: () =>
         `value ${sem.value}, sleepers ${Atomics.load(sem._state, 1)}, inside ${Atomics.load(shared, INSIDE)}, given back for the dead ${givenBack}; ` +
-        `phases ${all.map((i) => word(i, PHASE)).join(',')}; held ${all.map((i) => word(i, HELD)).join(',')}; progress ${all.map((i) => word(i, PROGRESS)).join(',')}`,
+        `phases ${all.map((i) => word(i, PHASE)).join(',')}; held ${all.map((i) => word(i, HELD)).join(',')}; taken-given ${all.map((i) => word(i, TAKES) - word(i, GIVES)).join(',')}; progress ${all.map((i) => word(i, PROGRESS)).join(',')}`,
     });
     assert.ok(r.ops > 0);
     console.log(`# Semaphore torture: ${r.ops} ops, ${r.kills} threads terminated, ${givenBack} permits given back for them (seed ${r.seed})`);

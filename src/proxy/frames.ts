@@ -104,6 +104,8 @@ export class FramedSocket {
 
   /** Removes the first `n` buffered bytes (n <= buffered): a view when one chunk holds them, else one copy. */
   #take(n: number): Buffer {
+    // An empty frame (a refused handshake's answer) may end the data: no chunk is left to view.
+    if (n === 0) return Buffer.alloc(0);
     this.#buffered -= n;
     const first = this.#chunks[0]!;
     if (first.length >= n) {

@@ -38,6 +38,16 @@ describe('FramedSocket buffering', () => {
     assert.ok(copied <= 2 * wire.length, `bytes copied: ${copied} for a ${wire.length}-byte frame`);
   });
 
+  it('an empty frame that ends a chunk (a refused handshake\'s answer) comes out empty', () => {
+    const socket = fakeSocket();
+    const framed = new FramedSocket(socket, { maxFrameBytes: 256 });
+    const got: number[] = [];
+    framed.onFrame((f) => got.push(f.length));
+    socket.emit('data', Buffer.from([0, 0, 0, 0]));
+    socket.emit('data', Buffer.from([1, 0, 0, 0, 9, 0, 0, 0, 0]));
+    assert.deepEqual(got, [0, 1, 0]);
+  });
+
   it('frames split at every possible point come out whole and in order', () => {
     const socket = fakeSocket();
     const framed = new FramedSocket(socket, { maxFrameBytes: 1 << 20 });

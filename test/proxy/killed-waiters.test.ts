@@ -1,0 +1,44 @@
+// A process SIGKILLed while it waits (no timeout) to acquire a Lock or RLock that
+// another holds: the owner's broker drops the dead caller's wait and goes on serving
+// everyone else, and the lock is not taken for the dead caller.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Event, Lock, Process, RLock, sleep } from '../../src/index.js';
+import { WAITERS } from '../../src/sync/lock-base.js';
+import { proxyTasks } from '../fixtures/proxy-tasks.js';
+
+async function until(what: string, ok: () => boolean, ms: number): Promise<void> {
+  const end = performance.now() + ms;
+  while (!ok()) {
+    if (performance.now() > end) assert.fail(`${what}: not within ${ms} ms`);
+    await sleep(10);
+  }
+}
+
+describe('a process killed while it waits to acquire through a proxy', () => {
+  for (const Kind of [Lock, RLock]) {
+    it(`its wait on a ${Kind.name} the owner holds ends, and the broker keeps answering others`, { timeout: 120_000 }, async () => {
+      const lock = new Kind();
+      const ready = new Event();
+      const probe = new Event();
+      assert.equal(lock.acquireSync(), true);
+      const p = new Process({ target: proxyTasks.blockOnLockAfter, args: [ready, lock] }).start();
+      assert.equal(await ready.wait(60_000), true);
+      // Its acquire has reached the broker once the broker waits on the lock.
+      await until('the child waits on the lock', () => Atomics.load(lock._state, WAITERS) > 0, 60_000);
+      p.kill();
+      await p.join();
+      // The dead caller's wait ends (the owner still holds the lock)...
+      await until("the dead caller's wait ended", () => Atomics.load(lock._state, WAITERS) === 0, 5000);
+      // ...and the broker answers another process meanwhile.
+      probe.set();
+      const q = new Process({ target: proxyTasks.isSet, args: [probe] }).start();
+      await until('another process got its answer', () => q.exitCode !== null, 60_000);
+      assert.equal(q.exitCode, 0);
+      lock.release();
+      assert.equal(lock.locked(), false, 'the lock was not taken for the dead caller');
+      assert.equal(await lock.acquire({ timeout: 5000 }), true);
+      lock.release();
+    });
+  }
+});

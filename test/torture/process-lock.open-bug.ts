@@ -54,7 +54,10 @@ async function lockRound(rng: Rng, note: (s: string) => void): Promise<{ kills: 
   const guard = <T>(p: Promise<T>): Promise<T> => (dog === undefined ? p : dog.guard(p));
   /** The owner's own acquire: it must never wait for a dead holder. */
   const ownerTakes = async (): Promise<void> => {
-    const got = await guard(lock.acquire({ timeout: STALL_MS / 2 }));
+    // Awaited directly, not through guard(): an RLock belongs to the coroutine whose own
+    // await receives acquire()'s promise (a Promise.race would take the holding with it).
+    // The acquire's timeout bounds it.
+    const got = await lock.acquire({ timeout: STALL_MS / 2 });
     scan();
     if (!got) throw new Error(`the owner could not acquire its own ${kind} within ${STALL_MS / 2} ms\nstate: ${JSON.stringify(state(), null, 1)}`);
     log.write(MAIN, 'A');

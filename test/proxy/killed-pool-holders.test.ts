@@ -22,7 +22,7 @@ describe('a process-pool worker killed while its task holds locks through proxie
       const pid = new Value('i32', 0);
       const task = pool.submit(proxyTasks.holdAndTellPid, ready, pid, lock, rlock, cond);
       assert.equal(await ready.wait(60_000), true, 'the task took the locks');
-      assert.equal(lock.locked() && rlock.locked() && cond.lock.locked(), true);
+      assert.equal(lock.locked() && rlock.locked(), true);
       process.kill(pid.value as number, 'SIGKILL');
       await assert.rejects(task, { name: 'WorkerCrashedError' });
       assert.equal(await lock.acquire({ timeout: GIVE_BACK_MS }), true, 'the Lock was released');

@@ -69,8 +69,14 @@ export interface TortureResult {
   seed: number;
 }
 
-/** A seed for the scenario named `what`: from CONCUR_TORTURE_SEED when set (a replay), else fresh. */
+/**
+ * A seed for the scenario named `what`: CONCUR_TORTURE_REPLAY (a seed a failure
+ * printed, for every scenario run), else one derived from CONCUR_TORTURE_SEED (a round
+ * of scripts/torture.mjs), else fresh.
+ */
 function seedFor(what: string): number {
+  const replay = process.env.CONCUR_TORTURE_REPLAY;
+  if (replay !== undefined) return Number(replay) & 0x7fffffff;
   const base = process.env.CONCUR_TORTURE_SEED;
   if (base === undefined) return (Math.random() * 2 ** 31) | 0;
   let h = Number(base) >>> 0;
@@ -94,7 +100,8 @@ export async function torture(s: Scenario, seed = seedFor(s.what)): Promise<Tort
     return n;
   };
   const fail = (why: string): never => {
-    const replay = process.env.CONCUR_TORTURE_SEED === undefined ? '' : ` (replay: CONCUR_TORTURE_SEED=${process.env.CONCUR_TORTURE_SEED} node scripts/torture.mjs --rounds 1 --test-ms ${TORTURE_MS} --files <this file>)`;
+    // The seed replays the choices (operations, terminations), not the timing.
+    const replay = ` (replay: CONCUR_TORTURE_REPLAY=${seed} CONCUR_TORTURE_MS=${TORTURE_MS} node --import tsx --test --test-name-pattern '<this test>' <this file>)`;
     throw new Error(`${s.what} (seed ${seed}${replay}): ${why}; state: ${s.state()}`);
   };
   for (let i = 0; i < s.slots; i++) threads[i] = s.start(i, nextSeed());

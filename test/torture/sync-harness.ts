@@ -176,6 +176,9 @@ export async function torture(s: Scenario, seed = seedFor(s.what)): Promise<Tort
         const group = s.killGroup?.(chosen) ?? [chosen];
         const old = group.map((slot) => threads[slot]!);
         for (const t of old) t.terminate();
+        // At once too: what the terminated thread left behind is freshest now.
+        const left = s.check();
+        if (left !== undefined) fail(left);
         kills += group.length;
         for (const slot of group) restarting.add(slot);
         restarts.push(

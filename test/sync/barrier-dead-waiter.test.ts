@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Barrier, BrokenBarrierError, Thread } from '../../src/index.js';
-import { regressionTasks } from '../fixtures/sync-torture-tasks.js';
+import { barrierActions, regressionTasks } from '../fixtures/sync-torture-tasks.js';
 import { delay, flagged, ints } from './harness.js';
 
 /** Resolves once `b` has `n` waiters; throws after `ms` (threads take a while to start on a loaded machine). */
@@ -62,6 +62,23 @@ describe('Barrier: a waiter whose thread is terminated breaks the barrier', () =
     const b = new Barrier(2);
     await dieWaiting(b, 0);
     await assert.rejects(waitAtMost(b, 10_000), (err: Error) => err instanceof BrokenBarrierError && /terminated/.test(err.message));
+    assert.equal(b.broken, true);
+  });
+
+  it('the thread running the action, terminated inside it, breaks the barrier too', async () => {
+    const b = new Barrier(2, { action: barrierActions.endless });
+    const mine = waitAtMost(b, 20_000);
+    await waiters(b, 1);
+    const passer = waiter(b);
+    // PASSING (state word 3 is 1): the thread arrived last and runs the action.
+    const deadline = Date.now() + 60_000;
+    while (Atomics.load(b._state, 3) !== 1) {
+      assert.ok(Date.now() < deadline, 'the second thread never arrived');
+      await delay(5);
+    }
+    passer.thread.terminate();
+    await passer.thread.join();
+    await assert.rejects(mine, BrokenBarrierError);
     assert.equal(b.broken, true);
   });
 

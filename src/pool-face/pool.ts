@@ -228,6 +228,11 @@ async function collect<R>(results: AsyncIterable<R>): Promise<R[]> {
   return out;
 }
 
+/** A process pool whose workers are daemonic, as multiprocessing.Pool's. */
+class DaemonicProcessPool extends ProcessPoolExecutor {
+  protected override readonly daemonWorkers = true;
+}
+
 /**
  * multiprocessing.Pool: workers in child processes. Its workers are daemonic, as
  * Python's: a task that starts a Process there gets "daemonic processes are not
@@ -236,7 +241,7 @@ async function collect<R>(results: AsyncIterable<R>): Promise<R[]> {
 export class Pool extends BasePool {
   /** `new Pool(4)` or `new Pool({ processes, initializer, initargs, maxtasksperchild })`. */
   constructor(processes?: number | PoolFaceOptions) {
-    super(processes, 'Pool', (options) => new ProcessPoolExecutor(options));
+    super(processes, 'Pool', (options) => new DaemonicProcessPool(options));
   }
 }
 

@@ -10,7 +10,7 @@ import type { FunctionSpec } from '../tasks/describe.js';
 import { WorkerRuntime, type WorkerInit } from '../pool/worker-runtime.js';
 import { CTRL_RUNNING, CTRL_SEQ, CTRL_SLOTS } from '../transport/protocol.js';
 import { dieWithParent } from './lifecycle.js';
-import { STATUS_FD, type ChildInit } from './spawn.js';
+import { claimDaemonic, STATUS_FD, type ChildInit } from './spawn.js';
 import { pipesFlushed, routePipeMessages } from './dehydrate.js'; // also registers how a relayed Pipe end is rebuilt here
 import { revive } from './revive.js';
 import { runTarget } from './run-target.js';
@@ -18,6 +18,7 @@ import '../proxy/proxies.js'; // registers the proxies a primitive becomes here
 import { raiseMallocThresholds } from '../util/allocator.js';
 
 markChildProcess();
+claimDaemonic();
 void raiseMallocThresholds();
 const watching = dieWithParent(Number(process.env.CONCUR_PARENT_PID));
 delete process.env.CONCUR_PARENT_PID;

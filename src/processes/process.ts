@@ -5,7 +5,7 @@ import { Runnable, type RunHandle, type RunnableOptions } from '../util/runnable
 import { specOf } from '../tasks/describe.js';
 import { isMainProcess } from '../tasks/main-guard.js';
 import { dehydrate } from './dehydrate.js';
-import { spawnChild, STATUS_FD } from './spawn.js';
+import { checkMayHaveChildren, spawnChild, STATUS_FD } from './spawn.js';
 
 /** Options of a Process. */
 export type ProcessOptions<A extends unknown[]> = RunnableOptions<A>;
@@ -45,10 +45,19 @@ export class Process<A extends unknown[] = unknown[]> extends Runnable<A> {
     this.#options = { execArgv: options.execArgv, env: options.env };
   }
 
+  /** Starts the child. Throws if started before, closed, or if this process is daemonic (as Python). */
+  override start(): this {
+    checkMayHaveChildren();
+    return super.start();
+  }
+
   protected launch(): RunHandle {
     const target = specOf(this.target);
     const crossing = dehydrate(this.args);
-    const child = spawnChild({ kind: 'process', name: this.name, target, args: crossing.args }, { ...this.#options, name: this.name });
+    const child = spawnChild(
+      { kind: 'process', name: this.name, target, args: crossing.args },
+      { ...this.#options, name: this.name, daemon: this.daemon },
+    );
     crossing.attach(child);
     // The exit-report pipe is for pools; a Process never reads it. Left referenced, it kept
     // the program alive for as long as a daemon child ran (the child handle is what holds).

@@ -21,6 +21,31 @@ export interface SpawnOptions {
   execArgv?: string[] | undefined;
   env?: NodeJS.ProcessEnv | undefined;
   name: string;
+  /** A daemonic child (a daemon Process, a Pool worker) may not start children of its own. */
+  daemon?: boolean;
+}
+
+// A daemonic child finds '1' here and replaces it with its own pid (claimDaemonic), so
+// that its worker threads, which copy the environment, know too, while a program it
+// runs with child_process (another pid) does not.
+const DAEMONIC = 'CONCUR_DAEMONIC';
+
+/** @internal In a child's entry: takes the daemonic mark its parent set, if any. */
+export function claimDaemonic(): void {
+  if (process.env[DAEMONIC] === '1') process.env[DAEMONIC] = String(process.pid);
+  else delete process.env[DAEMONIC];
+}
+
+/**
+ * Throws Python's error in a daemonic process (a daemon Process or a Pool worker, and
+ * any thread of one): "daemonic processes are not allowed to have children".
+ */
+export function checkMayHaveChildren(): void {
+  if (process.env[DAEMONIC] !== String(process.pid)) return;
+  throw new Error(
+    'daemonic processes are not allowed to have children: this process is a daemon Process or a multiprocessing Pool worker ' +
+      '(start children from a non-daemon Process, or use a ProcessPoolExecutor, whose workers are not daemonic)',
+  );
 }
 
 /**
@@ -34,7 +59,7 @@ export function spawnChild(init: ChildInit, options: SpawnOptions): ChildProcess
     serialization: 'advanced',
     stdio: ['inherit', 'inherit', 'inherit', 'ipc', 'pipe'],
     execArgv,
-    env: { ...(options.env ?? process.env), CONCUR_PARENT_PID: String(process.pid), CONCUR_CHILD_NAME: options.name },
+    env: { ...(options.env ?? process.env), CONCUR_PARENT_PID: String(process.pid), CONCUR_CHILD_NAME: options.name, [DAEMONIC]: options.daemon ? '1' : '' },
   });
   child.send({ $concurInit: init });
   return child;

@@ -6,6 +6,9 @@ import '../sync/all-shared.js';
 import '../proxy/proxies.js';
 import { runTarget } from '../processes/run-target.js';
 import { reviveInThread } from '../transport/crossing.js';
+import { setUpThread } from './current-thread.js';
+
+setUpThread();
 
 const { target, args } = workerData as { target: FunctionSpec; args: unknown[] };
 // A rejection is uncaught: the parent prints it and the exit code is 1.

@@ -18,6 +18,7 @@ export type ThreadOptions<A extends unknown[]> = RunnableOptions<A>;
  */
 export class Thread<A extends unknown[] = unknown[]> extends Runnable<A> {
   #worker: Worker | undefined;
+  #ident: number | undefined;
 
   constructor(options: ThreadOptions<A>) {
     super(options, 'Thread');
@@ -33,6 +34,7 @@ export class Thread<A extends unknown[] = unknown[]> extends Runnable<A> {
       transferList: transfer,
     });
     this.#worker = worker;
+    this.#ident = worker.threadId; // the worker's own reads -1 once it has exited; Python's ident stays
     worker.once('exit', (code) => this.ended(code));
     // An uncaught error is printed and ends the thread with exit code 1, as Python reports it.
     worker.on('error', (err) => console.error(`Exception in thread ${this.name}:`, err));
@@ -49,8 +51,8 @@ export class Thread<A extends unknown[] = unknown[]> extends Runnable<A> {
     this.terminate();
   }
 
-  /** The worker's threadId, once started. */
+  /** The worker's threadId, once started (kept after it ends, as Python's). */
   get ident(): number | undefined {
-    return this.#worker?.threadId;
+    return this.#ident;
   }
 }

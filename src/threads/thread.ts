@@ -1,7 +1,6 @@
-import type { Worker } from 'node:worker_threads';
+import { threadId, type Worker } from 'node:worker_threads';
 import { spawnThread, stopSpawnedThread } from './spawn-thread.js';
-import { Runnable, type RunHandle, type RunnableOptions } from '../util/runnable.js';
-import { specOf } from '../tasks/describe.js';
+import { markRunnableKind, Runnable, type RunHandle, type RunnableOptions } from '../util/runnable.js';
 import { argsForThread } from '../transport/crossing.js';
 import { THREAD_BOOTSTRAP, threadEntry } from './bootstrap.js';
 
@@ -20,17 +19,18 @@ export class Thread<A extends unknown[] = unknown[]> extends Runnable<A> {
   #worker: Worker | undefined;
   #ident: number | undefined;
 
-  constructor(options: ThreadOptions<A>) {
+  /** Options with a target; a subclass that overrides run() may pass none (or name, daemon, args...). */
+  constructor(options?: ThreadOptions<A>) {
     super(options, 'Thread');
   }
 
   protected launch(): RunHandle {
-    const target = specOf(this.target);
-    const { args, transfer } = argsForThread(this.args);
+    const spec = this.runSpec();
+    const { args, transfer } = argsForThread(spec.args);
     const worker = spawnThread(THREAD_BOOTSTRAP, {
       eval: true,
       name: this.name,
-      workerData: { entry: threadEntry('thread-entry'), target, args },
+      workerData: { entry: threadEntry('thread-entry'), target: spec.target, args, fields: spec.fields },
       transferList: transfer,
     });
     this.#worker = worker;
@@ -55,4 +55,10 @@ export class Thread<A extends unknown[] = unknown[]> extends Runnable<A> {
   get ident(): number | undefined {
     return this.#ident;
   }
+
+  /** @internal */
+  override becameCurrent(): void {
+    this.#ident = threadId;
+  }
 }
+markRunnableKind(Thread, 'Thread');

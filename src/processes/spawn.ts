@@ -61,7 +61,13 @@ export function spawnChild(init: ChildInit, options: SpawnOptions): ChildProcess
     execArgv,
     env: { ...(options.env ?? process.env), CONCUR_PARENT_PID: String(process.pid), CONCUR_CHILD_NAME: options.name, [DAEMONIC]: options.daemon ? '1' : '' },
   });
-  child.send({ $concurInit: init });
+  try {
+    child.send({ $concurInit: init });
+  } catch (err) {
+    // An argument that cannot be serialized: the child would wait for its init forever.
+    child.kill('SIGKILL');
+    throw err;
+  }
   return child;
 }
 

@@ -155,7 +155,16 @@ export abstract class Runnable<A extends unknown[]> {
       );
     }
     const fields = Object.keys(this).filter((key) => key !== 'target' && key !== 'args');
-    return { target: specOf(cls), args: fields.map((key) => (this as Record<string, unknown>)[key]), fields };
+    const values = fields.map((key) => (this as Record<string, unknown>)[key]);
+    values.forEach((value, i) => {
+      if (typeof value === 'function') {
+        throw new TypeError(
+          `field "${fields[i]}" of ${cls.name} is a function, which cannot be sent to its ${this.#kind.toLowerCase()}: ` +
+            'make it a method, or pass a defineTasks task and call it from run()',
+        );
+      }
+    });
+    return { target: specOf(cls), args: values, fields };
   }
 
   /** @internal In the child, on the rebuilt instance: it is the running process or thread. */

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Pipe, Process, Thread, Value } from '../../src/index.js';
 import { Adder, Failing, Reporter, Unregistered } from '../fixtures/subclass-tasks.js';
+import { runProgram } from '../fixtures/run-program.js';
 
 describe('Process and Thread subclasses that override run()', { concurrency: true }, () => {
   it('a Process subclass runs run() in the child with the fields its constructor set, its methods and its name', { timeout: 60_000 }, async () => {
@@ -44,5 +45,14 @@ describe('Process and Thread subclasses that override run()', { concurrency: tru
     assert.throws(() => new Unregistered().start(), /Process subclass Unregistered overrides run\(\) but is not registered.*defineTasks\(import\.meta\.url, \{ Unregistered \}\)/);
     assert.throws(() => new Process(), /target must be a function \(or subclass Process and override run\(\)\), got undefined/);
     assert.throws(() => new Thread({} as never), /target must be a function \(or subclass Thread and override run\(\)\)/);
+  });
+
+  it('a field that cannot cross makes start() throw, naming it, and leaves no child behind', { timeout: 90_000 }, async () => {
+    const run = await runProgram('./subclass-fn-field.ts', [], 60_000);
+    assert.equal(run.code, 0, run.stderr);
+    const lines = run.stdout.trim().split('\n');
+    assert.match(lines[0]!, /^threw TypeError field "fn" of HasFn is a function, which cannot be sent to its process/);
+    assert.match(lines[1]!, /^threw .*could not be cloned/);
+    assert.match(lines[2]!, /^threw TypeError field "fn" of ThreadHasFn is a function, which cannot be sent to its thread/);
   });
 });

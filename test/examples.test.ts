@@ -84,6 +84,20 @@ describe('examples', () => {
     assert.match(out, /^4\. callbacks handled 10 pages as they finished: [\d ]+ \(sum 225\)$/m);
   });
 
+  it('generators.ts: the yield producer/consumer, greenlet switches and gevent.joinall print what the tutorials print', async () => {
+    const out = await runExample('generators.ts');
+    const produce = Array.from({ length: 5 }, (_, i) => [
+      `[PRODUCER] →→ Producing ${i + 1}...`,
+      `[CONSUMER] ←← Consuming ${i + 1}...`,
+      '[PRODUCER] Consumer return: 200 OK',
+    ]).flat();
+    const turns = Array.from({ length: 10 }, (_, i) => [`foo: ${i}`, `bar: ${i}`]).flat();
+    const gevent = ['running in foo', 'switch to bar', 'switch to foo again', 'switch to bar again'];
+    const lines = out.trim().split('\n');
+    assert.deepEqual(lines.slice(0, -1), [...produce, '12', '56', '34', '78', ...turns, ...gevent]);
+    assert.match(lines.at(-1)!, /^both done in \d+ ms: the longest wait \(100 ms\), not the sum \(140 ms\)$/);
+  });
+
   it('quickstart.ts: the README quick start runs as printed', async () => {
     const out = await runExample('quickstart.ts');
     assert.match(out, /fib\(25\) = 75025/);

@@ -11,6 +11,8 @@ import type { Future } from '../futures/future.js';
 import type { TaskFunction } from '../futures/executor.js';
 import type { TaskMode } from '../futures/task-mode.js';
 
+let workerCount = 0;
+
 /** Options of a ProcessPoolExecutor. */
 export interface ProcessPoolOptions extends PoolOptions {
   /** Node flags for the worker processes. @default process.execArgv (so tsx and other loaders carry over) */
@@ -76,7 +78,8 @@ export class ProcessPoolExecutor extends PoolExecutor {
     // A SharedArrayBuffer cannot reach another process: the child reports on exit instead.
     const child = spawnChild(
       { kind: 'pool', init: { ...rest, ctrl: undefined, maxRssMb: this.#maxMemoryMb } },
-      { execArgv: this.#execArgv, env: this.#env, name: 'concur worker', daemon: this.daemonWorkers },
+      // Python's names, for currentProcess() in a worker.
+      { execArgv: this.#execArgv, env: this.#env, name: `${this.daemonWorkers ? 'SpawnPoolWorker' : 'SpawnProcess'}-${++workerCount}`, daemon: this.daemonWorkers },
     );
     const report = readExitReport(child);
     const shared = new Int32Array(ctrl);

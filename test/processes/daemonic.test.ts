@@ -32,6 +32,7 @@ describe('daemonic processes may not have children', { concurrency: true }, () =
     const pool = new Pool(1);
     try {
       assert.match(await pool.apply(daemonic.tryChild, ['process']), new RegExp(`^${RULE}`));
+      assert.match(await pool.apply(daemonic.processName), /^SpawnPoolWorker-\d+$/); // Python's name for a Pool worker
     } finally {
       await pool.terminate();
     }

@@ -62,6 +62,7 @@ describe('currentThread, sleepSync and a Thread\'s output', { concurrency: true 
     assert.notEqual(inThread.ident, threadId);
     await using processes = new ProcessPoolExecutor({ maxWorkers: 1 });
     assert.deepEqual(await processes.submit(threadTasks.current), { name: 'MainThread', ident: 0, isMain: true });
+    assert.match(await processes.submit(threadTasks.processName), /^SpawnProcess-\d+$/); // Python's name for it
   });
 
   it('sleepSync blocks this thread for the time asked, timers included; a bad time is refused', () => {

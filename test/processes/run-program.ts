@@ -1,7 +1,7 @@
 // Runs a fixture program in a process group of its own, with a hard timeout, and
 // reports what it printed and which of its descendants outlived it.
-import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { groupMembers } from '../fixtures/procs.js';
 import { startNode } from '../fixtures/run-node.js';
 
 /** How a program run ended. */
@@ -14,22 +14,6 @@ export interface ProgramRun {
   timedOut: boolean;
   /** Processes of its group still running a few seconds after it ended (killed since). */
   leftovers: number[];
-}
-
-/** Live (not zombie) processes whose process group is `pgid`. */
-function groupMembers(pgid: number): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[2]) === pgid && fields[0] !== 'Z') out.push(Number(name));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
 }
 
 function killGroup(pgid: number): void {

@@ -54,7 +54,7 @@ function writeAll(fd: number, bytes: Uint8Array): void {
         Atomics.wait(pause, 0, 0, 1); // a non-blocking pipe that is full: wait for the reader
         continue;
       }
-      if (code === 'EPIPE') return; // the reader is gone: the output is dropped, as nothing can read it
+      if (code === 'EPIPE' || code === 'EBADF') return; // the reader or the descriptor is gone: nothing can read it
       throw err;
     }
   }

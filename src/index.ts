@@ -36,3 +36,6 @@ export { TaskGroup } from './coroutines/task-group.js';
 export { sleep, timeout, gather } from './coroutines/helpers.js';
 export { SharedQueue, type SharedQueueOptions } from './queues/shared-queue.js';
 export { configureProxies, type ProxyOptions } from './proxy/owner.js';
+export { Pool, ThreadPool, type PoolFaceOptions, type CallbackOptions, type MapAsyncOptions } from './pool-face/pool.js';
+export { AsyncResult } from './pool-face/async-result.js';
+export { currentThread, sleepSync, type ThreadInfo } from './threads/current-thread.js';

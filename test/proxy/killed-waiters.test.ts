@@ -3,7 +3,7 @@
 // everyone else, and the lock is not taken for the dead caller.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Event, Lock, Process, ProcessPoolExecutor, RLock, sleep } from '../../src/index.js';
+import { Condition, Event, Lock, Process, ProcessPoolExecutor, RLock, sleep } from '../../src/index.js';
 import { WAITERS } from '../../src/sync/lock-base.js';
 import { proxyTasks } from '../fixtures/proxy-tasks.js';
 
@@ -46,4 +46,29 @@ describe('a process killed while it waits to acquire through a proxy', () => {
       lock.release();
     });
   }
+
+  it("a Condition waiter killed while its wait takes the RLock back leaves the owner's own holding and depth alone", { timeout: 120_000 }, async () => {
+    const cond = new Condition();
+    const extra = new Lock();
+    const ready = new Event();
+    const p = new Process({ target: proxyTasks.waitOnConditionForever, args: [cond, extra, ready] }).start();
+    assert.equal(await ready.wait(60_000), true);
+    // Once the child's wait has given the lock up, the owner takes it, twice.
+    assert.equal(await cond.acquire({ timeout: 60_000 }), true);
+    assert.equal(await cond.acquire({ timeout: 1000 }), true);
+    cond.notify(1);
+    // The notified wait now waits to take the lock back, for the child.
+    await until('the woken wait waits for the lock', () => Atomics.load(cond.lock._state, WAITERS) > 0, 10_000);
+    p.kill();
+    await p.join();
+    assert.equal(await extra.acquire({ timeout: 5000 }), true, 'the death was seen (the dead process held extra)');
+    assert.equal(cond.lock._isOwned(), true, 'the owner still holds its RLock');
+    cond.release();
+    assert.equal(cond.lock._isOwned(), true, 'at depth 1 now');
+    cond.release();
+    // The dead waiter's wait may take the lock back now, and gives it back at once.
+    assert.equal(await cond.acquire({ timeout: 5000 }), true);
+    cond.release();
+    extra.release();
+  });
 });

@@ -5,7 +5,11 @@
  *   header (Int32), a cache line per group:
  *     P_LOCK · TAIL · PUT_BYTES | PUT_COUNT · PUTS | C_LOCK · HEAD | GET_COUNT · GET_BYTES · GETS
  *     | GET_WAITERS | PUT_WAITERS | UNFINISHED · SHUTDOWN · DONE
- *   ring (bytes)    [length u32][tag u8][payload] … ; a length of WRAP sends the reader back to 0
+ *   ring (bytes)    [length u32][tag u8][payload] … , a byte ring: a record that reaches the
+ *                   end goes on at 0, so any record up to the whole ring fits an empty queue
+ *
+ *   PUT_BYTES - GET_BYTES = bytes held; a put fits when that plus its record is at most
+ *   the ring's length, whatever TAIL is (no padding is ever wasted at the end).
  *
  * Every record is encoded by a fast path for numbers and strings and by v8.serialize
  * (structured clone) for anything else. Putters and getters have a lock each (a
@@ -30,11 +34,13 @@ import { enterInternal, leaveInternal } from '../sync/thread-life.js';
 const LINE = 32;
 const P_LOCK = 0; // putters only
 const TAIL = 1; // byte offset where the next record is written
-const PUT_BYTES = 2; // ring bytes ever taken by puts, wrap padding included (wrapping int32)
+const PUT_BYTES = 2; // ring bytes ever taken by puts (wrapping int32)
+const PUT_EPOCH = 3; // PUT_BYTES / 2^EPOCH_BITS: tells a putter its cached GET_* may have wrapped
 const PUT_COUNT = LINE; // records ever put (wrapping int32): getters read it when they seem empty
 const PUTS = LINE + 1; // bumped on every put and on shutdown: getters wait on it
 const C_LOCK = 2 * LINE; // getters only
 const HEAD = 2 * LINE + 1; // byte offset of the next record to read
+const GET_EPOCH = 2 * LINE + 2; // GET_BYTES / 2^EPOCH_BITS: tells a getter its cached PUT_COUNT may have wrapped
 const GET_COUNT = 3 * LINE; // putters read these when they seem full
 const GET_BYTES = 3 * LINE + 1;
 const GETS = 3 * LINE + 2; // bumped on every get and on shutdown: putters wait on it
@@ -45,7 +51,16 @@ const SHUTDOWN = 6 * LINE + 1;
 const DONE = 6 * LINE + 2; // bumped when UNFINISHED reaches 0: joiners wait on it
 const HEADER = 7 * LINE;
 
-const WRAP = 0xffffffff;
+/** Largest capacityBytes: byte counts and offsets are int32 words of the header. */
+const MAX_CAPACITY = 2 ** 30;
+/**
+ * A thread caches the other side's counters and reads them afresh only when they say
+ * full (or empty). Counters wrap at 2^32, so a cache older than that could look fresh:
+ * each side also counts epochs of 2^30 bytes on its own line, and a cache taken more
+ * than one epoch ago is read afresh. Within one epoch fewer than 2^31 bytes (and fewer
+ * than 2^29 records, each at least 4 bytes) have gone by, so the int32 differences hold.
+ */
+const EPOCH_BITS = 30;
 /** Longest sleep on an internal lock before trying it again. */
 const LOCK_SLICE_MS = 250;
 /** Polls of a blocking get or put before it sleeps. */
@@ -72,18 +87,24 @@ export class SharedQueue<T = unknown> {
   readonly _ring: Uint8Array;
   /** Most items held; 0 means unbounded. */
   readonly maxsize: number;
-  /** @internal This thread's last look at the getters' counters (never ahead of them). */
-  _gotCount = 0;
+  /** @internal This thread's last look at the getters' counters (never ahead of them), and PUT_EPOCH then. */
+  _seenGetCount = 0;
   /** @internal */
-  _gotBytes = 0;
-  /** @internal This thread's last look at PUT_COUNT. */
-  _putCount = 0;
+  _seenGetBytes = 0;
+  /** @internal */
+  _seenPutEpoch = 0;
+  /** @internal This thread's last look at PUT_COUNT, and GET_EPOCH then. */
+  _seenPutCount = 0;
+  /** @internal */
+  _seenGetEpoch = 0;
 
   constructor(options: SharedQueueOptions = {}) {
     const maxsize = options.maxsize ?? 0;
     const capacity = options.capacityBytes ?? 1 << 20;
     if (!Number.isInteger(maxsize)) throw new TypeError(`maxsize must be an integer, got ${describe(maxsize)}`);
-    if (!Number.isInteger(capacity) || capacity < 64) throw new RangeError(`capacityBytes must be an integer >= 64, got ${describe(capacity)}`);
+    if (!Number.isInteger(capacity) || capacity < 64 || capacity > MAX_CAPACITY) {
+      throw new RangeError(`capacityBytes must be an integer >= 64 and <= ${MAX_CAPACITY}, got ${describe(capacity)}`);
+    }
     brandInstance(this, new.target);
     this.maxsize = maxsize;
     this._header = new Int32Array(new SharedArrayBuffer(HEADER * 4));
@@ -248,7 +269,7 @@ export class SharedQueue<T = unknown> {
       if (options.immediate) {
         const dropped = (h[PUT_COUNT]! - h[GET_COUNT]!) | 0;
         h[HEAD] = h[TAIL]!;
-        Atomics.store(h, GET_BYTES, h[PUT_BYTES]!);
+        this._gotBytes((h[PUT_BYTES]! - h[GET_BYTES]!) | 0);
         Atomics.store(h, GET_COUNT, h[PUT_COUNT]!);
         let left: number;
         for (;;) {
@@ -289,33 +310,19 @@ export class SharedQueue<T = unknown> {
       const gotCount = h[GET_COUNT]!;
       const available = (Atomics.load(h, PUT_COUNT) - gotCount) | 0;
       if (available <= 0) return null;
-      // Records run contiguously from HEAD, except across the ring's end: at most two segments.
-      const segments: Array<[number, number]> = [];
-      let start = h[HEAD]!;
-      let pos = start;
-      let freed = 0;
+      // Whole records are consecutive bytes of the ring from HEAD (wrapping at its end):
+      // find how many fit maxBytes, then copy that span out.
+      const head = h[HEAD]!;
+      let span = 0;
       while (count < available) {
-        if (ring.length - pos < 4 || readU32(ring, pos) === WRAP) {
-          if (pos > start) segments.push([start, pos]);
-          freed += ring.length - pos;
-          pos = start = 0;
-          continue;
-        }
-        const size = 4 + readU32(ring, pos);
-        if (count > 0 && freed + size > maxBytes) break;
-        pos += size;
-        freed += size;
+        const size = 4 + readU32(ring, (head + span) % ring.length);
+        if (count > 0 && span + size > maxBytes) break;
+        span += size;
         count++;
       }
-      if (pos > start) segments.push([start, pos]);
-      out = new Uint8Array(segments.reduce((n, [a, b]) => n + b - a, 0));
-      let at = 0;
-      for (const [a, b] of segments) {
-        out.set(ring.subarray(a, b), at);
-        at += b - a;
-      }
-      h[HEAD] = pos % ring.length;
-      Atomics.store(h, GET_BYTES, (h[GET_BYTES]! + freed) | 0);
+      out = copyOut(ring, head, span);
+      h[HEAD] = (head + span) % ring.length;
+      this._gotBytes(span);
       Atomics.store(h, GET_COUNT, (gotCount + count) | 0);
       Atomics.add(h, GETS, 1);
     } finally {
@@ -345,30 +352,32 @@ export class SharedQueue<T = unknown> {
     const h = this._header;
     const ring = this._ring;
     const size = 4 + record.length;
-    if (size > ring.length) throw new RangeError(`an item of ${record.length} bytes cannot fit in this queue's ${ring.length} bytes (capacityBytes)`);
+    if (size > ring.length) {
+      throw new RangeError(`an item of ${size} bytes (its ${record.length}-byte encoding and a 4-byte length) cannot fit in this queue's ring of ${ring.length} bytes (capacityBytes)`);
+    }
     this._lock(P_LOCK);
     try {
       if (Atomics.load(h, SHUTDOWN) === 1) throw new QueueShutDown('put on a shut-down queue');
       const putCount = h[PUT_COUNT]!;
-      if (this.maxsize > 0 && ((putCount - this._gotCount) | 0) >= this.maxsize) {
-        this._gotCount = Atomics.load(h, GET_COUNT);
-        if (((putCount - this._gotCount) | 0) >= this.maxsize) return false;
-      }
-      let tail = h[TAIL]!;
-      const pad = tail + size > ring.length ? ring.length - tail : 0; // the record goes back to 0
       const putBytes = h[PUT_BYTES]!;
-      if (((putBytes - this._gotBytes) | 0) + pad + size > ring.length) {
-        this._gotBytes = Atomics.load(h, GET_BYTES);
-        if (((putBytes - this._gotBytes) | 0) + pad + size > ring.length) return false;
+      // The getters' counters as this thread last saw them, unless so much has gone
+      // through since that the int32 differences below could have wrapped.
+      if (h[PUT_EPOCH] !== this._seenPutEpoch && h[PUT_EPOCH] !== ((this._seenPutEpoch + 1) | 0)) this._refreshGot();
+      if (this.maxsize > 0 && outside((putCount - this._seenGetCount) | 0, this.maxsize - 1)) {
+        this._refreshGot();
+        if (((putCount - this._seenGetCount) | 0) >= this.maxsize) return false;
       }
-      if (pad > 0) {
-        if (pad >= 4) writeU32(ring, tail, WRAP);
-        tail = 0;
+      if (outside((putBytes - this._seenGetBytes) | 0, ring.length - size)) {
+        this._refreshGot();
+        if (((putBytes - this._seenGetBytes) | 0) + size > ring.length) return false;
       }
+      const tail = h[TAIL]!;
       writeU32(ring, tail, record.length);
-      ring.set(record, tail + 4);
+      copyIn(ring, (tail + 4) % ring.length, record);
       h[TAIL] = (tail + size) % ring.length;
-      Atomics.store(h, PUT_BYTES, (putBytes + pad + size) | 0);
+      const after = (putBytes + size) | 0;
+      if (after >>> EPOCH_BITS !== putBytes >>> EPOCH_BITS) h[PUT_EPOCH] = (h[PUT_EPOCH]! + 1) | 0;
+      Atomics.store(h, PUT_BYTES, after);
       Atomics.add(h, UNFINISHED, 1); // before the count: a getter's taskDone may follow at once
       // Last: a getter that sees the new count sees the record and everything above.
       Atomics.store(h, PUT_COUNT, (putCount + 1) | 0);
@@ -391,27 +400,27 @@ export class SharedQueue<T = unknown> {
     this._lock(C_LOCK);
     try {
       const gotCount = h[GET_COUNT]!;
-      if (((this._putCount - gotCount) | 0) <= 0) {
-        this._putCount = Atomics.load(h, PUT_COUNT);
-        if (((this._putCount - gotCount) | 0) <= 0) {
+      // PUT_COUNT as this thread last saw it, unless so much has gone through since
+      // that the int32 difference could have wrapped.
+      if ((h[GET_EPOCH] !== this._seenGetEpoch && h[GET_EPOCH] !== ((this._seenGetEpoch + 1) | 0)) || ((this._seenPutCount - gotCount) | 0) <= 0) {
+        this._seenPutCount = Atomics.load(h, PUT_COUNT);
+        this._seenGetEpoch = h[GET_EPOCH]!;
+        if (((this._seenPutCount - gotCount) | 0) <= 0) {
           if (Atomics.load(h, SHUTDOWN) === 1) throw new QueueShutDown('get on a shut-down, empty queue');
           return NOTHING;
         }
       }
-      let head = h[HEAD]!;
-      let pad = 0;
-      if (ring.length - head < 4 || readU32(ring, head) === WRAP) {
-        pad = ring.length - head;
-        head = 0;
-      }
+      const head = h[HEAD]!;
       const length = readU32(ring, head);
-      // A number is read in place; anything else is copied out and decoded after the lock.
-      if (ring[head + 4] === TAG_NUMBER) {
-        number = viewOf(ring).getFloat64(head + 5, true);
+      const at = (head + 4) % ring.length;
+      // A number is read in place when it does not straddle the ring's end; anything
+      // else is copied out and decoded after the lock.
+      if (ring[at] === TAG_NUMBER && at + length <= ring.length) {
+        number = viewOf(ring).getFloat64(at + 1, true);
         bytes = EMPTY;
-      } else bytes = ring.slice(head + 4, head + 4 + length);
-      h[HEAD] = (head + 4 + length) % ring.length;
-      Atomics.store(h, GET_BYTES, (h[GET_BYTES]! + pad + 4 + length) | 0);
+      } else bytes = copyOut(ring, at, length);
+      h[HEAD] = (at + length) % ring.length;
+      this._gotBytes(4 + length);
       Atomics.store(h, GET_COUNT, (gotCount + 1) | 0);
       Atomics.add(h, GETS, 1);
     } finally {
@@ -419,6 +428,23 @@ export class SharedQueue<T = unknown> {
     }
     if (Atomics.load(h, PUT_WAITERS) > 0) wake(h, GETS, 1);
     return bytes === EMPTY ? number : decode(bytes);
+  }
+
+  /** @internal Reads the getters' counters afresh (a putter, under P_LOCK). */
+  _refreshGot(): void {
+    const h = this._header;
+    this._seenPutEpoch = h[PUT_EPOCH]!;
+    this._seenGetCount = Atomics.load(h, GET_COUNT);
+    this._seenGetBytes = Atomics.load(h, GET_BYTES);
+  }
+
+  /** @internal Counts `n` more bytes got (a getter, under C_LOCK). */
+  _gotBytes(n: number): void {
+    const h = this._header;
+    const before = h[GET_BYTES]!;
+    const after = (before + n) | 0;
+    if (after >>> EPOCH_BITS !== before >>> EPOCH_BITS) h[GET_EPOCH] = (h[GET_EPOCH]! + 1) | 0;
+    Atomics.store(h, GET_BYTES, after);
   }
 
   /**
@@ -516,15 +542,47 @@ function decode(bytes: Uint8Array): unknown {
   }
 }
 
-function writeU32(ring: Uint8Array, at: number, value: number): void {
-  ring[at] = value & 0xff;
-  ring[at + 1] = (value >>> 8) & 0xff;
-  ring[at + 2] = (value >>> 16) & 0xff;
-  ring[at + 3] = (value >>> 24) & 0xff;
+/** True unless 0 <= n <= max: a difference of wrapping counters that needs a fresh look. */
+function outside(n: number, max: number): boolean {
+  return n < 0 || n > max;
 }
 
+/** Writes a little-endian u32 at `at` of a ring, wrapping at its end. */
+function writeU32(ring: Uint8Array, at: number, value: number): void {
+  const n = ring.length;
+  if (at + 4 <= n) {
+    ring[at] = value & 0xff;
+    ring[at + 1] = (value >>> 8) & 0xff;
+    ring[at + 2] = (value >>> 16) & 0xff;
+    ring[at + 3] = (value >>> 24) & 0xff;
+  } else for (let i = 0; i < 4; i++) ring[(at + i) % n] = (value >>> (8 * i)) & 0xff;
+}
+
+/** Reads a little-endian u32 at `at` of a ring (or of a plain buffer), wrapping at its end. */
 function readU32(ring: Uint8Array, at: number): number {
-  return (ring[at]! | (ring[at + 1]! << 8) | (ring[at + 2]! << 16) | (ring[at + 3]! << 24)) >>> 0;
+  const n = ring.length;
+  if (at + 4 <= n) return (ring[at]! | (ring[at + 1]! << 8) | (ring[at + 2]! << 16) | (ring[at + 3]! << 24)) >>> 0;
+  return (ring[at]! | (ring[(at + 1) % n]! << 8) | (ring[(at + 2) % n]! << 16) | (ring[(at + 3) % n]! << 24)) >>> 0;
+}
+
+/** Copies `bytes` into a ring from `at`, going on at 0 past its end. */
+function copyIn(ring: Uint8Array, at: number, bytes: Uint8Array): void {
+  const first = Math.min(bytes.length, ring.length - at);
+  if (first === bytes.length) ring.set(bytes, at);
+  else {
+    ring.set(bytes.subarray(0, first), at);
+    ring.set(bytes.subarray(first), 0);
+  }
+}
+
+/** Copies `length` bytes of a ring from `at` (wrapping at its end) into a new buffer. */
+function copyOut(ring: Uint8Array, at: number, length: number): Uint8Array {
+  if (at + length <= ring.length) return ring.slice(at, at + length);
+  const out = new Uint8Array(length);
+  const first = ring.length - at;
+  out.set(ring.subarray(at), 0);
+  out.set(ring.subarray(0, length - first), first);
+  return out;
 }
 
 registerShared('SharedQueue', SharedQueue);

@@ -167,6 +167,13 @@ export const SERVED: Record<string, Ops<any>> = {
   SharedQueue: queue,
 };
 
+/**
+ * Kinds whose undo also runs when a reply cannot be written to a caller that died
+ * before its connection's close was seen: an item a get took comes back. (A lock it was
+ * granted is not undone here: callerGone releases what a dead caller holds.)
+ */
+export const UNDO_LOST_REPLY: ReadonlySet<string> = new Set(['SharedQueue']);
+
 /** How each kind gives back what an operation took for a caller that cannot have it. */
 export const UNDO: Record<string, Undo<any>> = {
   Lock: semlockUndo,

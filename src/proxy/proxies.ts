@@ -12,7 +12,7 @@
  * may still land. A Condition wait has no such bound: it returns holding the lock, and
  * re-acquiring the lock has no timeout (as in Python).
  */
-import { BrokenBarrierError, Empty, TimeoutError } from '../futures/errors.js';
+import { BrokenBarrierError, Empty, Full, TimeoutError } from '../futures/errors.js';
 import { brandInstance, kindOf, registerShared } from '../sync/shared.js';
 import { hold, holdSync, withLock, type AcquireOptions } from '../sync/semlock.js';
 import { waitFor, waitForSync } from '../sync/condition.js';
@@ -263,23 +263,23 @@ class RemoteSharedQueue<T = unknown> extends Remote {
   }
   async put(item: T, options: { timeout?: number } = {}): Promise<void> {
     if (this.maxsize <= 0 && options.timeout === undefined) return enqueue(this._ref, item);
-    await this._callAsync(this._putBound(options.timeout), 'put', item, options.timeout);
+    await this._callAsync(this._putBound(options.timeout), 'put', [item, options.timeout], this._notPut(options.timeout));
   }
   putSync(item: T, options: { timeout?: number } = {}): void {
     if (this.maxsize <= 0 && options.timeout === undefined) return enqueueSync(this._ref, item);
-    this._callBounded(this._putBound(options.timeout), 'put', item, options.timeout);
+    this._callBounded(this._putBound(options.timeout), 'put', [item, options.timeout], this._notPut(options.timeout));
   }
   putNowait(item: T): void {
     this._call('putNowait', item);
   }
   get(options: { timeout?: number } = {}): Promise<T> {
-    return this._callAsync(this._getBound(options.timeout), 'get', options.timeout) as Promise<T>;
+    return this._callAsync(this._getBound(options.timeout), 'get', [options.timeout]) as Promise<T>;
   }
   getSync(options: { timeout?: number } = {}): T {
-    return this._callBounded(this._getBound(options.timeout), 'get', options.timeout) as T;
+    return this._callBounded(this._getBound(options.timeout), 'get', [options.timeout]) as T;
   }
   getNowait(): T {
-    return this._callBounded(this._getBound(0), 'getNowait') as T;
+    return this._callBounded(this._getBound(0), 'getNowait', []) as T;
   }
   qsize(): number {
     return this._call('qsize') as number;
@@ -311,15 +311,27 @@ class RemoteSharedQueue<T = unknown> extends Remote {
     settleSync(this._ref);
     return callRemoteSync(this._ref, op, args);
   }
-  /** @internal `_call` that gives up at `bound` (settling this thread's puts counts in its time). */
-  _callBounded(bound: Bound | undefined, op: string, ...args: unknown[]): unknown {
-    if (!settleSync(this._ref, bound?.giveUpAt)) return bound!.giveUp();
+  /**
+   * @internal `_call` that gives up at `bound` (settling this thread's puts counts in its
+   * time). Given up while settling, the call was never sent: `unsent` says so.
+   */
+  _callBounded(bound: Bound | undefined, op: string, args: unknown[], unsent = bound?.giveUp): unknown {
+    if (!settleSync(this._ref, bound?.giveUpAt)) return unsent!();
     return callRemoteSync(this._ref, op, args, bound);
   }
   /** @internal `_callBounded` with the event loop free. */
-  async _callAsync(bound: Bound | undefined, op: string, ...args: unknown[]): Promise<unknown> {
-    if (!(await settle(this._ref, bound?.giveUpAt))) return bound!.giveUp();
+  async _callAsync(bound: Bound | undefined, op: string, args: unknown[], unsent = bound?.giveUp): Promise<unknown> {
+    if (!(await settle(this._ref, bound?.giveUpAt))) return unsent!();
     return callRemote(this._ref, op, args, bound);
+  }
+  /**
+   * @internal A timed put whose time ran out while this thread's earlier puts were still
+   * landing (the queue is full, or its owner is not answering): this item was not sent.
+   */
+  _notPut(timeout: number | undefined): () => never {
+    return () => {
+      throw new Full(`queue still full after ${timeout} ms: this thread's earlier puts had not all landed in the owner's queue (pid ${this._ref.pid}), so this item was not put`);
+    };
   }
   /** @internal */
   _getBound(timeout: number | undefined): Bound | undefined {

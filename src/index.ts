@@ -35,4 +35,5 @@ export { Queue, LifoQueue, PriorityQueue, type QueueOptions } from './queues/que
 export { TaskGroup } from './coroutines/task-group.js';
 export { sleep, timeout, gather } from './coroutines/helpers.js';
 export { SharedQueue, type SharedQueueOptions } from './queues/shared-queue.js';
+export { SharedLifoQueue, SharedPriorityQueue, type SharedPriorityQueueOptions } from './queues/shared-ordered.js';
 export { configureProxies, type ProxyOptions } from './proxy/owner.js';

@@ -17,6 +17,7 @@ import { brandInstance, kindOf, registerShared } from '../sync/shared.js';
 import { hold, holdSync, withLock, type AcquireOptions } from '../sync/semlock.js';
 import { waitFor, waitForSync } from '../sync/condition.js';
 import { untilShutDown } from '../queues/until-shutdown.js';
+import { orderKey } from '../queues/shared-stack.js';
 import { bounded, callRemote, callRemoteSync, enqueue, enqueueSync, sendRemote, settle, settleSync, type Bound } from './client.js';
 import { exportObject } from './owner.js';
 import type { ProxyRef } from './protocol.js';
@@ -248,7 +249,8 @@ class RemoteSharedArray extends Remote {
 }
 
 /**
- * A SharedQueue of another process (multiprocessing's JoinableQueue across processes).
+ * A SharedQueue (or SharedLifoQueue, SharedPriorityQueue) of another process
+ * (multiprocessing's JoinableQueue across processes): its owner keeps the order.
  * A put into an unbounded queue with no timeout does not wait for the owner's answer
  * (as multiprocessing.Queue's feeder thread): it goes into this thread's outbox, which
  * the helper ships in batches, in order; a failure (QueueShutDown) is thrown by this
@@ -257,20 +259,34 @@ class RemoteSharedArray extends Remote {
  */
 class RemoteSharedQueue<T = unknown> extends Remote {
   readonly maxsize: number;
-  constructor(ref: ProxyRef, maxsize: number) {
+  /** @internal The kind it stands for: a priority queue's items are checked here, before they travel. */
+  readonly _kind: string;
+  constructor(ref: ProxyRef, maxsize: number, kind = 'SharedQueue') {
     super(ref);
     this.maxsize = maxsize;
+    this._kind = kind;
   }
   async put(item: T, options: { timeout?: number } = {}): Promise<void> {
+    this._check(item);
     if (this.maxsize <= 0 && options.timeout === undefined) return enqueue(this._ref, item);
     await this._callAsync(this._putBound(options.timeout), 'put', [item, options.timeout], this._notPut(options.timeout));
   }
   putSync(item: T, options: { timeout?: number } = {}): void {
+    this._check(item);
     if (this.maxsize <= 0 && options.timeout === undefined) return enqueueSync(this._ref, item);
     this._callBounded(this._putBound(options.timeout), 'put', [item, options.timeout], this._notPut(options.timeout));
   }
   putNowait(item: T): void {
+    this._check(item);
     this._call('putNowait', item);
+  }
+  /**
+   * @internal Throws the owner's TypeError for an item a priority queue can never order
+   * (a put into an unbounded queue does not wait for the owner's answer). An item that
+   * cannot be ordered with those already there is refused by the owner.
+   */
+  _check(item: T): void {
+    if (this._kind === 'SharedPriorityQueue') orderKey(item);
   }
   get(options: { timeout?: number } = {}): Promise<T> {
     return this._callAsync(this._getBound(options.timeout), 'get', [options.timeout]) as Promise<T>;
@@ -388,7 +404,9 @@ export function toProxy<T>(value: T): T {
     case 'SharedArray':
       return new RemoteSharedArray(ref, object.array.length, toProxy(object._lock)) as T;
     case 'SharedQueue':
-      return new RemoteSharedQueue(ref, object.maxsize) as T;
+    case 'SharedLifoQueue':
+    case 'SharedPriorityQueue':
+      return new RemoteSharedQueue(ref, object.maxsize, kind) as T;
     default:
       throw new TypeError(`a ${kind} cannot cross into another process`);
   }

@@ -165,6 +165,8 @@ export const SERVED: Record<string, Ops<any>> = {
   Value: value,
   SharedArray: sharedArray,
   SharedQueue: queue,
+  SharedLifoQueue: queue,
+  SharedPriorityQueue: queue,
 };
 
 /**
@@ -172,7 +174,7 @@ export const SERVED: Record<string, Ops<any>> = {
  * before its connection's close was seen: an item a get took comes back. (A lock it was
  * granted is not undone here: callerGone releases what a dead caller holds.)
  */
-export const UNDO_LOST_REPLY: ReadonlySet<string> = new Set(['SharedQueue']);
+export const UNDO_LOST_REPLY: ReadonlySet<string> = new Set(['SharedQueue', 'SharedLifoQueue', 'SharedPriorityQueue']);
 
 /** How each kind gives back what an operation took for a caller that cannot have it. */
 export const UNDO: Record<string, Undo<any>> = {
@@ -182,4 +184,6 @@ export const UNDO: Record<string, Undo<any>> = {
   BoundedSemaphore: semlockUndo,
   Condition: conditionUndo,
   SharedQueue: queueUndo,
+  SharedLifoQueue: queueUndo,
+  SharedPriorityQueue: queueUndo,
 };

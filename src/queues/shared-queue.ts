@@ -20,13 +20,16 @@
  * wait/wake mechanism of src/sync/waiting.ts, so the Promise forms leave the event
  * loop running and the *Sync forms block a worker.
  */
-import { deserialize, serialize } from 'node:v8';
 import { Empty, Full, QueueShutDown } from '../futures/errors.js';
 import { describe } from '../futures/future.js';
 import { brandInstance, registerShared } from '../sync/shared.js';
 import { untilShutDown } from './until-shutdown.js';
 import { deadlineOf, runAsync, runSync, waitAsync, waitSync, wake, type WaitSteps } from '../sync/waiting.js';
 import { enterInternal, leaveInternal } from '../sync/thread-life.js';
+import { copyIn, copyOut, decode, EMPTY, encode, readU32, TAG_NUMBER, viewOf, writeU32 } from './records.js';
+import { FIFO, orderKey, popRecord, PRIORITY, pushRecord, type OrderKey } from './shared-stack.js';
+
+export { encode, forEachRecord } from './records.js';
 
 // Int32 slots in groups 128 bytes apart (two cache lines: the prefetcher fetches lines
 // in pairs), so that what one side
@@ -51,6 +54,7 @@ const SHUTDOWN = 6 * LINE + 1;
 const DONE = 6 * LINE + 2; // bumped when UNFINISHED reaches 0: joiners wait on it
 const HEADER = 7 * LINE;
 
+
 /** Largest capacityBytes: byte counts and offsets are int32 words of the header. */
 const MAX_CAPACITY = 2 ** 30;
 /**
@@ -65,11 +69,6 @@ const EPOCH_BITS = 30;
 const LOCK_SLICE_MS = 250;
 /** Polls of a blocking get or put before it sleeps. */
 const SPINS = 1000;
-const TAG_NUMBER = 1;
-const TAG_STRING = 2;
-const TAG_CLONE = 3;
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 /** Options of a SharedQueue. */
 export interface SharedQueueOptions {
@@ -87,6 +86,8 @@ export class SharedQueue<T = unknown> {
   readonly _ring: Uint8Array;
   /** Most items held; 0 means unbounded. */
   readonly maxsize: number;
+  /** @internal How the items are kept and ordered: FIFO (a ring), LIFO or PRIORITY (a stack, see shared-stack.ts). */
+  readonly _order: number;
   /** @internal This thread's last look at the getters' counters (never ahead of them), and PUT_EPOCH then. */
   _seenGetCount = 0;
   /** @internal */
@@ -107,6 +108,7 @@ export class SharedQueue<T = unknown> {
     }
     brandInstance(this, new.target);
     this.maxsize = maxsize;
+    this._order = (new.target as { _ORDER?: number })._ORDER ?? FIFO;
     this._header = new Int32Array(new SharedArrayBuffer(HEADER * 4));
     this._ring = new Uint8Array(new SharedArrayBuffer(capacity));
   }
@@ -133,7 +135,7 @@ export class SharedQueue<T = unknown> {
     // The common case, room now, costs no generator and no extra promise hop.
     if (options.timeout === undefined) {
       try {
-        if (this._tryPut(encode(item, true))) return Promise.resolve();
+        if (this._tryPut(encode(item, true), this._keyOf(item))) return Promise.resolve();
       } catch (err) {
         return Promise.reject(err);
       }
@@ -143,13 +145,13 @@ export class SharedQueue<T = unknown> {
 
   /** `put`, blocking this thread. */
   putSync(item: T, options: { timeout?: number } = {}): void {
-    if (options.timeout === undefined && this._tryPut(encode(item, true))) return;
+    if (options.timeout === undefined && this._tryPut(encode(item, true), this._keyOf(item))) return;
     runSync(this._putSteps(item, options.timeout, true));
   }
 
   /** Adds an item at once; Full if there is no room. */
   putNowait(item: T): void {
-    if (!this._tryPut(encode(item, true))) throw new Full(`queue is full (maxsize ${this.maxsize}, or its ${this._ring.length} bytes)`);
+    if (!this._tryPut(encode(item, true), this._keyOf(item))) throw new Full(`queue is full (maxsize ${this.maxsize}, or its ${this._ring.length} bytes)`);
   }
 
   /** Removes and returns the next item, waiting up to `timeout` ms; Empty when the time runs out. */
@@ -177,16 +179,16 @@ export class SharedQueue<T = unknown> {
   /** @internal The put loop, for either driver: sleeps on GETS while full, announced in PUT_WAITERS. */
   *_putSteps(item: T, timeout: number | undefined, sync = false): WaitSteps<void> {
     // Only a blocking put may use the shared scratch record: nothing else runs in this thread until it returns.
-    return yield* this._putRecordSteps(encode(item, sync), timeout, sync);
+    return yield* this._putRecordSteps(encode(item, sync), timeout, sync, this._keyOf(item));
   }
 
   /** @internal The put loop for a record already encoded. */
-  *_putRecordSteps(record: Uint8Array, timeout: number | undefined, spin = false): WaitSteps<void> {
+  *_putRecordSteps(record: Uint8Array, timeout: number | undefined, spin = false, key = this._keyOfRecord(record)): WaitSteps<void> {
     const deadline = deadlineOf(timeout);
     const h = this._header;
     for (;;) {
       const gets = Atomics.load(h, GETS);
-      if (this._tryPut(record)) return;
+      if (this._tryPut(record, key)) return;
       if (spin && changesSoon(h, GETS, gets)) continue;
       Atomics.add(h, PUT_WAITERS, 1);
       let woke: boolean;
@@ -195,7 +197,7 @@ export class SharedQueue<T = unknown> {
       } finally {
         Atomics.sub(h, PUT_WAITERS, 1);
       }
-      if (!woke && !this._tryPut(record)) throw new Full(`queue still full after ${timeout} ms`);
+      if (!woke && !this._tryPut(record, key)) throw new Full(`queue still full after ${timeout} ms`);
       if (!woke) return;
     }
   }
@@ -268,7 +270,8 @@ export class SharedQueue<T = unknown> {
       Atomics.store(h, SHUTDOWN, 1);
       if (options.immediate) {
         const dropped = (h[PUT_COUNT]! - h[GET_COUNT]!) | 0;
-        h[HEAD] = h[TAIL]!;
+        if (this._order === FIFO) h[HEAD] = h[TAIL]!;
+        else h[TAIL] = 0;
         this._gotBytes((h[PUT_BYTES]! - h[GET_BYTES]!) | 0);
         Atomics.store(h, GET_COUNT, h[PUT_COUNT]!);
         let left: number;
@@ -301,6 +304,7 @@ export class SharedQueue<T = unknown> {
    * ships what its thread put, many items to a frame.
    */
   _takeRecords(maxBytes: number): { bytes: Uint8Array; count: number } | null {
+    if (this._order !== FIFO) throw new Error('_takeRecords takes from a FIFO SharedQueue only');
     const h = this._header;
     const ring = this._ring;
     let out: Uint8Array;
@@ -347,8 +351,18 @@ export class SharedQueue<T = unknown> {
     }
   }
 
+  /** @internal The order key of an item (a priority queue's), checked before anything is encoded or locked. */
+  _keyOf(item: unknown): OrderKey | undefined {
+    return this._order === PRIORITY ? orderKey(item) : undefined;
+  }
+
+  /** @internal The order key of a record's item. */
+  _keyOfRecord(record: Uint8Array): OrderKey | undefined {
+    return this._order === PRIORITY ? orderKey(decode(record)) : undefined;
+  }
+
   /** @internal Writes a record if there is room; throws after shutdown. */
-  _tryPut(record: Uint8Array): boolean {
+  _tryPut(record: Uint8Array, key = this._keyOfRecord(record)): boolean {
     const h = this._header;
     const ring = this._ring;
     const size = 4 + record.length;
@@ -360,21 +374,13 @@ export class SharedQueue<T = unknown> {
       if (Atomics.load(h, SHUTDOWN) === 1) throw new QueueShutDown('put on a shut-down queue');
       const putCount = h[PUT_COUNT]!;
       const putBytes = h[PUT_BYTES]!;
-      // The getters' counters as this thread last saw them, unless so much has gone
-      // through since that the int32 differences below could have wrapped.
-      if (h[PUT_EPOCH] !== this._seenPutEpoch && h[PUT_EPOCH] !== ((this._seenPutEpoch + 1) | 0)) this._refreshGot();
-      if (this.maxsize > 0 && outside((putCount - this._seenGetCount) | 0, this.maxsize - 1)) {
-        this._refreshGot();
-        if (((putCount - this._seenGetCount) | 0) >= this.maxsize) return false;
-      }
-      if (outside((putBytes - this._seenGetBytes) | 0, ring.length - size)) {
-        this._refreshGot();
-        if (((putBytes - this._seenGetBytes) | 0) + size > ring.length) return false;
-      }
-      const tail = h[TAIL]!;
-      writeU32(ring, tail, record.length);
-      copyIn(ring, (tail + 4) % ring.length, record);
-      h[TAIL] = (tail + size) % ring.length;
+      if (this._order !== FIFO) {
+        // A stack: getters take this lock too, so their counters hold still.
+        if (this.maxsize > 0 && ((putCount - h[GET_COUNT]!) | 0) >= this.maxsize) return false;
+        const top = h[TAIL]!;
+        if (top + size > ring.length) return false;
+        h[TAIL] = pushRecord(ring, top, record, this._order === PRIORITY ? key : undefined);
+      } else if (!this._putInRing(record, putCount, putBytes)) return false;
       const after = (putBytes + size) | 0;
       if (after >>> EPOCH_BITS !== putBytes >>> EPOCH_BITS) h[PUT_EPOCH] = (h[PUT_EPOCH]! + 1) | 0;
       Atomics.store(h, PUT_BYTES, after);
@@ -391,8 +397,32 @@ export class SharedQueue<T = unknown> {
     return true;
   }
 
+  /** @internal Writes a record at the ring's tail if there is room (FIFO, under P_LOCK). */
+  _putInRing(record: Uint8Array, putCount: number, putBytes: number): boolean {
+    const h = this._header;
+    const ring = this._ring;
+    const size = 4 + record.length;
+    // The getters' counters as this thread last saw them, unless so much has gone
+    // through since that the int32 differences below could have wrapped.
+    if (h[PUT_EPOCH] !== this._seenPutEpoch && h[PUT_EPOCH] !== ((this._seenPutEpoch + 1) | 0)) this._refreshGot();
+    if (this.maxsize > 0 && outside((putCount - this._seenGetCount) | 0, this.maxsize - 1)) {
+      this._refreshGot();
+      if (((putCount - this._seenGetCount) | 0) >= this.maxsize) return false;
+    }
+    if (outside((putBytes - this._seenGetBytes) | 0, ring.length - size)) {
+      this._refreshGot();
+      if (((putBytes - this._seenGetBytes) | 0) + size > ring.length) return false;
+    }
+    const tail = h[TAIL]!;
+    writeU32(ring, tail, record.length);
+    copyIn(ring, (tail + 4) % ring.length, record);
+    h[TAIL] = (tail + size) % ring.length;
+    return true;
+  }
+
   /** @internal Reads the next record, or NOTHING; throws QueueShutDown once shut down and empty. */
   _tryGet(): unknown {
+    if (this._order !== FIFO) return this._tryPop();
     const h = this._header;
     const ring = this._ring;
     let bytes: Uint8Array;
@@ -428,6 +458,30 @@ export class SharedQueue<T = unknown> {
     }
     if (Atomics.load(h, PUT_WAITERS) > 0) wake(h, GETS, 1);
     return bytes === EMPTY ? number : decode(bytes);
+  }
+
+  /** @internal `_tryGet` of a stack (LIFO or priority): the top record, under the one lock. */
+  _tryPop(): unknown {
+    const h = this._header;
+    let bytes: Uint8Array;
+    this._lock(P_LOCK);
+    try {
+      const gotCount = h[GET_COUNT]!;
+      if (((h[PUT_COUNT]! - gotCount) | 0) <= 0) {
+        if (Atomics.load(h, SHUTDOWN) === 1) throw new QueueShutDown('get on a shut-down, empty queue');
+        return NOTHING;
+      }
+      const popped = popRecord(this._ring, h[TAIL]!);
+      bytes = popped.bytes;
+      h[TAIL] = popped.top;
+      this._gotBytes(4 + bytes.length);
+      Atomics.store(h, GET_COUNT, (gotCount + 1) | 0);
+      Atomics.add(h, GETS, 1);
+    } finally {
+      this._unlock(P_LOCK);
+    }
+    if (Atomics.load(h, PUT_WAITERS) > 0) wake(h, GETS, 1);
+    return decode(bytes);
   }
 
   /** @internal Reads the getters' counters afresh (a putter, under P_LOCK). */
@@ -485,104 +539,9 @@ function changesSoon(view: Int32Array, index: number, value: number): boolean {
 
 const NOTHING = Symbol('nothing');
 
-const EMPTY = new Uint8Array(0);
-const scratch = new Uint8Array(9);
-const scratchView = new DataView(scratch.buffer);
-const views = new WeakMap<ArrayBufferLike, DataView>();
-const viewOf = (ring: Uint8Array): DataView => {
-  let v = views.get(ring.buffer);
-  if (v === undefined) views.set(ring.buffer, (v = new DataView(ring.buffer)));
-  return v;
-};
-
-/** Calls `each` with every record of a buffer made by `_takeRecords`. */
-export function forEachRecord(bytes: Uint8Array, each: (record: Uint8Array) => void): void {
-  for (let pos = 0; pos < bytes.length; ) {
-    const length = readU32(bytes, pos);
-    each(bytes.subarray(pos + 4, pos + 4 + length));
-    pos += 4 + length;
-  }
-}
-
-/** The record for an item; a number may use the thread's scratch record when the caller copies it at once. */
-export function encode(item: unknown, reuse = false): Uint8Array {
-  if (typeof item === 'number') {
-    const out = reuse ? scratch : new Uint8Array(9);
-    out[0] = TAG_NUMBER;
-    (reuse ? scratchView : new DataView(out.buffer)).setFloat64(1, item, true);
-    return out;
-  }
-  if (typeof item === 'string') {
-    const text = encoder.encode(item);
-    const out = new Uint8Array(text.length + 1);
-    out[0] = TAG_STRING;
-    out.set(text, 1);
-    return out;
-  }
-  let body: Buffer;
-  try {
-    body = serialize(item);
-  } catch (err) {
-    throw new TypeError(`the item cannot be put on a SharedQueue: ${(err as Error).message}`, { cause: err });
-  }
-  const out = new Uint8Array(body.length + 1);
-  out[0] = TAG_CLONE;
-  out.set(body, 1);
-  return out;
-}
-
-function decode(bytes: Uint8Array): unknown {
-  switch (bytes[0]) {
-    case TAG_NUMBER:
-      return new DataView(bytes.buffer, bytes.byteOffset).getFloat64(1, true);
-    case TAG_STRING:
-      return decoder.decode(bytes.subarray(1));
-    default:
-      return deserialize(bytes.subarray(1));
-  }
-}
-
 /** True unless 0 <= n <= max: a difference of wrapping counters that needs a fresh look. */
 function outside(n: number, max: number): boolean {
   return n < 0 || n > max;
-}
-
-/** Writes a little-endian u32 at `at` of a ring, wrapping at its end. */
-function writeU32(ring: Uint8Array, at: number, value: number): void {
-  const n = ring.length;
-  if (at + 4 <= n) {
-    ring[at] = value & 0xff;
-    ring[at + 1] = (value >>> 8) & 0xff;
-    ring[at + 2] = (value >>> 16) & 0xff;
-    ring[at + 3] = (value >>> 24) & 0xff;
-  } else for (let i = 0; i < 4; i++) ring[(at + i) % n] = (value >>> (8 * i)) & 0xff;
-}
-
-/** Reads a little-endian u32 at `at` of a ring (or of a plain buffer), wrapping at its end. */
-function readU32(ring: Uint8Array, at: number): number {
-  const n = ring.length;
-  if (at + 4 <= n) return (ring[at]! | (ring[at + 1]! << 8) | (ring[at + 2]! << 16) | (ring[at + 3]! << 24)) >>> 0;
-  return (ring[at]! | (ring[(at + 1) % n]! << 8) | (ring[(at + 2) % n]! << 16) | (ring[(at + 3) % n]! << 24)) >>> 0;
-}
-
-/** Copies `bytes` into a ring from `at`, going on at 0 past its end. */
-function copyIn(ring: Uint8Array, at: number, bytes: Uint8Array): void {
-  const first = Math.min(bytes.length, ring.length - at);
-  if (first === bytes.length) ring.set(bytes, at);
-  else {
-    ring.set(bytes.subarray(0, first), at);
-    ring.set(bytes.subarray(first), 0);
-  }
-}
-
-/** Copies `length` bytes of a ring from `at` (wrapping at its end) into a new buffer. */
-function copyOut(ring: Uint8Array, at: number, length: number): Uint8Array {
-  if (at + length <= ring.length) return ring.slice(at, at + length);
-  const out = new Uint8Array(length);
-  const first = ring.length - at;
-  out.set(ring.subarray(at), 0);
-  out.set(ring.subarray(0, length - first), first);
-  return out;
 }
 
 registerShared('SharedQueue', SharedQueue);

@@ -3,8 +3,8 @@
  * ring, so a put in one thread and a get in another never cross the event loop.
  *
  *   header (Int32), a cache line per group:
- *     P_LOCK · TAIL · PUT_BYTES | PUT_COUNT · PUTS | C_LOCK · HEAD | GET_COUNT · GET_BYTES · GETS
- *     | GET_WAITERS | PUT_WAITERS | UNFINISHED · SHUTDOWN · DONE
+ *     P_LOCK · TAIL · PUT_BYTES · PUT_EPOCH | PUT_COUNT · PUTS | C_LOCK · HEAD · GET_EPOCH
+ *     | GET_COUNT · GET_BYTES · GETS | GET_WAITERS | PUT_WAITERS | UNFINISHED · SHUTDOWN · DONE
  *   ring (bytes)    [length u32][tag u8][payload] … , a byte ring: a record that reaches the
  *                   end goes on at 0, so any record up to the whole ring fits an empty queue
  *
@@ -19,6 +19,10 @@
  * cache line. Waiters sleep on generation counters (PUTS, GETS, DONE) with the one
  * wait/wake mechanism of src/sync/waiting.ts, so the Promise forms leave the event
  * loop running and the *Sync forms block a worker.
+ *
+ * SharedLifoQueue and SharedPriorityQueue (shared-ordered.ts) keep the same header and
+ * methods over a stack instead of the ring (shared-stack.ts): TAIL is its top, and gets
+ * take P_LOCK too, since both ends meet there.
  */
 import { Empty, Full, QueueShutDown } from '../futures/errors.js';
 import { describe } from '../futures/future.js';

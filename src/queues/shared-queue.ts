@@ -31,7 +31,7 @@ import { untilShutDown } from './until-shutdown.js';
 import { deadlineOf, runAsync, runSync, waitAsync, waitSync, wake, type WaitSteps } from '../sync/waiting.js';
 import { enterInternal, leaveInternal } from '../sync/thread-life.js';
 import { copyIn, copyOut, decode, EMPTY, encode, readU32, TAG_NUMBER, viewOf, writeU32 } from './records.js';
-import { FIFO, orderKey, popRecord, PRIORITY, pushRecord, type OrderKey } from './shared-stack.js';
+import { FIFO, orderKey, popRecord, PRIORITY, pushRecord, stackBytes, type OrderKey } from './shared-stack.js';
 
 export { encode, forEachRecord } from './records.js';
 
@@ -380,10 +380,11 @@ export class SharedQueue<T = unknown> {
       const putBytes = h[PUT_BYTES]!;
       if (this._order !== FIFO) {
         // A stack: getters take this lock too, so their counters hold still.
-        if (this.maxsize > 0 && ((putCount - h[GET_COUNT]!) | 0) >= this.maxsize) return false;
+        const n = (putCount - h[GET_COUNT]!) | 0;
+        if (this.maxsize > 0 && n >= this.maxsize) return false;
         const top = h[TAIL]!;
-        if (top + size > ring.length) return false;
-        h[TAIL] = pushRecord(ring, top, record, this._order === PRIORITY ? key : undefined);
+        if (top + 4 * n + size > stackBytes(ring)) return false; // its records and their index
+        h[TAIL] = pushRecord(ring, top, n, record, this._order === PRIORITY ? key : undefined);
       } else if (!this._putInRing(record, putCount, putBytes)) return false;
       const after = (putBytes + size) | 0;
       if (after >>> EPOCH_BITS !== putBytes >>> EPOCH_BITS) h[PUT_EPOCH] = (h[PUT_EPOCH]! + 1) | 0;
@@ -471,11 +472,12 @@ export class SharedQueue<T = unknown> {
     this._lock(P_LOCK);
     try {
       const gotCount = h[GET_COUNT]!;
-      if (((h[PUT_COUNT]! - gotCount) | 0) <= 0) {
+      const n = (h[PUT_COUNT]! - gotCount) | 0;
+      if (n <= 0) {
         if (Atomics.load(h, SHUTDOWN) === 1) throw new QueueShutDown('get on a shut-down, empty queue');
         return NOTHING;
       }
-      const popped = popRecord(this._ring, h[TAIL]!);
+      const popped = popRecord(this._ring, h[TAIL]!, n);
       bytes = popped.bytes;
       h[TAIL] = popped.top;
       this._gotBytes(4 + bytes.length);

@@ -1,20 +1,23 @@
 /**
  * How a SharedLifoQueue and a SharedPriorityQueue keep their records: a stack in the
- * queue's shared bytes, the next item to get always on top.
+ * queue's shared bytes, the next item to get always on top, and an index of where each
+ * record starts growing down from the end (a slotted page).
  *
- *   ring  [payload][length u32] [payload][length u32] … [payload][length u32] | free …
- *         0                      (rising order for a priority queue)          top = TAIL
+ *   ring  [record 0][record 1] … [record n-1] | free … | start(n-1) … start(1) start(0)
+ *         0                                   top = TAIL          int32 words, to the ring's end
  *
- * Each record ends with its length, so the top one is found from the top. A LIFO put
- * pushes on top. A priority put walks the lengths down from the top (no decoding), finds
- * its place by binary search (decoding only the records it compares with), and moves the
- * records above that place up by its size: the smallest item stays on top, and an item
- * goes below those equal to it, so equal items come out in the order they were put.
- * Callers hold the queue's one lock for these stacks (gets and puts meet at the top) and
- * have checked the room.
+ * Record k runs from start(k) to start(k+1) (the last to the top), so it needs no length
+ * of its own: each takes its bytes plus 4 in the index, as a FIFO record takes its bytes
+ * plus its 4-byte length. A LIFO put pushes on top. A priority put keeps the records in
+ * falling order from the bottom (the smallest on top): it binary-searches its place
+ * through the index, decoding only the records it compares with, moves the records above
+ * that place up by its size, and shifts their index entries. An item goes below those
+ * equal to it, so equal items come out in the order they were put. The caller holds the
+ * queue's one lock for these stacks (gets and puts meet at the top) and has checked the
+ * room; n, the number of records, is its put count less its get count.
  */
 import { describe } from '../futures/future.js';
-import { decode, readU32, writeU32 } from './records.js';
+import { decode } from './records.js';
 import { orderable, pythonOrder } from './order.js';
 
 /** How a SharedQueue keeps its items (its `_order`): a FIFO ring, or a LIFO or priority stack. */
@@ -35,40 +38,57 @@ export function orderKey(item: unknown): OrderKey {
   return { item };
 }
 
-/** Pushes `record` onto the stack whose top is `top`: on top, or at its place by `key`. Returns the new top. */
-export function pushRecord(ring: Uint8Array, top: number, record: Uint8Array, key: OrderKey | undefined): number {
-  const size = record.length + 4;
-  let at = top;
-  if (key !== undefined && top > 0) {
-    // Where each record starts, from the top down: their items rise.
-    const starts: number[] = [];
-    for (let end = top; end > 0; ) {
-      end -= 4 + readU32(ring, end - 4);
-      starts.push(end);
-    }
-    const itemAt = (i: number): unknown => {
-      const start = starts[i]!;
-      return decode(ring.slice(start, start + readU32(ring, i === 0 ? top - 4 : starts[i - 1]! - 4)));
-    };
-    // The first record (from the top) greater than the new item: it goes just above it.
-    let lo = 0;
-    let hi = starts.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (pythonOrder(key.item, itemAt(mid)) < 0) hi = mid;
-      else lo = mid + 1;
-    }
-    at = lo === 0 ? top : starts[lo - 1]!;
-    ring.copyWithin(at + size, at, top);
-  }
-  ring.set(record, at);
-  writeU32(ring, at + record.length, record.length);
-  return top + size;
+/**
+ * The index, as int32 words down from the last whole word of the ring (so a ring whose
+ * length is not a multiple of 4 leaves up to 3 bytes unused): entry k is words[end - k].
+ */
+const indexes = new WeakMap<ArrayBufferLike, Int32Array>();
+function indexOf(ring: Uint8Array): { words: Int32Array; end: number } {
+  let words = indexes.get(ring.buffer);
+  if (words === undefined) indexes.set(ring.buffer, (words = new Int32Array(ring.buffer, ring.byteOffset, ring.length >> 2)));
+  return { words, end: words.length - 1 };
 }
 
-/** Pops the top record of the stack whose top is `top`: its bytes (a copy) and the new top. */
-export function popRecord(ring: Uint8Array, top: number): { bytes: Uint8Array; top: number } {
-  const length = readU32(ring, top - 4);
-  const start = top - 4 - length;
-  return { bytes: ring.slice(start, start + length), top: start };
+/** Bytes a stack can hold, records and index together. */
+export const stackBytes = (ring: Uint8Array): number => ring.length & ~3;
+
+/**
+ * Pushes `record` onto the stack of `n` records whose top is `top`: on top, or at its
+ * place by `key`. Returns the new top. Throws (a TypeError from the ordering) before it
+ * changes anything.
+ */
+export function pushRecord(ring: Uint8Array, top: number, n: number, record: Uint8Array, key: OrderKey | undefined): number {
+  const { words, end } = indexOf(ring);
+  const start = (k: number): number => words[end - k]!;
+  // Records from the bottom fall: find the first one (from the bottom) not greater
+  // than the new item: the new one goes just below it, above every greater one.
+  let p = n;
+  if (key !== undefined && n > 0) {
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      const item = decode(ring.slice(start(mid), mid + 1 < n ? start(mid + 1) : top));
+      if (pythonOrder(key.item, item) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    p = lo;
+  }
+  const at = p < n ? start(p) : top;
+  if (p < n) {
+    // Records p.. move up by its size, and their entries one word down, each plus that size.
+    ring.copyWithin(at + record.length, at, top);
+    words.copyWithin(end - n, end - n + 1, end - p + 1);
+    for (let w = end - n; w <= end - p - 1; w++) words[w]! += record.length;
+  }
+  ring.set(record, at);
+  words[end - p] = at;
+  return top + record.length;
+}
+
+/** Pops the top record of the stack of `n` (> 0) records whose top is `top`: its bytes (a copy) and the new top. */
+export function popRecord(ring: Uint8Array, top: number, n: number): { bytes: Uint8Array; top: number } {
+  const { words, end } = indexOf(ring);
+  const start = words[end - (n - 1)]!;
+  return { bytes: ring.slice(start, top), top: start };
 }

@@ -78,7 +78,7 @@ const SPINS = 1000;
 export interface SharedQueueOptions {
   /** Most items held; 0 (the default) or less means no bound but memory. */
   maxsize?: number;
-  /** Bytes of shared memory for the items. @default 1 MiB */
+  /** Bytes of shared memory for the items (64 to 1 GiB); an item takes its encoding plus 4 bytes. @default 1 MiB */
   capacityBytes?: number;
 }
 

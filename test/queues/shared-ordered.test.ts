@@ -109,6 +109,19 @@ describe('SharedLifoQueue and SharedPriorityQueue', () => {
     assert.equal(pairs.qsize(), 1);
   });
 
+  it('an item of the whole capacity goes into an empty stack after any history; a larger one is refused at once', async () => {
+    for (const q of [new SharedLifoQueue<string>({ capacityBytes: 64 }), new SharedPriorityQueue<string>({ capacityBytes: 64 })]) {
+      for (let round = 0; round < 20; round++) {
+        for (let i = 0; i <= round % 4; i++) q.putNowait('s'.repeat((round * 7 + i) % 9));
+        while (!q.empty()) q.getNowait();
+        const whole = 'w'.repeat(64 - 5); // [tag][59 bytes] and its 4-byte index entry
+        await q.put(whole, { timeout: 10_000 });
+        assert.equal(q.getNowait(), whole);
+        assert.throws(() => q.putNowait(whole + 'x'), (e: unknown) => e instanceof RangeError && /65 bytes.*64 bytes \(capacityBytes\)/.test(e.message));
+      }
+    }
+  });
+
   it('priority: a compare option is refused with the reason', () => {
     assert.throws(
       () => new SharedPriorityQueue({ compare: ((a: number, b: number) => a - b) as never }),

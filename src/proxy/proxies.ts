@@ -9,7 +9,8 @@
  * CALLER_GRACE_MS) even when the owner cannot answer: an acquire returns false, an
  * Event wait false, a get throws Empty, a Barrier wait BrokenBarrierError, and what the
  * owner grants after that is given back. A put with a timeout throws TimeoutError: it
- * may still land. A Condition wait has no such bound: it returns holding the lock, and
+ * may still land; or Full when the time ran out before it was sent, while the thread's
+ * earlier puts were still landing. A Condition wait has no such bound: it returns holding the lock, and
  * re-acquiring the lock has no timeout (as in Python).
  */
 import { BrokenBarrierError, Empty, Full, TimeoutError } from '../futures/errors.js';

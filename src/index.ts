@@ -35,6 +35,7 @@ export { Queue, LifoQueue, PriorityQueue, type QueueOptions } from './queues/que
 export { TaskGroup } from './coroutines/task-group.js';
 export { sleep, timeout, gather } from './coroutines/helpers.js';
 export { SharedQueue, type SharedQueueOptions } from './queues/shared-queue.js';
+export { SharedLifoQueue, SharedPriorityQueue, type SharedPriorityQueueOptions } from './queues/shared-ordered.js';
 export { configureProxies, type ProxyOptions } from './proxy/owner.js';
 export { Pool, ThreadPool, type PoolFaceOptions, type CallbackOptions, type MapAsyncOptions } from './pool-face/pool.js';
 export { AsyncResult } from './pool-face/async-result.js';

@@ -23,7 +23,7 @@ import { authenticateClient } from './auth.js';
 import { callerGone, newCaller } from './callers.js';
 import { FramedSocket } from './frames.js';
 import { callIdOf, decodeCall, encodeReply, HANDSHAKE_MAX_BYTES } from './protocol.js';
-import { SERVED, UNDO } from './served.js';
+import { SERVED, UNDO, UNDO_LOST_REPLY } from './served.js';
 
 const { path, key, maxFrameBytes } = workerData as { path: string; key: string; maxFrameBytes: number };
 const authkey = Buffer.from(key, 'hex');
@@ -128,8 +128,9 @@ function serve(conn: FramedSocket): void {
   const socket = conn.socket;
   const caller = newCaller(nextOwner++);
   socket.on('close', () => callerGone(caller));
-  const send = (frame: Buffer): void => {
-    if (caller.alive && !socket.destroyed) conn.send(frame);
+  const send = (frame: Buffer, onLost?: () => void): void => {
+    if (caller.alive && !socket.destroyed) conn.send(frame, onLost);
+    else onLost?.();
   };
   const fail = (callId: number, err: unknown): void => {
     if (callId !== 0) send(encodeReply(callId, 0, serializeError(err)));
@@ -159,13 +160,15 @@ function serve(conn: FramedSocket): void {
       const done = (value: unknown): void => {
         if (!caller.alive) return undo(value);
         if (callId === 0) return;
-        let frame = encodeReply(callId, 1, value);
+        const frame = encodeReply(callId, 1, value);
         if (frame.length > maxFrameBytes) {
           undo(value);
           const limit = `the frame limit of ${maxFrameBytes} bytes (maxFrameBytes of the owner, pid ${process.pid})`;
-          frame = encodeReply(callId, 0, serializeError(new RangeError(`the answer to ${op} is ${frame.length} bytes, over ${limit}`)));
+          return send(encodeReply(callId, 0, serializeError(new RangeError(`the answer to ${op} is ${frame.length} bytes, over ${limit}`))));
         }
-        send(frame);
+        // A reply that cannot be written (the caller died before its close was seen
+        // here) gives back what it carried, for the kinds nothing else gives back for.
+        send(frame, UNDO_LOST_REPLY.has(kind) ? () => undo(value) : undefined);
       };
       try {
         const fn = SERVED[kind]?.[op];

@@ -171,7 +171,16 @@ export const SERVED: Record<string, Ops<any>> = {
   Value: value,
   SharedArray: sharedArray,
   SharedQueue: queue,
+  SharedLifoQueue: queue,
+  SharedPriorityQueue: queue,
 };
+
+/**
+ * Kinds whose undo also runs when a reply cannot be written to a caller that died
+ * before its connection's close was seen: an item a get took comes back. (A lock it was
+ * granted is not undone here: callerGone releases what a dead caller holds.)
+ */
+export const UNDO_LOST_REPLY: ReadonlySet<string> = new Set(['SharedQueue', 'SharedLifoQueue', 'SharedPriorityQueue']);
 
 /** How each kind gives back what an operation took for a caller that cannot have it. */
 export const UNDO: Record<string, Undo<any>> = {
@@ -181,4 +190,6 @@ export const UNDO: Record<string, Undo<any>> = {
   BoundedSemaphore: semlockUndo,
   Condition: conditionUndo,
   SharedQueue: queueUndo,
+  SharedLifoQueue: queueUndo,
+  SharedPriorityQueue: queueUndo,
 };

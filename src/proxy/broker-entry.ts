@@ -22,6 +22,7 @@ import { Deque } from '../util/deque.js';
 import { authenticateClient } from './auth.js';
 import { callerGone, newCaller } from './callers.js';
 import { FramedSocket } from './frames.js';
+import { objectFor, serveObject } from './objects.js';
 import { callIdOf, decodeCall, encodeReply, HANDSHAKE_MAX_BYTES } from './protocol.js';
 import { SERVED, UNDO } from './served.js';
 
@@ -37,25 +38,7 @@ const MAX_WAITING = 4096;
 /** The listen backlog (the kernel caps it at net.core.somaxconn). */
 const BACKLOG = 4096;
 
-const objects = new Map<number, object>();
-// A call can outrun the registration of its object (they come by different routes).
-const awaited = new Map<number, Array<() => void>>();
-
-parentPort!.on('message', ({ id, object }: { id: number; object: object }) => {
-  objects.set(id, reviveShared(object));
-  for (const go of awaited.get(id) ?? []) go();
-  awaited.delete(id);
-});
-
-function objectFor(id: number): object | Promise<object> {
-  const found = objects.get(id);
-  if (found !== undefined) return found;
-  return new Promise((resolve) => {
-    let list = awaited.get(id);
-    if (list === undefined) awaited.set(id, (list = []));
-    list.push(() => resolve(objects.get(id)!));
-  });
-}
+parentPort!.on('message', ({ id, object }: { id: number; object: object }) => serveObject(id, reviveShared(object)));
 
 /** A connection that has not authenticated yet. */
 interface Newcomer {

@@ -19,6 +19,8 @@ interface Broker {
   readonly worker: Worker;
   readonly path: string;
   readonly key: string;
+  /** Settles once the broker listens (or failed to). */
+  readonly listening: Promise<void>;
 }
 
 /** The frame limit of proxy calls unless `configureProxies` sets another. */
@@ -90,12 +92,36 @@ export function socketPathIn(candidates: readonly string[]): { dir: string; path
   );
 }
 
+/** Where and with which key the broker listens, when not in a fresh directory with a random key (a manager's server). */
+let brokerPlace: { path?: string; key?: string } = {};
+
+/**
+ * @internal Sets the socket path and authkey (hex) of this process's broker, for a
+ * process that serves at a given address (a manager's server); before the first share.
+ */
+export function configureBroker(place: { path?: string; key?: string }): void {
+  if (broker !== undefined) throw new Error('concur: configureBroker() must be called before the first object is shared with another process');
+  brokerPlace = place;
+}
+
+/** @internal Resolves once this process's broker listens; rejects if it could not. */
+export function brokerListening(): Promise<void> {
+  return broker?.listening ?? Promise.reject(new Error('concur: no broker has started in this process'));
+}
+
 function startBroker(): Broker {
-  // Nobody else can enter the directory, so nobody else can reach the socket inside it.
-  const { dir, path } = socketPathIn([tmpdir(), ...FALLBACK_DIRS.filter((d) => existsSync(d))]);
-  onExitCleanup(() => rmSync(dir, { recursive: true, force: true }));
+  let path = brokerPlace.path;
+  if (path === undefined) {
+    // Nobody else can enter the directory, so nobody else can reach the socket inside it.
+    const made = socketPathIn([tmpdir(), ...FALLBACK_DIRS.filter((d) => existsSync(d))]);
+    path = made.path;
+    onExitCleanup(() => rmSync(made.dir, { recursive: true, force: true }));
+  } else {
+    const socket = path;
+    onExitCleanup(() => rmSync(socket, { force: true }));
+  }
   // Web Crypto's global, not node:crypto: every worker loads this module, few start a broker.
-  const key = Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(32))).toString('hex');
+  const key = brokerPlace.key ?? Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(32))).toString('hex');
   const worker = new Worker(THREAD_BOOTSTRAP, {
     eval: true,
     workerData: { entry: entryUrl(import.meta.url, 'proxy', 'broker-entry'), path, key, maxFrameBytes },
@@ -106,7 +132,13 @@ function startBroker(): Broker {
   worker.on('error', (err) => {
     process.emitWarning(`concur: the broker that serves shared objects to other processes failed: ${err.message}`);
   });
-  return { worker, path, key };
+  const listening = new Promise<void>((resolve, reject) => {
+    worker.on('message', (m: unknown) => m === 'listening' && resolve());
+    worker.once('error', reject);
+    worker.once('exit', () => reject(new Error('concur: the broker thread exited before it listened')));
+  });
+  listening.catch(() => {}); // most owners never ask
+  return { worker, path, key, listening };
 }
 
 /** Shares `object` (a registered primitive) with other processes; returns how its proxies reach it. */

@@ -348,6 +348,9 @@ registerShared('RemoteValue', RemoteValue);
 registerShared('RemoteSharedArray', RemoteSharedArray);
 registerShared('RemoteSharedQueue', RemoteSharedQueue);
 
+/** The proxy classes, for code that builds proxies of objects it serves itself (a manager's server). */
+export { RemoteSemLock, RemoteCondition, RemoteEvent, RemoteBarrier, RemoteSharedQueue };
+
 const isRemote = (kind: string | undefined): boolean => kind !== undefined && kind.startsWith('Remote');
 
 /**

@@ -354,7 +354,10 @@ const firstEqual = (a: unknown[], v: unknown, from = 0): number => {
 
 const LIST: Record<string, Op> = {
   length: (a: unknown[]) => a.length,
-  at: (a: unknown[], [i], caller) => out(caller, a.at(i)),
+  at: (a: unknown[], [i], caller) => {
+    if (!Number.isInteger(i)) throw new TypeError(`a list index must be an integer, got ${describe(i)}`);
+    return out(caller, a.at(i));
+  },
   set: (a: unknown[], [i, v]) => {
     const j = indexIn(a, i, 'assignment');
     contain(v);

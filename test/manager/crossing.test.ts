@@ -1,0 +1,102 @@
+// Proxies cross into processes, threads, pool tasks and Pipes as arguments and arrive
+// usable; another process connects by address and authkey; a wrong key is refused.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AuthenticationError, EOFError, Manager, Pipe, Process, ProcessPoolExecutor, Thread, ThreadPoolExecutor, type ListProxy } from '../../src/index.js';
+import { managerTasks } from '../fixtures/manager-tasks.js';
+
+describe('manager proxies across processes and threads', () => {
+  const authkey = 'a key for the tests';
+  let dir: string;
+  let m: Manager;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'concur-mgr-'));
+    m = await Manager.start({ address: join(dir, 'm.sock'), authkey });
+  });
+  after(async () => {
+    await m.shutdown();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('listens at the address it was given', () => {
+    assert.equal(m.address, join(dir, 'm.sock'));
+  });
+
+  it('into a Process, a Thread, a process-pool task, a thread-pool task and through a Pipe', { timeout: 60_000 }, async () => {
+    const d = m.dict<unknown>({ inner: m.list<string>() });
+    const l = m.list<number>();
+    const ns = m.namespace({ x: 0 });
+    const p = new Process({ target: managerTasks.useProxies, args: [d, l, ns, 'process'] }).start();
+    await p.join();
+    assert.equal(p.exitCode, 0);
+    const t = new Thread({ target: managerTasks.useProxies, args: [d, l, ns, 'thread'] }).start();
+    await t.join();
+    assert.equal(t.exitCode, 0);
+    await using pool = new ProcessPoolExecutor({ maxWorkers: 1 });
+    assert.equal(await pool.submit(managerTasks.useProxies, d, l, ns, 'pool'), 3);
+    await using threads = new ThreadPoolExecutor({ maxWorkers: 1 });
+    assert.equal(await threads.submit(managerTasks.useProxies, d, l, ns, 'threads'), 4);
+    const [a, b] = Pipe();
+    const child = new Process({
+      target: async (conn: { recv(): Promise<unknown> }) => {
+        const got = (await conn.recv()) as { push(x: number): number };
+        got.push(99);
+      },
+      args: [b],
+    }).start();
+    a.send(l);
+    await child.join();
+    assert.equal(child.exitCode, 0);
+    assert.deepEqual(l.copy(), [0, 1, 2, 3, 99]);
+    assert.equal(ns.x, 4);
+    assert.deepEqual((d.get('inner') as ListProxy<string>).copy(), ['process', 'thread', 'pool', 'threads']);
+    assert.deepEqual([d.get('process'), d.get('thread'), d.get('pool'), d.get('threads')], [0, 1, 2, 3]);
+  });
+
+  it('another process connects by address and authkey; a connected client cannot shut the manager down', { timeout: 60_000 }, async () => {
+    const d = m.dict<string>();
+    const p = new Process({ target: managerTasks.connectAndWrite, args: [m.address, authkey, d] }).start();
+    await p.join();
+    assert.equal(d.get('child'), 'child');
+    const other = await Manager.connect({ address: m.address, authkey });
+    await assert.rejects(other.shutdown(), /only from the process that started it/);
+    const l = other.list([1]);
+    assert.equal(l.length, 1);
+    await other.close();
+    assert.throws(() => other.list(), /closed/);
+    assert.equal(l.length, 1); // its proxies keep working
+  });
+
+  it('a wrong authkey gets AuthenticationError; no manager at the address is a clear error', async () => {
+    await assert.rejects(Manager.connect({ address: m.address, authkey: 'wrong' }), AuthenticationError);
+    await assert.rejects(Manager.connect({ address: join(dir, 'nobody.sock'), authkey }), /cannot reach a manager at .*nobody\.sock/);
+  });
+
+  it('bad options are refused with errors naming them', async () => {
+    await assert.rejects(Manager.start({ authkey: '' }), /authkey/);
+    await assert.rejects(Manager.start({ adress: 'x' } as never), /unknown option "adress"/);
+    await assert.rejects(Manager.start({ address: `/${'x'.repeat(200)}` }), /over the Unix limit/);
+    await assert.rejects(Manager.start({ address: m.address, authkey }), /EADDRINUSE|in use/);
+    await assert.rejects(Manager.start({ initializer: managerTasks.failingInitializer }), /the initializer failed on purpose/);
+  });
+});
+
+describe('a manager whose server is gone', () => {
+  it('fails every waiting and later call with EOFError naming it', { timeout: 60_000 }, async () => {
+    const m = await Manager.start();
+    const d = m.dict<number>({ a: 1 });
+    const lock = m.lock();
+    lock.acquireSync();
+    const waiting = assert.rejects(lock.acquire(), EOFError); // waits: the lock is held
+    const q = m.queue<number>();
+    const getting = assert.rejects(q.get(), EOFError);
+    await m.shutdown();
+    await waiting;
+    await getting;
+    assert.throws(() => d.get('a'), (err: Error) => err instanceof EOFError && err.message.includes(m.address));
+    assert.throws(() => m.list(), /shut down/);
+  });
+});

@@ -462,4 +462,6 @@ SERVED.ManagerRoot = {
     }
   },
   objectCount: () => state.entries.size,
+  /** What the server holds, by type (for tests and debugging). */
+  objectTypes: () => [...state.entries.values()].map((e) => `${e.typeid}#${e.id} callers=${[...e.callers.values()].join('+')} contained=${e.contained}`),
 };

@@ -1,0 +1,98 @@
+// Lifetime: the server frees an object once no proxy or container refers to it (a
+// garbage-collected proxy counts down); a client that dies drops its references and
+// the locks it held.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { Manager, Process, sleep, type ListProxy } from '../../src/index.js';
+import { managerTasks } from '../fixtures/manager-tasks.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+/** Collects garbage until `m.objectCount()` is `expected` (finalizers and decrefs run in later turns); the last count seen. */
+async function settlesAt(m: Manager, expected: number, deadlineMs = 20_000): Promise<number> {
+  const until = performance.now() + deadlineMs;
+  let n = m.objectCount();
+  while (n !== expected && performance.now() < until) {
+    gc();
+    await sleep(20);
+    n = m.objectCount();
+  }
+  return n;
+}
+
+describe('manager lifetime', () => {
+  let m: Manager;
+  before(async () => {
+    m = await Manager.start();
+  });
+  after(() => m.shutdown());
+
+  it('objects are freed once their proxies are garbage-collected: the count returns to its baseline', async () => {
+    const baseline = m.objectCount();
+    const kept = m.dict<unknown>();
+    // In a function of its own: a suspended async function keeps its dead locals alive.
+    const round = (i: number): void => {
+      const inner = m.list([i]);
+      const outer = m.dict<unknown>({ inner });
+      outer.set('ns', m.namespace({ i }));
+      (outer.get('inner') as ListProxy<number>).push(1);
+      m.lock();
+      m.queue();
+      m.condition();
+    };
+    for (let i = 0; i < 20; i++) round(i);
+    kept.set('kept', m.list([1]));
+    assert.ok(m.objectCount() > baseline + 2);
+    // What remains: `kept` and the list inside it.
+    assert.equal(await settlesAt(m, baseline + 2), baseline + 2);
+    kept.clear();
+    assert.equal(await settlesAt(m, baseline + 1), baseline + 1);
+  });
+
+  it('a call through a proxy of an object that was freed says so (it never waits)', () => {
+    const d = m.dict<unknown>();
+    const ref = { ...(d as unknown as { _ref: object })._ref };
+    // Another thread's decref could do this: count it down to nothing by hand.
+    const root = { ...ref, id: (ref as { root: number }).root };
+    return (async () => {
+      const { callRemoteSync } = await import('../../src/proxy/client.js');
+      callRemoteSync(root as never, 'decref', [[(ref as { id: number }).id]]);
+      assert.throws(() => d.size, /no longer exists in its manager/);
+    })();
+  });
+
+  it('a client that dies drops its references: objects only it held are freed', { timeout: 60_000 }, async () => {
+    const baseline = m.objectCount();
+    const ready = m.event();
+    const holder = m.dict<unknown>({ list: m.list([1, 2]) });
+    // The child takes the list out of the holder: from then on only the child refers to it.
+    const p = new Process({ target: managerTasks.takeAndHang, args: [holder, ready] }).start();
+    assert.equal(await ready.wait(30_000), true);
+    assert.equal(holder.size, 0);
+    assert.equal(await settlesAt(m, baseline + 3), baseline + 3, 'the event, the holder and the list the child holds');
+    p.kill();
+    await p.join();
+    assert.equal(await settlesAt(m, baseline + 2), baseline + 2);
+  });
+
+  it('a client SIGKILLed holding a manager Lock has it released within a second', { timeout: 60_000 }, async () => {
+    const lock = m.lock();
+    const rlock = m.rlock();
+    const ready = m.event();
+    const p = new Process({ target: managerTasks.holdAndHang, args: [lock, ready] }).start();
+    assert.equal(await ready.wait(30_000), true);
+    assert.equal(lock.locked(), true);
+    const q = new Process({ target: managerTasks.holdAndHang, args: [rlock, m.event()] }).start();
+    const killedAt = performance.now();
+    p.kill();
+    assert.equal(await lock.acquire({ timeout: 5_000 }), true);
+    const took = performance.now() - killedAt;
+    assert.ok(took < 1_000, `released ${Math.round(took)} ms after the kill`);
+    lock.release();
+    q.kill();
+    await Promise.all([p.join(), q.join()]);
+  });
+});

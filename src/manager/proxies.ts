@@ -294,9 +294,10 @@ const NamespaceClass = trappingClass(
     },
   },
   {
-    get: (target, p, receiver) => (isLocal(p) || p in target ? Reflect.get(target, p, receiver) : callManaged(receiver._ref, 'get', [p])),
+    get: (target, p, receiver) =>
+      isLocal(p) || p in target || !Object.hasOwn(receiver, '_ref') ? Reflect.get(target, p, receiver) : callManaged(receiver._ref, 'get', [p]),
     set: (_target, p, v, receiver) => {
-      if (isLocal(p)) return setLocal(receiver, p, v);
+      if (isLocal(p) || !Object.hasOwn(receiver, '_ref')) return setLocal(receiver, p, v);
       callManaged(receiver._ref, 'set', [p, v]);
       return true;
     },
@@ -315,7 +316,7 @@ const ObjectClass = trappingClass(
   },
   {
     get: (target, p, receiver) => {
-      if (typeof p === 'string' && (receiver._exposed as string[]).includes(p)) {
+      if (!isLocal(p) && Object.hasOwn(receiver, '_exposed') && (receiver._exposed as string[]).includes(p as string)) {
         return (...args: unknown[]) => callManaged(receiver._ref, p, args);
       }
       return Reflect.get(target, p, receiver);

@@ -295,7 +295,7 @@ const NamespaceClass = trappingClass(
   },
   {
     get: (target, p, receiver) =>
-      isLocal(p) || p in target || !Object.hasOwn(receiver, '_ref') ? Reflect.get(target, p, receiver) : callManaged(receiver._ref, 'get', [p]),
+      isLocal(p) || p in target || !Object.hasOwn(receiver, '_ref') ? Reflect.get(target, p, receiver) : callManaged(receiver._ref, 'get', [p as string]),
     set: (_target, p, v, receiver) => {
       if (isLocal(p) || !Object.hasOwn(receiver, '_ref')) return setLocal(receiver, p, v);
       callManaged(receiver._ref, 'set', [p, v]);
@@ -317,7 +317,7 @@ const ObjectClass = trappingClass(
   {
     get: (target, p, receiver) => {
       if (!isLocal(p) && Object.hasOwn(receiver, '_exposed') && (receiver._exposed as string[]).includes(p as string)) {
-        return (...args: unknown[]) => callManaged(receiver._ref, p, args);
+        return (...args: unknown[]) => callManaged(receiver._ref, p as string, args);
       }
       return Reflect.get(target, p, receiver);
     },

@@ -42,7 +42,7 @@ describe('manager.register and manager.create', () => {
   });
 
   it('a self-contained function is a factory too', () => {
-    m.register('Box', (v: unknown) => ({ v, get() { return this.v; }, put(x: unknown) { this.v = x; } }));
+    m.register('Box', (v: unknown) => ({ v, get(): unknown { return this.v; }, put(x: unknown): void { this.v = x; } }) as { v: unknown; get(): unknown; put(x: unknown): void });
     const box = m.create<{ get(): unknown; put(x: unknown): void }>('Box', 1);
     box.put([2]);
     assert.deepEqual(box.get(), [2]);

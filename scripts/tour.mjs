@@ -17,13 +17,22 @@ const stops = [
   ['8. Pipe: a parent and a child process talk both ways', 'pipe.ts', []],
   ['9. CPU-bound speedup: a process pool against serial', 'speedup.ts', ['30', '16']],
 ];
+// --list prints the example files the tour runs; --only A B… runs just those stops (the
+// test suite runs every example on its own, and checks the tour's list against examples/).
+const argv = process.argv.slice(2);
+if (argv[0] === '--list') {
+  console.log([...new Set(stops.map((s) => s[1]))].join('\n'));
+  process.exit(0);
+}
+const only = argv[0] === '--only' ? new Set(argv.slice(1)) : undefined;
+const chosen = only ? stops.filter((s) => only.has(s[1])) : stops;
 let failed = 0;
-for (const [title, file, args] of stops) {
+for (const [title, file, args] of chosen) {
   console.log(`\n== ${title}\n   (examples/${file})`);
   const r = spawnSync(process.execPath, ['--import', 'tsx', here(`../examples/${file}`), ...args], { encoding: 'utf8', timeout: 120_000 });
   const text = `${r.stdout}${r.status === 0 ? '' : r.stderr}`.trim();
   console.log(text.split('\n').map((l) => `   ${l}`).join('\n'));
   if (r.status !== 0) failed++;
 }
-console.log(`${stops.length - failed} of ${stops.length} scenarios ran.`);
+console.log(`${chosen.length - failed} of ${chosen.length} scenarios ran.`);
 process.exitCode = failed ? 1 : 0;

@@ -100,9 +100,6 @@ export abstract class PoolExecutor extends BaseExecutor {
   }
 
   protected schedule(fn: TaskFunction, args: unknown[], options: TaskOptions, mode: TaskMode): Future<unknown> {
-    // map() submits through here as its consumer goes: after shutdown it must get the
-    // error submit() gets, or it would start workers nobody will stop.
-    if (this.isShutdown) throw new Error(`cannot schedule new futures after shutdown (${this.constructor.name})`);
     const scheduler = this.#scheduler;
     // A pool made at a module's top level is fine; starting its first worker from there
     // is not, in a child still importing that module (see checkNotBootstrapping).

@@ -36,5 +36,5 @@ export { TaskGroup } from './coroutines/task-group.js';
 export { sleep, timeout, gather } from './coroutines/helpers.js';
 export { SharedQueue, type SharedQueueOptions } from './queues/shared-queue.js';
 export { configureProxies, type ProxyOptions } from './proxy/owner.js';
-export { Manager, type ManagerOptions, type ConnectOptions, type RegisterOptions } from './manager/manager.js';
+export { Manager, type ManagerOptions, type ManagerAddress, type ConnectOptions, type RegisterOptions } from './manager/manager.js';
 export { DictProxy, ListProxy, ValueProxy, type NamespaceProxy, type ObjectProxy } from './manager/proxies.js';

@@ -5,6 +5,7 @@
  * and authkey. Every method here is one synchronous round trip to the server.
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { connect as connectSocket } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import { AuthenticationError } from '../futures/errors.js';
@@ -12,7 +13,7 @@ import { describe } from '../futures/future.js';
 import { authenticateServer } from '../proxy/auth.js';
 import { FramedSocket } from '../proxy/frames.js';
 import { SOCKET_PATH_MAX } from '../proxy/owner.js';
-import { callIdOf, decodeReply, encodeCall, HANDSHAKE_MAX_BYTES } from '../proxy/protocol.js';
+import { callIdOf, decodeReply, encodeCall, HANDSHAKE_MAX_BYTES, isTcp, tcpAddr, tcpTarget } from '../proxy/protocol.js';
 import { Process } from '../processes/process.js';
 import type { SharedQueue } from '../queues/shared-queue.js';
 import type { Barrier } from '../sync/barrier.js';
@@ -23,14 +24,18 @@ import { specOf } from '../tasks/describe.js';
 import { deserializeError, type SerializedError } from '../transport/errors.js';
 import { Pipe } from '../transport/pipe.js';
 import { callManaged, type DictProxy, type ListProxy, type NamespaceProxy, type ObjectProxy, type ValueProxy } from './proxies.js';
-import { MANAGER_PROTOCOL, ROOT_ID, type ManagedRef } from './refs.js';
+import { MANAGER_PROTOCOL, ROOT_ID, whereOf, type ManagedRef } from './refs.js';
 import type { ServerInfo } from './served.js';
 import { serverTasks, type ServerConfig, type ServerReport } from './server.js';
 
 /** Options of `Manager.start`. */
 export interface ManagerOptions {
-  /** A Unix socket path to listen on; by default one in a fresh directory only this user can enter. */
-  address?: string;
+  /**
+   * Where to listen: a Unix socket path, or `{ host, port }` for TCP (port 0 picks one;
+   * TCP needs an explicit authkey). By default a socket in a fresh directory only this
+   * user can enter.
+   */
+  address?: ManagerAddress;
   /** The key every connection must prove it knows; by default a random one. */
   authkey?: string | Uint8Array;
   /** Runs in the server before it serves (a defineTasks task or a self-contained function). */
@@ -42,7 +47,7 @@ export interface ManagerOptions {
 /** Options of `Manager.connect`. */
 export interface ConnectOptions {
   /** Where the manager listens (its `address`). */
-  address: string;
+  address: ManagerAddress;
   /** The manager's authkey. */
   authkey: string | Uint8Array;
 }
@@ -59,9 +64,20 @@ function keyOf(authkey: unknown): string {
   throw new TypeError(`authkey must be a non-empty string or Uint8Array, got ${describe(authkey)}`);
 }
 
-function socketPath(address: unknown): string {
-  if (typeof address !== 'string' || address === '') throw new TypeError(`address must be a Unix socket path, got ${describe(address)}`);
+/** Where a manager listens: a Unix socket path, or a TCP host and port. */
+export type ManagerAddress = string | { host: string; port: number };
+
+/** The broker address (a socket path or `tcp://host:port`) of a manager address. */
+function brokerAddr(address: unknown, forListening = false): string {
+  if (address !== null && typeof address === 'object') {
+    const { host, port } = address as { host?: unknown; port?: unknown };
+    if (typeof host !== 'string' || host === '') throw new TypeError(`address.host must be a non-empty string, got ${describe(host)}`);
+    if (!Number.isInteger(port) || (port as number) < 0 || (port as number) > 65535) throw new RangeError(`address.port must be an integer from 0 to 65535, got ${describe(port)}`);
+    return tcpAddr(host, port as number);
+  }
+  if (typeof address !== 'string' || address === '') throw new TypeError(`address must be a Unix socket path or { host, port }, got ${describe(address)}`);
   const path = isAbsolute(address) ? address : resolve(address);
+  if (forListening && existsSync(path)) throw new Error(`cannot listen at ${path}: the address is already in use (remove a stale socket left by a manager that crashed)`);
   const bytes = Buffer.byteLength(path);
   if (bytes > SOCKET_PATH_MAX) throw new RangeError(`the socket path ${path} is ${bytes} bytes, over the Unix limit of ${SOCKET_PATH_MAX}`);
   return path;
@@ -73,8 +89,9 @@ const checkOptions = (options: object, known: string[], what: string): void => {
 };
 
 /** Asks the manager at `path` who it is, proving the key both ways first. */
-async function hello(path: string, key: string): Promise<ServerInfo> {
-  const socket = connectSocket(path);
+async function hello(addr: string, key: string): Promise<ServerInfo> {
+  const path = whereOf(addr);
+  const socket = isTcp(addr) ? connectSocket(tcpTarget(addr)) : connectSocket(addr);
   try {
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
@@ -108,8 +125,8 @@ async function hello(path: string, key: string): Promise<ServerInfo> {
  * multiprocessing Manager. Its proxies cross into any process or thread as arguments.
  */
 export class Manager implements AsyncDisposable {
-  /** Where the manager listens: pass it, with the authkey, to `Manager.connect`. */
-  readonly address: string;
+  /** Where the manager listens (a socket path, or `{ host, port }` on TCP): pass it, with the authkey, to `Manager.connect`. */
+  readonly address: ManagerAddress;
   /** The server's pid. */
   readonly pid: number;
   readonly #root: ManagedRef;
@@ -117,7 +134,7 @@ export class Manager implements AsyncDisposable {
   #closed: string | undefined;
 
   private constructor(root: ManagedRef, server: { process: Process<any>; pipe: ReturnType<typeof Pipe>[0] } | undefined) {
-    this.address = root.where;
+    this.address = isTcp(root.addr) ? tcpTarget(root.addr) : root.addr;
     this.pid = root.pid;
     this.#root = root;
     this.#server = server;
@@ -126,8 +143,11 @@ export class Manager implements AsyncDisposable {
   /** Starts a manager's server process and returns once it listens. */
   static async start(options: ManagerOptions = {}): Promise<Manager> {
     checkOptions(options, ['address', 'authkey', 'initializer', 'initargs'], 'Manager.start');
+    if (options.address !== null && typeof options.address === 'object' && options.authkey === undefined) {
+      throw new TypeError('a manager on TCP needs an explicit authkey: anyone who can reach the port may try to connect');
+    }
     const config: ServerConfig = {
-      path: options.address === undefined ? undefined : socketPath(options.address),
+      path: options.address === undefined ? undefined : brokerAddr(options.address, true),
       key: options.authkey === undefined ? randomBytes(32).toString('hex') : keyOf(options.authkey),
       initializer: options.initializer === undefined ? undefined : specOf(options.initializer),
       initargs: options.initargs ?? [],
@@ -158,14 +178,14 @@ export class Manager implements AsyncDisposable {
   /** Connects to a running manager (started by another process) at `address`; a wrong authkey is an AuthenticationError. */
   static async connect(options: ConnectOptions): Promise<Manager> {
     checkOptions(options, ['address', 'authkey'], 'Manager.connect');
-    const path = socketPath(options.address);
+    const addr = brokerAddr(options.address);
     const key = keyOf(options.authkey);
-    const info = await hello(path, key);
-    return new Manager({ addr: path, key, pid: info.pid, id: ROOT_ID, maxFrame: info.maxFrame, mgr: info.token, root: ROOT_ID, where: path }, undefined);
+    const info = await hello(addr, key);
+    return new Manager({ addr, key, pid: info.pid, id: ROOT_ID, maxFrame: info.maxFrame, mgr: info.token, root: ROOT_ID, where: whereOf(addr) }, undefined);
   }
 
   #create<T>(typeid: string, args: unknown[]): T {
-    if (this.#closed !== undefined) throw new Error(`this manager (${this.address}) ${this.#closed}`);
+    if (this.#closed !== undefined) throw new Error(`this manager (${this.#root.where}) ${this.#closed}`);
     return callManaged(this.#root, 'create', [typeid, args]) as T;
   }
 
@@ -244,7 +264,7 @@ export class Manager implements AsyncDisposable {
   /** Stops the server (only the process that started it may); its proxies fail with EOFError from then on. */
   async shutdown(): Promise<void> {
     if (this.#server === undefined) {
-      throw new Error(`shutdown() stops a manager only from the process that started it; this one connected to ${this.address}, so it calls close()`);
+      throw new Error(`shutdown() stops a manager only from the process that started it; this one connected to ${this.#root.where}, so it calls close()`);
     }
     if (this.#closed === 'is shut down') return;
     this.#closed = 'is shut down';

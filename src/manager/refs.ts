@@ -22,6 +22,9 @@ export interface ManagedRef extends ProxyRef {
   readonly where: string;
 }
 
+/** How users name an address: a socket path as it is, `tcp://host:port` as host:port. */
+export const whereOf = (addr: string): string => (addr.startsWith('tcp://') ? addr.slice('tcp://'.length) : addr);
+
 /** The reference of a manager's proxy, or undefined for any other value. */
 export function managedRefOf(value: unknown): ManagedRef | undefined {
   const kind = kindOf(value);

@@ -28,7 +28,7 @@ import { brandInstance, registerShared } from '../sync/shared.js';
 import type { FunctionSpec } from '../tasks/describe.js';
 import { loadFunction } from '../tasks/load.js';
 import { DictProxy, ListProxy, namespaceData, objectData, ValueProxy } from './proxies.js';
-import { forEachProxy, MANAGER_PROTOCOL, type ManagedRef } from './refs.js';
+import { forEachProxy, MANAGER_PROTOCOL, whereOf, type ManagedRef } from './refs.js';
 
 type Op = (value: any, args: any[], caller: Caller, entry: Entry) => unknown;
 
@@ -435,7 +435,7 @@ export interface ServerInfo {
 SERVED.ManagerRoot = {
   /** The server's main thread tells the root where it is; the initializer runs here, in the objects' thread. */
   start: async (root: ManagerRoot, [ref, mgr]: any[]) => {
-    state.base = { addr: ref.addr, key: ref.key, pid: ref.pid, maxFrame: ref.maxFrame, mgr, root: ref.id, where: ref.addr };
+    state.base = { addr: ref.addr, key: ref.key, pid: ref.pid, maxFrame: ref.maxFrame, mgr, root: ref.id, where: whereOf(ref.addr) };
     if (root.initializer !== undefined) await (await loadFunction(root.initializer))(...root.initargs);
   },
   hello: (): ServerInfo => ({ version: MANAGER_PROTOCOL, pid: process.pid, token: state.base!.mgr, maxFrame: state.base!.maxFrame }),

@@ -16,6 +16,7 @@ import { ManagerRoot } from './served.js';
 
 /** What the starter tells its server. */
 export interface ServerConfig {
+  /** A socket path or `tcp://host:port`; a fresh socket path when undefined. */
   path: string | undefined;
   key: string;
   initializer: FunctionSpec | undefined;
@@ -34,10 +35,11 @@ export const serverTasks = defineTasks(import.meta.url, {
       configureBroker({ path: config.path, key: config.key });
       const ref = exportObject(new ManagerRoot(config.initializer, config.initargs));
       if (ref.id !== ROOT_ID) throw new Error(`concur: the manager's root was shared as object ${ref.id}, not ${ROOT_ID}`);
-      await brokerListening();
+      // A TCP port 0 became a real port: the root's reference takes it.
+      const root = { ...ref, addr: await brokerListening() };
       const token = randomBytes(12).toString('hex');
-      await callRemote(ref, 'start', [ref, token]);
-      pipe.send({ ok: true, addr: ref.addr, pid: process.pid, maxFrame: ref.maxFrame, token } satisfies ServerReport);
+      await callRemote(root, 'start', [root, token]);
+      pipe.send({ ok: true, addr: root.addr, pid: process.pid, maxFrame: root.maxFrame, token } satisfies ServerReport);
     } catch (err) {
       pipe.send({ ok: false, error: serializeError(err) } satisfies ServerReport);
       return;

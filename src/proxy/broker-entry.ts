@@ -23,7 +23,7 @@ import { authenticateClient } from './auth.js';
 import { callerGone, newCaller } from './callers.js';
 import { FramedSocket } from './frames.js';
 import { objectFor, serveObject } from './objects.js';
-import { callIdOf, decodeCall, encodeReply, HANDSHAKE_MAX_BYTES } from './protocol.js';
+import { callIdOf, decodeCall, encodeReply, HANDSHAKE_MAX_BYTES, isTcp, PING_CALL_ID, SILENCE_LIMIT_MS, tcpAddr, tcpTarget } from './protocol.js';
 import { SERVED, UNDO } from './served.js';
 
 const { path, key, maxFrameBytes } = workerData as { path: string; key: string; maxFrameBytes: number };
@@ -114,6 +114,12 @@ function serve(conn: FramedSocket): void {
   const send = (frame: Buffer): void => {
     if (caller.alive && !socket.destroyed) conn.send(frame);
   };
+  // Over TCP a peer's machine may vanish without closing the connection: its pings stop.
+  let heard = Date.now();
+  if (tcp) {
+    const watch = setInterval(() => Date.now() - heard > SILENCE_LIMIT_MS && socket.destroy(), SILENCE_LIMIT_MS / 3);
+    socket.once('close', () => clearInterval(watch));
+  }
   const fail = (callId: number, err: unknown): void => {
     if (callId !== 0) send(encodeReply(callId, 0, serializeError(err)));
   };
@@ -123,6 +129,8 @@ function serve(conn: FramedSocket): void {
       return;
     }
     const callId = callIdOf(bytes);
+    heard = Date.now();
+    if (callId === PING_CALL_ID) return send(encodeReply(callId, 1, undefined));
     let objectId: number, op: string, args: unknown[];
     try {
       [objectId, op, args] = decodeCall(bytes);
@@ -167,7 +175,15 @@ function serve(conn: FramedSocket): void {
 }
 
 const server = createServer({ pauseOnConnect: true }, admit);
-server.listen({ path, backlog: BACKLOG }, () => parentPort!.postMessage('listening'));
+const tcp = isTcp(path);
+if (tcp) {
+  const { host, port } = tcpTarget(path);
+  server.listen({ host, port, backlog: BACKLOG }, () => {
+    parentPort!.postMessage({ listening: tcpAddr(host, (server.address() as { port: number }).port) });
+  });
+} else {
+  server.listen({ path, backlog: BACKLOG }, () => parentPort!.postMessage('listening'));
+}
 server.on('error', (err) => {
   throw err;
 });

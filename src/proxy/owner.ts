@@ -13,14 +13,14 @@ import { describe } from '../futures/future.js';
 import { entryUrl } from '../util/entry-url.js';
 import { onExitCleanup } from '../util/exit-cleanup.js';
 import { ownedPrefix, sweepDeadOwners } from '../util/leftovers.js';
-import type { ProxyRef } from './protocol.js';
+import { isTcp, type ProxyRef } from './protocol.js';
 
 interface Broker {
   readonly worker: Worker;
   readonly path: string;
   readonly key: string;
-  /** Settles once the broker listens (or failed to). */
-  readonly listening: Promise<void>;
+  /** Settles once the broker listens (or failed to), with its address (a TCP port 0 replaced by the one it got). */
+  readonly listening: Promise<string>;
 }
 
 /** The frame limit of proxy calls unless `configureProxies` sets another. */
@@ -96,16 +96,17 @@ export function socketPathIn(candidates: readonly string[]): { dir: string; path
 let brokerPlace: { path?: string; key?: string } = {};
 
 /**
- * @internal Sets the socket path and authkey (hex) of this process's broker, for a
- * process that serves at a given address (a manager's server); before the first share.
+ * @internal Sets the address (a socket path or `tcp://host:port`) and authkey (hex) of
+ * this process's broker, for a process that serves at a given address (a manager's
+ * server); before the first share.
  */
 export function configureBroker(place: { path?: string; key?: string }): void {
   if (broker !== undefined) throw new Error('concur: configureBroker() must be called before the first object is shared with another process');
   brokerPlace = place;
 }
 
-/** @internal Resolves once this process's broker listens; rejects if it could not. */
-export function brokerListening(): Promise<void> {
+/** @internal Resolves once this process's broker listens, with its address; rejects if it could not. */
+export function brokerListening(): Promise<string> {
   return broker?.listening ?? Promise.reject(new Error('concur: no broker has started in this process'));
 }
 
@@ -116,7 +117,7 @@ function startBroker(): Broker {
     const made = socketPathIn([tmpdir(), ...FALLBACK_DIRS.filter((d) => existsSync(d))]);
     path = made.path;
     onExitCleanup(() => rmSync(made.dir, { recursive: true, force: true }));
-  } else {
+  } else if (!isTcp(path)) {
     const socket = path;
     onExitCleanup(() => rmSync(socket, { force: true }));
   }
@@ -132,8 +133,11 @@ function startBroker(): Broker {
   worker.on('error', (err) => {
     process.emitWarning(`concur: the broker that serves shared objects to other processes failed: ${err.message}`);
   });
-  const listening = new Promise<void>((resolve, reject) => {
-    worker.on('message', (m: unknown) => m === 'listening' && resolve());
+  const listening = new Promise<string>((resolve, reject) => {
+    worker.on('message', (m: unknown) => {
+      if (m === 'listening') resolve(path);
+      else if (m !== null && typeof m === 'object' && typeof (m as { listening?: unknown }).listening === 'string') resolve((m as { listening: string }).listening);
+    });
     worker.once('error', reject);
     worker.once('exit', () => reject(new Error('concur: the broker thread exited before it listened')));
   });

@@ -29,38 +29,25 @@ describe('manager proxies across processes and threads', () => {
     const d = m.dict<unknown>({ inner: m.list<string>() });
     const l = m.list<number>();
     const ns = m.namespace({ x: 0 });
-    const p = new Process({ target: managerTasks.useProxies, args: [d, l, ns, 'process'] }).start();
+    const [a, b] = Pipe();
+    const p = new Process({ target: managerTasks.useProxies, args: [d, l, ns, 'process', b] }).start();
+    a.send(l); // through a Pipe too
     await p.join();
     assert.equal(p.exitCode, 0);
     const t = new Thread({ target: managerTasks.useProxies, args: [d, l, ns, 'thread'] }).start();
     await t.join();
     assert.equal(t.exitCode, 0);
     await using pool = new ProcessPoolExecutor({ maxWorkers: 1 });
-    assert.equal(await pool.submit(managerTasks.useProxies, d, l, ns, 'pool'), 3);
+    assert.equal(await pool.submit(managerTasks.useProxies, d, l, ns, 'pool'), 4);
     await using threads = new ThreadPoolExecutor({ maxWorkers: 1 });
-    assert.equal(await threads.submit(managerTasks.useProxies, d, l, ns, 'threads'), 4);
-    const [a, b] = Pipe();
-    const child = new Process({
-      target: async (conn: { recv(): Promise<unknown> }) => {
-        const got = (await conn.recv()) as { push(x: number): number };
-        got.push(99);
-      },
-      args: [b],
-    }).start();
-    a.send(l);
-    await child.join();
-    assert.equal(child.exitCode, 0);
-    assert.deepEqual(l.copy(), [0, 1, 2, 3, 99]);
+    assert.equal(await threads.submit(managerTasks.useProxies, d, l, ns, 'threads'), 5);
+    assert.deepEqual(l.copy(), [0, 99, 2, 3, 4]);
     assert.equal(ns.x, 4);
     assert.deepEqual((d.get('inner') as ListProxy<string>).copy(), ['process', 'thread', 'pool', 'threads']);
-    assert.deepEqual([d.get('process'), d.get('thread'), d.get('pool'), d.get('threads')], [0, 1, 2, 3]);
+    assert.deepEqual([d.get('process'), d.get('thread'), d.get('pool'), d.get('threads')], [0, 2, 3, 4]);
   });
 
-  it('another process connects by address and authkey; a connected client cannot shut the manager down', { timeout: 60_000 }, async () => {
-    const d = m.dict<string>();
-    const p = new Process({ target: managerTasks.connectAndWrite, args: [m.address, authkey, d] }).start();
-    await p.join();
-    assert.equal(d.get('child'), 'child');
+  it('a client connects by address and authkey; a connected client cannot shut the manager down', async () => {
     const other = await Manager.connect({ address: m.address, authkey });
     await assert.rejects(other.shutdown(), /only from the process that started it/);
     const l = other.list([1]);
@@ -79,14 +66,11 @@ describe('manager proxies across processes and threads', () => {
     await assert.rejects(Manager.start({ authkey: '' }), /authkey/);
     await assert.rejects(Manager.start({ adress: 'x' } as never), /unknown option "adress"/);
     await assert.rejects(Manager.start({ address: `/${'x'.repeat(200)}` }), /over the Unix limit/);
-    await assert.rejects(Manager.start({ address: m.address, authkey }), /EADDRINUSE|in use/);
+    await assert.rejects(Manager.start({ address: m.address, authkey }), /already in use/);
     await assert.rejects(Manager.start({ initializer: managerTasks.failingInitializer }), /the initializer failed on purpose/);
   });
-});
 
-describe('a manager whose server is gone', () => {
-  it('fails every waiting and later call with EOFError naming it', { timeout: 60_000 }, async () => {
-    const m = await Manager.start();
+  it('once the server is gone, every waiting and later call fails with EOFError naming it (this test shuts it down)', { timeout: 60_000 }, async () => {
     const d = m.dict<number>({ a: 1 });
     const lock = m.lock();
     lock.acquireSync();
@@ -96,7 +80,34 @@ describe('a manager whose server is gone', () => {
     await m.shutdown();
     await waiting;
     await getting;
-    assert.throws(() => d.get('a'), (err: Error) => err instanceof EOFError && err.message.includes(m.address));
+    assert.throws(() => d.get('a'), (err: Error) => err instanceof EOFError && err.message.includes(m.address as string));
     assert.throws(() => m.list(), /shut down/);
+  });
+
+});
+
+describe('a manager on TCP', () => {
+  it('needs an explicit authkey', async () => {
+    await assert.rejects(Manager.start({ address: { host: '127.0.0.1', port: 0 } }), /TCP needs an explicit authkey/);
+    await assert.rejects(Manager.start({ address: { host: '127.0.0.1', port: 70000 }, authkey: 'k' }), /port/);
+  });
+
+  it('port 0 picks one; another process connects and writes; a SIGKILLed client holding its lock has it released', { timeout: 60_000 }, async () => {
+    const authkey = 'tcp key';
+    await using m = await Manager.start({ address: { host: '127.0.0.1', port: 0 }, authkey });
+    const { host, port } = m.address as { host: string; port: number };
+    assert.equal(host, '127.0.0.1');
+    assert.ok(port > 0);
+    const d = m.dict<string>();
+    const lock = m.lock();
+    const ready = m.event();
+    const p = new Process({ target: managerTasks.connectWriteAndHold, args: [m.address, authkey, d, lock, ready] }).start();
+    assert.equal(await ready.wait(30_000), true);
+    assert.equal(d.get('child'), 'child');
+    assert.match(d.get('shutdown')!, /only from the process that started it/);
+    p.kill();
+    assert.equal(await lock.acquire({ timeout: 5_000 }), true);
+    await p.join();
+    await assert.rejects(Manager.connect({ address: { host, port }, authkey: 'wrong' }), AuthenticationError);
   });
 });

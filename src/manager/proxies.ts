@@ -50,8 +50,8 @@ function drop(held: { root: ManagedRef; id: number }): void {
 
 const collected = new FinalizationRegistry<{ root: ManagedRef; id: number }>(drop);
 
-/** Set while a server's answer is revived: the server counted its proxies already. */
-let arriving = false;
+/** The token of the manager whose answer is being revived: it counted its own proxies in it already. */
+let arrivingFrom: string | undefined;
 
 /** Starts counting `proxy` in this thread: it is released when garbage-collected. */
 function adopt(proxy: object, ref: ManagedRef, counted: boolean): void {
@@ -69,17 +69,20 @@ function adopt(proxy: object, ref: ManagedRef, counted: boolean): void {
 // A proxy that arrives as an argument, a Pipe message or inside a shared object counts itself.
 onRevive((value) => {
   const ref = managedRefOf(value);
-  if (ref !== undefined) adopt(value, ref, arriving);
+  if (ref !== undefined) adopt(value, ref, ref.mgr === arrivingFrom);
 });
 
-/** Revives the proxies in a server's answer (counted there for this connection already). */
-export function incoming<T>(value: T): T {
+/**
+ * Revives the proxies in an answer of the manager `from`: it counted its own for this
+ * connection already; a proxy of another manager stored in it counts itself.
+ */
+export function incoming<T>(value: T, from: string): T {
   if (value === null || typeof value !== 'object') return value;
-  arriving = true;
+  arrivingFrom = from;
   try {
     forEachProxy(value, undefined, (proxy) => void reviveShared(proxy));
   } finally {
-    arriving = false;
+    arrivingFrom = undefined;
   }
   return value;
 }
@@ -98,7 +101,7 @@ export function callManaged(ref: ManagedRef, op: string, args: unknown[]): unkno
   } catch (err) {
     throw named(err, ref);
   }
-  return incoming(answer);
+  return incoming(answer, ref.mgr);
 }
 
 // ---- the proxies ----------------------------------------------------------------

@@ -142,6 +142,8 @@ function startBroker(): Broker {
     worker.once('exit', () => reject(new Error('concur: the broker thread exited before it listened')));
   });
   listening.catch(() => {}); // most owners never ask
+  // After the listeners: a 'message' listener refs the worker's port again.
+  worker.unref();
   return { worker, path, key, listening };
 }
 

@@ -166,6 +166,9 @@ export class Manager implements AsyncDisposable {
       await server.join();
       throw new Error(`the manager's server process exited (exit code ${server.exitCode}) before it listened`);
     }
+    // Waiting on the Pipe held the child's IPC channel; a join that returns at once lets
+    // the daemon go again, so a program that never shuts its manager down still ends.
+    await server.join(0);
     if (!report.ok) {
       here.close();
       await server.join();

@@ -7,6 +7,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Manager, Process, sleep, type ListProxy } from '../../src/index.js';
 import { managerTasks } from '../fixtures/manager-tasks.js';
+import { runNode } from '../fixtures/run-node.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -94,5 +95,24 @@ describe('manager lifetime', () => {
     lock.release();
     q.kill();
     await Promise.all([p.join(), q.join()]);
+  });
+
+  it('a program that never shuts its manager down still ends, and its server with it', { timeout: 60_000 }, async () => {
+    const program = new URL('../fixtures/manager-program.ts', import.meta.url).pathname;
+    const run = await runNode(['--import', 'tsx', program], { timeoutMs: 50_000 });
+    assert.equal(run.timedOut, false, 'the program ended by itself');
+    assert.equal(run.code, 0, run.stderr);
+    const pid = Number(/^server (\d+) says a = 1$/m.exec(run.stdout)?.[1]);
+    assert.ok(pid > 0, run.stdout);
+    const gone = (): boolean => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    };
+    for (const until = performance.now() + 10_000; !gone() && performance.now() < until; ) await sleep(50);
+    assert.equal(gone(), true, `the server (pid ${pid}) ended with its program`);
   });
 });

@@ -35,11 +35,6 @@ export function forgetObject(id: number, standIn: object): void {
   forgotten = standIn;
 }
 
-/** How many objects are served. */
-export function servedCount(): number {
-  return objects.size;
-}
-
 /** The object served as `id`, or a Promise of it when its registration has not come yet. */
 export function objectFor(id: number): object | Promise<object> {
   const found = objects.get(id);

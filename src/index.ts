@@ -12,6 +12,7 @@ export {
   BrokenBarrierError,
   QueueShutDown,
   AuthenticationError,
+  RemoteError,
 } from './futures/errors.js';
 export { Future, type FutureState, type DoneCallback } from './futures/future.js';
 export { wait, asCompleted, FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED, type ReturnWhen, type WaitResult } from './futures/wait.js';

@@ -14,7 +14,7 @@
  *   the connection closes (the process died)            ── every count it held goes
  */
 import { inspect } from 'node:util';
-import { EOFError } from '../futures/errors.js';
+import { EOFError, RemoteError } from '../futures/errors.js';
 import { callRemote, callRemoteSync } from '../proxy/client.js';
 import { brandInstance, onRevive, registerShared, reviveShared } from '../sync/shared.js';
 import { forEachProxy, managedRefOf, type ManagedRef } from './refs.js';
@@ -87,10 +87,18 @@ export function incoming<T>(value: T, from: string): T {
   return value;
 }
 
-/** An EOFError that names the manager. */
+/**
+ * The error a caller sees: an EOFError names the manager; an error of a class this
+ * process lacks (it came back as a plain Error carrying the class's name) is a RemoteError.
+ */
 function named(err: unknown, ref: ManagedRef): unknown {
-  if (!(err instanceof EOFError) || err.message.startsWith('the manager')) return err;
-  return new EOFError(`the manager at ${ref.where} (pid ${ref.pid}) is gone: ${err.message}`, { cause: err });
+  if (err instanceof EOFError && !err.message.startsWith('the manager')) {
+    return new EOFError(`the manager at ${ref.where} (pid ${ref.pid}) is gone: ${err.message}`, { cause: err });
+  }
+  if (err instanceof Error && Object.getPrototypeOf(err) === Error.prototype && err.name !== 'Error') {
+    return new RemoteError(`${err.name}: ${err.message}`, { cause: err });
+  }
+  return err;
 }
 
 /** One round trip: `op` on the manager's object `ref`, its answer with the proxies in it revived. */

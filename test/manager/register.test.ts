@@ -2,7 +2,7 @@
 // the server, and its object's exposed methods are called there through a proxy.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { defineTasks, Manager, Thread, type DictProxy } from '../../src/index.js';
+import { defineTasks, Manager, RemoteError, Thread, type DictProxy } from '../../src/index.js';
 import { managerTasks, type Counter } from '../fixtures/manager-tasks.js';
 
 export const localTasks = defineTasks(import.meta.url, {
@@ -29,9 +29,13 @@ describe('manager.register and manager.create', () => {
     assert.equal((c as unknown as { _hidden?: unknown })._hidden, undefined);
   });
 
-  it('remote exceptions keep their class', () => {
+  it('remote exceptions keep their class; one of a class this process lacks is a RemoteError naming it', () => {
     const c = m.create<Counter>('Counter');
     assert.throws(() => c.fail('on purpose'), (err: Error) => err instanceof TypeError && err.message === 'on purpose');
+    assert.throws(
+      () => (c as unknown as { failOwn(m: string): never }).failOwn('its own'),
+      (err: Error) => err instanceof RemoteError && err.message === 'CounterError: its own' && (err.cause as { code?: string }).code === 'E_COUNTER',
+    );
   });
 
   it('exposed limits what a proxy can call', () => {

@@ -16,6 +16,7 @@
 import { inspect } from 'node:util';
 import { EOFError, RemoteError } from '../futures/errors.js';
 import { callRemote, callRemoteSync } from '../proxy/client.js';
+import { onCrossing } from '../proxy/proxies.js';
 import { brandInstance, onRevive, registerShared, reviveShared } from '../sync/shared.js';
 import { forEachProxy, managedRefOf, type ManagedRef } from './refs.js';
 
@@ -65,6 +66,18 @@ function adopt(proxy: object, ref: ManagedRef, counted: boolean): void {
   }
   collected.register(proxy, { root, id: ref.id });
 }
+
+/**
+ * How long a proxy that left for another process is kept alive here: its count in the
+ * server must not fall to zero (this thread's proxy garbage-collected) before the
+ * process it went to has revived its copy and counted it.
+ */
+const CROSSING_GRACE_MS = 60_000;
+
+onCrossing((proxy) => {
+  if (managedRefOf(proxy) === undefined) return;
+  setTimeout(() => void proxy, CROSSING_GRACE_MS).unref();
+});
 
 // A proxy that arrives as an argument, a Pipe message or inside a shared object counts itself.
 onRevive((value) => {

@@ -5,7 +5,7 @@
  * and authkey. Every method here is one synchronous round trip to the server.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { lstatSync, rmSync } from 'node:fs';
 import { connect as connectSocket } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import { AuthenticationError } from '../futures/errors.js';
@@ -68,7 +68,7 @@ function keyOf(authkey: unknown): string {
 export type ManagerAddress = string | { host: string; port: number };
 
 /** The broker address (a socket path or `tcp://host:port`) of a manager address. */
-function brokerAddr(address: unknown, forListening = false): string {
+function brokerAddr(address: unknown): string {
   if (address !== null && typeof address === 'object') {
     const { host, port } = address as { host?: unknown; port?: unknown };
     if (typeof host !== 'string' || host === '') throw new TypeError(`address.host must be a non-empty string, got ${describe(host)}`);
@@ -77,7 +77,6 @@ function brokerAddr(address: unknown, forListening = false): string {
   }
   if (typeof address !== 'string' || address === '') throw new TypeError(`address must be a Unix socket path or { host, port }, got ${describe(address)}`);
   const path = isAbsolute(address) ? address : resolve(address);
-  if (forListening && existsSync(path)) throw new Error(`cannot listen at ${path}: the address is already in use (remove a stale socket left by a manager that crashed)`);
   const bytes = Buffer.byteLength(path);
   if (bytes > SOCKET_PATH_MAX) throw new RangeError(`the socket path ${path} is ${bytes} bytes, over the Unix limit of ${SOCKET_PATH_MAX}`);
   return path;
@@ -87,6 +86,31 @@ const checkOptions = (options: object, known: string[], what: string): void => {
   if (options === null || typeof options !== 'object') throw new TypeError(`${what} expects an options object, got ${describe(options)}`);
   for (const k of Object.keys(options)) if (!known.includes(k)) throw new TypeError(`${what}: unknown option ${JSON.stringify(k)} (known: ${known.join(', ')})`);
 };
+
+/**
+ * Makes way for a server at socket `path`: refused if something listens there or the
+ * path is not a socket; a socket nobody listens on (left by a server that was killed)
+ * is removed, so a manager restarts at its address.
+ */
+async function clearSocketPath(path: string): Promise<void> {
+  let stat;
+  try {
+    stat = lstatSync(path);
+  } catch {
+    return; // nothing there
+  }
+  if (!stat.isSocket()) throw new Error(`cannot listen at ${path}: something that is not a socket is there`);
+  const listening = await new Promise<boolean>((resolve) => {
+    const probe = connectSocket(path);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+  if (listening) throw new Error(`cannot listen at ${path}: the address is already in use`);
+  rmSync(path, { force: true });
+}
 
 /** Asks the manager at `path` who it is, proving the key both ways first. */
 async function hello(addr: string, key: string): Promise<ServerInfo> {
@@ -113,6 +137,9 @@ async function hello(addr: string, key: string): Promise<ServerInfo> {
     return info;
   } catch (err) {
     if (err instanceof AuthenticationError) throw new AuthenticationError(`the manager at ${path} refused the authkey`, { cause: err });
+    if (err instanceof Error && err.message === 'the connection closed during the handshake') {
+      throw new Error(`cannot reach a manager at ${path}: ${err.message}`, { cause: err });
+    }
     throw err;
   } finally {
     socket.destroy();
@@ -147,7 +174,7 @@ export class Manager implements AsyncDisposable {
       throw new TypeError('a manager on TCP needs an explicit authkey: anyone who can reach the port may try to connect');
     }
     const config: ServerConfig = {
-      path: options.address === undefined ? undefined : brokerAddr(options.address, true),
+      path: options.address === undefined ? undefined : brokerAddr(options.address),
       key: options.authkey === undefined ? randomBytes(32).toString('hex') : keyOf(options.authkey),
       initializer: options.initializer === undefined ? undefined : specOf(options.initializer),
       initargs: options.initargs ?? [],
@@ -156,6 +183,7 @@ export class Manager implements AsyncDisposable {
       throw new TypeError(`initializer must be a function, got ${describe(options.initializer)}`);
     }
     if (!Array.isArray(config.initargs)) throw new TypeError(`initargs must be an array, got ${describe(config.initargs)}`);
+    if (config.path !== undefined && !isTcp(config.path)) await clearSocketPath(config.path);
     const [here, there] = Pipe<unknown>();
     const server = new Process({ target: serverTasks.concurManagerServer, args: [there, config], daemon: true, name: 'concur manager' });
     server.start();

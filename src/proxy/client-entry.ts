@@ -99,6 +99,11 @@ class OwnerConnection {
     this.#connect(addr, key, Date.now());
   }
 
+  /** The owner's pid. */
+  get pid(): number {
+    return this.#pid;
+  }
+
   /**
    * True once this connection failed before it ever authenticated (it could not reach
    * the owner in time) while the owner lives: nothing was held through it, so later
@@ -240,7 +245,8 @@ function ownerAlive(pid: number): boolean {
 const owners = new Map<string, OwnerConnection>();
 const ownerAt = (addr: string, key: string, pid: number, maxFrame: number): OwnerConnection => {
   let owner = owners.get(addr);
-  if (owner === undefined || owner.replaceable) owners.set(addr, (owner = new OwnerConnection(addr, Buffer.from(key, 'hex'), pid, maxFrame)));
+  // Another owner at the same address (a manager restarted there) gets a connection of its own.
+  if (owner === undefined || owner.replaceable || owner.pid !== pid) owners.set(addr, (owner = new OwnerConnection(addr, Buffer.from(key, 'hex'), pid, maxFrame)));
   return owner;
 };
 

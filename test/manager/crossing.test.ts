@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AuthenticationError, EOFError, Manager, Pipe, Process, ProcessPoolExecutor, Thread, ThreadPoolExecutor, type ListProxy } from '../../src/index.js';
+import { AuthenticationError, EOFError, Manager, Pipe, Process, ProcessPoolExecutor, sleep, Thread, ThreadPoolExecutor, type ListProxy } from '../../src/index.js';
 import { managerTasks } from '../fixtures/manager-tasks.js';
 
 describe('manager proxies across processes and threads', () => {
@@ -84,6 +84,24 @@ describe('manager proxies across processes and threads', () => {
     assert.throws(() => m.list(), /shut down/);
   });
 
+
+  it('a manager restarts at the same address: after a shutdown, and after its server was killed', { timeout: 60_000 }, async () => {
+    const again = await Manager.start({ address: m.address, authkey });
+    assert.equal(again.dict({ a: 1 }).get('a'), 1);
+    process.kill(again.pid, 'SIGKILL'); // leaves its socket behind
+    for (const until = performance.now() + 10_000; performance.now() < until; await sleep(20)) {
+      try {
+        process.kill(again.pid, 0);
+      } catch {
+        break;
+      }
+    }
+    await assert.rejects(Manager.connect({ address: m.address, authkey }), /cannot reach a manager/);
+    const third = await Manager.start({ address: m.address, authkey });
+    assert.equal(third.list([2]).at(0), 2);
+    await third.shutdown();
+    await again.shutdown();
+  });
 });
 
 describe('a manager on TCP', () => {

@@ -34,14 +34,20 @@ export function tcpTarget(addr: string): { host: string; port: number } {
 /** A `tcp://host:port` address. */
 export const tcpAddr = (host: string, port: number): string => `tcp://${host.includes(':') ? `[${host}]` : host}:${port}`;
 
+/** A duration from the environment (tests shorten the heartbeat with it), else `fallback`. */
+function envMs(name: string, fallback: number): number {
+  const ms = Number(process.env[name]);
+  return Number.isFinite(ms) && ms > 0 ? ms : fallback;
+}
+
 /**
  * Over TCP, each side hears from the other at least this often (a client pings its
  * owner; any frame counts), so a peer whose machine vanished without closing the
  * connection is noticed.
  */
-export const HEARTBEAT_MS = 2_000;
+export const HEARTBEAT_MS = envMs('CONCUR_PROXY_HEARTBEAT_MS', 2_000);
 /** Over TCP, a connection silent this long is taken for dead and closed. */
-export const SILENCE_LIMIT_MS = 15_000;
+export const SILENCE_LIMIT_MS = envMs('CONCUR_PROXY_SILENCE_MS', 15_000);
 /** The call id of a ping (its object id is 0): answered by the broker itself. */
 export const PING_CALL_ID = 0xffffffff;
 

@@ -36,7 +36,7 @@ export interface ManagerOptions {
    * user can enter.
    */
   address?: ManagerAddress;
-  /** The key every connection must prove it knows; by default a random one. */
+  /** The key every connection must prove it knows; by default this process's authkey (random, inherited by its children). */
   authkey?: string | Uint8Array;
   /** Runs in the server before it serves (a defineTasks task or a self-contained function). */
   initializer?: (...args: any[]) => unknown;
@@ -48,8 +48,8 @@ export interface ManagerOptions {
 export interface ConnectOptions {
   /** Where the manager listens (its `address`). */
   address: ManagerAddress;
-  /** The manager's authkey. */
-  authkey: string | Uint8Array;
+  /** The manager's authkey; by default this process's (which a child inherits from its parent). */
+  authkey?: string | Uint8Array;
 }
 
 /** Options of `Manager.register`. */
@@ -110,6 +110,19 @@ async function clearSocketPath(path: string): Promise<void> {
   });
   if (listening) throw new Error(`cannot listen at ${path}: the address is already in use`);
   rmSync(path, { force: true });
+}
+
+/** Where a process's authkey travels to its children (spawned with this process's environment). */
+const AUTHKEY_ENV = 'CONCUR_AUTHKEY';
+
+/**
+ * This process's authkey (hex), as Python's `current_process().authkey`: made at random
+ * on first use, or inherited from the parent, whose environment carried it.
+ */
+function processAuthkey(): string {
+  const inherited = process.env[AUTHKEY_ENV];
+  if (inherited !== undefined && /^[0-9a-f]{64}$/.test(inherited)) return inherited;
+  return (process.env[AUTHKEY_ENV] = randomBytes(32).toString('hex'));
 }
 
 /** Asks the manager at `path` who it is, proving the key both ways first. */
@@ -175,7 +188,7 @@ export class Manager implements AsyncDisposable {
     }
     const config: ServerConfig = {
       path: options.address === undefined ? undefined : brokerAddr(options.address),
-      key: options.authkey === undefined ? randomBytes(32).toString('hex') : keyOf(options.authkey),
+      key: options.authkey === undefined ? processAuthkey() : keyOf(options.authkey),
       initializer: options.initializer === undefined ? undefined : specOf(options.initializer),
       initargs: options.initargs ?? [],
     };
@@ -210,7 +223,7 @@ export class Manager implements AsyncDisposable {
   static async connect(options: ConnectOptions): Promise<Manager> {
     checkOptions(options, ['address', 'authkey'], 'Manager.connect');
     const addr = brokerAddr(options.address);
-    const key = keyOf(options.authkey);
+    const key = options.authkey === undefined ? processAuthkey() : keyOf(options.authkey);
     const info = await hello(addr, key);
     return new Manager({ addr, key, pid: info.pid, id: ROOT_ID, maxFrame: info.maxFrame, mgr: info.token, root: ROOT_ID, where: whereOf(addr) }, undefined);
   }

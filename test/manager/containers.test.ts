@@ -2,7 +2,8 @@
 // manager's dict, list, Namespace and Value: API, nesting, iteration, remote errors.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Empty, Manager, type DictProxy, type ListProxy } from '../../src/index.js';
+import { Empty, Manager, Process, type DictProxy, type ListProxy } from '../../src/index.js';
+import { managerTasks } from '../fixtures/manager-tasks.js';
 
 describe('manager containers', () => {
   let m: Manager;
@@ -183,5 +184,13 @@ describe('manager containers', () => {
     const b = m.barrier(1);
     assert.equal(await b.wait(), 0);
     assert.equal(m.semaphore(3).value, 3);
+  });
+
+  it("a child connects by address alone: a manager's default authkey is its starter's, which children inherit", { timeout: 60_000 }, async () => {
+    const d = m.dict<number>();
+    const child = new Process({ target: managerTasks.connectAndCount, args: [m.address, d] }).start();
+    await child.join();
+    assert.equal(child.exitCode, 0);
+    assert.equal(d.get('count'), 3);
   });
 });

@@ -125,6 +125,9 @@ function processAuthkey(): string {
   return (process.env[AUTHKEY_ENV] = randomBytes(32).toString('hex'));
 }
 
+/** How long a connecting client waits for the server's hello once authenticated. */
+const HELLO_TIMEOUT_MS = 10_000;
+
 /** Asks the manager at `path` who it is, proving the key both ways first. */
 async function hello(addr: string, key: string): Promise<ServerInfo> {
   const path = whereOf(addr);
@@ -139,7 +142,14 @@ async function hello(addr: string, key: string): Promise<ServerInfo> {
     await authenticateServer(framed, Buffer.from(key, 'hex'));
     framed.maxFrameBytes = 1 << 20;
     framed.send(encodeCall(1, ROOT_ID, 'hello', []));
-    const frame = await framed.next();
+    // Another kind of concur server may never answer for an object it does not have.
+    let timer: NodeJS.Timeout | undefined;
+    const frame = await Promise.race([
+      framed.next(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`the server at ${path} did not answer a manager's hello within ${HELLO_TIMEOUT_MS} ms: is it a manager?`)), HELLO_TIMEOUT_MS);
+      }),
+    ]).finally(() => clearTimeout(timer));
     if (frame.length < 4 || callIdOf(frame) !== 1) throw new Error(`the server at ${path} does not speak the manager protocol`);
     const [ok, value] = decodeReply(frame);
     if (!ok) throw new Error(`the server at ${path} is not a manager: ${(deserializeError(value as SerializedError) as Error).message}`);

@@ -136,6 +136,7 @@ function uncontain(value: unknown): void {
 
 /** Counts the proxies in `value` for `caller`, who is about to receive them; returns `value`. */
 function out<T>(caller: Caller, value: T): T {
+  if (!caller.alive) return value; // gone while its call ran: nothing will reach it, and nobody would count down
   forEachProxy(value, token(), (_p, ref) => {
     const e = state.entries.get(ref.id);
     if (e !== undefined) addCaller(e, caller.owner);

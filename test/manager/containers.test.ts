@@ -2,7 +2,7 @@
 // manager's dict, list, Namespace and Value: API, nesting, iteration, remote errors.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Empty, Manager, Process, type DictProxy, type ListProxy } from '../../src/index.js';
+import { Empty, Lock, Manager, Process, type DictProxy, type ListProxy } from '../../src/index.js';
 import { managerTasks } from '../fixtures/manager-tasks.js';
 
 describe('manager containers', () => {
@@ -192,5 +192,13 @@ describe('manager containers', () => {
     await child.join();
     assert.equal(child.exitCode, 0);
     assert.equal(d.get('count'), 3);
+  });
+
+  it("connecting to a concur owner that is not a manager says so", async () => {
+    const { brokerListening, exportObject } = await import('../../src/proxy/owner.js');
+    const ref = exportObject(new Lock());
+    const alive = setInterval(() => {}, 1000); // the broker thread keeps nothing alive
+    await brokerListening().finally(() => clearInterval(alive));
+    await assert.rejects(Manager.connect({ address: ref.addr, authkey: Buffer.from(ref.key, 'hex') }), /is not a manager|did not answer a manager's hello/);
   });
 });

@@ -129,7 +129,19 @@ export function out<T>(caller: Caller, value: T): T {
   return value;
 }
 
+/**
+ * How long a gone caller's counts outlive it: a proxy it handed on just before it went
+ * (a thread's result, a message) has this long to be revived and counted by its
+ * receiver. Its locks go at once (proxy/callers.ts).
+ */
+const GONE_GRACE_MS = 2_000;
+
 onCallerGone((caller) => {
+  setTimeout(() => dropAll(caller), GONE_GRACE_MS);
+});
+
+/** Drops every count `caller` had (its connection closed). */
+function dropAll(caller: Caller): void {
   const ids = state.byCaller.get(caller.owner);
   if (ids === undefined) return;
   state.byCaller.delete(caller.owner);
@@ -139,7 +151,7 @@ onCallerGone((caller) => {
     e.callers.delete(caller.owner);
     freeIfUnused(e);
   }
-});
+}
 
 // ---- making objects ---------------------------------------------------------------
 

@@ -32,19 +32,24 @@ export function rootOf(ref: ManagedRef): ManagedRef {
 
 const quietly = (p: Promise<unknown>): void => void p.catch(() => {});
 
+/** How long after a proxy is collected its count goes down (see drop). */
+const DROP_GRACE_MS = 1_000;
+
 const dropping = new Map<string, { root: ManagedRef; ids: number[] }>();
 function drop(held: { root: ManagedRef; id: number }): void {
   let batch = dropping.get(held.root.mgr);
   if (batch === undefined) {
     dropping.set(held.root.mgr, (batch = { root: held.root, ids: [] }));
-    queueMicrotask(() => {
+    // Not at once: a proxy handed on just before it was collected here (a thread's result)
+    // has this long to be revived and counted by its receiver.
+    setTimeout(() => {
       dropping.delete(held.root.mgr);
       try {
         quietly(callRemote(batch!.root, 'decref', [batch!.ids]));
       } catch {
         // this thread's helper is gone, and its connection with it: the server dropped the counts already
       }
-    });
+    }, DROP_GRACE_MS).unref();
   }
   batch.ids.push(held.id);
 }

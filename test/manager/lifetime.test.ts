@@ -5,9 +5,10 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { Manager, Process, sleep, type ListProxy } from '../../src/index.js';
+import { Manager, Pipe, Process, sleep, Thread, type ListProxy } from '../../src/index.js';
 import { managerTasks } from '../fixtures/manager-tasks.js';
 import { runNode } from '../fixtures/run-node.js';
+import { callManaged } from '../../src/manager/proxies.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -77,6 +78,28 @@ describe('manager lifetime', () => {
     p.kill();
     await p.join();
     assert.equal(await settlesAt(m, baseline + 2), baseline + 2);
+  });
+
+  it("a proxy a thread handed on just before it ended survives the end of the thread's connection", { timeout: 60_000 }, async () => {
+    const holder = m.dict<unknown>();
+    // In a function of its own, so that this thread's proxy of the list can be collected:
+    // then only the holder, and after the pop only the thread, refers to the list.
+    const fill = (): void => void holder.set('list', m.list([1, 2, 3]));
+    fill();
+    const root = { ...(holder as unknown as { _ref: { root: number } })._ref };
+    const listCallers = (): string => (callManaged({ ...root, id: root.root } as never, 'objectTypes', []) as string[]).find((t) => t.startsWith('list#'))!;
+    for (const until = performance.now() + 20_000; !/callers= contained=1/.test(listCallers()) && performance.now() < until; ) {
+      gc();
+      await sleep(50);
+    }
+    assert.match(listCallers(), /callers= contained=1/);
+    const [here, there] = Pipe();
+    const t = new Thread({ target: managerTasks.handOnAndEnd, args: [holder, there] }).start();
+    await t.join();
+    assert.equal(t.exitCode, 0);
+    await sleep(200); // the thread's helper and its connection are gone by now
+    const list = (await here.recv()) as ListProxy<number>;
+    assert.deepEqual(list.copy(), [1, 2, 3]);
   });
 
   it('a client SIGKILLed holding a manager Lock has it released within a second', { timeout: 60_000 }, async () => {

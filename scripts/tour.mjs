@@ -16,6 +16,8 @@ const stops = [
   ['7. Event: three threads wait until a fourth says the server is up', 'event.ts', []],
   ['8. Pipe: a parent and a child process talk both ways', 'pipe.ts', []],
   ['9. CPU-bound speedup: a process pool against serial', 'speedup.ts', ['30', '16']],
+  ['multiprocessing.Pool as the tutorials use it: applyAsync, close/join, get, map, callbacks', 'mp-pool.ts', []],
+  ['Coroutines from Python: yield with send, greenlet switches, gevent.joinall', 'generators.ts', ['100']],
 ];
 // --list prints the example files the tour runs; --only A B… runs just those stops (the
 // test suite runs every example on its own, and checks the tour's list against examples/).

@@ -85,6 +85,31 @@ describe('examples', () => {
     assert.match(out, /\| 2 processes +\| +\d+ \| +\d+\.\d\dx \|/);
   });
 
+  it('mp-pool.ts: the tutorials\' multiprocessing.Pool programs (applyAsync/close/join, get, map, callbacks)', async () => {
+    const out = await runExample('mp-pool.ts');
+    const visits = [...out.matchAll(/^page (\d+) visited by pid (\d+)$/gm)];
+    assert.deepEqual(visits.map((m) => Number(m[1])).sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i));
+    assert.ok(new Set(visits.map((m) => m[2])).size <= 4, 'more than 4 workers in a Pool(4)');
+    assert.match(out, /^1\. twenty visits done on a pool of 4$/m);
+    assert.match(out, /^2\. sizes in submission order: 0 5 10 15 20 25 30 35 40 45$/m);
+    assert.match(out, /^3\. map: 0 5 10 15 20 25 30 35 40 45$/m);
+    assert.match(out, /^4\. callbacks handled 10 pages as they finished: [\d ]+ \(sum 225\)$/m);
+  });
+
+  it('generators.ts: the yield producer/consumer, greenlet switches and gevent.joinall print what the tutorials print', async () => {
+    const out = await runExample('generators.ts');
+    const produce = Array.from({ length: 5 }, (_, i) => [
+      `[PRODUCER] →→ Producing ${i + 1}...`,
+      `[CONSUMER] ←← Consuming ${i + 1}...`,
+      '[PRODUCER] Consumer return: 200 OK',
+    ]).flat();
+    const turns = Array.from({ length: 10 }, (_, i) => [`foo: ${i}`, `bar: ${i}`]).flat();
+    const gevent = ['running in foo', 'switch to bar', 'switch to foo again', 'switch to bar again'];
+    const lines = out.trim().split('\n');
+    assert.deepEqual(lines.slice(0, -1), [...produce, '12', '56', '34', '78', ...turns, ...gevent]);
+    assert.match(lines.at(-1)!, /^both done in \d+ ms: the longest wait \(100 ms\), not the sum \(140 ms\)$/);
+  });
+
   it('quickstart.ts: the README quick start runs as printed', async () => {
     const out = await runExample('quickstart.ts');
     assert.match(out, /fib\(25\) = 75025/);

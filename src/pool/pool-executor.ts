@@ -127,6 +127,15 @@ export abstract class PoolExecutor extends BaseExecutor {
     return scheduler.enqueue(spec, args, MODE_FLAGS[mode], options);
   }
 
+  /**
+   * @internal Shuts the pool down and stops its workers at once (multiprocessing.Pool's
+   * terminate): what has not started is cancelled, what runs fails with `error`.
+   */
+  _terminate(error: unknown): Promise<void> {
+    void this.shutdown({ wait: false });
+    return this.#scheduler.terminate(error);
+  }
+
   protected doShutdown(options: Required<ShutdownOptions>): Promise<void> {
     return this.#scheduler.shutdown(options.cancelFutures);
   }

@@ -103,7 +103,9 @@ export abstract class SemLock {
       for (;;) {
         if (this._tryTake()) return true;
         const woke: boolean = yield { view: s, index: VALUE, expected: 0, deadline };
-        if (!woke && !this._tryTake()) return false;
+        // Out of time: one last try, and its answer is the call's (a permit taken here
+        // must be reported, and the loop must not go round to take a second one).
+        if (!woke) return this._tryTake();
       }
     } finally {
       Atomics.sub(s, WAITERS, 1);

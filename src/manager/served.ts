@@ -7,6 +7,7 @@
  *   client ── create('dict') ──► root: new Entry, served as id N ──► DictProxy(N)
  *   client ── get(k) on N ─────► SERVED.ManagedObject → the dict's op ──► the value
  */
+import { serialize } from 'node:v8';
 import { describe } from '../futures/future.js';
 import { RemoteBarrier, RemoteCondition, RemoteEvent, RemoteSemLock, RemoteSharedQueue } from '../proxy/proxies.js';
 import { SERVED } from '../proxy/served.js';
@@ -101,6 +102,16 @@ function publicMethods(obj: object): string[] {
   return [...names];
 }
 
+/** `value`, or a TypeError saying that what `what` returned cannot be sent. */
+function sendable<T>(value: T, what: string): T {
+  try {
+    serialize(value);
+  } catch (err) {
+    throw new TypeError(`${what} returned a value that cannot be sent to the caller: ${(err as Error).message}`);
+  }
+  return value;
+}
+
 async function makeRegistered(typeid: string, args: unknown[]): Promise<Entry> {
   const type = state.types.get(typeid);
   if (type === undefined) {
@@ -113,10 +124,14 @@ async function makeRegistered(typeid: string, args: unknown[]): Promise<Entry> {
   const exposed = type.exposed ?? publicMethods(made);
   const ops: Record<string, Op> = {};
   for (const name of exposed) {
-    ops[name] = async (obj, callArgs, caller) => {
+    ops[name] = (obj, callArgs, caller) => {
       const method = obj[name];
       if (typeof method !== 'function') throw new TypeError(`${typeid}.${name} is not a method (it is ${describe(method)})`);
-      return out(caller, await method.apply(obj, callArgs));
+      const result = method.apply(obj, callArgs);
+      if (!(result instanceof Promise)) return out(caller, result);
+      // The broker sends an async answer from a continuation, where a value that cannot
+      // be sent would escape as an unhandled rejection: checked here, it fails the call.
+      return result.then((value: unknown) => out(caller, sendable(value, `${typeid}.${name}`)));
     };
   }
   return newEntry(typeid, made, ops, (ref) => objectData(ref, typeid, exposed));

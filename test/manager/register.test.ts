@@ -38,6 +38,13 @@ describe('manager.register and manager.create', () => {
     );
   });
 
+  it('a method whose answer cannot be sent fails that call; the server goes on serving', () => {
+    const c = m.create<Counter & { unsendable(): unknown; unsendableLater(): unknown }>('Counter');
+    assert.throws(() => c.unsendable(), /could not be cloned/);
+    assert.throws(() => c.unsendableLater(), (err: Error) => err instanceof TypeError && /Counter\.unsendableLater returned a value that cannot be sent/.test(err.message));
+    assert.equal(c.increment(), 1);
+  });
+
   it('exposed limits what a proxy can call', () => {
     m.register('Limited', managerTasks.makeCounter, { exposed: ['increment'] });
     const c = m.create<Counter>('Limited');

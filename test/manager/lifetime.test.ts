@@ -102,22 +102,26 @@ describe('manager lifetime', () => {
     assert.deepEqual(list.copy(), [1, 2, 3]);
   });
 
-  it('a client SIGKILLed holding a manager Lock has it released within a second', { timeout: 60_000 }, async () => {
+  it('a client SIGKILLed holding a manager Lock, RLock and Condition has them released within a second', { timeout: 60_000 }, async () => {
     const lock = m.lock();
     const rlock = m.rlock();
+    const cond = m.condition();
     const ready = m.event();
-    const p = new Process({ target: managerTasks.holdAndHang, args: [lock, ready] }).start();
+    const p = new Process({ target: managerTasks.holdAndHang, args: [ready, lock, rlock, cond] }).start();
     assert.equal(await ready.wait(30_000), true);
     assert.equal(lock.locked(), true);
-    const q = new Process({ target: managerTasks.holdAndHang, args: [rlock, m.event()] }).start();
+    assert.equal(rlock.acquireSync({ blocking: false }), false);
     const killedAt = performance.now();
     p.kill();
     assert.equal(await lock.acquire({ timeout: 5_000 }), true);
+    assert.equal(await rlock.acquire({ timeout: 5_000 }), true);
+    assert.equal(await cond.acquire({ timeout: 5_000 }), true);
     const took = performance.now() - killedAt;
     assert.ok(took < 1_000, `released ${Math.round(took)} ms after the kill`);
     lock.release();
-    q.kill();
-    await Promise.all([p.join(), q.join()]);
+    rlock.release();
+    cond.release();
+    await p.join();
   });
 
   it('a program that never shuts its manager down still ends, and its server with it', { timeout: 60_000 }, async () => {

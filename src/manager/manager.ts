@@ -23,7 +23,7 @@ import type { BoundedSemaphore, Lock, RLock, Semaphore } from '../sync/semlock.j
 import { specOf } from '../tasks/describe.js';
 import { deserializeError, type SerializedError } from '../transport/errors.js';
 import { Pipe } from '../transport/pipe.js';
-import { callManaged, type DictProxy, type ListProxy, type NamespaceProxy, type ObjectProxy, type ValueProxy } from './proxies.js';
+import { aliasAddress, callManaged, type DictProxy, type ListProxy, type NamespaceProxy, type ObjectProxy, type ValueProxy } from './proxies.js';
 import { MANAGER_PROTOCOL, ROOT_ID, whereOf, type ManagedRef } from './refs.js';
 import type { ServerInfo } from './served.js';
 import { serverTasks, type ServerConfig, type ServerReport } from './server.js';
@@ -235,6 +235,7 @@ export class Manager implements AsyncDisposable {
     const addr = brokerAddr(options.address);
     const key = options.authkey === undefined ? processAuthkey() : keyOf(options.authkey);
     const info = await hello(addr, key);
+    aliasAddress(info.addr, addr);
     return new Manager({ addr, key, pid: info.pid, id: ROOT_ID, maxFrame: info.maxFrame, mgr: info.token, root: ROOT_ID, where: whereOf(addr) }, undefined);
   }
 

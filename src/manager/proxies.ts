@@ -91,6 +91,18 @@ onRevive((value) => {
 });
 
 /**
+ * Addresses a server hands out that this process reaches by another name: a manager
+ * listening on 0.0.0.0 (every interface) names itself so, and a client on another
+ * machine reaches it at the address it connected to.
+ */
+const aliases = new Map<string, string>();
+
+/** @internal From now on, proxies naming `served` reach it at `reached`. */
+export function aliasAddress(served: string, reached: string): void {
+  if (served !== reached) aliases.set(served, reached);
+}
+
+/**
  * Revives the proxies in an answer of the manager `from`: it counted its own for this
  * connection already; a proxy of another manager stored in it counts itself.
  */
@@ -98,7 +110,11 @@ export function incoming<T>(value: T, from: string): T {
   if (value === null || typeof value !== 'object') return value;
   arrivingFrom = from;
   try {
-    forEachProxy(value, undefined, (proxy) => void reviveShared(proxy));
+    forEachProxy(value, undefined, (proxy, ref) => {
+      const reached = aliases.get(ref.addr);
+      if (reached !== undefined) (proxy as { _ref: ManagedRef })._ref = { ...ref, addr: reached };
+      reviveShared(proxy);
+    });
   } finally {
     arrivingFrom = undefined;
   }

@@ -152,6 +152,8 @@ registerShared('ManagerRoot', ManagerRoot);
 
 /** The server's answer to a hello: what a connecting client needs to know. */
 export interface ServerInfo {
+  /** The address the server hands out in its references (a client that reached it by another name maps it). */
+  addr: string;
   version: number;
   pid: number;
   token: string;
@@ -164,7 +166,7 @@ SERVED.ManagerRoot = {
     state.base = { addr: ref.addr, key: ref.key, pid: ref.pid, maxFrame: ref.maxFrame, mgr, root: ref.id, where: whereOf(ref.addr) };
     if (root.initializer !== undefined) await (await loadFunction(root.initializer))(...root.initargs);
   },
-  hello: (): ServerInfo => ({ version: MANAGER_PROTOCOL, pid: process.pid, token: state.base!.mgr, maxFrame: state.base!.maxFrame }),
+  hello: (): ServerInfo => ({ addr: state.base!.addr, version: MANAGER_PROTOCOL, pid: process.pid, token: state.base!.mgr, maxFrame: state.base!.maxFrame }),
   create: (_root, [typeid, args]: any[], caller) => {
     const make = Object.hasOwn(MAKERS, typeid) ? MAKERS[typeid] : undefined;
     if (make !== undefined) return out(caller, make(args).proxy);

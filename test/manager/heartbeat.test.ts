@@ -14,10 +14,18 @@ const { FramedSocket } = await import('../../src/proxy/frames.js');
 const { HANDSHAKE_MAX_BYTES } = await import('../../src/proxy/protocol.js');
 
 describe('a manager on TCP: heartbeat', () => {
-  it('closes an authenticated peer that stays silent; an idle client that pings keeps working', { timeout: 60_000 }, async () => {
+  it('closes an authenticated peer that stays silent; an idle client that pings keeps working; proxies name the address a client used', { timeout: 60_000 }, async () => {
     const authkey = 'heartbeat key';
-    await using m = await Manager.start({ address: { host: '127.0.0.1', port: 0 }, authkey });
+    await using m = await Manager.start({ address: { host: '0.0.0.0', port: 0 }, authkey });
     const { port } = m.address as { host: string; port: number };
+
+    // Listening on every interface, the server names itself 0.0.0.0 in its proxies; a
+    // client that reached it by another address gets proxies naming that address.
+    const client = await Manager.connect({ address: { host: '127.0.0.1', port }, authkey });
+    const theirs = client.list([1]);
+    assert.equal((theirs as unknown as { _ref: { addr: string } })._ref.addr, `tcp://127.0.0.1:${port}`);
+    assert.equal(theirs.length, 1);
+
     const d = m.dict<number>({ a: 1 });
     const lock = m.lock();
     lock.acquireSync();

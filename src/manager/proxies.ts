@@ -10,8 +10,12 @@
  *   server sends a proxy back (create, d.get) ── counts it for that connection ──┐
  *   a proxy revived from a clone (an argument, a Pipe message) ── sends incref ──┤
  *                                                                               ▼
- *   FinalizationRegistry: the proxy was garbage-collected ── sends decref ── count − 1
- *   the connection closes (the process died)            ── every count it held goes
+ *   FinalizationRegistry: the proxy was garbage-collected ── decref, 1 s later ── count − 1
+ *   the connection closes (the process died)            ── every count it held goes, 2 s later
+ *
+ * The delays give a proxy handed on just before (a thread's result) time to be revived
+ * and counted by its receiver; a proxy sent to another process is also kept alive here
+ * for a minute (onCrossing).
  */
 import { inspect } from 'node:util';
 import { EOFError, RemoteError } from '../futures/errors.js';

@@ -232,6 +232,8 @@ export class DictProxy<V = unknown, K = string> extends ManagedProxy implements 
 
 /** A proxy of an array in the manager's server. Indexes may be negative (from the end) where Python's may. */
 export class ListProxy<T = unknown> extends ManagedProxy implements Iterable<T> {
+  /** `l[i]` reads (negative from the end) and `l[i] = x` writes the item at i, each a round trip. */
+  [index: number]: T;
   get length(): number {
     return this._call('length') as number;
   }
@@ -288,6 +290,24 @@ export class ListProxy<T = unknown> extends ManagedProxy implements Iterable<T> 
     return this.copy()[Symbol.iterator]();
   }
 }
+
+// `l[0]`, `l[-1]` and `l[0] = x`, as Python's ListProxy indexes: an index the proxy itself
+// lacks reaches this trap (ListProxy.prototype's own prototype) with the proxy as receiver.
+const INDEX = /^-?\d+$/;
+Object.setPrototypeOf(
+  ListProxy.prototype,
+  new Proxy(ManagedProxy.prototype, {
+    get: (target, p, receiver) =>
+      typeof p === 'string' && INDEX.test(p) && Object.hasOwn(receiver, '_ref') ? receiver.at(Number(p)) : Reflect.get(target, p, receiver),
+    set: (target, p, v, receiver) => {
+      if (typeof p === 'string' && INDEX.test(p) && Object.hasOwn(receiver, '_ref')) {
+        receiver.set(Number(p), v);
+        return true;
+      }
+      return Reflect.set(target, p, v, receiver);
+    },
+  }),
+);
 
 /** A proxy of one value in the manager's server (Python's manager.Value). */
 export class ValueProxy<T = unknown> extends ManagedProxy {

@@ -72,6 +72,19 @@ describe('manager containers', () => {
     assert.throws(() => l.pop(), /empty/);
   });
 
+  it('list: l[i] reads and l[i] = x writes, negative indexes from the end, as Python', () => {
+    const l = m.list(['a', 'b', 'c']);
+    assert.equal(l[0], 'a');
+    assert.equal(l[-1], 'c');
+    l[1] = 'B';
+    l[-1] = 'C';
+    assert.deepEqual(l.copy(), ['a', 'B', 'C']);
+    assert.throws(() => {
+      l[5] = 'x';
+    }, RangeError);
+    assert.equal(l.length, 3);
+  });
+
   it('list equality is deep, as Python compares lists', () => {
     const l = m.list<unknown>([[1, 2], { a: 1 }, [1, 2]]);
     assert.equal(l.count([1, 2]), 2);

@@ -196,15 +196,15 @@ export class Manager implements AsyncDisposable {
     if (options.address !== null && typeof options.address === 'object' && options.authkey === undefined) {
       throw new TypeError('a manager on TCP needs an explicit authkey: anyone who can reach the port may try to connect');
     }
+    if (options.initializer !== undefined && typeof options.initializer !== 'function') {
+      throw new TypeError(`initializer must be a function, got ${describe(options.initializer)}`);
+    }
     const config: ServerConfig = {
       path: options.address === undefined ? undefined : brokerAddr(options.address),
       key: options.authkey === undefined ? processAuthkey() : keyOf(options.authkey),
       initializer: options.initializer === undefined ? undefined : specOf(options.initializer),
       initargs: options.initargs ?? [],
     };
-    if (typeof options.initializer !== 'undefined' && typeof options.initializer !== 'function') {
-      throw new TypeError(`initializer must be a function, got ${describe(options.initializer)}`);
-    }
     if (!Array.isArray(config.initargs)) throw new TypeError(`initargs must be an array, got ${describe(config.initargs)}`);
     if (config.path !== undefined && !isTcp(config.path)) await clearSocketPath(config.path);
     const [here, there] = Pipe<unknown>();

@@ -67,6 +67,7 @@ describe('manager proxies across processes and threads', () => {
     await assert.rejects(Manager.start({ adress: 'x' } as never), /unknown option "adress"/);
     await assert.rejects(Manager.start({ address: `/${'x'.repeat(200)}` }), /over the Unix limit/);
     await assert.rejects(Manager.start({ address: m.address, authkey }), /already in use/);
+    await assert.rejects(Manager.start({ initializer: 'setup' as never }), /initializer must be a function, got "setup"/);
     await assert.rejects(Manager.start({ initializer: managerTasks.failingInitializer }), /the initializer failed on purpose/);
   });
 

@@ -111,17 +111,18 @@ describe('manager lifetime', () => {
     assert.equal(await ready.wait(30_000), true);
     assert.equal(lock.locked(), true);
     assert.equal(rlock.acquireSync({ blocking: false }), false);
-    const killedAt = performance.now();
     p.kill();
+    await p.join();
+    // Timed from when this process saw the death (a loaded machine may take a while to reap it).
+    const killedAt = performance.now();
     assert.equal(await lock.acquire({ timeout: 5_000 }), true);
     assert.equal(await rlock.acquire({ timeout: 5_000 }), true);
     assert.equal(await cond.acquire({ timeout: 5_000 }), true);
     const took = performance.now() - killedAt;
-    assert.ok(took < 1_000, `released ${Math.round(took)} ms after the kill`);
+    assert.ok(took < 1_000, `released ${Math.round(took)} ms after the death was seen`);
     lock.release();
     rlock.release();
     cond.release();
-    await p.join();
   });
 
   it('a program that never shuts its manager down still ends, and its server with it', { timeout: 60_000 }, async () => {

@@ -69,6 +69,15 @@ describe('examples', () => {
     assert.match(out, /^with the lock: +10 processes sold 30 of 30 tickets \(30 distinct numbers\): exact$/m);
   });
 
+  it('manager.ts: processes decrement a manager dict; decrements are lost without a lock, none with it', { timeout: 120_000 }, async () => {
+    const out = await runExample('manager.ts', '10', '20');
+    assert.match(out, /^a manager dict \{ count: 200 \}; 10 processes each decrement it 20 times$/m);
+    const unlocked = /^without a lock: count = (\d+)/m.exec(out);
+    assert.ok(unlocked, out);
+    assert.ok(Number(unlocked[1]) > 0, `expected lost decrements without the lock:\n${out}`);
+    assert.match(out, /^with manager\.lock\(\): count = 0 \(exact\)$/m);
+  });
+
   it('speedup.ts: prints the speedup table', async () => {
     const out = await runExample('speedup.ts', '22', '8');
     assert.match(out, /8 x fib\(22\) on \d+ CPUs/);

@@ -49,12 +49,26 @@ function releaseHeld(caller: Caller): void {
   caller.held.clear();
 }
 
+const goneListeners: Array<(caller: Caller) => void> = [];
+
+/** Calls `listener` with every caller whose connection closes, once its waits stopped and its locks went. */
+export function onCallerGone(listener: (caller: Caller) => void): void {
+  goneListeners.push(listener);
+}
+
 /** The caller's connection closed: its waits stop first (a notify must not pick them), then its locks go. */
 export function callerGone(caller: Caller): void {
   caller.alive = false;
   for (const stop of [...caller.waits]) stop();
   caller.waits.clear();
   releaseHeld(caller);
+  for (const listener of goneListeners) {
+    try {
+      listener(caller);
+    } catch {
+      // one listener's failure must not keep the others from cleaning up
+    }
+  }
 }
 
 /**

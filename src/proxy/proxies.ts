@@ -377,7 +377,17 @@ registerShared('RemoteValue', RemoteValue);
 registerShared('RemoteSharedArray', RemoteSharedArray);
 registerShared('RemoteSharedQueue', RemoteSharedQueue);
 
+/** The proxy classes, for code that builds proxies of objects it serves itself (a manager's server). */
+export { RemoteSemLock, RemoteCondition, RemoteEvent, RemoteBarrier, RemoteSharedQueue };
+
 const isRemote = (kind: string | undefined): boolean => kind !== undefined && kind.startsWith('Remote');
+
+const crossingHooks: Array<(proxy: object) => void> = [];
+
+/** Calls `hook` with each proxy on its way into another process (a Process's or a pool task's argument, a Pipe message). */
+export function onCrossing(hook: (proxy: object) => void): void {
+  crossingHooks.push(hook);
+}
 
 /**
  * What a shared primitive becomes on its way into another process: a proxy served by
@@ -385,7 +395,11 @@ const isRemote = (kind: string | undefined): boolean => kind !== undefined && ki
  */
 export function toProxy<T>(value: T): T {
   const kind = kindOf(value);
-  if (kind === undefined || isRemote(kind)) return value;
+  if (kind === undefined) return value;
+  if (isRemote(kind)) {
+    for (const hook of crossingHooks) hook(value as object);
+    return value;
+  }
   const object = value as Record<string, any>;
   const ref = exportObject(object);
   switch (kind) {

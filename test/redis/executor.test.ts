@@ -1,32 +1,37 @@
-import { describe } from 'node:test';
+import { after, describe } from 'node:test';
 import { tasks } from '../fixtures/tasks.js';
 import { executorSuite } from '../futures/executor-suite.js';
 import { socketBlocker } from '../processes/socket-blocker.js';
 import { RedisExecutor, RedisWorker } from '../../src/redis/index.js';
-import type { ShutdownOptions } from '../../src/futures/executor.js';
 import { FIXTURE_TASKS, KEY, obliterate, REDIS_URL, skipReason, uniqueQueue } from './helpers.js';
 
-/** A RedisExecutor with its own queue and a worker (a thread pool here) serving it; shutdown removes both. */
-class SuiteExecutor extends RedisExecutor {
-  readonly #queueName: string;
-  readonly #worker: Promise<RedisWorker>;
-  constructor(workers: number) {
-    const queue = uniqueQueue('suite');
-    super({ connection: REDIS_URL, queue, key: KEY, pollInterval: 500 });
-    this.#queueName = queue;
-    this.#worker = RedisWorker.start({ connection: REDIS_URL, queue, key: KEY, tasks: [FIXTURE_TASKS], pool: 'thread', workers, allowInline: true });
+// One queue and one worker (a thread pool) per worker count, shared by the tests: a
+// worker's threads stay warm, so each test does not pay for starting threads that load
+// TypeScript. Every test leaves its worker idle (its executor's shutdown waits for its
+// jobs, and cancels or aborts the ones it gives up).
+const served = new Map<number, { queue: string; worker: Promise<RedisWorker> }>();
+
+function servedQueue(workers: number): string {
+  let s = served.get(workers);
+  if (s === undefined) {
+    const queue = uniqueQueue(`suite${workers}`);
+    s = { queue, worker: RedisWorker.start({ connection: REDIS_URL, queue, key: KEY, tasks: [FIXTURE_TASKS], pool: 'thread', workers, allowInline: true }) };
+    served.set(workers, s);
   }
-  protected override async doShutdown(options: Required<ShutdownOptions>): Promise<void> {
-    await super.doShutdown(options);
-    await (await this.#worker).close();
-    await obliterate(this.#queueName);
-  }
+  return s.queue;
 }
+
+after(async () => {
+  for (const { queue, worker } of served.values()) {
+    await (await worker).close();
+    await obliterate(queue);
+  }
+});
 
 if (skipReason === undefined) {
   executorSuite({
     name: 'RedisExecutor',
-    make: (workers) => new SuiteExecutor(workers),
+    make: (workers) => new RedisExecutor({ connection: REDIS_URL, queue: servedQueue(workers), key: KEY, pollInterval: 500 }),
     hang: tasks.spin,
     blocker: socketBlocker,
     badOptions: [

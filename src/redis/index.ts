@@ -7,4 +7,5 @@ import '../index.js'; // one shared chunk for the whole library (see scripts/bun
 export { RedisExecutor, RedisFuture, type RedisExecutorOptions, type RedisTaskOptions, type RedisExecutorStats } from './executor.js';
 export { RedisWorker, type RedisWorkerOptions, type RedisWorkerStats, type RedisPoolKind } from './worker.js';
 export type { RedisConnection } from './connection.js';
+export { redisQueueStatus, type RedisQueueStatus } from './status.js';
 export { FORMAT as REDIS_FORMAT_VERSION } from './wire.js';

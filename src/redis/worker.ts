@@ -246,6 +246,7 @@ export class RedisWorker {
       return makeResult(this.#key, queue, id, encoded);
     } catch (err) {
       this.#failed++;
+      nameTheTask(err, task.kind === 'module' ? `${task.name} (${task.path}) on worker ${name}` : `inline function ${task.name} on worker ${name}`);
       if (signal?.aborted) throw this.#refuse(id, err);
       throw new Error(failureText(this.#key, queue, id, err));
     } finally {
@@ -274,5 +275,19 @@ export class RedisWorker {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+}
+
+/** The pool's own errors (a crash, a timeout) name the task it ran, runJob: make them name the job's task. */
+function nameTheTask(err: unknown, label: string): void {
+  if (!(err instanceof Error)) return;
+  const fix = (s: string): string => s.replace(/task runJob(?: \([^)]*\))?/g, `task ${label}`);
+  try {
+    if (typeof err.message === 'string' && err.message.includes('runJob')) {
+      err.message = fix(err.message);
+      if (typeof err.stack === 'string') err.stack = fix(err.stack);
+    }
+  } catch {
+    // a frozen or hostile error goes as it is
   }
 }

@@ -39,6 +39,8 @@ export interface RedisExecutorOptions extends KeyOptions {
   keepFinished?: number;
   /** Milliseconds between reads of unfinished jobs' states, in case an event was missed. @default 2000 */
   pollInterval?: number;
+  /** @internal Tests: listen to no events, so that every result comes through the sweep. */
+  _noEvents?: boolean;
 }
 
 /** Per-task options of a RedisExecutor: those of every executor, and a BullMQ priority. */
@@ -62,7 +64,7 @@ export interface RedisExecutorStats {
   latency: Percentiles;
 }
 
-const KNOWN = new Set(['connection', 'queue', 'prefix', 'keepFinished', 'pollInterval', 'key', 'keyFile']);
+const KNOWN = new Set(['connection', 'queue', 'prefix', 'keepFinished', 'pollInterval', 'key', 'keyFile', '_noEvents']);
 const LOCAL = 0;
 const SENT = 1;
 const ACTIVE = 2;
@@ -148,7 +150,7 @@ export class RedisExecutor extends BaseExecutor {
     this.#queue.on('error', () => {}); // ioredis reconnects by itself; commands wait for it
     this.#redis = typeof this.#connection === 'string' ? new Redis(this.#connection) : new Redis(this.#connection);
     this.#redis.on('error', () => {});
-    this.#ready = this.#start();
+    this.#ready = options._noEvents === true ? Promise.resolve() : this.#start();
     this.#ready.catch(() => {});
     this.#sweeper = setInterval(() => void this.#sweep(), this.#pollInterval);
     this.#sweeper.unref();
@@ -183,12 +185,16 @@ export class RedisExecutor extends BaseExecutor {
     await events.waitUntilReady();
   }
 
-  override submitWith<A extends unknown[], R>(options: RedisTaskOptions, fn: TaskFunction<A, R>, ...args: A): Future<Awaited<R>> {
+  override submit<A extends unknown[], R>(fn: TaskFunction<A, R>, ...args: A): RedisFuture<Awaited<R>> {
+    return super.submit(fn, ...args) as RedisFuture<Awaited<R>>;
+  }
+
+  override submitWith<A extends unknown[], R>(options: RedisTaskOptions, fn: TaskFunction<A, R>, ...args: A): RedisFuture<Awaited<R>> {
     if (options !== null && typeof options === 'object' && options.priority !== undefined) {
       checkInteger('options.priority', options.priority, 1);
       if (options.priority > 2_097_151) throw new RangeError(`options.priority must be at most 2097151, got ${options.priority}`);
     }
-    return super.submitWith(options, fn, ...args);
+    return super.submitWith(options, fn, ...args) as RedisFuture<Awaited<R>>;
   }
 
   protected override autoChunksize(length: number | undefined): number {

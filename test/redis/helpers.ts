@@ -18,7 +18,7 @@ export const KEY = 'test-key-0123456789abcdef';
 
 /** The fixture task module, as a worker is given it. */
 export const FIXTURE_TASKS = fileURLToPath(new URL('../fixtures/tasks.ts', import.meta.url));
-export const REDIS_TASKS = fileURLToPath(new URL('../fixtures/redis-tasks.ts', import.meta.url));
+export const REDIS_TASKS_JS = fileURLToPath(new URL('../fixtures/redis-tasks.mjs', import.meta.url));
 
 async function ping(): Promise<boolean> {
   const client = new Redis(REDIS_URL, { lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 0, retryStrategy: () => null });

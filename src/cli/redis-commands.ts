@@ -60,9 +60,12 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<numb
       }
       stopping = true;
       const running = worker.stats().running;
-      process.stderr.write(`concur worker: ${signal}: no more jobs; finishing ${running} running\n`);
+      process.stdout.write(`concur worker ${worker.name}: ${signal}: taking no more jobs; finishing ${running} running\n`);
       void worker.close().then(
-        () => resolve(0),
+        () => {
+          process.stdout.write(`concur worker ${worker.name}: closed\n`);
+          resolve(0);
+        },
         (err: unknown) => {
           process.stderr.write(`concur worker: closing failed: ${(err as Error).message}\n`);
           resolve(1);

@@ -42,7 +42,7 @@ export const skipReason: string | undefined = await (async () => {
       throw new Error(why);
     });
   } else {
-    process.stdout.write(`# ${why}\n`);
+    process.stdout.write(`${why}\n`);
   }
   return why;
 })();

@@ -150,6 +150,12 @@ export class RedisExecutor extends BaseExecutor {
     this.#queue.on('error', () => {}); // ioredis reconnects by itself; commands wait for it
     this.#redis = typeof this.#connection === 'string' ? new Redis(this.#connection) : new Redis(this.#connection);
     this.#redis.on('error', () => {});
+    // Back after a drop: events may have been missed meanwhile; read every unfinished job now.
+    let connectedBefore = false;
+    this.#redis.on('ready', () => {
+      if (connectedBefore) void this.#sweep(true);
+      connectedBefore = true;
+    });
     this.#ready = options._noEvents === true ? Promise.resolve() : this.#start();
     this.#ready.catch(() => {});
     this.#sweeper = setInterval(() => void this.#sweep(), this.#pollInterval);
@@ -340,13 +346,13 @@ export class RedisExecutor extends BaseExecutor {
   }
 
   /** Reads the state of every job sent and not settled for a while: what no event told us, the job's hash does. */
-  async #sweep(): Promise<void> {
+  async #sweep(all = false): Promise<void> {
     if (this.#sweeping || this.#pending.size === 0) return;
     this.#sweeping = true;
     try {
       const now = performance.now();
       const due: Entry[] = [];
-      for (const e of this.#pending.values()) if (e.added && now - e.submittedAt >= this.#pollInterval) due.push(e);
+      for (const e of this.#pending.values()) if (e.added && (all || now - e.submittedAt >= this.#pollInterval)) due.push(e);
       for (let i = 0; i < due.length; i += BULK) {
         const batch = due.slice(i, i + BULK);
         const pipe = this.#redis.pipeline();

@@ -1,0 +1,122 @@
+#!/usr/bin/env node
+// The distributed level against BullMQ used directly: N tiny jobs (x + 1) through one
+// Redis queue to one worker process, from the first submission to the last result.
+//   bullmq        Queue.addBulk (500 a trip) + QueueEvents counting 'completed'; a Worker
+//                 whose processor is x + 1 (no serialization, no signature, no pool)
+//   concur        RedisExecutor.submit for each item, awaiting every Future; `concur worker
+//                 --pool async` (signed jobs, structured-clone payloads, results checked)
+//   concur map/100  RedisExecutor.map with chunksize 100: a job carries 100 items
+// Each trial has a fresh queue and a worker process started before the clock; the
+// variants alternate within a round; the table gives medians of the rounds.
+//
+//   npm run bench:redis [-- items=20000 rounds=3 concurrency=16]
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { Queue, QueueEvents } from 'bullmq';
+import { RedisExecutor } from '../dist/redis/index.js';
+import { redisBench } from './workers/redis-tasks.mjs';
+
+const [N = 20_000, ROUNDS = 3, CONCURRENCY = 16] = process.argv.slice(2).map(Number);
+const URL_ = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+const KEY = randomBytes(24).toString('hex');
+const BIN = fileURLToPath(new URL('../bin/concur.js', import.meta.url));
+const TASKS = fileURLToPath(new URL('./workers/redis-tasks.mjs', import.meta.url));
+const BULL_WORKER = fileURLToPath(new URL('./workers/bullmq-worker.mjs', import.meta.url));
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
+/** Starts a worker process and resolves once it printed its ready line. */
+function startWorker(args, ready) {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, CONCUR_KEY: KEY } });
+  let out = '';
+  return new Promise((resolve, reject) => {
+    child.stdout.setEncoding('utf8').on('data', (s) => {
+      out += s;
+      if (ready.test(out)) resolve(child);
+    });
+    child.once('exit', (code) => reject(new Error(`worker exited with ${code}: ${out}`)));
+  });
+}
+
+async function stop(child) {
+  const gone = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await gone;
+}
+
+async function obliterate(queue) {
+  const q = new Queue(queue, { connection: { url: URL_ } });
+  await q.obliterate({ force: true });
+  await q.close();
+}
+
+async function bullmq(queue) {
+  const worker = await startWorker([BULL_WORKER, URL_, queue, String(CONCURRENCY)], /ready/);
+  const q = new Queue(queue, { connection: { url: URL_ } });
+  const events = new QueueEvents(queue, { connection: { url: URL_ } });
+  await events.waitUntilReady();
+  let done = 0;
+  let sum = 0;
+  const all = new Promise((resolve) =>
+    events.on('completed', ({ returnvalue }) => {
+      sum += Number(returnvalue);
+      if (++done === N) resolve();
+    }),
+  );
+  const t0 = performance.now();
+  for (let i = 0; i < N; i += 500) {
+    await q.addBulk(Array.from({ length: Math.min(500, N - i) }, (_, j) => ({ name: 'inc', data: { x: i + j } })));
+  }
+  await all;
+  const ms = performance.now() - t0;
+  if (sum !== (N * (N + 1)) / 2) throw new Error(`bullmq: wrong sum ${sum}`);
+  await Promise.all([events.close(), q.close()]);
+  await stop(worker);
+  return ms;
+}
+
+async function concur(queue, chunksize) {
+  const worker = await startWorker([BIN, 'worker', '--redis', URL_, '--queue', queue, '--tasks', TASKS, '--pool', 'async', '--workers', String(CONCURRENCY)], /serving queue/);
+  const ex = new RedisExecutor({ connection: URL_, queue, key: KEY });
+  const items = Array.from({ length: N }, (_, i) => i);
+  const t0 = performance.now();
+  let sum = 0;
+  if (chunksize === undefined) {
+    for (const r of await Promise.all(items.map((x) => ex.submit(redisBench.inc, x)))) sum += r;
+  } else {
+    for await (const r of ex.map(redisBench.inc, items, { chunksize })) sum += r;
+  }
+  const ms = performance.now() - t0;
+  if (sum !== (N * (N + 1)) / 2) throw new Error(`concur: wrong sum ${sum}`);
+  await ex.shutdown();
+  await stop(worker);
+  return ms;
+}
+
+const variants = {
+  bullmq: (q) => bullmq(q),
+  concur: (q) => concur(q, undefined),
+  'concur map/100': (q) => concur(q, 100),
+};
+const times = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
+for (let round = 0; round < ROUNDS; round++) {
+  const order = Object.keys(variants);
+  for (let i = 0; i < round % order.length; i++) order.push(order.shift());
+  for (const name of order) {
+    const queue = `concur-bench-${process.pid}-${randomBytes(3).toString('hex')}`;
+    try {
+      times[name].push(await variants[name](queue));
+    } finally {
+      await obliterate(queue);
+    }
+    process.stderr.write(`round ${round + 1}: ${name} ${Math.round(times[name].at(-1))} ms\n`);
+  }
+}
+console.log(`\n${N} jobs of x + 1, one worker process (concurrency ${CONCURRENCY}), Redis at ${URL_}; medians of ${ROUNDS} rounds\n`);
+console.log('| variant | time | jobs/s | vs bullmq |');
+console.log('|---|---|---|---|');
+const base = median(times.bullmq);
+for (const [name, ts] of Object.entries(times)) {
+  const m = median(ts);
+  console.log(`| ${name} | ${Math.round(m)} ms | ${Math.round(N / (m / 1000))} | ${(m / base).toFixed(2)}x |`);
+}

@@ -69,6 +69,7 @@ const LOCAL = 0;
 const SENT = 1;
 const ACTIVE = 2;
 const BULK = 500;
+const SWEEP = 500;
 
 interface Entry {
   readonly id: string;
@@ -79,6 +80,8 @@ interface Entry {
   /** True once addBulk has answered: a missing hash means the job is gone, not on its way. */
   added: boolean;
   readonly submittedAt: number;
+  /** When the sweep last read its job (at first, its submission). */
+  checkedAt: number;
   readonly signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
 }
@@ -239,6 +242,7 @@ export class RedisExecutor extends BaseExecutor {
       state: LOCAL,
       added: false,
       submittedAt: performance.now(),
+      checkedAt: performance.now(),
       signal: options.signal,
       onAbort: undefined,
     };
@@ -350,9 +354,18 @@ export class RedisExecutor extends BaseExecutor {
     if (this.#sweeping || this.#pending.size === 0) return;
     this.#sweeping = true;
     try {
+      // Oldest first (the map keeps submission order), at most SWEEP jobs a tick unless
+      // all are asked for: with many jobs in flight the events deliver nearly every
+      // result, and reading every hash each tick would cost Redis more than the jobs.
       const now = performance.now();
       const due: Entry[] = [];
-      for (const e of this.#pending.values()) if (e.added && (all || now - e.submittedAt >= this.#pollInterval)) due.push(e);
+      for (const e of this.#pending.values()) {
+        if (!all && due.length >= SWEEP) break;
+        if (e.added && (all || now - e.checkedAt >= this.#pollInterval)) {
+          e.checkedAt = now;
+          due.push(e);
+        }
+      }
       for (let i = 0; i < due.length; i += BULK) {
         const batch = due.slice(i, i + BULK);
         const pipe = this.#redis.pipeline();

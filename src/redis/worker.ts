@@ -25,7 +25,7 @@ import type { PoolStats } from '../pool/pool-types.js';
 import { ProcessPoolExecutor } from '../processes/process-pool.js';
 import type { FunctionSpec } from '../tasks/describe.js';
 import { ThreadPoolExecutor } from '../threads/thread-pool.js';
-import { bullConnection, checkQueueName, resolveConnection, type RedisConnection } from './connection.js';
+import { bullConnection, checkQueueName, resolveConnection, showConnection, type RedisConnection } from './connection.js';
 import { abortChannel } from './executor.js';
 import { redisJobTasks } from './job-task.js';
 import { TaskIndex } from './names.js';
@@ -60,6 +60,8 @@ export interface RedisWorkerOptions extends KeyOptions {
   closeTimeout?: number;
   /** This worker's name, in job records and error messages. @default host:pid */
   name?: string;
+  /** Milliseconds `start` waits to reach Redis before it fails. @default 10000 */
+  startTimeout?: number;
 }
 
 /** A live snapshot of a RedisWorker. */
@@ -87,6 +89,7 @@ const KNOWN = new Set([
   'maxStalledCount',
   'closeTimeout',
   'name',
+  'startTimeout',
   'key',
   'keyFile',
 ]);
@@ -99,6 +102,7 @@ export class RedisWorker {
   readonly #pool: Executor & { stats?: () => PoolStats };
   readonly #worker: Worker;
   readonly #subscriber: Redis;
+  readonly #connection: RedisConnection;
   /** Jobs told to stop before they started here (the abort can beat the job's start). */
   readonly #aborted = new Map<string, number>();
   #running = 0;
@@ -111,6 +115,7 @@ export class RedisWorker {
     for (const k of Object.keys(options)) if (!KNOWN.has(k)) throw new TypeError(`RedisWorker: unknown option "${k}"`);
     const queue = checkQueueName(options.queue, 'RedisWorker');
     const connection = resolveConnection(options.connection, 'RedisWorker');
+    this.#connection = connection;
     if (!Array.isArray(options.tasks) || options.tasks.length === 0) {
       throw new TypeError(`RedisWorker: tasks must be a non-empty array of task module paths, got ${describe(options.tasks)}`);
     }
@@ -123,6 +128,7 @@ export class RedisWorker {
     checkInteger('stalledInterval', options.stalledInterval, 50);
     checkInteger('maxStalledCount', options.maxStalledCount, 0);
     checkTimeout(options.closeTimeout, 'closeTimeout');
+    checkTimeout(options.startTimeout, 'startTimeout');
     const workers = options.workers ?? 1;
     const lockDuration = options.lockDuration ?? 5000;
     this.#options = {
@@ -163,9 +169,31 @@ export class RedisWorker {
   /** Starts serving `options.queue`; resolves once connected to Redis. */
   static async start(options: RedisWorkerOptions): Promise<RedisWorker> {
     const w = new RedisWorker(options);
+    const startTimeout = options.startTimeout ?? 10_000;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`RedisWorker: cannot reach Redis at ${showConnection(w.#connection)} within ${startTimeout} ms`)),
+        startTimeout,
+      );
+    });
+    try {
+      const ready = Promise.all([w.#worker.waitUntilReady(), w.#subscriber.status === 'ready' ? undefined : new Promise((r) => w.#subscriber.once('ready', r))]);
+      await Promise.race([ready, late]);
+    } catch (err) {
+      clearTimeout(timer);
+      await w.#abandon();
+      throw err;
+    }
+    clearTimeout(timer);
     void w.#worker.run().catch(() => {});
-    await Promise.all([w.#worker.waitUntilReady(), w.#subscriber.status === 'ready' ? undefined : new Promise((r) => w.#subscriber.once('ready', r))]);
     return w;
+  }
+
+  /** Closes what the constructor opened, for a start that failed. */
+  async #abandon(): Promise<void> {
+    this.#subscriber.disconnect();
+    await Promise.allSettled([this.#worker.close(true), this.#pool.shutdown({ wait: false, cancelFutures: true })]);
   }
 
   /** This worker's name (host:pid unless given). */

@@ -11,7 +11,7 @@ describe('Redis options and refusals (no Redis needed)', () => {
   it('RedisWorker.start fails, naming the Redis, when it cannot reach it within startTimeout', async () => {
     await assert.rejects(
       RedisWorker.start({ connection: 'redis://127.0.0.1:1', queue: 'q', key: KEY, tasks: [REDIS_TASKS_JS], pool: 'async', startTimeout: 500 }),
-      /cannot reach Redis at redis:\/\/127.0.0.1:1\/ within 500 ms/,
+      /cannot reach Redis at redis:\/\/127.0.0.1:1 within 500 ms/,
     );
   });
 

@@ -11,6 +11,7 @@
 //
 //   npm run bench:redis [-- items=20000 rounds=3 concurrency=16]
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Queue, QueueEvents } from 'bullmq';
@@ -38,6 +39,21 @@ function startWorker(args, ready) {
   });
 }
 
+/** CPU ms a process has used (user + system), from /proc; undefined off Linux. */
+function cpuMsOf(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10; // clock ticks of 10 ms
+  } catch {
+    return undefined;
+  }
+}
+
+const mine = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
 async function stop(child) {
   const gone = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
@@ -64,15 +80,18 @@ async function bullmq(queue) {
     }),
   );
   const t0 = performance.now();
+  const c0 = mine();
+  const w0 = cpuMsOf(worker.pid);
   for (let i = 0; i < N; i += 500) {
     await q.addBulk(Array.from({ length: Math.min(500, N - i) }, (_, j) => ({ name: 'inc', data: { x: i + j } })));
   }
   await all;
   const ms = performance.now() - t0;
+  const cpu = { submitter: mine() - c0, worker: cpuMsOf(worker.pid) - w0 };
   if (sum !== (N * (N + 1)) / 2) throw new Error(`bullmq: wrong sum ${sum}`);
   await Promise.all([events.close(), q.close()]);
   await stop(worker);
-  return ms;
+  return { ms, cpu };
 }
 
 async function concur(queue, chunksize) {
@@ -80,6 +99,8 @@ async function concur(queue, chunksize) {
   const ex = new RedisExecutor({ connection: URL_, queue, key: KEY });
   const items = Array.from({ length: N }, (_, i) => i);
   const t0 = performance.now();
+  const c0 = mine();
+  const w0 = cpuMsOf(worker.pid);
   let sum = 0;
   if (chunksize === undefined) {
     for (const r of await Promise.all(items.map((x) => ex.submit(redisBench.inc, x)))) sum += r;
@@ -87,10 +108,11 @@ async function concur(queue, chunksize) {
     for await (const r of ex.map(redisBench.inc, items, { chunksize })) sum += r;
   }
   const ms = performance.now() - t0;
+  const cpu = { submitter: mine() - c0, worker: cpuMsOf(worker.pid) - w0 };
   if (sum !== (N * (N + 1)) / 2) throw new Error(`concur: wrong sum ${sum}`);
   await ex.shutdown();
   await stop(worker);
-  return ms;
+  return { ms, cpu };
 }
 
 const variants = {
@@ -109,14 +131,19 @@ for (let round = 0; round < ROUNDS; round++) {
     } finally {
       await obliterate(queue);
     }
-    process.stderr.write(`round ${round + 1}: ${name} ${Math.round(times[name].at(-1))} ms\n`);
+    const last = times[name].at(-1);
+    process.stderr.write(`round ${round + 1}: ${name} ${Math.round(last.ms)} ms (CPU: submitter ${Math.round(last.cpu.submitter)} ms, worker ${last.cpu.worker} ms)\n`);
   }
 }
 console.log(`\n${N} jobs of x + 1, one worker process (concurrency ${CONCURRENCY}), Redis at ${URL_}; medians of ${ROUNDS} rounds\n`);
-console.log('| variant | time | jobs/s | vs bullmq |');
-console.log('|---|---|---|---|');
-const base = median(times.bullmq);
+console.log('| variant | time | jobs/s | vs bullmq | CPU us/job: submitter | worker |');
+console.log('|---|---|---|---|---|---|');
+const base = median(times.bullmq.map((t) => t.ms));
 for (const [name, ts] of Object.entries(times)) {
-  const m = median(ts);
-  console.log(`| ${name} | ${Math.round(m)} ms | ${Math.round(N / (m / 1000))} | ${(m / base).toFixed(2)}x |`);
+  const m = median(ts.map((t) => t.ms));
+  const perJob = (xs) => Math.round((median(xs) * 1000) / N);
+  console.log(
+    `| ${name} | ${Math.round(m)} ms | ${Math.round(N / (m / 1000))} | ${(m / base).toFixed(2)}x | ${perJob(ts.map((t) => t.cpu.submitter))} | ${perJob(ts.map((t) => t.cpu.worker))} |`,
+  );
 }
+console.log('\n(CPU time is measured, so it is steadier than the wall time on a shared machine; the CPU of Redis itself is not counted.)');

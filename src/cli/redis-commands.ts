@@ -74,6 +74,11 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<numb
     };
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
+    void worker.closed.then(() => {
+      if (worker.broken === undefined) return;
+      process.stderr.write(`concur worker ${worker.name}: its pool is broken, so it stopped taking jobs: ${worker.broken.message}\n`);
+      resolve(1);
+    });
   });
 }
 

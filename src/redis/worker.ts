@@ -18,7 +18,7 @@ import { hostname } from 'node:os';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { AsyncExecutor } from '../coroutines/async-executor.js';
-import { AuthenticationError, CancelledError } from '../futures/errors.js';
+import { AuthenticationError, BrokenExecutorError, CancelledError } from '../futures/errors.js';
 import { checkInteger, type Executor } from '../futures/executor.js';
 import { checkTimeout, describe } from '../futures/future.js';
 import type { PoolStats } from '../pool/pool-types.js';
@@ -109,6 +109,9 @@ export class RedisWorker {
   #completed = 0;
   #failed = 0;
   #closing: Promise<void> | undefined;
+  #broken: BrokenExecutorError | undefined;
+  #onClosed!: () => void;
+  readonly #closed = new Promise<void>((resolve) => (this.#onClosed = resolve));
 
   private constructor(options: RedisWorkerOptions) {
     if (options === null || typeof options !== 'object') throw new TypeError(`RedisWorker options must be an object, got ${describe(options)}`);
@@ -274,6 +277,12 @@ export class RedisWorker {
       return makeResult(this.#key, queue, id, encoded);
     } catch (err) {
       this.#failed++;
+      if (err instanceof BrokenExecutorError && this.#broken === undefined) {
+        // Every later job would fail the same way at once: stop taking them, and let
+        // the workers that can run them have them.
+        this.#broken = err;
+        void this.close();
+      }
       nameTheTask(err, task.kind === 'module' ? `${task.name} (${task.path}) on worker ${name}` : `inline function ${task.name} on worker ${name}`);
       if (signal?.aborted) throw this.#refuse(id, err);
       throw new Error(failureText(this.#key, queue, id, err));
@@ -295,10 +304,26 @@ export class RedisWorker {
       const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), this.#options.closeTimeout)));
       const timedOut = await Promise.race([graceful.then(() => false), late]);
       clearTimeout(timer);
-      if (timedOut) await this.#worker.close(true).catch(() => {});
+      if (timedOut) {
+        // BullMQ's close waits for the running jobs however it is asked once a graceful
+        // close has begun; cutting its connection instead stops their lock renewals, so
+        // another worker's stalled check gives them back to the queue.
+        await this.#worker.disconnect().catch(() => {});
+      }
       await Promise.allSettled([this.#pool.shutdown({ wait: !timedOut, cancelFutures: true }), this.#subscriber.quit()]);
+      this.#onClosed();
     })();
     return this.#closing;
+  }
+
+  /** Resolves once the worker has closed: by `close()`, or by itself when its pool broke (see `broken`). */
+  get closed(): Promise<void> {
+    return this.#closed;
+  }
+
+  /** Why the worker closed itself: its pool broke (a worker that could not start, say). */
+  get broken(): BrokenExecutorError | undefined {
+    return this.#broken;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

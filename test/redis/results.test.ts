@@ -78,17 +78,43 @@ describe('RedisExecutor results', { skip: skipReason }, () => {
   it('a CPU-bound task in a pool keeps its lock: it runs once, though it outlasts the lock many times', async () => {
     const busy = `${queue}-busy`;
     const file = tmpFile();
-    // Two workers with a 600 ms lock: a lock that lapsed would let the other one run the job again.
-    const opts = { connection: REDIS_URL, queue: busy, key: KEY, tasks: [REDIS_TASKS_JS], pool: 'thread' as const, workers: 1, lockDuration: 600, stalledInterval: 100 };
+    // Two workers with a 500 ms lock: a lock that lapsed would let the other one run the job again.
+    const opts = { connection: REDIS_URL, queue: busy, key: KEY, tasks: [REDIS_TASKS_JS], pool: 'thread' as const, workers: 1, lockDuration: 500, stalledInterval: 100 };
     const w1 = await RedisWorker.start(opts);
     const w2 = await RedisWorker.start(opts);
     try {
       await using ex = new RedisExecutor({ connection: REDIS_URL, queue: busy, key: KEY });
-      assert.equal(await ex.submit(redisTasks.spin, file, 2500), 2500);
+      assert.equal(await ex.submit(redisTasks.spin, file, 1500), 1500);
       assert.equal(marks(file).length, 1, 'ran once');
     } finally {
       await Promise.all([w1.close(), w2.close()]);
       await obliterate(busy);
+    }
+  });
+
+  it('close() lets a running job finish within closeTimeout; past it, the job runs again on another worker', async () => {
+    const q = `${queue}-close`;
+    const file = tmpFile();
+    const opts = { connection: REDIS_URL, queue: q, key: KEY, tasks: [REDIS_TASKS_JS], pool: 'async' as const, workers: 1, lockDuration: 800, stalledInterval: 200 };
+    const w1 = await RedisWorker.start({ ...opts, closeTimeout: 200 });
+    let w2: RedisWorker | undefined;
+    try {
+      await using ex = new RedisExecutor({ connection: REDIS_URL, queue: q, key: KEY });
+      const quick = ex.submit(redisTasks.note, file, 'quick', 50);
+      await until(() => marks(file).length === 1, 'the quick job to start');
+      const slow = ex.submit(redisTasks.note, file, 'slow', 1000);
+      await quick;
+      await until(() => marks(file).length === 2, 'the slow job to start');
+      const t0 = performance.now();
+      await w1.close();
+      assert.ok(performance.now() - t0 < 2000, 'close() gave up on the slow job after closeTimeout');
+      w2 = await RedisWorker.start(opts);
+      await slow;
+      assert.deepEqual(marks(file).map((l) => l.split(' ')[0]), ['quick', 'slow', 'slow'], 'the slow job ran again on the second worker');
+    } finally {
+      await w1.close();
+      await w2?.close();
+      await obliterate(q);
     }
   });
 

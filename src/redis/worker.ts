@@ -31,6 +31,14 @@ import { redisJobTasks } from './job-task.js';
 import { TaskIndex } from './names.js';
 import { checkJob, failureText, loadKey, makeResult, type JobData, type KeyOptions, type ResultData } from './wire.js';
 
+/**
+ * Preloaded in the pool's processes: Ctrl-C in a terminal, or a service manager that
+ * signals the whole process group, reaches them too, and would kill the jobs that the
+ * worker is letting finish. The worker decides when they end: the pool stops them with
+ * SIGKILL (a timeout, the worker's exit), and they SIGKILL themselves when it dies.
+ */
+const IGNORE_STOP_SIGNALS = `data:text/javascript,${encodeURIComponent("process.on('SIGINT', () => {}); process.on('SIGTERM', () => {});")}`;
+
 /** Where a worker runs its jobs. */
 export type RedisPoolKind = 'process' | 'thread' | 'async';
 
@@ -145,7 +153,7 @@ export class RedisWorker {
     this.#index = new TaskIndex(options.tasks);
     this.#pool =
       kind === 'process'
-        ? new ProcessPoolExecutor({ maxWorkers: workers })
+        ? new ProcessPoolExecutor({ maxWorkers: workers, execArgv: [...process.execArgv, '--import', IGNORE_STOP_SIGNALS] })
         : kind === 'thread'
           ? new ThreadPoolExecutor({ maxWorkers: workers })
           : new AsyncExecutor({ maxConcurrency: workers });

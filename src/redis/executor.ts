@@ -4,7 +4,7 @@
  *
  *   submit ─▶ Future + job data (signed) ─▶ outbox ─(addBulk, 500 a trip)─▶ BullMQ queue ─▶ workers
  *                 ▲                                                               │
- *                 ├── QueueEvents: active ─▶ RUNNING; completed / failed ─▶ settle ◀┘
+ *                 ├── the event stream (XREAD): active ─▶ RUNNING; completed / failed ─▶ settle ◀┘
  *                 └── sweep every pollInterval: jobs whose end no event told us of
  *                     (the event stream is trimmed, a connection drops) are read
  *                     from their hashes, so no result goes missing
@@ -14,7 +14,7 @@
  * signal does too, or, if the job runs, publishes an abort its worker acts on.
  */
 import { randomBytes } from 'node:crypto';
-import { Queue, QueueEvents } from 'bullmq';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { BaseExecutor, checkInteger, type ShutdownOptions, type TaskFunction, type TaskOptions } from '../futures/executor.js';
 import { checkTimeout, describe, Future } from '../futures/future.js';
@@ -117,7 +117,8 @@ export class RedisExecutor extends BaseExecutor {
   readonly #pollInterval: number;
   readonly #queue: Queue;
   readonly #redis: Redis;
-  #events: QueueEvents | undefined;
+  readonly #eventsClient: Redis;
+  #stopping = false;
   readonly #ready: Promise<void>;
   readonly #idBase = randomBytes(6).toString('hex');
   #seq = 0;
@@ -159,6 +160,8 @@ export class RedisExecutor extends BaseExecutor {
       if (connectedBefore) void this.#sweep(true);
       connectedBefore = true;
     });
+    this.#eventsClient = typeof this.#connection === 'string' ? new Redis(this.#connection) : new Redis(this.#connection);
+    this.#eventsClient.on('error', () => {});
     this.#ready = options._noEvents === true ? Promise.resolve() : this.#start();
     this.#ready.catch(() => {});
     this.#sweeper = setInterval(() => void this.#sweep(), this.#pollInterval);
@@ -170,28 +173,73 @@ export class RedisExecutor extends BaseExecutor {
     return this.#queueName;
   }
 
-  /** Reads events from the stream's current end, so none about our jobs is missed, and waits until listening. */
+  /**
+   * Reads the queue's event stream from its current end, on a connection of its own.
+   * Our own XREAD loop rather than BullMQ's QueueEvents: it is reading by the time the
+   * first job is sent (QueueEvents may still be setting up its connection then, and an
+   * 'active' event read late makes a running job look cancellable).
+   */
   async #start(): Promise<void> {
     const eventsKey = `${this.#prefix}:${this.#queueName}:events`;
     const last = (await this.#redis.xrevrange(eventsKey, '+', '-', 'COUNT', 1)) as Array<[string, string[]]>;
-    const lastEventId = last.length > 0 ? last[0]![0] : '0-0';
-    const events = new QueueEvents(this.#queueName, { connection: bullConnection(this.#connection), prefix: this.#prefix, lastEventId });
-    this.#events = events;
-    events.on('error', () => {});
-    events.on('active', ({ jobId }) => this.#onActive(jobId));
-    events.on('completed', ({ jobId, returnvalue }) => {
-      const e = this.#pending.get(jobId);
-      if (e !== undefined) this.#settle(e, readResult(this.#key, this.#queueName, jobId, returnvalue, e.task));
-    });
-    events.on('failed', ({ jobId, failedReason }) => {
-      const e = this.#pending.get(jobId);
-      if (e !== undefined) this.#settle(e, { ok: false, error: readFailure(this.#key, this.#queueName, jobId, failedReason, e.task) });
-    });
-    events.on('removed', ({ jobId }) => {
-      const e = this.#pending.get(jobId);
-      if (e !== undefined) this.#settle(e, { ok: false, error: new Error(`job ${jobId} (${e.task}) was removed from queue ${this.#queueName} before it finished`) });
-    });
-    await events.waitUntilReady();
+    let id = last.length > 0 ? last[0]![0] : '0-0';
+    const client = this.#eventsClient;
+    if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));
+    void (async () => {
+      while (!this.#stopping) {
+        let reply: Array<[string, Array<[string, string[]]>]> | null;
+        try {
+          reply = (await client.xread('COUNT', 1000, 'BLOCK', 5000, 'STREAMS', eventsKey, id)) as typeof reply;
+        } catch {
+          if (this.#stopping) return;
+          await new Promise((r) => setTimeout(r, 200));
+          continue;
+        }
+        for (const [, entries] of reply ?? []) {
+          for (const [eventId, fields] of entries) {
+            id = eventId;
+            this.#onEvent(fields);
+          }
+        }
+      }
+    })();
+  }
+
+  /** One stream entry: [field, value, field, value, ...]. */
+  #onEvent(fields: string[]): void {
+    let event: string | undefined;
+    let jobId: string | undefined;
+    let value: string | undefined;
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      const f = fields[i];
+      if (f === 'event') event = fields[i + 1];
+      else if (f === 'jobId') jobId = fields[i + 1];
+      else if (f === 'returnvalue' || f === 'failedReason') value = fields[i + 1];
+    }
+    if (jobId === undefined) return;
+    const e = this.#pending.get(jobId);
+    if (e === undefined) return;
+    switch (event) {
+      case 'active':
+        this.#onActive(jobId);
+        break;
+      case 'completed': {
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(value ?? 'null');
+        } catch {
+          parsed = undefined;
+        }
+        this.#settle(e, readResult(this.#key, this.#queueName, jobId, parsed, e.task));
+        break;
+      }
+      case 'failed':
+        this.#settle(e, { ok: false, error: readFailure(this.#key, this.#queueName, jobId, value ?? 'unknown', e.task) });
+        break;
+      case 'removed':
+        this.#settle(e, { ok: false, error: new Error(`job ${jobId} (${e.task}) was removed from queue ${this.#queueName} before it finished`) });
+        break;
+    }
   }
 
   override submit<A extends unknown[], R>(fn: TaskFunction<A, R>, ...args: A): RedisFuture<Awaited<R>> {
@@ -452,7 +500,9 @@ export class RedisExecutor extends BaseExecutor {
       while (this.#chores.size > 0) await Promise.allSettled([...this.#chores]);
       clearInterval(this.#sweeper);
       await this.#ready.catch(() => {});
-      await Promise.allSettled([this.#queue.close(), this.#events?.close(), this.#redis.quit()]);
+      this.#stopping = true;
+      this.#eventsClient.disconnect(); // ends a blocked XREAD at once
+      await Promise.allSettled([this.#queue.close(), this.#redis.quit()]);
     })();
     return this.#closed;
   }

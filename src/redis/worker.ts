@@ -108,6 +108,7 @@ export class RedisWorker {
   readonly #key: Buffer;
   readonly #index: TaskIndex;
   readonly #pool: Executor & { stats?: () => PoolStats };
+  readonly #async: boolean;
   readonly #worker: Worker;
   readonly #subscriber: Redis;
   readonly #connection: RedisConnection;
@@ -151,6 +152,7 @@ export class RedisWorker {
     };
     this.#key = loadKey(options, 'RedisWorker');
     this.#index = new TaskIndex(options.tasks);
+    this.#async = kind === 'async';
     this.#pool =
       kind === 'process'
         ? new ProcessPoolExecutor({ maxWorkers: workers, execArgv: [...process.execArgv, '--import', IGNORE_STOP_SIGNALS] })
@@ -274,13 +276,16 @@ export class RedisWorker {
     }
     this.#running++;
     try {
-      const encoded = await this.#pool.submitWith(
-        { timeout: data.timeout ?? undefined, signal },
-        redisJobTasks.runJob,
-        spec,
-        data.args,
-        data.mode,
-      );
+      let encoded: string;
+      if (this.#async && data.timeout === null) {
+        // A coroutine cannot be stopped, only abandoned; racing the signal here spares
+        // every job the AsyncLocalStorage that the executor's own signal handling turns
+        // on (it slows every promise in the process, BullMQ's and ioredis's included).
+        const run = this.#pool.submit(redisJobTasks.runJob, spec, data.args, data.mode);
+        encoded = signal === undefined ? await run : await raceAbort(run, signal);
+      } else {
+        encoded = await this.#pool.submitWith({ timeout: data.timeout ?? undefined, signal }, redisJobTasks.runJob, spec, data.args, data.mode);
+      }
       this.#completed++;
       return makeResult(this.#key, queue, id, encoded);
     } catch (err) {
@@ -337,6 +342,25 @@ export class RedisWorker {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/** `p`, or `signal.reason` as soon as it aborts. */
+function raceAbort<T>(p: PromiseLike<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
 }
 
 /** The pool's own errors (a crash, a timeout) name the task it ran, runJob: make them name the job's task. */

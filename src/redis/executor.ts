@@ -118,6 +118,7 @@ export class RedisExecutor extends BaseExecutor {
   readonly #queue: Queue;
   readonly #redis: Redis;
   readonly #eventsClient: Redis;
+  readonly #startedClient: Redis;
   #stopping = false;
   readonly #ready: Promise<void>;
   readonly #idBase = randomBytes(6).toString('hex');
@@ -162,6 +163,9 @@ export class RedisExecutor extends BaseExecutor {
     });
     this.#eventsClient = typeof this.#connection === 'string' ? new Redis(this.#connection) : new Redis(this.#connection);
     this.#eventsClient.on('error', () => {});
+    this.#startedClient = typeof this.#connection === 'string' ? new Redis(this.#connection) : new Redis(this.#connection);
+    this.#startedClient.on('error', () => {});
+    this.#startedClient.on('message', (_channel: string, jobId: string) => this.#onActive(jobId));
     this.#ready = options._noEvents === true ? Promise.resolve() : this.#start();
     this.#ready.catch(() => {});
     this.#sweeper = setInterval(() => void this.#sweep(), this.#pollInterval);
@@ -185,6 +189,10 @@ export class RedisExecutor extends BaseExecutor {
     let id = last.length > 0 ? last[0]![0] : '0-0';
     const client = this.#eventsClient;
     if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));
+    // A worker announces each job here, and waits for Redis to take the announcement,
+    // before it starts the task: so this executor knows a job runs before the task can
+    // have done anything, and cancel() answers false for it, as for a local pool.
+    await this.#startedClient.subscribe(startedChannel(this.#prefix, this.#queueName));
     void (async () => {
       while (!this.#stopping) {
         let reply: Array<[string, Array<[string, string[]]>]> | null;
@@ -502,10 +510,16 @@ export class RedisExecutor extends BaseExecutor {
       await this.#ready.catch(() => {});
       this.#stopping = true;
       this.#eventsClient.disconnect(); // ends a blocked XREAD at once
+      this.#startedClient.disconnect();
       await Promise.allSettled([this.#queue.close(), this.#redis.quit()]);
     })();
     return this.#closed;
   }
+}
+
+/** The pub/sub channel on which workers announce the jobs they start. */
+export function startedChannel(prefix: string, queue: string): string {
+  return `${prefix}:${queue}:concur-started`;
 }
 
 /** The pub/sub channel on which executors tell workers to stop a running job. */

@@ -26,7 +26,7 @@ import { ProcessPoolExecutor } from '../processes/process-pool.js';
 import type { FunctionSpec } from '../tasks/describe.js';
 import { ThreadPoolExecutor } from '../threads/thread-pool.js';
 import { bullConnection, checkQueueName, resolveConnection, showConnection, type RedisConnection } from './connection.js';
-import { abortChannel } from './executor.js';
+import { abortChannel, startedChannel } from './executor.js';
 import { redisJobTasks } from './job-task.js';
 import { TaskIndex } from './names.js';
 import { checkJob, failureText, loadKey, makeResult, type JobData, type KeyOptions, type ResultData } from './wire.js';
@@ -111,6 +111,7 @@ export class RedisWorker {
   readonly #async: boolean;
   readonly #worker: Worker;
   readonly #subscriber: Redis;
+  readonly #publisher: Redis;
   readonly #connection: RedisConnection;
   /** Jobs told to stop before they started here (the abort can beat the job's start). */
   readonly #aborted = new Map<string, number>();
@@ -162,6 +163,8 @@ export class RedisWorker {
 
     this.#subscriber = typeof connection === 'string' ? new Redis(connection) : new Redis(connection);
     this.#subscriber.on('error', () => {});
+    this.#publisher = typeof connection === 'string' ? new Redis(connection) : new Redis(connection);
+    this.#publisher.on('error', () => {});
     const channel = abortChannel(this.#options.prefix, queue);
     this.#subscriber.on('message', (_channel: string, jobId: string) => this.#onAbort(jobId));
     void this.#subscriber.subscribe(channel).catch(() => {});
@@ -206,6 +209,7 @@ export class RedisWorker {
   /** Closes what the constructor opened, for a start that failed. */
   async #abandon(): Promise<void> {
     this.#subscriber.disconnect();
+    this.#publisher.disconnect();
     await Promise.allSettled([this.#worker.close(true), this.#pool.shutdown({ wait: false, cancelFutures: true })]);
   }
 
@@ -276,6 +280,9 @@ export class RedisWorker {
     }
     this.#running++;
     try {
+      // Announced, and taken by Redis, before the task starts: its executor hears of it
+      // first (see RedisExecutor), so a cancel() there never mistakes it for waiting.
+      await this.#publisher.publish(startedChannel(this.#options.prefix, queue), id).catch(() => 0);
       let encoded: string;
       if (this.#async && data.timeout === null) {
         // A coroutine cannot be stopped, only abandoned; racing the signal here spares
@@ -323,7 +330,7 @@ export class RedisWorker {
         // another worker's stalled check gives them back to the queue.
         await this.#worker.disconnect().catch(() => {});
       }
-      await Promise.allSettled([this.#pool.shutdown({ wait: !timedOut, cancelFutures: true }), this.#subscriber.quit()]);
+      await Promise.allSettled([this.#pool.shutdown({ wait: !timedOut, cancelFutures: true }), this.#subscriber.quit(), this.#publisher.quit()]);
       this.#onClosed();
     })();
     return this.#closing;

@@ -8,6 +8,7 @@ import { CancelledError, TimeoutError } from '../../src/index.js';
 import { RedisExecutor, RedisWorker } from '../../src/redis/index.js';
 import { PaymentError, tasks } from '../fixtures/tasks.js';
 import { redisTasks } from '../fixtures/redis-tasks.mjs';
+import { socketBlocker } from '../processes/socket-blocker.js';
 import { FIXTURE_TASKS, KEY, obliterate, REDIS_TASKS_JS, REDIS_URL, skipReason, uniqueQueue, until } from './helpers.js';
 
 const marks = (file: string): string[] => {
@@ -89,6 +90,21 @@ describe('RedisExecutor results', { skip: skipReason }, () => {
     } finally {
       await Promise.all([w1.close(), w2.close()]);
       await obliterate(busy);
+    }
+  });
+
+  it("a job's Future is RUNNING by the time its task has started, so cancel() refuses it (40 tries)", async () => {
+    await using ex = new RedisExecutor({ connection: REDIS_URL, queue, key: KEY });
+    for (let i = 0; i < 40; i++) {
+      const b = await socketBlocker();
+      const f = ex.submit(b.fn, ...b.args);
+      await b.started;
+      const state = f.state;
+      const cancelled = f.cancel();
+      b.release();
+      assert.equal(state, 'RUNNING', `try ${i}`);
+      assert.equal(cancelled, false);
+      await f;
     }
   });
 

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import { CancelledError, TimeoutError } from '../../src/index.js';
 import { RedisExecutor, RedisWorker } from '../../src/redis/index.js';
 import { PaymentError, tasks } from '../fixtures/tasks.js';
@@ -42,6 +43,37 @@ describe('RedisExecutor results', { skip: skipReason }, () => {
     assert.equal(err.amount, 7);
     const many = await Promise.all(Array.from({ length: 30 }, (_, i) => ex.submit(tasks.inc, i)));
     assert.deepEqual(many, Array.from({ length: 30 }, (_, i) => i + 1));
+  });
+
+  it('after its connection drops, the executor reads every unfinished job at once (results missed meanwhile arrive)', async () => {
+    const name = `concur-test-reconnect-${process.pid}`;
+    const url = new URL(REDIS_URL);
+    // No events and a sweep only every minute: only the read after a reconnect can deliver the result in time.
+    await using ex = new RedisExecutor({
+      connection: { host: url.hostname, port: Number(url.port || 6379), connectionName: name },
+      queue,
+      key: KEY,
+      pollInterval: 60_000,
+      _noEvents: true,
+    });
+    const f = ex.submit(tasks.add, 2, 2);
+    const admin = new Redis(REDIS_URL);
+    const q = new Queue(queue, { connection: { url: REDIS_URL } });
+    try {
+      await until(async () => (await q.getJob(f.jobId))?.finishedOn !== undefined, 'the job to complete');
+      await until(async () => {
+        const list = (await admin.client('LIST')) as string;
+        const ids = list.split('\n').filter((l) => l.includes(` name=${name} `)).map((l) => /id=(\d+)/.exec(l)![1]!);
+        for (const id of ids) await admin.client('KILL', 'ID', id);
+        return ids.length > 0;
+      }, 'the executor connections to kill');
+      const t0 = performance.now();
+      assert.equal(await f.result(20_000), 4);
+      assert.ok(performance.now() - t0 < 15_000, 'long before the next periodic read');
+    } finally {
+      admin.disconnect();
+      await q.close();
+    }
   });
 
   it('a job removed from Redis by someone else fails its Future, naming the job', async () => {

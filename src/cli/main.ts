@@ -77,7 +77,7 @@ program
   .requiredOption('--tasks <module>', 'a task module the jobs may name (repeat for more)', collect)
   .option('--redis <url>', 'the Redis (default: $REDIS_URL, else redis://127.0.0.1:6379)')
   .addOption(new Option('--pool <kind>', 'where jobs run').choices(POOL_KINDS).default('process'))
-  .option('--workers <n>', 'jobs run at once (pool workers, or coroutines for async)', int('--workers', 1), 1)
+  .option('--workers <n>', 'jobs run at once (pool workers, or coroutines for async); default: one per CPU (64 for async)', int('--workers', 1))
   .option('--key-file <file>', 'the signing key shared with the executors (default: $CONCUR_KEY)')
   .option('--allow-inline', 'run inline functions sent as source (only with executors you trust)')
   .option('--lock-duration <ms>', "a job's lock; a dead worker's jobs run again elsewhere after about this", int('--lock-duration', 100))

@@ -49,7 +49,7 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<numb
   const where = options.redis ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   process.stdout.write(
     `concur worker ${worker.name}: serving queue ${options.queue} on ${where.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@')} ` +
-      `with ${options.workers ?? 1} ${options.pool} worker(s); tasks: ${worker.tasks.join(', ')}\n`,
+      `with ${worker.concurrency} ${options.pool} worker(s); tasks: ${worker.tasks.join(', ')}\n`,
   );
   return new Promise<number>((resolve) => {
     let stopping = false;

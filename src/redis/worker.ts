@@ -14,7 +14,7 @@
  * job, nothing else. A worker process that dies leaves its jobs locked until the lock
  * expires; another worker's stalled check then moves them back to wait.
  */
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { AsyncExecutor } from '../coroutines/async-executor.js';
@@ -52,7 +52,7 @@ export interface RedisWorkerOptions extends KeyOptions {
   tasks: string[];
   /** Where jobs run: a process pool (default), a thread pool, or coroutines in this thread. */
   pool?: RedisPoolKind;
-  /** Jobs run at once (pool workers, or coroutines for 'async'). @default 1 */
+  /** Jobs run at once (pool workers, or coroutines for 'async'). @default one per CPU (64 for 'async'), as `concur map` */
   workers?: number;
   /** Run inline (self-contained, non-defineTasks) functions sent as source. @default false */
   allowInline?: boolean;
@@ -109,6 +109,7 @@ export class RedisWorker {
   readonly #index: TaskIndex;
   readonly #pool: Executor & { stats?: () => PoolStats };
   readonly #async: boolean;
+  readonly #concurrency: number;
   readonly #worker: Worker;
   readonly #subscriber: Redis;
   readonly #publisher: Redis;
@@ -142,7 +143,7 @@ export class RedisWorker {
     checkInteger('maxStalledCount', options.maxStalledCount, 0);
     checkTimeout(options.closeTimeout, 'closeTimeout');
     checkTimeout(options.startTimeout, 'startTimeout');
-    const workers = options.workers ?? 1;
+    const workers = options.workers ?? (kind === 'async' ? 64 : availableParallelism());
     const lockDuration = options.lockDuration ?? 5000;
     this.#options = {
       queue,
@@ -154,6 +155,7 @@ export class RedisWorker {
     this.#key = loadKey(options, 'RedisWorker');
     this.#index = new TaskIndex(options.tasks);
     this.#async = kind === 'async';
+    this.#concurrency = workers;
     this.#pool =
       kind === 'process'
         ? new ProcessPoolExecutor({ maxWorkers: workers, execArgv: [...process.execArgv, '--import', IGNORE_STOP_SIGNALS] })
@@ -211,6 +213,11 @@ export class RedisWorker {
     this.#subscriber.disconnect();
     this.#publisher.disconnect();
     await Promise.allSettled([this.#worker.close(true), this.#pool.shutdown({ wait: false, cancelFutures: true })]);
+  }
+
+  /** Jobs it runs at once. */
+  get concurrency(): number {
+    return this.#concurrency;
   }
 
   /** This worker's name (host:pid unless given). */

@@ -16,53 +16,19 @@
 import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { BaseExecutor, checkInteger, type ShutdownOptions, type TaskFunction, type TaskOptions } from '../futures/executor.js';
+import { BaseExecutor, checkInteger, type ShutdownOptions, type TaskFunction } from '../futures/executor.js';
 import { checkTimeout, describe, Future } from '../futures/future.js';
 import type { TaskMode } from '../futures/task-mode.js';
-import type { Percentiles } from '../pool/pool-types.js';
 import { specOf } from '../tasks/describe.js';
 import { Histogram } from '../util/histogram.js';
 import { localOnly } from './args.js';
 import { bullConnection, checkQueueName, resolveConnection, type RedisConnection } from './connection.js';
 import { portableName, toPortable, type PortableTask } from './names.js';
-import { encodeValue, loadKey, makeJob, readFailure, readResult, type KeyOptions, type Outcome } from './wire.js';
+import { abortChannel, parseEvent, readStream, startedChannel, streamEnd } from './events.js';
+import { encodeValue, loadKey, makeJob, readFailure, readResult, type Outcome } from './wire.js';
+import { RedisFuture, type RedisExecutorOptions, type RedisExecutorStats, type RedisTaskOptions } from './executor-types.js';
 
-/** Options of a RedisExecutor. */
-export interface RedisExecutorOptions extends KeyOptions {
-  /** The Redis: a URL or ioredis options. @default $REDIS_URL, else redis://127.0.0.1:6379 */
-  connection?: RedisConnection;
-  /** The BullMQ queue its workers serve. */
-  queue: string;
-  /** BullMQ's key prefix. @default 'bull' */
-  prefix?: string;
-  /** Seconds a finished job (its result) stays in Redis. @default 3600 */
-  keepFinished?: number;
-  /** Milliseconds between reads of unfinished jobs' states, in case an event was missed. @default 2000 */
-  pollInterval?: number;
-  /** @internal Tests: listen to no events, so that every result comes through the sweep. */
-  _noEvents?: boolean;
-}
-
-/** Per-task options of a RedisExecutor: those of every executor, and a BullMQ priority. */
-export interface RedisTaskOptions extends TaskOptions {
-  /** 1 (first) to 2,097,151 (last); jobs without one go before all prioritized jobs. */
-  priority?: number;
-}
-
-/** A live snapshot of a RedisExecutor. */
-export interface RedisExecutorStats {
-  /** Futures not yet sent to Redis. */
-  local: number;
-  /** Jobs in Redis that no worker has started. */
-  waiting: number;
-  /** Jobs a worker runs now. */
-  running: number;
-  completed: number;
-  failed: number;
-  cancelled: number;
-  /** From submit to result, in microseconds. */
-  latency: Percentiles;
-}
+export { RedisFuture, type RedisExecutorOptions, type RedisExecutorStats, type RedisTaskOptions };
 
 const KNOWN = new Set(['connection', 'queue', 'prefix', 'keepFinished', 'pollInterval', 'key', 'keyFile', '_noEvents']);
 const LOCAL = 0;
@@ -84,27 +50,6 @@ interface Entry {
   checkedAt: number;
   readonly signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
-}
-
-/** A Future whose task is a job in Redis; `cancel()` also removes the waiting job. */
-export class RedisFuture<T = unknown> extends Future<T> {
-  /** The BullMQ job id. */
-  readonly jobId: string;
-  readonly #onCancel: (f: RedisFuture<T>) => void;
-
-  /** @internal Made by RedisExecutor. */
-  constructor(jobId: string, onCancel: (f: RedisFuture<T>) => void) {
-    super();
-    this.jobId = jobId;
-    this.#onCancel = onCancel;
-  }
-
-  override cancel(): boolean {
-    const wasPending = this.state === 'PENDING';
-    const cancelled = super.cancel();
-    if (cancelled && wasPending) this.#onCancel(this);
-    return cancelled;
-  }
 }
 
 /** Runs tasks on `concur worker`s through a Redis queue (BullMQ), with the Executor API of a local pool. */
@@ -177,57 +122,26 @@ export class RedisExecutor extends BaseExecutor {
     return this.#queueName;
   }
 
-  /**
-   * Reads the queue's event stream from its current end, on a connection of its own.
-   * Our own XREAD loop rather than BullMQ's QueueEvents: it is reading by the time the
-   * first job is sent (QueueEvents may still be setting up its connection then, and an
-   * 'active' event read late makes a running job look cancellable).
-   */
+  /** Listens to the queue's events and to the workers' announcements, before any job goes out. */
   async #start(): Promise<void> {
     const eventsKey = `${this.#prefix}:${this.#queueName}:events`;
-    const last = (await this.#redis.xrevrange(eventsKey, '+', '-', 'COUNT', 1)) as Array<[string, string[]]>;
-    let id = last.length > 0 ? last[0]![0] : '0-0';
+    const from = await streamEnd(this.#redis, eventsKey);
     const client = this.#eventsClient;
     if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));
-    // A worker announces each job here, and waits for Redis to take the announcement,
-    // before it starts the task: so this executor knows a job runs before the task can
-    // have done anything, and cancel() answers false for it, as for a local pool.
+    // A worker announces each job, and waits for Redis to take the announcement, before
+    // it starts the task: so this executor knows a job runs before the task can have
+    // done anything, and cancel() answers false for it, as for a local pool. (The
+    // stream's 'active' event can come later than that.)
     await this.#startedClient.subscribe(startedChannel(this.#prefix, this.#queueName));
-    void (async () => {
-      while (!this.#stopping) {
-        let reply: Array<[string, Array<[string, string[]]>]> | null;
-        try {
-          reply = (await client.xread('COUNT', 1000, 'BLOCK', 5000, 'STREAMS', eventsKey, id)) as typeof reply;
-        } catch {
-          if (this.#stopping) return;
-          await new Promise((r) => setTimeout(r, 200));
-          continue;
-        }
-        for (const [, entries] of reply ?? []) {
-          for (const [eventId, fields] of entries) {
-            id = eventId;
-            this.#onEvent(fields);
-          }
-        }
-      }
-    })();
+    readStream(client, eventsKey, from, (fields) => this.#onEvent(fields), () => this.#stopping);
   }
 
-  /** One stream entry: [field, value, field, value, ...]. */
   #onEvent(fields: string[]): void {
-    let event: string | undefined;
-    let jobId: string | undefined;
-    let value: string | undefined;
-    for (let i = 0; i + 1 < fields.length; i += 2) {
-      const f = fields[i];
-      if (f === 'event') event = fields[i + 1];
-      else if (f === 'jobId') jobId = fields[i + 1];
-      else if (f === 'returnvalue' || f === 'failedReason') value = fields[i + 1];
-    }
-    if (jobId === undefined) return;
-    const e = this.#pending.get(jobId);
-    if (e === undefined) return;
-    switch (event) {
+    const ev = parseEvent(fields);
+    const e = ev === undefined ? undefined : this.#pending.get(ev.jobId);
+    if (ev === undefined || e === undefined) return;
+    const { jobId, value } = ev;
+    switch (ev.event) {
       case 'active':
         this.#onActive(jobId);
         break;
@@ -515,14 +429,4 @@ export class RedisExecutor extends BaseExecutor {
     })();
     return this.#closed;
   }
-}
-
-/** The pub/sub channel on which workers announce the jobs they start. */
-export function startedChannel(prefix: string, queue: string): string {
-  return `${prefix}:${queue}:concur-started`;
-}
-
-/** The pub/sub channel on which executors tell workers to stop a running job. */
-export function abortChannel(prefix: string, queue: string): string {
-  return `${prefix}:${queue}:concur-abort`;
 }

@@ -26,7 +26,7 @@ import { ProcessPoolExecutor } from '../processes/process-pool.js';
 import type { FunctionSpec } from '../tasks/describe.js';
 import { ThreadPoolExecutor } from '../threads/thread-pool.js';
 import { bullConnection, checkQueueName, resolveConnection, showConnection, type RedisConnection } from './connection.js';
-import { abortChannel, startedChannel } from './executor.js';
+import { abortChannel, startedChannel } from './events.js';
 import { redisJobTasks } from './job-task.js';
 import { TaskIndex } from './names.js';
 import { checkJob, failureText, loadKey, makeResult, type JobData, type KeyOptions, type ResultData } from './wire.js';

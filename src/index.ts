@@ -12,6 +12,7 @@ export {
   BrokenBarrierError,
   QueueShutDown,
   AuthenticationError,
+  RemoteError,
 } from './futures/errors.js';
 export { Future, type FutureState, type DoneCallback } from './futures/future.js';
 export { wait, asCompleted, FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED, type ReturnWhen, type WaitResult } from './futures/wait.js';
@@ -35,4 +36,10 @@ export { Queue, LifoQueue, PriorityQueue, type QueueOptions } from './queues/que
 export { TaskGroup } from './coroutines/task-group.js';
 export { sleep, timeout, gather } from './coroutines/helpers.js';
 export { SharedQueue, type SharedQueueOptions } from './queues/shared-queue.js';
+export { SharedLifoQueue, SharedPriorityQueue, type SharedPriorityQueueOptions } from './queues/shared-ordered.js';
 export { configureProxies, type ProxyOptions } from './proxy/owner.js';
+export { Manager, type ManagerOptions, type ManagerAddress, type ConnectOptions, type RegisterOptions } from './manager/manager.js';
+export { DictProxy, ListProxy, ValueProxy, type NamespaceProxy, type ObjectProxy } from './manager/proxies.js';
+export { Pool, ThreadPool, type PoolFaceOptions, type CallbackOptions, type MapAsyncOptions } from './pool-face/pool.js';
+export { AsyncResult } from './pool-face/async-result.js';
+export { currentThread, sleepSync, type ThreadInfo } from './threads/current-thread.js';

@@ -2,6 +2,7 @@
 import '../index.js'; // one shared chunk for the whole library: fewer files to load in each worker (see scripts/bundle.mjs)
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_MAX_LINE_BYTES } from './input.js';
+import { managerCommand } from './manager-command.js';
 import { mapCommand, UsageError } from './map-command.js';
 import { POOL_KINDS } from './pools.js';
 import { statusCommand, workerCommand } from './redis-commands.js';
@@ -107,6 +108,25 @@ program
   .option('--json', 'one JSON line')
   .action(async (options) => {
     process.exitCode = await statusCommand(options);
+  });
+
+program
+  .command('manager')
+  .description('serve a Manager in the foreground for other processes and machines, until Ctrl-C or SIGTERM')
+  .requiredOption('--address <where>', 'HOST:PORT for TCP (port 0 picks one), or a Unix socket path')
+  .requiredOption('--authkey-file <file>', 'the key clients must prove they know (its bytes; a final newline is dropped)')
+  .option('--register <module...>', 'modules whose defineTasks tasks become types, each under its task name')
+  .addHelpText(
+    'after',
+    `
+Clients connect with Manager.connect({ address: { host, port }, authkey }) and make
+objects with manager.dict(), manager.list(), ... or manager.create(typeid, ...args).
+
+Example:
+  concur manager --address 127.0.0.1:50000 --authkey-file ./key --register ./types.js`,
+  )
+  .action(async (options) => {
+    process.exitCode = await managerCommand(options);
   });
 
 try {

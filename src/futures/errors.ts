@@ -53,3 +53,10 @@ export class QueueShutDown extends ConcurError {}
 
 /** A connection to an owner or a manager could not prove it knows the authkey, or the server could not. */
 export class AuthenticationError extends ConcurError {}
+
+/**
+ * An error raised in a manager's server whose class this process does not have (a
+ * registered type's own error class): its message starts with the original class
+ * name, and `cause` is the error as it came (with the server's stack and properties).
+ */
+export class RemoteError extends ConcurError {}

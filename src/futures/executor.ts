@@ -106,12 +106,16 @@ export abstract class BaseExecutor implements Executor {
   }
 
   #submit<A extends unknown[], R>(options: TaskOptions, fn: TaskFunction<A, R>, args: A): Future<Awaited<R>> {
-    if (this.#shutdown) throw new Error(`cannot schedule new futures after shutdown (${this.constructor.name})`);
+    this.#checkOpen();
     if (typeof fn !== 'function') throw new TypeError(`submit expects a function, got ${describe(fn)}`);
     const future = this.schedule(fn as TaskFunction, args, options, CALL) as Future<Awaited<R>>;
     const name: unknown = fn.name;
     future._setTaskName(typeof name === 'string' && name !== '' ? name : '<anonymous>');
     return future;
+  }
+
+  #checkOpen(): void {
+    if (this.#shutdown) throw new Error(`cannot schedule new futures after shutdown (${this.constructor.name})`);
   }
 
   /**
@@ -156,7 +160,7 @@ export abstract class BaseExecutor implements Executor {
   }
 
   #runMap(fn: TaskFunction, iterable: Iterable<unknown> | AsyncIterable<unknown>, single: boolean, options: MapOptions): AsyncIterableIterator<unknown> {
-    if (this.#shutdown) throw new Error(`cannot schedule new futures after shutdown (${this.constructor.name})`);
+    this.#checkOpen();
     if (typeof fn !== 'function') throw new TypeError(`map expects a function, got ${describe(fn)}`);
     const { timeout, ordered = true, signal } = options;
     let chunksize = options.chunksize ?? 1;
@@ -176,7 +180,12 @@ export abstract class BaseExecutor implements Executor {
       ordered,
       timeout,
       signal,
-      submit: (args, mode) => this.schedule(fn, args, taskOptions, mode),
+      // map() submits as its consumer goes: after shutdown it gets the error submit()
+      // gets, rather than starting work nobody will wait for.
+      submit: (args, mode) => {
+        this.#checkOpen();
+        return this.schedule(fn, args, taskOptions, mode);
+      },
     });
   }
 }

@@ -96,6 +96,29 @@ export class Future<T = unknown> implements PromiseLike<T> {
   }
 
   /**
+   * The result of a done Future, at once: Python's `future.result()` inside a done
+   * callback. Throws the task's own error, CancelledError if cancelled, and
+   * InvalidStateError while not done. Unlike other `*Sync` calls it never blocks: a
+   * Future settles through the event loop, which a blocked thread would stop.
+   */
+  resultSync(): T {
+    if (this.cancelled()) throw new CancelledError('the future was cancelled');
+    if (this.#state === FAILED) throw this.#value;
+    if (this.#state !== FINISHED) throw new InvalidStateError(`resultSync() needs a done future, and this one is not done (${this.state}); await result() instead`);
+    return this.#value as T;
+  }
+
+  /**
+   * The error of a done Future (undefined if it succeeded), at once. Throws
+   * CancelledError if cancelled and InvalidStateError while not done.
+   */
+  exceptionSync(): unknown {
+    if (this.cancelled()) throw new CancelledError('the future was cancelled');
+    if (!this.done()) throw new InvalidStateError(`exceptionSync() needs a done future, and this one is not done (${this.state}); await exception() instead`);
+    return this.#state === FAILED ? this.#value : undefined;
+  }
+
+  /**
    * Calls `fn(this)` when the Future settles, at once if it already has. A callback
    * that throws, or whose promise rejects, is logged to stderr (with the task's name
    * and the error) and never stops the others or the program.

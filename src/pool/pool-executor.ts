@@ -100,9 +100,6 @@ export abstract class PoolExecutor extends BaseExecutor {
   }
 
   protected schedule(fn: TaskFunction, args: unknown[], options: TaskOptions, mode: TaskMode): Future<unknown> {
-    // map() submits through here as its consumer goes: after shutdown it must get the
-    // error submit() gets, or it would start workers nobody will stop.
-    if (this.isShutdown) throw new Error(`cannot schedule new futures after shutdown (${this.constructor.name})`);
     const scheduler = this.#scheduler;
     // A pool made at a module's top level is fine; starting its first worker from there
     // is not, in a child still importing that module (see checkNotBootstrapping).
@@ -128,6 +125,15 @@ export abstract class PoolExecutor extends BaseExecutor {
     // A chunk of numbers crosses as their bytes (see transport/numbers.ts).
     if (mode === CHUNK_ITEMS) args = packNumbers(args) as unknown[];
     return scheduler.enqueue(spec, args, MODE_FLAGS[mode], options);
+  }
+
+  /**
+   * @internal Shuts the pool down and stops its workers at once (multiprocessing.Pool's
+   * terminate): what has not started is cancelled, what runs fails with `error`.
+   */
+  _terminate(error: unknown): Promise<void> {
+    void this.shutdown({ wait: false });
+    return this.#scheduler.terminate(error);
   }
 
   protected doShutdown(options: Required<ShutdownOptions>): Promise<void> {

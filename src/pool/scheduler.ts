@@ -386,6 +386,30 @@ export class Scheduler {
     done();
   }
 
+  /**
+   * Stops every worker now, as multiprocessing.Pool.terminate: tasks not started are
+   * cancelled, running ones fail with `error`. Resolves once every worker has exited.
+   */
+  terminate(error: unknown): Promise<void> {
+    for (const item of this.#queue.drain()) {
+      if (item.started) {
+        this.#fail(item, error); // sent once, then put back by a crash: it did start
+        continue;
+      }
+      release(item);
+      detachSignal(item);
+      item.started = true;
+      if (item.cancel()) item.setRunningOrNotifyCancel();
+    }
+    for (const slot of [...this.#workers.list]) {
+      for (const item of slot.inflight.drain()) this.#fail(item, error);
+      this.#workers.kill(slot);
+    }
+    const closed = this.shutdown(false);
+    this.#checkIdle();
+    return closed;
+  }
+
   /** Resolves once every task is done and every worker has exited; `cancelFutures` cancels what has not started. */
   shutdown(cancelFutures: boolean): Promise<void> {
     if (cancelFutures) {

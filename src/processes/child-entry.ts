@@ -10,14 +10,16 @@ import type { FunctionSpec } from '../tasks/describe.js';
 import { WorkerRuntime, type WorkerInit } from '../pool/worker-runtime.js';
 import { CTRL_RUNNING, CTRL_SEQ, CTRL_SLOTS } from '../transport/protocol.js';
 import { dieWithParent } from './lifecycle.js';
-import { STATUS_FD, type ChildInit } from './spawn.js';
+import { claimDaemonic, STATUS_FD, type ChildInit } from './spawn.js';
 import { pipesFlushed, routePipeMessages } from './dehydrate.js'; // also registers how a relayed Pipe end is rebuilt here
 import { revive } from './revive.js';
 import { runTarget } from './run-target.js';
+import { reviveRunnable } from '../util/runnable.js';
 import '../proxy/proxies.js'; // registers the proxies a primitive becomes here
 import { raiseMallocThresholds } from '../util/allocator.js';
 
 markChildProcess();
+claimDaemonic();
 void raiseMallocThresholds();
 const watching = dieWithParent(Number(process.env.CONCUR_PARENT_PID));
 delete process.env.CONCUR_PARENT_PID;
@@ -39,7 +41,7 @@ process.once('message', (msg: { $concurInit?: ChildInit }) => {
   // Work starts once the watchdog thread has booted (see dieWithParent).
   void watching.then(() => {
     if (init.kind === 'pool') startPoolWorker(init.init as WorkerInit);
-    else void runProcess(init.target as FunctionSpec, init.args);
+    else void runProcess(init.target as FunctionSpec, init.args, init.name, init.fields);
   });
 });
 
@@ -56,9 +58,11 @@ function startPoolWorker(init: WorkerInit): void {
   void runtime.start(init);
 }
 
-async function runProcess(target: FunctionSpec, args: unknown[]): Promise<void> {
+async function runProcess(target: FunctionSpec, args: unknown[], name: string, fields: string[] | undefined): Promise<void> {
   ctrl[CTRL_RUNNING] = 1;
-  await runTarget(target, () => revive(args)); // a rejection is uncaught: printed, exit code 1
+  // A subclass that overrides run(): rebuild the instance and run that.
+  const instance = fields && ((cls: Function, values: unknown[]) => reviveRunnable('Process', cls, name, fields, values));
+  await runTarget(target, () => revive(args), instance); // a rejection is uncaught: printed, exit code 1
   ctrl[CTRL_RUNNING] = 0;
   // A Process ends when its target (and its non-daemon children) are done, whatever it
   // left scheduled, as in Python; what it sent down a Pipe leaves first.

@@ -6,7 +6,12 @@ import type { TaskOptions } from '../futures/executor.js';
 import { Connection } from '../transport/pipe.js';
 import { toProxy } from '../proxy/proxies.js';
 import { CTRL_RUNNING, CTRL_SEQ, SEQ_UNKNOWN } from '../transport/protocol.js';
-import { readExitReport, spawnChild, STATUS_FD } from './spawn.js';
+import { checkMayHaveChildren, readExitReport, spawnChild, STATUS_FD } from './spawn.js';
+import type { Future } from '../futures/future.js';
+import type { TaskFunction } from '../futures/executor.js';
+import type { TaskMode } from '../futures/task-mode.js';
+
+let workerCount = 0;
 
 /** Options of a ProcessPoolExecutor. */
 export interface ProcessPoolOptions extends PoolOptions {
@@ -43,6 +48,18 @@ export class ProcessPoolExecutor extends PoolExecutor {
     this.#maxMemoryMb = options.maxMemoryMb;
   }
 
+  /**
+   * Whether the workers are daemonic: multiprocessing.Pool's are (the Pool face sets
+   * this), concurrent.futures' are not. A daemonic worker may not start children.
+   */
+  protected readonly daemonWorkers: boolean = false;
+
+  /** A daemonic process may not start workers, as Python's submit fails starting one there. */
+  protected override schedule(fn: TaskFunction, args: unknown[], options: TaskOptions, mode: TaskMode): Future<unknown> {
+    checkMayHaveChildren();
+    return super.schedule(fn, args, options, mode);
+  }
+
   /** Shared primitives become proxies served by this process; Pipe ends cannot go to a pool task yet. */
   protected crossArgs(args: unknown[], options: TaskOptions): { args: unknown[]; options: TaskOptions } {
     return {
@@ -61,7 +78,8 @@ export class ProcessPoolExecutor extends PoolExecutor {
     // A SharedArrayBuffer cannot reach another process: the child reports on exit instead.
     const child = spawnChild(
       { kind: 'pool', init: { ...rest, ctrl: undefined, maxRssMb: this.#maxMemoryMb } },
-      { execArgv: this.#execArgv, env: this.#env, name: 'concur worker' },
+      // Python's names, for currentProcess() in a worker.
+      { execArgv: this.#execArgv, env: this.#env, name: `${this.daemonWorkers ? 'SpawnPoolWorker' : 'SpawnProcess'}-${++workerCount}`, daemon: this.daemonWorkers },
     );
     const report = readExitReport(child);
     const shared = new Int32Array(ctrl);

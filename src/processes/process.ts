@@ -1,11 +1,10 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { availableParallelism, constants } from 'node:os';
-import { Runnable, type RunHandle, type RunnableOptions } from '../util/runnable.js';
-import { specOf } from '../tasks/describe.js';
+import { markRunnableKind, Runnable, type RunHandle, type RunnableOptions } from '../util/runnable.js';
 import { isMainProcess } from '../tasks/main-guard.js';
 import { dehydrate } from './dehydrate.js';
-import { spawnChild, STATUS_FD } from './spawn.js';
+import { checkMayHaveChildren, spawnChild, STATUS_FD } from './spawn.js';
 
 /** Options of a Process. */
 export type ProcessOptions<A extends unknown[]> = RunnableOptions<A>;
@@ -39,16 +38,27 @@ function signalNumber(signal: string): number {
 export class Process<A extends unknown[] = unknown[]> extends Runnable<A> {
   readonly #options: ChildOptions;
   #child: ChildProcess | undefined;
+  #selfPid: number | undefined; // in the child, on the instance a subclass's run() is called on
 
-  constructor(options: ProcessOptions<A> & ChildOptions) {
+  /** Options with a target; a subclass that overrides run() may pass none (or name, daemon, args...). */
+  constructor(options?: ProcessOptions<A> & ChildOptions) {
     super(options, 'Process');
-    this.#options = { execArgv: options.execArgv, env: options.env };
+    this.#options = { execArgv: options?.execArgv, env: options?.env };
+  }
+
+  /** Starts the child. Throws if started before, closed, or if this process is daemonic (as Python). */
+  override start(): this {
+    checkMayHaveChildren();
+    return super.start();
   }
 
   protected launch(): RunHandle {
-    const target = specOf(this.target);
-    const crossing = dehydrate(this.args);
-    const child = spawnChild({ kind: 'process', name: this.name, target, args: crossing.args }, { ...this.#options, name: this.name });
+    const { target, args, fields } = this.runSpec();
+    const crossing = dehydrate(args);
+    const child = spawnChild(
+      { kind: 'process', name: this.name, target, args: crossing.args, fields },
+      { ...this.#options, name: this.name, daemon: this.daemon },
+    );
     crossing.attach(child);
     // The exit-report pipe is for pools; a Process never reads it. Left referenced, it kept
     // the program alive for as long as a daemon child ran (the child handle is what holds).
@@ -85,11 +95,17 @@ export class Process<A extends unknown[] = unknown[]> extends Runnable<A> {
     if (this.isAlive()) this.#child!.kill('SIGKILL');
   }
 
-  /** The child's pid, once started. */
+  /** The child's pid, once started (in the child, on a subclass's instance: its own). */
   get pid(): number | undefined {
-    return this.#child?.pid;
+    return this.#child?.pid ?? this.#selfPid;
+  }
+
+  /** @internal */
+  override becameCurrent(): void {
+    this.#selfPid = process.pid;
   }
 }
+markRunnableKind(Process, 'Process');
 
 /** Describes a process: this one, its parent, or a child. */
 export interface ProcessInfo {

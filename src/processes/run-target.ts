@@ -18,12 +18,13 @@ import { joinChildren } from '../util/runnable.js';
  *   are stopped by the exit that follows.
  * - An inline target that fails on a variable from around it gets the hint a pool task gets.
  */
-export async function runTarget(spec: FunctionSpec, args: () => unknown[]): Promise<void> {
+export async function runTarget(spec: FunctionSpec, args: () => unknown[], instance?: (cls: Function, values: unknown[]) => { run(): unknown }): Promise<void> {
   const alive = setInterval(() => {}, 2 ** 31 - 1);
   let failure: { error: unknown } | undefined;
   try {
     const fn = await loadFunction(spec);
-    await fn(...args());
+    if (instance !== undefined) await instance(fn, args()).run(); // a subclass: spec names it, args are its fields
+    else await fn(...args());
   } catch (error) {
     failure = { error: withInlineHint(error, spec) };
   }

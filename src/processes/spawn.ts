@@ -14,13 +14,38 @@ export const STATUS_FD = 4;
 /** What a child learns before it runs anything of the user's. */
 export type ChildInit =
   | { kind: 'pool'; init: unknown }
-  | { kind: 'process'; name: string; target: unknown; args: unknown[] };
+  | { kind: 'process'; name: string; target: unknown; args: unknown[]; fields?: string[] | undefined };
 
 /** Options for a concur child process. */
 export interface SpawnOptions {
   execArgv?: string[] | undefined;
   env?: NodeJS.ProcessEnv | undefined;
   name: string;
+  /** A daemonic child (a daemon Process, a Pool worker) may not start children of its own. */
+  daemon?: boolean;
+}
+
+// A daemonic child finds '1' here and replaces it with its own pid (claimDaemonic), so
+// that its worker threads, which copy the environment, know too, while a program it
+// runs with child_process (another pid) does not.
+const DAEMONIC = 'CONCUR_DAEMONIC';
+
+/** @internal In a child's entry: takes the daemonic mark its parent set, if any. */
+export function claimDaemonic(): void {
+  if (process.env[DAEMONIC] === '1') process.env[DAEMONIC] = String(process.pid);
+  else delete process.env[DAEMONIC];
+}
+
+/**
+ * Throws Python's error in a daemonic process (a daemon Process or a Pool worker, and
+ * any thread of one): "daemonic processes are not allowed to have children".
+ */
+export function checkMayHaveChildren(): void {
+  if (process.env[DAEMONIC] !== String(process.pid)) return;
+  throw new Error(
+    'daemonic processes are not allowed to have children: this process is a daemon Process or a multiprocessing Pool worker ' +
+      '(start children from a non-daemon Process, or use a ProcessPoolExecutor, whose workers are not daemonic)',
+  );
 }
 
 /**
@@ -34,9 +59,15 @@ export function spawnChild(init: ChildInit, options: SpawnOptions): ChildProcess
     serialization: 'advanced',
     stdio: ['inherit', 'inherit', 'inherit', 'ipc', 'pipe'],
     execArgv,
-    env: { ...(options.env ?? process.env), CONCUR_PARENT_PID: String(process.pid), CONCUR_CHILD_NAME: options.name },
+    env: { ...(options.env ?? process.env), CONCUR_PARENT_PID: String(process.pid), CONCUR_CHILD_NAME: options.name, [DAEMONIC]: options.daemon ? '1' : '' },
   });
-  child.send({ $concurInit: init });
+  try {
+    child.send({ $concurInit: init });
+  } catch (err) {
+    // An argument that cannot be serialized: the child would wait for its init forever.
+    child.kill('SIGKILL');
+    throw err;
+  }
   return child;
 }
 

@@ -22,8 +22,9 @@ import { Deque } from '../util/deque.js';
 import { authenticateClient } from './auth.js';
 import { callerGone, newCaller } from './callers.js';
 import { FramedSocket } from './frames.js';
-import { callIdOf, decodeCall, encodeReply, HANDSHAKE_MAX_BYTES } from './protocol.js';
-import { SERVED, UNDO } from './served.js';
+import { objectFor, serveObject } from './objects.js';
+import { callIdOf, decodeCall, encodeReply, HANDSHAKE_MAX_BYTES, isTcp, PING_CALL_ID, SILENCE_LIMIT_MS, tcpAddr, tcpTarget } from './protocol.js';
+import { SERVED, UNDO, UNDO_LOST_REPLY } from './served.js';
 
 const { path, key, maxFrameBytes } = workerData as { path: string; key: string; maxFrameBytes: number };
 const authkey = Buffer.from(key, 'hex');
@@ -37,25 +38,7 @@ const MAX_WAITING = 4096;
 /** The listen backlog (the kernel caps it at net.core.somaxconn). */
 const BACKLOG = 4096;
 
-const objects = new Map<number, object>();
-// A call can outrun the registration of its object (they come by different routes).
-const awaited = new Map<number, Array<() => void>>();
-
-parentPort!.on('message', ({ id, object }: { id: number; object: object }) => {
-  objects.set(id, reviveShared(object));
-  for (const go of awaited.get(id) ?? []) go();
-  awaited.delete(id);
-});
-
-function objectFor(id: number): object | Promise<object> {
-  const found = objects.get(id);
-  if (found !== undefined) return found;
-  return new Promise((resolve) => {
-    let list = awaited.get(id);
-    if (list === undefined) awaited.set(id, (list = []));
-    list.push(() => resolve(objects.get(id)!));
-  });
-}
+parentPort!.on('message', ({ id, object }: { id: number; object: object }) => serveObject(id, reviveShared(object)));
 
 /** A connection that has not authenticated yet. */
 interface Newcomer {
@@ -128,9 +111,16 @@ function serve(conn: FramedSocket): void {
   const socket = conn.socket;
   const caller = newCaller(nextOwner++);
   socket.on('close', () => callerGone(caller));
-  const send = (frame: Buffer): void => {
-    if (caller.alive && !socket.destroyed) conn.send(frame);
+  const send = (frame: Buffer, onLost?: () => void): void => {
+    if (caller.alive && !socket.destroyed) conn.send(frame, onLost);
+    else onLost?.();
   };
+  // Over TCP a peer's machine may vanish without closing the connection: its pings stop.
+  let heard = Date.now();
+  if (tcp) {
+    const watch = setInterval(() => Date.now() - heard > SILENCE_LIMIT_MS && socket.destroy(), SILENCE_LIMIT_MS / 3);
+    socket.once('close', () => clearInterval(watch));
+  }
   const fail = (callId: number, err: unknown): void => {
     if (callId !== 0) send(encodeReply(callId, 0, serializeError(err)));
   };
@@ -140,6 +130,8 @@ function serve(conn: FramedSocket): void {
       return;
     }
     const callId = callIdOf(bytes);
+    heard = Date.now();
+    if (callId === PING_CALL_ID) return send(encodeReply(callId, 1, undefined));
     let objectId: number, op: string, args: unknown[];
     try {
       [objectId, op, args] = decodeCall(bytes);
@@ -159,13 +151,15 @@ function serve(conn: FramedSocket): void {
       const done = (value: unknown): void => {
         if (!caller.alive) return undo(value);
         if (callId === 0) return;
-        let frame = encodeReply(callId, 1, value);
+        const frame = encodeReply(callId, 1, value);
         if (frame.length > maxFrameBytes) {
           undo(value);
           const limit = `the frame limit of ${maxFrameBytes} bytes (maxFrameBytes of the owner, pid ${process.pid})`;
-          frame = encodeReply(callId, 0, serializeError(new RangeError(`the answer to ${op} is ${frame.length} bytes, over ${limit}`)));
+          return send(encodeReply(callId, 0, serializeError(new RangeError(`the answer to ${op} is ${frame.length} bytes, over ${limit}`))));
         }
-        send(frame);
+        // A reply that cannot be written (the caller died before its close was seen
+        // here) gives back what it carried, for the kinds nothing else gives back for.
+        send(frame, UNDO_LOST_REPLY.has(kind) ? () => undo(value) : undefined);
       };
       try {
         const fn = SERVED[kind]?.[op];
@@ -184,7 +178,15 @@ function serve(conn: FramedSocket): void {
 }
 
 const server = createServer({ pauseOnConnect: true }, admit);
-server.listen({ path, backlog: BACKLOG }, () => parentPort!.postMessage('listening'));
+const tcp = isTcp(path);
+if (tcp) {
+  const { host, port } = tcpTarget(path);
+  server.listen({ host, port, backlog: BACKLOG }, () => {
+    parentPort!.postMessage({ listening: tcpAddr(host, (server.address() as { port: number }).port) });
+  });
+} else {
+  server.listen({ path, backlog: BACKLOG }, () => parentPort!.postMessage('listening'));
+}
 server.on('error', (err) => {
   throw err;
 });

@@ -7,7 +7,7 @@
  * back: a semaphore may be a signal, and a permit taken is not owned by anyone.
  */
 import { kindOf } from '../sync/shared.js';
-import type { SemLock } from '../sync/semlock.js';
+import type { Lock, SemLock } from '../sync/semlock.js';
 import { waitAsync, type WaitRequest, type WaitSteps } from '../sync/waiting.js';
 
 /** Who a call is for: the owner id locks record, and whether its connection is still open. */
@@ -27,24 +27,10 @@ export function newCaller(owner: number): Caller {
   return { owner, alive: true, puts: new Map(), held: new Set(), waits: new Set() };
 }
 
-/**
- * Plain Locks a remote caller took, by the caller's owner id, until a release through
- * any proxy. (A Lock may be released by anyone, so the lock itself does not say who
- * holds it; a release by one of the owner's own threads is not seen here.)
- */
-const lockHolders = new WeakMap<SemLock, number>();
-
-/** Records that `caller` now holds `lock` (an RLock knows it already; a Semaphore is not tracked). */
+/** Records that `caller` now holds `lock` (a Lock or RLock records its holder itself; a Semaphore is not tracked). */
 export function tookLock(lock: SemLock, caller: Caller): void {
   const kind = kindOf(lock);
-  if (kind === 'Lock') lockHolders.set(lock, caller.owner);
   if (kind === 'Lock' || kind === 'RLock') caller.held.add(lock);
-}
-
-/** Records that `lock` was released through a proxy: by anyone, or (given `by`) by that caller if it held it. */
-export function releasedLock(lock: SemLock, by?: Caller): void {
-  if (kindOf(lock) !== 'Lock') return;
-  if (by === undefined || lockHolders.get(lock) === by.owner) lockHolders.delete(lock);
 }
 
 /** Releases what `caller` still holds; its connection closed. */
@@ -52,16 +38,22 @@ function releaseHeld(caller: Caller): void {
   for (const lock of caller.held) {
     try {
       const kind = kindOf(lock);
+      // Only while the holder word still names the caller: a Lock anyone may release may
+      // have been released for it and taken by another since.
       if (kind === 'RLock' && lock._isOwned(caller.owner)) lock._releaseAll(caller.owner);
-      else if (kind === 'Lock' && lockHolders.get(lock) === caller.owner) {
-        lockHolders.delete(lock);
-        lock._release(1, caller.owner);
-      }
+      else if (kind === 'Lock') (lock as Lock)._releaseIfHeldBy(caller.owner);
     } catch {
       // already released by someone else: nothing to give back
     }
   }
   caller.held.clear();
+}
+
+const goneListeners: Array<(caller: Caller) => void> = [];
+
+/** Calls `listener` with every caller whose connection closes, once its waits stopped and its locks went. */
+export function onCallerGone(listener: (caller: Caller) => void): void {
+  goneListeners.push(listener);
 }
 
 /** The caller's connection closed: its waits stop first (a notify must not pick them), then its locks go. */
@@ -70,6 +62,13 @@ export function callerGone(caller: Caller): void {
   for (const stop of [...caller.waits]) stop();
   caller.waits.clear();
   releaseHeld(caller);
+  for (const listener of goneListeners) {
+    try {
+      listener(caller);
+    } catch {
+      // one listener's failure must not keep the others from cleaning up
+    }
+  }
 }
 
 /**

@@ -23,6 +23,11 @@ import {
   encodeReply,
   FAILURES,
   HANDSHAKE_MAX_BYTES,
+  HEARTBEAT_MS,
+  isTcp,
+  PING_CALL_ID,
+  SILENCE_LIMIT_MS,
+  tcpTarget,
   INFLIGHT,
   PIPELINED,
   SYNC,
@@ -76,6 +81,7 @@ interface Pending {
 
 class OwnerConnection {
   readonly #pid: number;
+  readonly #tcp: boolean;
   readonly #maxFrame: number;
   readonly #pending = new Map<number, Pending>();
   /** Batches sent and not yet answered, and who waits for one to be. */
@@ -88,8 +94,14 @@ class OwnerConnection {
 
   constructor(addr: string, key: Buffer, pid: number, maxFrame: number) {
     this.#pid = pid;
+    this.#tcp = isTcp(addr);
     this.#maxFrame = maxFrame;
     this.#connect(addr, key, Date.now());
+  }
+
+  /** The owner's pid. */
+  get pid(): number {
+    return this.#pid;
   }
 
   /**
@@ -98,7 +110,7 @@ class OwnerConnection {
    * calls may use a new one.
    */
   get replaceable(): boolean {
-    return this.#dead !== undefined && !this.#authenticated && ownerAlive(this.#pid);
+    return this.#dead !== undefined && !this.#authenticated && this.#ownerAlive();
   }
 
   /** Ships a batch, once fewer than MAX_BATCHES are unanswered (so a slow owner slows the outbox down). */
@@ -143,13 +155,13 @@ class OwnerConnection {
   }
 
   #connect(addr: string, key: Buffer, since: number, attempt = 0): void {
-    const socket = connect(addr);
+    const socket = isTcp(addr) ? connect(tcpTarget(addr)) : connect(addr);
     let connected = false;
     socket.on('error', (err: NodeJS.ErrnoException) => {
       if (connected) return; // the handshake's own failure handles it
       // The owner's broker may not listen yet, or its backlog be full; retry while the owner lives.
       const early = err.code === 'ENOENT' || err.code === 'ECONNREFUSED' || err.code === 'EAGAIN';
-      if (early && ownerAlive(this.#pid) && Date.now() - since < CONNECT_PATIENCE_MS) {
+      if (early && this.#ownerAlive() && Date.now() - since < CONNECT_PATIENCE_MS) {
         setTimeout(() => this.#connect(addr, key, since), 10);
       } else {
         this.#fail(new EOFError(`cannot reach the process that owns this object (pid ${this.#pid}): ${err.message}`));
@@ -163,6 +175,7 @@ class OwnerConnection {
           this.#authenticated = true;
           this.#framed = framed;
           framed.maxFrameBytes = this.#maxFrame;
+          if (this.#tcp) this.#heartbeat(framed);
           framed.onFrame((reply) => {
             if (reply.length < 4) return void socket.destroy();
             const callId = callIdOf(reply);
@@ -181,7 +194,7 @@ class OwnerConnection {
           if (err instanceof AuthenticationError) return this.#fail(err);
           // Closed during the handshake by an owner too busy to finish it in time (or
           // gone). No call has left yet: while the owner lives, try again.
-          if (ownerAlive(this.#pid)) {
+          if (this.#ownerAlive()) {
             setTimeout(() => this.#connect(addr, key, since, attempt + 1), Math.min(1000, 10 * 2 ** attempt));
           } else {
             this.#fail(new EOFError(`the process that owns this object (pid ${this.#pid}) has exited`));
@@ -189,6 +202,25 @@ class OwnerConnection {
         },
       );
     });
+  }
+
+  /** Whether the owner process lives; over TCP nobody can tell by its pid (it may be on another machine), so no. */
+  #ownerAlive(): boolean {
+    return !this.#tcp && ownerAlive(this.#pid);
+  }
+
+  /** Over TCP: pings the owner, and takes a connection silent past SILENCE_LIMIT_MS for dead. */
+  #heartbeat(framed: FramedSocket): void {
+    let heard = Date.now();
+    framed.socket.on('data', () => {
+      heard = Date.now();
+    });
+    const beat = setInterval(() => {
+      if (Date.now() - heard > SILENCE_LIMIT_MS) framed.socket.destroy();
+      else framed.send(encodeCall(PING_CALL_ID, 0, 'ping', []));
+    }, HEARTBEAT_MS);
+    beat.unref();
+    framed.socket.once('close', () => clearInterval(beat));
   }
 
   #fail(err: Error): void {
@@ -213,7 +245,8 @@ function ownerAlive(pid: number): boolean {
 const owners = new Map<string, OwnerConnection>();
 const ownerAt = (addr: string, key: string, pid: number, maxFrame: number): OwnerConnection => {
   let owner = owners.get(addr);
-  if (owner === undefined || owner.replaceable) owners.set(addr, (owner = new OwnerConnection(addr, Buffer.from(key, 'hex'), pid, maxFrame)));
+  // Another owner at the same address (a manager restarted there) gets a connection of its own.
+  if (owner === undefined || owner.replaceable || owner.pid !== pid) owners.set(addr, (owner = new OwnerConnection(addr, Buffer.from(key, 'hex'), pid, maxFrame)));
   return owner;
 };
 

@@ -32,6 +32,7 @@ import {
   encodeCall,
   HELPER_GONE,
   INFLIGHT,
+  isTcp,
   NO_REPLY,
   SYNC,
   TRACKED,
@@ -233,7 +234,8 @@ export function callRemoteSync(ref: ProxyRef, op: string, args: unknown[] = [], 
       if (now >= giveUpAt) gaveUp = 'deadline';
       else if (now >= ownerCheck) {
         ownerCheck = now + OWNER_CHECK_MS;
-        if (!processExists(ref.pid)) gaveUp = 'owner';
+        // Over TCP the owner may be on another machine: its connection and heartbeat say whether it lives.
+        if (!isTcp(ref.addr) && !processExists(ref.pid)) gaveUp = 'owner';
       }
       // The helper decides: the reply, if it already went, or word that none will come.
       if (gaveUp !== undefined) abandon(h, ref, callId, bound?.undo);

@@ -35,15 +35,18 @@ export class FramedSocket {
     socket.on('data', (chunk: Buffer) => this.#receive(chunk));
   }
 
-  /** Sends one frame (header and body leave as one writev). */
-  send(payload: Uint8Array): void {
+  /**
+   * Sends one frame (header and body leave as one writev). `onLost` is called if the
+   * frame cannot be written (the peer is gone: EPIPE), so what it carried can be given back.
+   */
+  send(payload: Uint8Array, onLost?: () => void): void {
     const head = Buffer.allocUnsafe(4);
     head.writeUInt32LE(payload.length, 0);
     // Uncorked here and now, never on a later tick: a reply sent from a continuation
     // that nothing else follows must still leave, or its caller waits forever.
     this.socket.cork();
     this.socket.write(head);
-    this.socket.write(payload);
+    this.socket.write(payload, onLost === undefined ? undefined : (err) => err && onLost());
     this.socket.uncork();
   }
 

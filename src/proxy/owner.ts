@@ -13,12 +13,14 @@ import { describe } from '../futures/future.js';
 import { entryUrl } from '../util/entry-url.js';
 import { onExitCleanup } from '../util/exit-cleanup.js';
 import { ownedPrefix, sweepDeadOwners } from '../util/leftovers.js';
-import type { ProxyRef } from './protocol.js';
+import { isTcp, type ProxyRef } from './protocol.js';
 
 interface Broker {
   readonly worker: Worker;
   readonly path: string;
   readonly key: string;
+  /** Settles once the broker listens (or failed to), with its address (a TCP port 0 replaced by the one it got). */
+  readonly listening: Promise<string>;
 }
 
 /** The frame limit of proxy calls unless `configureProxies` sets another. */
@@ -90,12 +92,37 @@ export function socketPathIn(candidates: readonly string[]): { dir: string; path
   );
 }
 
+/** Where and with which key the broker listens, when not in a fresh directory with a random key (a manager's server). */
+let brokerPlace: { path?: string; key?: string } = {};
+
+/**
+ * @internal Sets the address (a socket path or `tcp://host:port`) and authkey (hex) of
+ * this process's broker, for a process that serves at a given address (a manager's
+ * server); before the first share.
+ */
+export function configureBroker(place: { path?: string; key?: string }): void {
+  if (broker !== undefined) throw new Error('concur: configureBroker() must be called before the first object is shared with another process');
+  brokerPlace = place;
+}
+
+/** @internal Resolves once this process's broker listens, with its address; rejects if it could not. */
+export function brokerListening(): Promise<string> {
+  return broker?.listening ?? Promise.reject(new Error('concur: no broker has started in this process'));
+}
+
 function startBroker(): Broker {
-  // Nobody else can enter the directory, so nobody else can reach the socket inside it.
-  const { dir, path } = socketPathIn([tmpdir(), ...FALLBACK_DIRS.filter((d) => existsSync(d))]);
-  onExitCleanup(() => rmSync(dir, { recursive: true, force: true }));
+  let path = brokerPlace.path;
+  if (path === undefined) {
+    // Nobody else can enter the directory, so nobody else can reach the socket inside it.
+    const made = socketPathIn([tmpdir(), ...FALLBACK_DIRS.filter((d) => existsSync(d))]);
+    path = made.path;
+    onExitCleanup(() => rmSync(made.dir, { recursive: true, force: true }));
+  } else if (!isTcp(path)) {
+    const socket = path;
+    onExitCleanup(() => rmSync(socket, { force: true }));
+  }
   // Web Crypto's global, not node:crypto: every worker loads this module, few start a broker.
-  const key = Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(32))).toString('hex');
+  const key = brokerPlace.key ?? Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(32))).toString('hex');
   const worker = new Worker(THREAD_BOOTSTRAP, {
     eval: true,
     workerData: { entry: entryUrl(import.meta.url, 'proxy', 'broker-entry'), path, key, maxFrameBytes },
@@ -106,7 +133,18 @@ function startBroker(): Broker {
   worker.on('error', (err) => {
     process.emitWarning(`concur: the broker that serves shared objects to other processes failed: ${err.message}`);
   });
-  return { worker, path, key };
+  const listening = new Promise<string>((resolve, reject) => {
+    worker.on('message', (m: unknown) => {
+      if (m === 'listening') resolve(path);
+      else if (m !== null && typeof m === 'object' && typeof (m as { listening?: unknown }).listening === 'string') resolve((m as { listening: string }).listening);
+    });
+    worker.once('error', reject);
+    worker.once('exit', () => reject(new Error('concur: the broker thread exited before it listened')));
+  });
+  listening.catch(() => {}); // most owners never ask
+  // After the listeners: a 'message' listener refs the worker's port again.
+  worker.unref();
+  return { worker, path, key, listening };
 }
 
 /** Shares `object` (a registered primitive) with other processes; returns how its proxies reach it. */

@@ -8,7 +8,7 @@ import { deserialize, serialize } from 'node:v8';
 
 /** Where a shared object lives and how to reach it: carried by each of its proxies. */
 export interface ProxyRef {
-  /** Unix socket path of the owner's broker. */
+  /** Unix socket path of the owner's broker, or `tcp://host:port` for one that listens on TCP (a manager's). */
   readonly addr: string;
   /** The owner's authkey, hex. */
   readonly key: string;
@@ -19,6 +19,37 @@ export interface ProxyRef {
   /** The owner's frame limit (maxFrameBytes): a call larger than it fails before it is sent. */
   readonly maxFrame: number;
 }
+
+/** Whether `addr` is a TCP address (`tcp://host:port`): its owner may be on another machine, so no pid says whether it lives. */
+export const isTcp = (addr: string): boolean => addr.startsWith('tcp://');
+
+/** The host and port of a `tcp://host:port` address. */
+export function tcpTarget(addr: string): { host: string; port: number } {
+  const rest = addr.slice('tcp://'.length);
+  const colon = rest.lastIndexOf(':');
+  const host = rest.slice(0, colon);
+  return { host: host.startsWith('[') ? host.slice(1, -1) : host, port: Number(rest.slice(colon + 1)) };
+}
+
+/** A `tcp://host:port` address. */
+export const tcpAddr = (host: string, port: number): string => `tcp://${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+/** A duration from the environment (tests shorten the heartbeat with it), else `fallback`. */
+function envMs(name: string, fallback: number): number {
+  const ms = Number(process.env[name]);
+  return Number.isFinite(ms) && ms > 0 ? ms : fallback;
+}
+
+/**
+ * Over TCP, each side hears from the other at least this often (a client pings its
+ * owner; any frame counts), so a peer whose machine vanished without closing the
+ * connection is noticed.
+ */
+export const HEARTBEAT_MS = envMs('CONCUR_PROXY_HEARTBEAT_MS', 2_000);
+/** Over TCP, a connection silent this long is taken for dead and closed. */
+export const SILENCE_LIMIT_MS = envMs('CONCUR_PROXY_SILENCE_MS', 15_000);
+/** The call id of a ping (its object id is 0): answered by the broker itself. */
+export const PING_CALL_ID = 0xffffffff;
 
 /** Most bytes a handshake frame may have (CPython caps its handshake messages at 256 too). */
 export const HANDSHAKE_MAX_BYTES = 256;

@@ -9,14 +9,16 @@
  * CALLER_GRACE_MS) even when the owner cannot answer: an acquire returns false, an
  * Event wait false, a get throws Empty, a Barrier wait BrokenBarrierError, and what the
  * owner grants after that is given back. A put with a timeout throws TimeoutError: it
- * may still land. A Condition wait has no such bound: it returns holding the lock, and
+ * may still land; or Full when the time ran out before it was sent, while the thread's
+ * earlier puts were still landing. A Condition wait has no such bound: it returns holding the lock, and
  * re-acquiring the lock has no timeout (as in Python).
  */
-import { BrokenBarrierError, Empty, TimeoutError } from '../futures/errors.js';
+import { BrokenBarrierError, Empty, Full, TimeoutError } from '../futures/errors.js';
 import { brandInstance, kindOf, registerShared } from '../sync/shared.js';
 import { hold, holdSync, withLock, type AcquireOptions } from '../sync/semlock.js';
 import { waitFor, waitForSync } from '../sync/condition.js';
 import { untilShutDown } from '../queues/until-shutdown.js';
+import { orderKey } from '../queues/shared-stack.js';
 import { bounded, callRemote, callRemoteSync, enqueue, enqueueSync, sendRemote, settle, settleSync, type Bound } from './client.js';
 import { exportObject } from './owner.js';
 import type { ProxyRef } from './protocol.js';
@@ -248,7 +250,8 @@ class RemoteSharedArray extends Remote {
 }
 
 /**
- * A SharedQueue of another process (multiprocessing's JoinableQueue across processes).
+ * A SharedQueue (or SharedLifoQueue, SharedPriorityQueue) of another process
+ * (multiprocessing's JoinableQueue across processes): its owner keeps the order.
  * A put into an unbounded queue with no timeout does not wait for the owner's answer
  * (as multiprocessing.Queue's feeder thread): it goes into this thread's outbox, which
  * the helper ships in batches, in order; a failure (QueueShutDown) is thrown by this
@@ -257,29 +260,43 @@ class RemoteSharedArray extends Remote {
  */
 class RemoteSharedQueue<T = unknown> extends Remote {
   readonly maxsize: number;
-  constructor(ref: ProxyRef, maxsize: number) {
+  /** @internal The kind it stands for: a priority queue's items are checked here, before they travel. */
+  readonly _kind: string;
+  constructor(ref: ProxyRef, maxsize: number, kind = 'SharedQueue') {
     super(ref);
     this.maxsize = maxsize;
+    this._kind = kind;
   }
   async put(item: T, options: { timeout?: number } = {}): Promise<void> {
+    this._check(item);
     if (this.maxsize <= 0 && options.timeout === undefined) return enqueue(this._ref, item);
-    await this._callAsync(this._putBound(options.timeout), 'put', item, options.timeout);
+    await this._callAsync(this._putBound(options.timeout), 'put', [item, options.timeout], this._notPut(options.timeout));
   }
   putSync(item: T, options: { timeout?: number } = {}): void {
+    this._check(item);
     if (this.maxsize <= 0 && options.timeout === undefined) return enqueueSync(this._ref, item);
-    this._callBounded(this._putBound(options.timeout), 'put', item, options.timeout);
+    this._callBounded(this._putBound(options.timeout), 'put', [item, options.timeout], this._notPut(options.timeout));
   }
   putNowait(item: T): void {
+    this._check(item);
     this._call('putNowait', item);
   }
+  /**
+   * @internal Throws the owner's TypeError for an item a priority queue can never order
+   * (a put into an unbounded queue does not wait for the owner's answer). An item that
+   * cannot be ordered with those already there is refused by the owner.
+   */
+  _check(item: T): void {
+    if (this._kind === 'SharedPriorityQueue') orderKey(item);
+  }
   get(options: { timeout?: number } = {}): Promise<T> {
-    return this._callAsync(this._getBound(options.timeout), 'get', options.timeout) as Promise<T>;
+    return this._callAsync(this._getBound(options.timeout), 'get', [options.timeout]) as Promise<T>;
   }
   getSync(options: { timeout?: number } = {}): T {
-    return this._callBounded(this._getBound(options.timeout), 'get', options.timeout) as T;
+    return this._callBounded(this._getBound(options.timeout), 'get', [options.timeout]) as T;
   }
   getNowait(): T {
-    return this._callBounded(this._getBound(0), 'getNowait') as T;
+    return this._callBounded(this._getBound(0), 'getNowait', []) as T;
   }
   qsize(): number {
     return this._call('qsize') as number;
@@ -311,15 +328,27 @@ class RemoteSharedQueue<T = unknown> extends Remote {
     settleSync(this._ref);
     return callRemoteSync(this._ref, op, args);
   }
-  /** @internal `_call` that gives up at `bound` (settling this thread's puts counts in its time). */
-  _callBounded(bound: Bound | undefined, op: string, ...args: unknown[]): unknown {
-    if (!settleSync(this._ref, bound?.giveUpAt)) return bound!.giveUp();
+  /**
+   * @internal `_call` that gives up at `bound` (settling this thread's puts counts in its
+   * time). Given up while settling, the call was never sent: `unsent` says so.
+   */
+  _callBounded(bound: Bound | undefined, op: string, args: unknown[], unsent = bound?.giveUp): unknown {
+    if (!settleSync(this._ref, bound?.giveUpAt)) return unsent!();
     return callRemoteSync(this._ref, op, args, bound);
   }
   /** @internal `_callBounded` with the event loop free. */
-  async _callAsync(bound: Bound | undefined, op: string, ...args: unknown[]): Promise<unknown> {
-    if (!(await settle(this._ref, bound?.giveUpAt))) return bound!.giveUp();
+  async _callAsync(bound: Bound | undefined, op: string, args: unknown[], unsent = bound?.giveUp): Promise<unknown> {
+    if (!(await settle(this._ref, bound?.giveUpAt))) return unsent!();
     return callRemote(this._ref, op, args, bound);
+  }
+  /**
+   * @internal A timed put whose time ran out while this thread's earlier puts were still
+   * landing (the queue is full, or its owner is not answering): this item was not sent.
+   */
+  _notPut(timeout: number | undefined): () => never {
+    return () => {
+      throw new Full(`queue still full after ${timeout} ms: this thread's earlier puts had not all landed in the owner's queue (pid ${this._ref.pid}), so this item was not put`);
+    };
   }
   /** @internal */
   _getBound(timeout: number | undefined): Bound | undefined {
@@ -348,7 +377,17 @@ registerShared('RemoteValue', RemoteValue);
 registerShared('RemoteSharedArray', RemoteSharedArray);
 registerShared('RemoteSharedQueue', RemoteSharedQueue);
 
+/** The proxy classes, for code that builds proxies of objects it serves itself (a manager's server). */
+export { RemoteSemLock, RemoteCondition, RemoteEvent, RemoteBarrier, RemoteSharedQueue };
+
 const isRemote = (kind: string | undefined): boolean => kind !== undefined && kind.startsWith('Remote');
+
+const crossingHooks: Array<(proxy: object) => void> = [];
+
+/** Calls `hook` with each proxy on its way into another process (a Process's or a pool task's argument, a Pipe message). */
+export function onCrossing(hook: (proxy: object) => void): void {
+  crossingHooks.push(hook);
+}
 
 /**
  * What a shared primitive becomes on its way into another process: a proxy served by
@@ -356,7 +395,11 @@ const isRemote = (kind: string | undefined): boolean => kind !== undefined && ki
  */
 export function toProxy<T>(value: T): T {
   const kind = kindOf(value);
-  if (kind === undefined || isRemote(kind)) return value;
+  if (kind === undefined) return value;
+  if (isRemote(kind)) {
+    for (const hook of crossingHooks) hook(value as object);
+    return value;
+  }
   const object = value as Record<string, any>;
   const ref = exportObject(object);
   switch (kind) {
@@ -376,7 +419,9 @@ export function toProxy<T>(value: T): T {
     case 'SharedArray':
       return new RemoteSharedArray(ref, object.array.length, toProxy(object._lock)) as T;
     case 'SharedQueue':
-      return new RemoteSharedQueue(ref, object.maxsize) as T;
+    case 'SharedLifoQueue':
+    case 'SharedPriorityQueue':
+      return new RemoteSharedQueue(ref, object.maxsize, kind) as T;
     default:
       throw new TypeError(`a ${kind} cannot cross into another process`);
   }

@@ -12,11 +12,12 @@
 import { MAX_CONDITION_WAITERS, type Condition } from '../sync/condition.js';
 import type { Event } from '../sync/event.js';
 import type { Barrier } from '../sync/barrier.js';
-import type { SemLock } from '../sync/semlock.js';
+import type { Lock, SemLock } from '../sync/semlock.js';
+import { kindOf } from '../sync/shared.js';
 import type { SharedArray, Value } from '../sync/value.js';
 import { encode, forEachRecord, type SharedQueue } from '../queues/shared-queue.js';
 import { runAsync } from '../sync/waiting.js';
-import { releasedLock, runFor, tookLock, type Caller } from './callers.js';
+import { runFor, tookLock, type Caller } from './callers.js';
 
 export type { Caller } from './callers.js';
 
@@ -49,6 +50,16 @@ async function putBack(q: SharedQueue, item: unknown): Promise<void> {
   q.taskDone();
 }
 
+/**
+ * Releases a permit or lock taken for `caller`. A Lock only while it still records the
+ * caller as its holder: anyone may release a Lock, so another may have done so and
+ * taken it since.
+ */
+function giveBack(lock: SemLock, caller: Caller): void {
+  if (kindOf(lock) === 'Lock') (lock as Lock)._releaseIfHeldBy(caller.owner);
+  else lock._release(1, caller.owner);
+}
+
 type Op<T> = (target: T, args: any[], caller: Caller) => unknown;
 type Ops<T> = Record<string, Op<T>>;
 /** Gives back what `op` returned (`value`) for a caller that cannot have it. */
@@ -62,24 +73,19 @@ const semlock: Ops<SemLock & { locked?(): boolean; value?: number }> = {
   },
   release: (lock, [n], caller) => {
     lock._release(n ?? 1, caller.owner);
-    releasedLock(lock);
   },
   /** The caller gave up on an acquire the owner granted late. */
-  giveBack: (lock, _args, caller) => {
-    lock._release(1, caller.owner);
-    releasedLock(lock);
-  },
+  giveBack: (lock, _args, caller) => giveBack(lock, caller),
   locked: (lock) => lock.locked!(),
   value: (lock) => lock.value,
 };
 const semlockUndo: Undo<SemLock> = (lock, op, got, caller) => {
-  if (op === 'acquire' && got === true) lock._release(1, caller.owner);
+  if (op === 'acquire' && got === true) giveBack(lock, caller);
 };
 
 const condition: Ops<Condition> = {
   wait: async (cond, [timeout], caller) => {
     // The wait gives the lock up, and its place ends the moment the caller is gone.
-    releasedLock(cond.lock, caller);
     const woke = await runFor(cond._waitSteps(timeout, caller.owner), caller, (r) => r.view === cond._state);
     if (caller.alive) tookLock(cond.lock, caller);
     return woke;
@@ -165,7 +171,16 @@ export const SERVED: Record<string, Ops<any>> = {
   Value: value,
   SharedArray: sharedArray,
   SharedQueue: queue,
+  SharedLifoQueue: queue,
+  SharedPriorityQueue: queue,
 };
+
+/**
+ * Kinds whose undo also runs when a reply cannot be written to a caller that died
+ * before its connection's close was seen: an item a get took comes back. (A lock it was
+ * granted is not undone here: callerGone releases what a dead caller holds.)
+ */
+export const UNDO_LOST_REPLY: ReadonlySet<string> = new Set(['SharedQueue', 'SharedLifoQueue', 'SharedPriorityQueue']);
 
 /** How each kind gives back what an operation took for a caller that cannot have it. */
 export const UNDO: Record<string, Undo<any>> = {
@@ -175,4 +190,6 @@ export const UNDO: Record<string, Undo<any>> = {
   BoundedSemaphore: semlockUndo,
   Condition: conditionUndo,
   SharedQueue: queueUndo,
+  SharedLifoQueue: queueUndo,
+  SharedPriorityQueue: queueUndo,
 };

@@ -3,6 +3,9 @@ import { checkTimeout, describe } from '../futures/future.js';
 import { Deque } from '../util/deque.js';
 import { setLongTimeout, type LongTimeout } from '../util/timers.js';
 import { untilShutDown } from './until-shutdown.js';
+import { pythonOrder } from './order.js';
+
+export { pythonOrder } from './order.js';
 
 /** Options of a Queue. */
 export interface QueueOptions {
@@ -201,18 +204,13 @@ export class LifoQueue<T> extends Queue<T> {
   }
 }
 
-/** Python's default ordering: numbers and strings as themselves, arrays as tuples, element by element. */
-export function pythonOrder(a: unknown, b: unknown): number {
-  if (Array.isArray(a) && Array.isArray(b)) {
-    for (let i = 0; i < Math.min(a.length, b.length); i++) {
-      const c = pythonOrder(a[i], b[i]);
-      if (c !== 0) return c;
-    }
-    return a.length - b.length;
+/** pythonOrder, saying what to do instead when it cannot order two items. */
+function defaultOrder(a: unknown, b: unknown): number {
+  try {
+    return pythonOrder(a, b);
+  } catch (err) {
+    throw new TypeError(`PriorityQueue ${(err as Error).message}; pass a compare function`);
   }
-  if ((typeof a === 'number' || typeof a === 'bigint') && (typeof b === 'number' || typeof b === 'bigint')) return a < b ? -1 : a > b ? 1 : 0;
-  if (typeof a === 'string' && typeof b === 'string') return a < b ? -1 : a > b ? 1 : 0;
-  throw new TypeError(`PriorityQueue cannot order ${describe(a)} and ${describe(b)}; pass a compare function`);
 }
 
 /** Smallest first: asyncio.PriorityQueue, ordered by `compare` or Python's default ordering. */
@@ -224,7 +222,7 @@ export class PriorityQueue<T> extends Queue<T> {
     const { compare, ...rest } = options;
     super(rest);
     if (compare !== undefined && typeof compare !== 'function') throw new TypeError(`compare must be a function, got ${describe(compare)}`);
-    this.#compare = compare ?? pythonOrder;
+    this.#compare = compare ?? defaultOrder;
   }
 
   protected override store(item: T): void {

@@ -3,9 +3,13 @@
  * ring, so a put in one thread and a get in another never cross the event loop.
  *
  *   header (Int32), a cache line per group:
- *     P_LOCK · TAIL · PUT_BYTES | PUT_COUNT · PUTS | C_LOCK · HEAD | GET_COUNT · GET_BYTES · GETS
- *     | GET_WAITERS | PUT_WAITERS | UNFINISHED · SHUTDOWN · DONE
- *   ring (bytes)    [length u32][tag u8][payload] … ; a length of WRAP sends the reader back to 0
+ *     P_LOCK · TAIL · PUT_BYTES · PUT_EPOCH | PUT_COUNT · PUTS | C_LOCK · HEAD · GET_EPOCH
+ *     | GET_COUNT · GET_BYTES · GETS | GET_WAITERS | PUT_WAITERS | UNFINISHED · SHUTDOWN · DONE
+ *   ring (bytes)    [length u32][tag u8][payload] … , a byte ring: a record that reaches the
+ *                   end goes on at 0, so any record up to the whole ring fits an empty queue
+ *
+ *   PUT_BYTES - GET_BYTES = bytes held; a put fits when that plus its record is at most
+ *   the ring's length, whatever TAIL is (no padding is ever wasted at the end).
  *
  * Every record is encoded by a fast path for numbers and strings and by v8.serialize
  * (structured clone) for anything else. Putters and getters have a lock each (a
@@ -15,14 +19,21 @@
  * cache line. Waiters sleep on generation counters (PUTS, GETS, DONE) with the one
  * wait/wake mechanism of src/sync/waiting.ts, so the Promise forms leave the event
  * loop running and the *Sync forms block a worker.
+ *
+ * SharedLifoQueue and SharedPriorityQueue (shared-ordered.ts) keep the same header and
+ * methods over a stack instead of the ring (shared-stack.ts): TAIL is its top, and gets
+ * take P_LOCK too, since both ends meet there.
  */
-import { deserialize, serialize } from 'node:v8';
 import { Empty, Full, QueueShutDown } from '../futures/errors.js';
 import { describe } from '../futures/future.js';
 import { brandInstance, registerShared } from '../sync/shared.js';
 import { untilShutDown } from './until-shutdown.js';
 import { deadlineOf, runAsync, runSync, waitAsync, waitSync, wake, type WaitSteps } from '../sync/waiting.js';
 import { enterInternal, leaveInternal } from '../sync/thread-life.js';
+import { copyIn, copyOut, decode, EMPTY, encode, readU32, TAG_NUMBER, viewOf, writeU32 } from './records.js';
+import { FIFO, orderKey, popRecord, PRIORITY, pushRecord, stackBytes, type OrderKey } from './shared-stack.js';
+
+export { encode, forEachRecord } from './records.js';
 
 // Int32 slots in groups 128 bytes apart (two cache lines: the prefetcher fetches lines
 // in pairs), so that what one side
@@ -30,11 +41,13 @@ import { enterInternal, leaveInternal } from '../sync/thread-life.js';
 const LINE = 32;
 const P_LOCK = 0; // putters only
 const TAIL = 1; // byte offset where the next record is written
-const PUT_BYTES = 2; // ring bytes ever taken by puts, wrap padding included (wrapping int32)
+const PUT_BYTES = 2; // ring bytes ever taken by puts (wrapping int32)
+const PUT_EPOCH = 3; // PUT_BYTES / 2^EPOCH_BITS: tells a putter its cached GET_* may have wrapped
 const PUT_COUNT = LINE; // records ever put (wrapping int32): getters read it when they seem empty
 const PUTS = LINE + 1; // bumped on every put and on shutdown: getters wait on it
 const C_LOCK = 2 * LINE; // getters only
 const HEAD = 2 * LINE + 1; // byte offset of the next record to read
+const GET_EPOCH = 2 * LINE + 2; // GET_BYTES / 2^EPOCH_BITS: tells a getter its cached PUT_COUNT may have wrapped
 const GET_COUNT = 3 * LINE; // putters read these when they seem full
 const GET_BYTES = 3 * LINE + 1;
 const GETS = 3 * LINE + 2; // bumped on every get and on shutdown: putters wait on it
@@ -45,22 +58,27 @@ const SHUTDOWN = 6 * LINE + 1;
 const DONE = 6 * LINE + 2; // bumped when UNFINISHED reaches 0: joiners wait on it
 const HEADER = 7 * LINE;
 
-const WRAP = 0xffffffff;
+
+/** Largest capacityBytes: byte counts and offsets are int32 words of the header. */
+const MAX_CAPACITY = 2 ** 30;
+/**
+ * A thread caches the other side's counters and reads them afresh only when they say
+ * full (or empty). Counters wrap at 2^32, so a cache older than that could look fresh:
+ * each side also counts epochs of 2^30 bytes on its own line, and a cache taken more
+ * than one epoch ago is read afresh. Within one epoch fewer than 2^31 bytes (and fewer
+ * than 2^29 records, each at least 4 bytes) have gone by, so the int32 differences hold.
+ */
+const EPOCH_BITS = 30;
 /** Longest sleep on an internal lock before trying it again. */
 const LOCK_SLICE_MS = 250;
 /** Polls of a blocking get or put before it sleeps. */
 const SPINS = 1000;
-const TAG_NUMBER = 1;
-const TAG_STRING = 2;
-const TAG_CLONE = 3;
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 /** Options of a SharedQueue. */
 export interface SharedQueueOptions {
   /** Most items held; 0 (the default) or less means no bound but memory. */
   maxsize?: number;
-  /** Bytes of shared memory for the items. @default 1 MiB */
+  /** Bytes of shared memory for the items (64 to 1 GiB); an item takes its encoding plus 4 bytes. @default 1 MiB */
   capacityBytes?: number;
 }
 
@@ -72,20 +90,29 @@ export class SharedQueue<T = unknown> {
   readonly _ring: Uint8Array;
   /** Most items held; 0 means unbounded. */
   readonly maxsize: number;
-  /** @internal This thread's last look at the getters' counters (never ahead of them). */
-  _gotCount = 0;
+  /** @internal How the items are kept and ordered: FIFO (a ring), LIFO or PRIORITY (a stack, see shared-stack.ts). */
+  readonly _order: number;
+  /** @internal This thread's last look at the getters' counters (never ahead of them), and PUT_EPOCH then. */
+  _seenGetCount = 0;
   /** @internal */
-  _gotBytes = 0;
-  /** @internal This thread's last look at PUT_COUNT. */
-  _putCount = 0;
+  _seenGetBytes = 0;
+  /** @internal */
+  _seenPutEpoch = 0;
+  /** @internal This thread's last look at PUT_COUNT, and GET_EPOCH then. */
+  _seenPutCount = 0;
+  /** @internal */
+  _seenGetEpoch = 0;
 
   constructor(options: SharedQueueOptions = {}) {
     const maxsize = options.maxsize ?? 0;
     const capacity = options.capacityBytes ?? 1 << 20;
     if (!Number.isInteger(maxsize)) throw new TypeError(`maxsize must be an integer, got ${describe(maxsize)}`);
-    if (!Number.isInteger(capacity) || capacity < 64) throw new RangeError(`capacityBytes must be an integer >= 64, got ${describe(capacity)}`);
+    if (!Number.isInteger(capacity) || capacity < 64 || capacity > MAX_CAPACITY) {
+      throw new RangeError(`capacityBytes must be an integer >= 64 and <= ${MAX_CAPACITY}, got ${describe(capacity)}`);
+    }
     brandInstance(this, new.target);
     this.maxsize = maxsize;
+    this._order = (new.target as { _ORDER?: number })._ORDER ?? FIFO;
     this._header = new Int32Array(new SharedArrayBuffer(HEADER * 4));
     this._ring = new Uint8Array(new SharedArrayBuffer(capacity));
   }
@@ -112,7 +139,7 @@ export class SharedQueue<T = unknown> {
     // The common case, room now, costs no generator and no extra promise hop.
     if (options.timeout === undefined) {
       try {
-        if (this._tryPut(encode(item, true))) return Promise.resolve();
+        if (this._tryPut(encode(item, true), this._keyOf(item))) return Promise.resolve();
       } catch (err) {
         return Promise.reject(err);
       }
@@ -122,13 +149,13 @@ export class SharedQueue<T = unknown> {
 
   /** `put`, blocking this thread. */
   putSync(item: T, options: { timeout?: number } = {}): void {
-    if (options.timeout === undefined && this._tryPut(encode(item, true))) return;
+    if (options.timeout === undefined && this._tryPut(encode(item, true), this._keyOf(item))) return;
     runSync(this._putSteps(item, options.timeout, true));
   }
 
   /** Adds an item at once; Full if there is no room. */
   putNowait(item: T): void {
-    if (!this._tryPut(encode(item, true))) throw new Full(`queue is full (maxsize ${this.maxsize}, or its ${this._ring.length} bytes)`);
+    if (!this._tryPut(encode(item, true), this._keyOf(item))) throw new Full(`queue is full (maxsize ${this.maxsize}, or its ${this._ring.length} bytes)`);
   }
 
   /** Removes and returns the next item, waiting up to `timeout` ms; Empty when the time runs out. */
@@ -156,16 +183,16 @@ export class SharedQueue<T = unknown> {
   /** @internal The put loop, for either driver: sleeps on GETS while full, announced in PUT_WAITERS. */
   *_putSteps(item: T, timeout: number | undefined, sync = false): WaitSteps<void> {
     // Only a blocking put may use the shared scratch record: nothing else runs in this thread until it returns.
-    return yield* this._putRecordSteps(encode(item, sync), timeout, sync);
+    return yield* this._putRecordSteps(encode(item, sync), timeout, sync, this._keyOf(item));
   }
 
   /** @internal The put loop for a record already encoded. */
-  *_putRecordSteps(record: Uint8Array, timeout: number | undefined, spin = false): WaitSteps<void> {
+  *_putRecordSteps(record: Uint8Array, timeout: number | undefined, spin = false, key = this._keyOfRecord(record)): WaitSteps<void> {
     const deadline = deadlineOf(timeout);
     const h = this._header;
     for (;;) {
       const gets = Atomics.load(h, GETS);
-      if (this._tryPut(record)) return;
+      if (this._tryPut(record, key)) return;
       if (spin && changesSoon(h, GETS, gets)) continue;
       Atomics.add(h, PUT_WAITERS, 1);
       let woke: boolean;
@@ -174,7 +201,7 @@ export class SharedQueue<T = unknown> {
       } finally {
         Atomics.sub(h, PUT_WAITERS, 1);
       }
-      if (!woke && !this._tryPut(record)) throw new Full(`queue still full after ${timeout} ms`);
+      if (!woke && !this._tryPut(record, key)) throw new Full(`queue still full after ${timeout} ms`);
       if (!woke) return;
     }
   }
@@ -247,8 +274,9 @@ export class SharedQueue<T = unknown> {
       Atomics.store(h, SHUTDOWN, 1);
       if (options.immediate) {
         const dropped = (h[PUT_COUNT]! - h[GET_COUNT]!) | 0;
-        h[HEAD] = h[TAIL]!;
-        Atomics.store(h, GET_BYTES, h[PUT_BYTES]!);
+        if (this._order === FIFO) h[HEAD] = h[TAIL]!;
+        else h[TAIL] = 0;
+        this._gotBytes((h[PUT_BYTES]! - h[GET_BYTES]!) | 0);
         Atomics.store(h, GET_COUNT, h[PUT_COUNT]!);
         let left: number;
         for (;;) {
@@ -280,6 +308,7 @@ export class SharedQueue<T = unknown> {
    * ships what its thread put, many items to a frame.
    */
   _takeRecords(maxBytes: number): { bytes: Uint8Array; count: number } | null {
+    if (this._order !== FIFO) throw new Error('_takeRecords takes from a FIFO SharedQueue only');
     const h = this._header;
     const ring = this._ring;
     let out: Uint8Array;
@@ -289,33 +318,19 @@ export class SharedQueue<T = unknown> {
       const gotCount = h[GET_COUNT]!;
       const available = (Atomics.load(h, PUT_COUNT) - gotCount) | 0;
       if (available <= 0) return null;
-      // Records run contiguously from HEAD, except across the ring's end: at most two segments.
-      const segments: Array<[number, number]> = [];
-      let start = h[HEAD]!;
-      let pos = start;
-      let freed = 0;
+      // Whole records are consecutive bytes of the ring from HEAD (wrapping at its end):
+      // find how many fit maxBytes, then copy that span out.
+      const head = h[HEAD]!;
+      let span = 0;
       while (count < available) {
-        if (ring.length - pos < 4 || readU32(ring, pos) === WRAP) {
-          if (pos > start) segments.push([start, pos]);
-          freed += ring.length - pos;
-          pos = start = 0;
-          continue;
-        }
-        const size = 4 + readU32(ring, pos);
-        if (count > 0 && freed + size > maxBytes) break;
-        pos += size;
-        freed += size;
+        const size = 4 + readU32(ring, (head + span) % ring.length);
+        if (count > 0 && span + size > maxBytes) break;
+        span += size;
         count++;
       }
-      if (pos > start) segments.push([start, pos]);
-      out = new Uint8Array(segments.reduce((n, [a, b]) => n + b - a, 0));
-      let at = 0;
-      for (const [a, b] of segments) {
-        out.set(ring.subarray(a, b), at);
-        at += b - a;
-      }
-      h[HEAD] = pos % ring.length;
-      Atomics.store(h, GET_BYTES, (h[GET_BYTES]! + freed) | 0);
+      out = copyOut(ring, head, span);
+      h[HEAD] = (head + span) % ring.length;
+      this._gotBytes(span);
       Atomics.store(h, GET_COUNT, (gotCount + count) | 0);
       Atomics.add(h, GETS, 1);
     } finally {
@@ -340,35 +355,40 @@ export class SharedQueue<T = unknown> {
     }
   }
 
+  /** @internal The order key of an item (a priority queue's), checked before anything is encoded or locked. */
+  _keyOf(item: unknown): OrderKey | undefined {
+    return this._order === PRIORITY ? orderKey(item) : undefined;
+  }
+
+  /** @internal The order key of a record's item. */
+  _keyOfRecord(record: Uint8Array): OrderKey | undefined {
+    return this._order === PRIORITY ? orderKey(decode(record)) : undefined;
+  }
+
   /** @internal Writes a record if there is room; throws after shutdown. */
-  _tryPut(record: Uint8Array): boolean {
+  _tryPut(record: Uint8Array, key = this._keyOfRecord(record)): boolean {
     const h = this._header;
     const ring = this._ring;
     const size = 4 + record.length;
-    if (size > ring.length) throw new RangeError(`an item of ${record.length} bytes cannot fit in this queue's ${ring.length} bytes (capacityBytes)`);
+    if (size > ring.length) {
+      throw new RangeError(`an item of ${size} bytes (its ${record.length}-byte encoding and a 4-byte length) cannot fit in this queue's ring of ${ring.length} bytes (capacityBytes)`);
+    }
     this._lock(P_LOCK);
     try {
       if (Atomics.load(h, SHUTDOWN) === 1) throw new QueueShutDown('put on a shut-down queue');
       const putCount = h[PUT_COUNT]!;
-      if (this.maxsize > 0 && ((putCount - this._gotCount) | 0) >= this.maxsize) {
-        this._gotCount = Atomics.load(h, GET_COUNT);
-        if (((putCount - this._gotCount) | 0) >= this.maxsize) return false;
-      }
-      let tail = h[TAIL]!;
-      const pad = tail + size > ring.length ? ring.length - tail : 0; // the record goes back to 0
       const putBytes = h[PUT_BYTES]!;
-      if (((putBytes - this._gotBytes) | 0) + pad + size > ring.length) {
-        this._gotBytes = Atomics.load(h, GET_BYTES);
-        if (((putBytes - this._gotBytes) | 0) + pad + size > ring.length) return false;
-      }
-      if (pad > 0) {
-        if (pad >= 4) writeU32(ring, tail, WRAP);
-        tail = 0;
-      }
-      writeU32(ring, tail, record.length);
-      ring.set(record, tail + 4);
-      h[TAIL] = (tail + size) % ring.length;
-      Atomics.store(h, PUT_BYTES, (putBytes + pad + size) | 0);
+      if (this._order !== FIFO) {
+        // A stack: getters take this lock too, so their counters hold still.
+        const n = (putCount - h[GET_COUNT]!) | 0;
+        if (this.maxsize > 0 && n >= this.maxsize) return false;
+        const top = h[TAIL]!;
+        if (top + 4 * n + size > stackBytes(ring)) return false; // its records and their index
+        h[TAIL] = pushRecord(ring, top, n, record, this._order === PRIORITY ? key : undefined);
+      } else if (!this._putInRing(record, putCount, putBytes)) return false;
+      const after = (putBytes + size) | 0;
+      if (after >>> EPOCH_BITS !== putBytes >>> EPOCH_BITS) h[PUT_EPOCH] = (h[PUT_EPOCH]! + 1) | 0;
+      Atomics.store(h, PUT_BYTES, after);
       Atomics.add(h, UNFINISHED, 1); // before the count: a getter's taskDone may follow at once
       // Last: a getter that sees the new count sees the record and everything above.
       Atomics.store(h, PUT_COUNT, (putCount + 1) | 0);
@@ -382,8 +402,32 @@ export class SharedQueue<T = unknown> {
     return true;
   }
 
+  /** @internal Writes a record at the ring's tail if there is room (FIFO, under P_LOCK). */
+  _putInRing(record: Uint8Array, putCount: number, putBytes: number): boolean {
+    const h = this._header;
+    const ring = this._ring;
+    const size = 4 + record.length;
+    // The getters' counters as this thread last saw them, unless so much has gone
+    // through since that the int32 differences below could have wrapped.
+    if (h[PUT_EPOCH] !== this._seenPutEpoch && h[PUT_EPOCH] !== ((this._seenPutEpoch + 1) | 0)) this._refreshGot();
+    if (this.maxsize > 0 && outside((putCount - this._seenGetCount) | 0, this.maxsize - 1)) {
+      this._refreshGot();
+      if (((putCount - this._seenGetCount) | 0) >= this.maxsize) return false;
+    }
+    if (outside((putBytes - this._seenGetBytes) | 0, ring.length - size)) {
+      this._refreshGot();
+      if (((putBytes - this._seenGetBytes) | 0) + size > ring.length) return false;
+    }
+    const tail = h[TAIL]!;
+    writeU32(ring, tail, record.length);
+    copyIn(ring, (tail + 4) % ring.length, record);
+    h[TAIL] = (tail + size) % ring.length;
+    return true;
+  }
+
   /** @internal Reads the next record, or NOTHING; throws QueueShutDown once shut down and empty. */
   _tryGet(): unknown {
+    if (this._order !== FIFO) return this._tryPop();
     const h = this._header;
     const ring = this._ring;
     let bytes: Uint8Array;
@@ -391,27 +435,27 @@ export class SharedQueue<T = unknown> {
     this._lock(C_LOCK);
     try {
       const gotCount = h[GET_COUNT]!;
-      if (((this._putCount - gotCount) | 0) <= 0) {
-        this._putCount = Atomics.load(h, PUT_COUNT);
-        if (((this._putCount - gotCount) | 0) <= 0) {
+      // PUT_COUNT as this thread last saw it, unless so much has gone through since
+      // that the int32 difference could have wrapped.
+      if ((h[GET_EPOCH] !== this._seenGetEpoch && h[GET_EPOCH] !== ((this._seenGetEpoch + 1) | 0)) || ((this._seenPutCount - gotCount) | 0) <= 0) {
+        this._seenPutCount = Atomics.load(h, PUT_COUNT);
+        this._seenGetEpoch = h[GET_EPOCH]!;
+        if (((this._seenPutCount - gotCount) | 0) <= 0) {
           if (Atomics.load(h, SHUTDOWN) === 1) throw new QueueShutDown('get on a shut-down, empty queue');
           return NOTHING;
         }
       }
-      let head = h[HEAD]!;
-      let pad = 0;
-      if (ring.length - head < 4 || readU32(ring, head) === WRAP) {
-        pad = ring.length - head;
-        head = 0;
-      }
+      const head = h[HEAD]!;
       const length = readU32(ring, head);
-      // A number is read in place; anything else is copied out and decoded after the lock.
-      if (ring[head + 4] === TAG_NUMBER) {
-        number = viewOf(ring).getFloat64(head + 5, true);
+      const at = (head + 4) % ring.length;
+      // A number is read in place when it does not straddle the ring's end; anything
+      // else is copied out and decoded after the lock.
+      if (ring[at] === TAG_NUMBER && at + length <= ring.length) {
+        number = viewOf(ring).getFloat64(at + 1, true);
         bytes = EMPTY;
-      } else bytes = ring.slice(head + 4, head + 4 + length);
-      h[HEAD] = (head + 4 + length) % ring.length;
-      Atomics.store(h, GET_BYTES, (h[GET_BYTES]! + pad + 4 + length) | 0);
+      } else bytes = copyOut(ring, at, length);
+      h[HEAD] = (at + length) % ring.length;
+      this._gotBytes(4 + length);
       Atomics.store(h, GET_COUNT, (gotCount + 1) | 0);
       Atomics.add(h, GETS, 1);
     } finally {
@@ -419,6 +463,48 @@ export class SharedQueue<T = unknown> {
     }
     if (Atomics.load(h, PUT_WAITERS) > 0) wake(h, GETS, 1);
     return bytes === EMPTY ? number : decode(bytes);
+  }
+
+  /** @internal `_tryGet` of a stack (LIFO or priority): the top record, under the one lock. */
+  _tryPop(): unknown {
+    const h = this._header;
+    let bytes: Uint8Array;
+    this._lock(P_LOCK);
+    try {
+      const gotCount = h[GET_COUNT]!;
+      const n = (h[PUT_COUNT]! - gotCount) | 0;
+      if (n <= 0) {
+        if (Atomics.load(h, SHUTDOWN) === 1) throw new QueueShutDown('get on a shut-down, empty queue');
+        return NOTHING;
+      }
+      const popped = popRecord(this._ring, h[TAIL]!, n);
+      bytes = popped.bytes;
+      h[TAIL] = popped.top;
+      this._gotBytes(4 + bytes.length);
+      Atomics.store(h, GET_COUNT, (gotCount + 1) | 0);
+      Atomics.add(h, GETS, 1);
+    } finally {
+      this._unlock(P_LOCK);
+    }
+    if (Atomics.load(h, PUT_WAITERS) > 0) wake(h, GETS, 1);
+    return decode(bytes);
+  }
+
+  /** @internal Reads the getters' counters afresh (a putter, under P_LOCK). */
+  _refreshGot(): void {
+    const h = this._header;
+    this._seenPutEpoch = h[PUT_EPOCH]!;
+    this._seenGetCount = Atomics.load(h, GET_COUNT);
+    this._seenGetBytes = Atomics.load(h, GET_BYTES);
+  }
+
+  /** @internal Counts `n` more bytes got (a getter, under C_LOCK). */
+  _gotBytes(n: number): void {
+    const h = this._header;
+    const before = h[GET_BYTES]!;
+    const after = (before + n) | 0;
+    if (after >>> EPOCH_BITS !== before >>> EPOCH_BITS) h[GET_EPOCH] = (h[GET_EPOCH]! + 1) | 0;
+    Atomics.store(h, GET_BYTES, after);
   }
 
   /**
@@ -459,72 +545,9 @@ function changesSoon(view: Int32Array, index: number, value: number): boolean {
 
 const NOTHING = Symbol('nothing');
 
-const EMPTY = new Uint8Array(0);
-const scratch = new Uint8Array(9);
-const scratchView = new DataView(scratch.buffer);
-const views = new WeakMap<ArrayBufferLike, DataView>();
-const viewOf = (ring: Uint8Array): DataView => {
-  let v = views.get(ring.buffer);
-  if (v === undefined) views.set(ring.buffer, (v = new DataView(ring.buffer)));
-  return v;
-};
-
-/** Calls `each` with every record of a buffer made by `_takeRecords`. */
-export function forEachRecord(bytes: Uint8Array, each: (record: Uint8Array) => void): void {
-  for (let pos = 0; pos < bytes.length; ) {
-    const length = readU32(bytes, pos);
-    each(bytes.subarray(pos + 4, pos + 4 + length));
-    pos += 4 + length;
-  }
-}
-
-/** The record for an item; a number may use the thread's scratch record when the caller copies it at once. */
-export function encode(item: unknown, reuse = false): Uint8Array {
-  if (typeof item === 'number') {
-    const out = reuse ? scratch : new Uint8Array(9);
-    out[0] = TAG_NUMBER;
-    (reuse ? scratchView : new DataView(out.buffer)).setFloat64(1, item, true);
-    return out;
-  }
-  if (typeof item === 'string') {
-    const text = encoder.encode(item);
-    const out = new Uint8Array(text.length + 1);
-    out[0] = TAG_STRING;
-    out.set(text, 1);
-    return out;
-  }
-  let body: Buffer;
-  try {
-    body = serialize(item);
-  } catch (err) {
-    throw new TypeError(`the item cannot be put on a SharedQueue: ${(err as Error).message}`, { cause: err });
-  }
-  const out = new Uint8Array(body.length + 1);
-  out[0] = TAG_CLONE;
-  out.set(body, 1);
-  return out;
-}
-
-function decode(bytes: Uint8Array): unknown {
-  switch (bytes[0]) {
-    case TAG_NUMBER:
-      return new DataView(bytes.buffer, bytes.byteOffset).getFloat64(1, true);
-    case TAG_STRING:
-      return decoder.decode(bytes.subarray(1));
-    default:
-      return deserialize(bytes.subarray(1));
-  }
-}
-
-function writeU32(ring: Uint8Array, at: number, value: number): void {
-  ring[at] = value & 0xff;
-  ring[at + 1] = (value >>> 8) & 0xff;
-  ring[at + 2] = (value >>> 16) & 0xff;
-  ring[at + 3] = (value >>> 24) & 0xff;
-}
-
-function readU32(ring: Uint8Array, at: number): number {
-  return (ring[at]! | (ring[at + 1]! << 8) | (ring[at + 2]! << 16) | (ring[at + 3]! << 24)) >>> 0;
+/** True unless 0 <= n <= max: a difference of wrapping counters that needs a fresh look. */
+function outside(n: number, max: number): boolean {
+  return n < 0 || n > max;
 }
 
 registerShared('SharedQueue', SharedQueue);

@@ -6,3 +6,4 @@ import './condition.js';
 import './barrier.js';
 import './value.js';
 import '../queues/shared-queue.js';
+import '../queues/shared-ordered.js';

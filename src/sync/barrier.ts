@@ -11,6 +11,13 @@ import { isOwnerGone, ME } from './owner.js';
 // written with Atomics. A generation fills with exactly `parties` arrivals; the last
 // one runs the action while the state is PASSING, and arrivals meanwhile wait for the
 // next generation (so no generation ever takes more than `parties`).
+//
+// A thread that is stopped never acts again, so a generation it arrived in cannot pass
+// as the others expect: it breaks, as if the thread had called abort() (Python's advice
+// for a thread that fails). ARRIVALS records each arrival's owner by index; whoever
+// looks next (a waiter every SCAN_MS, the next arrival, the passer before it passes)
+// finds the gone owner and breaks the generation. The passer stopped inside the action
+// is found the same way through PASSER.
 const LOCK = 0;
 const COUNT = 1; // arrivals in the filling generation
 const GEN = 2; // the filling generation's number; bumped when it passes or breaks
@@ -20,7 +27,12 @@ const PASSER = 5; // owner id of the thread running the action (while PASSING)
 const EPOCH = 6; // bumped by every change a sleeper may wait for: what sleepers sleep on
 const RING = 16; // the generations the last RING breaks broke, by break number
 const BROKE = 8;
-const WORDS = BROKE + RING;
+const ARRIVALS = BROKE + RING; // the owner id of each arrival of the current generation, by index
+/** Arrivals per generation whose owner is recorded (a later arrival of a larger barrier is not watched). */
+const TRACKED = 1024;
+/** How often a waiter looks for an arrival whose thread was stopped. */
+const SCAN_MS = 100;
+const GONE_MESSAGE = 'a thread waiting on the barrier was terminated; the barrier is now broken';
 
 const FILLING = 0;
 const PASSING = 1;
@@ -70,7 +82,7 @@ export class Barrier {
     this._timeout = options.timeout;
     Object.defineProperty(this, '_action', { value: options.action, enumerable: false });
     this._actionRef = options.action === undefined ? undefined : taskRefOf(options.action);
-    this._state = new Int32Array(new SharedArrayBuffer(4 * WORDS));
+    this._state = new Int32Array(new SharedArrayBuffer(4 * (ARRIVALS + Math.min(parties, TRACKED))));
   }
 
   /** Threads waiting now in the filling generation. */
@@ -138,7 +150,14 @@ export class Barrier {
         throw new BrokenBarrierError('the barrier is broken');
       }
       if (state === FILLING) {
+        if (this._lostArrivalLocked()) {
+          this._breakLocked();
+          unlockInternal(s, LOCK);
+          wake(s, EPOCH);
+          throw new BrokenBarrierError(GONE_MESSAGE);
+        }
         const index = Atomics.add(s, COUNT, 1);
+        if (ARRIVALS + index < s.length) Atomics.store(s, ARRIVALS + index, ME);
         const ticket = { index, gen: Atomics.load(s, GEN), breaks: Atomics.load(s, BREAKS) };
         if (index === this.parties - 1) {
           Atomics.store(s, STATE, PASSING);
@@ -168,6 +187,7 @@ export class Barrier {
   /** @internal Waits for the ticket's generation to pass (its index) or break (BrokenBarrierError). */
   *_departSteps(ticket: Ticket, deadline: number): WaitSteps<number> {
     const s = this._state;
+    let scanned = performance.now();
     for (;;) {
       const epoch = Atomics.load(s, EPOCH);
       // A break bumps BREAKS before GEN: a generation seen ended with BREAKS unchanged passed.
@@ -178,6 +198,11 @@ export class Barrier {
       if (Atomics.load(s, STATE) === PASSING && isOwnerGone(Atomics.load(s, PASSER))) {
         this._breakIfStill(ticket, (p) => isOwnerGone(p));
         continue;
+      }
+      const now = performance.now();
+      if (now - scanned >= SCAN_MS) {
+        scanned = now;
+        if (this._breakIfStill(ticket, () => this._lostArrivalLocked())) throw new BrokenBarrierError(GONE_MESSAGE);
       }
       const woke: boolean = yield { view: s, index: EPOCH, expected: epoch, deadline };
       if (!woke && this._breakIfStill(ticket, () => true)) throw new BrokenBarrierError('barrier wait timed out; the barrier is now broken');
@@ -200,7 +225,10 @@ export class Barrier {
     const s = this._state;
     lockInternal(s, LOCK);
     // Aborted or reset during the action: this generation broke, its waiters raise.
-    const passed = Atomics.load(s, BREAKS) === ticket.breaks;
+    const broken = Atomics.load(s, BREAKS) !== ticket.breaks;
+    const lost = !broken && this._lostArrivalLocked();
+    if (lost) this._breakLocked();
+    const passed = !broken && !lost;
     if (passed) {
       Atomics.store(s, COUNT, 0);
       Atomics.store(s, PASSER, 0);
@@ -210,6 +238,7 @@ export class Barrier {
     }
     unlockInternal(s, LOCK);
     wake(s, EPOCH);
+    if (lost) throw new BrokenBarrierError(GONE_MESSAGE);
     if (!passed) throw new BrokenBarrierError('the barrier was broken while its action ran');
     return ticket.index;
   }
@@ -223,6 +252,14 @@ export class Barrier {
     unlockInternal(s, LOCK);
     if (still) wake(s, EPOCH);
     return still;
+  }
+
+  /** @internal Under the lock: true if an arrival of the current generation belongs to a thread that was stopped. */
+  _lostArrivalLocked(): boolean {
+    const s = this._state;
+    const n = Math.min(Atomics.load(s, COUNT), s.length - ARRIVALS);
+    for (let i = 0; i < n; i++) if (isOwnerGone(Atomics.load(s, ARRIVALS + i))) return true;
+    return false;
   }
 
   /** @internal Ends the current generation as broken (under the lock): its waiters raise, and so do arrivals until reset. */

@@ -103,7 +103,9 @@ export abstract class SemLock {
       for (;;) {
         if (this._tryTake()) return true;
         const woke: boolean = yield { view: s, index: VALUE, expected: 0, deadline };
-        if (!woke && !this._tryTake()) return false;
+        // Out of time: one last try, and its answer is the call's (a permit taken here
+        // must be reported, and the loop must not go round to take a second one).
+        if (!woke) return this._tryTake();
       }
     } finally {
       Atomics.sub(s, WAITERS, 1);
@@ -251,7 +253,10 @@ export abstract class HolderLock extends SemLock {
           until = Math.min(deadline, stoppingSince + STOPPING_GRACE_MS);
         }
         const woke: boolean = yield { view: s, index: HOLDER, expected: holder, deadline: until };
-        if (!woke && performance.now() >= deadline) return this._takeFrom(0, owner, ctx, depth) || this._takeFromDead(owner, ctx, depth);
+        // False is "the time ran out", or, before `until`, "stop now" (the proxy broker
+        // says so for a caller whose process is gone): reading the clock alone would
+        // loop for ever on a stop.
+        if (!woke && (until === deadline || performance.now() < until)) return this._takeFrom(0, owner, ctx, depth) || this._takeFromDead(owner, ctx, depth);
       }
     } finally {
       Atomics.sub(s, WAITERS, 1);

@@ -13,6 +13,7 @@ import {
   checkOptions,
   COUNT,
   CTX,
+  DIED,
   HOLDER,
   HolderLock,
   NO_WAIT_OPTIONS,
@@ -64,6 +65,21 @@ export class Lock extends HolderLock {
   /** @internal */
   override _tryTake(): boolean {
     return Atomics.compareExchange(this._state, HOLDER, 0, ME) === 0;
+  }
+  /**
+   * @internal Frees the lock if `owner` holds it (a holder that is gone, for the proxy
+   * broker); false if it does not, because someone released it meanwhile (any thread
+   * may) and perhaps took it since.
+   */
+  _releaseIfHeldBy(owner: number): boolean {
+    const s = this._state;
+    for (const word of [owner, owner | DIED]) {
+      if (Atomics.compareExchange(s, HOLDER, word, 0) === word) {
+        if (Atomics.load(s, WAITERS) > 0) wake(s, HOLDER, 1);
+        return true;
+      }
+    }
+    return false;
   }
   /** @internal A Lock has no owner to check: held counts, as Python's Condition does. */
   override _owns(_who: Who): boolean {

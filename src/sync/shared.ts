@@ -19,9 +19,21 @@ export function reviveShared<T>(value: T): T {
   const kind = (value as Record<string, unknown>)[KIND];
   if (typeof kind !== 'string') return value;
   const cls = classes.get(kind);
-  if (cls !== undefined && Object.getPrototypeOf(value) !== cls.prototype) Object.setPrototypeOf(value, cls.prototype);
+  const fresh = cls !== undefined && Object.getPrototypeOf(value) !== cls.prototype;
+  if (fresh) Object.setPrototypeOf(value, cls.prototype);
   for (const v of Object.values(value as object)) reviveShared(v);
+  if (fresh) for (const hook of revivalHooks) hook(value as object, kind);
   return value;
+}
+
+const revivalHooks: Array<(value: object, kind: string) => void> = [];
+
+/**
+ * Calls `hook` with each primitive (or proxy) revived from a clone, once its class is
+ * back: a manager's proxy counts itself in the thread it arrived in.
+ */
+export function onRevive(hook: (value: object, kind: string) => void): void {
+  revivalHooks.push(hook);
 }
 
 /** Marks an instance with its registered kind as an own field, so it survives a structured clone. */

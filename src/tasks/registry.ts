@@ -34,9 +34,10 @@ export function normalizeModuleUrl(moduleUrl: string): string {
 /**
  * Names each function by `moduleUrl` and its key, so a worker can import the module
  * and find it, as Python pickles a function by module and qualified name. Returns
- * the same functions, still callable here; their types carry into `submit`.
+ * the same functions, still callable here; their types carry into `submit`. A class
+ * (a Process or Thread subclass that overrides run()) is registered the same way.
  */
-export function defineTasks<T extends Record<string, (...args: any[]) => unknown>>(moduleUrl: string, tasks: T): T {
+export function defineTasks<T extends Record<string, ((...args: any[]) => unknown) | (abstract new (...args: any[]) => unknown)>>(moduleUrl: string, tasks: T): T {
   const module = normalizeModuleUrl(moduleUrl);
   if (tasks === null || typeof tasks !== 'object') throw new TypeError(`defineTasks expects an object of functions, got ${typeof tasks}`);
   let named = registry.modules.get(module);

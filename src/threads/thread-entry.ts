@@ -6,10 +6,16 @@ import '../sync/all-shared.js';
 import '../proxy/proxies.js';
 import { runTarget } from '../processes/run-target.js';
 import { reviveInThread } from '../transport/crossing.js';
+import { currentThread, setUpThread } from './current-thread.js';
+import { reviveRunnable } from '../util/runnable.js';
 
-const { target, args } = workerData as { target: FunctionSpec; args: unknown[] };
+setUpThread();
+
+const { target, args, fields } = workerData as { target: FunctionSpec; args: unknown[]; fields?: string[] };
+// A subclass that overrides run(): rebuild the instance and run that.
+const instance = fields && ((cls: Function, values: unknown[]) => reviveRunnable('Thread', cls, currentThread().name, fields, values));
 // A rejection is uncaught: the parent prints it and the exit code is 1.
-await runTarget(target, () => reviveInThread(args));
+await runTarget(target, () => reviveInThread(args), instance);
 // A Thread ends when its target (and its non-daemon children) are done, even if it left
 // ports open, as a Python thread does.
 process.exit(0);

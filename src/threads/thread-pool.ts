@@ -19,6 +19,7 @@ export interface ThreadPoolOptions extends PoolOptions {
 }
 
 const ENTRY = threadEntry('worker-entry');
+let poolCount = 0;
 
 /**
  * Runs tasks on a pool of worker threads: concurrent.futures.ThreadPoolExecutor, with
@@ -29,6 +30,8 @@ export class ThreadPoolExecutor extends PoolExecutor {
   readonly #resourceLimits: ResourceLimits | undefined;
   readonly #execArgv: string[] | undefined;
   readonly #env: NodeJS.ProcessEnv | undefined;
+  readonly #index = poolCount++;
+  #spawned = 0;
 
   constructor(options: ThreadPoolOptions = {}) {
     checkPoolOptions(options, ['resourceLimits', 'execArgv', 'env'], 'ThreadPoolExecutor');
@@ -61,7 +64,7 @@ export class ThreadPoolExecutor extends PoolExecutor {
       resourceLimits: this.#resourceLimits,
       execArgv: this.#execArgv,
       env: this.#env,
-      name: 'concur worker',
+      name: `ThreadPoolExecutor-${this.#index}_${this.#spawned++}`, // Python's names, for currentThread()
     });
     const poll = (): unknown[] | undefined => receiveMessageOnPort(results)?.message as unknown[] | undefined;
     results.on('message', events.message);

@@ -1,7 +1,6 @@
-import type { Worker } from 'node:worker_threads';
+import { threadId, type Worker } from 'node:worker_threads';
 import { spawnThread, stopSpawnedThread } from './spawn-thread.js';
-import { Runnable, type RunHandle, type RunnableOptions } from '../util/runnable.js';
-import { specOf } from '../tasks/describe.js';
+import { markRunnableKind, Runnable, type RunHandle, type RunnableOptions } from '../util/runnable.js';
 import { argsForThread } from '../transport/crossing.js';
 import { THREAD_BOOTSTRAP, threadEntry } from './bootstrap.js';
 
@@ -18,21 +17,24 @@ export type ThreadOptions<A extends unknown[]> = RunnableOptions<A>;
  */
 export class Thread<A extends unknown[] = unknown[]> extends Runnable<A> {
   #worker: Worker | undefined;
+  #ident: number | undefined;
 
-  constructor(options: ThreadOptions<A>) {
+  /** Options with a target; a subclass that overrides run() may pass none (or name, daemon, args...). */
+  constructor(options?: ThreadOptions<A>) {
     super(options, 'Thread');
   }
 
   protected launch(): RunHandle {
-    const target = specOf(this.target);
-    const { args, transfer } = argsForThread(this.args);
+    const spec = this.runSpec();
+    const { args, transfer } = argsForThread(spec.args);
     const worker = spawnThread(THREAD_BOOTSTRAP, {
       eval: true,
       name: this.name,
-      workerData: { entry: threadEntry('thread-entry'), target, args },
+      workerData: { entry: threadEntry('thread-entry'), target: spec.target, args, fields: spec.fields },
       transferList: transfer,
     });
     this.#worker = worker;
+    this.#ident = worker.threadId; // the worker's own reads -1 once it has exited; Python's ident stays
     worker.once('exit', (code) => this.ended(code));
     // An uncaught error is printed and ends the thread with exit code 1, as Python reports it.
     worker.on('error', (err) => console.error(`Exception in thread ${this.name}:`, err));
@@ -49,8 +51,14 @@ export class Thread<A extends unknown[] = unknown[]> extends Runnable<A> {
     this.terminate();
   }
 
-  /** The worker's threadId, once started. */
+  /** The worker's threadId, once started (kept after it ends, as Python's). */
   get ident(): number | undefined {
-    return this.#worker?.threadId;
+    return this.#ident;
+  }
+
+  /** @internal */
+  override becameCurrent(): void {
+    this.#ident = threadId;
   }
 }
+markRunnableKind(Thread, 'Thread');

@@ -4,6 +4,9 @@ import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from '
 import '../sync/all-shared.js';
 import '../proxy/proxies.js';
 import { WorkerRuntime, type WorkerInit } from '../pool/worker-runtime.js';
+import { setUpThread } from './current-thread.js';
+
+setUpThread();
 
 const port = parentPort!;
 const init = workerData as WorkerInit & { resultsPort: MessagePort };

@@ -9,6 +9,7 @@ import {
   Full,
   InvalidStateError,
   QueueShutDown,
+  RemoteError,
   TimeoutError,
   WorkerCrashedError,
 } from '../futures/errors.js';
@@ -50,6 +51,7 @@ const KNOWN: Record<string, new (message?: string) => Error> = {
   BrokenBarrierError,
   QueueShutDown,
   AuthenticationError,
+  RemoteError,
 };
 
 /** How many causes (and nested AggregateError levels) are carried; deeper ones are dropped. */

@@ -2,11 +2,13 @@ import type { TaskFunction } from '../futures/executor.js';
 import { checkTimeout, describe } from '../futures/future.js';
 import { setLongTimeout, type LongTimeout } from './timers.js';
 import { checkNotBootstrapping } from '../tasks/main-guard.js';
+import { specOf, type FunctionSpec } from '../tasks/describe.js';
+import { taskRefOf } from '../tasks/registry.js';
 
 /** The options Process and Thread share. */
 export interface RunnableOptions<A extends unknown[]> {
-  /** The function to run: a defineTasks task or a self-contained function. */
-  target: TaskFunction<A, unknown>;
+  /** The function to run: a defineTasks task or a self-contained function. Not needed by a subclass that overrides run(). */
+  target?: TaskFunction<A, unknown>;
   /** Its arguments. */
   args?: A;
   /** A name for messages; a default is made from the kind. */
@@ -44,10 +46,50 @@ function nonDaemons(): Runnable<any>[] {
   return [...running].filter((r) => !r.daemon);
 }
 
+/** What crosses to a child to run: a target and its arguments, or a subclass and its fields. */
+export interface RunSpec {
+  /** The target function, or the registered subclass whose run() to call. */
+  target: FunctionSpec;
+  /** The target's arguments, or the values of the instance's fields. */
+  args: unknown[];
+  /** For a subclass: the names of its fields, in the order of `args`. */
+  fields?: string[];
+}
+
+// On Process and Thread themselves, so that a child finds which of them a user's subclass
+// extends, even from another copy of concur than the entry's.
+const KIND_KEY = Symbol.for('concur.runnableKind');
+
+/** @internal Marks Process or Thread, so reviveRunnable finds which one a subclass extends. */
+export function markRunnableKind(cls: Function, kind: 'Process' | 'Thread'): void {
+  Object.defineProperty(cls, KIND_KEY, { value: kind });
+}
+
+/**
+ * @internal In a child: an instance of the subclass `cls` of Process or Thread (`kind`),
+ * as Python unpickles one: the base's constructor runs (the subclass's does not), then
+ * the fields the parent's instance had are set. Its run() is what the child runs.
+ */
+export function reviveRunnable(kind: 'Process' | 'Thread', cls: Function, name: string, fields: string[], values: unknown[]): { run(): unknown } {
+  let base: Function | null = cls;
+  while (base !== null && !(Object.hasOwn(base, KIND_KEY) && (base as any)[KIND_KEY] === kind)) base = Object.getPrototypeOf(base) as Function | null;
+  if (base === null) throw new TypeError(`${cls.name} does not extend ${kind}`);
+  const self = Reflect.construct(base, [], cls) as Runnable<any>;
+  fields.forEach((key, i) => Object.defineProperty(self, key, { value: values[i], writable: true, enumerable: true, configurable: true }));
+  self.name = name;
+  self.becameCurrent();
+  return self;
+}
+
 /**
  * What Process and Thread share, as Python's BaseProcess: name, daemon, start-once,
  * join with a timeout, isAlive, exitCode and close. A subclass starts the real thing
  * in `launch` and reports its end through `ended`.
+ *
+ * As in Python, a user's subclass may override `run()` instead of passing a target:
+ * the child then runs `run()` on a copy of the instance, rebuilt from its class (which
+ * must be registered with defineTasks, so the child can import it) and its own
+ * enumerable fields (structured-cloned; primitives and Pipe ends cross as arguments do).
  */
 export abstract class Runnable<A extends unknown[]> {
   protected readonly target: TaskFunction<A, unknown>;
@@ -60,11 +102,15 @@ export abstract class Runnable<A extends unknown[]> {
   #markExited: (() => void) | undefined;
   #closed = false;
 
-  constructor(options: RunnableOptions<A>, kind: 'Process' | 'Thread') {
+  constructor(options: RunnableOptions<A> | undefined, kind: 'Process' | 'Thread') {
+    const overridesRun = this.run !== Runnable.prototype.run;
+    options ??= {}; // new Process() is an error about the target, below
     if (options === null || typeof options !== 'object') throw new TypeError(`${kind} options must be an object, got ${describe(options)}`);
-    if (typeof options.target !== 'function') throw new TypeError(`target must be a function, got ${describe(options.target)}`);
+    if (typeof options.target !== 'function' && !(options.target === undefined && overridesRun)) {
+      throw new TypeError(`target must be a function (or subclass ${kind} and override run()), got ${describe(options.target)}`);
+    }
     if (options.args !== undefined && !Array.isArray(options.args)) throw new TypeError(`args must be an array, got ${describe(options.args)}`);
-    this.target = options.target;
+    this.target = options.target!;
     this.args = (options.args ?? []) as A;
     const n = (counters.get(kind) ?? 0) + 1;
     counters.set(kind, n);
@@ -89,6 +135,40 @@ export abstract class Runnable<A extends unknown[]> {
 
   /** Starts the underlying process or thread; called once by `start()`. */
   protected abstract launch(): RunHandle;
+
+  /**
+   * What the child runs: the target with its arguments. Override it in a subclass (as
+   * Python's `run()`), register the subclass with defineTasks, and the child runs it.
+   */
+  run(): unknown {
+    return this.target(...this.args);
+  }
+
+  /** For subclasses: what crosses to the child (see RunSpec). */
+  protected runSpec(): RunSpec {
+    if (this.run === Runnable.prototype.run) return { target: specOf(this.target), args: this.args };
+    const cls = this.constructor;
+    if (taskRefOf(cls) === undefined) {
+      throw new TypeError(
+        `${this.#kind} subclass ${cls.name} overrides run() but is not registered, so the child cannot import it: ` +
+          `export it and add defineTasks(import.meta.url, { ${cls.name} }) to its module`,
+      );
+    }
+    const fields = Object.keys(this).filter((key) => key !== 'target' && key !== 'args');
+    const values = fields.map((key) => (this as Record<string, unknown>)[key]);
+    values.forEach((value, i) => {
+      if (typeof value === 'function') {
+        throw new TypeError(
+          `field "${fields[i]}" of ${cls.name} is a function, which cannot be sent to its ${this.#kind.toLowerCase()}: ` +
+            'make it a method, or pass a defineTasks task and call it from run()',
+        );
+      }
+    });
+    return { target: specOf(cls), args: values, fields };
+  }
+
+  /** @internal In the child, on the rebuilt instance: it is the running process or thread. */
+  becameCurrent(): void {}
 
   /** For subclasses: the process or thread ended with this exit code. */
   protected ended(exitCode: number): void {

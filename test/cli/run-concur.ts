@@ -1,9 +1,11 @@
 // Runs the `concur` command as a user would (a process, real files) for the CLI tests.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+export { alive, childrenOf } from '../fixtures/procs.js';
 
 export const bin = fileURLToPath(new URL('../../bin/concur.js', import.meta.url));
 export const hostile = fileURLToPath(new URL('../fixtures/cli-hostile-tasks.mjs', import.meta.url));
@@ -78,32 +80,4 @@ export function waitFor(stream: NodeJS.ReadableStream, read: () => string, patte
     stream.once('end', ended);
     check();
   });
-}
-
-/** The pids of the live (not zombie) processes whose parent is `pid` (Linux /proc). */
-export function childrenOf(pid: number): number[] {
-  const kids: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-    } catch {
-      continue; // it ended while we looked
-    }
-    // pid (comm) state ppid ...: comm may hold spaces and parentheses, so split after the last ')'
-    const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(ppid) === pid && state !== 'Z') kids.push(Number(name));
-  }
-  return kids;
-}
-
-/** True while `pid` is a live process (not gone, not a zombie). */
-export function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
 }

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DIST, runNode, type NodeRun } from './run-node.js';
+import { DIST, runNode, type NodeRun } from '../fixtures/run-node.js';
 
 // The statements after the import, valid both in a module and in an async function.
 const BODY = `

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { explain, ringsOf, SIGNALS, withParent } from './signal-helpers.js';
-import { startNode } from './run-node.js';
+import { startNode } from '../fixtures/run-node.js';
 
 const T = { timeout: 30_000 };
 

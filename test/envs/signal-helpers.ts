@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startNode, type NodeRun } from './run-node.js';
+import { startNode, type NodeRun } from '../fixtures/run-node.js';
 
 const PARENT = fileURLToPath(new URL('../fixtures/signal-parent.mjs', import.meta.url));
 

@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { REPO, runNode, type NodeRun } from './run-node.js';
+import { REPO, runNode, type NodeRun } from '../fixtures/run-node.js';
 
 const TSX_BIN = join(REPO, 'node_modules/.bin/tsx');
 const TSX_LOADER = pathToFileURL(join(REPO, 'node_modules/tsx/dist/loader.mjs')).href;

@@ -72,3 +72,35 @@ describe('AsyncExecutor', () => {
     assert.equal(await waiting, 1);
   });
 });
+
+describe('AsyncExecutor: map after shutdown', () => {
+  it('a lazy map starts nothing after shutdown: the results already submitted come, then the error submit raises', async () => {
+    const executor = new AsyncExecutor({ maxConcurrency: 2 });
+    let calls = 0;
+    let shutDown = false;
+    let callsAfter = 0;
+    const work = async (x: number): Promise<number> => {
+      calls++;
+      if (shutDown) callsAfter++;
+      return x + 1;
+    };
+    function* naturals(): Generator<number> {
+      for (let i = 0; i < 100; i++) yield i;
+    }
+    const results = executor.map(work, naturals(), { buffersize: 4 });
+    assert.equal((await results.next()).value, 1);
+    await executor.shutdown();
+    shutDown = true;
+    const got: number[] = [];
+    let error: unknown;
+    try {
+      for await (const v of results) got.push(v);
+    } catch (err) {
+      error = err;
+    }
+    assert.equal(callsAfter, 0, 'no call started after shutdown');
+    assert.ok(got.length <= 4, `at most the submitted ones come, got ${got.length}`);
+    assert.ok(calls < 100);
+    assert.ok(error instanceof Error && /cannot schedule new futures after shutdown \(AsyncExecutor\)/.test(error.message), String(error));
+  });
+});

@@ -70,6 +70,37 @@ describe('Future', () => {
     await assert.rejects(c.exception(), CancelledError);
   });
 
+  it('resultSync() and exceptionSync() read a done Future at once, and throw InvalidStateError before', () => {
+    const ok = finished(42);
+    assert.equal(ok.resultSync(), 42);
+    assert.equal(ok.exceptionSync(), undefined);
+
+    const failed = new Future<number>();
+    failed.setRunningOrNotifyCancel();
+    const boom = new RangeError('boom');
+    failed.setException(boom);
+    assert.throws(() => failed.resultSync(), (e) => e === boom); // the task's own error, as itself
+    assert.equal(failed.exceptionSync(), boom);
+
+    const cancelled = new Future();
+    cancelled.cancel();
+    assert.throws(() => cancelled.resultSync(), CancelledError);
+    assert.throws(() => cancelled.exceptionSync(), CancelledError);
+
+    const pending = new Future();
+    assert.throws(() => pending.resultSync(), (e) => e instanceof InvalidStateError && /not done \(PENDING\)/.test(e.message));
+    pending.setRunningOrNotifyCancel();
+    assert.throws(() => pending.exceptionSync(), /not done \(RUNNING\)/);
+
+    // Python's add_done_callback(lambda f: f.result()): the callback reads the result without awaiting.
+    const seen: number[] = [];
+    const f = new Future<number>();
+    f.addDoneCallback((done) => void seen.push(done.resultSync() * 2));
+    f.setRunningOrNotifyCancel();
+    f.setResult(21);
+    assert.deepEqual(seen, [42]);
+  });
+
   it('result(timeout) rejects with TimeoutError when not done in time, and resolves when done in time', async () => {
     const f = new Future<number>();
     await assert.rejects(f.result(0), TimeoutError);

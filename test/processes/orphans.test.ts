@@ -1,21 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { it } from 'node:test';
-
-/** Running, as opposed to gone or a zombie (dead, waiting for whoever adopted it to reap it). */
-const alive = (pid: number): boolean => {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-};
+import { alive } from '../fixtures/procs.js';
 
 it('when a parent is SIGKILLed, its pool workers and Processes all exit within 2 s', async () => {
   const fixture = fileURLToPath(new URL('../fixtures/orphan-parent.ts', import.meta.url));

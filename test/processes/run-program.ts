@@ -1,9 +1,8 @@
 // Runs a fixture program in a process group of its own, with a hard timeout, and
 // reports what it printed and which of its descendants outlived it.
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { groupMembers } from '../fixtures/procs.js';
+import { startNode } from '../fixtures/run-node.js';
 
 /** How a program run ended. */
 export interface ProgramRun {
@@ -15,22 +14,6 @@ export interface ProgramRun {
   timedOut: boolean;
   /** Processes of its group still running a few seconds after it ended (killed since). */
   leftovers: number[];
-}
-
-/** Live (not zombie) processes whose process group is `pgid`. */
-function groupMembers(pgid: number): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[2]) === pgid && fields[0] !== 'Z') out.push(Number(name));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
 }
 
 function killGroup(pgid: number): void {
@@ -46,24 +29,9 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 /** Runs test/fixtures/`fixture` under tsx with `env` added; kills its whole group at `timeoutMs`. */
 export async function runProgram(fixture: string, env: Record<string, string>, timeoutMs: number): Promise<ProgramRun> {
   const path = fileURLToPath(new URL(`../fixtures/${fixture}`, import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', path], {
-    detached: true, // a group of its own: whatever it starts can be found, and killed
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...env },
-  });
-  const pgid = child.pid!;
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const closed = once(child, 'close');
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    killGroup(pgid);
-  }, timeoutMs);
-  const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
-  clearTimeout(timer);
+  const started = startNode(['--import', 'tsx', path], { env: { ...process.env, ...env }, timeoutMs });
+  const pgid = started.pid; // its own group: whatever it starts can be found, and killed
+  const { code, signal } = await started.exited;
   // Its children watch it and end with it: give them a moment, bounded, then look.
   const deadline = performance.now() + 5_000;
   let leftovers = groupMembers(pgid);
@@ -72,7 +40,8 @@ export async function runProgram(fixture: string, env: Record<string, string>, t
     leftovers = groupMembers(pgid);
   }
   if (leftovers.length > 0) killGroup(pgid);
-  await Promise.race([closed, sleep(2_000)]); // the rest of what was printed
+  await Promise.race([started.done, sleep(2_000)]); // the rest of what was printed
+  const { stdout, stderr, timedOut } = started.output();
   return { code, signal, stdout, stderr, timedOut, leftovers };
 }
 

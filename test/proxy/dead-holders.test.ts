@@ -76,3 +76,23 @@ describe('a process killed while it holds or waits through a proxy', () => {
     cond.release();
   });
 });
+
+describe('a Lock a killed process held once, then released by another', () => {
+  it('is not released for the dead process when the owner has taken it since', { timeout: 180_000 }, async () => {
+    const lock = new Lock();
+    const extra = new Lock();
+    const ready = new Event();
+    const p = new Process({ target: proxyTasks.holdAndHang, args: [ready, lock, extra] }).start();
+    assert.equal(await ready.wait(60_000), true);
+    // Any thread may release a Lock (threading.Lock): the owner does, and takes it itself.
+    lock.release();
+    assert.equal(lock.acquireSync({ blocking: false }), true);
+    p.kill();
+    await p.join();
+    // `extra` comes back once the owner has seen the death.
+    assert.equal(await extra.acquire({ timeout: 5000 }), true, 'the dead process held extra');
+    assert.equal(lock.locked(), true, "the owner's own holding of the Lock stays");
+    lock.release();
+    extra.release();
+  });
+});

@@ -3,7 +3,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import type { Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
+import { once } from 'node:events';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { FramedSocket } from '../../src/proxy/frames.js';
 
 /** Enough of a Socket for FramedSocket to read from. */
@@ -81,5 +84,34 @@ describe('FramedSocket buffering', () => {
     head.writeUInt32LE(257);
     socket.emit('data', head);
     assert.equal(destroyed, true);
+  });
+
+  it('a frame that cannot be written because the peer is gone calls onLost (what it carried can be given back); a frame written does not', async () => {
+    const path = join(tmpdir(), `concur-frames-${process.pid}-${Date.now()}.sock`);
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(path, resolve));
+    try {
+      const accepted = once(server, 'connection') as Promise<[Socket]>;
+      const client = connect(path);
+      await once(client, 'connect');
+      const [here] = await accepted;
+      here.on('error', () => {}); // EPIPE, as the broker's sockets ignore it
+      const framed = new FramedSocket(here, { maxFrameBytes: 1 << 20 });
+      let lost = 0;
+      const arrived = once(client, 'data') as Promise<[Buffer]>;
+      framed.send(Buffer.from('kept'), () => lost++);
+      assert.equal((await arrived)[0].subarray(4).toString(), 'kept');
+      client.destroy();
+      await once(client, 'close');
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => framed.send(Buffer.from('item'), resolve)),
+        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('onLost not called within 20 s')), 20_000))),
+      ]);
+      clearTimeout(timer);
+      assert.equal(lost, 0, 'the frame that was written is not reported lost');
+    } finally {
+      server.close();
+    }
   });
 });

@@ -23,12 +23,12 @@ import { remote } from '../fixtures/remote-tasks.js';
 import { syncTasks } from '../fixtures/sync-tasks.js';
 
 describe('primitives across processes', () => {
-  it('2 processes x 10,000 increments of a Value under a Lock are exact', { timeout: 30_000 }, async () => {
+  it('2 processes x 3,000 increments of a Value under a Lock are exact', { timeout: 30_000 }, async () => {
     const value = new Value('i32', 0);
     const lock = new Lock();
     await using pool = new ProcessPoolExecutor({ maxWorkers: 2 });
-    await Promise.all([pool.submit(syncTasks.incrementMany, value, lock, 10_000), pool.submit(syncTasks.incrementMany, value, lock, 10_000)]);
-    assert.equal(value.value, 20_000);
+    await Promise.all([pool.submit(syncTasks.incrementMany, value, lock, 3_000), pool.submit(syncTasks.incrementMany, value, lock, 3_000)]);
+    assert.equal(value.value, 6_000);
   });
 
   it('a Lock held here can be released by another process; an RLock cannot', { timeout: 30_000 }, async () => {

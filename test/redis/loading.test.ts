@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { REPO, runNode } from '../envs/run-node.js';
+import { REPO, runNode } from '../fixtures/run-node.js';
 
 const HOOK = new URL('../fixtures/record-loads.mjs', import.meta.url).href;
 const BUILT = existsSync(fileURLToPath(new URL('../../dist/redis/index.js', import.meta.url)));

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { RedisWorker } from '../../src/redis/index.js';
-import { REPO, runNode } from '../envs/run-node.js';
+import { REPO, runNode } from '../fixtures/run-node.js';
 import { KEY, REDIS_TASKS_JS } from './helpers.js';
 
 const BIN = fileURLToPath(new URL('../../bin/concur.js', import.meta.url));

@@ -10,7 +10,7 @@ import { toProxy } from '../../src/proxy/proxies.js';
 import { RedisExecutor, RedisWorker } from '../../src/redis/index.js';
 import { files, tasks } from '../fixtures/tasks.js';
 import { redisTasks } from '../fixtures/redis-tasks.mjs';
-import { REPO } from '../envs/run-node.js';
+import { REPO } from '../fixtures/run-node.js';
 import type { PortableTask } from '../../src/redis/names.js';
 import { makeJob } from '../../src/redis/wire.js';
 import { FIXTURE_TASKS, KEY, obliterate, REDIS_TASKS_JS, REDIS_URL, skipReason, uniqueQueue } from './helpers.js';

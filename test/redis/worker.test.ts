@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { WorkerCrashedError } from '../../src/index.js';
 import { RedisExecutor } from '../../src/redis/index.js';
 import { redisTasks } from '../fixtures/redis-tasks.mjs';
-import { REPO, runNode, startNode, type StartedNode } from '../envs/run-node.js';
+import { REPO, runNode, startNode, type StartedNode } from '../fixtures/run-node.js';
 import { KEY, obliterate, REDIS_TASKS_JS, REDIS_URL, skipReason, uniqueQueue, until } from './helpers.js';
 
 const BIN = fileURLToPath(new URL('../../bin/concur.js', import.meta.url));

@@ -116,6 +116,32 @@ describe('RLock and Condition between coroutines of one thread (issue 10, item 5
     assert.equal(rlock.locked(), false);
   });
 
+  it('a coroutine started in the same synchronous run, right after another took the RLock in its await, is not the owner', async () => {
+    // The first coroutine's code after its await owns the lock even before it has run;
+    // the second starts at once (no await between) and must not pass for the owner.
+    const rlock = new RLock();
+    const seen: string[] = [];
+    const first = async (): Promise<void> => {
+      await rlock.acquire();
+      seen.push('first inside');
+      await turn();
+      rlock.release();
+    };
+    const second = async (): Promise<void> => {
+      seen.push('second starts');
+      assert.equal(rlock.locked(), true, 'the first took it synchronously');
+      assert.throws(() => rlock.acquireSync(), /another coroutine of this thread/);
+      assert.equal(rlock.acquireSync({ blocking: false }), false);
+      assert.throws(() => rlock.release(), /un-acquired/);
+      assert.equal(await rlock.acquire(), true, 'an awaited acquire waits its turn');
+      seen.push('second inside');
+      rlock.release();
+    };
+    await Promise.all([first(), second()]);
+    assert.deepEqual(seen, ['second starts', 'first inside', 'second inside']);
+    assert.equal(rlock.locked(), false);
+  });
+
   it('Condition wait and notify between coroutines: each item is taken by exactly one consumer, with the lock held by one at a time', async () => {
     const cond = new Condition();
     const items: number[] = [];

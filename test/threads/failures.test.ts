@@ -47,7 +47,7 @@ describe('ThreadPoolExecutor failures', () => {
     const counter = flag(1);
     // Warm up so the next two travel in one batch; the async one sends the first's result, then exits.
     for (let i = 0; i < 3; i++) await pool.submit(tasks.countRun, flag(1), i);
-    for (let round = 0; round < 20; round++) {
+    for (let round = 0; round < 10; round++) {
       const sent = pool.submit(tasks.countRun, counter, round);
       const crash = pool.submit(tasks.exitSoon, 9);
       assert.ok((await crash.exception()) instanceof WorkerCrashedError);

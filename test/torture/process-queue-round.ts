@@ -12,7 +12,7 @@
  *   returns once they are marked done, and one more taskDone() throws.
  */
 import assert from 'node:assert/strict';
-import { SharedQueue } from '../../src/index.js';
+import { SharedLifoQueue, SharedPriorityQueue, SharedQueue } from '../../src/index.js';
 import { eventually, pause, Rng, STALL_MS, STARTUP_MS, waitUntil, Watchdog, withDeadline } from './harness.js';
 import { ProcessLog } from './process-log.js';
 import { Crew, type Member } from './process-crew.js';
@@ -46,13 +46,16 @@ export interface ProcessQueueParams {
   /** Producers put this many items each and return; the shutdown waits for them. */
   quota: number;
   immediate: boolean;
+  /** Which queue: a SharedQueue (FIFO), a SharedLifoQueue or a SharedPriorityQueue (string items only: they must order). */
+  order?: 'fifo' | 'lifo' | 'priority';
 }
 
 const ROLE = { mixed: 0, producer: 1, consumer: 2 } as const;
 type Role = keyof typeof ROLE;
 
 export async function processQueueRound(rng: Rng, p: ProcessQueueParams): Promise<{ kills: number; taken: number }> {
-  const q = new SharedQueue<unknown>({ maxsize: p.maxsize, capacityBytes: p.capacityBytes });
+  const Kind = p.order === 'lifo' ? SharedLifoQueue : p.order === 'priority' ? SharedPriorityQueue : SharedQueue;
+  const q = new Kind<unknown>({ maxsize: p.maxsize, capacityBytes: p.capacityBytes });
   const log = new ProcessLog();
   const begun = new Set<number>();
   const done = new Set<number>();
@@ -102,6 +105,7 @@ export async function processQueueRound(rng: Rng, p: ProcessQueueParams): Promis
       base: slot * PER_SLOT,
       count: p.quota > 0 ? p.quota : PER_SLOT,
       stopWhenDone: p.quota > 0,
+      itemKind: p.order === 'priority' ? 1 : undefined,
     });
     const args = (slot: number): Parameters<typeof processTasks.queueChurn> => [q, log.path, slot, rng.fork(), plan(slot)];
     if (how === 'process') return crew.process(role, processTasks.queueChurn, args);

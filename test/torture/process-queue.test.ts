@@ -36,4 +36,21 @@ describe('torture: SharedQueue across processes', () => {
       report(`${rounds} rounds, ${kills} children killed, ${taken} items taken`);
     }),
   );
+
+  it(
+    'SharedLifoQueue and SharedPriorityQueue across processes: bounded or unbounded, children SIGKILLed, nothing lost beyond a dead hand',
+    { timeout: TEST_TIMEOUT },
+    torture(async ({ rng, note, report }) => {
+      let kills = 0;
+      let taken = 0;
+      const rounds = await runFor(TORTURE_MS, async (round) => {
+        const params = { ...randomProcessQueueParams(rng, rng.chance(0.5), TORTURE_MS), order: rng.pick(['lifo', 'priority'] as const) };
+        note(`round ${round}: ${JSON.stringify(params)}`);
+        const r = await processQueueRound(rng, params);
+        kills += r.kills;
+        taken += r.taken;
+      });
+      report(`${rounds} rounds, ${kills} children killed, ${taken} items taken`);
+    }),
+  );
 });

@@ -20,7 +20,7 @@
  * empty, or when a joiner sleeps while nothing is unfinished.
  */
 import assert from 'node:assert/strict';
-import { SharedQueue, Thread, ThreadPoolExecutor, type Future } from '../../src/index.js';
+import { SharedLifoQueue, SharedPriorityQueue, SharedQueue, Thread, ThreadPoolExecutor, type Future } from '../../src/index.js';
 import { pause, Rng, STALL_MS, STARTUP_MS, Watchdog, waitUntil, withDeadline } from './harness.js';
 import {
   CONSUMER,
@@ -89,6 +89,8 @@ export interface RoundParams {
    * that sleeps for good is seen by the watchdog instead of being freed by the shutdown.
    */
   windDown: boolean;
+  /** Which queue: a SharedQueue (FIFO), a SharedLifoQueue or a SharedPriorityQueue (string items only: they must order). */
+  order?: 'fifo' | 'lifo' | 'priority';
 }
 
 /** Random round parameters: more threads than the queue has slots, items up to `sizeShare` of the ring. */
@@ -142,7 +144,8 @@ export async function queueRound(rng: Rng, p: RoundParams): Promise<{ kills: num
     ...Array<number>(p.joiners).fill(JOINER),
   ];
   const maxSlots = roles.length * 12;
-  const q = new SharedQueue<unknown>({ maxsize: p.maxsize, capacityBytes: p.capacityBytes });
+  const Kind = p.order === 'lifo' ? SharedLifoQueue : p.order === 'priority' ? SharedPriorityQueue : SharedQueue;
+  const q = new Kind<unknown>({ maxsize: p.maxsize, capacityBytes: p.capacityBytes });
   const { board, items } = newBoard(maxSlots);
   const h = q._header;
   const workers: Worker[] = [];
@@ -200,7 +203,7 @@ export async function queueRound(rng: Rng, p: RoundParams): Promise<{ kills: num
   const start = (role: number, kind: 'thread' | 'pool'): void => {
     if (workers.length >= maxSlots) return;
     const slot = workers.length;
-    const plan: WorkerPlan = { role, maxPad: p.maxPad, timedP: p.timedP, maxTimeout: p.maxTimeout, maxsize: p.maxsize };
+    const plan: WorkerPlan = { role, maxPad: p.maxPad, timedP: p.timedP, maxTimeout: p.maxTimeout, maxsize: p.maxsize, itemKind: p.order === 'priority' ? 1 : undefined };
     const w: Worker = { slot, role, kind, killed: false, ended: Promise.resolve(), since: performance.now() };
     workers.push(w);
     const seed = rng.fork();

@@ -35,4 +35,21 @@ describe('torture: SharedQueue between threads', () => {
       report(`${rounds} rounds, ${puts} items put`);
     }),
   );
+
+  it(
+    'SharedLifoQueue and SharedPriorityQueue: the same churn, terminations and sizes over their one-lock stack',
+    { timeout: TEST_TIMEOUT },
+    torture(async ({ rng, note, report }) => {
+      let kills = 0;
+      let gets = 0;
+      const rounds = await runFor(TORTURE_MS, async (round) => {
+        const params = { ...randomParams(rng, rng.pick([0.5, 1]), TORTURE_MS), order: rng.pick(['lifo', 'priority'] as const) };
+        note(`round ${round}: ${JSON.stringify(params)}`);
+        const r = await queueRound(rng, params);
+        kills += r.kills;
+        gets += r.gets;
+      });
+      report(`${rounds} rounds, ${kills} workers terminated, ${gets} items got`);
+    }),
+  );
 });

@@ -37,6 +37,17 @@ describe('torture: Condition', () => {
     const producer = (slot: number): boolean => slot % 2 === 0;
     const word = (i: number, w: number): number => Atomics.load(perSlot, slotWord(i, w));
     const size = (): number => Atomics.load(buf, BUF_TAIL) - Atomics.load(buf, BUF_HEAD);
+    // Read from outside the lock (the checks): head and tail only grow, so a head that did
+    // not move across the read of the tail was the head at that moment. (Two plain reads
+    // could straddle a burst of puts and takes when this thread is preempted between them.)
+    const sizeSeen = (): number | undefined => {
+      for (let tries = 0; tries < 100; tries++) {
+        const head = Atomics.load(buf, BUF_HEAD);
+        const tail = Atomics.load(buf, BUF_TAIL);
+        if (Atomics.load(buf, BUF_HEAD) === head) return tail - head;
+      }
+      return undefined;
+    };
     let mainTaken = 0;
     const r = await torture({
       what: `Condition torture: ${slots} threads on a bounded buffer`,
@@ -49,12 +60,13 @@ describe('torture: Condition', () => {
       check: () => {
         const broken = violations(shared);
         if (broken !== undefined) return broken;
-        const n = size();
-        return n < 0 || n > CAPACITY ? `the buffer holds ${n} items (capacity ${CAPACITY})` : undefined;
+        const n = sizeSeen();
+        return n !== undefined && (n < 0 || n > CAPACITY) ? `the buffer holds ${n} items (capacity ${CAPACITY})` : undefined;
       },
       satisfied: (quietMs) => {
       if (quietMs < SATISFIED_STALL_MS) return undefined;
-        const n = size();
+        const n = sizeSeen();
+        if (n === undefined) return undefined;
         const consumers = all.filter((i) => !producer(i) && word(i, PHASE) === WAITING);
         const producers = all.filter((i) => producer(i) && word(i, PHASE) === WAITING);
         if (n > 0 && consumers.length > 0) return `${n} item(s) in the buffer and consumers ${consumers.join(',')} wait for one`;

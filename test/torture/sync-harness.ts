@@ -36,9 +36,10 @@ export interface Scenario {
   check(): string | undefined;
   /**
    * A waiter that could go on now, described (the lock free, the flag up...); asked
-   * when nothing moved for a while (`quietMs`: since anything moved; `stalled`: slots
-   * that did not move for `stallMs`; `live`: slots whose thread has started working, the
-   * only ones to look at). Undefined when every waiter waits for a reason.
+   * when nothing moved for a while (`quietMs`: since anything moved, in ms of watch time,
+   * see TICK_CAP_MS; `stalled`: slots that did not move for `stallMs`; `live`: slots
+   * whose thread has started working, the only ones to look at). Undefined when every
+   * waiter waits for a reason.
    */
   satisfied?(quietMs: number, stalled: number[], live: number[]): string | undefined;
   /** How long a slot must not move to count as stalled. @default SATISFIED_STALL_MS */
@@ -61,6 +62,13 @@ export const SATISFIED_STALL_MS = 3000;
 const STALL_MS = 20_000;
 /** How long the first threads may take to start (a loaded machine is slow at it). */
 const START_MS = 90_000;
+/**
+ * The most one tick of the watch may count, in ms. The watchdogs measure quiet time on
+ * a clock that runs only while the watcher itself gets to run: when a 10 ms sleep takes
+ * a second, the machine is too busy to run anyone, and that second proves nothing about
+ * the threads watched. (A real hang still trips: the clock runs on, only slower.)
+ */
+const TICK_CAP_MS = 50;
 
 /** What a run did. */
 export interface TortureResult {
@@ -69,8 +77,14 @@ export interface TortureResult {
   seed: number;
 }
 
-/** A seed for the scenario named `what`: from CONCUR_TORTURE_SEED when set (a replay), else fresh. */
+/**
+ * A seed for the scenario named `what`: CONCUR_TORTURE_REPLAY (a seed a failure
+ * printed, for every scenario run), else one derived from CONCUR_TORTURE_SEED (a round
+ * of scripts/torture.mjs), else fresh.
+ */
 function seedFor(what: string): number {
+  const replay = process.env.CONCUR_TORTURE_REPLAY;
+  if (replay !== undefined) return Number(replay) & 0x7fffffff;
   const base = process.env.CONCUR_TORTURE_SEED;
   if (base === undefined) return (Math.random() * 2 ** 31) | 0;
   let h = Number(base) >>> 0;
@@ -94,7 +108,8 @@ export async function torture(s: Scenario, seed = seedFor(s.what)): Promise<Tort
     return n;
   };
   const fail = (why: string): never => {
-    const replay = process.env.CONCUR_TORTURE_SEED === undefined ? '' : ` (replay: CONCUR_TORTURE_SEED=${process.env.CONCUR_TORTURE_SEED} node scripts/torture.mjs --rounds 1 --test-ms ${TORTURE_MS} --files <this file>)`;
+    // The seed replays the choices (operations, terminations), not the timing.
+    const replay = ` (replay: CONCUR_TORTURE_REPLAY=${seed} CONCUR_TORTURE_MS=${TORTURE_MS} node --import tsx --test --test-name-pattern '<this test>' <this file>)`;
     throw new Error(`${s.what} (seed ${seed}${replay}): ${why}; state: ${s.state()}`);
   };
   for (let i = 0; i < s.slots; i++) threads[i] = s.start(i, nextSeed());
@@ -127,9 +142,12 @@ export async function torture(s: Scenario, seed = seedFor(s.what)): Promise<Tort
     const end = Date.now() + s.runMs;
     let nextKill = s.killEveryMs === undefined ? Infinity : Date.now() + rand() * 2 * s.killEveryMs;
     let last = total() + done;
-    let lastMove = Date.now();
+    // The watch clock: real time, but no tick counts for more than TICK_CAP_MS.
+    let watchNow = 0;
+    let lastTick = Date.now();
+    let lastMove = watchNow;
     const slotLast = threads.map((_, i) => progressOf(i));
-    const slotMove = threads.map(() => Date.now());
+    const slotMove = threads.map(() => watchNow);
     // Slots whose thread was terminated: restarted once it has exited (a thread being
     // stopped may still write its words for a moment), and left out of the watch until
     // the new one has made progress (starting a thread takes seconds on a loaded machine).
@@ -138,7 +156,10 @@ export async function torture(s: Scenario, seed = seedFor(s.what)): Promise<Tort
     const live = (i: number): boolean => !restarting.has(i) && progressOf(i) > 0;
     while (Date.now() < end) {
       await sleep(10);
-      const now = Date.now();
+      const real = Date.now();
+      watchNow += Math.min(real - lastTick, TICK_CAP_MS);
+      lastTick = real;
+      const now = watchNow;
       const broken = s.check();
       if (broken !== undefined) fail(broken);
       if (mainError !== undefined) fail(`a coroutine of the main thread failed: ${String(mainError)}`);
@@ -159,16 +180,19 @@ export async function torture(s: Scenario, seed = seedFor(s.what)): Promise<Tort
       }
       if (stalled.length > 0 || now - lastMove > SATISFIED_STALL_MS) {
         const why = s.satisfied?.(now - lastMove, stalled, liveSlots);
-        if (why !== undefined) fail(`nothing moved for ${now - lastMove} ms (threads ${stalled.join(',') || 'none'} for longer) while ${why}`);
+        if (why !== undefined) fail(`nothing moved for ${now - lastMove} ms of watch time (threads ${stalled.join(',') || 'none'} for longer) while ${why}`);
       }
-      if (now - lastMove > STALL_MS) fail(`nothing moved for ${now - lastMove} ms`);
+      if (now - lastMove > STALL_MS) fail(`nothing moved for ${now - lastMove} ms of watch time`);
       // One termination at a time: the next waits until the replacement works (so someone always does).
-      if (now >= nextKill && restarting.size === 0 && liveSlots.length === s.slots) {
-        nextKill = now + rand() * 2 * s.killEveryMs!;
+      if (real >= nextKill && restarting.size === 0 && liveSlots.length === s.slots) {
+        nextKill = real + rand() * 2 * s.killEveryMs!;
         const chosen = liveSlots[Math.floor(rand() * liveSlots.length)]!;
         const group = s.killGroup?.(chosen) ?? [chosen];
         const old = group.map((slot) => threads[slot]!);
         for (const t of old) t.terminate();
+        // At once too: what the terminated thread left behind is freshest now.
+        const left = s.check();
+        if (left !== undefined) fail(left);
         kills += group.length;
         for (const slot of group) restarting.add(slot);
         restarts.push(

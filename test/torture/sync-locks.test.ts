@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Lock, RLock, Thread } from '../../src/index.js';
-import { isOwnerGone } from '../../src/sync/owner.js';
+import { HOLDER, OWNER_BITS } from '../../src/sync/lock-base.js';
+import { isOwnerGone, ME } from '../../src/sync/owner.js';
 import {
   ACQUIRING,
   INSIDE,
@@ -52,9 +53,10 @@ function lockScenario(lock: Lock | RLock, slots: number, runMs: number, mainCoro
       const one = async (k: number): Promise<void> => {
         const me = 1_000_000 + k;
         while (running()) {
-          // Another coroutine of this thread inside: a blocking acquire must refuse at once.
+          // Another coroutine of this thread holds it (this one holds nothing here; it may
+          // not have entered yet): a blocking acquire must refuse at once.
           const inside = Atomics.load(shared, INSIDE);
-          if (lock instanceof RLock && inside >= 1_000_000 && inside !== me) {
+          if (lock instanceof RLock && (Atomics.load(lock._state, HOLDER) & OWNER_BITS) === ME) {
             let took = false;
             try {
               took = lock.acquireSync({ timeout: 1000 });

@@ -69,7 +69,10 @@ async function conditionRound(rng: Rng, note: (s: string) => void): Promise<{ ki
   const guard = <T>(x: Promise<T>): Promise<T> => (dog === undefined ? x : dog.guard(x));
   /** The owner takes its own lock (never waiting on a dead process), runs `body`, releases. */
   const underLock = async (body: () => void): Promise<void> => {
-    const got = await guard(cond.acquire({ timeout: STALL_MS / 2 }));
+    // Awaited directly, not through guard(): an RLock belongs to the coroutine whose own
+    // await receives acquire()'s promise (a Promise.race would take the holding with it).
+    // The acquire's timeout bounds it.
+    const got = await cond.acquire({ timeout: STALL_MS / 2 });
     scan();
     if (!got) throw new Error(`the owner could not acquire its own condition's lock within ${STALL_MS / 2} ms\nstate: ${JSON.stringify(state(), null, 1)}`);
     log.write(MAIN, 'A');

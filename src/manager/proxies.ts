@@ -1,0 +1,416 @@
+/**
+ * The proxies of a manager's containers, as the caller sees them. Each method is one
+ * synchronous round trip to the manager's server (callRemoteSync: the thread blocks on
+ * Atomics.wait while its proxy helper does the socket I/O), so a DictProxy reads like a
+ * Map. A proxy is plain data (its reference) plus a registered class: it crosses into
+ * threads and processes, and into other managed containers, and is revived there.
+ *
+ * Lifetime: the server counts, per connection, the proxies each caller holds.
+ *
+ *   server sends a proxy back (create, d.get) ── counts it for that connection ──┐
+ *   a proxy revived from a clone (an argument, a Pipe message) ── sends incref ──┤
+ *                                                                               ▼
+ *   FinalizationRegistry: the proxy was garbage-collected ── decref, 1 s later ── count − 1
+ *   the connection closes (the process died)            ── every count it held goes, 2 s later
+ *
+ * The delays give a proxy handed on just before (a thread's result) time to be revived
+ * and counted by its receiver; a proxy sent to another process is also kept alive here
+ * for a minute (onCrossing).
+ */
+import { inspect } from 'node:util';
+import { EOFError, RemoteError } from '../futures/errors.js';
+import { callRemote, callRemoteSync } from '../proxy/client.js';
+import { onCrossing } from '../proxy/proxies.js';
+import { brandInstance, onRevive, registerShared, reviveShared } from '../sync/shared.js';
+import { forEachProxy, managedRefOf, type ManagedRef } from './refs.js';
+
+// ---- lifetime -------------------------------------------------------------------
+
+const roots = new Map<string, ManagedRef>();
+/** The reference of the root object of the manager `ref` belongs to. */
+export function rootOf(ref: ManagedRef): ManagedRef {
+  let root = roots.get(ref.mgr);
+  if (root === undefined) roots.set(ref.mgr, (root = { ...ref, id: ref.root }));
+  return root;
+}
+
+const quietly = (p: Promise<unknown>): void => void p.catch(() => {});
+
+/** How long after a proxy is collected its count goes down (see drop). */
+const DROP_GRACE_MS = 1_000;
+
+const dropping = new Map<string, { root: ManagedRef; ids: number[] }>();
+function drop(held: { root: ManagedRef; id: number }): void {
+  let batch = dropping.get(held.root.mgr);
+  if (batch === undefined) {
+    dropping.set(held.root.mgr, (batch = { root: held.root, ids: [] }));
+    // Not at once: a proxy handed on just before it was collected here (a thread's result)
+    // has this long to be revived and counted by its receiver.
+    setTimeout(() => {
+      dropping.delete(held.root.mgr);
+      try {
+        quietly(callRemote(batch!.root, 'decref', [batch!.ids]));
+      } catch {
+        // this thread's helper is gone, and its connection with it: the server dropped the counts already
+      }
+    }, DROP_GRACE_MS).unref();
+  }
+  batch.ids.push(held.id);
+}
+
+const collected = new FinalizationRegistry<{ root: ManagedRef; id: number }>(drop);
+
+/** The token of the manager whose answer is being revived: it counted its own proxies in it already. */
+let arrivingFrom: string | undefined;
+
+/** Starts counting `proxy` in this thread: it is released when garbage-collected. */
+function adopt(proxy: object, ref: ManagedRef, counted: boolean): void {
+  const root = rootOf(ref);
+  if (!counted) {
+    try {
+      quietly(callRemote(root, 'incref', [[ref.id]]));
+    } catch {
+      return; // nothing to count with: calls through it will say why
+    }
+  }
+  collected.register(proxy, { root, id: ref.id });
+}
+
+/**
+ * How long a proxy that left for another process is kept alive here: its count in the
+ * server must not fall to zero (this thread's proxy garbage-collected) before the
+ * process it went to has revived its copy and counted it.
+ */
+const CROSSING_GRACE_MS = 60_000;
+
+onCrossing((proxy) => {
+  if (managedRefOf(proxy) === undefined) return;
+  setTimeout(() => void proxy, CROSSING_GRACE_MS).unref();
+});
+
+// A proxy that arrives as an argument, a Pipe message or inside a shared object counts itself.
+onRevive((value) => {
+  const ref = managedRefOf(value);
+  if (ref !== undefined) adopt(value, ref, ref.mgr === arrivingFrom);
+});
+
+/**
+ * Addresses a server hands out that this process reaches by another name: a manager
+ * listening on 0.0.0.0 (every interface) names itself so, and a client on another
+ * machine reaches it at the address it connected to.
+ */
+const aliases = new Map<string, string>();
+
+/** @internal From now on, proxies naming `served` reach it at `reached`. */
+export function aliasAddress(served: string, reached: string): void {
+  if (served !== reached) aliases.set(served, reached);
+}
+
+/**
+ * Revives the proxies in an answer of the manager `from`: it counted its own for this
+ * connection already; a proxy of another manager stored in it counts itself.
+ */
+export function incoming<T>(value: T, from: string): T {
+  if (value === null || typeof value !== 'object') return value;
+  arrivingFrom = from;
+  try {
+    forEachProxy(value, undefined, (proxy, ref) => {
+      const reached = aliases.get(ref.addr);
+      if (reached !== undefined) (proxy as { _ref: ManagedRef })._ref = { ...ref, addr: reached };
+      reviveShared(proxy);
+    });
+  } finally {
+    arrivingFrom = undefined;
+  }
+  return value;
+}
+
+/**
+ * The error a caller sees: an EOFError names the manager; an error of a class this
+ * process lacks (it came back as a plain Error carrying the class's name) is a RemoteError.
+ */
+function named(err: unknown, ref: ManagedRef): unknown {
+  if (err instanceof EOFError && !err.message.startsWith('the manager')) {
+    return new EOFError(`the manager at ${ref.where} (pid ${ref.pid}) is gone: ${err.message}`, { cause: err });
+  }
+  if (err instanceof Error && Object.getPrototypeOf(err) === Error.prototype && err.name !== 'Error') {
+    return new RemoteError(`${err.name}: ${err.message}`, { cause: err });
+  }
+  return err;
+}
+
+/** One round trip: `op` on the manager's object `ref`, its answer with the proxies in it revived. */
+export function callManaged(ref: ManagedRef, op: string, args: unknown[]): unknown {
+  let answer: unknown;
+  try {
+    answer = callRemoteSync(ref, op, args);
+  } catch (err) {
+    throw named(err, ref);
+  }
+  return incoming(answer, ref.mgr);
+}
+
+// ---- the proxies ----------------------------------------------------------------
+
+/** The base of a manager's proxies: the reference to the server's object. */
+abstract class ManagedProxy {
+  /** @internal Where the object lives. */
+  readonly _ref: ManagedRef;
+  constructor(ref: ManagedRef) {
+    brandInstance(this, new.target);
+    this._ref = ref;
+  }
+  /** @internal */
+  _call(op: string, ...args: unknown[]): unknown {
+    return callManaged(this._ref, op, args);
+  }
+  [inspect.custom](): string {
+    return `${this.constructor.name} <manager at ${this._ref.where}, object ${this._ref.id}>`;
+  }
+}
+
+/** A proxy of a Map in the manager's server: `get` of a missing key is undefined, as a Map's. */
+export class DictProxy<V = unknown, K = string> extends ManagedProxy implements Iterable<[K, V]> {
+  get(key: K): V | undefined {
+    return this._call('get', key) as V | undefined;
+  }
+  set(key: K, value: V): this {
+    this._call('set', key, value);
+    return this;
+  }
+  has(key: K): boolean {
+    return this._call('has', key) as boolean;
+  }
+  delete(key: K): boolean {
+    return this._call('delete', key) as boolean;
+  }
+  get size(): number {
+    return this._call('size') as number;
+  }
+  /** A snapshot of the keys. */
+  keys(): K[] {
+    return this._call('keys') as K[];
+  }
+  /** A snapshot of the values. */
+  values(): V[] {
+    return this._call('values') as V[];
+  }
+  /** A snapshot of the entries. */
+  entries(): Array<[K, V]> {
+    return this._call('entries') as Array<[K, V]>;
+  }
+  forEach(fn: (value: V, key: K, dict: this) => void): void {
+    for (const [k, v] of this.entries()) fn(v, k, this);
+  }
+  /** Sets every entry of `entries` (a plain object, a Map or an iterable of pairs). */
+  update(entries: Record<string, V> | Iterable<readonly [K, V]>): void {
+    const list = Symbol.iterator in Object(entries) ? [...(entries as Iterable<readonly [K, V]>)] : Object.entries(entries);
+    this._call('update', list);
+  }
+  /** Removes `key` and returns its value; without `dflt`, a missing key throws a RangeError naming it. */
+  pop(key: K): V;
+  pop<D>(key: K, dflt: D): V | D;
+  pop(key: K, ...dflt: unknown[]): unknown {
+    return this._call('pop', key, dflt.length > 0, dflt[0]);
+  }
+  /** The value of `key`, set to `dflt` first if it has none. */
+  setdefault(key: K, dflt: V): V {
+    return this._call('setdefault', key, dflt) as V;
+  }
+  clear(): void {
+    this._call('clear');
+  }
+  /** A copy, as a Map (proxies inside it stay proxies; plain values are copies). */
+  copy(): Map<K, V> {
+    return this._call('copy') as Map<K, V>;
+  }
+  /** The entries, from a snapshot. */
+  [Symbol.iterator](): Iterator<[K, V]> {
+    return this.entries()[Symbol.iterator]();
+  }
+}
+
+/** A proxy of an array in the manager's server. Indexes may be negative (from the end) where Python's may. */
+export class ListProxy<T = unknown> extends ManagedProxy implements Iterable<T> {
+  /** `l[i]` reads (negative from the end) and `l[i] = x` writes the item at i, each a round trip. */
+  [index: number]: T;
+  get length(): number {
+    return this._call('length') as number;
+  }
+  at(index: number): T | undefined {
+    return this._call('at', index) as T | undefined;
+  }
+  /** Replaces the item at `index`; out of range is a RangeError. */
+  set(index: number, value: T): void {
+    this._call('set', index, value);
+  }
+  /** Appends the items; returns the new length. */
+  push(...items: T[]): number {
+    return this._call('push', items) as number;
+  }
+  extend(items: Iterable<T>): void {
+    this._call('push', [...items]);
+  }
+  /** Inserts before `index` (clamped to the list, as Python's insert). */
+  insert(index: number, value: T): void {
+    this._call('insert', index, value);
+  }
+  /** Removes and returns the item at `index` (the last by default); an empty list or a bad index is a RangeError. */
+  pop(index?: number): T {
+    return this._call('pop', index) as T;
+  }
+  /** Removes the first item equal to `value` (deep equality); a RangeError if there is none. */
+  remove(value: T): void {
+    this._call('remove', value);
+  }
+  /** The index of the first item equal to `value` (deep equality), or -1. */
+  indexOf(value: T, from?: number): number {
+    return this._call('indexOf', value, from) as number;
+  }
+  includes(value: T): boolean {
+    return this.indexOf(value) >= 0;
+  }
+  /** How many items equal `value` (deep equality). */
+  count(value: T): number {
+    return this._call('count', value) as number;
+  }
+  /** A snapshot of a part, as an array. */
+  slice(start?: number, end?: number): T[] {
+    return this._call('slice', start, end) as T[];
+  }
+  clear(): void {
+    this._call('clear');
+  }
+  /** A snapshot, as an array. */
+  copy(): T[] {
+    return this.slice();
+  }
+  /** The items, from a snapshot. */
+  [Symbol.iterator](): Iterator<T> {
+    return this.copy()[Symbol.iterator]();
+  }
+}
+
+// `l[0]`, `l[-1]` and `l[0] = x`, as Python's ListProxy indexes: an index the proxy itself
+// lacks reaches this trap (ListProxy.prototype's own prototype) with the proxy as receiver.
+const INDEX = /^-?\d+$/;
+Object.setPrototypeOf(
+  ListProxy.prototype,
+  new Proxy(ManagedProxy.prototype, {
+    get: (target, p, receiver) =>
+      typeof p === 'string' && INDEX.test(p) && Object.hasOwn(receiver, '_ref') ? receiver.at(Number(p)) : Reflect.get(target, p, receiver),
+    set: (target, p, v, receiver) => {
+      if (typeof p === 'string' && INDEX.test(p) && Object.hasOwn(receiver, '_ref')) {
+        receiver.set(Number(p), v);
+        return true;
+      }
+      return Reflect.set(target, p, v, receiver);
+    },
+  }),
+);
+
+/** A proxy of one value in the manager's server (Python's manager.Value). */
+export class ValueProxy<T = unknown> extends ManagedProxy {
+  get value(): T {
+    return this._call('get') as T;
+  }
+  set value(v: T) {
+    this._call('set', v);
+  }
+  get(): T {
+    return this.value;
+  }
+  set(v: T): void {
+    this.value = v;
+  }
+}
+
+/** Names that stay on the proxy itself: underscores (as Python's), symbols, and the few a program asks of any object. */
+const isLocal = (p: string | symbol): boolean => typeof p === 'symbol' || p.startsWith('_') || p === 'then' || p === 'toJSON' || p === 'constructor';
+
+/**
+ * An object whose prototype is a JS Proxy: reading or writing a property the object
+ * itself lacks reaches the trap with the object as receiver. The object stays plain
+ * data (its reference), so it crosses into threads and processes, which a JS Proxy
+ * itself cannot.
+ */
+function trappingClass(name: string, base: object, handler: ProxyHandler<object>): Function {
+  const cls = function (this: unknown) {} as unknown as Function;
+  Object.defineProperty(cls, 'name', { value: name });
+  Object.defineProperty(cls, 'prototype', { value: new Proxy(base, handler), writable: false });
+  return cls;
+}
+
+const setLocal = (receiver: object, p: string | symbol, v: unknown): boolean => {
+  Object.defineProperty(receiver, p, { value: v, writable: true, configurable: true, enumerable: false });
+  return true;
+};
+
+/** A Namespace of the manager's server: `ns.x` reads, `ns.x = 1` writes there; names starting with `_` stay local. */
+export type NamespaceProxy<T extends object = Record<string, unknown>> = T & { readonly _ref: ManagedRef };
+
+const NamespaceClass = trappingClass(
+  'NamespaceProxy',
+  {
+    [inspect.custom](this: ManagedProxy): string {
+      return `NamespaceProxy ${inspect(Object.fromEntries(callManaged(this._ref, 'entries', []) as Array<[string, unknown]>))}`;
+    },
+    toJSON(this: ManagedProxy): Record<string, unknown> {
+      return Object.fromEntries(callManaged(this._ref, 'entries', []) as Array<[string, unknown]>);
+    },
+    toString(): string {
+      return '[object NamespaceProxy]';
+    },
+  },
+  {
+    get: (target, p, receiver) =>
+      isLocal(p) || p in target || !Object.hasOwn(receiver, '_ref') ? Reflect.get(target, p, receiver) : callManaged(receiver._ref, 'get', [p as string]),
+    set: (_target, p, v, receiver) => {
+      if (isLocal(p) || !Object.hasOwn(receiver, '_ref')) return setLocal(receiver, p, v);
+      callManaged(receiver._ref, 'set', [p, v]);
+      return true;
+    },
+  },
+);
+
+/** A proxy of an object of a registered type: its exposed methods run in the manager's server. */
+export type ObjectProxy<T> = T & { readonly _ref: ManagedRef };
+
+const ObjectClass = trappingClass(
+  'ObjectProxy',
+  {
+    [inspect.custom](this: ManagedProxy & { _typeid: string }): string {
+      return `ObjectProxy(${this._typeid}) <manager at ${this._ref.where}, object ${this._ref.id}>`;
+    },
+  },
+  {
+    get: (target, p, receiver) => {
+      if (!isLocal(p) && Object.hasOwn(receiver, '_exposed') && (receiver._exposed as string[]).includes(p as string)) {
+        return (...args: unknown[]) => callManaged(receiver._ref, p as string, args);
+      }
+      return Reflect.get(target, p, receiver);
+    },
+    set: (_target, p, v, receiver) => setLocal(receiver, p, v),
+  },
+);
+
+/** @internal Builds proxy data as the server hands it out. */
+export function namespaceData(ref: ManagedRef): object {
+  const data = { _ref: ref };
+  brandInstance(data, NamespaceClass);
+  return data;
+}
+
+/** @internal Builds proxy data as the server hands it out. */
+export function objectData(ref: ManagedRef, typeid: string, exposed: string[]): object {
+  const data = { _ref: ref, _typeid: typeid, _exposed: exposed };
+  brandInstance(data, ObjectClass);
+  return data;
+}
+
+// Names spelled out: a bundler may rename classes, and both sides must agree.
+registerShared('RemoteDict', DictProxy);
+registerShared('RemoteList', ListProxy);
+registerShared('RemoteManagedValue', ValueProxy);
+registerShared('RemoteNamespace', NamespaceClass);
+registerShared('RemoteObject', ObjectClass);

@@ -1,0 +1,254 @@
+/**
+ * multiprocessing.Pool and multiprocessing.pool.ThreadPool, as a thin face over the
+ * executors, for programs ported from Python.
+ *
+ *   applyAsync / mapAsync ─► executor (Futures) ─► #deliver ─► callback queue ─► AsyncResult ready
+ *   apply / map / starmap ─► the same, awaited
+ *   imap / imapUnordered  ─► executor.map (ordered or not), every chunk submitted at the call
+ *
+ * The face adds what Python's Pool has and an executor does not: its states (RUN,
+ * CLOSE, TERMINATE) and their rules, callbacks that run one at a time in the calling
+ * thread before their result becomes ready (Python's result-handler thread), a `join`
+ * that returns once every callback has run, and `terminate` that stops the workers
+ * in the middle of their tasks.
+ */
+import { CancelledError } from '../futures/errors.js';
+import type { TaskFunction } from '../futures/executor.js';
+import { describe } from '../futures/future.js';
+import type { PoolExecutor } from '../pool/pool-executor.js';
+import { ProcessPoolExecutor } from '../processes/process-pool.js';
+import { ThreadPoolExecutor } from '../threads/thread-pool.js';
+import { describeThrown } from '../util/thrown.js';
+import { AsyncResult } from './async-result.js';
+
+/** Options of a Pool or ThreadPool, named as Python's. */
+export interface PoolFaceOptions {
+  /** How many workers. @default os.availableParallelism(), as Python's os.cpu_count() */
+  processes?: number;
+  /** Runs in each worker before its first task (a defineTasks task or a self-contained function). */
+  initializer?: TaskFunction;
+  /** Arguments for `initializer`. @default [] */
+  initargs?: unknown[];
+  /** Replace a worker after it has run this many tasks (a chunk of `map` counts as one). @default unlimited */
+  maxtasksperchild?: number;
+}
+
+/** Callbacks of `applyAsync`, `mapAsync` and `starmapAsync`; each runs in this thread, one at a time. */
+export interface CallbackOptions<R> {
+  /** Called with the result before it becomes ready. */
+  callback?: (result: R) => unknown;
+  /** Called with the error if the call failed. */
+  errorCallback?: (error: unknown) => unknown;
+}
+
+/** Options of `mapAsync` and `starmapAsync`. */
+export interface MapAsyncOptions<R> extends CallbackOptions<R> {
+  /** Items per task. @default about four chunks per worker, as Python */
+  chunksize?: number;
+}
+
+const RUN = 0;
+const CLOSE = 1;
+const TERMINATE = 2;
+const KNOWN = new Set(['processes', 'initializer', 'initargs', 'maxtasksperchild']);
+
+/** What Pool and ThreadPool share; only the executor underneath differs. */
+abstract class BasePool implements AsyncDisposable {
+  readonly #executor: PoolExecutor;
+  #state: typeof RUN | typeof CLOSE | typeof TERMINATE = RUN;
+  #callbacks: Promise<void> = Promise.resolve(); // the queue callbacks run through, one at a time
+  #outstanding = 0; // applyAsync/mapAsync results not yet ready
+  #idle: Array<() => void> = [];
+  #terminated: Promise<void> | undefined;
+  #joined: Promise<void> | undefined;
+
+  constructor(processes: number | PoolFaceOptions | undefined, name: string, make: (options: ConstructorParameters<typeof ThreadPoolExecutor>[0]) => PoolExecutor) {
+    const options: PoolFaceOptions = typeof processes === 'number' || processes === undefined ? { processes } : processes;
+    if (options === null || typeof options !== 'object') throw new TypeError(`${name} expects a number of processes or an options object, got ${describe(options)}`);
+    for (const key of Object.keys(options)) if (!KNOWN.has(key)) throw new TypeError(`${name}: unknown option "${key}"`);
+    const n = options.processes;
+    if (n !== undefined && (typeof n !== 'number' || !Number.isInteger(n) || n < 1)) {
+      throw new RangeError(`Number of processes must be at least 1: processes must be an integer >= 1, got ${describe(n)}`);
+    }
+    const m = options.maxtasksperchild;
+    if (m !== undefined && m !== null && (typeof m !== 'number' || !Number.isInteger(m) || m < 1)) {
+      throw new RangeError(`maxtasksperchild must be an integer >= 1 or undefined, got ${describe(m)}`);
+    }
+    this.#executor = make({
+      maxWorkers: n,
+      initializer: options.initializer,
+      initargs: options.initargs,
+      maxTasksPerWorker: m ?? undefined,
+    });
+  }
+
+  /** Runs `fn(...args)` in a worker and resolves to its result (Python's blocking apply). */
+  apply<A extends unknown[], R>(fn: TaskFunction<A, R>, args?: A): Promise<Awaited<R>> {
+    return this.applyAsync(fn, args).get();
+  }
+
+  /** Runs `fn(...args)` in a worker; the AsyncResult is ready once it has, and its callback has run. */
+  applyAsync<A extends unknown[], R>(fn: TaskFunction<A, R>, args?: A, callbacks: CallbackOptions<Awaited<R>> = {}): AsyncResult<Awaited<R>> {
+    this.#checkRunning();
+    if (args !== undefined && !Array.isArray(args)) throw new TypeError(`args must be an array, got ${describe(args)}`);
+    const future = this.#executor.submit(fn, ...((args ?? []) as A));
+    return this.#track(future, callbacks);
+  }
+
+  /** `fn(item)` for every item, in a worker each chunk; resolves to the results in order. */
+  map<T, R>(fn: TaskFunction<[T], R>, iterable: Iterable<T>, chunksize?: number): Promise<Awaited<R>[]> {
+    return this.mapAsync(fn, iterable, { chunksize }).get();
+  }
+
+  /** `map` as an AsyncResult of the whole list, with callbacks. */
+  mapAsync<T, R>(fn: TaskFunction<[T], R>, iterable: Iterable<T>, options: MapAsyncOptions<Awaited<R>[]> = {}): AsyncResult<Awaited<R>[]> {
+    this.#checkRunning();
+    const results = this.#executor.map(fn, toArray(iterable), { chunksize: options.chunksize ?? 'auto' });
+    return this.#track(collect(results), options);
+  }
+
+  /** `fn(...args)` for every argument array; resolves to the results in order. */
+  starmap<A extends unknown[], R>(fn: TaskFunction<A, R>, iterable: Iterable<A>, chunksize?: number): Promise<Awaited<R>[]> {
+    return this.starmapAsync(fn, iterable, { chunksize }).get();
+  }
+
+  /** `starmap` as an AsyncResult of the whole list, with callbacks. */
+  starmapAsync<A extends unknown[], R>(fn: TaskFunction<A, R>, iterable: Iterable<A>, options: MapAsyncOptions<Awaited<R>[]> = {}): AsyncResult<Awaited<R>[]> {
+    this.#checkRunning();
+    const results = this.#executor.starmap(fn, toArray(iterable), { chunksize: options.chunksize ?? 'auto' });
+    return this.#track(collect(results), options);
+  }
+
+  /** The results of `fn(item)` in input order, each as soon as it and those before it are done. @default chunksize 1 */
+  imap<T, R>(fn: TaskFunction<[T], R>, iterable: Iterable<T>, chunksize = 1): AsyncIterableIterator<Awaited<R>> {
+    this.#checkRunning();
+    return this.#executor.map(fn, toArray(iterable), { chunksize });
+  }
+
+  /** The results of `fn(item)` in the order they complete. @default chunksize 1 */
+  imapUnordered<T, R>(fn: TaskFunction<[T], R>, iterable: Iterable<T>, chunksize = 1): AsyncIterableIterator<Awaited<R>> {
+    this.#checkRunning();
+    return this.#executor.map(fn, toArray(iterable), { chunksize, ordered: false });
+  }
+
+  /** Accepts no more work; what was submitted still runs, and the workers exit when it is done. */
+  close(): void {
+    if (this.#state !== RUN) return;
+    this.#state = CLOSE;
+    void this.#executor.shutdown({ wait: false });
+  }
+
+  /**
+   * Stops the workers at once, in the middle of their tasks: results not ready then
+   * fail with CancelledError and their callbacks never run (in Python they never
+   * complete). Resolves once every worker has exited.
+   */
+  terminate(): Promise<void> {
+    if (this.#terminated === undefined) {
+      this.#state = TERMINATE;
+      const stopped = this.#executor._terminate(new CancelledError('the pool was terminated while this task ran'));
+      this.#terminated = stopped.then(() => this.#whenIdle());
+    }
+    return this.#terminated;
+  }
+
+  /**
+   * Waits until the workers have exited and every callback has run. Throws a
+   * RangeError (Python's ValueError) before `close()` or `terminate()`.
+   */
+  join(): Promise<void> {
+    if (this.#state === RUN) throw new RangeError('Pool is still running: call close() or terminate() before join()');
+    if (this.#state === TERMINATE) return this.#terminated!;
+    this.#joined ??= this.#executor.shutdown({ wait: true }).then(() => this.#whenIdle());
+    return this.#joined;
+  }
+
+  /** Leaving an `await using` block terminates the pool, as leaving Python's `with Pool() as p:` does. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.terminate();
+  }
+
+  #checkRunning(): void {
+    if (this.#state !== RUN) throw new RangeError(`Pool not running (it was ${this.#state === CLOSE ? 'closed' : 'terminated'})`);
+  }
+
+  #track<R>(outcome: PromiseLike<R>, callbacks: CallbackOptions<R>): AsyncResult<R> {
+    const { callback, errorCallback } = callbacks;
+    if (callback !== undefined && typeof callback !== 'function') throw new TypeError(`callback must be a function, got ${describe(callback)}`);
+    if (errorCallback !== undefined && typeof errorCallback !== 'function') {
+      throw new TypeError(`errorCallback must be a function, got ${describe(errorCallback)}`);
+    }
+    const result = new AsyncResult<R>();
+    this.#outstanding++;
+    outcome.then(
+      (value) => this.#deliver(result, true, value, callback as ((v: unknown) => unknown) | undefined),
+      (error: unknown) => this.#deliver(result, false, error, errorCallback),
+    );
+    return result;
+  }
+
+  #deliver(result: AsyncResult<any>, ok: boolean, value: unknown, callback: ((v: unknown) => unknown) | undefined): void {
+    if (callback === undefined || this.#state === TERMINATE) {
+      result._set(ok, value);
+      this.#settled();
+      return;
+    }
+    // One at a time, in completion order, and the result is ready only after its callback.
+    this.#callbacks = this.#callbacks.then(async () => {
+      try {
+        if (this.#state !== TERMINATE) await callback(value);
+      } catch (err) {
+        console.error(`concur: exception in a Pool ${ok ? 'callback' : 'errorCallback'}:\n${describeThrown(err)}`);
+      }
+      result._set(ok, value);
+      this.#settled();
+    });
+  }
+
+  #settled(): void {
+    if (--this.#outstanding === 0) for (const wake of this.#idle.splice(0)) wake();
+  }
+
+  #whenIdle(): Promise<void> {
+    return this.#outstanding === 0 ? Promise.resolve() : new Promise((resolve) => this.#idle.push(resolve));
+  }
+}
+
+function toArray<T>(iterable: Iterable<T>): T[] {
+  if (Array.isArray(iterable)) return iterable;
+  if (iterable == null || typeof (iterable as any)[Symbol.iterator] !== 'function') {
+    throw new TypeError(`expected an iterable, got ${describe(iterable)}`);
+  }
+  return Array.from(iterable); // as Python's Pool, which takes the whole iterable at the call
+}
+
+async function collect<R>(results: AsyncIterable<R>): Promise<R[]> {
+  const out: R[] = [];
+  for await (const r of results) out.push(r);
+  return out;
+}
+
+/** A process pool whose workers are daemonic, as multiprocessing.Pool's. */
+class DaemonicProcessPool extends ProcessPoolExecutor {
+  protected override readonly daemonWorkers = true;
+}
+
+/**
+ * multiprocessing.Pool: workers in child processes. Its workers are daemonic, as
+ * Python's: a task that starts a Process there gets "daemonic processes are not
+ * allowed to have children" (use ProcessPoolExecutor, whose workers are not).
+ */
+export class Pool extends BasePool {
+  /** `new Pool(4)` or `new Pool({ processes, initializer, initargs, maxtasksperchild })`. */
+  constructor(processes?: number | PoolFaceOptions) {
+    super(processes, 'Pool', (options) => new DaemonicProcessPool(options));
+  }
+}
+
+/** multiprocessing.pool.ThreadPool: the same face over worker threads. */
+export class ThreadPool extends BasePool {
+  /** `new ThreadPool(4)` or `new ThreadPool({ processes, initializer, initargs, maxtasksperchild })`. */
+  constructor(processes?: number | PoolFaceOptions) {
+    super(processes, 'ThreadPool', (options) => new ThreadPoolExecutor(options));
+  }
+}

@@ -1,0 +1,53 @@
+// `concur manager`: a manager served in the foreground, reached over TCP by address and
+// authkey, its --register types made by clients; SIGTERM shuts it down.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Manager } from '../../src/index.js';
+import { start } from './run-concur.js';
+
+const types = fileURLToPath(new URL('../fixtures/cli-manager-types.mjs', import.meta.url));
+
+describe('concur manager', () => {
+  it('serves on TCP until SIGTERM; clients connect, make objects and registered types', { timeout: 60_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'concur-cli-mgr-'));
+    try {
+      writeFileSync(join(dir, 'key'), 'the key\n');
+      const run = start(['manager', '--address', '127.0.0.1:0', '--authkey-file', join(dir, 'key'), '--register', types], { timeoutMs: 50_000 });
+      const port = await new Promise<number>((resolve, reject) => {
+        const look = setInterval(() => {
+          const m = /listening at 127\.0\.0\.1:(\d+) \(server pid \d+\); types: Counter/.exec(run.stdout());
+          if (m) {
+            clearInterval(look);
+            resolve(Number(m[1]));
+          }
+        }, 50);
+        void run.ended.then((r) => {
+          clearInterval(look);
+          reject(new Error(`ended before listening: ${r.stderr}`));
+        });
+      });
+      {
+        await using m = await Manager.connect({ address: { host: '127.0.0.1', port }, authkey: 'the key' });
+        const c = m.create<{ increment(by?: number): number }>('Counter', 40);
+        assert.equal(c.increment(2), 42);
+        assert.equal(m.dict({ a: 1 }).get('a'), 1);
+      }
+      run.child.kill('SIGTERM');
+      const ended = await run.ended;
+      assert.equal(ended.code, 0, ended.stderr);
+      assert.match(ended.stdout, /SIGTERM, shut down/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a missing key file or a bad module is a usage error (exit 2)', { timeout: 60_000 }, async () => {
+    const noKey = await start(['manager', '--address', '127.0.0.1:0', '--authkey-file', '/nonexistent/key']).ended;
+    assert.equal(noKey.code, 2);
+    assert.match(noKey.stderr, /cannot read --authkey-file/);
+  });
+});

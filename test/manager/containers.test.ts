@@ -1,0 +1,217 @@
+// The containers of a manager, as CPython's _test_multiprocessing.py tests its
+// manager's dict, list, Namespace and Value: API, nesting, iteration, remote errors.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Empty, Lock, Manager, Process, type DictProxy, type ListProxy } from '../../src/index.js';
+import { managerTasks } from '../fixtures/manager-tasks.js';
+
+describe('manager containers', () => {
+  let m: Manager;
+  before(async () => {
+    m = await Manager.start();
+  });
+  after(() => m.shutdown());
+
+  it('dict: the Map API, update, pop, setdefault, copy', () => {
+    const d = m.dict<number>({ count: 100 });
+    assert.equal(d.get('count'), 100);
+    assert.equal(d.get('missing'), undefined);
+    assert.equal(d.set('a', 1), d);
+    assert.equal(d.has('a'), true);
+    assert.equal(d.size, 2);
+    d.update({ b: 2, c: 3 });
+    d.update(new Map([['d', 4]]));
+    d.update([['e', 5]]);
+    assert.deepEqual(d.keys(), ['count', 'a', 'b', 'c', 'd', 'e']);
+    assert.deepEqual(d.values(), [100, 1, 2, 3, 4, 5]);
+    assert.equal(d.pop('e'), 5);
+    assert.equal(d.pop('e', -1), -1);
+    assert.throws(() => d.pop('e'), (err: Error) => err instanceof RangeError && /"e"/.test(err.message));
+    assert.equal(d.setdefault('a', 9), 1);
+    assert.equal(d.setdefault('z', 26), 26);
+    assert.equal(d.delete('z'), true);
+    assert.equal(d.delete('z'), false);
+    const copy = d.copy();
+    assert.ok(copy instanceof Map);
+    assert.deepEqual([...copy], [...d]);
+    const seen: string[] = [];
+    d.forEach((v, k) => seen.push(`${k}=${v}`));
+    assert.equal(seen[0], 'count=100');
+    d.clear();
+    assert.equal(d.size, 0);
+    assert.deepEqual([...m.dict([['x', 1]])], [['x', 1]]);
+  });
+
+  it('list: length, at, set, push, extend, insert, pop, remove, indexOf, count, slice, clear, copy', () => {
+    const l = m.list<number>([1, 2, 3]);
+    assert.equal(l.length, 3);
+    assert.equal(l.at(-1), 3);
+    assert.equal(l.at(10), undefined);
+    l.set(0, 10);
+    l.set(-1, 30);
+    assert.throws(() => l.set(3, 0), RangeError);
+    assert.equal(l.push(4, 5), 5);
+    l.extend(new Set([6, 7]));
+    l.insert(0, 0);
+    l.insert(-1, 66);
+    l.insert(100, 8);
+    assert.deepEqual(l.copy(), [0, 10, 2, 30, 4, 5, 6, 66, 7, 8]);
+    assert.equal(l.pop(), 8);
+    assert.equal(l.pop(0), 0);
+    assert.throws(() => l.pop(50), RangeError);
+    l.remove(66);
+    assert.throws(() => l.remove(66), (err: Error) => err instanceof RangeError && /66/.test(err.message));
+    assert.equal(l.indexOf(30), 2);
+    assert.equal(l.indexOf(99), -1);
+    l.push(5);
+    assert.equal(l.count(5), 2);
+    assert.deepEqual(l.slice(1, 3), [2, 30]);
+    assert.deepEqual(l.slice(-2), [7, 5]);
+    l.clear();
+    assert.equal(l.length, 0);
+    assert.throws(() => l.pop(), /empty/);
+  });
+
+  it('list: l[i] reads and l[i] = x writes, negative indexes from the end, as Python', () => {
+    const l = m.list(['a', 'b', 'c']);
+    assert.equal(l[0], 'a');
+    assert.equal(l[-1], 'c');
+    l[1] = 'B';
+    l[-1] = 'C';
+    assert.deepEqual(l.copy(), ['a', 'B', 'C']);
+    assert.throws(() => {
+      l[5] = 'x';
+    }, RangeError);
+    assert.equal(l.length, 3);
+  });
+
+  it('list equality is deep, as Python compares lists', () => {
+    const l = m.list<unknown>([[1, 2], { a: 1 }, [1, 2]]);
+    assert.equal(l.count([1, 2]), 2);
+    assert.equal(l.indexOf({ a: 1 }), 1);
+    l.remove([1, 2]);
+    assert.deepEqual(l.copy(), [{ a: 1 }, [1, 2]]);
+  });
+
+  it('iteration and keys() are snapshots: changing the container while iterating is safe', () => {
+    const l = m.list([1, 2, 3]);
+    const out: number[] = [];
+    for (const x of l) {
+      out.push(x);
+      l.push(x * 10);
+    }
+    assert.deepEqual(out, [1, 2, 3]);
+    assert.equal(l.length, 6);
+    const d = m.dict<number>({ a: 1, b: 2 });
+    for (const k of d.keys()) d.delete(k);
+    assert.equal(d.size, 0);
+  });
+
+  it('namespace: attributes live in the server; names starting with _ stay local', () => {
+    const ns = m.namespace<{ x: number; y?: string; _mine?: number }>({ x: 1 });
+    assert.equal(ns.x, 1);
+    ns.x = 2;
+    ns.y = 'why';
+    assert.equal(ns.x, 2);
+    assert.equal(ns.y, 'why');
+    ns._mine = 5;
+    assert.equal(ns._mine, 5);
+    assert.deepEqual(JSON.parse(JSON.stringify(ns)), { x: 2, y: 'why' });
+    assert.equal((ns as Record<string, unknown>).missing, undefined);
+  });
+
+  it('value: .value, get and set; any cloneable value', () => {
+    const v = m.value<unknown>(1);
+    assert.equal(v.value, 1);
+    v.value = { deep: [1, 2] };
+    assert.deepEqual(v.get(), { deep: [1, 2] });
+    v.set('s');
+    assert.equal(v.value, 's');
+  });
+
+  it('nested proxies: a proxy stored in a container comes back out as a proxy to the same object', () => {
+    const inner = m.list<number>([1]);
+    const outer = m.dict<unknown>({});
+    outer.set('inner', inner);
+    (outer.get('inner') as ListProxy<number>).push(2);
+    assert.deepEqual(inner.copy(), [1, 2]);
+    const ll = m.list<unknown>([inner, m.dict({ k: 'v' })]);
+    (ll.at(0) as ListProxy<number>).push(3);
+    assert.equal((ll.at(1) as DictProxy<string>).get('k'), 'v');
+    assert.deepEqual(inner.copy(), [1, 2, 3]);
+    // A proxy popped from its only container still reaches its object.
+    const popped = outer.pop('inner') as ListProxy<number>;
+    assert.deepEqual(popped.copy(), [1, 2, 3]);
+  });
+
+  it('a plain nested value is a copy: changing what get() returned changes nothing in the server', () => {
+    const d = m.dict<number[]>({ a: [1] });
+    d.get('a')!.push(2);
+    assert.deepEqual(d.get('a'), [1]);
+  });
+
+  it('remote exceptions keep their class; an unknown type or method is a clear Error', () => {
+    const d = m.dict<number>();
+    assert.throws(() => d.pop('nope'), RangeError);
+    const l = m.list<number>();
+    assert.throws(() => l.set(0, 1), RangeError);
+    assert.throws(() => l.at('x' as unknown as number), TypeError);
+    assert.throws(() => m.create('NoSuchType'), /no type "NoSuchType"/);
+    assert.throws(() => (d as unknown as { _call(op: string): unknown })._call('frobnicate'), /no method "frobnicate"/);
+  });
+
+  it('queues and primitives keep their Promise and *Sync forms', async () => {
+    const q = m.queue<number>({ maxsize: 2 });
+    q.putSync(1);
+    await q.put(2);
+    assert.equal(q.full(), true);
+    assert.equal(q.getSync(), 1);
+    assert.equal(await q.get(), 2);
+    assert.throws(() => q.getNowait(), Empty);
+    const jq = m.joinableQueue<string>();
+    jq.putSync('job');
+    assert.equal(jq.getSync(), 'job');
+    jq.taskDone();
+    await jq.join();
+    const lock = m.lock();
+    assert.equal(await lock.acquire(), true);
+    assert.equal(lock.acquireSync({ timeout: 10 }), false);
+    lock.release();
+    const rlock = m.rlock();
+    rlock.acquireSync();
+    assert.equal(rlock.acquireSync(), true);
+    rlock.release();
+    rlock.release();
+    const sem = m.boundedSemaphore(1);
+    assert.equal(sem.acquireSync(), true);
+    sem.release();
+    assert.throws(() => sem.release());
+    const ev = m.event();
+    assert.equal(await ev.wait(10), false);
+    ev.set();
+    assert.equal(ev.waitSync(), true);
+    const cond = m.condition(lock);
+    await cond.acquire();
+    assert.equal(await cond.wait(10), false);
+    cond.release();
+    const b = m.barrier(1);
+    assert.equal(await b.wait(), 0);
+    assert.equal(m.semaphore(3).value, 3);
+  });
+
+  it("a child connects by address alone: a manager's default authkey is its starter's, which children inherit", { timeout: 60_000 }, async () => {
+    const d = m.dict<number>();
+    const child = new Process({ target: managerTasks.connectAndCount, args: [m.address, d] }).start();
+    await child.join();
+    assert.equal(child.exitCode, 0);
+    assert.equal(d.get('count'), 3);
+  });
+
+  it("connecting to a concur owner that is not a manager says so", async () => {
+    const { brokerListening, exportObject } = await import('../../src/proxy/owner.js');
+    const ref = exportObject(new Lock());
+    const alive = setInterval(() => {}, 1000); // the broker thread keeps nothing alive
+    await brokerListening().finally(() => clearInterval(alive));
+    await assert.rejects(Manager.connect({ address: ref.addr, authkey: Buffer.from(ref.key, 'hex') }), /is not a manager|did not answer a manager's hello/);
+  });
+});

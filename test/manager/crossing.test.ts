@@ -1,0 +1,132 @@
+// Proxies cross into processes, threads, pool tasks and Pipes as arguments and arrive
+// usable; another process connects by address and authkey; a wrong key is refused.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AuthenticationError, EOFError, Manager, Pipe, Process, ProcessPoolExecutor, sleep, Thread, ThreadPoolExecutor, type ListProxy } from '../../src/index.js';
+import { managerTasks } from '../fixtures/manager-tasks.js';
+
+describe('manager proxies across processes and threads', () => {
+  const authkey = 'a key for the tests';
+  let dir: string;
+  let m: Manager;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'concur-mgr-'));
+    m = await Manager.start({ address: join(dir, 'm.sock'), authkey });
+  });
+  after(async () => {
+    await m.shutdown();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('listens at the address it was given', () => {
+    assert.equal(m.address, join(dir, 'm.sock'));
+  });
+
+  it('into a Process, a Thread, a process-pool task, a thread-pool task and through a Pipe', { timeout: 60_000 }, async () => {
+    const d = m.dict<unknown>({ inner: m.list<string>() });
+    const l = m.list<number>();
+    const ns = m.namespace({ x: 0 });
+    const [a, b] = Pipe();
+    const p = new Process({ target: managerTasks.useProxies, args: [d, l, ns, 'process', b] }).start();
+    a.send(l); // through a Pipe too
+    await p.join();
+    assert.equal(p.exitCode, 0);
+    const t = new Thread({ target: managerTasks.useProxies, args: [d, l, ns, 'thread'] }).start();
+    await t.join();
+    assert.equal(t.exitCode, 0);
+    await using pool = new ProcessPoolExecutor({ maxWorkers: 1 });
+    assert.equal(await pool.submit(managerTasks.useProxies, d, l, ns, 'pool'), 4);
+    await using threads = new ThreadPoolExecutor({ maxWorkers: 1 });
+    assert.equal(await threads.submit(managerTasks.useProxies, d, l, ns, 'threads'), 5);
+    assert.deepEqual(l.copy(), [0, 99, 2, 3, 4]);
+    assert.equal(ns.x, 4);
+    assert.deepEqual((d.get('inner') as ListProxy<string>).copy(), ['process', 'thread', 'pool', 'threads']);
+    assert.deepEqual([d.get('process'), d.get('thread'), d.get('pool'), d.get('threads')], [0, 2, 3, 4]);
+  });
+
+  it('a client connects by address and authkey; a connected client cannot shut the manager down', async () => {
+    const other = await Manager.connect({ address: m.address, authkey });
+    await assert.rejects(other.shutdown(), /only from the process that started it/);
+    const l = other.list([1]);
+    assert.equal(l.length, 1);
+    await other.close();
+    assert.throws(() => other.list(), /closed/);
+    assert.equal(l.length, 1); // its proxies keep working
+  });
+
+  it('a wrong authkey gets AuthenticationError; no manager at the address is a clear error', async () => {
+    await assert.rejects(Manager.connect({ address: m.address, authkey: 'wrong' }), AuthenticationError);
+    await assert.rejects(Manager.connect({ address: join(dir, 'nobody.sock'), authkey }), /cannot reach a manager at .*nobody\.sock/);
+  });
+
+  it('bad options are refused with errors naming them', async () => {
+    await assert.rejects(Manager.start({ authkey: '' }), /authkey/);
+    await assert.rejects(Manager.start({ adress: 'x' } as never), /unknown option "adress"/);
+    await assert.rejects(Manager.start({ address: `/${'x'.repeat(200)}` }), /over the Unix limit/);
+    await assert.rejects(Manager.start({ address: m.address, authkey }), /already in use/);
+    await assert.rejects(Manager.start({ initializer: 'setup' as never }), /initializer must be a function, got "setup"/);
+    await assert.rejects(Manager.start({ initializer: managerTasks.failingInitializer }), /the initializer failed on purpose/);
+  });
+
+  it('once the server is gone, every waiting and later call fails with EOFError naming it (this test shuts it down)', { timeout: 60_000 }, async () => {
+    const d = m.dict<number>({ a: 1 });
+    const lock = m.lock();
+    lock.acquireSync();
+    const waiting = assert.rejects(lock.acquire(), EOFError); // waits: the lock is held
+    const q = m.queue<number>();
+    const getting = assert.rejects(q.get(), EOFError);
+    await m.shutdown();
+    await waiting;
+    await getting;
+    assert.throws(() => d.get('a'), (err: Error) => err instanceof EOFError && err.message.includes(m.address as string));
+    assert.throws(() => m.list(), /shut down/);
+  });
+
+
+  it('a manager restarts at the same address: after a shutdown, and after its server was killed', { timeout: 60_000 }, async () => {
+    const again = await Manager.start({ address: m.address, authkey });
+    assert.equal(again.dict({ a: 1 }).get('a'), 1);
+    process.kill(again.pid, 'SIGKILL'); // leaves its socket behind
+    for (const until = performance.now() + 10_000; performance.now() < until; await sleep(20)) {
+      try {
+        process.kill(again.pid, 0);
+      } catch {
+        break;
+      }
+    }
+    await assert.rejects(Manager.connect({ address: m.address, authkey }), /cannot reach a manager/);
+    const third = await Manager.start({ address: m.address, authkey });
+    assert.equal(third.list([2]).at(0), 2);
+    await third.shutdown();
+    await again.shutdown();
+  });
+});
+
+describe('a manager on TCP', () => {
+  it('needs an explicit authkey', async () => {
+    await assert.rejects(Manager.start({ address: { host: '127.0.0.1', port: 0 } }), /TCP needs an explicit authkey/);
+    await assert.rejects(Manager.start({ address: { host: '127.0.0.1', port: 70000 }, authkey: 'k' }), /port/);
+  });
+
+  it('port 0 picks one; another process connects and writes; a SIGKILLed client holding its lock has it released', { timeout: 60_000 }, async () => {
+    const authkey = 'tcp key';
+    await using m = await Manager.start({ address: { host: '127.0.0.1', port: 0 }, authkey });
+    const { host, port } = m.address as { host: string; port: number };
+    assert.equal(host, '127.0.0.1');
+    assert.ok(port > 0);
+    const d = m.dict<string>();
+    const lock = m.lock();
+    const ready = m.event();
+    const p = new Process({ target: managerTasks.connectWriteAndHold, args: [m.address, authkey, d, lock, ready] }).start();
+    assert.equal(await ready.wait(30_000), true);
+    assert.equal(d.get('child'), 'child');
+    assert.match(d.get('shutdown')!, /only from the process that started it/);
+    p.kill();
+    assert.equal(await lock.acquire({ timeout: 5_000 }), true);
+    await p.join();
+    await assert.rejects(Manager.connect({ address: { host, port }, authkey: 'wrong' }), AuthenticationError);
+  });
+});

@@ -1,0 +1,169 @@
+// Lifetime: the server frees an object once no proxy or container refers to it (a
+// garbage-collected proxy counts down); a client that dies drops its references and
+// the locks it held.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { Manager, Pipe, Process, sleep, Thread, type ListProxy } from '../../src/index.js';
+import { managerTasks } from '../fixtures/manager-tasks.js';
+import { runNode } from '../fixtures/run-node.js';
+import { callManaged } from '../../src/manager/proxies.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+/** Collects garbage until `m.objectCount()` is `expected` (finalizers and decrefs run in later turns); the last count seen. */
+async function settlesAt(m: Manager, expected: number, deadlineMs = 20_000): Promise<number> {
+  const until = performance.now() + deadlineMs;
+  let n = m.objectCount();
+  while (n !== expected && performance.now() < until) {
+    gc();
+    await sleep(20);
+    n = m.objectCount();
+  }
+  return n;
+}
+
+/** What the server holds, one line per object (its type, id and counts). */
+function objectTypes(proxy: object): string[] {
+  const ref = (proxy as { _ref: { root: number } })._ref;
+  return callManaged({ ...ref, id: ref.root } as never, 'objectTypes', []) as string[];
+}
+
+/** Collects garbage until `done()` holds, or 20 s pass; whether it held. */
+async function until(done: () => boolean, deadlineMs = 20_000): Promise<boolean> {
+  for (const end = performance.now() + deadlineMs; !done(); ) {
+    if (performance.now() > end) return false;
+    gc();
+    await sleep(50);
+  }
+  return true;
+}
+
+describe('manager lifetime', () => {
+  let m: Manager;
+  before(async () => {
+    m = await Manager.start();
+  });
+  after(() => m.shutdown());
+
+  it('objects are freed once their proxies are garbage-collected: the count returns to its baseline', async () => {
+    const baseline = m.objectCount();
+    const kept = m.dict<unknown>();
+    // In a function of its own: a suspended async function keeps its dead locals alive.
+    const round = (i: number): void => {
+      const inner = m.list([i]);
+      const outer = m.dict<unknown>({ inner });
+      outer.set('ns', m.namespace({ i }));
+      (outer.get('inner') as ListProxy<number>).push(1);
+      m.lock();
+      m.queue();
+      m.condition();
+    };
+    for (let i = 0; i < 20; i++) round(i);
+    kept.set('kept', m.list([1]));
+    assert.ok(m.objectCount() > baseline + 2);
+    // What remains: `kept` and the list inside it.
+    assert.equal(await settlesAt(m, baseline + 2), baseline + 2);
+    kept.clear();
+    assert.equal(await settlesAt(m, baseline + 1), baseline + 1);
+  });
+
+  it('a call through a proxy of an object that was freed says so (it never waits)', () => {
+    const d = m.dict<unknown>();
+    const ref = { ...(d as unknown as { _ref: object })._ref };
+    // Another thread's decref could do this: count it down to nothing by hand.
+    const root = { ...ref, id: (ref as { root: number }).root };
+    return (async () => {
+      const { callRemoteSync } = await import('../../src/proxy/client.js');
+      callRemoteSync(root as never, 'decref', [[(ref as { id: number }).id]]);
+      assert.throws(() => d.size, /no longer exists in its manager/);
+    })();
+  });
+
+  it('a client that dies drops its references: objects only it held are freed', { timeout: 60_000 }, async () => {
+    const ready = m.event();
+    const holder = m.dict<unknown>();
+    // In a function of its own, so that this thread's proxy of the list can be collected.
+    const fill = (): number => {
+      const list = m.list([1, 2]);
+      holder.set('list', list);
+      return (list as unknown as { _ref: { id: number } })._ref.id;
+    };
+    const id = fill();
+    // Counted by id, not in total: objects of earlier tests may be freed meanwhile.
+    const listAt = (): string | undefined => objectTypes(holder).find((t) => t.startsWith(`list#${id} `));
+    // The child takes the list out of the holder: from then on only the child refers to it.
+    const p = new Process({ target: managerTasks.takeAndHang, args: [holder, ready] }).start();
+    assert.equal(await ready.wait(30_000), true);
+    assert.equal(holder.size, 0);
+    assert.ok(await until(() => /callers=1 contained=0/.test(listAt() ?? '')), `only the child holds the list: ${listAt()}`);
+    p.kill();
+    await p.join();
+    assert.ok(await until(() => listAt() === undefined), `the list was freed: ${listAt()}`);
+  });
+
+  it("a proxy a thread handed on just before it ended survives the end of the thread's connection", { timeout: 60_000 }, async () => {
+    const holder = m.dict<unknown>();
+    // In a function of its own, so that this thread's proxy of the list can be collected:
+    // then only the holder, and after the pop only the thread, refers to the list.
+    const fill = (): number => {
+      const list = m.list([1, 2, 3]);
+      holder.set('list', list);
+      return (list as unknown as { _ref: { id: number } })._ref.id;
+    };
+    const id = fill();
+    const listAt = (): string => objectTypes(holder).find((t) => t.startsWith(`list#${id} `)) ?? 'gone';
+    assert.ok(await until(() => /callers= contained=1/.test(listAt())), `only the holder holds the list: ${listAt()}`);
+    const [here, there] = Pipe();
+    const t = new Thread({ target: managerTasks.handOnAndEnd, args: [holder, there] }).start();
+    await t.join();
+    assert.equal(t.exitCode, 0);
+    await sleep(200); // the thread's helper and its connection are gone by now
+    const list = (await here.recv()) as ListProxy<number>;
+    assert.deepEqual(list.copy(), [1, 2, 3]);
+  });
+
+  it('a client SIGKILLed holding a manager Lock, RLock and Condition has them released within a second', { timeout: 60_000 }, async () => {
+    const lock = m.lock();
+    const rlock = m.rlock();
+    const cond = m.condition();
+    const ready = m.event();
+    const p = new Process({ target: managerTasks.holdAndHang, args: [ready, lock, rlock, cond] }).start();
+    assert.equal(await ready.wait(30_000), true);
+    assert.equal(lock.locked(), true);
+    assert.equal(rlock.acquireSync({ blocking: false }), false);
+    p.kill();
+    await p.join();
+    // Timed from when this process saw the death (a loaded machine may take a while to reap it).
+    const killedAt = performance.now();
+    assert.equal(await lock.acquire({ timeout: 5_000 }), true);
+    assert.equal(await rlock.acquire({ timeout: 5_000 }), true);
+    assert.equal(await cond.acquire({ timeout: 5_000 }), true);
+    const took = performance.now() - killedAt;
+    assert.ok(took < 1_000, `released ${Math.round(took)} ms after the death was seen`);
+    lock.release();
+    rlock.release();
+    cond.release();
+  });
+
+  it('a program that never shuts its manager down still ends, and its server with it', { timeout: 60_000 }, async () => {
+    const program = new URL('../fixtures/manager-program.ts', import.meta.url).pathname;
+    const run = await runNode(['--import', 'tsx', program], { timeoutMs: 50_000 });
+    assert.equal(run.timedOut, false, 'the program ended by itself');
+    assert.equal(run.code, 0, run.stderr);
+    const pid = Number(/^server (\d+) says a = 1$/m.exec(run.stdout)?.[1]);
+    assert.ok(pid > 0, run.stdout);
+    const gone = (): boolean => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    };
+    for (const until = performance.now() + 10_000; !gone() && performance.now() < until; ) await sleep(50);
+    assert.equal(gone(), true, `the server (pid ${pid}) ended with its program`);
+  });
+});

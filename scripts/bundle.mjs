@@ -19,6 +19,8 @@ await build({
     'proxy/client-entry': 'src/proxy/client-entry.ts',
     'cli/main': 'src/cli/main.ts',
     'cli/cli-tasks': 'src/cli/cli-tasks.ts',
+    'redis/index': 'src/redis/index.ts',
+    'redis/job-task': 'src/redis/job-task.ts',
   },
   outdir: 'dist',
   bundle: true,
@@ -29,6 +31,6 @@ await build({
   chunkNames: 'chunks/[name]-[hash]',
   sourcemap: true,
   logLevel: 'warning',
-  // the CLI's own dependencies stay in node_modules
-  external: ['commander', 'cli-progress'],
+  // the CLI's and concur/redis's own dependencies stay in node_modules
+  external: ['commander', 'cli-progress', 'bullmq', 'ioredis'],
 });

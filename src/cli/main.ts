@@ -5,6 +5,7 @@ import { DEFAULT_MAX_LINE_BYTES } from './input.js';
 import { managerCommand } from './manager-command.js';
 import { mapCommand, UsageError } from './map-command.js';
 import { POOL_KINDS } from './pools.js';
+import { statusCommand, workerCommand } from './redis-commands.js';
 
 /** Exit code of a usage error, as the README promises. */
 const USAGE = 2;
@@ -66,6 +67,47 @@ Example:
     // Stopped by a signal: a coroutine of the async pool may still hold the event loop.
     if (code >= 128) process.exit(code);
     process.exitCode = code;
+  });
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+program
+  .command('worker')
+  .description('serve a Redis queue: run the jobs RedisExecutors submit, through a local pool')
+  .requiredOption('--queue <name>', 'the queue to serve')
+  .requiredOption('--tasks <module>', 'a task module the jobs may name (repeat for more)', collect)
+  .option('--redis <url>', 'the Redis (default: $REDIS_URL, else redis://127.0.0.1:6379)')
+  .addOption(new Option('--pool <kind>', 'where jobs run').choices(POOL_KINDS).default('process'))
+  .option('--workers <n>', 'jobs run at once (pool workers, or coroutines for async); default: one per CPU (64 for async)', int('--workers', 1))
+  .option('--key-file <file>', 'the signing key shared with the executors (default: $CONCUR_KEY)')
+  .option('--allow-inline', 'run inline functions sent as source (only with executors you trust)')
+  .option('--lock-duration <ms>', "a job's lock; a dead worker's jobs run again elsewhere after about this", int('--lock-duration', 100))
+  .option('--stalled-interval <ms>', 'how often to look for jobs whose worker died', int('--stalled-interval', 50))
+  .option('--max-stalled <n>', 'times a job may lose its worker before it fails (WorkerCrashedError)', int('--max-stalled', 0))
+  .option('--close-timeout <ms>', 'on SIGTERM, how long running jobs may take to finish', int('--close-timeout', 0))
+  .option('--name <name>', 'this worker in job records and errors (default: host:pid)')
+  .addHelpText(
+    'after',
+    `
+On SIGTERM or SIGINT the worker stops taking jobs, lets the running ones finish (up to
+--close-timeout, default 30 s) and exits 0; jobs still running then run again elsewhere.
+
+Example:
+  CONCUR_KEY=... concur worker --redis redis://127.0.0.1:6379 --queue jobs --tasks ./tasks.js --pool process --workers 4`,
+  )
+  .action(async (options) => {
+    // Closed: what is left (a pool's reaped children, a socket closing) must not hold the exit.
+    process.exit(await workerCommand(options));
+  });
+
+program
+  .command('status')
+  .description("a Redis queue's job counts and connected workers")
+  .requiredOption('--queue <name>', 'the queue')
+  .option('--redis <url>', 'the Redis (default: $REDIS_URL, else redis://127.0.0.1:6379)')
+  .option('--json', 'one JSON line')
+  .action(async (options) => {
+    process.exitCode = await statusCommand(options);
   });
 
 program

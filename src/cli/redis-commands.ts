@@ -1,0 +1,104 @@
+/**
+ * `concur worker` and `concur status`: the machine level from the shell. concur/redis is
+ * imported only when one of them runs, so `concur map` never loads BullMQ.
+ */
+import type { RedisWorker as Worker } from '../redis/worker.js';
+import { UsageError } from './usage-error.js';
+
+/** Options of `concur worker`, as parsed. */
+export interface WorkerCommandOptions {
+  redis?: string;
+  queue: string;
+  tasks: string[];
+  pool: string;
+  workers?: number;
+  keyFile?: string;
+  allowInline?: boolean;
+  lockDuration?: number;
+  stalledInterval?: number;
+  maxStalled?: number;
+  closeTimeout?: number;
+  name?: string;
+}
+
+/**
+ * Serves the queue until SIGTERM or SIGINT, then stops taking jobs, lets the running ones
+ * finish (up to --close-timeout) and resolves to 0. A second signal exits at once.
+ */
+export async function workerCommand(options: WorkerCommandOptions): Promise<number> {
+  const { RedisWorker } = await import('../redis/index.js');
+  let worker: Worker;
+  try {
+    worker = await RedisWorker.start({
+      connection: options.redis,
+      queue: options.queue,
+      tasks: options.tasks,
+      pool: options.pool as 'process',
+      workers: options.workers,
+      keyFile: options.keyFile,
+      allowInline: options.allowInline === true,
+      lockDuration: options.lockDuration,
+      stalledInterval: options.stalledInterval,
+      maxStalledCount: options.maxStalled,
+      closeTimeout: options.closeTimeout,
+      name: options.name,
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const where = options.redis ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  process.stdout.write(
+    `concur worker ${worker.name}: serving queue ${options.queue} on ${where.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@')} ` +
+      `with ${worker.concurrency} ${options.pool} worker(s); tasks: ${worker.tasks.join(', ')}\n`,
+  );
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        process.stderr.write(`concur worker: ${signal} again, exiting now\n`);
+        process.exit(130);
+      }
+      stopping = true;
+      const running = worker.stats().running;
+      process.stdout.write(`concur worker ${worker.name}: ${signal}: taking no more jobs; finishing ${running} running\n`);
+      void worker.close().then(
+        () => {
+          process.stdout.write(`concur worker ${worker.name}: closed\n`);
+          resolve(0);
+        },
+        (err: unknown) => {
+          process.stderr.write(`concur worker: closing failed: ${(err as Error).message}\n`);
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+    void worker.closed.then(() => {
+      if (worker.broken === undefined) return;
+      process.stderr.write(`concur worker ${worker.name}: its pool is broken, so it stopped taking jobs: ${worker.broken.message}\n`);
+      resolve(1);
+    });
+  });
+}
+
+/** Prints a queue's job counts and connected workers; `json` prints them as one JSON line. */
+export async function statusCommand(options: { redis?: string; queue: string; json?: boolean }): Promise<number> {
+  const { redisQueueStatus } = await import('../redis/index.js');
+  let status: Awaited<ReturnType<typeof redisQueueStatus>>;
+  try {
+    status = await redisQueueStatus({ connection: options.redis, queue: options.queue });
+  } catch (err) {
+    process.stderr.write(`concur status: ${(err as Error).message}\n`);
+    return 1;
+  }
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify(status)}\n`);
+    return 0;
+  }
+  const lines = [`queue ${status.queue}`];
+  for (const [state, n] of Object.entries(status.counts)) lines.push(`  ${state.padEnd(12)}${n}`);
+  lines.push(`  workers     ${status.workers.length}${status.workers.length > 0 ? `: ${status.workers.join(', ')}` : ''}`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return 0;
+}

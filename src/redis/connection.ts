@@ -1,0 +1,52 @@
+/** Where Redis is: a URL or ioredis options, with REDIS_URL and then the local default. */
+import type { ConnectionOptions } from 'bullmq';
+import type { RedisOptions } from 'ioredis';
+import { describe } from '../futures/future.js';
+
+/** A Redis to connect to: a URL (redis://, rediss://) or ioredis options. */
+export type RedisConnection = string | RedisOptions;
+
+/** The default Redis: $REDIS_URL, else redis://127.0.0.1:6379. */
+export function defaultRedisUrl(): string {
+  return process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+}
+
+/** Checks a connection option and fills in the default. */
+export function resolveConnection(connection: unknown, who: string): RedisConnection {
+  if (connection === undefined) return defaultRedisUrl();
+  if (typeof connection === 'string') {
+    if (!/^rediss?:\/\//.test(connection)) throw new TypeError(`${who}: connection must be a redis:// or rediss:// URL or ioredis options, got ${describe(connection)}`);
+    return connection;
+  }
+  if (connection === null || typeof connection !== 'object') {
+    throw new TypeError(`${who}: connection must be a redis:// URL or ioredis options, got ${describe(connection)}`);
+  }
+  return connection as RedisOptions;
+}
+
+/** BullMQ's form of a connection (it takes a URL as `{ url }`), with its options added. */
+export function bullConnection(connection: RedisConnection, extra: RedisOptions = {}): ConnectionOptions {
+  return (typeof connection === 'string' ? { url: connection, ...extra } : { ...connection, ...extra }) as ConnectionOptions;
+}
+
+/** A connection shown in messages, without its password. */
+export function showConnection(connection: RedisConnection): string {
+  if (typeof connection === 'string') {
+    try {
+      const u = new URL(connection);
+      if (u.password) u.password = '***';
+      return u.href;
+    } catch {
+      return 'redis';
+    }
+  }
+  return `redis://${connection.host ?? '127.0.0.1'}:${connection.port ?? 6379}`;
+}
+
+/** Checks a queue name: BullMQ keys use ':' as a separator, so the name must not hold one. */
+export function checkQueueName(queue: unknown, who: string): string {
+  if (typeof queue !== 'string' || queue === '' || queue.includes(':')) {
+    throw new TypeError(`${who}: queue must be a non-empty name without ':', got ${describe(queue)}`);
+  }
+  return queue;
+}

@@ -1,0 +1,74 @@
+/**
+ * The queue's event stream and the two pub/sub channels concur adds beside it.
+ *
+ *   worker ── PUBLISH <queue>:concur-started jobId ──▶ executors   (before the task starts)
+ *   executor ── PUBLISH <queue>:concur-abort jobId ──▶ workers     (stop a running job)
+ *   BullMQ ── XADD <queue>:events {event, jobId, returnvalue | failedReason} ──▶ executors
+ */
+import type { Redis } from 'ioredis';
+
+/** The pub/sub channel on which workers announce the jobs they start. */
+export function startedChannel(prefix: string, queue: string): string {
+  return `${prefix}:${queue}:concur-started`;
+}
+
+/** The pub/sub channel on which executors tell workers to stop a running job. */
+export function abortChannel(prefix: string, queue: string): string {
+  return `${prefix}:${queue}:concur-abort`;
+}
+
+/** What an executor reads from one stream entry. */
+export interface QueueEvent {
+  readonly event: string | undefined;
+  readonly jobId: string;
+  /** The returnvalue (JSON) of 'completed', the failedReason of 'failed'. */
+  readonly value: string | undefined;
+}
+
+/** One stream entry, [field, value, field, value, ...]; undefined when it names no job. */
+export function parseEvent(fields: readonly string[]): QueueEvent | undefined {
+  let event: string | undefined;
+  let jobId: string | undefined;
+  let value: string | undefined;
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const f = fields[i];
+    if (f === 'event') event = fields[i + 1];
+    else if (f === 'jobId') jobId = fields[i + 1];
+    else if (f === 'returnvalue' || f === 'failedReason') value = fields[i + 1];
+  }
+  return jobId === undefined ? undefined : { event, jobId, value };
+}
+
+/** The id of the stream's last entry ('0-0' when it is empty): where a reader starts. */
+export async function streamEnd(client: Redis, key: string): Promise<string> {
+  const last = (await client.xrevrange(key, '+', '-', 'COUNT', 1)) as Array<[string, string[]]>;
+  return last.length > 0 ? last[0]![0] : '0-0';
+}
+
+/**
+ * Reads the stream after `from` until `stopped()`, on a connection of its own (XREAD
+ * blocks it), handing each entry to `onEntry`. Our own loop rather than BullMQ's
+ * QueueEvents: it is reading by the time the caller goes on (QueueEvents may still be
+ * setting up its connection then). A failed read is tried again from the same entry.
+ */
+export function readStream(client: Redis, key: string, from: string, onEntry: (fields: string[]) => void, stopped: () => boolean): void {
+  let id = from;
+  void (async () => {
+    while (!stopped()) {
+      let reply: Array<[string, Array<[string, string[]]>]> | null;
+      try {
+        reply = (await client.xread('COUNT', 1000, 'BLOCK', 5000, 'STREAMS', key, id)) as typeof reply;
+      } catch {
+        if (stopped()) return;
+        await new Promise((r) => setTimeout(r, 200));
+        continue;
+      }
+      for (const [, entries] of reply ?? []) {
+        for (const [entryId, fields] of entries) {
+          id = entryId;
+          onEntry(fields);
+        }
+      }
+    }
+  })();
+}

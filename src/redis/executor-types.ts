@@ -1,0 +1,64 @@
+/** The options, stats and Future of a RedisExecutor. */
+import type { TaskOptions } from '../futures/executor.js';
+import { Future } from '../futures/future.js';
+import type { Percentiles } from '../pool/pool-types.js';
+import type { RedisConnection } from './connection.js';
+import type { KeyOptions } from './wire.js';
+
+/** Options of a RedisExecutor. */
+export interface RedisExecutorOptions extends KeyOptions {
+  /** The Redis: a URL or ioredis options. @default $REDIS_URL, else redis://127.0.0.1:6379 */
+  connection?: RedisConnection;
+  /** The BullMQ queue its workers serve. */
+  queue: string;
+  /** BullMQ's key prefix. @default 'bull' */
+  prefix?: string;
+  /** Seconds a finished job (its result) stays in Redis. @default 3600 */
+  keepFinished?: number;
+  /** Milliseconds between reads of unfinished jobs' states, in case an event was missed. @default 2000 */
+  pollInterval?: number;
+  /** @internal Tests: listen to no events, so that every result comes through the sweep. */
+  _noEvents?: boolean;
+}
+
+/** Per-task options of a RedisExecutor: those of every executor, and a BullMQ priority. */
+export interface RedisTaskOptions extends TaskOptions {
+  /** 1 (first) to 2,097,151 (last); jobs without one go before all prioritized jobs. */
+  priority?: number;
+}
+
+/** A live snapshot of a RedisExecutor. */
+export interface RedisExecutorStats {
+  /** Futures not yet sent to Redis. */
+  local: number;
+  /** Jobs in Redis that no worker has started. */
+  waiting: number;
+  /** Jobs a worker runs now. */
+  running: number;
+  completed: number;
+  failed: number;
+  cancelled: number;
+  /** From submit to result, in microseconds. */
+  latency: Percentiles;
+}
+
+/** A Future whose task is a job in Redis; `cancel()` also removes the waiting job. */
+export class RedisFuture<T = unknown> extends Future<T> {
+  /** The BullMQ job id. */
+  readonly jobId: string;
+  readonly #onCancel: (f: RedisFuture<T>) => void;
+
+  /** @internal Made by RedisExecutor. */
+  constructor(jobId: string, onCancel: (f: RedisFuture<T>) => void) {
+    super();
+    this.jobId = jobId;
+    this.#onCancel = onCancel;
+  }
+
+  override cancel(): boolean {
+    const wasPending = this.state === 'PENDING';
+    const cancelled = super.cancel();
+    if (cancelled && wasPending) this.#onCancel(this);
+    return cancelled;
+  }
+}

@@ -1,0 +1,432 @@
+/**
+ * RedisExecutor: the Executor contract over a BullMQ queue, with the work done by
+ * `concur worker`s on any machine that reaches the same Redis.
+ *
+ *   submit ─▶ Future + job data (signed) ─▶ outbox ─(addBulk, 500 a trip)─▶ BullMQ queue ─▶ workers
+ *                 ▲                                                               │
+ *                 ├── the event stream (XREAD): active ─▶ RUNNING; completed / failed ─▶ settle ◀┘
+ *                 └── sweep every pollInterval: jobs whose end no event told us of
+ *                     (the event stream is trimmed, a connection drops) are read
+ *                     from their hashes, so no result goes missing
+ *
+ * A job's id is ours (`<executor id>-<n>`), known before it is sent, so an event can
+ * never arrive for a job we cannot place. cancel() removes a waiting job; an aborted
+ * signal does too, or, if the job runs, publishes an abort its worker acts on.
+ */
+import { randomBytes } from 'node:crypto';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { BaseExecutor, checkInteger, type ShutdownOptions, type TaskFunction } from '../futures/executor.js';
+import { checkTimeout, describe, Future } from '../futures/future.js';
+import type { TaskMode } from '../futures/task-mode.js';
+import { specOf } from '../tasks/describe.js';
+import { Histogram } from '../util/histogram.js';
+import { localOnly } from './args.js';
+import { bullConnection, checkQueueName, resolveConnection, type RedisConnection } from './connection.js';
+import { portableName, toPortable, type PortableTask } from './names.js';
+import { abortChannel, parseEvent, readStream, startedChannel, streamEnd } from './events.js';
+import { encodeValue, loadKey, makeJob, readFailure, readResult, type Outcome } from './wire.js';
+import { RedisFuture, type RedisExecutorOptions, type RedisExecutorStats, type RedisTaskOptions } from './executor-types.js';
+
+export { RedisFuture, type RedisExecutorOptions, type RedisExecutorStats, type RedisTaskOptions };
+
+const KNOWN = new Set(['connection', 'queue', 'prefix', 'keepFinished', 'pollInterval', 'key', 'keyFile', '_noEvents']);
+const LOCAL = 0;
+const SENT = 1;
+const ACTIVE = 2;
+const BULK = 500;
+const SWEEP = 500;
+
+interface Entry {
+  readonly id: string;
+  readonly future: RedisFuture<unknown>;
+  readonly task: string;
+  job: { name: string; data: unknown; opts: Record<string, unknown> } | undefined;
+  state: typeof LOCAL | typeof SENT | typeof ACTIVE;
+  /** True once addBulk has answered: a missing hash means the job is gone, not on its way. */
+  added: boolean;
+  readonly submittedAt: number;
+  /** When the sweep last read its job (at first, its submission). */
+  checkedAt: number;
+  readonly signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+/** Runs tasks on `concur worker`s through a Redis queue (BullMQ), with the Executor API of a local pool. */
+export class RedisExecutor extends BaseExecutor {
+  readonly #queueName: string;
+  readonly #prefix: string;
+  readonly #key: Buffer;
+  readonly #connection: RedisConnection;
+  readonly #keepFinished: number;
+  readonly #pollInterval: number;
+  readonly #queue: Queue;
+  readonly #redis: Redis;
+  readonly #eventsClient: Redis;
+  readonly #startedClient: Redis;
+  #stopping = false;
+  readonly #ready: Promise<void>;
+  readonly #idBase = randomBytes(6).toString('hex');
+  #seq = 0;
+  readonly #pending = new Map<string, Entry>();
+  #outbox: Entry[] = [];
+  #flushing = false;
+  readonly #chores = new Set<Promise<unknown>>();
+  readonly #sweeper: ReturnType<typeof setInterval>;
+  #sweeping = false;
+  #onIdle: (() => void) | undefined;
+  #closed: Promise<void> | undefined;
+  readonly #latency = new Histogram();
+  #completed = 0;
+  #failed = 0;
+  #cancelled = 0;
+
+  constructor(options: RedisExecutorOptions) {
+    super();
+    if (options === null || typeof options !== 'object') throw new TypeError(`RedisExecutor options must be an object, got ${describe(options)}`);
+    for (const k of Object.keys(options)) if (!KNOWN.has(k)) throw new TypeError(`RedisExecutor: unknown option "${k}"`);
+    this.#queueName = checkQueueName(options.queue, 'RedisExecutor');
+    this.#connection = resolveConnection(options.connection, 'RedisExecutor');
+    this.#prefix = options.prefix ?? 'bull';
+    if (typeof this.#prefix !== 'string' || this.#prefix === '') throw new TypeError(`RedisExecutor: prefix must be a non-empty string, got ${describe(options.prefix)}`);
+    checkInteger('keepFinished', options.keepFinished, 1);
+    checkTimeout(options.pollInterval, 'pollInterval');
+    this.#keepFinished = options.keepFinished ?? 3600;
+    this.#pollInterval = Math.max(50, options.pollInterval ?? 2000);
+    this.#key = loadKey(options, 'RedisExecutor');
+
+    const connection = bullConnection(this.#connection);
+    this.#queue = new Queue(this.#queueName, { connection, prefix: this.#prefix });
+    this.#queue.on('error', () => {}); // ioredis reconnects by itself; commands wait for it
+    this.#redis = typeof this.#connection === 'string' ? new Redis(this.#connection) : new Redis(this.#connection);
+    this.#redis.on('error', () => {});
+    // Back after a drop: events may have been missed meanwhile; read every unfinished job now.
+    let connectedBefore = false;
+    this.#redis.on('ready', () => {
+      if (connectedBefore) void this.#sweep(true);
+      connectedBefore = true;
+    });
+    this.#eventsClient = typeof this.#connection === 'string' ? new Redis(this.#connection) : new Redis(this.#connection);
+    this.#eventsClient.on('error', () => {});
+    this.#startedClient = typeof this.#connection === 'string' ? new Redis(this.#connection) : new Redis(this.#connection);
+    this.#startedClient.on('error', () => {});
+    this.#startedClient.on('message', (_channel: string, jobId: string) => this.#onActive(jobId));
+    this.#ready = options._noEvents === true ? Promise.resolve() : this.#start();
+    this.#ready.catch(() => {});
+    this.#sweeper = setInterval(() => void this.#sweep(), this.#pollInterval);
+    this.#sweeper.unref();
+  }
+
+  /** The queue's name. */
+  get queue(): string {
+    return this.#queueName;
+  }
+
+  /** Listens to the queue's events and to the workers' announcements, before any job goes out. */
+  async #start(): Promise<void> {
+    const eventsKey = `${this.#prefix}:${this.#queueName}:events`;
+    const from = await streamEnd(this.#redis, eventsKey);
+    const client = this.#eventsClient;
+    if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));
+    // A worker announces each job, and waits for Redis to take the announcement, before
+    // it starts the task: so this executor knows a job runs before the task can have
+    // done anything, and cancel() answers false for it, as for a local pool. (The
+    // stream's 'active' event can come later than that.)
+    await this.#startedClient.subscribe(startedChannel(this.#prefix, this.#queueName));
+    readStream(client, eventsKey, from, (fields) => this.#onEvent(fields), () => this.#stopping);
+  }
+
+  #onEvent(fields: string[]): void {
+    const ev = parseEvent(fields);
+    const e = ev === undefined ? undefined : this.#pending.get(ev.jobId);
+    if (ev === undefined || e === undefined) return;
+    const { jobId, value } = ev;
+    switch (ev.event) {
+      case 'active':
+        this.#onActive(jobId);
+        break;
+      case 'completed': {
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(value ?? 'null');
+        } catch {
+          parsed = undefined;
+        }
+        this.#settle(e, readResult(this.#key, this.#queueName, jobId, parsed, e.task));
+        break;
+      }
+      case 'failed':
+        this.#settle(e, { ok: false, error: readFailure(this.#key, this.#queueName, jobId, value ?? 'unknown', e.task) });
+        break;
+      case 'removed':
+        this.#settle(e, { ok: false, error: new Error(`job ${jobId} (${e.task}) was removed from queue ${this.#queueName} before it finished`) });
+        break;
+    }
+  }
+
+  override submit<A extends unknown[], R>(fn: TaskFunction<A, R>, ...args: A): RedisFuture<Awaited<R>> {
+    return super.submit(fn, ...args) as RedisFuture<Awaited<R>>;
+  }
+
+  override submitWith<A extends unknown[], R>(options: RedisTaskOptions, fn: TaskFunction<A, R>, ...args: A): RedisFuture<Awaited<R>> {
+    if (options !== null && typeof options === 'object' && options.priority !== undefined) {
+      checkInteger('options.priority', options.priority, 1);
+      if (options.priority > 2_097_151) throw new RangeError(`options.priority must be at most 2097151, got ${options.priority}`);
+    }
+    return super.submitWith(options, fn, ...args) as RedisFuture<Awaited<R>>;
+  }
+
+  protected override autoChunksize(length: number | undefined): number {
+    return length === undefined ? 256 : Math.max(1, Math.min(256, Math.ceil(length / 64)));
+  }
+
+  protected schedule(fn: TaskFunction, args: unknown[], options: RedisTaskOptions, mode: TaskMode): Future<unknown> {
+    if (this.isShutdown) throw new Error(`cannot schedule new futures after shutdown (RedisExecutor)`);
+    const id = `${this.#idBase}-${++this.#seq}`;
+    const future = new RedisFuture<unknown>(id, (f) => this.#onCancel(f));
+    let task: PortableTask;
+    let data: unknown;
+    try {
+      if (options.signal?.aborted) throw options.signal.reason;
+      task = toPortable(specOf(fn));
+      const bad = localOnly(args);
+      if (bad !== undefined) throw new TypeError(`task ${fn.name || '<anonymous>'}: ${bad}`);
+      const encoded = encodeValue(args, `an argument of task ${fn.name || '<anonymous>'}`);
+      data = makeJob(this.#key, this.#queueName, id, task, mode, encoded, options.timeout ?? null);
+    } catch (err) {
+      future.setException(err);
+      return future;
+    }
+    const opts: Record<string, unknown> = {
+      jobId: id,
+      attempts: (options.retries ?? 0) + 1,
+      removeOnComplete: { age: this.#keepFinished },
+      removeOnFail: { age: this.#keepFinished },
+    };
+    if (options.priority !== undefined) opts.priority = options.priority;
+    const entry: Entry = {
+      id,
+      future,
+      task: portableName(task),
+      job: { name: task.name, data, opts },
+      state: LOCAL,
+      added: false,
+      submittedAt: performance.now(),
+      checkedAt: performance.now(),
+      signal: options.signal,
+      onAbort: undefined,
+    };
+    if (options.signal !== undefined) {
+      const signal = options.signal;
+      entry.onAbort = () => this.#abort(entry, signal.reason);
+      signal.addEventListener('abort', entry.onAbort, { once: true });
+    }
+    this.#pending.set(id, entry);
+    this.#outbox.push(entry);
+    if (!this.#flushing) {
+      this.#flushing = true;
+      setImmediate(() => this.#chore(this.#flush()));
+    }
+    return future;
+  }
+
+  /** Sends the outbox, BULK jobs per trip, in submission order. */
+  async #flush(): Promise<void> {
+    try {
+      await this.#ready;
+    } catch (err) {
+      for (const e of this.#outbox.splice(0)) this.#settle(e, { ok: false, error: err });
+    }
+    while (this.#outbox.length > 0) {
+      const batch = this.#outbox.splice(0, BULK).filter((e) => !e.future.done());
+      if (batch.length === 0) continue;
+      const jobs = batch.map((e) => {
+        e.state = SENT;
+        const job = e.job!;
+        e.job = undefined;
+        return job;
+      });
+      try {
+        await this.#queue.addBulk(jobs as Parameters<Queue['addBulk']>[0]);
+        for (const e of batch) e.added = true;
+      } catch (err) {
+        for (const e of batch) this.#settle(e, { ok: false, error: err });
+      }
+    }
+    this.#flushing = false;
+  }
+
+  #onActive(jobId: string): void {
+    const e = this.#pending.get(jobId);
+    if (e === undefined || e.future.state !== 'PENDING') return;
+    e.state = ACTIVE;
+    e.future.setRunningOrNotifyCancel();
+  }
+
+  /** Ends a Future with what its job came to, once. */
+  #settle(e: Entry, outcome: Outcome): void {
+    if (!this.#pending.delete(e.id)) return;
+    this.#detach(e);
+    if (e.future.done()) return;
+    this.#latency.record((performance.now() - e.submittedAt) * 1000);
+    if (outcome.ok) {
+      this.#completed++;
+      e.future.setResult(outcome.value);
+    } else {
+      this.#failed++;
+      e.future.setException(outcome.error);
+    }
+    this.#checkIdle();
+  }
+
+  #detach(e: Entry): void {
+    if (e.onAbort !== undefined) e.signal!.removeEventListener('abort', e.onAbort);
+    e.onAbort = undefined;
+  }
+
+  #onCancel(f: RedisFuture<unknown>): void {
+    const e = this.#pending.get(f.jobId);
+    if (e === undefined) return;
+    this.#pending.delete(e.id);
+    this.#detach(e);
+    this.#cancelled++;
+    if (e.state !== LOCAL) this.#chore(this.#withdraw(e.id));
+    this.#checkIdle();
+  }
+
+  /** An aborted signal: the Future fails with its reason at once; the job is removed, or stopped where it runs. */
+  #abort(e: Entry, reason: unknown): void {
+    if (e.future.done()) return;
+    const sent = e.state !== LOCAL;
+    this.#settle(e, { ok: false, error: reason });
+    if (sent) this.#chore(this.#withdraw(e.id));
+  }
+
+  /** Removes a job that waits; a job that runs (locked) is told to stop through the abort channel. */
+  async #withdraw(jobId: string): Promise<void> {
+    let removed = 0;
+    try {
+      removed = await this.#queue.remove(jobId);
+    } catch {
+      removed = 0;
+    }
+    if (removed !== 1) {
+      try {
+        await this.#redis.publish(abortChannel(this.#prefix, this.#queueName), jobId);
+      } catch {
+        // Redis is gone: the job's result, when it comes, is for a Future already done
+      }
+    }
+  }
+
+  /** Reads the state of every job sent and not settled for a while: what no event told us, the job's hash does. */
+  async #sweep(all = false): Promise<void> {
+    if (this.#sweeping || this.#pending.size === 0) return;
+    this.#sweeping = true;
+    try {
+      // Oldest first (the map keeps submission order), at most SWEEP jobs a tick unless
+      // all are asked for: with many jobs in flight the events deliver nearly every
+      // result, and reading every hash each tick would cost Redis more than the jobs.
+      const now = performance.now();
+      const due: Entry[] = [];
+      for (const e of this.#pending.values()) {
+        if (!all && due.length >= SWEEP) break;
+        if (e.added && (all || now - e.checkedAt >= this.#pollInterval)) {
+          e.checkedAt = now;
+          due.push(e);
+        }
+      }
+      for (let i = 0; i < due.length; i += BULK) {
+        const batch = due.slice(i, i + BULK);
+        const pipe = this.#redis.pipeline();
+        for (const e of batch) pipe.hmget(this.#queue.toKey(e.id), 'finishedOn', 'returnvalue', 'failedReason', 'processedOn');
+        const replies = (await pipe.exec()) ?? [];
+        batch.forEach((e, j) => {
+          const [err, fields] = replies[j] ?? [new Error('no reply'), null];
+          if (err || !Array.isArray(fields) || !this.#pending.has(e.id)) return;
+          const [finishedOn, returnvalue, failedReason, processedOn] = fields as Array<string | null>;
+          if (finishedOn === null && returnvalue === null && failedReason === null && processedOn === null) {
+            // No hash at all: removed by someone else, or expired unread.
+            void this.#confirmGone(e);
+          } else if (finishedOn !== null) {
+            if (returnvalue !== null && returnvalue !== 'null') {
+              let parsed: unknown;
+              try {
+                parsed = JSON.parse(returnvalue);
+              } catch {
+                parsed = undefined;
+              }
+              this.#settle(e, readResult(this.#key, this.#queueName, e.id, parsed, e.task));
+            } else {
+              this.#settle(e, { ok: false, error: readFailure(this.#key, this.#queueName, e.id, failedReason ?? 'unknown', e.task) });
+            }
+          } else if (processedOn !== null) {
+            this.#onActive(e.id);
+          }
+        });
+      }
+    } catch {
+      // Redis unreachable: the next sweep tries again
+    } finally {
+      this.#sweeping = false;
+    }
+  }
+
+  async #confirmGone(e: Entry): Promise<void> {
+    if ((await this.#redis.exists(this.#queue.toKey(e.id))) === 0 && this.#pending.has(e.id)) {
+      this.#settle(e, { ok: false, error: new Error(`job ${e.id} (${e.task}) is no longer in queue ${this.#queueName} (removed, or expired before its result was read)`) });
+    }
+  }
+
+  #chore(p: Promise<unknown>): void {
+    this.#chores.add(p);
+    void p.finally(() => this.#chores.delete(p));
+  }
+
+  #checkIdle(): void {
+    if (this.#pending.size === 0 && this.#onIdle !== undefined) {
+      const done = this.#onIdle;
+      this.#onIdle = undefined;
+      done();
+    }
+  }
+
+  /** Live counts and the submit-to-result latency. */
+  stats(): RedisExecutorStats {
+    let local = 0;
+    let waiting = 0;
+    let running = 0;
+    for (const e of this.#pending.values()) {
+      if (e.state === LOCAL) local++;
+      else if (e.future.state === 'RUNNING') running++;
+      else waiting++;
+    }
+    const h = this.#latency;
+    return {
+      local,
+      waiting,
+      running,
+      completed: this.#completed,
+      failed: this.#failed,
+      cancelled: this.#cancelled,
+      latency: { p50: h.percentile(50), p90: h.percentile(90), p99: h.percentile(99), max: h.max },
+    };
+  }
+
+  protected doShutdown(options: Required<ShutdownOptions>): Promise<void> {
+    if (options.cancelFutures) {
+      for (const e of [...this.#pending.values()]) if (e.future.state === 'PENDING') e.future.cancel();
+    }
+    this.#closed ??= (async () => {
+      if (this.#pending.size > 0) await new Promise<void>((resolve) => (this.#onIdle = resolve));
+      while (this.#chores.size > 0) await Promise.allSettled([...this.#chores]);
+      clearInterval(this.#sweeper);
+      await this.#ready.catch(() => {});
+      this.#stopping = true;
+      this.#eventsClient.disconnect(); // ends a blocked XREAD at once
+      this.#startedClient.disconnect();
+      await Promise.allSettled([this.#queue.close(), this.#redis.quit()]);
+    })();
+    return this.#closed;
+  }
+}

@@ -1,0 +1,209 @@
+/**
+ * What travels through Redis, and how it is signed. BullMQ stores a job's data and its
+ * return value as JSON; concur's payloads (arguments, results, errors) are structured
+ * clones (v8.serialize) in base64 inside that JSON, so a Date, a Map or an ArrayBuffer
+ * comes back as itself.
+ *
+ *   executor ── job data {concur: 1, task, mode, args, timeout, sig} ──▶ worker
+ *   executor ◀── return value {concur: 1, value, sig} ─────────────────── worker
+ *   executor ◀── failedReason "summary\n#concur:1:<error>:<sig>" ───────── worker
+ *
+ * Every signature is an HMAC-SHA256, with the key the executor and its workers share,
+ * over the fields and the job's queue and id: a job or a result cannot be moved to
+ * another job, and whoever can only write to Redis can make neither.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { deserialize, serialize } from 'node:v8';
+import { AuthenticationError, WorkerCrashedError } from '../futures/errors.js';
+import type { TaskMode } from '../futures/task-mode.js';
+import { deserializeError, serializeError } from '../transport/errors.js';
+import type { PortableTask } from './names.js';
+
+/** The format version of jobs and results this code writes and reads. */
+export const FORMAT = 1;
+
+/** A job's data, as BullMQ stores it. */
+export interface JobData {
+  readonly concur: number;
+  readonly task: PortableTask;
+  readonly mode: TaskMode;
+  /** The argument array (or chunk), v8-serialized, base64. */
+  readonly args: string;
+  readonly timeout: number | null;
+  readonly sig: string;
+}
+
+/** A job's return value, as BullMQ stores it. */
+export interface ResultData {
+  readonly concur: number;
+  /** The result, v8-serialized, base64. */
+  readonly value: string;
+  readonly sig: string;
+}
+
+/** Shortest signing key accepted, in bytes. */
+const MIN_KEY_BYTES = 16;
+
+/** Where a signing key may come from. */
+export interface KeyOptions {
+  /** The key itself (at least 16 bytes). */
+  key?: string | Buffer;
+  /** A file holding the key (a trailing newline is dropped). */
+  keyFile?: string;
+}
+
+/** The signing key: `key`, else `keyFile`, else $CONCUR_KEY, else $CONCUR_KEY_FILE; throws saying how to give one. */
+export function loadKey(options: KeyOptions, who: string): Buffer {
+  let key: Buffer | undefined;
+  let from: string;
+  if (options.key !== undefined) {
+    if (typeof options.key !== 'string' && !Buffer.isBuffer(options.key)) throw new TypeError(`${who}: key must be a string or a Buffer`);
+    key = Buffer.from(options.key);
+    from = 'the key option';
+  } else if (options.keyFile !== undefined || process.env.CONCUR_KEY_FILE) {
+    const file = options.keyFile ?? process.env.CONCUR_KEY_FILE!;
+    from = `key file ${file}`;
+    try {
+      key = Buffer.from(readFileSync(file, 'utf8').replace(/\r?\n$/, ''));
+    } catch (err) {
+      throw new Error(`${who}: cannot read ${from}: ${(err as Error).message}`);
+    }
+  } else if (process.env.CONCUR_KEY) {
+    key = Buffer.from(process.env.CONCUR_KEY);
+    from = '$CONCUR_KEY';
+  } else {
+    throw new Error(
+      `${who} needs the signing key its executors and workers share: pass key or keyFile, or set CONCUR_KEY ` +
+        '(jobs are signed so that whoever can write to Redis cannot run code on a worker)',
+    );
+  }
+  if (key.length < MIN_KEY_BYTES) throw new RangeError(`${who}: the signing key from ${from} must be at least ${MIN_KEY_BYTES} bytes, got ${key.length}`);
+  return key;
+}
+
+function hmac(key: Buffer, parts: readonly unknown[]): string {
+  return createHmac('sha256', key).update(JSON.stringify(parts)).digest('hex');
+}
+
+function same(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function taskParts(task: PortableTask): unknown[] {
+  return task.kind === 'module' ? ['module', task.path, task.package, task.name] : ['inline', task.source, task.name];
+}
+
+function jobParts(queue: string, jobId: string, task: PortableTask, mode: TaskMode, args: string, timeout: number | null): unknown[] {
+  return ['concur-job', FORMAT, queue, jobId, ...taskParts(task), mode, timeout, args];
+}
+
+/** Builds and signs a job's data. */
+export function makeJob(key: Buffer, queue: string, jobId: string, task: PortableTask, mode: TaskMode, args: string, timeout: number | null): JobData {
+  return { concur: FORMAT, task, mode, args, timeout, sig: hmac(key, jobParts(queue, jobId, task, mode, args, timeout)) };
+}
+
+/** Why a job cannot be run here (its version or signature), or undefined when it is good. */
+export function checkJob(key: Buffer, queue: string, jobId: string, data: unknown): string | undefined {
+  const d = data as Partial<JobData> | null;
+  if (d === null || typeof d !== 'object' || typeof d.concur !== 'number') return `job ${jobId} is not a concur job (no format version)`;
+  if (d.concur !== FORMAT) return `job ${jobId} has format version ${d.concur}; this worker reads version ${FORMAT}`;
+  const t = d.task as PortableTask | undefined;
+  const valid =
+    t !== null &&
+    typeof t === 'object' &&
+    typeof t.name === 'string' &&
+    ((t.kind === 'module' && typeof t.path === 'string' && typeof t.package === 'string') || (t.kind === 'inline' && typeof t.source === 'string')) &&
+    typeof d.args === 'string' &&
+    (d.mode === 0 || d.mode === 1 || d.mode === 2) &&
+    (d.timeout === null || typeof d.timeout === 'number') &&
+    typeof d.sig === 'string';
+  if (!valid) return `job ${jobId} is malformed`;
+  if (!same(d.sig!, hmac(key, jobParts(queue, jobId, t!, d.mode!, d.args!, d.timeout!)))) {
+    return `job ${jobId} is not signed with this worker's key: refused without running`;
+  }
+  return undefined;
+}
+
+/** A value as base64 of its structured clone; throws a TypeError naming `what` when it cannot be cloned. */
+export function encodeValue(value: unknown, what: string): string {
+  try {
+    return serialize(value).toString('base64');
+  } catch (err) {
+    throw new TypeError(`${what} cannot be sent through Redis: ${(err as Error).message}`);
+  }
+}
+
+/** Reads back `encodeValue`. */
+export function decodeValue(text: string): unknown {
+  return deserialize(Buffer.from(text, 'base64'));
+}
+
+/** Signs a result (already encoded). */
+export function makeResult(key: Buffer, queue: string, jobId: string, value: string): ResultData {
+  return { concur: FORMAT, value, sig: hmac(key, ['concur-result', FORMAT, queue, jobId, value]) };
+}
+
+const MARK = '\n#concur:';
+
+/** The failedReason a worker reports for `error`: a readable line, then the signed structured error. */
+export function failureText(key: Buffer, queue: string, jobId: string, error: unknown): string {
+  const payload = serialize(serializeError(error)).toString('base64');
+  let summary: string;
+  try {
+    summary = error instanceof Error ? `${error.name}: ${error.message}` : `thrown: ${String(error)}`;
+  } catch {
+    summary = 'thrown: an unprintable value';
+  }
+  return `${summary.slice(0, 500)}${MARK}${FORMAT}:${payload}:${hmac(key, ['concur-error', FORMAT, queue, jobId, payload])}`;
+}
+
+/** What a finished job came to, as seen by its executor. */
+export type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+/** Reads a job's return value: the result, or an AuthenticationError when it is not signed with our key. */
+export function readResult(key: Buffer, queue: string, jobId: string, data: unknown, task: string): Outcome {
+  const d = data as Partial<ResultData> | null;
+  if (d === null || typeof d !== 'object' || typeof d.value !== 'string' || typeof d.sig !== 'string') {
+    return { ok: false, error: new AuthenticationError(`job ${jobId} (${task}) finished with a return value that is not a concur result`) };
+  }
+  if (d.concur !== FORMAT) return { ok: false, error: new Error(`job ${jobId} (${task}): its result has format version ${d.concur}; this executor reads version ${FORMAT}`) };
+  if (!same(d.sig, hmac(key, ['concur-result', FORMAT, queue, jobId, d.value]))) {
+    return { ok: false, error: new AuthenticationError(`the result of job ${jobId} (${task}) is not signed with this executor's key (a worker with another key, or a forged result)`) };
+  }
+  try {
+    return { ok: true, value: decodeValue(d.value) };
+  } catch (err) {
+    return { ok: false, error: new Error(`the result of job ${jobId} (${task}) cannot be read: ${(err as Error).message}`) };
+  }
+}
+
+/** BullMQ's own reason for a job whose workers kept dying (it stalled too often). */
+const STALLED = /stalled more than allowable limit/;
+
+/** Reads a job's failedReason: the task's error as it was thrown, or what BullMQ or a stranger reported. */
+export function readFailure(key: Buffer, queue: string, jobId: string, reason: unknown, task: string): unknown {
+  const text = typeof reason === 'string' ? reason : String(reason);
+  const at = text.lastIndexOf(MARK);
+  if (at < 0) {
+    if (STALLED.test(text)) {
+      return new WorkerCrashedError(`the Redis workers running job ${jobId} (${task}) died or lost its lock too often: ${text}`, null);
+    }
+    return new Error(`job ${jobId} (${task}) failed: ${text}`);
+  }
+  const summary = text.slice(0, at);
+  const [version, payload, sig] = text.slice(at + MARK.length).split(':');
+  if (Number(version) !== FORMAT) return new Error(`job ${jobId} (${task}) failed with an error of format version ${version}: ${summary}`);
+  if (payload === undefined || sig === undefined || !same(sig, hmac(key, ['concur-error', FORMAT, queue, jobId, payload]))) {
+    return new AuthenticationError(
+      `the failure of job ${jobId} (${task}) is not signed with this executor's key (a worker with another key, or a forged report); the worker said: ${summary}`,
+    );
+  }
+  try {
+    return deserializeError(deserialize(Buffer.from(payload, 'base64')));
+  } catch (err) {
+    return new Error(`job ${jobId} (${task}) failed (${summary}), and its error cannot be read: ${(err as Error).message}`);
+  }
+}

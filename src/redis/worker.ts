@@ -1,0 +1,392 @@
+/**
+ * RedisWorker: serves a BullMQ queue through a local concur pool.
+ *
+ *   BullMQ Worker (this thread: fetches jobs, renews their locks)
+ *     └─ processor(job): check version + signature ─▶ resolve the task by its portable
+ *        path among our --tasks modules ─▶ pool.submitWith({ timeout, signal }, runJob)
+ *                                               └─ a pool worker: decode, run, encode
+ *   abort channel (pub/sub) ─▶ worker.cancelJob(id) ─▶ the job's signal ─▶ the pool stops the task
+ *
+ * The task runs in a pool worker, so this thread stays free to renew locks however long
+ * a CPU-bound task computes (with pool 'async' the task shares this thread: a task that
+ * blocks it for longer than lockDuration loses its lock and runs again elsewhere). A
+ * timeout or a crash ends only the pool worker, which the pool replaces: it fails that
+ * job, nothing else. A worker process that dies leaves its jobs locked until the lock
+ * expires; another worker's stalled check then moves them back to wait.
+ */
+import { availableParallelism, hostname } from 'node:os';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import { AsyncExecutor } from '../coroutines/async-executor.js';
+import { AuthenticationError, BrokenExecutorError, CancelledError } from '../futures/errors.js';
+import { checkInteger, type Executor } from '../futures/executor.js';
+import { checkTimeout, describe } from '../futures/future.js';
+import type { PoolStats } from '../pool/pool-types.js';
+import { ProcessPoolExecutor } from '../processes/process-pool.js';
+import type { FunctionSpec } from '../tasks/describe.js';
+import { ThreadPoolExecutor } from '../threads/thread-pool.js';
+import { bullConnection, checkQueueName, resolveConnection, showConnection, type RedisConnection } from './connection.js';
+import { abortChannel, startedChannel } from './events.js';
+import { redisJobTasks } from './job-task.js';
+import { TaskIndex } from './names.js';
+import { checkJob, failureText, loadKey, makeResult, type JobData, type KeyOptions, type ResultData } from './wire.js';
+
+/**
+ * Preloaded in the pool's processes: Ctrl-C in a terminal, or a service manager that
+ * signals the whole process group, reaches them too, and would kill the jobs that the
+ * worker is letting finish. The worker decides when they end: the pool stops them with
+ * SIGKILL (a timeout, the worker's exit), and they SIGKILL themselves when it dies.
+ */
+const IGNORE_STOP_SIGNALS = `data:text/javascript,${encodeURIComponent("process.on('SIGINT', () => {}); process.on('SIGTERM', () => {});")}`;
+
+/** Where a worker runs its jobs. */
+export type RedisPoolKind = 'process' | 'thread' | 'async';
+
+/** Options of `RedisWorker.start`. */
+export interface RedisWorkerOptions extends KeyOptions {
+  /** The Redis: a URL or ioredis options. @default $REDIS_URL, else redis://127.0.0.1:6379 */
+  connection?: RedisConnection;
+  /** The queue to serve. */
+  queue: string;
+  /** Task modules (paths from the working directory, or file URLs); a job's task must be defined in one. */
+  tasks: string[];
+  /** Where jobs run: a process pool (default), a thread pool, or coroutines in this thread. */
+  pool?: RedisPoolKind;
+  /** Jobs run at once (pool workers, or coroutines for 'async'). @default one per CPU (64 for 'async'), as `concur map` */
+  workers?: number;
+  /** Run inline (self-contained, non-defineTasks) functions sent as source. @default false */
+  allowInline?: boolean;
+  /** BullMQ's key prefix. @default 'bull' */
+  prefix?: string;
+  /** Milliseconds a job's lock lasts without renewal (renewed every half of it). @default 5000 */
+  lockDuration?: number;
+  /** Milliseconds between checks for jobs whose worker died (their lock expired). @default 1000 */
+  stalledInterval?: number;
+  /** Times a job may lose its worker and run again before it fails with WorkerCrashedError. @default 1 */
+  maxStalledCount?: number;
+  /** Milliseconds `close()` lets running jobs finish; past it they are left to run again elsewhere. @default 30000 */
+  closeTimeout?: number;
+  /** This worker's name, in job records and error messages. @default host:pid */
+  name?: string;
+  /** Milliseconds `start` waits to reach Redis before it fails. @default 10000 */
+  startTimeout?: number;
+}
+
+/** A live snapshot of a RedisWorker. */
+export interface RedisWorkerStats {
+  /** Jobs running now. */
+  running: number;
+  /** Jobs that finished with a result. */
+  completed: number;
+  /** Jobs that failed (their task's error, a timeout, a crash, a refusal). */
+  failed: number;
+  /** The local pool's own counters (absent for 'async'). */
+  pool: PoolStats | undefined;
+}
+
+const KNOWN = new Set([
+  'connection',
+  'queue',
+  'tasks',
+  'pool',
+  'workers',
+  'allowInline',
+  'prefix',
+  'lockDuration',
+  'stalledInterval',
+  'maxStalledCount',
+  'closeTimeout',
+  'name',
+  'startTimeout',
+  'key',
+  'keyFile',
+]);
+
+/** Serves a Redis queue's jobs through a local pool; made by `RedisWorker.start`. */
+export class RedisWorker {
+  readonly #options: Required<Pick<RedisWorkerOptions, 'queue' | 'prefix' | 'closeTimeout' | 'name' | 'allowInline'>>;
+  readonly #key: Buffer;
+  readonly #index: TaskIndex;
+  readonly #pool: Executor & { stats?: () => PoolStats };
+  readonly #async: boolean;
+  readonly #concurrency: number;
+  readonly #worker: Worker;
+  readonly #subscriber: Redis;
+  readonly #publisher: Redis;
+  readonly #connection: RedisConnection;
+  /** Jobs told to stop before they started here (the abort can beat the job's start). */
+  readonly #aborted = new Map<string, number>();
+  #running = 0;
+  #completed = 0;
+  #failed = 0;
+  #closing: Promise<void> | undefined;
+  #broken: BrokenExecutorError | undefined;
+  #onClosed!: () => void;
+  readonly #closed = new Promise<void>((resolve) => (this.#onClosed = resolve));
+
+  private constructor(options: RedisWorkerOptions) {
+    if (options === null || typeof options !== 'object') throw new TypeError(`RedisWorker options must be an object, got ${describe(options)}`);
+    for (const k of Object.keys(options)) if (!KNOWN.has(k)) throw new TypeError(`RedisWorker: unknown option "${k}"`);
+    const queue = checkQueueName(options.queue, 'RedisWorker');
+    const connection = resolveConnection(options.connection, 'RedisWorker');
+    this.#connection = connection;
+    if (!Array.isArray(options.tasks) || options.tasks.length === 0) {
+      throw new TypeError(`RedisWorker: tasks must be a non-empty array of task module paths, got ${describe(options.tasks)}`);
+    }
+    const kind = options.pool ?? 'process';
+    if (kind !== 'process' && kind !== 'thread' && kind !== 'async') {
+      throw new TypeError(`RedisWorker: pool must be 'process', 'thread' or 'async', got ${describe(options.pool)}`);
+    }
+    checkInteger('workers', options.workers, 1);
+    checkInteger('lockDuration', options.lockDuration, 100);
+    checkInteger('stalledInterval', options.stalledInterval, 50);
+    checkInteger('maxStalledCount', options.maxStalledCount, 0);
+    checkTimeout(options.closeTimeout, 'closeTimeout');
+    checkTimeout(options.startTimeout, 'startTimeout');
+    const workers = options.workers ?? (kind === 'async' ? 64 : availableParallelism());
+    const lockDuration = options.lockDuration ?? 5000;
+    this.#options = {
+      queue,
+      prefix: options.prefix ?? 'bull',
+      closeTimeout: options.closeTimeout ?? 30_000,
+      name: options.name ?? `${hostname()}:${process.pid}`,
+      allowInline: options.allowInline === true,
+    };
+    this.#key = loadKey(options, 'RedisWorker');
+    this.#index = new TaskIndex(options.tasks);
+    this.#async = kind === 'async';
+    this.#concurrency = workers;
+    this.#pool =
+      kind === 'process'
+        ? new ProcessPoolExecutor({ maxWorkers: workers, execArgv: [...process.execArgv, '--import', IGNORE_STOP_SIGNALS] })
+        : kind === 'thread'
+          ? new ThreadPoolExecutor({ maxWorkers: workers })
+          : new AsyncExecutor({ maxConcurrency: workers });
+
+    this.#subscriber = typeof connection === 'string' ? new Redis(connection) : new Redis(connection);
+    this.#subscriber.on('error', () => {});
+    this.#publisher = typeof connection === 'string' ? new Redis(connection) : new Redis(connection);
+    this.#publisher.on('error', () => {});
+    const channel = abortChannel(this.#options.prefix, queue);
+    this.#subscriber.on('message', (_channel: string, jobId: string) => this.#onAbort(jobId));
+    void this.#subscriber.subscribe(channel).catch(() => {});
+
+    this.#worker = new Worker(queue, (job: Job, token?: string, signal?: AbortSignal) => this.#process(job, token, signal), {
+      connection: bullConnection(connection, { maxRetriesPerRequest: null }),
+      prefix: this.#options.prefix,
+      concurrency: workers,
+      lockDuration,
+      stalledInterval: options.stalledInterval ?? 1000,
+      maxStalledCount: options.maxStalledCount ?? 1,
+      name: this.#options.name,
+      autorun: false,
+    });
+    this.#worker.on('error', () => {}); // connection trouble: BullMQ reconnects and goes on
+  }
+
+  /** Starts serving `options.queue`; resolves once connected to Redis. */
+  static async start(options: RedisWorkerOptions): Promise<RedisWorker> {
+    const w = new RedisWorker(options);
+    const startTimeout = options.startTimeout ?? 10_000;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`RedisWorker: cannot reach Redis at ${showConnection(w.#connection)} within ${startTimeout} ms`)),
+        startTimeout,
+      );
+    });
+    try {
+      const ready = Promise.all([w.#worker.waitUntilReady(), w.#subscriber.status === 'ready' ? undefined : new Promise((r) => w.#subscriber.once('ready', r))]);
+      await Promise.race([ready, late]);
+    } catch (err) {
+      clearTimeout(timer);
+      await w.#abandon();
+      throw err;
+    }
+    clearTimeout(timer);
+    void w.#worker.run().catch(() => {});
+    return w;
+  }
+
+  /** Closes what the constructor opened, for a start that failed. */
+  async #abandon(): Promise<void> {
+    this.#subscriber.disconnect();
+    this.#publisher.disconnect();
+    await Promise.allSettled([this.#worker.close(true), this.#pool.shutdown({ wait: false, cancelFutures: true })]);
+  }
+
+  /** Jobs it runs at once. */
+  get concurrency(): number {
+    return this.#concurrency;
+  }
+
+  /** This worker's name (host:pid unless given). */
+  get name(): string {
+    return this.#options.name;
+  }
+
+  /** The portable paths of the task modules it serves. */
+  get tasks(): readonly string[] {
+    return this.#index.shown;
+  }
+
+  /** Live counters. */
+  stats(): RedisWorkerStats {
+    return { running: this.#running, completed: this.#completed, failed: this.#failed, pool: this.#pool.stats?.() };
+  }
+
+  #onAbort(jobId: string): void {
+    if (!this.#worker.cancelJob(jobId, 'aborted by its executor')) {
+      const now = Date.now();
+      this.#aborted.set(jobId, now);
+      for (const [id, at] of this.#aborted) if (now - at > 60_000) this.#aborted.delete(id);
+    }
+  }
+
+  /** Refusals and aborts are final: no retry would change them. */
+  #refuse(jobId: string, error: unknown): UnrecoverableError {
+    return new UnrecoverableError(failureText(this.#key, this.#options.queue, jobId, error));
+  }
+
+  async #process(job: Job, _token: string | undefined, signal: AbortSignal | undefined): Promise<ResultData> {
+    const { queue, name } = this.#options;
+    const id = job.id!;
+    const wrong = checkJob(this.#key, queue, id, job.data);
+    if (wrong !== undefined) {
+      this.#failed++;
+      throw this.#refuse(id, new AuthenticationError(`${wrong} (worker ${name})`));
+    }
+    const data = job.data as JobData;
+    if (this.#aborted.delete(id)) {
+      this.#failed++;
+      throw this.#refuse(id, new CancelledError(`job ${id} was aborted by its executor`));
+    }
+    let spec: FunctionSpec;
+    const task = data.task;
+    if (task.kind === 'module') {
+      const module = this.#index.resolve(task.path);
+      if (module === undefined) {
+        const err = new Error(
+          `worker ${name} does not serve task ${task.name} from ${task.path}${task.package ? ` (package ${task.package})` : ''}: ` +
+            `its task modules are ${this.#index.shown.join(', ')}`,
+        );
+        err.name = 'TaskNotFoundError';
+        this.#failed++;
+        throw this.#refuse(id, err);
+      }
+      spec = { kind: 'module', module, name: task.name };
+    } else {
+      if (!this.#options.allowInline) {
+        this.#failed++;
+        throw this.#refuse(
+          id,
+          new Error(`worker ${name} does not run inline functions (task ${task.name}): start it with --allow-inline, or define the task with defineTasks`),
+        );
+      }
+      spec = { kind: 'inline', source: task.source, name: task.name };
+    }
+    this.#running++;
+    try {
+      // Announced, and taken by Redis, before the task starts: its executor hears of it
+      // first (see RedisExecutor), so a cancel() there never mistakes it for waiting.
+      await this.#publisher.publish(startedChannel(this.#options.prefix, queue), id).catch(() => 0);
+      let encoded: string;
+      if (this.#async && data.timeout === null) {
+        // A coroutine cannot be stopped, only abandoned; racing the signal here spares
+        // every job the AsyncLocalStorage that the executor's own signal handling turns
+        // on (it slows every promise in the process, BullMQ's and ioredis's included).
+        const run = this.#pool.submit(redisJobTasks.runJob, spec, data.args, data.mode);
+        encoded = signal === undefined ? await run : await raceAbort(run, signal);
+      } else {
+        encoded = await this.#pool.submitWith({ timeout: data.timeout ?? undefined, signal }, redisJobTasks.runJob, spec, data.args, data.mode);
+      }
+      this.#completed++;
+      return makeResult(this.#key, queue, id, encoded);
+    } catch (err) {
+      this.#failed++;
+      if (err instanceof BrokenExecutorError && this.#broken === undefined) {
+        // Every later job would fail the same way at once: stop taking them, and let
+        // the workers that can run them have them.
+        this.#broken = err;
+        void this.close();
+      }
+      nameTheTask(err, task.kind === 'module' ? `${task.name} (${task.path}) on worker ${name}` : `inline function ${task.name} on worker ${name}`);
+      if (signal?.aborted) throw this.#refuse(id, err);
+      throw new Error(failureText(this.#key, queue, id, err));
+    } finally {
+      this.#running--;
+    }
+  }
+
+  /**
+   * Stops taking jobs and lets the running ones finish, up to `closeTimeout` ms; jobs
+   * still running then are left locked, so that they run again on another worker once
+   * their lock expires. Then closes the pool and the connections.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      const graceful = this.#worker.close();
+      graceful.catch(() => {});
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), this.#options.closeTimeout)));
+      const timedOut = await Promise.race([graceful.then(() => false), late]);
+      clearTimeout(timer);
+      if (timedOut) {
+        // BullMQ's close waits for the running jobs however it is asked once a graceful
+        // close has begun; cutting its connection instead stops their lock renewals, so
+        // another worker's stalled check gives them back to the queue.
+        await this.#worker.disconnect().catch(() => {});
+      }
+      await Promise.allSettled([this.#pool.shutdown({ wait: !timedOut, cancelFutures: true }), this.#subscriber.quit(), this.#publisher.quit()]);
+      this.#onClosed();
+    })();
+    return this.#closing;
+  }
+
+  /** Resolves once the worker has closed: by `close()`, or by itself when its pool broke (see `broken`). */
+  get closed(): Promise<void> {
+    return this.#closed;
+  }
+
+  /** Why the worker closed itself: its pool broke (a worker that could not start, say). */
+  get broken(): BrokenExecutorError | undefined {
+    return this.#broken;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+/** `p`, or `signal.reason` as soon as it aborts. */
+function raceAbort<T>(p: PromiseLike<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+/** The pool's own errors (a crash, a timeout) name the task it ran, runJob: make them name the job's task. */
+function nameTheTask(err: unknown, label: string): void {
+  if (!(err instanceof Error)) return;
+  const fix = (s: string): string => s.replace(/task runJob(?: \([^)]*\))?/g, `task ${label}`);
+  try {
+    if (typeof err.message === 'string' && err.message.includes('runJob')) {
+      err.message = fix(err.message);
+      if (typeof err.stack === 'string') err.stack = fix(err.stack);
+    }
+  } catch {
+    // a frozen or hostile error goes as it is
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * What the Redis tests share: the Redis they use ($REDIS_URL, else the local default),
+ * whether it is there, a fresh queue per test (obliterated after), and the signing key.
+ * Without a Redis the tests skip with one line saying how to run them, except under
+ * CI=true, where a missing Redis fails the run.
+ */
+import { randomBytes } from 'node:crypto';
+import { it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+
+/** The Redis the tests use. */
+export const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+
+/** The key the tests' executors and workers share. */
+export const KEY = 'test-key-0123456789abcdef';
+
+/** The fixture task module, as a worker is given it. */
+export const FIXTURE_TASKS = fileURLToPath(new URL('../fixtures/tasks.ts', import.meta.url));
+export const REDIS_TASKS_JS = fileURLToPath(new URL('../fixtures/redis-tasks.mjs', import.meta.url));
+
+async function ping(): Promise<boolean> {
+  const client = new Redis(REDIS_URL, { lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    return (await client.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** Undefined when Redis answers; otherwise why the tests skip. Under CI=true a missing Redis adds a failing test. */
+export const skipReason: string | undefined = await (async () => {
+  if (await ping()) return undefined;
+  const why = `no Redis at ${REDIS_URL}: start one (redis-server) or set REDIS_URL to run the Redis tests`;
+  if (process.env.CI === 'true') {
+    it('Redis is reachable (CI=true requires it)', () => {
+      throw new Error(why);
+    });
+  } else {
+    process.stdout.write(`${why}\n`);
+  }
+  return why;
+})();
+
+/** A queue name no other test uses. */
+export function uniqueQueue(tag = 't'): string {
+  return `concur-test-${tag}-${process.pid}-${randomBytes(4).toString('hex')}`;
+}
+
+/** Removes every key of `queue`. */
+export async function obliterate(queue: string): Promise<void> {
+  const q = new Queue(queue, { connection: { url: REDIS_URL } });
+  q.on('error', () => {});
+  try {
+    await q.obliterate({ force: true });
+  } finally {
+    await q.close();
+  }
+}
+
+/** Resolves when `check` holds, polling every `every` ms; rejects naming `what` after `ms`. */
+export async function until(check: () => boolean | Promise<boolean>, what: string, ms = 20_000, every = 50): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, every));
+  }
+}

@@ -11,6 +11,8 @@ const PIPE_TRIPS = env('BENCH_PIPE_TRIPS', 20_000);
 const PIPE_WARMUP = env('BENCH_PIPE_WARMUP', 5_000);
 const FIBS = env('BENCH_FIBS', 48);
 const FIB_N = env('BENCH_FIB_N', 30);
+const FACE_CHUNK = env('BENCH_FACE_CHUNK', 5_000);
+const APPLY_TASKS = env('BENCH_APPLY_TASKS', 20_000);
 
 const workloads = {
   async ptiny() {
@@ -49,6 +51,53 @@ const workloads = {
     if (n !== MAP_ITEMS) throw new Error('map lost items');
     await pool.shutdown();
     return { itemsPerSec: MAP_ITEMS / (ms / 1000) };
+  },
+  // concur only: multiprocessing.Pool's map against ProcessPoolExecutor.map, same items
+  // and chunks, alternating in one process so noise falls on both alike.
+  async pfacemap() {
+    const { Pool, ProcessPoolExecutor } = await import('../dist/index.js');
+    const { tasks } = await import('./workers/concur-tasks.mjs');
+    const input = Array.from({ length: MAP_ITEMS }, (_, i) => i);
+    const executor = new ProcessPoolExecutor({ maxWorkers: 2 });
+    const pool = new Pool(2);
+    await Promise.all([executor.submit(tasks.inc, 1), executor.submit(tasks.inc, 2), pool.apply(tasks.inc, [1]), pool.apply(tasks.inc, [2])]);
+    const runs = { executor: [], pool: [] };
+    for (let rep = 0; rep < 3; rep++) {
+      let t0 = performance.now();
+      let n = 0;
+      for await (const y of executor.map(tasks.inc, input, { chunksize: FACE_CHUNK })) if (y === ++n) void 0;
+      if (n !== MAP_ITEMS) throw new Error('executor map lost items');
+      runs.executor.push(performance.now() - t0);
+      t0 = performance.now();
+      const out = await pool.map(tasks.inc, input, FACE_CHUNK);
+      if (out.length !== MAP_ITEMS || out[MAP_ITEMS - 1] !== MAP_ITEMS) throw new Error('Pool.map lost items');
+      runs.pool.push(performance.now() - t0);
+    }
+    await executor.shutdown();
+    pool.close();
+    await pool.join();
+    const best = (xs) => Math.min(...xs);
+    return {
+      executorItemsPerSec: MAP_ITEMS / (best(runs.executor) / 1000),
+      poolItemsPerSec: MAP_ITEMS / (best(runs.pool) / 1000),
+      poolOverExecutor: best(runs.executor) / best(runs.pool),
+    };
+  },
+  // Pool.applyAsync of many tiny tasks, every result awaited (CPython: apply_async).
+  async papply() {
+    const { Pool } = await import('../dist/index.js');
+    const { tasks } = await import('./workers/concur-tasks.mjs');
+    const pool = new Pool(2);
+    await Promise.all(Array.from({ length: 40 }, (_, i) => pool.apply(tasks.inc, [i])));
+    const t0 = performance.now();
+    const results = Array.from({ length: APPLY_TASKS }, (_, i) => pool.applyAsync(tasks.inc, [i]));
+    let last;
+    for (const r of results) last = await r.get();
+    const ms = performance.now() - t0;
+    if (last !== APPLY_TASKS) throw new Error('applyAsync lost a result');
+    pool.close();
+    await pool.join();
+    return { tasksPerSec: APPLY_TASKS / (ms / 1000) };
   },
   // concur only: Pipe round trips between this process and a child, against CPython's Pipe.
   async ppipe() {

@@ -16,9 +16,9 @@ import { PROCESS_PEERS } from './process-peers.mjs';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const THREAD_WORKLOADS = ['tiny', 'roundtrip', 'fib1', 'fib2', 'echoCopy', 'echoMove', 'startup'];
-const PROCESS_WORKLOADS = ['ptiny', 'proundtrip', 'pfib2', 'pstartup', 'pmap', 'ppipe'];
-const CPYTHON_WORKLOADS = new Set(['ptiny', 'proundtrip', 'pmap', 'ppipe', 'pstartup']);
-const CONCUR_ONLY = new Set(['pmap', 'ppipe']);
+const PROCESS_WORKLOADS = ['ptiny', 'proundtrip', 'pfib2', 'pstartup', 'pmap', 'ppipe', 'pfacemap', 'papply'];
+const CPYTHON_WORKLOADS = new Set(['ptiny', 'proundtrip', 'pmap', 'ppipe', 'pstartup', 'papply']);
+const CONCUR_ONLY = new Set(['pmap', 'ppipe', 'pfacemap', 'papply']);
 const chosen = process.argv.slice(2).length ? process.argv.slice(2) : [...THREAD_WORKLOADS, ...PROCESS_WORKLOADS];
 const python = spawnSync('python3', ['--version'], { encoding: 'utf8' });
 const hasPython = python.status === 0;
@@ -92,6 +92,10 @@ const PROCESS_METRICS = [
   ['new pool to first result, ms', 'pstartup', 'ms', 1],
   ['map 1M trivial items (auto chunks), items/s', 'pmap', 'itemsPerSec', 0],
   ['Pipe round trips/s, parent and child', 'ppipe', 'roundTripsPerSec', 0],
+  ['Pool.map 1M items (chunks of 5,000), items/s', 'pfacemap', 'poolItemsPerSec', 0],
+  ['ProcessPoolExecutor.map, the same, items/s', 'pfacemap', 'executorItemsPerSec', 0],
+  ['Pool.map / ProcessPoolExecutor.map speed', 'pfacemap', 'poolOverExecutor', 3],
+  ['Pool.applyAsync of 20k tiny tasks, tasks/s', 'papply', 'tasksPerSec', 0],
 ];
 
 function table(title, peers, metrics, ratioTo) {

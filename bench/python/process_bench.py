@@ -1,6 +1,6 @@
 """CPython's side of bench/run.mjs's process section: one workload per run, JSON out.
 
-    python3 process_bench.py ptiny|proundtrip|pmap|ppipe|pstartup
+    python3 process_bench.py ptiny|proundtrip|pmap|ppipe|pstartup|papply
 """
 import json
 import os
@@ -15,6 +15,7 @@ ROUND_TRIPS = int(os.environ.get("BENCH_PROCESS_ROUND_TRIPS", 5_000))
 MAP_ITEMS = int(os.environ.get("BENCH_MAP_ITEMS", 1_000_000))
 PIPE_TRIPS = int(os.environ.get("BENCH_PIPE_TRIPS", 20_000))
 PIPE_WARMUP = int(os.environ.get("BENCH_PIPE_WARMUP", 5_000))
+APPLY_TASKS = int(os.environ.get("BENCH_APPLY_TASKS", 20_000))
 
 
 def inc(x):
@@ -66,6 +67,20 @@ def pmap():
         s = time.perf_counter() - t0
         assert len(out) == MAP_ITEMS
     return {"itemsPerSec": MAP_ITEMS / s}
+
+
+def papply():
+    with Pool(2) as pool:
+        for i in range(40):
+            pool.apply(inc, (i,))
+        t0 = time.perf_counter()
+        results = [pool.apply_async(inc, (i,)) for i in range(APPLY_TASKS)]
+        last = None
+        for r in results:
+            last = r.get()
+        s = time.perf_counter() - t0
+        assert last == APPLY_TASKS
+    return {"tasksPerSec": APPLY_TASKS / s}
 
 
 def ppipe():

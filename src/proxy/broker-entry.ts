@@ -25,6 +25,7 @@ import { FramedSocket } from './frames.js';
 import { objectFor, serveObject } from './objects.js';
 import { callIdOf, decodeCall, encodeReply, HANDSHAKE_MAX_BYTES, isTcp, PING_CALL_ID, SILENCE_LIMIT_MS, tcpAddr, tcpTarget } from './protocol.js';
 import { SERVED, UNDO, UNDO_LOST_REPLY } from './served.js';
+import { unsendableAnswer } from './unsendable.js';
 
 const { path, key, maxFrameBytes } = workerData as { path: string; key: string; maxFrameBytes: number };
 const authkey = Buffer.from(key, 'hex');
@@ -151,7 +152,14 @@ function serve(conn: FramedSocket): void {
       const done = (value: unknown): void => {
         if (!caller.alive) return undo(value);
         if (callId === 0) return;
-        const frame = encodeReply(callId, 1, value);
+        let frame: Buffer;
+        try {
+          frame = encodeReply(callId, 1, value);
+        } catch (err) {
+          // An answer that cannot be serialized (a function, a WeakMap…): tell the caller what it held.
+          undo(value);
+          return fail(callId, unsendableAnswer(op, value, err));
+        }
         if (frame.length > maxFrameBytes) {
           undo(value);
           const limit = `the frame limit of ${maxFrameBytes} bytes (maxFrameBytes of the owner, pid ${process.pid})`;

@@ -170,8 +170,9 @@ function serve(conn: FramedSocket): void {
         send(frame, UNDO_LOST_REPLY.has(kind) ? () => undo(value) : undefined);
       };
       try {
-        const fn = SERVED[kind]?.[op];
-        if (fn === undefined) throw new TypeError(`a ${kind} has no operation ${JSON.stringify(op)} across processes`);
+        // Object.prototype's names (constructor, __proto__, toString…) are no operations.
+        const fn = typeof op === 'string' && !(op in Object.prototype) ? SERVED[kind]?.[op] : undefined;
+        if (typeof fn !== 'function') throw new TypeError(`a ${kind} has no operation ${JSON.stringify(op)} across processes`);
         const result = fn(target, args, caller);
         if (result instanceof Promise) result.then(done, (err: unknown) => fail(callId, err));
         else done(result);
@@ -180,7 +181,7 @@ function serve(conn: FramedSocket): void {
       }
     };
     const target = objectFor(objectId);
-    if (target instanceof Promise) void target.then(run);
+    if (target instanceof Promise) target.then(run, (err: unknown) => fail(callId, err));
     else run(target);
   });
 }

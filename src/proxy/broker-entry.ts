@@ -36,6 +36,8 @@ const HANDSHAKE_TIMEOUT_MS = 5_000;
 const MAX_HANDSHAKES = 1024;
 /** Connections waiting for a turn; past it, new ones are closed. */
 const MAX_WAITING = 4096;
+/** Bytes of answers waiting for a peer to read them before its further calls wait too. */
+const ANSWERS_BUFFERED_MAX = 4 << 20;
 /** The listen backlog (the kernel caps it at net.core.somaxconn). */
 const BACKLOG = 4096;
 
@@ -113,8 +115,8 @@ function serve(conn: FramedSocket): void {
   const caller = newCaller(nextOwner++);
   socket.on('close', () => callerGone(caller));
   const send = (frame: Buffer, onLost?: () => void): void => {
-    if (caller.alive && !socket.destroyed) conn.send(frame, onLost);
-    else onLost?.();
+    if (!caller.alive || socket.destroyed) return onLost?.();
+    conn.send(frame, onLost);
   };
   // Over TCP a peer's machine may vanish without closing the connection: its pings stop.
   let heard = Date.now();
@@ -125,7 +127,7 @@ function serve(conn: FramedSocket): void {
   const fail = (callId: number, err: unknown): void => {
     if (callId !== 0) send(encodeReply(callId, 0, serializeError(err)));
   };
-  conn.onFrame((bytes) => {
+  const handle = (bytes: Buffer): void => {
     if (bytes.length < 4) {
       socket.destroy(); // not a call: the peer does not speak this protocol
       return;
@@ -183,6 +185,23 @@ function serve(conn: FramedSocket): void {
     const target = objectFor(objectId);
     if (target instanceof Promise) target.then(run, (err: unknown) => fail(callId, err));
     else run(target);
+  };
+  // A peer that calls without reading its answers: past ANSWERS_BUFFERED_MAX of them,
+  // its calls wait (those of the chunk already read, in order) and no more are read
+  // until the answers drain, so what waits for it stays bounded.
+  const held = new Deque<Buffer>();
+  const release = (): void => {
+    while (held.length > 0 && socket.writableLength <= ANSWERS_BUFFERED_MAX) handle(held.shift()!);
+    if (held.length > 0) socket.once('drain', release);
+    else socket.resume();
+  };
+  conn.onFrame((bytes) => {
+    if (held.length === 0 && socket.writableLength <= ANSWERS_BUFFERED_MAX) return handle(bytes);
+    held.push(bytes);
+    if (held.length === 1) {
+      socket.pause();
+      socket.once('drain', release);
+    }
   });
 }
 

@@ -183,6 +183,27 @@ for (const transport of ['unix', 'tcp'] as const) {
       assert.equal(failed.length, 0, `${failed.length} failed; first: ${String((failed[0] as PromiseRejectedResult | undefined)?.reason)}`);
     });
 
+    it('a client that calls without reading the answers cannot make the server buffer them without bound', { timeout: 120_000 }, async () => {
+      const big = m.dict<string>({ big: 'x'.repeat(64 << 10) });
+      const id = (big as unknown as { _ref: { id: number } })._ref.id;
+      const deaf = peer();
+      assert.equal(await deaf.authenticate(), true);
+      deaf.socket.pause(); // reads nothing more
+      const before = rssOf(m.pid);
+      // 2,000 answers of 64 KiB: 128 MiB, if the server kept them all for this peer.
+      const call = encodeCall(7, id, 'get', ['big']);
+      const calls = Buffer.concat(Array.from({ length: 2000 }, () => frame(call)));
+      deaf.socket.write(calls);
+      // The server has read what it will read once a legitimate client is answered after it.
+      const other = await Manager.connect({ address: m.address, authkey });
+      assert.equal(other.list([1]).length, 1);
+      await new Promise((r) => setTimeout(r, 500)); // time for any further reading to show
+      const grown = rssOf(m.pid) - before;
+      console.log(`# ${transport}: a deaf client's 2,000 calls for 64 KiB each grew the server by ${(grown / 2 ** 20).toFixed(1)} MiB`);
+      assert.ok(grown < 48 * 2 ** 20, `the server grew by ${(grown / 2 ** 20).toFixed(1)} MiB`);
+      deaf.end();
+    });
+
     // A million over TCP, where anyone may knock; fewer over the Unix socket, whose path
     // goes the same way once read (CONCUR_FUZZ_FRAMES sets both).
     const count = Number(process.env.CONCUR_FUZZ_FRAMES ?? (transport === 'tcp' ? 1_000_000 : 250_000));

@@ -36,6 +36,18 @@ export function onRevive(hook: (value: object, kind: string) => void): void {
   revivalHooks.push(hook);
 }
 
+const leavingHooks: Array<(value: object) => void> = [];
+
+/** Calls `hook` with each primitive (or proxy) about to be cloned into another thread (a Thread's or a thread pool task's argument). */
+export function onLeaving(hook: (value: object) => void): void {
+  leavingHooks.push(hook);
+}
+
+/** Tells the `onLeaving` hooks about the primitives (and proxies) among `values`, which are about to be cloned into another thread. */
+export function leaving(values: readonly unknown[]): void {
+  for (const v of values) if (isShared(v)) for (const hook of leavingHooks) hook(v as object);
+}
+
 /** Marks an instance with its registered kind as an own field, so it survives a structured clone. */
 export function brandInstance(instance: object, cls: Function): void {
   const kind = (cls.prototype as Record<string, unknown>)[KIND];

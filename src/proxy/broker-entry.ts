@@ -115,8 +115,8 @@ function serve(conn: FramedSocket): void {
   const caller = newCaller(nextOwner++);
   socket.on('close', () => callerGone(caller));
   const send = (frame: Buffer, onLost?: () => void): void => {
-    if (!caller.alive || socket.destroyed) return onLost?.();
-    conn.send(frame, onLost);
+    if (caller.alive && !socket.destroyed) conn.send(frame, onLost);
+    else onLost?.();
   };
   // Over TCP a peer's machine may vanish without closing the connection: its pings stop.
   let heard = Date.now();

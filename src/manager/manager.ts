@@ -10,7 +10,7 @@ import { connect as connectSocket } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import { AuthenticationError } from '../futures/errors.js';
 import { describe } from '../futures/future.js';
-import { authenticateServer } from '../proxy/auth.js';
+import { authenticateServer, isProtocolVersionError } from '../proxy/auth.js';
 import { FramedSocket } from '../proxy/frames.js';
 import { SOCKET_PATH_MAX } from '../proxy/owner.js';
 import { callIdOf, decodeReply, encodeCall, HANDSHAKE_MAX_BYTES, isTcp, tcpAddr, tcpTarget } from '../proxy/protocol.js';
@@ -139,7 +139,7 @@ async function hello(addr: string, key: string): Promise<ServerInfo> {
     });
     socket.on('error', () => {});
     const framed = new FramedSocket(socket, { maxFrameBytes: HANDSHAKE_MAX_BYTES });
-    await authenticateServer(framed, Buffer.from(key, 'hex'));
+    await authenticateServer(framed, Buffer.from(key, 'hex'), `the manager at ${path}`);
     framed.maxFrameBytes = 1 << 20;
     framed.send(encodeCall(1, ROOT_ID, 'hello', []));
     // Another kind of concur server may never answer for an object it does not have.
@@ -159,6 +159,7 @@ async function hello(addr: string, key: string): Promise<ServerInfo> {
     }
     return info;
   } catch (err) {
+    if (isProtocolVersionError(err)) throw err;
     if (err instanceof AuthenticationError) throw new AuthenticationError(`the manager at ${path} refused the authkey`, { cause: err });
     if (err instanceof Error && err.message === 'the connection closed during the handshake') {
       throw new Error(`cannot reach a manager at ${path}: ${err.message}`, { cause: err });

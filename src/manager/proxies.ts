@@ -21,7 +21,7 @@ import { inspect } from 'node:util';
 import { EOFError, RemoteError } from '../futures/errors.js';
 import { callRemote, callRemoteSync } from '../proxy/client.js';
 import { onCrossing } from '../proxy/proxies.js';
-import { brandInstance, onRevive, registerShared, reviveShared } from '../sync/shared.js';
+import { brandInstance, onLeaving, onRevive, registerShared, reviveShared } from '../sync/shared.js';
 import { forEachProxy, managedRefOf, type ManagedRef } from './refs.js';
 
 // ---- lifetime -------------------------------------------------------------------
@@ -79,14 +79,19 @@ function adopt(proxy: object, ref: ManagedRef, counted: boolean): void {
 /**
  * How long a proxy that left for another process is kept alive here: its count in the
  * server must not fall to zero (this thread's proxy garbage-collected) before the
- * process it went to has revived its copy and counted it.
+ * process or thread it went to has revived its copy and counted it.
  */
 const CROSSING_GRACE_MS = 60_000;
 
-onCrossing((proxy) => {
+/** Keeps a proxy on its way to another process or thread alive here (see CROSSING_GRACE_MS). */
+function keepWhileCrossing(proxy: object): void {
   if (managedRefOf(proxy) === undefined) return;
   setTimeout(() => void proxy, CROSSING_GRACE_MS).unref();
-});
+}
+onCrossing(keepWhileCrossing);
+// A thread takes its arguments when it starts, or a pool thread when it gets to the
+// task, which may be long after this thread dropped the proxy.
+onLeaving(keepWhileCrossing);
 
 // A proxy that arrives as an argument, a Pipe message or inside a shared object counts itself.
 onRevive((value) => {

@@ -7,7 +7,6 @@
  *   client ── create('dict') ──► root: new Entry, served as id N ──► DictProxy(N)
  *   client ── get(k) on N ─────► SERVED.ManagedObject → the dict's op ──► the value
  */
-import { serialize } from 'node:v8';
 import { describe } from '../futures/future.js';
 import { RemoteBarrier, RemoteCondition, RemoteEvent, RemoteSemLock, RemoteSharedQueue } from '../proxy/proxies.js';
 import { SERVED } from '../proxy/served.js';
@@ -102,16 +101,6 @@ function publicMethods(obj: object): string[] {
   return [...names];
 }
 
-/** `value`, or a TypeError saying that what `what` returned cannot be sent. */
-function sendable<T>(value: T, what: string): T {
-  try {
-    serialize(value);
-  } catch (err) {
-    throw new TypeError(`${what} returned a value that cannot be sent to the caller: ${(err as Error).message}`);
-  }
-  return value;
-}
-
 async function makeRegistered(typeid: string, args: unknown[]): Promise<Entry> {
   const type = state.types.get(typeid);
   if (type === undefined) {
@@ -128,10 +117,7 @@ async function makeRegistered(typeid: string, args: unknown[]): Promise<Entry> {
       const method = obj[name];
       if (typeof method !== 'function') throw new TypeError(`${typeid}.${name} is not a method (it is ${describe(method)})`);
       const result = method.apply(obj, callArgs);
-      if (!(result instanceof Promise)) return out(caller, result);
-      // The broker sends an async answer from a continuation, where a value that cannot
-      // be sent would escape as an unhandled rejection: checked here, it fails the call.
-      return result.then((value: unknown) => out(caller, sendable(value, `${typeid}.${name}`)));
+      return result instanceof Promise ? result.then((value: unknown) => out(caller, value)) : out(caller, result);
     };
   }
   return newEntry(typeid, made, ops, (ref) => objectData(ref, typeid, exposed));

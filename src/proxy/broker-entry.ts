@@ -25,6 +25,7 @@ import { FramedSocket } from './frames.js';
 import { objectFor, serveObject } from './objects.js';
 import { callIdOf, decodeCall, encodeReply, HANDSHAKE_MAX_BYTES, isTcp, PING_CALL_ID, SILENCE_LIMIT_MS, tcpAddr, tcpTarget } from './protocol.js';
 import { SERVED, UNDO, UNDO_LOST_REPLY } from './served.js';
+import { unsendableAnswer } from './unsendable.js';
 
 const { path, key, maxFrameBytes } = workerData as { path: string; key: string; maxFrameBytes: number };
 const authkey = Buffer.from(key, 'hex');
@@ -35,6 +36,8 @@ const HANDSHAKE_TIMEOUT_MS = 5_000;
 const MAX_HANDSHAKES = 1024;
 /** Connections waiting for a turn; past it, new ones are closed. */
 const MAX_WAITING = 4096;
+/** Bytes of answers waiting for a peer to read them before its further calls wait too. */
+const ANSWERS_BUFFERED_MAX = 4 << 20;
 /** The listen backlog (the kernel caps it at net.core.somaxconn). */
 const BACKLOG = 4096;
 
@@ -124,7 +127,7 @@ function serve(conn: FramedSocket): void {
   const fail = (callId: number, err: unknown): void => {
     if (callId !== 0) send(encodeReply(callId, 0, serializeError(err)));
   };
-  conn.onFrame((bytes) => {
+  const handle = (bytes: Buffer): void => {
     if (bytes.length < 4) {
       socket.destroy(); // not a call: the peer does not speak this protocol
       return;
@@ -151,7 +154,14 @@ function serve(conn: FramedSocket): void {
       const done = (value: unknown): void => {
         if (!caller.alive) return undo(value);
         if (callId === 0) return;
-        const frame = encodeReply(callId, 1, value);
+        let frame: Buffer;
+        try {
+          frame = encodeReply(callId, 1, value);
+        } catch (err) {
+          // An answer that cannot be serialized (a function, a WeakMap…): tell the caller what it held.
+          undo(value);
+          return fail(callId, unsendableAnswer(op, value, err));
+        }
         if (frame.length > maxFrameBytes) {
           undo(value);
           const limit = `the frame limit of ${maxFrameBytes} bytes (maxFrameBytes of the owner, pid ${process.pid})`;
@@ -162,8 +172,9 @@ function serve(conn: FramedSocket): void {
         send(frame, UNDO_LOST_REPLY.has(kind) ? () => undo(value) : undefined);
       };
       try {
-        const fn = SERVED[kind]?.[op];
-        if (fn === undefined) throw new TypeError(`a ${kind} has no operation ${JSON.stringify(op)} across processes`);
+        // Object.prototype's names (constructor, __proto__, toString…) are no operations.
+        const fn = typeof op === 'string' && !(op in Object.prototype) ? SERVED[kind]?.[op] : undefined;
+        if (typeof fn !== 'function') throw new TypeError(`a ${kind} has no operation ${JSON.stringify(op)} across processes`);
         const result = fn(target, args, caller);
         if (result instanceof Promise) result.then(done, (err: unknown) => fail(callId, err));
         else done(result);
@@ -172,8 +183,25 @@ function serve(conn: FramedSocket): void {
       }
     };
     const target = objectFor(objectId);
-    if (target instanceof Promise) void target.then(run);
+    if (target instanceof Promise) target.then(run, (err: unknown) => fail(callId, err));
     else run(target);
+  };
+  // A peer that calls without reading its answers: past ANSWERS_BUFFERED_MAX of them,
+  // its calls wait (those of the chunk already read, in order) and no more are read
+  // until the answers drain, so what waits for it stays bounded.
+  const held = new Deque<Buffer>();
+  const release = (): void => {
+    while (held.length > 0 && socket.writableLength <= ANSWERS_BUFFERED_MAX) handle(held.shift()!);
+    if (held.length > 0) socket.once('drain', release);
+    else socket.resume();
+  };
+  conn.onFrame((bytes) => {
+    if (held.length === 0 && socket.writableLength <= ANSWERS_BUFFERED_MAX) return handle(bytes);
+    held.push(bytes);
+    if (held.length === 1) {
+      socket.pause();
+      socket.once('drain', release);
+    }
   });
 }
 

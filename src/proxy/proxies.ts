@@ -14,7 +14,7 @@
  * re-acquiring the lock has no timeout (as in Python).
  */
 import { BrokenBarrierError, Empty, Full, TimeoutError } from '../futures/errors.js';
-import { brandInstance, kindOf, registerShared } from '../sync/shared.js';
+import { brandInstance, kindOf, leavingWithin, registerShared, reviveWithin } from '../sync/shared.js';
 import { hold, holdSync, withLock, type AcquireOptions } from '../sync/semlock.js';
 import { waitFor, waitForSync } from '../sync/condition.js';
 import { untilShutDown } from '../queues/until-shutdown.js';
@@ -288,15 +288,18 @@ class RemoteSharedQueue<T = unknown> extends Remote {
    */
   _check(item: T): void {
     if (this._kind === 'SharedPriorityQueue') orderKey(item);
+    // Proxies in the item (a manager's) are kept alive here while it travels (onLeaving hooks).
+    leavingWithin(item);
   }
-  get(options: { timeout?: number } = {}): Promise<T> {
-    return this._callAsync(this._getBound(options.timeout), 'get', [options.timeout]) as Promise<T>;
+  // An item's primitives and proxies come out as themselves, as a container's do.
+  async get(options: { timeout?: number } = {}): Promise<T> {
+    return reviveWithin((await this._callAsync(this._getBound(options.timeout), 'get', [options.timeout])) as T);
   }
   getSync(options: { timeout?: number } = {}): T {
-    return this._callBounded(this._getBound(options.timeout), 'get', [options.timeout]) as T;
+    return reviveWithin(this._callBounded(this._getBound(options.timeout), 'get', [options.timeout]) as T);
   }
   getNowait(): T {
-    return this._callBounded(this._getBound(0), 'getNowait', []) as T;
+    return reviveWithin(this._callBounded(this._getBound(0), 'getNowait', []) as T);
   }
   qsize(): number {
     return this._call('qsize') as number;

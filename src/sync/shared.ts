@@ -36,6 +36,52 @@ export function onRevive(hook: (value: object, kind: string) => void): void {
   revivalHooks.push(hook);
 }
 
+/**
+ * Calls `visit` with each primitive (or proxy) inside `value`: the value itself, or
+ * one in its arrays, plain objects, Maps and Sets, at any depth (not inside another
+ * primitive: reviving one revives its fields).
+ */
+function forEachShared(value: unknown, visit: (shared: object) => void, seen?: Set<object>): void {
+  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return;
+  if (typeof (value as Record<string, unknown>)[KIND] === 'string') return visit(value);
+  seen ??= new Set();
+  if (seen.has(value)) return;
+  seen.add(value);
+  if (value instanceof Map) {
+    for (const [k, v] of value) {
+      forEachShared(k, visit, seen);
+      forEachShared(v, visit, seen);
+    }
+  } else if (value instanceof Set) {
+    for (const v of value) forEachShared(v, visit, seen);
+  } else if (Array.isArray(value) || Object.getPrototypeOf(value) === Object.prototype) {
+    for (const v of Object.values(value)) forEachShared(v, visit, seen);
+  }
+}
+
+/** `reviveShared` for every primitive (or proxy) inside `value` too (a queue's item); returns `value`. */
+export function reviveWithin<T>(value: T): T {
+  forEachShared(value, reviveShared);
+  return value;
+}
+
+const leavingHooks: Array<(value: object) => void> = [];
+
+/** Calls `hook` with each primitive (or proxy) about to be cloned into another thread (a Thread's or a thread pool task's argument). */
+export function onLeaving(hook: (value: object) => void): void {
+  leavingHooks.push(hook);
+}
+
+/** Tells the `onLeaving` hooks about the primitives (and proxies) among `values`, which are about to be cloned into another thread. */
+export function leaving(values: readonly unknown[]): void {
+  for (const v of values) if (isShared(v)) for (const hook of leavingHooks) hook(v as object);
+}
+
+/** `leaving` for every primitive (or proxy) inside `value` (a queue's item, on its way to whoever gets it). */
+export function leavingWithin(value: unknown): void {
+  if (leavingHooks.length > 0) forEachShared(value, (v) => leavingHooks.forEach((hook) => hook(v)));
+}
+
 /** Marks an instance with its registered kind as an own field, so it survives a structured clone. */
 export function brandInstance(instance: object, cls: Function): void {
   const kind = (cls.prototype as Record<string, unknown>)[KIND];

@@ -1,5 +1,5 @@
 import type { MessagePort, TransferListItem } from 'node:worker_threads';
-import { reviveShared } from '../sync/shared.js';
+import { leaving, reviveShared } from '../sync/shared.js';
 import { Connection, portEndpoint } from './pipe.js';
 
 /** A Connection on its way into a thread: its port travels in the transfer list. */
@@ -16,6 +16,7 @@ const isMarker = (a: unknown): a is ConnectionMarker =>
 /** Replaces Connections among `args` with markers whose ports move into a thread. */
 export function argsForThread(args: readonly unknown[]): { args: unknown[]; transfer: TransferListItem[] } {
   const transfer: TransferListItem[] = [];
+  leaving(args);
   const out = args.map((a) => {
     if (!(a instanceof Connection)) return a;
     const { readable, writable } = a;

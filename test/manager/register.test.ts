@@ -40,8 +40,8 @@ describe('manager.register and manager.create', () => {
 
   it('a method whose answer cannot be sent fails that call; the server goes on serving', () => {
     const c = m.create<Counter & { unsendable(): unknown; unsendableLater(): unknown }>('Counter');
-    assert.throws(() => c.unsendable(), /could not be cloned/);
-    assert.throws(() => c.unsendableLater(), (err: Error) => err instanceof TypeError && /Counter\.unsendableLater returned a value that cannot be sent/.test(err.message));
+    assert.throws(() => c.unsendable(), (err: Error) => err instanceof TypeError && /the answer to unsendable cannot be sent .*a function/.test(err.message));
+    assert.throws(() => c.unsendableLater(), (err: Error) => err instanceof TypeError && /the answer to unsendableLater cannot be sent .*a function/.test(err.message));
     assert.equal(c.increment(), 1);
   });
 

@@ -9,7 +9,7 @@ import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Event } from '../../src/index.js';
-import { authenticateClient } from '../../src/proxy/auth.js';
+import { authenticateClient, greeting } from '../../src/proxy/auth.js';
 import { FramedSocket } from '../../src/proxy/frames.js';
 import { callIdOf, decodeCall, encodeReply } from '../../src/proxy/protocol.js';
 import { toProxy } from '../../src/proxy/proxies.js';
@@ -29,7 +29,7 @@ describe('an owner that closes a handshake', () => {
       const conn = new FramedSocket(socket, { maxFrameBytes: 256 });
       if (++connections === 1) {
         // The challenge goes out, then the "timeout": closed before the answer.
-        conn.send(randomBytes(32));
+        conn.send(greeting());
         setTimeout(() => socket.destroy(), 50);
         return;
       }

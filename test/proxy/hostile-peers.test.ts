@@ -3,11 +3,10 @@
 // (sharing an object starts its broker), and a child process is the legitimate caller.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac, randomBytes } from 'node:crypto';
-import { connect, type Socket } from 'node:net';
 import { Event, ProcessPoolExecutor } from '../../src/index.js';
 import { toProxy } from '../../src/proxy/proxies.js';
 import { proxyTasks } from '../fixtures/proxy-tasks.js';
+import { GREETING, RawPeer } from '../fixtures/raw-peer.js';
 
 const event = new Event();
 const { addr, key } = (toProxy(event) as unknown as { _ref: { addr: string; key: string } })._ref;
@@ -16,74 +15,11 @@ const authkey = Buffer.from(key, 'hex');
 const everyPeer: Peer[] = [];
 after(() => everyPeer.forEach((p) => p.end()));
 
-/** A raw connection to the broker, with what it received and when it closed. */
-class Peer {
-  readonly socket: Socket;
-  received = Buffer.alloc(0);
-  closedAt: number | undefined;
-  readonly closed: Promise<void>;
-  readonly connected: Promise<void>;
-  #onData: (() => void) | undefined;
+/** A raw connection to this process's broker. */
+class Peer extends RawPeer {
   constructor() {
-    this.socket = connect(addr);
+    super(addr, authkey);
     everyPeer.push(this);
-    this.socket.on('data', (b: Buffer) => {
-      this.received = Buffer.concat([this.received, b]);
-      this.#onData?.();
-    });
-    this.socket.on('error', () => {});
-    this.connected = new Promise((resolve, reject) => {
-      this.socket.once('connect', resolve);
-      this.socket.once('error', reject);
-    });
-    this.closed = new Promise((resolve) =>
-      this.socket.once('close', () => {
-        this.closedAt = performance.now();
-        this.#onData?.();
-        resolve();
-      }),
-    );
-  }
-  /** Resolves once `n` bytes have come; fails if the connection closes first or `ms` pass. */
-  bytes(n: number, ms = 20_000): Promise<Buffer> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => done(new Error(`only ${this.received.length} of ${n} bytes within ${ms} ms`)), ms);
-      const done = (err?: Error): void => {
-        clearTimeout(timer);
-        this.#onData = undefined;
-        if (err) reject(err);
-        else resolve(this.received.subarray(0, n));
-      };
-      this.#onData = () => {
-        if (this.received.length >= n) done();
-        else if (this.closedAt !== undefined) done(new Error(`closed after ${this.received.length} of ${n} bytes`));
-      };
-      this.#onData();
-    });
-  }
-  frame(payload: Buffer): void {
-    const head = Buffer.alloc(4);
-    head.writeUInt32LE(payload.length);
-    this.socket.write(Buffer.concat([head, payload]));
-  }
-  /** Completes the handshake as a client that knows the key; true if the server proved it knows it too. */
-  async authenticate(ms = 20_000): Promise<boolean> {
-    const challenge = (await this.bytes(36, ms)).subarray(4);
-    const ours = randomBytes(32);
-    this.frame(Buffer.concat([createHmac('sha256', authkey).update(challenge).digest(), ours]));
-    const answer = (await this.bytes(36 + 36, ms)).subarray(40);
-    return answer.equals(createHmac('sha256', authkey).update(ours).digest());
-  }
-  /** Resolves true once closed, false if still open after `ms`. */
-  async closesWithin(ms: number): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    const open = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-    const r = await Promise.race([this.closed.then(() => true as const), open]);
-    clearTimeout(timer);
-    return r;
-  }
-  end(): void {
-    this.socket.destroy();
   }
 }
 
@@ -92,7 +28,7 @@ describe("the owner's broker and hostile peers", () => {
     await using pool = new ProcessPoolExecutor({ maxWorkers: 1 });
     assert.equal(await pool.submit(proxyTasks.isSet, event), false); // a legitimate caller, connected
     const peer = new Peer();
-    await peer.bytes(36); // the challenge
+    await peer.bytes(GREETING); // the challenge
     const head = Buffer.alloc(4);
     head.writeUInt32LE(0xffffffff);
     peer.socket.write(head);
@@ -112,12 +48,12 @@ describe("the owner's broker and hostile peers", () => {
 
   it('a handshake reply announced longer than the handshake allows is refused at its header', { timeout: 30_000 }, async () => {
     const peer = new Peer();
-    await peer.bytes(36);
+    await peer.bytes(GREETING);
     const head = Buffer.alloc(4);
     head.writeUInt32LE(4096);
     peer.socket.write(Buffer.concat([head, Buffer.alloc(100)])); // the rest never comes
     assert.ok(await peer.closesWithin(2000), 'closed without waiting for the rest');
-    assert.equal(peer.received.length, 36, 'nothing was answered');
+    assert.equal(peer.received.length, GREETING, 'nothing was answered');
   });
 
   it('a peer that never speaks is closed within a few seconds', { timeout: 30_000 }, async () => {

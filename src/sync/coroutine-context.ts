@@ -50,30 +50,124 @@ function nextId(): number {
   return counter;
 }
 
-// The context the next resource made in the synchronous run `pendingRun` gets.
-let pending: Ctx | undefined;
-let pendingRun = -1;
-let pendingLeft = 0;
+/**
+ * Handing an acquisition's context to the coroutine that called acquire():
+ *
+ *   run that calls acquire()                    later, as promises settle
+ *   ------------------------                    -------------------------
+ *   handToCaller(C)
+ *   P = acquire()'s promise  -> carrier of C
+ *   (wrappers: Promise.race's Q, its then D,    D runs (trigger P: carrier)  -> gets C,
+ *    timeout()'s timer, finally F ...)            resolves Q (made before D)  -> Q a carrier
+ *   the caller's await T (trigger Q, or P)      T runs (trigger Q: carrier)  -> gets C:
+ *                                                 the caller's code after its await owns
+ *
+ * Every resource made in the calling run after the call is "fresh" and remembers its
+ * trigger. A fresh resource gets C when its callback is about to run if its trigger is
+ * a carrier then: P itself, a fresh resource that got C, or a fresh promise that a
+ * carrier's callback resolved and that was made before that carrier (what a
+ * combinator such as Promise.race does: it settles its own promise from the callback
+ * it put on P). So the promise that wraps P's outcome carries C to whichever fresh
+ * await or then() receives it, and a coroutine started in the same run that awaits
+ * something else never gets it.
+ */
+const RUN = Symbol('concur.acquireRun');
+const SEQ = Symbol('concur.acquireSeq');
+const TRIGGER = Symbol('concur.acquireTrigger');
+const CARRIES = Symbol('concur.carries');
+
+/** Resources made in one synchronous run after an RLock's acquire() in it. */
+interface Run {
+  /** Its executionAsyncId. */
+  readonly id: number;
+  /** Each fresh resource's number, by async id. */
+  readonly fresh: Map<number, number>;
+  next: number;
+  /** Fresh resources still recorded before the run stops recording (a run that makes thousands costs nothing more). */
+  left: number;
+  /** The acquisitions made in this run, latest last. */
+  readonly handed: Handed[];
+  /** The acquisition whose promise is the next resource made. */
+  wanting: Handed | undefined;
+}
+
+/** One acquisition's context on its way to the caller. */
+interface Handed {
+  readonly ctx: Ctx;
+  readonly run: Run;
+  /** Only resources made after this number can receive it. */
+  readonly since: number;
+  /** The async ids that pass it on (see above). */
+  readonly carriers: Set<number>;
+}
+
+interface Marked {
+  [KEY]?: Ctx;
+  [RUN]?: Run;
+  [SEQ]?: number;
+  [TRIGGER]?: number;
+  [CARRIES]?: Handed;
+}
+
+/** Most fresh resources recorded after one acquire(): wrappers make a handful. */
+const FRESH_MAX = 64;
+
+/** The run that made the latest acquisition, while it lasts. */
+let current: Run | undefined;
 
 /**
  * Carrying contexts costs every async resource a call (as AsyncLocalStorage does), so
  * the hook is on only while some context of this thread holds an RLock (or is being
- * handed to an await): a context that holds nothing means nothing.
+ * handed to its caller): a context that holds nothing means nothing.
  */
 const hook = createHook({
-  init(_asyncId, _type, _trigger, resource) {
-    if (pendingLeft > 0) {
-      if (executionAsyncId() === pendingRun) {
-        (resource as Carrier)[KEY] = pending;
-        if (--pendingLeft === 0) pending = undefined;
+  init(asyncId, _type, trigger, resource) {
+    const r = resource as Marked;
+    const run = current;
+    if (run !== undefined) {
+      if (executionAsyncId() !== run.id) current = undefined;
+      else {
+        if (run.wanting !== undefined) {
+          run.wanting.carriers.add(asyncId);
+          run.wanting = undefined;
+        }
+        if (run.left > 0) {
+          run.left--;
+          const seq = run.next++;
+          run.fresh.set(asyncId, seq);
+          r[RUN] = run;
+          r[SEQ] = seq;
+          r[TRIGGER] = trigger;
+        }
+      }
+    }
+    const c = (executionAsyncResource() as Marked)[KEY];
+    if (c !== undefined) r[KEY] = c;
+  },
+  before(asyncId) {
+    const r = executionAsyncResource() as Marked;
+    const run = r[RUN];
+    if (run === undefined || r[CARRIES] !== undefined) return;
+    const trigger = r[TRIGGER]!;
+    for (let i = run.handed.length - 1; i >= 0; i--) {
+      const h = run.handed[i]!;
+      if (r[SEQ]! > h.since && h.carriers.has(trigger)) {
+        r[KEY] = h.ctx;
+        r[CARRIES] = h;
+        h.carriers.add(asyncId);
         return;
       }
-      // A resource made in another run: the run that acquired ended without awaiting.
-      pendingLeft = 0;
-      pending = undefined;
     }
-    const c = (executionAsyncResource() as Carrier)[KEY];
-    if (c !== undefined) (resource as Carrier)[KEY] = c;
+  },
+  promiseResolve(asyncId) {
+    const e = executionAsyncResource() as Marked;
+    const h = e[CARRIES];
+    if (h === undefined) return;
+    const seq = h.run.fresh.get(asyncId);
+    if (seq !== undefined && seq > h.since && seq < e[SEQ]!) h.carriers.add(asyncId);
+  },
+  after(asyncId) {
+    if (current !== undefined && current.id === asyncId) current = undefined;
   },
 });
 let hooked = false;
@@ -93,9 +187,10 @@ function carryLess(): void {
   if (offCheck !== undefined) return;
   offCheck = setTimeout(() => {
     offCheck = undefined;
-    if (holdings === 0 && pendingLeft === 0 && hooked) {
+    if (holdings === 0 && hooked) {
       hooked = false;
       hook.disable();
+      current = undefined;
     }
   }, 200);
   offCheck.unref();
@@ -119,15 +214,22 @@ export function enterNow(c: Ctx): void {
 }
 
 /**
- * Hands `c` to the next `resources` async resources made in this synchronous run: the
- * caller's await of the promise being returned (and, for `hold`, the caller's await of
- * its `then`). Call it last before returning: a resource made first would take it.
+ * Hands `c` to the code of the caller that receives the promise made next in this
+ * synchronous run (acquire()'s own): call it just before making that promise. The
+ * caller's await of it, or of whatever wraps it (see the picture above), gets `c`.
  */
-export function enterAtAwait(c: Ctx, resources = 1): void {
+export function handToCaller(c: Ctx): void {
   carry();
-  pending = c;
-  pendingRun = executionAsyncId();
-  pendingLeft = resources;
+  const id = executionAsyncId();
+  let run = current;
+  if (run === undefined || run.id !== id) {
+    run = { id, fresh: new Map(), next: 1, left: 0, handed: [], wanting: undefined };
+    current = run;
+  }
+  const h: Handed = { ctx: c, run, since: run.next - 1, carriers: new Set() };
+  run.handed.push(h);
+  run.wanting = h;
+  run.left = FRESH_MAX;
 }
 
 /** The context in `c`'s chain whose id is `id`, or undefined: the owner, if `c` may act for it. */

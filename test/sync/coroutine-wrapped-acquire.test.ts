@@ -8,13 +8,14 @@ import { Condition, RLock, timeout } from '../../src/index.js';
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 const never = (): Promise<never> => new Promise(() => {});
 
+/** Acquires `lock` and returns the promise wrapped; a plain function, so the coroutine that calls it is the caller that owns. */
 type Take = (lock: RLock | Condition) => Promise<boolean>;
 
 const WRAPPERS: Record<string, Take> = {
-  'Promise.race': async (lock) => await Promise.race([lock.acquire(), never()]),
-  "concur's timeout()": async (lock) => await timeout(60_000, lock.acquire()),
-  'a then() chain': async (lock) => await lock.acquire().then((got) => got).then((got) => got),
-  'an async helper with a deadline of its own': async (lock) => {
+  'Promise.race': (lock) => Promise.race([lock.acquire(), never()]),
+  "concur's timeout()": (lock) => timeout(60_000, lock.acquire()),
+  'a then() chain': (lock) => lock.acquire().then((got) => got).then((got) => got),
+  'an async helper with a deadline of its own': (lock) => {
     const within = async <T>(ms: number, p: Promise<T>): Promise<T> => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       try {
@@ -23,7 +24,7 @@ const WRAPPERS: Record<string, Take> = {
         clearTimeout(timer);
       }
     };
-    return await within(60_000, lock.acquire());
+    return within(60_000, lock.acquire());
   },
 };
 
@@ -48,15 +49,19 @@ describe('RLock: the coroutine that called acquire() owns it, whatever wraps the
   for (const [name, take] of Object.entries(WRAPPERS)) {
     it(`through ${name}: the caller releases it, re-enters it, and other coroutines are kept out`, async () => {
       const rlock = new RLock();
-      assert.equal(await take(rlock), true);
-      assert.equal(rlock.acquireSync({ blocking: false }), true, 're-entrant in the caller');
-      rlock.release();
-      const outsider = async (): Promise<boolean> => {
+      // Started first, so that it is not a function the holder calls (that one would share its context).
+      let go!: () => void;
+      const outsider = (async (): Promise<boolean> => {
+        await new Promise<void>((resolve) => (go = resolve));
         const got = await rlock.acquire({ timeout: 50 });
         if (got) rlock.release();
         return got;
-      };
-      assert.equal(await outsider(), false, 'another coroutine waits');
+      })();
+      assert.equal(await take(rlock), true);
+      assert.equal(rlock.acquireSync({ blocking: false }), true, 're-entrant in the caller');
+      rlock.release();
+      go();
+      assert.equal(await outsider, false, 'another coroutine waits');
       await turn();
       rlock.release();
       assert.equal(rlock.locked(), false);
@@ -82,7 +87,7 @@ describe('RLock: the coroutine that called acquire() owns it, whatever wraps the
       cond.notify();
       cond.release();
       await waiter;
-      assert.equal(cond.lock.locked(), false);
+      assert.equal((cond.lock as RLock).locked(), false);
     });
   }
 

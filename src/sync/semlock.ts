@@ -8,7 +8,7 @@ import { describe } from '../futures/future.js';
 import { runAsync, runSync, wake, type WaitSteps } from './waiting.js';
 import { registerShared } from './shared.js';
 import { ME, REMOTE_OWNER_BASE } from './owner.js';
-import { currentCtx, enterNow, findCtx, gaveLock, handToCaller, newCtx, tookLock, type Ctx } from './coroutine-context.js';
+import { currentCtx, enterNow, findCtx, gaveLock, handed, handToCaller, newCtx, tookLock, type Ctx } from './coroutine-context.js';
 import {
   checkOptions,
   COUNT,
@@ -143,7 +143,9 @@ export class RLock extends HolderLock {
     const taken = options === NO_WAIT_OPTIONS && this._takeFrom(0, ME, ctx, 1);
     // Just before the promise is made: it is the first resource to pass the context on.
     handToCaller(ctx);
-    return taken ? Promise.resolve(true) : runAsync(this._takeSteps(options, ME, ctx, 1));
+    const got = taken ? Promise.resolve(true) : runAsync(this._takeSteps(options, ME, ctx, 1));
+    handed();
+    return got;
   }
   /** @internal */
   override *_acquireSteps(options: AcquireOptions, owner?: number): WaitSteps<boolean> {

@@ -91,6 +91,27 @@ describe('RLock: the coroutine that called acquire() owns it, whatever wraps the
     });
   }
 
+  it('a wrapped acquire that waits longer than a second for the holder still reaches its caller', async () => {
+    const rlock = new RLock();
+    let release!: () => void;
+    const holding = new Promise<void>((resolve) => (release = resolve));
+    const holder = (async () => {
+      await rlock.acquire();
+      await holding;
+      rlock.release();
+    })();
+    await turn();
+    const waiter = (async () => {
+      assert.equal(await timeout(60_000, rlock.acquire()), true);
+      rlock.release();
+      return rlock.locked();
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    release();
+    await holder;
+    assert.equal(await waiter, false);
+  });
+
   it('a then() callback on acquire() owns the lock (no await at all)', async () => {
     const rlock = new RLock();
     const done = rlock.acquire().then(() => {

@@ -87,8 +87,8 @@ const CARRIES = Symbol('concur.carries');
 interface Run {
   /** Its executionAsyncId. */
   readonly id: number;
-  /** Each fresh resource's number, by async id. */
-  readonly fresh: Map<number, number>;
+  /** Each fresh resource's number, by async id (made when the first is: most runs have none). */
+  fresh: Map<number, number> | undefined;
   next: number;
   /** Fresh resources still to record (a run that makes thousands records a handful). */
   left: number;
@@ -176,7 +176,7 @@ const hook = createHook({
     const e = executionAsyncResource() as Marked;
     const h = e[CARRIES];
     if (h === undefined) return;
-    const seq = h.run.fresh.get(asyncId);
+    const seq = h.run.fresh?.get(asyncId);
     if (seq !== undefined && e[SEQ] !== undefined && seq > h.since && seq < e[SEQ]) h.carriers.add(asyncId);
   },
 });
@@ -185,7 +185,7 @@ const hook = createHook({
 function fresh(run: Run, asyncId: number, trigger: number, r: Marked): void {
   run.left--;
   const seq = run.next++;
-  run.fresh.set(asyncId, seq);
+  (run.fresh ??= new Map()).set(asyncId, seq);
   r[RUN] = run;
   r[SEQ] = seq;
   r[TRIGGER] = trigger;
@@ -288,7 +288,7 @@ export function handToCaller(c: Ctx): void {
   const id = executionAsyncId();
   let run = current;
   if (run === undefined || run.id !== id) {
-    run = { id, fresh: new Map(), next: 1, left: 0, handed: [], wanting: undefined, recording: false };
+    run = { id, fresh: undefined, next: 1, left: 0, handed: [], wanting: undefined, recording: false };
     current = run;
   }
   const h: Handed = { ctx: c, run, since: 0, carriers: new Set(), wrapped: false, decided: false };

@@ -106,7 +106,18 @@ const event: Ops<Event> = {
 };
 
 const barrier: Ops<Barrier> = {
-  wait: (b, [timeout]) => b.wait(timeout),
+  // Arrivals record the caller. Its departure ends the moment the caller is gone, and a
+  // departure that ends early breaks the generation: a caller whose process died while
+  // it waited breaks the barrier, as a thread terminated while waiting does. An arrival
+  // still waiting for a pass to end is not made for a caller that is gone.
+  wait: (b, [timeout], caller) =>
+    b._wait(
+      timeout,
+      caller.owner,
+      (steps) => runFor(steps, caller, () => false),
+      (steps) => runFor(steps, caller, () => true),
+      () => caller.alive,
+    ),
   abort: (b) => b.abort(),
   reset: (b) => b.reset(),
   broken: (b) => b.broken,

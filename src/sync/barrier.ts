@@ -39,7 +39,7 @@ const PASSING = 1;
 const BROKEN = 2;
 
 /** What an arrival learned: its index, its generation, and how many breaks came before it. */
-interface Ticket {
+export interface Ticket {
   index: number;
   gen: number;
   breaks: number;
@@ -96,10 +96,27 @@ export class Barrier {
   }
 
   /** Arrives and waits for the others; resolves to this thread's distinct index, 0..parties-1. */
-  async wait(timeout?: number): Promise<number> {
+  wait(timeout?: number): Promise<number> {
+    return this._wait(timeout, ME, runAsync, runAsync);
+  }
+
+  /**
+   * @internal `wait` on behalf of `owner`, with each phase's steps run by the driver
+   * given: the proxy broker serves a caller of another process this way, with a departure
+   * that ends (breaking the generation, as a thread stopped while waiting does) the
+   * moment the caller's process is gone, and an arrival that is not made for a caller
+   * that `present` says is gone.
+   */
+  async _wait(
+    timeout: number | undefined,
+    owner: number,
+    arrive: (steps: WaitSteps<Ticket>) => Promise<Ticket>,
+    depart: (steps: WaitSteps<number>) => Promise<number>,
+    present?: () => boolean,
+  ): Promise<number> {
     const deadline = deadlineOf(timeout ?? this._timeout);
-    const ticket = await runAsync(this._arriveSteps(deadline));
-    if (ticket.index < this.parties - 1) return runAsync(this._departSteps(ticket, deadline));
+    const ticket = await arrive(this._arriveSteps(deadline, owner, present));
+    if (ticket.index < this.parties - 1) return depart(this._departSteps(ticket, deadline));
     // This thread may not have imported the action's module yet; waiting here is allowed.
     if (this._action === undefined && this._actionRef !== undefined) {
       await loadFunction({ kind: 'module', ...this._actionRef }).catch(() => undefined);
@@ -140,10 +157,14 @@ export class Barrier {
    * @internal Takes an index in the filling generation. While a pass is under way it
    * waits for the next generation: the arrivals of one generation are exactly `parties`.
    */
-  *_arriveSteps(deadline: number): WaitSteps<Ticket> {
+  *_arriveSteps(deadline: number, owner = ME, present?: () => boolean): WaitSteps<Ticket> {
     const s = this._state;
     lockInternal(s, LOCK);
     for (;;) {
+      if (present !== undefined && !present()) {
+        unlockInternal(s, LOCK);
+        throw new BrokenBarrierError('the waiter is gone');
+      }
       const state = Atomics.load(s, STATE);
       if (state === BROKEN) {
         unlockInternal(s, LOCK);
@@ -157,7 +178,7 @@ export class Barrier {
           throw new BrokenBarrierError(GONE_MESSAGE);
         }
         const index = Atomics.add(s, COUNT, 1);
-        if (ARRIVALS + index < s.length) Atomics.store(s, ARRIVALS + index, ME);
+        if (ARRIVALS + index < s.length) Atomics.store(s, ARRIVALS + index, owner);
         const ticket = { index, gen: Atomics.load(s, GEN), breaks: Atomics.load(s, BREAKS) };
         if (index === this.parties - 1) {
           Atomics.store(s, STATE, PASSING);

@@ -7,13 +7,14 @@
  * carries it, so the code that runs later from that resource has it again. Taking an
  * RLock afresh makes a new context, and where it goes is what matters:
  *
- * - `await lock.acquire()`: the new context goes to the next resource made in this
- *   synchronous run, which is the caller's own `await` (or `.then`). Only the code after
- *   that await carries it; the rest of the synchronous run does not. So in
- *   `f(); g(); await x;` where f and g each start with `await lock.acquire()`, f, g and
- *   the caller are three contexts. (AsyncLocalStorage's enterWith would have given f's
- *   context to g and to the caller too: JavaScript has no hook at the end of a
- *   synchronous run, but a resource's creation is one.)
+ * - `await lock.acquire()`: the new context goes to the code of the coroutine that
+ *   called acquire(), after its await of the promise, or of whatever wraps it
+ *   (Promise.race, timeout(), a then() chain, an async helper): see handToCaller. The
+ *   rest of the synchronous run does not get it. So in `f(); g(); await x;` where f and
+ *   g each start with `await lock.acquire()`, f, g and the caller are three contexts.
+ *   (AsyncLocalStorage's enterWith would have given f's context to g and to the caller
+ *   too: JavaScript has no hook at the end of a synchronous run, but a resource's
+ *   creation is one.)
  * - `lock.acquireSync()`: the new context becomes current for the rest of this
  *   synchronous run (and what it awaits later), since blocking code goes on in it.
  *
@@ -33,6 +34,8 @@ export class Ctx {
   readonly id: number;
   /** How many RLocks it holds now; a context that holds none is never made a parent. */
   holding = 0;
+  /** Its acquisition is awaited through a wrapper: taking the lock later turns the second hook on again. */
+  wrapped = false;
 
   constructor(
     /** The context it was made in, while that one held locks: its locks are this one's too. */
@@ -50,33 +53,166 @@ function nextId(): number {
   return counter;
 }
 
-// The context the next resource made in the synchronous run `pendingRun` gets.
-let pending: Ctx | undefined;
-let pendingRun = -1;
-let pendingLeft = 0;
+/**
+ * Handing an acquisition's context C to the coroutine that called acquire():
+ *
+ *   the run that calls acquire()                later, as promises settle
+ *   ----------------------------                -------------------------
+ *   handToCaller(C); P = acquire()'s promise    (P: a carrier of C)
+ *   direct: the caller's await or then() on P   -> gets C as it is made (trigger P)
+ *   wrapped: Promise.race's Q (a fresh resource,
+ *     remembering its trigger), its then D on P -> gets C as it is made (trigger P)
+ *                                               D runs, resolves Q (made before D) -> Q a carrier
+ *   the caller's await T of Q (fresh)           T is about to run, its trigger a carrier -> gets C:
+ *                                                 the caller's code after its await owns
+ *
+ * A resource made in the calling run whose trigger is a carrier gets C at once: that
+ * is the whole story when the caller awaits (or then()s) acquire()'s promise directly,
+ * and costs nothing more. When a resource of that run comes first that does not (a
+ * wrapper's own promise, a timer), the acquisition is "wrapped": the resources made
+ * after it in that run are fresh and remember their trigger. A fresh promise that a
+ * carrier's callback resolves becomes a carrier, if it was made before that carrier
+ * (what a combinator does: it settles its own promise from the callback it put on P),
+ * and a second hook (on only while some acquisition is wrapped) gives C to a fresh
+ * resource about to run whose trigger is a carrier by then. So the promise that wraps P's
+ * outcome carries C to the await or then() that receives it, and a coroutine started in
+ * the same run that awaits something else never gets it.
+ */
+const RUN = Symbol('concur.acquireRun');
+const SEQ = Symbol('concur.acquireSeq');
+const TRIGGER = Symbol('concur.acquireTrigger');
+const CARRIES = Symbol('concur.carries');
+
+/** The synchronous run that called acquire(), and what it made since. */
+interface Run {
+  /** Its executionAsyncId. */
+  readonly id: number;
+  /** Each fresh resource's number, by async id (made when the first is: most runs have none). */
+  fresh: Map<number, number> | undefined;
+  next: number;
+  /** Fresh resources still to record (a run that makes thousands records a handful). */
+  left: number;
+  /** The acquisitions made in this run, latest last. */
+  readonly handed: Handed[];
+  /** The acquisition whose promise is the next resource made. */
+  wanting: Handed | undefined;
+  /** False while concur's own code makes resources (inside acquire()): none is the caller's. */
+  recording: boolean;
+}
+
+/** One acquisition's context on its way to the caller. */
+interface Handed {
+  readonly ctx: Ctx;
+  readonly run: Run;
+  /** Only resources made after this number can receive it. */
+  since: number;
+  /** The async ids that pass it on (see above). */
+  readonly carriers: Set<number>;
+  /** A resource of the run that does not carry it came first: the caller awaits a wrapper. */
+  wrapped: boolean;
+  /** A resource of the run got it directly and nothing came before: nothing more to record. */
+  decided: boolean;
+}
+
+interface Marked {
+  [KEY]?: Ctx;
+  [RUN]?: Run;
+  [SEQ]?: number;
+  [TRIGGER]?: number;
+  [CARRIES]?: Handed;
+}
+
+/** Most fresh resources recorded after one acquire(): wrappers make a handful. */
+const FRESH_MAX = 64;
+
+/** The run that made the latest acquisition, while it lasts. */
+let current: Run | undefined;
 
 /**
  * Carrying contexts costs every async resource a call (as AsyncLocalStorage does), so
  * the hook is on only while some context of this thread holds an RLock (or is being
- * handed to an await): a context that holds nothing means nothing.
+ * handed to its caller): a context that holds nothing means nothing.
  */
 const hook = createHook({
-  init(_asyncId, _type, _trigger, resource) {
-    if (pendingLeft > 0) {
-      if (executionAsyncId() === pendingRun) {
-        (resource as Carrier)[KEY] = pending;
-        if (--pendingLeft === 0) pending = undefined;
+  init(asyncId, _type, trigger, resource) {
+    const r = resource as Marked;
+    const c = (executionAsyncResource() as Marked)[KEY];
+    if (c !== undefined) r[KEY] = c;
+    const run = current;
+    if (run === undefined) return;
+    if (executionAsyncId() !== run.id) {
+      current = undefined;
+      return;
+    }
+    if (run.wanting !== undefined) {
+      run.wanting.carriers.add(asyncId);
+      run.wanting = undefined;
+      return;
+    }
+    if (!run.recording) return;
+    for (let i = run.handed.length - 1; i >= 0; i--) {
+      const h = run.handed[i]!;
+      if (h.carriers.has(trigger)) {
+        r[KEY] = h.ctx;
+        r[CARRIES] = h;
+        h.carriers.add(asyncId);
+        if (!h.wrapped) h.decided = true;
+        // Wrapped, it gets a number too: only what was made before it is what its callback may settle for the caller.
+        else if (run.left > 0) fresh(run, asyncId, trigger, r);
         return;
       }
-      // A resource made in another run: the run that acquired ended without awaiting.
-      pendingLeft = 0;
-      pending = undefined;
     }
-    const c = (executionAsyncResource() as Carrier)[KEY];
-    if (c !== undefined) (resource as Carrier)[KEY] = c;
+    const latest = run.handed[run.handed.length - 1]!;
+    if (latest.decided || run.left === 0) return;
+    if (!latest.wrapped) {
+      latest.wrapped = true;
+      latest.ctx.wrapped = true;
+      handing();
+    }
+    fresh(run, asyncId, trigger, r);
+  },
+  // Here, not in the second hook: a promiseResolve hook enabled from inside an init hook never fires.
+  promiseResolve(asyncId) {
+    const e = executionAsyncResource() as Marked;
+    const h = e[CARRIES];
+    if (h === undefined) return;
+    const seq = h.run.fresh?.get(asyncId);
+    if (seq !== undefined && e[SEQ] !== undefined && seq > h.since && seq < e[SEQ]) h.carriers.add(asyncId);
+  },
+});
+
+/** Records `r` as a fresh resource of `run`. */
+function fresh(run: Run, asyncId: number, trigger: number, r: Marked): void {
+  run.left--;
+  const seq = run.next++;
+  (run.fresh ??= new Map()).set(asyncId, seq);
+  r[RUN] = run;
+  r[SEQ] = seq;
+  r[TRIGGER] = trigger;
+}
+
+/** The second hook, on while some acquisition is wrapped: see the picture above. */
+const wrappedHook = createHook({
+  before(asyncId) {
+    const r = executionAsyncResource() as Marked;
+    const run = r[RUN];
+    if (run === undefined || r[CARRIES] !== undefined) return;
+    const trigger = r[TRIGGER]!;
+    for (let i = run.handed.length - 1; i >= 0; i--) {
+      const h = run.handed[i]!;
+      if (r[SEQ]! > h.since && h.carriers.has(trigger)) {
+        r[KEY] = h.ctx;
+        r[CARRIES] = h;
+        h.carriers.add(asyncId);
+        return;
+      }
+    }
   },
 });
 let hooked = false;
+let handingOn = false;
+/** When the last wrapped acquisition began (the second hook goes off a while after). */
+let lastWrapped = 0;
 /** RLock holdings by contexts of this thread. */
 let holdings = 0;
 let offCheck: ReturnType<typeof setTimeout> | undefined;
@@ -88,18 +224,42 @@ function carry(): void {
   }
 }
 
-/** Turns the hook off a moment after the last holding ended, unless one began since (no churn in a loop). */
+/** Turns the second hook on for a wrapped acquisition. */
+function handing(): void {
+  lastWrapped = performance.now();
+  if (!handingOn) {
+    handingOn = true;
+    wrappedHook.enable();
+  }
+  carryLess();
+}
+
+/**
+ * Turns the hooks off a moment after they are last needed, unless needed again since
+ * (no churn in a loop): the second a while after the last wrapped acquisition began or
+ * took its lock (its wrappers settle in the microtasks after that), the first once no
+ * holding is left.
+ */
 function carryLess(): void {
   if (offCheck !== undefined) return;
   offCheck = setTimeout(() => {
     offCheck = undefined;
-    if (holdings === 0 && pendingLeft === 0 && hooked) {
+    if (handingOn && performance.now() - lastWrapped >= WRAPPED_GRACE_MS) {
+      handingOn = false;
+      wrappedHook.disable();
+    }
+    if (holdings === 0 && !handingOn && hooked) {
       hooked = false;
       hook.disable();
+      current = undefined;
     }
+    if (handingOn || hooked) carryLess();
   }, 200);
   offCheck.unref();
 }
+
+/** How long the second hook stays on after the last wrapped acquisition began. */
+const WRAPPED_GRACE_MS = 1000;
 
 /** The context the running code belongs to, or undefined outside any. */
 export function currentCtx(): Ctx | undefined {
@@ -119,15 +279,32 @@ export function enterNow(c: Ctx): void {
 }
 
 /**
- * Hands `c` to the next `resources` async resources made in this synchronous run: the
- * caller's await of the promise being returned (and, for `hold`, the caller's await of
- * its `then`). Call it last before returning: a resource made first would take it.
+ * Hands `c` to the caller that receives the promise made next in this synchronous run
+ * (acquire()'s own): call it just before making that promise, and `handed()` once it
+ * is made. The caller's await of it, or of whatever wraps it, gets `c` (see above).
  */
-export function enterAtAwait(c: Ctx, resources = 1): void {
+export function handToCaller(c: Ctx): void {
   carry();
-  pending = c;
-  pendingRun = executionAsyncId();
-  pendingLeft = resources;
+  const id = executionAsyncId();
+  let run = current;
+  if (run === undefined || run.id !== id) {
+    run = { id, fresh: undefined, next: 1, left: 0, handed: [], wanting: undefined, recording: false };
+    current = run;
+  }
+  const h: Handed = { ctx: c, run, since: 0, carriers: new Set(), wrapped: false, decided: false };
+  run.handed.push(h);
+  run.wanting = h;
+  run.recording = false;
+}
+
+/** acquire()'s promise is made: what the run makes from now on may be the caller's. */
+export function handed(): void {
+  const run = current;
+  if (run === undefined || run.id !== executionAsyncId()) return;
+  run.wanting = undefined;
+  run.recording = true;
+  run.left = FRESH_MAX;
+  run.handed[run.handed.length - 1]!.since = run.next - 1;
 }
 
 /** The context in `c`'s chain whose id is `id`, or undefined: the owner, if `c` may act for it. */
@@ -140,6 +317,8 @@ export function findCtx(c: Ctx | undefined, id: number): Ctx | undefined {
 export function tookLock(c: Ctx): void {
   c.holding++;
   if (holdings++ === 0) carry();
+  // A wrapped acquisition that waited: its wrappers settle now, in the microtasks after it.
+  if (c.wrapped) handing();
 }
 
 /** Records that `c` gave an RLock back. */

@@ -8,7 +8,7 @@ import { describe } from '../futures/future.js';
 import { runAsync, runSync, wake, type WaitSteps } from './waiting.js';
 import { registerShared } from './shared.js';
 import { ME, REMOTE_OWNER_BASE } from './owner.js';
-import { currentCtx, enterAtAwait, enterNow, findCtx, gaveLock, newCtx, tookLock, type Ctx } from './coroutine-context.js';
+import { currentCtx, enterNow, findCtx, gaveLock, handed, handToCaller, newCtx, tookLock, type Ctx } from './coroutine-context.js';
 import {
   checkOptions,
   COUNT,
@@ -112,7 +112,7 @@ export class RLock extends HolderLock {
     super();
   }
   override acquire(options: AcquireOptions = NO_WAIT_OPTIONS): Promise<boolean> {
-    return this._acquireAsync(options, 1);
+    return this._acquireAsync(options);
   }
   override acquireSync(options: AcquireOptions = NO_WAIT_OPTIONS): boolean {
     if (this._reenter()) return true;
@@ -131,19 +131,20 @@ export class RLock extends HolderLock {
   }
   /** Acquires and returns a handle that releases on `using`/`await using` exit; the code after the await owns the lock. */
   override hold(options?: AcquireOptions): Promise<Disposable & AsyncDisposable> {
-    // Two resources get the new context: the `then` below, and the caller's await of it.
-    return this._acquireAsync(options ?? NO_WAIT_OPTIONS, 2).then((got) => {
+    return this._acquireAsync(options ?? NO_WAIT_OPTIONS).then((got) => {
       if (!got) throw new Error('could not acquire within the timeout');
       return releaser(this);
     });
   }
-  /** @internal `acquire`, handing a fresh context to the next `resources` async resources of this run. */
-  _acquireAsync(options: AcquireOptions, resources: number): Promise<boolean> {
+  /** @internal `acquire`: a fresh context, handed to the caller's await of this promise (or of what wraps it). */
+  _acquireAsync(options: AcquireOptions): Promise<boolean> {
     if (this._reenter()) return Promise.resolve(true);
     const ctx = newCtx();
-    const got = options === NO_WAIT_OPTIONS && this._takeFrom(0, ME, ctx, 1) ? Promise.resolve(true) : runAsync(this._takeSteps(options, ME, ctx, 1));
-    // Last, so that the caller's await is the next resource made: its code after the await owns the lock.
-    enterAtAwait(ctx, resources);
+    const taken = options === NO_WAIT_OPTIONS && this._takeFrom(0, ME, ctx, 1);
+    // Just before the promise is made: it is the first resource to pass the context on.
+    handToCaller(ctx);
+    const got = taken ? Promise.resolve(true) : runAsync(this._takeSteps(options, ME, ctx, 1));
+    handed();
     return got;
   }
   /** @internal */

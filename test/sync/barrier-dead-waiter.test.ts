@@ -68,6 +68,8 @@ describe('Barrier: a waiter whose thread is terminated breaks the barrier', () =
   it('the thread running the action, terminated inside it, breaks the barrier too', async () => {
     const b = new Barrier(2, { action: barrierActions.endless });
     const mine = waitAtMost(b, 20_000);
+    // It rejects as soon as the passer dies, perhaps while we still await its join().
+    mine.catch(() => {});
     await waiters(b, 1);
     const passer = waiter(b);
     // PASSING (state word 3 is 1): the thread arrived last and runs the action.

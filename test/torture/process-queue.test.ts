@@ -9,14 +9,16 @@ describe('torture: SharedQueue across processes', () => {
     torture(async ({ rng, note, report }) => {
       let kills = 0;
       let taken = 0;
+      let gaveUp = 0;
       const rounds = await runFor(TORTURE_MS, async (round) => {
         const params = randomProcessQueueParams(rng, false, TORTURE_MS);
         note(`round ${round}: ${JSON.stringify(params)}`);
         const r = await processQueueRound(rng, params);
         kills += r.kills;
         taken += r.taken;
+        gaveUp += r.gaveUp;
       });
-      report(`${rounds} rounds, ${kills} children killed, ${taken} items taken`);
+      report(`${rounds} rounds, ${kills} children killed, ${taken} items taken, ${gaveUp} gets given up on a late owner`);
     }),
   );
 
@@ -26,14 +28,16 @@ describe('torture: SharedQueue across processes', () => {
     torture(async ({ rng, note, report }) => {
       let kills = 0;
       let taken = 0;
+      let gaveUp = 0;
       const rounds = await runFor(TORTURE_MS, async (round) => {
         const params = randomProcessQueueParams(rng, true, TORTURE_MS);
         note(`round ${round}: ${JSON.stringify(params)}`);
         const r = await processQueueRound(rng, params);
         kills += r.kills;
         taken += r.taken;
+        gaveUp += r.gaveUp;
       });
-      report(`${rounds} rounds, ${kills} children killed, ${taken} items taken`);
+      report(`${rounds} rounds, ${kills} children killed, ${taken} items taken, ${gaveUp} gets given up on a late owner`);
     }),
   );
 
@@ -43,14 +47,16 @@ describe('torture: SharedQueue across processes', () => {
     torture(async ({ rng, note, report }) => {
       let kills = 0;
       let taken = 0;
+      let gaveUp = 0;
       const rounds = await runFor(TORTURE_MS, async (round) => {
         const params = { ...randomProcessQueueParams(rng, rng.chance(0.5), TORTURE_MS), order: rng.pick(['lifo', 'priority'] as const) };
         note(`round ${round}: ${JSON.stringify(params)}`);
         const r = await processQueueRound(rng, params);
         kills += r.kills;
         taken += r.taken;
+        gaveUp += r.gaveUp;
       });
-      report(`${rounds} rounds, ${kills} children killed, ${taken} items taken`);
+      report(`${rounds} rounds, ${kills} children killed, ${taken} items taken, ${gaveUp} gets given up on a late owner`);
     }),
   );
 });

@@ -130,7 +130,7 @@ export async function processQueueRound(rng: Rng, p: ProcessQueueParams): Promis
     ];
     roles.forEach((role, i) => start(role, i >= roles.length - p.poolTasks ? 'pool' : 'process'));
     const bootStart = performance.now();
-    await waitUntil(() => (scan(), gets + puts > 0 && crew.members.every((m) => m.killed || m.pid !== undefined)), STARTUP_MS, 'every child starting', state);
+    await waitUntil(() => (scan(), crew.allStarted() && gets + puts > 0), STARTUP_MS, 'every child starting', state);
     bootMs = performance.now() - bootStart;
     dog = new Watchdog({
       what: `SharedQueue (maxsize ${p.maxsize}) across processes`,

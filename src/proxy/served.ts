@@ -43,9 +43,11 @@ function inOrder(caller: Caller, q: object, put: () => Promise<unknown> | undefi
  */
 async function putBack(q: SharedQueue, item: unknown): Promise<void> {
   try {
-    if (!q._tryPut(encode(item))) await runAsync(q._putRecordSteps(encode(item), undefined));
+    // Through a plain shutdown too: the getters draining the queue take it (it was there).
+    const record = encode(item);
+    if (!q._tryPut(record, undefined, true)) await runAsync(q._putRecordSteps(record, undefined, false, undefined, true));
   } catch {
-    // Shut down meanwhile: the item cannot go back, so it will never be done either.
+    // Shut down with immediate: the item is dropped with the others, so it will never be done either.
   }
   q.taskDone();
 }

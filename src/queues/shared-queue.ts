@@ -54,7 +54,7 @@ const GETS = 3 * LINE + 2; // bumped on every get and on shutdown: putters wait 
 const GET_WAITERS = 4 * LINE; // threads asleep in get: every put reads it, few write it
 const PUT_WAITERS = 5 * LINE;
 const UNFINISHED = 6 * LINE;
-const SHUTDOWN = 6 * LINE + 1;
+const SHUTDOWN = 6 * LINE + 1; // 1 shut down, 2 shut down with immediate (its items dropped)
 const DONE = 6 * LINE + 2; // bumped when UNFINISHED reaches 0: joiners wait on it
 const HEADER = 7 * LINE;
 
@@ -186,13 +186,13 @@ export class SharedQueue<T = unknown> {
     return yield* this._putRecordSteps(encode(item, sync), timeout, sync, this._keyOf(item));
   }
 
-  /** @internal The put loop for a record already encoded. */
-  *_putRecordSteps(record: Uint8Array, timeout: number | undefined, spin = false, key = this._keyOfRecord(record)): WaitSteps<void> {
+  /** @internal The put loop for a record already encoded (`givenBack`: as _tryPut's). */
+  *_putRecordSteps(record: Uint8Array, timeout: number | undefined, spin = false, key = this._keyOfRecord(record), givenBack = false): WaitSteps<void> {
     const deadline = deadlineOf(timeout);
     const h = this._header;
     for (;;) {
       const gets = Atomics.load(h, GETS);
-      if (this._tryPut(record, key)) return;
+      if (this._tryPut(record, key, givenBack)) return;
       if (spin && changesSoon(h, GETS, gets)) continue;
       Atomics.add(h, PUT_WAITERS, 1);
       let woke: boolean;
@@ -201,7 +201,7 @@ export class SharedQueue<T = unknown> {
       } finally {
         Atomics.sub(h, PUT_WAITERS, 1);
       }
-      if (!woke && !this._tryPut(record, key)) throw new Full(`queue still full after ${timeout} ms`);
+      if (!woke && !this._tryPut(record, key, givenBack)) throw new Full(`queue still full after ${timeout} ms`);
       if (!woke) return;
     }
   }
@@ -271,7 +271,9 @@ export class SharedQueue<T = unknown> {
     this._lock(P_LOCK);
     this._lock(C_LOCK);
     try {
-      Atomics.store(h, SHUTDOWN, 1);
+      // An immediate shutdown is remembered as such: an item given back later is dropped too.
+      if (options.immediate) Atomics.store(h, SHUTDOWN, 2);
+      else Atomics.compareExchange(h, SHUTDOWN, 0, 1);
       if (options.immediate) {
         const dropped = (h[PUT_COUNT]! - h[GET_COUNT]!) | 0;
         if (this._order === FIFO) h[HEAD] = h[TAIL]!;
@@ -345,7 +347,7 @@ export class SharedQueue<T = unknown> {
     const h = this._header;
     for (;;) {
       const puts = Atomics.load(h, PUTS);
-      if (this.qsize() > 0 || Atomics.load(h, SHUTDOWN) === 1) return;
+      if (this.qsize() > 0 || Atomics.load(h, SHUTDOWN) !== 0) return;
       Atomics.add(h, GET_WAITERS, 1);
       try {
         await waitAsync(h, PUTS, puts, Infinity);
@@ -365,8 +367,12 @@ export class SharedQueue<T = unknown> {
     return this._order === PRIORITY ? orderKey(decode(record)) : undefined;
   }
 
-  /** @internal Writes a record if there is room; throws after shutdown. */
-  _tryPut(record: Uint8Array, key = this._keyOfRecord(record)): boolean {
+  /**
+   * @internal Writes a record if there is room; throws after shutdown. An item `givenBack`
+   * (a get took it for a caller that could not have it) still goes in after a shutdown
+   * that was not immediate: it was in the queue, and the getters that drain it are owed it.
+   */
+  _tryPut(record: Uint8Array, key = this._keyOfRecord(record), givenBack = false): boolean {
     const h = this._header;
     const ring = this._ring;
     const size = 4 + record.length;
@@ -375,7 +381,8 @@ export class SharedQueue<T = unknown> {
     }
     this._lock(P_LOCK);
     try {
-      if (Atomics.load(h, SHUTDOWN) === 1) throw new QueueShutDown('put on a shut-down queue');
+      const shut = Atomics.load(h, SHUTDOWN);
+      if (shut !== 0 && !(givenBack && shut === 1)) throw new QueueShutDown('put on a shut-down queue');
       const putCount = h[PUT_COUNT]!;
       const putBytes = h[PUT_BYTES]!;
       if (this._order !== FIFO) {
@@ -441,7 +448,7 @@ export class SharedQueue<T = unknown> {
         this._seenPutCount = Atomics.load(h, PUT_COUNT);
         this._seenGetEpoch = h[GET_EPOCH]!;
         if (((this._seenPutCount - gotCount) | 0) <= 0) {
-          if (Atomics.load(h, SHUTDOWN) === 1) throw new QueueShutDown('get on a shut-down, empty queue');
+          if (Atomics.load(h, SHUTDOWN) !== 0) throw new QueueShutDown('get on a shut-down, empty queue');
           return NOTHING;
         }
       }
@@ -474,7 +481,7 @@ export class SharedQueue<T = unknown> {
       const gotCount = h[GET_COUNT]!;
       const n = (h[PUT_COUNT]! - gotCount) | 0;
       if (n <= 0) {
-        if (Atomics.load(h, SHUTDOWN) === 1) throw new QueueShutDown('get on a shut-down, empty queue');
+        if (Atomics.load(h, SHUTDOWN) !== 0) throw new QueueShutDown('get on a shut-down, empty queue');
         return NOTHING;
       }
       const popped = popRecord(this._ring, h[TAIL]!, n);

@@ -94,7 +94,7 @@ async function conditionRound(rng: Rng, note: (s: string) => void): Promise<{ ki
     for (let i = 0; i < params.processes; i++) start('process');
     for (let i = 0; i < params.poolTasks; i++) start('pool');
     await underLock(() => give(params.processes, true));
-    await waitUntil(() => (scan(), took > 0 && crew.members.every((m) => m.killed || m.pid !== undefined)), STARTUP_MS, 'every child starting', state);
+    await waitUntil(() => (scan(), crew.allStarted() && took > 0), STARTUP_MS, 'every child starting', state);
     dog = new Watchdog({
       what: `Condition (${params.lock}) across processes`,
       progress: () => (scan(), log.lines.length),

@@ -18,6 +18,8 @@ export interface Member {
   ended: Promise<void>;
   /** Set when it ended in a way nobody asked for. */
   failure?: unknown;
+  /** It has ended (whatever the way). */
+  over: boolean;
   /** What it is for (a role), for the state dump. */
   role: string;
   pid?: number;
@@ -57,10 +59,11 @@ export class Crew {
   process<A extends unknown[]>(role: string, target: TaskFunction<A, unknown>, args: (slot: number) => A): Member {
     const slot = this.members.length;
     const proc = new Process({ target, args: args(slot), name: `torture-${role}-${slot}` });
-    const m: Member = { slot, kind: 'process', killed: false, role, proc, ended: Promise.resolve(), since: performance.now(), started: false };
+    const m: Member = { slot, kind: 'process', killed: false, role, proc, ended: Promise.resolve(), since: performance.now(), started: false, over: false };
     this.members.push(m);
     proc.start();
     m.ended = proc.join().then(() => {
+      m.over = true;
       if (!m.killed && proc.exitCode !== 0) m.failure = new Error(`process in slot ${slot} (${role}) exited with code ${proc.exitCode}`);
     });
     return m;
@@ -76,11 +79,14 @@ export class Crew {
     // Always a timeout: a task with one is sent to a worker of its own, never queued behind
     // another task that runs until it is killed; and a task stuck for good ends at worst then.
     const future = this.#pool.submitWith({ timeout: timeout ?? this.backstopMs }, target, ...args(slot)) as Future<unknown>;
-    const m: Member = { slot, kind: 'pool', killed: false, role, future, ended: Promise.resolve(), since: performance.now(), started: false };
+    const m: Member = { slot, kind: 'pool', killed: false, role, future, ended: Promise.resolve(), since: performance.now(), started: false, over: false };
     this.members.push(m);
     m.ended = future.then(
-      () => {},
+      () => {
+        m.over = true;
+      },
       (err: unknown) => {
+        m.over = true;
         const name = err instanceof Error ? err.name : '';
         if (name === 'TimeoutError') {
           // The pool SIGKILLed its worker at a moment only it knew: the marker comes late.
@@ -105,14 +111,26 @@ export class Crew {
 
   /** True while a live member has not said it runs yet. */
   starting(): boolean {
-    return this.members.some((m) => !m.killed && !m.started);
+    return this.members.some((m) => !m.killed && !m.started && !m.over);
   }
 
-  /** A complaint about a live member that has been starting for longer than `ms`. */
+  /**
+   * A complaint about a member that failed (it will never say it runs: waiting for it
+   * would only end at the test's timeout, without a word), or about a live member that
+   * has been starting for longer than `ms`.
+   */
   slowStart(ms: number): string | undefined {
+    const failed = this.members.find((x) => x.failure !== undefined);
+    if (failed !== undefined) return `slot ${failed.slot} (${failed.kind}, ${failed.role}) failed: ${(failed.failure as Error).stack ?? String(failed.failure)}`;
     const now = performance.now();
-    const m = this.members.find((x) => !x.killed && !x.started && now - x.since > ms);
+    const m = this.members.find((x) => !x.killed && !x.started && !x.over && now - x.since > ms);
     return m === undefined ? undefined : `slot ${m.slot} (${m.kind}, ${m.role}) has not started within ${Math.round(now - m.since)} ms`;
+  }
+
+  /** True once every member runs or has ended; throws the first failure (a member that failed never starts). */
+  allStarted(): boolean {
+    this.assertNoFailure();
+    return this.members.every((m) => m.killed || m.over || m.pid !== undefined);
   }
 
   /** True if `m` can be killed now (a pool task only once it said its pid). */
@@ -180,6 +198,7 @@ export class Crew {
       role: m.role,
       killed: m.killed,
       started: m.started,
+      over: m.over,
       pid: m.pid ?? m.proc?.pid,
       failure: m.failure === undefined ? undefined : String(m.failure),
     }));

@@ -72,7 +72,7 @@ async function lockRound(rng: Rng, note: (s: string) => void): Promise<{ kills: 
     for (let i = 0; i < params.poolTasks; i++) start('pool');
     // Child processes take seconds to start on a loaded machine (and their first proxy call
     // starts threads on both sides): the watchdog starts once they all run and the lock moves.
-    await waitUntil(() => (scan(), acquisitions > 0 && crew.members.every((m) => m.killed || m.pid !== undefined)), STARTUP_MS, 'every child starting', state);
+    await waitUntil(() => (scan(), crew.allStarted() && acquisitions > 0), STARTUP_MS, 'every child starting', state);
     dog = new Watchdog({
       what: `${kind} across processes`,
       progress: () => log.lines.length,

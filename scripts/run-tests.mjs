@@ -14,6 +14,11 @@ const files = process.argv.length > 2 ? process.argv.slice(2) : find('test').sor
 // A test that hangs fails by name after two minutes instead of stalling the run.
 // Each torture test drives its primitive for 3 s here (a smoke run that still finds
 // the bugs it was written for); `npm run torture` runs them for minutes.
-const env = { ...process.env, CONCUR_TORTURE_MS: process.env.CONCUR_TORTURE_MS ?? '3000' };
+// The Manager's fuzz test sends 200,000 frames here; CONCUR_FUZZ_FRAMES=1000000 for the full run.
+const env = {
+  ...process.env,
+  CONCUR_TORTURE_MS: process.env.CONCUR_TORTURE_MS ?? '3000',
+  CONCUR_FUZZ_FRAMES: process.env.CONCUR_FUZZ_FRAMES ?? '200000',
+};
 const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', ...files], { stdio: 'inherit', env });
 process.exit(result.status ?? 1);

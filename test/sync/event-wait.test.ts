@@ -51,7 +51,7 @@ describe('Event (issue 10, item 1)', () => {
 
   it('waitSync never sleeps on while the flag is set: pairs of threads ping-pong with two Events and no timeouts', async () => {
     const pairs = 3;
-    const runMs = 5000;
+    const runMs = 2500;
     const progress = ints(2 * pairs);
     const stop = ints();
     const events = Array.from({ length: pairs }, () => [new Event(), new Event()] as const);

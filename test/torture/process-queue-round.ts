@@ -13,7 +13,7 @@
  */
 import assert from 'node:assert/strict';
 import { SharedLifoQueue, SharedPriorityQueue, SharedQueue } from '../../src/index.js';
-import { eventually, pause, Rng, STALL_MS, STARTUP_MS, waitUntil, Watchdog, withDeadline } from './harness.js';
+import { eventually, pause, Rng, runFor, STALL_MS, STARTUP_MS, torture, TORTURE_MS, waitUntil, Watchdog, withDeadline } from './harness.js';
 import { ProcessLog } from './process-log.js';
 import { Crew, type Member } from './process-crew.js';
 import { processTasks, type ProcessQueuePlan } from './fixtures/process-tasks.js';
@@ -271,4 +271,22 @@ export function randomProcessQueueParams(rng: Rng, unbounded: boolean, tortureMs
     quota: unbounded ? rng.pick([200, 2000]) : 0,
     immediate: !unbounded && rng.chance(0.3),
   };
+}
+
+/** A torture test body: rounds of `params(rng)` for TORTURE_MS, reporting what was killed, taken and given up on. */
+export function processQueueTorture(params: (rng: Rng) => ProcessQueueParams): ReturnType<typeof torture> {
+  return torture(async ({ rng, note, report }) => {
+    let kills = 0;
+    let taken = 0;
+    let gaveUp = 0;
+    const rounds = await runFor(TORTURE_MS, async (round) => {
+      const p = params(rng);
+      note(`round ${round}: ${JSON.stringify(p)}`);
+      const r = await processQueueRound(rng, p);
+      kills += r.kills;
+      taken += r.taken;
+      gaveUp += r.gaveUp;
+    });
+    report(`${rounds} rounds, ${kills} children killed, ${taken} items taken, ${gaveUp} gets given up on a late owner`);
+  });
 }

@@ -1,26 +1,13 @@
 // One test a file: a round starts and stops several child processes, which takes tens
 // of seconds on a loaded machine, and the test runner's timeout is per file.
 import { describe, it } from 'node:test';
-import { runFor, TEST_TIMEOUT, torture, TORTURE_MS } from './harness.js';
-import { processQueueRound, randomProcessQueueParams } from './process-queue-round.js';
+import { TEST_TIMEOUT, TORTURE_MS } from './harness.js';
+import { processQueueTorture, randomProcessQueueParams } from './process-queue-round.js';
 
 describe('torture: SharedQueue across processes (bounded)', () => {
   it(
     'a bounded queue used by child processes and pool tasks SIGKILLed inside get and put loses nothing beyond the item in a dead hand',
     { timeout: TEST_TIMEOUT },
-    torture(async ({ rng, note, report }) => {
-      let kills = 0;
-      let taken = 0;
-      let gaveUp = 0;
-      const rounds = await runFor(TORTURE_MS, async (round) => {
-        const params = randomProcessQueueParams(rng, false, TORTURE_MS);
-        note(`round ${round}: ${JSON.stringify(params)}`);
-        const r = await processQueueRound(rng, params);
-        kills += r.kills;
-        taken += r.taken;
-        gaveUp += r.gaveUp;
-      });
-      report(`${rounds} rounds, ${kills} children killed, ${taken} items taken, ${gaveUp} gets given up on a late owner`);
-    }),
+    processQueueTorture((rng) => randomProcessQueueParams(rng, false, TORTURE_MS)),
   );
 });

@@ -21,7 +21,9 @@
  * record, before its seq), and the reader zeroes the seq of the record at 0 once it
  * has read it. So where the next record belongs there is either 0 or that record's
  * seq (seqs are never 0). A record that does not fit before the end of the ring starts
- * at 0, and both sides skip the rest. Counters the other side reads are written with their complement, so a torn
+ * at 0, and both sides skip the rest; a reader that finds nothing where the next record
+ * belongs but a record at 0 looks again where it belongs, since the writer may have
+ * written there and then lapped to 0 between the reader's two loads. Counters the other side reads are written with their complement, so a torn
  * read is detected and ignored: they are hints, and a full ring or a missed hint only
  * sends the value the slow way.
  */
@@ -204,12 +206,25 @@ export class RingReader {
     let start = -1;
     let seq = 0;
     if (at + HEADER <= RING) {
-      seq = this.#seqAt(at);
+      seq = this._seqAt(at);
       if (seq !== 0) start = at;
     }
     if (start < 0 && at !== 0) {
-      seq = this.#seqAt(0);
-      if (seq !== 0) start = 0;
+      seq = this._seqAt(0);
+      if (seq !== 0) {
+        start = 0;
+        // A record at 0 is the next one only if the writer skipped the end of the ring.
+        // Between our two loads it may instead have written the next record at `at`,
+        // then the rest of the lap, then wrapped to 0: loads are not reordered with
+        // loads, nor stores with stores, so the record at `at` shows now if it exists.
+        if (at + HEADER <= RING) {
+          const here = this._seqAt(at);
+          if (here !== 0) {
+            start = at;
+            seq = here;
+          }
+        }
+      }
     }
     if (start < 0) return undefined;
     const fd = this.#fd;
@@ -238,7 +253,8 @@ export class RingReader {
     this.#readCount.write(this.#count);
   }
 
-  #seqAt(at: number): number {
+  /** @internal The seq word at `at` (0: no record there yet); a seam for tests that interleave a writer. */
+  _seqAt(at: number): number {
     readSync(this.#fd, this.#head, 0, 4, this.#data + at);
     return this.#head.readUInt32LE(0);
   }

@@ -54,3 +54,74 @@ it('a ring lane behaves as a FIFO queue of records under any mix of writes and r
     { numRuns: 200 },
   );
 });
+
+// The reader finds its next record by loading a seq word or two; the writer runs in
+// another process and can write any number of records between two of those loads
+// (a reader taken off the CPU for a moment). Here the writer's records land exactly
+// between the reader's loads.
+class SteppedReader extends RingReader {
+  amid: ((load: number) => void) | undefined;
+  #loads = 0;
+  override _seqAt(at: number): number {
+    const seq = super._seqAt(at);
+    this.amid?.(++this.#loads);
+    return seq;
+  }
+  read(): ReturnType<RingReader['tryRead']> {
+    this.#loads = 0;
+    try {
+      return this.tryRead();
+    } finally {
+      this.amid = undefined;
+    }
+  }
+}
+
+it('a reader loses no record when the writer writes, even a whole lap, between its loads', { skip: !ringsAvailable && 'no shared ring files on this machine' }, () => {
+  const size = fc.integer({ min: 0, max: MAX_RECORD });
+  const op = fc.oneof(
+    fc.record({ write: size }),
+    fc.constant({ read: true as const }),
+    fc.record({ amid: fc.array(size, { minLength: 1, maxLength: 24 }), afterLoad: fc.integer({ min: 1, max: 3 }) }),
+  );
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 300 }), (ops) => {
+      const { path, fd } = createRingFile();
+      unlinkSync(path);
+      try {
+        const writer = new RingWriter(fd, 0);
+        const reader = new SteppedReader(fd, 0);
+        const model: number[] = [];
+        const buffer = Buffer.alloc(HEADER_ROOM + MAX_RECORD + 4);
+        let seq = 0;
+        const write = (length: number): void => {
+          const next = nextSeq(seq);
+          if (writer.tryWrite(next, buffer, length)) model.push((seq = next));
+        };
+        const check = (before: number): void => {
+          const got = reader.read();
+          if (got === undefined) {
+            assert.equal(before, 0, `record ${model[0]} was written before the read began but not found`);
+            return;
+          }
+          assert.equal(got.seq, model.shift(), 'records come out in the order written');
+        };
+        for (const o of ops) {
+          if ('write' in o) write(o.write);
+          else if ('read' in o) check(model.length);
+          else {
+            reader.amid = (load) => {
+              if (load === o.afterLoad) for (const n of o.amid) write(n);
+            };
+            check(model.length);
+          }
+        }
+        while (model.length > 0) check(model.length);
+        assert.equal(reader.read(), undefined);
+      } finally {
+        closeSync(fd);
+      }
+    }),
+    { numRuns: 300 },
+  );
+});

@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { Full } from '../futures/errors.js';
-import { BaseExecutor, type ShutdownOptions, type TaskFunction, type TaskOptions } from '../futures/executor.js';
+import { BaseExecutor, NO_OPTIONS, type ShutdownOptions, type TaskFunction, type TaskOptions } from '../futures/executor.js';
 import type { Future } from '../futures/future.js';
 import { CALL, CHUNK_ITEMS, type TaskMode } from '../futures/task-mode.js';
 import { Connection } from '../transport/pipe.js';
@@ -125,6 +125,21 @@ export abstract class PoolExecutor extends BaseExecutor {
     // A chunk of numbers crosses as their bytes (see transport/numbers.ts).
     if (mode === CHUNK_ITEMS) args = packNumbers(args) as unknown[];
     return scheduler.enqueue(spec, args, MODE_FLAGS[mode], options);
+  }
+
+  /**
+   * @internal For the Pool face (pool-face/pool.ts): schedules `fn` straight on the
+   * scheduler, without submit's naming or map's iterator. The face never hands the
+   * Future out; it listens with a done callback.
+   */
+  _schedule(fn: TaskFunction, args: unknown[], mode: TaskMode): Future<unknown> {
+    if (this.isShutdown) throw new Error(`cannot schedule new futures after shutdown (${this.constructor.name})`);
+    return this.schedule(fn, args, NO_OPTIONS, mode);
+  }
+
+  /** @internal The chunk size `chunksize: 'auto'` gives `length` items (the Pool face's default). */
+  _autoChunksize(length: number): number {
+    return this.autoChunksize(length);
   }
 
   /**

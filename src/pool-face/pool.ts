@@ -54,6 +54,8 @@ export interface MapAsyncOptions<R> extends CallbackOptions<R> {
   chunksize?: number;
 }
 
+/** The options of a call without callbacks: one object for all of them, not one per call. */
+const NO_CALLBACKS: MapAsyncOptions<any> = Object.freeze({});
 const RUN = 0;
 const CLOSE = 1;
 const TERMINATE = 2;
@@ -95,7 +97,7 @@ abstract class BasePool implements AsyncDisposable {
   }
 
   /** Runs `fn(...args)` in a worker; the AsyncResult is ready once it has, and its callback has run. */
-  applyAsync<A extends unknown[], R>(fn: TaskFunction<A, R>, args?: A, callbacks: CallbackOptions<Awaited<R>> = {}): AsyncResult<Awaited<R>> {
+  applyAsync<A extends unknown[], R>(fn: TaskFunction<A, R>, args?: A, callbacks: CallbackOptions<Awaited<R>> = NO_CALLBACKS): AsyncResult<Awaited<R>> {
     this.#checkRunning();
     if (typeof fn !== 'function') throw new TypeError(`applyAsync expects a function, got ${describe(fn)}`);
     if (args !== undefined && !Array.isArray(args)) throw new TypeError(`args must be an array, got ${describe(args)}`);
@@ -116,7 +118,7 @@ abstract class BasePool implements AsyncDisposable {
   }
 
   /** `map` as an AsyncResult of the whole list, with callbacks. */
-  mapAsync<T, R>(fn: TaskFunction<[T], R>, iterable: Iterable<T>, options: MapAsyncOptions<Awaited<R>[]> = {}): AsyncResult<Awaited<R>[]> {
+  mapAsync<T, R>(fn: TaskFunction<[T], R>, iterable: Iterable<T>, options: MapAsyncOptions<Awaited<R>[]> = NO_CALLBACKS): AsyncResult<Awaited<R>[]> {
     return this.#gather(fn as TaskFunction, iterable, options, true) as AsyncResult<Awaited<R>[]>;
   }
 
@@ -126,7 +128,7 @@ abstract class BasePool implements AsyncDisposable {
   }
 
   /** `starmap` as an AsyncResult of the whole list, with callbacks. */
-  starmapAsync<A extends unknown[], R>(fn: TaskFunction<A, R>, iterable: Iterable<A>, options: MapAsyncOptions<Awaited<R>[]> = {}): AsyncResult<Awaited<R>[]> {
+  starmapAsync<A extends unknown[], R>(fn: TaskFunction<A, R>, iterable: Iterable<A>, options: MapAsyncOptions<Awaited<R>[]> = NO_CALLBACKS): AsyncResult<Awaited<R>[]> {
     return this.#gather(fn as TaskFunction, iterable, options, false) as AsyncResult<Awaited<R>[]>;
   }
 

@@ -25,6 +25,15 @@ export type { Percentiles, PoolEvents, PoolOptions, PoolStats, WorkerEvents, Wor
 
 const MODE_FLAGS = [0, FLAG_CHUNK, FLAG_ITEMS] as const;
 
+/** Whether an argument list holds a Pipe end or a shared primitive (a plain loop: this runs for every task). */
+function needsCrossing(args: unknown[]): boolean {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a !== null && typeof a === 'object' && (a instanceof Connection || isShared(a))) return true;
+  }
+  return false;
+}
+
 /** A pool of workers behind the Executor API; subclasses start the workers. */
 export abstract class PoolExecutor extends BaseExecutor {
   readonly #maxWorkers: number;
@@ -115,7 +124,7 @@ export abstract class PoolExecutor extends BaseExecutor {
       return failedFuture(err);
     }
     if (options.signal?.aborted) return failedFuture(options.signal.reason);
-    if (mode === CALL && args.some((a) => a instanceof Connection || isShared(a))) {
+    if (mode === CALL && needsCrossing(args)) {
       try {
         ({ args, options } = this.crossArgs(args, options));
       } catch (err) {

@@ -12,7 +12,7 @@ const FAILED = 2;
  * returns ahead of the callback. Awaiting it is `get()`. A failed result nobody asks for
  * is not an unhandled rejection: no Promise exists until something waits.
  *
- * A pool of tiny tasks makes one per task, so it holds three fields and allocates
+ * A pool of tiny tasks makes one per task, so it holds four fields and allocates
  * nothing more until something waits on it before it is ready.
  */
 export class AsyncResult<T = unknown> implements PromiseLike<T> {
@@ -20,6 +20,13 @@ export class AsyncResult<T = unknown> implements PromiseLike<T> {
   #value: unknown = undefined;
   /** Who waits for it to be ready: none, one, or several. */
   #waiters: (() => void) | Array<() => void> | undefined = undefined;
+  /** @internal The callbacks the pool runs before this is ready (the pool keeps them here rather than in a closure per task). */
+  _callbacks: { callback?: ((value: any) => unknown) | undefined; errorCallback?: ((error: unknown) => unknown) | undefined } | undefined;
+
+  /** @internal Made by the pool, with the call's callbacks. */
+  constructor(callbacks?: AsyncResult['_callbacks']) {
+    this._callbacks = callbacks;
+  }
 
   /** True once the call has completed (and its callback has run). */
   ready(): boolean {

@@ -101,16 +101,25 @@ abstract class BasePool implements AsyncDisposable {
     this.#checkRunning();
     if (typeof fn !== 'function') throw new TypeError(`applyAsync expects a function, got ${describe(fn)}`);
     if (args !== undefined && !Array.isArray(args)) throw new TypeError(`args must be an array, got ${describe(args)}`);
-    const { callback, errorCallback } = checkCallbacks(callbacks);
+    checkCallbacks(callbacks);
     // A copy, as submit(fn, ...args) made: the caller may reuse its array before the task leaves.
     const future = this.#executor._schedule(fn as TaskFunction, args === undefined || args.length === 0 ? [] : args.slice(), CALL);
-    const result = this.#begin<Awaited<R>>();
-    future.addDoneCallback((f: Future<unknown>) => {
-      if (f._failed() || f.cancelled()) this.#deliver(result, false, failureOf(f), errorCallback);
-      else this.#deliver(result, true, f.resultSync(), callback as ((v: unknown) => unknown) | undefined);
-    });
+    const result = this.#begin<Awaited<R>>(callbacks);
+    // One done callback for every task: the Future (the scheduler's record) says which result it settles.
+    future.sink = result;
+    future.addDoneCallback(this.#onDone);
     return result;
   }
+
+  /** Settles the AsyncResult of an applyAsync call whose Future is done. */
+  readonly #onDone = (f: Future<unknown> & { sink?: unknown }): void => {
+    const result = f.sink as AsyncResult<unknown>;
+    f.sink = undefined;
+    const callbacks = result._callbacks;
+    result._callbacks = undefined;
+    if (f._failed() || f.cancelled()) this.#deliver(result, false, failureOf(f), callbacks?.errorCallback);
+    else this.#deliver(result, true, f.resultSync(), callbacks?.callback);
+  };
 
   /** `fn(item)` for every item, in a worker each chunk; resolves to the results in order. */
   map<T, R>(fn: TaskFunction<[T], R>, iterable: Iterable<T>, chunksize?: number): Promise<Awaited<R>[]> {
@@ -205,9 +214,11 @@ abstract class BasePool implements AsyncDisposable {
   }
 
   /** A new AsyncResult the pool owes: join waits for it. */
-  #begin<R>(): AsyncResult<R> {
+  #begin<R>(callbacks?: CallbackOptions<R>): AsyncResult<R> {
     this.#outstanding++;
-    return new AsyncResult<R>();
+    // Read now, as Python binds them at the call: the caller may reuse its options object.
+    const { callback, errorCallback } = callbacks ?? NO_CALLBACKS;
+    return new AsyncResult<R>(callback === undefined && errorCallback === undefined ? undefined : { callback, errorCallback });
   }
 
   #deliver(result: AsyncResult<any>, ok: boolean, value: unknown, callback: ((v: unknown) => unknown) | undefined): void {

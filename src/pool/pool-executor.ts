@@ -141,7 +141,7 @@ export abstract class PoolExecutor extends BaseExecutor {
    * scheduler, without submit's naming or map's iterator. The face never hands the
    * Future out; it listens with a done callback.
    */
-  _schedule(fn: TaskFunction, args: unknown[], mode: TaskMode): Future<unknown> {
+  _schedule(fn: TaskFunction, args: unknown[], mode: TaskMode): Future<unknown> & { sink?: unknown } {
     if (this.isShutdown) throw new Error(`cannot schedule new futures after shutdown (${this.constructor.name})`);
     return this.schedule(fn, args, NO_OPTIONS, mode);
   }

@@ -38,7 +38,7 @@ import { CTRL_TASKS_POSTED, INIT_FAILED, LOAD_FAILED, LOADED, LOADING, OK, READY
 import { Deque } from '../util/deque.js';
 import { BatchPolicy } from './batching.js';
 import { LoadDeaths, settleCrash, type CrashHost } from './crashes.js';
-import { canTake, cloneError, detachSignal, FunctionTable, isExclusive, Item, release, type Slot } from './item.js';
+import { canTake, cloneError, detachSignal, FunctionTable, isExclusive, Item, micros, release, type Slot } from './item.js';
 import type { PoolStats, WorkerEvents, WorkerHandle } from './pool-types.js';
 import { PoolMeter } from './stats.js';
 import { ResultSpin } from './result-spin.js';
@@ -129,7 +129,7 @@ export class Scheduler {
 
   /** Queues a task whose arguments are ready to cross (flags: see protocol.ts), and returns its Future. */
   enqueue(spec: FunctionSpec, args: unknown[], flags: number, options: TaskOptions): Item {
-    const item = new Item(this.#functions.idOf(spec), args, flags, options, performance.now());
+    const item = new Item(this.#functions.idOf(spec), args, flags, options, micros());
     const signal = options.signal;
     if (signal !== undefined) {
       item.onAbort = () => this.#stop(item, signal.reason, false);
@@ -232,11 +232,11 @@ export class Scheduler {
       }
       return;
     }
-    const now = performance.now();
+    const now = micros();
     for (const item of batch) {
       item.slot = slot;
       item.dispatched = now;
-      this.#meter.waitTime.record((now - item.submitted) * 1000);
+      this.#meter.waitTime.record(now - item.submitted);
       slot.inflight.push(item);
       const timeout = item.options.timeout;
       if (timeout !== undefined) {
@@ -287,13 +287,13 @@ export class Scheduler {
   #onResults(slot: Slot, msg: unknown[]): void {
     const count = (msg.length - 2) / RESULT_FIELDS;
     const perTask = (msg[1] as number) / count;
-    const now = performance.now();
+    const now = micros();
     for (let i = 2; i < msg.length; i += RESULT_FIELDS) {
       const item = slot.inflight.shift();
       if (item === undefined || item.seq !== msg[i]) {
         throw new Error(`internal: result for seq ${String(msg[i])} does not match the worker's oldest task`);
       }
-      this.#meter.runTime.record((now - item.dispatched) * 1000);
+      this.#meter.runTime.record(now - item.dispatched);
       this.#batching.record(item.fnId, perTask);
       release(item);
       const code = msg[i + 1];

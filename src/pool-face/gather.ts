@@ -3,9 +3,9 @@
  * Python's Pool does) and puts the results together in input order.
  *
  * It is not the executor's `map`: that one is an async iterator, so a million items
- * cost a million awaits, and it stops and cancels at the first error in input order.
- * Python's map gives a list, and fails with the first error to arrive, leaving the
- * other chunks to run; so does this, with one done callback per chunk.
+ * cost a million awaits. Python's map gives the whole list; so does this, with one done
+ * callback per chunk. A failing map fails with the first error in input order, once
+ * the chunks before it are done; as in Python, the chunks after it still run.
  */
 import { CancelledError } from '../futures/errors.js';
 import type { TaskFunction } from '../futures/executor.js';
@@ -31,20 +31,27 @@ export function gather(executor: PoolExecutor, fn: TaskFunction, items: readonly
     done(true, []);
     return;
   }
-  const parts: ArrayLike<unknown>[] = new Array(Math.ceil(n / chunksize));
-  let left = parts.length;
+  const count = Math.ceil(n / chunksize);
+  const parts: Array<ArrayLike<unknown> | undefined> = new Array(count).fill(undefined);
+  let errors: Map<number, unknown> | undefined; // failed chunks, by index: rare
+  let settledPrefix = 0; // chunks 0 .. settledPrefix-1 have their results
   let over = false;
   const settle = (future: Future<unknown>, k: number): void => {
     if (over) return;
-    if (future._failed() || future.cancelled()) {
-      over = true;
-      done(false, failureOf(future));
-      return;
+    if (future._failed() || future.cancelled()) (errors ??= new Map()).set(k, failureOf(future));
+    else parts[k] = chunksize === 1 ? [future.resultSync()] : (future.resultSync() as ArrayLike<unknown>);
+    // The answer is known once every chunk before the first failure has its results.
+    while (settledPrefix < count) {
+      if (errors?.has(settledPrefix)) {
+        over = true;
+        done(false, errors.get(settledPrefix));
+        return;
+      }
+      if (parts[settledPrefix] === undefined) return;
+      settledPrefix++;
     }
-    parts[k] = chunksize === 1 ? [future.resultSync()] : (future.resultSync() as ArrayLike<unknown>);
-    if (--left > 0) return;
     over = true;
-    done(true, concat(parts, n));
+    done(true, concat(parts as ArrayLike<unknown>[], n));
   };
   const mode = chunksize === 1 ? CALL : single ? CHUNK_ITEMS : CHUNK_ARGS;
   try {

@@ -149,6 +149,9 @@ abstract class BasePool implements AsyncDisposable {
     let chunksize = options.chunksize;
     checkInteger('chunksize', chunksize, 1);
     const items = toArray(iterable);
+    if (!single) {
+      for (const args of items) if (!Array.isArray(args)) throw new TypeError(`starmap expects argument arrays, got ${describe(args)}`);
+    }
     chunksize ??= this.#executor._autoChunksize(items.length);
     const result = this.#begin<unknown[]>();
     try {

@@ -34,7 +34,7 @@ import { BrokenExecutorError, TimeoutError } from '../futures/errors.js';
 import type { TaskOptions } from '../futures/executor.js';
 import type { FunctionSpec } from '../tasks/describe.js';
 import { deserializeError, type SerializedError } from '../transport/errors.js';
-import { CTRL_TASKS_POSTED, INIT_FAILED, LOAD_FAILED, LOADED, LOADING, OK, READY, RESULT_FIELDS, RESULTS, RETIRE, TASKS } from '../transport/protocol.js';
+import { CTRL_TASKS_POSTED, FLAG_SPAN, INIT_FAILED, LOAD_FAILED, LOADED, LOADING, nextSeq, OK, READY, RESULT_FIELDS, RESULTS, RETIRE, TASKS } from '../transport/protocol.js';
 import { Deque } from '../util/deque.js';
 import { BatchPolicy } from './batching.js';
 import { LoadDeaths, settleCrash, type CrashHost } from './crashes.js';
@@ -207,18 +207,28 @@ export class Scheduler {
   /** Posts `batch` to `slot`; on a clone failure sends item by item, failing only those that cannot cross. */
   #send(slot: Slot, batch: Item[]): void {
     let defs: unknown[] | null = null;
-    const msg: unknown[] = [TASKS, null];
+    const msg: unknown[] = [TASKS, null, 0];
     let transfer: TransferListItem[] | undefined;
+    let seq = this.#nextSeq;
     for (const item of batch) {
       if (!slot.defined.has(item.fnId)) {
         (defs ??= []).push(item.fnId, this.#functions.spec(item.fnId));
         slot.defined.add(item.fnId);
       }
-      item.seq = this.#nextSeq = (this.#nextSeq + 1) | 0 || 1;
-      msg.push(item.seq, item.fnId, item.flags, item.args);
+      item.seq = seq = nextSeq(seq);
+      const args = item.args;
+      if (item.flags === 0) {
+        // A call's arguments go inline: no array per task to clone and rebuild.
+        msg.push(item.fnId, args.length * FLAG_SPAN);
+        for (let i = 0; i < args.length; i++) msg.push(args[i]);
+      } else {
+        msg.push(item.fnId, item.flags, args);
+      }
       if (item.options.transfer !== undefined) (transfer ??= []).push(...item.options.transfer);
     }
+    this.#nextSeq = seq;
     msg[1] = defs;
+    msg[2] = batch[0]!.seq;
     try {
       slot.handle.post(msg, transfer);
       Atomics.add(slot.ctrl, CTRL_TASKS_POSTED, 1); // the worker's spin watches this, not its port
@@ -286,7 +296,7 @@ export class Scheduler {
 
   #onResults(slot: Slot, msg: unknown[]): void {
     const count = (msg.length - 2) / RESULT_FIELDS;
-    const perTask = (msg[1] as number) / count;
+    const perTask = (msg[1] as number) / 1000 / count; // busy microseconds, as ms per task
     const now = micros();
     for (let i = 2; i < msg.length; i += RESULT_FIELDS) {
       const item = slot.inflight.shift();

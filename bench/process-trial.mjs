@@ -13,6 +13,7 @@ const FIBS = env('BENCH_FIBS', 48);
 const FIB_N = env('BENCH_FIB_N', 30);
 const FACE_CHUNK = env('BENCH_FACE_CHUNK', 5_000);
 const APPLY_TASKS = env('BENCH_APPLY_TASKS', 20_000);
+const APPLY_BATCHES = env('BENCH_APPLY_BATCHES', 3);
 
 const workloads = {
   async ptiny() {
@@ -84,20 +85,27 @@ const workloads = {
     };
   },
   // Pool.applyAsync of many tiny tasks, every result awaited (CPython: apply_async).
+  // The first batch is the figure of record; the best of APPLY_BATCHES batches in the
+  // same pool is beside it, as pfacemap takes its best, since V8 compiles the first
+  // batch's code as it runs and CPython compiles nothing.
   async papply() {
     const { Pool } = await import('../dist/index.js');
     const { tasks } = await import('./workers/concur-tasks.mjs');
     const pool = new Pool(2);
     await Promise.all(Array.from({ length: 40 }, (_, i) => pool.apply(tasks.inc, [i])));
-    const t0 = performance.now();
-    const results = Array.from({ length: APPLY_TASKS }, (_, i) => pool.applyAsync(tasks.inc, [i]));
-    let last;
-    for (const r of results) last = await r.get();
-    const ms = performance.now() - t0;
-    if (last !== APPLY_TASKS) throw new Error('applyAsync lost a result');
+    const rates = [];
+    for (let batch = 0; batch < APPLY_BATCHES; batch++) {
+      const t0 = performance.now();
+      const results = Array.from({ length: APPLY_TASKS }, (_, i) => pool.applyAsync(tasks.inc, [i]));
+      let last;
+      for (const r of results) last = await r.get();
+      const ms = performance.now() - t0;
+      if (last !== APPLY_TASKS) throw new Error('applyAsync lost a result');
+      rates.push(APPLY_TASKS / (ms / 1000));
+    }
     pool.close();
     await pool.join();
-    return { tasksPerSec: APPLY_TASKS / (ms / 1000) };
+    return { tasksPerSec: rates[0], bestTasksPerSec: Math.max(...rates) };
   },
   // concur only: Pipe round trips between this process and a child, against CPython's Pipe.
   async ppipe() {

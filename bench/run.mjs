@@ -96,6 +96,7 @@ const PROCESS_METRICS = [
   ['ProcessPoolExecutor.map, the same, items/s', 'pfacemap', 'executorItemsPerSec', 0],
   ['Pool.map / ProcessPoolExecutor.map speed', 'pfacemap', 'poolOverExecutor', 3],
   ['Pool.applyAsync of 20k tiny tasks, tasks/s', 'papply', 'tasksPerSec', 0],
+  ['Pool.applyAsync, best of 3 batches of 20k, tasks/s', 'papply', 'bestTasksPerSec', 0],
 ];
 
 function table(title, peers, metrics, ratioTo) {

@@ -16,6 +16,7 @@ MAP_ITEMS = int(os.environ.get("BENCH_MAP_ITEMS", 1_000_000))
 PIPE_TRIPS = int(os.environ.get("BENCH_PIPE_TRIPS", 20_000))
 PIPE_WARMUP = int(os.environ.get("BENCH_PIPE_WARMUP", 5_000))
 APPLY_TASKS = int(os.environ.get("BENCH_APPLY_TASKS", 20_000))
+APPLY_BATCHES = int(os.environ.get("BENCH_APPLY_BATCHES", 3))
 
 
 def inc(x):
@@ -70,17 +71,21 @@ def pmap():
 
 
 def papply():
+    # As the Node side: the first batch, and the best of APPLY_BATCHES in the same pool.
+    rates = []
     with Pool(2) as pool:
         for i in range(40):
             pool.apply(inc, (i,))
-        t0 = time.perf_counter()
-        results = [pool.apply_async(inc, (i,)) for i in range(APPLY_TASKS)]
-        last = None
-        for r in results:
-            last = r.get()
-        s = time.perf_counter() - t0
-        assert last == APPLY_TASKS
-    return {"tasksPerSec": APPLY_TASKS / s}
+        for _ in range(APPLY_BATCHES):
+            t0 = time.perf_counter()
+            results = [pool.apply_async(inc, (i,)) for i in range(APPLY_TASKS)]
+            last = None
+            for r in results:
+                last = r.get()
+            s = time.perf_counter() - t0
+            assert last == APPLY_TASKS
+            rates.append(APPLY_TASKS / s)
+    return {"tasksPerSec": rates[0], "bestTasksPerSec": max(rates)}
 
 
 def ppipe():

@@ -11,11 +11,22 @@ const FAILED = 2;
  * It becomes ready after its callback (if any) has run, as in Python, so `get()` never
  * returns ahead of the callback. Awaiting it is `get()`. A failed result nobody asks for
  * is not an unhandled rejection: no Promise exists until something waits.
+ *
+ * A pool of tiny tasks makes one per task, so it holds four fields and allocates
+ * nothing more until something waits on it before it is ready.
  */
 export class AsyncResult<T = unknown> implements PromiseLike<T> {
   #state: typeof PENDING | typeof OK | typeof FAILED = PENDING;
   #value: unknown = undefined;
-  #waiters: Array<() => void> = [];
+  /** Who waits for it to be ready: none, one, or several. */
+  #waiters: (() => void) | Array<() => void> | undefined = undefined;
+  /** @internal The callbacks the pool runs before this is ready (the pool keeps them here rather than in a closure per task). */
+  _callbacks: { callback?: ((value: any) => unknown) | undefined; errorCallback?: ((error: unknown) => unknown) | undefined } | undefined;
+
+  /** @internal Made by the pool, with the call's callbacks. */
+  constructor(callbacks?: AsyncResult['_callbacks']) {
+    this._callbacks = callbacks;
+  }
 
   /** True once the call has completed (and its callback has run). */
   ready(): boolean {
@@ -29,17 +40,28 @@ export class AsyncResult<T = unknown> implements PromiseLike<T> {
   }
 
   /** Waits until the result is ready, or until `timeout` ms pass; resolves either way, as Python's wait. */
-  async wait(timeout?: number): Promise<void> {
-    checkTimeout(timeout);
-    await this.#ready(timeout);
+  wait(timeout?: number): Promise<void> {
+    try {
+      checkTimeout(timeout);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (this.#state !== PENDING) return Promise.resolve();
+    return this.#ready(timeout).then(() => undefined);
   }
 
   /** The result, waiting up to `timeout` ms: rejects with TimeoutError after it, or with the call's own error. */
-  async get(timeout?: number): Promise<T> {
-    checkTimeout(timeout);
-    if (!(await this.#ready(timeout))) throw new TimeoutError(`result not ready after ${timeout} ms`);
-    if (this.#state === FAILED) throw this.#value;
-    return this.#value as T;
+  get(timeout?: number): Promise<T> {
+    try {
+      checkTimeout(timeout);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (this.#state !== PENDING) return this.#settled();
+    return this.#ready(timeout).then((ready) => {
+      if (!ready) throw new TimeoutError(`result not ready after ${timeout} ms`);
+      return this.#settled();
+    });
   }
 
   then<R1 = T, R2 = never>(
@@ -54,12 +76,19 @@ export class AsyncResult<T = unknown> implements PromiseLike<T> {
     if (this.#state !== PENDING) return;
     this.#state = ok ? OK : FAILED;
     this.#value = value;
-    for (const wake of this.#waiters.splice(0)) wake();
+    const waiters = this.#waiters;
+    if (waiters === undefined) return;
+    this.#waiters = undefined;
+    if (typeof waiters === 'function') waiters();
+    else for (const wake of waiters) wake();
+  }
+
+  #settled(): Promise<T> {
+    return this.#state === FAILED ? Promise.reject(this.#value) : Promise.resolve(this.#value as T);
   }
 
   /** True once ready, false if `timeout` ms passed first. */
   #ready(timeout: number | undefined): Promise<boolean> {
-    if (this.#state !== PENDING) return Promise.resolve(true);
     if (timeout === 0) return Promise.resolve(false);
     return new Promise<boolean>((resolve) => {
       let timer: LongTimeout | undefined;
@@ -67,14 +96,29 @@ export class AsyncResult<T = unknown> implements PromiseLike<T> {
         timer?.clear();
         resolve(true);
       };
-      this.#waiters.push(wake);
+      this.#addWaiter(wake);
       if (timeout !== undefined) {
         timer = setLongTimeout(() => {
-          const i = this.#waiters.indexOf(wake);
-          if (i >= 0) this.#waiters.splice(i, 1);
+          this.#removeWaiter(wake);
           resolve(false);
         }, timeout);
       }
     });
+  }
+
+  #addWaiter(wake: () => void): void {
+    const waiters = this.#waiters;
+    if (waiters === undefined) this.#waiters = wake;
+    else if (typeof waiters === 'function') this.#waiters = [waiters, wake];
+    else waiters.push(wake);
+  }
+
+  #removeWaiter(wake: () => void): void {
+    const waiters = this.#waiters;
+    if (waiters === wake) this.#waiters = undefined;
+    else if (Array.isArray(waiters)) {
+      const i = waiters.indexOf(wake);
+      if (i >= 0) waiters.splice(i, 1);
+    }
   }
 }

@@ -2,9 +2,14 @@
  * multiprocessing.Pool and multiprocessing.pool.ThreadPool, as a thin face over the
  * executors, for programs ported from Python.
  *
- *   applyAsync / mapAsync ─► executor (Futures) ─► #deliver ─► callback queue ─► AsyncResult ready
+ *   applyAsync ─► scheduler ─► done callback ─► #deliver ─► callback queue ─► AsyncResult ready
+ *   mapAsync   ─► gather (a chunk a task) ─► the whole list ─► #deliver ─► ...
  *   apply / map / starmap ─► the same, awaited
  *   imap / imapUnordered  ─► executor.map (ordered or not), every chunk submitted at the call
+ *
+ * applyAsync and map go straight to the executor's scheduler and listen to its Future
+ * with a done callback: a task costs a Future and an AsyncResult, no Promise, and a
+ * map no iterator (see gather.ts).
  *
  * The face adds what Python's Pool has and an executor does not: its states (RUN,
  * CLOSE, TERMINATE) and their rules, callbacks that run one at a time in the calling
@@ -13,13 +18,15 @@
  * in the middle of their tasks.
  */
 import { CancelledError } from '../futures/errors.js';
-import type { TaskFunction } from '../futures/executor.js';
-import { describe } from '../futures/future.js';
+import { checkInteger, type TaskFunction } from '../futures/executor.js';
+import { describe, type Future } from '../futures/future.js';
+import { CALL } from '../futures/task-mode.js';
 import type { PoolExecutor } from '../pool/pool-executor.js';
 import { ProcessPoolExecutor } from '../processes/process-pool.js';
 import { ThreadPoolExecutor } from '../threads/thread-pool.js';
 import { describeThrown } from '../util/thrown.js';
 import { AsyncResult } from './async-result.js';
+import { failureOf, gather } from './gather.js';
 
 /** Options of a Pool or ThreadPool, named as Python's. */
 export interface PoolFaceOptions {
@@ -47,6 +54,8 @@ export interface MapAsyncOptions<R> extends CallbackOptions<R> {
   chunksize?: number;
 }
 
+/** The options of a call without callbacks: one object for all of them, not one per call. */
+const NO_CALLBACKS: MapAsyncOptions<any> = Object.freeze({});
 const RUN = 0;
 const CLOSE = 1;
 const TERMINATE = 2;
@@ -88,12 +97,29 @@ abstract class BasePool implements AsyncDisposable {
   }
 
   /** Runs `fn(...args)` in a worker; the AsyncResult is ready once it has, and its callback has run. */
-  applyAsync<A extends unknown[], R>(fn: TaskFunction<A, R>, args?: A, callbacks: CallbackOptions<Awaited<R>> = {}): AsyncResult<Awaited<R>> {
+  applyAsync<A extends unknown[], R>(fn: TaskFunction<A, R>, args?: A, callbacks: CallbackOptions<Awaited<R>> = NO_CALLBACKS): AsyncResult<Awaited<R>> {
     this.#checkRunning();
+    if (typeof fn !== 'function') throw new TypeError(`applyAsync expects a function, got ${describe(fn)}`);
     if (args !== undefined && !Array.isArray(args)) throw new TypeError(`args must be an array, got ${describe(args)}`);
-    const future = this.#executor.submit(fn, ...((args ?? []) as A));
-    return this.#track(future, callbacks);
+    checkCallbacks(callbacks);
+    // A copy, as submit(fn, ...args) made: the caller may reuse its array before the task leaves.
+    const future = this.#executor._schedule(fn as TaskFunction, args === undefined || args.length === 0 ? [] : args.slice(), CALL);
+    const result = this.#begin<Awaited<R>>(callbacks);
+    // One done callback for every task: the Future (the scheduler's record) says which result it settles.
+    future.sink = result;
+    future.addDoneCallback(this.#onDone);
+    return result;
   }
+
+  /** Settles the AsyncResult of an applyAsync call whose Future is done. */
+  readonly #onDone = (f: Future<unknown> & { sink?: unknown }): void => {
+    const result = f.sink as AsyncResult<unknown>;
+    f.sink = undefined;
+    const callbacks = result._callbacks;
+    result._callbacks = undefined;
+    if (f._failed() || f.cancelled()) this.#deliver(result, false, failureOf(f), callbacks?.errorCallback);
+    else this.#deliver(result, true, f.resultSync(), callbacks?.callback);
+  };
 
   /** `fn(item)` for every item, in a worker each chunk; resolves to the results in order. */
   map<T, R>(fn: TaskFunction<[T], R>, iterable: Iterable<T>, chunksize?: number): Promise<Awaited<R>[]> {
@@ -101,10 +127,8 @@ abstract class BasePool implements AsyncDisposable {
   }
 
   /** `map` as an AsyncResult of the whole list, with callbacks. */
-  mapAsync<T, R>(fn: TaskFunction<[T], R>, iterable: Iterable<T>, options: MapAsyncOptions<Awaited<R>[]> = {}): AsyncResult<Awaited<R>[]> {
-    this.#checkRunning();
-    const results = this.#executor.map(fn, toArray(iterable), { chunksize: options.chunksize ?? 'auto' });
-    return this.#track(collect(results), options);
+  mapAsync<T, R>(fn: TaskFunction<[T], R>, iterable: Iterable<T>, options: MapAsyncOptions<Awaited<R>[]> = NO_CALLBACKS): AsyncResult<Awaited<R>[]> {
+    return this.#gather(fn as TaskFunction, iterable, options, true) as AsyncResult<Awaited<R>[]>;
   }
 
   /** `fn(...args)` for every argument array; resolves to the results in order. */
@@ -113,10 +137,30 @@ abstract class BasePool implements AsyncDisposable {
   }
 
   /** `starmap` as an AsyncResult of the whole list, with callbacks. */
-  starmapAsync<A extends unknown[], R>(fn: TaskFunction<A, R>, iterable: Iterable<A>, options: MapAsyncOptions<Awaited<R>[]> = {}): AsyncResult<Awaited<R>[]> {
+  starmapAsync<A extends unknown[], R>(fn: TaskFunction<A, R>, iterable: Iterable<A>, options: MapAsyncOptions<Awaited<R>[]> = NO_CALLBACKS): AsyncResult<Awaited<R>[]> {
+    return this.#gather(fn as TaskFunction, iterable, options, false) as AsyncResult<Awaited<R>[]>;
+  }
+
+  #gather(fn: TaskFunction, iterable: Iterable<unknown>, options: MapAsyncOptions<any>, single: boolean): AsyncResult<unknown[]> {
     this.#checkRunning();
-    const results = this.#executor.starmap(fn, toArray(iterable), { chunksize: options.chunksize ?? 'auto' });
-    return this.#track(collect(results), options);
+    const what = single ? 'map' : 'starmap';
+    if (typeof fn !== 'function') throw new TypeError(`${what} expects a function, got ${describe(fn)}`);
+    const { callback, errorCallback } = checkCallbacks(options);
+    let chunksize = options.chunksize;
+    checkInteger('chunksize', chunksize, 1);
+    const items = toArray(iterable);
+    if (!single) {
+      for (const args of items) if (!Array.isArray(args)) throw new TypeError(`starmap expects argument arrays, got ${describe(args)}`);
+    }
+    chunksize ??= this.#executor._autoChunksize(items.length);
+    const result = this.#begin<unknown[]>();
+    try {
+      gather(this.#executor, fn, items, chunksize, single, (ok, value) => this.#deliver(result, ok, value, (ok ? callback : errorCallback) as ((v: unknown) => unknown) | undefined));
+    } catch (err) {
+      this.#settled(); // nothing will deliver it
+      throw err;
+    }
+    return result;
   }
 
   /** The results of `fn(item)` in input order, each as soon as it and those before it are done. @default chunksize 1 */
@@ -172,19 +216,12 @@ abstract class BasePool implements AsyncDisposable {
     if (this.#state !== RUN) throw new RangeError(`Pool not running (it was ${this.#state === CLOSE ? 'closed' : 'terminated'})`);
   }
 
-  #track<R>(outcome: PromiseLike<R>, callbacks: CallbackOptions<R>): AsyncResult<R> {
-    const { callback, errorCallback } = callbacks;
-    if (callback !== undefined && typeof callback !== 'function') throw new TypeError(`callback must be a function, got ${describe(callback)}`);
-    if (errorCallback !== undefined && typeof errorCallback !== 'function') {
-      throw new TypeError(`errorCallback must be a function, got ${describe(errorCallback)}`);
-    }
-    const result = new AsyncResult<R>();
+  /** A new AsyncResult the pool owes: join waits for it. */
+  #begin<R>(callbacks?: CallbackOptions<R>): AsyncResult<R> {
     this.#outstanding++;
-    outcome.then(
-      (value) => this.#deliver(result, true, value, callback as ((v: unknown) => unknown) | undefined),
-      (error: unknown) => this.#deliver(result, false, error, errorCallback),
-    );
-    return result;
+    // Read now, as Python binds them at the call: the caller may reuse its options object.
+    const { callback, errorCallback } = callbacks ?? NO_CALLBACKS;
+    return new AsyncResult<R>(callback === undefined && errorCallback === undefined ? undefined : { callback, errorCallback });
   }
 
   #deliver(result: AsyncResult<any>, ok: boolean, value: unknown, callback: ((v: unknown) => unknown) | undefined): void {
@@ -222,10 +259,13 @@ function toArray<T>(iterable: Iterable<T>): T[] {
   return Array.from(iterable); // as Python's Pool, which takes the whole iterable at the call
 }
 
-async function collect<R>(results: AsyncIterable<R>): Promise<R[]> {
-  const out: R[] = [];
-  for await (const r of results) out.push(r);
-  return out;
+function checkCallbacks<R>(callbacks: CallbackOptions<R>): CallbackOptions<R> {
+  const { callback, errorCallback } = callbacks;
+  if (callback !== undefined && typeof callback !== 'function') throw new TypeError(`callback must be a function, got ${describe(callback)}`);
+  if (errorCallback !== undefined && typeof errorCallback !== 'function') {
+    throw new TypeError(`errorCallback must be a function, got ${describe(errorCallback)}`);
+  }
+  return callbacks;
 }
 
 /** A process pool whose workers are daemonic, as multiprocessing.Pool's. */

@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { Full } from '../futures/errors.js';
-import { BaseExecutor, type ShutdownOptions, type TaskFunction, type TaskOptions } from '../futures/executor.js';
+import { BaseExecutor, NO_OPTIONS, type ShutdownOptions, type TaskFunction, type TaskOptions } from '../futures/executor.js';
 import type { Future } from '../futures/future.js';
 import { CALL, CHUNK_ITEMS, type TaskMode } from '../futures/task-mode.js';
 import { Connection } from '../transport/pipe.js';
@@ -24,6 +24,15 @@ export { checkPoolOptions } from './pool-types.js';
 export type { Percentiles, PoolEvents, PoolOptions, PoolStats, WorkerEvents, WorkerHandle } from './pool-types.js';
 
 const MODE_FLAGS = [0, FLAG_CHUNK, FLAG_ITEMS] as const;
+
+/** Whether an argument list holds a Pipe end or a shared primitive (a plain loop: this runs for every task). */
+function needsCrossing(args: unknown[]): boolean {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a !== null && typeof a === 'object' && (a instanceof Connection || isShared(a))) return true;
+  }
+  return false;
+}
 
 /** A pool of workers behind the Executor API; subclasses start the workers. */
 export abstract class PoolExecutor extends BaseExecutor {
@@ -115,7 +124,7 @@ export abstract class PoolExecutor extends BaseExecutor {
       return failedFuture(err);
     }
     if (options.signal?.aborted) return failedFuture(options.signal.reason);
-    if (mode === CALL && args.some((a) => a instanceof Connection || isShared(a))) {
+    if (mode === CALL && needsCrossing(args)) {
       try {
         ({ args, options } = this.crossArgs(args, options));
       } catch (err) {
@@ -125,6 +134,21 @@ export abstract class PoolExecutor extends BaseExecutor {
     // A chunk of numbers crosses as their bytes (see transport/numbers.ts).
     if (mode === CHUNK_ITEMS) args = packNumbers(args) as unknown[];
     return scheduler.enqueue(spec, args, MODE_FLAGS[mode], options);
+  }
+
+  /**
+   * @internal For the Pool face (pool-face/pool.ts): schedules `fn` straight on the
+   * scheduler, without submit's naming or map's iterator. The face never hands the
+   * Future out; it listens with a done callback.
+   */
+  _schedule(fn: TaskFunction, args: unknown[], mode: TaskMode): Future<unknown> & { sink?: unknown } {
+    if (this.isShutdown) throw new Error(`cannot schedule new futures after shutdown (${this.constructor.name})`);
+    return this.schedule(fn, args, NO_OPTIONS, mode);
+  }
+
+  /** @internal The chunk size `chunksize: 'auto'` gives `length` items (the Pool face's default). */
+  _autoChunksize(length: number): number {
+    return this.autoChunksize(length);
   }
 
   /**

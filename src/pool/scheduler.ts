@@ -34,11 +34,11 @@ import { BrokenExecutorError, TimeoutError } from '../futures/errors.js';
 import type { TaskOptions } from '../futures/executor.js';
 import type { FunctionSpec } from '../tasks/describe.js';
 import { deserializeError, type SerializedError } from '../transport/errors.js';
-import { CTRL_TASKS_POSTED, INIT_FAILED, LOAD_FAILED, LOADED, LOADING, OK, READY, RESULT_FIELDS, RESULTS, RETIRE, TASKS } from '../transport/protocol.js';
+import { CTRL_TASKS_POSTED, FLAG_SPAN, INIT_FAILED, LOAD_FAILED, LOADED, LOADING, nextSeq, OK, READY, RESULT_FIELDS, RESULTS, RETIRE, TASKS } from '../transport/protocol.js';
 import { Deque } from '../util/deque.js';
 import { BatchPolicy } from './batching.js';
 import { LoadDeaths, settleCrash, type CrashHost } from './crashes.js';
-import { canTake, cloneError, detachSignal, FunctionTable, isExclusive, Item, release, type Slot } from './item.js';
+import { canTake, cloneError, detachSignal, FunctionTable, isExclusive, Item, micros, release, type Slot } from './item.js';
 import type { PoolStats, WorkerEvents, WorkerHandle } from './pool-types.js';
 import { PoolMeter } from './stats.js';
 import { ResultSpin } from './result-spin.js';
@@ -129,7 +129,7 @@ export class Scheduler {
 
   /** Queues a task whose arguments are ready to cross (flags: see protocol.ts), and returns its Future. */
   enqueue(spec: FunctionSpec, args: unknown[], flags: number, options: TaskOptions): Item {
-    const item = new Item(this.#functions.idOf(spec), args, flags, options, performance.now());
+    const item = new Item(this.#functions.idOf(spec), args, flags, options, micros());
     const signal = options.signal;
     if (signal !== undefined) {
       item.onAbort = () => this.#stop(item, signal.reason, false);
@@ -207,18 +207,28 @@ export class Scheduler {
   /** Posts `batch` to `slot`; on a clone failure sends item by item, failing only those that cannot cross. */
   #send(slot: Slot, batch: Item[]): void {
     let defs: unknown[] | null = null;
-    const msg: unknown[] = [TASKS, null];
+    const msg: unknown[] = [TASKS, null, 0];
     let transfer: TransferListItem[] | undefined;
+    let seq = this.#nextSeq;
     for (const item of batch) {
       if (!slot.defined.has(item.fnId)) {
         (defs ??= []).push(item.fnId, this.#functions.spec(item.fnId));
         slot.defined.add(item.fnId);
       }
-      item.seq = this.#nextSeq = (this.#nextSeq + 1) | 0 || 1;
-      msg.push(item.seq, item.fnId, item.flags, item.args);
+      item.seq = seq = nextSeq(seq);
+      const args = item.args;
+      if (item.flags === 0) {
+        // A call's arguments go inline: no array per task to clone and rebuild.
+        msg.push(item.fnId, args.length * FLAG_SPAN);
+        for (let i = 0; i < args.length; i++) msg.push(args[i]);
+      } else {
+        msg.push(item.fnId, item.flags, args);
+      }
       if (item.options.transfer !== undefined) (transfer ??= []).push(...item.options.transfer);
     }
+    this.#nextSeq = seq;
     msg[1] = defs;
+    msg[2] = batch[0]!.seq;
     try {
       slot.handle.post(msg, transfer);
       Atomics.add(slot.ctrl, CTRL_TASKS_POSTED, 1); // the worker's spin watches this, not its port
@@ -232,11 +242,11 @@ export class Scheduler {
       }
       return;
     }
-    const now = performance.now();
+    const now = micros();
     for (const item of batch) {
       item.slot = slot;
       item.dispatched = now;
-      this.#meter.waitTime.record((now - item.submitted) * 1000);
+      this.#meter.waitTime.record(now - item.submitted);
       slot.inflight.push(item);
       const timeout = item.options.timeout;
       if (timeout !== undefined) {
@@ -286,14 +296,14 @@ export class Scheduler {
 
   #onResults(slot: Slot, msg: unknown[]): void {
     const count = (msg.length - 2) / RESULT_FIELDS;
-    const perTask = (msg[1] as number) / count;
-    const now = performance.now();
+    const perTask = (msg[1] as number) / 1000 / count; // busy microseconds, as ms per task
+    const now = micros();
     for (let i = 2; i < msg.length; i += RESULT_FIELDS) {
       const item = slot.inflight.shift();
       if (item === undefined || item.seq !== msg[i]) {
         throw new Error(`internal: result for seq ${String(msg[i])} does not match the worker's oldest task`);
       }
-      this.#meter.runTime.record((now - item.dispatched) * 1000);
+      this.#meter.runTime.record(now - item.dispatched);
       this.#batching.record(item.fnId, perTask);
       release(item);
       const code = msg[i + 1];

@@ -23,15 +23,16 @@ import {
   CTRL_TASKS_POSTED,
   FAILED,
   FLAG_ITEMS,
+  FLAG_SPAN,
   INIT_FAILED,
   LOAD_FAILED,
   LOADED,
   LOADING,
+  nextSeq,
   OK,
   READY,
   RESULTS,
   RETIRE,
-  TASK_FIELDS,
   TASKS,
 } from '../transport/protocol.js';
 import { reviveArg } from '../transport/crossing.js';
@@ -63,6 +64,7 @@ const SPIN_MS = 0.02; // how long an idle worker polls before it sleeps: a few m
 const FLUSH_MS = 2; // longest a finished result waits in the outbox
 const YIELD_MS = 5; // longest the worker holds its event loop inside a batch
 const FLUSH_COUNT = 2048;
+const QUEUED_FIELDS = 4; // seq, fnId, flags, args: a task in the worker's queue
 
 /** What a ReferenceError in an inline task or target adds to its message. */
 export const INLINE_HINT =
@@ -112,8 +114,28 @@ export class WorkerRuntime {
     if (msg[0] !== TASKS) return;
     const defs = msg[1] as unknown[] | null;
     if (defs !== null) for (let i = 0; i < defs.length; i += 2) this.#specs.set(defs[i] as number, defs[i + 1] as FunctionSpec);
+    // Each task queues as its seq, fnId, flags and argument array (see protocol.ts for the wire).
     const q = this.#queue;
-    for (let i = 2; i < msg.length; i++) q.push(msg[i]);
+    let seq = msg[2] as number;
+    for (let i = 3; i < msg.length; seq = nextSeq(seq)) {
+      const fnId = msg[i] as number;
+      const head = msg[i + 1] as number;
+      const flags = head % FLAG_SPAN;
+      if (flags !== 0) {
+        q.push(seq);
+        q.push(fnId);
+        q.push(flags);
+        q.push(msg[i + 2]);
+        i += 3;
+      } else {
+        const argc = (head - flags) / FLAG_SPAN;
+        q.push(seq);
+        q.push(fnId);
+        q.push(0);
+        q.push(msg.slice(i + 2, i + 2 + argc));
+        i += 2 + argc;
+      }
+    }
     if (!this.#running) void this.#run();
   };
 
@@ -125,7 +147,7 @@ export class WorkerRuntime {
     let lastFlush = sliceStart;
     this.#busyStart = sliceStart;
     for (;;) {
-      while (q.length >= TASK_FIELDS) {
+      while (q.length >= QUEUED_FIELDS) {
         const seq = q.shift() as number;
         const fnId = q.shift() as number;
         const flags = q.shift() as number;
@@ -275,7 +297,7 @@ export class WorkerRuntime {
     const out = this.#outbox;
     if (out.length <= 2) return;
     const now = performance.now();
-    out[1] = now - this.#busyStart;
+    out[1] = Math.round((now - this.#busyStart) * 1000); // whole microseconds keep the array one of small integers
     this.#busyStart = now;
     const transfer = this.#outboxTransfer;
     this.#movedLast = transfer !== undefined;

@@ -34,14 +34,20 @@ const DAEMONIC = 'CONCUR_DAEMONIC';
 export function claimDaemonic(): void {
   if (process.env[DAEMONIC] === '1') process.env[DAEMONIC] = String(process.pid);
   else delete process.env[DAEMONIC];
+  daemonic = undefined;
 }
+
+// Whether this process is daemonic, read from the environment once: every process-pool
+// submit asks, and reading process.env is a call into the runtime each time.
+let daemonic: boolean | undefined;
 
 /**
  * Throws Python's error in a daemonic process (a daemon Process or a Pool worker, and
  * any thread of one): "daemonic processes are not allowed to have children".
  */
 export function checkMayHaveChildren(): void {
-  if (process.env[DAEMONIC] !== String(process.pid)) return;
+  daemonic ??= process.env[DAEMONIC] === String(process.pid);
+  if (!daemonic) return;
   throw new Error(
     'daemonic processes are not allowed to have children: this process is a daemon Process or a multiprocessing Pool worker ' +
       '(start children from a non-daemon Process, or use a ProcessPoolExecutor, whose workers are not daemonic)',

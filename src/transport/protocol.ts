@@ -2,16 +2,21 @@
  * The messages between a pool and its workers. Every message is one flat array, so
  * a batch of a thousand tasks is a single structured clone with no per-task objects:
  *
- *   pool → worker   [TASKS, defs | null, seq, fnId, flags, args, seq, fnId, flags, args, ...]
+ *   pool → worker   [TASKS, defs | null, seq, fnId, head, ...values, fnId, head, ...values, ...]
+ *                   seq: the first task's; the others follow it (nextSeq)
+ *                   head: the task's flags, and for a call (no flag) its argument count
+ *                   times FLAG_SPAN: a call's arguments come inline, a chunk as one value
  *                   defs: [fnId, FunctionSpec, fnId, FunctionSpec, ...], sent once per worker
  *   worker → pool   [READY]                     initializer done, send work
  *                   [INIT_FAILED, error]        initializer threw; the pool is broken
- *                   [RESULTS, busyMs, seq, code, value, seq, code, value, ...]
+ *                   [RESULTS, busyUs, seq, code, value, seq, code, value, ...]
  *                   [RETIRE]                    over its memory ceiling: finish what you sent, then replace me
  *                   [LOADING, fnId]             importing the module of the next task: a death now is a load death
  *                   [LOADED]                    that import is over (a failure comes as LOAD_FAILED)
  *
- * Tasks run, and their results return, in the order they were sent.
+ * Tasks run, and their results return, in the order they were sent. Numbers stay whole
+ * where they can (a call's arguments inline, busy time in microseconds): an array with
+ * no nested arrays and no fractions is the cheapest to clone, both ways.
  */
 /** Pool → worker: a batch of tasks. */
 export const TASKS = 1;
@@ -40,8 +45,13 @@ export const FAILED = 1;
 /** Result code: the task's module or inline source could not load; `value` is the error. */
 export const LOAD_FAILED = 2;
 
-/** Fields per task in a TASKS message. */
-export const TASK_FIELDS = 4;
+/** A TASKS head is flags + argument count * FLAG_SPAN. */
+export const FLAG_SPAN = 4;
+
+/** The seq after `seq` (32-bit, never 0: 0 means none). */
+export function nextSeq(seq: number): number {
+  return (seq + 1) | 0 || 1;
+}
 /** Fields per result in a RESULTS message. */
 export const RESULT_FIELDS = 3;
 

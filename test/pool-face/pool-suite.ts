@@ -88,6 +88,18 @@ export function poolSuite(kind: PoolKind): void {
       assert.deepEqual(await pool.map(t.sqr, [1, 2]), [1, 4]);
     });
 
+    it('a map with several failures rejects with the first in input order, even when a later one fails first', async () => {
+      // Chunk 0 fails after 300 ms, chunk 1 at once: map's error is still chunk 0's.
+      await assert.rejects(pool.starmap(t.failAfter, [[300, 'first'], [0, 'second']], 1), /first/);
+      await assert.rejects(pool.starmapAsync(t.failAfter, [[300, 'first'], [0, 'second'], [0, 'third']], { chunksize: 2 }).get(), /first/);
+      // A large map of numbers comes back as one plain array, in order, whatever its chunks.
+      const xs = Array.from({ length: 10_000 }, (_, i) => i);
+      const ys = await pool.map(t.mul2, xs, 999);
+      assert.ok(Array.isArray(ys));
+      assert.deepEqual(ys, xs.map((x) => 2 * x));
+      assert.throws(() => pool.starmap(t.mul, [[1, 2], 3 as never]), /starmap expects argument arrays, got 3 \(number\)/);
+    });
+
     it('an iterable that throws throws from map, imap and mapAsync at the call (test_map_handle_iterable_exception)', () => {
       const boom = function* (): Generator<number> {
         yield 1;

@@ -137,7 +137,7 @@ for (let round = 0; round < ROUNDS; round++) {
   const order = Object.keys(variants);
   for (let i = 0; i < round % order.length; i++) order.push(order.shift());
   for (const name of order) {
-    const queue = `concur-bench-${process.pid}-${randomBytes(3).toString('hex')}`;
+    const queue = `${process.env.BENCH_QUEUE_PREFIX || "concur-bench"}-${process.pid}-${randomBytes(3).toString('hex')}`;
     try {
       times[name].push(await variants[name](queue));
     } finally {

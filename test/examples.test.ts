@@ -1,4 +1,4 @@
-// Every program under examples/ runs here, so none of them rots.
+// Every program under examples/ runs here (redis-crawler.ts in examples-redis.test.ts), so none of them rots.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readdirSync } from 'node:fs';

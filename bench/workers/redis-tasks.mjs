@@ -6,3 +6,11 @@ export const redisBench = defineTasks(import.meta.url, {
     return x + 1;
   },
 });
+
+// Failover (bench/redis.mjs failover): a job that naps, then says which process ran it.
+export const redisNap = defineTasks(import.meta.url, {
+  async nap(ms) {
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    return process.pid;
+  },
+});

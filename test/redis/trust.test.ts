@@ -12,7 +12,7 @@ import { files, tasks } from '../fixtures/tasks.js';
 import { redisTasks } from '../fixtures/redis-tasks.mjs';
 import { REPO } from '../fixtures/run-node.js';
 import type { PortableTask } from '../../src/redis/names.js';
-import { makeJob } from '../../src/redis/wire.js';
+import { FORMAT, makeJob } from '../../src/redis/wire.js';
 import { FIXTURE_TASKS, KEY, obliterate, REDIS_TASKS_JS, REDIS_URL, skipReason, uniqueQueue } from './helpers.js';
 
 const marksFile = (): string => join(mkdtempSync(join(tmpdir(), 'concur-redis-')), 'marks');
@@ -64,14 +64,14 @@ describe('Redis trust: signed jobs, versions, proxies, task names', { skip: skip
   it('an unsigned job, a tampered one and one of another format version fail without running', async () => {
     await using ex = new RedisExecutor({ connection: REDIS_URL, queue, key: KEY });
     const file = marksFile();
-    const args = Buffer.from(JSON.stringify([file, 1])).toString('base64');
+    const args = `j${JSON.stringify([file, 1])}`;
     const task = { kind: 'module', path: 'test/fixtures/tasks.ts', package: 'concur', name: 'mark' };
-    assert.match(await failedReasonOf(queue, { concur: 1, task, mode: 0, args, timeout: null, sig: '00' }), /is not signed with this worker's key: refused without running/);
-    assert.match(await failedReasonOf(queue, { concur: 2, task, mode: 0, args, timeout: null, sig: '00' }), /has format version 2; this worker reads version 1/);
+    assert.match(await failedReasonOf(queue, { concur: FORMAT, task, mode: 0, args, timeout: null, sig: '00' }), /is not signed with this worker's key: refused without running/);
+    assert.match(await failedReasonOf(queue, { concur: FORMAT + 1, task, mode: 0, args, timeout: null, sig: '00' }), new RegExp(`has format version ${FORMAT + 1}; this worker reads version ${FORMAT}`));
     assert.match(await failedReasonOf(queue, { hello: 'world' }), /is not a concur job/);
     // Signed for one call, then its arguments changed: the signature covers them.
     const signed = makeJob(Buffer.from(KEY), queue, 'tampered-1', task as PortableTask, 0, args, null);
-    const tampered = { ...signed, args: Buffer.from(JSON.stringify([file, 2])).toString('base64') };
+    const tampered = { ...signed, args: `j${JSON.stringify([file, 2])}` };
     assert.match(await failedReasonOf(queue, tampered, 'tampered-1'), /job tampered-1 is not signed with this worker's key/);
     // A signed job copied under another id is refused too: the id is signed.
     assert.match(await failedReasonOf(queue, signed, 'copied-1'), /job copied-1 is not signed with this worker's key/);

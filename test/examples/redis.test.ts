@@ -1,20 +1,14 @@
-// The example that needs a Redis, and the tour's stop for it; a file of their own, so that
-// examples.test.ts stays well inside the runner's per-file timeout on a busy machine.
+// The example that needs a Redis, and the tour's stop for it.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
-import { skipReason as noRedis } from './redis/helpers.js';
-
-const run = promisify(execFile);
-const tour = fileURLToPath(new URL('../scripts/tour.mjs', import.meta.url));
+import { skipReason as noRedis } from '../redis/helpers.js';
+import { example, run, tour } from './run-example.js';
 
 describe('examples that need a Redis', () => {
   // Needs a Redis: skipped with the reason when none answers (under CI=true, helpers.js fails the run instead).
   it('redis-crawler.ts: the crawler on a RedisExecutor, two RedisWorkers sharing the pages', { skip: noRedis }, async () => {
-    const { stdout: out } = await run(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../examples/redis-crawler.ts', import.meta.url))], { timeout: 60_000 });
+    const { stdout: out } = await run(process.execPath, ['--import', 'tsx', example('redis-crawler.ts')], { timeout: 60_000 });
     const m = /^redis +40 pages, 820000 bytes \(all\) in \d+ ms; worker-a ran (\d+), worker-b ran (\d+)$/m.exec(out);
     assert.ok(m, out);
     assert.equal(Number(m[1]) + Number(m[2]), 40);

@@ -65,6 +65,8 @@ export async function processQueueRound(rng: Rng, p: ProcessQueueParams): Promis
   let puts = 0;
   /** Gets given up on an owner that answered late, by slot: the answer goes back into the queue, unless the child dies first. */
   const gaveUp = new Map<number, number>();
+  /** Puts given up on an owner that answered late: each item may land once, or never. */
+  const maybePut = new Set<number>();
   let shut = false;
   const scan = (): void => {
     for (const l of log.poll()) {
@@ -78,6 +80,7 @@ export async function processQueueRound(rng: Rng, p: ProcessQueueParams): Promis
         taken.set(l.n, (taken.get(l.n) ?? 0) + 1);
         gets++;
       } else if (l.code === 'E') gaveUp.set(l.slot, (gaveUp.get(l.slot) ?? 0) + 1);
+      else if (l.code === 'M') maybePut.add(l.n);
     }
   };
   const crew = new Crew(log, p.poolTasks, scan, p.runMs + STALL_MS * 8);
@@ -207,7 +210,7 @@ export async function processQueueRound(rng: Rng, p: ProcessQueueParams): Promis
     for (const [id, n] of taken) {
       if (n > 1) dup.push(id);
       if (!begun.has(id)) neverPut.push(id);
-      else if (!done.has(id) && !killedPutting.has(id)) ghosts.push(id);
+      else if (!done.has(id) && !killedPutting.has(id) && !maybePut.has(id)) ghosts.push(id);
     }
     for (const id of done) {
       if (taken.has(id)) continue;

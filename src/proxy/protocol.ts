@@ -51,6 +51,11 @@ export const SILENCE_LIMIT_MS = envMs('CONCUR_PROXY_SILENCE_MS', 15_000);
 /** The call id of a ping (its object id is 0): answered by the broker itself. */
 export const PING_CALL_ID = 0xffffffff;
 
+/** The object id of a call to the broker itself (a ping's, a lane's). */
+export const LANE_OBJECT = 0;
+/** The operation that opens a lane: its arguments are the paths of the caller's request and reply FIFOs. */
+export const LANE_OP = 'openLane';
+
 /** Most bytes a handshake frame may have (CPython caps its handshake messages at 256 too). */
 export const HANDSHAKE_MAX_BYTES = 256;
 

@@ -299,6 +299,13 @@ function laneTo(ref: ProxyRef): Lane | undefined {
   return state.lane;
 }
 
+/** @internal How many lanes this thread has open (for tests). */
+export function _lanesOpen(): number {
+  let n = 0;
+  for (const state of lanes.values()) if (state.lane !== undefined && !state.lane.closed) n++;
+  return n;
+}
+
 /** One call through `lane`; an owner gone or a lane dropped fails it with EOFError, as the helper would. */
 function callThrough(lane: Lane, ref: ProxyRef, op: string, args: unknown[]): unknown {
   const callId = nextCall;

@@ -48,6 +48,12 @@ export function openLaneEnds(requestPath: unknown, replyPath: unknown): LaneEnds
     closeSync(rfd);
     throw err;
   }
+  // One FIFO for both would feed each answer back in as a call, for ever.
+  if (fstatSync(rfd).ino === fstatSync(wfd).ino) {
+    closeSync(rfd);
+    closeSync(wfd);
+    throw new Error('a lane needs two FIFOs, not one');
+  }
   const requests = new Socket({ fd: rfd, readable: true, writable: false });
   const replies = new Socket({ fd: wfd, readable: false, writable: true });
   const close = (): void => {

@@ -23,6 +23,7 @@ import { authenticateClient } from './auth.js';
 import { callerGone, newCaller } from './callers.js';
 import { FramedSocket } from './frames.js';
 import { objectFor, serveObject } from './objects.js';
+import { compactReplyFrame } from './compact.js';
 import { openLaneEnds, type LaneEnds } from './lane-server.js';
 import { callIdOf, decodeCall, encodeReply, HANDSHAKE_MAX_BYTES, isTcp, LANE_OBJECT, LANE_OP, PING_CALL_ID, SILENCE_LIMIT_MS, tcpAddr, tcpTarget } from './protocol.js';
 import { SERVED, UNDO, UNDO_LOST_REPLY } from './served.js';
@@ -116,6 +117,8 @@ let nextOwner = REMOTE_OWNER_BASE;
 interface Replies {
   send(frame: Buffer, onLost?: () => void): void;
   readonly output: Socket;
+  /** A lane's: writes a whole frame (its length first) that compactReplyFrame made. */
+  sendFramed?(framed: Buffer, onLost?: () => void): void;
 }
 
 /** Serves the calls of one authenticated connection (and of the lanes its caller opens). */
@@ -150,17 +153,19 @@ function serve(conn: FramedSocket): void {
     lane.requests.once('close', () => lanes.delete(lane));
     const framed = new FramedSocket(lane.requests, { maxFrameBytes });
     const out = lane.replies;
+    const sendFramed = (framed: Buffer, onLost?: () => void): void => {
+      if (!caller.alive || out.destroyed) return void onLost?.();
+      out.write(framed, onLost === undefined ? undefined : (err) => err && onLost());
+    };
     const laneReplies: Replies = {
       send: (frame, onLost) => {
-        if (!caller.alive || out.destroyed) return void onLost?.();
-        const head = Buffer.allocUnsafe(4);
-        head.writeUInt32LE(frame.length, 0);
-        out.cork();
-        out.write(head);
-        out.write(frame, onLost === undefined ? undefined : (err) => err && onLost());
-        out.uncork();
+        const framed = Buffer.allocUnsafe(4 + frame.length);
+        framed.writeUInt32LE(frame.length, 0);
+        framed.set(frame, 4);
+        sendFramed(framed, onLost);
       },
       output: out,
+      sendFramed,
     };
     readFrames(framed, lane.requests, laneReplies, (bytes) => handle(bytes, laneReplies));
   };
@@ -203,6 +208,12 @@ function serve(conn: FramedSocket): void {
       const done = (value: unknown): void => {
         if (!caller.alive) return undo(value);
         if (callId === 0) return;
+        const lost = UNDO_LOST_REPLY.has(kind) ? () => undo(value) : undefined;
+        if (to.sendFramed !== undefined) {
+          // A lane's caller reads the compact form too: a primitive answer needs no serializer.
+          const framed = compactReplyFrame(callId, 1, value);
+          if (framed !== undefined) return to.sendFramed(framed, lost);
+        }
         let frame: Buffer;
         try {
           frame = encodeReply(callId, 1, value);
@@ -218,7 +229,7 @@ function serve(conn: FramedSocket): void {
         }
         // A reply that cannot be written (the caller died before its close was seen
         // here) gives back what it carried, for the kinds nothing else gives back for.
-        to.send(frame, UNDO_LOST_REPLY.has(kind) ? () => undo(value) : undefined);
+        to.send(frame, lost);
       };
       try {
         // Object.prototype's names (constructor, __proto__, toString…) are no operations.

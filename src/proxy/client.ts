@@ -310,20 +310,17 @@ export function _lanesOpen(): number {
 function callThrough(lane: Lane, ref: ProxyRef, op: string, args: unknown[]): unknown {
   const callId = nextCall;
   nextCall = nextCall >= 0x7ffffff0 ? 1 : nextCall + 1;
-  const frame = encodeCall(callId, ref.id, op, args);
-  if (frame.length > ref.maxFrame) {
-    throw new RangeError(`a call of ${frame.length} bytes through a proxy (${op}) is over the frame limit of ${ref.maxFrame} bytes (maxFrameBytes of the owner, pid ${ref.pid})`);
-  }
   let reply: Buffer;
   try {
-    reply = lane.call(frame);
+    reply = lane.call(callId, ref.id, op, args, ref.maxFrame, ref.pid);
   } catch (err) {
     if (!(err instanceof LaneClosed)) throw err;
     throw new EOFError(`the process that owns this object (pid ${ref.pid}) has exited or closed the connection`);
   }
-  if (callIdOf(reply) !== callId) {
+  const answered = reply.readUInt32LE(0);
+  if (answered !== callId) {
     lane.close();
-    throw new Error(`concur: a lane answered call ${callIdOf(reply)} to call ${callId}`);
+    throw new Error(`concur: a lane answered call ${answered} to call ${callId}`);
   }
   return valueOf(reply);
 }

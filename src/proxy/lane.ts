@@ -25,6 +25,8 @@ import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync, writeSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ownedPrefix, sweepDeadOwners } from '../util/leftovers.js';
+import { writeCompactCall } from './compact.js';
+import { encodeCall } from './protocol.js';
 
 const DIR_PREFIX = 'concur-lane-';
 /** Bytes of the buffer an answer is read into; a larger answer gets one of its own. */
@@ -52,17 +54,27 @@ export class Lane {
   }
 
   /**
-   * Sends one call frame and blocks until its answer is read; returns that answer's
-   * frame (valid until the next call). Throws LaneClosed when the owner is gone or
-   * dropped the lane (the lane is closed then).
+   * Sends one call and blocks until its answer is read; returns that answer's frame
+   * (its call id, then its body; valid until the next call). The call goes in the
+   * compact form (compact.ts) when it has one, else in v8's. Throws a RangeError for a
+   * call over `maxFrame` bytes (the limit of the owner, process `pid`), and LaneClosed when the owner is gone or dropped the
+   * lane (the lane is closed then).
    */
-  call(frame: Uint8Array): Buffer {
+  call(callId: number, objectId: number, op: string, args: unknown[], maxFrame: number, pid: number): Buffer {
     if (this.#closed) throw new LaneClosed('the lane is closed');
-    const size = 4 + frame.length;
-    if (this.#out.length < size) this.#out = Buffer.allocUnsafe(Math.max(size, 2 * this.#out.length));
+    let body = writeCompactCall(this.#room, 8, objectId, op, args);
+    if (body < 0) {
+      const frame = encodeCall(callId, objectId, op, args);
+      body = frame.length - 4;
+      this.#room(4 + frame.length).set(frame, 4);
+    }
+    const size = 8 + body;
+    if (size - 4 > maxFrame) {
+      throw new RangeError(`a call of ${size - 4} bytes through a proxy (${op}) is over the frame limit of ${maxFrame} bytes (maxFrameBytes of the owner, pid ${pid})`);
+    }
     const out = this.#out;
-    out.writeUInt32LE(frame.length, 0);
-    out.set(frame, 4);
+    out.writeUInt32LE(size - 4, 0);
+    out.writeUInt32LE(callId, 4);
     try {
       for (let sent = 0; sent < size; ) sent += writeSync(this.#request, out, sent, size - sent);
       return this.#readFrame();
@@ -73,6 +85,16 @@ export class Lane {
       throw new LaneClosed(code === 'EPIPE' ? 'the owner closed the lane' : `the lane failed: ${(err as Error).message}`, { cause: err });
     }
   }
+
+  /** This lane's output buffer, grown to at least `size` bytes (what it held is kept). */
+  readonly #room = (size: number): Buffer => {
+    if (this.#out.length < size) {
+      const bigger = Buffer.allocUnsafe(Math.max(size, 2 * this.#out.length));
+      this.#out.copy(bigger);
+      this.#out = bigger;
+    }
+    return this.#out;
+  };
 
   #readFrame(): Buffer {
     let buffer = this.#in;

@@ -25,7 +25,7 @@ import { FramedSocket } from './frames.js';
 import { objectFor, serveObject } from './objects.js';
 import { compactReplyFrame } from './compact.js';
 import { openLaneEnds, type LaneEnds } from './lane-server.js';
-import { callIdOf, decodeCall, encodeReply, HANDSHAKE_MAX_BYTES, isTcp, LANE_OBJECT, LANE_OP, PING_CALL_ID, SILENCE_LIMIT_MS, tcpAddr, tcpTarget } from './protocol.js';
+import { decodeCall, encodeReply, HANDSHAKE_MAX_BYTES, isTcp, LANE_OBJECT, LANE_OP, PING_CALL_ID, SILENCE_LIMIT_MS, tcpAddr, tcpTarget } from './protocol.js';
 import { SERVED, UNDO, UNDO_LOST_REPLY } from './served.js';
 import { unsendableAnswer } from './unsendable.js';
 
@@ -154,8 +154,8 @@ function serve(conn: FramedSocket): void {
     const framed = new FramedSocket(lane.requests, { maxFrameBytes });
     const out = lane.replies;
     const sendFramed = (framed: Buffer, onLost?: () => void): void => {
-      if (!caller.alive || out.destroyed) return void onLost?.();
-      out.write(framed, onLost === undefined ? undefined : (err) => err && onLost());
+      if (!caller.alive) return void onLost?.();
+      lane.send(framed, onLost);
     };
     const laneReplies: Replies = {
       send: (frame, onLost) => {
@@ -177,7 +177,7 @@ function serve(conn: FramedSocket): void {
       socket.destroy(); // not a call: the peer does not speak this protocol
       return;
     }
-    const callId = callIdOf(bytes);
+    const callId = bytes.readUInt32LE(0);
     heard = Date.now();
     if (callId === PING_CALL_ID) return to.send(encodeReply(callId, 1, undefined));
     let objectId: number, op: string, args: unknown[];

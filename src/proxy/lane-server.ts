@@ -8,7 +8,7 @@
  * each is a FIFO this user owns (lstat first, then O_NOFOLLOW and fstat on what was
  * opened), and without blocking: the caller holds its own ends open already.
  */
-import { closeSync, constants, fstatSync, lstatSync, openSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { isAbsolute } from 'node:path';
 
@@ -16,6 +16,13 @@ import { isAbsolute } from 'node:path';
 export interface LaneEnds {
   readonly requests: Socket;
   readonly replies: Socket;
+  /**
+   * Writes one whole frame (its length first) to the caller; `onLost` runs if it cannot
+   * be (the caller is gone). While nothing waits in `replies`, the frame goes straight
+   * to the FIFO with one write: an answer is small and the caller reads each one before
+   * its next call, so the pipe has room and the stream's machinery is not needed.
+   */
+  send(framed: Buffer, onLost?: () => void): void;
 }
 
 function openFifo(path: unknown, flags: number): number {
@@ -66,5 +73,23 @@ export function openLaneEnds(requestPath: unknown, replyPath: unknown): LaneEnds
   requests.on('error', close);
   replies.on('error', close);
   replies.on('close', close);
-  return { requests, replies };
+  const send = (framed: Buffer, onLost?: () => void): void => {
+    if (replies.destroyed) return void onLost?.();
+    if (replies.writableLength === 0 && !replies.pending) {
+      try {
+        const n = writeSync(wfd, framed);
+        if (n === framed.length) return;
+        framed = framed.subarray(n);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') {
+          // EPIPE: the caller's process is gone (its connection's close follows).
+          close();
+          return void onLost?.();
+        }
+      }
+    }
+    // The rest (a large answer, a full pipe) goes through the stream, in order.
+    replies.write(framed, onLost === undefined ? undefined : (err) => err && onLost());
+  };
+  return { requests, replies, send };
 }

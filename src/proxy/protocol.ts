@@ -88,7 +88,7 @@ export const encodeReply = (callId: number, ok: 0 | 1, value: unknown): Buffer =
 /** A reply frame's contents (in v8's form, or the compact one of compact.ts). */
 export function decodeReply(frame: Uint8Array): [ok: 0 | 1, value: unknown] {
   if (frame.length === 4) return [1, undefined];
-  if (frame[4] === COMPACT) return readCompactReply(Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength), 4, frame.length);
+  if (frame[4] === COMPACT) return readCompactReply(Buffer.isBuffer(frame) ? frame : Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength), 4, frame.length);
   return deserialize(frame.subarray(4)) as [0 | 1, unknown];
 }
 

@@ -39,6 +39,20 @@ describe('manager lanes', { skip: !lanesHere && 'lanes are for Linux' }, () => {
     assert.equal(p.exitCode, 0);
   });
 
+  it("calls and answers past the FIFO's 64 KiB, and values of every kind, go through the lane intact", () => {
+    const d = m.dict<unknown>();
+    for (let i = 0; i < 20; i++) d.get('warm');
+    assert.equal(_lanesOpen(), 1);
+    const big = 'x'.repeat(3 << 20);
+    d.set('big', big);
+    assert.equal(d.get('big'), big);
+    const values: unknown[] = [undefined, null, true, false, 0, -0, 1.5, NaN, 2 ** 31, -(2 ** 31), 'é€😀', '\uD800', 10n, [1, 'a'], { a: { b: [null] } }, new Map([[1, 2]]), new Set(['s']), new Date(0), new Uint8Array([1, 2])];
+    values.forEach((v, i) => d.set(`v${i}`, v));
+    values.forEach((v, i) => assert.deepEqual(d.get(`v${i}`), v, `value ${i}`));
+    assert.ok(Object.is(d.get('v5'), -0));
+    assert.equal(_lanesOpen(), 1);
+  });
+
   it('many clients at once, each checking every answer', { timeout: 120_000 }, async () => {
     const d = m.dict<number>();
     const pipes = Array.from({ length: 6 }, () => Pipe());

@@ -266,10 +266,14 @@ interface LaneState {
   refused: boolean;
 }
 const lanes = new Map<string, LaneState>();
+// The reference of the last call and its lane's state: a loop of calls on one proxy finds it at once.
+let lastRef: ProxyRef | undefined;
+let lastState: LaneState | undefined;
 
 function closeLanes(): void {
   for (const state of lanes.values()) state.lane?.close();
   lanes.clear();
+  lastRef = lastState = undefined;
 }
 
 /**
@@ -284,9 +288,14 @@ function laneTo(ref: ProxyRef): Lane | undefined {
   if (!lanesAllowed || isTcp(ref.addr)) return undefined;
   const h = helper;
   if (h === undefined || Atomics.load(h.window, INFLIGHT) > 0) return undefined;
-  const key = `${ref.pid}:${ref.addr}`;
-  let state = lanes.get(key);
-  if (state === undefined) lanes.set(key, (state = { calls: 0, lane: undefined, refused: false }));
+  let state = ref === lastRef ? lastState : undefined;
+  if (state === undefined) {
+    const key = `${ref.pid}:${ref.addr}`;
+    state = lanes.get(key);
+    if (state === undefined) lanes.set(key, (state = { calls: 0, lane: undefined, refused: false }));
+    lastRef = ref;
+    lastState = state;
+  }
   if (state.lane !== undefined && !state.lane.closed) return state.lane;
   if (state.refused || state.lane !== undefined || ++state.calls < LANE_AFTER_CALLS) return undefined;
   state.refused = true; // until it opens: a call made while it opens goes through the helper

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { EOFError, Manager, Pipe, Process, sleep, Thread } from '../../src/index.js';
+import { EOFError, Manager, Pipe, Process, sleep, Thread, Value } from '../../src/index.js';
 import { _lanesOpen, callRemoteSync } from '../../src/proxy/client.js';
 import { LANE_OBJECT, LANE_OP } from '../../src/proxy/protocol.js';
 import { laneTasks } from '../fixtures/lane-tasks.js';
@@ -51,6 +51,16 @@ describe('manager lanes', { skip: !lanesHere && 'lanes are for Linux' }, () => {
     values.forEach((v, i) => assert.deepEqual(d.get(`v${i}`), v, `value ${i}`));
     assert.ok(Object.is(d.get('v5'), -0));
     assert.equal(_lanesOpen(), 1);
+  });
+
+  it('a write still on its way through the helper lands before a read that follows it', { timeout: 60_000 }, async () => {
+    const v = new Value('i32', 0);
+    const [here, there] = Pipe();
+    const p = new Process({ target: laneTasks.writeThenRead, args: [m.dict(), v, 2000, there] }).start();
+    // Two lanes: to the manager, and to this process (the Value's owner).
+    assert.deepEqual(await here.recv(), { missed: 0, lanes: 2 });
+    await p.join();
+    assert.equal(v.value, 2000);
   });
 
   it('many clients at once, each checking every answer', { timeout: 120_000 }, async () => {

@@ -148,10 +148,9 @@ function serve(conn: FramedSocket): void {
   const openLane = (args: unknown[]): void => {
     if (tcp) throw new Error('lanes are for callers on the same machine (a Unix socket)');
     if (!Array.isArray(args) || lanes.size >= MAX_LANES) throw new Error(`a connection may open at most ${MAX_LANES} lanes`);
-    const lane = openLaneEnds(args[0], args[1]);
+    const lane = openLaneEnds(args[0], args[1], maxFrameBytes);
     lanes.add(lane);
     lane.requests.once('close', () => lanes.delete(lane));
-    const framed = new FramedSocket(lane.requests, { maxFrameBytes });
     const out = lane.replies;
     const sendFramed = (framed: Buffer, onLost?: () => void): void => {
       if (!caller.alive) return void onLost?.();
@@ -167,7 +166,7 @@ function serve(conn: FramedSocket): void {
       output: out,
       sendFramed,
     };
-    readFrames(framed, lane.requests, laneReplies, (bytes) => handle(bytes, laneReplies));
+    readFrames(lane, lane.requests, laneReplies, (bytes) => handle(bytes, laneReplies));
   };
   const fail = (callId: number, err: unknown, to: Replies): void => {
     if (callId !== 0) to.send(encodeReply(callId, 0, serializeError(err)));
@@ -255,7 +254,7 @@ function serve(conn: FramedSocket): void {
  * already read, in order) and no more are read until the answers drain, so what waits
  * for it stays bounded.
  */
-function readFrames(input: FramedSocket, source: Socket, replies: Replies, handle: (bytes: Buffer) => void): void {
+function readFrames(input: { onFrame(handler: (frame: Buffer) => void): void }, source: Socket, replies: Replies, handle: (bytes: Buffer) => void): void {
   const output = replies.output;
   const held = new Deque<Buffer>();
   const release = (): void => {

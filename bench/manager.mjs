@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // A Manager's DictProxy from child processes, beside CPython's multiprocessing.Manager
 // (bench/python/manager_bench.py, the same workload): set+get pairs/s of one child, of
-// `clients` children together, and the median and p99 latency of one get.
+// `clients` children together, and the median and p99 latency of one get. The children
+// call through their lanes (FIFOs to the server); a second row has them call through
+// their helper threads instead (CONCUR_PROXY_LANES=0), as they did before lanes.
 //
 //   node bench/manager.mjs [pairs=20000] [clients=4]
 import { execFileSync } from 'node:child_process';
@@ -52,6 +54,10 @@ function cpython() {
 }
 
 const rows = [['concur', await concur()]];
+// Children read the variable when they start: from here on they use their helpers.
+process.env.CONCUR_PROXY_LANES = '0';
+rows.push(['concur, no lanes', await concur()]);
+delete process.env.CONCUR_PROXY_LANES;
 const py = cpython();
 if (py) rows.push(['CPython', py]);
 else console.log('python3 is not on PATH: the CPython row is left out');

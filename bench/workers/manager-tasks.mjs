@@ -24,4 +24,17 @@ export const managerBench = defineTasks(import.meta.url, {
     samples.sort();
     out.putSync([samples[n >> 1], samples[Math.floor(n * 0.99)]]);
   },
+  /** n acquire+release pairs of `lock` (another process's Lock, through its proxy); the pairs/s into `out`. */
+  lockPairs(lock, n, out) {
+    for (let i = 0; i < 100; i++) {
+      lock.acquireSync();
+      lock.release();
+    }
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) {
+      lock.acquireSync();
+      lock.release();
+    }
+    out.send(n / ((performance.now() - t0) / 1000));
+  },
 });

@@ -23,7 +23,9 @@ import { authenticateClient } from './auth.js';
 import { callerGone, newCaller } from './callers.js';
 import { FramedSocket } from './frames.js';
 import { objectFor, serveObject } from './objects.js';
-import { callIdOf, decodeCall, encodeReply, HANDSHAKE_MAX_BYTES, isTcp, PING_CALL_ID, SILENCE_LIMIT_MS, tcpAddr, tcpTarget } from './protocol.js';
+import { compactReplyFrame } from './compact.js';
+import { openLaneEnds, type LaneEnds } from './lane-server.js';
+import { decodeCall, encodeReply, HANDSHAKE_MAX_BYTES, isTcp, LANE_OBJECT, LANE_OP, PING_CALL_ID, SILENCE_LIMIT_MS, tcpAddr, tcpTarget } from './protocol.js';
 import { SERVED, UNDO, UNDO_LOST_REPLY } from './served.js';
 import { unsendableAnswer } from './unsendable.js';
 
@@ -40,6 +42,8 @@ const MAX_WAITING = 4096;
 const ANSWERS_BUFFERED_MAX = 4 << 20;
 /** The listen backlog (the kernel caps it at net.core.somaxconn). */
 const BACKLOG = 4096;
+/** Lanes one connection may open (one per thread of the caller's that calls through it; a thread has one connection). */
+const MAX_LANES = 4;
 
 parentPort!.on('message', ({ id, object }: { id: number; object: object }) => serveObject(id, reviveShared(object)));
 
@@ -109,14 +113,30 @@ function start(c: Newcomer): void {
 
 let nextOwner = REMOTE_OWNER_BASE;
 
-/** Serves the calls of one authenticated connection. */
+/** Where a channel's answers go: `send` writes one frame; `output` is what fills up when the peer does not read. */
+interface Replies {
+  send(frame: Buffer, onLost?: () => void): void;
+  readonly output: Socket;
+  /** A lane's: writes a whole frame (its length first) that compactReplyFrame made. */
+  sendFramed?(framed: Buffer, onLost?: () => void): void;
+}
+
+/** Serves the calls of one authenticated connection (and of the lanes its caller opens). */
 function serve(conn: FramedSocket): void {
   const socket = conn.socket;
   const caller = newCaller(nextOwner++);
-  socket.on('close', () => callerGone(caller));
-  const send = (frame: Buffer, onLost?: () => void): void => {
-    if (caller.alive && !socket.destroyed) conn.send(frame, onLost);
-    else onLost?.();
+  const lanes = new Set<LaneEnds>();
+  socket.on('close', () => {
+    for (const lane of lanes) lane.requests.destroy();
+    lanes.clear();
+    callerGone(caller);
+  });
+  const replies: Replies = {
+    send: (frame, onLost) => {
+      if (caller.alive && !socket.destroyed) conn.send(frame, onLost);
+      else onLost?.();
+    },
+    output: socket,
   };
   // Over TCP a peer's machine may vanish without closing the connection: its pings stop.
   let heard = Date.now();
@@ -124,22 +144,55 @@ function serve(conn: FramedSocket): void {
     const watch = setInterval(() => Date.now() - heard > SILENCE_LIMIT_MS && socket.destroy(), SILENCE_LIMIT_MS / 3);
     socket.once('close', () => clearInterval(watch));
   }
-  const fail = (callId: number, err: unknown): void => {
-    if (callId !== 0) send(encodeReply(callId, 0, serializeError(err)));
+  /** Opens a lane for this caller (its thread's calls, through FIFOs it made): same machine only. */
+  const openLane = (args: unknown[]): void => {
+    if (tcp) throw new Error('lanes are for callers on the same machine (a Unix socket)');
+    if (!Array.isArray(args) || lanes.size >= MAX_LANES) throw new Error(`a connection may open at most ${MAX_LANES} lanes`);
+    const lane = openLaneEnds(args[0], args[1], maxFrameBytes);
+    lanes.add(lane);
+    lane.requests.once('close', () => lanes.delete(lane));
+    const out = lane.replies;
+    const sendFramed = (framed: Buffer, onLost?: () => void): void => {
+      if (!caller.alive) return void onLost?.();
+      lane.send(framed, onLost);
+    };
+    const laneReplies: Replies = {
+      send: (frame, onLost) => {
+        const framed = Buffer.allocUnsafe(4 + frame.length);
+        framed.writeUInt32LE(frame.length, 0);
+        framed.set(frame, 4);
+        sendFramed(framed, onLost);
+      },
+      output: out,
+      sendFramed,
+    };
+    readFrames(lane, lane.requests, laneReplies, (bytes) => handle(bytes, laneReplies));
   };
-  const handle = (bytes: Buffer): void => {
+  const fail = (callId: number, err: unknown, to: Replies): void => {
+    if (callId !== 0) to.send(encodeReply(callId, 0, serializeError(err)));
+  };
+  const handle = (bytes: Buffer, to: Replies): void => {
     if (bytes.length < 4) {
       socket.destroy(); // not a call: the peer does not speak this protocol
       return;
     }
-    const callId = callIdOf(bytes);
+    const callId = bytes.readUInt32LE(0);
     heard = Date.now();
-    if (callId === PING_CALL_ID) return send(encodeReply(callId, 1, undefined));
+    if (callId === PING_CALL_ID) return to.send(encodeReply(callId, 1, undefined));
     let objectId: number, op: string, args: unknown[];
     try {
       [objectId, op, args] = decodeCall(bytes);
     } catch (err) {
-      fail(callId, err);
+      fail(callId, err, to);
+      return;
+    }
+    if (objectId === LANE_OBJECT && op === LANE_OP) {
+      try {
+        openLane(args);
+        if (callId !== 0) to.send(encodeReply(callId, 1, undefined));
+      } catch (err) {
+        fail(callId, err, to);
+      }
       return;
     }
     const run = (target: object): void => {
@@ -154,53 +207,67 @@ function serve(conn: FramedSocket): void {
       const done = (value: unknown): void => {
         if (!caller.alive) return undo(value);
         if (callId === 0) return;
+        const lost = UNDO_LOST_REPLY.has(kind) ? () => undo(value) : undefined;
+        if (to.sendFramed !== undefined) {
+          // A lane's caller reads the compact form too: a primitive answer needs no serializer.
+          const framed = compactReplyFrame(callId, 1, value);
+          if (framed !== undefined) return to.sendFramed(framed, lost);
+        }
         let frame: Buffer;
         try {
           frame = encodeReply(callId, 1, value);
         } catch (err) {
           // An answer that cannot be serialized (a function, a WeakMap…): tell the caller what it held.
           undo(value);
-          return fail(callId, unsendableAnswer(op, value, err));
+          return fail(callId, unsendableAnswer(op, value, err), to);
         }
         if (frame.length > maxFrameBytes) {
           undo(value);
           const limit = `the frame limit of ${maxFrameBytes} bytes (maxFrameBytes of the owner, pid ${process.pid})`;
-          return send(encodeReply(callId, 0, serializeError(new RangeError(`the answer to ${op} is ${frame.length} bytes, over ${limit}`))));
+          return to.send(encodeReply(callId, 0, serializeError(new RangeError(`the answer to ${op} is ${frame.length} bytes, over ${limit}`))));
         }
         // A reply that cannot be written (the caller died before its close was seen
         // here) gives back what it carried, for the kinds nothing else gives back for.
-        send(frame, UNDO_LOST_REPLY.has(kind) ? () => undo(value) : undefined);
+        to.send(frame, lost);
       };
       try {
         // Object.prototype's names (constructor, __proto__, toString…) are no operations.
         const fn = typeof op === 'string' && !(op in Object.prototype) ? SERVED[kind]?.[op] : undefined;
         if (typeof fn !== 'function') throw new TypeError(`a ${kind} has no operation ${JSON.stringify(op)} across processes`);
         const result = fn(target, args, caller);
-        if (result instanceof Promise) result.then(done, (err: unknown) => fail(callId, err));
+        if (result instanceof Promise) result.then(done, (err: unknown) => fail(callId, err, to));
         else done(result);
       } catch (err) {
-        fail(callId, err);
+        fail(callId, err, to);
       }
     };
     const target = objectFor(objectId);
-    if (target instanceof Promise) target.then(run, (err: unknown) => fail(callId, err));
+    if (target instanceof Promise) target.then(run, (err: unknown) => fail(callId, err, to));
     else run(target);
   };
-  // A peer that calls without reading its answers: past ANSWERS_BUFFERED_MAX of them,
-  // its calls wait (those of the chunk already read, in order) and no more are read
-  // until the answers drain, so what waits for it stays bounded.
+  readFrames(conn, socket, replies, (bytes) => handle(bytes, replies));
+}
+
+/**
+ * Hands `input`'s frames to `handle`, in order. A peer that calls without reading its
+ * answers: past ANSWERS_BUFFERED_MAX of them, its calls wait (those of the chunk
+ * already read, in order) and no more are read until the answers drain, so what waits
+ * for it stays bounded.
+ */
+function readFrames(input: { onFrame(handler: (frame: Buffer) => void): void }, source: Socket, replies: Replies, handle: (bytes: Buffer) => void): void {
+  const output = replies.output;
   const held = new Deque<Buffer>();
   const release = (): void => {
-    while (held.length > 0 && socket.writableLength <= ANSWERS_BUFFERED_MAX) handle(held.shift()!);
-    if (held.length > 0) socket.once('drain', release);
-    else socket.resume();
+    while (held.length > 0 && output.writableLength <= ANSWERS_BUFFERED_MAX) handle(held.shift()!);
+    if (held.length > 0) output.once('drain', release);
+    else source.resume();
   };
-  conn.onFrame((bytes) => {
-    if (held.length === 0 && socket.writableLength <= ANSWERS_BUFFERED_MAX) return handle(bytes);
+  input.onFrame((bytes) => {
+    if (held.length === 0 && output.writableLength <= ANSWERS_BUFFERED_MAX) return handle(bytes);
     held.push(bytes);
     if (held.length === 1) {
-      socket.pause();
-      socket.once('drain', release);
+      source.pause();
+      output.once('drain', release);
     }
   });
 }

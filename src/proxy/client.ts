@@ -23,6 +23,7 @@ import { checkTimeout } from '../futures/future.js';
 import { deserializeError, type SerializedError } from '../transport/errors.js';
 import { waitSync } from '../sync/waiting.js';
 import { setLongTimeout, type LongTimeout } from '../util/timers.js';
+import { Lane, LaneClosed, lanesPossible, makeLane } from './lane.js';
 import { Outboxes, type HelperLink } from './outbox.js';
 import {
   ACKS,
@@ -33,6 +34,8 @@ import {
   HELPER_GONE,
   INFLIGHT,
   isTcp,
+  LANE_OBJECT,
+  LANE_OP,
   NO_REPLY,
   SYNC,
   TRACKED,
@@ -156,6 +159,7 @@ function retire(h: Helper): Error {
   const err = new Error("concur: this thread's proxy helper thread exited; calls, puts and writes it had not answered are lost");
   if (helper !== h) return err;
   helper = undefined;
+  closeLanes();
   outboxes.clear();
   for (const w of waiting.values()) {
     w.timer?.clear();
@@ -211,6 +215,10 @@ export function callRemote(ref: ProxyRef, op: string, args: unknown[] = [], boun
 /** Calls `op` on the owner's object, blocking this thread until it answers (or, past `bound`, gives up). */
 export function callRemoteSync(ref: ProxyRef, op: string, args: unknown[] = [], bound?: Bound): unknown {
   outboxes.throwFailure(ref, helper);
+  if (bound === undefined) {
+    const lane = laneTo(ref);
+    if (lane !== undefined) return callThrough(lane, ref, op, args);
+  }
   const { h, callId } = post(ref, SYNC, op, args);
   const giveUpAt = bound?.giveUpAt ?? Infinity;
   let gaveUp: 'deadline' | 'owner' | undefined;
@@ -242,6 +250,88 @@ export function callRemoteSync(ref: ProxyRef, op: string, args: unknown[] = [], 
     }
     waitSync(h.flag, 0, seen, gaveUp === undefined ? giveUpAt : Infinity);
   }
+}
+
+// ---- lanes (lane.ts) ------------------------------------------------------------
+
+/** Whether this thread may open lanes: the main thread only (a worker blocked in a read could not be terminated). */
+const lanesAllowed = lanesPossible && isMainThread && process.env.CONCUR_PROXY_LANES !== '0';
+/** Synchronous calls to one owner after which its lane opens (a process that calls a few times pays no setup). */
+const LANE_AFTER_CALLS = 16;
+
+interface LaneState {
+  calls: number;
+  lane: Lane | undefined;
+  /** The owner would not open one (another user's, say): calls go through the helper. */
+  refused: boolean;
+}
+const lanes = new Map<string, LaneState>();
+// The reference of the last call and its lane's state: a loop of calls on one proxy finds it at once.
+let lastRef: ProxyRef | undefined;
+let lastState: LaneState | undefined;
+
+function closeLanes(): void {
+  for (const state of lanes.values()) state.lane?.close();
+  lanes.clear();
+  lastRef = lastState = undefined;
+}
+
+/**
+ * This thread's lane to `ref`'s owner, opened after a few calls, or undefined when the
+ * call must go through the helper: lanes are not allowed here, the owner is on TCP or
+ * would not open one, or this thread has puts or writes in flight through its helper
+ * (they land before its later calls). A Promise call still in flight is not waited
+ * for: its order against later calls was never promised (it may wait at the owner, and
+ * its answer comes only when this thread's event loop runs).
+ */
+function laneTo(ref: ProxyRef): Lane | undefined {
+  if (!lanesAllowed || isTcp(ref.addr)) return undefined;
+  const h = helper;
+  if (h === undefined || Atomics.load(h.window, INFLIGHT) > 0) return undefined;
+  let state = ref === lastRef ? lastState : undefined;
+  if (state === undefined) {
+    const key = `${ref.pid}:${ref.addr}`;
+    state = lanes.get(key);
+    if (state === undefined) lanes.set(key, (state = { calls: 0, lane: undefined, refused: false }));
+    lastRef = ref;
+    lastState = state;
+  }
+  if (state.lane !== undefined && !state.lane.closed) return state.lane;
+  if (state.refused || state.lane !== undefined || ++state.calls < LANE_AFTER_CALLS) return undefined;
+  state.refused = true; // until it opens: a call made while it opens goes through the helper
+  try {
+    state.lane = makeLane((request, reply) => callRemoteSync({ ...ref, id: LANE_OBJECT }, LANE_OP, [request, reply]));
+    state.refused = false;
+  } catch {
+    // no lane (no mkfifo, another user's owner, an owner gone): the helper serves as before
+  }
+  return state.lane;
+}
+
+/** @internal How many lanes this thread has open (for tests). */
+export function _lanesOpen(): number {
+  let n = 0;
+  for (const state of lanes.values()) if (state.lane !== undefined && !state.lane.closed) n++;
+  return n;
+}
+
+/** One call through `lane`; an owner gone or a lane dropped fails it with EOFError, as the helper would. */
+function callThrough(lane: Lane, ref: ProxyRef, op: string, args: unknown[]): unknown {
+  const callId = nextCall;
+  nextCall = nextCall >= 0x7ffffff0 ? 1 : nextCall + 1;
+  let reply: Buffer;
+  try {
+    reply = lane.call(callId, ref.id, op, args, ref.maxFrame, ref.pid);
+  } catch (err) {
+    if (!(err instanceof LaneClosed)) throw err;
+    throw new EOFError(`the process that owns this object (pid ${ref.pid}) has exited or closed the connection`);
+  }
+  const answered = reply.readUInt32LE(0);
+  if (answered !== callId) {
+    lane.close();
+    throw new Error(`concur: a lane answered call ${answered} to call ${callId}`);
+  }
+  return valueOf(reply);
 }
 
 function processExists(pid: number): boolean {

@@ -127,6 +127,9 @@ function startBroker(): Broker {
     eval: true,
     workerData: { entry: entryUrl(import.meta.url, 'proxy', 'broker-entry'), path, key, maxFrameBytes },
     name: 'concur broker',
+    // Lanes (lane-server.ts) open FIFOs with fs and hand their fds to libuv pipes, which
+    // close them: tracked, a number reused later would be taken for one opened twice.
+    trackUnmanagedFds: false,
   });
   // It serves while others use what we shared; it never keeps this process alive.
   worker.unref();

@@ -5,6 +5,7 @@
  * a failed call's value is its serialized error.
  */
 import { deserialize, serialize } from 'node:v8';
+import { COMPACT, readCompactCall, readCompactReply } from './compact.js';
 
 /** Where a shared object lives and how to reach it: carried by each of its proxies. */
 export interface ProxyRef {
@@ -51,6 +52,11 @@ export const SILENCE_LIMIT_MS = envMs('CONCUR_PROXY_SILENCE_MS', 15_000);
 /** The call id of a ping (its object id is 0): answered by the broker itself. */
 export const PING_CALL_ID = 0xffffffff;
 
+/** The object id of a call to the broker itself (a ping's, a lane's). */
+export const LANE_OBJECT = 0;
+/** The operation that opens a lane: its arguments are the paths of the caller's request and reply FIFOs. */
+export const LANE_OP = 'openLane';
+
 /** Most bytes a handshake frame may have (CPython caps its handshake messages at 256 too). */
 export const HANDSHAKE_MAX_BYTES = 256;
 
@@ -68,9 +74,9 @@ export const callIdOf = (frame: Uint8Array): number => Buffer.from(frame.buffer,
 export const encodeCall = (callId: number, objectId: number, op: string, args: unknown[]): Buffer =>
   withCallId(callId, serialize([objectId, op, args]));
 
-/** A call frame's contents. */
-export const decodeCall = (frame: Uint8Array): [objectId: number, op: string, args: unknown[]] =>
-  deserialize(frame.subarray(4)) as [number, string, unknown[]];
+/** A call frame's contents (in v8's form, or the compact one of compact.ts). */
+export const decodeCall = (frame: Buffer): [objectId: number, op: string, args: unknown[]] =>
+  frame[4] === COMPACT ? readCompactCall(frame, 4, frame.length) : (deserialize(frame.subarray(4)) as [number, string, unknown[]]);
 
 // Most replies say only "done" (a release, a put): they go as the call id alone.
 const DONE = Buffer.alloc(0);
@@ -79,9 +85,12 @@ const DONE = Buffer.alloc(0);
 export const encodeReply = (callId: number, ok: 0 | 1, value: unknown): Buffer =>
   withCallId(callId, ok === 1 && value === undefined ? DONE : serialize([ok, value]));
 
-/** A reply frame's contents. */
-export const decodeReply = (frame: Uint8Array): [ok: 0 | 1, value: unknown] =>
-  frame.length === 4 ? [1, undefined] : (deserialize(frame.subarray(4)) as [0 | 1, unknown]);
+/** A reply frame's contents (in v8's form, or the compact one of compact.ts). */
+export function decodeReply(frame: Uint8Array): [ok: 0 | 1, value: unknown] {
+  if (frame.length === 4) return [1, undefined];
+  if (frame[4] === COMPACT) return readCompactReply(Buffer.isBuffer(frame) ? frame : Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength), 4, frame.length);
+  return deserialize(frame.subarray(4)) as [0 | 1, unknown];
+}
 
 /** How a caller waits for its reply: not at all, with a Promise, or blocking its thread. */
 export const NO_REPLY = 0;

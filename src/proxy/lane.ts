@@ -1,0 +1,176 @@
+/**
+ * A lane: a calling thread's own way to an owner on the same machine, with no helper
+ * thread between them. It is a pair of FIFOs (named pipes): the thread writes a call's
+ * frame into one and blocks in a read of the other until the answer is there.
+ *
+ *   thread ── writeSync(request FIFO) ──► owner's broker (a libuv pipe on its loop)
+ *   thread ◄── readSync(reply FIFO), blocking ── owner writes the answer
+ *
+ * The bytes of the answer are the wake-up: there is no separate doorbell to lose, no
+ * state word to keep in step, and a thread that blocks finds either the answer or
+ * nothing yet, never a stale signal. A blocking read also ends when every writer of the
+ * reply FIFO is gone: the owner's is its only one (this side's own writer, held while
+ * the lane opens, is closed before the first call), so an owner that exits or drops
+ * the lane ends the read with EOF at once, and a call to an owner that is gone fails
+ * on EPIPE. A request FIFO's reader is only the owner for the same reason.
+ *
+ * A lane belongs to the connection its thread's helper opened to the owner: the owner
+ * serves its calls for the same caller (the same locks held, the same references
+ * counted), and drops it when that connection closes. The FIFOs are made in a fresh
+ * directory only this user can enter and unlinked as soon as both sides hold them
+ * open, so nothing is left on disk however either side ends.
+ */
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ownedPrefix, sweepDeadOwners } from '../util/leftovers.js';
+import { writeCompactCall } from './compact.js';
+import { encodeCall } from './protocol.js';
+
+const DIR_PREFIX = 'concur-lane-';
+/** Bytes of the buffer an answer is read into; a larger answer gets one of its own. */
+const READ_BUFFER = 64 * 1024;
+
+/** The lane is closed: its owner dropped it, or is gone. */
+export class LaneClosed extends Error {}
+
+/** A thread's lane to one owner (see above). */
+export class Lane {
+  readonly #request: number;
+  readonly #reply: number;
+  #out = Buffer.allocUnsafe(256);
+  #in = Buffer.allocUnsafe(READ_BUFFER);
+  #closed = false;
+
+  constructor(request: number, reply: number) {
+    this.#request = request;
+    this.#reply = reply;
+  }
+
+  /** Whether the lane was closed (by close(), or because it failed). */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Sends one call and blocks until its answer is read; returns that answer's frame
+   * (its call id, then its body; valid until the next call). The call goes in the
+   * compact form (compact.ts) when it has one, else in v8's. Throws a RangeError for a
+   * call over `maxFrame` bytes (the limit of the owner, process `pid`), and LaneClosed when the owner is gone or dropped the
+   * lane (the lane is closed then).
+   */
+  call(callId: number, objectId: number, op: string, args: unknown[], maxFrame: number, pid: number): Buffer {
+    if (this.#closed) throw new LaneClosed('the lane is closed');
+    let body = writeCompactCall(this.#room, 8, objectId, op, args);
+    if (body < 0) {
+      const frame = encodeCall(callId, objectId, op, args);
+      body = frame.length - 4;
+      this.#room(4 + frame.length).set(frame, 4);
+    }
+    const size = 8 + body;
+    if (size - 4 > maxFrame) {
+      throw new RangeError(`a call of ${size - 4} bytes through a proxy (${op}) is over the frame limit of ${maxFrame} bytes (maxFrameBytes of the owner, pid ${pid})`);
+    }
+    const out = this.#out;
+    out.writeUInt32LE(size - 4, 0);
+    out.writeUInt32LE(callId, 4);
+    try {
+      for (let sent = 0; sent < size; ) sent += writeSync(this.#request, out, sent, size - sent);
+      return this.#readFrame();
+    } catch (err) {
+      this.close();
+      if (err instanceof LaneClosed) throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new LaneClosed(code === 'EPIPE' ? 'the owner closed the lane' : `the lane failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** This lane's output buffer, grown to at least `size` bytes (what it held is kept). */
+  readonly #room = (size: number): Buffer => {
+    if (this.#out.length < size) {
+      const bigger = Buffer.allocUnsafe(Math.max(size, 2 * this.#out.length));
+      this.#out.copy(bigger);
+      this.#out = bigger;
+    }
+    return this.#out;
+  };
+
+  #readFrame(): Buffer {
+    let buffer = this.#in;
+    let got = 0;
+    while (got < 4) got += this.#read(buffer, got, buffer.length - got);
+    const size = 4 + buffer.readUInt32LE(0);
+    if (size > buffer.length) {
+      const bigger = Buffer.allocUnsafe(size);
+      buffer.copy(bigger, 0, 0, got);
+      buffer = bigger;
+    }
+    while (got < size) got += this.#read(buffer, got, size - got);
+    // Only one answer is ever outstanding: nothing can follow it before the next call.
+    return buffer.subarray(4, size);
+  }
+
+  #read(buffer: Buffer, offset: number, length: number): number {
+    const n = readSync(this.#reply, buffer, offset, length, null);
+    if (n === 0) throw new LaneClosed('the owner closed the lane');
+    return n;
+  }
+
+  /** Closes this side's ends; the owner sees the request FIFO end and drops the lane. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const fd of [this.#request, this.#reply]) {
+      try {
+        closeSync(fd);
+      } catch {
+        // closed already
+      }
+    }
+  }
+}
+
+/** Whether lanes can work here: Linux (where opening a FIFO read-write never waits) with mkfifo. */
+export const lanesPossible = process.platform === 'linux';
+
+/**
+ * Makes a lane: its FIFOs, this side's ends, and the owner's (`ownerOpens` asks the
+ * owner, over its socket, to open the paths it is given, and throws if it would not).
+ * The FIFOs are unlinked before this returns, whatever happens.
+ */
+export function makeLane(ownerOpens: (requestPath: string, replyPath: string) => void): Lane {
+  const base = tmpdir();
+  sweepDeadOwners(base, DIR_PREFIX);
+  const dir = mkdtempSync(join(base, ownedPrefix(DIR_PREFIX)));
+  const fds: number[] = [];
+  const open = (path: string, flags: number): number => {
+    const fd = openSync(path, flags);
+    fds.push(fd);
+    return fd;
+  };
+  try {
+    const requestPath = join(dir, 'request');
+    const replyPath = join(dir, 'reply');
+    execFileSync('mkfifo', ['-m', '600', requestPath, replyPath], { stdio: 'ignore' });
+    // Opening one end of a FIFO waits for the other; these opens never do. A reader of
+    // the request FIFO held for a moment lets its blocking writer open at once; likewise
+    // a writer (read-write: never waits on Linux) lets the blocking reader of the reply open.
+    const heldReader = open(requestPath, constants.O_RDONLY | constants.O_NONBLOCK);
+    const request = open(requestPath, constants.O_WRONLY);
+    const heldWriter = open(replyPath, constants.O_RDWR);
+    const reply = open(replyPath, constants.O_RDONLY);
+    ownerOpens(requestPath, replyPath);
+    // From now on the owner is the request FIFO's only reader and the reply's only writer.
+    for (const fd of [heldReader, heldWriter]) {
+      closeSync(fd);
+      fds.splice(fds.indexOf(fd), 1);
+    }
+    return new Lane(request, reply);
+  } catch (err) {
+    for (const fd of fds) closeSync(fd);
+    throw err;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -12,13 +12,13 @@ function find(dir) {
 }
 const files = process.argv.length > 2 ? process.argv.slice(2) : find('test').sort();
 // A test that hangs fails by name after two minutes instead of stalling the run.
-// Each torture test drives its primitive for 3 s here (a smoke run that still finds
+// Each torture test drives its primitive for 2 s here (a smoke run that still finds
 // the bugs it was written for); `npm run torture` runs them for minutes.
-// The Manager's fuzz test sends 200,000 frames here; CONCUR_FUZZ_FRAMES=1000000 for the full run.
+// The Manager's fuzz test sends 100,000 frames here; CONCUR_FUZZ_FRAMES=1000000 for the full run.
 const env = {
   ...process.env,
-  CONCUR_TORTURE_MS: process.env.CONCUR_TORTURE_MS ?? '3000',
-  CONCUR_FUZZ_FRAMES: process.env.CONCUR_FUZZ_FRAMES ?? '200000',
+  CONCUR_TORTURE_MS: process.env.CONCUR_TORTURE_MS ?? '2000',
+  CONCUR_FUZZ_FRAMES: process.env.CONCUR_FUZZ_FRAMES ?? '100000',
 };
 const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', ...files], { stdio: 'inherit', env });
 process.exit(result.status ?? 1);

@@ -33,6 +33,8 @@ export function encodeValue(value: unknown, out: Buffer, offset: number): number
       out[offset] = UNDEFINED;
       return 1;
     case 'string': {
+      // UTF-8 would turn a lone surrogate into U+FFFD: such a string is cloned, as it is.
+      if (!(value as unknown as { isWellFormed(): boolean }).isWellFormed()) return cloned(value, out, offset, room);
       // At most 3 bytes per UTF-16 unit; longer strings are measured first.
       if (value.length * 3 + 1 > room && Buffer.byteLength(value) + 1 > room) return -1;
       out[offset] = STRING;
@@ -43,13 +45,17 @@ export function encodeValue(value: unknown, out: Buffer, offset: number): number
         out[offset] = NULL;
         return 1;
       }
-      const bytes = serialize(value);
-      if (bytes.length + 1 > room) return -1;
-      out[offset] = CLONED;
-      bytes.copy(out, offset + 1);
-      return 1 + bytes.length;
+      return cloned(value, out, offset, room);
     }
   }
+}
+
+function cloned(value: unknown, out: Buffer, offset: number, room: number): number {
+  const bytes = serialize(value);
+  if (bytes.length + 1 > room) return -1;
+  out[offset] = CLONED;
+  bytes.copy(out, offset + 1);
+  return 1 + bytes.length;
 }
 
 /** Reads back a value `encodeValue` wrote as `length` bytes from `offset`; the result shares no memory with `bytes`. */

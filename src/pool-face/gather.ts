@@ -51,7 +51,14 @@ export function gather(executor: PoolExecutor, fn: TaskFunction, items: readonly
       settledPrefix++;
     }
     over = true;
-    done(true, concat(parts as ArrayLike<unknown>[], n));
+    let all: unknown[];
+    try {
+      all = concat(parts as ArrayLike<unknown>[], n);
+    } catch (err) {
+      done(false, err); // the caller's result settles, with the error, whatever went wrong
+      return;
+    }
+    done(true, all);
   };
   const mode = chunksize === 1 ? CALL : single ? CHUNK_ITEMS : CHUNK_ARGS;
   try {

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { entryUrl } from '../util/entry-url.js';
 import { childExecArgv } from '../util/exec-argv.js';
 import { childProcess } from '../util/lazy-builtin.js';
+import { treeEnv } from '../sync/shm-tree.js';
 
 // A child runs TypeScript only if it has a loader; from sources concur itself needs one.
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
@@ -65,7 +66,7 @@ export function spawnChild(init: ChildInit, options: SpawnOptions): ChildProcess
     serialization: 'advanced',
     stdio: ['inherit', 'inherit', 'inherit', 'ipc', 'pipe'],
     execArgv,
-    env: { ...(options.env ?? process.env), CONCUR_PARENT_PID: String(process.pid), CONCUR_CHILD_NAME: options.name, [DAEMONIC]: options.daemon ? '1' : '' },
+    env: { ...(options.env ?? process.env), ...treeEnv(), CONCUR_PARENT_PID: String(process.pid), CONCUR_CHILD_NAME: options.name, [DAEMONIC]: options.daemon ? '1' : '' },
   });
   try {
     child.send({ $concurInit: init });

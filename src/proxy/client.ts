@@ -22,6 +22,7 @@ import { EOFError } from '../futures/errors.js';
 import { checkTimeout } from '../futures/future.js';
 import { deserializeError, type SerializedError } from '../transport/errors.js';
 import { waitSync } from '../sync/waiting.js';
+import { sentAhead } from '../sync/publish.js';
 import { setLongTimeout, type LongTimeout } from '../util/timers.js';
 import { Lane, LaneClosed, lanesPossible, makeLane } from './lane.js';
 import { Outboxes, type HelperLink } from './outbox.js';
@@ -347,6 +348,7 @@ function processExists(pid: number): boolean {
 export function sendRemote(ref: ProxyRef, op: string, args: unknown[] = []): void {
   outboxes.throwFailure(ref, helper);
   const h = liveHelper();
+  sentAhead.pending = true;
   // Counted before it leaves, so a settle that follows at once waits for it.
   Atomics.add(h.window, INFLIGHT, 1);
   try {
@@ -373,11 +375,13 @@ export function usesProxies(): boolean {
  * earlier such put into the same queue.
  */
 export function enqueueSync(ref: ProxyRef, item: unknown): void {
+  sentAhead.pending = true;
   outboxes.enqueueSync(ref, item);
 }
 
 /** `enqueueSync` that waits for room in the outbox with the event loop free. */
 export function enqueue(ref: ProxyRef, item: unknown): Promise<void> {
+  sentAhead.pending = true;
   return outboxes.enqueue(ref, item);
 }
 
@@ -389,6 +393,15 @@ export function enqueue(ref: ProxyRef, item: unknown): Promise<void> {
 export function settleSync(ref?: ProxyRef, giveUpAt = Infinity): boolean {
   return outboxes.settleSync(helper, ref, giveUpAt);
 }
+
+// A change to shared memory waits for what was sent ahead (see sync/publish.ts).
+sentAhead.settle = () => {
+  try {
+    outboxes.settleSync(helper, undefined, Infinity, false);
+  } catch {
+    // the helper is gone: nothing more will land
+  }
+};
 
 /** `settleSync` that never throws: for a task that failed already (its own error is the one to report). */
 export function settleQuietly(): void {

@@ -136,14 +136,14 @@ export class Outboxes {
   }
 
   /** Waits until what was sent ahead through `h` has landed, then throws a failure into `ref`; false if `giveUpAt` came first. */
-  settleSync(h: HelperLink | undefined, ref?: ProxyRef, giveUpAt = Infinity): boolean {
+  settleSync(h: HelperLink | undefined, ref?: ProxyRef, giveUpAt = Infinity, report = true): boolean {
     if (h === undefined) return true;
     for (let acks = Atomics.load(h.window, ACKS); this.#unsettled(h); acks = Atomics.load(h.window, ACKS)) {
       this.#checkAlive(h);
       if (performance.now() >= giveUpAt) return false;
       waitSync(h.window, ACKS, acks, giveUpAt);
     }
-    this.throwFailure(ref, h);
+    if (report) this.throwFailure(ref, h);
     return true;
   }
 

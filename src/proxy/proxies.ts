@@ -14,6 +14,7 @@
  * re-acquiring the lock has no timeout (as in Python).
  */
 import { BrokenBarrierError, Empty, Full, TimeoutError } from '../futures/errors.js';
+import { toSharedMemory } from '../sync/shm-crossing.js';
 import { brandInstance, kindOf, leavingWithin, registerShared, reviveWithin } from '../sync/shared.js';
 import { hold, holdSync, withLock, type AcquireOptions } from '../sync/semlock.js';
 import { waitFor, waitForSync } from '../sync/condition.js';
@@ -396,13 +397,16 @@ export function onCrossing(hook: (proxy: object) => void): void {
  * What a shared primitive becomes on its way into another process: a proxy served by
  * this process (its owner). A proxy stays itself. Anything else is returned as it is.
  */
-export function toProxy<T>(value: T): T {
+export function toProxy<T>(value: T, memory = true): T {
   const kind = kindOf(value);
   if (kind === undefined) return value;
   if (isRemote(kind)) {
     for (const hook of crossingHooks) hook(value as object);
     return value;
   }
+  // Memory every process maps, where it can: no owner in between.
+  const inMemory = memory ? toSharedMemory(value as object) : undefined;
+  if (inMemory !== undefined) return inMemory as T;
   const object = value as Record<string, any>;
   const ref = exportObject(object);
   switch (kind) {
@@ -412,7 +416,8 @@ export function toProxy<T>(value: T): T {
     case 'BoundedSemaphore':
       return new RemoteSemLock(ref, kind) as T;
     case 'Condition':
-      return new RemoteCondition(ref, toProxy(object.lock)) as T;
+      // Its broker waits and notifies on behalf of remote owners: the lock must be served by it too.
+      return new RemoteCondition(ref, toProxy(object.lock, false)) as T;
     case 'Event':
       return new RemoteEvent(ref) as T;
     case 'Barrier':

@@ -1,5 +1,7 @@
 import { deadlineOf, runAsync, runSync, wake, type WaitSteps } from './waiting.js';
 import { brandInstance, registerShared } from './shared.js';
+import { sharedWords } from './shm.js';
+import { beforePublish } from './publish.js';
 
 const FLAG = 0;
 const GEN = 1; // bumped by every set(), so a waiter knows a set happened even if a clear followed
@@ -11,11 +13,12 @@ export class Event {
 
   constructor() {
     brandInstance(this, new.target);
-    this._state = new Int32Array(new SharedArrayBuffer(8));
+    this._state = sharedWords(2);
   }
 
   /** Sets the flag and wakes every waiter. */
   set(): void {
+    beforePublish();
     Atomics.store(this._state, FLAG, 1);
     Atomics.add(this._state, GEN, 1);
     wake(this._state, GEN);

@@ -5,6 +5,8 @@
 import { checkTimeout, describe } from '../futures/future.js';
 import { deadlineOf, runAsync, runSync, wake, type WaitSteps } from './waiting.js';
 import { brandInstance } from './shared.js';
+import { sharedWords } from './shm.js';
+import { beforePublish } from './publish.js';
 import { isOwnerDead, isOwnerGone, ME } from './owner.js';
 import type { Ctx } from './coroutine-context.js';
 
@@ -25,7 +27,9 @@ export const WAITERS = 1;
 export const COUNT = 2;
 /** @internal RLock: the holder's async context in its thread (0 for a remote caller). */
 export const CTX = 3;
-const SLOTS = 4;
+/** @internal Lock, RLock: 1 while a woken waiter has not yet looked (later releases need not wake another). */
+export const WOKEN = 4;
+const SLOTS = 5;
 
 /** @internal In HOLDER: this holding was taken over from a holder that died holding the lock. */
 export const DIED = 1 << 31;
@@ -74,7 +78,7 @@ export abstract class SemLock {
   protected constructor(value: number, max: number) {
     // No #private members here or below: a clone revived in a thread must pass every brand check.
     brandInstance(this, new.target);
-    this._state = new Int32Array(new SharedArrayBuffer(SLOTS * 4));
+    this._state = sharedWords(SLOTS);
     this._state[VALUE] = value;
     this._max = max;
   }
@@ -120,6 +124,7 @@ export abstract class SemLock {
   /** @internal `release` on behalf of `owner`. */
   _release(n: number, _owner: number): void {
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`n must be an integer >= 1, got ${describe(n)}`);
+    beforePublish();
     const s = this._state;
     for (;;) {
       const v = Atomics.load(s, VALUE);
@@ -253,13 +258,16 @@ export abstract class HolderLock extends SemLock {
           until = Math.min(deadline, stoppingSince + STOPPING_GRACE_MS);
         }
         const woke: boolean = yield { view: s, index: HOLDER, expected: holder, deadline: until };
+        // Looked: the next release wakes someone again (the holder word is read after this).
+        Atomics.store(s, WOKEN, 0);
         // False is "the time ran out", or, before `until`, "stop now" (the proxy broker
         // says so for a caller whose process is gone): reading the clock alone would
         // loop for ever on a stop.
         if (!woke && (until === deadline || performance.now() < until)) return this._takeFrom(0, owner, ctx, depth) || this._takeFromDead(owner, ctx, depth);
       }
     } finally {
-      Atomics.sub(s, WAITERS, 1);
+      // Leaving without the lock (out of time) after a wake meant for someone: pass it on.
+      if (Atomics.sub(s, WAITERS, 1) > 1 && Atomics.load(s, HOLDER) === 0) wakeHolderWaiter(s);
     }
   }
 
@@ -282,10 +290,21 @@ export abstract class HolderLock extends SemLock {
 
   /** @internal Frees the holder word and wakes a waiter. */
   _free(): void {
+    beforePublish();
     const s = this._state;
     Atomics.store(s, HOLDER, 0);
-    if (Atomics.load(s, WAITERS) > 0) wake(s, HOLDER, 1);
+    wakeHolderWaiter(s);
   }
+}
+
+/**
+ * @internal After a HolderLock's word was freed: wakes one sleeper, unless one woken
+ * earlier has not looked yet (it will find the lock free or sleep again, and each of its
+ * looks lets the next release wake). Without this, a holder that takes and releases
+ * in a loop pays a futex wake per release while the woken waiter is still on its way.
+ */
+export function wakeHolderWaiter(s: Int32Array): void {
+  if (Atomics.load(s, WAITERS) > 0 && Atomics.compareExchange(s, WOKEN, 0, 1) === 0) wake(s, HOLDER, 1);
 }
 
 /** What the scoped forms need of a lock: a proxy of one in another process has it too. */

@@ -4,6 +4,8 @@
  * prototype. Each class registers here under a stable name, every instance carries
  * that name, and `reviveShared` gives a clone its methods back.
  */
+import { isViewRef, openView, type ViewRef } from './shm.js';
+
 const KIND = '__concurShared';
 const classes = new Map<string, Function>();
 
@@ -20,7 +22,12 @@ export function reviveShared<T>(value: T): T {
   if (typeof kind !== 'string') return value;
   const cls = classes.get(kind);
   const fresh = cls !== undefined && Object.getPrototypeOf(value) !== cls.prototype;
-  if (fresh) Object.setPrototypeOf(value, cls.prototype);
+  if (fresh) {
+    Object.setPrototypeOf(value, cls.prototype);
+    // From another process, its memory comes as references to map (shm-crossing.ts).
+    const fields = value as Record<string, unknown>;
+    for (const k of Object.keys(fields)) if (isViewRef(fields[k])) fields[k] = openView(fields[k] as ViewRef);
+  }
   for (const v of Object.values(value as object)) reviveShared(v);
   if (fresh) for (const hook of revivalHooks) hook(value as object, kind);
   return value;

@@ -1,6 +1,8 @@
 import { describe } from '../futures/future.js';
 import { RLock } from './semlock.js';
 import { brandInstance, registerShared } from './shared.js';
+import { allocShared } from './shm.js';
+import { beforePublish } from './publish.js';
 
 const TYPES = {
   i8: Int8Array,
@@ -24,7 +26,7 @@ const PYTHON_CODES: Record<string, keyof typeof TYPES> = {
 export type ElementType = keyof typeof TYPES | keyof typeof PYTHON_CODES;
 type Element<T extends ElementType> = T extends 'i64' | 'u64' | 'l' | 'L' | 'q' | 'Q' ? bigint : number;
 
-type AnyCtor = new (buffer: SharedArrayBuffer) => Value['_view'];
+type AnyCtor = new (buffer: SharedArrayBuffer, byteOffset?: number, length?: number) => Value['_view'];
 
 function ctorOf(type: string): AnyCtor & { BYTES_PER_ELEMENT: number } {
   const name = (PYTHON_CODES[type] ?? type) as keyof typeof TYPES;
@@ -43,7 +45,8 @@ export class Value<T extends ElementType = 'f64'> {
   constructor(type: T, initial?: Element<T>) {
     brandInstance(this, new.target);
     const Ctor = ctorOf(type);
-    this._view = new Ctor(new SharedArrayBuffer(Ctor.BYTES_PER_ELEMENT));
+    const { buffer, byteOffset } = allocShared(Ctor.BYTES_PER_ELEMENT);
+    this._view = new Ctor(buffer, byteOffset, 1);
     this._lock = new RLock();
     if (initial !== undefined) this.value = initial;
   }
@@ -54,6 +57,7 @@ export class Value<T extends ElementType = 'f64'> {
     return (v instanceof Float32Array || v instanceof Float64Array ? v[0] : Atomics.load(v as Int32Array, 0)) as Element<T>;
   }
   set value(x: Element<T>) {
+    beforePublish();
     const v = this._view;
     if (v instanceof Float32Array || v instanceof Float64Array) v[0] = x as number;
     else Atomics.store(v as Int32Array, 0, x as number);
@@ -77,7 +81,8 @@ export class SharedArray<T extends ElementType = 'f64'> {
     const Ctor = ctorOf(type);
     const length = typeof lengthOrValues === 'number' ? lengthOrValues : lengthOrValues.length;
     if (!Number.isInteger(length) || length < 0) throw new RangeError(`length must be an integer >= 0, got ${describe(length)}`);
-    const view = new Ctor(new SharedArrayBuffer(Ctor.BYTES_PER_ELEMENT * length));
+    const { buffer, byteOffset } = allocShared(Ctor.BYTES_PER_ELEMENT * length);
+    const view = new Ctor(buffer, byteOffset, length);
     if (typeof lengthOrValues !== 'number') (view as unknown as { set(v: ArrayLike<unknown>): void }).set(lengthOrValues);
     this.array = view as SharedArray<T>['array'];
     this._lock = new RLock();

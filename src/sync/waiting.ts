@@ -5,7 +5,9 @@
  * event loop running. Deadlines are absolute (performance.now() ms) so that a loop of
  * spurious wake-ups never stretches a timeout.
  */
+import { isMainThread } from 'node:worker_threads';
 import { checkTimeout } from '../futures/future.js';
+import { futexWait, futexWaitAsync, futexWake, isRegion } from './shm.js';
 
 /** Turns a timeout in ms (undefined: forever) into an absolute deadline. */
 export function deadlineOf(timeout: number | undefined, what = 'timeout'): number {
@@ -25,10 +27,18 @@ export function remaining(deadline: number): number {
  */
 const SLICE_MS = 250;
 
+/**
+ * A futex wait in a worker thread is not cut short by terminate() as Atomics.wait is: it
+ * sleeps in shorter slices there, so a stopped thread ends soon.
+ */
+const FUTEX_SLICE_MS = isMainThread ? SLICE_MS : 50;
+
 /** Blocks while view[index] === expected, until woken or the deadline; false when the time ran out. */
 export function waitSync(view: Int32Array, index: number, expected: number, deadline: number): boolean {
   const left = remaining(deadline);
   if (left === 0) return Atomics.load(view, index) !== expected;
+  // Memory other processes map: their wakes come through the kernel, never V8's wait list.
+  if (isRegion(view.buffer)) return futexWait(view, index, expected, Math.min(left, FUTEX_SLICE_MS)) !== 2 || remaining(deadline) > 0;
   return Atomics.wait(view, index, expected, Math.min(left, SLICE_MS)) !== 'timed-out' || remaining(deadline) > 0;
 }
 
@@ -37,6 +47,14 @@ export async function waitAsync(view: Int32Array, index: number, expected: numbe
   const left = remaining(deadline);
   if (left === 0) return Atomics.load(view, index) !== expected;
   const slice = Math.min(left, SLICE_MS);
+  if (isRegion(view.buffer)) {
+    const keep = setTimeout(() => {}, slice + 1000);
+    try {
+      return (await futexWaitAsync(view, index, expected, slice)) !== 2 || remaining(deadline) > 0;
+    } finally {
+      clearTimeout(keep);
+    }
+  }
   const r = Atomics.waitAsync(view, index, expected, slice);
   if (!r.async) return r.value !== 'timed-out' || remaining(deadline) > 0;
   // A pending waitAsync does not keep the event loop alive, but a waiter should, as a
@@ -51,6 +69,7 @@ export async function waitAsync(view: Int32Array, index: number, expected: numbe
 
 /** Wakes up to `count` waiters on view[index]. */
 export function wake(view: Int32Array, index: number, count = Infinity): void {
+  if (isRegion(view.buffer)) return futexWake(view, index, count);
   Atomics.notify(view, index, count === Infinity ? undefined : count);
 }
 

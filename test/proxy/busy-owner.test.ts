@@ -14,6 +14,10 @@ import { FramedSocket } from '../../src/proxy/frames.js';
 import { callIdOf, decodeCall, encodeReply } from '../../src/proxy/protocol.js';
 import { toProxy } from '../../src/proxy/proxies.js';
 import { reviveShared } from '../../src/sync/shared.js';
+import { _crossAsProxies } from '../../src/sync/shm-crossing.js';
+
+// This file tests the owner-served proxy: its primitives cross as proxies even where they could cross as memory.
+_crossAsProxies(true);
 
 describe('an owner that closes a handshake', () => {
   it('the caller connects again and its call goes through', { timeout: 60_000 }, async () => {

@@ -6,6 +6,10 @@ import assert from 'node:assert/strict';
 import { Empty, Lock, Pipe, Process, ProcessPoolExecutor, Semaphore, SharedQueue } from '../../src/index.js';
 import { toProxy } from '../../src/proxy/proxies.js';
 import { proxyTasks } from '../fixtures/proxy-tasks.js';
+import { _crossAsProxies } from '../../src/sync/shm-crossing.js';
+
+// This file tests the owner-served proxy: its primitives cross as proxies even where they could cross as memory.
+_crossAsProxies(true);
 
 /** The call's own timeout, the caller's grace for the owner's answer, and slack for a loaded machine. */
 const BOUND_MS = (timeout: number): number => timeout + 1000 + 4000;

@@ -7,6 +7,10 @@ import { Event, ProcessPoolExecutor } from '../../src/index.js';
 import { toProxy } from '../../src/proxy/proxies.js';
 import { proxyTasks } from '../fixtures/proxy-tasks.js';
 import { GREETING, RawPeer } from '../fixtures/raw-peer.js';
+import { _crossAsProxies } from '../../src/sync/shm-crossing.js';
+
+// This file tests the owner-served proxy: its primitives cross as proxies even where they could cross as memory.
+_crossAsProxies(true);
 
 const event = new Event();
 const { addr, key } = (toProxy(event) as unknown as { _ref: { addr: string; key: string } })._ref;

@@ -6,6 +6,10 @@ import assert from 'node:assert/strict';
 import { Condition, Event, Lock, Process, ProcessPoolExecutor, RLock, sleep } from '../../src/index.js';
 import { WAITERS } from '../../src/sync/lock-base.js';
 import { proxyTasks } from '../fixtures/proxy-tasks.js';
+import { _crossAsProxies } from '../../src/sync/shm-crossing.js';
+
+// This file tests the owner-served proxy: its primitives cross as proxies even where they could cross as memory.
+_crossAsProxies(true);
 
 async function until(what: string, ok: () => boolean, ms: number): Promise<void> {
   const end = performance.now() + ms;

@@ -15,6 +15,10 @@ import { brokerListening } from '../../src/proxy/owner.js';
 import { toProxy } from '../../src/proxy/proxies.js';
 import { reviveShared } from '../../src/sync/shared.js';
 import { GREETING, RawPeer } from '../fixtures/raw-peer.js';
+import { _crossAsProxies } from '../../src/sync/shm-crossing.js';
+
+// This file tests the owner-served proxy: its primitives cross as proxies even where they could cross as memory.
+_crossAsProxies(true);
 
 const dir = mkdtempSync(join(tmpdir(), 'concur-version-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

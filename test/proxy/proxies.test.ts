@@ -21,6 +21,10 @@ import { toProxy } from '../../src/proxy/proxies.js';
 import { reviveShared } from '../../src/sync/shared.js';
 import { remote } from '../fixtures/remote-tasks.js';
 import { syncTasks } from '../fixtures/sync-tasks.js';
+import { _crossAsProxies } from '../../src/sync/shm-crossing.js';
+
+// This file tests the owner-served proxy: its primitives cross as proxies even where they could cross as memory.
+_crossAsProxies(true);
 
 describe('primitives across processes', () => {
   it('2 processes x 3,000 increments of a Value under a Lock are exact', { timeout: 30_000 }, async () => {

@@ -8,6 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { socketPathIn, SOCKET_PATH_MAX } from '../../src/proxy/owner.js';
+import { _crossAsProxies } from '../../src/sync/shm-crossing.js';
+
+// This file tests the owner-served proxy: its primitives cross as proxies even where they could cross as memory.
+_crossAsProxies(true);
 
 const fixture = fileURLToPath(new URL('../fixtures/proxy-long-tmpdir.ts', import.meta.url));
 

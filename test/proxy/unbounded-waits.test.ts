@@ -5,6 +5,10 @@ import assert from 'node:assert/strict';
 import { EOFError, Pipe, Process, ThreadPoolExecutor, type Event, type Lock } from '../../src/index.js';
 import { helperTasks } from '../fixtures/proxy-tasks.js';
 import { remote } from '../fixtures/remote-tasks.js';
+import { _crossAsProxies } from '../../src/sync/shm-crossing.js';
+
+// This file tests the owner-served proxy: its primitives cross as proxies even where they could cross as memory.
+_crossAsProxies(true);
 
 /** A child that owns a held Lock, an Event and a SharedQueue, and hands their proxies here. */
 async function anOwner(): Promise<{ owner: Process<never[]>; lock: Lock; event: Event }> {

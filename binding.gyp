@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "concur_shm",
+      "sources": ["src/native/shm.cc"],
+      "cflags_cc": ["-std=c++17", "-O2", "-Wall"],
+      "conditions": [["OS!='linux'", { "type": "none" }]]
+    }
+  ]
+}

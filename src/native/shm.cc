@@ -1,0 +1,353 @@
+// concur's native part: memory every process of a program tree can map, and futex
+// waits on it. Kept to the minimum Node cannot do itself; everything else is in
+// TypeScript (src/sync/shm.ts).
+//
+//   createRegion(size)          memfd ─ mmap(MAP_SHARED) ─► SharedArrayBuffer (fd kept open)
+//   openRegion(pid, fd, ino, n) /proc/<pid>/fd/<fd> ─ mmap ─► SharedArrayBuffer (cached per inode)
+//   regionOf(sab)               [fd, inode, size] of a region this process maps, else undefined
+//   wait(sab, byte, expected, ms) / wake(sab, byte, count)    FUTEX_WAIT / FUTEX_WAKE (shared)
+//   waitAsync(sab, byte, expected, ms, cb)                   the same wait on a waiter thread,
+//                                                            cb(result) on this thread's loop
+//
+// A region lives while any SharedArrayBuffer over it lives in any thread of the process
+// (V8 counts them in one BackingStore); its deleter unmaps it and closes the fd. The
+// memfd itself is freed by the kernel once no process maps it nor holds its fd, SIGKILL
+// included: nothing is ever named in /dev/shm.
+#include <node.h>
+#include <uv.h>
+#include <v8.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+using v8::Array;
+using v8::BackingStore;
+using v8::Context;
+using v8::Function;
+using v8::FunctionCallbackInfo;
+using v8::Global;
+using v8::HandleScope;
+using v8::Isolate;
+using v8::Local;
+using v8::Number;
+using v8::Object;
+using v8::SharedArrayBuffer;
+using v8::Value;
+
+namespace {
+
+struct Region {
+  int fd;
+  ino_t ino;
+  size_t size;
+  std::weak_ptr<BackingStore> store;
+};
+
+// Globals are never destroyed: detached waiter threads still use them while the
+// process exits, and destroying a condition variable with waiters blocks exit for ever.
+std::mutex& regions_mu = *new std::mutex;
+std::map<uintptr_t, Region>& regions = *new std::map<uintptr_t, Region>;  // by base address
+
+void Unmap(void* data, size_t length, void*) {
+  int fd = -1;
+  {
+    std::lock_guard<std::mutex> g(regions_mu);
+    auto it = regions.find(reinterpret_cast<uintptr_t>(data));
+    if (it != regions.end()) {
+      fd = it->second.fd;
+      regions.erase(it);
+    }
+  }
+  munmap(data, length);
+  if (fd >= 0) close(fd);
+}
+
+void Throw(Isolate* isolate, const std::string& what, int err) {
+  std::string msg = what + ": " + strerror(err);
+  isolate->ThrowException(v8::Exception::Error(v8::String::NewFromUtf8(isolate, msg.c_str()).ToLocalChecked()));
+}
+
+// Maps `fd` (owned from here on) and returns its SharedArrayBuffer.
+Local<Value> MapFd(Isolate* isolate, int fd, size_t size, const char* what) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int e = errno;
+    close(fd);
+    Throw(isolate, what, e);
+    return Local<Value>();
+  }
+  void* base = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (base == MAP_FAILED) {
+    int e = errno;
+    close(fd);
+    Throw(isolate, what, e);
+    return Local<Value>();
+  }
+  std::shared_ptr<BackingStore> store = SharedArrayBuffer::NewBackingStore(base, size, Unmap, nullptr);
+  {
+    std::lock_guard<std::mutex> g(regions_mu);
+    regions[reinterpret_cast<uintptr_t>(base)] = Region{fd, st.st_ino, size, store};
+  }
+  return SharedArrayBuffer::New(isolate, store);
+}
+
+void CreateRegion(const FunctionCallbackInfo<Value>& args) {
+  Isolate* isolate = args.GetIsolate();
+  size_t size = static_cast<size_t>(args[0].As<Number>()->Value());
+  int fd = static_cast<int>(syscall(SYS_memfd_create, "concur", MFD_CLOEXEC));
+  if (fd < 0) return Throw(isolate, "memfd_create", errno);
+  if (ftruncate(fd, static_cast<off_t>(size)) != 0) {
+    int e = errno;
+    close(fd);
+    return Throw(isolate, "ftruncate", e);
+  }
+  Local<Value> sab = MapFd(isolate, fd, size, "mmap");
+  if (!sab.IsEmpty()) args.GetReturnValue().Set(sab);
+}
+
+void OpenRegion(const FunctionCallbackInfo<Value>& args) {
+  Isolate* isolate = args.GetIsolate();
+  int pid = static_cast<int>(args[0].As<Number>()->Value());
+  int theirs = static_cast<int>(args[1].As<Number>()->Value());
+  ino_t ino = static_cast<ino_t>(args[2].As<Number>()->Value());
+  size_t size = static_cast<size_t>(args[3].As<Number>()->Value());
+  {
+    // Mapped here already (by this thread or another): the same memory, once.
+    std::lock_guard<std::mutex> g(regions_mu);
+    for (auto& entry : regions) {
+      if (entry.second.ino != ino || entry.second.size != size) continue;
+      std::shared_ptr<BackingStore> store = entry.second.store.lock();
+      if (store) return args.GetReturnValue().Set(SharedArrayBuffer::New(isolate, store));
+    }
+  }
+  std::string path = "/proc/" + std::to_string(pid) + "/fd/" + std::to_string(theirs);
+  int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return Throw(isolate, "open " + path, errno);
+  struct stat st;
+  if (fstat(fd, &st) != 0 || st.st_ino != ino || static_cast<size_t>(st.st_size) != size) {
+    close(fd);
+    // The number was reused for another file: the region's holder let it go.
+    return Throw(isolate, "open " + path, ENOENT);
+  }
+  Local<Value> sab = MapFd(isolate, fd, size, "mmap");
+  if (!sab.IsEmpty()) args.GetReturnValue().Set(sab);
+}
+
+void RegionOf(const FunctionCallbackInfo<Value>& args) {
+  Isolate* isolate = args.GetIsolate();
+  if (!args[0]->IsSharedArrayBuffer()) return;
+  uintptr_t base = reinterpret_cast<uintptr_t>(args[0].As<SharedArrayBuffer>()->Data());
+  Region r;
+  {
+    std::lock_guard<std::mutex> g(regions_mu);
+    auto it = regions.find(base);
+    if (it == regions.end()) return;
+    r = it->second;
+  }
+  Local<Context> context = isolate->GetCurrentContext();
+  Local<Array> out = Array::New(isolate, 3);
+  out->Set(context, 0, Number::New(isolate, r.fd)).Check();
+  out->Set(context, 1, Number::New(isolate, static_cast<double>(r.ino))).Check();
+  out->Set(context, 2, Number::New(isolate, static_cast<double>(r.size))).Check();
+  args.GetReturnValue().Set(out);
+}
+
+// 0: woken (or a spurious return: the caller re-checks), 1: the word did not hold
+// `expected`, 2: timed out.
+int FutexWait(int32_t* addr, int32_t expected, double ms) {
+  struct timespec ts;
+  struct timespec* tp = nullptr;
+  if (ms >= 0 && ms < 1e12) {
+    ts.tv_sec = static_cast<time_t>(ms / 1000);
+    ts.tv_nsec = static_cast<long>((ms - ts.tv_sec * 1000.0) * 1e6);
+    tp = &ts;
+  }
+  long r = syscall(SYS_futex, addr, FUTEX_WAIT, expected, tp, nullptr, 0);
+  if (r == 0) return 0;
+  if (errno == EAGAIN) return 1;
+  if (errno == ETIMEDOUT) return 2;
+  return 0;  // EINTR
+}
+
+int32_t* WordOf(const FunctionCallbackInfo<Value>& args) {
+  char* base = static_cast<char*>(args[0].As<SharedArrayBuffer>()->Data());
+  return reinterpret_cast<int32_t*>(base + static_cast<size_t>(args[1].As<Number>()->Value()));
+}
+
+void Wait(const FunctionCallbackInfo<Value>& args) {
+  int32_t expected = static_cast<int32_t>(args[2].As<Number>()->Value());
+  double ms = args[3].As<Number>()->Value();
+  args.GetReturnValue().Set(FutexWait(WordOf(args), expected, ms));
+}
+
+void Wake(const FunctionCallbackInfo<Value>& args) {
+  double count = args[2].As<Number>()->Value();
+  int n = count >= 2147483647.0 ? 2147483647 : static_cast<int>(count);
+  long r = syscall(SYS_futex, WordOf(args), FUTEX_WAKE, n, nullptr, nullptr, 0);
+  args.GetReturnValue().Set(static_cast<int>(r < 0 ? 0 : r));
+}
+
+// ---- async waits: a pool of waiter threads, each blocking on one futex at a time ----
+//
+//   JS thread ─ waitAsync ─► requests ─► waiter thread: FutexWait ─► env->done ─ uv_async ─► cb(result)
+//
+// Never the libuv pool: its four threads serve fs, dns and crypto, and a wait could hold
+// one for the whole slice.
+
+struct Env;
+
+struct Request {
+  std::shared_ptr<Env> env;
+  std::shared_ptr<BackingStore> store;  // keeps the memory mapped while waited on
+  int32_t* addr;
+  int32_t expected;
+  double ms;
+  uint32_t id;
+  int result;
+};
+
+struct Env {
+  Isolate* isolate;
+  uv_async_t async;
+  std::mutex mu;
+  bool closed = false;
+  std::vector<Request> done;
+  std::map<uint32_t, Global<Function>> callbacks;
+  uint32_t next = 1;
+};
+
+std::mutex& pool_mu = *new std::mutex;
+std::condition_variable& pool_cv = *new std::condition_variable;
+std::deque<Request>& queue = *new std::deque<Request>;
+int idle = 0;
+
+void Deliver(Request&& req) {
+  std::shared_ptr<Env> env = req.env;
+  std::lock_guard<std::mutex> g(env->mu);
+  if (env->closed) return;
+  env->done.push_back(std::move(req));
+  uv_async_send(&env->async);
+}
+
+void WaiterMain() {
+  std::unique_lock<std::mutex> lk(pool_mu);
+  for (;;) {
+    idle++;
+    pool_cv.wait(lk, [] { return !queue.empty(); });
+    idle--;
+    Request req = std::move(queue.front());
+    queue.pop_front();
+    lk.unlock();
+    req.result = FutexWait(req.addr, req.expected, req.ms);
+    req.store.reset();
+    Deliver(std::move(req));
+    lk.lock();
+  }
+}
+
+void OnDone(uv_async_t* handle) {
+  Env* env = static_cast<Env*>(handle->data);
+  std::vector<Request> done;
+  {
+    std::lock_guard<std::mutex> g(env->mu);
+    done.swap(env->done);
+  }
+  Isolate* isolate = env->isolate;
+  HandleScope scope(isolate);
+  for (Request& req : done) {
+    auto it = env->callbacks.find(req.id);
+    if (it == env->callbacks.end()) continue;
+    Local<Function> cb = it->second.Get(isolate);
+    env->callbacks.erase(it);
+    Local<Value> argv[1] = {Number::New(isolate, req.result)};
+    Local<Context> context = cb->GetCreationContext().ToLocalChecked();
+    v8::Context::Scope cscope(context);
+    node::MakeCallback(isolate, context->Global(), cb, 1, argv, {0, 0});
+  }
+}
+
+void CloseEnv(void* arg);
+
+}  // namespace
+
+// Per-thread state (each worker thread loads the addon into its own environment).
+struct Binding {
+  std::shared_ptr<Env> env;
+};
+
+namespace {
+
+void CloseEnv(void* arg) {
+  auto* binding = static_cast<Binding*>(arg);
+  std::shared_ptr<Env> env = binding->env;
+  {
+    std::lock_guard<std::mutex> g(env->mu);
+    env->closed = true;
+    env->callbacks.clear();
+  }
+  // The handle is freed with its Env, once its close callback ran and no waiter holds it.
+  auto* keep = new std::shared_ptr<Env>(env);
+  env->async.data = keep;
+  uv_close(reinterpret_cast<uv_handle_t*>(&env->async), [](uv_handle_t* h) { delete static_cast<std::shared_ptr<Env>*>(h->data); });
+  delete binding;
+}
+
+}  // namespace
+
+static void WaitAsyncImpl(const FunctionCallbackInfo<Value>& args) {
+  auto* binding = static_cast<Binding*>(args.Data().As<v8::External>()->Value());
+  std::shared_ptr<Env> env = binding->env;
+  Isolate* isolate = args.GetIsolate();
+  Request req;
+  req.env = env;
+  req.store = args[0].As<SharedArrayBuffer>()->GetBackingStore();
+  req.addr = WordOf(args);
+  req.expected = static_cast<int32_t>(args[2].As<Number>()->Value());
+  req.ms = args[3].As<Number>()->Value();
+  req.id = env->next++;
+  req.result = 0;
+  env->callbacks.emplace(req.id, Global<Function>(isolate, args[4].As<Function>()));
+  std::lock_guard<std::mutex> g(pool_mu);
+  queue.push_back(std::move(req));
+  if (idle < static_cast<int>(queue.size())) std::thread(WaiterMain).detach();
+  else pool_cv.notify_one();
+}
+
+NODE_MODULE_INIT(/* exports, module, context */) {
+  Isolate* isolate = context->GetIsolate();
+  auto env = std::make_shared<Env>();
+  env->isolate = isolate;
+  uv_async_init(node::GetCurrentEventLoop(isolate), &env->async, OnDone);
+  env->async.data = env.get();
+  // Waits are held open by the caller (a timer), not by this handle.
+  uv_unref(reinterpret_cast<uv_handle_t*>(&env->async));
+  auto* binding = new Binding{env};
+  node::AddEnvironmentCleanupHook(isolate, CloseEnv, binding);
+  Local<v8::External> data = v8::External::New(isolate, binding);
+  auto set = [&](const char* name, v8::FunctionCallback fn) {
+    Local<Function> f = v8::FunctionTemplate::New(isolate, fn, data)->GetFunction(context).ToLocalChecked();
+    exports->Set(context, v8::String::NewFromUtf8(isolate, name).ToLocalChecked(), f).Check();
+  };
+  set("createRegion", CreateRegion);
+  set("openRegion", OpenRegion);
+  set("regionOf", RegionOf);
+  set("wait", Wait);
+  set("wake", Wake);
+  set("waitAsync", WaitAsyncImpl);
+}

@@ -1,0 +1,56 @@
+/**
+ * What crosses into another process as the same memory rather than as a proxy: the
+ * primitives whose whole state is words that every operation changes atomically (or
+ * under the primitive's own lock). A Condition, a Barrier and a SharedQueue also keep
+ * bookkeeping under an internal lock; a process SIGKILLed inside it would leave it held
+ * for every other process, so those stay served by their owner.
+ *
+ *   Lock { _state: Int32Array over a region }  ─ toSharedMemory ─►  { kind brand, _state: ViewRef }
+ *        ─ IPC (v8 serialization) ─►  reviveShared: prototype back, ViewRef ─ openView ─► Int32Array
+ */
+import { isShared, kindOf } from './shared.js';
+import { native, nativeMissing, viewRef } from './shm.js';
+
+/** The kinds that cross into processes as shared memory where the native part is loaded. */
+export const IN_MEMORY: ReadonlySet<string> = new Set(['Lock', 'RLock', 'Semaphore', 'BoundedSemaphore', 'Event', 'Value', 'SharedArray']);
+
+let told = false;
+let asProxies = false;
+
+/** @internal For tests of the owner-served proxy itself: every primitive of this process crosses as a proxy from now on (true) or as memory where it can (false). */
+export function _crossAsProxies(on: boolean): void {
+  asProxies = on;
+}
+
+/**
+ * `value` as it crosses into another process as the same memory: a copy of its fields
+ * with each typed array replaced by where to map it. Undefined when it cannot (its kind
+ * stays a proxy, the native part is missing, or its memory is not in a region); the
+ * first such primitive without the native part says why, once.
+ */
+export function toSharedMemory(value: object): object | undefined {
+  const kind = kindOf(value);
+  if (kind === undefined || !IN_MEMORY.has(kind) || asProxies) return undefined;
+  if (native === undefined) {
+    if (!told && process.env.CONCUR_NO_NATIVE !== '1') {
+      told = true;
+      process.emitWarning(`concur: ${nativeMissing}; primitives cross into processes as proxies served by their owner (slower)`, { code: 'CONCUR_NO_NATIVE' });
+    }
+    return undefined;
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (ArrayBuffer.isView(v)) {
+      const ref = viewRef(v);
+      if (ref === undefined) return undefined;
+      out[k] = ref;
+    } else if (isShared(v)) {
+      const inner = toSharedMemory(v as object);
+      if (inner === undefined) return undefined;
+      out[k] = inner;
+    } else {
+      out[k] = v;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,172 @@
+/**
+ * Memory every process of a concur program can map, and waits that sleep on it in the
+ * kernel (src/native/shm.cc does the system calls; this is the rest).
+ *
+ *   new Lock() ─ allocWords ─► slab (a memfd region, 1 MiB, bump-allocated per thread)
+ *        │                         │ crosses into a child process as {pid, fd, inode, size, offset}
+ *        ▼                         ▼
+ *   waitSync / waitAsync ─► futex on the word  ◄── wake from any thread of any process
+ *
+ * A region's memory lives while any view over it lives in any process (the kernel frees
+ * a memfd once nobody maps it or holds its descriptor), so a SIGKILLed process leaves
+ * nothing behind. Where the addon cannot load (another OS or CPU, no build) or
+ * CONCUR_NO_NATIVE=1, `native` is undefined and primitives keep plain SharedArrayBuffers,
+ * served across processes by their owner as proxies.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The addon's functions (see src/native/shm.cc). */
+interface Native {
+  createRegion(size: number): SharedArrayBuffer;
+  openRegion(pid: number, fd: number, ino: number, size: number): SharedArrayBuffer;
+  regionOf(buffer: SharedArrayBuffer): [fd: number, ino: number, size: number] | undefined;
+  wait(buffer: SharedArrayBuffer, byteIndex: number, expected: number, ms: number): 0 | 1 | 2;
+  wake(buffer: SharedArrayBuffer, byteIndex: number, count: number): number;
+  waitAsync(buffer: SharedArrayBuffer, byteIndex: number, expected: number, ms: number, done: (result: 0 | 1 | 2) => void): void;
+}
+
+/** Why the addon is not in use (undefined when it is). */
+export let nativeMissing: string | undefined;
+
+function load(): Native | undefined {
+  if (process.env.CONCUR_NO_NATIVE === '1') {
+    nativeMissing = 'CONCUR_NO_NATIVE=1';
+    return undefined;
+  }
+  if (process.platform !== 'linux' || process.arch !== 'x64') {
+    nativeMissing = `no native part for ${process.platform}-${process.arch}`;
+    return undefined;
+  }
+  // From src/sync (tsx), dist/ or dist/chunks (the bundle): the package root's build/.
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let up = 0; up < 4; up++, dir = dirname(dir)) {
+    const file = join(dir, 'build', 'Release', 'concur_shm.node');
+    if (!existsSync(file)) continue;
+    try {
+      return createRequire(import.meta.url)(file) as Native;
+    } catch (err) {
+      nativeMissing = `the native part did not load (${(err as Error).message})`;
+      return undefined;
+    }
+  }
+  nativeMissing = 'the native part was not built (npm install runs scripts/build-native.mjs)';
+  return undefined;
+}
+
+/** The addon, or undefined where shared memory between processes is not available. */
+export const native: Native | undefined = load();
+
+const SLAB_BYTES = 1 << 20;
+/** A request at least this large gets a region of its own rather than a slab's room. */
+const OWN_REGION_BYTES = SLAB_BYTES / 8;
+const PAGE = 4096;
+
+let slab: SharedArrayBuffer | undefined;
+let used = 0;
+
+/**
+ * Room for `bytes` bytes (aligned to 8) in shared memory: in a region other processes
+ * can map when the addon is here, in a plain SharedArrayBuffer otherwise. Zero-filled.
+ */
+export function allocShared(bytes: number): { buffer: SharedArrayBuffer; byteOffset: number } {
+  if (native === undefined) return { buffer: new SharedArrayBuffer(bytes), byteOffset: 0 };
+  if (bytes >= OWN_REGION_BYTES) {
+    const buffer = native.createRegion(Math.max(PAGE, Math.ceil(bytes / PAGE) * PAGE));
+    regionCache.set(buffer, true);
+    return { buffer, byteOffset: 0 };
+  }
+  const size = Math.max(8, Math.ceil(bytes / 8) * 8);
+  if (slab === undefined || used + size > SLAB_BYTES) {
+    // The old slab lives on while any primitive in it does.
+    slab = native.createRegion(SLAB_BYTES);
+    regionCache.set(slab, true);
+    used = 0;
+  }
+  const byteOffset = used;
+  used += size;
+  return { buffer: slab, byteOffset };
+}
+
+/** An Int32Array of `words` words from allocShared. */
+export function sharedWords(words: number): Int32Array {
+  const { buffer, byteOffset } = allocShared(words * 4);
+  return new Int32Array(buffer, byteOffset, words);
+}
+
+const regionCache = new WeakMap<SharedArrayBuffer, boolean>();
+
+/** True when `buffer` is memory other processes can map (waits on it go through the futex). */
+export function isRegion(buffer: ArrayBufferLike): boolean {
+  if (native === undefined || !(buffer instanceof SharedArrayBuffer)) return false;
+  let r = regionCache.get(buffer);
+  if (r === undefined) regionCache.set(buffer, (r = native.regionOf(buffer) !== undefined));
+  return r;
+}
+
+/** A typed array over a region, as it crosses into another process. */
+export interface ViewRef {
+  $shmView: string; // the typed array's constructor name
+  pid: number;
+  fd: number;
+  ino: number;
+  size: number;
+  byteOffset: number;
+  length: number;
+}
+
+const VIEWS: Record<string, new (b: SharedArrayBuffer, offset: number, length: number) => ArrayBufferView> = {
+  Int8Array, Uint8Array, Int16Array, Uint16Array, Int32Array, Uint32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array,
+};
+
+/** How another process finds the memory under `view`; undefined when it is not in a region. */
+export function viewRef(view: ArrayBufferView): ViewRef | undefined {
+  if (native === undefined || !isRegion(view.buffer)) return undefined;
+  const where = native.regionOf(view.buffer as SharedArrayBuffer);
+  if (where === undefined) return undefined;
+  const name = view.constructor.name;
+  if (!(name in VIEWS)) return undefined;
+  const [fd, ino, size] = where;
+  const length = (view as unknown as { length: number }).length;
+  return { $shmView: name, pid: process.pid, fd, ino, size, byteOffset: view.byteOffset, length };
+}
+
+/** True for a ViewRef. */
+export function isViewRef(value: unknown): value is ViewRef {
+  return value !== null && typeof value === 'object' && typeof (value as ViewRef).$shmView === 'string';
+}
+
+/** The typed array a ViewRef stands for, over this process's mapping of its region. */
+export function openView(ref: ViewRef): ArrayBufferView {
+  if (native === undefined) {
+    throw new Error(`a primitive in shared memory arrived in process ${process.pid}, which cannot map it: ${nativeMissing}`);
+  }
+  let buffer: SharedArrayBuffer;
+  try {
+    buffer = native.openRegion(ref.pid, ref.fd, ref.ino, ref.size);
+  } catch (err) {
+    throw new Error(
+      `cannot map the shared memory of a primitive sent by process ${ref.pid}: ${(err as Error).message} ` +
+        '(the sender exited, or let the primitive go, before this process received it)',
+    );
+  }
+  regionCache.set(buffer, true);
+  return new VIEWS[ref.$shmView]!(buffer, ref.byteOffset, ref.length);
+}
+
+/** Waits in the kernel while the word at view[index] holds `expected`: 0 woken, 1 it did not hold it, 2 timed out. */
+export function futexWait(view: Int32Array, index: number, expected: number, ms: number): 0 | 1 | 2 {
+  return native!.wait(view.buffer as SharedArrayBuffer, view.byteOffset + index * 4, expected, ms);
+}
+
+/** `futexWait` on a waiter thread: the event loop runs on meanwhile. */
+export function futexWaitAsync(view: Int32Array, index: number, expected: number, ms: number): Promise<0 | 1 | 2> {
+  return new Promise((resolve) => native!.waitAsync(view.buffer as SharedArrayBuffer, view.byteOffset + index * 4, expected, ms, resolve));
+}
+
+/** Wakes up to `count` waiters, in any process, on the word at view[index]. */
+export function futexWake(view: Int32Array, index: number, count: number): void {
+  native!.wake(view.buffer as SharedArrayBuffer, view.byteOffset + index * 4, count);
+}

@@ -1,0 +1,191 @@
+// Primitives in memory every process of the tree maps (src/sync/shm.ts, shm-crossing.ts):
+// they cross into a child as the same memory, wait and wake through the kernel, recover
+// from a holder that was SIGKILLed, and leave nothing behind. Under CONCUR_NO_NATIVE=1
+// (npm test runs this file that way too) the same programs run on owner-served proxies.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import {
+  Barrier,
+  BoundedSemaphore,
+  Condition,
+  Event,
+  Lock,
+  Process,
+  RLock,
+  Semaphore,
+  SharedArray,
+  SharedQueue,
+  Value,
+  sleep,
+} from '../../src/index.js';
+import { native, nativeMissing } from '../../src/sync/shm.js';
+import { pipe, regionFds, regionInodes, shmTasks } from '../fixtures/shm-tasks.js';
+
+const inMemory = native !== undefined;
+
+describe('primitives in shared memory between processes', () => {
+  it('the native part is loaded where it is built (always in CI on Linux x64, unless CONCUR_NO_NATIVE=1)', () => {
+    const expected = process.env.CI === 'true' && process.platform === 'linux' && process.arch === 'x64' && process.env.CONCUR_NO_NATIVE !== '1';
+    if (expected) assert.equal(native !== undefined, true, `native part missing in CI: ${nativeMissing}`);
+    if (process.env.CONCUR_NO_NATIVE === '1') assert.equal(native, undefined);
+  });
+
+  it('Lock, RLock, semaphores, Event, Value and SharedArray arrive as memory; Condition, Barrier and SharedQueue as proxies', async () => {
+    const { ProcessPoolExecutor } = await import('../../src/index.js');
+    await using pool = new ProcessPoolExecutor({ maxWorkers: 1 });
+    const seen = await pool.submit(
+      shmTasks.kinds,
+      new Lock(),
+      new RLock(),
+      new Semaphore(2),
+      new BoundedSemaphore(1),
+      new Event(),
+      new Value('i32', 3),
+      new SharedArray('f64', 4),
+      new Condition(),
+      new Barrier(2),
+      new SharedQueue(),
+    ).result();
+    const names = seen.map(([name]) => name);
+    const memory = seen.map(([, m]) => m);
+    assert.deepEqual(memory, [inMemory, inMemory, inMemory, inMemory, inMemory, inMemory, inMemory, false, false, false]);
+    if (inMemory) assert.deepEqual(names.slice(0, 7), ['Lock', 'RLock', 'Semaphore', 'BoundedSemaphore', 'Event', 'Value', 'SharedArray']);
+    assert.deepEqual(names.slice(7), ['RemoteCondition', 'RemoteBarrier', 'RemoteSharedQueue']);
+  });
+
+  it('two processes and a grandchild count exactly under one Lock', { timeout: 120_000 }, async () => {
+    const lock = new Lock();
+    const v = new Value('i32', 0);
+    const go = new Event();
+    const n = 20_000;
+    const a = new Process({ target: shmTasks.count, args: [lock, v, go, n] }).start();
+    const b = new Process({ target: shmTasks.countInGrandchild, args: [lock, v, go, n] }).start();
+    go.set();
+    // This thread takes part too, with the Promise form.
+    for (let i = 0; i < 2000; i++) {
+      assert.equal(await lock.acquire(), true);
+      v.value += 1;
+      lock.release();
+    }
+    await Promise.all([a.join(), b.join()]);
+    assert.deepEqual([a.exitCode, b.exitCode], [0, 0]);
+    assert.equal(v.value, 2 * n + 2000);
+    assert.equal(lock.locked(), false);
+  });
+
+  it('an Event and a Semaphore wake a waiter in the other process, both ways', { timeout: 60_000 }, async () => {
+    const ask = new Event();
+    const answered = new Event();
+    const sem = new Semaphore(0);
+    const p = new Process({ target: shmTasks.answer, args: [ask, answered, sem] }).start();
+    ask.set();
+    assert.equal(await answered.wait(20_000), true);
+    assert.equal(sem.acquireSync({ timeout: 20_000 }), true);
+    assert.equal(await sem.acquire({ timeout: 20_000 }), true);
+    await p.join();
+    assert.equal(p.exitCode, 0);
+  });
+
+  it("a child's acquire() waits for the parent's Lock with its event loop running, and gets it on release", { timeout: 60_000 }, async () => {
+    const lock = new Lock();
+    const started = new Event();
+    lock.acquireSync();
+    const { ProcessPoolExecutor } = await import('../../src/index.js');
+    await using pool = new ProcessPoolExecutor({ maxWorkers: 1 });
+    const f = pool.submit(shmTasks.acquireWhileTicking, lock, started);
+    assert.equal(await started.wait(30_000), true);
+    await sleep(100);
+    lock.release();
+    const { got, ticks } = await f.result();
+    assert.equal(got, true);
+    assert.ok(ticks > 0, 'timers ran while the child waited');
+  });
+
+  for (const Kind of [Lock, RLock]) {
+    it(`a ${Kind.name} whose holder process was SIGKILLed is taken over, and the taker is told (ownerDied)`, { timeout: 60_000 }, async () => {
+      const lock = new Kind();
+      const ready = new Event();
+      const p = new Process({ target: shmTasks.holdAndDie, args: [lock, ready] }).start();
+      await p.join();
+      assert.equal(p.exitCode, -9);
+      assert.equal(ready.isSet(), true);
+      assert.equal(await lock.acquire({ timeout: 10_000 }), true, 'the dead holder does not wedge the lock');
+      // In memory the taker learns the holder died; a proxy's owner released it for the dead process.
+      assert.equal(lock.ownerDied, inMemory);
+      lock.release();
+      assert.equal(lock.ownerDied, false);
+      assert.equal(lock.acquireSync({ timeout: 1000 }), true);
+      lock.release();
+    });
+  }
+
+  it('a Lock made in a child and sent down a Pipe is the same memory here; its holder exiting frees it', { timeout: 60_000 }, async () => {
+    const [here, there] = pipe();
+    const p = new Process({ target: shmTasks.makeAndSend, args: [there] }).start();
+    const lock = (await here.recv()) as Lock;
+    assert.equal(lock.locked(), true, 'held by the child');
+    if (inMemory) assert.equal(lock.constructor.name, 'Lock');
+    here.close();
+    await p.join();
+    assert.equal(p.exitCode, 0);
+    if (!inMemory) {
+      // A proxy's owner is gone with its process: so is the Lock.
+      await assert.rejects(lock.acquire({ timeout: 10_000 }), /has exited|cannot reach/);
+      return;
+    }
+    assert.equal(await lock.acquire({ timeout: 10_000 }), true);
+    lock.release();
+  });
+
+  it('children SIGKILLed at random points leave the Lock usable and no region behind', { timeout: 120_000 }, async () => {
+    const before = regionFds();
+    const lock = new Lock();
+    const v = new Value('i32', 0);
+    const go = new Event();
+    const kids = Array.from({ length: 4 }, () => new Process({ target: shmTasks.count, args: [lock, v, go, 10_000_000] }).start());
+    go.set();
+    for (const k of kids) {
+      await sleep(Math.floor(Math.random() * 300));
+      k.kill();
+    }
+    for (const k of kids) await k.join();
+    assert.deepEqual(kids.map((k) => k.exitCode), [-9, -9, -9, -9]);
+    for (const k of kids) assert.throws(() => regionFds(k.pid!), /ENOENT/, 'the child is gone, and its descriptors with it');
+    assert.equal(lock.acquireSync({ timeout: 10_000 }), true, 'the Lock recovers from whichever child died holding it');
+    const counted = v.value;
+    v.value = counted + 1;
+    assert.equal(v.value, counted + 1);
+    lock.release();
+    // At most the one slab these primitives were made in is new here.
+    assert.ok(regionFds() <= before + 1, `regions held here: ${before} before, ${regionFds()} after`);
+  });
+
+  it('regions received from children are unmapped and closed once nothing here refers to them (none at all without the native part)', { timeout: 120_000 }, async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    let received: Lock[] = [];
+    for (let i = 0; i < 5; i++) {
+      const [here, there] = pipe();
+      const p = new Process({ target: shmTasks.makeAndSend, args: [there] }).start();
+      received.push((await here.recv()) as Lock);
+      assert.equal(received[i]!.locked(), true);
+      here.close();
+      await p.join();
+      assert.equal(p.exitCode, 0);
+    }
+    if (!inMemory) return assert.equal(regionFds(), 0, 'no region without the native part');
+    const inodes = new Set(received.map((l) => statSync(`/proc/self/fd/${native!.regionOf(l._state.buffer as SharedArrayBuffer)![0]}`).ino));
+    assert.equal(inodes.size, 5, "each child's slab is mapped here once");
+    const held = (): number => [...regionInodes()].filter((ino) => inodes.has(ino)).length;
+    assert.equal(held(), 5);
+    received = [];
+    for (let i = 0; i < 200 && held() > 0; i++) {
+      gc();
+      await sleep(20);
+    }
+    assert.equal(held(), 0, 'every received region was unmapped and closed');
+  });
+});

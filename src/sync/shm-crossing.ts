@@ -15,11 +15,17 @@ import { native, nativeMissing, viewRef } from './shm.js';
 export const IN_MEMORY: ReadonlySet<string> = new Set(['Lock', 'RLock', 'Semaphore', 'BoundedSemaphore', 'Event', 'Value', 'SharedArray']);
 
 let told = false;
-let asProxies = false;
+/** Set (to "proxies") by `_crossAsProxies`, and so inherited by the child processes started after. */
+const CROSSING_ENV = 'CONCUR_TEST_CROSS_AS';
 
-/** @internal For tests of the owner-served proxy itself: every primitive of this process crosses as a proxy from now on (true) or as memory where it can (false). */
+/**
+ * @internal For tests of the owner-served proxy itself: every primitive of this process,
+ * and of the child processes it starts from now on, crosses as a proxy (true) or as
+ * memory where it can (false).
+ */
 export function _crossAsProxies(on: boolean): void {
-  asProxies = on;
+  if (on) process.env[CROSSING_ENV] = 'proxies';
+  else delete process.env[CROSSING_ENV];
 }
 
 /**
@@ -30,7 +36,7 @@ export function _crossAsProxies(on: boolean): void {
  */
 export function toSharedMemory(value: object): object | undefined {
   const kind = kindOf(value);
-  if (kind === undefined || !IN_MEMORY.has(kind) || asProxies) return undefined;
+  if (kind === undefined || !IN_MEMORY.has(kind) || process.env[CROSSING_ENV] === 'proxies') return undefined;
   if (native === undefined) {
     if (!told && process.env.CONCUR_NO_NATIVE !== '1') {
       told = true;

@@ -1,11 +1,14 @@
 #!/usr/bin/env node
 // A Lock of this process acquired and released by a child process through its proxy:
 // pairs/s through the child's lane and through its helper thread (CONCUR_PROXY_LANES=0),
-// alternated, `rounds` times each; prints each run and the medians.
+// alternated, `rounds` times each; prints each run and the medians. The Lock is made
+// without the native part (CONCUR_NO_NATIVE=1), so that it crosses as a proxy rather than
+// as shared memory (bench/shm.mjs measures that).
 //
 //   node bench/proxy-lock.mjs [pairs=20000] [rounds=3]
-import { Lock, Pipe, Process } from '../dist/index.js';
-import { managerBench } from './workers/manager-tasks.mjs';
+process.env.CONCUR_NO_NATIVE = '1';
+const { Lock, Pipe, Process } = await import('../dist/index.js');
+const { managerBench } = await import('./workers/manager-tasks.mjs');
 
 const [N = 20_000, ROUNDS = 3] = process.argv.slice(2).map(Number);
 const runs = { lanes: [], helper: [] };

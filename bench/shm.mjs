@@ -43,7 +43,7 @@ async function one(what, n) {
     return out.value;
   }
   if (what === 'queue') {
-    const q = new SharedQueue();
+    const q = new SharedQueue({ capacityBytes: 1 << 24 }); // as bench/queue.mjs
     const go = new Event();
     const p = new Process({ target: shmBench.produce, args: [q, go, n] }).start();
     await new Promise((r) => setTimeout(r, 1000));

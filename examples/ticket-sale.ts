@@ -1,7 +1,8 @@
 // Scenario 3: ten processes sell tickets from one JSON file. Each sale reads the
 // count, takes a moment, and writes it back less one. Without a lock the processes
-// read the same count and sell the same ticket twice; with a Lock (created here, used
-// by every child through a proxy) each read-and-write is whole, and none oversells.
+// read the same count and sell the same ticket twice; with a Lock (created here, and
+// shared by every child: as the same memory on Linux x64, else through a proxy) each
+// read-and-write is whole, and none oversells.
 import { appendFileSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

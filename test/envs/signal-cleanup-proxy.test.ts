@@ -12,6 +12,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { explain, ringsOf, SIGNALS, withParent } from './signal-helpers.js';
 import { startNode } from '../fixtures/run-node.js';
+import { _crossAsProxies } from '../../src/sync/shm-crossing.js';
+
+// The parents here serve their Lock as a proxy (it would cross as shared memory, with no broker).
+_crossAsProxies(true);
 
 const T = { timeout: 30_000 };
 

@@ -12,6 +12,10 @@ import { EOFError, Manager, Pipe, Process, sleep, Thread, Value } from '../../sr
 import { _lanesOpen, callRemoteSync } from '../../src/proxy/client.js';
 import { LANE_OBJECT, LANE_OP } from '../../src/proxy/protocol.js';
 import { laneTasks } from '../fixtures/lane-tasks.js';
+import { _crossAsProxies } from '../../src/sync/shm-crossing.js';
+
+// A Value of this process is one of the owners a child opens a lane to: it crosses as a proxy here.
+_crossAsProxies(true);
 
 const lanesHere = process.platform === 'linux' && process.env.CONCUR_PROXY_LANES !== '0';
 

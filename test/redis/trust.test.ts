@@ -84,7 +84,7 @@ describe('Redis trust: signed jobs, versions, proxies, task names', { skip: skip
     const lock = new Lock();
     await assert.rejects(ex.submit(tasks.add, 1, lock as never).result(), (e) => e instanceof TypeError && /task add: argument 1 is a Lock, which lives in this machine's memory/.test(e.message));
     await assert.rejects(ex.submit(tasks.inc, { deep: [new Event()] } as never).result(), /argument 0.deep\[0\] is a Event/);
-    const proxy = toProxy(new Lock());
+    const proxy = toProxy(new Lock(), false); // a proxy, not the memory a Lock crosses into processes as
     await assert.rejects(ex.submit(tasks.inc, proxy as never).result(), /argument 0 is a proxy \(SemLock\), which carries its owner's address and authkey: proxies are refused/);
     await assert.rejects(ex.submit(tasks.inc, (() => 1) as never).result(), /an argument of task inc cannot be sent through Redis/);
   });

@@ -25,7 +25,7 @@ function nodeGyp() {
 }
 
 const gyp = nodeGyp();
-const args = ['rebuild', '--release'];
+const args = ['rebuild', '--release', '--loglevel=error'];
 // The headers that came with Node itself, so no download is needed.
 const headers = join(dirname(process.execPath), '..');
 if (existsSync(join(headers, 'include/node/node.h'))) args.push(`--nodedir=${headers}`);

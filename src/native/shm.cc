@@ -236,6 +236,10 @@ std::mutex& pool_mu = *new std::mutex;
 std::condition_variable& pool_cv = *new std::condition_variable;
 std::deque<Request>& queue = *new std::deque<Request>;
 int idle = 0;
+int threads = 0;
+// Beyond this many waits at once, a wait queues for a thread; every wait lasts at most
+// its caller's slice (a quarter second), so a queued one starts soon, and late is never lost.
+constexpr int kMaxThreads = 32;
 
 void Deliver(Request&& req) {
   std::shared_ptr<Env> env = req.env;
@@ -325,8 +329,12 @@ static void WaitAsyncImpl(const FunctionCallbackInfo<Value>& args) {
   env->callbacks.emplace(req.id, Global<Function>(isolate, args[4].As<Function>()));
   std::lock_guard<std::mutex> g(pool_mu);
   queue.push_back(std::move(req));
-  if (idle < static_cast<int>(queue.size())) std::thread(WaiterMain).detach();
-  else pool_cv.notify_one();
+  if (idle < static_cast<int>(queue.size()) && threads < kMaxThreads) {
+    threads++;
+    std::thread(WaiterMain).detach();
+  } else {
+    pool_cv.notify_one();
+  }
 }
 
 NODE_MODULE_INIT(/* exports, module, context */) {

@@ -161,9 +161,34 @@ export function futexWait(view: Int32Array, index: number, expected: number, ms:
   return native!.wait(view.buffer as SharedArrayBuffer, view.byteOffset + index * 4, expected, ms);
 }
 
-/** `futexWait` on a waiter thread: the event loop runs on meanwhile. */
+/** Waits of this thread in flight, by word and expected value: the coroutines waiting on one word share one. */
+const inFlight = new WeakMap<SharedArrayBuffer, Map<string, { until: number; done: Promise<0 | 1 | 2> }>>();
+
+/**
+ * `futexWait` on a waiter thread: the event loop runs on meanwhile. A wait on the same
+ * word for the same value that ends no later than this one's slice is joined rather
+ * than doubled (its end is a wake-up to re-check, like any other).
+ */
 export function futexWaitAsync(view: Int32Array, index: number, expected: number, ms: number): Promise<0 | 1 | 2> {
-  return new Promise((resolve) => native!.waitAsync(view.buffer as SharedArrayBuffer, view.byteOffset + index * 4, expected, ms, resolve));
+  const buffer = view.buffer as SharedArrayBuffer;
+  const byte = view.byteOffset + index * 4;
+  const key = `${byte}:${expected}`;
+  let waits = inFlight.get(buffer);
+  const until = performance.now() + ms;
+  const joined = waits?.get(key);
+  if (joined !== undefined && joined.until <= until) return joined.done;
+  if (waits === undefined) inFlight.set(buffer, (waits = new Map()));
+  const entry = {
+    until,
+    done: new Promise<0 | 1 | 2>((resolve) =>
+      native!.waitAsync(buffer, byte, expected, ms, (r) => {
+        if (waits!.get(key) === entry) waits!.delete(key);
+        resolve(r);
+      }),
+    ),
+  };
+  waits.set(key, entry);
+  return entry.done;
 }
 
 /** Wakes up to `count` waiters, in any process, on the word at view[index]. */

@@ -4,7 +4,7 @@
 // (npm test runs this file that way too) the same programs run on owner-served proxies.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import {
@@ -102,6 +102,28 @@ describe('primitives in shared memory between processes', () => {
     const { got, ticks } = await f.result();
     assert.equal(got, true);
     assert.ok(ticks > 0, 'timers ran while the child waited');
+  });
+
+  it('200 coroutines awaiting one Lock share a waiter thread: the thread count stays bounded, and each gets it in turn', { timeout: 60_000 }, async () => {
+    const threads = (): number => readdirSync('/proc/self/task').length;
+    const lock = new Lock();
+    const before = threads();
+    lock.acquireSync();
+    let inside = 0;
+    let most = 0;
+    const all = Array.from({ length: 200 }, async () => {
+      assert.equal(await lock.acquire({ timeout: 30_000 }), true);
+      most = Math.max(most, ++inside);
+      await sleep(0);
+      inside--;
+      lock.release();
+    });
+    await sleep(300);
+    assert.ok(threads() <= before + 33, `threads: ${before} before, ${threads()} while 200 wait`);
+    lock.release();
+    await Promise.all(all);
+    assert.equal(most, 1, 'one holder at a time');
+    assert.equal(lock.locked(), false);
   });
 
   for (const Kind of [Lock, RLock]) {

@@ -78,6 +78,20 @@ void Unmap(void* data, size_t length, void*) {
   if (fd >= 0) close(fd);
 }
 
+// True when args[0..n) are numbers and, from `sab` on, args[sab] is a SharedArrayBuffer;
+// throws a TypeError otherwise (whatever JavaScript passes, nothing here may crash).
+bool Check(const FunctionCallbackInfo<Value>& args, int n, int sab = -1) {
+  for (int i = 0; i < n; i++) {
+    bool ok = i == sab ? args[i]->IsSharedArrayBuffer() : args[i]->IsNumber();
+    if (!ok) {
+      Isolate* isolate = args.GetIsolate();
+      isolate->ThrowException(v8::Exception::TypeError(v8::String::NewFromUtf8(isolate, "concur_shm: bad argument").ToLocalChecked()));
+      return false;
+    }
+  }
+  return true;
+}
+
 void Throw(Isolate* isolate, const std::string& what, int err) {
   std::string msg = what + ": " + strerror(err);
   isolate->ThrowException(v8::Exception::Error(v8::String::NewFromUtf8(isolate, msg.c_str()).ToLocalChecked()));
@@ -109,7 +123,10 @@ Local<Value> MapFd(Isolate* isolate, int fd, size_t size, const char* what) {
 
 void CreateRegion(const FunctionCallbackInfo<Value>& args) {
   Isolate* isolate = args.GetIsolate();
-  size_t size = static_cast<size_t>(args[0].As<Number>()->Value());
+  if (!Check(args, 1)) return;
+  double want = args[0].As<Number>()->Value();
+  if (!(want >= 1 && want <= 1e12)) return Throw(isolate, "createRegion", EINVAL);
+  size_t size = static_cast<size_t>(want);
   int fd = static_cast<int>(syscall(SYS_memfd_create, "concur", MFD_CLOEXEC));
   if (fd < 0) return Throw(isolate, "memfd_create", errno);
   if (ftruncate(fd, static_cast<off_t>(size)) != 0) {
@@ -123,6 +140,11 @@ void CreateRegion(const FunctionCallbackInfo<Value>& args) {
 
 void OpenRegion(const FunctionCallbackInfo<Value>& args) {
   Isolate* isolate = args.GetIsolate();
+  if (!Check(args, 4)) return;
+  for (int i = 0; i < 4; i++) {
+    double x = args[i].As<Number>()->Value();
+    if (!(x >= 0 && x <= 9007199254740991.0) || x != static_cast<double>(static_cast<int64_t>(x))) return Throw(isolate, "openRegion", EINVAL);
+  }
   int pid = static_cast<int>(args[0].As<Number>()->Value());
   int theirs = static_cast<int>(args[1].As<Number>()->Value());
   ino_t ino = static_cast<ino_t>(args[2].As<Number>()->Value());
@@ -185,21 +207,34 @@ int FutexWait(int32_t* addr, int32_t expected, double ms) {
   return 0;  // EINTR
 }
 
-int32_t* WordOf(const FunctionCallbackInfo<Value>& args) {
-  char* base = static_cast<char*>(args[0].As<SharedArrayBuffer>()->Data());
-  return reinterpret_cast<int32_t*>(base + static_cast<size_t>(args[1].As<Number>()->Value()));
+// The word at byte args[1] of the SharedArrayBuffer args[0], or null (a TypeError or
+// RangeError thrown) when the arguments do not name an aligned word inside it.
+int32_t* WordOf(const FunctionCallbackInfo<Value>& args, int numbers) {
+  if (!Check(args, 2 + numbers, 0)) return nullptr;
+  Local<SharedArrayBuffer> sab = args[0].As<SharedArrayBuffer>();
+  double at = args[1].As<Number>()->Value();
+  if (!(at >= 0 && at + 4 <= static_cast<double>(sab->ByteLength())) || static_cast<int64_t>(at) % 4 != 0) {
+    Isolate* isolate = args.GetIsolate();
+    isolate->ThrowException(v8::Exception::RangeError(v8::String::NewFromUtf8(isolate, "concur_shm: word out of range").ToLocalChecked()));
+    return nullptr;
+  }
+  return reinterpret_cast<int32_t*>(static_cast<char*>(sab->Data()) + static_cast<size_t>(at));
 }
 
 void Wait(const FunctionCallbackInfo<Value>& args) {
+  int32_t* word = WordOf(args, 2);
+  if (word == nullptr) return;
   int32_t expected = static_cast<int32_t>(args[2].As<Number>()->Value());
   double ms = args[3].As<Number>()->Value();
-  args.GetReturnValue().Set(FutexWait(WordOf(args), expected, ms));
+  args.GetReturnValue().Set(FutexWait(word, expected, ms));
 }
 
 void Wake(const FunctionCallbackInfo<Value>& args) {
+  int32_t* word = WordOf(args, 1);
+  if (word == nullptr) return;
   double count = args[2].As<Number>()->Value();
-  int n = count >= 2147483647.0 ? 2147483647 : static_cast<int>(count);
-  long r = syscall(SYS_futex, WordOf(args), FUTEX_WAKE, n, nullptr, nullptr, 0);
+  int n = !(count >= 1) ? 0 : count >= 2147483647.0 ? 2147483647 : static_cast<int>(count);
+  long r = syscall(SYS_futex, word, FUTEX_WAKE, n, nullptr, nullptr, 0);
   args.GetReturnValue().Set(static_cast<int>(r < 0 ? 0 : r));
 }
 
@@ -318,10 +353,16 @@ static void WaitAsyncImpl(const FunctionCallbackInfo<Value>& args) {
   auto* binding = static_cast<Binding*>(args.Data().As<v8::External>()->Value());
   std::shared_ptr<Env> env = binding->env;
   Isolate* isolate = args.GetIsolate();
+  int32_t* word = WordOf(args, 2);
+  if (word == nullptr) return;
+  if (!args[4]->IsFunction()) {
+    isolate->ThrowException(v8::Exception::TypeError(v8::String::NewFromUtf8(isolate, "concur_shm: bad argument").ToLocalChecked()));
+    return;
+  }
   Request req;
   req.env = env;
   req.store = args[0].As<SharedArrayBuffer>()->GetBackingStore();
-  req.addr = WordOf(args);
+  req.addr = word;
   req.expected = static_cast<int32_t>(args[2].As<Number>()->Value());
   req.ms = args[3].As<Number>()->Value();
   req.id = env->next++;

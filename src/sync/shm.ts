@@ -133,9 +133,22 @@ export function viewRef(view: ArrayBufferView): ViewRef | undefined {
   return { $shmView: name, pid: process.pid, fd, ino, size, byteOffset: view.byteOffset, length };
 }
 
-/** True for a ViewRef. */
+const isCount = (x: unknown): boolean => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+
+/** True for a ViewRef (an object that only looks like one, from a peer that lies, is refused by openView). */
 export function isViewRef(value: unknown): value is ViewRef {
   return value !== null && typeof value === 'object' && typeof (value as ViewRef).$shmView === 'string';
+}
+
+function checkRef(ref: ViewRef): void {
+  const ctor = Object.hasOwn(VIEWS, ref.$shmView) ? VIEWS[ref.$shmView]! : undefined;
+  const fields = [ref.pid, ref.fd, ref.ino, ref.size, ref.byteOffset, ref.length];
+  const fits =
+    ctor !== undefined &&
+    fields.every(isCount) &&
+    ref.byteOffset % (ctor as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT === 0 &&
+    ref.byteOffset + ref.length * (ctor as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT <= ref.size;
+  if (!fits) throw new TypeError(`not a reference to shared memory: ${JSON.stringify(ref)}`);
 }
 
 /** The typed array a ViewRef stands for, over this process's mapping of its region. */
@@ -143,6 +156,7 @@ export function openView(ref: ViewRef): ArrayBufferView {
   if (native === undefined) {
     throw new Error(`a primitive in shared memory arrived in process ${process.pid}, which cannot map it: ${nativeMissing}`);
   }
+  checkRef(ref);
   let buffer: SharedArrayBuffer;
   try {
     buffer = native.openRegion(ref.pid, ref.fd, ref.ino, ref.size);

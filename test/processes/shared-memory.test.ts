@@ -21,7 +21,7 @@ import {
   Value,
   sleep,
 } from '../../src/index.js';
-import { native, nativeMissing } from '../../src/sync/shm.js';
+import { native, nativeMissing, openView, type ViewRef } from '../../src/sync/shm.js';
 import { pipe, regionFds, regionInodes, shmTasks } from '../fixtures/shm-tasks.js';
 
 const inMemory = native !== undefined;
@@ -102,6 +102,33 @@ describe('primitives in shared memory between processes', () => {
     const { got, ticks } = await f.result();
     assert.equal(got, true);
     assert.ok(ticks > 0, 'timers ran while the child waited');
+  });
+
+  it('a reference to memory that lies (wrong types, out of range, not a region) is refused with an error, never a crash', () => {
+    const good = { $shmView: 'Int32Array', pid: process.pid, fd: 0, ino: 1, size: 4096, byteOffset: 0, length: 4 };
+    const lies: object[] = [
+      { ...good, pid: 'me' },
+      { ...good, $shmView: 'Function' },
+      { ...good, $shmView: 'constructor' },
+      { ...good, byteOffset: 4094 },
+      { ...good, length: 2 ** 40 },
+      { ...good, size: -1 },
+      good, // fd 0 is not a region of that inode
+      { ...good, pid: 2 ** 22 + 12345 }, // no such process
+    ];
+    for (const ref of lies) assert.throws(() => openView(ref as ViewRef), Error, JSON.stringify(ref));
+    if (native === undefined) return;
+    const sab = new SharedArrayBuffer(8);
+    assert.throws(() => native!.wait({} as SharedArrayBuffer, 0, 0, 1), TypeError);
+    assert.throws(() => native!.wait(sab, 'x' as unknown as number, 0, 1), TypeError);
+    assert.throws(() => native!.wake(sab, 6, 1), RangeError);
+    assert.throws(() => native!.wake(sab, 8, 1), RangeError);
+    assert.throws(() => native!.wake(sab, -4, 1), RangeError);
+    assert.equal(native.wake(sab, 4, NaN), 0);
+    assert.throws(() => native!.waitAsync(sab, 0, 0, 1, 'no' as never), TypeError);
+    assert.throws(() => native!.createRegion(-5), /EINVAL|Invalid/);
+    assert.throws(() => native!.openRegion(1.5, 0, 0, 0), /EINVAL|Invalid/);
+    assert.equal(native.regionOf('x' as never), undefined);
   });
 
   it('200 coroutines awaiting one Lock share a waiter thread: the thread count stays bounded, and each gets it in turn', { timeout: 60_000 }, async () => {

@@ -19,13 +19,17 @@ const PROXY_N = { counter: 5_000, pairs: 20_000, queue: 20_000 };
 async function one(what, n) {
   const { Event, Lock, Process, Semaphore, SharedQueue, Value } = await import('../dist/index.js');
   const { shmBench } = await import('./workers/shm-tasks.mjs');
+  const { queueBench } = await import('./workers/queue-tasks.mjs');
   if (what === 'counter') {
     const lock = new Lock();
     const v = new Value('i32', 0);
     const go = new Event();
     const done = new Semaphore(0);
-    const ps = [0, 1].map(() => new Process({ target: shmBench.count, args: [lock, v, go, done, n] }).start());
-    await new Promise((r) => setTimeout(r, 1000)); // both children up
+    const ready = new Semaphore(0);
+    const ps = [0, 1].map(() => new Process({ target: shmBench.count, args: [lock, v, ready, go, done, n] }).start());
+    // The clock starts once both children are up and waiting.
+    await ready.acquire();
+    await ready.acquire();
     const t0 = performance.now();
     go.set();
     await done.acquire();
@@ -37,16 +41,18 @@ async function one(what, n) {
   }
   if (what === 'pairs') {
     const lock = new Lock();
-    const out = new Value('f64', 0);
-    const p = new Process({ target: shmBench.pairs, args: [lock, n, out] }).start();
+    const out = new SharedQueue();
+    const p = new Process({ target: queueBench.lockPairsReport, args: [lock, n, out] }).start();
+    const rate = await out.get();
     await p.join();
-    return out.value;
+    return rate;
   }
   if (what === 'queue') {
     const q = new SharedQueue({ capacityBytes: 1 << 24 }); // as bench/queue.mjs
+    const ready = new Event();
     const go = new Event();
-    const p = new Process({ target: shmBench.produce, args: [q, go, n] }).start();
-    await new Promise((r) => setTimeout(r, 1000));
+    const p = new Process({ target: queueBench.fillWhenGo, args: [q, n, ready, go] }).start();
+    await ready.wait();
     const t0 = performance.now();
     go.set();
     for (let i = 0; i < n; i++) q.getSync();

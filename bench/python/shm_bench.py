@@ -11,7 +11,8 @@ import sys
 import time
 
 
-def count(lock, v, go, done, n):
+def count(lock, v, ready, go, done, n):
+    ready.release()
     go.wait()
     for _ in range(n):
         lock.acquire()
@@ -25,10 +26,12 @@ def counter(n):
     v = mp.Value('i', 0, lock=False)
     go = mp.Event()
     done = mp.Semaphore(0)
-    ps = [mp.Process(target=count, args=(lock, v, go, done, n)) for _ in range(2)]
+    ready = mp.Semaphore(0)
+    ps = [mp.Process(target=count, args=(lock, v, ready, go, done, n)) for _ in range(2)]
     for p in ps:
         p.start()
-    time.sleep(0.3)
+    ready.acquire()
+    ready.acquire()
     t0 = time.perf_counter()
     go.set()
     done.acquire()
@@ -57,7 +60,8 @@ def pairs(n):
     return out.value
 
 
-def produce(q, go, n):
+def produce(q, ready, go, n):
+    ready.release()
     go.wait()
     for i in range(n):
         q.put(i)
@@ -66,9 +70,10 @@ def produce(q, go, n):
 def queue(n):
     q = mp.Queue()
     go = mp.Event()
-    p = mp.Process(target=produce, args=(q, go, n))
+    ready = mp.Semaphore(0)
+    p = mp.Process(target=produce, args=(q, ready, go, n))
     p.start()
-    time.sleep(0.3)
+    ready.acquire()
     t0 = time.perf_counter()
     go.set()
     for _ in range(n):

@@ -13,7 +13,7 @@
  * whether what has no form of its own (objects, bigints, a string UTF-8 cannot carry)
  * is cloned or refused. Both ends of a lane are the same concur, so the format has no
  * version. The reader checks every length against its end, so malformed bytes are a
- * RangeError or TypeError, never another value.
+ * RangeError or TypeError (or v8's error, inside a clone), never another value.
  */
 import { deserialize, serialize } from 'node:v8';
 

@@ -20,9 +20,12 @@
 import { closeSync } from 'node:fs';
 import { EOFError } from '../futures/errors.js';
 import type { Endpoint } from '../transport/pipe.js';
-import { decodeValue, encodeValue } from '../transport/value-codec.js';
+import { decodeValue, encodeValue, type ValueCodecOptions } from '../transport/value-codec.js';
 import { toProxy } from '../proxy/proxies.js';
 import { HEADER_ROOM, MAX_RECORD, nextSeq, RingReader, RingWriter, unlinkRingFile } from './file-ring.js';
+
+/** What the ring carries: a string of any length that fits, and anything else as a clone (what does not fit goes over IPC). */
+export const RING_VALUES: ValueCodecOptions = { maxString: Infinity, clone: true };
 
 /** What travels over IPC for one relayed Pipe. */
 export interface RelayMessage {
@@ -105,7 +108,7 @@ export class RelayEndpoint implements Endpoint {
     const writer = this.#rings?.writer;
     if (writer !== undefined) {
       const scratch = (this.#scratch ??= Buffer.alloc(HEADER_ROOM + MAX_RECORD + 4));
-      const length = encodeValue(v, scratch, HEADER_ROOM);
+      const length = encodeValue(v, scratch, HEADER_ROOM, RING_VALUES);
       if (length >= 0 && writer.tryWrite(seq, scratch, length)) {
         if (!writer.readerAwake()) this.#io.send({ $concurPipe: this.#id, nudge: true });
         return;
@@ -169,7 +172,7 @@ export class RelayEndpoint implements Endpoint {
       }
       const record = reader?.tryRead();
       if (record === undefined) return;
-      const value = decodeValue(record.bytes, record.offset, record.length);
+      const value = decodeValue(record.bytes, record.offset, record.length, RING_VALUES);
       if (record.seq === this.#nextSeq) {
         this.#nextSeq = nextSeq(this.#nextSeq);
         this.#deliver(value);
@@ -192,7 +195,7 @@ export class RelayEndpoint implements Endpoint {
   readonly #onGone = (): void => {
     if (this.#ended) return;
     const reader = this.#rings?.reader;
-    for (let r = reader?.tryRead(); r !== undefined; r = reader?.tryRead()) this.#pending.set(r.seq, { value: decodeValue(r.bytes, r.offset, r.length) });
+    for (let r = reader?.tryRead(); r !== undefined; r = reader?.tryRead()) this.#pending.set(r.seq, { value: decodeValue(r.bytes, r.offset, r.length, RING_VALUES) });
     // In order from the next expected; a value lost with its process leaves a gap.
     const seqs = [...this.#pending.keys()].sort((a, b) => ((a - this.#nextSeq) >>> 0) - ((b - this.#nextSeq) >>> 0));
     for (const seq of seqs) {

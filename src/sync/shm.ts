@@ -123,8 +123,8 @@ const VIEWS: Record<string, new (b: SharedArrayBuffer, offset: number, length: n
 
 /** How another process finds the memory under `view`; undefined when it is not in a region. */
 export function viewRef(view: ArrayBufferView): ViewRef | undefined {
-  if (native === undefined || !isRegion(view.buffer)) return undefined;
-  const where = native.regionOf(view.buffer as SharedArrayBuffer);
+  if (native === undefined || !(view.buffer instanceof SharedArrayBuffer)) return undefined;
+  const where = native.regionOf(view.buffer);
   if (where === undefined) return undefined;
   const name = view.constructor.name;
   if (!(name in VIEWS)) return undefined;

@@ -47,21 +47,20 @@ export async function waitAsync(view: Int32Array, index: number, expected: numbe
   const left = remaining(deadline);
   if (left === 0) return Atomics.load(view, index) !== expected;
   const slice = Math.min(left, SLICE_MS);
+  // Memory other processes map waits in the kernel; the rest on V8's wait list.
+  let pending: Promise<unknown>;
   if (isRegion(view.buffer)) {
-    const keep = setTimeout(() => {}, slice + 1000);
-    try {
-      return (await futexWaitAsync(view, index, expected, slice)) !== 2 || remaining(deadline) > 0;
-    } finally {
-      clearTimeout(keep);
-    }
+    pending = futexWaitAsync(view, index, expected, slice).then((r) => (r === 2 ? 'timed-out' : 'ok'));
+  } else {
+    const r = Atomics.waitAsync(view, index, expected, slice);
+    if (!r.async) return r.value !== 'timed-out' || remaining(deadline) > 0;
+    pending = r.value;
   }
-  const r = Atomics.waitAsync(view, index, expected, slice);
-  if (!r.async) return r.value !== 'timed-out' || remaining(deadline) > 0;
-  // A pending waitAsync does not keep the event loop alive, but a waiter should, as a
+  // A pending wait does not keep the event loop alive, but a waiter should, as a
   // blocked Python thread does: hold it open with a timer until the wait ends.
   const keep = setTimeout(() => {}, slice + 1000);
   try {
-    return (await r.value) !== 'timed-out' || remaining(deadline) > 0;
+    return (await pending) !== 'timed-out' || remaining(deadline) > 0;
   } finally {
     clearTimeout(keep);
   }

@@ -1,7 +1,8 @@
 """multiprocessing.Manager's DictProxy from child processes, for bench/manager.mjs.
 
 Prints one JSON line: set+get pairs/s of one child process, of `clients` child
-processes together, and the median and p99 of one call's latency (a get) in us.
+processes together, the median and p99 of one call's latency (a get) in us, and
+the manager server's peak RSS in MiB (VmHWM, Linux).
 """
 import json
 import multiprocessing as mp
@@ -27,6 +28,17 @@ def latency(d, n, out):
         samples.append(time.perf_counter_ns() - t0)
     samples.sort()
     out.put((samples[len(samples) // 2] / 1000, samples[int(len(samples) * 0.99)] / 1000))
+
+
+def peak_rss_mb(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
 
 
 def rate(manager, clients, n):
@@ -59,4 +71,5 @@ if __name__ == "__main__":
         p.start()
         median, p99 = out.get()
         p.join()
-    print(json.dumps({"onePairsPerSec": one, "manyPairsPerSec": many, "clients": clients, "medianUs": median, "p99Us": p99}))
+        rss = peak_rss_mb(m._process.pid)
+    print(json.dumps({"onePairsPerSec": one, "manyPairsPerSec": many, "clients": clients, "medianUs": median, "p99Us": p99, "serverPeakRssMb": rss}))

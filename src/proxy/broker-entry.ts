@@ -145,10 +145,10 @@ function serve(conn: FramedSocket): void {
     socket.once('close', () => clearInterval(watch));
   }
   /** Opens a lane for this caller (its thread's calls, through FIFOs it made): same machine only. */
-  const openLane = (args: unknown[]): void => {
+  const openLane = (args: unknown[]): boolean => {
     if (tcp) throw new Error('lanes are for callers on the same machine (a Unix socket)');
     if (!Array.isArray(args) || lanes.size >= MAX_LANES) throw new Error(`a connection may open at most ${MAX_LANES} lanes`);
-    const lane = openLaneEnds(args[0], args[1], maxFrameBytes);
+    const lane = openLaneEnds(args[0], args[1], maxFrameBytes, args[2]);
     lanes.add(lane);
     lane.requests.once('close', () => lanes.delete(lane));
     const out = lane.replies;
@@ -167,6 +167,7 @@ function serve(conn: FramedSocket): void {
       sendFramed,
     };
     readFrames(lane, lane.requests, laneReplies, (bytes) => handle(bytes, laneReplies));
+    return lane.inMemory;
   };
   const fail = (callId: number, err: unknown, to: Replies): void => {
     if (callId !== 0) to.send(encodeReply(callId, 0, serializeError(err)));
@@ -188,8 +189,8 @@ function serve(conn: FramedSocket): void {
     }
     if (objectId === LANE_OBJECT && op === LANE_OP) {
       try {
-        openLane(args);
-        if (callId !== 0) to.send(encodeReply(callId, 1, undefined));
+        const inMemory = openLane(args);
+        if (callId !== 0) to.send(encodeReply(callId, 1, inMemory));
       } catch (err) {
         fail(callId, err, to);
       }

@@ -301,7 +301,7 @@ function laneTo(ref: ProxyRef): Lane | undefined {
   if (state.refused || state.lane !== undefined || ++state.calls < LANE_AFTER_CALLS) return undefined;
   state.refused = true; // until it opens: a call made while it opens goes through the helper
   try {
-    state.lane = makeLane((request, reply) => callRemoteSync({ ...ref, id: LANE_OBJECT }, LANE_OP, [request, reply]));
+    state.lane = makeLane((request, reply, memory) => callRemoteSync({ ...ref, id: LANE_OBJECT }, LANE_OP, [request, reply, memory]));
     state.refused = false;
   } catch {
     // no lane (no mkfifo, another user's owner, an owner gone): the helper serves as before
@@ -313,6 +313,13 @@ function laneTo(ref: ProxyRef): Lane | undefined {
 export function _lanesOpen(): number {
   let n = 0;
   for (const state of lanes.values()) if (state.lane !== undefined && !state.lane.closed) n++;
+  return n;
+}
+
+/** @internal How many of this thread's open lanes go through shared memory (for tests). */
+export function _lanesInMemory(): number {
+  let n = 0;
+  for (const state of lanes.values()) if (state.lane !== undefined && !state.lane.closed && state.lane.inMemory) n++;
   return n;
 }
 

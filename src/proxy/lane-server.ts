@@ -7,10 +7,16 @@
  * The paths come from an authenticated caller over its socket. They are opened only if
  * each is a FIFO this user owns (lstat first, then O_NOFOLLOW and fstat on what was
  * opened), and without blocking: the caller holds its own ends open already.
+ *
+ * A lane with shared memory (lane-memory.ts) is polled by this thread for a moment
+ * after each of its answers (pump() below), so that a caller making call after call
+ * finds its next one taken without waking anybody.
  */
 import { closeSync, constants, fstatSync, lstatSync, openSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { isAbsolute } from 'node:path';
+import { isViewRef, native, openView } from '../sync/shm.js';
+import { AREA_BYTES, BY_FIFO, CLIENT_IDLE, laneMemory, REP_LEN, REP_SEQ, REQ_LEN, REQ_SEQ, RING, SERVER_AWAKE, type LaneMemory } from './lane-memory.js';
 
 /** The owner's ends of a lane: calls come in on `requests`, answers go out on `replies`. */
 export interface LaneEnds {
@@ -18,6 +24,8 @@ export interface LaneEnds {
   /** Delivers every call frame, in order, to `handler` (frames before it wait for it). */
   onFrame(handler: (frame: Buffer) => void): void;
   readonly replies: Socket;
+  /** Whether calls come through shared memory (the caller's, mapped here) too. */
+  readonly inMemory: boolean;
   /**
    * Writes one whole frame (its length first) to the caller; `onLost` runs if it cannot
    * be (the caller is gone). While nothing waits in `replies`, the frame goes straight
@@ -48,7 +56,7 @@ function openFifo(path: unknown, flags: number): number {
  * The reply end is write-only, so once the caller's process is gone an answer meets
  * EPIPE (and what it carried is given back, as over a socket).
  */
-export function openLaneEnds(requestPath: unknown, replyPath: unknown, maxFrameBytes: number): LaneEnds {
+export function openLaneEnds(requestPath: unknown, replyPath: unknown, maxFrameBytes: number, memoryRef?: unknown): LaneEnds {
   const rfd = openFifo(requestPath, constants.O_RDONLY);
   let wfd: number;
   try {
@@ -64,6 +72,7 @@ export function openLaneEnds(requestPath: unknown, replyPath: unknown, maxFrameB
     throw new Error('a lane needs two FIFOs, not one');
   }
   const frames = new Frames(maxFrameBytes, () => close());
+  const polled = memoryRef === undefined ? undefined : mapMemory(memoryRef, frames, () => close());
   // Read straight into one buffer (no stream machinery per read): a call is a few dozen bytes.
   const requests = new Socket({
     fd: rfd,
@@ -73,6 +82,7 @@ export function openLaneEnds(requestPath: unknown, replyPath: unknown, maxFrameB
   } as ConstructorParameters<typeof Socket>[0]);
   const replies = new Socket({ fd: wfd, readable: false, writable: true });
   const close = (): void => {
+    if (polled !== undefined) lanesPolled.delete(polled);
     requests.destroy();
     replies.destroy();
   };
@@ -82,8 +92,7 @@ export function openLaneEnds(requestPath: unknown, replyPath: unknown, maxFrameB
   requests.on('error', close);
   replies.on('error', close);
   replies.on('close', close);
-  const send = (framed: Buffer, onLost?: () => void): void => {
-    if (replies.destroyed) return void onLost?.();
+  const sendByFifo = (framed: Buffer, onLost?: () => void): void => {
     if (replies.writableLength === 0 && !replies.pending) {
       try {
         const n = writeSync(wfd, framed);
@@ -100,7 +109,146 @@ export function openLaneEnds(requestPath: unknown, replyPath: unknown, maxFrameB
     // The rest (a large answer, a full pipe) goes through the stream, in order.
     replies.write(framed, onLost === undefined ? undefined : (err) => err && onLost());
   };
-  return { requests, replies, send, onFrame: (handler) => frames.onFrame(handler) };
+  const send = (framed: Buffer, onLost?: () => void): void => {
+    if (replies.destroyed) return void onLost?.();
+    if (polled === undefined) return sendByFifo(framed, onLost);
+    // An answer that gives back what it carried when it cannot be written goes by FIFO,
+    // where a caller that is gone makes the write fail (memory would take it silently).
+    const w = polled.memory.words;
+    const n = framed.length - 4;
+    const byFifo = n > AREA_BYTES || onLost !== undefined;
+    if (byFifo) w[REP_LEN] = BY_FIFO;
+    else {
+      polled.memory.reply.set(framed.subarray(4));
+      w[REP_LEN] = n;
+    }
+    polled.pending = false;
+    Atomics.store(w, REP_SEQ, (polled.answered = (polled.answered + 1) | 0));
+    if (raceSeam) stall(polled.answered);
+    if (Atomics.load(w, CLIENT_IDLE) === 1 && Atomics.exchange(w, CLIENT_IDLE, 0) === 1) sendByFifo(RING);
+    if (byFifo) sendByFifo(framed, onLost);
+    keepPolling();
+  };
+  return { requests, replies, send, inMemory: polled !== undefined, onFrame: (handler) => frames.onFrame(handler) };
+}
+
+// ---- lanes with shared memory -----------------------------------------------------
+
+/** The owner's state of one lane with memory. */
+interface PolledLane {
+  readonly memory: LaneMemory;
+  /** The last call taken (REQ_SEQ's value) and the answers written. */
+  taken: number;
+  answered: number;
+  /** A call was taken and its answer is not written yet. */
+  pending: boolean;
+  /** Copies the call in the memory out to the lane's handler, if there is a new one. */
+  take(): boolean;
+}
+
+/** How long this thread polls after the last call taken or answer written, before it sleeps (longer than a young-generation GC of a caller, so one does not cost a wake-up). */
+const POLL_MS = 0.1;
+/** Longest stretch the poll holds the event loop; then it lets it run once and goes on. */
+const SLICE_MS = 1;
+
+/**
+ * A test seam (CONCUR_TEST_LANE_RACE=1): every 16th answer stalls between publishing
+ * itself and looking whether the caller sleeps, longer than a caller polls, as a
+ * preempted thread would; the caller meanwhile makes its next call and goes to sleep.
+ */
+const raceSeam = process.env.CONCUR_TEST_LANE_RACE === '1';
+function stall(n: number): void {
+  if (n % 16 !== 0) return;
+  const until = performance.now() + 0.3;
+  while (performance.now() < until);
+}
+
+const lanesPolled = new Set<PolledLane>();
+let pumping = false;
+let scheduled = false;
+let lastWork = 0;
+
+/**
+ * Maps the caller's memory for this lane (`frames` gets its calls, as the FIFO's), or
+ * returns undefined when it cannot be mapped: the lane then works by FIFO alone, and
+ * the caller knows, as the open's answer says so.
+ */
+function mapMemory(ref: unknown, frames: Frames, refuse: () => void): PolledLane | undefined {
+  if (native === undefined || !isViewRef(ref)) return undefined;
+  let memory: LaneMemory;
+  try {
+    const view = openView(ref);
+    if (!(view instanceof Uint8Array)) return undefined;
+    memory = laneMemory(view);
+  } catch {
+    return undefined;
+  }
+  const lane: PolledLane = {
+    memory,
+    taken: 0,
+    answered: 0,
+    pending: false,
+    take() {
+      const w = memory.words;
+      const seq = Atomics.load(w, REQ_SEQ);
+      if (seq === lane.taken || lane.pending) return false;
+      lane.taken = seq;
+      const n = w[REQ_LEN]!;
+      if (n < 4 || n > AREA_BYTES) {
+        refuse(); // not a call this side wrote: the caller does not speak this protocol
+        return false;
+      }
+      lane.pending = true;
+      frames.deliver(Buffer.from(memory.request.subarray(0, n)));
+      return true;
+    },
+  };
+  // A ring (an empty frame on the FIFO): look at the memory, and poll on for a while.
+  frames.onRing = () => {
+    if (lane.take()) keepPolling();
+  };
+  lanesPolled.add(lane);
+  return lane;
+}
+
+/** Keeps this thread polling the lanes for POLL_MS from now. */
+function keepPolling(): void {
+  lastWork = performance.now();
+  if (pumping || scheduled) return;
+  scheduled = true;
+  setImmediate(pump);
+}
+
+/**
+ * Polls every lane's memory for calls until none came for POLL_MS; then says it sleeps
+ * (SERVER_AWAKE = 0) and looks once more. A call whose answer is not ready at once (it
+ * waits for a lock, say) ends the slice, so the event loop can produce it.
+ */
+function pump(): void {
+  scheduled = false;
+  pumping = true;
+  try {
+    const start = performance.now();
+    for (const lane of lanesPolled) Atomics.store(lane.memory.words, SERVER_AWAKE, 1);
+    for (;;) {
+      let waiting = false;
+      for (const lane of lanesPolled) {
+        if (lane.take()) lastWork = performance.now();
+        if (lane.pending) waiting = true;
+      }
+      const now = performance.now();
+      if (now - lastWork > POLL_MS) break;
+      if (waiting || now - start > SLICE_MS) {
+        scheduled = true;
+        setImmediate(pump); // still awake: callers need not ring
+        return;
+      }
+    }
+    for (const lane of lanesPolled) Atomics.store(lane.memory.words, SERVER_AWAKE, 0);
+    for (const lane of lanesPolled) if (lane.take()) keepPolling();
+  } finally {
+    pumping = false;
+  }
 }
 
 /** Bytes read from a request FIFO at a time. */
@@ -118,6 +266,9 @@ export class Frames {
   #have = 0;
   #head = Buffer.alloc(4);
   #headHave = 0;
+
+  /** What a ring means (a lane with memory sets it); without it, an empty frame is nothing. */
+  onRing: (() => void) | undefined;
 
   constructor(
     readonly maxFrameBytes: number,
@@ -142,7 +293,7 @@ export class Frames {
         if (this.#have < this.#partial.length) return;
         const frame = this.#partial;
         this.#partial = undefined;
-        this.#deliver(frame);
+        this.deliver(frame);
         continue;
       }
       let length: number;
@@ -160,7 +311,7 @@ export class Frames {
       }
       if (length > this.maxFrameBytes) return this.refuse();
       if (n - at >= length) {
-        this.#deliver(Buffer.from(chunk.subarray(at, at + length)));
+        this.deliver(Buffer.from(chunk.subarray(at, at + length)));
         at += length;
       } else {
         this.#partial = Buffer.allocUnsafe(length);
@@ -169,7 +320,9 @@ export class Frames {
     }
   }
 
-  #deliver(frame: Buffer): void {
+  /** Hands a frame to the handler (or keeps it until there is one). An empty frame is a ring. */
+  deliver(frame: Buffer): void {
+    if (frame.length === 0) return this.onRing?.();
     if (this.#handler !== undefined) this.#handler(frame);
     // Before the broker listens (it does at once), a frame waits: at most what one read held.
     else if (this.#early.length < 1024) this.#early.push(frame);

@@ -14,6 +14,10 @@
  * the lane ends the read with EOF at once, and a call to an owner that is gone fails
  * on EPIPE. A request FIFO's reader is only the owner for the same reason.
  *
+ * Where both sides can map shared memory, a lane also has a region (lane-memory.ts):
+ * calls and answers go through it, each side polls it for a moment before it sleeps,
+ * and the FIFOs carry only the rings that wake a sleeper and frames too large for it.
+ *
  * A lane belongs to the connection its thread's helper opened to the owner: the owner
  * serves its calls for the same caller (the same locks held, the same references
  * counted), and drops it when that connection closes. The FIFOs are made in a fresh
@@ -24,13 +28,23 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { allocShared, native, viewRef, type ViewRef } from '../sync/shm.js';
 import { ownedPrefix, sweepDeadOwners } from '../util/leftovers.js';
 import { writeCompactCall } from './compact.js';
+import { AREA_BYTES, BY_FIFO, CLIENT_IDLE, LANE_BYTES, laneMemory, REP_LEN, REP_SEQ, REQ_LEN, REQ_SEQ, RING, SERVER_AWAKE, type LaneMemory } from './lane-memory.js';
 import { encodeCall } from './protocol.js';
 
 const DIR_PREFIX = 'concur-lane-';
 /** Bytes of the buffer an answer is read into; a larger answer gets one of its own. */
 const READ_BUFFER = 64 * 1024;
+/**
+ * How long a caller polls the lane's memory for its answer before it sleeps: an owner
+ * that is polling too answers within a few microseconds, and waking a sleeping process
+ * costs tens of them on an idle machine.
+ */
+const SPIN_MS = 0.05;
+/** Whether lanes may use shared memory (CONCUR_LANE_MEMORY=0: FIFOs only, to compare). */
+const memoryAllowed = native !== undefined && process.env.CONCUR_LANE_MEMORY !== '0';
 
 /** The lane is closed: its owner dropped it, or is gone. */
 export class LaneClosed extends Error {}
@@ -42,10 +56,20 @@ export class Lane {
   #out = Buffer.allocUnsafe(256);
   #in = Buffer.allocUnsafe(READ_BUFFER);
   #closed = false;
+  readonly #memory: LaneMemory | undefined;
+  /** Calls put in the memory, and answers taken (each as its word counts them, wrapping). */
+  #sent = 0;
+  #answered = 0;
 
-  constructor(request: number, reply: number) {
+  constructor(request: number, reply: number, memory?: LaneMemory) {
     this.#request = request;
     this.#reply = reply;
+    this.#memory = memory;
+  }
+
+  /** Whether calls go through shared memory (else through the FIFOs). */
+  get inMemory(): boolean {
+    return this.#memory !== undefined;
   }
 
   /** Whether the lane was closed (by close(), or because it failed). */
@@ -76,7 +100,8 @@ export class Lane {
     out.writeUInt32LE(size - 4, 0);
     out.writeUInt32LE(callId, 4);
     try {
-      for (let sent = 0; sent < size; ) sent += writeSync(this.#request, out, sent, size - sent);
+      if (this.#memory !== undefined) return this.#callInMemory(this.#memory, out, size);
+      this.#write(out, size);
       return this.#readFrame();
     } catch (err) {
       this.close();
@@ -84,6 +109,64 @@ export class Lane {
       const code = (err as NodeJS.ErrnoException).code;
       throw new LaneClosed(code === 'EPIPE' ? 'the owner closed the lane' : `the lane failed: ${(err as Error).message}`, { cause: err });
     }
+  }
+
+  #write(frame: Buffer, size: number): void {
+    for (let sent = 0; sent < size; ) sent += writeSync(this.#request, frame, sent, size - sent);
+  }
+
+  /** A call through the memory (a large one through the request FIFO), and its answer. */
+  #callInMemory(m: LaneMemory, out: Buffer, size: number): Buffer {
+    const w = m.words;
+    if (size - 4 <= AREA_BYTES) {
+      m.request.set(out.subarray(4, size));
+      w[REQ_LEN] = size - 4; // published by the store below
+      Atomics.store(w, REQ_SEQ, (this.#sent = (this.#sent + 1) | 0));
+      if (Atomics.load(w, SERVER_AWAKE) === 0) this.#write(RING, 4);
+    } else {
+      this.#write(out, size);
+    }
+    const expected = (this.#answered = (this.#answered + 1) | 0);
+    if (Atomics.load(w, REP_SEQ) !== expected) {
+      const until = performance.now() + SPIN_MS;
+      while (Atomics.load(w, REP_SEQ) !== expected && performance.now() < until);
+      if (Atomics.load(w, REP_SEQ) !== expected) this.#sleep(w, expected);
+    }
+    const n = Atomics.load(w, REP_LEN);
+    if (n === BY_FIFO) {
+      const frame = this.#readFrame(true);
+      if (frame.length === 0) throw new LaneClosed('the owner rang out of turn');
+      return frame;
+    }
+    if (n < 4 || n > AREA_BYTES) throw new LaneClosed(`the owner wrote an answer of ${n} bytes into the lane`);
+    this.#in.set(m.reply.subarray(0, n));
+    return this.#in.subarray(0, n);
+  }
+
+  /**
+   * Blocks reading rings from the reply FIFO until answer `expected` is in the memory.
+   * Each time this side says it sleeps (CLIENT_IDLE from 0 to 1) the owner may take
+   * the word back and ring once, and only then; that ring may come for an earlier
+   * answer, late (the owner was preempted between publishing it and looking), so a
+   * ring proves nothing: the word is set again before each read, and every ring owed
+   * is read before the call ends, one frame at a time, so no later call finds one.
+   */
+  #sleep(w: Int32Array, expected: number): void {
+    let owed = 0;
+    let read = 0;
+    for (;;) {
+      if (Atomics.exchange(w, CLIENT_IDLE, 1) === 0) owed++;
+      if (Atomics.load(w, REP_SEQ) === expected) break;
+      this.#readRing();
+      read++;
+    }
+    // The last time it said so was not taken: no ring for it.
+    if (Atomics.exchange(w, CLIENT_IDLE, 0) === 1) owed--;
+    for (; read < owed; read++) this.#readRing();
+  }
+
+  #readRing(): void {
+    if (this.#readFrame(true).length !== 0) throw new LaneClosed('the owner answered out of turn');
   }
 
   /** This lane's output buffer, grown to at least `size` bytes (what it held is kept). */
@@ -96,10 +179,15 @@ export class Lane {
     return this.#out;
   };
 
-  #readFrame(): Buffer {
+  /**
+   * Reads one frame from the reply FIFO. Without memory only one answer is ever in it,
+   * so a read may take as much as is there; with memory a ring may precede an answer,
+   * and `exact` reads take no byte past the frame.
+   */
+  #readFrame(exact = false): Buffer {
     let buffer = this.#in;
     let got = 0;
-    while (got < 4) got += this.#read(buffer, got, buffer.length - got);
+    while (got < 4) got += this.#read(buffer, got, exact ? 4 - got : buffer.length - got);
     const size = 4 + buffer.readUInt32LE(0);
     if (size > buffer.length) {
       const bigger = Buffer.allocUnsafe(size);
@@ -139,7 +227,7 @@ export const lanesPossible = process.platform === 'linux';
  * owner, over its socket, to open the paths it is given, and throws if it would not).
  * The FIFOs are unlinked before this returns, whatever happens.
  */
-export function makeLane(ownerOpens: (requestPath: string, replyPath: string) => void): Lane {
+export function makeLane(ownerOpens: (requestPath: string, replyPath: string, memory: ViewRef | undefined) => unknown): Lane {
   const base = tmpdir();
   sweepDeadOwners(base, DIR_PREFIX);
   const dir = mkdtempSync(join(base, ownedPrefix(DIR_PREFIX)));
@@ -160,13 +248,22 @@ export function makeLane(ownerOpens: (requestPath: string, replyPath: string) =>
     const request = open(requestPath, constants.O_WRONLY);
     const heldWriter = open(replyPath, constants.O_RDWR);
     const reply = open(replyPath, constants.O_RDONLY);
-    ownerOpens(requestPath, replyPath);
+    let memory: LaneMemory | undefined;
+    let ref: ViewRef | undefined;
+    if (memoryAllowed) {
+      const { buffer, byteOffset } = allocShared(LANE_BYTES);
+      const bytes = new Uint8Array(buffer, byteOffset, LANE_BYTES);
+      memory = laneMemory(bytes);
+      ref = viewRef(bytes);
+    }
+    // An owner that maps the memory says so; one that cannot (no native part) serves the FIFOs alone.
+    const mapped = ownerOpens(requestPath, replyPath, ref) === true;
     // From now on the owner is the request FIFO's only reader and the reply's only writer.
     for (const fd of [heldReader, heldWriter]) {
       closeSync(fd);
       fds.splice(fds.indexOf(fd), 1);
     }
-    return new Lane(request, reply);
+    return new Lane(request, reply, mapped ? memory : undefined);
   } catch (err) {
     for (const fd of fds) closeSync(fd);
     throw err;

@@ -118,6 +118,9 @@ export const NAMESPACE: Record<string, Op> = {
   set: (m: Map<string, unknown>, [name, v]) => void put(m, name, v),
   delete: (m: Map<string, unknown>, [name]) => DICT.delete!(m, [name], undefined as never, undefined as never),
   has: (m: Map<string, unknown>, [name]) => m.has(name),
+  names: (m: Map<string, unknown>) => [...m.keys()],
+  /** [value] when the name is set, [] when not (a property's descriptor needs both). */
+  lookup: (m: Map<string, unknown>, [name], caller) => (m.has(name) ? out(caller, [m.get(name)]) : []),
   entries: (m: Map<string, unknown>, _a, caller) => out(caller, [...m.entries()]),
 };
 

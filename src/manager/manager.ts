@@ -254,7 +254,7 @@ export class Manager implements AsyncDisposable {
   list<T = unknown>(init?: Iterable<T>): ListProxy<T> {
     return this.#create('list', [init === undefined ? undefined : [...init]]);
   }
-  /** An object of named values in the server: `ns.x` reads it, `ns.x = 1` writes it. */
+  /** An object of named values in the server: `ns.x` reads it, `ns.x = 1` writes it, `delete ns.x` and `'x' in ns` ask it. */
   namespace<T extends object = Record<string, unknown>>(init?: T): NamespaceProxy<T> {
     return this.#create('namespace', [init]);
   }

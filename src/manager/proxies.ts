@@ -3,7 +3,8 @@
  * synchronous round trip to the manager's server (callRemoteSync: the thread blocks on
  * Atomics.wait while its proxy helper does the socket I/O), so a DictProxy reads like a
  * Map. A proxy is plain data (its reference) plus a registered class: it crosses into
- * threads and processes, and into other managed containers, and is revived there.
+ * threads and processes, and into other managed containers, and is revived there (a
+ * namespace's users hold a JS Proxy around that data: see namespaceView).
  *
  * Lifetime: the server counts, per connection, the proxies each caller holds.
  *
@@ -21,7 +22,7 @@ import { inspect } from 'node:util';
 import { EOFError, RemoteError } from '../futures/errors.js';
 import { callRemote, callRemoteSync } from '../proxy/client.js';
 import { onCrossing } from '../proxy/proxies.js';
-import { brandInstance, onLeaving, onRevive, registerShared, reviveShared } from '../sync/shared.js';
+import { brandInstance, onLeaving, onRevive, registerShared, reviveWithin } from '../sync/shared.js';
 import { forEachProxy, managedRefOf, type ManagedRef } from './refs.js';
 
 // ---- lifetime -------------------------------------------------------------------
@@ -119,15 +120,17 @@ export function incoming<T>(value: T, from: string): T {
   if (value === null || typeof value !== 'object') return value;
   arrivingFrom = from;
   try {
-    forEachProxy(value, undefined, (proxy, ref) => {
-      const reached = aliases.get(ref.addr);
-      if (reached !== undefined) (proxy as { _ref: ManagedRef })._ref = { ...ref, addr: reached };
-      reviveShared(proxy);
-    });
+    if (aliases.size > 0) {
+      forEachProxy(value, undefined, (proxy, ref) => {
+        const reached = aliases.get(ref.addr);
+        if (reached !== undefined) (proxy as { _ref: ManagedRef })._ref = { ...ref, addr: reached };
+      });
+    }
+    // In place, with views (a namespace's) where their data came: the answer is fresh.
+    return reviveWithin(value);
   } finally {
     arrivingFrom = undefined;
   }
-  return value;
 }
 
 /**
@@ -351,7 +354,10 @@ const setLocal = (receiver: object, p: string | symbol, v: unknown): boolean => 
   return true;
 };
 
-/** A Namespace of the manager's server: `ns.x` reads, `ns.x = 1` writes there; names starting with `_` stay local. */
+/**
+ * A Namespace of the manager's server: `ns.x` reads, `ns.x = 1` writes, `delete ns.x`
+ * deletes there, `'x' in ns` and `Object.keys(ns)` ask it; names starting with `_` stay local.
+ */
 export type NamespaceProxy<T extends object = Record<string, unknown>> = T & { readonly _ref: ManagedRef };
 
 const NamespaceClass = trappingClass(
@@ -377,6 +383,51 @@ const NamespaceClass = trappingClass(
     },
   },
 );
+
+type NamespaceData = { readonly _ref: ManagedRef } & Record<string | symbol, unknown>;
+
+/**
+ * What users hold of a namespace: a JS Proxy around its data (namespaceData), since only
+ * a Proxy's own traps see `delete ns.x`, `'x' in ns` and `Object.keys(ns)`; the
+ * prototype's traps above see only reads and writes (they serve the data where it is met
+ * bare, nested in a task's argument). What crosses into a thread or process is the data
+ * (see sync/views.ts), revived there as a view again.
+ */
+const namespaceView: ProxyHandler<NamespaceData> = {
+  get: (data, p) => (isLocal(p) || p in data ? Reflect.get(data, p) : callManaged(data._ref, 'get', [p])),
+  set: (data, p, v) => {
+    if (isLocal(p)) return setLocal(data, p, v);
+    callManaged(data._ref, 'set', [p, v]);
+    return true;
+  },
+  has: (data, p) => (isLocal(p) || p in data ? Reflect.has(data, p) : (callManaged(data._ref, 'has', [p]) as boolean)),
+  // A missing name deletes as a missing property does in JS: true, no error (Python raises AttributeError).
+  deleteProperty: (data, p) => {
+    if (isLocal(p)) return Reflect.deleteProperty(data, p);
+    callManaged(data._ref, 'delete', [p]);
+    return true;
+  },
+  // The server's names (enumerable), then the local ones (not), so Object.keys, spreading
+  // and Object.entries list the server's attributes only.
+  ownKeys: (data) => [...(callManaged(data._ref, 'names', []) as string[]).filter((n) => !isLocal(n)), ...Reflect.ownKeys(data)],
+  getOwnPropertyDescriptor: (data, p) => {
+    if (isLocal(p)) {
+      const local = Reflect.getOwnPropertyDescriptor(data, p);
+      return local === undefined ? undefined : { ...local, enumerable: false };
+    }
+    const found = callManaged(data._ref, 'lookup', [p]) as [] | [unknown];
+    return found.length === 0 ? undefined : { value: found[0], writable: true, enumerable: true, configurable: true };
+  },
+  defineProperty: (data, p, desc) => {
+    if (isLocal(p)) return Reflect.defineProperty(data, p, desc);
+    // Only what a plain write can say: the server keeps values, not descriptors.
+    if (!('value' in desc) || desc.configurable === false || desc.writable === false) return false;
+    callManaged(data._ref, 'set', [p, desc.value]);
+    return true;
+  },
+  // Its data must stay extensible: the server's names come and go.
+  preventExtensions: () => false,
+};
 
 /** A proxy of an object of a registered type: its exposed methods run in the manager's server. */
 export type ObjectProxy<T> = T & { readonly _ref: ManagedRef };
@@ -417,5 +468,5 @@ export function objectData(ref: ManagedRef, typeid: string, exposed: string[]): 
 registerShared('RemoteDict', DictProxy);
 registerShared('RemoteList', ListProxy);
 registerShared('RemoteManagedValue', ValueProxy);
-registerShared('RemoteNamespace', NamespaceClass);
+registerShared('RemoteNamespace', NamespaceClass, (data) => new Proxy(data as NamespaceData, namespaceView));
 registerShared('RemoteObject', ObjectClass);

@@ -17,6 +17,7 @@ import { runTarget } from './run-target.js';
 import { reviveRunnable } from '../util/runnable.js';
 import '../proxy/proxies.js'; // registers the proxies a primitive becomes here
 import { raiseMallocThresholds } from '../util/allocator.js';
+import { sendingData } from '../sync/views.js';
 
 markChildProcess();
 claimDaemonic();
@@ -49,7 +50,7 @@ function startPoolWorker(init: WorkerInit): void {
   const runtime = new WorkerRuntime(
     {
       send: (message) => {
-        process.send!(message);
+        sendingData(message, (m) => process.send!(m));
       },
     },
     ctrl,

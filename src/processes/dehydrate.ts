@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { receiveMessageOnPort } from 'node:worker_threads';
 import { Connection, type Endpoint } from '../transport/pipe.js';
-import { isShared } from '../sync/shared.js';
+import { isShared, sendingData } from '../sync/shared.js';
 import { registerReviver } from './revive.js';
 import { toProxy } from '../proxy/proxies.js';
 import { createRingFile, openRingFile, RingReader, RingWriter, ringsAvailable } from './file-ring.js';
@@ -73,7 +73,7 @@ export function dehydrate(args: readonly unknown[]): { args: unknown[]; attach(c
         let seq = 0;
         endpoint.listen(
           (value) => {
-            if (child.connected) child.send({ $concurPipe: id, seq: ++seq, value: toProxy(value) } satisfies RelayMessage);
+            if (child.connected) sendingData(toProxy(value), (v) => child.send({ $concurPipe: id, seq: ++seq, value: v } satisfies RelayMessage));
           },
           () => {
             if (child.connected) child.send({ $concurPipe: id, seq: ++seq, close: true } satisfies RelayMessage);

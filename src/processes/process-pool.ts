@@ -10,6 +10,7 @@ import { checkMayHaveChildren, readExitReport, spawnChild, STATUS_FD } from './s
 import type { Future } from '../futures/future.js';
 import type { TaskFunction } from '../futures/executor.js';
 import type { TaskMode } from '../futures/task-mode.js';
+import { sendingData } from '../sync/views.js';
 
 let workerCount = 0;
 
@@ -114,7 +115,7 @@ export class ProcessPoolExecutor extends PoolExecutor {
     const ref = (): void => handles().forEach((h) => h?.ref?.());
     return {
       post: (message) => {
-        if (child.connected) child.send(message);
+        if (child.connected) sendingData(message, (m) => child.send(m as never));
       },
       terminate: () => {
         ref(); // wait for the exit we asked for

@@ -23,6 +23,7 @@ import type { Endpoint } from '../transport/pipe.js';
 import { decodeValue, encodeValue, type ValueCodecOptions } from '../transport/value-codec.js';
 import { toProxy } from '../proxy/proxies.js';
 import { HEADER_ROOM, MAX_RECORD, nextSeq, RingReader, RingWriter, unlinkRingFile } from './file-ring.js';
+import { sendingData } from '../sync/views.js';
 
 /** What the ring carries: a string of any length that fits, and anything else as a clone (what does not fit goes over IPC). */
 export const RING_VALUES: ValueCodecOptions = { maxString: Infinity, clone: true };
@@ -114,7 +115,7 @@ export class RelayEndpoint implements Endpoint {
         return;
       }
     }
-    this.#io.send({ $concurPipe: this.#id, seq, value: v });
+    sendingData(v, (plain) => this.#io.send({ $concurPipe: this.#id, seq, value: plain }));
   }
 
   close(): void {

@@ -4,6 +4,7 @@ import { entryUrl } from '../util/entry-url.js';
 import { childExecArgv } from '../util/exec-argv.js';
 import { childProcess } from '../util/lazy-builtin.js';
 import { treeEnv } from '../sync/shm-tree.js';
+import { sendingData } from '../sync/views.js';
 
 // A child runs TypeScript only if it has a loader; from sources concur itself needs one.
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
@@ -69,7 +70,7 @@ export function spawnChild(init: ChildInit, options: SpawnOptions): ChildProcess
     env: { ...(options.env ?? process.env), ...treeEnv(), CONCUR_PARENT_PID: String(process.pid), CONCUR_CHILD_NAME: options.name, [DAEMONIC]: options.daemon ? '1' : '' },
   });
   try {
-    child.send({ $concurInit: init });
+    sendingData(init, (plain) => child.send({ $concurInit: plain }));
   } catch (err) {
     // An argument that cannot be serialized: the child would wait for its init forever.
     child.kill('SIGKILL');

@@ -6,6 +6,7 @@
  */
 import { deserialize, serialize } from 'node:v8';
 import { COMPACT, readCompactCall, readCompactReply } from './compact.js';
+import { sendingData } from '../sync/views.js';
 
 /** Where a shared object lives and how to reach it: carried by each of its proxies. */
 export interface ProxyRef {
@@ -72,7 +73,7 @@ export const callIdOf = (frame: Uint8Array): number => Buffer.from(frame.buffer,
 
 /** A call's frame. */
 export const encodeCall = (callId: number, objectId: number, op: string, args: unknown[]): Buffer =>
-  withCallId(callId, serialize([objectId, op, args]));
+  withCallId(callId, sendingData([objectId, op, args], serialize));
 
 /** A call frame's contents (in v8's form, or the compact one of compact.ts). */
 export const decodeCall = (frame: Buffer): [objectId: number, op: string, args: unknown[]] =>
@@ -83,7 +84,7 @@ const DONE = Buffer.alloc(0);
 
 /** A reply's frame. */
 export const encodeReply = (callId: number, ok: 0 | 1, value: unknown): Buffer =>
-  withCallId(callId, ok === 1 && value === undefined ? DONE : serialize([ok, value]));
+  withCallId(callId, ok === 1 && value === undefined ? DONE : sendingData([ok, value], serialize));
 
 /** A reply frame's contents (in v8's form, or the compact one of compact.ts). */
 export function decodeReply(frame: Uint8Array): [ok: 0 | 1, value: unknown] {

@@ -15,7 +15,7 @@
  */
 import { BrokenBarrierError, Empty, Full, TimeoutError } from '../futures/errors.js';
 import { toSharedMemory } from '../sync/shm-crossing.js';
-import { brandInstance, kindOf, leavingWithin, registerShared, reviveWithin } from '../sync/shared.js';
+import { brandInstance, dataOf, kindOf, leavingWithin, registerShared, reviveWithin } from '../sync/shared.js';
 import { hold, holdSync, withLock, type AcquireOptions } from '../sync/semlock.js';
 import { waitFor, waitForSync } from '../sync/condition.js';
 import { untilShutDown } from '../queues/until-shutdown.js';
@@ -402,7 +402,7 @@ export function toProxy<T>(value: T, memory = true): T {
   if (kind === undefined) return value;
   if (isRemote(kind)) {
     for (const hook of crossingHooks) hook(value as object);
-    return value;
+    return dataOf(value); // a view (a namespace's) crosses as its data
   }
   // Memory every process maps, where it can: no owner in between.
   const inMemory = memory ? toSharedMemory(value as object) : undefined;

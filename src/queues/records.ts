@@ -7,6 +7,7 @@
  *   wrap round the ring's end: the helpers here read and write across it.
  */
 import { deserialize, serialize } from 'node:v8';
+import { sendingData } from '../sync/views.js';
 
 /** Tag of a record holding a float64. */
 export const TAG_NUMBER = 1;
@@ -52,7 +53,7 @@ export function encode(item: unknown, reuse = false): Uint8Array {
   }
   let body: Buffer;
   try {
-    body = serialize(item);
+    body = sendingData(item, serialize);
   } catch (err) {
     throw new TypeError(`the item cannot be put on a SharedQueue: ${(err as Error).message}`, { cause: err });
   }

@@ -22,6 +22,7 @@ import { AuthenticationError, WorkerCrashedError } from '../futures/errors.js';
 import type { TaskMode } from '../futures/task-mode.js';
 import { deserializeError, serializeError } from '../transport/errors.js';
 import type { PortableTask } from './names.js';
+import { sendingData } from '../sync/views.js';
 
 /** The format version of jobs and results this code writes and reads. */
 export const FORMAT = 2;
@@ -175,7 +176,7 @@ function flatJson(value: unknown): boolean {
 export function encodeValue(value: unknown, what: string): string {
   if (flatJson(value)) return `j${JSON.stringify(value)}`;
   try {
-    return `v${serialize(value).toString('base64')}`;
+    return `v${sendingData(value, serialize).toString('base64')}`;
   } catch (err) {
     throw new TypeError(`${what} cannot be sent through Redis: ${(err as Error).message}`);
   }

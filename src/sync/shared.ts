@@ -5,19 +5,26 @@
  * that name, and `reviveShared` gives a clone its methods back.
  */
 import { isViewRef, openView, type ViewRef } from './shm.js';
+import { addView, isView } from './views.js';
+
+export { dataOf, sendingData, withoutViews } from './views.js';
 
 const KIND = '__concurShared';
 const classes = new Map<string, Function>();
 
 /** Registers a primitive class; its instances are revived after crossing into a thread. */
-export function registerShared(kind: string, cls: Function): void {
+export function registerShared(kind: string, cls: Function, view?: (data: object) => object): void {
   classes.set(kind, cls);
+  if (view !== undefined) viewMakers.set(kind, view);
   Object.defineProperty(cls.prototype, KIND, { value: kind, enumerable: false, configurable: true });
 }
 
-/** Gives a structured clone of a primitive its class back (in place); other values pass through. */
+/**
+ * Gives a structured clone of a primitive its class back (in place; its kind's view of it
+ * is returned, and put in place of those in its fields); other values pass through.
+ */
 export function reviveShared<T>(value: T): T {
-  if (value === null || typeof value !== 'object') return value;
+  if (value === null || typeof value !== 'object' || isView(value)) return value;
   const kind = (value as Record<string, unknown>)[KIND];
   if (typeof kind !== 'string') return value;
   const cls = classes.get(kind);
@@ -28,9 +35,32 @@ export function reviveShared<T>(value: T): T {
     const fields = value as Record<string, unknown>;
     for (const k of Object.keys(fields)) if (isViewRef(fields[k])) fields[k] = openView(fields[k] as ViewRef);
   }
-  for (const v of Object.values(value as object)) reviveShared(v);
+  const fields = value as Record<string, unknown>;
+  for (const k of Object.keys(fields)) {
+    const v = fields[k];
+    const revived = reviveShared(v);
+    if (revived !== v) fields[k] = revived;
+  }
   if (fresh) for (const hook of revivalHooks) hook(value as object, kind);
-  return value;
+  return viewOf(value);
+}
+
+const viewMakers = new Map<string, (data: object) => object>();
+const viewOfData = new WeakMap<object, object>();
+
+/** The view of `data` (one per instance, so a value revived twice is the same object), or `data` for a kind without views. */
+export function viewOf<T>(data: T): T {
+  if (data === null || typeof data !== 'object') return data;
+  const kind = (data as Record<string, unknown>)[KIND];
+  const make = typeof kind === 'string' ? viewMakers.get(kind) : undefined;
+  if (make === undefined || isView(data)) return data;
+  let view = viewOfData.get(data);
+  if (view === undefined) {
+    view = make(data);
+    viewOfData.set(data, view);
+    addView(view, data);
+  }
+  return view as T;
 }
 
 const revivalHooks: Array<(value: object, kind: string) => void> = [];
@@ -66,9 +96,37 @@ function forEachShared(value: unknown, visit: (shared: object) => void, seen?: S
   }
 }
 
-/** `reviveShared` for every primitive (or proxy) inside `value` too (a queue's item); returns `value`. */
-export function reviveWithin<T>(value: T): T {
-  forEachShared(value, reviveShared);
+/**
+ * `reviveShared` for every primitive (or proxy) inside `value` too (a queue's item, a
+ * manager's answer): in place, views put where their data was; returns `value` (or its
+ * view). The value must be fresh from a clone: the containers in it are changed.
+ */
+export function reviveWithin<T>(value: T, seen = new Set<object>()): T {
+  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return value;
+  if (typeof (value as Record<string, unknown>)[KIND] === 'string') return reviveShared(value);
+  if (seen.has(value)) return value;
+  seen.add(value);
+  if (value instanceof Map) {
+    for (const [k, v] of value) {
+      reviveWithin(k, seen); // a key keeps its identity: it is revived, not replaced
+      const w = reviveWithin(v, seen);
+      if (w !== v) value.set(k, w);
+    }
+  } else if (value instanceof Set) {
+    const items = [...value];
+    const revived = items.map((v) => reviveWithin(v, seen));
+    if (revived.some((v, i) => v !== items[i])) {
+      value.clear();
+      for (const v of revived) value.add(v);
+    }
+  } else if (Array.isArray(value) || Object.getPrototypeOf(value) === Object.prototype) {
+    const fields = value as Record<string, unknown>;
+    for (const k of Object.keys(fields)) {
+      const v = fields[k];
+      const w = reviveWithin(v, seen);
+      if (w !== v) fields[k] = w;
+    }
+  }
   return value;
 }
 

@@ -7,6 +7,7 @@ import type { WorkerInit } from '../pool/worker-runtime.js';
 import type { TaskOptions } from '../futures/executor.js';
 import { argsForThread } from '../transport/crossing.js';
 import { THREAD_BOOTSTRAP, threadEntry } from './bootstrap.js';
+import { sendingData } from '../sync/views.js';
 
 /** Options of a ThreadPoolExecutor. */
 export interface ThreadPoolOptions extends PoolOptions {
@@ -77,7 +78,7 @@ export class ThreadPoolExecutor extends PoolExecutor {
       events.exit(code, null);
     });
     return {
-      post: (message, transfer) => worker.postMessage(message, transfer),
+      post: (message, transfer) => sendingData(message, (m) => worker.postMessage(m, transfer)),
       poll,
       terminate: () => void stopSpawnedThread(worker),
       ref: () => {

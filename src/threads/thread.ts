@@ -3,6 +3,7 @@ import { spawnThread, stopSpawnedThread } from './spawn-thread.js';
 import { markRunnableKind, Runnable, type RunHandle, type RunnableOptions } from '../util/runnable.js';
 import { argsForThread } from '../transport/crossing.js';
 import { THREAD_BOOTSTRAP, threadEntry } from './bootstrap.js';
+import { withoutViews } from '../sync/views.js';
 
 /** Options of a Thread: the same shape as a Process's. */
 export type ThreadOptions<A extends unknown[]> = RunnableOptions<A>;
@@ -30,7 +31,8 @@ export class Thread<A extends unknown[] = unknown[]> extends Runnable<A> {
     const worker = spawnThread(THREAD_BOOTSTRAP, {
       eval: true,
       name: this.name,
-      workerData: { entry: threadEntry('thread-entry'), target: spec.target, args, fields: spec.fields },
+      // A view (a namespace's) deeper in an argument crosses as its data too.
+      workerData: { entry: threadEntry('thread-entry'), target: spec.target, args: withoutViews(args), fields: spec.fields },
       transferList: transfer,
     });
     this.#worker = worker;

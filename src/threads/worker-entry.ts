@@ -5,6 +5,7 @@ import '../sync/all-shared.js';
 import '../proxy/proxies.js';
 import { WorkerRuntime, type WorkerInit } from '../pool/worker-runtime.js';
 import { setUpThread } from './current-thread.js';
+import { sendingData } from '../sync/views.js';
 
 setUpThread();
 
@@ -13,7 +14,7 @@ const init = workerData as WorkerInit & { resultsPort: MessagePort };
 const results = init.resultsPort;
 const runtime = new WorkerRuntime(
   {
-    send: (message, transfer) => results.postMessage(message, transfer),
+    send: (message, transfer) => sendingData(message, (m) => results.postMessage(m, transfer as never)),
     poll: () => receiveMessageOnPort(port)?.message as unknown[] | undefined,
   },
   new Int32Array(init.ctrl),

@@ -1,5 +1,5 @@
 import type { MessagePort, TransferListItem } from 'node:worker_threads';
-import { leaving, reviveShared } from '../sync/shared.js';
+import { dataOf, leaving, reviveShared } from '../sync/shared.js';
 import { Connection, portEndpoint } from './pipe.js';
 
 /** A Connection on its way into a thread: its port travels in the transfer list. */
@@ -18,7 +18,7 @@ export function argsForThread(args: readonly unknown[]): { args: unknown[]; tran
   const transfer: TransferListItem[] = [];
   leaving(args);
   const out = args.map((a) => {
-    if (!(a instanceof Connection)) return a;
+    if (!(a instanceof Connection)) return dataOf(a); // a view (a namespace's) crosses as its data
     const { readable, writable } = a;
     const endpoint = a.moveOut();
     if (endpoint.port === undefined) throw new TypeError('a Pipe end that lives in another process cannot move into a thread');

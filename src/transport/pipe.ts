@@ -3,7 +3,7 @@ import { EOFError } from '../futures/errors.js';
 import { describe } from '../futures/future.js';
 import { Deque } from '../util/deque.js';
 import { setLongTimeout, type LongTimeout } from '../util/timers.js';
-import { reviveShared } from '../sync/shared.js';
+import { reviveShared, sendingData } from '../sync/shared.js';
 
 /** How a Connection moves values: a MessagePort in this process, or IPC to the owner of the other end. */
 export interface Endpoint {
@@ -186,7 +186,7 @@ export class Connection<T = unknown> {
 export function portEndpoint(port: MessagePort): Endpoint {
   return {
     port,
-    post: (value) => port.postMessage(value),
+    post: (value) => sendingData(value, (v) => port.postMessage(v)),
     close: () => port.close(),
     listen(onValue, onClose) {
       port.on('message', onValue);

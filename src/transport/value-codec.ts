@@ -16,6 +16,7 @@
  * RangeError or TypeError (or v8's error, inside a clone), never another value.
  */
 import { deserialize, serialize } from 'node:v8';
+import { sendingData } from '../sync/views.js';
 
 const UNDEFINED = 0;
 const NULL = 1;
@@ -100,7 +101,7 @@ export function encodeValue(value: unknown, out: Buffer, offset: number, options
     return writeValue(out, offset, value) - offset;
   }
   if (!options.clone) return -1;
-  const bytes = serialize(value);
+  const bytes = sendingData(value, serialize);
   if (offset + 5 + bytes.length > out.length) return -1;
   out[offset] = CLONED;
   out.writeUInt32LE(bytes.length, offset + 1);

@@ -120,6 +120,45 @@ describe('manager containers', () => {
     assert.equal((ns as Record<string, unknown>).missing, undefined);
   });
 
+  it('namespace: delete and `in` go to the server; Object.keys, spreading and JSON list its names', () => {
+    const ns = m.namespace<{ x?: number; y?: string; _mine?: number }>({ x: 1, y: 'why' });
+    ns._mine = 5;
+    assert.equal('x' in ns, true);
+    assert.equal('nope' in ns, false);
+    assert.equal('_mine' in ns, true);
+    assert.deepEqual(Object.keys(ns), ['x', 'y']);
+    assert.deepEqual({ ...ns }, { x: 1, y: 'why' });
+    assert.deepEqual(Object.entries(ns), [['x', 1], ['y', 'why']]);
+    assert.deepEqual(Reflect.ownKeys(ns).filter((k) => k === 'x' || k === '_ref'), ['x', '_ref']);
+    assert.equal(Object.hasOwn(ns, 'y'), true);
+    assert.equal(delete ns.x, true);
+    assert.equal('x' in ns, false);
+    assert.equal(ns.x, undefined);
+    assert.equal(delete ns.x, true, 'deleting a missing name is true, as in JS');
+    assert.deepEqual(Object.keys(ns), ['y']);
+    assert.deepEqual(JSON.parse(JSON.stringify(ns)), { y: 'why' });
+    delete ns._mine; // local, as Python's underscore names
+    assert.equal('_mine' in ns, false);
+    assert.equal(ns._ref.id > 0, true);
+    Object.assign(ns, { z: 3 });
+    assert.deepEqual({ ...ns }, { y: 'why', z: 3 });
+  });
+
+  it('namespace: a delete is seen by another client, and a namespace out of a dict is one too', async () => {
+    const ns = m.namespace<{ kept?: number; gone?: number }>({ kept: 1, gone: 2 });
+    const d = m.dict<unknown>({ ns });
+    const p = new Process({ target: managerTasks.deleteFromNamespace, args: [ns, 'gone', d] }).start();
+    await p.join();
+    assert.equal(p.exitCode, 0);
+    assert.equal('gone' in ns, false);
+    assert.deepEqual(Object.keys(ns), ['kept']);
+    assert.deepEqual(d.get('seen'), { before: ['kept', 'gone'], after: ['kept'], had: true, has: false });
+    const again = d.get('ns') as typeof ns;
+    assert.deepEqual(Object.keys(again), ['kept']);
+    delete again.kept;
+    assert.equal('kept' in ns, false);
+  });
+
   it('value: .value, get and set; any cloneable value', () => {
     const v = m.value<unknown>(1);
     assert.equal(v.value, 1);

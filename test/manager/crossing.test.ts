@@ -47,6 +47,41 @@ describe('manager proxies across processes and threads', () => {
     assert.deepEqual([d.get('process'), d.get('thread'), d.get('pool'), d.get('threads')], [0, 2, 3, 4]);
   });
 
+  it('a namespace crosses into tasks, Threads, Processes, Pipes and queue items and back: delete and `in` reach the server', { timeout: 60_000 }, async () => {
+    const ns = m.namespace<Record<string, number>>({ a: 1, b: 2, c: 3, d: 4, e: 5 });
+    await using threads = new ThreadPoolExecutor({ maxWorkers: 1 });
+    const fromThread = await threads.submit(managerTasks.dropName, ns, 'a');
+    assert.deepEqual(fromThread.left, ['b', 'c', 'd', 'e']);
+    assert.equal('a' in ns, false);
+    await using pool = new ProcessPoolExecutor({ maxWorkers: 1 });
+    const fromProcess = await pool.submit(managerTasks.dropName, ns, 'b');
+    assert.deepEqual(fromProcess.left, ['c', 'd', 'e']);
+    assert.equal(fromProcess.ns._ref.id, ns._ref.id, 'a result holding a namespace is sent');
+    // Deeper in an argument it is sent as its data (not revived there: only top-level arguments are).
+    assert.equal(await threads.submit(managerTasks.nestedId, { inner: [ns] }), ns._ref.id);
+    assert.equal(await pool.submit(managerTasks.nestedId, { inner: [ns] }), ns._ref.id);
+    const nested = new Thread({ target: managerTasks.nestedId, args: [{ inner: [ns] }] }).start();
+    await nested.join();
+    assert.equal(nested.exitCode, 0);
+    const t = new Thread({ target: managerTasks.dropName, args: [ns, 'c'] }).start();
+    await t.join();
+    assert.equal('c' in ns, false);
+    const [here, there] = Pipe();
+    const p = new Process({ target: managerTasks.dropNameFromPipe, args: [there] }).start();
+    here.send(ns);
+    here.send('d');
+    const back = (await here.recv()) as Record<string, number>;
+    assert.deepEqual(Object.keys(back), ['e'], 'one that came back through the Pipe asks the server');
+    await p.join();
+    assert.equal(p.exitCode, 0);
+    const q = m.queue();
+    q.putSync({ inner: [ns] });
+    const got = ((await q.get()) as { inner: Array<Record<string, number>> }).inner[0]!;
+    assert.deepEqual(Object.keys(got), ['e']);
+    delete got.e;
+    assert.deepEqual({ ...ns }, {});
+  });
+
   it('a client connects by address and authkey; a connected client cannot shut the manager down', async () => {
     const other = await Manager.connect({ address: m.address, authkey });
     await assert.rejects(other.shutdown(), /only from the process that started it/);

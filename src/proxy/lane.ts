@@ -43,6 +43,8 @@ const READ_BUFFER = 64 * 1024;
  * costs tens of them on an idle machine.
  */
 const SPIN_MS = 0.05;
+/** The least it polls, however often polling failed of late. */
+const MIN_SPIN_MS = 0.002;
 /** Whether lanes may use shared memory (CONCUR_LANE_MEMORY=0: FIFOs only, to compare). */
 const memoryAllowed = native !== undefined && process.env.CONCUR_LANE_MEMORY !== '0';
 
@@ -60,6 +62,8 @@ export class Lane {
   /** Calls put in the memory, and answers taken (each as its word counts them, wrapping). */
   #sent = 0;
   #answered = 0;
+  /** How long this lane polls now (between MIN_SPIN_MS and SPIN_MS). */
+  #spin = SPIN_MS;
 
   constructor(request: number, reply: number, memory?: LaneMemory) {
     this.#request = request;
@@ -128,9 +132,15 @@ export class Lane {
     }
     const expected = (this.#answered = (this.#answered + 1) | 0);
     if (Atomics.load(w, REP_SEQ) !== expected) {
-      const until = performance.now() + SPIN_MS;
+      const until = performance.now() + this.#spin;
       while (Atomics.load(w, REP_SEQ) !== expected && performance.now() < until);
-      if (Atomics.load(w, REP_SEQ) !== expected) this.#sleep(w, expected);
+      // Polling that keeps failing means the owner waits for a CPU (more busy processes
+      // than cores, say): this side polls less and leaves it the CPU; success earns it back.
+      if (Atomics.load(w, REP_SEQ) === expected) this.#spin = Math.min(SPIN_MS, this.#spin * 2);
+      else {
+        this.#spin = Math.max(MIN_SPIN_MS, this.#spin / 2);
+        this.#sleep(w, expected);
+      }
     }
     const n = Atomics.load(w, REP_LEN);
     if (n === BY_FIFO) {

@@ -245,6 +245,8 @@ function pump(): void {
       }
     }
     for (const lane of lanesPolled) Atomics.store(lane.memory.words, SERVER_AWAKE, 0);
+    // A call found now must start a new poll: keepPolling() while pumping would only note the time.
+    pumping = false;
     for (const lane of lanesPolled) if (lane.take()) keepPolling();
   } finally {
     pumping = false;

@@ -109,6 +109,21 @@ export function openLaneEnds(requestPath: unknown, replyPath: unknown, maxFrameB
     // The rest (a large answer, a full pipe) goes through the stream, in order.
     replies.write(framed, onLost === undefined ? undefined : (err) => err && onLost());
   };
+  /** Rings waiting in `replies`' buffer: a caller reads each one before its call ends, so more than a few is one that never reads. */
+  let ringsQueued = 0;
+  const ring = (): void => {
+    if (replies.writableLength === 0 && !replies.pending) {
+      try {
+        writeSync(wfd, RING); // 4 bytes: all or EAGAIN
+        return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return close();
+      }
+    }
+    // Else they would pile up in this process, one object each, until backpressure at 4 MiB.
+    if (++ringsQueued > RINGS_QUEUED_MAX) return close();
+    replies.write(RING, () => ringsQueued--);
+  };
   const send = (framed: Buffer, onLost?: () => void): void => {
     if (replies.destroyed) return void onLost?.();
     if (polled === undefined) return sendByFifo(framed, onLost);
@@ -125,7 +140,7 @@ export function openLaneEnds(requestPath: unknown, replyPath: unknown, maxFrameB
     polled.pending = false;
     Atomics.store(w, REP_SEQ, (polled.answered = (polled.answered + 1) | 0));
     if (raceSeam) stall(polled.answered);
-    if (Atomics.load(w, CLIENT_IDLE) === 1 && Atomics.exchange(w, CLIENT_IDLE, 0) === 1) sendByFifo(RING);
+    if (Atomics.load(w, CLIENT_IDLE) === 1 && Atomics.exchange(w, CLIENT_IDLE, 0) === 1) ring();
     if (byFifo) sendByFifo(framed, onLost);
     keepPolling();
   };
@@ -146,6 +161,8 @@ interface PolledLane {
   take(): boolean;
 }
 
+/** Rings a lane's reply FIFO may have waiting in this process (a caller that reads its rings has one or two). */
+const RINGS_QUEUED_MAX = 64;
 /** How long this thread polls after the last call taken or answer written, before it sleeps (longer than a young-generation GC of a caller, so one does not cost a wake-up). */
 const POLL_MS = 0.1;
 /** Longest stretch the poll holds the event loop; then it lets it run once and goes on. */

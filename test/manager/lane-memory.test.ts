@@ -5,10 +5,10 @@
 // The ring that pause sends belongs to the new call's sleep, not the old answer.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Manager, Process } from '../../src/index.js';
+import { Manager, Pipe, Process, type Connection, type DictProxy } from '../../src/index.js';
 import { _lanesInMemory } from '../../src/proxy/client.js';
 import { native } from '../../src/sync/shm.js';
-import { laneTasks } from '../fixtures/lane-tasks.js';
+import { laneTasks, laneTortureTasks } from '../fixtures/lane-tasks.js';
 
 const here = process.platform === 'linux' && native !== undefined && process.env.CONCUR_PROXY_LANES !== '0';
 
@@ -60,5 +60,26 @@ describe('lanes with shared memory', { skip: !here && 'lanes with memory need Li
     await Promise.all(procs.map((p) => p.join()));
     assert.deepEqual(procs.map((p) => p.exitCode), [0, 0, 0]);
     assert.deepEqual([0, 1, 2].map((k) => d.get(`c${k}`)), [3000, 3000, 3000]);
+  });
+
+  it('answers produced later (a lock waited for) and stalled answers, between children that contend: none strands a call, no increment is lost', { timeout: 60_000 }, async () => {
+    const d = m.dict<number>({ count: 0 });
+    const lock = m.lock();
+    const ev = m.event();
+    const kids = [0, 1, 2].map((slot) => {
+      const [here, there] = Pipe();
+      const p = new Process({ target: laneTortureTasks.churn, args: [d as DictProxy<unknown>, lock, ev, slot, 1000 + slot, 3000, there] }).start();
+      return { p, here: here as Connection };
+    });
+    let increments = 0;
+    for (const k of kids) {
+      assert.deepEqual(await k.here.recv(), { started: 1 });
+      const r = (await k.here.recv()) as { bad?: number; increments?: number; error?: string; message?: string };
+      assert.equal(r.error, undefined, r.message);
+      assert.equal(r.bad, 0);
+      increments += r.increments!;
+      await k.p.join();
+    }
+    assert.equal(d.get('count'), increments);
   });
 });

@@ -127,4 +127,34 @@ describe('the owner side of a lane with memory', { skip: !here && 'needs Linux a
       closeSync(reply);
     }
   });
+
+  it('a caller that never reads its rings cannot make the owner queue them without end', async () => {
+    const { ends, request, reply, m } = openTestLane();
+    const w = m.words;
+    let served: () => void = () => {};
+    ends.onFrame(() => {
+      ends.send(answer(8));
+      served();
+    });
+    try {
+      // It says it sleeps before every call, and never reads: each answer rings.
+      // A pipe holds 16,384 rings; past it they wait in the owner's memory.
+      const CALLS = 40_000;
+      const closed = new Promise((resolve) => ends.replies.once('close', resolve));
+      let i = 0;
+      for (; i < CALLS && !ends.replies.destroyed; i++) {
+        const done = new Promise<void>((resolve) => (served = resolve));
+        Atomics.store(w, CLIENT_IDLE, 1);
+        m.request.fill(1, 0, 8);
+        w[REQ_LEN] = 8;
+        Atomics.add(w, REQ_SEQ, 1);
+        if (Atomics.load(w, SERVER_AWAKE) === 0) writeSync(request, RING);
+        await Promise.race([done, closed]);
+      }
+      assert.ok(ends.replies.destroyed, `the owner queued ${ends.replies.writableLength} bytes of rings after ${i} calls`);
+    } finally {
+      closeSync(request);
+      closeSync(reply);
+    }
+  });
 });

@@ -65,11 +65,19 @@ for (const transport of ['tcp', 'unix'] as const) {
       }
       await flushed();
       const took = performance.now() - started;
-      const grown = rssOf(m.pid) - before;
-      console.log(`# ${transport}: ${count} frames (${(bytes / 2 ** 20).toFixed(0)} MiB) in ${Math.round(took)} ms (server CPU ${(cpuOf(m.pid) - cpu).toFixed(1)} s); ${(fuzzer.receivedBytes / 2 ** 20).toFixed(1)} MiB answered; server RSS ${(before / 2 ** 20).toFixed(0)} MiB, grew ${(grown / 2 ** 20).toFixed(1)} MiB`);
-      // A call per frame held for ever (the bug this found) grew it by 157 MiB; heap growth
-      // alone stays well under this.
-      assert.ok(grown < 96 * 2 ** 20, `the server grew by ${(grown / 2 ** 20).toFixed(1)} MiB`);
+      const grownAtOnce = rssOf(m.pid) - before;
+      // A call per frame held for ever (the bug this found) grew it by 157 MiB and kept it.
+      // Garbage not yet collected can count too, on a loaded machine: up to 220 MiB seen
+      // right after the flood, gone within seconds once the server idles. So the bound
+      // must hold once the server had up to 15 s to give back what it does not keep.
+      const bound = 96 * 2 ** 20;
+      let grown = grownAtOnce;
+      for (const until = performance.now() + 15_000; grown >= bound && performance.now() < until; grown = rssOf(m.pid) - before) {
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      const mib = (n: number): string => (n / 2 ** 20).toFixed(1);
+      console.log(`# ${transport}: ${count} frames (${(bytes / 2 ** 20).toFixed(0)} MiB) in ${Math.round(took)} ms (server CPU ${(cpuOf(m.pid) - cpu).toFixed(1)} s); ${mib(fuzzer.receivedBytes)} MiB answered; server RSS ${(before / 2 ** 20).toFixed(0)} MiB, grew ${mib(grownAtOnce)} MiB, then ${mib(grown)} MiB`);
+      assert.ok(grown < bound, `the server grew by ${mib(grown)} MiB and kept it for 15 s (${mib(grownAtOnce)} MiB right after the frames)`);
       assert.equal(d.get('served'), 1);
       const other = await Manager.connect({ address: m.address, authkey });
       assert.equal(other.list([3]).pop(), 3);

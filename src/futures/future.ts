@@ -17,6 +17,13 @@ type State = typeof PENDING | typeof RUNNING | typeof CANCELLED | typeof CANCELL
 
 const STATE_NAMES: readonly FutureState[] = ['PENDING', 'RUNNING', 'CANCELLED', 'CANCELLED', 'FINISHED', 'FINISHED'];
 
+/** A Future's Promise and, until it settles, the functions that settle it. */
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve: ((v: any) => void) | undefined;
+  reject: ((e: unknown) => void) | undefined;
+}
+
 /**
  * Called once when a Future settles. It may be async: a promise it returns that
  * rejects is logged, as a throw is.
@@ -36,9 +43,9 @@ export class Future<T = unknown> implements PromiseLike<T> {
   // Most Futures have zero or one callback: keep the single one without an array.
   // Typed loosely so that a Future<number> is still a Future<unknown> (wait([...]) of mixed types).
   #callbacks: DoneCallback<any> | DoneCallback<any>[] | undefined = undefined;
-  #promise: Promise<T> | undefined = undefined;
-  #resolve: ((v: any) => void) | undefined = undefined;
-  #reject: ((e: unknown) => void) | undefined = undefined;
+  // The Promise behind `await`, made only when something awaits: one field, not three,
+  // since a pool keeps thousands of pending Futures and most are never awaited.
+  #deferred: Deferred<T> | undefined = undefined;
   #taskName: string | undefined = undefined;
 
   /** 'PENDING', 'RUNNING', 'CANCELLED' or 'FINISHED'. */
@@ -190,17 +197,21 @@ export class Future<T = unknown> implements PromiseLike<T> {
   }
 
   #asPromise(): Promise<T> {
-    if (this.#promise === undefined) {
+    let deferred = this.#deferred;
+    if (deferred === undefined) {
       if (this.done()) {
-        this.#promise = this.#settledPromise();
+        deferred = { promise: this.#settledPromise(), resolve: undefined, reject: undefined };
       } else {
-        this.#promise = new Promise<T>((resolve, reject) => {
-          this.#resolve = resolve;
-          this.#reject = reject;
+        deferred = { promise: undefined!, resolve: undefined, reject: undefined };
+        const d = deferred;
+        d.promise = new Promise<T>((resolve, reject) => {
+          d.resolve = resolve;
+          d.reject = reject;
         });
       }
+      this.#deferred = deferred;
     }
-    return this.#promise;
+    return deferred.promise;
   }
 
   #settledPromise(): Promise<T> {
@@ -259,11 +270,12 @@ export class Future<T = unknown> implements PromiseLike<T> {
   }
 
   #settle(): void {
-    if (this.#resolve !== undefined) {
-      if (this.cancelled()) this.#reject!(new CancelledError('the future was cancelled'));
-      else if (this.#state === FAILED) this.#reject!(this.#value);
-      else this.#resolve(this.#value);
-      this.#resolve = this.#reject = undefined;
+    const d = this.#deferred;
+    if (d !== undefined && d.resolve !== undefined) {
+      if (this.cancelled()) d.reject!(new CancelledError('the future was cancelled'));
+      else if (this.#state === FAILED) d.reject!(this.#value);
+      else d.resolve(this.#value);
+      d.resolve = d.reject = undefined;
     }
     const cbs = this.#callbacks;
     if (cbs === undefined) return;

@@ -18,6 +18,16 @@ export function micros(): number {
   return Math.round((performance.now() - EPOCH) * 1000);
 }
 
+/**
+ * Item flag, never sent: `args` is a call's sole argument itself, not an array. Most
+ * calls have one argument, and a pool of tiny tasks holds thousands of them pending at
+ * once: no array apiece is less for the young generation to copy while they wait.
+ */
+export const ONE_ARG = 8;
+
+/** A shared argument list for calls without arguments. */
+export const NO_ARGS: unknown[] = Object.freeze([]) as unknown as unknown[];
+
 /** A submitted task: its Future and what the scheduler keeps about it, in one object. */
 export class Item extends Future<unknown> {
   retriesLeft: number;
@@ -32,7 +42,9 @@ export class Item extends Future<unknown> {
   sink: unknown = undefined;
   constructor(
     readonly fnId: number,
-    readonly args: unknown[],
+    /** The call's arguments, a chunk, or with ONE_ARG the sole argument itself. */
+    readonly args: unknown,
+    /** FLAG_CHUNK, FLAG_ITEMS (see protocol.ts), ONE_ARG, or 0: a call with an array of arguments. */
     readonly flags: number,
     readonly options: TaskOptions,
     /** When it was submitted (micros()). */
@@ -157,9 +169,9 @@ export function cloneError(item: Item, spec: FunctionSpec, workerKind: string, e
     const chunk = item.args as unknown[][];
     for (let j = 0; j < chunk.length && which === undefined; j++) which = find(chunk[j]!, `item ${j} of the chunk, `);
   } else if (item.flags & FLAG_ITEMS) {
-    which = find(item.args, 'item ')?.replace(/^item argument/, 'item');
+    which = find(item.args as unknown[], 'item ')?.replace(/^item argument/, 'item');
   } else {
-    which = find(item.args, '');
+    which = find(item.flags === ONE_ARG ? [item.args] : (item.args as unknown[]), '');
   }
   const what = which ?? (item.options.transfer ? 'the arguments or transfer list' : 'the arguments');
   return new TypeError(`${what} of task ${specName(spec)} cannot be sent to a worker ${workerKind}: ${why}`, { cause: err });

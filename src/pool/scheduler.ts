@@ -38,7 +38,7 @@ import { CTRL_TASKS_POSTED, FLAG_SPAN, INIT_FAILED, LOAD_FAILED, LOADED, LOADING
 import { Deque } from '../util/deque.js';
 import { BatchPolicy } from './batching.js';
 import { LoadDeaths, settleCrash, type CrashHost } from './crashes.js';
-import { canTake, cloneError, detachSignal, FunctionTable, isExclusive, Item, micros, release, type Slot } from './item.js';
+import { canTake, cloneError, detachSignal, FunctionTable, isExclusive, Item, micros, ONE_ARG, release, type Slot } from './item.js';
 import type { PoolStats, WorkerEvents, WorkerHandle } from './pool-types.js';
 import { PoolMeter } from './stats.js';
 import { ResultSpin } from './result-spin.js';
@@ -127,8 +127,8 @@ export class Scheduler {
     return this.#meter.snapshot(this.#workers.list, this.#queue.length);
   }
 
-  /** Queues a task whose arguments are ready to cross (flags: see protocol.ts), and returns its Future. */
-  enqueue(spec: FunctionSpec, args: unknown[], flags: number, options: TaskOptions): Item {
+  /** Queues a task whose arguments are ready to cross (flags: see protocol.ts and ONE_ARG), and returns its Future. */
+  enqueue(spec: FunctionSpec, args: unknown, flags: number, options: TaskOptions): Item {
     const item = new Item(this.#functions.idOf(spec), args, flags, options, micros());
     const signal = options.signal;
     if (signal !== undefined) {
@@ -216,13 +216,16 @@ export class Scheduler {
         slot.defined.add(item.fnId);
       }
       item.seq = seq = nextSeq(seq);
-      const args = item.args;
-      if (item.flags === 0) {
+      const flags = item.flags;
+      if (flags === ONE_ARG) {
+        msg.push(item.fnId, FLAG_SPAN, item.args);
+      } else if (flags === 0) {
         // A call's arguments go inline: no array per task to clone and rebuild.
+        const args = item.args as unknown[];
         msg.push(item.fnId, args.length * FLAG_SPAN);
         for (let i = 0; i < args.length; i++) msg.push(args[i]);
       } else {
-        msg.push(item.fnId, item.flags, args);
+        msg.push(item.fnId, flags, item.args);
       }
       if (item.options.transfer !== undefined) (transfer ??= []).push(...item.options.transfer);
     }

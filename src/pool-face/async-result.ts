@@ -6,6 +6,10 @@ const PENDING = 0;
 const OK = 1;
 const FAILED = 2;
 
+// Set by the static block of AsyncResult (they read its private fields).
+let settled: <T>(r: AsyncResult<T>) => Promise<T>;
+let whenReady: (r: AsyncResult<any>, timeout: number | undefined) => Promise<boolean>;
+
 /**
  * The result of `Pool.applyAsync` and `Pool.mapAsync`: multiprocessing.pool.AsyncResult.
  * It becomes ready after its callback (if any) has run, as in Python, so `get()` never
@@ -47,7 +51,7 @@ export class AsyncResult<T = unknown> implements PromiseLike<T> {
       return Promise.reject(err);
     }
     if (this.#state !== PENDING) return Promise.resolve();
-    return this.#ready(timeout).then(() => undefined);
+    return whenReady(this, timeout).then(() => undefined);
   }
 
   /** The result, waiting up to `timeout` ms: rejects with TimeoutError after it, or with the call's own error. */
@@ -57,10 +61,10 @@ export class AsyncResult<T = unknown> implements PromiseLike<T> {
     } catch (err) {
       return Promise.reject(err);
     }
-    if (this.#state !== PENDING) return this.#settled();
-    return this.#ready(timeout).then((ready) => {
+    if (this.#state !== PENDING) return settled(this);
+    return whenReady(this, timeout).then((ready) => {
       if (!ready) throw new TimeoutError(`result not ready after ${timeout} ms`);
-      return this.#settled();
+      return settled(this);
     });
   }
 
@@ -83,42 +87,36 @@ export class AsyncResult<T = unknown> implements PromiseLike<T> {
     else for (const wake of waiters) wake();
   }
 
-  #settled(): Promise<T> {
-    return this.#state === FAILED ? Promise.reject(this.#value) : Promise.resolve(this.#value as T);
-  }
+  // Written here to read the private fields, yet not private methods: those would give
+  // every AsyncResult one field more (its class brand), and a pool makes one per task.
+  static {
+    settled = <T>(r: AsyncResult<T>): Promise<T> => (r.#state === FAILED ? Promise.reject(r.#value) : Promise.resolve(r.#value as T));
 
-  /** True once ready, false if `timeout` ms passed first. */
-  #ready(timeout: number | undefined): Promise<boolean> {
-    if (timeout === 0) return Promise.resolve(false);
-    return new Promise<boolean>((resolve) => {
-      let timer: LongTimeout | undefined;
-      const wake = (): void => {
-        timer?.clear();
-        resolve(true);
-      };
-      this.#addWaiter(wake);
-      if (timeout !== undefined) {
-        timer = setLongTimeout(() => {
-          this.#removeWaiter(wake);
-          resolve(false);
-        }, timeout);
-      }
-    });
-  }
-
-  #addWaiter(wake: () => void): void {
-    const waiters = this.#waiters;
-    if (waiters === undefined) this.#waiters = wake;
-    else if (typeof waiters === 'function') this.#waiters = [waiters, wake];
-    else waiters.push(wake);
-  }
-
-  #removeWaiter(wake: () => void): void {
-    const waiters = this.#waiters;
-    if (waiters === wake) this.#waiters = undefined;
-    else if (Array.isArray(waiters)) {
-      const i = waiters.indexOf(wake);
-      if (i >= 0) waiters.splice(i, 1);
-    }
+    /** True once ready, false if `timeout` ms passed first. */
+    whenReady = (r: AsyncResult<any>, timeout: number | undefined): Promise<boolean> => {
+      if (timeout === 0) return Promise.resolve(false);
+      return new Promise<boolean>((resolve) => {
+        let timer: LongTimeout | undefined;
+        const wake = (): void => {
+          timer?.clear();
+          resolve(true);
+        };
+        const waiters = r.#waiters;
+        if (waiters === undefined) r.#waiters = wake;
+        else if (typeof waiters === 'function') r.#waiters = [waiters, wake];
+        else waiters.push(wake);
+        if (timeout !== undefined) {
+          timer = setLongTimeout(() => {
+            const now = r.#waiters;
+            if (now === wake) r.#waiters = undefined;
+            else if (Array.isArray(now)) {
+              const i = now.indexOf(wake);
+              if (i >= 0) now.splice(i, 1);
+            }
+            resolve(false);
+          }, timeout);
+        }
+      });
+    };
   }
 }

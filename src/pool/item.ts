@@ -34,10 +34,9 @@ export class Item extends Future<unknown> {
   seq = 0;
   /** When it was sent to a worker (micros()). */
   dispatched = 0;
-  started = false;
   slot: Slot | undefined = undefined;
-  timer: LongTimeout | undefined = undefined;
-  onAbort: (() => void) | undefined = undefined;
+  /** Its timeout's timer and signal listener: only a task with a timeout or a signal has them, so one field for both. */
+  guard: ItemGuard | undefined = undefined;
   /** Whom the Pool face tells when this settles (its AsyncResult), read by the face's one done callback: no closure per task. */
   sink: unknown = undefined;
   constructor(
@@ -53,6 +52,21 @@ export class Item extends Future<unknown> {
     super();
     this.retriesLeft = options.retries ?? 0;
   }
+}
+
+/** What an Item with a timeout or a signal holds while it waits or runs. */
+export interface ItemGuard {
+  timer: LongTimeout | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+/**
+ * Whether the scheduler has taken the item out of PENDING (sent it, or settled it
+ * itself): a Future the scheduler still holds is RUNNING exactly then, since one that
+ * is done is dropped or skipped first (no field of its own: a pool holds thousands).
+ */
+export function started(item: Item): boolean {
+  return item.running();
 }
 
 /** The pool's record of one worker. */
@@ -133,9 +147,10 @@ export function isExclusive(item: Item): boolean {
 
 /** Clears what an item holds while it runs: its timer and its worker's exclusivity. */
 export function release(item: Item): void {
-  if (item.timer !== undefined) {
-    item.timer.clear();
-    item.timer = undefined;
+  const guard = item.guard;
+  if (guard !== undefined && guard.timer !== undefined) {
+    guard.timer.clear();
+    guard.timer = undefined;
   }
   if (item.slot !== undefined) {
     if (isExclusive(item)) item.slot.exclusive = false;
@@ -145,9 +160,10 @@ export function release(item: Item): void {
 
 /** Stops listening to the task's signal once its Future is settled. */
 export function detachSignal(item: Item): void {
-  if (item.onAbort !== undefined) {
-    item.options.signal!.removeEventListener('abort', item.onAbort);
-    item.onAbort = undefined;
+  const guard = item.guard;
+  if (guard !== undefined && guard.onAbort !== undefined) {
+    item.options.signal!.removeEventListener('abort', guard.onAbort);
+    guard.onAbort = undefined;
   }
 }
 

@@ -38,7 +38,7 @@ import { CTRL_TASKS_POSTED, FLAG_SPAN, INIT_FAILED, LOAD_FAILED, LOADED, LOADING
 import { Deque } from '../util/deque.js';
 import { BatchPolicy } from './batching.js';
 import { LoadDeaths, settleCrash, type CrashHost } from './crashes.js';
-import { canTake, cloneError, detachSignal, FunctionTable, isExclusive, Item, micros, ONE_ARG, release, type Slot } from './item.js';
+import { canTake, cloneError, detachSignal, FunctionTable, isExclusive, Item, micros, ONE_ARG, release, started, type Slot } from './item.js';
 import type { PoolStats, WorkerEvents, WorkerHandle } from './pool-types.js';
 import { PoolMeter } from './stats.js';
 import { ResultSpin } from './result-spin.js';
@@ -132,8 +132,9 @@ export class Scheduler {
     const item = new Item(this.#functions.idOf(spec), args, flags, options, micros());
     const signal = options.signal;
     if (signal !== undefined) {
-      item.onAbort = () => this.#stop(item, signal.reason, false);
-      signal.addEventListener('abort', item.onAbort, { once: true });
+      const onAbort = (): void => this.#stop(item, signal.reason, false);
+      item.guard = { timer: undefined, onAbort };
+      signal.addEventListener('abort', onAbort, { once: true });
     }
     this.#queue.push(item);
     // A lone task with the last worker idle and polling goes now: a microtask later is
@@ -194,10 +195,7 @@ export class Scheduler {
       const exclusive = isExclusive(item);
       if (exclusive && (batch.length > 0 || slot.inflight.length > 0)) break;
       queue.shift();
-      if (!item.started) {
-        item.started = true;
-        item.setRunningOrNotifyCancel();
-      }
+      if (!started(item)) item.setRunningOrNotifyCancel();
       batch.push(item);
       if (exclusive) break;
     }
@@ -253,10 +251,12 @@ export class Scheduler {
       slot.inflight.push(item);
       const timeout = item.options.timeout;
       if (timeout !== undefined) {
-        item.timer = setLongTimeout(() => {
+        const timer = setLongTimeout(() => {
           const why = `task ${this.#functions.nameOf(item)} timed out after ${timeout} ms; its ${this.#host.workerKind} was stopped`;
           this.#stop(item, new TimeoutError(why), true);
         }, timeout);
+        if (item.guard === undefined) item.guard = { timer, onAbort: undefined };
+        else item.guard.timer = timer;
       }
       if (isExclusive(item)) slot.exclusive = true;
     }
@@ -312,7 +312,7 @@ export class Scheduler {
       const code = msg[i + 1];
       if (code === OK) {
         this.#meter.completed++;
-        if (item.onAbort !== undefined) detachSignal(item);
+        if (item.guard !== undefined) detachSignal(item);
         item.setResult(msg[i + 2]);
       } else {
         const error = deserializeError(msg[i + 2] as SerializedError);
@@ -337,10 +337,7 @@ export class Scheduler {
     release(item);
     detachSignal(item);
     if (item.done()) return;
-    if (!item.started) {
-      item.started = true;
-      if (!item.setRunningOrNotifyCancel()) return;
-    }
+    if (!started(item) && !item.setRunningOrNotifyCancel()) return;
     this.#meter.failed++;
     item.setException(error);
   }
@@ -405,13 +402,12 @@ export class Scheduler {
    */
   terminate(error: unknown): Promise<void> {
     for (const item of this.#queue.drain()) {
-      if (item.started) {
+      if (started(item)) {
         this.#fail(item, error); // sent once, then put back by a crash: it did start
         continue;
       }
       release(item);
       detachSignal(item);
-      item.started = true;
       if (item.cancel()) item.setRunningOrNotifyCancel();
     }
     for (const slot of [...this.#workers.list]) {
@@ -427,7 +423,7 @@ export class Scheduler {
   shutdown(cancelFutures: boolean): Promise<void> {
     if (cancelFutures) {
       for (const item of this.#queue.drain()) {
-        if (item.started || !item.cancel()) this.#queue.push(item);
+        if (started(item) || !item.cancel()) this.#queue.push(item);
         else release(item);
       }
     }

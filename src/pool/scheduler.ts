@@ -208,7 +208,10 @@ export class Scheduler {
     const msg: unknown[] = [TASKS, null, 0];
     let transfer: TransferListItem[] | undefined;
     let seq = this.#nextSeq;
-    for (const item of batch) {
+    // Indexed loops: until V8 optimizes this code (most of a new pool's first thousands
+    // of tasks), a for-of allocates an iterator result per task.
+    for (let k = 0; k < batch.length; k++) {
+      const item = batch[k]!;
       if (!slot.defined.has(item.fnId)) {
         (defs ??= []).push(item.fnId, this.#functions.spec(item.fnId));
         slot.defined.add(item.fnId);
@@ -244,7 +247,8 @@ export class Scheduler {
       return;
     }
     const now = micros();
-    for (const item of batch) {
+    for (let k = 0; k < batch.length; k++) {
+      const item = batch[k]!;
       item.slot = slot;
       item.dispatched = now;
       this.#meter.waitTime.record(now - item.submitted);

@@ -2,9 +2,13 @@ import { TimeoutError } from '../futures/errors.js';
 import { checkTimeout } from '../futures/future.js';
 import { setLongTimeout, type LongTimeout } from '../util/timers.js';
 
-const PENDING = 0;
-const OK = 1;
-const FAILED = 2;
+/** The outcome of a result not ready yet. */
+const PENDING: unique symbol = Symbol('pending');
+
+/** The outcome of a failed call: its error, boxed (only a failure costs a box). */
+class Failure {
+  constructor(readonly error: unknown) {}
+}
 
 // Set by the static block of AsyncResult (they read its private fields).
 let settled: <T>(r: AsyncResult<T>) => Promise<T>;
@@ -16,12 +20,12 @@ let whenReady: (r: AsyncResult<any>, timeout: number | undefined) => Promise<boo
  * returns ahead of the callback. Awaiting it is `get()`. A failed result nobody asks for
  * is not an unhandled rejection: no Promise exists until something waits.
  *
- * A pool of tiny tasks makes one per task, so it holds four fields and allocates
+ * A pool of tiny tasks makes one per task, so it holds three fields and allocates
  * nothing more until something waits on it before it is ready.
  */
 export class AsyncResult<T = unknown> implements PromiseLike<T> {
-  #state: typeof PENDING | typeof OK | typeof FAILED = PENDING;
-  #value: unknown = undefined;
+  /** PENDING, the value, or a Failure: one field for both state and value. */
+  #outcome: unknown = PENDING;
   /** Who waits for it to be ready: none, one, or several. */
   #waiters: (() => void) | Array<() => void> | undefined = undefined;
   /** @internal The callbacks the pool runs before this is ready (the pool keeps them here rather than in a closure per task). */
@@ -34,13 +38,13 @@ export class AsyncResult<T = unknown> implements PromiseLike<T> {
 
   /** True once the call has completed (and its callback has run). */
   ready(): boolean {
-    return this.#state !== PENDING;
+    return this.#outcome !== PENDING;
   }
 
   /** True if the call completed without an error; throws a RangeError while not ready, as Python's ValueError. */
   successful(): boolean {
-    if (this.#state === PENDING) throw new RangeError('AsyncResult not ready: successful() can only be asked once ready() is true');
-    return this.#state === OK;
+    if (this.#outcome === PENDING) throw new RangeError('AsyncResult not ready: successful() can only be asked once ready() is true');
+    return !(this.#outcome instanceof Failure);
   }
 
   /** Waits until the result is ready, or until `timeout` ms pass; resolves either way, as Python's wait. */
@@ -50,7 +54,7 @@ export class AsyncResult<T = unknown> implements PromiseLike<T> {
     } catch (err) {
       return Promise.reject(err);
     }
-    if (this.#state !== PENDING) return Promise.resolve();
+    if (this.#outcome !== PENDING) return Promise.resolve();
     return whenReady(this, timeout).then(() => undefined);
   }
 
@@ -61,7 +65,7 @@ export class AsyncResult<T = unknown> implements PromiseLike<T> {
     } catch (err) {
       return Promise.reject(err);
     }
-    if (this.#state !== PENDING) return settled(this);
+    if (this.#outcome !== PENDING) return settled(this);
     return whenReady(this, timeout).then((ready) => {
       if (!ready) throw new TimeoutError(`result not ready after ${timeout} ms`);
       return settled(this);
@@ -77,9 +81,8 @@ export class AsyncResult<T = unknown> implements PromiseLike<T> {
 
   /** @internal Completes the result (the pool calls it once, after the callback). */
   _set(ok: boolean, value: unknown): void {
-    if (this.#state !== PENDING) return;
-    this.#state = ok ? OK : FAILED;
-    this.#value = value;
+    if (this.#outcome !== PENDING) return;
+    this.#outcome = ok ? value : new Failure(value);
     const waiters = this.#waiters;
     if (waiters === undefined) return;
     this.#waiters = undefined;
@@ -90,7 +93,10 @@ export class AsyncResult<T = unknown> implements PromiseLike<T> {
   // Written here to read the private fields, yet not private methods: those would give
   // every AsyncResult one field more (its class brand), and a pool makes one per task.
   static {
-    settled = <T>(r: AsyncResult<T>): Promise<T> => (r.#state === FAILED ? Promise.reject(r.#value) : Promise.resolve(r.#value as T));
+    settled = <T>(r: AsyncResult<T>): Promise<T> => {
+      const outcome = r.#outcome;
+      return outcome instanceof Failure ? Promise.reject(outcome.error) : Promise.resolve(outcome as T);
+    };
 
     /** True once ready, false if `timeout` ms passed first. */
     whenReady = (r: AsyncResult<any>, timeout: number | undefined): Promise<boolean> => {

@@ -30,13 +30,12 @@ export const NO_ARGS: unknown[] = Object.freeze([]) as unknown as unknown[];
 
 /** A submitted task: its Future and what the scheduler keeps about it, in one object. */
 export class Item extends Future<unknown> {
-  retriesLeft: number;
   seq = 0;
   /** When it was sent to a worker (micros()). */
   dispatched = 0;
   slot: Slot | undefined = undefined;
-  /** Its timeout's timer and signal listener: only a task with a timeout or a signal has them, so one field for both. */
-  guard: ItemGuard | undefined = undefined;
+  /** Its timeout's timer, signal listener and retries: only a task with one of those options has them, so one field for all. */
+  extras: ItemExtras | undefined = undefined;
   /** Whom the Pool face tells when this settles (its AsyncResult), read by the face's one done callback: no closure per task. */
   sink: unknown = undefined;
   constructor(
@@ -50,14 +49,25 @@ export class Item extends Future<unknown> {
     readonly submitted: number,
   ) {
     super();
-    this.retriesLeft = options.retries ?? 0;
+    const retries = options.retries;
+    if (retries !== undefined && retries > 0) this.extras = { timer: undefined, onAbort: undefined, retriesLeft: retries };
+  }
+
+  /** How many more times it may be retried after a failure (options.retries, counted down). */
+  get retriesLeft(): number {
+    return this.extras === undefined ? 0 : this.extras.retriesLeft;
+  }
+
+  set retriesLeft(n: number) {
+    this.extras!.retriesLeft = n; // only counted down from above 0, so the extras exist
   }
 }
 
-/** What an Item with a timeout or a signal holds while it waits or runs. */
-export interface ItemGuard {
+/** What an Item with a timeout, a signal or retries holds while it waits or runs. */
+export interface ItemExtras {
   timer: LongTimeout | undefined;
   onAbort: (() => void) | undefined;
+  retriesLeft: number;
 }
 
 /**
@@ -147,10 +157,10 @@ export function isExclusive(item: Item): boolean {
 
 /** Clears what an item holds while it runs: its timer and its worker's exclusivity. */
 export function release(item: Item): void {
-  const guard = item.guard;
-  if (guard !== undefined && guard.timer !== undefined) {
-    guard.timer.clear();
-    guard.timer = undefined;
+  const extras = item.extras;
+  if (extras !== undefined && extras.timer !== undefined) {
+    extras.timer.clear();
+    extras.timer = undefined;
   }
   if (item.slot !== undefined) {
     if (isExclusive(item)) item.slot.exclusive = false;
@@ -160,10 +170,10 @@ export function release(item: Item): void {
 
 /** Stops listening to the task's signal once its Future is settled. */
 export function detachSignal(item: Item): void {
-  const guard = item.guard;
-  if (guard !== undefined && guard.onAbort !== undefined) {
-    item.options.signal!.removeEventListener('abort', guard.onAbort);
-    guard.onAbort = undefined;
+  const extras = item.extras;
+  if (extras !== undefined && extras.onAbort !== undefined) {
+    item.options.signal!.removeEventListener('abort', extras.onAbort);
+    extras.onAbort = undefined;
   }
 }
 

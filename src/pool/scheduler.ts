@@ -133,7 +133,8 @@ export class Scheduler {
     const signal = options.signal;
     if (signal !== undefined) {
       const onAbort = (): void => this.#stop(item, signal.reason, false);
-      item.guard = { timer: undefined, onAbort };
+      if (item.extras === undefined) item.extras = { timer: undefined, onAbort, retriesLeft: 0 };
+      else item.extras.onAbort = onAbort;
       signal.addEventListener('abort', onAbort, { once: true });
     }
     this.#queue.push(item);
@@ -259,8 +260,8 @@ export class Scheduler {
           const why = `task ${this.#functions.nameOf(item)} timed out after ${timeout} ms; its ${this.#host.workerKind} was stopped`;
           this.#stop(item, new TimeoutError(why), true);
         }, timeout);
-        if (item.guard === undefined) item.guard = { timer, onAbort: undefined };
-        else item.guard.timer = timer;
+        if (item.extras === undefined) item.extras = { timer, onAbort: undefined, retriesLeft: 0 };
+        else item.extras.timer = timer;
       }
       if (isExclusive(item)) slot.exclusive = true;
     }
@@ -316,7 +317,7 @@ export class Scheduler {
       const code = msg[i + 1];
       if (code === OK) {
         this.#meter.completed++;
-        if (item.guard !== undefined) detachSignal(item);
+        if (item.extras !== undefined) detachSignal(item);
         item.setResult(msg[i + 2]);
       } else {
         const error = deserializeError(msg[i + 2] as SerializedError);

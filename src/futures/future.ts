@@ -17,11 +17,27 @@ type State = typeof PENDING | typeof RUNNING | typeof CANCELLED | typeof CANCELL
 
 const STATE_NAMES: readonly FutureState[] = ['PENDING', 'RUNNING', 'CANCELLED', 'CANCELLED', 'FINISHED', 'FINISHED'];
 
+/** A Future's Promise and, until it settles, the functions that settle it. */
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve: ((v: any) => void) | undefined;
+  reject: ((e: unknown) => void) | undefined;
+}
+
 /**
  * Called once when a Future settles. It may be async: a promise it returns that
  * rejects is logged, as a throw is.
  */
 export type DoneCallback<T> = (future: Future<T>) => unknown;
+
+// Set by the static block of Future (they read its private fields).
+let asPromise: <T>(f: Future<T>) => Promise<T>;
+let settledPromise: <T>(f: Future<T>) => Promise<T>;
+let waitDone: (f: Future<any>, timeout: number | undefined) => Promise<void>;
+let removeCallback: (f: Future<any>, fn: DoneCallback<any>) => void;
+let settle: (f: Future<any>) => void;
+let invoke: (f: Future<any>, fn: DoneCallback<any>) => void;
+let logCallbackError: (f: Future<any>, err: unknown) => void;
 
 /**
  * The eventual result of a task, with Python's semantics.
@@ -36,9 +52,9 @@ export class Future<T = unknown> implements PromiseLike<T> {
   // Most Futures have zero or one callback: keep the single one without an array.
   // Typed loosely so that a Future<number> is still a Future<unknown> (wait([...]) of mixed types).
   #callbacks: DoneCallback<any> | DoneCallback<any>[] | undefined = undefined;
-  #promise: Promise<T> | undefined = undefined;
-  #resolve: ((v: any) => void) | undefined = undefined;
-  #reject: ((e: unknown) => void) | undefined = undefined;
+  // The Promise behind `await`, made only when something awaits: one field, not three,
+  // since a pool keeps thousands of pending Futures and most are never awaited.
+  #deferred: Deferred<T> | undefined = undefined;
   #taskName: string | undefined = undefined;
 
   /** 'PENDING', 'RUNNING', 'CANCELLED' or 'FINISHED'. */
@@ -52,7 +68,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
     if (s === RUNNING || s >= FINISHED) return false;
     if (s === CANCELLED || s === CANCELLED_AND_NOTIFIED) return true;
     this.#state = CANCELLED;
-    this.#settle();
+    settle(this);
     return true;
   }
 
@@ -77,8 +93,8 @@ export class Future<T = unknown> implements PromiseLike<T> {
    */
   result(timeout?: number): Promise<T> {
     checkTimeout(timeout);
-    if (this.done()) return this.#settledPromise();
-    return this.#waitDone(timeout).then(() => this.#settledPromise());
+    if (this.done()) return settledPromise(this);
+    return waitDone(this, timeout).then(() => settledPromise(this));
   }
 
   /**
@@ -92,7 +108,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
     };
     checkTimeout(timeout);
     if (this.done()) return new Promise((resolve) => resolve(read()));
-    return this.#waitDone(timeout).then(read);
+    return waitDone(this, timeout).then(read);
   }
 
   /**
@@ -126,7 +142,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
   addDoneCallback(fn: DoneCallback<T>): void {
     if (typeof fn !== 'function') throw new TypeError(`addDoneCallback expects a function, got ${typeof fn}`);
     if (this.done()) {
-      this.#invoke(fn);
+      invoke(this, fn);
       return;
     }
     const cbs = this.#callbacks;
@@ -157,7 +173,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
     if (this.#state >= CANCELLED) throw new InvalidStateError(`cannot set the result of a ${this.state} future`);
     this.#value = value;
     this.#state = FINISHED;
-    this.#settle();
+    settle(this);
   }
 
   /** For executors: finishes the Future with an error. */
@@ -165,65 +181,28 @@ export class Future<T = unknown> implements PromiseLike<T> {
     if (this.#state >= CANCELLED) throw new InvalidStateError(`cannot set the exception of a ${this.state} future`);
     this.#value = error;
     this.#state = FAILED;
-    this.#settle();
+    settle(this);
   }
 
   then<R1 = T, R2 = never>(
     onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
-    return this.#asPromise().then(onFulfilled, onRejected);
+    return asPromise(this).then(onFulfilled, onRejected);
   }
 
   /** Same as `then(undefined, onRejected)`. */
   catch<R = never>(onRejected?: ((reason: unknown) => R | PromiseLike<R>) | null): Promise<T | R> {
-    return this.#asPromise().then(undefined, onRejected);
+    return asPromise(this).then(undefined, onRejected);
   }
 
   /** Same as Promise.prototype.finally. */
   finally(onFinally?: (() => void) | null): Promise<T> {
-    return this.#asPromise().finally(onFinally);
+    return asPromise(this).finally(onFinally);
   }
 
   get [Symbol.toStringTag](): string {
     return `Future ${this.state}`;
-  }
-
-  #asPromise(): Promise<T> {
-    if (this.#promise === undefined) {
-      if (this.done()) {
-        this.#promise = this.#settledPromise();
-      } else {
-        this.#promise = new Promise<T>((resolve, reject) => {
-          this.#resolve = resolve;
-          this.#reject = reject;
-        });
-      }
-    }
-    return this.#promise;
-  }
-
-  #settledPromise(): Promise<T> {
-    if (this.cancelled()) return Promise.reject(new CancelledError('the future was cancelled'));
-    if (this.#state === FAILED) return Promise.reject(this.#value);
-    return Promise.resolve(this.#value as T);
-  }
-
-  #waitDone(timeout: number | undefined): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      let timer: LongTimeout | undefined;
-      const onDone = (): void => {
-        timer?.clear();
-        resolve();
-      };
-      this.addDoneCallback(onDone);
-      if (timeout !== undefined) {
-        timer = setLongTimeout(() => {
-          this.#removeCallback(onDone);
-          reject(new TimeoutError(`future not done after ${timeout} ms`));
-        }, timeout);
-      }
-    });
   }
 
   /**
@@ -246,62 +225,110 @@ export class Future<T = unknown> implements PromiseLike<T> {
 
   /** @internal Removes a callback that was added and has not run (used by waiters that give up). */
   _removeDoneCallback(fn: DoneCallback<T>): void {
-    this.#removeCallback(fn);
+    removeCallback(this, fn);
   }
 
-  #removeCallback(fn: DoneCallback<T>): void {
-    const cbs = this.#callbacks;
-    if (cbs === fn) this.#callbacks = undefined;
-    else if (Array.isArray(cbs)) {
-      const i = cbs.indexOf(fn);
-      if (i >= 0) cbs.splice(i, 1);
-    }
-  }
 
-  #settle(): void {
-    if (this.#resolve !== undefined) {
-      if (this.cancelled()) this.#reject!(new CancelledError('the future was cancelled'));
-      else if (this.#state === FAILED) this.#reject!(this.#value);
-      else this.#resolve(this.#value);
-      this.#resolve = this.#reject = undefined;
-    }
-    const cbs = this.#callbacks;
-    if (cbs === undefined) return;
-    this.#callbacks = undefined;
-    if (typeof cbs === 'function') this.#invoke(cbs);
-    else for (const cb of cbs) this.#invoke(cb);
-  }
-
-  #invoke(fn: DoneCallback<T>): void {
-    let returned: unknown;
-    try {
-      returned = fn(this);
-    } catch (err) {
-      this.#logCallbackError(err);
-      return;
-    }
-    // An async callback fails later; its rejection is ours to report, or it would end
-    // the program as an unhandled rejection (Python logs and carries on).
-    if (returned !== null && (typeof returned === 'object' || typeof returned === 'function')) {
-      try {
-        Promise.resolve(returned).then(undefined, (err: unknown) => this.#logCallbackError(err));
-      } catch (err) {
-        this.#logCallbackError(err); // a promise subclass whose species getter throws
+  // The Future's own helpers, written here to read its private fields, yet not private
+  // methods: a class with private methods gives every instance one field more (its
+  // brand), and a pool holds thousands of pending Futures.
+  static {
+    asPromise = <T>(f: Future<T>): Promise<T> => {
+      let deferred = f.#deferred;
+      if (deferred === undefined) {
+        if (f.done()) {
+          deferred = { promise: settledPromise(f), resolve: undefined, reject: undefined };
+        } else {
+          deferred = { promise: undefined!, resolve: undefined, reject: undefined };
+          const d = deferred;
+          d.promise = new Promise<T>((resolve, reject) => {
+            d.resolve = resolve;
+            d.reject = reject;
+          });
+        }
+        f.#deferred = deferred;
       }
-    }
-  }
+      return deferred.promise;
+    };
 
-  // As CPython logs and carries on: one bad callback must not starve the rest. The line
-  // names what a user can act on (the task, the error), never the Future's internals.
-  #logCallbackError(err: unknown): void {
-    let task: string | undefined;
-    try {
-      task = this.describeTask();
-    } catch {
-      task = undefined;
-    }
-    const of = task === undefined ? 'a Future' : `task ${task}`;
-    console.error(`concur: exception calling a done callback of ${of} (${this.state}):\n${describeThrown(err)}`);
+    settledPromise = <T>(f: Future<T>): Promise<T> => {
+      if (f.cancelled()) return Promise.reject(new CancelledError('the future was cancelled'));
+      if (f.#state === FAILED) return Promise.reject(f.#value);
+      return Promise.resolve(f.#value as T);
+    };
+
+    waitDone = (f: Future<any>, timeout: number | undefined): Promise<void> => {
+      return new Promise<void>((resolve, reject) => {
+        let timer: LongTimeout | undefined;
+        const onDone = (): void => {
+          timer?.clear();
+          resolve();
+        };
+        f.addDoneCallback(onDone);
+        if (timeout !== undefined) {
+          timer = setLongTimeout(() => {
+            removeCallback(f, onDone);
+            reject(new TimeoutError(`future not done after ${timeout} ms`));
+          }, timeout);
+        }
+      });
+    };
+
+    removeCallback = (f: Future<any>, fn: DoneCallback<any>): void => {
+      const cbs = f.#callbacks;
+      if (cbs === fn) f.#callbacks = undefined;
+      else if (Array.isArray(cbs)) {
+        const i = cbs.indexOf(fn);
+        if (i >= 0) cbs.splice(i, 1);
+      }
+    };
+
+    settle = (f: Future<any>): void => {
+      const d = f.#deferred;
+      if (d !== undefined && d.resolve !== undefined) {
+        if (f.cancelled()) d.reject!(new CancelledError('the future was cancelled'));
+        else if (f.#state === FAILED) d.reject!(f.#value);
+        else d.resolve(f.#value);
+        d.resolve = d.reject = undefined;
+      }
+      const cbs = f.#callbacks;
+      if (cbs === undefined) return;
+      f.#callbacks = undefined;
+      if (typeof cbs === 'function') invoke(f, cbs);
+      else for (const cb of cbs) invoke(f, cb);
+    };
+
+    invoke = (f: Future<any>, fn: DoneCallback<any>): void => {
+      let returned: unknown;
+      try {
+        returned = fn(f);
+      } catch (err) {
+        logCallbackError(f, err);
+        return;
+      }
+      // An async callback fails later; its rejection is ours to report, or it would end
+      // the program as an unhandled rejection (Python logs and carries on).
+      if (returned !== null && (typeof returned === 'object' || typeof returned === 'function')) {
+        try {
+          Promise.resolve(returned).then(undefined, (err: unknown) => logCallbackError(f, err));
+        } catch (err) {
+          logCallbackError(f, err); // a promise subclass whose species getter throws
+        }
+      }
+    };
+
+    // As CPython logs and carries on: one bad callback must not starve the rest. The line
+    // names what a user can act on (the task, the error), never the Future's internals.
+    logCallbackError = (f: Future<any>, err: unknown): void => {
+      let task: string | undefined;
+      try {
+        task = f.describeTask();
+      } catch {
+        task = undefined;
+      }
+      const of = task === undefined ? 'a Future' : `task ${task}`;
+      console.error(`concur: exception calling a done callback of ${of} (${f.state}):\n${describeThrown(err)}`);
+    };
   }
 }
 

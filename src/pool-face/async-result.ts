@@ -2,9 +2,17 @@ import { TimeoutError } from '../futures/errors.js';
 import { checkTimeout } from '../futures/future.js';
 import { setLongTimeout, type LongTimeout } from '../util/timers.js';
 
-const PENDING = 0;
-const OK = 1;
-const FAILED = 2;
+/** The outcome of a result not ready yet. */
+const PENDING: unique symbol = Symbol('pending');
+
+/** The outcome of a failed call: its error, boxed (only a failure costs a box). */
+class Failure {
+  constructor(readonly error: unknown) {}
+}
+
+// Set by the static block of AsyncResult (they read its private fields).
+let settled: <T>(r: AsyncResult<T>) => Promise<T>;
+let whenReady: (r: AsyncResult<any>, timeout: number | undefined) => Promise<boolean>;
 
 /**
  * The result of `Pool.applyAsync` and `Pool.mapAsync`: multiprocessing.pool.AsyncResult.
@@ -12,12 +20,12 @@ const FAILED = 2;
  * returns ahead of the callback. Awaiting it is `get()`. A failed result nobody asks for
  * is not an unhandled rejection: no Promise exists until something waits.
  *
- * A pool of tiny tasks makes one per task, so it holds four fields and allocates
+ * A pool of tiny tasks makes one per task, so it holds three fields and allocates
  * nothing more until something waits on it before it is ready.
  */
 export class AsyncResult<T = unknown> implements PromiseLike<T> {
-  #state: typeof PENDING | typeof OK | typeof FAILED = PENDING;
-  #value: unknown = undefined;
+  /** PENDING, the value, or a Failure: one field for both state and value. */
+  #outcome: unknown = PENDING;
   /** Who waits for it to be ready: none, one, or several. */
   #waiters: (() => void) | Array<() => void> | undefined = undefined;
   /** @internal The callbacks the pool runs before this is ready (the pool keeps them here rather than in a closure per task). */
@@ -30,13 +38,13 @@ export class AsyncResult<T = unknown> implements PromiseLike<T> {
 
   /** True once the call has completed (and its callback has run). */
   ready(): boolean {
-    return this.#state !== PENDING;
+    return this.#outcome !== PENDING;
   }
 
   /** True if the call completed without an error; throws a RangeError while not ready, as Python's ValueError. */
   successful(): boolean {
-    if (this.#state === PENDING) throw new RangeError('AsyncResult not ready: successful() can only be asked once ready() is true');
-    return this.#state === OK;
+    if (this.#outcome === PENDING) throw new RangeError('AsyncResult not ready: successful() can only be asked once ready() is true');
+    return !(this.#outcome instanceof Failure);
   }
 
   /** Waits until the result is ready, or until `timeout` ms pass; resolves either way, as Python's wait. */
@@ -46,8 +54,8 @@ export class AsyncResult<T = unknown> implements PromiseLike<T> {
     } catch (err) {
       return Promise.reject(err);
     }
-    if (this.#state !== PENDING) return Promise.resolve();
-    return this.#ready(timeout).then(() => undefined);
+    if (this.#outcome !== PENDING) return Promise.resolve();
+    return whenReady(this, timeout).then(() => undefined);
   }
 
   /** The result, waiting up to `timeout` ms: rejects with TimeoutError after it, or with the call's own error. */
@@ -57,10 +65,10 @@ export class AsyncResult<T = unknown> implements PromiseLike<T> {
     } catch (err) {
       return Promise.reject(err);
     }
-    if (this.#state !== PENDING) return this.#settled();
-    return this.#ready(timeout).then((ready) => {
+    if (this.#outcome !== PENDING) return settled(this);
+    return whenReady(this, timeout).then((ready) => {
       if (!ready) throw new TimeoutError(`result not ready after ${timeout} ms`);
-      return this.#settled();
+      return settled(this);
     });
   }
 
@@ -73,9 +81,8 @@ export class AsyncResult<T = unknown> implements PromiseLike<T> {
 
   /** @internal Completes the result (the pool calls it once, after the callback). */
   _set(ok: boolean, value: unknown): void {
-    if (this.#state !== PENDING) return;
-    this.#state = ok ? OK : FAILED;
-    this.#value = value;
+    if (this.#outcome !== PENDING) return;
+    this.#outcome = ok ? value : new Failure(value);
     const waiters = this.#waiters;
     if (waiters === undefined) return;
     this.#waiters = undefined;
@@ -83,42 +90,39 @@ export class AsyncResult<T = unknown> implements PromiseLike<T> {
     else for (const wake of waiters) wake();
   }
 
-  #settled(): Promise<T> {
-    return this.#state === FAILED ? Promise.reject(this.#value) : Promise.resolve(this.#value as T);
-  }
+  // Written here to read the private fields, yet not private methods: those would give
+  // every AsyncResult one field more (its class brand), and a pool makes one per task.
+  static {
+    settled = <T>(r: AsyncResult<T>): Promise<T> => {
+      const outcome = r.#outcome;
+      return outcome instanceof Failure ? Promise.reject(outcome.error) : Promise.resolve(outcome as T);
+    };
 
-  /** True once ready, false if `timeout` ms passed first. */
-  #ready(timeout: number | undefined): Promise<boolean> {
-    if (timeout === 0) return Promise.resolve(false);
-    return new Promise<boolean>((resolve) => {
-      let timer: LongTimeout | undefined;
-      const wake = (): void => {
-        timer?.clear();
-        resolve(true);
-      };
-      this.#addWaiter(wake);
-      if (timeout !== undefined) {
-        timer = setLongTimeout(() => {
-          this.#removeWaiter(wake);
-          resolve(false);
-        }, timeout);
-      }
-    });
-  }
-
-  #addWaiter(wake: () => void): void {
-    const waiters = this.#waiters;
-    if (waiters === undefined) this.#waiters = wake;
-    else if (typeof waiters === 'function') this.#waiters = [waiters, wake];
-    else waiters.push(wake);
-  }
-
-  #removeWaiter(wake: () => void): void {
-    const waiters = this.#waiters;
-    if (waiters === wake) this.#waiters = undefined;
-    else if (Array.isArray(waiters)) {
-      const i = waiters.indexOf(wake);
-      if (i >= 0) waiters.splice(i, 1);
-    }
+    /** True once ready, false if `timeout` ms passed first. */
+    whenReady = (r: AsyncResult<any>, timeout: number | undefined): Promise<boolean> => {
+      if (timeout === 0) return Promise.resolve(false);
+      return new Promise<boolean>((resolve) => {
+        let timer: LongTimeout | undefined;
+        const wake = (): void => {
+          timer?.clear();
+          resolve(true);
+        };
+        const waiters = r.#waiters;
+        if (waiters === undefined) r.#waiters = wake;
+        else if (typeof waiters === 'function') r.#waiters = [waiters, wake];
+        else waiters.push(wake);
+        if (timeout !== undefined) {
+          timer = setLongTimeout(() => {
+            const now = r.#waiters;
+            if (now === wake) r.#waiters = undefined;
+            else if (Array.isArray(now)) {
+              const i = now.indexOf(wake);
+              if (i >= 0) now.splice(i, 1);
+            }
+            resolve(false);
+          }, timeout);
+        }
+      });
+    };
   }
 }

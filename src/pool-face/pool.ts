@@ -22,6 +22,7 @@ import { checkInteger, type TaskFunction } from '../futures/executor.js';
 import { describe, type Future } from '../futures/future.js';
 import { CALL } from '../futures/task-mode.js';
 import type { PoolExecutor } from '../pool/pool-executor.js';
+import { NO_ARGS } from '../pool/item.js';
 import { ProcessPoolExecutor } from '../processes/process-pool.js';
 import { ThreadPoolExecutor } from '../threads/thread-pool.js';
 import { describeThrown } from '../util/thrown.js';
@@ -102,8 +103,9 @@ abstract class BasePool implements AsyncDisposable {
     if (typeof fn !== 'function') throw new TypeError(`applyAsync expects a function, got ${describe(fn)}`);
     if (args !== undefined && !Array.isArray(args)) throw new TypeError(`args must be an array, got ${describe(args)}`);
     checkCallbacks(callbacks);
-    // A copy, as submit(fn, ...args) made: the caller may reuse its array before the task leaves.
-    const future = this.#executor._schedule(fn as TaskFunction, args === undefined || args.length === 0 ? [] : args.slice(), CALL);
+    // The caller may reuse its array before the task leaves: a longer one is copied, as
+    // submit(fn, ...args) would; a single argument is read now and kept without an array.
+    const future = this.#executor._schedule(fn as TaskFunction, args === undefined ? NO_ARGS : args.length <= 1 ? args : args.slice(), CALL);
     const result = this.#begin<Awaited<R>>(callbacks);
     // One done callback for every task: the Future (the scheduler's record) says which result it settles.
     future.sink = result;

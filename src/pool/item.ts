@@ -18,29 +18,65 @@ export function micros(): number {
   return Math.round((performance.now() - EPOCH) * 1000);
 }
 
+/**
+ * Item flag, never sent: `args` is a call's sole argument itself, not an array. Most
+ * calls have one argument, and a pool of tiny tasks holds thousands of them pending at
+ * once: no array apiece is less for the young generation to copy while they wait.
+ */
+export const ONE_ARG = 8;
+
+/** A shared argument list for calls without arguments. */
+export const NO_ARGS: unknown[] = Object.freeze([]) as unknown as unknown[];
+
 /** A submitted task: its Future and what the scheduler keeps about it, in one object. */
 export class Item extends Future<unknown> {
-  retriesLeft: number;
   seq = 0;
   /** When it was sent to a worker (micros()). */
   dispatched = 0;
-  started = false;
   slot: Slot | undefined = undefined;
-  timer: LongTimeout | undefined = undefined;
-  onAbort: (() => void) | undefined = undefined;
+  /** Its timeout's timer, signal listener and retries: only a task with one of those options has them, so one field for all. */
+  extras: ItemExtras | undefined = undefined;
   /** Whom the Pool face tells when this settles (its AsyncResult), read by the face's one done callback: no closure per task. */
   sink: unknown = undefined;
   constructor(
     readonly fnId: number,
-    readonly args: unknown[],
+    /** The call's arguments, a chunk, or with ONE_ARG the sole argument itself. */
+    readonly args: unknown,
+    /** FLAG_CHUNK, FLAG_ITEMS (see protocol.ts), ONE_ARG, or 0: a call with an array of arguments. */
     readonly flags: number,
     readonly options: TaskOptions,
     /** When it was submitted (micros()). */
     readonly submitted: number,
   ) {
     super();
-    this.retriesLeft = options.retries ?? 0;
+    const retries = options.retries;
+    if (retries !== undefined && retries > 0) this.extras = { timer: undefined, onAbort: undefined, retriesLeft: retries };
   }
+
+  /** How many more times it may be retried after a failure (options.retries, counted down). */
+  get retriesLeft(): number {
+    return this.extras === undefined ? 0 : this.extras.retriesLeft;
+  }
+
+  set retriesLeft(n: number) {
+    this.extras!.retriesLeft = n; // only counted down from above 0, so the extras exist
+  }
+}
+
+/** What an Item with a timeout, a signal or retries holds while it waits or runs. */
+export interface ItemExtras {
+  timer: LongTimeout | undefined;
+  onAbort: (() => void) | undefined;
+  retriesLeft: number;
+}
+
+/**
+ * Whether the scheduler has taken the item out of PENDING (sent it, or settled it
+ * itself): a Future the scheduler still holds is RUNNING exactly then, since one that
+ * is done is dropped or skipped first (no field of its own: a pool holds thousands).
+ */
+export function started(item: Item): boolean {
+  return item.running();
 }
 
 /** The pool's record of one worker. */
@@ -121,9 +157,10 @@ export function isExclusive(item: Item): boolean {
 
 /** Clears what an item holds while it runs: its timer and its worker's exclusivity. */
 export function release(item: Item): void {
-  if (item.timer !== undefined) {
-    item.timer.clear();
-    item.timer = undefined;
+  const extras = item.extras;
+  if (extras !== undefined && extras.timer !== undefined) {
+    extras.timer.clear();
+    extras.timer = undefined;
   }
   if (item.slot !== undefined) {
     if (isExclusive(item)) item.slot.exclusive = false;
@@ -133,9 +170,10 @@ export function release(item: Item): void {
 
 /** Stops listening to the task's signal once its Future is settled. */
 export function detachSignal(item: Item): void {
-  if (item.onAbort !== undefined) {
-    item.options.signal!.removeEventListener('abort', item.onAbort);
-    item.onAbort = undefined;
+  const extras = item.extras;
+  if (extras !== undefined && extras.onAbort !== undefined) {
+    item.options.signal!.removeEventListener('abort', extras.onAbort);
+    extras.onAbort = undefined;
   }
 }
 
@@ -157,9 +195,9 @@ export function cloneError(item: Item, spec: FunctionSpec, workerKind: string, e
     const chunk = item.args as unknown[][];
     for (let j = 0; j < chunk.length && which === undefined; j++) which = find(chunk[j]!, `item ${j} of the chunk, `);
   } else if (item.flags & FLAG_ITEMS) {
-    which = find(item.args, 'item ')?.replace(/^item argument/, 'item');
+    which = find(item.args as unknown[], 'item ')?.replace(/^item argument/, 'item');
   } else {
-    which = find(item.args, '');
+    which = find(item.flags === ONE_ARG ? [item.args] : (item.args as unknown[]), '');
   }
   const what = which ?? (item.options.transfer ? 'the arguments or transfer list' : 'the arguments');
   return new TypeError(`${what} of task ${specName(spec)} cannot be sent to a worker ${workerKind}: ${why}`, { cause: err });

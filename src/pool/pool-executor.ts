@@ -16,7 +16,7 @@ import { checkNotBootstrapping } from '../tasks/main-guard.js';
 import { FLAG_CHUNK, FLAG_ITEMS } from '../transport/protocol.js';
 import { raiseMallocThresholds } from '../util/allocator.js';
 import type { WorkerInit } from './worker-runtime.js';
-import { failedFuture } from './item.js';
+import { failedFuture, NO_ARGS, ONE_ARG } from './item.js';
 import type { PoolEvents, PoolOptions, PoolStats, WorkerEvents, WorkerHandle } from './pool-types.js';
 import { Scheduler } from './scheduler.js';
 
@@ -131,6 +131,11 @@ export abstract class PoolExecutor extends BaseExecutor {
         return failedFuture(err);
       }
     }
+    if (mode === CALL) {
+      // The array is not kept (submit's is its own; the Pool face's is the caller's, read only here).
+      if (args.length === 1) return scheduler.enqueue(spec, args[0], ONE_ARG, options);
+      if (args.length === 0) args = NO_ARGS;
+    }
     // A chunk of numbers crosses as their bytes (see transport/numbers.ts).
     if (mode === CHUNK_ITEMS) args = packNumbers(args) as unknown[];
     return scheduler.enqueue(spec, args, MODE_FLAGS[mode], options);
@@ -139,7 +144,8 @@ export abstract class PoolExecutor extends BaseExecutor {
   /**
    * @internal For the Pool face (pool-face/pool.ts): schedules `fn` straight on the
    * scheduler, without submit's naming or map's iterator. The face never hands the
-   * Future out; it listens with a done callback.
+   * Future out; it listens with a done callback. A call's `args` with one element is
+   * read at once and not kept; a longer one is kept, so the face passes a copy.
    */
   _schedule(fn: TaskFunction, args: unknown[], mode: TaskMode): Future<unknown> & { sink?: unknown } {
     if (this.isShutdown) throw new Error(`cannot schedule new futures after shutdown (${this.constructor.name})`);

@@ -38,7 +38,7 @@ import { CTRL_TASKS_POSTED, FLAG_SPAN, INIT_FAILED, LOAD_FAILED, LOADED, LOADING
 import { Deque } from '../util/deque.js';
 import { BatchPolicy } from './batching.js';
 import { LoadDeaths, settleCrash, type CrashHost } from './crashes.js';
-import { canTake, cloneError, detachSignal, FunctionTable, isExclusive, Item, micros, release, type Slot } from './item.js';
+import { canTake, cloneError, detachSignal, FunctionTable, isExclusive, Item, micros, ONE_ARG, release, started, type Slot } from './item.js';
 import type { PoolStats, WorkerEvents, WorkerHandle } from './pool-types.js';
 import { PoolMeter } from './stats.js';
 import { ResultSpin } from './result-spin.js';
@@ -127,13 +127,15 @@ export class Scheduler {
     return this.#meter.snapshot(this.#workers.list, this.#queue.length);
   }
 
-  /** Queues a task whose arguments are ready to cross (flags: see protocol.ts), and returns its Future. */
-  enqueue(spec: FunctionSpec, args: unknown[], flags: number, options: TaskOptions): Item {
+  /** Queues a task whose arguments are ready to cross (flags: see protocol.ts and ONE_ARG), and returns its Future. */
+  enqueue(spec: FunctionSpec, args: unknown, flags: number, options: TaskOptions): Item {
     const item = new Item(this.#functions.idOf(spec), args, flags, options, micros());
     const signal = options.signal;
     if (signal !== undefined) {
-      item.onAbort = () => this.#stop(item, signal.reason, false);
-      signal.addEventListener('abort', item.onAbort, { once: true });
+      const onAbort = (): void => this.#stop(item, signal.reason, false);
+      if (item.extras === undefined) item.extras = { timer: undefined, onAbort, retriesLeft: 0 };
+      else item.extras.onAbort = onAbort;
+      signal.addEventListener('abort', onAbort, { once: true });
     }
     this.#queue.push(item);
     // A lone task with the last worker idle and polling goes now: a microtask later is
@@ -194,10 +196,7 @@ export class Scheduler {
       const exclusive = isExclusive(item);
       if (exclusive && (batch.length > 0 || slot.inflight.length > 0)) break;
       queue.shift();
-      if (!item.started) {
-        item.started = true;
-        item.setRunningOrNotifyCancel();
-      }
+      if (!started(item)) item.setRunningOrNotifyCancel();
       batch.push(item);
       if (exclusive) break;
     }
@@ -210,19 +209,25 @@ export class Scheduler {
     const msg: unknown[] = [TASKS, null, 0];
     let transfer: TransferListItem[] | undefined;
     let seq = this.#nextSeq;
-    for (const item of batch) {
+    // Indexed loops: until V8 optimizes this code (most of a new pool's first thousands
+    // of tasks), a for-of allocates an iterator result per task.
+    for (let k = 0; k < batch.length; k++) {
+      const item = batch[k]!;
       if (!slot.defined.has(item.fnId)) {
         (defs ??= []).push(item.fnId, this.#functions.spec(item.fnId));
         slot.defined.add(item.fnId);
       }
       item.seq = seq = nextSeq(seq);
-      const args = item.args;
-      if (item.flags === 0) {
+      const flags = item.flags;
+      if (flags === ONE_ARG) {
+        msg.push(item.fnId, FLAG_SPAN, item.args);
+      } else if (flags === 0) {
         // A call's arguments go inline: no array per task to clone and rebuild.
+        const args = item.args as unknown[];
         msg.push(item.fnId, args.length * FLAG_SPAN);
         for (let i = 0; i < args.length; i++) msg.push(args[i]);
       } else {
-        msg.push(item.fnId, item.flags, args);
+        msg.push(item.fnId, flags, item.args);
       }
       if (item.options.transfer !== undefined) (transfer ??= []).push(...item.options.transfer);
     }
@@ -243,17 +248,20 @@ export class Scheduler {
       return;
     }
     const now = micros();
-    for (const item of batch) {
+    for (let k = 0; k < batch.length; k++) {
+      const item = batch[k]!;
       item.slot = slot;
       item.dispatched = now;
       this.#meter.waitTime.record(now - item.submitted);
       slot.inflight.push(item);
       const timeout = item.options.timeout;
       if (timeout !== undefined) {
-        item.timer = setLongTimeout(() => {
+        const timer = setLongTimeout(() => {
           const why = `task ${this.#functions.nameOf(item)} timed out after ${timeout} ms; its ${this.#host.workerKind} was stopped`;
           this.#stop(item, new TimeoutError(why), true);
         }, timeout);
+        if (item.extras === undefined) item.extras = { timer, onAbort: undefined, retriesLeft: 0 };
+        else item.extras.timer = timer;
       }
       if (isExclusive(item)) slot.exclusive = true;
     }
@@ -309,7 +317,7 @@ export class Scheduler {
       const code = msg[i + 1];
       if (code === OK) {
         this.#meter.completed++;
-        if (item.onAbort !== undefined) detachSignal(item);
+        if (item.extras !== undefined) detachSignal(item);
         item.setResult(msg[i + 2]);
       } else {
         const error = deserializeError(msg[i + 2] as SerializedError);
@@ -334,10 +342,7 @@ export class Scheduler {
     release(item);
     detachSignal(item);
     if (item.done()) return;
-    if (!item.started) {
-      item.started = true;
-      if (!item.setRunningOrNotifyCancel()) return;
-    }
+    if (!started(item) && !item.setRunningOrNotifyCancel()) return;
     this.#meter.failed++;
     item.setException(error);
   }
@@ -402,13 +407,12 @@ export class Scheduler {
    */
   terminate(error: unknown): Promise<void> {
     for (const item of this.#queue.drain()) {
-      if (item.started) {
+      if (started(item)) {
         this.#fail(item, error); // sent once, then put back by a crash: it did start
         continue;
       }
       release(item);
       detachSignal(item);
-      item.started = true;
       if (item.cancel()) item.setRunningOrNotifyCancel();
     }
     for (const slot of [...this.#workers.list]) {
@@ -424,7 +428,7 @@ export class Scheduler {
   shutdown(cancelFutures: boolean): Promise<void> {
     if (cancelFutures) {
       for (const item of this.#queue.drain()) {
-        if (item.started || !item.cancel()) this.#queue.push(item);
+        if (started(item) || !item.cancel()) this.#queue.push(item);
         else release(item);
       }
     }

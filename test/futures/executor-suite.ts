@@ -232,6 +232,12 @@ export function executorSuite(backend: Backend): void {
       await assert.rejects(ex.submitWith({ retries: 1 }, files.flaky, markFile().path, 5).result(), /attempt 2 fails/);
     });
 
+    it('retries a failing task that also has a signal and a timeout', async () => {
+      await using ex = make(1);
+      const { signal } = new AbortController();
+      assert.equal(await ex.submitWith({ retries: 2, signal, timeout: 60_000 }, files.flaky, markFile().path, 2), 3);
+    });
+
     it('a per-task timeout stops a task that is already running, and the executor goes on', async () => {
       await using ex = make(1);
       const f = ex.submitWith({ timeout: 50 }, backend.hang);

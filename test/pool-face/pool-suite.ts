@@ -110,6 +110,19 @@ export function poolSuite(kind: PoolKind): void {
       assert.throws(() => pool.mapAsync(t.sqr, boom()), /SayWhenError/);
     });
 
+    it('applyAsync binds its arguments at the call: reusing the array afterwards changes nothing', async () => {
+      const one: [number] = [3];
+      const two: [number, number] = [3, 4];
+      const none: number[] = [];
+      const results = [pool.applyAsync(t.sqr, one), pool.applyAsync(t.mul, two), pool.applyAsync(t.sqr, none as never)];
+      one[0] = 100; // before the batch leaves (it goes a microtask later)
+      two[0] = 100;
+      none.push(5);
+      assert.equal(await results[0]!.get(60_000), 9);
+      assert.equal(await results[1]!.get(60_000), 12);
+      assert.ok(Number.isNaN(await results[2]!.get(60_000))); // sqr() of nothing, as called
+    });
+
     it('applyAsync: get waits for the result, get(timeout) raises TimeoutError (test_async, test_async_timeout)', async () => {
       const r = pool.applyAsync(t.sqr, [7, 50]);
       assert.ok(r instanceof AsyncResult);

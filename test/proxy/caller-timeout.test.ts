@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { Empty, Lock, Pipe, Process, ProcessPoolExecutor, Semaphore, SharedQueue } from '../../src/index.js';
 import { toProxy } from '../../src/proxy/proxies.js';
 import { proxyTasks } from '../fixtures/proxy-tasks.js';
+import { stopProcess } from '../fixtures/stop.js';
 import { _crossAsProxies } from '../../src/sync/shm-crossing.js';
 
 // This file tests the owner-served proxy: its primitives cross as proxies even where they could cross as memory.
@@ -41,7 +42,7 @@ describe("a proxy call's own timeout, with the owner stopped", () => {
       const queue = (await here.recv()) as SharedQueue<string>;
       const sem = (await here.recv()) as Semaphore;
       assert.equal(sem.value, 0, 'connected to the owner');
-      process.kill(owner.pid!, 'SIGSTOP');
+      await stopProcess(owner.pid!);
 
       const acquired = await within('acquire({ timeout: 500 })', BOUND_MS(500), lock.acquire({ timeout: 500 }));
       assert.equal(acquired.value, false);
@@ -100,7 +101,7 @@ describe("a proxy call's own timeout, with the owner stopped", () => {
       const sem = (await here.recv()) as Semaphore;
       // The worker connects to the owner first, then the owner stops.
       assert.equal(await pool.submit(proxyTasks.semaphoreValue, sem), 0);
-      process.kill(owner.pid!, 'SIGSTOP');
+      await stopProcess(owner.pid!);
       const start = performance.now();
       const result = await within('acquireSync({ timeout: 300 }) in a worker', BOUND_MS(300), pool.submit(proxyTasks.tryLockSync, lock, 300));
       assert.equal(result.value, false, `acquireSync gave up (after ${Math.round(result.ms)} ms)`);

@@ -116,8 +116,6 @@ export class RedisWorker {
   readonly #connection: RedisConnection;
   /** Jobs told to stop before they started here (the abort can beat the job's start). */
   readonly #aborted = new Map<string, number>();
-  /** The announcements of jobs fetched and not yet handed to #process, with when they were sent. */
-  readonly #announced = new Map<string, { sent: Promise<unknown>; at: number }>();
   #running = 0;
   #completed = 0;
   #failed = 0;
@@ -184,38 +182,6 @@ export class RedisWorker {
       autorun: false,
     });
     this.#worker.on('error', () => {}); // connection trouble: BullMQ reconnects and goes on
-    // BullMQ emits 'active' as soon as moveToActive has given it a job, a few promise
-    // turns before it calls the processor: the announcement goes out then, and its round
-    // trip overlaps those turns; #process still waits for Redis to have taken it.
-    this.#worker.on('active', (job: Job) => {
-      if (job.id !== undefined) this.#announce(job.id);
-    });
-  }
-
-  /** Publishes that `jobId` starts here. */
-  #publishStarted(jobId: string): Promise<unknown> {
-    return this.#publisher.publish(startedChannel(this.#options.prefix, this.#options.queue), jobId).catch(() => 0);
-  }
-
-  /** Announces a job BullMQ has just fetched; #process takes the announcement. */
-  #announce(jobId: string): void {
-    const sent = this.#publishStarted(jobId);
-    const now = performance.now();
-    this.#announced.delete(jobId); // a job fetched again (a retry) goes to the end
-    this.#announced.set(jobId, { sent, at: now });
-    // A job BullMQ fails without calling the processor leaves its entry: drop old ones.
-    for (const [id, a] of this.#announced) {
-      if (now - a.at <= 60_000) break;
-      this.#announced.delete(id);
-    }
-  }
-
-  /** The announcement of `jobId` sent when BullMQ fetched it, else one sent now. */
-  #announcement(jobId: string): Promise<unknown> {
-    const a = this.#announced.get(jobId);
-    if (a === undefined) return this.#publishStarted(jobId);
-    this.#announced.delete(jobId);
-    return a.sent;
   }
 
   /** Starts serving `options.queue`; resolves once connected to Redis. */
@@ -285,7 +251,6 @@ export class RedisWorker {
   async #process(job: Job, _token: string | undefined, signal: AbortSignal | undefined): Promise<ResultData> {
     const { queue, name } = this.#options;
     const id = job.id!;
-    const announced = this.#announcement(id);
     const wrong = checkJob(this.#key, queue, id, job.data);
     if (wrong !== undefined) {
       this.#failed++;
@@ -320,17 +285,11 @@ export class RedisWorker {
       }
       spec = { kind: 'inline', source: task.source, name: task.name };
     }
-    // Announced, and taken by Redis, before the task starts: its executor hears of it
-    // first (see RedisExecutor), so a cancel() there never mistakes it for waiting.
-    await announced;
-    // An abort that came while the announcement was on its way: the task has not
-    // started, so it does not (a coroutine could not be stopped once started).
-    if (signal?.aborted || this.#aborted.delete(id)) {
-      this.#failed++;
-      throw this.#refuse(id, new CancelledError(`job ${id} was aborted by its executor`));
-    }
     this.#running++;
     try {
+      // Announced, and taken by Redis, before the task starts: its executor hears of it
+      // first (see RedisExecutor), so a cancel() there never mistakes it for waiting.
+      await this.#publisher.publish(startedChannel(this.#options.prefix, queue), id).catch(() => 0);
       let encoded: string;
       if (this.#async && data.timeout === null) {
         // A coroutine cannot be stopped, only abandoned; racing the signal here spares

@@ -285,11 +285,17 @@ export class RedisWorker {
       }
       spec = { kind: 'inline', source: task.source, name: task.name };
     }
+    // Announced, and taken by Redis, before the task starts: its executor hears of it
+    // first (see RedisExecutor), so a cancel() there never mistakes it for waiting.
+    await this.#publisher.publish(startedChannel(this.#options.prefix, queue), id).catch(() => 0);
+    // An abort that came while the announcement was on its way: the task has not
+    // started, so it does not (a coroutine could not be stopped once started).
+    if (signal?.aborted || this.#aborted.delete(id)) {
+      this.#failed++;
+      throw this.#refuse(id, new CancelledError(`job ${id} was aborted by its executor`));
+    }
     this.#running++;
     try {
-      // Announced, and taken by Redis, before the task starts: its executor hears of it
-      // first (see RedisExecutor), so a cancel() there never mistakes it for waiting.
-      await this.#publisher.publish(startedChannel(this.#options.prefix, queue), id).catch(() => 0);
       let encoded: string;
       if (this.#async && data.timeout === null) {
         // A coroutine cannot be stopped, only abandoned; racing the signal here spares

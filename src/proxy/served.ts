@@ -95,9 +95,14 @@ const condition: Ops<Condition> = {
   notify: (cond, [n], caller) => cond._notify(n ?? 1, caller.owner),
   notifyAll: (cond, _args, caller) => cond._notify(MAX_CONDITION_WAITERS, caller.owner),
 };
-// A wait ends holding the lock, whatever it returns: the lock goes back.
+// A wait ends holding the lock, whatever it returns: the lock goes back. Only if the
+// caller still holds it: a plain Lock has no owner to check, so releasing it outright
+// would free it under whoever took it meanwhile.
 const conditionUndo: Undo<Condition> = (cond, op, _woke, caller) => {
-  if (op === 'wait') cond.lock._releaseAll(caller.owner);
+  if (op !== 'wait') return;
+  const lock = cond.lock;
+  if (kindOf(lock) === 'Lock') (lock as unknown as Lock)._releaseIfHeldBy(caller.owner);
+  else if (lock._isOwned(caller.owner)) lock._releaseAll(caller.owner);
 };
 
 const event: Ops<Event> = {

@@ -68,7 +68,13 @@ function deliver(frame: Uint8Array | Abandoned, mode: number, object: string): v
   }
 }
 
-const CONNECT_PATIENCE_MS = 10_000;
+/**
+ * How long a caller keeps trying to reach a live owner whose broker does not listen yet.
+ * A broker thread starts when its process first shares an object, which may be just
+ * before the proxy is sent; on a loaded machine (or loading TypeScript through a loader)
+ * it has taken over 10 s to listen. A call with a timeout still ends by its own deadline.
+ */
+const CONNECT_PATIENCE_MS = 30_000;
 
 /** A call sent and not yet answered. */
 interface Pending {

@@ -73,7 +73,10 @@ export function dehydrate(args: readonly unknown[]): { args: unknown[]; attach(c
         let seq = 0;
         endpoint.listen(
           (value) => {
-            if (child.connected) sendingData(toProxy(value), (v) => child.send({ $concurPipe: id, seq: ++seq, value: v } satisfies RelayMessage));
+            if (!child.connected) return;
+            // Numbered once: a send retried without views must not skip a number (the receiver waits for each in turn).
+            const n = ++seq;
+            sendingData(toProxy(value), (v) => child.send({ $concurPipe: id, seq: n, value: v } satisfies RelayMessage));
           },
           () => {
             if (child.connected) child.send({ $concurPipe: id, seq: ++seq, close: true } satisfies RelayMessage);

@@ -33,19 +33,23 @@ export function tookLock(lock: SemLock, caller: Caller): void {
   if (kind === 'Lock' || kind === 'RLock') caller.held.add(lock);
 }
 
+/**
+ * Releases `lock` fully for `caller`, only while its holder word still names the caller:
+ * a Lock anyone may release may have been released for it and taken by another since.
+ */
+export function releaseIfHeld(lock: SemLock, caller: Caller): void {
+  try {
+    const kind = kindOf(lock);
+    if (kind === 'RLock' && lock._isOwned(caller.owner)) lock._releaseAll(caller.owner);
+    else if (kind === 'Lock') (lock as Lock)._releaseIfHeldBy(caller.owner);
+  } catch {
+    // already released by someone else: nothing to give back
+  }
+}
+
 /** Releases what `caller` still holds; its connection closed. */
 function releaseHeld(caller: Caller): void {
-  for (const lock of caller.held) {
-    try {
-      const kind = kindOf(lock);
-      // Only while the holder word still names the caller: a Lock anyone may release may
-      // have been released for it and taken by another since.
-      if (kind === 'RLock' && lock._isOwned(caller.owner)) lock._releaseAll(caller.owner);
-      else if (kind === 'Lock') (lock as Lock)._releaseIfHeldBy(caller.owner);
-    } catch {
-      // already released by someone else: nothing to give back
-    }
-  }
+  for (const lock of caller.held) releaseIfHeld(lock, caller);
   caller.held.clear();
 }
 

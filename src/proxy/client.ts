@@ -332,7 +332,7 @@ function callThrough(lane: Lane, ref: ProxyRef, op: string, args: unknown[]): un
     reply = lane.call(callId, ref.id, op, args, ref.maxFrame, ref.pid);
   } catch (err) {
     if (!(err instanceof LaneClosed)) throw err;
-    throw new EOFError(`the process that owns this object (pid ${ref.pid}) has exited or closed the connection`);
+    throw new EOFError(`the process that owns this object (pid ${ref.pid}) has exited or closed the connection`, { cause: err });
   }
   const answered = reply.readUInt32LE(0);
   if (answered !== callId) {

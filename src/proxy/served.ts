@@ -17,7 +17,7 @@ import { kindOf } from '../sync/shared.js';
 import type { SharedArray, Value } from '../sync/value.js';
 import { encode, forEachRecord, type SharedQueue } from '../queues/shared-queue.js';
 import { runAsync } from '../sync/waiting.js';
-import { runFor, tookLock, type Caller } from './callers.js';
+import { releaseIfHeld, runFor, tookLock, type Caller } from './callers.js';
 
 export type { Caller } from './callers.js';
 
@@ -95,14 +95,10 @@ const condition: Ops<Condition> = {
   notify: (cond, [n], caller) => cond._notify(n ?? 1, caller.owner),
   notifyAll: (cond, _args, caller) => cond._notify(MAX_CONDITION_WAITERS, caller.owner),
 };
-// A wait ends holding the lock, whatever it returns: the lock goes back. Only if the
-// caller still holds it: a plain Lock has no owner to check, so releasing it outright
-// would free it under whoever took it meanwhile.
+// A wait ends holding the lock, whatever it returns: the lock goes back, if the caller
+// still holds it (released outright, a plain Lock would be freed under whoever took it).
 const conditionUndo: Undo<Condition> = (cond, op, _woke, caller) => {
-  if (op !== 'wait') return;
-  const lock = cond.lock;
-  if (kindOf(lock) === 'Lock') (lock as unknown as Lock)._releaseIfHeldBy(caller.owner);
-  else if (lock._isOwned(caller.owner)) lock._releaseAll(caller.owner);
+  if (op === 'wait') releaseIfHeld(cond.lock as SemLock, caller);
 };
 
 const event: Ops<Event> = {

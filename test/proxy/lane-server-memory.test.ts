@@ -157,4 +157,20 @@ describe('the owner side of a lane with memory', { skip: !here && 'needs Linux a
       closeSync(reply);
     }
   });
+
+  it('a caller that lies about its call\'s length has its lane closed, and nothing is delivered', { timeout: 20_000 }, async () => {
+    for (const lie of [-1, 0, 3, 16 * 1024 + 1, 2 ** 31 - 1]) {
+      const { ends, request, reply, m } = openTestLane();
+      const got: Buffer[] = [];
+      ends.onFrame((f) => got.push(f));
+      const closed = new Promise<void>((resolve) => ends.requests.once('close', () => resolve()));
+      m.words[REQ_LEN] = lie;
+      Atomics.store(m.words, REQ_SEQ, 1);
+      writeSync(request, RING);
+      await closed;
+      assert.deepEqual(got, [], `a length of ${lie} was taken for a call`);
+      closeSync(request);
+      closeSync(reply);
+    }
+  });
 });

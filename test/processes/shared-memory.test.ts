@@ -17,6 +17,8 @@ import {
   RLock,
   Semaphore,
   SharedArray,
+  SharedLifoQueue,
+  SharedPriorityQueue,
   SharedQueue,
   Value,
   sleep,
@@ -33,7 +35,7 @@ describe('primitives in shared memory between processes', () => {
     if (process.env.CONCUR_NO_NATIVE === '1') assert.equal(native, undefined);
   });
 
-  it('Lock, RLock, semaphores, Event, Value and SharedArray arrive as memory; Condition, Barrier and SharedQueue as proxies', async () => {
+  it('Lock, RLock, semaphores, Event, Value, SharedArray and SharedQueue arrive as memory; Condition, Barrier and the ordered queues as proxies', async () => {
     const { ProcessPoolExecutor } = await import('../../src/index.js');
     await using pool = new ProcessPoolExecutor({ maxWorkers: 1 });
     const seen = await pool.submit(
@@ -45,15 +47,18 @@ describe('primitives in shared memory between processes', () => {
       new Event(),
       new Value('i32', 3),
       new SharedArray('f64', 4),
+      new SharedQueue(),
       new Condition(),
       new Barrier(2),
-      new SharedQueue(),
+      new SharedLifoQueue(),
+      new SharedPriorityQueue(),
     ).result();
     const names = seen.map(([name]) => name);
     const memory = seen.map(([, m]) => m);
-    assert.deepEqual(memory, [inMemory, inMemory, inMemory, inMemory, inMemory, inMemory, inMemory, false, false, false]);
-    if (inMemory) assert.deepEqual(names.slice(0, 7), ['Lock', 'RLock', 'Semaphore', 'BoundedSemaphore', 'Event', 'Value', 'SharedArray']);
-    assert.deepEqual(names.slice(7), ['RemoteCondition', 'RemoteBarrier', 'RemoteSharedQueue']);
+    assert.deepEqual(memory, [...Array<boolean>(8).fill(inMemory), false, false, false, false]);
+    if (inMemory) assert.deepEqual(names.slice(0, 8), ['Lock', 'RLock', 'Semaphore', 'BoundedSemaphore', 'Event', 'Value', 'SharedArray', 'SharedQueue']);
+    else assert.equal(names[7], 'RemoteSharedQueue');
+    assert.deepEqual(names.slice(8), ['RemoteCondition', 'RemoteBarrier', 'RemoteSharedQueue', 'RemoteSharedQueue']);
   });
 
   it('two processes and a grandchild count exactly under one Lock', { timeout: 120_000 }, async () => {

@@ -1,0 +1,98 @@
+// A SharedQueue in memory several processes map (src/queues/shared-queue.ts, "A process
+// that dies inside"): a process SIGKILLed inside a put or a get leaves the internal lock
+// held and the section half done. The next taker is told the holder died, repairs the
+// section from its journal, and the queue goes on exact: no item twice, none invented,
+// no byte of the ring lost, the unfinished count right. A seam of the queue
+// (CONCUR_TEST_QUEUE_DIE) kills the child at the worst points. Without the native part
+// the queue crosses as a proxy, whose dead callers test/proxy covers: nothing here applies
+// (and CI, on Linux x64, always has the native part: test/processes/shared-memory.test.ts).
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Process, SharedQueue } from '../../src/index.js';
+import { native } from '../../src/sync/shm.js';
+import { shmTasks } from '../fixtures/shm-tasks.js';
+
+const inMemory = native !== undefined;
+const CAPACITY = 256;
+/** A number's record: a 4-byte length, a tag, a float64. */
+const RECORD = 4 + 1 + 8;
+
+/** Runs `target` in a child with the seam set; resolves once it has exited (killed, or not). */
+async function runDying(die: string, target: (...args: never[]) => unknown, args: unknown[]): Promise<number | null | undefined> {
+  const p = new Process({ target: target as never, args, env: { ...process.env, CONCUR_TEST_QUEUE_DIE: die } }).start();
+  await p.join();
+  return p.exitCode;
+}
+
+/** Fills `q` with numbers until Full: how many fit (all its bytes when none were lost). */
+function fill(q: SharedQueue<number>): number {
+  let n = 0;
+  for (;;) {
+    try {
+      q.putNowait(1000 + n);
+      n++;
+    } catch {
+      return n;
+    }
+  }
+}
+
+/** The queue's internal locks are free (the repair's taker released them). */
+function locksFree(q: SharedQueue<number>): void {
+  assert.equal(Atomics.load(q._header, 0), 0, "the putters' lock is free");
+  assert.equal(Atomics.load(q._header, 64), 0, "the getters' lock is free");
+}
+
+describe('a SharedQueue whose process dies inside a put or a get (memory shared between processes)', { skip: inMemory ? false : 'the queue crosses as a proxy without the native part' }, () => {
+  it('a put killed before its commit is undone: the items before it stay, in order, and the ring keeps every byte', { timeout: 60_000 }, async () => {
+    const q = new SharedQueue<number>({ capacityBytes: CAPACITY });
+    const code = await runDying('put:3', shmTasks.queuePuts, [q, 5]);
+    assert.equal(code, -9, 'the seam killed the child in its third put');
+    const expected = [0, 1];
+    assert.equal(q.qsize(), expected.length);
+    q.putNowait(99); // takes the dead holder's lock over, and repairs
+    locksFree(q);
+    const got: number[] = [];
+    while (!q.empty()) got.push(q.getNowait());
+    assert.deepEqual(got, [...expected, 99]);
+    assert.equal(fill(q), Math.floor(CAPACITY / RECORD), 'no byte of the ring was lost');
+    assert.equal(q._unfinished(), expected.length + 1 + Math.floor(CAPACITY / RECORD));
+  });
+
+  it('a get killed before its commit is undone: the item stays for the next getter', { timeout: 60_000 }, async () => {
+    const q = new SharedQueue<number>({ capacityBytes: CAPACITY });
+    for (let i = 0; i < 4; i++) q.putNowait(i);
+    const code = await runDying('get:2', shmTasks.queueGets, [q, 3]);
+    assert.equal(code, -9);
+    assert.deepEqual([q.getNowait(), q.getNowait(), q.getNowait()], [1, 2, 3], 'item 1, which the child died taking, is still here');
+    locksFree(q);
+    assert.throws(() => q.getNowait(), /empty/);
+    for (let i = 0; i < 3; i++) q.taskDone();
+    assert.equal(q._unfinished(), 1, 'item 0, in the dead hand, and nothing more');
+    assert.equal(fill(q), Math.floor(CAPACITY / RECORD), 'no byte of the ring was lost');
+  });
+
+  it('a get killed after its commit is finished: the item went with the child, and its bytes come back', { timeout: 60_000 }, async () => {
+    const q = new SharedQueue<number>({ capacityBytes: CAPACITY });
+    for (let i = 0; i < 4; i++) q.putNowait(i);
+    const code = await runDying('got:2', shmTasks.queueGets, [q, 3]);
+    assert.equal(code, -9);
+    assert.deepEqual([q.getNowait(), q.getNowait()], [2, 3]);
+    locksFree(q);
+    for (let i = 0; i < 2; i++) q.taskDone();
+    assert.equal(q._unfinished(), 2, 'items 0 and 1, in the dead hand');
+    assert.equal(fill(q), Math.floor(CAPACITY / RECORD), 'no byte of the ring was lost');
+  });
+
+  it('a getter asleep in another process is woken by the put after the repair', { timeout: 60_000 }, async () => {
+    const q = new SharedQueue<number>({ capacityBytes: CAPACITY });
+    const getter = new Process({ target: shmTasks.queueGets as never, args: [q, 2] }).start();
+    const code = await runDying('put:2', shmTasks.queuePuts, [q, 3]);
+    assert.equal(code, -9);
+    q.putNowait(7);
+    await getter.join();
+    assert.equal(getter.exitCode, 0);
+    locksFree(q);
+    assert.equal(q.qsize(), 0);
+  });
+});

@@ -1,6 +1,7 @@
 /**
  * One round of the SharedQueue torture across processes: producer and consumer children
- * (Processes and process-pool tasks) use the parent's queue through proxies; the parent
+ * (Processes and process-pool tasks) use the parent's queue (as memory they map where the
+ * native part is loaded, the ordered queues and otherwise through proxies); the parent
  * SIGKILLs children at random points (and the pool kills tasks at their timeouts), then
  * shuts the queue down and accounts for every item from the log (see process-log.ts):
  * - no item taken twice, none taken that was never put;

@@ -12,7 +12,7 @@ import { isShared, kindOf } from './shared.js';
 import { native, nativeMissing, viewRef } from './shm.js';
 
 /** The kinds that cross into processes as shared memory where the native part is loaded. */
-export const IN_MEMORY: ReadonlySet<string> = new Set(['Lock', 'RLock', 'Semaphore', 'BoundedSemaphore', 'Event', 'Value', 'SharedArray', 'SharedQueue']);
+export const IN_MEMORY: ReadonlySet<string> = new Set(['Lock', 'RLock', 'Semaphore', 'BoundedSemaphore', 'Event', 'Value', 'SharedArray', 'SharedQueue', 'Condition', 'Barrier']);
 
 let told = false;
 /** Set (to "proxies") by `_crossAsProxies`, and so inherited by the child processes started after. */

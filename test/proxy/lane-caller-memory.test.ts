@@ -80,6 +80,30 @@ describe('the caller side of a lane with memory', { skip: !here && 'needs Linux 
     }
   });
 
+  it("an owner whose FIFO answer claims more than its own frame limit has the lane closed at the header, before anything is allocated or awaited", () => {
+    for (const lie of [(1 << 20) + 1, 2 ** 30, 2 ** 32 - 1]) {
+      const { lane, m, replies, requests } = openTestLane();
+      try {
+        const header = Buffer.alloc(4);
+        header.writeUInt32LE(lie, 0);
+        writeSync(replies, header);
+        // Nothing follows: a caller that believed the header would wait for the owner's
+        // next bytes for ever; here the owner's end closes, so it would end, but with the
+        // wrong reason.
+        closeSync(replies);
+        m.words[REP_LEN] = BY_FIFO;
+        Atomics.store(m.words, REP_SEQ, 1);
+        const err = firstCallFails(lane);
+        assert.ok(err instanceof LaneClosed, `a length of ${lie}: ${String(err)}`);
+        assert.match(err.message, new RegExp(`answer of ${lie} bytes.*frame limit of ${1 << 20}`));
+        assert.equal(lane.closed, true);
+      } finally {
+        lane.close();
+        closeSync(requests);
+      }
+    }
+  });
+
   it('an owner that says its answer comes by FIFO and sends a ring instead has the lane closed', () => {
     const { lane, m, replies, close } = openTestLane();
     try {

@@ -58,6 +58,8 @@ export class Lane {
   #out = Buffer.allocUnsafe(256);
   #in = Buffer.allocUnsafe(READ_BUFFER);
   #closed = false;
+  /** The owner's frame limit, given with the call under way: no answer is longer. */
+  #limit = 0;
   readonly #memory: LaneMemory | undefined;
   /** Calls put in the memory, and answers taken (each as its word counts them, wrapping). */
   #sent = 0;
@@ -100,6 +102,7 @@ export class Lane {
     if (size - 4 > maxFrame) {
       throw new RangeError(`a call of ${size - 4} bytes through a proxy (${op}) is over the frame limit of ${maxFrame} bytes (maxFrameBytes of the owner, pid ${pid})`);
     }
+    this.#limit = maxFrame;
     const out = this.#out;
     out.writeUInt32LE(size - 4, 0);
     out.writeUInt32LE(callId, 4);
@@ -198,7 +201,11 @@ export class Lane {
     let buffer = this.#in;
     let got = 0;
     while (got < 4) got += this.#read(buffer, got, exact ? 4 - got : buffer.length - got);
-    const size = 4 + buffer.readUInt32LE(0);
+    const n = buffer.readUInt32LE(0);
+    // An answer is bounded by the owner's own frame limit, as on its socket (frames.ts):
+    // a header that claims more is a lie, refused before anything is allocated or awaited.
+    if (n > this.#limit) throw new LaneClosed(`the owner sent an answer of ${n} bytes, over its frame limit of ${this.#limit} bytes`);
+    const size = 4 + n;
     if (size > buffer.length) {
       const bigger = Buffer.allocUnsafe(size);
       buffer.copy(bigger, 0, 0, got);

@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Condition, Event, Lock, Process, RLock, Semaphore, sleep } from '../../src/index.js';
 import { proxyTasks } from '../fixtures/proxy-tasks.js';
+import { ME } from '../../src/sync/owner.js';
 
 async function killedWhile<A extends unknown[]>(target: (...args: A) => unknown, args: A, ready: Event): Promise<void> {
   const p = new Process({ target: target as (...a: unknown[]) => unknown, args }).start();
@@ -96,6 +97,31 @@ describe('a Lock a killed process held once, then released by another', () => {
     assert.equal(await extra.acquire({ timeout: 5000 }), true, 'the dead process held extra');
     assert.equal(lock.locked(), true, "the owner's own holding of the Lock stays");
     lock.release();
+    extra.release();
+  });
+});
+
+describe("a Condition wait a killed process was in, while another holds the Condition's lock", () => {
+  it('leaves the lock with its holder, and gives it back once the dead wait has taken it', { timeout: 180_000 }, async () => {
+    const lock = new Lock();
+    const cond = new Condition(lock);
+    // A Condition stays a proxy, so the broker gives its lock back: only once it has
+    // dealt with `cond`'s lock, which the child took first (see the fixture).
+    const extra = new Condition(new Lock());
+    const ready = new Event();
+    const p = new Process({ target: proxyTasks.waitOnConditionHoldingAfter, args: [cond, extra as unknown as Lock, ready] }).start();
+    assert.equal(await ready.wait(60_000), true);
+    // The child's wait has given the lock up: this thread holds it now, while the child waits.
+    assert.equal(await cond.acquire({ timeout: 60_000 }), true);
+    p.kill();
+    await p.join();
+    assert.equal(await extra.acquire({ timeout: 5000 }), true, 'the dead process held extra');
+    // The owner has seen the death: the dead wait waits to take the lock back, and the
+    // lock is still this thread's (released for the dead caller, it would not be).
+    assert.equal(lock._releaseIfHeldBy(ME), true, 'this thread still held the lock');
+    // Released here, the lock is taken for the dead wait and given back at once.
+    assert.equal(await cond.acquire({ timeout: 5000 }), true, 'the lock the dead wait took back was given back');
+    cond.release();
     extra.release();
   });
 });

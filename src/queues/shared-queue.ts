@@ -96,10 +96,11 @@ const EPOCH_BITS = 30;
  * A seam for the tests of a process that dies inside a section: with
  * CONCUR_TEST_QUEUE_DIE=<where>:<n> this process SIGKILLs itself in its nth section of
  * that kind: "put" with its record written but not committed, "get" with HEAD moved but
- * not committed, "got" committed but GET_BYTES not yet moved.
+ * not committed, "got" committed but GET_BYTES not yet moved, "journal" with a get's
+ * journal written but for its last word.
  */
 const DIE = ((spec) => {
-  const m = spec === undefined ? null : /^(put|get|got):(\d+)$/.exec(spec);
+  const m = spec === undefined ? null : /^(put|get|got|journal):(\d+)$/.exec(spec);
   return m === null ? undefined : { where: m[1]!, n: Number(m[2]) };
 })(process.env.CONCUR_TEST_QUEUE_DIE);
 function dieHere(where: string): void {
@@ -585,6 +586,7 @@ export class SharedQueue<T = unknown> {
     h[C_SAVED + 1] = h[GET_EPOCH]!;
     h[C_SAVED + 2] = h[DROPPED]!;
     h[C_SAVED + 3] = after;
+    if (DIE !== undefined) dieHere('journal');
     Atomics.store(h, C_SAVED + 4, gotCount);
     h[HEAD] = head;
     if (after >>> EPOCH_BITS !== before >>> EPOCH_BITS) h[GET_EPOCH] = (h[GET_EPOCH]! + 1) | 0;

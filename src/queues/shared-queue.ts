@@ -32,7 +32,7 @@
  * line before its first change, then commits with one store of its count:
  *
  *   put:  journal TAIL, PUT_BYTES, PUT_EPOCH, PUT_COUNT ─► record, TAIL, PUT_BYTES ─► PUT_COUNT+1 (commit)
- *   get:  journal HEAD, GET_EPOCH, DROPPED, new GET_BYTES, GET_COUNT ─► copy out, HEAD ─► GET_COUNT+n (commit) ─► GET_BYTES
+ *   get:  journal HEAD, GET_EPOCH, DROPPED, GET_COUNT, new GET_BYTES ─► copy out, HEAD ─► GET_COUNT+n (commit) ─► GET_BYTES
  *
  *   taker of a dead holder's lock: count still as journaled? undo from the journal : finish (GET_BYTES)
  *
@@ -70,7 +70,7 @@ const PUTS = LINE + 1; // bumped on every put and on shutdown: getters wait on i
 const C_LOCK = 2 * LINE; // getters only
 const HEAD = 2 * LINE + 1; // byte offset of the next record to read
 const GET_EPOCH = 2 * LINE + 2; // GET_BYTES / 2^EPOCH_BITS: tells a getter its cached PUT_COUNT may have wrapped
-const C_SAVED = 2 * LINE + 3; // the getters' journal: HEAD, GET_BYTES, GET_EPOCH, DROPPED, GET_COUNT before a get changed them
+const C_SAVED = 2 * LINE + 3; // the getters' journal: HEAD, GET_EPOCH, DROPPED, new GET_BYTES, GET_COUNT (see _commitGet)
 const GET_COUNT = 3 * LINE; // putters read these when they seem full
 const GET_BYTES = 3 * LINE + 1;
 const GETS = 3 * LINE + 2; // bumped on every get and on shutdown: putters wait on it
@@ -97,7 +97,7 @@ const EPOCH_BITS = 30;
  * CONCUR_TEST_QUEUE_DIE=<where>:<n> this process SIGKILLs itself in its nth section of
  * that kind: "put" with its record written but not committed, "get" with HEAD moved but
  * not committed, "got" committed but GET_BYTES not yet moved, "journal" with a get's
- * journal written but for its last word.
+ * journal's count written but not its new GET_BYTES.
  */
 const DIE = ((spec) => {
   const m = spec === undefined ? null : /^(put|get|got|journal):(\d+)$/.exec(spec);
@@ -582,12 +582,17 @@ export class SharedQueue<T = unknown> {
     const gotCount = h[GET_COUNT]!;
     const before = h[GET_BYTES]!;
     const after = (before + bytes) | 0;
+    // The words an undo needs, then the count that marks them this section's, then the
+    // GET_BYTES a finish needs: a finish reads it only once GET_COUNT has passed the
+    // count, so it must never be written ahead of its own count (a getter killed
+    // between the two would have the next getter finish an older section with this
+    // one's bytes, and count free the bytes of an item still held).
     h[C_SAVED] = h[HEAD]!;
     h[C_SAVED + 1] = h[GET_EPOCH]!;
     h[C_SAVED + 2] = h[DROPPED]!;
-    h[C_SAVED + 3] = after;
-    if (DIE !== undefined) dieHere('journal');
     Atomics.store(h, C_SAVED + 4, gotCount);
+    if (DIE !== undefined) dieHere('journal');
+    Atomics.store(h, C_SAVED + 3, after);
     h[HEAD] = head;
     if (after >>> EPOCH_BITS !== before >>> EPOCH_BITS) h[GET_EPOCH] = (h[GET_EPOCH]! + 1) | 0;
     if (dropped !== 0) Atomics.store(h, DROPPED, (h[DROPPED]! + dropped) | 0);

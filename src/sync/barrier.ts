@@ -7,6 +7,7 @@ import { brandInstance, registerShared } from './shared.js';
 import { lockInternal, unlockInternal } from './internal-lock.js';
 import { isOwnerGone, ME } from './owner.js';
 import { sharedWords } from './shm.js';
+import { beforePublish } from './publish.js';
 
 // Layout. Every change is made under the internal lock LOCK; words read outside it are
 // written with Atomics. A generation fills with exactly `parties` arrivals; the last
@@ -303,8 +304,13 @@ export class Barrier {
     return still;
   }
 
-  /** @internal Takes the internal lock; one a process died holding is taken over, and the generation broken. */
+  /**
+   * @internal Takes the internal lock; one a process died holding is taken over, and the
+   * generation broken. What this thread sent ahead lands first (publish.ts): an arrival
+   * may let another process through at once, and it must find those puts there.
+   */
   _lock(): void {
+    beforePublish();
     const s = this._state;
     if (!lockInternal(s, LOCK)) return;
     this._breakLocked();

@@ -83,7 +83,7 @@ describe('primitives in shared memory between processes', () => {
     assert.equal(lock.locked(), false);
   });
 
-  it("a put into a queue the parent serves lands before the child's Barrier arrival lets the parent through", { timeout: 60_000 }, async () => {
+  it("a put into a queue the parent serves lands before the child's Barrier arrival lets the parent through", { timeout: 60_000, skip: inMemory ? false : "a proxy's call settles only the puts into its own object" }, async () => {
     // The ordered queue crosses as a proxy, whose puts are sent ahead; the Barrier is memory.
     const q = new SharedLifoQueue<number>();
     const b = new Barrier(2);

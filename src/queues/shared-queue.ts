@@ -292,7 +292,9 @@ export class SharedQueue<T = unknown> {
       const n = this._unfinishedWith(done);
       if (n <= 0) throw new RangeError('taskDone() called too many times');
       if (Atomics.compareExchange(h, TASKS_DONE, done, (done + 1) | 0) === done) {
-        if (n === 1) {
+        // Asked again rather than n === 1: an immediate shutdown may have dropped the
+        // rest since n was read, and then this is the taskDone that reaches 0.
+        if (this._unfinishedWith((done + 1) | 0) === 0) {
           Atomics.add(h, DONE, 1);
           wake(h, DONE);
         }
@@ -309,11 +311,15 @@ export class SharedQueue<T = unknown> {
   /**
    * @internal The unfinished count, derived from counters that each side changes in its
    * own section's commit: a process killed in a put or a get never leaves it off by one.
-   * Never below 0 (a taskDone() for an item an immediate shutdown then dropped).
+   * Never below 0 (a taskDone() for an item an immediate shutdown then dropped). Read
+   * TASKS_DONE (the caller), DROPPED, then PUT_COUNT: what changes between the reads
+   * can only make the count read higher than it then is, never lower (a put and a drop
+   * of it between the reads of PUT_COUNT and DROPPED would hide an item in hand).
    */
   _unfinishedWith(tasksDone: number): number {
     const h = this._header;
-    return Math.max(0, (Atomics.load(h, PUT_COUNT) - tasksDone - Atomics.load(h, DROPPED)) | 0);
+    const dropped = Atomics.load(h, DROPPED);
+    return Math.max(0, (Atomics.load(h, PUT_COUNT) - tasksDone - dropped) | 0);
   }
 
   /** Waits until every item put has been marked with taskDone(), in any thread. */

@@ -163,6 +163,7 @@ export class Barrier {
   /** Breaks the barrier: current and future waiters get BrokenBarrierError until `reset()`. */
   abort(): void {
     const s = this._state;
+    beforePublish();
     this._lock();
     if (Atomics.load(s, STATE) !== BROKEN) this._breakLocked();
     unlockInternal(s, LOCK);
@@ -172,6 +173,7 @@ export class Barrier {
   /** Returns to the initial state; threads waiting now get BrokenBarrierError. */
   reset(): void {
     const s = this._state;
+    beforePublish();
     this._lock();
     const state = Atomics.load(s, STATE);
     if (state === PASSING || (state === FILLING && Atomics.load(s, COUNT) > 0)) this._breakLocked();
@@ -187,6 +189,10 @@ export class Barrier {
    */
   *_arriveSteps(deadline: number, owner = ME, present?: () => boolean): WaitSteps<Ticket> {
     const s = this._state;
+    // What this thread sent ahead lands first (publish.ts): this arrival may let another
+    // process through at once, and that one must find those puts there. So in _pass,
+    // abort and reset.
+    beforePublish();
     this._lock();
     for (;;) {
       if (present !== undefined && !present()) {
@@ -273,6 +279,7 @@ export class Barrier {
       throw err;
     }
     const s = this._state;
+    beforePublish();
     this._lock();
     // Aborted or reset during the action: this generation broke, its waiters raise.
     const broken = Atomics.load(s, BREAKS) !== ticket.breaks;
@@ -304,13 +311,8 @@ export class Barrier {
     return still;
   }
 
-  /**
-   * @internal Takes the internal lock; one a process died holding is taken over, and the
-   * generation broken. What this thread sent ahead lands first (publish.ts): an arrival
-   * may let another process through at once, and it must find those puts there.
-   */
+  /** @internal Takes the internal lock; one a process died holding is taken over, and the generation broken. */
   _lock(): void {
-    beforePublish();
     const s = this._state;
     if (!lockInternal(s, LOCK)) return;
     this._breakLocked();

@@ -32,7 +32,7 @@
  * line before its first change, then commits with one store of its count:
  *
  *   put:  journal TAIL, PUT_BYTES, PUT_EPOCH, PUT_COUNT ─► record, TAIL, PUT_BYTES ─► PUT_COUNT+1 (commit)
- *   get:  journal HEAD, GET_EPOCH, DROPPED, new GET_BYTES, GET_COUNT ─► copy out, HEAD ─► GET_COUNT+n (commit) ─► GET_BYTES
+ *   get:  journal HEAD, GET_EPOCH, DROPPED, GET_COUNT, new GET_BYTES ─► copy out, HEAD ─► GET_COUNT+n (commit) ─► GET_BYTES
  *
  *   taker of a dead holder's lock: count still as journaled? undo from the journal : finish (GET_BYTES)
  *
@@ -70,7 +70,7 @@ const PUTS = LINE + 1; // bumped on every put and on shutdown: getters wait on i
 const C_LOCK = 2 * LINE; // getters only
 const HEAD = 2 * LINE + 1; // byte offset of the next record to read
 const GET_EPOCH = 2 * LINE + 2; // GET_BYTES / 2^EPOCH_BITS: tells a getter its cached PUT_COUNT may have wrapped
-const C_SAVED = 2 * LINE + 3; // the getters' journal: HEAD, GET_BYTES, GET_EPOCH, DROPPED, GET_COUNT before a get changed them
+const C_SAVED = 2 * LINE + 3; // the getters' journal: HEAD, GET_EPOCH, DROPPED, new GET_BYTES, GET_COUNT (see _commitGet)
 const GET_COUNT = 3 * LINE; // putters read these when they seem full
 const GET_BYTES = 3 * LINE + 1;
 const GETS = 3 * LINE + 2; // bumped on every get and on shutdown: putters wait on it
@@ -96,10 +96,11 @@ const EPOCH_BITS = 30;
  * A seam for the tests of a process that dies inside a section: with
  * CONCUR_TEST_QUEUE_DIE=<where>:<n> this process SIGKILLs itself in its nth section of
  * that kind: "put" with its record written but not committed, "get" with HEAD moved but
- * not committed, "got" committed but GET_BYTES not yet moved.
+ * not committed, "got" committed but GET_BYTES not yet moved, "journal" with a get's
+ * journal's count written but not its new GET_BYTES.
  */
 const DIE = ((spec) => {
-  const m = spec === undefined ? null : /^(put|get|got):(\d+)$/.exec(spec);
+  const m = spec === undefined ? null : /^(put|get|got|journal):(\d+)$/.exec(spec);
   return m === null ? undefined : { where: m[1]!, n: Number(m[2]) };
 })(process.env.CONCUR_TEST_QUEUE_DIE);
 function dieHere(where: string): void {
@@ -291,7 +292,9 @@ export class SharedQueue<T = unknown> {
       const n = this._unfinishedWith(done);
       if (n <= 0) throw new RangeError('taskDone() called too many times');
       if (Atomics.compareExchange(h, TASKS_DONE, done, (done + 1) | 0) === done) {
-        if (n === 1) {
+        // Asked again rather than n === 1: an immediate shutdown may have dropped the
+        // rest since n was read, and then this is the taskDone that reaches 0.
+        if (this._unfinishedWith((done + 1) | 0) === 0) {
           Atomics.add(h, DONE, 1);
           wake(h, DONE);
         }
@@ -308,11 +311,15 @@ export class SharedQueue<T = unknown> {
   /**
    * @internal The unfinished count, derived from counters that each side changes in its
    * own section's commit: a process killed in a put or a get never leaves it off by one.
-   * Never below 0 (a taskDone() for an item an immediate shutdown then dropped).
+   * Never below 0 (a taskDone() for an item an immediate shutdown then dropped). Read
+   * TASKS_DONE (the caller), DROPPED, then PUT_COUNT: what changes between the reads
+   * can only make the count read higher than it then is, never lower (a put and a drop
+   * of it between the reads of PUT_COUNT and DROPPED would hide an item in hand).
    */
   _unfinishedWith(tasksDone: number): number {
     const h = this._header;
-    return Math.max(0, (Atomics.load(h, PUT_COUNT) - tasksDone - Atomics.load(h, DROPPED)) | 0);
+    const dropped = Atomics.load(h, DROPPED);
+    return Math.max(0, (Atomics.load(h, PUT_COUNT) - tasksDone - dropped) | 0);
   }
 
   /** Waits until every item put has been marked with taskDone(), in any thread. */
@@ -581,11 +588,17 @@ export class SharedQueue<T = unknown> {
     const gotCount = h[GET_COUNT]!;
     const before = h[GET_BYTES]!;
     const after = (before + bytes) | 0;
+    // The words an undo needs, then the count that marks them this section's, then the
+    // GET_BYTES a finish needs: a finish reads it only once GET_COUNT has passed the
+    // count, so it must never be written ahead of its own count (a getter killed
+    // between the two would have the next getter finish an older section with this
+    // one's bytes, and count free the bytes of an item still held).
     h[C_SAVED] = h[HEAD]!;
     h[C_SAVED + 1] = h[GET_EPOCH]!;
     h[C_SAVED + 2] = h[DROPPED]!;
-    h[C_SAVED + 3] = after;
     Atomics.store(h, C_SAVED + 4, gotCount);
+    if (DIE !== undefined) dieHere('journal');
+    Atomics.store(h, C_SAVED + 3, after);
     h[HEAD] = head;
     if (after >>> EPOCH_BITS !== before >>> EPOCH_BITS) h[GET_EPOCH] = (h[GET_EPOCH]! + 1) | 0;
     if (dropped !== 0) Atomics.store(h, DROPPED, (h[DROPPED]! + dropped) | 0);

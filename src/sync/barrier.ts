@@ -7,6 +7,7 @@ import { brandInstance, registerShared } from './shared.js';
 import { lockInternal, unlockInternal } from './internal-lock.js';
 import { isOwnerGone, ME } from './owner.js';
 import { sharedWords } from './shm.js';
+import { beforePublish } from './publish.js';
 
 // Layout. Every change is made under the internal lock LOCK; words read outside it are
 // written with Atomics. A generation fills with exactly `parties` arrivals; the last
@@ -162,6 +163,7 @@ export class Barrier {
   /** Breaks the barrier: current and future waiters get BrokenBarrierError until `reset()`. */
   abort(): void {
     const s = this._state;
+    beforePublish();
     this._lock();
     if (Atomics.load(s, STATE) !== BROKEN) this._breakLocked();
     unlockInternal(s, LOCK);
@@ -171,6 +173,7 @@ export class Barrier {
   /** Returns to the initial state; threads waiting now get BrokenBarrierError. */
   reset(): void {
     const s = this._state;
+    beforePublish();
     this._lock();
     const state = Atomics.load(s, STATE);
     if (state === PASSING || (state === FILLING && Atomics.load(s, COUNT) > 0)) this._breakLocked();
@@ -186,6 +189,10 @@ export class Barrier {
    */
   *_arriveSteps(deadline: number, owner = ME, present?: () => boolean): WaitSteps<Ticket> {
     const s = this._state;
+    // What this thread sent ahead lands first (publish.ts): this arrival may let another
+    // process through at once, and that one must find those puts there. So in _pass,
+    // abort and reset.
+    beforePublish();
     this._lock();
     for (;;) {
       if (present !== undefined && !present()) {
@@ -272,6 +279,7 @@ export class Barrier {
       throw err;
     }
     const s = this._state;
+    beforePublish();
     this._lock();
     // Aborted or reset during the action: this generation broke, its waiters raise.
     const broken = Atomics.load(s, BREAKS) !== ticket.breaks;

@@ -23,7 +23,7 @@ import { waitSync, wake } from './waiting.js';
 /** Set in the word while someone sleeps on it (owner ids stay below it). */
 const SLEEPERS = 1 << 30;
 const OWNER = SLEEPERS - 1;
-/** A sleep this long without a wake-up makes the waiter ask whether the holder died. */
+/** The word unchanged this long makes a waiter ask whether the holder died. */
 const SLICE_MS = 100;
 
 /**
@@ -38,7 +38,12 @@ export function lockInternal(view: Int32Array, at: number): boolean {
 }
 
 function lockContended(view: Int32Array, at: number): boolean {
-  let quiet = false; // the last sleep was a whole slice with no wake-up
+  // The word as last seen (with SLEEPERS), and since when: it unchanged for a whole
+  // slice makes the waiter ask about its holder. Timed here rather than by one sleep,
+  // since a sleep ends early without a wake-up (waitSync sleeps in 50 ms slices in a
+  // worker), and a live holder's id is asked about again only a slice later.
+  let watched = 0;
+  let since = 0;
   for (;;) {
     const c = Atomics.load(view, at);
     // Taken after contention, it keeps SLEEPERS: others may still sleep (as Drepper's 2).
@@ -46,12 +51,19 @@ function lockContended(view: Int32Array, at: number): boolean {
       if (Atomics.compareExchange(view, at, 0, ME | SLEEPERS) === 0) return false;
       continue;
     }
-    if (quiet && isOwnerDead(c & OWNER)) {
-      if (Atomics.compareExchange(view, at, c, ME | SLEEPERS) === c) return true;
-      continue;
+    const now = performance.now();
+    if ((c | SLEEPERS) !== watched) {
+      watched = c | SLEEPERS;
+      since = now;
+    } else if (now - since >= SLICE_MS) {
+      if (isOwnerDead(c & OWNER)) {
+        if (Atomics.compareExchange(view, at, c, ME | SLEEPERS) === c) return true;
+        continue;
+      }
+      since = now;
     }
     if ((c & SLEEPERS) === 0 && Atomics.compareExchange(view, at, c, c | SLEEPERS) !== c) continue;
-    quiet = !waitSync(view, at, c | SLEEPERS, performance.now() + SLICE_MS);
+    waitSync(view, at, c | SLEEPERS, since + SLICE_MS);
   }
 }
 

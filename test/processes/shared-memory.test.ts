@@ -83,6 +83,24 @@ describe('primitives in shared memory between processes', () => {
     assert.equal(lock.locked(), false);
   });
 
+  it("a put into a queue the parent serves lands before the child's Barrier arrival lets the parent through", { timeout: 60_000, skip: inMemory ? false : "a proxy's call settles only the puts into its own object" }, async () => {
+    // The ordered queue crosses as a proxy, whose puts are sent ahead; the Barrier is memory.
+    const q = new SharedLifoQueue<number>();
+    const b = new Barrier(2);
+    const n = 50;
+    const p = new Process({ target: shmTasks.putThenArrive as never, args: [q, b, n] }).start();
+    const missing: number[] = [];
+    for (let i = 0; i < n; i++) {
+      await b.wait(20_000);
+      if (q.qsize() === 0) missing.push(i);
+      else assert.equal(q.getNowait(), i);
+      await b.wait(20_000);
+    }
+    await p.join();
+    assert.equal(p.exitCode, 0);
+    assert.deepEqual(missing, [], 'puts had not landed when the Barrier let the parent through');
+  });
+
   it('an Event and a Semaphore wake a waiter in the other process, both ways', { timeout: 60_000 }, async () => {
     const ask = new Event();
     const answered = new Event();

@@ -8,7 +8,7 @@
 // (and CI, on Linux x64, always has the native part: test/processes/shared-memory.test.ts).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Process, SharedArray, SharedQueue } from '../../src/index.js';
+import { Process, SharedArray, SharedQueue, Thread } from '../../src/index.js';
 import { native } from '../../src/sync/shm.js';
 import { shmTasks } from '../fixtures/shm-tasks.js';
 
@@ -82,6 +82,35 @@ describe('a SharedQueue whose process dies inside a put or a get (memory shared 
     for (let i = 0; i < 2; i++) q.taskDone();
     assert.equal(q._unfinished(), 2, 'items 0 and 1, in the dead hand');
     assert.equal(fill(q), Math.floor(CAPACITY / RECORD), 'no byte of the ring was lost');
+  });
+
+  it('a get killed while it writes its journal leaves the next getter a journal it reads right: no byte counted free that an item holds', { timeout: 60_000 }, async () => {
+    const q = new SharedQueue<number>({ capacityBytes: CAPACITY });
+    for (let i = 0; i < 4; i++) q.putNowait(i);
+    const code = await runDying('journal:2', shmTasks.queueGets, [q, 3]);
+    assert.equal(code, -9, 'the seam killed the child writing the journal of its second get');
+    assert.equal(q.getNowait(), 1, 'item 1, which the child died taking, is still here');
+    locksFree(q);
+    // Items 2 and 3 hold their bytes: a fill that overran them would overwrite item 2.
+    const room = fill(q);
+    const got: number[] = [];
+    while (!q.empty()) got.push(q.getNowait());
+    assert.deepEqual(got.slice(0, 2), [2, 3], 'items 2 and 3 are intact');
+    assert.equal(room, Math.floor(CAPACITY / RECORD) - 2, 'the ring held exactly the room it had');
+  });
+
+  it('a worker thread takes a dead process\'s lock over, as the main thread does (its sleeps are shorter slices)', { timeout: 60_000 }, async () => {
+    const q = new SharedQueue<number>({ capacityBytes: CAPACITY });
+    const code = await runDying('put:2', shmTasks.queuePuts, [q, 3]);
+    assert.equal(code, -9);
+    const t = new Thread({ target: shmTasks.queuePuts as never, args: [q, 1] }).start();
+    await t.join(10_000);
+    const alive = t.isAlive();
+    if (alive) Atomics.store(q._header, 0, 0); // lets the stuck worker through, so that the test ends
+    await t.join();
+    assert.equal(alive, false, 'the worker was still waiting on the dead holder\'s lock after 10 s');
+    assert.deepEqual([q.getNowait(), q.getNowait()], [0, 0]);
+    locksFree(q);
   });
 
   it('a getter asleep in another process is woken by the put after the repair', { timeout: 60_000 }, async () => {

@@ -325,13 +325,27 @@ export class SharedQueue<T = unknown> {
   /** Waits until every item put has been marked with taskDone(), in any thread. */
   async join(): Promise<void> {
     const h = this._header;
-    for (let done = Atomics.load(h, DONE); this._unfinished() > 0; done = Atomics.load(h, DONE)) await waitAsync(h, DONE, done, Infinity);
+    for (let done = Atomics.load(h, DONE); this._finishDrop() > 0; done = Atomics.load(h, DONE)) await waitAsync(h, DONE, done, Infinity);
   }
 
   /** `join`, blocking this thread. */
   joinSync(): void {
     const h = this._header;
-    for (let done = Atomics.load(h, DONE); this._unfinished() > 0; done = Atomics.load(h, DONE)) waitSync(h, DONE, done, Infinity);
+    for (let done = Atomics.load(h, DONE); this._finishDrop() > 0; done = Atomics.load(h, DONE)) waitSync(h, DONE, done, Infinity);
+  }
+
+  /**
+   * @internal The unfinished count, for a joiner. Items still held after an immediate
+   * shutdown mean its drop is under way, or was cut short by the death of its process:
+   * the getters' lock is taken, which finishes it (see _lockGet), so a joiner never waits
+   * for a getter that may never come.
+   */
+  _finishDrop(): number {
+    if (Atomics.load(this._header, SHUTDOWN) === 2 && this._order === FIFO && this.qsize() > 0) {
+      this._lockGet();
+      this._unlock(C_LOCK);
+    }
+    return this._unfinished();
   }
 
   /** Shuts the queue down for every thread: puts raise QueueShutDown; gets once drained (at once with `immediate`). */

@@ -113,6 +113,29 @@ describe('a SharedQueue whose process dies inside a put or a get (memory shared 
     locksFree(q);
   });
 
+  it('an immediate shutdown killed before its drop is done is finished by a joiner: join() returns, nothing is left to get', { timeout: 60_000 }, async () => {
+    const q = new SharedQueue<number>({ capacityBytes: CAPACITY });
+    for (let i = 0; i < 3; i++) q.putNowait(i);
+    // Killed with the drop's journal begun: SHUTDOWN says immediate, the items are still counted held.
+    const code = await runDying('journal:1', shmTasks.queueShutdownNow, [q]);
+    assert.equal(code, -9);
+    assert.equal(q.qsize(), 3);
+    // Without a getter to take the getters' lock, only the joiner can finish the drop.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`join() still waiting after 10 s, unfinished = ${q._unfinished()}`)), 10_000);
+    });
+    try {
+      await Promise.race([q.join(), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+    assert.equal(q.qsize(), 0);
+    assert.throws(() => q.getNowait(), /shut-down/);
+    assert.throws(() => q.putNowait(9), /shut-down/);
+    locksFree(q);
+  });
+
   it('a getter asleep in another process is woken by the put after the repair', { timeout: 60_000 }, async () => {
     const q = new SharedQueue<number>({ capacityBytes: CAPACITY });
     const getter = new Process({ target: shmTasks.queueGets as never, args: [q, 2] }).start();

@@ -83,6 +83,7 @@ export class Outboxes {
       // A batch, and a record in it, stay well below the owner's frame limit.
       const quarter = Math.floor(ref.maxFrame / 4);
       outbox = new SharedQueue({ capacityBytes: Math.min(OUTBOX_BYTES, quarter) });
+      outbox._publishes = false;
       this.#boxes.set(key, outbox);
       h.worker.postMessage({
         outbox,

@@ -19,11 +19,11 @@ const decoder = new TextDecoder();
 export const EMPTY = new Uint8Array(0);
 const scratch = new Uint8Array(9);
 const scratchView = new DataView(scratch.buffer);
-const views = new WeakMap<ArrayBufferLike, DataView>();
-/** A DataView of a ring's whole buffer, made once per buffer. */
+const views = new WeakMap<Uint8Array, DataView>();
+/** A DataView of a ring (made once per ring: several rings may share one region). */
 export const viewOf = (ring: Uint8Array): DataView => {
-  let v = views.get(ring.buffer);
-  if (v === undefined) views.set(ring.buffer, (v = new DataView(ring.buffer)));
+  let v = views.get(ring);
+  if (v === undefined) views.set(ring, (v = new DataView(ring.buffer, ring.byteOffset, ring.byteLength)));
   return v;
 };
 

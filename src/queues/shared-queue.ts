@@ -4,7 +4,8 @@
  *
  *   header (Int32), a cache line per group:
  *     P_LOCK · TAIL · PUT_BYTES · PUT_EPOCH | PUT_COUNT · PUTS | C_LOCK · HEAD · GET_EPOCH
- *     | GET_COUNT · GET_BYTES · GETS | GET_WAITERS | PUT_WAITERS | UNFINISHED · SHUTDOWN · DONE
+ *     | GET_COUNT · GET_BYTES · GETS · DROPPED | GET_WAITERS | PUT_WAITERS | TASKS_DONE · SHUTDOWN · DONE
+ *     (the lock lines also hold each side's journal, see "A process that dies inside" below)
  *   ring (bytes)    [length u32][tag u8][payload] … , a byte ring: a record that reaches the
  *                   end goes on at 0, so any record up to the whole ring fits an empty queue
  *
@@ -23,13 +24,33 @@
  * SharedLifoQueue and SharedPriorityQueue (shared-ordered.ts) keep the same header and
  * methods over a stack instead of the ring (shared-stack.ts): TAIL is its top, and gets
  * take P_LOCK too, since both ends meet there.
+ *
+ * A process that dies inside. Where the native part is loaded, the header and ring are
+ * memory a child process maps (shm.ts), and a process can be SIGKILLed inside a put or a
+ * get. The internal locks record their holder, and the next taker of a lock whose holder
+ * died is told so (internal-lock.ts). Each side's section writes a journal on its lock's
+ * line before its first change, then commits with one store of its count:
+ *
+ *   put:  journal TAIL, PUT_BYTES, PUT_EPOCH, PUT_COUNT ─► record, TAIL, PUT_BYTES ─► PUT_COUNT+1 (commit)
+ *   get:  journal HEAD, GET_EPOCH, DROPPED, GET_COUNT, new GET_BYTES ─► copy out, HEAD ─► GET_COUNT+n (commit) ─► GET_BYTES
+ *
+ *   taker of a dead holder's lock: count still as journaled? undo from the journal : finish (GET_BYTES)
+ *
+ * The other side reads only the counts, GET_BYTES and the ring, and GET_BYTES moves
+ * after its commit, so nothing uncommitted is ever seen across the two locks. The
+ * unfinished count (taskDone/join) is derived from the counts rather than kept, so it
+ * is never off by one either. An item a killed process had got is gone with it, as
+ * one it had got and not yet used. The stack orders stay between threads (a thread is
+ * never stopped inside a section); across processes their owner serves them.
  */
 import { Empty, Full, QueueShutDown } from '../futures/errors.js';
 import { describe } from '../futures/future.js';
 import { brandInstance, registerShared } from '../sync/shared.js';
 import { untilShutDown } from './until-shutdown.js';
 import { deadlineOf, runAsync, runSync, waitAsync, waitSync, wake, type WaitSteps } from '../sync/waiting.js';
-import { enterInternal, leaveInternal } from '../sync/thread-life.js';
+import { lockInternal, unlockInternal } from '../sync/internal-lock.js';
+import { beforePublish } from '../sync/publish.js';
+import { allocShared } from '../sync/shm.js';
 import { copyIn, copyOut, decode, EMPTY, encode, readU32, TAG_NUMBER, viewOf, writeU32 } from './records.js';
 import { FIFO, orderKey, popRecord, PRIORITY, pushRecord, stackBytes, type OrderKey } from './shared-stack.js';
 
@@ -43,21 +64,23 @@ const P_LOCK = 0; // putters only
 const TAIL = 1; // byte offset where the next record is written
 const PUT_BYTES = 2; // ring bytes ever taken by puts (wrapping int32)
 const PUT_EPOCH = 3; // PUT_BYTES / 2^EPOCH_BITS: tells a putter its cached GET_* may have wrapped
+const P_SAVED = 4; // the putters' journal: TAIL, PUT_BYTES, PUT_EPOCH, PUT_COUNT before a put changed them
 const PUT_COUNT = LINE; // records ever put (wrapping int32): getters read it when they seem empty
 const PUTS = LINE + 1; // bumped on every put and on shutdown: getters wait on it
 const C_LOCK = 2 * LINE; // getters only
 const HEAD = 2 * LINE + 1; // byte offset of the next record to read
 const GET_EPOCH = 2 * LINE + 2; // GET_BYTES / 2^EPOCH_BITS: tells a getter its cached PUT_COUNT may have wrapped
+const C_SAVED = 2 * LINE + 3; // the getters' journal: HEAD, GET_EPOCH, DROPPED, new GET_BYTES, GET_COUNT (see _commitGet)
 const GET_COUNT = 3 * LINE; // putters read these when they seem full
 const GET_BYTES = 3 * LINE + 1;
 const GETS = 3 * LINE + 2; // bumped on every get and on shutdown: putters wait on it
+const DROPPED = 3 * LINE + 3; // records dropped by shutdown({ immediate }) (wrapping int32; under C_LOCK)
 const GET_WAITERS = 4 * LINE; // threads asleep in get: every put reads it, few write it
 const PUT_WAITERS = 5 * LINE;
-const UNFINISHED = 6 * LINE;
+const TASKS_DONE = 6 * LINE; // taskDone() calls ever (wrapping int32): unfinished = PUT_COUNT - TASKS_DONE - DROPPED
 const SHUTDOWN = 6 * LINE + 1; // 1 shut down, 2 shut down with immediate (its items dropped)
-const DONE = 6 * LINE + 2; // bumped when UNFINISHED reaches 0: joiners wait on it
+const DONE = 6 * LINE + 2; // bumped when the unfinished count reaches 0: joiners wait on it
 const HEADER = 7 * LINE;
-
 
 /** Largest capacityBytes: byte counts and offsets are int32 words of the header. */
 const MAX_CAPACITY = 2 ** 30;
@@ -69,8 +92,21 @@ const MAX_CAPACITY = 2 ** 30;
  * than 2^29 records, each at least 4 bytes) have gone by, so the int32 differences hold.
  */
 const EPOCH_BITS = 30;
-/** Longest sleep on an internal lock before trying it again. */
-const LOCK_SLICE_MS = 250;
+/**
+ * A seam for the tests of a process that dies inside a section: with
+ * CONCUR_TEST_QUEUE_DIE=<where>:<n> this process SIGKILLs itself in its nth section of
+ * that kind: "put" with its record written but not committed, "get" with HEAD moved but
+ * not committed, "got" committed but GET_BYTES not yet moved, "journal" with a get's
+ * journal's count written but not its new GET_BYTES.
+ */
+const DIE = ((spec) => {
+  const m = spec === undefined ? null : /^(put|get|got|journal):(\d+)$/.exec(spec);
+  return m === null ? undefined : { where: m[1]!, n: Number(m[2]) };
+})(process.env.CONCUR_TEST_QUEUE_DIE);
+function dieHere(where: string): void {
+  if (DIE!.where === where && --DIE!.n === 0) process.kill(process.pid, 'SIGKILL');
+}
+
 /** Polls of a blocking get or put before it sleeps. */
 const SPINS = 1000;
 
@@ -92,6 +128,11 @@ export class SharedQueue<T = unknown> {
   readonly maxsize: number;
   /** @internal How the items are kept and ordered: FIFO (a ring), LIFO or PRIORITY (a stack, see shared-stack.ts). */
   readonly _order: number;
+  /**
+   * @internal False for a queue that is itself the way puts are sent ahead (a proxy's
+   * outbox): a put into it must not wait for them to land (see publish.ts).
+   */
+  _publishes = true;
   /** @internal This thread's last look at the getters' counters (never ahead of them), and PUT_EPOCH then. */
   _seenGetCount = 0;
   /** @internal */
@@ -113,8 +154,13 @@ export class SharedQueue<T = unknown> {
     brandInstance(this, new.target);
     this.maxsize = maxsize;
     this._order = (new.target as { _ORDER?: number })._ORDER ?? FIFO;
-    this._header = new Int32Array(new SharedArrayBuffer(HEADER * 4));
-    this._ring = new Uint8Array(new SharedArrayBuffer(capacity));
+    // In memory other processes can map where the native part is loaded (shm.ts): the
+    // queue then crosses into a child process as the same memory. The header starts on a
+    // 128-byte boundary, so that its groups keep to their own cache lines.
+    const header = allocShared(HEADER * 4 + 128);
+    this._header = new Int32Array(header.buffer, Math.ceil(header.byteOffset / 128) * 128, HEADER);
+    const ring = allocShared(capacity);
+    this._ring = new Uint8Array(ring.buffer, ring.byteOffset, capacity);
   }
 
   /** Items in the queue now. */
@@ -240,11 +286,15 @@ export class SharedQueue<T = unknown> {
   /** Marks one got item as processed, from any thread. Throws if called more times than items were put. */
   taskDone(): void {
     const h = this._header;
+    beforePublish();
     for (;;) {
-      const n = Atomics.load(h, UNFINISHED);
+      const done = Atomics.load(h, TASKS_DONE);
+      const n = this._unfinishedWith(done);
       if (n <= 0) throw new RangeError('taskDone() called too many times');
-      if (Atomics.compareExchange(h, UNFINISHED, n, n - 1) === n) {
-        if (n === 1) {
+      if (Atomics.compareExchange(h, TASKS_DONE, done, (done + 1) | 0) === done) {
+        // Asked again rather than n === 1: an immediate shutdown may have dropped the
+        // rest since n was read, and then this is the taskDone that reaches 0.
+        if (this._unfinishedWith((done + 1) | 0) === 0) {
           Atomics.add(h, DONE, 1);
           wake(h, DONE);
         }
@@ -253,41 +303,62 @@ export class SharedQueue<T = unknown> {
     }
   }
 
+  /** @internal Items put and not yet marked done (nor dropped by an immediate shutdown). */
+  _unfinished(): number {
+    return this._unfinishedWith(Atomics.load(this._header, TASKS_DONE));
+  }
+
+  /**
+   * @internal The unfinished count, derived from counters that each side changes in its
+   * own section's commit: a process killed in a put or a get never leaves it off by one.
+   * Never below 0 (a taskDone() for an item an immediate shutdown then dropped). Read
+   * TASKS_DONE (the caller), DROPPED, then PUT_COUNT: what changes between the reads
+   * can only make the count read higher than it then is, never lower (a put and a drop
+   * of it between the reads of PUT_COUNT and DROPPED would hide an item in hand).
+   */
+  _unfinishedWith(tasksDone: number): number {
+    const h = this._header;
+    const dropped = Atomics.load(h, DROPPED);
+    return Math.max(0, (Atomics.load(h, PUT_COUNT) - tasksDone - dropped) | 0);
+  }
+
   /** Waits until every item put has been marked with taskDone(), in any thread. */
   async join(): Promise<void> {
     const h = this._header;
-    for (let done = Atomics.load(h, DONE); Atomics.load(h, UNFINISHED) > 0; done = Atomics.load(h, DONE)) await waitAsync(h, DONE, done, Infinity);
+    for (let done = Atomics.load(h, DONE); this._finishDrop() > 0; done = Atomics.load(h, DONE)) await waitAsync(h, DONE, done, Infinity);
   }
 
   /** `join`, blocking this thread. */
   joinSync(): void {
     const h = this._header;
-    for (let done = Atomics.load(h, DONE); Atomics.load(h, UNFINISHED) > 0; done = Atomics.load(h, DONE)) waitSync(h, DONE, done, Infinity);
+    for (let done = Atomics.load(h, DONE); this._finishDrop() > 0; done = Atomics.load(h, DONE)) waitSync(h, DONE, done, Infinity);
+  }
+
+  /**
+   * @internal The unfinished count, for a joiner. Items still held after an immediate
+   * shutdown mean its drop is under way, or was cut short by the death of its process:
+   * the getters' lock is taken, which finishes it (see _lockGet), so a joiner never waits
+   * for a getter that may never come.
+   */
+  _finishDrop(): number {
+    if (Atomics.load(this._header, SHUTDOWN) === 2 && this._order === FIFO && this.qsize() > 0) {
+      this._lockGet();
+      this._unlock(C_LOCK);
+    }
+    return this._unfinished();
   }
 
   /** Shuts the queue down for every thread: puts raise QueueShutDown; gets once drained (at once with `immediate`). */
   shutdown(options: { immediate?: boolean } = {}): void {
     const h = this._header;
-    this._lock(P_LOCK);
-    this._lock(C_LOCK);
+    beforePublish();
+    this._lockPut();
+    this._lockGet();
     try {
       // An immediate shutdown is remembered as such: an item given back later is dropped too.
       if (options.immediate) Atomics.store(h, SHUTDOWN, 2);
       else Atomics.compareExchange(h, SHUTDOWN, 0, 1);
-      if (options.immediate) {
-        const dropped = (h[PUT_COUNT]! - h[GET_COUNT]!) | 0;
-        if (this._order === FIFO) h[HEAD] = h[TAIL]!;
-        else h[TAIL] = 0;
-        this._gotBytes((h[PUT_BYTES]! - h[GET_BYTES]!) | 0);
-        Atomics.store(h, GET_COUNT, h[PUT_COUNT]!);
-        let left: number;
-        for (;;) {
-          const n = Atomics.load(h, UNFINISHED);
-          left = Math.max(0, n - dropped);
-          if (Atomics.compareExchange(h, UNFINISHED, n, left) === n) break;
-        }
-        if (left === 0) Atomics.add(h, DONE, 1);
-      }
+      if (options.immediate) this._dropAll();
       Atomics.add(h, PUTS, 1);
       Atomics.add(h, GETS, 1);
     } finally {
@@ -297,6 +368,21 @@ export class SharedQueue<T = unknown> {
     wake(h, PUTS);
     wake(h, GETS);
     wake(h, DONE);
+  }
+
+  /** @internal Drops every item held, counting each as done (an immediate shutdown; under both locks). */
+  _dropAll(): void {
+    const h = this._header;
+    const n = (h[PUT_COUNT]! - h[GET_COUNT]!) | 0;
+    if (n <= 0) return;
+    const unfinished = this._unfinished();
+    let head = h[TAIL]!;
+    if (this._order !== FIFO) {
+      head = h[HEAD]!;
+      h[TAIL] = 0;
+    }
+    this._commitGet(head, (h[PUT_BYTES]! - h[GET_BYTES]!) | 0, n, Math.min(n, unfinished));
+    if (unfinished <= n) Atomics.add(h, DONE, 1);
   }
 
   /** Yields items as they come, until the queue is shut down and drained. */
@@ -315,7 +401,7 @@ export class SharedQueue<T = unknown> {
     const ring = this._ring;
     let out: Uint8Array;
     let count = 0;
-    this._lock(C_LOCK);
+    this._lockGet();
     try {
       const gotCount = h[GET_COUNT]!;
       const available = (Atomics.load(h, PUT_COUNT) - gotCount) | 0;
@@ -331,10 +417,7 @@ export class SharedQueue<T = unknown> {
         count++;
       }
       out = copyOut(ring, head, span);
-      h[HEAD] = (head + span) % ring.length;
-      this._gotBytes(span);
-      Atomics.store(h, GET_COUNT, (gotCount + count) | 0);
-      Atomics.add(h, GETS, 1);
+      this._commitGet((head + span) % ring.length, span, count);
     } finally {
       this._unlock(C_LOCK);
     }
@@ -379,7 +462,8 @@ export class SharedQueue<T = unknown> {
     if (size > ring.length) {
       throw new RangeError(`an item of ${size} bytes (its ${record.length}-byte encoding and a 4-byte length) cannot fit in this queue's ring of ${ring.length} bytes (capacityBytes)`);
     }
-    this._lock(P_LOCK);
+    if (this._publishes) beforePublish();
+    this._lockPut();
     try {
       const shut = Atomics.load(h, SHUTDOWN);
       if (shut !== 0 && !(givenBack && shut === 1)) throw new QueueShutDown('put on a shut-down queue');
@@ -396,8 +480,9 @@ export class SharedQueue<T = unknown> {
       const after = (putBytes + size) | 0;
       if (after >>> EPOCH_BITS !== putBytes >>> EPOCH_BITS) h[PUT_EPOCH] = (h[PUT_EPOCH]! + 1) | 0;
       Atomics.store(h, PUT_BYTES, after);
-      Atomics.add(h, UNFINISHED, 1); // before the count: a getter's taskDone may follow at once
-      // Last: a getter that sees the new count sees the record and everything above.
+      if (DIE !== undefined) dieHere('put');
+      // The commit, last: a getter that sees the new count sees the record, and the
+      // unfinished count (derived from it) grows with it.
       Atomics.store(h, PUT_COUNT, (putCount + 1) | 0);
       Atomics.add(h, PUTS, 1);
     } finally {
@@ -426,6 +511,12 @@ export class SharedQueue<T = unknown> {
       if (((putBytes - this._seenGetBytes) | 0) + size > ring.length) return false;
     }
     const tail = h[TAIL]!;
+    // The journal, before the first change: a taker after this thread's death undoes a
+    // put it finds uncommitted (PUT_COUNT still as saved here; stored last).
+    h[P_SAVED] = tail;
+    h[P_SAVED + 1] = putBytes;
+    h[P_SAVED + 2] = h[PUT_EPOCH]!;
+    Atomics.store(h, P_SAVED + 3, putCount);
     writeU32(ring, tail, record.length);
     copyIn(ring, (tail + 4) % ring.length, record);
     h[TAIL] = (tail + size) % ring.length;
@@ -439,7 +530,7 @@ export class SharedQueue<T = unknown> {
     const ring = this._ring;
     let bytes: Uint8Array;
     let number = 0;
-    this._lock(C_LOCK);
+    this._lockGet();
     try {
       const gotCount = h[GET_COUNT]!;
       // PUT_COUNT as this thread last saw it, unless so much has gone through since
@@ -461,10 +552,7 @@ export class SharedQueue<T = unknown> {
         number = viewOf(ring).getFloat64(at + 1, true);
         bytes = EMPTY;
       } else bytes = copyOut(ring, at, length);
-      h[HEAD] = (at + length) % ring.length;
-      this._gotBytes(4 + length);
-      Atomics.store(h, GET_COUNT, (gotCount + 1) | 0);
-      Atomics.add(h, GETS, 1);
+      this._commitGet((at + length) % ring.length, 4 + length, 1);
     } finally {
       this._unlock(C_LOCK);
     }
@@ -476,10 +564,9 @@ export class SharedQueue<T = unknown> {
   _tryPop(): unknown {
     const h = this._header;
     let bytes: Uint8Array;
-    this._lock(P_LOCK);
+    this._lockPut();
     try {
-      const gotCount = h[GET_COUNT]!;
-      const n = (h[PUT_COUNT]! - gotCount) | 0;
+      const n = (h[PUT_COUNT]! - h[GET_COUNT]!) | 0;
       if (n <= 0) {
         if (Atomics.load(h, SHUTDOWN) !== 0) throw new QueueShutDown('get on a shut-down, empty queue');
         return NOTHING;
@@ -487,9 +574,7 @@ export class SharedQueue<T = unknown> {
       const popped = popRecord(this._ring, h[TAIL]!, n);
       bytes = popped.bytes;
       h[TAIL] = popped.top;
-      this._gotBytes(4 + bytes.length);
-      Atomics.store(h, GET_COUNT, (gotCount + 1) | 0);
-      Atomics.add(h, GETS, 1);
+      this._commitGet(h[HEAD]!, 4 + bytes.length, 1);
     } finally {
       this._unlock(P_LOCK);
     }
@@ -505,38 +590,79 @@ export class SharedQueue<T = unknown> {
     this._seenGetBytes = Atomics.load(h, GET_BYTES);
   }
 
-  /** @internal Counts `n` more bytes got (a getter, under C_LOCK). */
-  _gotBytes(n: number): void {
+  /**
+   * @internal Ends a get of `count` records (`bytes` of the ring, HEAD now at `head`;
+   * `dropped` of them by an immediate shutdown), under the getters' lock. The journal
+   * comes first, then the changes only getters read, then the commit (GET_COUNT), and
+   * GET_BYTES after it: putters read GET_BYTES without the lock, so no putter ever sees
+   * room that a get which then died had not committed.
+   */
+  _commitGet(head: number, bytes: number, count: number, dropped = 0): void {
     const h = this._header;
+    const gotCount = h[GET_COUNT]!;
     const before = h[GET_BYTES]!;
-    const after = (before + n) | 0;
+    const after = (before + bytes) | 0;
+    // The words an undo needs, then the count that marks them this section's, then the
+    // GET_BYTES a finish needs: a finish reads it only once GET_COUNT has passed the
+    // count, so it must never be written ahead of its own count (a getter killed
+    // between the two would have the next getter finish an older section with this
+    // one's bytes, and count free the bytes of an item still held).
+    h[C_SAVED] = h[HEAD]!;
+    h[C_SAVED + 1] = h[GET_EPOCH]!;
+    h[C_SAVED + 2] = h[DROPPED]!;
+    Atomics.store(h, C_SAVED + 4, gotCount);
+    if (DIE !== undefined) dieHere('journal');
+    Atomics.store(h, C_SAVED + 3, after);
+    h[HEAD] = head;
     if (after >>> EPOCH_BITS !== before >>> EPOCH_BITS) h[GET_EPOCH] = (h[GET_EPOCH]! + 1) | 0;
+    if (dropped !== 0) Atomics.store(h, DROPPED, (h[DROPPED]! + dropped) | 0);
+    if (DIE !== undefined) dieHere('get');
+    Atomics.store(h, GET_COUNT, (gotCount + count) | 0);
+    if (DIE !== undefined) dieHere('got');
     Atomics.store(h, GET_BYTES, after);
+    Atomics.add(h, GETS, 1);
   }
 
   /**
-   * @internal A futex mutex (Drepper's) in slot `at`: 0 free, 1 held, 2 held with
-   * sleepers. The critical sections only copy a record and touch a few counters, so it
-   * spins a little before sleeping, and unlock notifies only when someone sleeps. The
-   * holder is never stopped inside (enterInternal: a terminated worker is let out
-   * first), so a lock is never left held; a sleep still lasts at most a slice, so a
-   * lost wake-up costs a moment, never a hang.
+   * @internal Takes the putters' lock (a stack's only lock); a FIFO section whose holder
+   * died inside is repaired first: a put it had not committed is undone (its record
+   * was never counted, so no getter read it).
    */
-  _lock(at: number): void {
-    enterInternal();
+  _lockPut(): void {
+    if (!lockInternal(this._header, P_LOCK) || this._order !== FIFO) return;
     const h = this._header;
-    for (let spins = 0; spins < 32; spins++) if (Atomics.compareExchange(h, at, 0, 1) === 0) return;
-    let c = Atomics.exchange(h, at, 2);
-    while (c !== 0) {
-      Atomics.wait(h, at, 2, LOCK_SLICE_MS);
-      c = Atomics.exchange(h, at, 2);
+    if (Atomics.load(h, PUT_COUNT) === h[P_SAVED + 3]) {
+      h[TAIL] = h[P_SAVED]!;
+      h[PUT_EPOCH] = h[P_SAVED + 2]!;
+      Atomics.store(h, PUT_BYTES, h[P_SAVED + 1]!);
     }
+    Atomics.add(h, PUTS, 1);
+    wake(h, PUTS);
+  }
+
+  /**
+   * @internal Takes the getters' lock; a section whose holder died inside is repaired
+   * first: a get it had not committed is undone (the record stays for the next getter),
+   * one it had is finished (GET_BYTES), and a drop by an immediate shutdown is done again.
+   */
+  _lockGet(): void {
+    if (!lockInternal(this._header, C_LOCK)) return;
+    const h = this._header;
+    if (Atomics.load(h, GET_COUNT) === h[C_SAVED + 4]) {
+      h[HEAD] = h[C_SAVED]!;
+      h[GET_EPOCH] = h[C_SAVED + 1]!;
+      Atomics.store(h, DROPPED, h[C_SAVED + 2]!);
+    } else if (((Atomics.load(h, GET_COUNT) - h[C_SAVED + 4]!) | 0) > 0) {
+      Atomics.store(h, GET_BYTES, h[C_SAVED + 3]!);
+    }
+    if (Atomics.load(h, SHUTDOWN) === 2 && this._order === FIFO) this._dropAll();
+    Atomics.add(h, GETS, 1);
+    wake(h, GETS);
   }
 
   /** @internal */
   _unlock(at: number): void {
-    if (Atomics.exchange(this._header, at, 0) === 2) Atomics.notify(this._header, at, 1);
-    leaveInternal();
+    unlockInternal(this._header, at);
   }
 }
 

@@ -42,10 +42,10 @@ export function orderKey(item: unknown): OrderKey {
  * The index, as int32 words down from the last whole word of the ring (so a ring whose
  * length is not a multiple of 4 leaves up to 3 bytes unused): entry k is words[end - k].
  */
-const indexes = new WeakMap<ArrayBufferLike, Int32Array>();
+const indexes = new WeakMap<Uint8Array, Int32Array>(); // per ring: several rings may share one region
 function indexOf(ring: Uint8Array): { words: Int32Array; end: number } {
-  let words = indexes.get(ring.buffer);
-  if (words === undefined) indexes.set(ring.buffer, (words = new Int32Array(ring.buffer, ring.byteOffset, ring.length >> 2)));
+  let words = indexes.get(ring);
+  if (words === undefined) indexes.set(ring, (words = new Int32Array(ring.buffer, ring.byteOffset, ring.length >> 2)));
   return { words, end: words.length - 1 };
 }
 

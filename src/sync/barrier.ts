@@ -6,6 +6,8 @@ import { loadFunction } from '../tasks/load.js';
 import { brandInstance, registerShared } from './shared.js';
 import { lockInternal, unlockInternal } from './internal-lock.js';
 import { isOwnerGone, ME } from './owner.js';
+import { sharedWords } from './shm.js';
+import { beforePublish } from './publish.js';
 
 // Layout. Every change is made under the internal lock LOCK; words read outside it are
 // written with Atomics. A generation fills with exactly `parties` arrivals; the last
@@ -18,6 +20,13 @@ import { isOwnerGone, ME } from './owner.js';
 // looks next (a waiter every SCAN_MS, the next arrival, the passer before it passes)
 // finds the gone owner and breaks the generation. The passer stopped inside the action
 // is found the same way through PASSER.
+//
+// The words live in memory other processes map (shm.ts), and a process can be SIGKILLed
+// inside a section of LOCK, leaving it half done. The next taker is told (lockInternal)
+// and breaks the generation, as it would for a party that died while waiting: a dead
+// party can never let the others through. _breakLocked writes every word it needs, so it
+// mends any half-done section; a waiter of a generation that had in fact passed still
+// returns its index, since the break is recorded against the later generation.
 const LOCK = 0;
 const COUNT = 1; // arrivals in the filling generation
 const GEN = 2; // the filling generation's number; bumped when it passes or breaks
@@ -33,6 +42,9 @@ const TRACKED = 1024;
 /** How often a waiter looks for an arrival whose thread was stopped. */
 const SCAN_MS = 100;
 const GONE_MESSAGE = 'a thread waiting on the barrier was terminated; the barrier is now broken';
+
+/** A seam for a test: this process SIGKILLs itself inside an arrival, counted but its owner not yet recorded. */
+const DIE_ARRIVING = process.env.CONCUR_TEST_BARRIER_DIE === 'arrive';
 
 const FILLING = 0;
 const PASSING = 1;
@@ -82,7 +94,7 @@ export class Barrier {
     this._timeout = options.timeout;
     Object.defineProperty(this, '_action', { value: options.action, enumerable: false });
     this._actionRef = options.action === undefined ? undefined : taskRefOf(options.action);
-    this._state = new Int32Array(new SharedArrayBuffer(4 * (ARRIVALS + Math.min(parties, TRACKED))));
+    this._state = sharedWords(ARRIVALS + Math.min(parties, TRACKED));
   }
 
   /** Threads waiting now in the filling generation. */
@@ -90,9 +102,25 @@ export class Barrier {
     return Atomics.load(this._state, STATE) === FILLING ? Atomics.load(this._state, COUNT) : 0;
   }
 
-  /** True once aborted, reset while threads waited, or a wait timed out. */
+  /**
+   * True once aborted, reset while threads waited, or a wait timed out; or once a party
+   * waiting in the filling generation is found gone (asking breaks it then, as the next
+   * arrival would).
+   */
   get broken(): boolean {
-    return Atomics.load(this._state, STATE) === BROKEN;
+    const s = this._state;
+    if (Atomics.load(s, STATE) === FILLING && Atomics.load(s, COUNT) > 0) this._breakIfLost();
+    return Atomics.load(s, STATE) === BROKEN;
+  }
+
+  /** @internal Breaks the filling generation if one of its arrivals is gone. */
+  _breakIfLost(): void {
+    const s = this._state;
+    this._lock();
+    const lost = Atomics.load(s, STATE) === FILLING && this._lostArrivalLocked();
+    if (lost) this._breakLocked();
+    unlockInternal(s, LOCK);
+    if (lost) wake(s, EPOCH);
   }
 
   /** Arrives and waits for the others; resolves to this thread's distinct index, 0..parties-1. */
@@ -135,7 +163,8 @@ export class Barrier {
   /** Breaks the barrier: current and future waiters get BrokenBarrierError until `reset()`. */
   abort(): void {
     const s = this._state;
-    lockInternal(s, LOCK);
+    beforePublish();
+    this._lock();
     if (Atomics.load(s, STATE) !== BROKEN) this._breakLocked();
     unlockInternal(s, LOCK);
     wake(s, EPOCH);
@@ -144,7 +173,8 @@ export class Barrier {
   /** Returns to the initial state; threads waiting now get BrokenBarrierError. */
   reset(): void {
     const s = this._state;
-    lockInternal(s, LOCK);
+    beforePublish();
+    this._lock();
     const state = Atomics.load(s, STATE);
     if (state === PASSING || (state === FILLING && Atomics.load(s, COUNT) > 0)) this._breakLocked();
     Atomics.store(s, STATE, FILLING);
@@ -159,7 +189,11 @@ export class Barrier {
    */
   *_arriveSteps(deadline: number, owner = ME, present?: () => boolean): WaitSteps<Ticket> {
     const s = this._state;
-    lockInternal(s, LOCK);
+    // What this thread sent ahead lands first (publish.ts): this arrival may let another
+    // process through at once, and that one must find those puts there. So in _pass,
+    // abort and reset.
+    beforePublish();
+    this._lock();
     for (;;) {
       if (present !== undefined && !present()) {
         unlockInternal(s, LOCK);
@@ -178,6 +212,7 @@ export class Barrier {
           throw new BrokenBarrierError(GONE_MESSAGE);
         }
         const index = Atomics.add(s, COUNT, 1);
+        if (DIE_ARRIVING) process.kill(process.pid, 'SIGKILL');
         if (ARRIVALS + index < s.length) Atomics.store(s, ARRIVALS + index, owner);
         const ticket = { index, gen: Atomics.load(s, GEN), breaks: Atomics.load(s, BREAKS) };
         if (index === this.parties - 1) {
@@ -195,7 +230,7 @@ export class Barrier {
       const epoch = Atomics.load(s, EPOCH);
       unlockInternal(s, LOCK);
       const woke: boolean = yield { view: s, index: EPOCH, expected: epoch, deadline };
-      lockInternal(s, LOCK);
+      this._lock();
       if (!woke && Atomics.load(s, EPOCH) === epoch) {
         this._breakLocked();
         unlockInternal(s, LOCK);
@@ -244,7 +279,8 @@ export class Barrier {
       throw err;
     }
     const s = this._state;
-    lockInternal(s, LOCK);
+    beforePublish();
+    this._lock();
     // Aborted or reset during the action: this generation broke, its waiters raise.
     const broken = Atomics.load(s, BREAKS) !== ticket.breaks;
     const lost = !broken && this._lostArrivalLocked();
@@ -267,12 +303,20 @@ export class Barrier {
   /** @internal Breaks the ticket's generation if it is still the current one and `why(passer)` holds; true if it did. */
   _breakIfStill(ticket: Ticket, why: (passer: number) => boolean): boolean {
     const s = this._state;
-    lockInternal(s, LOCK);
+    this._lock();
     const still = Atomics.load(s, GEN) === ticket.gen && Atomics.load(s, BREAKS) === ticket.breaks && why(Atomics.load(s, PASSER));
     if (still) this._breakLocked();
     unlockInternal(s, LOCK);
     if (still) wake(s, EPOCH);
     return still;
+  }
+
+  /** @internal Takes the internal lock; one a process died holding is taken over, and the generation broken. */
+  _lock(): void {
+    const s = this._state;
+    if (!lockInternal(s, LOCK)) return;
+    this._breakLocked();
+    wake(s, EPOCH);
   }
 
   /** @internal Under the lock: true if an arrival of the current generation belongs to a thread that was stopped. */
@@ -303,7 +347,7 @@ export class Barrier {
    */
   _passed(ticket: Ticket): boolean {
     const s = this._state;
-    lockInternal(s, LOCK);
+    this._lock();
     const since = (Atomics.load(s, BREAKS) - ticket.breaks) | 0;
     const passed = since === 0 || (since <= RING && Atomics.load(s, BROKE + (ticket.breaks & (RING - 1))) !== ticket.gen);
     unlockInternal(s, LOCK);

@@ -3,6 +3,7 @@ import { RLock, type SemLock } from './semlock.js';
 import { deadlineOf, remaining, runAsync, runSync, wake, type WaitSteps } from './waiting.js';
 import { brandInstance, registerShared } from './shared.js';
 import { isOwnerGone } from './owner.js';
+import { sharedWords } from './shm.js';
 
 /** Most threads that can wait on one Condition at once. */
 export const MAX_CONDITION_WAITERS = 256;
@@ -11,7 +12,10 @@ export const MAX_CONDITION_WAITERS = 256;
 // free slot while holding the lock (so claims never race), sleeps on its own slot, and
 // notify(n) wakes the n oldest tickets: exactly n, first come first served. The owner
 // (the waiting thread, or a remote caller) lets notify skip, and free, the slot of a
-// thread that was stopped while it waited: a notify is never spent on the dead.
+// thread that was stopped while it waited: a notify is never spent on the dead. The
+// words live in memory other processes map (shm.ts), where a process may die anywhere:
+// a claim writes the ticket and owner of a free slot (which nobody reads) before one CAS
+// makes it WAITING, so no slot is ever WAITING without its owner.
 const TICKET = 0;
 const FREE = 0;
 const WAITING = 1;
@@ -63,7 +67,7 @@ export class Condition {
   constructor(lock?: SemLock) {
     brandInstance(this, new.target);
     this.lock = lock ?? new RLock();
-    this._state = new Int32Array(new SharedArrayBuffer(4 * (1 + SLOT_WORDS * MAX_CONDITION_WAITERS)));
+    this._state = sharedWords(1 + SLOT_WORDS * MAX_CONDITION_WAITERS);
   }
 
   /** Acquires the underlying lock. */
@@ -199,11 +203,10 @@ export class Condition {
     for (let sweep = 0; sweep < 2; sweep++) {
       for (let i = 0; i < MAX_CONDITION_WAITERS; i++) {
         const slot = slotAt(i);
-        if (Atomics.compareExchange(s, slot, FREE, WAITING) === FREE) {
-          s[ticketOf(slot)] = Atomics.add(s, TICKET, 1);
-          Atomics.store(s, ownerOf(slot), owner);
-          return slot;
-        }
+        if (Atomics.load(s, slot) !== FREE) continue;
+        s[ticketOf(slot)] = Atomics.add(s, TICKET, 1);
+        Atomics.store(s, ownerOf(slot), owner);
+        if (Atomics.compareExchange(s, slot, FREE, WAITING) === FREE) return slot;
       }
       for (let i = 0; i < MAX_CONDITION_WAITERS; i++) {
         const slot = slotAt(i);

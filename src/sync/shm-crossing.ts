@@ -1,9 +1,10 @@
 /**
  * What crosses into another process as the same memory rather than as a proxy: the
- * primitives whose whole state is words that every operation changes atomically (or
- * under the primitive's own lock). A Condition, a Barrier and a SharedQueue also keep
- * bookkeeping under an internal lock; a process SIGKILLed inside it would leave it held
- * for every other process, so those stay served by their owner.
+ * primitives whose state is words that each operation changes atomically, or under a
+ * lock that a process SIGKILLed inside is taken over from and repaired after (a
+ * SharedQueue's journal, a Barrier's break; see internal-lock.ts). The ordered queues
+ * move items within a stack under their lock, which has no such repair, so they stay
+ * served by their owner.
  *
  *   Lock { _state: Int32Array over a region }  ─ toSharedMemory ─►  { kind brand, _state: ViewRef }
  *        ─ IPC (v8 serialization) ─►  reviveShared: prototype back, ViewRef ─ openView ─► Int32Array
@@ -12,7 +13,7 @@ import { isShared, kindOf } from './shared.js';
 import { native, nativeMissing, viewRef } from './shm.js';
 
 /** The kinds that cross into processes as shared memory where the native part is loaded. */
-export const IN_MEMORY: ReadonlySet<string> = new Set(['Lock', 'RLock', 'Semaphore', 'BoundedSemaphore', 'Event', 'Value', 'SharedArray']);
+export const IN_MEMORY: ReadonlySet<string> = new Set(['Lock', 'RLock', 'Semaphore', 'BoundedSemaphore', 'Event', 'Value', 'SharedArray', 'SharedQueue', 'Condition', 'Barrier']);
 
 let told = false;
 /** Set (to "proxies") by `_crossAsProxies`, and so inherited by the child processes started after. */

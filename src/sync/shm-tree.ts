@@ -22,13 +22,21 @@ const NEXT = 0;
 const FIRST = 4; // entries start here: [pid, start time, threadId, unused] per id
 const TREE_BYTES = (FIRST + 4 * MAX_IDS) * 4;
 
-/** A process's start time in clock ticks since boot (field 22 of /proc/<pid>/stat), or undefined when it is gone (or a zombie). */
+/** startTime's answer when /proc could not be read for another reason than the process being gone. */
+const UNKNOWN = -1;
+
+/**
+ * A process's start time in clock ticks since boot (field 22 of /proc/<pid>/stat),
+ * undefined when it is gone (or a zombie), UNKNOWN when this process cannot tell (out of
+ * file descriptors, say): a holder then counts as alive, never taken over.
+ */
 function startTime(pid: number): number | undefined {
   let stat: string;
   try {
     stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-  } catch {
-    return undefined;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' || code === 'ESRCH' ? undefined : UNKNOWN;
   }
   // The name (field 2) may hold spaces and parentheses: count from the last ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -102,6 +110,7 @@ export function isProcessGone(pid: number, start: number): boolean {
   const seen = checked.get(pid);
   if (seen !== undefined && now - seen < ALIVE_FOR_MS) return false;
   const t = startTime(pid);
+  if (t === UNKNOWN) return false;
   if (t === undefined || t !== start) {
     checked.delete(pid);
     return true;

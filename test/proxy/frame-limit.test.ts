@@ -6,6 +6,10 @@ import assert from 'node:assert/strict';
 import { ProcessPoolExecutor, SharedQueue } from '../../src/index.js';
 import { configureProxies, DEFAULT_MAX_FRAME_BYTES } from '../../src/proxy/owner.js';
 import { proxyTasks } from '../fixtures/proxy-tasks.js';
+import { _crossAsProxies } from '../../src/sync/shm-crossing.js';
+
+// What this file tests is the owner-served proxy: every queue here crosses as one.
+_crossAsProxies(true);
 
 const LIMIT = 1 << 20;
 configureProxies({ maxFrameBytes: LIMIT });

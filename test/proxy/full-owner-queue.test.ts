@@ -9,6 +9,10 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ProcessPoolExecutor, SharedQueue } from '../../src/index.js';
 import { proxyTasks } from '../fixtures/proxy-tasks.js';
+import { _crossAsProxies } from '../../src/sync/shm-crossing.js';
+
+// What this file tests is the owner-served proxy: every queue here crosses as one.
+_crossAsProxies(true);
 
 describe('a timed put behind earlier puts that wait for room in the owner', () => {
   it('raises Full, and the item is not put', { timeout: 120_000 }, async () => {

@@ -1,6 +1,8 @@
 // A process SIGKILLed while it waits (no timeout) on a Barrier of another process breaks
-// the barrier, as a thread terminated while waiting does: the owner's broker learns the
-// caller is gone, and the others waiting get BrokenBarrierError at once.
+// the barrier, as a thread terminated while waiting does. Through a proxy (without the
+// native part: npm test runs this file that way too) the owner's broker learns the caller
+// is gone; in memory both processes map, the others waiting find its arrival's owner gone
+// (within a scan), as does the next arrival or a look at `broken`.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Barrier, BrokenBarrierError, Process, sleep } from '../../src/index.js';
@@ -24,7 +26,7 @@ async function settled<T>(p: Promise<T>): Promise<{ ok: boolean; value: unknown;
   }
 }
 
-describe('a process killed while it waits on a Barrier through a proxy', () => {
+describe('a process killed while it waits on a Barrier of another process', () => {
   it('breaks the barrier: the other waiters get BrokenBarrierError within about a second', { timeout: 120_000 }, async (t) => {
     const b = new Barrier(3);
     // Bounded, so that a barrier left whole fails the test (on time) instead of hanging it.

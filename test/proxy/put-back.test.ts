@@ -9,21 +9,20 @@ import { SharedQueue } from '../../src/index.js';
 import { newCaller } from '../../src/proxy/callers.js';
 import { SERVED, UNDO } from '../../src/proxy/served.js';
 
-const UNFINISHED = 192; // the queue's unfinished-task word (layout of src/queues/shared-queue.ts)
 const caller = newCaller(1);
 const putBack = (q: SharedQueue<unknown>, item: unknown): Promise<void> => SERVED.SharedQueue!.putBack!(q, [item], caller) as Promise<void>;
 
 /** The item a get took, as the owner's broker holds it before it answers. */
 function taken(q: SharedQueue<unknown>, unfinished = 1): unknown {
   const item = q.getNowait();
-  assert.equal(Atomics.load(q._header, UNFINISHED), unfinished, 'the item taken is still unfinished');
+  assert.equal(q._unfinished(), unfinished, 'the item taken is still unfinished');
   return item;
 }
 
 async function joinsSoon(q: SharedQueue<unknown>): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`join() still waiting after 20 s, unfinished = ${Atomics.load(q._header, UNFINISHED)}`)), 20_000);
+    timer = setTimeout(() => reject(new Error(`join() still waiting after 20 s, unfinished = ${q._unfinished()}`)), 20_000);
   });
   try {
     await Promise.race([q.join(), late]);
@@ -72,7 +71,7 @@ describe('SharedQueue: an item given back by the broker', () => {
     q.shutdown({ immediate: true });
     await putBack(q, a);
     assert.throws(() => q.getNowait(), { name: 'QueueShutDown' });
-    assert.equal(Atomics.load(q._header, UNFINISHED), 0);
+    assert.equal(q._unfinished(), 0);
     await joinsSoon(q);
   });
 

@@ -9,7 +9,6 @@ import { stopTasks } from '../fixtures/stop-tasks.js';
 
 // Header words (src/queues/shared-queue.ts).
 const GET_WAITERS = 128;
-const UNFINISHED = 192;
 
 /** Resolves once a getter sleeps in the queue (its own thread's, or the owner's broker for a remote caller). */
 async function getterAsleep(q: SharedQueue<unknown>): Promise<void> {
@@ -24,7 +23,7 @@ async function getterAsleep(q: SharedQueue<unknown>): Promise<void> {
 async function joins(q: SharedQueue<unknown>): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`join() still waiting after 20 s, unfinished = ${Atomics.load(q._header, UNFINISHED)}`)), 20_000);
+    timer = setTimeout(() => reject(new Error(`join() still waiting after 20 s, unfinished = ${q._unfinished()}`)), 20_000);
   });
   try {
     await Promise.race([q.join(), late]);
@@ -42,7 +41,7 @@ async function drainAndJoin(q: SharedQueue<unknown>, items: unknown[]): Promise<
   }
   assert.deepEqual([...got].sort(), [...items].sort());
   await joins(q);
-  assert.equal(Atomics.load(q._header, UNFINISHED), 0);
+  assert.equal(q._unfinished(), 0);
   assert.throws(() => q.taskDone(), /taskDone\(\) called too many times/);
   assert.equal(q.qsize(), 0);
 }
@@ -54,7 +53,7 @@ describe('SharedQueue: a consumer killed in getSync', () => {
     await getterAsleep(q);
     t.terminate();
     await t.join();
-    assert.equal(Atomics.load(q._header, UNFINISHED), 0);
+    assert.equal(q._unfinished(), 0);
     q.putSync('a');
     q.putSync('b');
     await drainAndJoin(q, ['a', 'b']);
@@ -68,7 +67,7 @@ describe('SharedQueue: a consumer killed in getSync', () => {
     assert.equal(await got.wait(60_000), true);
     t.terminate();
     await t.join();
-    assert.equal(Atomics.load(q._header, UNFINISHED), 1, 'the item in the dead hand, and nothing more');
+    assert.equal(q._unfinished(), 1, 'the item in the dead hand, and nothing more');
     q.taskDone(); // for the dead hand
     q.putSync('after');
     await drainAndJoin(q, ['after']);
@@ -96,7 +95,7 @@ describe('SharedQueue: a consumer killed in getSync', () => {
     assert.equal(await got.wait(60_000), true);
     p.kill();
     await p.join();
-    assert.equal(Atomics.load(q._header, UNFINISHED), 1, 'the item in the dead hand, and nothing more');
+    assert.equal(q._unfinished(), 1, 'the item in the dead hand, and nothing more');
     q.taskDone(); // for the dead hand
     q.putSync('after');
     await drainAndJoin(q, ['after']);

@@ -1,6 +1,7 @@
 /**
  * One round of the SharedQueue torture across processes: producer and consumer children
- * (Processes and process-pool tasks) use the parent's queue through proxies; the parent
+ * (Processes and process-pool tasks) use the parent's queue (as memory they map where the
+ * native part is loaded, the ordered queues and otherwise through proxies); the parent
  * SIGKILLs children at random points (and the pool kills tasks at their timeouts), then
  * shuts the queue down and accounts for every item from the log (see process-log.ts):
  * - no item taken twice, none taken that was never put;
@@ -19,7 +20,6 @@ import { Crew, type Member } from './process-crew.js';
 import { processTasks, type ProcessQueuePlan } from './fixtures/process-tasks.js';
 import { idOf } from './fixtures/queue-tasks.js';
 
-const UNFINISHED = 192; // the queue's unfinished-task word (layout of src/queues/shared-queue.ts)
 const PER_SLOT = 1 << 16;
 /** The slot of the parent's own lines. */
 const MAIN = 9999;
@@ -90,7 +90,7 @@ export async function processQueueRound(rng: Rng, p: ProcessQueueParams): Promis
     params: p,
     shut,
     qsize: q.qsize(),
-    unfinished: Atomics.load(q._header, UNFINISHED),
+    unfinished: q._unfinished(),
     puts,
     gets,
     gaveUp: Object.fromEntries(gaveUp),
@@ -228,7 +228,7 @@ export async function processQueueRound(rng: Rng, p: ProcessQueueParams): Promis
       missing.length <= killedGetting + killedGaveUp + dropBound,
       `items put (the put returned) and never taken: ${show(missing)}; ${killedGetting} children were killed inside a get, ${killedGaveUp} gets given up by children killed later${p.immediate ? `, an immediate shutdown may drop ${dropBound}` : ''}${why()}`,
     );
-    const unfinished = Atomics.load(q._header, UNFINISHED);
+    const unfinished = q._unfinished();
     const lost = p.immediate ? 0 : missing.length;
     const most = (p.immediate ? killedGetting + killedGaveUp : missing.length) + killedHolding;
     assert.ok(

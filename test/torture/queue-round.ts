@@ -60,7 +60,7 @@ import {
 } from './fixtures/queue-tasks.js';
 
 // The queue's header words, read for the accounting (layout of src/queues/shared-queue.ts).
-const H = { P_LOCK: 0, PUT_COUNT: 32, C_LOCK: 64, GET_COUNT: 96, GET_WAITERS: 128, PUT_WAITERS: 160, UNFINISHED: 192, SHUTDOWN: 193 };
+const H = { P_LOCK: 0, PUT_COUNT: 32, C_LOCK: 64, GET_COUNT: 96, GET_WAITERS: 128, PUT_WAITERS: 160, SHUTDOWN: 193 };
 
 /** What a round does. */
 export interface RoundParams {
@@ -196,7 +196,7 @@ export async function queueRound(rng: Rng, p: RoundParams): Promise<{ kills: num
     suspicions: [
       { what: 'a getter with no timeout sleeps while the queue holds items', holds: () => q.qsize() > 0 && anyLive(GETTING, true), progress: () => board[G_GETS]! },
       { what: 'a putter with no timeout sleeps while the queue is empty', holds: () => !shut && q.qsize() === 0 && anyLive(PUTTING, true), progress: () => board[G_PUTS]! },
-      { what: 'a joiner sleeps while no task is unfinished', holds: () => Atomics.load(h, H.UNFINISHED) === 0 && anyLive(JOINING, false), progress: () => board[G_JOINS]! },
+      { what: 'a joiner sleeps while no task is unfinished', holds: () => q._unfinished() === 0 && anyLive(JOINING, false), progress: () => board[G_JOINS]! },
     ],
   });
 
@@ -361,7 +361,7 @@ async function account(q: SharedQueue<unknown>, p: RoundParams, workers: Worker[
     `items put and never taken: ${show(missing)}; only ${killedGetting} workers were terminated inside a get${p.immediate ? ` and an immediate shutdown may drop ${dropBound}` : ''}${why()}`,
   );
   // Unfinished tasks: items got and not marked done, which only a terminated worker leaves.
-  const unfinished = Atomics.load(h, H.UNFINISHED);
+  const unfinished = q._unfinished();
   const lost = p.immediate ? 0 : missing.length;
   const most = (p.immediate ? killedGetting : missing.length) + killedHolding;
   assert.ok(

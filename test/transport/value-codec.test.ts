@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { inspect, isDeepStrictEqual } from 'node:util';
 import { decodeValue, encodeValue, ValueReader, valueSize, writeValue, type ValueCodecOptions } from '../../src/transport/value-codec.js';
 import { COMPACT_VALUES } from '../../src/proxy/compact.js';
 import { RING_VALUES } from '../../src/processes/relay-endpoint.js';
@@ -51,7 +52,11 @@ describe('the value codec', () => {
           assert.ok(n > 0, 'a value that fits is written');
           if (own) assert.ok(n <= size, 'valueSize bounds what it takes');
           const back = decodeValue(buffer, offset, n, options);
-          assert.deepStrictEqual(back, structuredClone(v));
+          // Some values do not compare equal even to their own clone (a Map keyed by an
+          // Invalid Date: deepStrictEqual matches object keys by an equality NaN fails);
+          // for those only the shape is checked.
+          if (isDeepStrictEqual(structuredClone(v), structuredClone(v))) assert.deepStrictEqual(back, structuredClone(v));
+          else assert.equal(inspect(back, { depth: Infinity }), inspect(structuredClone(v), { depth: Infinity }));
           // Where the room ends decides too: one byte short is "no room", never a cut value.
           assert.equal(encodeValue(v, buffer.subarray(0, offset + n - 1), offset, options), -1);
           assert.equal(encodeValue(v, buffer.subarray(0, offset + n), offset, options), n);

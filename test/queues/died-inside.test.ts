@@ -1,0 +1,202 @@
+// A SharedQueue in memory several processes map (src/queues/shared-queue.ts, "A process
+// that dies inside"): a process SIGKILLed inside a put or a get leaves the internal lock
+// held and the section half done. The next taker is told the holder died, repairs the
+// section from its journal, and the queue goes on exact: no item twice, none invented,
+// no byte of the ring lost, the unfinished count right. A seam of the queue
+// (CONCUR_TEST_QUEUE_DIE) kills the child at the worst points. Without the native part
+// the queue crosses as a proxy, whose dead callers test/proxy covers: nothing here applies
+// (and CI, on Linux x64, always has the native part: test/processes/shared-memory.test.ts).
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Process, SharedArray, SharedQueue, Thread } from '../../src/index.js';
+import { native } from '../../src/sync/shm.js';
+import { shmTasks } from '../fixtures/shm-tasks.js';
+
+const inMemory = native !== undefined;
+const CAPACITY = 256;
+/** A number's record: a 4-byte length, a tag, a float64. */
+const RECORD = 4 + 1 + 8;
+
+/** Runs `target` in a child with the seam set; resolves once it has exited (killed, or not). */
+async function runDying(die: string, target: (...args: never[]) => unknown, args: unknown[]): Promise<number | null | undefined> {
+  const p = new Process({ target: target as never, args, env: { ...process.env, CONCUR_TEST_QUEUE_DIE: die } }).start();
+  await p.join();
+  return p.exitCode;
+}
+
+/** Fills `q` with numbers until Full: how many fit (all its bytes when none were lost). */
+function fill(q: SharedQueue<number>): number {
+  let n = 0;
+  for (;;) {
+    try {
+      q.putNowait(1000 + n);
+      n++;
+    } catch {
+      return n;
+    }
+  }
+}
+
+/** The queue's internal locks are free (the repair's taker released them). */
+function locksFree(q: SharedQueue<number>): void {
+  assert.equal(Atomics.load(q._header, 0), 0, "the putters' lock is free");
+  assert.equal(Atomics.load(q._header, 64), 0, "the getters' lock is free");
+}
+
+describe('a SharedQueue whose process dies inside a put or a get (memory shared between processes)', { skip: inMemory ? false : 'the queue crosses as a proxy without the native part' }, () => {
+  it('a put killed before its commit is undone: the items before it stay, in order, and the ring keeps every byte', { timeout: 60_000 }, async () => {
+    const q = new SharedQueue<number>({ capacityBytes: CAPACITY });
+    const code = await runDying('put:3', shmTasks.queuePuts, [q, 5]);
+    assert.equal(code, -9, 'the seam killed the child in its third put');
+    const expected = [0, 1];
+    assert.equal(q.qsize(), expected.length);
+    q.putNowait(99); // takes the dead holder's lock over, and repairs
+    locksFree(q);
+    const got: number[] = [];
+    while (!q.empty()) got.push(q.getNowait());
+    assert.deepEqual(got, [...expected, 99]);
+    assert.equal(fill(q), Math.floor(CAPACITY / RECORD), 'no byte of the ring was lost');
+    assert.equal(q._unfinished(), expected.length + 1 + Math.floor(CAPACITY / RECORD));
+  });
+
+  it('a get killed before its commit is undone: the item stays for the next getter', { timeout: 60_000 }, async () => {
+    const q = new SharedQueue<number>({ capacityBytes: CAPACITY });
+    for (let i = 0; i < 4; i++) q.putNowait(i);
+    const code = await runDying('get:2', shmTasks.queueGets, [q, 3]);
+    assert.equal(code, -9);
+    assert.deepEqual([q.getNowait(), q.getNowait(), q.getNowait()], [1, 2, 3], 'item 1, which the child died taking, is still here');
+    locksFree(q);
+    assert.throws(() => q.getNowait(), /empty/);
+    for (let i = 0; i < 3; i++) q.taskDone();
+    assert.equal(q._unfinished(), 1, 'item 0, in the dead hand, and nothing more');
+    assert.equal(fill(q), Math.floor(CAPACITY / RECORD), 'no byte of the ring was lost');
+  });
+
+  it('a get killed after its commit is finished: the item went with the child, and its bytes come back', { timeout: 60_000 }, async () => {
+    const q = new SharedQueue<number>({ capacityBytes: CAPACITY });
+    for (let i = 0; i < 4; i++) q.putNowait(i);
+    const code = await runDying('got:2', shmTasks.queueGets, [q, 3]);
+    assert.equal(code, -9);
+    assert.deepEqual([q.getNowait(), q.getNowait()], [2, 3]);
+    locksFree(q);
+    for (let i = 0; i < 2; i++) q.taskDone();
+    assert.equal(q._unfinished(), 2, 'items 0 and 1, in the dead hand');
+    assert.equal(fill(q), Math.floor(CAPACITY / RECORD), 'no byte of the ring was lost');
+  });
+
+  it('a get killed while it writes its journal leaves the next getter a journal it reads right: no byte counted free that an item holds', { timeout: 60_000 }, async () => {
+    const q = new SharedQueue<number>({ capacityBytes: CAPACITY });
+    for (let i = 0; i < 4; i++) q.putNowait(i);
+    const code = await runDying('journal:2', shmTasks.queueGets, [q, 3]);
+    assert.equal(code, -9, 'the seam killed the child writing the journal of its second get');
+    assert.equal(q.getNowait(), 1, 'item 1, which the child died taking, is still here');
+    locksFree(q);
+    // Items 2 and 3 hold their bytes: a fill that overran them would overwrite item 2.
+    const room = fill(q);
+    const got: number[] = [];
+    while (!q.empty()) got.push(q.getNowait());
+    assert.deepEqual(got.slice(0, 2), [2, 3], 'items 2 and 3 are intact');
+    assert.equal(room, Math.floor(CAPACITY / RECORD) - 2, 'the ring held exactly the room it had');
+  });
+
+  it('a worker thread takes a dead process\'s lock over, as the main thread does (its sleeps are shorter slices)', { timeout: 60_000 }, async () => {
+    const q = new SharedQueue<number>({ capacityBytes: CAPACITY });
+    const code = await runDying('put:2', shmTasks.queuePuts, [q, 3]);
+    assert.equal(code, -9);
+    const t = new Thread({ target: shmTasks.queuePuts as never, args: [q, 1] }).start();
+    await t.join(10_000);
+    const alive = t.isAlive();
+    if (alive) Atomics.store(q._header, 0, 0); // lets the stuck worker through, so that the test ends
+    await t.join();
+    assert.equal(alive, false, 'the worker was still waiting on the dead holder\'s lock after 10 s');
+    assert.deepEqual([q.getNowait(), q.getNowait()], [0, 0]);
+    locksFree(q);
+  });
+
+  it('an immediate shutdown killed before its drop is done is finished by a joiner: join() returns, nothing is left to get', { timeout: 60_000 }, async () => {
+    const q = new SharedQueue<number>({ capacityBytes: CAPACITY });
+    for (let i = 0; i < 3; i++) q.putNowait(i);
+    // Killed with the drop's journal begun: SHUTDOWN says immediate, the items are still counted held.
+    const code = await runDying('journal:1', shmTasks.queueShutdownNow, [q]);
+    assert.equal(code, -9);
+    assert.equal(q.qsize(), 3);
+    // Without a getter to take the getters' lock, only the joiner can finish the drop.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`join() still waiting after 10 s, unfinished = ${q._unfinished()}`)), 10_000);
+    });
+    try {
+      await Promise.race([q.join(), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+    assert.equal(q.qsize(), 0);
+    assert.throws(() => q.getNowait(), /shut-down/);
+    assert.throws(() => q.putNowait(9), /shut-down/);
+    locksFree(q);
+  });
+
+  it('a getter asleep in another process is woken by the put after the repair', { timeout: 60_000 }, async () => {
+    const q = new SharedQueue<number>({ capacityBytes: CAPACITY });
+    const getter = new Process({ target: shmTasks.queueGets as never, args: [q, 2] }).start();
+    const code = await runDying('put:2', shmTasks.queuePuts, [q, 3]);
+    assert.equal(code, -9);
+    q.putNowait(7);
+    await getter.join();
+    assert.equal(getter.exitCode, 0);
+    locksFree(q);
+    assert.equal(q.qsize(), 0);
+  });
+});
+
+describe('a SharedQueue whose producer and consumer processes are SIGKILLed at random points', { skip: inMemory ? false : 'the queue crosses as a proxy without the native part' }, () => {
+  it('stays exact round after round: no item twice, none invented, at most the one in each dead hand lost, no byte lost', { timeout: 120_000 }, async () => {
+    const rounds = 12;
+    const perRound = 1_000_000;
+    const q = new SharedQueue<number>({ capacityBytes: 4096 });
+    let killedInside = 0;
+    for (let round = 0; round < rounds; round++) {
+      const from = round * perRound;
+      const progress = new SharedArray('i32', 3);
+      const got = new SharedArray('u8', perRound);
+      const producer = new Process({ target: shmTasks.queuePutLoop as never, args: [q, from, perRound, progress] }).start();
+      const consumer = new Process({ target: shmTasks.queueGetLoop as never, args: [q, from, got, progress] }).start();
+      while (Atomics.load(progress.array as Int32Array, 1) === 0 || Atomics.load(progress.array as Int32Array, 2) === 0) await new Promise((r) => setTimeout(r, 2));
+      await new Promise((r) => setTimeout(r, 5 + Math.floor(Math.random() * 40)));
+      // Either one first, or both at once: each side's lock may be left held.
+      const order = round % 3;
+      if (order !== 1) consumer.kill();
+      producer.kill();
+      if (order === 1) consumer.kill();
+      await Promise.all([producer.join(), consumer.join()]);
+      if (Atomics.load(q._header, 0) !== 0 || Atomics.load(q._header, 64) !== 0) killedInside++;
+      const returned = Atomics.load(progress.array as Int32Array, 0);
+      // Drain: the first get takes a dead getter's lock over and repairs (a dead putter's
+      // lock waits for the next put, in fill() below).
+      const left: number[] = [];
+      while (!q.empty()) left.push(q.getNowait());
+      const takenBy = got.array as Uint8Array;
+      const dup: number[] = [];
+      const invented: number[] = [];
+      for (const id of left) {
+        if (id < from || id >= from + perRound) invented.push(id);
+        else if (takenBy[id - from]! > 0) dup.push(id);
+      }
+      assert.deepEqual(invented, [], `round ${round}: items never put came out`);
+      assert.deepEqual(dup, [], `round ${round}: items came out twice`);
+      for (let i = 0; i < perRound; i++) assert.ok(takenBy[i]! <= 1, `round ${round}: item ${from + i} got twice`);
+      // Every put that returned is there, or taken; the one in flight may or may not be.
+      const seen = new Set(left);
+      let missing = 0;
+      for (let i = 0; i < returned; i++) if (takenBy[i] === 0 && !seen.has(from + i)) missing++;
+      assert.ok(missing <= 1, `round ${round}: ${missing} items whose put returned are gone (only the one in the dead consumer's hand may be)`);
+      const beyond = [...left, ...[...takenBy.keys()].filter((i) => takenBy[i]! > 0).map((i) => from + i)].filter((id) => id >= from + returned + 1);
+      assert.deepEqual(beyond, [], `round ${round}: items past the put in flight came out`);
+      assert.equal(fill(q), Math.floor(4096 / RECORD), `round ${round}: bytes of the ring were lost`);
+      locksFree(q);
+      while (!q.empty()) q.getNowait();
+    }
+    // Not asserted (it is up to the scheduler), but said: how often a lock was left held.
+    console.log(`# ${killedInside} of ${rounds} rounds left a lock held by a dead process`);
+  });
+});

@@ -1,15 +1,28 @@
 /**
- * The queue's event stream and the two pub/sub channels concur adds beside it.
+ * The queue's event stream and the pub/sub channels concur adds beside it.
  *
- *   worker ── PUBLISH <queue>:concur-started jobId ──▶ executors   (before the task starts)
+ *   worker ── PUBLISH <queue>:concur-started:<executor> "jobId workerId" ──▶ that executor
+ *   executor ── PUBLISH <queue>:concur-go:<worker> "jobId !jobId ..." ──▶ that worker
+ *              (go, or ! for no: the Future is done); the task starts only on a go
  *   executor ── PUBLISH <queue>:concur-abort jobId ──▶ workers     (stop a running job)
  *   BullMQ ── XADD <queue>:events {event, jobId, returnvalue | failedReason} ──▶ executors
  */
 import type { Redis } from 'ioredis';
 
-/** The pub/sub channel on which workers announce the jobs they start. */
-export function startedChannel(prefix: string, queue: string): string {
-  return `${prefix}:${queue}:concur-started`;
+/** The pub/sub channel on which workers ask the executor `executorId` whether its jobs may start. */
+export function startedChannel(prefix: string, queue: string, executorId: string): string {
+  return `${prefix}:${queue}:concur-started:${executorId}`;
+}
+
+/** The pub/sub channel on which executors answer the worker `workerId`. */
+export function goChannel(prefix: string, queue: string, workerId: string): string {
+  return `${prefix}:${queue}:concur-go:${workerId}`;
+}
+
+/** The executor a job id names (`<executor id>-<n>`). */
+export function executorOf(jobId: string): string {
+  const at = jobId.lastIndexOf('-');
+  return at < 0 ? jobId : jobId.slice(0, at);
 }
 
 /** The pub/sub channel on which executors tell workers to stop a running job. */

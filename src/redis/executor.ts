@@ -4,6 +4,7 @@
  *
  *   submit ─▶ Future + job data (signed) ─▶ outbox ─(addBulk, 500 a trip)─▶ BullMQ queue ─▶ workers
  *                 ▲                                                               │
+ *                 ├── a worker asks before a task starts ─▶ RUNNING, and go (or no: done) ─▶ ┤
  *                 ├── the event stream (XREAD): active ─▶ RUNNING; completed / failed ─▶ settle ◀┘
  *                 └── sweep every pollInterval: jobs whose end no event told us of
  *                     (the event stream is trimmed, a connection drops) are read
@@ -24,7 +25,7 @@ import { Histogram } from '../util/histogram.js';
 import { localOnly } from './args.js';
 import { bullConnection, checkQueueName, resolveConnection, type RedisConnection } from './connection.js';
 import { portableName, toPortable, type PortableTask } from './names.js';
-import { abortChannel, parseEvent, readStream, startedChannel, streamEnd } from './events.js';
+import { abortChannel, goChannel, parseEvent, readStream, startedChannel, streamEnd } from './events.js';
 import { encodeValue, loadKey, makeJob, readFailure, readResult, type Outcome } from './wire.js';
 import { RedisFuture, type RedisExecutorOptions, type RedisExecutorStats, type RedisTaskOptions } from './executor-types.js';
 
@@ -69,6 +70,9 @@ export class RedisExecutor extends BaseExecutor {
   readonly #idBase = randomBytes(6).toString('hex');
   #seq = 0;
   readonly #pending = new Map<string, Entry>();
+  /** The answers to workers' announcements not sent yet, by worker: job ids, `!id` for no. */
+  readonly #answers = new Map<string, string[]>();
+  #answering = false;
   #outbox: Entry[] = [];
   #flushing = false;
   readonly #chores = new Set<Promise<unknown>>();
@@ -110,7 +114,7 @@ export class RedisExecutor extends BaseExecutor {
     this.#eventsClient.on('error', () => {});
     this.#startedClient = typeof this.#connection === 'string' ? new Redis(this.#connection) : new Redis(this.#connection);
     this.#startedClient.on('error', () => {});
-    this.#startedClient.on('message', (_channel: string, jobId: string) => this.#onActive(jobId));
+    this.#startedClient.on('message', (_channel: string, message: string) => this.#onAnnounced(message));
     this.#ready = options._noEvents === true ? Promise.resolve() : this.#start();
     this.#ready.catch(() => {});
     this.#sweeper = setInterval(() => void this.#sweep(), this.#pollInterval);
@@ -128,11 +132,10 @@ export class RedisExecutor extends BaseExecutor {
     const from = await streamEnd(this.#redis, eventsKey);
     const client = this.#eventsClient;
     if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));
-    // A worker announces each job, and waits for Redis to take the announcement, before
-    // it starts the task: so this executor knows a job runs before the task can have
-    // done anything, and cancel() answers false for it, as for a local pool. (The
-    // stream's 'active' event can come later than that.)
-    await this.#startedClient.subscribe(startedChannel(this.#prefix, this.#queueName));
+    // A worker announces each job of ours and starts its task only once we answer (see
+    // #onAnnounced): so the Future is RUNNING before the task can have done anything,
+    // and cancel() answers false for it, as for a local pool.
+    await this.#startedClient.subscribe(startedChannel(this.#prefix, this.#queueName, this.#idBase));
     readStream(client, eventsKey, from, (fields) => this.#onEvent(fields), () => this.#stopping);
   }
 
@@ -256,6 +259,36 @@ export class RedisExecutor extends BaseExecutor {
     this.#flushing = false;
   }
 
+  /**
+   * A worker about to start one of our jobs: "jobId workerId". The Future goes RUNNING,
+   * then the worker hears go; a Future already done (cancelled, aborted) gets no, and
+   * its task does not start. The answers of one turn go out together, one message a worker.
+   */
+  #onAnnounced(message: string): void {
+    const at = message.indexOf(' ');
+    if (at < 0) return;
+    const jobId = message.slice(0, at);
+    const workerId = message.slice(at + 1);
+    const go = this.#pending.has(jobId);
+    if (go) this.#onActive(jobId);
+    let list = this.#answers.get(workerId);
+    if (list === undefined) this.#answers.set(workerId, (list = []));
+    list.push(go ? jobId : `!${jobId}`);
+    if (!this.#answering) {
+      this.#answering = true;
+      queueMicrotask(() => this.#answer());
+    }
+  }
+
+  #answer(): void {
+    this.#answering = false;
+    for (const [workerId, list] of this.#answers) {
+      // Unanswered (Redis gone), the worker finds out that nobody listens any more and goes on.
+      this.#redis.publish(goChannel(this.#prefix, this.#queueName, workerId), list.join(' ')).catch(() => {});
+    }
+    this.#answers.clear();
+  }
+
   #onActive(jobId: string): void {
     const e = this.#pending.get(jobId);
     if (e === undefined || e.future.state !== 'PENDING') return;
@@ -271,6 +304,9 @@ export class RedisExecutor extends BaseExecutor {
     this.#latency.record((performance.now() - e.submittedAt) * 1000);
     if (outcome.ok) {
       this.#completed++;
+      // A result means its task ran: RUNNING first, even when no one said it started
+      // (no executor listened when the worker asked, as after a dropped connection).
+      if (e.future.state === 'PENDING') e.future.setRunningOrNotifyCancel();
       e.future.setResult(outcome.value);
     } else {
       this.#failed++;

@@ -7,6 +7,9 @@
  *                                               └─ a pool worker: decode, run, encode
  *   abort channel (pub/sub) ─▶ worker.cancelJob(id) ─▶ the job's signal ─▶ the pool stops the task
  *
+ * A task starts only once the job's executor has its Future RUNNING: the worker asks it
+ * before the task starts, and waits for its go (see announcements.ts).
+ *
  * The task runs in a pool worker, so this thread stays free to renew locks however long
  * a CPU-bound task computes (with pool 'async' the task shares this thread: a task that
  * blocks it for longer than lockDuration loses its lock and runs again elsewhere). A
@@ -14,6 +17,7 @@
  * job, nothing else. A worker process that dies leaves its jobs locked until the lock
  * expires; another worker's stalled check then moves them back to wait.
  */
+import { randomBytes } from 'node:crypto';
 import { availableParallelism, hostname } from 'node:os';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -26,7 +30,8 @@ import { ProcessPoolExecutor } from '../processes/process-pool.js';
 import type { FunctionSpec } from '../tasks/describe.js';
 import { ThreadPoolExecutor } from '../threads/thread-pool.js';
 import { bullConnection, checkQueueName, resolveConnection, showConnection, type RedisConnection } from './connection.js';
-import { abortChannel, startedChannel } from './events.js';
+import { Announcements, type Announcement } from './announcements.js';
+import { abortChannel, goChannel } from './events.js';
 import { redisJobTasks } from './job-task.js';
 import { TaskIndex } from './names.js';
 import { checkJob, failureText, loadKey, makeResult, type JobData, type KeyOptions, type ResultData } from './wire.js';
@@ -116,6 +121,9 @@ export class RedisWorker {
   readonly #connection: RedisConnection;
   /** Jobs told to stop before they started here (the abort can beat the job's start). */
   readonly #aborted = new Map<string, number>();
+  /** This worker's id in its announcements, where executors send their answers. */
+  readonly #id = randomBytes(6).toString('hex');
+  readonly #announced: Announcements;
   #running = 0;
   #completed = 0;
   #failed = 0;
@@ -167,9 +175,11 @@ export class RedisWorker {
     this.#subscriber.on('error', () => {});
     this.#publisher = typeof connection === 'string' ? new Redis(connection) : new Redis(connection);
     this.#publisher.on('error', () => {});
-    const channel = abortChannel(this.#options.prefix, queue);
-    this.#subscriber.on('message', (_channel: string, jobId: string) => this.#onAbort(jobId));
-    void this.#subscriber.subscribe(channel).catch(() => {});
+    const aborts = abortChannel(this.#options.prefix, queue);
+    this.#subscriber.on('message', (channel: string, message: string) => (channel === aborts ? this.#onAbort(message) : this.#announced.onAnswer(message)));
+    // Aborts and answers come on one connection, in the order Redis took them.
+    void this.#subscriber.subscribe(aborts, goChannel(this.#options.prefix, queue, this.#id)).catch(() => {});
+    this.#announced = new Announcements(this.#options.prefix, queue, this.#publisher, this.#subscriber, (jobId) => `${jobId} ${this.#id}`);
 
     this.#worker = new Worker(queue, (job: Job, token?: string, signal?: AbortSignal) => this.#process(job, token, signal), {
       connection: bullConnection(connection, { maxRetriesPerRequest: null }),
@@ -210,6 +220,7 @@ export class RedisWorker {
 
   /** Closes what the constructor opened, for a start that failed. */
   async #abandon(): Promise<void> {
+    this.#announced.close();
     this.#subscriber.disconnect();
     this.#publisher.disconnect();
     await Promise.allSettled([this.#worker.close(true), this.#pool.shutdown({ wait: false, cancelFutures: true })]);
@@ -249,8 +260,17 @@ export class RedisWorker {
   }
 
   async #process(job: Job, _token: string | undefined, signal: AbortSignal | undefined): Promise<ResultData> {
-    const { queue, name } = this.#options;
     const id = job.id!;
+    const announced = this.#announced.of(id);
+    try {
+      return await this.#run(job, id, announced, signal);
+    } finally {
+      this.#announced.done(id, announced);
+    }
+  }
+
+  async #run(job: Job, id: string, announced: Announcement, signal: AbortSignal | undefined): Promise<ResultData> {
+    const { queue, name } = this.#options;
     const wrong = checkJob(this.#key, queue, id, job.data);
     if (wrong !== undefined) {
       this.#failed++;
@@ -285,12 +305,12 @@ export class RedisWorker {
       }
       spec = { kind: 'inline', source: task.source, name: task.name };
     }
-    // Announced, and taken by Redis, before the task starts: its executor hears of it
-    // first (see RedisExecutor), so a cancel() there never mistakes it for waiting.
-    await this.#publisher.publish(startedChannel(this.#options.prefix, queue), id).catch(() => 0);
-    // An abort that came while the announcement was on its way: the task has not
-    // started, so it does not (a coroutine could not be stopped once started).
-    if (signal?.aborted || this.#aborted.delete(id)) {
+    // The executor has the Future RUNNING before the task starts (see RedisExecutor), so
+    // a cancel() there never mistakes it for waiting. An executor that said no, or an
+    // abort that came while the announcement was on its way: the task has not started,
+    // so it does not (a coroutine could not be stopped once started).
+    const go = await this.#announced.answerOf(announced, signal);
+    if (!go || signal?.aborted || this.#aborted.delete(id)) {
       this.#failed++;
       throw this.#refuse(id, new CancelledError(`job ${id} was aborted by its executor`));
     }
@@ -343,6 +363,7 @@ export class RedisWorker {
         // another worker's stalled check gives them back to the queue.
         await this.#worker.disconnect().catch(() => {});
       }
+      this.#announced.close();
       await Promise.allSettled([this.#pool.shutdown({ wait: !timedOut, cancelFutures: true }), this.#subscriber.quit(), this.#publisher.quit()]);
       this.#onClosed();
     })();

@@ -2,7 +2,7 @@
  * The worker's side of "RUNNING before the task starts": a worker asks a job's executor
  * whether the task may start, and starts it only on the answer.
  *
- *   a job fetched ─▶ announce: PUBLISH concur-started:<executor> "jobId workerId"
+ *   BullMQ 'active' ─▶ announce: PUBLISH concur-started:<executor> "jobId workerId"
  *        executor: Future RUNNING, then PUBLISH concur-go:<worker> "jobId" (go) or "!jobId" (no)
  *   #process ─▶ answerOf(job) ─▶ go: the task starts; no: the job fails, never started
  *

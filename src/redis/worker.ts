@@ -8,7 +8,7 @@
  *   abort channel (pub/sub) ─▶ worker.cancelJob(id) ─▶ the job's signal ─▶ the pool stops the task
  *
  * A task starts only once the job's executor has its Future RUNNING: the worker asks it
- * before the task starts, and waits for its go (see announcements.ts).
+ * as BullMQ fetches the job, and waits for its go (see announcements.ts).
  *
  * The task runs in a pool worker, so this thread stays free to renew locks however long
  * a CPU-bound task computes (with pool 'async' the task shares this thread: a task that
@@ -192,6 +192,12 @@ export class RedisWorker {
       autorun: false,
     });
     this.#worker.on('error', () => {}); // connection trouble: BullMQ reconnects and goes on
+    // BullMQ emits 'active' as soon as moveToActive has given it a job, a few promise
+    // turns before it calls the processor: the announcement goes out then, and its round
+    // trip overlaps those turns and the job's checks in #process.
+    this.#worker.on('active', (job: Job) => {
+      if (job.id !== undefined) this.#announced.announce(job.id);
+    });
   }
 
   /** Starts serving `options.queue`; resolves once connected to Redis. */

@@ -124,6 +124,7 @@ export class RedisWorker {
   /** This worker's id in its announcements, where executors send their answers. */
   readonly #id = randomBytes(6).toString('hex');
   readonly #announced: Announcements;
+  readonly #subscribed: Promise<unknown>;
   #running = 0;
   #completed = 0;
   #failed = 0;
@@ -178,7 +179,8 @@ export class RedisWorker {
     const aborts = abortChannel(this.#options.prefix, queue);
     this.#subscriber.on('message', (channel: string, message: string) => (channel === aborts ? this.#onAbort(message) : this.#announced.onAnswer(message)));
     // Aborts and answers come on one connection, in the order Redis took them.
-    void this.#subscriber.subscribe(aborts, goChannel(this.#options.prefix, queue, this.#id)).catch(() => {});
+    this.#subscribed = this.#subscriber.subscribe(aborts, goChannel(this.#options.prefix, queue, this.#id));
+    this.#subscribed.catch(() => {});
     this.#announced = new Announcements(this.#options.prefix, queue, this.#publisher, this.#subscriber, (jobId) => `${jobId} ${this.#id}`);
 
     this.#worker = new Worker(queue, (job: Job, token?: string, signal?: AbortSignal) => this.#process(job, token, signal), {
@@ -212,7 +214,8 @@ export class RedisWorker {
       );
     });
     try {
-      const ready = Promise.all([w.#worker.waitUntilReady(), w.#subscriber.status === 'ready' ? undefined : new Promise((r) => w.#subscriber.once('ready', r))]);
+      // Subscribed before the first job: an answer sent before would be lost (and come a second later, asked again).
+      const ready = Promise.all([w.#worker.waitUntilReady(), w.#subscribed]);
       await Promise.race([ready, late]);
     } catch (err) {
       clearTimeout(timer);

@@ -1,33 +1,41 @@
 /**
- * The worker's side of "RUNNING before the task starts": a worker asks a job's executor
- * whether the task may start, and starts it only on the answer.
+ * The worker's side of "RUNNING before the task starts": a worker starts a job's task
+ * only once the job's executor says go.
  *
- *   BullMQ 'active' ─▶ announce: PUBLISH concur-started:<executor> "jobId workerId"
- *        executor: Future RUNNING, then PUBLISH concur-go:<worker> "jobId" (go) or "!jobId" (no)
- *   #process ─▶ answerOf(job) ─▶ go: the task starts; no: the job fails, never started
+ *   moveToActive ── XADD events 'active' ──▶ executor: Future RUNNING, then
+ *                                            PUBLISH concur-go "jobId" (go) or "!jobId" (no)
+ *   BullMQ 'active' ─▶ announce(job) ─▶ #process ─▶ answerOf(job) ─▶ go: the task starts;
+ *                                                                  no: the job fails, never started
+ *   no answer after 50 ms ─▶ PUBLISH concur-started:<executor> "jobId" (does it listen?)
+ *   none after a further second ─▶ "jobId again" (answer this), every second
  *
  * The executor sets RUNNING before it answers, so whatever reaches the submitting process
  * from a started task (a socket, a file, another job) comes after the Future is RUNNING,
- * however its connections are scheduled. Pub/sub forgets what a dropped connection
- * missed, so an announcement unanswered for a second is made again (an executor answers
- * each time). When no executor listens (it is gone, or its connection is down: PUBLISH
- * reaches no one) the job goes on: nobody can cancel it in between, and it runs as any
- * job whose submitter has gone; a round trip on the subscriber connection first brings
- * in every abort Redis took before (an executor publishes its aborts before it stops
- * listening).
+ * however its connections are scheduled. The executor answers as it reads the queue's
+ * 'active' event, which BullMQ writes as it hands the job over: the answer's way overlaps
+ * the worker's, and a worker sends nothing while answers come in time. Streams are
+ * trimmed and pub/sub forgets what a dropped connection missed: hence "again". When no
+ * executor listens (it is gone, or its connection is down: PUBLISH reaches no one) the job
+ * goes on: nobody can cancel it in between, and it runs as any job whose submitter has
+ * gone; a round trip on the subscriber connection first brings in every abort Redis took
+ * before (an executor publishes its aborts before it stops listening).
  */
 import type { Redis } from 'ioredis';
 import { executorOf, startedChannel } from './events.js';
 
-/** Milliseconds after which an unanswered announcement is made again. */
+/** Milliseconds without an answer before a worker asks whether the executor listens at all. */
+const PROBE = 50;
+/** Milliseconds after which an unanswered announcement is made again, to be answered. */
 const AGAIN = 1000;
+/** Milliseconds an answer for a job not (yet) fetched here is kept. */
+const KEEP_EARLY = 2000;
 
 /** A job announced to its executor. */
 export interface Announcement {
   readonly channel: string;
   readonly at: number;
-  /** When it was last published. */
-  sentAt: number;
+  /** When it was last published (undefined: not yet). */
+  sentAt: number | undefined;
   /** True: the task may start; false: it must not (its Future is done). */
   readonly answer: Promise<boolean>;
   settled: boolean;
@@ -37,24 +45,27 @@ export interface Announcement {
 /** The announcements of one worker: jobs fetched whose tasks have not started, in fetch order. */
 export class Announcements {
   readonly #byJob = new Map<string, Announcement>();
+  /**
+   * Answers for jobs this worker has not announced, with when they came: the answer can
+   * beat BullMQ's 'active' here (the executor read the event first). Most are for other
+   * workers' jobs, and go after KEEP_EARLY.
+   */
+  readonly #early = new Map<string, { go: boolean; at: number }>();
   #check: ReturnType<typeof setInterval> | undefined;
   readonly #prefix: string;
   readonly #queue: string;
   readonly #publisher: Redis;
   readonly #subscriber: Redis;
-  readonly #message: (jobId: string) => string;
 
   /**
    * @param publisher where announcements go
    * @param subscriber the connection the answers (and the aborts) come on
-   * @param message the announcement of a job id (it names where to answer)
    */
-  constructor(prefix: string, queue: string, publisher: Redis, subscriber: Redis, message: (jobId: string) => string) {
+  constructor(prefix: string, queue: string, publisher: Redis, subscriber: Redis) {
     this.#prefix = prefix;
     this.#queue = queue;
     this.#publisher = publisher;
     this.#subscriber = subscriber;
-    this.#message = message;
   }
 
   /** Asks the executor of `jobId` whether its task may start. */
@@ -66,7 +77,7 @@ export class Announcements {
     const a: Announcement = {
       channel,
       at: now,
-      sentAt: now,
+      sentAt: undefined,
       answer,
       settled: false,
       settle: (go) => {
@@ -77,15 +88,19 @@ export class Announcements {
     };
     this.#byJob.delete(jobId); // a job fetched again (a retry) goes to the end
     this.#byJob.set(jobId, a);
+    const early = this.#early.get(jobId);
+    if (early !== undefined) {
+      this.#early.delete(jobId);
+      a.settle(early.go);
+    }
     // A job BullMQ fails without calling the processor leaves its entry: drop old ones
     // once answered (one still unanswered waits for its executor, or for it to go).
     for (const [id, old] of this.#byJob) {
       if (now - old.at <= 60_000) break;
       if (old.settled) this.#byJob.delete(id);
     }
-    this.#publish(jobId, a);
-    if (this.#check === undefined) {
-      this.#check = setInterval(() => this.#again(), AGAIN / 2);
+    if (!a.settled && this.#check === undefined) {
+      this.#check = setInterval(() => this.#again(), PROBE);
       this.#check.unref();
     }
     return a;
@@ -103,9 +118,17 @@ export class Announcements {
 
   /** An executor's answers: job ids (go) and `!`-prefixed ones (no). */
   onAnswer(message: string): void {
+    const now = performance.now();
+    for (const [id, e] of this.#early) {
+      if (now - e.at <= KEEP_EARLY) break;
+      this.#early.delete(id);
+    }
     for (const word of message.split(' ')) {
-      const no = word.startsWith('!');
-      this.#byJob.get(no ? word.slice(1) : word)?.settle(!no);
+      const no = word.charCodeAt(0) === 33; // '!'
+      const jobId = no ? word.slice(1) : word;
+      const a = this.#byJob.get(jobId);
+      if (a !== undefined && !a.settled) a.settle(!no);
+      else if (a === undefined) this.#early.set(jobId, { go: !no, at: now });
     }
   }
 
@@ -138,22 +161,26 @@ export class Announcements {
     );
   }
 
-  #publish(jobId: string, a: Announcement): void {
+  #publish(jobId: string, a: Announcement, again: boolean): void {
     a.sentAt = performance.now();
-    this.#publisher.publish(a.channel, this.#message(jobId)).then(
+    this.#publisher.publish(a.channel, again ? `${jobId} again` : jobId).then(
       (heard) => heard === 0 && this.#unheard(a),
       () => this.#unheard(a),
     );
   }
 
-  /** Announces again what has waited a while for an answer; stops when nothing waits. */
+  /** Asks about what has waited a while for an answer; stops when nothing waits. */
   #again(): void {
     const now = performance.now();
     let waiting = false;
     for (const [jobId, a] of this.#byJob) {
       if (a.settled) continue;
       waiting = true;
-      if (now - a.sentAt >= AGAIN) this.#publish(jobId, a);
+      if (a.sentAt === undefined) {
+        if (now - a.at >= PROBE) this.#publish(jobId, a, false);
+      } else if (now - a.sentAt >= AGAIN) {
+        this.#publish(jobId, a, true);
+      }
     }
     if (!waiting) this.close();
   }

@@ -1,22 +1,23 @@
 /**
  * The queue's event stream and the pub/sub channels concur adds beside it.
  *
- *   worker ── PUBLISH <queue>:concur-started:<executor> "jobId workerId" ──▶ that executor
- *   executor ── PUBLISH <queue>:concur-go:<worker> "jobId !jobId ..." ──▶ that worker
- *              (go, or ! for no: the Future is done); the task starts only on a go
- *   executor ── PUBLISH <queue>:concur-abort jobId ──▶ workers     (stop a running job)
  *   BullMQ ── XADD <queue>:events {event, jobId, returnvalue | failedReason} ──▶ executors
+ *   executor, on a job of its own 'active' ── PUBLISH <queue>:concur-go "jobId !jobId ..." ──▶ workers
+ *              (go, or ! for no: the Future is done); the task starts only on a go
+ *   worker ── PUBLISH <queue>:concur-started:<executor> "jobId" ──▶ that executor
+ *              (whether it listens at all; "jobId again": no answer came, answer this)
+ *   executor ── PUBLISH <queue>:concur-abort jobId ──▶ workers     (stop a running job)
  */
 import type { Redis } from 'ioredis';
 
-/** The pub/sub channel on which workers ask the executor `executorId` whether its jobs may start. */
+/** The pub/sub channel on which workers tell the executor `executorId` that they have one of its jobs. */
 export function startedChannel(prefix: string, queue: string, executorId: string): string {
   return `${prefix}:${queue}:concur-started:${executorId}`;
 }
 
-/** The pub/sub channel on which executors answer the worker `workerId`. */
-export function goChannel(prefix: string, queue: string, workerId: string): string {
-  return `${prefix}:${queue}:concur-go:${workerId}`;
+/** The pub/sub channel on which executors tell workers whether a job's task may start. */
+export function goChannel(prefix: string, queue: string): string {
+  return `${prefix}:${queue}:concur-go`;
 }
 
 /** The executor a job id names (`<executor id>-<n>`). */

@@ -4,8 +4,8 @@
  *
  *   submit ─▶ Future + job data (signed) ─▶ outbox ─(addBulk, 500 a trip)─▶ BullMQ queue ─▶ workers
  *                 ▲                                                               │
- *                 ├── a worker asks before a task starts ─▶ RUNNING, and go (or no: done) ─▶ ┤
- *                 ├── the event stream (XREAD): active ─▶ RUNNING; completed / failed ─▶ settle ◀┘
+ *                 ├── the event stream (XREAD): active ─▶ RUNNING, then go (no: done) ──────▶ ┤
+ *                 │                             completed / failed ─▶ settle ◀─────────────────┘
  *                 └── sweep every pollInterval: jobs whose end no event told us of
  *                     (the event stream is trimmed, a connection drops) are read
  *                     from their hashes, so no result goes missing
@@ -70,8 +70,8 @@ export class RedisExecutor extends BaseExecutor {
   readonly #idBase = randomBytes(6).toString('hex');
   #seq = 0;
   readonly #pending = new Map<string, Entry>();
-  /** The answers to workers' announcements not sent yet, by worker: job ids, `!id` for no. */
-  readonly #answers = new Map<string, string[]>();
+  /** The answers to workers not sent yet: job ids, `!id` for no. */
+  #answers: string[] = [];
   #answering = false;
   #outbox: Entry[] = [];
   #flushing = false;
@@ -132,22 +132,24 @@ export class RedisExecutor extends BaseExecutor {
     const from = await streamEnd(this.#redis, eventsKey);
     const client = this.#eventsClient;
     if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));
-    // A worker announces each job of ours and starts its task only once we answer (see
-    // #onAnnounced): so the Future is RUNNING before the task can have done anything,
-    // and cancel() answers false for it, as for a local pool.
+    // A worker starts a task of ours only once we answer (see #tell): so the Future is
+    // RUNNING before the task can have done anything, and cancel() answers false for it,
+    // as for a local pool. The worker also tells us it has the job: unheard, it knows
+    // nobody listens; unanswered, it asks again.
     await this.#startedClient.subscribe(startedChannel(this.#prefix, this.#queueName, this.#idBase));
     readStream(client, eventsKey, from, (fields) => this.#onEvent(fields), () => this.#stopping);
   }
 
   #onEvent(fields: string[]): void {
     const ev = parseEvent(fields);
-    const e = ev === undefined ? undefined : this.#pending.get(ev.jobId);
-    if (ev === undefined || e === undefined) return;
+    if (ev === undefined) return;
+    // The stream's 'active' comes as the worker gets the job (moveToActive writes it): its
+    // answer is on its way while the worker makes ready.
+    if (ev.event === 'active' && ev.jobId.startsWith(this.#idBase) && ev.jobId[this.#idBase.length] === '-') this.#tell(ev.jobId);
+    const e = this.#pending.get(ev.jobId);
+    if (e === undefined) return;
     const { jobId, value } = ev;
     switch (ev.event) {
-      case 'active':
-        this.#onActive(jobId);
-        break;
       case 'completed': {
         let parsed: unknown;
         try {
@@ -266,20 +268,24 @@ export class RedisExecutor extends BaseExecutor {
   }
 
   /**
-   * A worker about to start one of our jobs: "jobId workerId". The Future goes RUNNING,
-   * then the worker hears go; a Future already done (cancelled, aborted) gets no, and
-   * its task does not start. The answers of one turn go out together, one message a worker.
+   * A worker has one of our jobs: "jobId", or "jobId again" when it had no answer (the
+   * stream's 'active' was missed: trimmed, or its connection dropped). The stream's
+   * 'active' answers the first.
    */
   #onAnnounced(message: string): void {
     const at = message.indexOf(' ');
-    if (at < 0) return;
-    const jobId = message.slice(0, at);
-    const workerId = message.slice(at + 1);
+    if (at >= 0 && message.slice(at + 1) === 'again') this.#tell(message.slice(0, at));
+  }
+
+  /**
+   * A worker has the job `jobId` of ours: the Future goes RUNNING, then the workers hear
+   * go; a Future already done (cancelled, aborted) gets no, and its task does not start.
+   * The answers of one turn go out together.
+   */
+  #tell(jobId: string): void {
     const go = this.#pending.has(jobId);
     if (go) this.#onActive(jobId);
-    let list = this.#answers.get(workerId);
-    if (list === undefined) this.#answers.set(workerId, (list = []));
-    list.push(go ? jobId : `!${jobId}`);
+    this.#answers.push(go ? jobId : `!${jobId}`);
     if (!this.#answering) {
       this.#answering = true;
       queueMicrotask(() => this.#answer());
@@ -288,11 +294,10 @@ export class RedisExecutor extends BaseExecutor {
 
   #answer(): void {
     this.#answering = false;
-    for (const [workerId, list] of this.#answers) {
-      // Unanswered (Redis gone), the worker finds out that nobody listens any more and goes on.
-      this.#redis.publish(goChannel(this.#prefix, this.#queueName, workerId), list.join(' ')).catch(() => {});
-    }
-    this.#answers.clear();
+    const words = this.#answers;
+    this.#answers = [];
+    // Unanswered (Redis gone), the worker finds out that nobody listens any more and goes on.
+    this.#redis.publish(goChannel(this.#prefix, this.#queueName), words.join(' ')).catch(() => {});
   }
 
   #onActive(jobId: string): void {

@@ -17,7 +17,6 @@
  * job, nothing else. A worker process that dies leaves its jobs locked until the lock
  * expires; another worker's stalled check then moves them back to wait.
  */
-import { randomBytes } from 'node:crypto';
 import { availableParallelism, hostname } from 'node:os';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -121,8 +120,6 @@ export class RedisWorker {
   readonly #connection: RedisConnection;
   /** Jobs told to stop before they started here (the abort can beat the job's start). */
   readonly #aborted = new Map<string, number>();
-  /** This worker's id in its announcements, where executors send their answers. */
-  readonly #id = randomBytes(6).toString('hex');
   readonly #announced: Announcements;
   readonly #subscribed: Promise<unknown>;
   #running = 0;
@@ -179,9 +176,9 @@ export class RedisWorker {
     const aborts = abortChannel(this.#options.prefix, queue);
     this.#subscriber.on('message', (channel: string, message: string) => (channel === aborts ? this.#onAbort(message) : this.#announced.onAnswer(message)));
     // Aborts and answers come on one connection, in the order Redis took them.
-    this.#subscribed = this.#subscriber.subscribe(aborts, goChannel(this.#options.prefix, queue, this.#id));
+    this.#subscribed = this.#subscriber.subscribe(aborts, goChannel(this.#options.prefix, queue));
     this.#subscribed.catch(() => {});
-    this.#announced = new Announcements(this.#options.prefix, queue, this.#publisher, this.#subscriber, (jobId) => `${jobId} ${this.#id}`);
+    this.#announced = new Announcements(this.#options.prefix, queue, this.#publisher, this.#subscriber);
 
     this.#worker = new Worker(queue, (job: Job, token?: string, signal?: AbortSignal) => this.#process(job, token, signal), {
       connection: bullConnection(connection, { maxRetriesPerRequest: null }),

@@ -108,7 +108,7 @@ describe('RedisExecutor: a task starts after its Future is RUNNING', { skip: ski
     }
   });
 
-  it('the executor answers a worker go for a job it waits for (RUNNING first), no for one whose Future is done', async () => {
+  it('asked again, the executor answers go for a job it waits for (RUNNING first), no for one whose Future is done', async () => {
     const idle = `${queue}-answers`;
     await using ex = new RedisExecutor({ connection: REDIS_URL, queue: idle, key: KEY });
     const jobs = new Queue(idle, { connection: { url: REDIS_URL } });
@@ -121,10 +121,12 @@ describe('RedisExecutor: a task starts after its Future is RUNNING', { skip: ski
       assert.equal(cancelled.cancel(), true);
       const answers: string[] = [];
       sub.on('message', (_c: string, m: string) => answers.push(...m.split(' ')));
-      await sub.subscribe(goChannel('bull', idle, 'w1'));
+      await sub.subscribe(goChannel('bull', idle));
       const channel = startedChannel('bull', idle, executorOf(waiting.jobId));
-      assert.equal(await pub.publish(channel, `${waiting.jobId} w1`), 1, 'the executor listens');
-      await pub.publish(channel, `${cancelled.jobId} w1`);
+      // A first announcement only tells a worker whether the executor listens (the stream's 'active' gets the answer).
+      assert.equal(await pub.publish(channel, waiting.jobId), 1, 'the executor listens');
+      await pub.publish(channel, `${waiting.jobId} again`);
+      await pub.publish(channel, `${cancelled.jobId} again`);
       await until(() => answers.length === 2, 'both answers');
       assert.deepEqual(answers, [waiting.jobId, `!${cancelled.jobId}`]);
       assert.equal(waiting.state, 'RUNNING');
@@ -158,6 +160,24 @@ describe('RedisExecutor: a task starts after its Future is RUNNING', { skip: ski
     } finally {
       proxy.close();
       await jobs.close();
+    }
+  });
+
+  it("when the executor misses the queue's 'active' event, the worker asks again a second later: the task starts after RUNNING", async () => {
+    // Holds the executor's event stream from its first 'active' on: only the worker's
+    // second announcement ("again") can get its answer; the result comes by the sweep.
+    const proxy = await holdingProxy(new URL(REDIS_URL), 'event\r\n$6\r\nactive\r\n', { direction: 'toClient' });
+    try {
+      await using ex = new RedisExecutor({ connection: `redis://127.0.0.1:${proxy.port}`, queue, key: KEY, pollInterval: 100 });
+      const b = await socketBlocker();
+      const f = ex.submit(b.fn, ...b.args);
+      await b.started;
+      const state = f.state;
+      b.release();
+      assert.equal(state, 'RUNNING');
+      await f.result(20_000);
+    } finally {
+      proxy.close();
     }
   });
 });

@@ -137,7 +137,14 @@ export class RedisExecutor extends BaseExecutor {
     // as for a local pool. The worker also tells us it has the job: unheard, it knows
     // nobody listens; unanswered, it asks again.
     await this.#startedClient.subscribe(startedChannel(this.#prefix, this.#queueName, this.#idBase));
-    readStream(client, eventsKey, from, (fields) => this.#onEvent(fields), () => this.#stopping);
+    readStream(
+      client,
+      eventsKey,
+      from,
+      (fields) => this.#onEvent(fields),
+      () => this.#stopping,
+      () => this.#takeAnswers(),
+    );
   }
 
   #onEvent(fields: string[]): void {
@@ -145,7 +152,7 @@ export class RedisExecutor extends BaseExecutor {
     if (ev === undefined) return;
     // The stream's 'active' comes as the worker gets the job (moveToActive writes it): its
     // answer is on its way while the worker makes ready.
-    if (ev.event === 'active' && ev.jobId.startsWith(this.#idBase) && ev.jobId[this.#idBase.length] === '-') this.#tell(ev.jobId);
+    if (ev.event === 'active' && ev.jobId.startsWith(this.#idBase) && ev.jobId[this.#idBase.length] === '-') this.#tell(ev.jobId, false);
     const e = this.#pending.get(ev.jobId);
     if (e === undefined) return;
     const { jobId, value } = ev;
@@ -274,30 +281,36 @@ export class RedisExecutor extends BaseExecutor {
    */
   #onAnnounced(message: string): void {
     const at = message.indexOf(' ');
-    if (at >= 0 && message.slice(at + 1) === 'again') this.#tell(message.slice(0, at));
+    if (at >= 0 && message.slice(at + 1) === 'again') this.#tell(message.slice(0, at), true);
   }
 
   /**
    * A worker has the job `jobId` of ours: the Future goes RUNNING, then the workers hear
    * go; a Future already done (cancelled, aborted) gets no, and its task does not start.
-   * The answers of one turn go out together.
+   * The answers of one turn go out together: those called for by the event stream with
+   * its next read (see readStream), others `now`, in a microtask.
    */
-  #tell(jobId: string): void {
+  #tell(jobId: string, now: boolean): void {
     const go = this.#pending.has(jobId);
     if (go) this.#onActive(jobId);
     this.#answers.push(go ? jobId : `!${jobId}`);
-    if (!this.#answering) {
+    if (now && !this.#answering) {
       this.#answering = true;
-      queueMicrotask(() => this.#answer());
+      queueMicrotask(() => {
+        this.#answering = false;
+        const answers = this.#takeAnswers();
+        // Unanswered (Redis gone), the worker finds out that nobody listens any more and goes on.
+        if (answers !== undefined) this.#redis.publish(...answers).catch(() => {});
+      });
     }
   }
 
-  #answer(): void {
-    this.#answering = false;
+  /** The answers not sent yet, as one message. */
+  #takeAnswers(): [channel: string, message: string] | undefined {
+    if (this.#answers.length === 0) return undefined;
     const words = this.#answers;
     this.#answers = [];
-    // Unanswered (Redis gone), the worker finds out that nobody listens any more and goes on.
-    this.#redis.publish(goChannel(this.#prefix, this.#queueName), words.join(' ')).catch(() => {});
+    return [goChannel(this.#prefix, this.#queueName), words.join(' ')];
   }
 
   #onActive(jobId: string): void {

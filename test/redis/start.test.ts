@@ -80,18 +80,19 @@ describe('RedisExecutor: a task starts after its Future is RUNNING', { skip: ski
     }
   });
 
-  it('a job aborted while its start is being announced does not start (the announcement held up on its way)', async () => {
+  it('a job aborted while its worker waits to hear from the executor does not start (its question held up on its way)', async () => {
     const q = `${queue}-held`;
     const file = tmpFile();
     const proxy = await holdingProxy(new URL(REDIS_URL), 'concur-started');
     const w = await RedisWorker.start({ connection: `redis://127.0.0.1:${proxy.port}`, queue: q, key: KEY, tasks: [REDIS_TASKS_JS], pool: 'async', workers: 1 });
     const jobs = new Queue(q, { connection: { url: REDIS_URL } });
     try {
-      // No events and no sweep: the executor never hears of the start, so cancel() is
-      // true however far the worker got, as it is for any executor that has not heard yet.
+      // No events, no sweep, no answers: the executor never hears of the start, so cancel()
+      // is true however far the worker got; the worker, unanswered, asks whether anyone
+      // listens (that question is held), and would go on if no one did.
       await using ex = new RedisExecutor({ connection: REDIS_URL, queue: q, key: KEY, pollInterval: 60_000, _noEvents: true });
       const f = ex.submit(redisTasks.note, file, 'ran', 0);
-      await proxy.held; // the worker has the job and waits for Redis to take its announcement
+      await proxy.held; // the worker has the job and waits for Redis to take its question
       assert.equal(f.cancel(), true);
       // The abort message itself (not the channel's name in the subscription's reply) is in
       // the worker's socket before the announcement goes on to Redis.

@@ -103,3 +103,45 @@ export function readStream(
     }
   })();
 }
+
+/**
+ * An executor's answers to workers (job ids; `!id` for no), gathered into one message:
+ * `take()` gives what a read of the event stream called for, to go with the next read;
+ * `sendSoon()` publishes what is gathered in a microtask, for answers asked otherwise.
+ */
+export class Answers {
+  #words: string[] = [];
+  #sending = false;
+  readonly #channel: string;
+  readonly #publisher: Redis;
+
+  constructor(channel: string, publisher: Redis) {
+    this.#channel = channel;
+    this.#publisher = publisher;
+  }
+
+  /** Adds the answer for `jobId`. */
+  add(jobId: string, go: boolean): void {
+    this.#words.push(go ? jobId : `!${jobId}`);
+  }
+
+  /** The answers gathered, as [channel, message], or undefined if none. */
+  take(): [channel: string, message: string] | undefined {
+    if (this.#words.length === 0) return undefined;
+    const words = this.#words;
+    this.#words = [];
+    return [this.#channel, words.join(' ')];
+  }
+
+  /** Publishes what is gathered by the end of this turn. */
+  sendSoon(): void {
+    if (this.#sending) return;
+    this.#sending = true;
+    queueMicrotask(() => {
+      this.#sending = false;
+      const message = this.take();
+      // Unsent (Redis gone), the worker finds out that nobody listens any more and goes on.
+      if (message !== undefined) this.#publisher.publish(...message).catch(() => {});
+    });
+  }
+}

@@ -25,33 +25,16 @@ import { Histogram } from '../util/histogram.js';
 import { localOnly } from './args.js';
 import { bullConnection, checkQueueName, resolveConnection, type RedisConnection } from './connection.js';
 import { portableName, toPortable, type PortableTask } from './names.js';
-import { abortChannel, goChannel, parseEvent, readStream, startedChannel, streamEnd } from './events.js';
-import { encodeValue, loadKey, makeJob, readFailure, readResult, type Outcome } from './wire.js';
-import { RedisFuture, type RedisExecutorOptions, type RedisExecutorStats, type RedisTaskOptions } from './executor-types.js';
+import { abortChannel, Answers, goChannel, parseEvent, readStream, startedChannel, streamEnd } from './events.js';
+import { completedOutcome, readRecords } from './records.js';
+import { encodeValue, loadKey, makeJob, readFailure, type Outcome } from './wire.js';
+import { ACTIVE, LOCAL, RedisFuture, SENT, type Entry, type RedisExecutorOptions, type RedisExecutorStats, type RedisTaskOptions } from './executor-types.js';
 
 export { RedisFuture, type RedisExecutorOptions, type RedisExecutorStats, type RedisTaskOptions };
 
 const KNOWN = new Set(['connection', 'queue', 'prefix', 'keepFinished', 'pollInterval', 'key', 'keyFile', '_noEvents']);
-const LOCAL = 0;
-const SENT = 1;
-const ACTIVE = 2;
 const BULK = 500;
 const SWEEP = 500;
-
-interface Entry {
-  readonly id: string;
-  readonly future: RedisFuture<unknown>;
-  readonly task: string;
-  job: { name: string; data: unknown; opts: Record<string, unknown> } | undefined;
-  state: typeof LOCAL | typeof SENT | typeof ACTIVE;
-  /** True once addBulk has answered: a missing hash means the job is gone, not on its way. */
-  added: boolean;
-  readonly submittedAt: number;
-  /** When the sweep last read its job (at first, its submission). */
-  checkedAt: number;
-  readonly signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
-}
 
 /** Runs tasks on `concur worker`s through a Redis queue (BullMQ), with the Executor API of a local pool. */
 export class RedisExecutor extends BaseExecutor {
@@ -70,9 +53,7 @@ export class RedisExecutor extends BaseExecutor {
   readonly #idBase = randomBytes(6).toString('hex');
   #seq = 0;
   readonly #pending = new Map<string, Entry>();
-  /** The answers to workers not sent yet: job ids, `!id` for no. */
-  #answers: string[] = [];
-  #answering = false;
+  readonly #answers: Answers;
   #outbox: Entry[] = [];
   #flushing = false;
   readonly #chores = new Set<Promise<unknown>>();
@@ -104,6 +85,7 @@ export class RedisExecutor extends BaseExecutor {
     this.#queue.on('error', () => {}); // ioredis reconnects by itself; commands wait for it
     this.#redis = typeof this.#connection === 'string' ? new Redis(this.#connection) : new Redis(this.#connection);
     this.#redis.on('error', () => {});
+    this.#answers = new Answers(goChannel(this.#prefix, this.#queueName), this.#redis);
     // Back after a drop: events may have been missed meanwhile; read every unfinished job now.
     let connectedBefore = false;
     this.#redis.on('ready', () => {
@@ -143,7 +125,7 @@ export class RedisExecutor extends BaseExecutor {
       from,
       (fields) => this.#onEvent(fields),
       () => this.#stopping,
-      () => this.#takeAnswers(),
+      () => this.#answers.take(),
     );
   }
 
@@ -157,16 +139,9 @@ export class RedisExecutor extends BaseExecutor {
     if (e === undefined) return;
     const { jobId, value } = ev;
     switch (ev.event) {
-      case 'completed': {
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(value ?? 'null');
-        } catch {
-          parsed = undefined;
-        }
-        this.#settle(e, readResult(this.#key, this.#queueName, jobId, parsed, e.task));
+      case 'completed':
+        this.#settle(e, completedOutcome(this.#key, this.#queueName, jobId, value, e.task));
         break;
-      }
       case 'failed':
         this.#settle(e, { ok: false, error: readFailure(this.#key, this.#queueName, jobId, value ?? 'unknown', e.task) });
         break;
@@ -293,24 +268,8 @@ export class RedisExecutor extends BaseExecutor {
   #tell(jobId: string, now: boolean): void {
     const go = this.#pending.has(jobId);
     if (go) this.#onActive(jobId);
-    this.#answers.push(go ? jobId : `!${jobId}`);
-    if (now && !this.#answering) {
-      this.#answering = true;
-      queueMicrotask(() => {
-        this.#answering = false;
-        const answers = this.#takeAnswers();
-        // Unanswered (Redis gone), the worker finds out that nobody listens any more and goes on.
-        if (answers !== undefined) this.#redis.publish(...answers).catch(() => {});
-      });
-    }
-  }
-
-  /** The answers not sent yet, as one message. */
-  #takeAnswers(): [channel: string, message: string] | undefined {
-    if (this.#answers.length === 0) return undefined;
-    const words = this.#answers;
-    this.#answers = [];
-    return [goChannel(this.#prefix, this.#queueName), words.join(' ')];
+    this.#answers.add(jobId, go);
+    if (now) this.#answers.sendSoon();
   }
 
   #onActive(jobId: string): void {
@@ -398,30 +357,19 @@ export class RedisExecutor extends BaseExecutor {
       }
       for (let i = 0; i < due.length; i += BULK) {
         const batch = due.slice(i, i + BULK);
-        const pipe = this.#redis.pipeline();
-        for (const e of batch) pipe.hmget(this.#queue.toKey(e.id), 'finishedOn', 'returnvalue', 'failedReason', 'processedOn');
-        const replies = (await pipe.exec()) ?? [];
+        const records = await readRecords(this.#redis, batch.map((e) => this.#queue.toKey(e.id)));
         batch.forEach((e, j) => {
-          const [err, fields] = replies[j] ?? [new Error('no reply'), null];
-          if (err || !Array.isArray(fields) || !this.#pending.has(e.id)) return;
-          const [finishedOn, returnvalue, failedReason, processedOn] = fields as Array<string | null>;
-          if (finishedOn === null && returnvalue === null && failedReason === null && processedOn === null) {
-            // No hash at all: removed by someone else, or expired unread.
-            void this.#confirmGone(e);
-          } else if (finishedOn !== null) {
-            if (returnvalue !== null && returnvalue !== 'null') {
-              let parsed: unknown;
-              try {
-                parsed = JSON.parse(returnvalue);
-              } catch {
-                parsed = undefined;
-              }
-              this.#settle(e, readResult(this.#key, this.#queueName, e.id, parsed, e.task));
-            } else {
-              this.#settle(e, { ok: false, error: readFailure(this.#key, this.#queueName, e.id, failedReason ?? 'unknown', e.task) });
-            }
-          } else if (processedOn !== null) {
-            this.#onActive(e.id);
+          const r = records[j];
+          if (r === undefined || !this.#pending.has(e.id)) return;
+          if (r.kind === 'gone') void this.#confirmGone(e);
+          else if (r.kind === 'started') this.#onActive(e.id);
+          else if (r.kind === 'finished') {
+            this.#settle(
+              e,
+              r.returnvalue !== null && r.returnvalue !== 'null'
+                ? completedOutcome(this.#key, this.#queueName, e.id, r.returnvalue, e.task)
+                : { ok: false, error: readFailure(this.#key, this.#queueName, e.id, r.failedReason ?? 'unknown', e.task) },
+            );
           }
         });
       }

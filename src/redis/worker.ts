@@ -34,6 +34,7 @@ import { abortChannel, goChannel } from './events.js';
 import { redisJobTasks } from './job-task.js';
 import { TaskIndex } from './names.js';
 import { checkJob, failureText, loadKey, makeResult, type JobData, type KeyOptions, type ResultData } from './wire.js';
+import { nameTheTask, raceAbort } from './worker-util.js';
 
 /**
  * Preloaded in the pool's processes: Ctrl-C in a terminal, or a service manager that
@@ -388,38 +389,5 @@ export class RedisWorker {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
-  }
-}
-
-/** `p`, or `signal.reason` as soon as it aborts. */
-function raceAbort<T>(p: PromiseLike<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
-}
-
-/** The pool's own errors (a crash, a timeout) name the task it ran, runJob: make them name the job's task. */
-function nameTheTask(err: unknown, label: string): void {
-  if (!(err instanceof Error)) return;
-  const fix = (s: string): string => s.replace(/task runJob(?: \([^)]*\))?/g, `task ${label}`);
-  try {
-    if (typeof err.message === 'string' && err.message.includes('runJob')) {
-      err.message = fix(err.message);
-      if (typeof err.stack === 'string') err.stack = fix(err.stack);
-    }
-  } catch {
-    // a frozen or hostile error goes as it is
   }
 }

@@ -1,15 +1,29 @@
 /**
- * The queue's event stream and the two pub/sub channels concur adds beside it.
+ * The queue's event stream and the pub/sub channels concur adds beside it.
  *
- *   worker ── PUBLISH <queue>:concur-started jobId ──▶ executors   (before the task starts)
- *   executor ── PUBLISH <queue>:concur-abort jobId ──▶ workers     (stop a running job)
  *   BullMQ ── XADD <queue>:events {event, jobId, returnvalue | failedReason} ──▶ executors
+ *   executor, on a job of its own 'active' ── PUBLISH <queue>:concur-go "jobId !jobId ..." ──▶ workers
+ *              (go, or ! for no: the Future is done); the task starts only on a go
+ *   worker ── PUBLISH <queue>:concur-started:<executor> "jobId" ──▶ that executor
+ *              (whether it listens at all; "jobId again": no answer came, answer this)
+ *   executor ── PUBLISH <queue>:concur-abort jobId ──▶ workers     (stop a running job)
  */
 import type { Redis } from 'ioredis';
 
-/** The pub/sub channel on which workers announce the jobs they start. */
-export function startedChannel(prefix: string, queue: string): string {
-  return `${prefix}:${queue}:concur-started`;
+/** The pub/sub channel on which workers tell the executor `executorId` that they have one of its jobs. */
+export function startedChannel(prefix: string, queue: string, executorId: string): string {
+  return `${prefix}:${queue}:concur-started:${executorId}`;
+}
+
+/** The pub/sub channel on which executors tell workers whether a job's task may start. */
+export function goChannel(prefix: string, queue: string): string {
+  return `${prefix}:${queue}:concur-go`;
+}
+
+/** The executor a job id names (`<executor id>-<n>`). */
+export function executorOf(jobId: string): string {
+  const at = jobId.lastIndexOf('-');
+  return at < 0 ? jobId : jobId.slice(0, at);
 }
 
 /** The pub/sub channel on which executors tell workers to stop a running job. */
@@ -50,14 +64,31 @@ export async function streamEnd(client: Redis, key: string): Promise<string> {
  * blocks it), handing each entry to `onEntry`. Our own loop rather than BullMQ's
  * QueueEvents: it is reading by the time the caller goes on (QueueEvents may still be
  * setting up its connection then). A failed read is tried again from the same entry.
+ * `outgoing()`, asked before each read, gives a message to publish in the same write as
+ * the read (what the entries just read called for): one system call instead of two.
  */
-export function readStream(client: Redis, key: string, from: string, onEntry: (fields: string[]) => void, stopped: () => boolean): void {
+export function readStream(
+  client: Redis,
+  key: string,
+  from: string,
+  onEntry: (fields: string[]) => void,
+  stopped: () => boolean,
+  outgoing: () => [channel: string, message: string] | undefined = () => undefined,
+): void {
   let id = from;
   void (async () => {
     while (!stopped()) {
       let reply: Array<[string, Array<[string, string[]]>]> | null;
       try {
-        reply = (await client.xread('COUNT', 1000, 'BLOCK', 5000, 'STREAMS', key, id)) as typeof reply;
+        const publish = outgoing();
+        if (publish === undefined) {
+          reply = (await client.xread('COUNT', 1000, 'BLOCK', 5000, 'STREAMS', key, id)) as typeof reply;
+        } else {
+          const replies = await client.pipeline().publish(publish[0], publish[1]).xread('COUNT', 1000, 'BLOCK', 5000, 'STREAMS', key, id).exec();
+          const [err, value] = replies?.[1] ?? [new Error('no reply to XREAD'), null];
+          if (err) throw err;
+          reply = value as typeof reply;
+        }
       } catch {
         if (stopped()) return;
         await new Promise((r) => setTimeout(r, 200));
@@ -71,4 +102,46 @@ export function readStream(client: Redis, key: string, from: string, onEntry: (f
       }
     }
   })();
+}
+
+/**
+ * An executor's answers to workers (job ids; `!id` for no), gathered into one message:
+ * `take()` gives what a read of the event stream called for, to go with the next read;
+ * `sendSoon()` publishes what is gathered in a microtask, for answers asked otherwise.
+ */
+export class Answers {
+  #words: string[] = [];
+  #sending = false;
+  readonly #channel: string;
+  readonly #publisher: Redis;
+
+  constructor(channel: string, publisher: Redis) {
+    this.#channel = channel;
+    this.#publisher = publisher;
+  }
+
+  /** Adds the answer for `jobId`. */
+  add(jobId: string, go: boolean): void {
+    this.#words.push(go ? jobId : `!${jobId}`);
+  }
+
+  /** The answers gathered, as [channel, message], or undefined if none. */
+  take(): [channel: string, message: string] | undefined {
+    if (this.#words.length === 0) return undefined;
+    const words = this.#words;
+    this.#words = [];
+    return [this.#channel, words.join(' ')];
+  }
+
+  /** Publishes what is gathered by the end of this turn. */
+  sendSoon(): void {
+    if (this.#sending) return;
+    this.#sending = true;
+    queueMicrotask(() => {
+      this.#sending = false;
+      const message = this.take();
+      // Unsent (Redis gone), the worker finds out that nobody listens any more and goes on.
+      if (message !== undefined) this.#publisher.publish(...message).catch(() => {});
+    });
+  }
 }

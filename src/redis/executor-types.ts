@@ -62,3 +62,26 @@ export class RedisFuture<T = unknown> extends Future<T> {
     return cancelled;
   }
 }
+
+/** A job's state in its executor: not sent to Redis yet. */
+export const LOCAL = 0;
+/** A job's state in its executor: sent, not known to have started. */
+export const SENT = 1;
+/** A job's state in its executor: known to have started (its Future RUNNING). */
+export const ACTIVE = 2;
+
+/** What the executor keeps of a job until its Future is done. */
+export interface Entry {
+  readonly id: string;
+  readonly future: RedisFuture<unknown>;
+  readonly task: string;
+  job: { name: string; data: unknown; opts: Record<string, unknown> } | undefined;
+  state: typeof LOCAL | typeof SENT | typeof ACTIVE;
+  /** True once addBulk has answered: a missing hash means the job is gone, not on its way. */
+  added: boolean;
+  readonly submittedAt: number;
+  /** When the sweep last read its job (at first, its submission). */
+  checkedAt: number;
+  readonly signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}

@@ -4,7 +4,8 @@
  *
  *   submit ─▶ Future + job data (signed) ─▶ outbox ─(addBulk, 500 a trip)─▶ BullMQ queue ─▶ workers
  *                 ▲                                                               │
- *                 ├── the event stream (XREAD): active ─▶ RUNNING; completed / failed ─▶ settle ◀┘
+ *                 ├── the event stream (XREAD): active ─▶ RUNNING, then go (no: done) ──────▶ ┤
+ *                 │                             completed / failed ─▶ settle ◀─────────────────┘
  *                 └── sweep every pollInterval: jobs whose end no event told us of
  *                     (the event stream is trimmed, a connection drops) are read
  *                     from their hashes, so no result goes missing
@@ -24,33 +25,16 @@ import { Histogram } from '../util/histogram.js';
 import { localOnly } from './args.js';
 import { bullConnection, checkQueueName, resolveConnection, type RedisConnection } from './connection.js';
 import { portableName, toPortable, type PortableTask } from './names.js';
-import { abortChannel, parseEvent, readStream, startedChannel, streamEnd } from './events.js';
-import { encodeValue, loadKey, makeJob, readFailure, readResult, type Outcome } from './wire.js';
-import { RedisFuture, type RedisExecutorOptions, type RedisExecutorStats, type RedisTaskOptions } from './executor-types.js';
+import { abortChannel, Answers, goChannel, parseEvent, readStream, startedChannel, streamEnd } from './events.js';
+import { completedOutcome, readRecords } from './records.js';
+import { encodeValue, loadKey, makeJob, readFailure, type Outcome } from './wire.js';
+import { ACTIVE, LOCAL, RedisFuture, SENT, type Entry, type RedisExecutorOptions, type RedisExecutorStats, type RedisTaskOptions } from './executor-types.js';
 
 export { RedisFuture, type RedisExecutorOptions, type RedisExecutorStats, type RedisTaskOptions };
 
 const KNOWN = new Set(['connection', 'queue', 'prefix', 'keepFinished', 'pollInterval', 'key', 'keyFile', '_noEvents']);
-const LOCAL = 0;
-const SENT = 1;
-const ACTIVE = 2;
 const BULK = 500;
 const SWEEP = 500;
-
-interface Entry {
-  readonly id: string;
-  readonly future: RedisFuture<unknown>;
-  readonly task: string;
-  job: { name: string; data: unknown; opts: Record<string, unknown> } | undefined;
-  state: typeof LOCAL | typeof SENT | typeof ACTIVE;
-  /** True once addBulk has answered: a missing hash means the job is gone, not on its way. */
-  added: boolean;
-  readonly submittedAt: number;
-  /** When the sweep last read its job (at first, its submission). */
-  checkedAt: number;
-  readonly signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
-}
 
 /** Runs tasks on `concur worker`s through a Redis queue (BullMQ), with the Executor API of a local pool. */
 export class RedisExecutor extends BaseExecutor {
@@ -69,6 +53,7 @@ export class RedisExecutor extends BaseExecutor {
   readonly #idBase = randomBytes(6).toString('hex');
   #seq = 0;
   readonly #pending = new Map<string, Entry>();
+  readonly #answers: Answers;
   #outbox: Entry[] = [];
   #flushing = false;
   readonly #chores = new Set<Promise<unknown>>();
@@ -100,6 +85,7 @@ export class RedisExecutor extends BaseExecutor {
     this.#queue.on('error', () => {}); // ioredis reconnects by itself; commands wait for it
     this.#redis = typeof this.#connection === 'string' ? new Redis(this.#connection) : new Redis(this.#connection);
     this.#redis.on('error', () => {});
+    this.#answers = new Answers(goChannel(this.#prefix, this.#queueName), this.#redis);
     // Back after a drop: events may have been missed meanwhile; read every unfinished job now.
     let connectedBefore = false;
     this.#redis.on('ready', () => {
@@ -110,7 +96,7 @@ export class RedisExecutor extends BaseExecutor {
     this.#eventsClient.on('error', () => {});
     this.#startedClient = typeof this.#connection === 'string' ? new Redis(this.#connection) : new Redis(this.#connection);
     this.#startedClient.on('error', () => {});
-    this.#startedClient.on('message', (_channel: string, jobId: string) => this.#onActive(jobId));
+    this.#startedClient.on('message', (_channel: string, message: string) => this.#onAnnounced(message));
     this.#ready = options._noEvents === true ? Promise.resolve() : this.#start();
     this.#ready.catch(() => {});
     this.#sweeper = setInterval(() => void this.#sweep(), this.#pollInterval);
@@ -128,33 +114,34 @@ export class RedisExecutor extends BaseExecutor {
     const from = await streamEnd(this.#redis, eventsKey);
     const client = this.#eventsClient;
     if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));
-    // A worker announces each job, and waits for Redis to take the announcement, before
-    // it starts the task: so this executor knows a job runs before the task can have
-    // done anything, and cancel() answers false for it, as for a local pool. (The
-    // stream's 'active' event can come later than that.)
-    await this.#startedClient.subscribe(startedChannel(this.#prefix, this.#queueName));
-    readStream(client, eventsKey, from, (fields) => this.#onEvent(fields), () => this.#stopping);
+    // A worker starts a task of ours only once we answer (see #tell): so the Future is
+    // RUNNING before the task can have done anything, and cancel() answers false for it,
+    // as for a local pool. The worker also tells us it has the job: unheard, it knows
+    // nobody listens; unanswered, it asks again.
+    await this.#startedClient.subscribe(startedChannel(this.#prefix, this.#queueName, this.#idBase));
+    readStream(
+      client,
+      eventsKey,
+      from,
+      (fields) => this.#onEvent(fields),
+      () => this.#stopping,
+      () => this.#answers.take(),
+    );
   }
 
   #onEvent(fields: string[]): void {
     const ev = parseEvent(fields);
-    const e = ev === undefined ? undefined : this.#pending.get(ev.jobId);
-    if (ev === undefined || e === undefined) return;
+    if (ev === undefined) return;
+    // The stream's 'active' comes as the worker gets the job (moveToActive writes it): its
+    // answer is on its way while the worker makes ready.
+    if (ev.event === 'active' && ev.jobId.startsWith(this.#idBase) && ev.jobId[this.#idBase.length] === '-') this.#tell(ev.jobId, false);
+    const e = this.#pending.get(ev.jobId);
+    if (e === undefined) return;
     const { jobId, value } = ev;
     switch (ev.event) {
-      case 'active':
-        this.#onActive(jobId);
+      case 'completed':
+        this.#settle(e, completedOutcome(this.#key, this.#queueName, jobId, value, e.task));
         break;
-      case 'completed': {
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(value ?? 'null');
-        } catch {
-          parsed = undefined;
-        }
-        this.#settle(e, readResult(this.#key, this.#queueName, jobId, parsed, e.task));
-        break;
-      }
       case 'failed':
         this.#settle(e, { ok: false, error: readFailure(this.#key, this.#queueName, jobId, value ?? 'unknown', e.task) });
         break;
@@ -224,8 +211,11 @@ export class RedisExecutor extends BaseExecutor {
     this.#pending.set(id, entry);
     this.#outbox.push(entry);
     if (!this.#flushing) {
+      // A microtask, not a later turn of the event loop: the submissions of this turn's
+      // code still go in one batch, and a lone job goes out at once. While a batch is on
+      // its way, later submissions wait in the outbox for the next one.
       this.#flushing = true;
-      setImmediate(() => this.#chore(this.#flush()));
+      queueMicrotask(() => this.#chore(this.#flush()));
     }
     return future;
   }
@@ -247,13 +237,39 @@ export class RedisExecutor extends BaseExecutor {
         return job;
       });
       try {
-        await this.#queue.addBulk(jobs as Parameters<Queue['addBulk']>[0]);
+        // A lone job goes by add: addBulk's ioredis pipeline costs more to build (a copy of
+        // every BullMQ script command) than it saves on one job.
+        if (jobs.length === 1) await this.#queue.add(jobs[0]!.name, jobs[0]!.data, jobs[0]!.opts);
+        else await this.#queue.addBulk(jobs as Parameters<Queue['addBulk']>[0]);
         for (const e of batch) e.added = true;
       } catch (err) {
         for (const e of batch) this.#settle(e, { ok: false, error: err });
       }
     }
     this.#flushing = false;
+  }
+
+  /**
+   * A worker has one of our jobs: "jobId", or "jobId again" when it had no answer (the
+   * stream's 'active' was missed: trimmed, or its connection dropped). The stream's
+   * 'active' answers the first.
+   */
+  #onAnnounced(message: string): void {
+    const at = message.indexOf(' ');
+    if (at >= 0 && message.slice(at + 1) === 'again') this.#tell(message.slice(0, at), true);
+  }
+
+  /**
+   * A worker has the job `jobId` of ours: the Future goes RUNNING, then the workers hear
+   * go; a Future already done (cancelled, aborted) gets no, and its task does not start.
+   * The answers of one turn go out together: those called for by the event stream with
+   * its next read (see readStream), others `now`, in a microtask.
+   */
+  #tell(jobId: string, now: boolean): void {
+    const go = this.#pending.has(jobId);
+    if (go) this.#onActive(jobId);
+    this.#answers.add(jobId, go);
+    if (now) this.#answers.sendSoon();
   }
 
   #onActive(jobId: string): void {
@@ -271,6 +287,9 @@ export class RedisExecutor extends BaseExecutor {
     this.#latency.record((performance.now() - e.submittedAt) * 1000);
     if (outcome.ok) {
       this.#completed++;
+      // A result means its task ran: RUNNING first, even when no one said it started
+      // (no executor listened when the worker asked, as after a dropped connection).
+      if (e.future.state === 'PENDING') e.future.setRunningOrNotifyCancel();
       e.future.setResult(outcome.value);
     } else {
       this.#failed++;
@@ -338,30 +357,19 @@ export class RedisExecutor extends BaseExecutor {
       }
       for (let i = 0; i < due.length; i += BULK) {
         const batch = due.slice(i, i + BULK);
-        const pipe = this.#redis.pipeline();
-        for (const e of batch) pipe.hmget(this.#queue.toKey(e.id), 'finishedOn', 'returnvalue', 'failedReason', 'processedOn');
-        const replies = (await pipe.exec()) ?? [];
+        const records = await readRecords(this.#redis, batch.map((e) => this.#queue.toKey(e.id)));
         batch.forEach((e, j) => {
-          const [err, fields] = replies[j] ?? [new Error('no reply'), null];
-          if (err || !Array.isArray(fields) || !this.#pending.has(e.id)) return;
-          const [finishedOn, returnvalue, failedReason, processedOn] = fields as Array<string | null>;
-          if (finishedOn === null && returnvalue === null && failedReason === null && processedOn === null) {
-            // No hash at all: removed by someone else, or expired unread.
-            void this.#confirmGone(e);
-          } else if (finishedOn !== null) {
-            if (returnvalue !== null && returnvalue !== 'null') {
-              let parsed: unknown;
-              try {
-                parsed = JSON.parse(returnvalue);
-              } catch {
-                parsed = undefined;
-              }
-              this.#settle(e, readResult(this.#key, this.#queueName, e.id, parsed, e.task));
-            } else {
-              this.#settle(e, { ok: false, error: readFailure(this.#key, this.#queueName, e.id, failedReason ?? 'unknown', e.task) });
-            }
-          } else if (processedOn !== null) {
-            this.#onActive(e.id);
+          const r = records[j];
+          if (r === undefined || !this.#pending.has(e.id)) return;
+          if (r.kind === 'gone') void this.#confirmGone(e);
+          else if (r.kind === 'started') this.#onActive(e.id);
+          else if (r.kind === 'finished') {
+            this.#settle(
+              e,
+              r.returnvalue !== null && r.returnvalue !== 'null'
+                ? completedOutcome(this.#key, this.#queueName, e.id, r.returnvalue, e.task)
+                : { ok: false, error: readFailure(this.#key, this.#queueName, e.id, r.failedReason ?? 'unknown', e.task) },
+            );
           }
         });
       }

@@ -24,8 +24,11 @@ import { deserializeError, serializeError } from '../transport/errors.js';
 import type { PortableTask } from './names.js';
 import { sendingData } from '../sync/views.js';
 
-/** The format version of jobs and results this code writes and reads. */
-export const FORMAT = 2;
+/**
+ * The format version of jobs and results this code writes and reads. 3: a worker asks
+ * a job's executor before its task starts (a worker of version 2 would not wait).
+ */
+export const FORMAT = 3;
 
 /** A job's data, as BullMQ stores it. */
 export interface JobData {

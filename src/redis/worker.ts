@@ -7,6 +7,9 @@
  *                                               └─ a pool worker: decode, run, encode
  *   abort channel (pub/sub) ─▶ worker.cancelJob(id) ─▶ the job's signal ─▶ the pool stops the task
  *
+ * A task starts only once the job's executor has its Future RUNNING: the worker asks it
+ * as BullMQ fetches the job, and waits for its go (see announcements.ts).
+ *
  * The task runs in a pool worker, so this thread stays free to renew locks however long
  * a CPU-bound task computes (with pool 'async' the task shares this thread: a task that
  * blocks it for longer than lockDuration loses its lock and runs again elsewhere). A
@@ -26,10 +29,12 @@ import { ProcessPoolExecutor } from '../processes/process-pool.js';
 import type { FunctionSpec } from '../tasks/describe.js';
 import { ThreadPoolExecutor } from '../threads/thread-pool.js';
 import { bullConnection, checkQueueName, resolveConnection, showConnection, type RedisConnection } from './connection.js';
-import { abortChannel, startedChannel } from './events.js';
+import { Announcements, type Announcement } from './announcements.js';
+import { abortChannel, goChannel } from './events.js';
 import { redisJobTasks } from './job-task.js';
 import { TaskIndex } from './names.js';
 import { checkJob, failureText, loadKey, makeResult, type JobData, type KeyOptions, type ResultData } from './wire.js';
+import { nameTheTask, raceAbort } from './worker-util.js';
 
 /**
  * Preloaded in the pool's processes: Ctrl-C in a terminal, or a service manager that
@@ -116,6 +121,8 @@ export class RedisWorker {
   readonly #connection: RedisConnection;
   /** Jobs told to stop before they started here (the abort can beat the job's start). */
   readonly #aborted = new Map<string, number>();
+  readonly #announced: Announcements;
+  readonly #subscribed: Promise<unknown>;
   #running = 0;
   #completed = 0;
   #failed = 0;
@@ -167,9 +174,12 @@ export class RedisWorker {
     this.#subscriber.on('error', () => {});
     this.#publisher = typeof connection === 'string' ? new Redis(connection) : new Redis(connection);
     this.#publisher.on('error', () => {});
-    const channel = abortChannel(this.#options.prefix, queue);
-    this.#subscriber.on('message', (_channel: string, jobId: string) => this.#onAbort(jobId));
-    void this.#subscriber.subscribe(channel).catch(() => {});
+    const aborts = abortChannel(this.#options.prefix, queue);
+    this.#subscriber.on('message', (channel: string, message: string) => (channel === aborts ? this.#onAbort(message) : this.#announced.onAnswer(message)));
+    // Aborts and answers come on one connection, in the order Redis took them.
+    this.#subscribed = this.#subscriber.subscribe(aborts, goChannel(this.#options.prefix, queue));
+    this.#subscribed.catch(() => {});
+    this.#announced = new Announcements(this.#options.prefix, queue, this.#publisher, this.#subscriber);
 
     this.#worker = new Worker(queue, (job: Job, token?: string, signal?: AbortSignal) => this.#process(job, token, signal), {
       connection: bullConnection(connection, { maxRetriesPerRequest: null }),
@@ -182,6 +192,12 @@ export class RedisWorker {
       autorun: false,
     });
     this.#worker.on('error', () => {}); // connection trouble: BullMQ reconnects and goes on
+    // BullMQ emits 'active' as soon as moveToActive has given it a job, a few promise
+    // turns before it calls the processor: the announcement goes out then, and its round
+    // trip overlaps those turns and the job's checks in #process.
+    this.#worker.on('active', (job: Job) => {
+      if (job.id !== undefined) this.#announced.announce(job.id);
+    });
   }
 
   /** Starts serving `options.queue`; resolves once connected to Redis. */
@@ -196,7 +212,8 @@ export class RedisWorker {
       );
     });
     try {
-      const ready = Promise.all([w.#worker.waitUntilReady(), w.#subscriber.status === 'ready' ? undefined : new Promise((r) => w.#subscriber.once('ready', r))]);
+      // Subscribed before the first job: an answer sent before would be lost (and come a second later, asked again).
+      const ready = Promise.all([w.#worker.waitUntilReady(), w.#subscribed]);
       await Promise.race([ready, late]);
     } catch (err) {
       clearTimeout(timer);
@@ -210,6 +227,7 @@ export class RedisWorker {
 
   /** Closes what the constructor opened, for a start that failed. */
   async #abandon(): Promise<void> {
+    this.#announced.close();
     this.#subscriber.disconnect();
     this.#publisher.disconnect();
     await Promise.allSettled([this.#worker.close(true), this.#pool.shutdown({ wait: false, cancelFutures: true })]);
@@ -249,8 +267,17 @@ export class RedisWorker {
   }
 
   async #process(job: Job, _token: string | undefined, signal: AbortSignal | undefined): Promise<ResultData> {
-    const { queue, name } = this.#options;
     const id = job.id!;
+    const announced = this.#announced.of(id);
+    try {
+      return await this.#run(job, id, announced, signal);
+    } finally {
+      this.#announced.done(id, announced);
+    }
+  }
+
+  async #run(job: Job, id: string, announced: Announcement, signal: AbortSignal | undefined): Promise<ResultData> {
+    const { queue, name } = this.#options;
     const wrong = checkJob(this.#key, queue, id, job.data);
     if (wrong !== undefined) {
       this.#failed++;
@@ -285,12 +312,12 @@ export class RedisWorker {
       }
       spec = { kind: 'inline', source: task.source, name: task.name };
     }
-    // Announced, and taken by Redis, before the task starts: its executor hears of it
-    // first (see RedisExecutor), so a cancel() there never mistakes it for waiting.
-    await this.#publisher.publish(startedChannel(this.#options.prefix, queue), id).catch(() => 0);
-    // An abort that came while the announcement was on its way: the task has not
-    // started, so it does not (a coroutine could not be stopped once started).
-    if (signal?.aborted || this.#aborted.delete(id)) {
+    // The executor has the Future RUNNING before the task starts (see RedisExecutor), so
+    // a cancel() there never mistakes it for waiting. An executor that said no, or an
+    // abort that came while the announcement was on its way: the task has not started,
+    // so it does not (a coroutine could not be stopped once started).
+    const go = await this.#announced.answerOf(announced, signal);
+    if (!go || signal?.aborted || this.#aborted.delete(id)) {
       this.#failed++;
       throw this.#refuse(id, new CancelledError(`job ${id} was aborted by its executor`));
     }
@@ -343,6 +370,7 @@ export class RedisWorker {
         // another worker's stalled check gives them back to the queue.
         await this.#worker.disconnect().catch(() => {});
       }
+      this.#announced.close();
       await Promise.allSettled([this.#pool.shutdown({ wait: !timedOut, cancelFutures: true }), this.#subscriber.quit(), this.#publisher.quit()]);
       this.#onClosed();
     })();
@@ -361,38 +389,5 @@ export class RedisWorker {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
-  }
-}
-
-/** `p`, or `signal.reason` as soon as it aborts. */
-function raceAbort<T>(p: PromiseLike<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
-}
-
-/** The pool's own errors (a crash, a timeout) name the task it ran, runJob: make them name the job's task. */
-function nameTheTask(err: unknown, label: string): void {
-  if (!(err instanceof Error)) return;
-  const fix = (s: string): string => s.replace(/task runJob(?: \([^)]*\))?/g, `task ${label}`);
-  try {
-    if (typeof err.message === 'string' && err.message.includes('runJob')) {
-      err.message = fix(err.message);
-      if (typeof err.stack === 'string') err.stack = fix(err.stack);
-    }
-  } catch {
-    // a frozen or hostile error goes as it is
   }
 }

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -10,7 +9,6 @@ import { CancelledError, TimeoutError } from '../../src/index.js';
 import { RedisExecutor, RedisWorker } from '../../src/redis/index.js';
 import { PaymentError, tasks } from '../fixtures/tasks.js';
 import { redisTasks } from '../fixtures/redis-tasks.mjs';
-import { socketBlocker } from '../processes/socket-blocker.js';
 import { FIXTURE_TASKS, KEY, obliterate, REDIS_TASKS_JS, REDIS_URL, skipReason, uniqueQueue, until } from './helpers.js';
 
 const marks = (file: string): string[] => {
@@ -21,65 +19,6 @@ const marks = (file: string): string[] => {
   }
 };
 const tmpFile = (): string => join(mkdtempSync(join(tmpdir(), 'concur-redis-')), 'marks');
-
-/**
- * A TCP proxy to Redis that holds back, on the first connection that sends `marker`, that
- * chunk and every later one until release(); `passed(text)` resolves once Redis's side
- * has sent `text` through to a client.
- */
-async function holdingProxy(redis: URL, marker: string) {
-  let release!: () => void;
-  const released = new Promise<void>((r) => (release = r));
-  let onHeld!: () => void;
-  const held = new Promise<void>((r) => (onHeld = r));
-  let seen = '';
-  const waiters: Array<{ text: string; done: () => void }> = [];
-  const sockets = new Set<Socket>();
-  let holding = false;
-  const server = createServer((client) => {
-    const upstream = connect(Number(redis.port || 6379), redis.hostname);
-    sockets.add(client).add(upstream);
-    // Without these, Nagle's algorithm can hold a small write back for 40 ms (the
-    // abort message behind the announcement's reply).
-    client.setNoDelay(true);
-    upstream.setNoDelay(true);
-    let mine = false;
-    const queued: Buffer[] = [];
-    client.on('data', (chunk: Buffer) => {
-      if (!holding && chunk.includes(marker)) {
-        holding = mine = true;
-        void released.then(() => {
-          for (const c of queued.splice(0)) upstream.write(c);
-          mine = false;
-        });
-        onHeld();
-      }
-      if (mine) queued.push(chunk);
-      else upstream.write(chunk);
-    });
-    upstream.on('data', (chunk: Buffer) => {
-      client.write(chunk);
-      seen = (seen + chunk.toString('latin1')).slice(-65536);
-      for (const w of [...waiters]) if (seen.includes(w.text)) (waiters.splice(waiters.indexOf(w), 1), w.done());
-    });
-    for (const [a, b] of [[client, upstream], [upstream, client]] as const) {
-      a.on('error', () => b.destroy());
-      a.on('close', () => b.destroy());
-    }
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as AddressInfo).port,
-    held,
-    release,
-    passed: (text: string) => new Promise<void>((done) => (seen.includes(text) ? done() : waiters.push({ text, done }))),
-    close: () => {
-      release();
-      server.close();
-      for (const s of sockets) s.destroy();
-    },
-  };
-}
 
 describe('RedisExecutor results', { skip: skipReason }, () => {
   const queue = uniqueQueue('results');
@@ -184,49 +123,6 @@ describe('RedisExecutor results', { skip: skipReason }, () => {
     } finally {
       await Promise.all([w1.close(), w2.close()]);
       await obliterate(busy);
-    }
-  });
-
-  it("a job's Future is RUNNING by the time its task has started, so cancel() refuses it (40 tries)", async () => {
-    await using ex = new RedisExecutor({ connection: REDIS_URL, queue, key: KEY });
-    for (let i = 0; i < 40; i++) {
-      const b = await socketBlocker();
-      const f = ex.submit(b.fn, ...b.args);
-      await b.started;
-      const state = f.state;
-      const cancelled = f.cancel();
-      b.release();
-      assert.equal(state, 'RUNNING', `try ${i}`);
-      assert.equal(cancelled, false);
-      await f;
-    }
-  });
-
-  it('a job aborted while its start is being announced does not start (the announcement held up on its way)', async () => {
-    const q = `${queue}-held`;
-    const file = tmpFile();
-    const proxy = await holdingProxy(new URL(REDIS_URL), 'concur-started');
-    const w = await RedisWorker.start({ connection: `redis://127.0.0.1:${proxy.port}`, queue: q, key: KEY, tasks: [REDIS_TASKS_JS], pool: 'async', workers: 1 });
-    const jobs = new Queue(q, { connection: { url: REDIS_URL } });
-    try {
-      // No events and no sweep: the executor never hears of the start, so cancel() is
-      // true however far the worker got, as it is for any executor that has not heard yet.
-      await using ex = new RedisExecutor({ connection: REDIS_URL, queue: q, key: KEY, pollInterval: 60_000, _noEvents: true });
-      const f = ex.submit(redisTasks.note, file, 'ran', 0);
-      await proxy.held; // the worker has the job and waits for Redis to take its announcement
-      assert.equal(f.cancel(), true);
-      // The abort message itself (not the channel's name in the subscription's reply) is in
-      // the worker's socket before the announcement goes on to Redis.
-      await proxy.passed(`concur-abort\r\n$${f.jobId.length}\r\n${f.jobId}\r\n`);
-      proxy.release();
-      await until(async () => (await jobs.getJob(f.jobId))?.failedReason !== undefined, 'the aborted job to fail');
-      assert.deepEqual(marks(file), [], 'the task never started');
-      assert.match((await jobs.getJob(f.jobId))!.failedReason, /CancelledError: job .* was aborted by its executor/);
-    } finally {
-      await w.close();
-      await jobs.close();
-      proxy.close();
-      await obliterate(q);
     }
   });
 

@@ -1,0 +1,187 @@
+/**
+ * The worker's side of "RUNNING before the task starts": a worker starts a job's task
+ * only once the job's executor says go.
+ *
+ *   moveToActive ── XADD events 'active' ──▶ executor: Future RUNNING, then
+ *                                            PUBLISH concur-go "jobId" (go) or "!jobId" (no)
+ *   BullMQ 'active' ─▶ announce(job) ─▶ #process ─▶ answerOf(job) ─▶ go: the task starts;
+ *                                                                  no: the job fails, never started
+ *   no answer after 50 ms ─▶ PUBLISH concur-started:<executor> "jobId" (does it listen?)
+ *   none after a further second ─▶ "jobId again" (answer this), every second
+ *
+ * The executor sets RUNNING before it answers, so whatever reaches the submitting process
+ * from a started task (a socket, a file, another job) comes after the Future is RUNNING,
+ * however its connections are scheduled. The executor answers as it reads the queue's
+ * 'active' event, which BullMQ writes as it hands the job over: the answer's way overlaps
+ * the worker's, and a worker sends nothing while answers come in time. Streams are
+ * trimmed and pub/sub forgets what a dropped connection missed: hence "again". When no
+ * executor listens (it is gone, or its connection is down: PUBLISH reaches no one) the job
+ * goes on: nobody can cancel it in between, and it runs as any job whose submitter has
+ * gone; a round trip on the subscriber connection first brings in every abort Redis took
+ * before (an executor publishes its aborts before it stops listening).
+ */
+import type { Redis } from 'ioredis';
+import { executorOf, startedChannel } from './events.js';
+
+/** Milliseconds without an answer before a worker asks whether the executor listens at all. */
+const PROBE = 50;
+/** Milliseconds after which an unanswered announcement is made again, to be answered. */
+const AGAIN = 1000;
+/** Milliseconds an answer for a job not (yet) fetched here is kept. */
+const KEEP_EARLY = 2000;
+
+/** A job announced to its executor. */
+export interface Announcement {
+  readonly channel: string;
+  readonly at: number;
+  /** When it was last published (undefined: not yet). */
+  sentAt: number | undefined;
+  /** True: the task may start; false: it must not (its Future is done). */
+  readonly answer: Promise<boolean>;
+  settled: boolean;
+  settle(go: boolean): void;
+}
+
+/** The announcements of one worker: jobs fetched whose tasks have not started, in fetch order. */
+export class Announcements {
+  readonly #byJob = new Map<string, Announcement>();
+  /**
+   * Answers for jobs this worker has not announced, with when they came: the answer can
+   * beat BullMQ's 'active' here (the executor read the event first). Most are for other
+   * workers' jobs, and go after KEEP_EARLY.
+   */
+  readonly #early = new Map<string, { go: boolean; at: number }>();
+  #check: ReturnType<typeof setInterval> | undefined;
+  readonly #prefix: string;
+  readonly #queue: string;
+  readonly #publisher: Redis;
+  readonly #subscriber: Redis;
+
+  /**
+   * @param publisher where announcements go
+   * @param subscriber the connection the answers (and the aborts) come on
+   */
+  constructor(prefix: string, queue: string, publisher: Redis, subscriber: Redis) {
+    this.#prefix = prefix;
+    this.#queue = queue;
+    this.#publisher = publisher;
+    this.#subscriber = subscriber;
+  }
+
+  /** Asks the executor of `jobId` whether its task may start. */
+  announce(jobId: string): Announcement {
+    let settle!: (go: boolean) => void;
+    const answer = new Promise<boolean>((resolve) => (settle = resolve));
+    const channel = startedChannel(this.#prefix, this.#queue, executorOf(jobId));
+    const now = performance.now();
+    const a: Announcement = {
+      channel,
+      at: now,
+      sentAt: undefined,
+      answer,
+      settled: false,
+      settle: (go) => {
+        if (a.settled) return;
+        a.settled = true;
+        settle(go);
+      },
+    };
+    this.#byJob.delete(jobId); // a job fetched again (a retry) goes to the end
+    this.#byJob.set(jobId, a);
+    const early = this.#early.get(jobId);
+    if (early !== undefined) {
+      this.#early.delete(jobId);
+      a.settle(early.go);
+    }
+    // A job BullMQ fails without calling the processor leaves its entry: drop old ones
+    // once answered (one still unanswered waits for its executor, or for it to go).
+    for (const [id, old] of this.#byJob) {
+      if (now - old.at <= 60_000) break;
+      if (old.settled) this.#byJob.delete(id);
+    }
+    if (!a.settled && this.#check === undefined) {
+      this.#check = setInterval(() => this.#again(), PROBE);
+      this.#check.unref();
+    }
+    return a;
+  }
+
+  /** The announcement of `jobId`: the one made when BullMQ fetched it, else a new one. */
+  of(jobId: string): Announcement {
+    return this.#byJob.get(jobId) ?? this.announce(jobId);
+  }
+
+  /** Forgets `a` (its job has started, or failed without starting). */
+  done(jobId: string, a: Announcement): void {
+    if (this.#byJob.get(jobId) === a) this.#byJob.delete(jobId);
+  }
+
+  /** An executor's answers: job ids (go) and `!`-prefixed ones (no). */
+  onAnswer(message: string): void {
+    const now = performance.now();
+    for (const [id, e] of this.#early) {
+      if (now - e.at <= KEEP_EARLY) break;
+      this.#early.delete(id);
+    }
+    for (const word of message.split(' ')) {
+      const no = word.charCodeAt(0) === 33; // '!'
+      const jobId = no ? word.slice(1) : word;
+      const a = this.#byJob.get(jobId);
+      if (a !== undefined && !a.settled) a.settle(!no);
+      else if (a === undefined) this.#early.set(jobId, { go: !no, at: now });
+    }
+  }
+
+  /** Resolves with the answer to `a`, or false as soon as `signal` aborts. */
+  answerOf(a: Announcement, signal: AbortSignal | undefined): Promise<boolean> {
+    if (signal === undefined || a.settled) return a.answer;
+    if (signal.aborted) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const onAbort = (): void => resolve(false);
+      signal.addEventListener('abort', onAbort, { once: true });
+      void a.answer.then((go) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(go);
+      });
+    });
+  }
+
+  /** Stops checking for executors that went away. */
+  close(): void {
+    clearInterval(this.#check);
+    this.#check = undefined;
+  }
+
+  /** Nobody heard `a`, or its executor stopped listening: go on, after the aborts Redis took before. */
+  #unheard(a: Announcement): void {
+    if (a.settled) return;
+    this.#subscriber.ping().then(
+      () => a.settle(true),
+      () => a.settle(true),
+    );
+  }
+
+  #publish(jobId: string, a: Announcement, again: boolean): void {
+    a.sentAt = performance.now();
+    this.#publisher.publish(a.channel, again ? `${jobId} again` : jobId).then(
+      (heard) => heard === 0 && this.#unheard(a),
+      () => this.#unheard(a),
+    );
+  }
+
+  /** Asks about what has waited a while for an answer; stops when nothing waits. */
+  #again(): void {
+    const now = performance.now();
+    let waiting = false;
+    for (const [jobId, a] of this.#byJob) {
+      if (a.settled) continue;
+      waiting = true;
+      if (a.sentAt === undefined) {
+        if (now - a.at >= PROBE) this.#publish(jobId, a, false);
+      } else if (now - a.sentAt >= AGAIN) {
+        this.#publish(jobId, a, true);
+      }
+    }
+    if (!waiting) this.close();
+  }
+}

@@ -11,12 +11,12 @@
 //
 // A build is a checkout with dist/ built (`npm run build`); all must share one format
 // version. The worker runs --pool async --workers 16, as in bench/redis.mjs.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Queue, QueueEvents } from 'bullmq';
+import { startWorker } from './start-worker.mjs';
 
 const arg = Object.fromEntries(process.argv.slice(2).map((a) => a.split('=')));
 const MODE = arg.mode ?? 'roundtrip';
@@ -25,6 +25,7 @@ const BLOCK = Number(arg.block ?? (MODE === 'roundtrip' ? 50 : 2000));
 const BUILDS = (arg.builds ?? resolve(fileURLToPath(new URL('..', import.meta.url)))).split(',').map((b) => resolve(b));
 const URL_ = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 const KEY = randomBytes(24).toString('hex');
+const startWorkerWith = (args, ready) => startWorker(args, ready, KEY);
 const BULL_WORKER = fileURLToPath(new URL('./workers/bullmq-worker.mjs', import.meta.url));
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))];
@@ -38,21 +39,9 @@ const cpuOf = (pid) => {
   return (Number(f[11]) + Number(f[12])) * 10;
 };
 
-function startWorker(args, ready) {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, CONCUR_KEY: KEY } });
-  let out = '';
-  return new Promise((resolve, reject) => {
-    child.stdout.setEncoding('utf8').on('data', (s) => {
-      out += s;
-      if (ready.test(out)) resolve(child);
-    });
-    child.once('exit', (code) => reject(new Error(`worker exited with ${code}: ${out}`)));
-  });
-}
-
 /** A variant: `trip()` is one round trip, `block(n)` submits n jobs at once and waits for them. */
 async function bullmqVariant(queue) {
-  const worker = await startWorker([BULL_WORKER, URL_, queue, '16'], /ready/);
+  const worker = await startWorkerWith([BULL_WORKER, URL_, queue, '16'], /ready/);
   const q = new Queue(queue, { connection: { url: URL_ } });
   const events = new QueueEvents(queue, { connection: { url: URL_ } });
   await events.waitUntilReady();
@@ -78,7 +67,7 @@ async function bullmqVariant(queue) {
 }
 
 async function concurVariant(dir, queue) {
-  const worker = await startWorker(
+  const worker = await startWorkerWith(
     [`${dir}/bin/concur.js`, 'worker', '--redis', URL_, '--queue', queue, '--tasks', `${dir}/bench/workers/redis-tasks.mjs`, '--pool', 'async', '--workers', '16'],
     /serving queue/,
   );

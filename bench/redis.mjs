@@ -20,7 +20,6 @@
 //
 //   npm run bench:redis [-- items=20000 rounds=3 concurrency=16 workers=1,4 trips=2000 failovers=5 only=throughput,roundtrip,failover]
 //   (queue names start with $BENCH_QUEUE_PREFIX, default concur-bench)
-import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -28,6 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { Queue, QueueEvents } from 'bullmq';
 import { RedisExecutor } from '../dist/redis/index.js';
 import { redisBench, redisNap } from './workers/redis-tasks.mjs';
+import { startWorker } from './start-worker.mjs';
 
 const arg = Object.fromEntries(process.argv.slice(2).map((a) => a.split('=')));
 const N = Number(arg.items ?? 20_000);
@@ -40,6 +40,7 @@ const ONLY = new Set((arg.only ?? 'throughput,roundtrip,failover').split(','));
 const PREFIX = process.env.BENCH_QUEUE_PREFIX || 'concur-bench';
 const URL_ = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 const KEY = randomBytes(24).toString('hex');
+const startWorkerWith = (args, ready) => startWorker(args, ready, KEY);
 const BIN = fileURLToPath(new URL('../bin/concur.js', import.meta.url));
 const TASKS = fileURLToPath(new URL('./workers/redis-tasks.mjs', import.meta.url));
 const BULL_WORKER = fileURLToPath(new URL('./workers/bullmq-worker.mjs', import.meta.url));
@@ -49,22 +50,9 @@ const load = () => loadavg().map((x) => x.toFixed(1)).join(' ');
 const newQueue = () => `${PREFIX}-${process.pid}-${randomBytes(3).toString('hex')}`;
 const raw = { date: new Date().toISOString(), redis: URL_, items: N, rounds: ROUNDS, concurrency: CONCURRENCY, loadBefore: load() };
 
-/** Starts a worker process and resolves once it printed its ready line. */
-function startWorker(args, ready) {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, CONCUR_KEY: KEY } });
-  let out = '';
-  return new Promise((resolve, reject) => {
-    child.stdout.setEncoding('utf8').on('data', (s) => {
-      out += s;
-      if (ready.test(out)) resolve(child);
-    });
-    child.once('exit', (code) => reject(new Error(`worker exited with ${code}: ${out}`)));
-  });
-}
-
 const concurWorker = (queue, extra = []) =>
-  startWorker([BIN, 'worker', '--redis', URL_, '--queue', queue, '--tasks', TASKS, '--pool', 'async', '--workers', String(CONCURRENCY), ...extra], /serving queue/);
-const bullWorker = (queue) => startWorker([BULL_WORKER, URL_, queue, String(CONCURRENCY)], /ready/);
+  startWorkerWith([BIN, 'worker', '--redis', URL_, '--queue', queue, '--tasks', TASKS, '--pool', 'async', '--workers', String(CONCURRENCY), ...extra], /serving queue/);
+const bullWorker = (queue) => startWorkerWith([BULL_WORKER, URL_, queue, String(CONCURRENCY)], /ready/);
 
 /** CPU ms a process has used (user + system), from /proc; undefined off Linux. */
 function cpuMsOf(pid) {

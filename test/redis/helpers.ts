@@ -5,6 +5,9 @@
  * CI=true, where a missing Redis fails the run.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
@@ -71,3 +74,15 @@ export async function until(check: () => boolean | Promise<boolean>, what: strin
     await new Promise((r) => setTimeout(r, every));
   }
 }
+
+/** The lines a task appended to `file` (none while it does not exist): marks of what ran where. */
+export const marks = (file: string): string[] => {
+  try {
+    return readFileSync(file, 'utf8').split('\n').filter(Boolean);
+  } catch {
+    return [];
+  }
+};
+
+/** A fresh file path for a task's marks. */
+export const tmpFile = (): string => join(mkdtempSync(join(tmpdir(), 'concur-redis-')), 'marks');

@@ -1,7 +1,4 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -9,16 +6,7 @@ import { CancelledError, TimeoutError } from '../../src/index.js';
 import { RedisExecutor, RedisWorker } from '../../src/redis/index.js';
 import { PaymentError, tasks } from '../fixtures/tasks.js';
 import { redisTasks } from '../fixtures/redis-tasks.mjs';
-import { FIXTURE_TASKS, KEY, obliterate, REDIS_TASKS_JS, REDIS_URL, skipReason, uniqueQueue, until } from './helpers.js';
-
-const marks = (file: string): string[] => {
-  try {
-    return readFileSync(file, 'utf8').split('\n').filter(Boolean);
-  } catch {
-    return [];
-  }
-};
-const tmpFile = (): string => join(mkdtempSync(join(tmpdir(), 'concur-redis-')), 'marks');
+import { FIXTURE_TASKS, KEY, marks, obliterate, REDIS_TASKS_JS, REDIS_URL, skipReason, tmpFile, uniqueQueue, until } from './helpers.js';
 
 describe('RedisExecutor results', { skip: skipReason }, () => {
   const queue = uniqueQueue('results');

@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import { SharedQueue } from '../../src/index.js';
 import { newCaller } from '../../src/proxy/callers.js';
 import { SERVED, UNDO } from '../../src/proxy/served.js';
+import { joinsWithin } from '../fixtures/joins.js';
 
 const caller = newCaller(1);
 const putBack = (q: SharedQueue<unknown>, item: unknown): Promise<void> => SERVED.SharedQueue!.putBack!(q, [item], caller) as Promise<void>;
@@ -19,18 +20,6 @@ function taken(q: SharedQueue<unknown>, unfinished = 1): unknown {
   return item;
 }
 
-async function joinsSoon(q: SharedQueue<unknown>): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`join() still waiting after 20 s, unfinished = ${q._unfinished()}`)), 20_000);
-  });
-  try {
-    await Promise.race([q.join(), late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 describe('SharedQueue: an item given back by the broker', () => {
   it('after a plain shutdown goes back in, and the getters draining the queue get it', async () => {
     const q = new SharedQueue<unknown>({ maxsize: 2 });
@@ -40,7 +29,7 @@ describe('SharedQueue: an item given back by the broker', () => {
     await putBack(q, a);
     assert.equal(q.getNowait(), 'a');
     q.taskDone();
-    await joinsSoon(q);
+    await joinsWithin(q);
     assert.throws(() => q.getNowait(), { name: 'QueueShutDown' });
     assert.throws(() => q.putNowait('late'), { name: 'QueueShutDown' }, 'an ordinary put is still refused');
   });
@@ -60,7 +49,7 @@ describe('SharedQueue: an item given back by the broker', () => {
     await back;
     assert.equal(q.getNowait(), 'a');
     q.taskDone();
-    await joinsSoon(q);
+    await joinsWithin(q);
   });
 
   it('after an immediate shutdown is dropped with the rest, and join() does not wait for it', async () => {
@@ -72,7 +61,7 @@ describe('SharedQueue: an item given back by the broker', () => {
     await putBack(q, a);
     assert.throws(() => q.getNowait(), { name: 'QueueShutDown' });
     assert.equal(q._unfinished(), 0);
-    await joinsSoon(q);
+    await joinsWithin(q);
   });
 
   it("a dead caller's get (the broker's undo) gives its item back through a plain shutdown too", async () => {
@@ -84,6 +73,6 @@ describe('SharedQueue: an item given back by the broker', () => {
     // The undo puts back asynchronously only when it must wait for room: here it lands at once.
     assert.equal(q.getNowait(), 'a');
     q.taskDone();
-    await joinsSoon(q);
+    await joinsWithin(q);
   });
 });

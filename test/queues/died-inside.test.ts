@@ -11,6 +11,7 @@ import { describe, it } from 'node:test';
 import { Process, SharedArray, SharedQueue, Thread } from '../../src/index.js';
 import { native } from '../../src/sync/shm.js';
 import { shmTasks } from '../fixtures/shm-tasks.js';
+import { joinsWithin } from '../fixtures/joins.js';
 
 const inMemory = native !== undefined;
 const CAPACITY = 256;
@@ -121,15 +122,7 @@ describe('a SharedQueue whose process dies inside a put or a get (memory shared 
     assert.equal(code, -9);
     assert.equal(q.qsize(), 3);
     // Without a getter to take the getters' lock, only the joiner can finish the drop.
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`join() still waiting after 10 s, unfinished = ${q._unfinished()}`)), 10_000);
-    });
-    try {
-      await Promise.race([q.join(), late]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await joinsWithin(q, 10_000);
     assert.equal(q.qsize(), 0);
     assert.throws(() => q.getNowait(), /shut-down/);
     assert.throws(() => q.putNowait(9), /shut-down/);

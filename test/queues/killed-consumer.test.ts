@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Event, Process, SharedQueue, Thread } from '../../src/index.js';
 import { stopTasks } from '../fixtures/stop-tasks.js';
+import { joinsWithin } from '../fixtures/joins.js';
 
 // Header words (src/queues/shared-queue.ts).
 const GET_WAITERS = 128;
@@ -19,19 +20,6 @@ async function getterAsleep(q: SharedQueue<unknown>): Promise<void> {
   }
 }
 
-/** join() within a generous deadline; a count left too high fails by name instead of hanging. */
-async function joins(q: SharedQueue<unknown>): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`join() still waiting after 20 s, unfinished = ${q._unfinished()}`)), 20_000);
-  });
-  try {
-    await Promise.race([q.join(), late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** The owner puts `items`, gets each (waiting: one may be on its way back from a dead caller's get) and marks it done. */
 async function drainAndJoin(q: SharedQueue<unknown>, items: unknown[]): Promise<void> {
   const got: unknown[] = [];
@@ -40,7 +28,7 @@ async function drainAndJoin(q: SharedQueue<unknown>, items: unknown[]): Promise<
     q.taskDone();
   }
   assert.deepEqual([...got].sort(), [...items].sort());
-  await joins(q);
+  await joinsWithin(q);
   assert.equal(q._unfinished(), 0);
   assert.throws(() => q.taskDone(), /taskDone\(\) called too many times/);
   assert.equal(q.qsize(), 0);

@@ -29,10 +29,14 @@ async function settled<T>(p: Promise<T>): Promise<{ ok: boolean; value: unknown;
 describe('a process killed while it waits on a Barrier of another process', () => {
   it('breaks the barrier: the other waiters get BrokenBarrierError within about a second', { timeout: 120_000 }, async (t) => {
     const b = new Barrier(3);
+    // The child arrives first: this side's bounded wait starts only then, so a slow
+    // process start (tens of seconds at load 25) cannot run it out and break the
+    // barrier before the child is there.
+    const p = new Process({ target: barrierProxyTasks.waitForever, args: [b] }).start();
+    await until('the child waits at the barrier', () => b.nWaiting === 1, 60_000);
     // Bounded, so that a barrier left whole fails the test (on time) instead of hanging it.
     const mine = settled(b.wait(20_000));
-    const p = new Process({ target: barrierProxyTasks.waitForever, args: [b] }).start();
-    await until('the child waits at the barrier', () => b.nWaiting === 2, 60_000);
+    await until('this side waits at the barrier too', () => b.nWaiting === 2, 10_000);
     p.kill();
     const killedAt = performance.now();
     const end = await mine;

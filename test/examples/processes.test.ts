@@ -1,6 +1,7 @@
-// The examples that start processes (and pools of them) run here, so none of them rots;
-// the tutorials' multiprocessing programs (ticket sale, Manager, Pool) in
-// multiprocessing.test.ts, the others in threads.test.ts, the Redis one in redis.test.ts.
+// The examples that start pools of processes run here, so none of them rots; pipe.ts and
+// speedup.ts in process-programs.test.ts (each file has its own time budget), the
+// tutorials' multiprocessing programs in multiprocessing.test.ts and manager.test.ts, the
+// others in threads.test.ts, the Redis one in redis.test.ts.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { runExample } from './run-example.js';
@@ -14,14 +15,6 @@ describe('examples: processes', () => {
     });
   }
 
-  it('pipe.ts: a parent and a child talk both ways', async () => {
-    const out = await runExample('pipe.ts');
-    assert.match(out, /parent got: hello from the child/);
-    assert.match(out, /parent got: the child heard: how are you\?/);
-    assert.match(out, /parent got: the child heard: what is 6 x 7\?/);
-    assert.match(out, /child talker exited with code 0/);
-  });
-
   for (const kind of ['processes', 'threads']) {
     it(`producer-consumer.ts ${kind}: a bounded SharedQueue, and taskDone/join`, async () => {
       const out = await runExample('producer-consumer.ts', kind);
@@ -31,11 +24,4 @@ describe('examples: processes', () => {
       assert.equal(taken, 300);
     });
   }
-
-  it('speedup.ts: prints the speedup table', async () => {
-    const out = await runExample('speedup.ts', '22', '8');
-    assert.match(out, /8 x fib\(22\) on \d+ CPUs/);
-    assert.match(out, /\| serial +\| +\d+ \| +1\.00x \|/);
-    assert.match(out, /\| 2 processes +\| +\d+ \| +\d+\.\d\dx \|/);
-  });
 });

@@ -6,10 +6,12 @@
 import assert from 'node:assert/strict';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { Queue } from 'bullmq';
 import { RedisExecutor, RedisWorker } from '../../src/redis/index.js';
+import { redisTasks } from '../fixtures/redis-tasks.mjs';
 import { socketBlocker } from '../processes/socket-blocker.js';
 import { holdingProxy } from './holding-proxy.js';
-import { FIXTURE_TASKS, KEY, obliterate, REDIS_TASKS_JS, REDIS_URL, skipReason, uniqueQueue } from './helpers.js';
+import { FIXTURE_TASKS, KEY, marks, obliterate, REDIS_TASKS_JS, REDIS_URL, skipReason, tmpFile, uniqueQueue, until } from './helpers.js';
 
 /** A plain proxy to Redis on `port` (where a closed holding proxy listened): the executor reconnects. */
 async function forwarder(port: number): Promise<{ close(): void }> {
@@ -101,4 +103,31 @@ describe('RedisExecutor: the start handshake while the executor is cut off from 
       }
     },
   );
+  it('a job cancelled while its worker waits, the abort lost with the worker\'s connection, does not start once its executor has gone', async () => {
+    const q = `${queue}-lost`;
+    const file = tmpFile();
+    // The executor never reads the job's 'active' (its stream held from there on): the Future stays PENDING.
+    const exProxy = await holdingProxy(new URL(REDIS_URL), 'event\r\n$6\r\nactive\r\n', { direction: 'toClient' });
+    // The abort, on its way to the worker, is held and then lost with the worker's connection.
+    const wProxy = await holdingProxy(new URL(REDIS_URL), 'concur-abort\r\n$', { direction: 'toClient' });
+    const w = await RedisWorker.start({ connection: `redis://127.0.0.1:${wProxy.port}`, queue: q, key: KEY, tasks: [REDIS_TASKS_JS], pool: 'async', workers: 1 });
+    const jobs = new Queue(q, { connection: { url: REDIS_URL } });
+    try {
+      const ex = new RedisExecutor({ connection: `redis://127.0.0.1:${exProxy.port}`, queue: q, key: KEY });
+      const f = ex.submit(redisTasks.note, file, 'ran', 0);
+      await until(async () => (await jobs.getJob(f.jobId))?.processedOn !== undefined, 'the worker to take the job', 20_000, 5);
+      assert.equal(f.cancel(), true);
+      await wProxy.held;
+      wProxy.drop();
+      await ex.shutdown(); // it no longer listens: the worker's next question goes unheard
+      await until(async () => (await jobs.getJob(f.jobId))?.finishedOn !== undefined, 'the job to end');
+      assert.deepEqual(marks(file), [], 'the task started after cancel() had answered true');
+    } finally {
+      await w.close();
+      await jobs.close();
+      exProxy.close();
+      wProxy.close();
+      await obliterate(q);
+    }
+  });
 });

@@ -16,12 +16,14 @@
  * the worker's, and a worker sends nothing while answers come in time. Streams are
  * trimmed and pub/sub forgets what a dropped connection missed: hence "again". When no
  * executor listens (it is gone, or its connection is down: PUBLISH reaches no one) the job
- * goes on: nobody can cancel it in between, and it runs as any job whose submitter has
- * gone; a round trip on the subscriber connection first brings in every abort Redis took
- * before (an executor publishes its aborts before it stops listening).
+ * goes on, as any job whose submitter has gone; a round trip on the subscriber connection
+ * first brings in every abort Redis took before, and a job the executor wrote down as
+ * withdrawn (its abort missed here, with a dropped connection) does not start. Unheard
+ * cannot tell an executor that died from one cut off from Redis: the latter's Future may
+ * still be PENDING when the task starts (a known gap, see test/redis/start-cut-off.test.ts).
  */
 import type { Redis } from 'ioredis';
-import { executorOf, startedChannel } from './events.js';
+import { executorOf, startedChannel, withdrawnKey } from './events.js';
 
 /** Milliseconds without an answer before a worker asks whether the executor listens at all. */
 const PROBE = 50;
@@ -152,20 +154,25 @@ export class Announcements {
     this.#check = undefined;
   }
 
-  /** Nobody heard `a`, or its executor stopped listening: go on, after the aborts Redis took before. */
-  #unheard(a: Announcement): void {
+  /**
+   * Nobody heard `a`: its executor stopped listening. Go on, after the aborts Redis took
+   * before (a round trip on the subscriber), unless the executor wrote the job down as
+   * withdrawn (an abort this worker missed, its connection down). Redis unreachable: the
+   * question is asked again a second later.
+   */
+  #unheard(jobId: string, a: Announcement): void {
     if (a.settled) return;
-    this.#subscriber.ping().then(
-      () => a.settle(true),
-      () => a.settle(true),
+    Promise.all([this.#subscriber.ping(), this.#publisher.exists(withdrawnKey(this.#prefix, this.#queue, jobId))]).then(
+      ([, withdrawn]) => a.settle(withdrawn === 0),
+      () => {},
     );
   }
 
   #publish(jobId: string, a: Announcement, again: boolean): void {
     a.sentAt = performance.now();
     this.#publisher.publish(a.channel, again ? `${jobId} again` : jobId).then(
-      (heard) => heard === 0 && this.#unheard(a),
-      () => this.#unheard(a),
+      (heard) => heard === 0 && this.#unheard(jobId, a),
+      () => {}, // not sent (Redis unreachable): asked again a second later
     );
   }
 

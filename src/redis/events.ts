@@ -26,6 +26,15 @@ export function executorOf(jobId: string): string {
   return at < 0 ? jobId : jobId.slice(0, at);
 }
 
+/**
+ * The key an executor sets for a job of its own that a worker holds when its Future is
+ * done (cancelled, aborted): the abort's message is lost to a worker whose connection
+ * dropped meanwhile, and a worker that then finds the executor gone would start the task.
+ */
+export function withdrawnKey(prefix: string, queue: string, jobId: string): string {
+  return `${prefix}:${queue}:concur-withdrawn:${jobId}`;
+}
+
 /** The pub/sub channel on which executors tell workers to stop a running job. */
 export function abortChannel(prefix: string, queue: string): string {
   return `${prefix}:${queue}:concur-abort`;

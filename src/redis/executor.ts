@@ -25,7 +25,7 @@ import { Histogram } from '../util/histogram.js';
 import { localOnly } from './args.js';
 import { bullConnection, checkQueueName, resolveConnection, type RedisConnection } from './connection.js';
 import { portableName, toPortable, type PortableTask } from './names.js';
-import { abortChannel, Answers, goChannel, parseEvent, readStream, startedChannel, streamEnd } from './events.js';
+import { abortChannel, Answers, goChannel, parseEvent, readStream, startedChannel, streamEnd, withdrawnKey } from './events.js';
 import { completedOutcome, readRecords } from './records.js';
 import { encodeValue, loadKey, makeJob, readFailure, type Outcome } from './wire.js';
 import { ACTIVE, LOCAL, RedisFuture, SENT, type Entry, type RedisExecutorOptions, type RedisExecutorStats, type RedisTaskOptions } from './executor-types.js';
@@ -331,7 +331,14 @@ export class RedisExecutor extends BaseExecutor {
     }
     if (removed !== 1) {
       try {
-        await this.#redis.publish(abortChannel(this.#prefix, this.#queueName), jobId);
+        // Written down before it is said, in one write: a worker that misses the abort and
+        // then finds us gone reads it before it starts the task.
+        const replies = await this.#redis
+          .pipeline()
+          .set(withdrawnKey(this.#prefix, this.#queueName, jobId), '1', 'EX', this.#keepFinished)
+          .publish(abortChannel(this.#prefix, this.#queueName), jobId)
+          .exec();
+        for (const [err] of replies ?? []) if (err) throw err;
       } catch {
         // Redis is gone: the job's result, when it comes, is for a Future already done
       }

@@ -25,7 +25,7 @@ const args = ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeo
 
 // Primitives cross into processes as shared memory where the native part is built, as
 // proxies where it is not: these files run a second time without it, beside the rest.
-const BOTH_WAYS = ['test/processes/shared-memory.test.ts', 'test/manager/lanes.test.ts', 'test/sync/locations.test.ts', 'test/proxy/dead-holders.test.ts', 'test/torture/process-lock.test.ts', 'test/proxy/killed-barrier-waiter.test.ts', 'test/queues/killed-consumer.test.ts'];
+const BOTH_WAYS = ['test/processes/shared-memory.test.ts', 'test/processes/shared-memory-deaths.test.ts', 'test/manager/lanes.test.ts', 'test/sync/locations.test.ts', 'test/proxy/dead-holders.test.ts', 'test/torture/process-lock.test.ts', 'test/proxy/killed-barrier-waiter.test.ts', 'test/queues/killed-consumer.test.ts'];
 const fallback = given || env.CONCUR_NO_NATIVE === '1' ? [] : BOTH_WAYS;
 
 function run(list, extraEnv, output) {

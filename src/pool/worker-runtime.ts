@@ -161,10 +161,13 @@ export class WorkerRuntime {
             continue;
           }
         }
-        if (flags === 0) for (let i = 0; i < args.length; i++) args[i] = reviveArg(args[i]);
         Atomics.store(ctrl, CTRL_SEQ, seq);
         ctrl[CTRL_RUNNING] = 1;
         try {
+          // Inside the try: an argument that cannot be revived (a region its sender no
+          // longer holds) fails this task. Thrown out of the loop, it killed the worker
+          // before it said which task it was in, and the pool gave the task to the next.
+          if (flags === 0) for (let i = 0; i < args.length; i++) args[i] = reviveArg(args[i]);
           let value: unknown = flags === 0 ? fn(...args) : this.#runChunk(fn, args, (flags & FLAG_ITEMS) !== 0);
           if (value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function') {
             // Whatever finished before an async task should not wait for it.

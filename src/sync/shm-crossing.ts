@@ -15,6 +15,14 @@ import { native, nativeMissing, viewRef } from './shm.js';
 /** The kinds that cross into processes as shared memory where the native part is loaded. */
 export const IN_MEMORY: ReadonlySet<string> = new Set(['Lock', 'RLock', 'Semaphore', 'BoundedSemaphore', 'Event', 'Value', 'SharedArray', 'SharedQueue', 'Condition', 'Barrier']);
 
+/**
+ * What crossed as memory, keyed by the form it crossed as: the receiver maps the regions
+ * through /proc/<this pid>/fd, which must still be open when it gets there, so the
+ * primitive lives as long as what is on its way does (a pool task's arguments live until
+ * its result comes back), even when the caller kept no reference to it.
+ */
+const crossedAs = new WeakMap<object, object>();
+
 let told = false;
 /** Set (to "proxies") by `_crossAsProxies`, and so inherited by the child processes started after. */
 const CROSSING_ENV = 'CONCUR_TEST_CROSS_AS';
@@ -59,5 +67,6 @@ export function toSharedMemory(value: object): object | undefined {
       out[k] = v;
     }
   }
+  crossedAs.set(out, value);
   return out;
 }

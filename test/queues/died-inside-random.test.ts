@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import { Process, SharedArray, SharedQueue } from '../../src/index.js';
 import { native } from '../../src/sync/shm.js';
 import { shmTasks } from '../fixtures/shm-tasks.js';
+import { fill, locksFree } from '../fixtures/queue-checks.js';
 
 const inMemory = native !== undefined;
 /** A number's record: a 4-byte length, a tag, a float64. */
@@ -21,25 +22,6 @@ const ROUNDS = 12;
  */
 const BUDGET_MS = 60_000;
 const MIN_ROUNDS = 3;
-
-/** Fills `q` with numbers until Full: how many fit (all its bytes when none were lost). */
-function fill(q: SharedQueue<number>): number {
-  let n = 0;
-  for (;;) {
-    try {
-      q.putNowait(1000 + n);
-      n++;
-    } catch {
-      return n;
-    }
-  }
-}
-
-/** The queue's internal locks are free (the repair's taker released them). */
-function locksFree(q: SharedQueue<number>): void {
-  assert.equal(Atomics.load(q._header, 0), 0, "the putters' lock is free");
-  assert.equal(Atomics.load(q._header, 64), 0, "the getters' lock is free");
-}
 
 describe('a SharedQueue whose producer and consumer processes are SIGKILLed at random points', { skip: inMemory ? false : 'the queue crosses as a proxy without the native part' }, () => {
   it('stays exact round after round: no item twice, none invented, at most the one in each dead hand lost, no byte lost', { timeout: 120_000 }, async () => {

@@ -13,6 +13,7 @@ import { Process, SharedArray, SharedQueue, Thread } from '../../src/index.js';
 import { native } from '../../src/sync/shm.js';
 import { shmTasks } from '../fixtures/shm-tasks.js';
 import { joinsWithin } from '../fixtures/joins.js';
+import { fill, locksFree } from '../fixtures/queue-checks.js';
 
 const inMemory = native !== undefined;
 const CAPACITY = 256;
@@ -24,25 +25,6 @@ async function runDying(die: string, target: (...args: never[]) => unknown, args
   const p = new Process({ target: target as never, args, env: { ...process.env, CONCUR_TEST_QUEUE_DIE: die } }).start();
   await p.join();
   return p.exitCode;
-}
-
-/** Fills `q` with numbers until Full: how many fit (all its bytes when none were lost). */
-function fill(q: SharedQueue<number>): number {
-  let n = 0;
-  for (;;) {
-    try {
-      q.putNowait(1000 + n);
-      n++;
-    } catch {
-      return n;
-    }
-  }
-}
-
-/** The queue's internal locks are free (the repair's taker released them). */
-function locksFree(q: SharedQueue<number>): void {
-  assert.equal(Atomics.load(q._header, 0), 0, "the putters' lock is free");
-  assert.equal(Atomics.load(q._header, 64), 0, "the getters' lock is free");
 }
 
 describe('a SharedQueue whose process dies inside a put or a get (memory shared between processes)', { skip: inMemory ? false : 'the queue crosses as a proxy without the native part' }, () => {

@@ -8,10 +8,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { it } from 'node:test';
+import { after, before, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { RedisWorker } from '../../src/redis/index.js';
 
 /** The Redis the tests use. */
 export const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
@@ -86,3 +87,20 @@ export const marks = (file: string): string[] => {
 
 /** A fresh file path for a task's marks. */
 export const tmpFile = (): string => join(mkdtempSync(join(tmpdir(), 'concur-redis-')), 'marks');
+
+/**
+ * Inside a describe: a queue of its own, served by a RedisWorker (two threads, the
+ * fixtures' tasks) started before the suite's tests and closed, with its queue removed, after.
+ */
+export function servedQueue(tag: string): { queue: string; worker: () => RedisWorker } {
+  const queue = uniqueQueue(tag);
+  let worker: RedisWorker | undefined;
+  before(async () => {
+    worker = await RedisWorker.start({ connection: REDIS_URL, queue, key: KEY, tasks: [FIXTURE_TASKS, REDIS_TASKS_JS], pool: 'thread', workers: 2 });
+  });
+  after(async () => {
+    await worker?.close();
+    await obliterate(queue);
+  });
+  return { queue, worker: () => worker! };
+}

@@ -1,23 +1,15 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { CancelledError, TimeoutError } from '../../src/index.js';
 import { RedisExecutor, RedisWorker } from '../../src/redis/index.js';
 import { PaymentError, tasks } from '../fixtures/tasks.js';
 import { redisTasks } from '../fixtures/redis-tasks.mjs';
-import { FIXTURE_TASKS, KEY, marks, obliterate, REDIS_TASKS_JS, REDIS_URL, skipReason, tmpFile, uniqueQueue, until } from './helpers.js';
+import { servedQueue, KEY, marks, obliterate, REDIS_TASKS_JS, REDIS_URL, skipReason, tmpFile, until } from './helpers.js';
 
 describe('RedisExecutor results', { skip: skipReason }, () => {
-  const queue = uniqueQueue('results');
-  let worker: RedisWorker;
-  before(async () => {
-    worker = await RedisWorker.start({ connection: REDIS_URL, queue, key: KEY, tasks: [FIXTURE_TASKS, REDIS_TASKS_JS], pool: 'thread', workers: 2 });
-  });
-  after(async () => {
-    await worker?.close();
-    await obliterate(queue);
-  });
+  const { queue, worker } = servedQueue('results');
 
   it('with no events at all, results and errors still arrive (read from the jobs by the sweep)', async () => {
     await using ex = new RedisExecutor({ connection: REDIS_URL, queue, key: KEY, pollInterval: 100, _noEvents: true });
@@ -143,7 +135,7 @@ describe('RedisExecutor results', { skip: skipReason }, () => {
     await ex.submit(tasks.inc, 1);
     const err = await ex.submitWith({ timeout: 100 }, tasks.spin).exception();
     assert.ok(err instanceof TimeoutError, String(err));
-    assert.match(err.message, new RegExp(`task spin \\(test/fixtures/tasks.ts\\) on worker ${worker.name.replace(/[.:]/g, '\\$&')} timed out after 100 ms`));
+    assert.match(err.message, new RegExp(`task spin \\(test/fixtures/tasks.ts\\) on worker ${worker().name.replace(/[.:]/g, '\\$&')} timed out after 100 ms`));
     const s = ex.stats();
     assert.equal(s.completed, 1);
     assert.equal(s.failed, 1);

@@ -5,13 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Queue } from 'bullmq';
 import { RedisExecutor, RedisWorker } from '../../src/redis/index.js';
 import { redisTasks } from '../fixtures/redis-tasks.mjs';
 import { socketBlocker } from '../processes/socket-blocker.js';
 import { holdingProxy } from './holding-proxy.js';
-import { FIXTURE_TASKS, KEY, marks, obliterate, REDIS_TASKS_JS, REDIS_URL, skipReason, tmpFile, uniqueQueue, until } from './helpers.js';
+import { servedQueue, KEY, marks, obliterate, REDIS_TASKS_JS, REDIS_URL, skipReason, tmpFile, until } from './helpers.js';
 
 /** A plain proxy to Redis on `port` (where a closed holding proxy listened): the executor reconnects. */
 async function forwarder(port: number): Promise<{ close(): void }> {
@@ -37,15 +37,7 @@ async function forwarder(port: number): Promise<{ close(): void }> {
 }
 
 describe('RedisExecutor: the start handshake while the executor is cut off from Redis', { skip: skipReason }, () => {
-  const queue = uniqueQueue('cutoff');
-  let worker: RedisWorker;
-  before(async () => {
-    worker = await RedisWorker.start({ connection: REDIS_URL, queue, key: KEY, tasks: [FIXTURE_TASKS, REDIS_TASKS_JS], pool: 'thread', workers: 2 });
-  });
-  after(async () => {
-    await worker?.close();
-    await obliterate(queue);
-  });
+  const { queue } = servedQueue('cutoff');
 
   it(
     'a task does not start while its Future is PENDING when only the connection is down (cancel() must not answer true for it)',

@@ -4,7 +4,7 @@
  * hears of the start, and a job whose Future is done by then never starts.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { RedisExecutor, RedisWorker } from '../../src/redis/index.js';
@@ -13,18 +13,10 @@ import { tasks } from '../fixtures/tasks.js';
 import { redisTasks } from '../fixtures/redis-tasks.mjs';
 import { socketBlocker } from '../processes/socket-blocker.js';
 import { holdingProxy } from './holding-proxy.js';
-import { FIXTURE_TASKS, KEY, marks, obliterate, REDIS_TASKS_JS, REDIS_URL, skipReason, tmpFile, uniqueQueue, until } from './helpers.js';
+import { servedQueue, KEY, marks, obliterate, REDIS_TASKS_JS, REDIS_URL, skipReason, tmpFile, until } from './helpers.js';
 
 describe('RedisExecutor: a task starts after its Future is RUNNING', { skip: skipReason }, () => {
-  const queue = uniqueQueue('start');
-  let worker: RedisWorker;
-  before(async () => {
-    worker = await RedisWorker.start({ connection: REDIS_URL, queue, key: KEY, tasks: [FIXTURE_TASKS, REDIS_TASKS_JS], pool: 'thread', workers: 2 });
-  });
-  after(async () => {
-    await worker?.close();
-    await obliterate(queue);
-  });
+  const { queue } = servedQueue('start');
 
   it("a job's Future is RUNNING by the time its task has started, so cancel() refuses it (40 tries)", async () => {
     await using ex = new RedisExecutor({ connection: REDIS_URL, queue, key: KEY });

@@ -8,6 +8,9 @@
  *
  *   Lock { _state: Int32Array over a region }  ─ toSharedMemory ─►  { kind brand, _state: ViewRef }
  *        ─ IPC (v8 serialization) ─►  reviveShared: prototype back, ViewRef ─ openView ─► Int32Array
+ *
+ * Down a Pipe, each ViewRef is also counted in its region's header (+1 here, -1 where it
+ * is mapped), and this process keeps the region open until the count is back to 0.
  */
 import { isShared, kindOf } from './shared.js';
 import { futexWait, futexWaitAsync, native, nativeMissing, REGION_HEADER_BYTES, UNMAPPED_CROSSINGS, viewRef, type ViewRef } from './shm.js';

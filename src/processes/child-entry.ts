@@ -18,6 +18,7 @@ import { reviveRunnable } from '../util/runnable.js';
 import '../proxy/proxies.js'; // registers the proxies a primitive becomes here
 import { raiseMallocThresholds } from '../util/allocator.js';
 import { sendingData } from '../sync/views.js';
+import { crossingsMapped } from '../sync/shm-crossing.js';
 
 markChildProcess();
 claimDaemonic();
@@ -66,7 +67,9 @@ async function runProcess(target: FunctionSpec, args: unknown[], name: string, f
   await runTarget(target, () => revive(args), instance); // a rejection is uncaught: printed, exit code 1
   ctrl[CTRL_RUNNING] = 0;
   // A Process ends when its target (and its non-daemon children) are done, whatever it
-  // left scheduled, as in Python; what it sent down a Pipe leaves first.
+  // left scheduled, as in Python; what it sent down a Pipe leaves first, and the
+  // memory of the primitives in it waits for their receivers to map it (up to a bound).
   await pipesFlushed();
+  await crossingsMapped();
   process.exit(0);
 }

@@ -4,6 +4,7 @@ import { Connection, type Endpoint } from '../transport/pipe.js';
 import { isShared, sendingData } from '../sync/shared.js';
 import { registerReviver } from './revive.js';
 import { toProxy } from '../proxy/proxies.js';
+import { goneCheck } from '../sync/shm-tree.js';
 import { createRingFile, openRingFile, RingReader, RingWriter, ringsAvailable } from './file-ring.js';
 import { RelayEndpoint, type RelayIO, type RelayMessage, type RelayRings } from './relay-endpoint.js';
 
@@ -69,6 +70,8 @@ export function dehydrate(args: readonly unknown[]): { args: unknown[]; attach(c
         for (const value of pending) relay.post(value);
         peer._rebind(relay);
       }
+      let pidGone: (() => boolean) | undefined;
+      const childGone = (): boolean => !child.connected || (pidGone ??= goneCheck(child.pid!))();
       for (const { id, endpoint } of relays) {
         let seq = 0;
         endpoint.listen(
@@ -76,7 +79,8 @@ export function dehydrate(args: readonly unknown[]): { args: unknown[]; attach(c
             if (!child.connected) return;
             // Numbered once: a send retried without views must not skip a number (the receiver waits for each in turn).
             const n = ++seq;
-            sendingData(toProxy(value), (v) => child.send({ $concurPipe: id, seq: n, value: v } satisfies RelayMessage));
+            const crossing = isShared(value) ? { receiverGone: childGone, counted: 0 } : undefined;
+            sendingData(toProxy(value, true, crossing), (v) => child.send({ $concurPipe: id, seq: n, value: v } satisfies RelayMessage));
           },
           () => {
             if (child.connected) child.send({ $concurPipe: id, seq: ++seq, close: true } satisfies RelayMessage);
@@ -102,6 +106,7 @@ function childIO(child: ChildProcess, id: number): RelayIO {
   const channel = (): { ref?: () => void; unref?: () => void } | undefined => child.channel as { ref?: () => void; unref?: () => void } | undefined;
   return {
     goneMessage: 'the other end of the Pipe is in a process that has exited',
+    peerPid: child.pid!,
     send: (m) => {
       if (child.connected) child.send(m);
     },
@@ -172,6 +177,7 @@ function parentIO(id: number): RelayIO {
   let onDisconnect: (() => void) | undefined;
   return {
     goneMessage: 'the other end of the Pipe is in a process that has exited',
+    peerPid: process.ppid,
     send: (m) => {
       if (process.connected) sendToParent(m);
     },

@@ -24,6 +24,8 @@ import { decodeValue, encodeValue, type ValueCodecOptions } from '../transport/v
 import { toProxy } from '../proxy/proxies.js';
 import { HEADER_ROOM, MAX_RECORD, nextSeq, RingReader, RingWriter, unlinkRingFile } from './file-ring.js';
 import { sendingData } from '../sync/views.js';
+import { isShared } from '../sync/shared.js';
+import { goneCheck } from '../sync/shm-tree.js';
 
 /** What the ring carries: a string of any length that fits, and anything else as a clone (what does not fit goes over IPC). */
 export const RING_VALUES: ValueCodecOptions = { maxString: Infinity, clone: true };
@@ -51,6 +53,8 @@ export interface RelayIO {
   hold?(waiting: boolean): void;
   /** What post() throws when the other process is gone. */
   readonly goneMessage: string;
+  /** The other process. */
+  readonly peerPid: number;
 }
 
 /** The ring lanes of one end, and what to do once the other side has opened the file. */
@@ -95,6 +99,7 @@ export class RelayEndpoint implements Endpoint {
   #spinScheduled = false;
   #score = SPIN_STEPS / 2;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #peerGone: (() => boolean) | undefined;
 
   constructor(io: RelayIO, id: number, rings: RelayRings | undefined) {
     this.#io = io;
@@ -104,10 +109,13 @@ export class RelayEndpoint implements Endpoint {
 
   post(value: unknown): void {
     if (!this.#io.connected()) throw new EOFError(this.#io.goneMessage);
-    const v = toProxy(value);
+    const crossing = isShared(value) ? { receiverGone: this.#receiverGone, counted: 0 } : undefined;
+    const v = toProxy(value, true, crossing);
     const seq = (this.#outSeq = nextSeq(this.#outSeq));
     const writer = this.#rings?.writer;
-    if (writer !== undefined) {
+    // Memory this process keeps until the receiver maps it goes by IPC, which the
+    // receiver hears at once: the ring is read only when it looks (a recv()).
+    if (writer !== undefined && !(crossing !== undefined && crossing.counted > 0)) {
       const scratch = (this.#scratch ??= Buffer.alloc(HEADER_ROOM + MAX_RECORD + 4));
       const length = encodeValue(v, scratch, HEADER_ROOM, RING_VALUES);
       if (length >= 0 && writer.tryWrite(seq, scratch, length)) {
@@ -117,6 +125,12 @@ export class RelayEndpoint implements Endpoint {
     }
     sendingData(v, (plain) => this.#io.send({ $concurPipe: this.#id, seq, value: plain }));
   }
+
+  /**
+   * True once the other end will map nothing more this end sent: its end closed (what
+   * it received before, it mapped as it arrived), or its process is gone.
+   */
+  readonly #receiverGone = (): boolean => this.#ended || !this.#io.connected() || (this.#peerGone ??= goneCheck(this.#io.peerPid))();
 
   close(): void {
     if (this.#io.connected()) this.#io.send({ $concurPipe: this.#id, seq: (this.#outSeq = nextSeq(this.#outSeq)), close: true });

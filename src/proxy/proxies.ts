@@ -14,7 +14,7 @@
  * re-acquiring the lock has no timeout (as in Python).
  */
 import { BrokenBarrierError, Empty, Full, TimeoutError } from '../futures/errors.js';
-import { toSharedMemory } from '../sync/shm-crossing.js';
+import { toSharedMemory, type PipeCrossing } from '../sync/shm-crossing.js';
 import { brandInstance, dataOf, kindOf, leavingWithin, registerShared, reviveWithin } from '../sync/shared.js';
 import { hold, holdSync, withLock, type AcquireOptions } from '../sync/semlock.js';
 import { waitFor, waitForSync } from '../sync/condition.js';
@@ -395,9 +395,11 @@ export function onCrossing(hook: (proxy: object) => void): void {
 
 /**
  * What a shared primitive becomes on its way into another process: a proxy served by
- * this process (its owner). A proxy stays itself. Anything else is returned as it is.
+ * this process (its owner), or its memory's references where every process can map it.
+ * A proxy stays itself. Anything else is returned as it is. A crossing down a Pipe
+ * (`pipe`) has its memory kept here until the receiver has mapped it.
  */
-export function toProxy<T>(value: T, memory = true): T {
+export function toProxy<T>(value: T, memory = true, pipe?: PipeCrossing): T {
   const kind = kindOf(value);
   if (kind === undefined) return value;
   if (isRemote(kind)) {
@@ -405,7 +407,7 @@ export function toProxy<T>(value: T, memory = true): T {
     return dataOf(value); // a view (a namespace's) crosses as its data
   }
   // Memory every process maps, where it can: no owner in between.
-  const inMemory = memory ? toSharedMemory(value as object) : undefined;
+  const inMemory = memory ? toSharedMemory(value as object, pipe) : undefined;
   if (inMemory !== undefined) return inMemory as T;
   const object = value as Record<string, any>;
   const ref = exportObject(object);

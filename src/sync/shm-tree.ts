@@ -119,3 +119,15 @@ export function isProcessGone(pid: number, start: number): boolean {
   checked.set(pid, now);
   return false;
 }
+
+/**
+ * A check that process `pid`, the one running now (not a later one given its pid), is
+ * gone: exited, killed, or a zombie nobody reaped. It says "alive" while this process
+ * cannot tell (/proc unreadable for another reason).
+ */
+export function goneCheck(pid: number): () => boolean {
+  const start = startTime(pid);
+  if (start === undefined) return () => true;
+  if (start === UNKNOWN) return () => false;
+  return () => isProcessGone(pid, start);
+}

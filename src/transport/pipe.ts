@@ -22,6 +22,11 @@ export interface Endpoint {
 }
 
 
+/** A value that arrived but could not be revived here (its memory could not be mapped): why. */
+class Unrevivable {
+  constructor(readonly error: unknown) {}
+}
+
 /**
  * One end of a Pipe: multiprocessing.connection.Connection. Values are structured-cloned.
  * `recv()` and `poll()` return Promises; every wait is in milliseconds.
@@ -48,7 +53,7 @@ export class Connection<T = unknown> {
   #listen(): void {
     this.#endpoint.listen(
       (value) => {
-        this.#inbox.push(value);
+        this.#arrive(value);
         this.#wake();
       },
       () => {
@@ -59,6 +64,22 @@ export class Connection<T = unknown> {
   }
 
   /**
+   * Takes in a value as it lands. A primitive or proxy sent down the pipe comes out with
+   * its methods, and a primitive from another process is mapped now, not at recv(): its
+   * sender keeps its memory only until it is (shm-crossing.ts), and a program may call
+   * recv() late, or never. What cannot be revived is kept for the recv() that takes it.
+   */
+  #arrive(value: unknown): void {
+    let revived: unknown;
+    try {
+      revived = reviveShared(value);
+    } catch (err) {
+      revived = new Unrevivable(err);
+    }
+    this.#inbox.push(revived);
+  }
+
+  /**
    * @internal Moves this end onto another transport (its peer went to a child process
    * and now answers over IPC directly). Values already delivered here are kept; values
    * still in the old port are taken first.
@@ -66,7 +87,7 @@ export class Connection<T = unknown> {
   _rebind(endpoint: Endpoint): void {
     const old = this.#endpoint;
     for (let m = old.port ? receiveMessageOnPort(old.port) : undefined; m !== undefined; m = receiveMessageOnPort(old.port!)) {
-      this.#inbox.push(m.message);
+      this.#arrive(m.message);
     }
     old.detach();
     old.close();
@@ -109,8 +130,9 @@ export class Connection<T = unknown> {
       await new Promise<void>((resolve) => this.#addWaiter(resolve));
       if (this.#closed) throw new Error('the connection was closed while receiving');
     }
-    // A primitive or proxy sent down the pipe comes out with its methods.
-    return reviveShared(this.#inbox.shift()) as T;
+    const value = this.#inbox.shift();
+    if (value instanceof Unrevivable) throw value.error;
+    return value as T;
   }
 
   /**

@@ -7,23 +7,30 @@
  *   BullMQ 'active' ─▶ announce(job) ─▶ #process ─▶ answerOf(job) ─▶ go: the task starts;
  *                                                                  no: the job fails, never started
  *   no answer after 50 ms ─▶ PUBLISH concur-started:<executor> "jobId" (does it listen?)
- *   none after a further second ─▶ "jobId again" (answer this), every second
+ *                            + EXISTS concur-lease:<executor>, in one write
+ *   none after a further second ─▶ "jobId again" (answer this) + EXISTS, every second
+ *   lease gone ─▶ go on (unless the job was written down as withdrawn)
  *
  * The executor sets RUNNING before it answers, so whatever reaches the submitting process
  * from a started task (a socket, a file, another job) comes after the Future is RUNNING,
  * however its connections are scheduled. The executor answers as it reads the queue's
  * 'active' event, which BullMQ writes as it hands the job over: the answer's way overlaps
  * the worker's, and a worker sends nothing while answers come in time. Streams are
- * trimmed and pub/sub forgets what a dropped connection missed: hence "again". When no
- * executor listens (it is gone, or its connection is down: PUBLISH reaches no one) the job
- * goes on, as any job whose submitter has gone; a round trip on the subscriber connection
- * first brings in every abort Redis took before, and a job the executor wrote down as
- * withdrawn (its abort missed here, with a dropped connection) does not start. Unheard
- * cannot tell an executor that died from one cut off from Redis: the latter's Future may
- * still be PENDING when the task starts (a known gap, see test/redis/start-cut-off.test.ts).
+ * trimmed and pub/sub forgets what a dropped connection missed: hence "again".
+ *
+ * Whether anyone heard an announcement says nothing a worker can trust: an executor cut
+ * off from Redis hears nothing yet lives (its Future PENDING), and a dead machine's
+ * connection still counts as a listener until Redis drops it (tcp-keepalive: minutes).
+ * So a worker goes on without an answer only when the executor's lease is gone: the key
+ * the executor renews while its subscriber and command connections both answer, and
+ * deletes when it shuts down. The executor sets RUNNING, by its own clock, every Future
+ * whose job may be held before Redis can expire its lease (see RedisExecutor). Once the
+ * lease is gone, a round trip on the subscriber connection first brings in every abort
+ * Redis took before, and a job the executor wrote down as withdrawn (its abort missed
+ * here, with a dropped connection) does not start.
  */
 import type { Redis } from 'ioredis';
-import { executorOf, startedChannel, withdrawnKey } from './events.js';
+import { executorOf, leaseKey, startedChannel, withdrawnKey } from './events.js';
 
 /** Milliseconds without an answer before a worker asks whether the executor listens at all. */
 const PROBE = 50;
@@ -35,6 +42,8 @@ const KEEP_EARLY = 2000;
 /** A job announced to its executor. */
 export interface Announcement {
   readonly channel: string;
+  /** The key of its executor's lease. */
+  readonly lease: string;
   readonly at: number;
   /** When it was last published (undefined: not yet). */
   sentAt: number | undefined;
@@ -74,10 +83,12 @@ export class Announcements {
   announce(jobId: string): Announcement {
     let settle!: (go: boolean) => void;
     const answer = new Promise<boolean>((resolve) => (settle = resolve));
-    const channel = startedChannel(this.#prefix, this.#queue, executorOf(jobId));
+    const executor = executorOf(jobId);
+    const channel = startedChannel(this.#prefix, this.#queue, executor);
     const now = performance.now();
     const a: Announcement = {
       channel,
+      lease: leaseKey(this.#prefix, this.#queue, executor),
       at: now,
       sentAt: undefined,
       answer,
@@ -155,12 +166,13 @@ export class Announcements {
   }
 
   /**
-   * Nobody heard `a`: its executor stopped listening. Go on, after the aborts Redis took
-   * before (a round trip on the subscriber), unless the executor wrote the job down as
-   * withdrawn (an abort this worker missed, its connection down). Redis unreachable: the
-   * question is asked again a second later.
+   * The executor of `a` has no lease: it shut down, or lost Redis for longer than its lease
+   * (having set its Futures RUNNING first). Go on, after the aborts Redis took before (a
+   * round trip on the subscriber), unless the executor wrote the job down as withdrawn
+   * (an abort this worker missed, its connection down). Redis unreachable: the question
+   * is asked again a second later.
    */
-  #unheard(jobId: string, a: Announcement): void {
+  #unleased(jobId: string, a: Announcement): void {
     if (a.settled) return;
     Promise.all([this.#subscriber.ping(), this.#publisher.exists(withdrawnKey(this.#prefix, this.#queue, jobId))]).then(
       ([, withdrawn]) => a.settle(withdrawn === 0),
@@ -170,10 +182,20 @@ export class Announcements {
 
   #publish(jobId: string, a: Announcement, again: boolean): void {
     a.sentAt = performance.now();
-    this.#publisher.publish(a.channel, again ? `${jobId} again` : jobId).then(
-      (heard) => heard === 0 && this.#unheard(jobId, a),
-      () => {}, // not sent (Redis unreachable): asked again a second later
-    );
+    // The lease is read in the same write as the announcement: no round trip of its own.
+    // Heard or not, a live lease means wait (see the top of this file).
+    this.#publisher
+      .pipeline()
+      .publish(a.channel, again ? `${jobId} again` : jobId)
+      .exists(a.lease)
+      .exec()
+      .then(
+        (replies) => {
+          const [err, leased] = replies?.[1] ?? [new Error('no reply to EXISTS'), null];
+          if (!err && leased === 0) this.#unleased(jobId, a);
+        },
+        () => {}, // not sent (Redis unreachable): asked again a second later
+      );
   }
 
   /** Asks about what has waited a while for an answer; stops when nothing waits. */

@@ -7,6 +7,7 @@
  *   worker ── PUBLISH <queue>:concur-started:<executor> "jobId" ──▶ that executor
  *              (whether it listens at all; "jobId again": no answer came, answer this)
  *   executor ── PUBLISH <queue>:concur-abort jobId ──▶ workers     (stop a running job)
+ *   executor ── SET <queue>:concur-lease:<executor> PX leaseMs, every leaseMs/3 (it lives)
  */
 import type { Redis } from 'ioredis';
 
@@ -33,6 +34,15 @@ export function executorOf(jobId: string): string {
  */
 export function withdrawnKey(prefix: string, queue: string, jobId: string): string {
   return `${prefix}:${queue}:concur-withdrawn:${jobId}`;
+}
+
+/**
+ * The key an executor keeps alive (SET PX, renewed) while it can hear its workers and
+ * answer them: a worker waits for its answer while the key exists, and goes on without
+ * one only once it is gone (expired, or deleted at shutdown).
+ */
+export function leaseKey(prefix: string, queue: string, executorId: string): string {
+  return `${prefix}:${queue}:concur-lease:${executorId}`;
 }
 
 /** The pub/sub channel on which executors tell workers to stop a running job. */

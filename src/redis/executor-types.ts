@@ -17,7 +17,14 @@ export interface RedisExecutorOptions extends KeyOptions {
   keepFinished?: number;
   /** Milliseconds between reads of unfinished jobs' states, in case an event was missed. @default 2000 */
   pollInterval?: number;
-  /** @internal Tests: listen to no events, so that every result comes through the sweep. */
+  /**
+   * Milliseconds the executor's lease in Redis lasts without renewal (renewed every third
+   * of it). A worker holding one of its jobs waits for its word while the lease lives, and
+   * goes on without it once the lease is gone; the executor, cut off from Redis for two
+   * thirds of it, sets its sent Futures RUNNING. At least 1000. @default 10000
+   */
+  leaseMs?: number;
+  /** @internal Tests: listen to no events, so that every result comes through the sweep (and hold no lease: workers go on without a word). */
   _noEvents?: boolean;
 }
 
@@ -47,15 +54,21 @@ export class RedisFuture<T = unknown> extends Future<T> {
   /** The BullMQ job id. */
   readonly jobId: string;
   readonly #onCancel: (f: RedisFuture<T>) => void;
+  readonly #beforeCancel: () => void;
 
-  /** @internal Made by RedisExecutor. */
-  constructor(jobId: string, onCancel: (f: RedisFuture<T>) => void) {
+  /**
+   * @internal Made by RedisExecutor. `beforeCancel` lets it set the Future RUNNING first
+   * when its task may have started (its lease may have lapsed, whatever its timers said).
+   */
+  constructor(jobId: string, onCancel: (f: RedisFuture<T>) => void, beforeCancel: () => void = () => {}) {
     super();
     this.jobId = jobId;
     this.#onCancel = onCancel;
+    this.#beforeCancel = beforeCancel;
   }
 
   override cancel(): boolean {
+    if (this.state === 'PENDING') this.#beforeCancel();
     const wasPending = this.state === 'PENDING';
     const cancelled = super.cancel();
     if (cancelled && wasPending) this.#onCancel(this);

@@ -13,6 +13,13 @@
  * A job's id is ours (`<executor id>-<n>`), known before it is sent, so an event can
  * never arrive for a job we cannot place. cancel() removes a waiting job; an aborted
  * signal does too, or, if the job runs, publishes an abort its worker acts on.
+ *
+ * The lease (a key with a TTL, see events.ts) tells workers we can still answer:
+ *
+ *   every leaseMs/3: PING (subscriber) ─▶ SET lease PX leaseMs (commands), one at a time
+ *   last renewal that got through sent 2/3 leaseMs ago ─▶ every sent PENDING Future RUNNING
+ *                                                         (the key lives at least leaseMs)
+ *   jobs go out only while the lease holds; shutdown deletes it
  */
 import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
@@ -25,16 +32,18 @@ import { Histogram } from '../util/histogram.js';
 import { localOnly } from './args.js';
 import { bullConnection, checkQueueName, resolveConnection, type RedisConnection } from './connection.js';
 import { portableName, toPortable, type PortableTask } from './names.js';
-import { abortChannel, Answers, goChannel, parseEvent, readStream, startedChannel, streamEnd, withdrawnKey } from './events.js';
+import { abortChannel, Answers, goChannel, leaseKey, parseEvent, readStream, startedChannel, streamEnd, withdrawnKey } from './events.js';
 import { completedOutcome, readRecords } from './records.js';
 import { encodeValue, loadKey, makeJob, readFailure, type Outcome } from './wire.js';
 import { ACTIVE, LOCAL, RedisFuture, SENT, type Entry, type RedisExecutorOptions, type RedisExecutorStats, type RedisTaskOptions } from './executor-types.js';
 
 export { RedisFuture, type RedisExecutorOptions, type RedisExecutorStats, type RedisTaskOptions };
 
-const KNOWN = new Set(['connection', 'queue', 'prefix', 'keepFinished', 'pollInterval', 'key', 'keyFile', '_noEvents']);
+const KNOWN = new Set(['connection', 'queue', 'prefix', 'keepFinished', 'pollInterval', 'leaseMs', 'key', 'keyFile', '_noEvents']);
 const BULK = 500;
 const SWEEP = 500;
+/** The shortest lease: a worker looks at it once a second, so a shorter one buys little. */
+const LEASE_MIN = 1000;
 
 /** Runs tasks on `concur worker`s through a Redis queue (BullMQ), with the Executor API of a local pool. */
 export class RedisExecutor extends BaseExecutor {
@@ -62,6 +71,18 @@ export class RedisExecutor extends BaseExecutor {
   #onIdle: (() => void) | undefined;
   #closed: Promise<void> | undefined;
   readonly #latency = new Histogram();
+  readonly #leaseMs: number;
+  readonly #leaseKey: string;
+  /** performance.now() until which our lease surely lives in Redis, less a margin (see #leased). */
+  #leaseUntil = -Infinity;
+  #renewing = false;
+  /** A renewal fell due while one was on its way: it goes as soon as that one is back. */
+  #renewDue = false;
+  #leaseEnded = false;
+  readonly #renewer: ReturnType<typeof setInterval> | undefined;
+  #lapseTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Woken when the lease is renewed (or nothing is left to send): #flush waits for a live lease. */
+  #onLease: Array<() => void> = [];
   #completed = 0;
   #failed = 0;
   #cancelled = 0;
@@ -78,6 +99,12 @@ export class RedisExecutor extends BaseExecutor {
     checkTimeout(options.pollInterval, 'pollInterval');
     this.#keepFinished = options.keepFinished ?? 3600;
     this.#pollInterval = Math.max(50, options.pollInterval ?? 2000);
+    const leaseMs: unknown = options.leaseMs === undefined ? 10_000 : options.leaseMs;
+    if (typeof leaseMs !== 'number' || !Number.isInteger(leaseMs) || leaseMs < LEASE_MIN) {
+      throw new RangeError(`RedisExecutor: leaseMs must be an integer number of milliseconds >= ${LEASE_MIN}, got ${describe(options.leaseMs)}`);
+    }
+    this.#leaseMs = leaseMs;
+    this.#leaseKey = leaseKey(this.#prefix, this.#queueName, this.#idBase);
     this.#key = loadKey(options, 'RedisExecutor');
 
     const connection = bullConnection(this.#connection);
@@ -89,7 +116,10 @@ export class RedisExecutor extends BaseExecutor {
     // Back after a drop: events may have been missed meanwhile; read every unfinished job now.
     let connectedBefore = false;
     this.#redis.on('ready', () => {
-      if (connectedBefore) void this.#sweep(true);
+      if (connectedBefore) {
+        void this.#sweep(true);
+        this.#renew();
+      }
       connectedBefore = true;
     });
     this.#eventsClient = typeof this.#connection === 'string' ? new Redis(this.#connection) : new Redis(this.#connection);
@@ -101,6 +131,14 @@ export class RedisExecutor extends BaseExecutor {
     this.#ready.catch(() => {});
     this.#sweeper = setInterval(() => void this.#sweep(), this.#pollInterval);
     this.#sweeper.unref();
+    if (options._noEvents === true) {
+      // It never answers a worker: no lease, so that workers go on without its word.
+      this.#leaseUntil = Infinity;
+    } else {
+      this.#renew();
+      this.#renewer = setInterval(() => this.#renew(), Math.floor(leaseMs / 3));
+      this.#renewer.unref();
+    }
   }
 
   /** The queue's name. */
@@ -116,8 +154,8 @@ export class RedisExecutor extends BaseExecutor {
     if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));
     // A worker starts a task of ours only once we answer (see #tell): so the Future is
     // RUNNING before the task can have done anything, and cancel() answers false for it,
-    // as for a local pool. The worker also tells us it has the job: unheard, it knows
-    // nobody listens; unanswered, it asks again.
+    // as for a local pool. The worker also tells us it has the job; unanswered, it asks
+    // again, and goes on without us only once our lease is gone (see #renew).
     await this.#startedClient.subscribe(startedChannel(this.#prefix, this.#queueName, this.#idBase));
     readStream(
       client,
@@ -170,7 +208,7 @@ export class RedisExecutor extends BaseExecutor {
   protected schedule(fn: TaskFunction, args: unknown[], options: RedisTaskOptions, mode: TaskMode): Future<unknown> {
     if (this.isShutdown) throw new Error(`cannot schedule new futures after shutdown (RedisExecutor)`);
     const id = `${this.#idBase}-${++this.#seq}`;
-    const future = new RedisFuture<unknown>(id, (f) => this.#onCancel(f));
+    const future = new RedisFuture<unknown>(id, (f) => this.#onCancel(f), () => this.#ifLapsed());
     let task: PortableTask;
     let data: unknown;
     try {
@@ -228,6 +266,14 @@ export class RedisExecutor extends BaseExecutor {
       for (const e of this.#outbox.splice(0)) this.#settle(e, { ok: false, error: err });
     }
     while (this.#outbox.length > 0) {
+      if (!this.#leaseHolds()) {
+        // A job sent now could reach a worker that finds no lease and starts it, its
+        // Future PENDING here: it waits for a renewal, or for every Future to be done (a
+        // shutdown that cancelled them must not wait for Redis).
+        await new Promise<void>((resolve) => this.#onLease.push(resolve));
+        this.#outbox = this.#outbox.filter((e) => !e.future.done());
+        continue;
+      }
       const batch = this.#outbox.splice(0, BULK).filter((e) => !e.future.done());
       if (batch.length === 0) continue;
       const jobs = batch.map((e) => {
@@ -270,6 +316,69 @@ export class RedisExecutor extends BaseExecutor {
     if (go) this.#onActive(jobId);
     this.#answers.add(jobId, go);
     if (now) this.#answers.sendSoon();
+  }
+
+  /**
+   * Renews the lease: a PING on the subscriber connection, then SET PX on the command
+   * connection, so that the lease lives only while we can both hear workers and answer
+   * them. One at a time: a reply that does not come (a link gone silent, a machine
+   * frozen) stops the renewals, and the key expires.
+   */
+  #renew(): void {
+    if (this.#leaseEnded) return;
+    if (this.#renewing) {
+      this.#renewDue = true;
+      return;
+    }
+    this.#renewing = true;
+    this.#renewDue = false;
+    void (async () => {
+      let ok = false;
+      try {
+        await this.#startedClient.ping();
+        if (this.#leaseEnded) return;
+        const sentAt = performance.now();
+        await this.#redis.set(this.#leaseKey, '1', 'PX', this.#leaseMs);
+        ok = true;
+        if (!this.#leaseEnded) this.#leased(sentAt);
+      } catch {
+        // Redis unreachable: the next tick tries again
+      } finally {
+        this.#renewing = false;
+        if (ok && this.#renewDue) this.#renew();
+      }
+    })();
+  }
+
+  /**
+   * A renewal sent at `sentAt` got through: Redis set the key after that, so it lives at
+   * least until sentAt + leaseMs by our clock. Until two thirds of that we hold the lease;
+   * the last third is the margin in which #ifLapsed runs, however late its timer fires.
+   */
+  #leased(sentAt: number): void {
+    const until = sentAt + (this.#leaseMs * 2) / 3;
+    if (until <= this.#leaseUntil) return;
+    this.#leaseUntil = until;
+    clearTimeout(this.#lapseTimer);
+    this.#lapseTimer = setTimeout(() => this.#ifLapsed(), until - performance.now() + 1);
+    this.#lapseTimer.unref();
+    if (this.#leaseHolds()) for (const wake of this.#onLease.splice(0)) wake();
+  }
+
+  #leaseHolds(): boolean {
+    return performance.now() < this.#leaseUntil;
+  }
+
+  /**
+   * When the lease may have lapsed (no renewal got through lately), a worker holding a job
+   * of ours may find it gone before we are back and start its task: every Future whose job
+   * has gone to Redis and is still PENDING goes RUNNING now, before Redis can expire the
+   * key, so cancel() answers false for it as for a started task. Asked by the lapse timer,
+   * and by cancel() itself, in case that timer is late.
+   */
+  #ifLapsed(): void {
+    if (this.#leaseHolds() || this.#leaseEnded) return;
+    for (const e of this.#pending.values()) if (e.state !== LOCAL) this.#onActive(e.id);
   }
 
   #onActive(jobId: string): void {
@@ -399,6 +508,8 @@ export class RedisExecutor extends BaseExecutor {
   }
 
   #checkIdle(): void {
+    // Nothing left to send: a #flush waiting for the lease ends (shutdown waits for it).
+    if (this.#pending.size === 0 && this.#onLease.length > 0) for (const wake of this.#onLease.splice(0)) wake();
     if (this.#pending.size === 0 && this.#onIdle !== undefined) {
       const done = this.#onIdle;
       this.#onIdle = undefined;
@@ -438,9 +549,14 @@ export class RedisExecutor extends BaseExecutor {
       clearInterval(this.#sweeper);
       await this.#ready.catch(() => {});
       this.#stopping = true;
+      this.#leaseEnded = true;
+      clearInterval(this.#renewer);
+      clearTimeout(this.#lapseTimer);
       this.#eventsClient.disconnect(); // ends a blocked XREAD at once
       this.#startedClient.disconnect();
-      await Promise.allSettled([this.#queue.close(), this.#redis.quit()]);
+      // No Future of ours is left: workers need not wait for us. The DEL goes on the
+      // connection that renewed the lease, after any renewal on its way.
+      await Promise.allSettled([this.#queue.close(), this.#redis.del(this.#leaseKey), this.#redis.quit()]);
     })();
     return this.#closed;
   }

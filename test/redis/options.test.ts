@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { RedisWorker } from '../../src/redis/index.js';
+import { RedisExecutor, RedisWorker } from '../../src/redis/index.js';
 import { REPO, runNode } from '../fixtures/run-node.js';
 import { KEY, REDIS_TASKS_JS } from './helpers.js';
 
@@ -21,6 +21,16 @@ describe('Redis options and refusals (no Redis needed)', () => {
     await assert.rejects(RedisWorker.start({ queue: 'q', key: KEY, tasks: [REDIS_TASKS_JS], pool: 'cluster' as never }), /pool must be 'process', 'thread' or 'async'/);
     await assert.rejects(RedisWorker.start({ queue: 'q', key: KEY, tasks: [REDIS_TASKS_JS], workers: 0 }), /workers must be an integer >= 1, got 0/);
     await assert.rejects(RedisWorker.start({ queue: 'q', key: KEY, tasks: [REDIS_TASKS_JS], lockDurationMs: 5 } as never), /unknown option "lockDurationMs"/);
+  });
+
+  it('RedisExecutor refuses a bad leaseMs, naming it, before it connects', () => {
+    for (const bad of [999, 0, -1, 1500.5, Number.NaN, '10000', null]) {
+      assert.throws(
+        () => new RedisExecutor({ connection: 'redis://127.0.0.1:1', queue: 'q', key: KEY, leaseMs: bad as never }),
+        (err: unknown) => err instanceof RangeError && /^RedisExecutor: leaseMs must be an integer number of milliseconds >= 1000, got /.test(err.message),
+        String(bad),
+      );
+    }
   });
 
   it('concur worker without a signing key is a usage error (exit 2) saying how to give one', async () => {

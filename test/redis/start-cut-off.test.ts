@@ -1,7 +1,7 @@
 /**
  * The start handshake when the submitting executor is cut off from Redis, its process
- * alive: the worker cannot tell that from an executor that died. Known gaps, kept as
- * todo tests until the worker has a liveness signal it can trust (a lease, say).
+ * alive, or its machine gone silent: whether a worker's question was heard tells it
+ * nothing, the executor's lease does. A short lease (LEASE ms) keeps these tests short.
  */
 import assert from 'node:assert/strict';
 import { connect, createServer, type Server, type Socket } from 'node:net';
@@ -12,6 +12,8 @@ import { redisTasks } from '../fixtures/redis-tasks.mjs';
 import { socketBlocker } from '../processes/socket-blocker.js';
 import { holdingProxy } from './holding-proxy.js';
 import { servedQueue, KEY, marks, obliterate, REDIS_TASKS_JS, REDIS_URL, skipReason, tmpFile, until } from './helpers.js';
+
+const LEASE = 1000;
 
 /** A plain proxy to Redis on `port` (where a closed holding proxy listened): the executor reconnects. */
 async function forwarder(port: number): Promise<{ close(): void }> {
@@ -41,13 +43,13 @@ describe('RedisExecutor: the start handshake while the executor is cut off from 
 
   it(
     'a task does not start while its Future is PENDING when only the connection is down (cancel() must not answer true for it)',
-    { todo: 'unheard is taken for "the executor is gone": the worker goes on while the executor, alive, has the Future PENDING' },
     async () => {
       let jobId: string | undefined;
       // Holds what Redis sends the executor about the job, then cuts all its connections
-      // and refuses new ones: Redis drops its subscription, the process lives on.
+      // and refuses new ones: Redis drops its subscription, the process lives on. The
+      // worker waits until the lease expires; the executor has set the Future RUNNING by then.
       const proxy = await holdingProxy(new URL(REDIS_URL), () => jobId, { direction: 'toClient', every: true });
-      const ex = new RedisExecutor({ connection: `redis://127.0.0.1:${proxy.port}`, queue, key: KEY });
+      const ex = new RedisExecutor({ connection: `redis://127.0.0.1:${proxy.port}`, queue, key: KEY, leaseMs: LEASE });
       const b = await socketBlocker();
       let back: { close(): void } | undefined;
       try {
@@ -74,20 +76,24 @@ describe('RedisExecutor: the start handshake while the executor is cut off from 
 
   it(
     "a job whose executor's machine died, its connection still open in Redis's eyes, does not wait for it for ever",
-    { todo: 'PUBLISH counts the dead subscriber until Redis drops it (tcp-keepalive: about 10 minutes at 300 s; never at 0)' },
     async () => {
       let jobId: string | undefined;
-      // Everything Redis sends the executor about the job is held: a machine gone silent.
+      // Everything Redis sends the executor about the job is held: a machine gone silent,
+      // its connections open (PUBLISH still counts its subscriber). Its lease renewal waits
+      // behind the held announcement, so the lease expires.
       const proxy = await holdingProxy(new URL(REDIS_URL), () => jobId, { direction: 'toClient', every: true });
       const b = await socketBlocker();
       try {
-        await using ex = new RedisExecutor({ connection: `redis://127.0.0.1:${proxy.port}`, queue, key: KEY });
+        await using ex = new RedisExecutor({ connection: `redis://127.0.0.1:${proxy.port}`, queue, key: KEY, leaseMs: LEASE });
         const f = ex.submit(b.fn, ...b.args);
         jobId = f.jobId;
         const started = await Promise.race([b.started.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 20_000))]);
+        // Before Redis could expire the lease, the executor (alive here) had set the Future RUNNING.
+        const state = f.state;
         proxy.release();
         b.release();
         assert.ok(started, 'the task had not started 20 s after its executor went silent');
+        assert.equal(state, 'RUNNING');
         await f;
       } finally {
         b.release();

@@ -153,6 +153,42 @@ function dropAll(caller: Caller): void {
   }
 }
 
+// ---- holds of proxies on their way to another process ------------------------------
+
+/**
+ * How long a hold waits for its receiver (manager/proxies.ts heldCrossing). A receiver
+ * takes a proxy in as it arrives, or as its process starts; one that never does has
+ * died, or its message was lost, and the object should not live for ever on its account.
+ */
+const HOLD_MS = Number(process.env.CONCUR_TEST_HOLD_MS) > 0 ? Number(process.env.CONCUR_TEST_HOLD_MS) : 10 * 60_000; // the variable: a test seam
+/** At most this many holds at once: beyond, a sender keeps its proxy alive itself (a peer cannot grow the server without bound). */
+const MAX_HOLDS = 100_000;
+/** A ticket is a short string of the sender's making. */
+const MAX_TICKET = 96;
+
+const holds = new Map<string, { id: number; timer: ReturnType<typeof setTimeout> }>();
+
+/** Counts entry `id` for `ticket` until `arrived(ticket)` or HOLD_MS; false when there is nothing to hold (freed) or no room. */
+export function hold(id: number, ticket: unknown): boolean {
+  if (typeof ticket !== 'string' || ticket.length > MAX_TICKET) throw new TypeError('a hold needs a ticket: a string of at most 96 characters');
+  const e = state.entries.get(id);
+  if (e === undefined || holds.has(ticket) || holds.size >= MAX_HOLDS) return false;
+  e.contained++;
+  const timer = setTimeout(() => unhold(ticket), HOLD_MS);
+  timer.unref();
+  holds.set(ticket, { id, timer });
+  return true;
+}
+
+/** Ends the hold `ticket` (its receiver took the proxy in, or it expired); an unknown ticket changes nothing. */
+export function unhold(ticket: unknown): void {
+  const h = typeof ticket === 'string' ? holds.get(ticket) : undefined;
+  if (h === undefined) return;
+  holds.delete(ticket as string);
+  clearTimeout(h.timer);
+  release(h.id);
+}
+
 // ---- making objects ---------------------------------------------------------------
 
 /** What the broker serves for a container or a registered type: calls go to its entry's operations. */

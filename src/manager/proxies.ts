@@ -15,14 +15,25 @@
  *   the connection closes (the process died)            ── every count it held goes, 2 s later
  *
  * The delays give a proxy handed on just before (a thread's result) time to be revived
- * and counted by its receiver; a proxy sent to another process is also kept alive here
- * for a minute (onCrossing).
+ * and counted by its receiver. A proxy sent to another process (an argument, a Pipe
+ * message) is held by the server until its receiver takes it in, however late, and
+ * however soon its sender lets it go or exits:
+ *
+ *   sender: onCrossing ── hold(id, ticket), one round trip ──► server: a count for the ticket
+ *           the copy that crosses carries the ticket
+ *   receiver: onRevive ── arrived(id, ticket) ──► server: counted for the receiver, then the ticket's count goes
+ *
+ * A hold nobody takes in (its receiver died first) goes after HOLD_MS (entries.ts). A
+ * proxy sent to a thread is kept alive here for a minute instead (onLeaving): what a
+ * thread is sent is cloned as it stands, with no room for a ticket.
  */
 import { inspect } from 'node:util';
 import { EOFError, RemoteError } from '../futures/errors.js';
 import { callRemote, callRemoteSync } from '../proxy/client.js';
+import { threadId } from 'node:worker_threads';
 import { onCrossing } from '../proxy/proxies.js';
 import { brandInstance, onLeaving, onRevive, registerShared, reviveWithin } from '../sync/shared.js';
+import { dataOf } from '../sync/views.js';
 import { forEachProxy, managedRefOf, type ManagedRef } from './refs.js';
 
 // ---- lifetime -------------------------------------------------------------------
@@ -68,8 +79,12 @@ let arrivingFrom: string | undefined;
 function adopt(proxy: object, ref: ManagedRef, counted: boolean): void {
   const root = rootOf(ref);
   if (!counted) {
+    // A proxy that crossed from another process carries its hold: counted here, the hold goes.
+    const ticket = (proxy as { _held?: unknown })._held;
+    if (ticket !== undefined) delete (proxy as { _held?: unknown })._held;
     try {
-      quietly(callRemote(root, 'incref', [[ref.id]]));
+      if (typeof ticket === 'string') quietly(callRemote(root, 'arrived', [ref.id, ticket]));
+      else quietly(callRemote(root, 'incref', [[ref.id]]));
     } catch {
       return; // nothing to count with: calls through it will say why
     }
@@ -77,19 +92,45 @@ function adopt(proxy: object, ref: ManagedRef, counted: boolean): void {
   collected.register(proxy, { root, id: ref.id });
 }
 
+let tickets = 0;
+/** Tells this process's holds apart from every other's: a pid alone may come again. */
+const ticketBase = `${process.pid}.${threadId}.${Math.random().toString(36).slice(2, 10)}`;
+
 /**
- * How long a proxy that left for another process is kept alive here: its count in the
- * server must not fall to zero (this thread's proxy garbage-collected) before the
- * process or thread it went to has revived its copy and counted it.
+ * What a proxy on its way to another process crosses as: its data and a ticket the
+ * server holds it by until the receiver takes it in. The hold is one round trip, made
+ * before the proxy leaves, so a sender that exits at once has made it. When it cannot
+ * be made (the server unreachable, or holding too many), the proxy crosses bare and is
+ * kept alive here a while.
+ */
+function heldCrossing(proxy: object): object | undefined {
+  const ref = managedRefOf(proxy);
+  if (ref === undefined) return undefined;
+  const ticket = `${ticketBase}.${++tickets}`;
+  let held = false;
+  try {
+    held = callRemoteSync(rootOf(ref), 'hold', [ref.id, ticket]) === true; // false: no room for more holds (or freed already)
+  } catch {
+    // the server is unreachable: calls through the proxy will say so
+  }
+  if (held) return { ...dataOf(proxy), _held: ticket };
+  keepWhileCrossing(proxy);
+  return undefined;
+}
+
+/**
+ * How long a proxy that left for a thread (or for a process, when its hold could not be
+ * made) is kept alive here: its count in the server must not fall to zero (this thread's
+ * proxy garbage-collected) before the thread it went to has revived its copy and counted it.
  */
 const CROSSING_GRACE_MS = 60_000;
 
-/** Keeps a proxy on its way to another process or thread alive here (see CROSSING_GRACE_MS). */
+/** Keeps a proxy on its way to another thread alive here (see CROSSING_GRACE_MS). */
 function keepWhileCrossing(proxy: object): void {
   if (managedRefOf(proxy) === undefined) return;
   setTimeout(() => void proxy, CROSSING_GRACE_MS).unref();
 }
-onCrossing(keepWhileCrossing);
+onCrossing(heldCrossing);
 // A thread takes its arguments when it starts, or a pool thread when it gets to the
 // task, which may be long after this thread dropped the proxy.
 onLeaving(keepWhileCrossing);

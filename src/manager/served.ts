@@ -19,7 +19,7 @@ import { brandInstance, registerShared } from '../sync/shared.js';
 import type { FunctionSpec } from '../tasks/describe.js';
 import { loadFunction } from '../tasks/load.js';
 import { DICT, LIST, NAMESPACE, VALUE } from './containers.js';
-import { addCaller, contain, dropCaller, newEntry, out, state, token, type Entry, type Op } from './entries.js';
+import { addCaller, contain, dropCaller, hold, newEntry, out, state, token, unhold, type Entry, type Op } from './entries.js';
 import { DictProxy, ListProxy, namespaceData, objectData, ValueProxy } from './proxies.js';
 import { forEachProxy, MANAGER_PROTOCOL, whereOf } from './refs.js';
 
@@ -168,6 +168,14 @@ SERVED.ManagerRoot = {
       const e = state.entries.get(id);
       if (e !== undefined) addCaller(e, caller.owner);
     }
+  },
+  /** A proxy of `id` is on its way to another process: count it for `ticket` until it arrives. */
+  hold: (_root, [id, ticket]: any[]) => hold(id, ticket),
+  /** The proxy held by `ticket` arrived: count it for this caller, then let the hold go. */
+  arrived: (_root, [id, ticket]: any[], caller) => {
+    const e = state.entries.get(id);
+    if (e !== undefined && caller.alive) addCaller(e, caller.owner);
+    unhold(ticket);
   },
   decref: (_root, [ids]: any[], caller) => {
     for (const id of ids) {

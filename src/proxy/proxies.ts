@@ -386,10 +386,14 @@ export { RemoteSemLock, RemoteCondition, RemoteEvent, RemoteBarrier, RemoteShare
 
 const isRemote = (kind: string | undefined): boolean => kind !== undefined && kind.startsWith('Remote');
 
-const crossingHooks: Array<(proxy: object) => void> = [];
+const crossingHooks: Array<(proxy: object) => object | undefined> = [];
 
-/** Calls `hook` with each proxy on its way into another process (a Process's or a pool task's argument, a Pipe message). */
-export function onCrossing(hook: (proxy: object) => void): void {
+/**
+ * Calls `hook` with each proxy on its way into another process (a Process's or a pool
+ * task's argument, a Pipe message); what it returns, if anything, crosses instead of the
+ * proxy's data (a copy carrying more, such as a manager's hold).
+ */
+export function onCrossing(hook: (proxy: object) => object | undefined): void {
   crossingHooks.push(hook);
 }
 
@@ -403,8 +407,9 @@ export function toProxy<T>(value: T, memory = true, pipe?: PipeCrossing): T {
   const kind = kindOf(value);
   if (kind === undefined) return value;
   if (isRemote(kind)) {
-    for (const hook of crossingHooks) hook(value as object);
-    return dataOf(value); // a view (a namespace's) crosses as its data
+    let form: object | undefined;
+    for (const hook of crossingHooks) form = hook(value as object) ?? form;
+    return (form ?? dataOf(value)) as T; // a view (a namespace's) crosses as its data
   }
   // Memory every process maps, where it can: no owner in between.
   const inMemory = memory ? toSharedMemory(value as object, pipe) : undefined;

@@ -5,10 +5,11 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { Manager, Pipe, Process, sleep, Thread, type ListProxy } from '../../src/index.js';
+import { Manager, Pipe, Process, sleep, sleepSync, Thread, type ListProxy } from '../../src/index.js';
 import { managerTasks } from '../fixtures/manager-tasks.js';
 import { runNode } from '../fixtures/run-node.js';
 import { callManaged } from '../../src/manager/proxies.js';
+import { toProxy } from '../../src/proxy/proxies.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -123,6 +124,65 @@ describe('manager lifetime', () => {
     await sleep(200); // the thread's helper and its connection are gone by now
     const list = (await here.recv()) as ListProxy<number>;
     assert.deepEqual(list.copy(), [1, 2, 3]);
+  });
+
+  it('a proxy a child process sent down a Pipe just before it exited lives until its receiver takes it in, however late', { timeout: 60_000 }, async () => {
+    const holder = m.dict<unknown>();
+    const fill = (): number => {
+      const list = m.list([1, 2, 3]);
+      holder.set('list', list);
+      return (list as unknown as { _ref: { id: number } })._ref.id;
+    };
+    const id = fill();
+    const listAt = (): string => objectTypes(holder).find((t) => t.startsWith(`list#${id} `)) ?? 'gone';
+    assert.ok(await until(() => /callers= contained=1/.test(listAt())), `only the holder holds the list: ${listAt()}`);
+    const [here, there] = Pipe();
+    // The child takes the list out of the holder, sends it and exits: from then on only
+    // the message refers to it. This thread does not take the message in (its event loop
+    // is held) until the server has dropped the child's count, its connection gone.
+    const p = new Process({ target: managerTasks.handOnAndEnd, args: [holder, there] }).start();
+    const deadline = performance.now() + 30_000;
+    const childCountGone = (): boolean => holder.size === 0 && (listAt() === 'gone' || /callers= /.test(listAt()));
+    while (!childCountGone() && performance.now() < deadline) sleepSync(20);
+    assert.ok(childCountGone(), `the child's count of the list went with its connection: ${listAt()}`);
+    const list = (await here.recv()) as ListProxy<number>;
+    assert.deepEqual(list.copy(), [1, 2, 3]);
+    await p.join();
+    assert.equal(p.exitCode, 0);
+    // Taken in, the message's hold is gone: dropping the proxy frees the list.
+    assert.match(listAt(), /callers=1 contained=0/);
+  });
+
+  it('a hold nobody takes in (its receiver never came) goes after its time, and the object with it; a hostile hold is refused', { timeout: 60_000 }, async () => {
+    process.env.CONCUR_TEST_HOLD_MS = '1500';
+    let other: Manager;
+    try {
+      other = await Manager.start();
+    } finally {
+      delete process.env.CONCUR_TEST_HOLD_MS;
+    }
+    try {
+      const holder = other.dict<unknown>();
+      // The crossing form of a list, as a Process argument or a Pipe message would carry
+      // it, made and never sent; then this thread's proxy goes.
+      const cross = (): number => {
+        const list = other.list([1]);
+        const form = toProxy(list) as { _held?: string; _ref: { id: number } };
+        assert.equal(typeof form._held, 'string', 'the crossing carries a ticket');
+        return form._ref.id;
+      };
+      const id = cross();
+      const listAt = (): string => objectTypes(holder).find((t) => t.startsWith(`list#${id} `)) ?? 'gone';
+      assert.ok(await until(() => /callers= contained=1/.test(listAt())), `only the hold keeps the list: ${listAt()}`);
+      assert.ok(await until(() => listAt() === 'gone'), `the hold expired and the list was freed: ${listAt()}`);
+      const root = { ...(holder as unknown as { _ref: { root: number } })._ref, id: (holder as unknown as { _ref: { root: number } })._ref.root };
+      assert.throws(() => callManaged(root as never, 'hold', [1, 'x'.repeat(97)]), /a hold needs a ticket/);
+      assert.throws(() => callManaged(root as never, 'hold', [1, 42]), /a hold needs a ticket/);
+      assert.equal(callManaged(root as never, 'hold', [987654, 'no such object']), false);
+      callManaged(root as never, 'arrived', [987654, 'never held']); // changes nothing
+    } finally {
+      await other.shutdown();
+    }
   });
 
   it('a client SIGKILLed holding a manager Lock, RLock and Condition has them released within a second', { timeout: 60_000 }, async () => {

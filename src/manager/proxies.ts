@@ -80,8 +80,9 @@ function adopt(proxy: object, ref: ManagedRef, counted: boolean): void {
   const root = rootOf(ref);
   // A proxy that crossed from another process carries its hold: counted here, the hold
   // goes. A live proxy never carries one (see heldCrossing: a ticket means a form passing through).
-  const ticket = (proxy as { _held?: unknown })._held;
-  if (ticket !== undefined) delete (proxy as { _held?: unknown })._held;
+  const data = dataOf(proxy) as { _held?: unknown }; // never through a namespace's view: that would ask the server
+  const ticket = data._held;
+  if (ticket !== undefined) delete data._held;
   if (!counted) {
     try {
       if (typeof ticket === 'string') quietly(callRemote(root, 'arrived', [ref.id, ticket]));
@@ -110,7 +111,7 @@ function heldCrossing(proxy: object): object | undefined {
   // A crossing form this process hands on, not revived here (a Pipe end relayed between
   // two other processes): its sender's hold waits for the last receiver, and goes as it
   // arrives there. A hold of our own would wait for an arrival that never comes.
-  if (typeof (proxy as { _held?: unknown })._held === 'string') return proxy;
+  if (typeof (dataOf(proxy) as { _held?: unknown })._held === 'string') return dataOf(proxy);
   const ticket = `${ticketBase}.${++tickets}`;
   let held = false;
   try {

@@ -151,6 +151,7 @@ describe('manager lifetime', () => {
     assert.equal(p.exitCode, 0);
     // Taken in, the message's hold gives way to this thread's count (told without waiting for an answer).
     assert.ok(await until(() => /callers=1 contained=0/.test(listAt())), `counted here, the hold gone: ${listAt()}`);
+    assert.deepEqual(list.copy(), [1, 2, 3]); // alive until here: until() collects garbage
   });
 
   it('a proxy relayed by this process between two children is held once: taken in, no hold is left', { timeout: 60_000 }, async () => {

@@ -78,10 +78,12 @@ let arrivingFrom: string | undefined;
 /** Starts counting `proxy` in this thread: it is released when garbage-collected. */
 function adopt(proxy: object, ref: ManagedRef, counted: boolean): void {
   const root = rootOf(ref);
+  // A proxy that crossed from another process carries its hold: counted here, the hold
+  // goes. A live proxy never carries one (see heldCrossing: a ticket means a form passing through).
+  const data = dataOf(proxy) as { _held?: unknown }; // never through a namespace's view: that would ask the server
+  const ticket = data._held;
+  if (ticket !== undefined) delete data._held;
   if (!counted) {
-    // A proxy that crossed from another process carries its hold: counted here, the hold goes.
-    const ticket = (proxy as { _held?: unknown })._held;
-    if (ticket !== undefined) delete (proxy as { _held?: unknown })._held;
     try {
       if (typeof ticket === 'string') quietly(callRemote(root, 'arrived', [ref.id, ticket]));
       else quietly(callRemote(root, 'incref', [[ref.id]]));
@@ -106,6 +108,10 @@ const ticketBase = `${process.pid}.${threadId}.${Math.random().toString(36).slic
 function heldCrossing(proxy: object): object | undefined {
   const ref = managedRefOf(proxy);
   if (ref === undefined) return undefined;
+  // A crossing form this process hands on, not revived here (a Pipe end relayed between
+  // two other processes): its sender's hold waits for the last receiver, and goes as it
+  // arrives there. A hold of our own would wait for an arrival that never comes.
+  if (typeof (dataOf(proxy) as { _held?: unknown })._held === 'string') return dataOf(proxy);
   const ticket = `${ticketBase}.${++tickets}`;
   let held = false;
   try {

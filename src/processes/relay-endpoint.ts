@@ -26,6 +26,7 @@ import { HEADER_ROOM, MAX_RECORD, nextSeq, RingReader, RingWriter, unlinkRingFil
 import { sendingData } from '../sync/views.js';
 import { isShared } from '../sync/shared.js';
 import { goneCheck } from '../sync/shm-tree.js';
+import { carriesCount } from '../sync/shm-crossing.js';
 
 /** What the ring carries: a string of any length that fits, and anything else as a clone (what does not fit goes over IPC). */
 export const RING_VALUES: ValueCodecOptions = { maxString: Infinity, clone: true };
@@ -113,9 +114,10 @@ export class RelayEndpoint implements Endpoint {
     const v = toProxy(value, true, crossing);
     const seq = (this.#outSeq = nextSeq(this.#outSeq));
     const writer = this.#rings?.writer;
-    // Memory this process keeps until the receiver maps it goes by IPC, which the
-    // receiver hears at once: the ring is read only when it looks (a recv()).
-    if (writer !== undefined && !(crossing !== undefined && crossing.counted > 0)) {
+    // Memory a sender keeps until the receiver maps it goes by IPC, which the receiver
+    // hears at once: the ring is read only when it looks (a recv()). The sender may be
+    // another process whose end this one relays, its count already in the form.
+    if (writer !== undefined && !(crossing !== undefined && (crossing.counted > 0 || carriesCount(v)))) {
       const scratch = (this.#scratch ??= Buffer.alloc(HEADER_ROOM + MAX_RECORD + 4));
       const length = encodeValue(v, scratch, HEADER_ROOM, RING_VALUES);
       if (length >= 0 && writer.tryWrite(seq, scratch, length)) {

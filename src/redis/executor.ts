@@ -322,7 +322,8 @@ export class RedisExecutor extends BaseExecutor {
    * Renews the lease: a PING on the subscriber connection, then SET PX on the command
    * connection, so that the lease lives only while we can both hear workers and answer
    * them. One at a time: a reply that does not come (a link gone silent, a machine
-   * frozen) stops the renewals, and the key expires.
+   * frozen) stops the renewals, and the key expires. The SET says whether the key was
+   * still there: one Redis lost (whatever our clock says) counts as a lapse.
    */
   #renew(): void {
     if (this.#leaseEnded) return;
@@ -338,9 +339,20 @@ export class RedisExecutor extends BaseExecutor {
         await this.#startedClient.ping();
         if (this.#leaseEnded) return;
         const sentAt = performance.now();
-        await this.#redis.set(this.#leaseKey, '1', 'PX', this.#leaseMs);
+        // EXISTS and SET in one transaction (SET's GET option needs Redis 6.2; BullMQ runs on 5).
+        const replies = await this.#redis.multi().exists(this.#leaseKey).set(this.#leaseKey, '1', 'PX', this.#leaseMs).exec();
+        const failed = replies?.find(([err]) => err !== null)?.[0];
+        if (replies === null || failed !== undefined) throw failed ?? new Error('the lease transaction was discarded');
         ok = true;
-        if (!this.#leaseEnded) this.#leased(sentAt);
+        if (this.#leaseEnded) return;
+        if (replies[0]![1] === 0 && this.#leaseUntil !== -Infinity) {
+          // Gone before its time by our clock: Redis lost it (evicted under maxmemory, a
+          // restart, a failover to a replica that lacked the last renewal). A worker may
+          // have found no lease meanwhile and started a job of ours.
+          this.#leaseUntil = -Infinity;
+          this.#ifLapsed();
+        }
+        this.#leased(sentAt);
       } catch {
         // Redis unreachable: the next tick tries again
       } finally {

@@ -13,7 +13,7 @@
  * is mapped), and this process keeps the region open until the count is back to 0.
  */
 import { isShared, kindOf } from './shared.js';
-import { futexWait, futexWaitAsync, native, nativeMissing, REGION_HEADER_BYTES, UNMAPPED_CROSSINGS, viewRef, type ViewRef } from './shm.js';
+import { futexWait, futexWaitAsync, isViewRef, native, nativeMissing, REGION_HEADER_BYTES, UNMAPPED_CROSSINGS, viewRef, type ViewRef } from './shm.js';
 
 /** The kinds that cross into processes as shared memory where the native part is loaded. */
 export const IN_MEMORY: ReadonlySet<string> = new Set(['Lock', 'RLock', 'Semaphore', 'BoundedSemaphore', 'Event', 'Value', 'SharedArray', 'SharedQueue', 'Condition', 'Barrier']);
@@ -73,6 +73,19 @@ export function toSharedMemory(value: object, pipe?: PipeCrossing): object | und
     }
   }
   return out;
+}
+
+/**
+ * True when `form` (what a primitive crosses as) holds a reference whose mapping a sender
+ * waits for: one counted here, or by the process this one hands it on for (a Pipe end
+ * relayed through this process).
+ */
+export function carriesCount(form: unknown): boolean {
+  if (form === null || typeof form !== 'object') return false;
+  if (isViewRef(form)) return form.ack === true;
+  if (!isShared(form)) return false;
+  for (const v of Object.values(form)) if (carriesCount(v)) return true;
+  return false;
 }
 
 function crossingForm(value: object, refs: Array<[ViewRef, SharedArrayBuffer]>): object | undefined {

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { Manager, Pipe, Process, sleep, sleepSync, Thread, type ListProxy } from '../../src/index.js';
+import { Event, Manager, Pipe, Process, sleep, sleepSync, Thread, type ListProxy } from '../../src/index.js';
 import { managerTasks } from '../fixtures/manager-tasks.js';
 import { runNode } from '../fixtures/run-node.js';
 import { callManaged } from '../../src/manager/proxies.js';
@@ -151,6 +151,38 @@ describe('manager lifetime', () => {
     assert.equal(p.exitCode, 0);
     // Taken in, the message's hold gives way to this thread's count (told without waiting for an answer).
     assert.ok(await until(() => /callers=1 contained=0/.test(listAt())), `counted here, the hold gone: ${listAt()}`);
+    assert.deepEqual(list.copy(), [1, 2, 3]); // alive until here: until() collects garbage
+  });
+
+  it('a proxy relayed by this process between two children is held once: taken in, no hold is left', { timeout: 60_000 }, async () => {
+    const holder = m.dict<unknown>();
+    const id = ((): number => {
+      const list = m.list([1, 2, 3]);
+      holder.set('list', list);
+      return (list as unknown as { _ref: { id: number } })._ref.id;
+    })();
+    const listAt = (): string => objectTypes(holder).find((t) => t.startsWith(`list#${id} `)) ?? 'gone';
+    // The receiver's end goes first: the sender's messages then reach it through this
+    // process, which hands on the sender's crossing (and its hold) as it came.
+    const [a, b] = Pipe();
+    const got = new Event();
+    const end = new Event();
+    const receiver = new Process({ target: managerTasks.keepFromPipe, args: [b, got, end] }).start();
+    try {
+      const sender = new Process({ target: managerTasks.handOnAndEnd, args: [holder, a] }).start();
+      await sender.join();
+      assert.equal(sender.exitCode, 0);
+      assert.equal(await got.wait(30_000), true);
+      // The receiver's count alone: no hold waits for an arrival that will never come.
+      assert.ok(await until(() => /callers=1 contained=0/.test(listAt())), `the receiver alone holds the list: ${listAt()}`);
+      end.set();
+      await receiver.join();
+      assert.equal(receiver.exitCode, 0);
+      assert.ok(await until(() => listAt() === 'gone'), `the list was freed with its receiver: ${listAt()}`);
+    } finally {
+      end.set();
+      receiver.kill();
+    }
   });
 
   it('a hold nobody takes in (its receiver never came) goes after its time, and the object with it; a hostile hold is refused', { timeout: 60_000 }, async () => {

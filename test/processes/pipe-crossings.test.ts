@@ -107,6 +107,33 @@ describe('a primitive sent down a Pipe into another process', { skip: inMemory ?
     assert.equal(receiver.exitCode, 0);
   });
 
+  it('relayed by the parent onto a ring its receiver reads only when it looks, received after the sender exited', { timeout: 60_000 }, async () => {
+    // The receiver's end goes first, so the other end talks to it over IPC and a shared
+    // ring; the sender's end then goes through this process, which hands on what the
+    // sender counted. A receiver that has received once reads the ring only at recv().
+    const [a, b] = Pipe();
+    const waiting = new Event();
+    const ready = new Event();
+    const go = new Event();
+    const out = new SharedQueue<string>();
+    const receiver = new Process({ target: pipeAckTasks.receiveOneThenAfter, args: [b, waiting, ready, go, out] }).start();
+    try {
+      assert.equal(await waiting.wait(30_000), true);
+      a.send('first');
+      assert.equal(await ready.wait(30_000), true);
+      const sender = new Process({ target: pipeAckTasks.sendAndReturn, args: [a], env: { ...process.env, CONCUR_TEST_MAPPED_WAIT_MS: '1500' } }).start();
+      await sender.join();
+      assert.equal(sender.exitCode, 0);
+      go.set();
+      assert.equal(await out.get({ timeout: 30_000 }), WHOLE);
+      await receiver.join();
+      assert.equal(receiver.exitCode, 0);
+    } finally {
+      go.set();
+      receiver.kill();
+    }
+  });
+
   it('whose receiver never maps it holds its sender up to the bound; whose receiver dies, not at all', { timeout: 90_000 }, async () => {
     const BOUND_MS = 1500;
     {

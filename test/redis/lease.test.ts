@@ -36,6 +36,38 @@ describe("RedisExecutor's lease", { skip: skipReason }, () => {
     }
   });
 
+  it('found gone at a renewal (evicted, or lost with a restart or a failover), its sent Futures go RUNNING', async () => {
+    const q = uniqueQueue('lease-lost');
+    const file = tmpFile();
+    const jobs = new Queue(q, { connection: { url: REDIS_URL } });
+    const redis = new Redis(REDIS_URL);
+    const ex = new RedisExecutor({ connection: REDIS_URL, queue: q, key: KEY, leaseMs: 3000 });
+    let w: RedisWorker | undefined;
+    try {
+      const f = ex.submit(redisTasks.note, file, 'ran', 0);
+      const key = leaseKey('bull', q, executorOf(f.jobId));
+      await until(async () => (await jobs.getJob(f.jobId)) !== undefined, 'the job to reach Redis');
+      assert.equal(f.state, 'PENDING');
+      // Redis loses the key while the executor's clock says it lives: from now on a worker
+      // holding the job goes on without a word, so the Future may be running.
+      await redis.del(key);
+      // The next renewal (a second at most) finds it gone. No worker serves the queue, and
+      // the executor's own clock never lapses (renewed every second): only that can do it.
+      await until(() => f.state === 'RUNNING', 'the Future to go RUNNING (it stayed PENDING though its job may have started)', 10_000);
+      assert.equal(await redis.exists(key), 1, 'renewed');
+      assert.equal(f.cancel(), false);
+      w = await RedisWorker.start({ connection: REDIS_URL, queue: q, key: KEY, tasks: [REDIS_TASKS_JS], pool: 'async', workers: 1 });
+      await f;
+      assert.equal(marks(file).length, 1);
+    } finally {
+      await ex.shutdown({ cancelFutures: true });
+      await w?.close();
+      await jobs.close();
+      redis.disconnect();
+      await obliterate(q);
+    }
+  });
+
   it('gone with a clean shutdown, it lets a worker holding a job of that executor go on at once, not after the TTL', async () => {
     const q = uniqueQueue('lease-gone');
     const file = tmpFile();

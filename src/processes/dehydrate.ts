@@ -70,8 +70,9 @@ export function dehydrate(args: readonly unknown[]): { args: unknown[]; attach(c
         for (const value of pending) relay.post(value);
         peer._rebind(relay);
       }
-      let pidGone: (() => boolean) | undefined;
-      const childGone = (): boolean => !child.connected || (pidGone ??= goneCheck(child.pid!))();
+      // Its start time read now, while it lives: read after its death, a reused pid would pass for it.
+      const pidGone = relays.length > 0 ? goneCheck(child.pid!) : () => true;
+      const childGone = (): boolean => !child.connected || pidGone();
       for (const { id, endpoint } of relays) {
         let seq = 0;
         endpoint.listen(

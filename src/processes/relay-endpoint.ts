@@ -100,12 +100,14 @@ export class RelayEndpoint implements Endpoint {
   #spinScheduled = false;
   #score = SPIN_STEPS / 2;
   #timer: ReturnType<typeof setTimeout> | undefined;
-  #peerGone: (() => boolean) | undefined;
+  /** Whether the other process is gone, by its start time read when this end was made (a pid may come again). */
+  readonly #peerGone: () => boolean;
 
   constructor(io: RelayIO, id: number, rings: RelayRings | undefined) {
     this.#io = io;
     this.#id = id;
     this.#rings = rings;
+    this.#peerGone = goneCheck(io.peerPid);
   }
 
   post(value: unknown): void {
@@ -132,7 +134,7 @@ export class RelayEndpoint implements Endpoint {
    * True once the other end will map nothing more this end sent: its end closed (what
    * it received before, it mapped as it arrived), or its process is gone.
    */
-  readonly #receiverGone = (): boolean => this.#ended || !this.#io.connected() || (this.#peerGone ??= goneCheck(this.#io.peerPid))();
+  readonly #receiverGone = (): boolean => this.#ended || !this.#io.connected() || this.#peerGone();
 
   close(): void {
     if (this.#io.connected()) this.#io.send({ $concurPipe: this.#id, seq: (this.#outSeq = nextSeq(this.#outSeq)), close: true });

@@ -4,7 +4,7 @@
  * prototype. Each class registers here under a stable name, every instance carries
  * that name, and `reviveShared` gives a clone its methods back.
  */
-import { isViewRef, openView, type ViewRef } from './shm.js';
+import { acknowledgeMapped, isViewRef, MAPPED_FIELD, openView, type ViewRef } from './shm.js';
 import { addView, isView } from './views.js';
 
 export { dataOf, sendingData, withoutViews } from './views.js';
@@ -29,10 +29,15 @@ export function reviveShared<T>(value: T): T {
   if (typeof kind !== 'string') return value;
   const cls = classes.get(kind);
   const fresh = cls !== undefined && Object.getPrototypeOf(value) !== cls.prototype;
+  let mapped: unknown;
   if (fresh) {
     Object.setPrototypeOf(value, cls.prototype);
     // From another process, its memory comes as references to map (shm-crossing.ts).
     const fields = value as Record<string, unknown>;
+    if (MAPPED_FIELD in fields) {
+      mapped = fields[MAPPED_FIELD];
+      delete fields[MAPPED_FIELD];
+    }
     for (const k of Object.keys(fields)) if (isViewRef(fields[k])) fields[k] = openView(fields[k] as ViewRef);
   }
   const fields = value as Record<string, unknown>;
@@ -41,6 +46,8 @@ export function reviveShared<T>(value: T): T {
     const revived = reviveShared(v);
     if (revived !== v) fields[k] = revived;
   }
+  // Everything in it mapped (its fields' primitives too): its sender may let go.
+  if (mapped !== undefined) acknowledgeMapped(mapped);
   if (fresh) for (const hook of revivalHooks) hook(value as object, kind);
   return viewOf(value);
 }

@@ -9,11 +9,15 @@
  *   Lock { _state: Int32Array over a region }  ─ toSharedMemory ─►  { kind brand, _state: ViewRef }
  *        ─ IPC (v8 serialization) ─►  reviveShared: prototype back, ViewRef ─ openView ─► Int32Array
  *
- * Down a Pipe, each ViewRef is also counted in its region's header (+1 here, -1 where it
- * is mapped), and this process keeps the region open until the count is back to 0.
+ * Down a Pipe, the form also carries a word of this process's memory that the receiver
+ * sets once it has mapped everything (MAPPED_FIELD), and this process keeps the regions
+ * open until it does:
+ *
+ *   send: form + $mapped ─► pending { word, regions } ─── sweep / exit: word set? ─► let go
+ *   arrive: reviveShared maps every region, then the word ─► store 1, wake
  */
 import { isShared, kindOf } from './shared.js';
-import { futexWait, futexWaitAsync, isViewRef, native, nativeMissing, REGION_HEADER_BYTES, UNMAPPED_CROSSINGS, viewRef, type ViewRef } from './shm.js';
+import { futexWait, futexWaitAsync, MAPPED_FIELD, native, nativeMissing, sharedWords, viewRef, type ViewRef } from './shm.js';
 
 /** The kinds that cross into processes as shared memory where the native part is loaded. */
 export const IN_MEMORY: ReadonlySet<string> = new Set(['Lock', 'RLock', 'Semaphore', 'BoundedSemaphore', 'Event', 'Value', 'SharedArray', 'SharedQueue', 'Condition', 'Barrier']);
@@ -43,14 +47,14 @@ export function _crossAsProxies(on: boolean): void {
 /**
  * A crossing down a Pipe into another process. Nothing keeps a Pipe's message alive on
  * its way (a Process's or a pool task's arguments are kept by their sender), and the
- * sender may drop the primitive, or return and exit, at once: so each region the
- * crossing refers to is counted in its header (shm.ts) and kept open here until the
- * receiver has mapped it, which it does as the message arrives (see pipe.ts).
+ * sender may drop the primitive, or return and exit, at once: so the crossing carries a
+ * word of this process's own the receiver sets once it has mapped the primitive, which it
+ * does as the message arrives (see pipe.ts), and its regions are kept open here until then.
  */
 export interface PipeCrossing {
   /** True once the receiver will never map anything more: its process, or its end of the Pipe, is gone. */
   readonly receiverGone: () => boolean;
-  /** How many references to regions this crossing counted (toSharedMemory adds them up). */
+  /** How many crossings this send asked to be told of (toSharedMemory adds them up). */
   counted: number;
 }
 
@@ -59,33 +63,28 @@ export interface PipeCrossing {
  * with each typed array replaced by where to map it. Undefined when it cannot (its kind
  * stays a proxy, the native part is missing, or its memory is not in a region); the
  * first such primitive without the native part says why, once. A crossing down a Pipe
- * (`pipe`) is counted until its receiver has mapped it.
+ * (`pipe`) is kept here until its receiver says it has mapped it.
  */
 export function toSharedMemory(value: object, pipe?: PipeCrossing): object | undefined {
   const refs: Array<[ViewRef, SharedArrayBuffer]> = [];
-  const out = crossingForm(value, refs);
-  // Counted only once the whole value can cross: a count nobody will take off would hold the region for nothing.
-  if (out !== undefined && pipe !== undefined) {
-    for (const [ref, buffer] of refs) {
-      ref.ack = true;
-      hold(ref.ino, buffer, pipe.receiverGone);
-      pipe.counted++;
-    }
+  const out = crossingForm(value, refs) as Record<string, unknown> | undefined;
+  // A form relayed through this process keeps its sender's word: the sender is the one to tell.
+  if (out !== undefined && pipe !== undefined && refs.length > 0 && !(MAPPED_FIELD in out)) {
+    const word = sharedWords(1);
+    out[MAPPED_FIELD] = viewRef(word);
+    keepUntilMapped(word, refs.map(([, buffer]) => buffer), pipe.receiverGone);
+    pipe.counted++;
   }
   return out;
 }
 
 /**
- * True when `form` (what a primitive crosses as) holds a reference whose mapping a sender
- * waits for: one counted here, or by the process this one hands it on for (a Pipe end
- * relayed through this process).
+ * True when `form` (what a primitive crosses as) asks its receiver to tell a sender it has
+ * mapped it: one made here, or by the process this one hands it on for (a Pipe end relayed
+ * through this process).
  */
 export function carriesCount(form: unknown): boolean {
-  if (form === null || typeof form !== 'object') return false;
-  if (isViewRef(form)) return form.ack === true;
-  if (!isShared(form)) return false;
-  for (const v of Object.values(form)) if (carriesCount(v)) return true;
-  return false;
+  return isShared(form) && MAPPED_FIELD in (form as object);
 }
 
 function crossingForm(value: object, refs: Array<[ViewRef, SharedArrayBuffer]>): object | undefined {
@@ -130,36 +129,33 @@ const mappedWaitMs = Number(process.env.CONCUR_TEST_MAPPED_WAIT_MS) > 0 ? Number
 /**
  * How long a living process keeps a region for a receiver that is still there but has
  * not mapped it: its event loop blocked that long, or the message waiting for a Pipe end
- * that was never made. The memory is all it costs, so long; but not for ever, as one
- * count left by a receiver that took a region's first message and not its second would.
+ * that was never made. The memory is all it costs, so long; but not for ever.
  */
 const HOLD_MS = 10 * 60_000;
-/** How often a wait for a mapping re-checks whether its receivers are gone (a wake-up comes at once). */
+/** How often what was mapped is let go, and a wait for a mapping re-checks whether its receiver is gone (a wake-up comes at once). */
 const RECHECK_MS = 250;
 
-/** A region counted in crossings down Pipes, kept open here until its count is back to 0. */
-interface Held {
-  /** Strongly held: while it lives, so does this process's descriptor of the region, which the receiver opens. */
-  readonly buffer: SharedArrayBuffer;
-  readonly count: Int32Array;
-  readonly receivers: Set<() => boolean>;
-  until: number;
+/** A crossing down a Pipe whose receiver has not said yet that it mapped it. */
+interface Pending {
+  /** Set to 1 by the receiver (shm.ts acknowledgeMapped). */
+  readonly word: Int32Array;
+  /** Strongly held: while they live, so do this process's descriptors of the regions, which the receiver opens. */
+  readonly buffers: SharedArrayBuffer[];
+  readonly receiverGone: () => boolean;
+  readonly until: number;
 }
 
-/** By inode: one region may have several buffers here (each mapping of a received one). */
-const held = new Map<number, Held>();
+const pending = new Set<Pending>();
+let sweeper: ReturnType<typeof setInterval> | undefined;
 let exitHooked = false;
 
-function hold(ino: number, buffer: SharedArrayBuffer, receiverGone: () => boolean): void {
-  let h = held.get(ino);
-  const watched = h !== undefined;
-  h ??= { buffer, count: new Int32Array(buffer, 0, REGION_HEADER_BYTES / 4), receivers: new Set(), until: 0 };
-  Atomics.add(h.count, UNMAPPED_CROSSINGS, 1);
-  h.receivers.add(receiverGone);
-  h.until = performance.now() + HOLD_MS;
-  if (!watched) {
-    held.set(ino, h);
-    void watch(ino, h);
+function keepUntilMapped(word: Int32Array, buffers: SharedArrayBuffer[], receiverGone: () => boolean): void {
+  pending.add({ word, buffers, receiverGone, until: performance.now() + HOLD_MS });
+  // A sweep now and then lets go of what was mapped: memory is all a late one costs, and
+  // a wait per crossing would take one of the waiter threads that acquire() shares.
+  if (sweeper === undefined) {
+    sweeper = setInterval(sweep, RECHECK_MS);
+    sweeper.unref();
   }
   if (!exitHooked) {
     exitHooked = true;
@@ -167,35 +163,28 @@ function hold(ino: number, buffer: SharedArrayBuffer, receiverGone: () => boolea
   }
 }
 
-/** True when `h` needs keeping no longer: mapped by all, or by all it will ever be. */
-function settled(h: Held): boolean {
-  if (Atomics.load(h.count, UNMAPPED_CROSSINGS) <= 0) return true;
-  for (const gone of h.receivers) if (!gone()) return false;
-  return true;
-}
+/** True when `p` needs keeping no longer: mapped, or its receiver gone. */
+const settled = (p: Pending): boolean => Atomics.load(p.word, 0) !== 0 || p.receiverGone();
 
-/** Keeps `h` until it is settled or its time is up; the wait on its count keeps no program alive (shm.cc). */
-async function watch(ino: number, h: Held): Promise<void> {
-  for (;;) {
-    const n = Atomics.load(h.count, UNMAPPED_CROSSINGS);
-    if (settled(h) || performance.now() >= h.until) {
-      held.delete(ino);
-      return;
-    }
-    await futexWaitAsync(h.count, UNMAPPED_CROSSINGS, n, RECHECK_MS);
+function sweep(): void {
+  const now = performance.now();
+  for (const p of pending) if (settled(p) || now >= p.until) pending.delete(p);
+  if (pending.size === 0 && sweeper !== undefined) {
+    clearInterval(sweeper);
+    sweeper = undefined;
   }
 }
 
 let exitDeadline: number | undefined;
 
-/** On exit, before this process's descriptors close: each region sent is mapped, its receivers gone, or the bound passed. */
+/** On exit, before this process's descriptors close: each crossing sent is mapped, its receiver gone, or the bound passed. */
 function waitAtExit(): void {
   const until = (exitDeadline ??= performance.now() + mappedWaitMs);
-  for (const h of held.values()) {
-    for (let n = Atomics.load(h.count, UNMAPPED_CROSSINGS); !settled(h); n = Atomics.load(h.count, UNMAPPED_CROSSINGS)) {
+  for (const p of pending) {
+    while (!settled(p)) {
       const left = until - performance.now();
       if (left <= 0) return;
-      futexWait(h.count, UNMAPPED_CROSSINGS, n, Math.min(left, RECHECK_MS));
+      futexWait(p.word, 0, 0, Math.min(left, RECHECK_MS));
     }
   }
 }
@@ -206,16 +195,17 @@ function waitAtExit(): void {
  * is shared with the exit's own wait, which then has nothing left to do.
  */
 export async function crossingsMapped(): Promise<void> {
-  if (held.size === 0) return;
+  sweep();
+  if (pending.size === 0) return;
   const until = (exitDeadline ??= performance.now() + mappedWaitMs);
-  // Waits on the counts keep no program alive by themselves; this one must.
+  // Waits on the words keep no program alive by themselves; this one must.
   const alive = setInterval(() => undefined, RECHECK_MS);
   try {
-    for (const h of held.values()) {
-      for (let n = Atomics.load(h.count, UNMAPPED_CROSSINGS); !settled(h); n = Atomics.load(h.count, UNMAPPED_CROSSINGS)) {
+    for (const p of pending) {
+      while (!settled(p)) {
         const left = until - performance.now();
         if (left <= 0) return;
-        await futexWaitAsync(h.count, UNMAPPED_CROSSINGS, n, Math.min(left, RECHECK_MS));
+        await futexWaitAsync(p.word, 0, 0, Math.min(left, RECHECK_MS));
       }
     }
   } finally {

@@ -2,7 +2,7 @@
  * Memory every process of a concur program can map, and waits that sleep on it in the
  * kernel (src/native/shm.cc does the system calls; this is the rest).
  *
- *   new Lock() ─ allocWords ─► slab (a memfd region, 1 MiB, bump-allocated per thread after its 8-byte header)
+ *   new Lock() ─ allocWords ─► slab (a memfd region, 1 MiB, bump-allocated per thread)
  *        │                         │ crosses into a child process as {pid, fd, inode, size, offset}
  *        ▼                         ▼
  *   waitSync / waitAsync ─► futex on the word  ◄── wake from any thread of any process
@@ -59,15 +59,6 @@ function load(): Native | undefined {
 /** The addon, or undefined where shared memory between processes is not available. */
 export const native: Native | undefined = load();
 
-/**
- * Every region begins with this many bytes that no primitive is carved from. Word 0
- * counts the references to the region sent down a Pipe that their receiver has not
- * mapped yet: the sender keeps the region open while it is above 0 (shm-crossing.ts).
- */
-export const REGION_HEADER_BYTES = 8;
-/** The index of that word in an Int32Array over the whole region. */
-export const UNMAPPED_CROSSINGS = 0;
-
 const SLAB_BYTES = 1 << 20;
 /** A request at least this large gets a region of its own rather than a slab's room. */
 const OWN_REGION_BYTES = SLAB_BYTES / 8;
@@ -83,16 +74,16 @@ let used = 0;
 export function allocShared(bytes: number): { buffer: SharedArrayBuffer; byteOffset: number } {
   if (native === undefined) return { buffer: new SharedArrayBuffer(bytes), byteOffset: 0 };
   if (bytes >= OWN_REGION_BYTES) {
-    const buffer = native.createRegion(Math.ceil((REGION_HEADER_BYTES + bytes) / PAGE) * PAGE);
+    const buffer = native.createRegion(Math.max(PAGE, Math.ceil(bytes / PAGE) * PAGE));
     regionCache.set(buffer, true);
-    return { buffer, byteOffset: REGION_HEADER_BYTES };
+    return { buffer, byteOffset: 0 };
   }
   const size = Math.max(8, Math.ceil(bytes / 8) * 8);
   if (slab === undefined || used + size > SLAB_BYTES) {
     // The old slab lives on while any primitive in it does.
     slab = native.createRegion(SLAB_BYTES);
     regionCache.set(slab, true);
-    used = REGION_HEADER_BYTES;
+    used = 0;
   }
   const byteOffset = used;
   used += size;
@@ -124,8 +115,6 @@ export interface ViewRef {
   size: number;
   byteOffset: number;
   length: number;
-  /** Counted in the region's header (a Pipe's crossing): the receiver that maps it counts it off. */
-  ack?: boolean;
 }
 
 const VIEWS: Record<string, new (b: SharedArrayBuffer, offset: number, length: number) => ArrayBufferView> = {
@@ -178,26 +167,30 @@ export function openView(ref: ViewRef): ArrayBufferView {
     );
   }
   regionCache.set(buffer, true);
-  if (ref.ack === true) countOff(buffer);
   return new VIEWS[ref.$shmView]!(buffer, ref.byteOffset, ref.length);
 }
 
 /**
- * Tells the sender of a counted crossing that its region is mapped here, waking it at
- * the last one. Never below 0: an acknowledgement nobody counted (a peer that lies)
- * changes nothing, rather than making a later crossing look mapped before it is.
+ * The field of a primitive's crossing form (a Pipe message's) holding a word of its
+ * sender's memory, which the receiver sets once it has mapped the rest (shm-crossing.ts).
  */
-function countOff(buffer: SharedArrayBuffer): void {
-  if (buffer.byteLength < REGION_HEADER_BYTES) return;
-  const count = new Int32Array(buffer, 0, REGION_HEADER_BYTES / 4);
-  for (let n = Atomics.load(count, UNMAPPED_CROSSINGS); n > 0; ) {
-    const was = Atomics.compareExchange(count, UNMAPPED_CROSSINGS, n, n - 1);
-    if (was === n) {
-      if (n === 1) native!.wake(buffer, UNMAPPED_CROSSINGS * 4, 0x7fffffff);
-      return;
-    }
-    n = was;
+export const MAPPED_FIELD = '$mapped';
+
+/**
+ * Tells a sender that this process has mapped what it sent: sets the word `ref` stands
+ * for and wakes the sender. What cannot be mapped (the sender is gone) needs no word.
+ */
+export function acknowledgeMapped(ref: unknown): void {
+  if (!isViewRef(ref)) return;
+  let word: ArrayBufferView;
+  try {
+    word = openView(ref);
+  } catch {
+    return;
   }
+  if (!(word instanceof Int32Array) || word.length !== 1) return; // a peer that lies: nothing to tell
+  Atomics.store(word, 0, 1);
+  futexWake(word, 0, 1);
 }
 
 /** Waits in the kernel while the word at view[index] holds `expected`: 0 woken, 1 it did not hold it, 2 timed out. */

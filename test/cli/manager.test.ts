@@ -5,11 +5,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Manager } from '../../src/index.js';
 import { start } from './run-concur.js';
+import { real } from '../fixtures/source.js';
 
-const types = fileURLToPath(new URL('../fixtures/cli-manager-types.mjs', import.meta.url));
+const types = real(new URL('../fixtures/cli-manager-types.mjs', import.meta.url));
 
 describe('concur manager', () => {
   it('serves on TCP until SIGTERM; clients connect, make objects and registered types', { timeout: 60_000 }, async () => {

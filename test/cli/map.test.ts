@@ -5,9 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
+import { real } from '../fixtures/source.js';
 
 const bin = fileURLToPath(new URL('../../bin/concur.js', import.meta.url));
-const tasks = fileURLToPath(new URL('../fixtures/cli-user-tasks.mjs', import.meta.url));
+const tasks = real(new URL('../fixtures/cli-user-tasks.mjs', import.meta.url));
 
 /** Runs the command as a user would: a process, real files; resolves even when it fails. */
 function concur(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {

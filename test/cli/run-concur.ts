@@ -4,11 +4,12 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { real } from '../fixtures/source.js';
 
 export { alive, childrenOf } from '../fixtures/procs.js';
 
 export const bin = fileURLToPath(new URL('../../bin/concur.js', import.meta.url));
-export const hostile = fileURLToPath(new URL('../fixtures/cli-hostile-tasks.mjs', import.meta.url));
+export const hostile = real(new URL('../fixtures/cli-hostile-tasks.mjs', import.meta.url));
 
 /** How a run ended and what it printed. */
 export interface Ran {

@@ -4,8 +4,9 @@ import { describe, it, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { AsyncExecutor, Future, ThreadPoolExecutor } from '../../src/index.js';
 import { tasks } from '../fixtures/tasks.js';
+import { own, TSX } from '../fixtures/source.js';
 
-const program = fileURLToPath(new URL('../fixtures/failing-callbacks.ts', import.meta.url));
+const program = fileURLToPath(new URL(own('../fixtures/failing-callbacks.ts'), import.meta.url));
 
 /** Collects console.error lines; `next()` resolves with the next one logged. */
 function captureErrors(t: TestContext): { lines: string[]; next: () => Promise<string> } {
@@ -32,7 +33,7 @@ function nextUnhandled(t: TestContext): Promise<unknown> {
 describe('failing done callbacks', () => {
   for (const kind of ['async', 'thread'] as const) {
     it(`a program whose async and sync callbacks fail logs them and runs to its end (${kind})`, { timeout: 90_000 }, () => {
-      const r = spawnSync(process.execPath, ['--import', 'tsx', program, kind], { encoding: 'utf8', timeout: 80_000 });
+      const r = spawnSync(process.execPath, [...TSX, program, kind], { encoding: 'utf8', timeout: 80_000 });
       assert.equal(r.status, 0, `exit ${r.status} ${r.signal ?? ''}\n${r.stderr}`);
       assert.equal(r.stdout, 'carried on: 4 third callback ran\n');
       // One line per failing callback, each naming the task and the error, never the Future's internals.

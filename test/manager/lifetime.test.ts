@@ -10,6 +10,7 @@ import { managerTasks } from '../fixtures/manager-tasks.js';
 import { runNode } from '../fixtures/run-node.js';
 import { callManaged } from '../../src/manager/proxies.js';
 import { toProxy } from '../../src/proxy/proxies.js';
+import { own, TSX } from '../fixtures/source.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -243,8 +244,8 @@ describe('manager lifetime', () => {
   });
 
   it('a program that never shuts its manager down still ends, and its server with it', { timeout: 60_000 }, async () => {
-    const program = new URL('../fixtures/manager-program.ts', import.meta.url).pathname;
-    const run = await runNode(['--import', 'tsx', program], { timeoutMs: 50_000 });
+    const program = new URL(own('../fixtures/manager-program.ts'), import.meta.url).pathname;
+    const run = await runNode([...TSX, program], { timeoutMs: 50_000 });
     assert.equal(run.timedOut, false, 'the program ended by itself');
     assert.equal(run.code, 0, run.stderr);
     const pid = Number(/^server (\d+) says a = 1$/m.exec(run.stdout)?.[1]);

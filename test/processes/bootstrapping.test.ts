@@ -4,6 +4,7 @@ import { it } from 'node:test';
 import { ProcessPoolExecutor } from '../../src/index.js';
 import { topLevelPool } from '../fixtures/top-level-pool.js';
 import { describeRun, runProgram } from './run-program.js';
+import { EXT_PATTERN } from '../fixtures/source.js';
 
 const GUARD = /Guard the program's main code with `if \(isMain\(\)\) \{ \.\.\. \}`/;
 const HARD_TIMEOUT = 60_000;
@@ -27,7 +28,7 @@ it('an unguarded top-level ProcessPoolExecutor.map fails the Future in the paren
   assert.deepEqual(run.leftovers, [], why);
   assert.equal(run.code, 1, why);
   // The Future of the task whose module could not load fails with that error; the others with BrokenExecutorError.
-  assert.match(run.stderr, /TaskLoadError\]?: cannot load task module .*unguarded-pool\.ts: An attempt has been made to start a new worker process before the current process has finished its bootstrapping phase/, why);
+  assert.match(run.stderr, new RegExp(`TaskLoadError\\]?: cannot load task module .*unguarded-pool${EXT_PATTERN}: An attempt has been made to start a new worker process before the current process has finished its bootstrapping phase`), why);
   assert.match(run.stderr, GUARD, why);
 });
 
@@ -38,7 +39,7 @@ it('a process-pool worker that loads, after others, a module starting a Process 
   assert.deepEqual(run.leftovers, [], why);
   assert.equal(run.code, 0, why);
   assert.match(run.stdout, /^first 2$/m, why);
-  assert.match(run.stdout, /^second TaskLoadError: cannot load task module .*starts-on-import\.ts: An attempt has been made to start a new process before the current process has finished its bootstrapping phase/m, why);
+  assert.match(run.stdout, new RegExp(`^second TaskLoadError: cannot load task module .*starts-on-import${EXT_PATTERN}: An attempt has been made to start a new process before the current process has finished its bootstrapping phase`, 'm'), why);
   assert.match(run.stdout, GUARD, why);
 });
 

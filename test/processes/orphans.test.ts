@@ -7,11 +7,12 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { it } from 'node:test';
 import { alive } from '../fixtures/procs.js';
+import { own, TSX } from '../fixtures/source.js';
 
 it('when a parent is SIGKILLed, its pool workers and Processes all exit within 2 s', async () => {
-  const fixture = fileURLToPath(new URL('../fixtures/orphan-parent.ts', import.meta.url));
+  const fixture = fileURLToPath(new URL(own('../fixtures/orphan-parent.ts'), import.meta.url));
   const pidFile = join(mkdtempSync(join(tmpdir(), 'concur-orphans-')), 'pids');
-  const parent = spawn(process.execPath, ['--import', 'tsx', fixture, pidFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const parent = spawn(process.execPath, [...TSX, fixture, pidFile], { stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: parent.stdout! }).once('line', resolve);
     parent.once('exit', (code) => reject(new Error(`the parent exited early with ${code}`)));

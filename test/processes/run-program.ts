@@ -3,6 +3,7 @@
 import { fileURLToPath } from 'node:url';
 import { groupMembers } from '../fixtures/procs.js';
 import { startNode } from '../fixtures/run-node.js';
+import { own, TSX } from '../fixtures/source.js';
 
 /** How a program run ended. */
 export interface ProgramRun {
@@ -26,10 +27,10 @@ function killGroup(pgid: number): void {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Runs test/fixtures/`fixture` under tsx with `env` added; kills its whole group at `timeoutMs`. */
+/** Runs test/fixtures/`fixture` (under tsx, or its mirror: see source.ts) with `env` added; kills its whole group at `timeoutMs`. */
 export async function runProgram(fixture: string, env: Record<string, string>, timeoutMs: number): Promise<ProgramRun> {
-  const path = fileURLToPath(new URL(`../fixtures/${fixture}`, import.meta.url));
-  const started = startNode(['--import', 'tsx', path], { env: { ...process.env, ...env }, timeoutMs });
+  const path = fileURLToPath(new URL(own(`../fixtures/${fixture}`), import.meta.url));
+  const started = startNode([...TSX, path], { env: { ...process.env, ...env }, timeoutMs });
   const pgid = started.pid; // its own group: whatever it starts can be found, and killed
   const { code, signal } = await started.exited;
   // Its children watch it and end with it: give them a moment, bounded, then look.

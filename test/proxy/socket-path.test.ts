@@ -9,11 +9,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { socketPathIn, SOCKET_PATH_MAX } from '../../src/proxy/owner.js';
 import { _crossAsProxies } from '../../src/sync/shm-crossing.js';
+import { own, TSX } from '../fixtures/source.js';
 
 // This file tests the owner-served proxy: its primitives cross as proxies even where they could cross as memory.
 _crossAsProxies(true);
 
-const fixture = fileURLToPath(new URL('../fixtures/proxy-long-tmpdir.ts', import.meta.url));
+const fixture = fileURLToPath(new URL(own('../fixtures/proxy-long-tmpdir.ts'), import.meta.url));
 
 describe("the broker's socket path", () => {
   it('with a 100-character TMPDIR it listens on a path that fits, in an owner-only directory, and leaves nothing behind', { timeout: 60_000 }, async () => {
@@ -22,7 +23,7 @@ describe("the broker's socket path", () => {
     mkdirSync(long);
     assert.equal(long.length, 100);
     try {
-      const child = spawn(process.execPath, ['--import', 'tsx', fixture], { env: { ...process.env, TMPDIR: long }, stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, [...TSX, fixture], { env: { ...process.env, TMPDIR: long }, stdio: ['ignore', 'pipe', 'inherit'] });
       let out = '';
       child.stdout!.on('data', (b: Buffer) => (out += b));
       const code = await new Promise<number | null>((resolve) => {

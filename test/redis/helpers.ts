@@ -7,12 +7,14 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { after, before, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { RedisWorker } from '../../src/redis/index.js';
+import { REPO } from '../fixtures/run-node.js';
+import { own, real } from '../fixtures/source.js';
 
 /** The Redis the tests use. */
 export const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
@@ -21,8 +23,14 @@ export const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 export const KEY = 'test-key-0123456789abcdef';
 
 /** The fixture task module, as a worker is given it. */
-export const FIXTURE_TASKS = fileURLToPath(new URL('../fixtures/tasks.ts', import.meta.url));
-export const REDIS_TASKS_JS = fileURLToPath(new URL('../fixtures/redis-tasks.mjs', import.meta.url));
+export const FIXTURE_TASKS = fileURLToPath(new URL(own('../fixtures/tasks.ts'), import.meta.url));
+/** The fixture's path in the package, by which jobs and errors name it (its mirror's, from scripts/run-tests.mjs). */
+export const FIXTURE_TASKS_NAME = relative(REPO, FIXTURE_TASKS);
+/** The compiled task module, as a worker is given it. */
+export const REDIS_TASKS_JS = real(new URL('../fixtures/redis-tasks.mjs', import.meta.url));
+
+/** `text` as a regular expression that matches it literally. */
+export const literally = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 async function ping(): Promise<boolean> {
   const client = new Redis(REDIS_URL, { lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 0, retryStrategy: () => null });

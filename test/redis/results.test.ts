@@ -6,7 +6,7 @@ import { CancelledError, TimeoutError } from '../../src/index.js';
 import { RedisExecutor, RedisWorker } from '../../src/redis/index.js';
 import { PaymentError, tasks } from '../fixtures/tasks.js';
 import { redisTasks } from '../fixtures/redis-tasks.mjs';
-import { servedQueue, KEY, marks, obliterate, REDIS_TASKS_JS, REDIS_URL, skipReason, tmpFile, until } from './helpers.js';
+import { FIXTURE_TASKS_NAME, literally, servedQueue, KEY, marks, obliterate, REDIS_TASKS_JS, REDIS_URL, skipReason, tmpFile, until } from './helpers.js';
 
 describe('RedisExecutor results', { skip: skipReason }, () => {
   const { queue, worker } = servedQueue('results');
@@ -135,7 +135,7 @@ describe('RedisExecutor results', { skip: skipReason }, () => {
     await ex.submit(tasks.inc, 1);
     const err = await ex.submitWith({ timeout: 100 }, tasks.spin).exception();
     assert.ok(err instanceof TimeoutError, String(err));
-    assert.match(err.message, new RegExp(`task spin \\(test/fixtures/tasks.ts\\) on worker ${worker().name.replace(/[.:]/g, '\\$&')} timed out after 100 ms`));
+    assert.match(err.message, new RegExp(`task spin \\(${literally(FIXTURE_TASKS_NAME)}\\) on worker ${worker().name.replace(/[.:]/g, '\\$&')} timed out after 100 ms`));
     const s = ex.stats();
     assert.equal(s.completed, 1);
     assert.equal(s.failed, 1);

@@ -13,7 +13,7 @@ import { redisTasks } from '../fixtures/redis-tasks.mjs';
 import { REPO } from '../fixtures/run-node.js';
 import type { PortableTask } from '../../src/redis/names.js';
 import { FORMAT, makeJob } from '../../src/redis/wire.js';
-import { FIXTURE_TASKS, KEY, obliterate, REDIS_TASKS_JS, REDIS_URL, skipReason, uniqueQueue } from './helpers.js';
+import { FIXTURE_TASKS, FIXTURE_TASKS_NAME, KEY, literally, obliterate, REDIS_TASKS_JS, REDIS_URL, skipReason, uniqueQueue } from './helpers.js';
 
 const marksFile = (): string => join(mkdtempSync(join(tmpdir(), 'concur-redis-')), 'marks');
 const marks = (file: string): string[] => {
@@ -101,7 +101,7 @@ describe('Redis trust: signed jobs, versions, proxies, task names', { skip: skip
       await using ex = new RedisExecutor({ connection: REDIS_URL, queue: other, key: KEY });
       const err = (await ex.submit(tasks.add, 1, 2).exception()) as Error;
       assert.equal(err.name, 'TaskNotFoundError');
-      assert.match(err.message, /worker lonely-worker does not serve task add from test\/fixtures\/tasks.ts \(package concur\): its task modules are test\/fixtures\/redis-tasks.mjs/);
+      assert.match(err.message, new RegExp(`worker lonely-worker does not serve task add from ${literally(FIXTURE_TASKS_NAME)} \\(package concur\\): its task modules are test/fixtures/redis-tasks\\.mjs`));
     } finally {
       await only.close();
       await obliterate(other);

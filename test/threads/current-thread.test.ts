@@ -7,11 +7,12 @@ import { describe, it } from 'node:test';
 import { threadId } from 'node:worker_threads';
 import { currentThread, Pipe, ProcessPoolExecutor, sleepSync, Thread, ThreadPoolExecutor, type ThreadInfo } from '../../src/index.js';
 import { threadTasks } from '../fixtures/thread-tasks.js';
+import { own, TSX } from '../fixtures/source.js';
 
 /** Runs the fixture until both streams show every line the spinning thread printed, then kills it. */
 function printedWhileSpinning(mode: 'free' | 'blocked'): Promise<{ stdout: string; stderr: string }> {
-  const file = fileURLToPath(new URL('../fixtures/thread-print.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', file, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const file = fileURLToPath(new URL(own('../fixtures/thread-print.ts'), import.meta.url));
+  const child = spawn(process.execPath, [...TSX, file, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   return new Promise((resolve, reject) => {

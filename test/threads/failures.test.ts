@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { BrokenExecutorError, ThreadPoolExecutor, TimeoutError, WorkerCrashedError } from '../../src/index.js';
 import { broken } from '../fixtures/broken-tasks.js';
 import { tasks } from '../fixtures/tasks.js';
+import { EXT_PATTERN } from '../fixtures/source.js';
 
 const flag = (n = 2): Int32Array => new Int32Array(new SharedArrayBuffer(4 * n));
 
@@ -139,7 +140,7 @@ describe('ThreadPoolExecutor failures', () => {
     const pool = new ThreadPoolExecutor({ maxWorkers: 2 });
     const first = pool.submit(broken.work, 1);
     const err = await first.exception();
-    assert.match(String((err as Error).message), /cannot load task module .*broken-tasks\.ts: this module cannot load in a worker/);
+    assert.match(String((err as Error).message), new RegExp(`cannot load task module .*broken-tasks${EXT_PATTERN}: this module cannot load in a worker`));
     const later = pool.submit(tasks.inc, 1);
     const laterErr = await later.exception();
     assert.ok(laterErr instanceof BrokenExecutorError);

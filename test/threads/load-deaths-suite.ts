@@ -9,6 +9,7 @@ import { BrokenExecutorError, type ProcessPoolExecutor, type ThreadPoolExecutor 
 import { diesOnImport } from '../fixtures/dies-on-import.js';
 import { exitsOnImport } from '../fixtures/exits-on-import.js';
 import { tasks } from '../fixtures/tasks.js';
+import { EXT_PATTERN } from '../fixtures/source.js';
 
 type Pool = ThreadPoolExecutor | ProcessPoolExecutor;
 type Options = { maxWorkers: number; env?: NodeJS.ProcessEnv };
@@ -37,7 +38,7 @@ export function loadDeathsSuite(name: string, kind: string, make: (options: Opti
       const crashes = countCrashes(pool);
       const err = await pool.submit(exitsOnImport.neverRuns).exception();
       assert.ok(err instanceof BrokenExecutorError, `got ${String(err)}`);
-      assert.match(err.message, new RegExp(`worker ${kind}.*exited with code 7 while loading task module .*exits-on-import\\.ts`));
+      assert.match(err.message, new RegExp(`worker ${kind}.*exited with code 7 while loading task module .*exits-on-import${EXT_PATTERN}`));
       assert.match(err.message, /3 in a row/);
       assert.equal(crashes.n, 3, 'exactly three workers started and died');
       const later = await pool.submit(tasks.inc, 1).exception();

@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { own, TSX } from '../fixtures/source.js';
 
-const fixture = fileURLToPath(new URL('../fixtures/malloc-faults.ts', import.meta.url));
+const fixture = fileURLToPath(new URL(own('../fixtures/malloc-faults.ts'), import.meta.url));
 const glibc = (process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header?.glibcVersionRuntime;
 const faultsPerClone = (mode: string): number =>
-  Number(execFileSync(process.execPath, ['--import', 'tsx', fixture, mode], { encoding: 'utf8' }).trim());
+  Number(execFileSync(process.execPath, [...TSX, fixture, mode], { encoding: 'utf8' }).trim());
 
 it('raiseMallocThresholds stops 1 MiB messages to a worker from faulting in fresh pages', { skip: glibc === undefined && 'only glibc has dynamic malloc thresholds' }, () => {
   const plain = faultsPerClone('plain');

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { MAX_TIMER_MS, setLongTimeout } from '../../src/util/timers.js';
+import { own, TSX } from '../fixtures/source.js';
 
 /**
  * Starts a long timer of `ms` and, just before it, a plain timer of `ms - 1`; resolves
@@ -66,10 +67,10 @@ describe('setLongTimeout', () => {
 
   it('an unref()ed chain lets the program exit; ref() holds it again, on every link', { timeout: 120_000 }, () => {
     const run = (code: string): { status: number | null; stdout: string } => {
-      const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { encoding: 'utf8', timeout: 50_000 });
+      const r = spawnSync(process.execPath, [...TSX, '--input-type=module', '-e', code], { encoding: 'utf8', timeout: 50_000 });
       return { status: r.status, stdout: r.stdout };
     };
-    const url = new URL('../../src/util/timers.ts', import.meta.url).href;
+    const url = new URL(own('../../src/util/timers.ts'), import.meta.url).href;
     // 100 s in links of 20 ms, unref'd: the program ends with its other 100 ms timer,
     // links re-armed meanwhile included (a chain that held it would be killed at 50 s)...
     const unref = run(`import { setLongTimeout } from '${url}'; setLongTimeout(() => console.log('fired'), 100_000, 20).unref(); setTimeout(() => {}, 100);`);
@@ -85,10 +86,10 @@ describe('setLongTimeout', () => {
   });
 
   it('an infinite delay never fires, holds nothing open, and can be cleared', { timeout: 120_000 }, () => {
-    const url = new URL('../../src/util/timers.ts', import.meta.url).href;
+    const url = new URL(own('../../src/util/timers.ts'), import.meta.url).href;
     const r = spawnSync(
       process.execPath,
-      ['--import', 'tsx', '--input-type=module', '-e', `import { setLongTimeout } from '${url}'; const t = setLongTimeout(() => console.log('fired'), Infinity); console.log(t.pending); t.clear(); console.log(t.pending);`],
+      [...TSX, '--input-type=module', '-e', `import { setLongTimeout } from '${url}'; const t = setLongTimeout(() => console.log('fired'), Infinity); console.log(t.pending); t.clear(); console.log(t.pending);`],
       { encoding: 'utf8', timeout: 50_000 },
     );
     assert.equal(r.status, 0, r.stderr);

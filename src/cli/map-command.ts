@@ -1,3 +1,4 @@
+import { realpathSync } from 'node:fs';
 import { constants } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -32,7 +33,15 @@ async function resolveTask(target: string): Promise<FunctionSpec> {
   if (hash <= 0 || hash === target.length - 1) throw new UsageError(`expected <module>#<task>, got ${JSON.stringify(target)}`);
   const path = target.slice(0, hash);
   const name = target.slice(hash + 1);
-  const url = pathToFileURL(resolvePath(path)).href;
+  // Node loads a module from its real path (a link's target): that is the URL its
+  // defineTasks registered under, so the task is looked up by it.
+  let real = resolvePath(path);
+  try {
+    real = realpathSync(real);
+  } catch {
+    // not there: the import below says so
+  }
+  const url = pathToFileURL(real).href;
   try {
     await import(url);
   } catch (err) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +31,14 @@ describe('concur map', () => {
       assert.match(stderr, /10 items, 0 failed, [\d.]+ s, \d+ items\/s; latency p50 .*, p90 .*, p99 /);
     });
   }
+
+  it('takes a task module by the path of a link to it (as a package linked into node_modules is)', async () => {
+    const link = join(dir(), 'linked-tasks.mjs');
+    symlinkSync(tasks, link);
+    const { code, stdout, stderr } = await concur(['map', `${link}#square`, '--range', '0..3', '--pool', 'thread', '--workers', '1']);
+    assert.equal(code, 0, stderr);
+    assert.deepEqual(lines(stdout), [0, 1, 4].map((result, i) => ({ line: i + 1, result })));
+  });
 
   it('reports a malformed line and a failing item by line number, runs the rest, exits 1', async () => {
     const d = dir();

@@ -35,25 +35,25 @@ function recorder(exists: number) {
 }
 
 describe('Announcements: what a worker sends while jobs wait for their answers', () => {
-  it("jobs of one executor that wait together cost one write with one EXISTS of its lease, and no PUBLISH until asked again", async () => {
+  it('jobs of one executor that wait together cost one EXISTS of its lease a write, and no PUBLISH until asked again', async () => {
     const { publisher, writes, next } = recorder(1);
     const a = new Announcements('bull', 'q', publisher, publisher);
     const alive = setInterval(() => {}, 1000); // its own timer does not keep the process up
+    const asked = (lease: string): boolean => writes.some((w) => w.includes(`exists bull:q:concur-lease:${lease}`));
+    const publishes = (): string[] => writes.flat().filter((c) => c.startsWith('publish'));
     try {
-      const first = next();
       for (let i = 1; i <= 20; i++) a.announce(`exec1-${i}`);
       a.announce('exec2-1');
-      await first;
-      assert.equal(writes.length, 1, `one write for 21 waiting jobs, got ${JSON.stringify(writes)}`);
-      assert.deepEqual(writes[0]!.sort(), ['exists bull:q:concur-lease:exec1', 'exists bull:q:concur-lease:exec2']);
-      // Still unanswered a second later: each is asked again (to be answered), with the leases.
-      const again = next();
-      await again;
-      assert.equal(writes.length, 2);
-      const publishes = writes[1]!.filter((c) => c.startsWith('publish'));
-      assert.equal(publishes.length, 21);
-      assert.ok(publishes.includes('publish bull:q:concur-started:exec1 exec1-7 again'));
-      assert.equal(writes[1]!.filter((c) => c.startsWith('exists')).length, 2);
+      // Made in one turn, they are due within one tick of each other (a tick can fall
+      // between the first and the last by a hair): at most two writes ask about them.
+      while (!asked('exec1') || !asked('exec2')) await next();
+      assert.ok(writes.length <= 2, `21 waiting jobs asked about in ${writes.length} writes: ${JSON.stringify(writes)}`);
+      assert.deepEqual(publishes(), [], 'a first question publishes nothing');
+      // Still unanswered a second later: each job is published again (to be answered), once.
+      while (publishes().length < 21) await next();
+      assert.equal(new Set(publishes()).size, 21);
+      assert.ok(publishes().includes('publish bull:q:concur-started:exec1 exec1-7 again'));
+      for (const w of writes) assert.equal(new Set(w.filter((c) => c.startsWith('exists'))).size, w.filter((c) => c.startsWith('exists')).length, 'a lease read twice in one write');
     } finally {
       clearInterval(alive);
       a.close();

@@ -147,18 +147,12 @@ export class Announcements {
     }
   }
 
-  /** Resolves with the answer to `a`, or false as soon as `signal` aborts. */
-  answerOf(a: Announcement, signal: AbortSignal | undefined): Promise<boolean> {
-    if (signal === undefined || a.settled) return a.answer;
-    if (signal.aborted) return Promise.resolve(false);
-    return new Promise<boolean>((resolve) => {
-      const onAbort = (): void => resolve(false);
-      signal.addEventListener('abort', onAbort, { once: true });
-      void a.answer.then((go) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(go);
-      });
-    });
+  /** Resolves with the answer to `a`, or false as soon as `stop` aborts (which settles `a` as no). */
+  answerOf(a: Announcement, stop: { readonly aborted: boolean; onAbort(fn: () => void): void }): Promise<boolean> {
+    if (a.settled) return a.answer;
+    if (stop.aborted) return Promise.resolve(false);
+    stop.onAbort(() => a.settle(false));
+    return a.answer;
   }
 
   /** Stops checking for executors that went away. */

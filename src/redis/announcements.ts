@@ -6,16 +6,18 @@
  *                                            PUBLISH concur-go "jobId" (go) or "!jobId" (no)
  *   BullMQ 'active' ─▶ announce(job) ─▶ #process ─▶ answerOf(job) ─▶ go: the task starts;
  *                                                                  no: the job fails, never started
- *   no answer after 50 ms ─▶ PUBLISH concur-started:<executor> "jobId" (does it listen?)
- *                            + EXISTS concur-lease:<executor>, in one write
- *   none after a further second ─▶ "jobId again" (answer this) + EXISTS, every second
+ *   no answer after 50 ms ─▶ EXISTS concur-lease:<executor> (one per executor, and one
+ *                            write, for every job that waited that long by this tick)
+ *   none after a further second ─▶ PUBLISH concur-started:<executor> "jobId again"
+ *                                  (answer this) + EXISTS, every second
  *   lease gone ─▶ go on (unless the job was written down as withdrawn)
  *
  * The executor sets RUNNING before it answers, so whatever reaches the submitting process
  * from a started task (a socket, a file, another job) comes after the Future is RUNNING,
  * however its connections are scheduled. The executor answers as it reads the queue's
  * 'active' event, which BullMQ writes as it hands the job over: the answer's way overlaps
- * the worker's, and a worker sends nothing while answers come in time. Streams are
+ * the worker's, and a worker sends nothing while answers come in time (and, when they are
+ * late, as under load, one question per executor a tick, not one per job). Streams are
  * trimmed and pub/sub forgets what a dropped connection missed: hence "again".
  *
  * Whether anyone heard an announcement says nothing a worker can trust: an executor cut
@@ -45,7 +47,7 @@ export interface Announcement {
   /** The key of its executor's lease. */
   readonly lease: string;
   readonly at: number;
-  /** When it was last published (undefined: not yet). */
+  /** When it was last asked about (undefined: not yet). */
   sentAt: number | undefined;
   /** True: the task may start; false: it must not (its Future is done). */
   readonly answer: Promise<boolean>;
@@ -145,18 +147,12 @@ export class Announcements {
     }
   }
 
-  /** Resolves with the answer to `a`, or false as soon as `signal` aborts. */
-  answerOf(a: Announcement, signal: AbortSignal | undefined): Promise<boolean> {
-    if (signal === undefined || a.settled) return a.answer;
-    if (signal.aborted) return Promise.resolve(false);
-    return new Promise<boolean>((resolve) => {
-      const onAbort = (): void => resolve(false);
-      signal.addEventListener('abort', onAbort, { once: true });
-      void a.answer.then((go) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(go);
-      });
-    });
+  /** Resolves with the answer to `a`, or false as soon as `stop` aborts (which settles `a` as no). */
+  answerOf(a: Announcement, stop: { readonly aborted: boolean; onAbort(fn: () => void): void }): Promise<boolean> {
+    if (a.settled) return a.answer;
+    if (stop.aborted) return Promise.resolve(false);
+    stop.onAbort(() => a.settle(false));
+    return a.answer;
   }
 
   /** Stops checking for executors that went away. */
@@ -180,37 +176,55 @@ export class Announcements {
     );
   }
 
-  #publish(jobId: string, a: Announcement, again: boolean): void {
-    a.sentAt = performance.now();
-    // The lease is read in the same write as the announcement: no round trip of its own.
-    // Heard or not, a live lease means wait (see the top of this file).
-    this.#publisher
-      .pipeline()
-      .publish(a.channel, again ? `${jobId} again` : jobId)
-      .exists(a.lease)
-      .exec()
-      .then(
-        (replies) => {
-          const [err, leased] = replies?.[1] ?? [new Error('no reply to EXISTS'), null];
-          if (!err && leased === 0) this.#unleased(jobId, a);
-        },
-        () => {}, // not sent (Redis unreachable): asked again a second later
-      );
+  /**
+   * Asks about the jobs `due`, in one write: the lease of each of their executors once
+   * (heard or not, a live lease means wait: see the top of this file), and, for those
+   * asked `again`, an announcement their executor answers. A first question publishes
+   * nothing: an executor answers from the event stream, and only "again" asks it to.
+   */
+  #ask(due: ReadonlyArray<readonly [jobId: string, a: Announcement, again: boolean]>): void {
+    const now = performance.now();
+    const pipe = this.#publisher.pipeline();
+    let published = 0;
+    const byLease = new Map<string, Array<[string, Announcement]>>();
+    for (const [jobId, a, again] of due) {
+      a.sentAt = now;
+      if (again) {
+        pipe.publish(a.channel, `${jobId} again`);
+        published++;
+      }
+      const jobs = byLease.get(a.lease);
+      if (jobs === undefined) byLease.set(a.lease, [[jobId, a]]);
+      else jobs.push([jobId, a]);
+    }
+    for (const lease of byLease.keys()) pipe.exists(lease);
+    pipe.exec().then(
+      (replies) => {
+        let i = published;
+        for (const jobs of byLease.values()) {
+          const [err, leased] = replies?.[i++] ?? [new Error('no reply to EXISTS'), null];
+          if (!err && leased === 0) for (const [jobId, a] of jobs) this.#unleased(jobId, a);
+        }
+      },
+      () => {}, // not sent (Redis unreachable): asked again a second later
+    );
   }
 
   /** Asks about what has waited a while for an answer; stops when nothing waits. */
   #again(): void {
     const now = performance.now();
     let waiting = false;
+    const due: Array<[string, Announcement, boolean]> = [];
     for (const [jobId, a] of this.#byJob) {
       if (a.settled) continue;
       waiting = true;
       if (a.sentAt === undefined) {
-        if (now - a.at >= PROBE) this.#publish(jobId, a, false);
+        if (now - a.at >= PROBE) due.push([jobId, a, false]);
       } else if (now - a.sentAt >= AGAIN) {
-        this.#publish(jobId, a, true);
+        due.push([jobId, a, true]);
       }
     }
+    if (due.length > 0) this.#ask(due);
     if (!waiting) this.close();
   }
 }

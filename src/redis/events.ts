@@ -4,8 +4,8 @@
  *   BullMQ ── XADD <queue>:events {event, jobId, returnvalue | failedReason} ──▶ executors
  *   executor, on a job of its own 'active' ── PUBLISH <queue>:concur-go "jobId !jobId ..." ──▶ workers
  *              (go, or ! for no: the Future is done); the task starts only on a go
- *   worker ── PUBLISH <queue>:concur-started:<executor> "jobId" ──▶ that executor
- *              (whether it listens at all; "jobId again": no answer came, answer this)
+ *   worker ── PUBLISH <queue>:concur-started:<executor> "jobId again" ──▶ that executor
+ *              (no answer came for a second: answer this)
  *   executor ── PUBLISH <queue>:concur-abort jobId ──▶ workers     (stop a running job)
  *   executor ── SET <queue>:concur-lease:<executor> PX leaseMs, every leaseMs/3 (it lives)
  */

@@ -296,9 +296,10 @@ export class RedisExecutor extends BaseExecutor {
   }
 
   /**
-   * A worker has one of our jobs: "jobId", or "jobId again" when it had no answer (the
-   * stream's 'active' was missed: trimmed, or its connection dropped). The stream's
-   * 'active' answers the first.
+   * A worker has had one of our jobs for a second with no answer: "jobId again" (the
+   * stream's 'active' was missed: trimmed, or its connection dropped). A plain "jobId"
+   * (what workers before the batched lease check sent first) needs no answer: the
+   * stream's 'active' gives it.
    */
   #onAnnounced(message: string): void {
     const at = message.indexOf(' ');

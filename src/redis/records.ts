@@ -15,14 +15,16 @@ export type JobRecord =
 /** Reads the hashes `keys` in one pipeline; undefined where a read failed. */
 export async function readRecords(redis: Redis, keys: readonly string[]): Promise<Array<JobRecord | undefined>> {
   const pipe = redis.pipeline();
-  for (const k of keys) pipe.hmget(k, 'finishedOn', 'returnvalue', 'failedReason', 'processedOn');
+  // timestamp: BullMQ writes it as it adds the job, so a waiting job (none of the others
+  // set yet) is told from a hash that is not there.
+  for (const k of keys) pipe.hmget(k, 'finishedOn', 'returnvalue', 'failedReason', 'processedOn', 'timestamp');
   const replies = (await pipe.exec()) ?? [];
   return keys.map((_, j) => {
     const [err, fields] = replies[j] ?? [new Error('no reply'), null];
     if (err || !Array.isArray(fields)) return undefined;
-    const [finishedOn, returnvalue, failedReason, processedOn] = fields as Array<string | null>;
+    const [finishedOn, returnvalue, failedReason, processedOn, timestamp] = fields as Array<string | null>;
     // No hash at all: removed by someone else, or expired unread.
-    if (finishedOn === null && returnvalue === null && failedReason === null && processedOn === null) return { kind: 'gone' };
+    if (finishedOn === null && returnvalue === null && failedReason === null && processedOn === null && timestamp === null) return { kind: 'gone' };
     if (finishedOn !== null) return { kind: 'finished', returnvalue, failedReason };
     return processedOn !== null ? { kind: 'started' } : { kind: 'waiting' };
   });

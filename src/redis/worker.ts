@@ -5,7 +5,7 @@
  *     └─ processor(job): check version + signature ─▶ resolve the task by its portable
  *        path among our --tasks modules ─▶ pool.submitWith({ timeout, signal }, runJob)
  *                                               └─ a pool worker: decode, run, encode
- *   abort channel (pub/sub) ─▶ worker.cancelJob(id) ─▶ the job's signal ─▶ the pool stops the task
+ *   abort channel (pub/sub) ─▶ the job's JobStop ─▶ the pool stops the task (or the coroutine is left)
  *
  * A task starts only once the job's executor has its Future RUNNING: the worker asks it
  * as BullMQ fetches the job, and waits for its go (see announcements.ts).
@@ -34,7 +34,7 @@ import { abortChannel, goChannel } from './events.js';
 import { redisJobTasks } from './job-task.js';
 import { TaskIndex } from './names.js';
 import { checkJob, failureText, loadKey, makeResult, type JobData, type KeyOptions, type ResultData } from './wire.js';
-import { nameTheTask, raceAbort } from './worker-util.js';
+import { JobStop, nameTheTask, raceAbort } from './worker-util.js';
 
 /**
  * Preloaded in the pool's processes: Ctrl-C in a terminal, or a service manager that
@@ -119,6 +119,8 @@ export class RedisWorker {
   readonly #subscriber: Redis;
   readonly #publisher: Redis;
   readonly #connection: RedisConnection;
+  /** The jobs in #process, and how each is stopped. */
+  readonly #stops = new Map<string, JobStop>();
   /** Jobs told to stop before they started here (the abort can beat the job's start). */
   readonly #aborted = new Map<string, number>();
   readonly #announced: Announcements;
@@ -181,7 +183,9 @@ export class RedisWorker {
     this.#subscribed.catch(() => {});
     this.#announced = new Announcements(this.#options.prefix, queue, this.#publisher, this.#subscriber);
 
-    this.#worker = new Worker(queue, (job: Job, token?: string, signal?: AbortSignal) => this.#process(job, token, signal), {
+    // Two parameters: BullMQ makes an AbortController per job for a processor that takes a
+    // third; the aborts come to #stops instead (see JobStop).
+    this.#worker = new Worker(queue, (job: Job) => this.#process(job), {
       connection: bullConnection(connection, { maxRetriesPerRequest: null }),
       prefix: this.#options.prefix,
       concurrency: workers,
@@ -254,7 +258,9 @@ export class RedisWorker {
   }
 
   #onAbort(jobId: string): void {
-    if (!this.#worker.cancelJob(jobId, 'aborted by its executor')) {
+    const stop = this.#stops.get(jobId);
+    if (stop !== undefined) stop.abort('aborted by its executor');
+    else {
       const now = Date.now();
       this.#aborted.set(jobId, now);
       for (const [id, at] of this.#aborted) if (now - at > 60_000) this.#aborted.delete(id);
@@ -266,17 +272,20 @@ export class RedisWorker {
     return new UnrecoverableError(failureText(this.#key, this.#options.queue, jobId, error));
   }
 
-  async #process(job: Job, _token: string | undefined, signal: AbortSignal | undefined): Promise<ResultData> {
+  async #process(job: Job): Promise<ResultData> {
     const id = job.id!;
     const announced = this.#announced.of(id);
+    const stop = new JobStop();
+    this.#stops.set(id, stop);
     try {
-      return await this.#run(job, id, announced, signal);
+      return await this.#run(job, id, announced, stop);
     } finally {
+      if (this.#stops.get(id) === stop) this.#stops.delete(id);
       this.#announced.done(id, announced);
     }
   }
 
-  async #run(job: Job, id: string, announced: Announcement, signal: AbortSignal | undefined): Promise<ResultData> {
+  async #run(job: Job, id: string, announced: Announcement, stop: JobStop): Promise<ResultData> {
     const { queue, name } = this.#options;
     const wrong = checkJob(this.#key, queue, id, job.data);
     if (wrong !== undefined) {
@@ -316,8 +325,8 @@ export class RedisWorker {
     // a cancel() there never mistakes it for waiting. An executor that said no, or an
     // abort that came while the announcement was on its way: the task has not started,
     // so it does not (a coroutine could not be stopped once started).
-    const go = await this.#announced.answerOf(announced, signal);
-    if (!go || signal?.aborted || this.#aborted.delete(id)) {
+    const go = await this.#announced.answerOf(announced, stop);
+    if (!go || stop.aborted || this.#aborted.delete(id)) {
       this.#failed++;
       throw this.#refuse(id, new CancelledError(`job ${id} was aborted by its executor`));
     }
@@ -329,9 +338,9 @@ export class RedisWorker {
         // every job the AsyncLocalStorage that the executor's own signal handling turns
         // on (it slows every promise in the process, BullMQ's and ioredis's included).
         const run = this.#pool.submit(redisJobTasks.runJob, spec, data.args, data.mode);
-        encoded = signal === undefined ? await run : await raceAbort(run, signal);
+        encoded = await raceAbort(run, stop);
       } else {
-        encoded = await this.#pool.submitWith({ timeout: data.timeout ?? undefined, signal }, redisJobTasks.runJob, spec, data.args, data.mode);
+        encoded = await this.#pool.submitWith({ timeout: data.timeout ?? undefined, signal: stop.signal }, redisJobTasks.runJob, spec, data.args, data.mode);
       }
       this.#completed++;
       return makeResult(this.#key, queue, id, encoded);
@@ -344,7 +353,7 @@ export class RedisWorker {
         void this.close();
       }
       nameTheTask(err, task.kind === 'module' ? `${task.name} (${task.path}) on worker ${name}` : `inline function ${task.name} on worker ${name}`);
-      if (signal?.aborted) throw this.#refuse(id, err);
+      if (stop.aborted) throw this.#refuse(id, err);
       throw new Error(failureText(this.#key, queue, id, err));
     } finally {
       this.#running--;

@@ -63,13 +63,13 @@ describe('RedisExecutor: a task starts after its Future is RUNNING', { skip: ski
   it('a job aborted while its worker waits to hear from the executor does not start (its question held up on its way)', async () => {
     const q = `${queue}-held`;
     const file = tmpFile();
-    const proxy = await holdingProxy(new URL(REDIS_URL), 'concur-started');
+    const proxy = await holdingProxy(new URL(REDIS_URL), 'concur-lease');
     const w = await RedisWorker.start({ connection: `redis://127.0.0.1:${proxy.port}`, queue: q, key: KEY, tasks: [REDIS_TASKS_JS], pool: 'async', workers: 1 });
     const jobs = new Queue(q, { connection: { url: REDIS_URL } });
     try {
       // No events, no sweep, no answers: the executor never hears of the start, so cancel()
-      // is true however far the worker got; the worker, unanswered, asks whether anyone
-      // listens (that question is held), and would go on if no one did.
+      // is true however far the worker got; the worker, unanswered, asks whether the
+      // executor's lease lives (that question is held), and would go on since none does.
       await using ex = new RedisExecutor({ connection: REDIS_URL, queue: q, key: KEY, pollInterval: 60_000, _noEvents: true });
       const f = ex.submit(redisTasks.note, file, 'ran', 0);
       await proxy.held; // the worker has the job and waits for Redis to take its question

@@ -1,0 +1,39 @@
+/**
+ * A job aborted while its task runs is stopped where it runs: it fails in Redis as
+ * aborted at once, not when its task ends, and a pool's slot is free again (a coroutine
+ * cannot be stopped, only left: its slot stays taken until it ends).
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Queue } from 'bullmq';
+import { RedisExecutor, RedisWorker, type RedisPoolKind } from '../../src/redis/index.js';
+import { redisTasks } from '../fixtures/redis-tasks.mjs';
+import { KEY, marks, obliterate, REDIS_TASKS_JS, REDIS_URL, skipReason, tmpFile, uniqueQueue, until } from './helpers.js';
+
+describe('RedisWorker: an aborted running job', { skip: skipReason }, () => {
+  for (const pool of ['async', 'thread'] as RedisPoolKind[]) {
+    it(`fails as aborted while its task still runs (pool ${pool})${pool === 'thread' ? ", and the worker's one slot runs the next job" : ''}`, async () => {
+      const queue = uniqueQueue(`abort-${pool}`);
+      // closeTimeout: a coroutine left running would hold close() for its minute.
+      const w = await RedisWorker.start({ connection: REDIS_URL, queue, key: KEY, tasks: [REDIS_TASKS_JS], pool, workers: 1, closeTimeout: 1000 });
+      const jobs = new Queue(queue, { connection: { url: REDIS_URL } });
+      try {
+        await using ex = new RedisExecutor({ connection: REDIS_URL, queue, key: KEY });
+        const file = tmpFile();
+        const ac = new AbortController();
+        const f = ex.submitWith({ signal: ac.signal }, redisTasks.note, file, 'ran', 60_000);
+        await until(() => marks(file).length === 1, 'the task to start');
+        ac.abort(new Error('given up'));
+        await assert.rejects(f.result(), /given up/);
+        // The task naps a minute: its job fails within 20 s only if the abort reached it.
+        await until(async () => (await jobs.getJob(f.jobId))?.failedReason !== undefined, 'the aborted job to fail');
+        assert.match((await jobs.getJob(f.jobId))!.failedReason, /aborted by its executor/);
+        if (pool === 'thread') assert.equal(await ex.submit(redisTasks.inc, 1).result(20_000), 2);
+      } finally {
+        await w.close();
+        await jobs.close();
+        await obliterate(queue);
+      }
+    });
+  }
+});

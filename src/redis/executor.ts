@@ -372,10 +372,19 @@ export class RedisExecutor extends BaseExecutor {
     const until = sentAt + (this.#leaseMs * 2) / 3;
     if (until <= this.#leaseUntil) return;
     this.#leaseUntil = until;
-    clearTimeout(this.#lapseTimer);
-    this.#lapseTimer = setTimeout(() => this.#ifLapsed(), until - performance.now() + 1);
-    this.#lapseTimer.unref();
+    this.#armLapse();
     if (this.#leaseHolds()) for (const wake of this.#onLease.splice(0)) wake();
+  }
+
+  /**
+   * Times #ifLapsed for when the lease may lapse. A timer counts in the event loop's whole
+   * milliseconds, not by performance.now(), and can fire a little early by it: one that
+   * finds the lease still held times itself again rather than never asking again.
+   */
+  #armLapse(): void {
+    clearTimeout(this.#lapseTimer);
+    this.#lapseTimer = setTimeout(() => this.#ifLapsed(), this.#leaseUntil - performance.now() + 1);
+    this.#lapseTimer.unref();
   }
 
   #leaseHolds(): boolean {
@@ -390,7 +399,11 @@ export class RedisExecutor extends BaseExecutor {
    * and by cancel() itself, in case that timer is late.
    */
   #ifLapsed(): void {
-    if (this.#leaseHolds() || this.#leaseEnded) return;
+    if (this.#leaseEnded) return;
+    if (this.#leaseHolds()) {
+      this.#armLapse(); // early: not yet
+      return;
+    }
     for (const e of this.#pending.values()) if (e.state !== LOCAL) this.#onActive(e.id);
   }
 

@@ -13,7 +13,10 @@ import { socketBlocker } from '../processes/socket-blocker.js';
 import { holdingProxy } from './holding-proxy.js';
 import { servedQueue, KEY, marks, obliterate, REDIS_TASKS_JS, REDIS_URL, skipReason, tmpFile, until } from './helpers.js';
 
-const LEASE = 1000;
+// The executor sets its sent Futures RUNNING a third of the lease before Redis can expire
+// it; its timers run in this test's own busy process, so that margin must outlast a late
+// timer on a loaded machine (1 s failed 2 runs in 7 at load 11 to 15: 333 ms of margin).
+const LEASE = 3000;
 
 /** A plain proxy to Redis on `port` (where a closed holding proxy listened): the executor reconnects. */
 async function forwarder(port: number): Promise<{ close(): void }> {

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { Event, Manager, Pipe, Process, sleep, sleepSync, Thread, type ListProxy } from '../../src/index.js';
+import { Event, Manager, Pipe, Process, sleep, sleepSync, Thread, type DictProxy, type ListProxy } from '../../src/index.js';
 import { managerTasks } from '../fixtures/manager-tasks.js';
 import { runNode } from '../fixtures/run-node.js';
 import { callManaged } from '../../src/manager/proxies.js';
@@ -106,10 +106,13 @@ describe('manager lifetime', () => {
     assert.ok(await until(() => listAt() === undefined), `the list was freed: ${listAt()}`);
   });
 
-  it("a proxy a thread handed on just before it ended survives the end of the thread's connection", { timeout: 60_000 }, async () => {
+  /**
+   * A new list [1, 2, 3] in a new dict, which once this thread's proxy of the list is
+   * collected is all that refers to it; `listAt()` is its line in the server ('gone' once freed).
+   */
+  async function listOnlyInHolder(): Promise<{ holder: DictProxy<unknown>; listAt: () => string }> {
     const holder = m.dict<unknown>();
-    // In a function of its own, so that this thread's proxy of the list can be collected:
-    // then only the holder, and after the pop only the thread, refers to the list.
+    // In a function of its own, so that this thread's proxy of the list can be collected.
     const fill = (): number => {
       const list = m.list([1, 2, 3]);
       holder.set('list', list);
@@ -118,6 +121,11 @@ describe('manager lifetime', () => {
     const id = fill();
     const listAt = (): string => objectTypes(holder).find((t) => t.startsWith(`list#${id} `)) ?? 'gone';
     assert.ok(await until(() => /callers= contained=1/.test(listAt())), `only the holder holds the list: ${listAt()}`);
+    return { holder, listAt };
+  }
+
+  it("a proxy a thread handed on just before it ended survives the end of the thread's connection", { timeout: 60_000 }, async () => {
+    const { holder } = await listOnlyInHolder();
     const [here, there] = Pipe();
     const t = new Thread({ target: managerTasks.handOnAndEnd, args: [holder, there] }).start();
     await t.join();
@@ -128,15 +136,7 @@ describe('manager lifetime', () => {
   });
 
   it('a proxy a child process sent down a Pipe just before it exited lives until its receiver takes it in, however late', { timeout: 60_000 }, async () => {
-    const holder = m.dict<unknown>();
-    const fill = (): number => {
-      const list = m.list([1, 2, 3]);
-      holder.set('list', list);
-      return (list as unknown as { _ref: { id: number } })._ref.id;
-    };
-    const id = fill();
-    const listAt = (): string => objectTypes(holder).find((t) => t.startsWith(`list#${id} `)) ?? 'gone';
-    assert.ok(await until(() => /callers= contained=1/.test(listAt())), `only the holder holds the list: ${listAt()}`);
+    const { holder, listAt } = await listOnlyInHolder();
     const [here, there] = Pipe();
     // The child takes the list out of the holder, sends it and exits: from then on only
     // the message refers to it. This thread does not take the message in (its event loop

@@ -15,6 +15,29 @@ export interface AsyncExecutorOptions {
   maxQueue?: number;
 }
 
+/**
+ * What stops a task like an aborted `signal`, without one: for RedisWorker, whose jobs'
+ * stops are cheaper than an AbortSignal each (see its JobStop). Not exported by the package.
+ */
+export interface TaskStop {
+  /** True once stopped. */
+  readonly aborted: boolean;
+  /** Why it was stopped. */
+  readonly reason: unknown;
+  /** Calls `fn` when it stops (at once if it has). */
+  onAbort(fn: () => void): void;
+}
+
+/**
+ * The TaskOptions key of a TaskStop: the task ends early when it stops, as with an aborted
+ * `signal` (its Future fails, its slot is freed), but it gets no taskSignal(), sparing the
+ * AsyncLocalStorage that slows every promise in the process. Not exported by the package.
+ */
+export const STOPPED_BY = Symbol('concur.stoppedBy');
+
+/** TaskOptions with a TaskStop. */
+export type StoppableTaskOptions = TaskOptions & { [STOPPED_BY]?: TaskStop };
+
 interface Job {
   readonly future: Future<unknown>;
   readonly fn: TaskFunction;
@@ -23,6 +46,9 @@ interface Job {
   readonly options: TaskOptions;
   retriesLeft: number;
   started: boolean;
+  /** The current run's token while the job holds a slot; a settling run that is not it was abandoned. */
+  run: object | undefined;
+  /** The current run's taskSignal(), for a job with a timeout or a signal. */
   controller: AbortController | undefined;
   timer: LongTimeout | undefined;
   onAbort: (() => void) | undefined;
@@ -42,12 +68,16 @@ export function taskSignal(): AbortSignal | undefined {
 /**
  * Runs async (or sync) functions in this thread, at most `maxConcurrency` at a time:
  * the Executor API for I/O-bound work, where a thread or process would only add cost.
+ * A running task that times out or is aborted cannot be stopped: its Future fails at
+ * once, its slot goes to the next task, and the coroutine, told through taskSignal(), is
+ * abandoned (counted in `abandoned` until it settles; `shutdown` does not wait for it).
  */
 export class AsyncExecutor extends BaseExecutor {
   readonly #max: number;
   readonly #maxQueue: number;
   readonly #queue = new Deque<Job>();
   #running = 0;
+  #abandoned = 0;
   #onIdle: (() => void) | undefined;
   #closed: Promise<void> | undefined;
 
@@ -68,6 +98,11 @@ export class AsyncExecutor extends BaseExecutor {
     return this.#running;
   }
 
+  /** Tasks ended early (a timeout, an abort) whose coroutines still run: they hold no slot and nothing waits for them. */
+  get abandoned(): number {
+    return this.#abandoned;
+  }
+
   /** Tasks waiting for a slot. */
   get queued(): number {
     return this.#queue.length;
@@ -75,8 +110,10 @@ export class AsyncExecutor extends BaseExecutor {
 
   protected schedule(fn: TaskFunction, args: unknown[], options: TaskOptions, mode: TaskMode): Future<unknown> {
     const future = new Future<unknown>();
-    if (options.signal?.aborted) {
-      future.setException(options.signal.reason);
+    const stoppedBy = (options as StoppableTaskOptions)[STOPPED_BY];
+    const stopped = options.signal?.aborted ? options.signal : stoppedBy?.aborted ? stoppedBy : undefined;
+    if (stopped !== undefined) {
+      future.setException(stopped.reason);
       return future;
     }
     if (this.#queue.length >= this.#maxQueue && this.#running >= this.#max) {
@@ -91,6 +128,7 @@ export class AsyncExecutor extends BaseExecutor {
       options,
       retriesLeft: options.retries ?? 0,
       started: false,
+      run: undefined,
       controller: undefined,
       timer: undefined,
       onAbort: undefined,
@@ -102,6 +140,8 @@ export class AsyncExecutor extends BaseExecutor {
     }
     if (this.#running < this.#max) this.#start(job);
     else this.#queue.push(job);
+    // After it is placed: a stop now finds it queued or running.
+    stoppedBy?.onAbort(() => this.#end(job, stoppedBy.reason));
     return future;
   }
 
@@ -114,37 +154,42 @@ export class AsyncExecutor extends BaseExecutor {
       }
     }
     this.#running++;
+    const run = {};
+    job.run = run;
     const { timeout, signal } = job.options;
-    if (timeout !== undefined || signal !== undefined) {
-      job.controller = new AbortController();
-      if (timeout !== undefined) {
-        job.timer = setLongTimeout(
-          () => this.#end(job, new TimeoutError(`task ${job.fn.name || '<anonymous>'} timed out after ${timeout} ms`), true),
-          timeout,
-        );
-      }
+    if (timeout !== undefined || signal !== undefined) job.controller = new AbortController();
+    if (timeout !== undefined) {
+      job.timer = setLongTimeout(
+        () => this.#end(job, new TimeoutError(`task ${job.fn.name || '<anonymous>'} timed out after ${timeout} ms`), true),
+        timeout,
+      );
     }
     let result: Promise<unknown>;
     try {
-      const run = (): unknown => (job.mode === CALL ? job.fn(...job.args) : runChunk(job.fn, job.args, job.mode === CHUNK_ITEMS));
-      const value = job.controller ? taskContext.run(job.controller.signal, run) : run();
+      const call = (): unknown => (job.mode === CALL ? job.fn(...job.args) : runChunk(job.fn, job.args, job.mode === CHUNK_ITEMS));
+      const value = job.controller ? taskContext.run(job.controller.signal, call) : call();
       result = Promise.resolve(value);
     } catch (err) {
       result = Promise.reject(err);
     }
-    const token = job.controller;
     result.then(
-      (value) => this.#settle(job, token, true, value),
-      (error) => this.#settle(job, token, false, error),
+      (value) => this.#settle(job, run, true, value),
+      (error) => this.#settle(job, run, false, error),
     );
   }
 
-  #settle(job: Job, token: AbortController | undefined, ok: boolean, value: unknown): void {
-    // A run that was ended early (its controller replaced) has already given up its slot.
-    if (token !== job.controller || job.future.done()) return;
+  #settle(job: Job, run: object, ok: boolean, value: unknown): void {
+    if (run !== job.run) {
+      // A run ended early gave up its slot then; what it settles with now goes nowhere.
+      this.#abandoned--;
+      return;
+    }
+    job.run = undefined;
     job.controller = undefined;
     this.#finishRun(job);
-    if (ok) {
+    if (job.future.done()) {
+      this.#detach(job);
+    } else if (ok) {
       this.#detach(job);
       // transfer() only matters across a boundary; here the value is handed over as is.
       const moved = unwrapTransfer(value);
@@ -162,10 +207,12 @@ export class AsyncExecutor extends BaseExecutor {
   /** Ends a job early (abort or timeout): out of the queue, or its slot freed and its signal aborted. */
   #end(job: Job, reason: unknown, retryable = false): void {
     if (job.future.done()) return;
-    if (job.controller !== undefined) {
-      // Running: a coroutine cannot be stopped, so tell it through taskSignal() and free its slot.
-      job.controller.abort(reason);
+    if (job.run !== undefined) {
+      // Running: a coroutine cannot be stopped, so tell it through taskSignal(), free its slot, and leave it.
+      job.controller?.abort(reason);
       job.controller = undefined;
+      job.run = undefined;
+      this.#abandoned++;
       this.#finishRun(job);
     } else {
       this.#queue.removeFirst((x) => x === job);

@@ -1,10 +1,11 @@
 /** Small helpers of RedisWorker's job processing. */
+import type { AsyncExecutor } from '../coroutines/async-executor.js';
 
 /**
  * How a job being processed is told to stop: an AbortSignal is made only for a task that
  * needs one (a pool task, or one with a timeout). BullMQ's own per-job AbortController, an
  * EventTarget with listeners, cost a tiny job's worker about a twentieth of its CPU, and a
- * coroutine without a timeout is only raced, which a callback does.
+ * coroutine without a timeout is stopped by the AsyncExecutor through onAbort (a TaskStop).
  */
 export class JobStop {
   #aborted = false;
@@ -49,15 +50,6 @@ export class JobStop {
   }
 }
 
-/** `p`, or `stop.reason` as soon as it stops. */
-export function raceAbort<T>(p: PromiseLike<T>, stop: JobStop): Promise<T> {
-  if (stop.aborted) return Promise.reject(stop.reason);
-  return new Promise<T>((resolve, reject) => {
-    stop.onAbort(() => reject(stop.reason));
-    p.then(resolve, reject);
-  });
-}
-
 /** The pool's own errors (a crash, a timeout) name the task it ran, runJob: make them name the job's task. */
 export function nameTheTask(err: unknown, label: string): void {
   if (!(err instanceof Error)) return;
@@ -70,4 +62,18 @@ export function nameTheTask(err: unknown, label: string): void {
   } catch {
     // a frozen or hostile error goes as it is
   }
+}
+
+/**
+ * Warns, as a worker with pool 'async' closes, of the job tasks it leaves running in its
+ * thread (nothing can stop a coroutine): they may keep the process open, or act after the close.
+ */
+export function warnOfLeftCoroutines(worker: string, pool: AsyncExecutor, timedOut: boolean): void {
+  const late = timedOut ? pool.running : 0;
+  if (pool.abandoned + late === 0) return;
+  const what = [
+    ...(pool.abandoned > 0 ? [`${pool.abandoned} abandoned coroutine(s): tasks of jobs aborted or timed out that had not ended`] : []),
+    ...(late > 0 ? [`${late} job task(s) still running past closeTimeout`] : []),
+  ];
+  process.emitWarning(`RedisWorker ${worker} closed, leaving in this thread ${what.join('; ')}`, { code: 'CONCUR_ABANDONED_COROUTINES' });
 }

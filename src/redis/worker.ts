@@ -5,7 +5,7 @@
  *     └─ processor(job): check version + signature ─▶ resolve the task by its portable
  *        path among our --tasks modules ─▶ pool.submitWith({ timeout, signal }, runJob)
  *                                               └─ a pool worker: decode, run, encode
- *   abort channel (pub/sub) ─▶ the job's JobStop ─▶ the pool stops the task (or the coroutine is left)
+ *   abort channel (pub/sub) ─▶ the job's JobStop ─▶ the pool stops the task (or abandons the coroutine)
  *
  * A task starts only once the job's executor has its Future RUNNING: the worker asks it
  * as BullMQ fetches the job, and waits for its go (see announcements.ts).
@@ -20,7 +20,7 @@
 import { availableParallelism, hostname } from 'node:os';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import { AsyncExecutor } from '../coroutines/async-executor.js';
+import { AsyncExecutor, STOPPED_BY, type StoppableTaskOptions } from '../coroutines/async-executor.js';
 import { AuthenticationError, BrokenExecutorError, CancelledError } from '../futures/errors.js';
 import { checkInteger, type Executor } from '../futures/executor.js';
 import { checkTimeout, describe } from '../futures/future.js';
@@ -34,7 +34,7 @@ import { abortChannel, goChannel } from './events.js';
 import { redisJobTasks } from './job-task.js';
 import { TaskIndex } from './names.js';
 import { checkJob, failureText, loadKey, makeResult, type JobData, type KeyOptions, type ResultData } from './wire.js';
-import { JobStop, nameTheTask, raceAbort } from './worker-util.js';
+import { JobStop, nameTheTask, warnOfLeftCoroutines } from './worker-util.js';
 
 /**
  * Preloaded in the pool's processes: Ctrl-C in a terminal, or a service manager that
@@ -87,6 +87,11 @@ export interface RedisWorkerStats {
   failed: number;
   /** The local pool's own counters (absent for 'async'). */
   pool: PoolStats | undefined;
+  /**
+   * With pool 'async': coroutines of jobs that were aborted or timed out and still run,
+   * heeding no taskSignal(); their jobs have failed and their slots run other jobs. 0 otherwise.
+   */
+  abandoned: number;
 }
 
 const KNOWN = new Set([
@@ -113,7 +118,8 @@ export class RedisWorker {
   readonly #key: Buffer;
   readonly #index: TaskIndex;
   readonly #pool: Executor & { stats?: () => PoolStats };
-  readonly #async: boolean;
+  /** The pool, when it is 'async'. */
+  readonly #coroutines: AsyncExecutor | undefined;
   readonly #concurrency: number;
   readonly #worker: Worker;
   readonly #subscriber: Redis;
@@ -163,14 +169,14 @@ export class RedisWorker {
     };
     this.#key = loadKey(options, 'RedisWorker');
     this.#index = new TaskIndex(options.tasks);
-    this.#async = kind === 'async';
     this.#concurrency = workers;
+    this.#coroutines = kind === 'async' ? new AsyncExecutor({ maxConcurrency: workers }) : undefined;
     this.#pool =
       kind === 'process'
         ? new ProcessPoolExecutor({ maxWorkers: workers, execArgv: [...process.execArgv, '--import', IGNORE_STOP_SIGNALS] })
         : kind === 'thread'
           ? new ThreadPoolExecutor({ maxWorkers: workers })
-          : new AsyncExecutor({ maxConcurrency: workers });
+          : this.#coroutines!;
 
     this.#subscriber = typeof connection === 'string' ? new Redis(connection) : new Redis(connection);
     this.#subscriber.on('error', () => {});
@@ -254,7 +260,7 @@ export class RedisWorker {
 
   /** Live counters. */
   stats(): RedisWorkerStats {
-    return { running: this.#running, completed: this.#completed, failed: this.#failed, pool: this.#pool.stats?.() };
+    return { running: this.#running, completed: this.#completed, failed: this.#failed, pool: this.#pool.stats?.(), abandoned: this.#coroutines?.abandoned ?? 0 };
   }
 
   #onAbort(jobId: string): void {
@@ -333,12 +339,13 @@ export class RedisWorker {
     this.#running++;
     try {
       let encoded: string;
-      if (this.#async && data.timeout === null) {
-        // A coroutine cannot be stopped, only abandoned; racing the signal here spares
-        // every job the AsyncLocalStorage that the executor's own signal handling turns
-        // on (it slows every promise in the process, BullMQ's and ioredis's included).
-        const run = this.#pool.submit(redisJobTasks.runJob, spec, data.args, data.mode);
-        encoded = await raceAbort(run, stop);
+      if (this.#coroutines !== undefined && data.timeout === null) {
+        // The stop as the executor's own abort, which frees the slot of a coroutine that
+        // heeds no abort (with one slot, no later job would run), but without an
+        // AbortSignal and the AsyncLocalStorage behind taskSignal() (that slows every
+        // promise in the process, BullMQ's and ioredis's included).
+        const options: StoppableTaskOptions = { [STOPPED_BY]: stop };
+        encoded = await this.#coroutines.submitWith(options, redisJobTasks.runJob, spec, data.args, data.mode);
       } else {
         encoded = await this.#pool.submitWith({ timeout: data.timeout ?? undefined, signal: stop.signal }, redisJobTasks.runJob, spec, data.args, data.mode);
       }
@@ -381,6 +388,7 @@ export class RedisWorker {
       }
       this.#announced.close();
       await Promise.allSettled([this.#pool.shutdown({ wait: !timedOut, cancelFutures: true }), this.#subscriber.quit(), this.#publisher.quit()]);
+      if (this.#coroutines !== undefined) warnOfLeftCoroutines(this.#options.name, this.#coroutines, timedOut);
       this.#onClosed();
     })();
     return this.#closing;

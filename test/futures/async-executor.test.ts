@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { STOPPED_BY, type StoppableTaskOptions, type TaskStop } from '../../src/coroutines/async-executor.js';
 import { AsyncExecutor, Full, taskSignal, TimeoutError } from '../../src/index.js';
 import { executorSuite, type Blocker } from './executor-suite.js';
 
@@ -102,5 +103,65 @@ describe('AsyncExecutor: map after shutdown', () => {
     assert.ok(got.length <= 4, `at most the submitted ones come, got ${got.length}`);
     assert.ok(calls < 100);
     assert.ok(error instanceof Error && /cannot schedule new futures after shutdown \(AsyncExecutor\)/.test(error.message), String(error));
+  });
+});
+
+describe('AsyncExecutor: a running task ended early is abandoned', () => {
+  it('abandons a task that heeds no timeout or abort: its slot runs the next task, shutdown does not wait for it, and its late result goes nowhere', async () => {
+    const ex = new AsyncExecutor({ maxConcurrency: 1 });
+    let finish!: (v: string) => void;
+    const late = new Promise<string>((r) => (finish = r));
+    const timedOut = ex.submitWith({ timeout: 10 }, () => late);
+    await assert.rejects(timedOut.result(), TimeoutError);
+    assert.equal(ex.abandoned, 1);
+    assert.equal(ex.running, 0);
+    const ac = new AbortController();
+    const aborted = ex.submitWith({ signal: ac.signal }, () => new Promise(() => {}));
+    ac.abort(new Error('stop'));
+    await assert.rejects(aborted.result(), /stop/);
+    assert.equal(ex.abandoned, 2);
+    assert.equal(await ex.submit(async () => 'next'), 'next');
+    await ex.shutdown({ wait: true });
+    finish('too late');
+    await late;
+    await new Promise((r) => setImmediate(r));
+    assert.equal(ex.abandoned, 1, 'the one that settled is no longer counted');
+    assert.ok((await timedOut.exception()) instanceof TimeoutError);
+  });
+
+  it('a TaskStop (STOPPED_BY) ends a task like an aborted signal, without a taskSignal()', async () => {
+    const stop = (): TaskStop & { abort(reason: unknown): void } => {
+      const fns: Array<() => void> = [];
+      const s = {
+        aborted: false,
+        reason: undefined as unknown,
+        onAbort: (fn: () => void) => (s.aborted ? fn() : void fns.push(fn)),
+        abort(reason: unknown) {
+          s.aborted = true;
+          s.reason = reason;
+          for (const fn of fns) fn();
+        },
+      };
+      return s;
+    };
+    await using ex = new AsyncExecutor({ maxConcurrency: 1 });
+    const running = stop();
+    let seen: AbortSignal | undefined | null = null;
+    const f = ex.submitWith({ [STOPPED_BY]: running } as StoppableTaskOptions, () => {
+      seen = taskSignal();
+      return new Promise(() => {});
+    });
+    const queued = stop();
+    let ran = false;
+    const q = ex.submitWith({ [STOPPED_BY]: queued } as StoppableTaskOptions, () => void (ran = true));
+    queued.abort(new Error('queued stop'));
+    await assert.rejects(q.result(), /queued stop/);
+    running.abort(new Error('running stop'));
+    await assert.rejects(f.result(), /running stop/);
+    assert.equal(seen, undefined);
+    assert.equal(ex.abandoned, 1);
+    assert.equal(await ex.submit(async () => 'next'), 'next');
+    assert.equal(ran, false);
+    await assert.rejects(ex.submitWith({ [STOPPED_BY]: running } as StoppableTaskOptions, async () => 1).result(), /running stop/);
   });
 });

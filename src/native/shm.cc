@@ -18,6 +18,7 @@
 #include <v8.h>
 
 #include <errno.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <string.h>
@@ -27,8 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <condition_variable>
-#include <deque>
+#include <algorithm>
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -238,10 +239,16 @@ void Wake(const FunctionCallbackInfo<Value>& args) {
   args.GetReturnValue().Set(static_cast<int>(r < 0 ? 0 : r));
 }
 
-// ---- async waits: a pool of waiter threads, each blocking on one futex at a time ----
+// ---- async waits: waiter threads, each sleeping on many futexes at once ----
 //
-//   JS thread ─ waitAsync ─► requests ─► waiter thread: FutexWait ─► env->done ─ uv_async ─► cb(result)
+//   JS thread ─ waitAsync ─► a waiter's inbox, ring its bell ─► waiter thread:
+//       futex_waitv([bell, word 1 .. word 127]) ─► the ended waits ─► env->done ─ uv_async ─► cb(result)
 //
+// One thread sleeps on up to 127 words (Linux 5.16's futex_waitv) and on its own bell,
+// which a new wait rings to be taken in; so a program whose coroutines await hundreds of
+// primitives needs a few threads, not one each. Where the kernel lacks futex_waitv a
+// thread sleeps on one word, as FUTEX_WAIT can. Deadlines are absolute from the moment
+// of the call, so a wait that waited for a thread never outlasts its timeout.
 // Never the libuv pool: its four threads serve fs, dns and crypto, and a wait could hold
 // one for the whole slice.
 
@@ -252,7 +259,7 @@ struct Request {
   std::shared_ptr<BackingStore> store;  // keeps the memory mapped while waited on
   int32_t* addr;
   int32_t expected;
-  double ms;
+  struct timespec deadline;  // CLOCK_MONOTONIC; tv_sec < 0: none
   uint32_t id;
   int result;
 };
@@ -265,18 +272,75 @@ struct Env {
   std::vector<Request> done;
   std::map<uint32_t, Global<Function>> callbacks;
   uint32_t next = 1;
+  size_t pending = 0;  // waits whose callback has not run: they keep the loop alive
+};
+
+#ifndef SYS_futex_waitv
+#define SYS_futex_waitv 449
+#endif
+#ifndef FUTEX_32
+#define FUTEX_32 2
+#endif
+
+// The kernel's struct futex_waitv, spelled out so that older headers build too.
+struct WaitV {
+  uint64_t val;
+  uint64_t uaddr;
+  uint32_t flags;
+  uint32_t reserved;
+};
+
+constexpr size_t kWordsPerThread = 127;  // futex_waitv takes 128 words; one is the bell
+// Beyond this many threads, a wait queues in the least busy one's inbox until it has
+// room; every wait lasts at most its caller's slice (a quarter second), so room comes.
+constexpr size_t kMaxThreads = 64;
+constexpr size_t kMaxThreadsSingle = 256;  // one word each, without futex_waitv
+
+struct Waiter {
+  std::atomic<int32_t> bell{0};
+  std::vector<Request> inbox;  // under pool_mu
+  size_t load = 0;             // waits in its inbox and in hand, under pool_mu
 };
 
 std::mutex& pool_mu = *new std::mutex;
-std::condition_variable& pool_cv = *new std::condition_variable;
-std::deque<Request>& queue = *new std::deque<Request>;
-int idle = 0;
-int threads = 0;
-// Beyond this many waits at once, a wait queues for a thread; every wait lasts at most
-// its caller's slice (a quarter second), so a queued one starts soon, and late is never lost.
-constexpr int kMaxThreads = 32;
+std::vector<Waiter*>& waiters = *new std::vector<Waiter*>;  // never freed: detached threads use them
+
+bool HasWaitV() {
+  static const bool has = [] {
+    // CONCUR_FUTEX_WAITV=0 takes the one-word path, as on a kernel older than 5.16 (tests).
+    const char* forced = getenv("CONCUR_FUTEX_WAITV");
+    if (forced != nullptr && strcmp(forced, "0") == 0) return false;
+    // Supported: EINVAL for an empty vector; not: ENOSYS.
+    long r = syscall(SYS_futex_waitv, nullptr, 0, 0, nullptr, CLOCK_MONOTONIC);
+    return !(r < 0 && errno == ENOSYS);
+  }();
+  return has;
+}
+
+struct timespec Now() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts;
+}
+
+bool Before(const struct timespec& a, const struct timespec& b) {
+  return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
+}
+
+struct timespec DeadlineIn(double ms) {
+  struct timespec ts = Now();
+  if (!(ms >= 0 && ms < 1e12)) {
+    ts.tv_sec = -1;  // none
+    return ts;
+  }
+  int64_t ns = ts.tv_nsec + static_cast<int64_t>(ms * 1e6);
+  ts.tv_sec += static_cast<time_t>(ns / 1000000000);
+  ts.tv_nsec = static_cast<long>(ns % 1000000000);
+  return ts;
+}
 
 void Deliver(Request&& req) {
+  req.store.reset();
   std::shared_ptr<Env> env = req.env;
   std::lock_guard<std::mutex> g(env->mu);
   if (env->closed) return;
@@ -284,20 +348,96 @@ void Deliver(Request&& req) {
   uv_async_send(&env->async);
 }
 
-void WaiterMain() {
-  std::unique_lock<std::mutex> lk(pool_mu);
-  for (;;) {
-    idle++;
-    pool_cv.wait(lk, [] { return !queue.empty(); });
-    idle--;
-    Request req = std::move(queue.front());
-    queue.pop_front();
-    lk.unlock();
-    req.result = FutexWait(req.addr, req.expected, req.ms);
-    req.store.reset();
-    Deliver(std::move(req));
-    lk.lock();
+// The waits of `held` that have ended (woken: `woken`, the word changed, the deadline
+// passed) leave it and are delivered; the rest stay.
+void Settle(Waiter* self, std::vector<Request>& held, long woken) {
+  struct timespec now = Now();
+  std::vector<Request> ended;
+  size_t kept = 0;
+  for (size_t i = 0; i < held.size(); i++) {
+    Request& r = held[i];
+    if (static_cast<long>(i) == woken) r.result = 0;
+    else if (__atomic_load_n(r.addr, __ATOMIC_SEQ_CST) != r.expected) r.result = 1;
+    else if (r.deadline.tv_sec >= 0 && !Before(now, r.deadline)) r.result = 2;
+    else {
+      if (kept != i) held[kept] = std::move(r);
+      kept++;
+      continue;
+    }
+    ended.push_back(std::move(r));
   }
+  held.resize(kept);
+  if (ended.empty()) return;
+  {
+    std::lock_guard<std::mutex> g(pool_mu);
+    self->load -= ended.size();
+  }
+  for (Request& r : ended) Deliver(std::move(r));
+}
+
+void WaiterMain(Waiter* self, bool vectored) {
+  std::vector<Request> held;
+  std::vector<WaitV> v;
+  const size_t room = vectored ? kWordsPerThread : 1;
+  for (;;) {
+    int32_t rung = self->bell.load();
+    {
+      std::lock_guard<std::mutex> g(pool_mu);
+      size_t take = std::min(room - held.size(), self->inbox.size());
+      for (size_t i = 0; i < take; i++) held.push_back(std::move(self->inbox[i]));
+      self->inbox.erase(self->inbox.begin(), self->inbox.begin() + take);
+    }
+    // The soonest deadline bounds the sleep; a wait without one, none.
+    struct timespec soonest;
+    soonest.tv_sec = -1;
+    for (const Request& r : held)
+      if (r.deadline.tv_sec >= 0 && (soonest.tv_sec < 0 || Before(r.deadline, soonest))) soonest = r.deadline;
+    struct timespec* limit = soonest.tv_sec >= 0 ? &soonest : nullptr;
+    long woken = -1;
+    if (!vectored) {
+      if (held.empty()) {
+        syscall(SYS_futex, &self->bell, FUTEX_WAIT_PRIVATE, rung, nullptr, nullptr, 0);
+        continue;
+      }
+      // FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline, as futex_waitv does.
+      long r = syscall(SYS_futex, held[0].addr, FUTEX_WAIT_BITSET, held[0].expected, limit, nullptr, FUTEX_BITSET_MATCH_ANY);
+      if (r == 0) woken = 0;
+    } else {
+      v.clear();
+      v.push_back(WaitV{static_cast<uint32_t>(rung), reinterpret_cast<uintptr_t>(&self->bell), FUTEX_32 | FUTEX_PRIVATE_FLAG, 0});
+      for (const Request& r : held) v.push_back(WaitV{static_cast<uint32_t>(r.expected), reinterpret_cast<uintptr_t>(r.addr), FUTEX_32, 0});
+      long r = syscall(SYS_futex_waitv, v.data(), v.size(), 0, limit, CLOCK_MONOTONIC);
+      if (r > 0) woken = r - 1;  // 0 is the bell
+    }
+    Settle(self, held, woken);
+  }
+}
+
+// Hands a wait to the least busy thread with room (a new one when none has), and rings it.
+void Submit(Request&& req) {
+  const bool vectored = HasWaitV();
+  const size_t room = vectored ? kWordsPerThread : 1;
+  const size_t most = vectored ? kMaxThreads : kMaxThreadsSingle;
+  Waiter* to = nullptr;
+  bool fresh = false;
+  {
+    std::lock_guard<std::mutex> g(pool_mu);
+    for (Waiter* w : waiters)
+      if (to == nullptr || w->load < to->load) to = w;
+    if ((to == nullptr || to->load >= room) && waiters.size() < most) {
+      to = new Waiter;
+      waiters.push_back(to);
+      fresh = true;
+    }
+    to->inbox.push_back(std::move(req));
+    to->load++;
+  }
+  if (fresh) {
+    std::thread(WaiterMain, to, vectored).detach();
+    return;
+  }
+  to->bell.fetch_add(1);
+  syscall(SYS_futex, &to->bell, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
 }
 
 void OnDone(uv_async_t* handle) {
@@ -310,6 +450,7 @@ void OnDone(uv_async_t* handle) {
   Isolate* isolate = env->isolate;
   HandleScope scope(isolate);
   for (Request& req : done) {
+    if (env->pending > 0 && --env->pending == 0) uv_unref(reinterpret_cast<uv_handle_t*>(&env->async));
     auto it = env->callbacks.find(req.id);
     if (it == env->callbacks.end()) continue;
     Local<Function> cb = it->second.Get(isolate);
@@ -364,18 +505,13 @@ static void WaitAsyncImpl(const FunctionCallbackInfo<Value>& args) {
   req.store = args[0].As<SharedArrayBuffer>()->GetBackingStore();
   req.addr = word;
   req.expected = static_cast<int32_t>(args[2].As<Number>()->Value());
-  req.ms = args[3].As<Number>()->Value();
+  req.deadline = DeadlineIn(args[3].As<Number>()->Value());
   req.id = env->next++;
   req.result = 0;
   env->callbacks.emplace(req.id, Global<Function>(isolate, args[4].As<Function>()));
-  std::lock_guard<std::mutex> g(pool_mu);
-  queue.push_back(std::move(req));
-  if (idle < static_cast<int>(queue.size()) && threads < kMaxThreads) {
-    threads++;
-    std::thread(WaiterMain).detach();
-  } else {
-    pool_cv.notify_one();
-  }
+  // A waiter keeps the program alive, as a blocked Python thread does.
+  if (env->pending++ == 0) uv_ref(reinterpret_cast<uv_handle_t*>(&env->async));
+  Submit(std::move(req));
 }
 
 NODE_MODULE_INIT(/* exports, module, context */) {
@@ -384,7 +520,7 @@ NODE_MODULE_INIT(/* exports, module, context */) {
   env->isolate = isolate;
   uv_async_init(node::GetCurrentEventLoop(isolate), &env->async, OnDone);
   env->async.data = env.get();
-  // Waits are held open by the caller (a timer), not by this handle.
+  // Referenced only while a wait is pending (see WaitAsyncImpl).
   uv_unref(reinterpret_cast<uv_handle_t*>(&env->async));
   auto* binding = new Binding{env};
   node::AddEnvironmentCleanupHook(isolate, CloseEnv, binding);

@@ -48,14 +48,11 @@ export async function waitAsync(view: Int32Array, index: number, expected: numbe
   if (left === 0) return Atomics.load(view, index) !== expected;
   const slice = Math.min(left, SLICE_MS);
   // Memory other processes map waits in the kernel; the rest on V8's wait list.
-  let pending: Promise<unknown>;
-  if (isRegion(view.buffer)) {
-    pending = futexWaitAsync(view, index, expected, slice).then((r) => (r === 2 ? 'timed-out' : 'ok'));
-  } else {
-    const r = Atomics.waitAsync(view, index, expected, slice);
-    if (!r.async) return r.value !== 'timed-out' || remaining(deadline) > 0;
-    pending = r.value;
-  }
+  // (The native wait holds the event loop open itself while it is pending.)
+  if (isRegion(view.buffer)) return (await futexWaitAsync(view, index, expected, slice)) !== 2 || remaining(deadline) > 0;
+  const r = Atomics.waitAsync(view, index, expected, slice);
+  if (!r.async) return r.value !== 'timed-out' || remaining(deadline) > 0;
+  const pending = r.value;
   // A pending wait does not keep the event loop alive, but a waiter should, as a
   // blocked Python thread does: hold it open with a timer until the wait ends.
   const keep = setTimeout(() => {}, slice + 1000);

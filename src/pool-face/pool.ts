@@ -31,14 +31,14 @@ import { failureOf, gather } from './gather.js';
 
 /** Options of a Pool or ThreadPool, named as Python's. */
 export interface PoolFaceOptions {
-  /** How many workers. @default os.availableParallelism(), as Python's os.cpu_count() */
-  processes?: number;
+  /** How many workers; null (Python's None) or absent: os.availableParallelism(), as Python's os.cpu_count(). */
+  processes?: number | null;
   /** Runs in each worker before its first task (a defineTasks task or a self-contained function). */
   initializer?: TaskFunction;
   /** Arguments for `initializer`. @default [] */
   initargs?: unknown[];
-  /** Replace a worker after it has run this many tasks (a chunk of `map` counts as one). @default unlimited */
-  maxtasksperchild?: number;
+  /** Replace a worker after it has run this many tasks (a chunk of `map` counts as one); null (None) or absent: never. */
+  maxtasksperchild?: number | null;
 }
 
 /** Callbacks of `applyAsync`, `mapAsync` and `starmapAsync`; each runs in this thread, one at a time. */
@@ -72,11 +72,12 @@ abstract class BasePool implements AsyncDisposable {
   #terminated: Promise<void> | undefined;
   #joined: Promise<void> | undefined;
 
-  constructor(processes: number | PoolFaceOptions | undefined, name: string, make: (options: ConstructorParameters<typeof ThreadPoolExecutor>[0]) => PoolExecutor) {
-    const options: PoolFaceOptions = typeof processes === 'number' || processes === undefined ? { processes } : processes;
+  constructor(processes: number | null | PoolFaceOptions | undefined, name: string, make: (options: ConstructorParameters<typeof ThreadPoolExecutor>[0]) => PoolExecutor) {
+    // Pool(null) is Python's Pool(None): the default number of workers.
+    const options: PoolFaceOptions = typeof processes === 'number' || processes === undefined || processes === null ? { processes } : processes;
     if (options === null || typeof options !== 'object') throw new TypeError(`${name} expects a number of processes or an options object, got ${describe(options)}`);
     for (const key of Object.keys(options)) if (!KNOWN.has(key)) throw new TypeError(`${name}: unknown option "${key}"`);
-    const n = options.processes;
+    const n = options.processes ?? undefined;
     if (n !== undefined && (typeof n !== 'number' || !Number.isInteger(n) || n < 1)) {
       throw new RangeError(`Number of processes must be at least 1: processes must be an integer >= 1, got ${describe(n)}`);
     }
@@ -282,7 +283,7 @@ class DaemonicProcessPool extends ProcessPoolExecutor {
  */
 export class Pool extends BasePool {
   /** `new Pool(4)` or `new Pool({ processes, initializer, initargs, maxtasksperchild })`. */
-  constructor(processes?: number | PoolFaceOptions) {
+  constructor(processes?: number | null | PoolFaceOptions) {
     super(processes, 'Pool', (options) => new DaemonicProcessPool(options));
   }
 }
@@ -290,7 +291,7 @@ export class Pool extends BasePool {
 /** multiprocessing.pool.ThreadPool: the same face over worker threads. */
 export class ThreadPool extends BasePool {
   /** `new ThreadPool(4)` or `new ThreadPool({ processes, initializer, initargs, maxtasksperchild })`. */
-  constructor(processes?: number | PoolFaceOptions) {
+  constructor(processes?: number | null | PoolFaceOptions) {
     super(processes, 'ThreadPool', (options) => new ThreadPoolExecutor(options));
   }
 }

@@ -310,9 +310,11 @@ bool HasWaitV() {
     // CONCUR_FUTEX_WAITV=0 takes the one-word path, as on a kernel older than 5.16 (tests).
     const char* forced = getenv("CONCUR_FUTEX_WAITV");
     if (forced != nullptr && strcmp(forced, "0") == 0) return false;
-    // Supported: EINVAL for an empty vector; not: ENOSYS.
+    // Supported: EINVAL for an empty vector. Anything else is not: ENOSYS from an older
+    // kernel, EPERM from a seccomp profile that predates the call (containers), on which
+    // every later futex_waitv would fail at once and its waiter thread spin for ever.
     long r = syscall(SYS_futex_waitv, nullptr, 0, 0, nullptr, CLOCK_MONOTONIC);
-    return !(r < 0 && errno == ENOSYS);
+    return r < 0 && errno == EINVAL;
   }();
   return has;
 }

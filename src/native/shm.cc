@@ -310,9 +310,11 @@ bool HasWaitV() {
     // CONCUR_FUTEX_WAITV=0 takes the one-word path, as on a kernel older than 5.16 (tests).
     const char* forced = getenv("CONCUR_FUTEX_WAITV");
     if (forced != nullptr && strcmp(forced, "0") == 0) return false;
-    // Supported: EINVAL for an empty vector; not: ENOSYS.
+    // Supported: EINVAL for an empty vector. Anything else is not: ENOSYS from an older
+    // kernel, EPERM from a seccomp profile that predates the call (containers), on which
+    // every later futex_waitv would fail at once and its waiter thread spin for ever.
     long r = syscall(SYS_futex_waitv, nullptr, 0, 0, nullptr, CLOCK_MONOTONIC);
-    return !(r < 0 && errno == ENOSYS);
+    return r < 0 && errno == EINVAL;
   }();
   return has;
 }
@@ -348,15 +350,19 @@ void Deliver(Request&& req) {
   uv_async_send(&env->async);
 }
 
-// The waits of `held` that have ended (woken: `woken`, the word changed, the deadline
-// passed) leave it and are delivered; the rest stay.
+// The waits of `held` that have ended (woken, the word changed, the deadline passed)
+// leave it and are delivered; the rest stay. `woken` is the held index the kernel named
+// (-1: none). futex_waitv names only the last woken entry of its vector, which lists
+// `held` newest first: so the waits after `woken` in `held` may have been woken too, and
+// a wake spent on one is never repeated (a Lock wakes one waiter until that one looks),
+// so they are delivered as woken (a spurious wake at worst: the caller re-checks).
 void Settle(Waiter* self, std::vector<Request>& held, long woken) {
   struct timespec now = Now();
   std::vector<Request> ended;
   size_t kept = 0;
   for (size_t i = 0; i < held.size(); i++) {
     Request& r = held[i];
-    if (static_cast<long>(i) == woken) r.result = 0;
+    if (woken >= 0 && static_cast<long>(i) >= woken) r.result = 0;
     else if (__atomic_load_n(r.addr, __ATOMIC_SEQ_CST) != r.expected) r.result = 1;
     else if (r.deadline.tv_sec >= 0 && !Before(now, r.deadline)) r.result = 2;
     else {
@@ -403,11 +409,13 @@ void WaiterMain(Waiter* self, bool vectored) {
       long r = syscall(SYS_futex, held[0].addr, FUTEX_WAIT_BITSET, held[0].expected, limit, nullptr, FUTEX_BITSET_MATCH_ANY);
       if (r == 0) woken = 0;
     } else {
+      // Newest first: a word woken often is re-waited often, so it sits near the front,
+      // and few entries come before it to be treated as woken with it (see Settle).
       v.clear();
       v.push_back(WaitV{static_cast<uint32_t>(rung), reinterpret_cast<uintptr_t>(&self->bell), FUTEX_32 | FUTEX_PRIVATE_FLAG, 0});
-      for (const Request& r : held) v.push_back(WaitV{static_cast<uint32_t>(r.expected), reinterpret_cast<uintptr_t>(r.addr), FUTEX_32, 0});
+      for (size_t i = held.size(); i-- > 0;) v.push_back(WaitV{static_cast<uint32_t>(held[i].expected), reinterpret_cast<uintptr_t>(held[i].addr), FUTEX_32, 0});
       long r = syscall(SYS_futex_waitv, v.data(), v.size(), 0, limit, CLOCK_MONOTONIC);
-      if (r > 0) woken = r - 1;  // 0 is the bell
+      if (r > 0) woken = static_cast<long>(held.size()) - r;  // entry 0 is the bell, then held newest first
     }
     Settle(self, held, woken);
   }

@@ -488,6 +488,7 @@ void CloseEnv(void* arg) {
     std::lock_guard<std::mutex> g(env->mu);
     env->closed = true;
     env->callbacks.clear();
+    env->done.clear();  // each holds the Env: left here, the Env would hold itself for ever
   }
   // The handle is freed with its Env, once its close callback ran and no waiter holds it.
   auto* keep = new std::shared_ptr<Env>(env);

@@ -35,6 +35,7 @@ import { portableName, toPortable, type PortableTask } from './names.js';
 import { abortChannel, Answers, goChannel, leaseKey, parseEvent, readStream, startedChannel, streamEnd, withdrawnKey } from './events.js';
 import { completedOutcome, readRecords } from './records.js';
 import { encodeValue, loadKey, makeJob, readFailure, type Outcome } from './wire.js';
+import { LapseTimer } from './lapse.js';
 import { ACTIVE, LOCAL, RedisFuture, SENT, type Entry, type RedisExecutorOptions, type RedisExecutorStats, type RedisTaskOptions } from './executor-types.js';
 
 export { RedisFuture, type RedisExecutorOptions, type RedisExecutorStats, type RedisTaskOptions };
@@ -80,7 +81,8 @@ export class RedisExecutor extends BaseExecutor {
   #renewDue = false;
   #leaseEnded = false;
   readonly #renewer: ReturnType<typeof setInterval> | undefined;
-  #lapseTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Calls #ifLapsed once performance.now() passes #leaseUntil (see lapse.ts: a bare timer can fire early by it). */
+  readonly #lapse = new LapseTimer(() => this.#ifLapsed());
   /** Woken when the lease is renewed (or nothing is left to send): #flush waits for a live lease. */
   #onLease: Array<() => void> = [];
   #completed = 0;
@@ -372,19 +374,8 @@ export class RedisExecutor extends BaseExecutor {
     const until = sentAt + (this.#leaseMs * 2) / 3;
     if (until <= this.#leaseUntil) return;
     this.#leaseUntil = until;
-    this.#armLapse();
+    this.#lapse.arm(until);
     if (this.#leaseHolds()) for (const wake of this.#onLease.splice(0)) wake();
-  }
-
-  /**
-   * Times #ifLapsed for when the lease may lapse. A timer counts in the event loop's whole
-   * milliseconds, not by performance.now(), and can fire a little early by it: one that
-   * finds the lease still held times itself again rather than never asking again.
-   */
-  #armLapse(): void {
-    clearTimeout(this.#lapseTimer);
-    this.#lapseTimer = setTimeout(() => this.#ifLapsed(), this.#leaseUntil - performance.now() + 1);
-    this.#lapseTimer.unref();
   }
 
   #leaseHolds(): boolean {
@@ -399,11 +390,7 @@ export class RedisExecutor extends BaseExecutor {
    * and by cancel() itself, in case that timer is late.
    */
   #ifLapsed(): void {
-    if (this.#leaseEnded) return;
-    if (this.#leaseHolds()) {
-      this.#armLapse(); // early: not yet
-      return;
-    }
+    if (this.#leaseHolds() || this.#leaseEnded) return;
     for (const e of this.#pending.values()) if (e.state !== LOCAL) this.#onActive(e.id);
   }
 
@@ -577,7 +564,7 @@ export class RedisExecutor extends BaseExecutor {
       this.#stopping = true;
       this.#leaseEnded = true;
       clearInterval(this.#renewer);
-      clearTimeout(this.#lapseTimer);
+      this.#lapse.clear();
       this.#eventsClient.disconnect(); // ends a blocked XREAD at once
       this.#startedClient.disconnect();
       // No Future of ours is left: workers need not wait for us. The DEL goes on the

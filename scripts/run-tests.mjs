@@ -90,6 +90,23 @@ async function makeMirror() {
     mkdirSync(dirname(to), { recursive: true });
     symlinkSync(f, to);
   }
+  // The examples as JavaScript beside the mirror (test/examples/run-example.ts runs these):
+  // under tsx each of their child processes paid ~1 CPU-s for tsx, and ticket-sale.ts and
+  // manager.ts start twenty each (examples' files: ~115 -> ~35 CPU-s). The tour's tests
+  // still run event.ts and pipe.ts under tsx, as the README says to, with a thread and a
+  // child process of their own. `import ... from 'concur'` resolves here as in examples/:
+  // the package's own name, from the nearest package.json.
+  await build({
+    entryPoints: find(join(ROOT, 'examples'), (n) => n.endsWith('.ts')),
+    outdir: join(MIRROR, 'examples-js'),
+    bundle: false,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    sourcemap: 'inline',
+    sourcesContent: false,
+    logLevel: 'warning',
+  });
   // What tests and their fixtures reach by relative path from test/: the built package,
   // the command, the examples and the tour, all as they are in the checkout.
   for (const d of ['dist', 'bin', 'examples', 'scripts']) symlinkSync(join('..', '..', '..', d), join(MIRROR, d));

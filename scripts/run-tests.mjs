@@ -10,6 +10,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -20,8 +21,18 @@ function find(dir, keep) {
     e.isDirectory() ? find(join(dir, e.name), keep) : keep(e.name) ? [join(dir, e.name)] : [],
   );
 }
-const given = process.argv.length > 2;
-const files = given ? process.argv.slice(2) : find('test', (n) => n.endsWith('.test.ts')).sort();
+const argv = process.argv.slice(2);
+// `--typecheck` (npm test): tsc checks the tests, examples and benches beside the test
+// passes rather than before them, on the core a waiting test leaves idle (~17 CPU-s,
+// all on one core); its failure fails the run, with tsc's output at the end.
+const typecheck = argv[0] === '--typecheck';
+if (typecheck) argv.shift();
+const given = argv.length > 0;
+// The files that take longest (in wall time, mostly waiting on children, timers and
+// Redis) start first, so that none of them starts near the end and runs on alone.
+const SLOW_FIRST = ['test/redis/abort.test.ts', 'test/examples/multiprocessing.test.ts', 'test/manager/hostile-fuzz.test.ts', 'test/examples/threads.test.ts', 'test/examples/manager.test.ts', 'test/examples/processes.test.ts', 'test/manager/crossing.test.ts', 'test/manager/lifetime.test.ts', 'test/redis/start-cut-off.test.ts', 'test/examples/redis.test.ts', 'test/manager/lanes.test.ts', 'test/proxy/proxies.test.ts'];
+const slowness = (f) => (SLOW_FIRST.includes(f) ? SLOW_FIRST.indexOf(f) : SLOW_FIRST.length);
+const files = given ? argv : find('test', (n) => n.endsWith('.test.ts')).sort().sort((a, b) => slowness(a) - slowness(b));
 // A test that hangs fails by name after two minutes instead of stalling the run.
 // Each torture test drives its primitive for 2 s here (a smoke run that still finds
 // the bugs it was written for); `npm run torture` runs them for minutes.
@@ -31,7 +42,11 @@ const env = {
   CONCUR_TORTURE_MS: process.env.CONCUR_TORTURE_MS ?? '2000',
   CONCUR_FUZZ_FRAMES: process.env.CONCUR_FUZZ_FRAMES ?? '100000',
 };
-const testArgs = ['--test', '--test-concurrency=2', '--test-timeout=120000'];
+// Files at once in the main pass: more than the two cores, because many files spend
+// most of their time waiting (on children starting, timers, leases, Redis), and a core
+// left idle by one is taken by another. CONCUR_TEST_CONCURRENCY overrides it.
+const CONCURRENCY = Number(process.env.CONCUR_TEST_CONCURRENCY ?? 3);
+const testArgs = (n) => ['--test', `--test-concurrency=${n}`, '--test-timeout=120000'];
 
 // Primitives cross into processes as shared memory where the native part is built, as
 // proxies where it is not: these files run a second time without it, beside the rest.
@@ -45,7 +60,7 @@ const fallback = given || env.CONCUR_NO_NATIVE === '1' ? [] : BOTH_WAYS;
 const FROM_SOURCE = ['test/processes/bootstrapping.test.ts', 'test/threads/bootstrapping.test.ts', 'test/proxy/socket-path.test.ts', 'test/tasks/tasks.test.ts'];
 
 // A file renamed would otherwise quietly drop out of these lists.
-for (const f of [...BOTH_WAYS, ...FROM_SOURCE]) if (!existsSync(join(ROOT, f))) throw new Error(`scripts/run-tests.mjs names ${f}, which is not there`);
+for (const f of [...BOTH_WAYS, ...FROM_SOURCE, ...SLOW_FIRST]) if (!existsSync(join(ROOT, f))) throw new Error(`scripts/run-tests.mjs names ${f}, which is not there`);
 
 // The mirror: one folder per run (removed at its end), so that two runs in one checkout
 // never see each other's files and a stale mirror cannot be run. Transpiling ~400 files
@@ -129,16 +144,27 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(sig, () => (runs.size === 0 ? process.exit(130) : runs.forEach((c) => c.kill(sig))));
 }
 const started = performance.now();
+// Started before the mirror is made, which it does not read: tsc takes longest of all.
+const checked = typecheck ? runTsc() : Promise.resolve({ status: 0, text: '' });
 await makeMirror();
 console.log(`# transpiled src/ and test/ into ${relative(ROOT, MIRROR)} in ${Math.round(performance.now() - started)} ms`);
+
+/** tsc on tsconfig.check.json (against the declarations the build wrote to dist/). */
+function runTsc() {
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  return run([tsc, '-p', join(ROOT, 'tsconfig.check.json')], [], {}, 'pipe', true).then((r) => {
+    if (r.status !== 0) console.error('# the typecheck (tsc -p tsconfig.check.json) failed: its output follows the tests');
+    return r;
+  });
+}
 
 const isFromSource = (f) => FROM_SOURCE.includes(relative(ROOT, resolve(f)));
 const fromJs = files.filter((f) => !isFromSource(f)).map(mirrored);
 const fromTs = files.filter(isFromSource);
 
-function run(args, list, extraEnv, output) {
+function run(args, list, extraEnv, output, always = false) {
   return new Promise((resolve) => {
-    if (list.length === 0) return resolve({ status: 0, text: '' });
+    if (list.length === 0 && !always) return resolve({ status: 0, text: '' });
     const child = spawn(process.execPath, [...args, ...list], { stdio: ['inherit', output, output], env: { ...env, ...extraEnv } });
     runs.add(child);
     let text = '';
@@ -150,12 +176,14 @@ function run(args, list, extraEnv, output) {
   });
 }
 
-const JS = ['--enable-source-maps', ...testArgs];
-const TS = ['--import', 'tsx', ...testArgs];
+// The two short passes run one file at a time beside the main pass: they are done long
+// before it, and every file more at once slows the ones already running.
+const JS = ['--enable-source-maps'];
+const TS = ['--import', 'tsx'];
 const [main, sourced, second] = await Promise.all([
-  run(JS, fromJs, {}, 'inherit'),
-  run(TS, fromTs, {}, 'pipe'),
-  run(JS, fallback.map(mirrored), { CONCUR_NO_NATIVE: '1' }, 'pipe'),
+  run([...JS, ...testArgs(CONCURRENCY)], fromJs, {}, 'inherit'),
+  run([...TS, ...testArgs(1)], fromTs, {}, 'pipe'),
+  run([...JS, ...testArgs(1)], fallback.map(mirrored), { CONCUR_NO_NATIVE: '1' }, 'pipe'),
 ]);
 if (fromTs.length > 0) {
   console.log(`\n# from the TypeScript sources under tsx: ${fromTs.join(' ')}`);
@@ -165,4 +193,9 @@ if (fallback.length > 0) {
   console.log(`\n# again without the native part (CONCUR_NO_NATIVE=1): ${fallback.join(' ')}`);
   process.stdout.write(second.text);
 }
-process.exit([main, sourced, second].find((r) => r.status !== 0)?.status ?? 0);
+const tscResult = await checked;
+if (typecheck) {
+  console.log(`\n# typecheck (tsc -p tsconfig.check.json): ${tscResult.status === 0 ? 'passed' : 'FAILED'}`);
+  process.stdout.write(tscResult.text);
+}
+process.exit([main, sourced, second, tscResult].find((r) => r.status !== 0)?.status ?? 0);

@@ -109,7 +109,7 @@ async function makeMirror() {
   }
   // The examples as JavaScript beside the mirror (test/examples/run-example.ts runs these):
   // under tsx each of their child processes paid ~1 CPU-s for tsx, and ticket-sale.ts and
-  // manager.ts start twenty each (examples' files: ~115 -> ~35 CPU-s). The tour's tests
+  // manager.ts start twenty each (the examples' test files: ~115 -> ~42 CPU-s). The tour's tests
   // still run event.ts and pipe.ts under tsx, as the README says to, with a thread and a
   // child process of their own. `import ... from 'concur'` resolves here as in examples/:
   // the package's own name, from the nearest package.json.

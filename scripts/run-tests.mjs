@@ -44,10 +44,11 @@ const env = {
   CONCUR_TORTURE_MS: process.env.CONCUR_TORTURE_MS ?? '2000',
   CONCUR_FUZZ_FRAMES: process.env.CONCUR_FUZZ_FRAMES ?? '100000',
 };
-// Files at once in the main pass: more than the two cores, because many files spend
-// most of their time waiting (on children starting, timers, leases, Redis), and a core
-// left idle by one is taken by another. CONCUR_TEST_CONCURRENCY overrides it.
-const CONCURRENCY = Number(process.env.CONCUR_TEST_CONCURRENCY ?? 3);
+// Files at once in the main pass. 3 took 8.2 min where 2 took 10.1 (files that wait leave
+// a core idle), but test/manager/hostile-fuzz.test.ts failed in each of four runs at 3-4
+// (its server's memory bound, or the server gone) and in none at 2: 2 until it holds.
+// CONCUR_TEST_CONCURRENCY overrides it.
+const CONCURRENCY = Number(process.env.CONCUR_TEST_CONCURRENCY ?? 2);
 const testArgs = (n) => ['--test', `--test-concurrency=${n}`, '--test-timeout=120000'];
 
 // Primitives cross into processes as shared memory where the native part is built, as

@@ -25,7 +25,7 @@ import { FramedSocket } from './frames.js';
 import { objectFor, serveObject } from './objects.js';
 import { compactReplyFrame } from './compact.js';
 import { openLaneEnds, type LaneEnds } from './lane-server.js';
-import { decodeCall, encodeReply, HANDSHAKE_MAX_BYTES, isTcp, LANE_OBJECT, LANE_OP, PING_CALL_ID, SILENCE_LIMIT_MS, tcpAddr, tcpTarget } from './protocol.js';
+import { decodeCall, encodeReply, HANDSHAKE_MAX_BYTES, isTcp, LANE_OBJECT, LANE_OP, PING_CALL_ID, SilenceWatch, SILENCE_LIMIT_MS, tcpAddr, tcpTarget } from './protocol.js';
 import { SERVED, UNDO, UNDO_LOST_REPLY } from './served.js';
 import { unsendableAnswer } from './unsendable.js';
 
@@ -139,9 +139,9 @@ function serve(conn: FramedSocket): void {
     output: socket,
   };
   // Over TCP a peer's machine may vanish without closing the connection: its pings stop.
-  let heard = Date.now();
+  const silence = new SilenceWatch(SILENCE_LIMIT_MS / 3);
   if (tcp) {
-    const watch = setInterval(() => Date.now() - heard > SILENCE_LIMIT_MS && socket.destroy(), SILENCE_LIMIT_MS / 3);
+    const watch = setInterval(() => silence.silent() && socket.destroy(), SILENCE_LIMIT_MS / 3);
     socket.once('close', () => clearInterval(watch));
   }
   /** Opens a lane for this caller (its thread's calls, through FIFOs it made): same machine only. */
@@ -178,7 +178,7 @@ function serve(conn: FramedSocket): void {
       return;
     }
     const callId = bytes.readUInt32LE(0);
-    heard = Date.now();
+    silence.heard();
     if (callId === PING_CALL_ID) return to.send(encodeReply(callId, 1, undefined));
     let objectId: number, op: string, args: unknown[];
     try {

@@ -26,7 +26,7 @@ import {
   HEARTBEAT_MS,
   isTcp,
   PING_CALL_ID,
-  SILENCE_LIMIT_MS,
+  SilenceWatch,
   tcpTarget,
   INFLIGHT,
   PIPELINED,
@@ -217,12 +217,10 @@ class OwnerConnection {
 
   /** Over TCP: pings the owner, and takes a connection silent past SILENCE_LIMIT_MS for dead. */
   #heartbeat(framed: FramedSocket): void {
-    let heard = Date.now();
-    framed.socket.on('data', () => {
-      heard = Date.now();
-    });
+    const silence = new SilenceWatch(HEARTBEAT_MS);
+    framed.socket.on('data', () => silence.heard());
     const beat = setInterval(() => {
-      if (Date.now() - heard > SILENCE_LIMIT_MS) framed.socket.destroy();
+      if (silence.silent()) framed.socket.destroy();
       else framed.send(encodeCall(PING_CALL_ID, 0, 'ping', []));
     }, HEARTBEAT_MS);
     beat.unref();

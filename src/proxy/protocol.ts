@@ -50,6 +50,43 @@ function envMs(name: string, fallback: number): number {
 export const HEARTBEAT_MS = envMs('CONCUR_PROXY_HEARTBEAT_MS', 2_000);
 /** Over TCP, a connection silent this long is taken for dead and closed. */
 export const SILENCE_LIMIT_MS = envMs('CONCUR_PROXY_SILENCE_MS', 15_000);
+/**
+ * Whether a TCP peer has been silent past SILENCE_LIMIT_MS. Time this side's own event
+ * loop was held up (a flood of frames on another connection, a CPU it did not get) is
+ * not the peer's silence: its pings may wait unread in the socket meanwhile. A flooding
+ * client once had a manager close its other clients' connections at load 30.
+ */
+export class SilenceWatch {
+  readonly #every: number;
+  readonly #now: () => number;
+  #heard: number;
+  #checked: number;
+
+  /** For a check every `every` ms (`now`: a clock, for tests). */
+  constructor(every: number, now: () => number = Date.now) {
+    this.#every = every;
+    this.#now = now;
+    this.#heard = this.#checked = now();
+  }
+
+  /** Something came from the peer. */
+  heard(): void {
+    this.#heard = this.#now();
+  }
+
+  /** Called every `every` ms: true once the peer has been silent past the limit. */
+  silent(): boolean {
+    const now = this.#now();
+    const late = now - this.#checked - this.#every;
+    // A check this late means the loop was held up: that time does not count.
+    if (late > LATE_MS) this.#heard += late;
+    this.#checked = now;
+    return now - this.#heard > SILENCE_LIMIT_MS;
+  }
+}
+/** Lateness of a check past which the loop, not the peer, is taken to have stalled. */
+const LATE_MS = 250;
+
 /** The call id of a ping (its object id is 0): answered by the broker itself. */
 export const PING_CALL_ID = 0xffffffff;
 

@@ -1,61 +1,59 @@
 /**
  * The operations of a manager's containers (dict, list, namespace, value), run in its
  * server's broker thread. What a container takes in is counted (a proxy inside it keeps
- * its object alive), what it lets go of is released, and what goes out to a caller is
- * counted for that caller first.
+ * its object alive), what it lets go of is released, and what a call returns is
+ * counted for its caller by ManagedObject.call (entries.ts), on every path.
  */
 import { isDeepStrictEqual } from 'node:util';
 import { describe } from '../futures/future.js';
-import type { Caller } from '../proxy/callers.js';
-import { contain, out, uncontain, type Op } from './entries.js';
+import { contain, takeOut, uncontain, uncontainEach, type Op } from './entries.js';
 
+/** Sets `key` to `value`: a new key is counted as the value is (a proxy may be a key). */
 function put(map: Map<unknown, unknown>, key: unknown, value: unknown): void {
   contain(value);
   if (map.has(key)) uncontain(map.get(key));
+  else contain(key);
   map.set(key, value);
 }
 
-/** Takes `value` out of a container for `caller`: counted for the caller before the container lets go. */
-function takeOut(caller: Caller, value: unknown): unknown {
-  out(caller, value);
-  uncontain(value);
-  return value;
+/** Removes `key`, releasing it and its value; the value, for a caller to take out. */
+function remove(map: Map<unknown, unknown>, key: unknown): unknown {
+  const v = map.get(key);
+  map.delete(key);
+  uncontain(key);
+  return v;
 }
 
 export const DICT: Record<string, Op> = {
-  get: (m: Map<unknown, unknown>, [k], caller) => out(caller, m.get(k)),
+  get: (m: Map<unknown, unknown>, [k]) => m.get(k),
   set: (m: Map<unknown, unknown>, [k, v]) => void put(m, k, v),
   has: (m: Map<unknown, unknown>, [k]) => m.has(k),
   delete: (m: Map<unknown, unknown>, [k]) => {
     if (!m.has(k)) return false;
-    uncontain(m.get(k));
-    return m.delete(k);
+    uncontain(remove(m, k));
+    return true;
   },
   size: (m: Map<unknown, unknown>) => m.size,
-  keys: (m: Map<unknown, unknown>, _a, caller) => out(caller, [...m.keys()]),
-  values: (m: Map<unknown, unknown>, _a, caller) => out(caller, [...m.values()]),
-  entries: (m: Map<unknown, unknown>, _a, caller) => out(caller, [...m.entries()]),
+  keys: (m: Map<unknown, unknown>) => [...m.keys()],
+  values: (m: Map<unknown, unknown>) => [...m.values()],
+  entries: (m: Map<unknown, unknown>) => [...m.entries()],
   update: (m: Map<unknown, unknown>, [entries]) => {
     for (const [k, v] of entries as Array<[unknown, unknown]>) put(m, k, v);
   },
-  pop: (m: Map<unknown, unknown>, [k, hasDefault, dflt], caller) => {
-    if (m.has(k)) {
-      const v = m.get(k);
-      m.delete(k);
-      return takeOut(caller, v);
-    }
-    if (hasDefault) return dflt;
+  pop: (m: Map<unknown, unknown>, [k, hasDefault, dflt]) => {
+    if (m.has(k)) return takeOut(remove(m, k));
+    if (hasDefault) return dflt; // counted for the caller as any answer is (ManagedObject.call)
     throw new RangeError(`key ${describe(k)} is not in the dict`);
   },
-  setdefault: (m: Map<unknown, unknown>, [k, dflt], caller) => {
+  setdefault: (m: Map<unknown, unknown>, [k, dflt]) => {
     if (!m.has(k)) put(m, k, dflt);
-    return out(caller, m.get(k));
+    return m.get(k);
   },
   clear: (m: Map<unknown, unknown>) => {
-    uncontain(m);
+    uncontainEach(m);
     m.clear();
   },
-  copy: (m: Map<unknown, unknown>, _a, caller) => out(caller, new Map(m)),
+  copy: (m: Map<unknown, unknown>) => new Map(m),
 };
 
 /** A list index, Python's way: negative counts from the end; out of range is a RangeError. */
@@ -71,11 +69,14 @@ const firstEqual = (a: unknown[], v: unknown, from = 0): number => {
   return -1;
 };
 
+/** An array's greatest length. */
+const MAX_LENGTH = 2 ** 32 - 1;
+
 export const LIST: Record<string, Op> = {
   length: (a: unknown[]) => a.length,
-  at: (a: unknown[], [i], caller) => {
+  at: (a: unknown[], [i]) => {
     if (!Number.isInteger(i)) throw new TypeError(`a list index must be an integer, got ${describe(i)}`);
-    return out(caller, a.at(i));
+    return a.at(i);
   },
   set: (a: unknown[], [i, v]) => {
     const j = indexIn(a, i, 'assignment');
@@ -84,8 +85,13 @@ export const LIST: Record<string, Op> = {
     a[j] = v;
   },
   push: (a: unknown[], [items]) => {
-    contain(items);
-    a.push(...(items as unknown[]));
+    if (!Array.isArray(items)) throw new TypeError(`push takes an array of items, got ${describe(items)}`);
+    if (a.length + items.length > MAX_LENGTH) throw new RangeError(`a list holds at most ${MAX_LENGTH} items`);
+    // One by one: spread into push, a long extend would overflow the stack.
+    for (const v of items) {
+      contain(v);
+      a.push(v);
+    }
     return a.length;
   },
   insert: (a: unknown[], [i, v]) => {
@@ -94,10 +100,10 @@ export const LIST: Record<string, Op> = {
     contain(v);
     a.splice(j, 0, v);
   },
-  pop: (a: unknown[], [i], caller) => {
+  pop: (a: unknown[], [i]) => {
     if (a.length === 0) throw new RangeError('pop from an empty list');
     const j = indexIn(a, i ?? -1, 'pop');
-    return takeOut(caller, a.splice(j, 1)[0]);
+    return takeOut(a.splice(j, 1)[0]);
   },
   remove: (a: unknown[], [v]) => {
     const j = firstEqual(a, v);
@@ -106,26 +112,26 @@ export const LIST: Record<string, Op> = {
   },
   indexOf: (a: unknown[], [v, from]) => firstEqual(a, v, from ?? 0),
   count: (a: unknown[], [v]) => a.reduce((n: number, x) => (isDeepStrictEqual(x, v) ? n + 1 : n), 0),
-  slice: (a: unknown[], [start, end], caller) => out(caller, a.slice(start, end)),
+  slice: (a: unknown[], [start, end]) => a.slice(start, end),
   clear: (a: unknown[]) => {
-    uncontain(a);
+    uncontainEach(a);
     a.length = 0;
   },
 };
 
 export const NAMESPACE: Record<string, Op> = {
-  get: (m: Map<string, unknown>, [name], caller) => out(caller, m.get(name)),
+  get: (m: Map<string, unknown>, [name]) => m.get(name),
   set: (m: Map<string, unknown>, [name, v]) => void put(m, name, v),
   delete: (m: Map<string, unknown>, [name]) => DICT.delete!(m, [name], undefined as never, undefined as never),
   has: (m: Map<string, unknown>, [name]) => m.has(name),
   names: (m: Map<string, unknown>) => [...m.keys()],
   /** [value] when the name is set, [] when not (a property's descriptor needs both). */
-  lookup: (m: Map<string, unknown>, [name], caller) => (m.has(name) ? out(caller, [m.get(name)]) : []),
-  entries: (m: Map<string, unknown>, _a, caller) => out(caller, [...m.entries()]),
+  lookup: (m: Map<string, unknown>, [name]) => (m.has(name) ? [m.get(name)] : []),
+  entries: (m: Map<string, unknown>) => [...m.entries()],
 };
 
 export const VALUE: Record<string, Op> = {
-  get: (box: { v: unknown }, _a, caller) => out(caller, box.v),
+  get: (box: { v: unknown }) => box.v,
   set: (box: { v: unknown }, [v]) => {
     contain(v);
     uncontain(box.v);

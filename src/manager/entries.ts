@@ -95,7 +95,7 @@ function freeIfUnused(entry: Entry): void {
   state.entries.delete(entry.id);
   forgetObject(entry.id, FREED);
   // What it held goes too: its contents, then whatever it kept alive.
-  if (entry.container) uncontain(entry.value);
+  if (entry.container) uncontainEach(entry.value);
   for (const id of entry.holds) release(id);
 }
 
@@ -106,7 +106,12 @@ function release(id: number): void {
   freeIfUnused(e);
 }
 
-/** Counts the proxies of this manager inside `value`, which a container now holds. */
+/**
+ * Counts the proxies of this manager inside `value`, which a container now holds in one
+ * of its slots (a list's item, a dict's key or value). A proxy is counted once per slot
+ * however often the value repeats it, and `uncontain` of the same value releases it as
+ * often: a slot is always counted and released whole, so the two agree.
+ */
 export function contain(value: unknown): void {
   forEachProxy(value, token(), (_p, ref) => {
     const e = state.entries.get(ref.id);
@@ -114,9 +119,39 @@ export function contain(value: unknown): void {
   });
 }
 
-/** Releases the proxies of this manager inside `value`, which a container no longer holds. */
+/** Releases the proxies of this manager inside `value`, a slot's content a container no longer holds. */
 export function uncontain(value: unknown): void {
   forEachProxy(value, token(), (_p, ref) => release(ref.id));
+}
+
+/** What a container holds, slot by slot: a Map's keys and values, an array's items, a box's value. */
+function slotsOf(container: object): Iterable<unknown> {
+  if (container instanceof Map) return [...container].flat();
+  if (Array.isArray(container)) return container;
+  return Object.values(container);
+}
+
+/** `contain` for every slot of a new container (the same proxy in two slots counts twice). */
+export function containEach(container: object): void {
+  for (const v of slotsOf(container)) contain(v);
+}
+
+/** `uncontain` for every slot of a container that is emptied or freed. */
+export function uncontainEach(container: object): void {
+  for (const v of slotsOf(container)) uncontain(v);
+}
+
+/** Values the running call took out of their containers: released once its answer is counted. */
+let takenOut: unknown[] | undefined;
+
+/**
+ * Takes `value` out of a container for the running call's caller: released only after
+ * the answer is counted for the caller (released first, it could be freed in between).
+ */
+export function takeOut<T>(value: T): T {
+  if (takenOut === undefined) throw new Error('takeOut outside a call');
+  takenOut.push(value);
+  return value;
 }
 
 /** Counts the proxies in `value` for `caller`, who is about to receive them; returns `value`. */
@@ -194,10 +229,21 @@ export function unhold(ticket: unknown): void {
 /** What the broker serves for a container or a registered type: calls go to its entry's operations. */
 class ManagedObject {
   entry!: Entry;
+  /**
+   * Runs `op`; whatever it returns is counted for `caller` here, on every path (a value
+   * of the container, or an argument given back, such as a pop's default).
+   */
   call(op: string, args: unknown[], caller: Caller): unknown {
     const fn = Object.hasOwn(this.entry.ops!, op) ? this.entry.ops![op] : undefined;
     if (fn === undefined) throw new Error(`a ${this.entry.typeid} of a manager has no method ${JSON.stringify(op)}`);
-    return fn(this.entry.value, args, caller, this.entry);
+    const taken: unknown[] = (takenOut = []);
+    try {
+      const result = fn(this.entry.value, args, caller, this.entry);
+      return result instanceof Promise ? result.then((value: unknown) => out(caller, value)) : out(caller, result);
+    } finally {
+      takenOut = undefined;
+      for (const v of taken) uncontain(v);
+    }
   }
 }
 registerShared('ManagedObject', ManagedObject);

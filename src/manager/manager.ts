@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { lstatSync, rmSync } from 'node:fs';
-import { connect as connectSocket } from 'node:net';
+import { connect as connectSocket, type Socket } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import { AuthenticationError } from '../futures/errors.js';
 import { describe } from '../futures/future.js';
@@ -125,39 +125,23 @@ function processAuthkey(): string {
   return (process.env[AUTHKEY_ENV] = randomBytes(32).toString('hex'));
 }
 
-/** How long a connecting client waits for the server's hello once authenticated. */
+/** How long a connecting client waits for the whole handshake: reaching the server, proving the key, its hello. */
 const HELLO_TIMEOUT_MS = 10_000;
 
-/** Asks the manager at `path` who it is, proving the key both ways first. */
+/** Asks the manager at `path` who it is, proving the key both ways first; within HELLO_TIMEOUT_MS in all. */
 async function hello(addr: string, key: string): Promise<ServerInfo> {
   const path = whereOf(addr);
   const socket = isTcp(addr) ? connectSocket(tcpTarget(addr)) : connectSocket(addr);
+  // What the server has yet to do, for the error if it never does (a peer that accepts and never speaks).
+  const waiting = { on: 'accept the connection' };
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the server at ${path} did not ${waiting.on} within ${HELLO_TIMEOUT_MS} ms: is it a manager?`)), HELLO_TIMEOUT_MS);
+  });
+  const handshake = shakeHands(socket, path, key, waiting);
+  handshake.catch(() => {}); // lost the race: it fails as the socket is destroyed
   try {
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('error', (err) => reject(new Error(`cannot reach a manager at ${path}: ${err.message}`, { cause: err })));
-    });
-    socket.on('error', () => {});
-    const framed = new FramedSocket(socket, { maxFrameBytes: HANDSHAKE_MAX_BYTES });
-    await authenticateServer(framed, Buffer.from(key, 'hex'), `the manager at ${path}`);
-    framed.maxFrameBytes = 1 << 20;
-    framed.send(encodeCall(1, ROOT_ID, 'hello', []));
-    // Another kind of concur server may never answer for an object it does not have.
-    let timer: NodeJS.Timeout | undefined;
-    const frame = await Promise.race([
-      framed.next(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`the server at ${path} did not answer a manager's hello within ${HELLO_TIMEOUT_MS} ms: is it a manager?`)), HELLO_TIMEOUT_MS);
-      }),
-    ]).finally(() => clearTimeout(timer));
-    if (frame.length < 4 || callIdOf(frame) !== 1) throw new Error(`the server at ${path} does not speak the manager protocol`);
-    const [ok, value] = decodeReply(frame);
-    if (!ok) throw new Error(`the server at ${path} is not a manager: ${(deserializeError(value as SerializedError) as Error).message}`);
-    const info = value as ServerInfo;
-    if (info?.version !== MANAGER_PROTOCOL) {
-      throw new Error(`the manager at ${path} speaks protocol version ${describe(info?.version)}; this concur speaks ${MANAGER_PROTOCOL}`);
-    }
-    return info;
+    return await Promise.race([handshake, deadline]);
   } catch (err) {
     if (isProtocolVersionError(err)) throw err;
     if (err instanceof AuthenticationError) throw new AuthenticationError(`the manager at ${path} refused the authkey`, { cause: err });
@@ -166,8 +150,34 @@ async function hello(addr: string, key: string): Promise<ServerInfo> {
     }
     throw err;
   } finally {
+    clearTimeout(timer);
     socket.destroy();
   }
+}
+
+/** hello's steps, each naming in `waiting` what the server is to do next. */
+async function shakeHands(socket: Socket, path: string, key: string, waiting: { on: string }): Promise<ServerInfo> {
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', (err) => reject(new Error(`cannot reach a manager at ${path}: ${err.message}`, { cause: err })));
+  });
+  socket.on('error', () => {});
+  const framed = new FramedSocket(socket, { maxFrameBytes: HANDSHAKE_MAX_BYTES });
+  waiting.on = 'answer the authentication handshake (it accepted the connection)';
+  await authenticateServer(framed, Buffer.from(key, 'hex'), `the manager at ${path}`);
+  framed.maxFrameBytes = 1 << 20;
+  framed.send(encodeCall(1, ROOT_ID, 'hello', []));
+  // Another kind of concur server may never answer for an object it does not have.
+  waiting.on = "answer a manager's hello";
+  const frame = await framed.next();
+  if (frame.length < 4 || callIdOf(frame) !== 1) throw new Error(`the server at ${path} does not speak the manager protocol`);
+  const [ok, value] = decodeReply(frame);
+  if (!ok) throw new Error(`the server at ${path} is not a manager: ${(deserializeError(value as SerializedError) as Error).message}`);
+  const info = value as ServerInfo;
+  if (info?.version !== MANAGER_PROTOCOL) {
+    throw new Error(`the manager at ${path} speaks protocol version ${describe(info?.version)}; this concur speaks ${MANAGER_PROTOCOL}`);
+  }
+  return info;
 }
 
 /**

@@ -36,22 +36,21 @@ export function managedRefOf(value: unknown): ManagedRef | undefined {
 /**
  * Calls `visit` with every proxy of the manager `token` in `value` (any token when
  * undefined), looking inside arrays, plain objects, Maps, Sets and proxies themselves
- * (a Condition's proxy holds its lock's). Each object is looked at once.
+ * (a Condition's proxy holds its lock's). Each object is looked at once. A stack of its
+ * own, not recursion: a deeply nested value must not overflow the call stack.
  */
-export function forEachProxy(value: unknown, token: string | undefined, visit: (proxy: object, ref: ManagedRef) => void, seen = new Set<object>()): void {
-  if (value === null || typeof value !== 'object' || seen.has(value)) return;
-  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof Date || value instanceof RegExp) return;
-  seen.add(value);
-  const ref = managedRefOf(value);
-  if (ref !== undefined && (token === undefined || ref.mgr === token)) visit(value, ref);
-  if (value instanceof Map) {
-    for (const [k, v] of value) {
-      forEachProxy(k, token, visit, seen);
-      forEachProxy(v, token, visit, seen);
-    }
-  } else if (value instanceof Set) {
-    for (const v of value) forEachProxy(v, token, visit, seen);
-  } else {
-    for (const v of Object.values(value)) forEachProxy(v, token, visit, seen);
+export function forEachProxy(value: unknown, token: string | undefined, visit: (proxy: object, ref: ManagedRef) => void): void {
+  const seen = new Set<object>();
+  const todo: unknown[] = [value];
+  while (todo.length > 0) {
+    const v = todo.pop();
+    if (v === null || typeof v !== 'object' || seen.has(v)) continue;
+    if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer || v instanceof Date || v instanceof RegExp) continue;
+    seen.add(v);
+    const ref = managedRefOf(v);
+    if (ref !== undefined && (token === undefined || ref.mgr === token)) visit(v, ref);
+    // Pushed in reverse, so they are visited in order.
+    const inner = v instanceof Map ? [...v].flat() : v instanceof Set ? [...v] : Object.values(v);
+    for (let i = inner.length - 1; i >= 0; i--) todo.push(inner[i]);
   }
 }

@@ -19,7 +19,7 @@ import { brandInstance, registerShared } from '../sync/shared.js';
 import type { FunctionSpec } from '../tasks/describe.js';
 import { loadFunction } from '../tasks/load.js';
 import { DICT, LIST, NAMESPACE, VALUE } from './containers.js';
-import { addCaller, contain, dropCaller, hold, newEntry, out, state, token, unhold, type Entry, type Op } from './entries.js';
+import { addCaller, containEach, dropCaller, hold, newEntry, out, state, token, unhold, type Entry, type Op } from './entries.js';
 import { DictProxy, ListProxy, namespaceData, objectData, ValueProxy } from './proxies.js';
 import { forEachProxy, MANAGER_PROTOCOL, whereOf } from './refs.js';
 
@@ -44,22 +44,22 @@ const positive = (n: unknown, what: string): number => {
 const MAKERS: Record<string, (args: any[]) => Entry> = {
   dict: ([init]) => {
     const map = new Map<unknown, unknown>(init instanceof Map ? init : init === undefined || init === null ? [] : Array.isArray(init) ? init : Object.entries(init));
-    contain(map);
+    containEach(map);
     return newEntry('dict', map, DICT, (ref) => new DictProxy(ref), { container: true });
   },
   list: ([init]) => {
     const array = init === undefined ? [] : [...(init as Iterable<unknown>)];
-    contain(array);
+    containEach(array);
     return newEntry('list', array, LIST, (ref) => new ListProxy(ref), { container: true });
   },
   namespace: ([init]) => {
     const map = new Map<string, unknown>(Object.entries(init ?? {}));
-    contain(map);
+    containEach(map);
     return newEntry('namespace', map, NAMESPACE, namespaceData, { container: true });
   },
   value: ([init]) => {
     const box = { v: init };
-    contain(box);
+    containEach(box);
     return newEntry('value', box, VALUE, (ref) => new ValueProxy(ref), { container: true });
   },
   queue: ([options]) => {
@@ -113,11 +113,10 @@ async function makeRegistered(typeid: string, args: unknown[]): Promise<Entry> {
   const exposed = type.exposed ?? publicMethods(made);
   const ops: Record<string, Op> = {};
   for (const name of exposed) {
-    ops[name] = (obj, callArgs, caller) => {
+    ops[name] = (obj, callArgs) => {
       const method = obj[name];
       if (typeof method !== 'function') throw new TypeError(`${typeid}.${name} is not a method (it is ${describe(method)})`);
-      const result = method.apply(obj, callArgs);
-      return result instanceof Promise ? result.then((value: unknown) => out(caller, value)) : out(caller, result);
+      return method.apply(obj, callArgs); // counted for the caller by ManagedObject.call
     };
   }
   return newEntry(typeid, made, ops, (ref) => objectData(ref, typeid, exposed));

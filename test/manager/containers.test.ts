@@ -3,6 +3,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Empty, Lock, Manager, Process, type DictProxy, type ListProxy } from '../../src/index.js';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { managerTasks } from '../fixtures/manager-tasks.js';
 
 describe('manager containers', () => {
@@ -252,5 +253,20 @@ describe('manager containers', () => {
     const alive = setInterval(() => {}, 1000); // the broker thread keeps nothing alive
     await brokerListening().finally(() => clearInterval(alive));
     await assert.rejects(Manager.connect({ address: ref.addr, authkey: Buffer.from(ref.key, 'hex') }), /is not a manager|did not answer a manager's hello/);
+  });
+
+  it('connecting to a TCP peer that accepts and never speaks fails within 10 s, naming the address', { timeout: 60_000 }, async () => {
+    const peers: Socket[] = [];
+    const silent = createServer((s) => void peers.push(s));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const port = (silent.address() as AddressInfo).port;
+      const began = performance.now();
+      await assert.rejects(Manager.connect({ address: { host: '127.0.0.1', port }, authkey: 'k'.repeat(32) }), new RegExp(`127\\.0\\.0\\.1:${port}.*did not answer`));
+      assert.ok(performance.now() - began < 20_000);
+    } finally {
+      silent.close();
+      for (const s of peers) s.destroy();
+    }
   });
 });

@@ -33,6 +33,12 @@ function objectTypes(proxy: object): string[] {
   return callManaged({ ...ref, id: ref.root } as never, 'objectTypes', []) as string[];
 }
 
+/** How the server counts the object of `proxy` ('callers=N contained=M'), or 'freed'. */
+function countsOf(proxy: object, id = (proxy as { _ref: { id: number } })._ref.id): string {
+  const line = objectTypes(proxy).find((l) => l.includes(`#${id} `));
+  return line === undefined ? 'freed' : line.slice(line.indexOf(' ') + 1);
+}
+
 /** Collects garbage until `done()` holds, or 20 s pass; whether it held. */
 async function until(done: () => boolean, deadlineMs = 20_000): Promise<boolean> {
   for (const end = performance.now() + deadlineMs; !done(); ) {
@@ -241,6 +247,100 @@ describe('manager lifetime', () => {
     lock.release();
     rlock.release();
     cond.release();
+  });
+
+  it('a proxy given back as the default of dict.pop is counted for the caller: dropping that copy keeps the object', { timeout: 60_000 }, async () => {
+    const d = m.dict<unknown>();
+    const inner = m.list<number>([1, 2]);
+    (() => {
+      const back = d.pop('missing', inner) as ListProxy<number>;
+      assert.deepEqual(back.copy(), [1, 2]);
+      assert.equal(countsOf(inner), 'callers=2 contained=0', 'the copy given back is counted');
+    })();
+    assert.ok(await until(() => countsOf(inner) === 'callers=1 contained=0'), countsOf(inner));
+    assert.deepEqual(inner.copy(), [1, 2]);
+  });
+
+  it('the same proxy stored twice in one call is counted twice: taking one out leaves the other usable', { timeout: 120_000 }, async () => {
+    type Stored = { takeOne: () => void; rest: () => unknown };
+    const stores: Record<string, (p: ListProxy<number>) => Stored> = {
+      push: (p) => {
+        const l = m.list<unknown>();
+        l.push(p, p);
+        return { takeOne: () => void l.pop(0), rest: () => l.at(0) };
+      },
+      extend: (p) => {
+        const l = m.list<unknown>();
+        l.extend([p, p]);
+        return { takeOne: () => void l.pop(0), rest: () => l.at(0) };
+      },
+      'list()': (p) => {
+        const l = m.list<unknown>([p, p]);
+        return { takeOne: () => void l.pop(), rest: () => l.at(0) };
+      },
+      'nested in list()': (p) => {
+        const l = m.list<unknown>([[p, p], [p]]);
+        return { takeOne: () => void l.pop(0), rest: () => (l.at(0) as unknown[])[0] };
+      },
+      'dict()': (p) => {
+        const d = m.dict<unknown>({ a: p, b: p });
+        return { takeOne: () => void d.delete('a'), rest: () => d.get('b') };
+      },
+      update: (p) => {
+        const d = m.dict<unknown>();
+        d.update({ a: p, b: p });
+        return { takeOne: () => void d.pop('a'), rest: () => d.get('b') };
+      },
+      'namespace()': (p) => {
+        const ns = m.namespace<Record<string, unknown>>({ a: p, b: p });
+        return { takeOne: () => void delete ns.a, rest: () => ns.b };
+      },
+    };
+    const any = m.dict(); // objectTypes asks the root through any proxy
+    for (const [how, store] of Object.entries(stores)) {
+      let stored!: Stored;
+      let id!: number;
+      (() => {
+        const inner = m.list<number>([7]);
+        id = inner._ref.id;
+        stored = store(inner);
+        assert.equal(countsOf(inner).split(' ')[1], 'contained=2', `${how}: both copies counted`);
+        stored.takeOne();
+      })();
+      // Once this thread's copies are collected and dropped, only the container's count remains.
+      const left = (): string => countsOf(any, id);
+      assert.ok(await until(() => /^callers= /.test(left()) || left() === 'freed'), `${how}: ${left()}`);
+      assert.equal(left(), 'callers= contained=1', how);
+      const rest = (): ListProxy<number> => stored.rest() as ListProxy<number>;
+      assert.deepEqual(rest().copy(), [7], how);
+    }
+  });
+
+  it('a proxy used as a dict key is counted while the key is there', { timeout: 60_000 }, async () => {
+    const d = m.dict<number, unknown>();
+    let inner!: ListProxy<number>;
+    (() => {
+      const key = m.list<number>([3]);
+      d.set(key, 1);
+      d.clear();
+      inner = m.list<number>([4]);
+      d.set(inner, 2);
+    })();
+    assert.equal(countsOf(inner).split(' ')[1], 'contained=1');
+    d.clear();
+    assert.equal(countsOf(inner).split(' ')[1], 'contained=0');
+  });
+
+  it('extend with 600,000 items works, as Python\'s, and counts the proxy among them once', { timeout: 60_000 }, async () => {
+    const l = m.list<unknown>();
+    const inner = m.list([1]);
+    const items: unknown[] = Array.from({ length: 600_000 }, (_, i) => i);
+    items.push(inner);
+    l.extend(items);
+    assert.equal(l.length, 600_001);
+    assert.equal(countsOf(inner).split(' ')[1], 'contained=1');
+    l.clear();
+    assert.equal(countsOf(inner).split(' ')[1], 'contained=0');
   });
 
   it('a program that never shuts its manager down still ends, and its server with it', { timeout: 60_000 }, async () => {

@@ -236,12 +236,13 @@ class ManagedObject {
   call(op: string, args: unknown[], caller: Caller): unknown {
     const fn = Object.hasOwn(this.entry.ops!, op) ? this.entry.ops![op] : undefined;
     if (fn === undefined) throw new Error(`a ${this.entry.typeid} of a manager has no method ${JSON.stringify(op)}`);
+    const outer = takenOut; // a call made inside another call's operation keeps that one's list
     const taken: unknown[] = (takenOut = []);
     try {
       const result = fn(this.entry.value, args, caller, this.entry);
       return result instanceof Promise ? result.then((value: unknown) => out(caller, value)) : out(caller, result);
     } finally {
-      takenOut = undefined;
+      takenOut = outer;
       for (const v of taken) uncontain(v);
     }
   }

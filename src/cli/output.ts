@@ -42,19 +42,25 @@ export function openOutput(path: string | undefined): Output {
     error = err;
     for (const l of listeners) l(err);
   });
-  const settled = (): Promise<void> =>
-    new Promise((resolve) => {
-      if (error !== undefined || stream.destroyed || stream.writableLength === 0) return resolve();
+  // One wait shared by every caller until it settles: a producer woken for other reasons
+  // asks again while the output is still congested, and a wait each would pile listeners on the stream.
+  let pending: Promise<void> | undefined;
+  const settled = (): Promise<void> => {
+    if (error !== undefined || stream.destroyed || stream.writableLength === 0) return Promise.resolve();
+    pending ??= new Promise<void>((resolve) => {
       const done = (): void => {
         stream.off('drain', done);
         stream.off('error', done);
         stream.off('close', done);
+        pending = undefined;
         resolve();
       };
       stream.on('drain', done);
       stream.on('error', done);
       stream.on('close', done);
     });
+    return pending;
+  };
   return {
     write: (text) => {
       if (error === undefined && !stream.destroyed) stream.write(text);

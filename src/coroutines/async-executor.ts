@@ -57,6 +57,15 @@ interface Job {
 const taskContext = new AsyncLocalStorage<AbortSignal>();
 
 /**
+ * How long tasks may be started back to back within one turn of the event loop, in ms.
+ * Each queued task starts from the settlement of the one before: with synchronous tasks
+ * that is one unbroken chain of microtasks, in which no signal handler, timer or I/O
+ * callback runs (Ctrl-C would wait for the whole queue). Past this, the next start waits
+ * for the next turn.
+ */
+const SLICE_MS = 8;
+
+/**
  * The AbortSignal of the AsyncExecutor task this code runs in, when it was submitted
  * with a timeout or a signal. A coroutine cannot be stopped from outside, so a task
  * that should end early on a timeout checks or listens to this.
@@ -80,6 +89,12 @@ export class AsyncExecutor extends BaseExecutor {
   #abandoned = 0;
   #onIdle: (() => void) | undefined;
   #closed: Promise<void> | undefined;
+  /** When this turn's slice of starts ends (performance.now()); undefined until a task starts in this turn. */
+  #sliceEnds: number | undefined;
+  /** Counts slices: a reset armed by one slice leaves a later one alone. */
+  #slice = 0;
+  /** The slice ran out: starts wait for the setImmediate that resumes the queue. */
+  #resuming = false;
 
   constructor(options: AsyncExecutorOptions = {}) {
     super();
@@ -138,7 +153,8 @@ export class AsyncExecutor extends BaseExecutor {
       job.onAbort = () => this.#end(job, signal.reason);
       signal.addEventListener('abort', job.onAbort, { once: true });
     }
-    if (this.#running < this.#max) this.#start(job);
+    // Not ahead of the queue: it holds jobs while running < max when a slice ran out.
+    if (this.#running < this.#max && this.#queue.length === 0 && this.#mayStartNow()) this.#start(job);
     else this.#queue.push(job);
     // After it is placed: a stop now finds it queued or running.
     stoppedBy?.onAbort(() => this.#end(job, stoppedBy.reason));
@@ -242,8 +258,37 @@ export class AsyncExecutor extends BaseExecutor {
     job.onAbort = undefined;
   }
 
+  /**
+   * True while this turn of the event loop has time left for starting tasks (see SLICE_MS);
+   * false once it ran out, after arranging for the queue to resume in the next turn.
+   */
+  #mayStartNow(): boolean {
+    if (this.#resuming) return false;
+    const now = performance.now();
+    if (this.#sliceEnds === undefined) {
+      this.#sliceEnds = now + SLICE_MS;
+      // Once the loop turns, the next turn gets a fresh slice: a task submitted from a timer
+      // or a callback still starts at once. The loop may reach its timers before its
+      // immediates (a slice begun in an immediate), hence both.
+      const slice = ++this.#slice;
+      const reset = (): void => {
+        if (this.#slice === slice) this.#sliceEnds = undefined;
+      };
+      setImmediate(reset);
+      setTimeout(reset, 0);
+      return true;
+    }
+    if (now < this.#sliceEnds) return true;
+    this.#resuming = true;
+    setImmediate(() => {
+      this.#resuming = false;
+      this.#next();
+    });
+    return false;
+  }
+
   #next(): void {
-    while (this.#running < this.#max && this.#queue.length > 0) this.#start(this.#queue.shift()!);
+    while (this.#running < this.#max && this.#queue.length > 0 && this.#mayStartNow()) this.#start(this.#queue.shift()!);
     if (this.#running === 0 && this.#queue.length === 0 && this.#onIdle) {
       const done = this.#onIdle;
       this.#onIdle = undefined;

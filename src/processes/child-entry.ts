@@ -5,6 +5,7 @@
  */
 import '../index.js'; // one shared chunk for the whole library: fewer files to load in each worker (see scripts/bundle.mjs)
 import { writeSync } from 'node:fs';
+import { isNativeError } from 'node:util/types';
 import { markChildProcess } from '../tasks/main-guard.js';
 import type { FunctionSpec } from '../tasks/describe.js';
 import { WorkerRuntime, type WorkerInit } from '../pool/worker-runtime.js';
@@ -64,7 +65,16 @@ async function runProcess(target: FunctionSpec, args: unknown[], name: string, f
   ctrl[CTRL_RUNNING] = 1;
   // A subclass that overrides run(): rebuild the instance and run that.
   const instance = fields && ((cls: Function, values: unknown[]) => reviveRunnable('Process', cls, name, fields, values));
-  await runTarget(target, () => revive(args), instance); // a rejection is uncaught: printed, exit code 1
+  try {
+    await runTarget(target, () => revive(args), instance);
+  } catch (error) {
+    // An Error is left uncaught: Node prints it with the line that threw, exit code 1.
+    if (error instanceof Error || isNativeError(error)) throw error;
+    // Anything else Node would report as an unhandled rejection, with advice about .catch()
+    // meant for our code, not the target's: say what the target threw, as a Thread does.
+    console.error(`Exception in process ${name}:`, error);
+    process.exit(1);
+  }
   ctrl[CTRL_RUNNING] = 0;
   // A Process ends when its target (and its non-daemon children) are done, whatever it
   // left scheduled, as in Python; what it sent down a Pipe leaves first, and the

@@ -33,14 +33,22 @@ async function importWithTypeScript(module: string): Promise<void> {
   await import(module);
 }
 
+/**
+ * esbuild's keepNames helper, as tsx compiles with it: a named local function or class
+ * comes out as `__name(fn, "fn")`, calling a helper that only the sender's module scope
+ * had. Defined in the rebuilt function's scope only where its source uses it.
+ */
+const NAME_HELPER = 'const __name = (target, value) => Object.defineProperty(target, "name", { value, configurable: true });\n';
+
 function compileInline(source: string, name: string): Function {
+  const prelude = /\b__name\b/.test(source) ? NAME_HELPER : '';
   let fn: unknown;
   try {
-    fn = new Function(`return (${source}\n);`)();
+    fn = new Function(`${prelude}return (${source}\n);`)();
   } catch (first) {
     try {
       // Method shorthand (`fib(n) { ... }`) is not an expression; an object literal takes it.
-      const holder = new Function(`return ({ ${source}\n });`)();
+      const holder = new Function(`${prelude}return ({ ${source}\n });`)();
       fn = Object.values(holder)[0];
     } catch {
       throw new TaskLoadError(`cannot compile inline function ${name}: ${messageOf(first)}`, { cause: first });

@@ -76,6 +76,21 @@ describe('concur map: SIGINT', () => {
   });
 });
 
+describe('concur map: SIGINT on the async pool running a synchronous task', () => {
+  it('stops within seconds, not after every queued item has run', { timeout: 90_000 }, async () => {
+    // 100,000 items of 50 ms each: only a stop that is heard ends this within the test's time
+    const r = start(['map', `${hostile}#busyAsync`, '--range', '0..100000', '--pool', 'async', '--chunksize', '1'], { timeoutMs: 60_000 });
+    await waitFor(r.child.stderr!, r.stderr, /task 0 started/);
+    const t0 = Date.now();
+    r.child.kill('SIGINT');
+    const ran = await r.ended;
+    const took = Date.now() - t0;
+    assert.equal(ran.code, 130, ran.stderr.slice(-500));
+    assert.ok(took < 10_000, `exited ${took} ms after SIGINT`);
+    assert.match(ran.stderr, /^interrupted: \d+ items done, 0 failed, \d+ not run/m);
+  });
+});
+
 describe('concur map: the output closes early (as `| head`)', () => {
   it('stops with one line on stderr, exit 1, no worker left', { timeout: 90_000 }, async () => {
     const r = await startedSlow(['--range', '0..1000', '--pool', 'process', '--workers', '2', '--chunksize', '1']);

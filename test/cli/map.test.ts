@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { real } from '../fixtures/source.js';
+import { hostile, start } from './run-concur.js';
 
 const bin = fileURLToPath(new URL('../../bin/concur.js', import.meta.url));
 const tasks = real(new URL('../fixtures/cli-user-tasks.mjs', import.meta.url));
@@ -95,6 +97,19 @@ describe('concur map', () => {
     const help = await concur(['map', '--help']);
     assert.equal(help.code, 0);
     for (const flag of ['--range', '--pool', '--workers', '--chunksize', '--unordered', '--retries', '--timeout', '--output']) assert.match(help.stdout, new RegExp(flag));
+  });
+
+  it('a stdout that is read slowly draws no MaxListenersExceededWarning', { timeout: 90_000 }, async () => {
+    const r = start(['map', `${hostile}#identity`, '--range', '0..300000', '--pool', 'thread'], { timeoutMs: 80_000 });
+    r.child.stdout!.pause();
+    // Not a race: the longer the reader stalls, the more often the command waits on a full
+    // output; a few times is enough to show the bug. (No waiting for a progress line: with
+    // its output full, the command may print none until the reader resumes.)
+    await sleep(1_500);
+    r.child.stdout!.resume();
+    const ran = await r.ended;
+    assert.equal(ran.code, 0, ran.stderr.slice(-500));
+    assert.doesNotMatch(ran.stderr, /MaxListenersExceededWarning/);
   });
 
   it('on a terminal shows a progress bar with the count, rate and ETA (run under script(1) for a tty)', async () => {

@@ -165,3 +165,27 @@ describe('AsyncExecutor: a running task ended early is abandoned', () => {
     await assert.rejects(ex.submitWith({ [STOPPED_BY]: running } as StoppableTaskOptions, async () => 1).result(), /running stop/);
   });
 });
+
+describe('AsyncExecutor: synchronous tasks do not starve the event loop', () => {
+  it('a queue of synchronous tasks lets an immediate run between them, and they still run in order', async () => {
+    const ex = new AsyncExecutor({ maxConcurrency: 1 });
+    const order: number[] = [];
+    const busy = (i: number): number => {
+      order.push(i);
+      const end = performance.now() + 5;
+      while (performance.now() < end);
+      return i;
+    };
+    // Each task starts from the settlement of the one before: without a pause, all 20 run
+    // (100 ms) in one chain of microtasks, before any immediate, timer or signal handler.
+    let ranBeforeImmediate = -1;
+    const immediate = new Promise<void>((resolve) => setImmediate(() => resolve(void (ranBeforeImmediate = order.length))));
+    const futures = Array.from({ length: 20 }, (_, i) => ex.submit(busy, i));
+    assert.equal(ex.running, 1, 'the first starts at once');
+    await immediate;
+    assert.ok(ranBeforeImmediate < 20, `${ranBeforeImmediate} of 20 ran before the immediate`);
+    assert.deepEqual(await Promise.all(futures.map((f) => f.result())), order);
+    assert.deepEqual(order, Array.from({ length: 20 }, (_, i) => i));
+    await ex.shutdown();
+  });
+});

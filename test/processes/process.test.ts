@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { activeChildren, cpuCount, currentProcess, EOFError, isMainProcess, parentProcess, Pipe, Process } from '../../src/index.js';
 import { children } from '../fixtures/children.js';
+import { LIMIT, runProgram } from '../fixtures/run-program.js';
 
 describe('Process', () => {
   it('runs its target in a child and reports exit code 0, and null before start and while running', async () => {
@@ -21,6 +22,15 @@ describe('Process', () => {
     const p = new Process({ target: children.throws }).start();
     await p.join();
     assert.equal(p.exitCode, 1);
+  });
+
+  it('a target that throws what is not an Error is reported as the value it threw, exit code 1', { timeout: LIMIT + 10_000 }, async () => {
+    const r = await runProgram('./lifecycle-programs.ts', ['throwsValue'], LIMIT);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /throws-string exit 1\nthrows-undefined exit 1/);
+    assert.match(r.stderr, /^Exception in process throws-string: not an Error$/m);
+    assert.match(r.stderr, /^Exception in process throws-undefined: undefined$/m);
+    assert.doesNotMatch(r.stderr, /UnhandledPromiseRejection|\.catch\(\)/);
   });
 
   it('exitCode is minus the signal number after terminate() and kill()', async () => {

@@ -15,6 +15,12 @@ describe('tasks', () => {
     assert.deepEqual(JSON.parse(stdout), { greeting: 'hello ts', inWorker: false, here: true });
   });
 
+  it('under tsx, a named local function or class in an inline task or a manager factory runs and keeps its name', { timeout: 90_000 }, async () => {
+    // tsx compiles with keepNames: such code calls a helper, __name, that the worker lacks
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', fixture('ts-inline-names.ts')], { timeout: 80_000 });
+    assert.deepEqual(JSON.parse(stdout), { helper: 6, name: 'twice', class: 6, register: 6 });
+  });
+
   it('plain JavaScript with no loader runs compiled concur and .mjs tasks', async () => {
     const { stdout } = await run(process.execPath, [fixture('js-main.mjs')]);
     assert.deepEqual(JSON.parse(stdout), { squares: [1, 4, 9, 16] });

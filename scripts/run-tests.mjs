@@ -71,6 +71,11 @@ for (const f of [...BOTH_WAYS, ...FROM_SOURCE, ...SLOW_FIRST]) if (!existsSync(j
 const MIRRORS = join(ROOT, 'build', 'test-js');
 const MIRROR = join(MIRRORS, String(process.pid));
 
+/** Transpiles TypeScript file by file (no bundling) for node 20; stacks name the .ts file and line (node runs with --enable-source-maps). */
+function transpile(options) {
+  return build({ bundle: false, format: 'esm', platform: 'node', target: 'node20', sourcemap: 'inline', sourcesContent: false, logLevel: 'warning', ...options });
+}
+
 function alive(pid) {
   try {
     process.kill(pid, 0);
@@ -88,19 +93,7 @@ async function makeMirror() {
   const verbatim = (f) => /^test\/fixtures\/(compiled|outside-tsx)\//.test(relative(ROOT, f)) || !f.endsWith('.ts') || f.endsWith('.d.ts');
   const all = [...find(join(ROOT, 'src'), (n) => n.endsWith('.ts')), ...find(join(ROOT, 'test'), () => true)];
   const ts = all.filter((f) => !verbatim(f));
-  await build({
-    entryPoints: ts,
-    outdir: MIRROR,
-    outbase: ROOT,
-    bundle: false,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    // Stacks name the .ts file and line (node runs with --enable-source-maps).
-    sourcemap: 'inline',
-    sourcesContent: false,
-    logLevel: 'warning',
-  });
+  await transpile({ entryPoints: ts, outdir: MIRROR, outbase: ROOT });
   // Linked, not copied: node loads a module from its real path, so these load from test/
   // (and name their tasks by test/fixtures/x.mjs) whether imported from here or there.
   for (const f of all.filter(verbatim)) {
@@ -114,17 +107,7 @@ async function makeMirror() {
   // still run event.ts and pipe.ts under tsx, as the README says to, with a thread and a
   // child process of their own. `import ... from 'concur'` resolves here as in examples/:
   // the package's own name, from the nearest package.json.
-  await build({
-    entryPoints: find(join(ROOT, 'examples'), (n) => n.endsWith('.ts')),
-    outdir: join(MIRROR, 'examples-js'),
-    bundle: false,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    sourcemap: 'inline',
-    sourcesContent: false,
-    logLevel: 'warning',
-  });
+  await transpile({ entryPoints: find(join(ROOT, 'examples'), (n) => n.endsWith('.ts')), outdir: join(MIRROR, 'examples-js') });
   // What tests and their fixtures reach by relative path from test/: the built package,
   // the command, the examples and the tour, all as they are in the checkout.
   for (const d of ['dist', 'bin', 'examples', 'scripts']) symlinkSync(join('..', '..', '..', d), join(MIRROR, d));

@@ -11,7 +11,7 @@ import { describe, it } from 'node:test';
 import { Queue } from 'bullmq';
 import { RedisExecutor, RedisWorker } from '../../src/redis/index.js';
 import { redisTasks } from '../fixtures/redis-tasks.mjs';
-import { KEY, marks, obliterate, REDIS_TASKS_JS, REDIS_URL, skipReason, tmpFile, uniqueQueue, until } from './helpers.js';
+import { abortWhileRunning, KEY, marks, obliterate, REDIS_TASKS_JS, REDIS_URL, skipReason, tmpFile, uniqueQueue, until } from './helpers.js';
 
 /** A one-slot async worker on a fresh queue, an executor for it, and a look at its jobs; all closed after `body`. */
 async function withOneSlot(tag: string, body: (ex: RedisExecutor, w: RedisWorker, jobs: Queue) => Promise<void>): Promise<void> {
@@ -33,13 +33,8 @@ async function withOneSlot(tag: string, body: (ex: RedisExecutor, w: RedisWorker
 describe('RedisWorker pool async: a coroutine that heeds no abort is abandoned, not waited for', { skip: skipReason }, () => {
   it("aborted by its executor while it runs: the worker's one slot runs the next job", { timeout: 30_000 }, async () => {
     await withOneSlot('abandon-abort', async (ex, w, jobs) => {
-      const file = tmpFile();
-      const ac = new AbortController();
-      const f = ex.submitWith({ signal: ac.signal }, redisTasks.ignoreStop, file);
-      await until(() => marks(file).length === 1, 'the task to start');
-      ac.abort(new Error('given up'));
-      await assert.rejects(f.result(), /given up/);
-      await until(async () => (await jobs.getJob(f.jobId))?.failedReason !== undefined, 'the aborted job to fail');
+      const jobId = await abortWhileRunning(ex);
+      await until(async () => (await jobs.getJob(jobId))?.failedReason !== undefined, 'the aborted job to fail');
       assert.equal(await ex.submit(redisTasks.inc, 1).result(10_000), 2);
       assert.equal(w.stats().abandoned, 1);
       assert.equal(w.stats().running, 0);
@@ -64,12 +59,7 @@ describe('RedisWorker pool async: a coroutine that heeds no abort is abandoned, 
     try {
       let tookMs = Infinity;
       await withOneSlot('abandon-close', async (ex, w) => {
-        const file = tmpFile();
-        const ac = new AbortController();
-        const f = ex.submitWith({ signal: ac.signal }, redisTasks.ignoreStop, file);
-        await until(() => marks(file).length === 1, 'the task to start');
-        ac.abort(new Error('given up'));
-        await assert.rejects(f.result(), /given up/);
+        await abortWhileRunning(ex);
         await until(() => w.stats().abandoned === 1, 'the worker to abandon the task');
         const start = performance.now();
         await w.close();

@@ -4,6 +4,7 @@
  * Without a Redis the tests skip with one line saying how to run them, except under
  * CI=true, where a missing Redis fails the run.
  */
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +13,8 @@ import { after, before, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { RedisWorker } from '../../src/redis/index.js';
+import { type RedisExecutor, RedisWorker } from '../../src/redis/index.js';
+import { redisTasks } from '../fixtures/redis-tasks.mjs';
 import { REPO } from '../fixtures/run-node.js';
 import { own, real } from '../fixtures/source.js';
 
@@ -112,3 +114,19 @@ export function servedQueue(tag: string): { queue: string; worker: () => RedisWo
   });
   return { queue, worker: () => worker! };
 }
+
+/**
+ * Submits redisTasks.ignoreStop (a task that never ends and heeds no abort) with a signal,
+ * waits until it runs, aborts it, and sees its Future fail with the abort's reason; returns
+ * its job's id (not the Future: awaiting a thenable would await its result).
+ */
+export async function abortWhileRunning(ex: RedisExecutor): Promise<string> {
+  const file = tmpFile();
+  const ac = new AbortController();
+  const f = ex.submitWith({ signal: ac.signal }, redisTasks.ignoreStop, file);
+  await until(() => marks(file).length === 1, 'the task to start');
+  ac.abort(new Error('given up'));
+  await assert.rejects(f.result(), /given up/);
+  return f.jobId;
+}
+

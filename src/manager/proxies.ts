@@ -29,7 +29,7 @@
  */
 import { inspect } from 'node:util';
 import { EOFError, RemoteError } from '../futures/errors.js';
-import { callRemote, callRemoteSync } from '../proxy/client.js';
+import { bounded, callRemote, callRemoteSync } from '../proxy/client.js';
 import { threadId } from 'node:worker_threads';
 import { onCrossing } from '../proxy/proxies.js';
 import { brandInstance, onLeaving, onRevive, registerShared, reviveWithin } from '../sync/shared.js';
@@ -94,6 +94,9 @@ function adopt(proxy: object, ref: ManagedRef, counted: boolean): void {
   collected.register(proxy, { root, id: ref.id });
 }
 
+/** How long a sender waits for its hold before the proxy crosses bare (plus the callers' grace). */
+const HOLD_WAIT_MS = 5_000;
+
 let tickets = 0;
 /** Tells this process's holds apart from every other's: a pid alone may come again. */
 const ticketBase = `${process.pid}.${threadId}.${Math.random().toString(36).slice(2, 10)}`;
@@ -115,7 +118,10 @@ function heldCrossing(proxy: object): object | undefined {
   const ticket = `${ticketBase}.${++tickets}`;
   let held = false;
   try {
-    held = callRemoteSync(rootOf(ref), 'hold', [ref.id, ticket]) === true; // false: no room for more holds (or freed already)
+    // Bounded: a server that is alive but stalled (stopped, or busy in a registered
+    // method) must not hold the sender's thread; the proxy then crosses bare, kept alive
+    // here a while, and a hold granted late expires in the server by itself.
+    held = callRemoteSync(rootOf(ref), 'hold', [ref.id, ticket], bounded(HOLD_WAIT_MS, () => false)) === true; // false: no room for more holds (or freed already)
   } catch {
     // the server is unreachable: calls through the proxy will say so
   }

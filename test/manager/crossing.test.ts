@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuthenticationError, EOFError, Manager, Pipe, Process, ProcessPoolExecutor, sleep, Thread, ThreadPoolExecutor, type ListProxy } from '../../src/index.js';
 import { managerTasks } from '../fixtures/manager-tasks.js';
+import { stopProcess } from '../fixtures/stop.js';
 
 describe('manager proxies across processes and threads', () => {
   const authkey = 'a key for the tests';
@@ -45,6 +46,30 @@ describe('manager proxies across processes and threads', () => {
     assert.equal(ns.x, 4);
     assert.deepEqual((d.get('inner') as ListProxy<string>).copy(), ['process', 'thread', 'pool', 'threads']);
     assert.deepEqual([d.get('process'), d.get('thread'), d.get('pool'), d.get('threads')], [0, 2, 3, 4]);
+  });
+
+  it('a proxy leaving for a Process while its server is stalled (SIGSTOP) does not hold the sender: it crosses bare, and works once the server runs again', { timeout: 60_000 }, async () => {
+    const stalled = await Manager.start({ address: join(dir, 'stalled.sock'), authkey });
+    try {
+      const d = stalled.dict<number>({ count: 3 });
+      await stopProcess(stalled.pid);
+      const started = performance.now();
+      let p: Process<Parameters<typeof managerTasks.decrement>>;
+      try {
+        // Its hold (a round trip to the server, made before the proxy leaves) gets no answer.
+        p = new Process({ target: managerTasks.decrement, args: [d, 'count', 1] }).start();
+      } finally {
+        process.kill(stalled.pid, 'SIGCONT');
+      }
+      const took = performance.now() - started;
+      await p.join();
+      assert.equal(p.exitCode, 0);
+      assert.equal(d.get('count'), 2, 'the child decremented through the proxy that crossed bare');
+      // The wait for the hold is bounded (5 s and the callers' 1 s grace); unbounded, start() never returned.
+      assert.ok(took < 20_000, `start() returned after ${Math.round(took)} ms`);
+    } finally {
+      await stalled.shutdown();
+    }
   });
 
   it('a namespace crosses into tasks, Threads, Processes, Pipes and queue items and back: delete and `in` reach the server', { timeout: 60_000 }, async () => {

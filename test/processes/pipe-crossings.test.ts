@@ -6,22 +6,30 @@
 // at all once its process is gone.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, statSync } from 'node:fs';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
-import { Event, Lock, Pipe, Process, SharedQueue, Value, sleep } from '../../src/index.js';
+import { Event, Lock, Pipe, Process, SharedQueue, Value } from '../../src/index.js';
 import { reviveShared } from '../../src/sync/shared.js';
 import { toSharedMemory } from '../../src/sync/shm-crossing.js';
 import { MAPPED_FIELD, native } from '../../src/sync/shm.js';
 import { pipeAckTasks } from '../fixtures/pipe-ack-tasks.js';
+import { regionOf, stillOpenAfterGc } from '../fixtures/region-watch.js';
 
 const inMemory = native !== undefined;
 
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
 
 /** What `useSent` finds when everything arrived whole. */
 const WHOLE = JSON.stringify({ acquired: true, items: [1, 2, 3] });
+
+type Ended = Pick<Process, 'join' | 'exitCode'>;
+
+/** Waits for `sender` to exit cleanly, lets `receiver` receive, and sees what it sent arrive whole. */
+async function receivedAfterSenderExited(sender: Ended, receiver: Ended, go: Event, out: SharedQueue<string>): Promise<void> {
+  await sender.join();
+  assert.equal(sender.exitCode, 0);
+  go.set();
+  assert.equal(await out.get({ timeout: 30_000 }), WHOLE);
+  await receiver.join();
+  assert.equal(receiver.exitCode, 0);
+}
 
 /** Crossing forms of `q` whose word to acknowledge is junk, as a lying peer's would be. */
 function lies(q: SharedQueue<number>): object[] {
@@ -50,18 +58,12 @@ async function sendQueueToLateChild(lieFirst: boolean): Promise<{ answer: unknow
       for (const lie of lies(q)) reviveShared(lie);
       assert.equal(q.qsize(), 2);
     }
-    const fd = native!.regionOf(q._ring.buffer as SharedArrayBuffer)![0];
+    const region = regionOf(q._ring.buffer);
     here.send(q);
-    return { fd, ino: statSync(`/proc/self/fd/${fd}`).ino };
+    return region;
   };
-  const { fd, ino } = send();
-  const open = (): boolean => existsSync(`/proc/self/fd/${fd}`) && statSync(`/proc/self/fd/${fd}`).ino === ino;
   // Collected, the ring's region would be unmapped and its descriptor closed: give the GC every chance.
-  for (let i = 0; i < 40 && open(); i++) {
-    gc();
-    await sleep(25);
-  }
-  const stillOpen = open();
+  const stillOpen = await stillOpenAfterGc(send());
   go.set();
   const answer = await here.recv();
   await p.join();
@@ -95,12 +97,7 @@ describe('a primitive sent down a Pipe into another process', { skip: inMemory ?
     const out = new SharedQueue<string>();
     const receiver = new Process({ target: pipeAckTasks.receiveAfter, args: [b, go, out] }).start();
     const sender = new Process({ target: pipeAckTasks.sendAndReturn, args: [a] }).start();
-    await sender.join();
-    assert.equal(sender.exitCode, 0);
-    go.set();
-    assert.equal(await out.get({ timeout: 30_000 }), WHOLE);
-    await receiver.join();
-    assert.equal(receiver.exitCode, 0);
+    await receivedAfterSenderExited(sender, receiver, go, out);
   });
 
   it('relayed by the parent onto a ring its receiver reads only when it looks, received after the sender exited', { timeout: 60_000 }, async () => {
@@ -118,12 +115,7 @@ describe('a primitive sent down a Pipe into another process', { skip: inMemory ?
       a.send('first');
       assert.equal(await ready.wait(30_000), true);
       const sender = new Process({ target: pipeAckTasks.sendAndReturn, args: [a], env: { ...process.env, CONCUR_TEST_MAPPED_WAIT_MS: '1500' } }).start();
-      await sender.join();
-      assert.equal(sender.exitCode, 0);
-      go.set();
-      assert.equal(await out.get({ timeout: 30_000 }), WHOLE);
-      await receiver.join();
-      assert.equal(receiver.exitCode, 0);
+      await receivedAfterSenderExited(sender, receiver, go, out);
     } finally {
       go.set();
       receiver.kill();

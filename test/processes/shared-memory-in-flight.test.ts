@@ -5,38 +5,28 @@
 // not die over it (the pool would requeue the task to worker after worker).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, statSync } from 'node:fs';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
-import { Event, Lock, ProcessPoolExecutor, SharedQueue, Value, sleep, type Future } from '../../src/index.js';
+import { Event, Lock, ProcessPoolExecutor, SharedQueue, Value, type Future } from '../../src/index.js';
 import { native } from '../../src/sync/shm.js';
 import { shmTasks } from '../fixtures/shm-tasks.js';
+import { regionOf, stillOpenAfterGc } from '../fixtures/region-watch.js';
 
 const inMemory = native !== undefined;
 
 describe('a primitive in shared memory on its way to a pool task', { skip: inMemory ? false : 'primitives cross as proxies without the native part' }, () => {
   it('is still there when the worker gets to the task, though the submitter dropped it', { timeout: 60_000 }, async () => {
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
     await using pool = new ProcessPoolExecutor({ maxWorkers: 1 });
     const go = new Event();
     // The one worker is busy until `go`: the next task waits its turn, its queue dropped here.
     const busy = pool.submit(shmTasks.count, new Lock(), new Value('i32', 0), go, 0);
-    const send = (): { task: Future<number[]>; fd: number; ino: number } => {
+    const send = (): { task: Future<number[]>; region: { fd: number; ino: number } } => {
       const q = new SharedQueue<number>(); // its 1 MiB ring is a region of its own
       q.putNowait(1);
       q.putNowait(2);
-      const fd = native!.regionOf(q._ring.buffer as SharedArrayBuffer)![0];
-      return { task: pool.submit(shmTasks.queueGets, q, 2), fd, ino: statSync(`/proc/self/fd/${fd}`).ino };
+      return { task: pool.submit(shmTasks.queueGets, q, 2), region: regionOf(q._ring.buffer) };
     };
-    const { task, fd, ino } = send();
-    const open = (): boolean => existsSync(`/proc/self/fd/${fd}`) && statSync(`/proc/self/fd/${fd}`).ino === ino;
+    const { task, region } = send();
     // Collected, its region would be unmapped and its descriptor closed: give the GC every chance.
-    for (let i = 0; i < 40 && open(); i++) {
-      gc();
-      await sleep(25);
-    }
-    const stillOpen = open();
+    const stillOpen = await stillOpenAfterGc(region);
     go.set();
     await busy.result();
     assert.deepEqual(await task.result(), [1, 2]);

@@ -7,13 +7,19 @@
  * comes back as itself. A structured clone and its base64 cost a tiny job about 10 us
  * on each side, JSON well under 1. Errors are always structured clones.
  *
- *   executor ── job data {concur: 2, task, mode, args, timeout, sig} ──▶ worker
- *   executor ◀── return value {concur: 2, value, sig} ─────────────────── worker
- *   executor ◀── failedReason "summary\n#concur:2:<error>:<sig>" ───────── worker
+ *   executor ── job data {concur: 4, n, p, k, m, a, t, s} ──▶ worker
+ *   executor ◀── return value {concur: 4, v, s} ────────────── worker
+ *   executor ◀── failedReason "summary\n#concur:4:<error>:<sig>" ─ worker
  *
  * Every signature is an HMAC-SHA256, with the key the executor and its workers share,
  * over the fields and the job's queue and id: a job or a result cannot be moved to
  * another job, and whoever can only write to Redis can make neither.
+ *
+ * Field names are one letter, fields at their default are left out, and signatures are
+ * base64url (43 characters, not hex's 64): every byte of a job crosses the network three
+ * times (to Redis, to the worker, and its result back through the event stream), and
+ * Redis, BullMQ and both ends pay per byte. The version keeps its long name, `concur`,
+ * so that a worker of an older version names the version it was sent.
  */
 import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -26,27 +32,39 @@ import { sendingData } from '../sync/views.js';
 
 /**
  * The format version of jobs and results this code writes and reads. 3: a worker asks
- * a job's executor before its task starts (a worker of version 2 would not wait).
+ * a job's executor before its task starts (a worker of version 2 would not wait). 4: the
+ * short field names and base64url signatures above.
  */
-export const FORMAT = 3;
+export const FORMAT = 4;
 
 /** A job's data, as BullMQ stores it. */
 export interface JobData {
   readonly concur: number;
-  readonly task: PortableTask;
-  readonly mode: TaskMode;
+  /** The task's name (its defineTasks key, or an inline function's name). */
+  readonly n: string;
+  /** A module task's path from its package root; absent for an inline task. */
+  readonly p?: string;
+  /** A module task's package name; absent when it has none. */
+  readonly k?: string;
+  /** An inline task's source; absent for a module task. */
+  readonly i?: string;
+  /** The TaskMode; absent for CALL (0). */
+  readonly m?: TaskMode;
   /** The argument array (or chunk), encoded by `encodeValue`. */
-  readonly args: string;
-  readonly timeout: number | null;
-  readonly sig: string;
+  readonly a: string;
+  /** The timeout in milliseconds; absent for none. */
+  readonly t?: number;
+  /** The signature. */
+  readonly s: string;
 }
 
 /** A job's return value, as BullMQ stores it. */
 export interface ResultData {
   readonly concur: number;
   /** The result, encoded by `encodeValue`. */
-  readonly value: string;
-  readonly sig: string;
+  readonly v: string;
+  /** The signature. */
+  readonly s: string;
 }
 
 /** Shortest signing key accepted, in bytes. */
@@ -102,7 +120,7 @@ function hmac(key: Buffer, parts: readonly unknown[]): string {
     k = createSecretKey(key);
     keyObjects.set(key, k);
   }
-  return createHmac('sha256', k).update(JSON.stringify(parts)).digest('hex');
+  return createHmac('sha256', k).update(JSON.stringify(parts)).digest('base64url');
 }
 
 function same(a: string, b: string): boolean {
@@ -121,29 +139,46 @@ function jobParts(queue: string, jobId: string, task: PortableTask, mode: TaskMo
 
 /** Builds and signs a job's data. */
 export function makeJob(key: Buffer, queue: string, jobId: string, task: PortableTask, mode: TaskMode, args: string, timeout: number | null): JobData {
-  return { concur: FORMAT, task, mode, args, timeout, sig: hmac(key, jobParts(queue, jobId, task, mode, args, timeout)) };
+  const s = hmac(key, jobParts(queue, jobId, task, mode, args, timeout));
+  const d: { -readonly [K in keyof JobData]: JobData[K] } = { concur: FORMAT, n: task.name, a: args, s };
+  if (task.kind === 'module') {
+    d.p = task.path;
+    if (task.package !== '') d.k = task.package;
+  } else d.i = task.source;
+  if (mode !== 0) d.m = mode;
+  if (timeout !== null) d.t = timeout;
+  return d;
 }
 
-/** Why a job cannot be run here (its version or signature), or undefined when it is good. */
-export function checkJob(key: Buffer, queue: string, jobId: string, data: unknown): string | undefined {
-  const d = data as Partial<JobData> | null;
+/** A job read back: its task, mode, arguments and timeout. */
+export interface JobRequest {
+  readonly task: PortableTask;
+  readonly mode: TaskMode;
+  readonly args: string;
+  readonly timeout: number | null;
+}
+
+/** A job's request when it can be run here, else why not (its version, its shape or its signature). */
+export function checkJob(key: Buffer, queue: string, jobId: string, data: unknown): JobRequest | string {
+  const d = data as Partial<JobData> & { concur?: unknown };
   if (d === null || typeof d !== 'object' || typeof d.concur !== 'number') return `job ${jobId} is not a concur job (no format version)`;
   if (d.concur !== FORMAT) return `job ${jobId} has format version ${d.concur}; this worker reads version ${FORMAT}`;
-  const t = d.task as PortableTask | undefined;
+  const { n, p, k, i, a, s } = d;
+  const mode = d.m ?? 0;
+  const timeout = d.t ?? null;
   const valid =
-    t !== null &&
-    typeof t === 'object' &&
-    typeof t.name === 'string' &&
-    ((t.kind === 'module' && typeof t.path === 'string' && typeof t.package === 'string') || (t.kind === 'inline' && typeof t.source === 'string')) &&
-    typeof d.args === 'string' &&
-    (d.mode === 0 || d.mode === 1 || d.mode === 2) &&
-    (d.timeout === null || typeof d.timeout === 'number') &&
-    typeof d.sig === 'string';
+    typeof n === 'string' &&
+    (p === undefined ? typeof i === 'string' && k === undefined : typeof p === 'string' && i === undefined && (k === undefined || typeof k === 'string')) &&
+    typeof a === 'string' &&
+    (mode === 0 || mode === 1 || mode === 2) &&
+    (timeout === null || typeof timeout === 'number') &&
+    typeof s === 'string';
   if (!valid) return `job ${jobId} is malformed`;
-  if (!same(d.sig!, hmac(key, jobParts(queue, jobId, t!, d.mode!, d.args!, d.timeout!)))) {
+  const task: PortableTask = p !== undefined ? { kind: 'module', path: p, package: k ?? '', name: n } : { kind: 'inline', source: i!, name: n };
+  if (!same(s, hmac(key, jobParts(queue, jobId, task, mode, a, timeout)))) {
     return `job ${jobId} is not signed with this worker's key: refused without running`;
   }
-  return undefined;
+  return { task, mode, args: a, timeout };
 }
 
 /** A primitive that JSON gives back as itself (not -0, NaN or an infinity, which JSON changes). */
@@ -194,7 +229,7 @@ export function decodeValue(text: string): unknown {
 
 /** Signs a result (already encoded). */
 export function makeResult(key: Buffer, queue: string, jobId: string, value: string): ResultData {
-  return { concur: FORMAT, value, sig: hmac(key, ['concur-result', FORMAT, queue, jobId, value]) };
+  return { concur: FORMAT, v: value, s: hmac(key, ['concur-result', FORMAT, queue, jobId, value]) };
 }
 
 const MARK = '\n#concur:';
@@ -217,15 +252,17 @@ export type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown
 /** Reads a job's return value: the result, or an AuthenticationError when it is not signed with our key. */
 export function readResult(key: Buffer, queue: string, jobId: string, data: unknown, task: string): Outcome {
   const d = data as Partial<ResultData> | null;
-  if (d === null || typeof d !== 'object' || typeof d.value !== 'string' || typeof d.sig !== 'string') {
+  if (d !== null && typeof d === 'object' && typeof d.concur === 'number' && d.concur !== FORMAT) {
+    return { ok: false, error: new Error(`job ${jobId} (${task}): its result has format version ${d.concur}; this executor reads version ${FORMAT}`) };
+  }
+  if (d === null || typeof d !== 'object' || typeof d.v !== 'string' || typeof d.s !== 'string') {
     return { ok: false, error: new AuthenticationError(`job ${jobId} (${task}) finished with a return value that is not a concur result`) };
   }
-  if (d.concur !== FORMAT) return { ok: false, error: new Error(`job ${jobId} (${task}): its result has format version ${d.concur}; this executor reads version ${FORMAT}`) };
-  if (!same(d.sig, hmac(key, ['concur-result', FORMAT, queue, jobId, d.value]))) {
+  if (!same(d.s, hmac(key, ['concur-result', FORMAT, queue, jobId, d.v]))) {
     return { ok: false, error: new AuthenticationError(`the result of job ${jobId} (${task}) is not signed with this executor's key (a worker with another key, or a forged result)`) };
   }
   try {
-    return { ok: true, value: decodeValue(d.value) };
+    return { ok: true, value: decodeValue(d.v) };
   } catch (err) {
     return { ok: false, error: new Error(`the result of job ${jobId} (${task}) cannot be read: ${(err as Error).message}`) };
   }

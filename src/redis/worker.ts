@@ -33,7 +33,7 @@ import { Announcements, type Announcement } from './announcements.js';
 import { abortChannel, goChannel } from './events.js';
 import { redisJobTasks } from './job-task.js';
 import { TaskIndex } from './names.js';
-import { checkJob, failureText, loadKey, makeResult, type JobData, type KeyOptions, type ResultData } from './wire.js';
+import { checkJob, failureText, loadKey, makeResult, type KeyOptions, type ResultData } from './wire.js';
 import { JobStop, nameTheTask, warnOfLeftCoroutines } from './worker-util.js';
 
 /**
@@ -293,12 +293,11 @@ export class RedisWorker {
 
   async #run(job: Job, id: string, announced: Announcement, stop: JobStop): Promise<ResultData> {
     const { queue, name } = this.#options;
-    const wrong = checkJob(this.#key, queue, id, job.data);
-    if (wrong !== undefined) {
+    const data = checkJob(this.#key, queue, id, job.data);
+    if (typeof data === 'string') {
       this.#failed++;
-      throw this.#refuse(id, new AuthenticationError(`${wrong} (worker ${name})`));
+      throw this.#refuse(id, new AuthenticationError(`${data} (worker ${name})`));
     }
-    const data = job.data as JobData;
     if (this.#aborted.delete(id)) {
       this.#failed++;
       throw this.#refuse(id, new CancelledError(`job ${id} was aborted by its executor`));

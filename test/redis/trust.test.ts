@@ -66,12 +66,15 @@ describe('Redis trust: signed jobs, versions, proxies, task names', { skip: skip
     const file = marksFile();
     const args = `j${JSON.stringify([file, 1])}`;
     const task = { kind: 'module', path: 'test/fixtures/tasks.ts', package: 'concur', name: 'mark' };
-    assert.match(await failedReasonOf(queue, { concur: FORMAT, task, mode: 0, args, timeout: null, sig: '00' }), /is not signed with this worker's key: refused without running/);
-    assert.match(await failedReasonOf(queue, { concur: FORMAT + 1, task, mode: 0, args, timeout: null, sig: '00' }), new RegExp(`has format version ${FORMAT + 1}; this worker reads version ${FORMAT}`));
+    assert.match(await failedReasonOf(queue, { concur: FORMAT, n: 'mark', p: task.path, k: 'concur', a: args, s: '00' }), /is not signed with this worker's key: refused without running/);
+    assert.match(await failedReasonOf(queue, { concur: FORMAT + 1, n: 'mark', p: task.path, k: 'concur', a: args, s: '00' }), new RegExp(`has format version ${FORMAT + 1}; this worker reads version ${FORMAT}`));
+    // A job of version 3 (long field names) is told apart by its version, not refused as malformed.
+    assert.match(await failedReasonOf(queue, { concur: 3, task, mode: 0, args, timeout: null, sig: '00' }), new RegExp(`has format version 3; this worker reads version ${FORMAT}`));
+    assert.match(await failedReasonOf(queue, { concur: FORMAT, n: 'mark', p: task.path, i: 'x', a: args, s: '00' }), /is malformed/);
     assert.match(await failedReasonOf(queue, { hello: 'world' }), /is not a concur job/);
     // Signed for one call, then its arguments changed: the signature covers them.
     const signed = makeJob(Buffer.from(KEY), queue, 'tampered-1', task as PortableTask, 0, args, null);
-    const tampered = { ...signed, args: `j${JSON.stringify([file, 2])}` };
+    const tampered = { ...signed, a: `j${JSON.stringify([file, 2])}` };
     assert.match(await failedReasonOf(queue, tampered, 'tampered-1'), /job tampered-1 is not signed with this worker's key/);
     // A signed job copied under another id is refused too: the id is signed.
     assert.match(await failedReasonOf(queue, signed, 'copied-1'), /job copied-1 is not signed with this worker's key/);

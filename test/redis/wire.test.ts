@@ -42,3 +42,23 @@ it('an unclonable value is a TypeError naming it; an unknown encoding is refused
   assert.throws(() => encodeValue([() => 1], 'an argument of task t'), (e) => e instanceof TypeError && /an argument of task t cannot be sent through Redis/.test(e.message));
   assert.throws(() => decodeValue('x[1]'), /not an encoded value \(it starts with "x"\)/);
 });
+
+it('a job reads back as it was signed, every field covered by its signature', async () => {
+  const { checkJob, makeJob, makeResult, readResult, FORMAT } = await import('../../src/redis/wire.js');
+  const key = Buffer.from('k'.repeat(32));
+  const module = { kind: 'module', path: 'lib/tasks.js', package: '', name: 'f' } as const;
+  const inline = { kind: 'inline', source: '(a) => a', name: 'g' } as const;
+  for (const [task, mode, timeout] of [[module, 0, null], [inline, 2, 1500]] as const) {
+    const data = makeJob(key, 'q', 'e-1', task, mode, 'j[1]', timeout);
+    assert.deepEqual(JSON.parse(JSON.stringify(checkJob(key, 'q', 'e-1', JSON.parse(JSON.stringify(data))))), { task, mode, args: 'j[1]', timeout });
+    for (const change of [{ n: 'h' }, { a: 'j[2]' }, { m: 1 }, { t: 5 }, { p: 'lib/other.js' }, { k: 'pkg' }]) {
+      const changed = task.kind === 'inline' && ('p' in change || 'k' in change) ? { ...data, i: 'other' } : { ...data, ...change };
+      assert.match(String(checkJob(key, 'q', 'e-1', changed)), /not signed with this worker's key/, JSON.stringify(change));
+    }
+    assert.match(String(checkJob(key, 'q', 'e-2', data)), /not signed/);
+  }
+  const result = makeResult(key, 'q', 'e-1', 'j2');
+  assert.deepEqual(readResult(key, 'q', 'e-1', JSON.parse(JSON.stringify(result)), 'f'), { ok: true, value: 2 });
+  const old = readResult(key, 'q', 'e-1', { concur: FORMAT - 1, value: 'j2', sig: 'x' }, 'f');
+  assert.ok(!old.ok && new RegExp(`its result has format version ${FORMAT - 1}; this executor reads version ${FORMAT}`).test(String(old.error)));
+});

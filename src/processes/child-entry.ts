@@ -5,6 +5,7 @@
  */
 import '../index.js'; // one shared chunk for the whole library: fewer files to load in each worker (see scripts/bundle.mjs)
 import { writeSync } from 'node:fs';
+import { inspect } from 'node:util';
 import { isNativeError } from 'node:util/types';
 import { markChildProcess } from '../tasks/main-guard.js';
 import type { FunctionSpec } from '../tasks/describe.js';
@@ -65,21 +66,23 @@ async function runProcess(target: FunctionSpec, args: unknown[], name: string, f
   ctrl[CTRL_RUNNING] = 1;
   // A subclass that overrides run(): rebuild the instance and run that.
   const instance = fields && ((cls: Function, values: unknown[]) => reviveRunnable('Process', cls, name, fields, values));
+  let code = 0;
   try {
     await runTarget(target, () => revive(args), instance);
   } catch (error) {
-    // An Error is left uncaught: Node prints it with the line that threw, exit code 1.
-    if (error instanceof Error || isNativeError(error)) throw error;
-    // Anything else Node would report as an unhandled rejection, with advice about .catch()
-    // meant for our code, not the target's: say what the target threw, as a Thread does.
-    console.error(`Exception in process ${name}:`, error);
-    process.exit(1);
+    // Reported, not left uncaught: an uncaught error ends the process before what the
+    // target sent down a Pipe has left it. As Python prints "Process NAME:" and the
+    // traceback; what is not an Error is named as a Thread names it.
+    if (error instanceof Error || isNativeError(error)) console.error(`Process ${name}:\n${inspect(error)}`);
+    else console.error(`Exception in process ${name}:`, error);
+    code = 1;
   }
   ctrl[CTRL_RUNNING] = 0;
   // A Process ends when its target (and its non-daemon children) are done, whatever it
   // left scheduled, as in Python; what it sent down a Pipe leaves first, and the
-  // memory of the primitives in it waits for their receivers to map it (up to a bound).
+  // memory of the primitives in it waits for their receivers to map it (up to a bound),
+  // whether the target returned or threw.
   await pipesFlushed();
   await crossingsMapped();
-  process.exit(0);
+  process.exit(code);
 }

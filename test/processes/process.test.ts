@@ -24,14 +24,37 @@ describe('Process', () => {
     assert.equal(p.exitCode, 1);
   });
 
-  it('a target that throws what is not an Error is reported as the value it threw, exit code 1', { timeout: LIMIT + 10_000 }, async () => {
+  it('a target that throws is reported as Python reports it (an Error: "Process NAME:" then its stack), exit code 1', { timeout: LIMIT + 10_000 }, async () => {
     const r = await runProgram('./lifecycle-programs.ts', ['throwsValue'], LIMIT);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /throws-string exit 1\nthrows-undefined exit 1/);
+    assert.match(r.stdout, /throws-string exit 1\nthrows-undefined exit 1\nthrows-error exit 1/);
     assert.match(r.stderr, /^Exception in process throws-string: not an Error$/m);
     assert.match(r.stderr, /^Exception in process throws-undefined: undefined$/m);
+    assert.match(r.stderr, /^Process throws-error:\nError: an Error\n {4}at /m);
+    assert.match(r.stderr, /\[cause\]: 'its cause'/);
+    assert.doesNotMatch(r.stderr, /^Node\.js v/m);
     assert.doesNotMatch(r.stderr, /UnhandledPromiseRejection|\.catch\(\)/);
   });
+
+  for (const how of ['error', 'value'] as const) {
+    it(`what a target sent down a Pipe before it threw ${how === 'error' ? 'an Error' : 'a non-Error'} all arrives`, { timeout: 60_000 }, async () => {
+      const [here, there] = Pipe<string>({ duplex: false });
+      // Values of 1 MB go by IPC, which an exit does not wait for.
+      const p = new Process({ target: children.sendThenThrow, args: [there, 20, 1 << 20, how], name: `sends-then-throws-${how}` }).start();
+      await p.join();
+      assert.equal(p.exitCode, 1);
+      const got: string[] = [];
+      for (;;) {
+        try {
+          got.push((await here.recv()).slice(0, 3));
+        } catch (err) {
+          assert.ok(err instanceof EOFError, String(err));
+          break;
+        }
+      }
+      assert.deepEqual(got, Array.from({ length: 20 }, (_, i) => String(i).padEnd(3, '.')));
+    });
+  }
 
   it('exitCode is minus the signal number after terminate() and kill()', async () => {
     const t = new Process({ target: children.spinForever }).start();

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { receiveMessageOnPort } from 'node:worker_threads';
-import { Connection, type Endpoint } from '../transport/pipe.js';
+import { checkMovable, Connection, type Endpoint } from '../transport/pipe.js';
 import { isShared, sendingData } from '../sync/shared.js';
 import { registerReviver } from './revive.js';
 import { toProxy } from '../proxy/proxies.js';
@@ -33,6 +33,7 @@ let nextId = 1;
 export function dehydrate(args: readonly unknown[]): { args: unknown[]; attach(child: ChildProcess): void } {
   const relays: Array<{ id: number; endpoint: Endpoint }> = [];
   const direct: Array<{ id: number; peer: Connection; pending: unknown[]; rings: RelayRings | undefined }> = [];
+  checkMovable(args, false);
   const out = args.map((a) => {
     if (isShared(a)) return toProxy(a);
     if (!(a instanceof Connection)) return a;

@@ -1,6 +1,6 @@
 import type { MessagePort, TransferListItem } from 'node:worker_threads';
 import { dataOf, leaving, reviveShared } from '../sync/shared.js';
-import { Connection, portEndpoint } from './pipe.js';
+import { checkMovable, Connection, portEndpoint } from './pipe.js';
 
 /** A Connection on its way into a thread: its port travels in the transfer list. */
 interface ConnectionMarker {
@@ -16,14 +16,14 @@ const isMarker = (a: unknown): a is ConnectionMarker =>
 /** Replaces Connections among `args` with markers whose ports move into a thread. */
 export function argsForThread(args: readonly unknown[]): { args: unknown[]; transfer: TransferListItem[] } {
   const transfer: TransferListItem[] = [];
+  checkMovable(args, true);
   leaving(args);
   const out = args.map((a) => {
     if (!(a instanceof Connection)) return dataOf(a); // a view (a namespace's) crosses as its data
     const { readable, writable } = a;
-    const endpoint = a.moveOut();
-    if (endpoint.port === undefined) throw new TypeError('a Pipe end that lives in another process cannot move into a thread');
-    transfer.push(endpoint.port);
-    return { $concur: 'connection', port: endpoint.port, readable, writable } satisfies ConnectionMarker;
+    const port = a.moveOut().port!; // checkMovable saw one
+    transfer.push(port);
+    return { $concur: 'connection', port, readable, writable } satisfies ConnectionMarker;
   });
   return { args: out, transfer };
 }

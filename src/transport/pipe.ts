@@ -41,6 +41,7 @@ export class Connection<T = unknown> {
   #waiters: Array<() => void> = [];
   #peerClosed = false;
   #closed = false;
+  #moved = false;
 
   /** @internal Pipe() and the crossing code make Connections. */
   constructor(endpoint: Endpoint, readable: boolean, writable: boolean) {
@@ -181,8 +182,13 @@ export class Connection<T = unknown> {
   moveOut(): Endpoint {
     this.#checkOpen();
     this.#endpoint.detach();
-    this.#closed = true;
+    this.#closed = this.#moved = true;
     return this.#endpoint;
+  }
+
+  /** @internal Whether this end can move into a thread: its transport is a port here, not a relay to another process. */
+  get _hasPort(): boolean {
+    return this.#endpoint.port !== undefined;
   }
 
   #addWaiter(w: () => void): void {
@@ -198,10 +204,38 @@ export class Connection<T = unknown> {
     for (const w of ws) w();
   }
 
+  /** @internal Throws what any use of a closed or moved end throws. */
+  _checkOpen(): void {
+    this.#checkOpen();
+  }
+
   #checkOpen(): void {
+    if (this.#moved) throw new Error(MOVED);
     if (this.#closed) throw new Error('the connection is closed');
   }
 
+}
+
+// Python's children inherit a descriptor, so a parent and its children may all hold one
+// end; here an end is one port or relay, which moves whole.
+const ONE_PLACE =
+  'an end lives in one place at a time, unlike Python, where children share their parent\'s end. ' +
+  'Give each Thread or Process its own Pipe, or let several share a SharedQueue';
+const MOVED = `this Pipe end was passed to a Thread or Process and now lives there: ${ONE_PLACE}`;
+
+/**
+ * @internal Checks that the Connections among `args` can all move out, before any does:
+ * a refused start then leaves every end where it was.
+ */
+export function checkMovable(args: readonly unknown[], intoThread: boolean): void {
+  const seen = new Set<Connection>();
+  for (const a of args) {
+    if (!(a instanceof Connection)) continue;
+    a._checkOpen();
+    if (seen.has(a)) throw new Error(`this Pipe end is passed twice in one argument list: ${ONE_PLACE}`);
+    if (intoThread && !a._hasPort) throw new TypeError('a Pipe end that lives in another process cannot move into a thread');
+    seen.add(a);
+  }
 }
 
 /** A Connection end over a MessagePort. */

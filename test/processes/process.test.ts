@@ -134,6 +134,23 @@ describe('Pipe between processes', () => {
     await p.join();
   });
 
+  it('an end given to a second Process, or twice to one, is refused by a clear error naming the rule; the first child keeps it', { timeout: 60_000 }, async () => {
+    const [reader, writer] = Pipe<number>({ duplex: false });
+    const rule = /passed to a Thread or Process and now lives there: an end lives in one place.*its own Pipe/s;
+    // Twice in one start: refused before anything moved, so the end still works here.
+    assert.throws(() => new Process({ target: children.produce, args: [writer, writer as unknown as number] }).start(), /passed twice.*lives in one place.*its own Pipe/s);
+    assert.equal(writer.closed, false);
+    const first = new Process({ target: children.produce, args: [writer, 3] }).start();
+    const second = new Process({ target: children.produce, args: [writer, 3] });
+    assert.throws(() => second.start(), rule);
+    assert.equal(second.isAlive(), false);
+    assert.throws(() => writer.send(1), rule, 'the moved end, used here, says where it went');
+    assert.deepEqual([await reader.recv(), await reader.recv(), await reader.recv()], [0, 1, 2]);
+    await assert.rejects(reader.recv(), EOFError);
+    await first.join();
+    assert.equal(first.exitCode, 0);
+  });
+
   it('recv rejects with EOFError once the other end has closed and the rest is drained', async () => {
     const [reader, writer] = Pipe<number>({ duplex: false });
     const p = new Process({ target: children.produce, args: [writer, 3] }).start();

@@ -41,6 +41,16 @@ describe('Pipe', () => {
     assert.throws(() => a.send(2), /closed/);
   });
 
+  it('an end given to a second Thread is refused by a clear error naming the rule; the first thread keeps it', async () => {
+    const [here, there] = Pipe();
+    const t = new Thread({ target: children.echo, args: [there] }).start();
+    assert.throws(() => new Thread({ target: children.echo, args: [there] }).start(), /passed to a Thread or Process and now lives there: an end lives in one place/);
+    here.send('still');
+    assert.equal(await here.recv(), 'STILL');
+    here.send('bye');
+    await t.join();
+  });
+
   it('an end passed to a Thread arrives usable there', async () => {
     const [here, there] = Pipe();
     const t = new Thread({ target: children.echo, args: [there] }).start();

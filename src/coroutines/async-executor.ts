@@ -6,6 +6,7 @@ import { CALL, CHUNK_ITEMS, type TaskMode } from '../futures/task-mode.js';
 import { unwrapTransfer } from '../transport/transfer.js';
 import { Deque } from '../util/deque.js';
 import { setLongTimeout, type LongTimeout } from '../util/timers.js';
+import { offAbort, onAbort } from '../util/abort.js';
 
 /** Options of an AsyncExecutor. */
 export interface AsyncExecutorOptions {
@@ -151,7 +152,7 @@ export class AsyncExecutor extends BaseExecutor {
     const signal = options.signal;
     if (signal !== undefined) {
       job.onAbort = () => this.#end(job, signal.reason);
-      signal.addEventListener('abort', job.onAbort, { once: true });
+      onAbort(signal, job.onAbort);
     }
     // Not ahead of the queue: it holds jobs while running < max when a slice ran out.
     if (this.#running < this.#max && this.#queue.length === 0 && this.#mayStartNow()) this.#start(job);
@@ -254,7 +255,7 @@ export class AsyncExecutor extends BaseExecutor {
   }
 
   #detach(job: Job): void {
-    if (job.onAbort !== undefined) job.options.signal!.removeEventListener('abort', job.onAbort);
+    if (job.onAbort !== undefined) offAbort(job.options.signal!, job.onAbort);
     job.onAbort = undefined;
   }
 

@@ -1,6 +1,7 @@
 import { TimeoutError } from '../futures/errors.js';
 import { checkTimeout, describe } from '../futures/future.js';
 import { setLongTimeout, type LongTimeout } from '../util/timers.js';
+import { offAbort, onAbort } from '../util/abort.js';
 
 /** Resolves after `ms` milliseconds; rejects with `signal.reason` if the signal aborts first. */
 export function sleep(ms: number, options: { signal?: AbortSignal } = {}): Promise<void> {
@@ -8,15 +9,15 @@ export function sleep(ms: number, options: { signal?: AbortSignal } = {}): Promi
   const { signal } = options;
   if (signal?.aborted) return Promise.reject(signal.reason);
   return new Promise<void>((resolve, reject) => {
-    const onAbort = (): void => {
+    const abort = (): void => {
       timer.clear();
       reject(signal!.reason);
     };
     const timer = setLongTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
+      if (signal !== undefined) offAbort(signal, abort);
       resolve();
     }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal !== undefined) onAbort(signal, abort);
   });
 }
 

@@ -1,4 +1,5 @@
 import { TimeoutError } from './errors.js';
+import { offAbort, onAbort } from '../util/abort.js';
 import { Deque } from '../util/deque.js';
 import { setLongTimeout, type LongTimeout } from '../util/timers.js';
 import type { Future } from './future.js';
@@ -142,18 +143,18 @@ export function runMap<A>(input: Iterable<A> | AsyncIterable<A> | SingleArgs<unk
     if (left !== undefined && left <= 0) throw timeoutError();
     return new Promise<void>((resolve, reject) => {
       let timer: LongTimeout | undefined;
-      const onAbort = (): void => done(signal!.reason);
+      const abort = (): void => done(signal!.reason);
       const onDone = (): void => done();
       const done = (error?: unknown): void => {
         timer?.clear();
-        signal?.removeEventListener('abort', onAbort);
+        if (signal !== undefined) offAbort(signal, abort);
         if (watch) watch._removeDoneCallback(onDone);
         if (wake === onDone) wake = undefined;
         if (error !== undefined) reject(error);
         else resolve();
       };
       if (left !== undefined) timer = setLongTimeout(() => done(timeoutError()), left);
-      signal?.addEventListener('abort', onAbort, { once: true });
+      if (signal !== undefined) onAbort(signal, abort);
       if (watch) watch.addDoneCallback(onDone);
       else wake = onDone;
     });

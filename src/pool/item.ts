@@ -6,6 +6,7 @@ import { FLAG_CHUNK, FLAG_ITEMS } from '../transport/protocol.js';
 import type { Deque } from '../util/deque.js';
 import type { LongTimeout } from '../util/timers.js';
 import type { WorkerHandle } from './pool-types.js';
+import { offAbort } from '../util/abort.js';
 
 const EPOCH = performance.now();
 
@@ -172,7 +173,7 @@ export function release(item: Item): void {
 export function detachSignal(item: Item): void {
   const extras = item.extras;
   if (extras !== undefined && extras.onAbort !== undefined) {
-    item.options.signal!.removeEventListener('abort', extras.onAbort);
+    offAbort(item.options.signal!, extras.onAbort);
     extras.onAbort = undefined;
   }
 }

@@ -44,6 +44,7 @@ import { PoolMeter } from './stats.js';
 import { ResultSpin } from './result-spin.js';
 import { Workers } from './workers.js';
 import type { WorkerInit } from './worker-runtime.js';
+import { onAbort } from '../util/abort.js';
 
 /** What the scheduler needs from its pool. */
 export interface SchedulerHost {
@@ -132,10 +133,10 @@ export class Scheduler {
     const item = new Item(this.#functions.idOf(spec), args, flags, options, micros());
     const signal = options.signal;
     if (signal !== undefined) {
-      const onAbort = (): void => this.#stop(item, signal.reason, false);
-      if (item.extras === undefined) item.extras = { timer: undefined, onAbort, retriesLeft: 0 };
-      else item.extras.onAbort = onAbort;
-      signal.addEventListener('abort', onAbort, { once: true });
+      const abort = (): void => this.#stop(item, signal.reason, false);
+      if (item.extras === undefined) item.extras = { timer: undefined, onAbort: abort, retriesLeft: 0 };
+      else item.extras.onAbort = abort;
+      onAbort(signal, abort);
     }
     this.#queue.push(item);
     // A lone task with the last worker idle and polling goes now: a microtask later is

@@ -44,9 +44,10 @@
  * never stopped inside a section); across processes their owner serves them.
  */
 import { Empty, Full, QueueShutDown } from '../futures/errors.js';
-import { describe } from '../futures/future.js';
+import { checkTimeout, describe } from '../futures/future.js';
 import { brandInstance, registerShared } from '../sync/shared.js';
 import { untilShutDown } from './until-shutdown.js';
+import { GET, inTurn, PUT, turnsWaiting } from './turns.js';
 import { deadlineOf, runAsync, runSync, waitAsync, waitSync, wake, type WaitSteps } from '../sync/waiting.js';
 import { lockInternal, unlockInternal } from '../sync/internal-lock.js';
 import { beforePublish } from '../sync/publish.js';
@@ -182,15 +183,21 @@ export class SharedQueue<T = unknown> {
 
   /** Adds an item, waiting up to `timeout` ms for room; Full when the time runs out. */
   put(item: T, options: { timeout?: number } = {}): Promise<void> {
-    // The common case, room now, costs no generator and no extra promise hop.
-    if (options.timeout === undefined) {
-      try {
+    const { timeout } = options;
+    try {
+      // The common case, room now, costs no generator and no extra promise hop; but
+      // never ahead of this thread's earlier puts still waiting (turns.ts).
+      if (!turnsWaiting(this, PUT)) {
+        checkTimeout(timeout);
         if (this._tryPut(encode(item, true), this._keyOf(item))) return Promise.resolve();
-      } catch (err) {
-        return Promise.reject(err);
       }
+      // Encoded now: the item as it was when put, as when there is room.
+      const record = encode(item);
+      const key = this._keyOf(item);
+      return inTurn(this, PUT, timeout, (left) => runAsync(this._putRecordSteps(record, left, false, key)), () => new Full(`queue still full after ${timeout} ms`));
+    } catch (err) {
+      return Promise.reject(err);
     }
-    return runAsync(this._putSteps(item, options.timeout));
   }
 
   /** `put`, blocking this thread. */
@@ -206,15 +213,17 @@ export class SharedQueue<T = unknown> {
 
   /** Removes and returns the next item, waiting up to `timeout` ms; Empty when the time runs out. */
   get(options: { timeout?: number } = {}): Promise<T> {
-    if (options.timeout === undefined) {
-      try {
+    const { timeout } = options;
+    try {
+      if (!turnsWaiting(this, GET)) {
+        checkTimeout(timeout);
         const got = this._tryGet();
         if (got !== NOTHING) return Promise.resolve(got as T);
-      } catch (err) {
-        return Promise.reject(err);
       }
+      return inTurn(this, GET, timeout, (left) => runAsync(this._getSteps(left)), () => new Empty(`no item within ${timeout} ms`));
+    } catch (err) {
+      return Promise.reject(err);
     }
-    return runAsync(this._getSteps(options.timeout));
   }
 
   /** `get`, blocking this thread. */

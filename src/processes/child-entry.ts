@@ -84,5 +84,9 @@ async function runProcess(target: FunctionSpec, args: unknown[], name: string, f
   // whether the target returned or threw.
   await pipesFlushed();
   await crossingsMapped();
-  process.exit(code);
+  // A target that returned leaves the code it set in process.exitCode (Node's graceful
+  // sys.exit(n)); one that threw exits 1, as in Python.
+  // (No argument at all: process.exit(undefined) clears process.exitCode.)
+  if (code === 0) process.exit();
+  else process.exit(code);
 }

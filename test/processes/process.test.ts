@@ -18,6 +18,12 @@ describe('Process', () => {
     assert.equal(p.isAlive(), false);
   });
 
+  it('the exit code a target sets in process.exitCode and returns is the exit code, as sys.exit(3) in Python', async () => {
+    const p = new Process({ target: children.exitWith, args: [3] }).start();
+    await p.join();
+    assert.equal(p.exitCode, 3);
+  });
+
   it('exit code 1 when the target throws', async () => {
     const p = new Process({ target: children.throws }).start();
     await p.join();

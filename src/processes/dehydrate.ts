@@ -40,7 +40,9 @@ export function dehydrate(args: readonly unknown[]): { args: unknown[]; attach(c
     const marker: RelayMarker = { $concur: 'connection-ipc', id: nextId++, readable: a.readable, writable: a.writable };
     const peer = a._peer;
     const endpoint = a.moveOut();
-    if (peer !== undefined && !peer.closed && endpoint.port !== undefined) {
+    // Both ends going to the child stay a pair through this process (two relays): a
+    // direct line would rebind the peer, whose port the second relay needs.
+    if (peer !== undefined && !peer.closed && endpoint.port !== undefined && !args.includes(peer)) {
       // The other end is here: it talks to the child itself, over IPC and a shared ring
       // file, with no port in between. What it already sent waits in the moved end's
       // port and goes first.

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { activeChildren, cpuCount, currentProcess, EOFError, isMainProcess, parentProcess, Pipe, Process } from '../../src/index.js';
+import { activeChildren, cpuCount, currentProcess, EOFError, isMainProcess, parentProcess, Pipe, Process, SharedQueue } from '../../src/index.js';
 import { children } from '../fixtures/children.js';
 import { LIMIT, runProgram } from '../fixtures/run-program.js';
 
@@ -155,6 +155,16 @@ describe('Pipe between processes', () => {
     await assert.rejects(reader.recv(), EOFError);
     await first.join();
     assert.equal(first.exitCode, 0);
+  });
+
+  it('both ends of one Pipe given to one Process talk to each other there, what was sent before included', { timeout: 60_000 }, async () => {
+    const [a, b] = Pipe();
+    const out = new SharedQueue<unknown>();
+    a.send('early');
+    const p = new Process({ target: children.bothEnds, args: [a, b, out] }).start();
+    assert.deepEqual(await out.get({ timeout: 30_000 }), ['early', 'small', 100_000, 'back']);
+    await p.join();
+    assert.equal(p.exitCode, 0);
   });
 
   it('recv rejects with EOFError once the other end has closed and the rest is drained', async () => {

@@ -194,7 +194,7 @@ export class SharedQueue<T = unknown> {
       // Encoded now: the item as it was when put, as when there is room.
       const record = encode(item);
       const key = this._keyOf(item);
-      return inTurn(this, PUT, timeout, (left) => runAsync(this._putRecordSteps(record, left, false, key)), () => new Full(`queue still full after ${timeout} ms`));
+      return inTurn(this, PUT, timeout, (left) => runAsync(this._putRecordSteps(record, left, false, key, false, timeout)), () => new Full(`queue still full after ${timeout} ms`));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -220,7 +220,7 @@ export class SharedQueue<T = unknown> {
         const got = this._tryGet();
         if (got !== NOTHING) return Promise.resolve(got as T);
       }
-      return inTurn(this, GET, timeout, (left) => runAsync(this._getSteps(left)), () => new Empty(`no item within ${timeout} ms`));
+      return inTurn(this, GET, timeout, (left) => runAsync(this._getSteps(left, false, timeout)), () => new Empty(`no item within ${timeout} ms`));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -241,8 +241,8 @@ export class SharedQueue<T = unknown> {
     return yield* this._putRecordSteps(encode(item, sync), timeout, sync, this._keyOf(item));
   }
 
-  /** @internal The put loop for a record already encoded (`givenBack`: as _tryPut's). */
-  *_putRecordSteps(record: Uint8Array, timeout: number | undefined, spin = false, key = this._keyOfRecord(record), givenBack = false): WaitSteps<void> {
+  /** @internal The put loop for a record already encoded (`givenBack`: as _tryPut's; `shown`: the timeout as the caller gave it, for Full's message). */
+  *_putRecordSteps(record: Uint8Array, timeout: number | undefined, spin = false, key = this._keyOfRecord(record), givenBack = false, shown = timeout): WaitSteps<void> {
     const deadline = deadlineOf(timeout);
     const h = this._header;
     for (;;) {
@@ -256,13 +256,13 @@ export class SharedQueue<T = unknown> {
       } finally {
         Atomics.sub(h, PUT_WAITERS, 1);
       }
-      if (!woke && !this._tryPut(record, key, givenBack)) throw new Full(`queue still full after ${timeout} ms`);
+      if (!woke && !this._tryPut(record, key, givenBack)) throw new Full(`queue still full after ${shown} ms`);
       if (!woke) return;
     }
   }
 
   /** @internal The get loop, for either driver: sleeps on PUTS while empty, announced in GET_WAITERS. */
-  *_getSteps(timeout: number | undefined, spin = false): WaitSteps<T> {
+  *_getSteps(timeout: number | undefined, spin = false, shown = timeout): WaitSteps<T> {
     const deadline = deadlineOf(timeout);
     const h = this._header;
     for (;;) {
@@ -280,7 +280,7 @@ export class SharedQueue<T = unknown> {
       if (!woke) {
         const last = this._tryGet();
         if (last !== NOTHING) return last as T;
-        throw new Empty(`no item within ${timeout} ms`);
+        throw new Empty(`no item within ${shown} ms`);
       }
     }
   }

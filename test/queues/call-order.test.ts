@@ -53,7 +53,7 @@ describe('SharedQueue: waiting Promise forms of one thread go in call order', ()
     full.putNowait(0);
     const forever = full.put(1);
     const started = performance.now();
-    await assert.rejects(full.put(2, { timeout: 50 }), Full);
+    await assert.rejects(full.put(2, { timeout: 50 }), (e) => e instanceof Full && /after 50 ms/.test(e.message));
     assert.ok(performance.now() - started < 5_000);
     const after = full.put(3);
     assert.equal(await full.get(), 0);
@@ -63,7 +63,12 @@ describe('SharedQueue: waiting Promise forms of one thread go in call order', ()
     assert.equal(await full.get(), 3, 'the put that timed out is not put late');
     const empty = new SharedQueue<number>();
     const waiting = empty.get();
-    await assert.rejects(empty.get({ timeout: 50 }), Empty);
+    await assert.rejects(empty.get({ timeout: 50 }), (e) => e instanceof Empty && /within 50 ms/.test(e.message));
+    // Its turn come, its wait ran out: the message still names the timeout given.
+    await assert.rejects(new SharedQueue().get({ timeout: 30 }), (e) => e instanceof Empty && /within 30 ms/.test(e.message));
+    const another = new SharedQueue<number>({ maxsize: 1 });
+    another.putNowait(0);
+    await assert.rejects(another.put(9, { timeout: 30 }), (e) => e instanceof Full && /after 30 ms/.test(e.message));
     const later = empty.get();
     empty.putNowait(7);
     empty.putNowait(8);

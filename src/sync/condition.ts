@@ -5,7 +5,7 @@ import { brandInstance, registerShared } from './shared.js';
 import { isOwnerGone } from './owner.js';
 import { sharedWords } from './shm.js';
 
-/** Most threads that can wait on one Condition at once. */
+/** Most waiters (threads and coroutines alike) that can wait on one Condition at once. */
 export const MAX_CONDITION_WAITERS = 256;
 
 // Layout: [nextTicket, then per waiter slot: state, ticket, owner]. A waiter claims a
@@ -214,7 +214,11 @@ export class Condition {
         if (state !== FREE && isOwnerGone(Atomics.load(s, ownerOf(slot)))) Atomics.compareExchange(s, slot, state, FREE);
       }
     }
-    throw new Error(`more than ${MAX_CONDITION_WAITERS} threads wait on one Condition`);
+    throw new Error(
+      `more than ${MAX_CONDITION_WAITERS} waiters on one Condition: its waiters, threads and coroutines alike, ` +
+        `each hold one of its ${MAX_CONDITION_WAITERS} slots of shared memory while they wait, and no more can wait at once ` +
+        '(Python has no such limit). Have fewer wait on it at once, or split them over several Conditions',
+    );
   }
 }
 

@@ -18,6 +18,7 @@ import {
   Value,
 } from '../../src/index.js';
 import { barrierActions, syncTasks } from '../fixtures/sync-tasks.js';
+import { MAX_CONDITION_WAITERS } from '../../src/sync/condition.js';
 
 const ints = (n = 1): Int32Array => new Int32Array(new SharedArrayBuffer(4 * n));
 /** Waits (as an event, not a sleep) until view[0] reaches `target`. */
@@ -193,6 +194,33 @@ describe('Condition', () => {
     });
     assert.equal(await cond.waitFor(() => ready, 10_000), true);
     assert.equal(await cond.waitFor(() => false, 5), false);
+    cond.release();
+  });
+});
+
+describe('Condition waiters past its slots', () => {
+  it('one waiter more than MAX_CONDITION_WAITERS is refused by an error naming the limit; the rest are woken and the Condition goes on', async () => {
+    const cond = new Condition(new Lock());
+    let waiting = 0;
+    let woken = 0;
+    const waiters = Array.from({ length: MAX_CONDITION_WAITERS }, async () => {
+      await cond.acquire();
+      waiting++;
+      try {
+        if (await cond.wait(30_000)) woken++;
+      } finally {
+        cond.release();
+      }
+    });
+    while (waiting < MAX_CONDITION_WAITERS) await new Promise((r) => setImmediate(r));
+    await cond.acquire();
+    await assert.rejects(cond.wait(30_000), new RegExp(`more than ${MAX_CONDITION_WAITERS} waiters.*threads and coroutines.*at once`, 's'));
+    cond.notifyAll();
+    cond.release();
+    await Promise.all(waiters);
+    assert.equal(woken, MAX_CONDITION_WAITERS);
+    await cond.acquire();
+    assert.equal(await cond.wait(1), false);
     cond.release();
   });
 });

@@ -221,7 +221,7 @@ export class Connection<T = unknown> {
 const ONE_PLACE =
   'an end lives in one place at a time, unlike Python, where children share their parent\'s end. ' +
   'Give each Thread or Process its own Pipe, or let several share a SharedQueue';
-const MOVED = `this Pipe end was passed to a Thread or Process and now lives there: ${ONE_PLACE}`;
+const MOVED = `this Pipe end was passed to a Thread, a Process or a pool task and now lives there: ${ONE_PLACE}`;
 
 /**
  * @internal Checks that the Connections among `args` can all move out, before any does:

@@ -142,7 +142,7 @@ describe('Pipe between processes', () => {
 
   it('an end given to a second Process, or twice to one, is refused by a clear error naming the rule; the first child keeps it', { timeout: 60_000 }, async () => {
     const [reader, writer] = Pipe<number>({ duplex: false });
-    const rule = /passed to a Thread or Process and now lives there: an end lives in one place.*its own Pipe/s;
+    const rule = /passed to a Thread, a Process or a pool task and now lives there: an end lives in one place.*its own Pipe/s;
     // Twice in one start: refused before anything moved, so the end still works here.
     assert.throws(() => new Process({ target: children.produce, args: [writer, writer as unknown as number] }).start(), /passed twice.*lives in one place.*its own Pipe/s);
     assert.equal(writer.closed, false);

@@ -44,7 +44,7 @@ describe('Pipe', () => {
   it('an end given to a second Thread is refused by a clear error naming the rule; the first thread keeps it', async () => {
     const [here, there] = Pipe();
     const t = new Thread({ target: children.echo, args: [there] }).start();
-    assert.throws(() => new Thread({ target: children.echo, args: [there] }).start(), /passed to a Thread or Process and now lives there: an end lives in one place/);
+    assert.throws(() => new Thread({ target: children.echo, args: [there] }).start(), /passed to a Thread, a Process or a pool task and now lives there: an end lives in one place/);
     here.send('still');
     assert.equal(await here.recv(), 'STILL');
     here.send('bye');
@@ -71,6 +71,8 @@ describe('Pipe ends as pool task arguments', () => {
     here.send('thanks');
     assert.equal(await f, 'got thanks');
     assert.equal(there.closed, true, 'the end given away is closed here');
+    const again = pool.submit(pipeTasks.greetOver, there, 'again');
+    assert.match(String(await again.exception()), /passed to a Thread, a Process or a pool task and now lives there/);
   });
 
   it('a process-pool task refuses an end with a clear error, and the pool goes on', async () => {

@@ -73,9 +73,13 @@ async function runProcess(target: FunctionSpec, args: unknown[], name: string, f
     // Reported, not left uncaught: an uncaught error ends the process before what the
     // target sent down a Pipe has left it. As Python prints "Process NAME:" and the
     // traceback; what is not an Error is named as a Thread names it.
-    if (error instanceof Error || isNativeError(error)) console.error(`Process ${name}:\n${inspect(error)}`);
-    else console.error(`Exception in process ${name}:`, error);
     code = 1;
+    try {
+      if (error instanceof Error || isNativeError(error)) console.error(`Process ${name}:\n${inspect(error)}`);
+      else console.error(`Exception in process ${name}:`, error);
+    } catch {
+      console.error(`Process ${name}: an error that cannot be shown`); // its inspection threw
+    }
   }
   ctrl[CTRL_RUNNING] = 0;
   // A Process ends when its target (and its non-daemon children) are done, whatever it

@@ -42,8 +42,8 @@ describe('Process', () => {
     assert.doesNotMatch(r.stderr, /UnhandledPromiseRejection|\.catch\(\)/);
   });
 
-  for (const how of ['error', 'value'] as const) {
-    it(`what a target sent down a Pipe before it threw ${how === 'error' ? 'an Error' : 'a non-Error'} all arrives`, { timeout: 60_000 }, async () => {
+  for (const how of ['error', 'value', 'uninspectable'] as const) {
+    it(`what a target sent down a Pipe before it threw ${{ error: 'an Error', value: 'a non-Error', uninspectable: 'an Error that cannot be shown' }[how]} all arrives`, { timeout: 60_000 }, async () => {
       const [here, there] = Pipe<string>({ duplex: false });
       // Values of 1 MB go by IPC, which an exit does not wait for.
       const p = new Process({ target: children.sendThenThrow, args: [there, 20, 1 << 20, how], name: `sends-then-throws-${how}` }).start();

@@ -36,6 +36,7 @@ import { abortChannel, Answers, goChannel, leaseKey, parseEvent, readStream, sta
 import { completedOutcome, readRecords } from './records.js';
 import { encodeValue, loadKey, makeJob, readFailure, type Outcome } from './wire.js';
 import { LapseTimer } from './lapse.js';
+import { offAbort, onAbort } from '../util/abort.js';
 import { ACTIVE, LOCAL, RedisFuture, SENT, type Entry, type RedisExecutorOptions, type RedisExecutorStats, type RedisTaskOptions } from './executor-types.js';
 
 export { RedisFuture, type RedisExecutorOptions, type RedisExecutorStats, type RedisTaskOptions };
@@ -246,7 +247,7 @@ export class RedisExecutor extends BaseExecutor {
     if (options.signal !== undefined) {
       const signal = options.signal;
       entry.onAbort = () => this.#abort(entry, signal.reason);
-      signal.addEventListener('abort', entry.onAbort, { once: true });
+      onAbort(signal, entry.onAbort);
     }
     this.#pending.set(id, entry);
     this.#outbox.push(entry);
@@ -421,7 +422,7 @@ export class RedisExecutor extends BaseExecutor {
   }
 
   #detach(e: Entry): void {
-    if (e.onAbort !== undefined) e.signal!.removeEventListener('abort', e.onAbort);
+    if (e.onAbort !== undefined) offAbort(e.signal!, e.onAbort);
     e.onAbort = undefined;
   }
 

@@ -31,3 +31,31 @@ describe('RedisWorker: an aborted running job', { skip: skipReason }, () => {
     });
   }
 });
+
+describe('RedisExecutor: one AbortSignal shared by many jobs', { skip: skipReason }, () => {
+  it('50 jobs under one signal print no MaxListenersExceededWarning; and aborting it fails every job still pending', async () => {
+    const queue = uniqueQueue('shared-signal');
+    const seen: string[] = [];
+    const onWarning = (w: Error): void => void (w.name === 'MaxListenersExceededWarning' && seen.push(w.message));
+    process.on('warning', onWarning);
+    const w = await RedisWorker.start({ connection: REDIS_URL, queue, key: KEY, tasks: [REDIS_TASKS_JS], pool: 'async', workers: 1, closeTimeout: 1000 });
+    try {
+      await using ex = new RedisExecutor({ connection: REDIS_URL, queue, key: KEY });
+      const ac = new AbortController();
+      const done = await Promise.all(Array.from({ length: 50 }, (_, i) => ex.submitWith({ signal: ac.signal }, redisTasks.inc, i).result(20_000)));
+      assert.deepEqual(done, Array.from({ length: 50 }, (_, i) => i + 1));
+      // Not yet taken (the worker is stopped first): every one of them fails with the reason.
+      await w.close();
+      const pending = Array.from({ length: 50 }, (_, i) => ex.submitWith({ signal: ac.signal }, redisTasks.inc, i));
+      ac.abort(new Error('all stop'));
+      const settled = await Promise.allSettled(pending.map((f) => f.result(20_000)));
+      assert.ok(settled.every((s) => s.status === 'rejected'), 'every pending job failed');
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(seen, []);
+    } finally {
+      process.off('warning', onWarning);
+      await w.close();
+      await obliterate(queue);
+    }
+  });
+});

@@ -24,7 +24,7 @@ import { specOf } from '../tasks/describe.js';
 import { deserializeError, type SerializedError } from '../transport/errors.js';
 import { Pipe } from '../transport/pipe.js';
 import { aliasAddress, callManaged, type DictProxy, type ListProxy, type NamespaceProxy, type ObjectProxy, type ValueProxy } from './proxies.js';
-import { MANAGER_PROTOCOL, ROOT_ID, whereOf, type ManagedRef } from './refs.js';
+import { DEFAULT_CALL_TIMEOUT_MS, MANAGER_PROTOCOL, ROOT_ID, whereOf, type ManagedRef } from './refs.js';
 import type { ServerInfo } from './served.js';
 import { serverTasks, type ServerConfig, type ServerReport } from './server.js';
 
@@ -42,6 +42,13 @@ export interface ManagerOptions {
   initializer?: (...args: any[]) => unknown;
   /** The initializer's arguments. */
   initargs?: unknown[];
+  /**
+   * How long a container call (a dict's, list's, namespace's or value's method, and the
+   * manager's own dict(), list(), ...) waits for the server's answer before it throws a
+   * TimeoutError, in ms; `Infinity` waits for ever. Every proxy the server hands out
+   * carries it, into whatever process it goes. Default 30,000.
+   */
+  callTimeout?: number;
 }
 
 /** Options of `Manager.connect`. */
@@ -50,6 +57,8 @@ export interface ConnectOptions {
   address: ManagerAddress;
   /** The manager's authkey; by default this process's (which a child inherits from its parent). */
   authkey?: string | Uint8Array;
+  /** `callTimeout` (see ManagerOptions) of the proxies reached through this handle; by default the server's. */
+  callTimeout?: number;
 }
 
 /** Options of `Manager.register`. */
@@ -80,6 +89,13 @@ function brokerAddr(address: unknown): string {
   const bytes = Buffer.byteLength(path);
   if (bytes > SOCKET_PATH_MAX) throw new RangeError(`the socket path ${path} is ${bytes} bytes, over the Unix limit of ${SOCKET_PATH_MAX}`);
   return path;
+}
+
+/** A callTimeout option, checked: a positive number of ms, Infinity, or undefined. */
+function callTimeoutOf(ms: unknown, what: string): number | undefined {
+  if (ms === undefined || ms === Infinity) return ms;
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || !(ms > 0)) throw new RangeError(`${what}: callTimeout must be a number of milliseconds > 0 or Infinity, got ${describe(ms)}`);
+  return ms;
 }
 
 const checkOptions = (options: object, known: string[], what: string): void => {
@@ -203,7 +219,8 @@ export class Manager implements AsyncDisposable {
 
   /** Starts a manager's server process and returns once it listens. */
   static async start(options: ManagerOptions = {}): Promise<Manager> {
-    checkOptions(options, ['address', 'authkey', 'initializer', 'initargs'], 'Manager.start');
+    checkOptions(options, ['address', 'authkey', 'initializer', 'initargs', 'callTimeout'], 'Manager.start');
+    const callTimeout = callTimeoutOf(options.callTimeout, 'Manager.start') ?? DEFAULT_CALL_TIMEOUT_MS;
     if (options.address !== null && typeof options.address === 'object' && options.authkey === undefined) {
       throw new TypeError('a manager on TCP needs an explicit authkey: anyone who can reach the port may try to connect');
     }
@@ -215,6 +232,7 @@ export class Manager implements AsyncDisposable {
       key: options.authkey === undefined ? processAuthkey() : keyOf(options.authkey),
       initializer: options.initializer === undefined ? undefined : specOf(options.initializer),
       initargs: options.initargs ?? [],
+      callTimeout,
     };
     if (!Array.isArray(config.initargs)) throw new TypeError(`initargs must be an array, got ${describe(config.initargs)}`);
     if (config.path !== undefined && !isTcp(config.path)) await clearSocketPath(config.path);
@@ -236,23 +254,27 @@ export class Manager implements AsyncDisposable {
       await server.join();
       throw deserializeError(report.error);
     }
-    const root: ManagedRef = { addr: report.addr, key: config.key, pid: report.pid, id: ROOT_ID, maxFrame: report.maxFrame, mgr: report.token, root: ROOT_ID, where: report.addr };
+    const root: ManagedRef = { addr: report.addr, key: config.key, pid: report.pid, id: ROOT_ID, maxFrame: report.maxFrame, mgr: report.token, root: ROOT_ID, where: report.addr, callTimeout };
     return new Manager(root, { process: server, pipe: here });
   }
 
   /** Connects to a running manager (started by another process) at `address`; a wrong authkey is an AuthenticationError. */
   static async connect(options: ConnectOptions): Promise<Manager> {
-    checkOptions(options, ['address', 'authkey'], 'Manager.connect');
+    checkOptions(options, ['address', 'authkey', 'callTimeout'], 'Manager.connect');
+    const callTimeout = callTimeoutOf(options.callTimeout, 'Manager.connect');
     const addr = brokerAddr(options.address);
     const key = options.authkey === undefined ? processAuthkey() : keyOf(options.authkey);
     const info = await hello(addr, key);
     aliasAddress(info.addr, addr);
-    return new Manager({ addr, key, pid: info.pid, id: ROOT_ID, maxFrame: info.maxFrame, mgr: info.token, root: ROOT_ID, where: whereOf(addr) }, undefined);
+    // Proxies that come through a call carry its proxy's callTimeout (proxies.ts): this handle's, from its root on.
+    const root: ManagedRef = { addr, key, pid: info.pid, id: ROOT_ID, maxFrame: info.maxFrame, mgr: info.token, root: ROOT_ID, where: whereOf(addr), callTimeout: callTimeout ?? info.callTimeout };
+    return new Manager(root, undefined);
   }
 
-  #create<T>(typeid: string, args: unknown[]): T {
+  /** A new object of type `typeid`; `timed`: the call has the callTimeout (a built-in type's making never waits). */
+  #create<T>(typeid: string, args: unknown[], timed = true): T {
     if (this.#closed !== undefined) throw new Error(`this manager (${this.#root.where}) ${this.#closed}`);
-    return callManaged(this.#root, 'create', [typeid, args]) as T;
+    return callManaged(this.#root, 'create', [typeid, args], timed) as T;
   }
 
   /** A Map in the server. */
@@ -319,12 +341,12 @@ export class Manager implements AsyncDisposable {
 
   /** A new object of a registered type, made in the server; its exposed methods are called there. */
   create<T extends object>(typeid: string, ...args: unknown[]): ObjectProxy<T> {
-    return this.#create(typeid, args);
+    return this.#create(typeid, args, false); // its factory may take as long as it likes
   }
 
   /** How many objects the server holds (they go once no proxy or container refers to them). */
   objectCount(): number {
-    return callManaged(this.#root, 'objectCount', []) as number;
+    return callManaged(this.#root, 'objectCount', [], true) as number;
   }
 
   /** Stops the server (only the process that started it may); its proxies fail with EOFError from then on. */

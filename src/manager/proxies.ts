@@ -28,13 +28,14 @@
  * thread is sent is cloned as it stands, with no room for a ticket.
  */
 import { inspect } from 'node:util';
-import { EOFError, RemoteError } from '../futures/errors.js';
-import { bounded, callRemote, callRemoteSync } from '../proxy/client.js';
+import { EOFError, RemoteError, TimeoutError } from '../futures/errors.js';
+import { bounded, callRemote, callRemoteSync, callRemoteSyncTimed } from '../proxy/client.js';
 import { threadId } from 'node:worker_threads';
 import { onCrossing } from '../proxy/proxies.js';
+import type { ProxyRef } from '../proxy/protocol.js';
 import { brandInstance, onLeaving, onRevive, registerShared, reviveWithin } from '../sync/shared.js';
 import { dataOf } from '../sync/views.js';
-import { forEachProxy, managedRefOf, type ManagedRef } from './refs.js';
+import { DEFAULT_CALL_TIMEOUT_MS, forEachProxy, managedRefOf, type ManagedRef } from './refs.js';
 
 // ---- lifetime -------------------------------------------------------------------
 
@@ -74,6 +75,8 @@ const collected = new FinalizationRegistry<{ root: ManagedRef; id: number }>(dro
 
 /** The token of the manager whose answer is being revived: it counted its own proxies in it already. */
 let arrivingFrom: string | undefined;
+/** The callTimeout of the proxy that answer came through: its own proxies in it take it on. */
+let arrivingTimeout: number | undefined;
 
 /** Starts counting `proxy` in this thread: it is released when garbage-collected. */
 function adopt(proxy: object, ref: ManagedRef, counted: boolean): void {
@@ -150,7 +153,11 @@ onLeaving(keepWhileCrossing);
 // A proxy that arrives as an argument, a Pipe message or inside a shared object counts itself.
 onRevive((value) => {
   const ref = managedRefOf(value);
-  if (ref !== undefined) adopt(value, ref, ref.mgr === arrivingFrom);
+  if (ref === undefined) return;
+  if (ref.mgr === arrivingFrom && arrivingTimeout !== undefined && ref.callTimeout !== arrivingTimeout) {
+    (dataOf(value) as { _ref: ManagedRef })._ref = { ...ref, callTimeout: arrivingTimeout };
+  }
+  adopt(value, ref, ref.mgr === arrivingFrom);
 });
 
 /**
@@ -169,9 +176,10 @@ export function aliasAddress(served: string, reached: string): void {
  * Revives the proxies in an answer of the manager `from`: it counted its own for this
  * connection already; a proxy of another manager stored in it counts itself.
  */
-export function incoming<T>(value: T, from: string): T {
+export function incoming<T>(value: T, from: string, callTimeout?: number): T {
   if (value === null || typeof value !== 'object') return value;
   arrivingFrom = from;
+  arrivingTimeout = callTimeout;
   try {
     if (aliases.size > 0) {
       forEachProxy(value, undefined, (proxy, ref) => {
@@ -182,7 +190,7 @@ export function incoming<T>(value: T, from: string): T {
     // In place, with views (a namespace's) where their data came: the answer is fresh.
     return reviveWithin(value);
   } finally {
-    arrivingFrom = undefined;
+    arrivingFrom = arrivingTimeout = undefined;
   }
 }
 
@@ -200,15 +208,29 @@ function named(err: unknown, ref: ManagedRef): unknown {
   return err;
 }
 
-/** One round trip: `op` on the manager's object `ref`, its answer with the proxies in it revived. */
-export function callManaged(ref: ManagedRef, op: string, args: unknown[]): unknown {
+/**
+ * One round trip: `op` on the manager's object `ref`, its answer with the proxies in it
+ * revived. A `timed` call (a container's: it never waits for another party) throws a
+ * TimeoutError past the proxy's callTimeout; a registered type's method may take as
+ * long as it likes.
+ */
+export function callManaged(ref: ManagedRef, op: string, args: unknown[], timed = false): unknown {
   let answer: unknown;
   try {
-    answer = callRemoteSync(ref, op, args);
+    answer = timed ? callRemoteSyncTimed(ref, op, args, ref.callTimeout ?? DEFAULT_CALL_TIMEOUT_MS, timedOut) : callRemoteSync(ref, op, args);
   } catch (err) {
     throw named(err, ref);
   }
-  return incoming(answer, ref.mgr);
+  return incoming(answer, ref.mgr, ref.callTimeout);
+}
+
+/** What a container call whose callTimeout passed throws. */
+function timedOut(ref: ProxyRef, op: string, timeout: number): never {
+  const { where, pid } = ref as ManagedRef;
+  throw new TimeoutError(
+    `the manager at ${where} (pid ${pid}) did not answer ${op}() within ${timeout} ms (its callTimeout): it is stalled or very busy. ` +
+      'The call may still take effect at the server; nothing else is lost, and calls work again once it answers',
+  );
 }
 
 // ---- the proxies ----------------------------------------------------------------
@@ -223,7 +245,7 @@ abstract class ManagedProxy {
   }
   /** @internal */
   _call(op: string, ...args: unknown[]): unknown {
-    return callManaged(this._ref, op, args);
+    return callManaged(this._ref, op, args, true);
   }
   [inspect.custom](): string {
     return `${this.constructor.name} <manager at ${this._ref.where}, object ${this._ref.id}>`;
@@ -417,10 +439,10 @@ const NamespaceClass = trappingClass(
   'NamespaceProxy',
   {
     [inspect.custom](this: ManagedProxy): string {
-      return `NamespaceProxy ${inspect(Object.fromEntries(callManaged(this._ref, 'entries', []) as Array<[string, unknown]>))}`;
+      return `NamespaceProxy ${inspect(Object.fromEntries(callManaged(this._ref, 'entries', [], true) as Array<[string, unknown]>))}`;
     },
     toJSON(this: ManagedProxy): Record<string, unknown> {
-      return Object.fromEntries(callManaged(this._ref, 'entries', []) as Array<[string, unknown]>);
+      return Object.fromEntries(callManaged(this._ref, 'entries', [], true) as Array<[string, unknown]>);
     },
     toString(): string {
       return '[object NamespaceProxy]';
@@ -428,10 +450,10 @@ const NamespaceClass = trappingClass(
   },
   {
     get: (target, p, receiver) =>
-      isLocal(p) || p in target || !Object.hasOwn(receiver, '_ref') ? Reflect.get(target, p, receiver) : callManaged(receiver._ref, 'get', [p as string]),
+      isLocal(p) || p in target || !Object.hasOwn(receiver, '_ref') ? Reflect.get(target, p, receiver) : callManaged(receiver._ref, 'get', [p as string], true),
     set: (_target, p, v, receiver) => {
       if (isLocal(p) || !Object.hasOwn(receiver, '_ref')) return setLocal(receiver, p, v);
-      callManaged(receiver._ref, 'set', [p, v]);
+      callManaged(receiver._ref, 'set', [p, v], true);
       return true;
     },
   },
@@ -447,35 +469,35 @@ type NamespaceData = { readonly _ref: ManagedRef } & Record<string | symbol, unk
  * (see sync/views.ts), revived there as a view again.
  */
 const namespaceView: ProxyHandler<NamespaceData> = {
-  get: (data, p) => (isLocal(p) || p in data ? Reflect.get(data, p) : callManaged(data._ref, 'get', [p])),
+  get: (data, p) => (isLocal(p) || p in data ? Reflect.get(data, p) : callManaged(data._ref, 'get', [p], true)),
   set: (data, p, v) => {
     if (isLocal(p)) return setLocal(data, p, v);
-    callManaged(data._ref, 'set', [p, v]);
+    callManaged(data._ref, 'set', [p, v], true);
     return true;
   },
-  has: (data, p) => (isLocal(p) || p in data ? Reflect.has(data, p) : (callManaged(data._ref, 'has', [p]) as boolean)),
+  has: (data, p) => (isLocal(p) || p in data ? Reflect.has(data, p) : (callManaged(data._ref, 'has', [p], true) as boolean)),
   // A missing name deletes as a missing property does in JS: true, no error (Python raises AttributeError).
   deleteProperty: (data, p) => {
     if (isLocal(p)) return Reflect.deleteProperty(data, p);
-    callManaged(data._ref, 'delete', [p]);
+    callManaged(data._ref, 'delete', [p], true);
     return true;
   },
   // The server's names (enumerable), then the local ones (not), so Object.keys, spreading
   // and Object.entries list the server's attributes only.
-  ownKeys: (data) => [...(callManaged(data._ref, 'names', []) as string[]).filter((n) => !isLocal(n)), ...Reflect.ownKeys(data)],
+  ownKeys: (data) => [...(callManaged(data._ref, 'names', [], true) as string[]).filter((n) => !isLocal(n)), ...Reflect.ownKeys(data)],
   getOwnPropertyDescriptor: (data, p) => {
     if (isLocal(p)) {
       const local = Reflect.getOwnPropertyDescriptor(data, p);
       return local === undefined ? undefined : { ...local, enumerable: false };
     }
-    const found = callManaged(data._ref, 'lookup', [p]) as [] | [unknown];
+    const found = callManaged(data._ref, 'lookup', [p], true) as [] | [unknown];
     return found.length === 0 ? undefined : { value: found[0], writable: true, enumerable: true, configurable: true };
   },
   defineProperty: (data, p, desc) => {
     if (isLocal(p)) return Reflect.defineProperty(data, p, desc);
     // Only what a plain write can say: the server keeps values, not descriptors.
     if (!('value' in desc) || desc.configurable === false || desc.writable === false) return false;
-    callManaged(data._ref, 'set', [p, desc.value]);
+    callManaged(data._ref, 'set', [p, desc.value], true);
     return true;
   },
   // Its data must stay extensible: the server's names come and go.

@@ -20,7 +20,16 @@ export interface ManagedRef extends ProxyRef {
   readonly root: number;
   /** Where the manager listens, as users name it (for error messages). */
   readonly where: string;
+  /**
+   * How long a container call through this proxy waits for its answer, in ms (Infinity:
+   * for ever); absent in a reference made by hand. Set by the server from its
+   * `callTimeout`, or by a `Manager.connect` of its own, and carried wherever the proxy goes.
+   */
+  readonly callTimeout?: number;
 }
+
+/** A container call's answer is awaited this long by default (the managers' `callTimeout`). */
+export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
 
 /** How users name an address: a socket path as it is, `tcp://host:port` as host:port. */
 export const whereOf = (addr: string): string => (addr.startsWith('tcp://') ? addr.slice('tcp://'.length) : addr);

@@ -21,7 +21,7 @@ import { loadFunction } from '../tasks/load.js';
 import { DICT, LIST, NAMESPACE, VALUE } from './containers.js';
 import { addCaller, containEach, dropCaller, hold, newEntry, out, state, token, unhold, type Entry, type Op } from './entries.js';
 import { DictProxy, ListProxy, namespaceData, objectData, ValueProxy } from './proxies.js';
-import { forEachProxy, MANAGER_PROTOCOL, whereOf } from './refs.js';
+import { DEFAULT_CALL_TIMEOUT_MS, forEachProxy, MANAGER_PROTOCOL, whereOf } from './refs.js';
 
 /** The entry of a proxy of this manager passed as an argument, or a TypeError naming `what`. */
 function entryOfProxy(proxy: unknown, what: string): Entry {
@@ -143,15 +143,24 @@ export interface ServerInfo {
   pid: number;
   token: string;
   maxFrame: number;
+  /** The callTimeout its proxies carry. */
+  callTimeout: number;
 }
 
 SERVED.ManagerRoot = {
   /** The server's main thread tells the root where it is; the initializer runs here, in the objects' thread. */
-  start: async (root: ManagerRoot, [ref, mgr]: any[]) => {
-    state.base = { addr: ref.addr, key: ref.key, pid: ref.pid, maxFrame: ref.maxFrame, mgr, root: ref.id, where: whereOf(ref.addr) };
+  start: async (root: ManagerRoot, [ref, mgr, callTimeout]: any[]) => {
+    state.base = { addr: ref.addr, key: ref.key, pid: ref.pid, maxFrame: ref.maxFrame, mgr, root: ref.id, where: whereOf(ref.addr), callTimeout };
     if (root.initializer !== undefined) await (await loadFunction(root.initializer))(...root.initargs);
   },
-  hello: (): ServerInfo => ({ addr: state.base!.addr, version: MANAGER_PROTOCOL, pid: process.pid, token: state.base!.mgr, maxFrame: state.base!.maxFrame }),
+  hello: (): ServerInfo => ({
+    addr: state.base!.addr,
+    version: MANAGER_PROTOCOL,
+    pid: process.pid,
+    token: state.base!.mgr,
+    maxFrame: state.base!.maxFrame,
+    callTimeout: state.base!.callTimeout ?? DEFAULT_CALL_TIMEOUT_MS,
+  }),
   create: (_root, [typeid, args]: any[], caller) => {
     const make = Object.hasOwn(MAKERS, typeid) ? MAKERS[typeid] : undefined;
     if (make !== undefined) return out(caller, make(args).proxy);

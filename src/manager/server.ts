@@ -21,6 +21,8 @@ export interface ServerConfig {
   key: string;
   initializer: FunctionSpec | undefined;
   initargs: unknown[];
+  /** The callTimeout (ms, or Infinity) every proxy it hands out carries. */
+  callTimeout: number;
 }
 
 /** What the server answers once it listens (or why it could not). */
@@ -38,7 +40,7 @@ export const serverTasks = defineTasks(import.meta.url, {
       // A TCP port 0 became a real port: the root's reference takes it.
       const root = { ...ref, addr: await brokerListening() };
       const token = randomBytes(12).toString('hex');
-      await callRemote(root, 'start', [root, token]);
+      await callRemote(root, 'start', [root, token, config.callTimeout]);
       pipe.send({ ok: true, addr: root.addr, pid: process.pid, maxFrame: root.maxFrame, token } satisfies ServerReport);
     } catch (err) {
       pipe.send({ ok: false, error: serializeError(err) } satisfies ServerReport);

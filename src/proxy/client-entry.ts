@@ -11,6 +11,7 @@ import { AuthenticationError, EOFError } from '../futures/errors.js';
 import { serializeError } from '../transport/errors.js';
 import { authenticateServer } from './auth.js';
 import { FramedSocket } from './frames.js';
+import { watchLaneCalls } from './lane-watch.js';
 import '../queues/shared-queue.js'; // registers SharedQueue, so an outbox revives here
 import type { SharedQueue } from '../queues/shared-queue.js';
 import { reviveShared } from '../sync/shared.js';
@@ -24,6 +25,7 @@ import {
   FAILURES,
   HANDSHAKE_MAX_BYTES,
   HEARTBEAT_MS,
+  HELPER_READY,
   isTcp,
   PING_CALL_ID,
   SilenceWatch,
@@ -45,6 +47,9 @@ const { flag, window, syncPort, asyncPort, failedPort } = workerData as {
   asyncPort: MessagePort;
   failedPort: MessagePort;
 };
+
+// The deadlines of its thread's calls through lanes (lane-watch.ts).
+void watchLaneCalls(window);
 
 /** Gives a reply (or the news that an abandoned call is over) to the thread that waits for it. */
 function deliver(frame: Uint8Array | Abandoned, mode: number, object: string): void {
@@ -290,3 +295,7 @@ parentPort!.on('message', (request: HelperRequest | OutboxRegistration | Abandon
   const [addr, key, pid, callId, mode, frame, objectId, maxFrame] = request;
   ownerAt(addr, key, pid, maxFrame).send(callId, mode, Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength), `${addr}#${objectId}`, objectId);
 });
+
+// A timed call made while this thread started waited for this: its deadline starts now.
+Atomics.store(window, HELPER_READY, 1);
+Atomics.notify(window, HELPER_READY);

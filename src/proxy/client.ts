@@ -13,7 +13,9 @@
  * with a timeout ends by its caller's own deadline (the timeout plus CALLER_GRACE_MS)
  * even if its owner cannot answer (stopped, say); the helper then gives back whatever
  * the owner grants late. A blocked call whose owner process is gone, or whose helper
- * thread exited, fails with an error that says which.
+ * thread exited, fails with an error that says which. A manager container's call has a
+ * deadline of the caller's own (callRemoteSyncTimed), through a lane (lane-watch.ts) as
+ * through the helper.
  */
 import { isMainThread, MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { THREAD_BOOTSTRAP } from '../threads/bootstrap.js';
@@ -24,7 +26,11 @@ import { deserializeError, type SerializedError } from '../transport/errors.js';
 import { waitSync } from '../sync/waiting.js';
 import { sentAhead } from '../sync/publish.js';
 import { setLongTimeout, type LongTimeout } from '../util/timers.js';
-import { Lane, LaneClosed, lanesPossible, makeLane } from './lane.js';
+import { LaneClosed, LaneTimedOut, type Lane } from './lane.js';
+import { CallWatch } from './lane-watch.js';
+import { closeLanes, laneTo } from './thread-lanes.js';
+/** @internal (for tests) */
+export { _lanesInMemory, _lanesOpen } from './thread-lanes.js';
 import { Outboxes, type HelperLink } from './outbox.js';
 import {
   ACKS,
@@ -33,6 +39,7 @@ import {
   decodeReply,
   encodeCall,
   HELPER_GONE,
+  HELPER_READY,
   INFLIGHT,
   isTcp,
   LANE_OBJECT,
@@ -50,6 +57,8 @@ import {
 interface Helper extends HelperLink {
   readonly syncPort: MessagePort;
   readonly asyncPort: MessagePort;
+  /** The deadlines of this thread's lane calls, which the helper watches. */
+  readonly watch: CallWatch;
 }
 
 /**
@@ -124,7 +133,7 @@ function startHelper(): Helper {
     name: 'concur proxy client',
   });
   worker.unref();
-  const h: Helper = { worker, flag, window, syncPort: sync.port1, asyncPort: replies.port1, failedPort: failed.port1 };
+  const h: Helper = { worker, flag, window, syncPort: sync.port1, asyncPort: replies.port1, failedPort: failed.port1, watch: new CallWatch(window) };
   // A helper that fails must not take this thread with it: its callers are told instead.
   worker.on('error', () => {});
   worker.once('exit', () => retire(h));
@@ -217,7 +226,7 @@ export function callRemote(ref: ProxyRef, op: string, args: unknown[] = [], boun
 export function callRemoteSync(ref: ProxyRef, op: string, args: unknown[] = [], bound?: Bound): unknown {
   outboxes.throwFailure(ref, helper);
   if (bound === undefined) {
-    const lane = laneTo(ref);
+    const lane = laneFor(ref);
     if (lane !== undefined) return callThrough(lane, ref, op, args);
   }
   const { h, callId } = post(ref, SYNC, op, args);
@@ -253,84 +262,78 @@ export function callRemoteSync(ref: ProxyRef, op: string, args: unknown[] = [], 
   }
 }
 
-// ---- lanes (lane.ts) ------------------------------------------------------------
-
-/** Whether this thread may open lanes: the main thread only (a worker blocked in a read could not be terminated). */
-const lanesAllowed = lanesPossible && isMainThread && process.env.CONCUR_PROXY_LANES !== '0';
-/** Synchronous calls to one owner after which its lane opens (a process that calls a few times pays no setup). */
-const LANE_AFTER_CALLS = 16;
-
-interface LaneState {
-  calls: number;
-  lane: Lane | undefined;
-  /** The owner would not open one (another user's, say): calls go through the helper. */
-  refused: boolean;
-}
-const lanes = new Map<string, LaneState>();
-// The reference of the last call and its lane's state: a loop of calls on one proxy finds it at once.
-let lastRef: ProxyRef | undefined;
-let lastState: LaneState | undefined;
-
-function closeLanes(): void {
-  for (const state of lanes.values()) state.lane?.close();
-  lanes.clear();
-  lastRef = lastState = undefined;
+/**
+ * `callRemoteSync` with a deadline of the caller's own: past `timeout` ms (Infinity: none)
+ * it returns `timedOut(ref, op, timeout)` (which throws, as a rule), whether the call went
+ * through a lane or the helper. Nothing is given back: a late answer is dropped, and the
+ * call may still have taken effect at the owner. Only for calls that do not wait for
+ * another party there (a container's), so that any wait that long is a stall.
+ */
+export function callRemoteSyncTimed(ref: ProxyRef, op: string, args: unknown[], timeout: number, timedOut: (ref: ProxyRef, op: string, timeout: number) => unknown): unknown {
+  if (timeout === Infinity) return callRemoteSync(ref, op, args);
+  outboxes.throwFailure(ref, helper);
+  const h = liveHelper();
+  if (Atomics.load(h.window, HELPER_READY) === 0) whenStarted(h);
+  let lane: Lane | undefined;
+  try {
+    lane = laneFor(ref, timeout);
+  } catch (err) {
+    if (err instanceof LaneTimedOut) return timedOut(ref, op, timeout);
+    throw err;
+  }
+  if (lane !== undefined) return callThrough(lane, ref, op, args, timeout, timedOut);
+  return callRemoteSync(ref, op, args, { giveUpAt: performance.now() + timeout, giveUp: () => timedOut(ref, op, timeout) });
 }
 
 /**
- * This thread's lane to `ref`'s owner, opened after a few calls, or undefined when the
- * call must go through the helper: lanes are not allowed here, the owner is on TCP or
- * would not open one, or this thread has puts or writes in flight through its helper
- * (they land before its later calls). A Promise call still in flight is not waited
- * for: its order against later calls was never promised (it may wait at the owner, and
- * its answer comes only when this thread's event loop runs).
+ * How long a timed call waits for this thread's helper to start before its deadline
+ * starts anyway. A process's first call starts the helper, whose module takes from tens
+ * of milliseconds to seconds to load (a loaded machine): that is no owner's stall.
  */
-function laneTo(ref: ProxyRef): Lane | undefined {
-  if (!lanesAllowed || isTcp(ref.addr)) return undefined;
+const HELPER_START_MS = 60_000;
+
+function whenStarted(h: Helper): void {
+  const until = performance.now() + HELPER_START_MS;
+  while (Atomics.load(h.window, HELPER_READY) === 0 && performance.now() < until) {
+    if (Atomics.load(h.window, HELPER_GONE) === 1) throw retire(h);
+    Atomics.wait(h.window, HELPER_READY, 0, 100);
+  }
+}
+
+// ---- lanes (lane.ts, thread-lanes.ts) -------------------------------------------
+
+/**
+ * This thread's lane to `ref`'s owner, if it has one or one opens now (see laneTo). A
+ * lane opened for a call with `timeout` must open within it (from when its FIFOs exist).
+ */
+function laneFor(ref: ProxyRef, timeout?: number): Lane | undefined {
   const h = helper;
-  if (h === undefined || Atomics.load(h.window, INFLIGHT) > 0) return undefined;
-  let state = ref === lastRef ? lastState : undefined;
-  if (state === undefined) {
-    const key = `${ref.pid}:${ref.addr}`;
-    state = lanes.get(key);
-    if (state === undefined) lanes.set(key, (state = { calls: 0, lane: undefined, refused: false }));
-    lastRef = ref;
-    lastState = state;
-  }
-  if (state.lane !== undefined && !state.lane.closed) return state.lane;
-  if (state.refused || state.lane !== undefined || ++state.calls < LANE_AFTER_CALLS) return undefined;
-  state.refused = true; // until it opens: a call made while it opens goes through the helper
-  try {
-    state.lane = makeLane((request, reply, memory) => callRemoteSync({ ...ref, id: LANE_OBJECT }, LANE_OP, [request, reply, memory]));
-    state.refused = false;
-  } catch {
-    // no lane (no mkfifo, another user's owner, an owner gone): the helper serves as before
-  }
-  return state.lane;
+  return laneTo(ref, h === undefined || Atomics.load(h.window, INFLIGHT) > 0, h?.watch, (request, reply, memory) => {
+    const bound: Bound | undefined =
+      timeout === undefined
+        ? undefined
+        : {
+            giveUpAt: performance.now() + timeout,
+            giveUp: () => {
+              throw new LaneTimedOut('the lane did not open in time');
+            },
+          };
+    return callRemoteSync({ ...ref, id: LANE_OBJECT }, LANE_OP, [request, reply, memory], bound);
+  });
 }
 
-/** @internal How many lanes this thread has open (for tests). */
-export function _lanesOpen(): number {
-  let n = 0;
-  for (const state of lanes.values()) if (state.lane !== undefined && !state.lane.closed) n++;
-  return n;
-}
-
-/** @internal How many of this thread's open lanes go through shared memory (for tests). */
-export function _lanesInMemory(): number {
-  let n = 0;
-  for (const state of lanes.values()) if (state.lane !== undefined && !state.lane.closed && state.lane.inMemory) n++;
-  return n;
-}
-
-/** One call through `lane`; an owner gone or a lane dropped fails it with EOFError, as the helper would. */
-function callThrough(lane: Lane, ref: ProxyRef, op: string, args: unknown[]): unknown {
+/**
+ * One call through `lane`; an owner gone or a lane dropped fails it with EOFError, as
+ * the helper would; past `timeout` ms (if given) it returns `timedOut(...)`.
+ */
+function callThrough(lane: Lane, ref: ProxyRef, op: string, args: unknown[], timeout = 0, timedOut?: (ref: ProxyRef, op: string, timeout: number) => unknown): unknown {
   const callId = nextCall;
   nextCall = nextCall >= 0x7ffffff0 ? 1 : nextCall + 1;
   let reply: Buffer;
   try {
-    reply = lane.call(callId, ref.id, op, args, ref.maxFrame, ref.pid);
+    reply = lane.call(callId, ref.id, op, args, ref.maxFrame, ref.pid, timeout);
   } catch (err) {
+    if (err instanceof LaneTimedOut) return timedOut!(ref, op, timeout);
     if (!(err instanceof LaneClosed)) throw err;
     throw new EOFError(`the process that owns this object (pid ${ref.pid}) has exited or closed the connection`, { cause: err });
   }

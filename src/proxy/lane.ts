@@ -5,6 +5,7 @@
  *
  *   thread ── writeSync(request FIFO) ──► owner's broker (a libuv pipe on its loop)
  *   thread ◄── readSync(reply FIFO), blocking ── owner writes the answer
+ *          ◄── or, past the call's deadline, the thread's helper writes TIMED_OUT_HEADER
  *
  * The bytes of the answer are the wake-up: there is no separate doorbell to lose, no
  * state word to keep in step, and a thread that blocks finds either the answer or
@@ -17,6 +18,16 @@
  * Where both sides can map shared memory, a lane also has a region (lane-memory.ts):
  * calls and answers go through it, each side polls it for a moment before it sleeps,
  * and the FIFOs carry only the rings that wake a sleeper and frames too large for it.
+ *
+ * A call with a deadline (a manager container's callTimeout) is still one blocking read:
+ * the thread's helper watches it and, past the deadline, reopens the reply FIFO through
+ * /proc/self/fd and writes a frame header no answer has (lane-watch.ts). The fast path
+ * gains no system call and no clock read, only a store or two and a compare-and-swap,
+ * and the same frame ends the sleep of a lane in memory (it sleeps reading rings from
+ * that FIFO); nor does it need the native part, which a poll(2) with a timeout would
+ * (and a fallback without it). A lane whose call timed out is closed: its answer may
+ * come yet. Two waits stay unbounded: a call over the 64 KiB a pipe holds, written to an
+ * owner that stopped reading, and the rest of an answer over 4 KiB whose header came.
  *
  * A lane belongs to the connection its thread's helper opened to the owner: the owner
  * serves its calls for the same caller (the same locks held, the same references
@@ -32,6 +43,7 @@ import { allocShared, native, viewRef, type ViewRef } from '../sync/shm.js';
 import { ownedPrefix, sweepDeadOwners } from '../util/leftovers.js';
 import { writeCompactCall } from './compact.js';
 import { AREA_BYTES, BY_FIFO, CLIENT_IDLE, LANE_BYTES, laneMemory, REP_LEN, REP_SEQ, REQ_LEN, REQ_SEQ, RING, SERVER_AWAKE, type LaneMemory } from './lane-memory.js';
+import { CallWatch, MAX_WATCHED_MS, TIMED_OUT_HEADER } from './lane-watch.js';
 import { encodeCall } from './protocol.js';
 
 const DIR_PREFIX = 'concur-lane-';
@@ -45,11 +57,16 @@ const READ_BUFFER = 64 * 1024;
 const SPIN_MS = 0.05;
 /** The least it polls, however often polling failed of late. */
 const MIN_SPIN_MS = 0.002;
+/** Bytes a pipe writes whole (PIPE_BUF): a sentinel never lands inside an answer this short. */
+const PIPE_ATOMIC = 4096;
 /** Whether lanes may use shared memory (CONCUR_LANE_MEMORY=0: FIFOs only, to compare). */
 const memoryAllowed = native !== undefined && process.env.CONCUR_LANE_MEMORY !== '0';
 
 /** The lane is closed: its owner dropped it, or is gone. */
 export class LaneClosed extends Error {}
+
+/** A call's deadline passed before its answer came (the lane is closed: the answer may come yet). */
+export class LaneTimedOut extends Error {}
 
 /** A thread's lane to one owner (see above). */
 export class Lane {
@@ -66,10 +83,16 @@ export class Lane {
   #answered = 0;
   /** How long this lane polls now (between MIN_SPIN_MS and SPIN_MS). */
   #spin = SPIN_MS;
+  /** The deadlines of this thread's calls (lane-watch.ts). */
+  readonly #watch: CallWatch;
+  /** The call under way was answered after the helper took it for timed out: the lane closes after it. */
+  #late = false;
+  #timedOut = false;
 
-  constructor(request: number, reply: number, memory?: LaneMemory) {
+  constructor(request: number, reply: number, watch: CallWatch, memory?: LaneMemory) {
     this.#request = request;
     this.#reply = reply;
+    this.#watch = watch;
     this.#memory = memory;
   }
 
@@ -83,14 +106,20 @@ export class Lane {
     return this.#closed;
   }
 
+  /** Whether it closed because a call's deadline passed (its owner may be fine). */
+  get timedOut(): boolean {
+    return this.#timedOut;
+  }
+
   /**
    * Sends one call and blocks until its answer is read; returns that answer's frame
    * (its call id, then its body; valid until the next call). The call goes in the
    * compact form (compact.ts) when it has one, else in v8's. Throws a RangeError for a
-   * call over `maxFrame` bytes (the limit of the owner, process `pid`), and LaneClosed when the owner is gone or dropped the
-   * lane (the lane is closed then).
+   * call over `maxFrame` bytes (the limit of the owner, process `pid`), LaneClosed when the owner is gone or dropped the
+   * lane, and LaneTimedOut when `timeout` ms (none when 0 or Infinity) passed first (the lane is closed then).
+   * An answer that comes as the deadline passes is returned; the lane closes after it.
    */
-  call(callId: number, objectId: number, op: string, args: unknown[], maxFrame: number, pid: number): Buffer {
+  call(callId: number, objectId: number, op: string, args: unknown[], maxFrame: number, pid: number, timeout = 0): Buffer {
     if (this.#closed) throw new LaneClosed('the lane is closed');
     let body = writeCompactCall(this.#room, 8, objectId, op, args);
     if (body < 0) {
@@ -106,16 +135,43 @@ export class Lane {
     const out = this.#out;
     out.writeUInt32LE(size - 4, 0);
     out.writeUInt32LE(callId, 4);
+    if (timeout > 0 && timeout <= MAX_WATCHED_MS) this.#watch.arm(this.#reply, Math.ceil(timeout));
     try {
-      if (this.#memory !== undefined) return this.#callInMemory(this.#memory, out, size);
-      this.#write(out, size);
-      return this.#readFrame();
+      let frame: Buffer;
+      if (this.#memory !== undefined) frame = this.#callInMemory(this.#memory, out, size);
+      else {
+        this.#write(out, size);
+        frame = this.#readFrame();
+      }
+      if (this.#late) this.#closeLate();
+      return frame;
     } catch (err) {
-      this.close();
-      if (err instanceof LaneClosed) throw err;
+      this.#watch.disarm();
+      this.#closeLate();
+      if (err instanceof LaneTimedOut) this.#timedOut = true;
+      if (err instanceof LaneClosed || err instanceof LaneTimedOut) throw err;
       const code = (err as NodeJS.ErrnoException).code;
       throw new LaneClosed(code === 'EPIPE' ? 'the owner closed the lane' : `the lane failed: ${(err as Error).message}`, { cause: err });
     }
+  }
+
+  /**
+   * An answer is here (its header, or its publication in the memory): true if it came
+   * in time, false if the helper took the call for timed out first (its sentinel may
+   * follow, so the lane closes after this call).
+   */
+  #answerSeen(): boolean {
+    if (this.#watch.disarm()) return true;
+    this.#late = true;
+    return false;
+  }
+
+  /** Closes the lane once the helper is done with its reply fd (a sentinel it sent, or may send). */
+  #closeLate(): void {
+    if (this.#late) this.#timedOut = true;
+    this.#late = false;
+    this.#watch.waitSent();
+    this.close();
   }
 
   #write(frame: Buffer, size: number): void {
@@ -145,8 +201,11 @@ export class Lane {
         this.#sleep(w, expected);
       }
     }
+    const late = !this.#answerSeen();
     const n = Atomics.load(w, REP_LEN);
     if (n === BY_FIFO) {
+      // A sentinel may be written in the middle of an answer this long.
+      if (late) throw new LaneTimedOut('the answer came as the deadline passed, too long to tell from a sentinel');
       const frame = this.#readFrame(true);
       if (frame.length === 0) throw new LaneClosed('the owner rang out of turn');
       return frame;
@@ -167,15 +226,20 @@ export class Lane {
   #sleep(w: Int32Array, expected: number): void {
     let owed = 0;
     let read = 0;
-    for (;;) {
-      if (Atomics.exchange(w, CLIENT_IDLE, 1) === 0) owed++;
-      if (Atomics.load(w, REP_SEQ) === expected) break;
-      this.#readRing();
-      read++;
+    try {
+      for (;;) {
+        if (Atomics.exchange(w, CLIENT_IDLE, 1) === 0) owed++;
+        if (Atomics.load(w, REP_SEQ) === expected) break;
+        this.#readRing();
+        read++;
+      }
+      // The last time it said so was not taken: no ring for it.
+      if (Atomics.exchange(w, CLIENT_IDLE, 0) === 1) owed--;
+      for (; read < owed; read++) this.#readRing();
+    } catch (err) {
+      // A sentinel, and the answer beside it: the answer counts (the lane closes after it).
+      if (!(err instanceof LaneTimedOut) || Atomics.load(w, REP_SEQ) !== expected) throw err;
     }
-    // The last time it said so was not taken: no ring for it.
-    if (Atomics.exchange(w, CLIENT_IDLE, 0) === 1) owed--;
-    for (; read < owed; read++) this.#readRing();
   }
 
   #readRing(): void {
@@ -202,10 +266,15 @@ export class Lane {
     let got = 0;
     while (got < 4) got += this.#read(buffer, got, exact ? 4 - got : buffer.length - got);
     const n = buffer.readUInt32LE(0);
+    // Only the helper writes it, and only once it took the call for timed out: from the owner it is a lie (below).
+    if (n === TIMED_OUT_HEADER && this.#watch.fired()) throw new LaneTimedOut('the call timed out');
     // An answer is bounded by the owner's own frame limit, as on its socket (frames.ts):
     // a header that claims more is a lie, refused before anything is allocated or awaited.
     if (n > this.#limit) throw new LaneClosed(`the owner sent an answer of ${n} bytes, over its frame limit of ${this.#limit} bytes`);
     const size = 4 + n;
+    // A ring (n = 0) is no answer. An answer whose header came after the deadline is taken
+    // whole if the owner wrote it with one atomic write; a longer one may have the sentinel inside.
+    if (n !== 0 && !this.#answerSeen() && size > PIPE_ATOMIC) throw new LaneTimedOut('the answer came as the deadline passed, too long to tell from a sentinel');
     if (size > buffer.length) {
       const bigger = Buffer.allocUnsafe(size);
       buffer.copy(bigger, 0, 0, got);
@@ -244,7 +313,7 @@ export const lanesPossible = process.platform === 'linux';
  * owner, over its socket, to open the paths it is given, and throws if it would not).
  * The FIFOs are unlinked before this returns, whatever happens.
  */
-export function makeLane(ownerOpens: (requestPath: string, replyPath: string, memory: ViewRef | undefined) => unknown): Lane {
+export function makeLane(ownerOpens: (requestPath: string, replyPath: string, memory: ViewRef | undefined) => unknown, watch: CallWatch): Lane {
   const base = tmpdir();
   sweepDeadOwners(base, DIR_PREFIX);
   const dir = mkdtempSync(join(base, ownedPrefix(DIR_PREFIX)));
@@ -280,7 +349,7 @@ export function makeLane(ownerOpens: (requestPath: string, replyPath: string, me
       closeSync(fd);
       fds.splice(fds.indexOf(fd), 1);
     }
-    return new Lane(request, reply, mapped ? memory : undefined);
+    return new Lane(request, reply, watch, mapped ? memory : undefined);
   } catch (err) {
     for (const fd of fds) closeSync(fd);
     throw err;

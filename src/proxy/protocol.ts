@@ -151,8 +151,17 @@ export const FAILURES = 1;
 export const ACKS = 2;
 /** Set (and both counters woken) when the helper thread exits: nothing more will be answered. */
 export const HELPER_GONE = 3;
+/** The lane call under way and where it stands (lane-watch.ts): its sequence number << 2 | its state. */
+export const LANE_CALL = 4;
+/** That call's timeout in ms, and the fd of the reply FIFO it blocks on. */
+export const LANE_TIMEOUT = 5;
+export const LANE_FD = 6;
+/** 1 while the helper looks at LANE_CALL now and then; 0 while it sleeps until woken. */
+export const LANE_WATCHED = 7;
+/** Set once the helper's module has loaded and it takes requests (a timed call's deadline starts no earlier). */
+export const HELPER_READY = 8;
 /** Slots of that Int32Array. */
-export const WINDOW_SLOTS = 4;
+export const WINDOW_SLOTS = 9;
 
 /** Tells a helper about a thread's outbox for one queue of another process. */
 export interface OutboxRegistration {

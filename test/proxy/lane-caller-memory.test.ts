@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { allocShared, native } from '../../src/sync/shm.js';
 import { AREA_BYTES, BY_FIFO, LANE_BYTES, laneMemory, REP_LEN, REP_SEQ, REQ_SEQ, RING, type LaneMemory } from '../../src/proxy/lane-memory.js';
 import { Lane, LaneClosed } from '../../src/proxy/lane.js';
+import { CallWatch } from '../../src/proxy/lane-watch.js';
+import { WINDOW_SLOTS } from '../../src/proxy/protocol.js';
 
 const here = process.platform === 'linux' && native !== undefined;
 
@@ -29,7 +31,7 @@ function openTestLane(): { lane: Lane; requests: number; replies: number; m: Lan
     const reply = openSync(replyPath, constants.O_RDONLY);
     const { buffer, byteOffset } = allocShared(LANE_BYTES);
     const m = laneMemory(new Uint8Array(buffer, byteOffset, LANE_BYTES));
-    const lane = new Lane(request, reply, m);
+    const lane = new Lane(request, reply, new CallWatch(new Int32Array(new SharedArrayBuffer(4 * WINDOW_SLOTS))), m);
     assert.ok(lane.inMemory);
     return {
       lane,

@@ -28,7 +28,7 @@ import { sentAhead } from '../sync/publish.js';
 import { setLongTimeout, type LongTimeout } from '../util/timers.js';
 import { LaneClosed, LaneTimedOut, type Lane } from './lane.js';
 import { CallWatch } from './lane-watch.js';
-import { closeLanes, laneTo } from './thread-lanes.js';
+import { closeLanes, laneTo, type OwnerOpens } from './thread-lanes.js';
 /** @internal (for tests) */
 export { _lanesInMemory, _lanesOpen } from './thread-lanes.js';
 import { Outboxes, type HelperLink } from './outbox.js';
@@ -308,19 +308,16 @@ function whenStarted(h: Helper): void {
  */
 function laneFor(ref: ProxyRef, timeout?: number): Lane | undefined {
   const h = helper;
-  return laneTo(ref, h === undefined || Atomics.load(h.window, INFLIGHT) > 0, h?.watch, (request, reply, memory) => {
-    const bound: Bound | undefined =
-      timeout === undefined
-        ? undefined
-        : {
-            giveUpAt: performance.now() + timeout,
-            giveUp: () => {
-              throw new LaneTimedOut('the lane did not open in time');
-            },
-          };
-    return callRemoteSync({ ...ref, id: LANE_OBJECT }, LANE_OP, [request, reply, memory], bound);
-  });
+  return laneTo(ref, h === undefined || Atomics.load(h.window, INFLIGHT) > 0, h?.watch, timeout, openLane);
 }
+
+const laneOpenTimedOut = (): never => {
+  throw new LaneTimedOut('the lane did not open in time');
+};
+
+/** Asks the owner to open a lane; its deadline starts once the FIFOs exist (making them spawns mkfifo). */
+const openLane: OwnerOpens = (ref, timeout, request, reply, memory) =>
+  callRemoteSync({ ...ref, id: LANE_OBJECT }, LANE_OP, [request, reply, memory], timeout === undefined ? undefined : { giveUpAt: performance.now() + timeout, giveUp: laneOpenTimedOut });
 
 /**
  * One call through `lane`; an owner gone or a lane dropped fails it with EOFError, as

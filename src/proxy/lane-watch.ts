@@ -16,11 +16,12 @@
  *            close (and its number come back as another file) while the helper opens it
  *
  * The helper's write end exists only for that moment, so an owner that exits still
- * ends a blocked read with EOF at once. The caller never asks the clock, nor wakes the
- * helper, per call: it stores the word (and the call's timeout and fd before it), and
+ * ends a blocked read with EOF at once. The caller arms the word only when it is about to
+ * block (a call its poll of the memory answers never does), never asks the clock, and
+ * wakes the helper only if that sleeps: it stores the word (timeout and fd before it), and
  * the helper looks every quarter of the timeout, timing a call from when it first saw
  * it pending; a call thus times out after its timeout and at most a quarter more. The
- * helper stops looking after a second without calls and sleeps on the word; the first
+ * helper stops looking after four looks with no call pending and sleeps on the word; the first
  * call after that wakes it (WATCHED says whether it looks).
  */
 import { closeSync, constants, openSync, writeSync } from 'node:fs';
@@ -150,7 +151,9 @@ function sendTimedOut(w: Int32Array, fd: number, word: number): void {
       closeSync(end);
     }
   } catch {
-    // No /proc, or a full pipe: the caller is not blocked on nothing; it finds the word changed
+    // A full pipe (EAGAIN): its reader is reading an answer, not blocked on an empty pipe,
+    // and finds the word changed once it has the header. (Without /proc, which Linux has,
+    // the read would wait for the answer.)
   } finally {
     Atomics.store(w, LANE_CALL, (word & ~STATE) | SENT);
     Atomics.notify(w, LANE_CALL);

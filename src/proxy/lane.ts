@@ -22,10 +22,11 @@
  * A call with a deadline (a manager container's callTimeout) is still one blocking read:
  * the thread's helper watches it and, past the deadline, reopens the reply FIFO through
  * /proc/self/fd and writes a frame header no answer has (lane-watch.ts). The fast path
- * gains no system call and no clock read, only a store or two and a compare-and-swap,
- * and the same frame ends the sleep of a lane in memory (it sleeps reading rings from
- * that FIFO); nor does it need the native part, which a poll(2) with a timeout would
- * (and a fallback without it). A lane whose call timed out is closed: its answer may
+ * gains no system call and no clock read: a call answered while its caller polls the
+ * memory gains nothing at all, one that blocks a few atomic stores and a compare-and-swap.
+ * The same frame ends the sleep of a lane in memory (it sleeps reading rings from that
+ * FIFO), and it needs no native part, which a poll(2) with a timeout would (with a
+ * fallback through the helper without it, where lanes go by FIFO alone). A lane whose call timed out is closed: its answer may
  * come yet. Two waits stay unbounded: a call over the 64 KiB a pipe holds, written to an
  * owner that stopped reading, and the rest of an answer over 4 KiB whose header came.
  *
@@ -88,6 +89,8 @@ export class Lane {
   /** The call under way was answered after the helper took it for timed out: the lane closes after it. */
   #late = false;
   #timedOut = false;
+  /** The call's timeout in whole ms (0: none), armed only once it is about to block. */
+  #timeout = 0;
 
   constructor(request: number, reply: number, watch: CallWatch, memory?: LaneMemory) {
     this.#request = request;
@@ -132,15 +135,16 @@ export class Lane {
       throw new RangeError(`a call of ${size - 4} bytes through a proxy (${op}) is over the frame limit of ${maxFrame} bytes (maxFrameBytes of the owner, pid ${pid})`);
     }
     this.#limit = maxFrame;
+    this.#timeout = timeout > 0 && timeout <= MAX_WATCHED_MS ? Math.ceil(timeout) : 0;
     const out = this.#out;
     out.writeUInt32LE(size - 4, 0);
     out.writeUInt32LE(callId, 4);
-    if (timeout > 0 && timeout <= MAX_WATCHED_MS) this.#watch.arm(this.#reply, Math.ceil(timeout));
     try {
       let frame: Buffer;
       if (this.#memory !== undefined) frame = this.#callInMemory(this.#memory, out, size);
       else {
         this.#write(out, size);
+        this.#arm();
         frame = this.#readFrame();
       }
       if (this.#late) this.#closeLate();
@@ -153,6 +157,15 @@ export class Lane {
       const code = (err as NodeJS.ErrnoException).code;
       throw new LaneClosed(code === 'EPIPE' ? 'the owner closed the lane' : `the lane failed: ${(err as Error).message}`, { cause: err });
     }
+  }
+
+  /**
+   * The call is about to block in a read: the helper watches it from now. Not before: a
+   * call in memory answered while its caller polls costs the watch nothing, and the
+   * deadline starts microseconds late at most.
+   */
+  #arm(): void {
+    if (this.#timeout !== 0) this.#watch.arm(this.#reply, this.#timeout);
   }
 
   /**
@@ -226,6 +239,7 @@ export class Lane {
   #sleep(w: Int32Array, expected: number): void {
     let owed = 0;
     let read = 0;
+    this.#arm();
     try {
       for (;;) {
         if (Atomics.exchange(w, CLIENT_IDLE, 1) === 0) owed++;

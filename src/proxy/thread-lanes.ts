@@ -33,8 +33,11 @@ export function closeLanes(): void {
   lastRef = lastState = undefined;
 }
 
-/** Asks the owner, through the helper, to open a lane's FIFOs (and map its memory); throws if it would not. */
-export type OwnerOpens = (requestPath: string, replyPath: string, memory: ViewRef | undefined) => unknown;
+/**
+ * Asks `ref`'s owner, through the helper, to open a lane's FIFOs (and map its memory);
+ * throws if it would not, or LaneTimedOut if it did not answer within `timeout` ms.
+ */
+export type OwnerOpens = (ref: ProxyRef, timeout: number | undefined, requestPath: string, replyPath: string, memory: ViewRef | undefined) => unknown;
 
 /**
  * This thread's lane to `ref`'s owner, opened after a few calls, or undefined when the
@@ -45,7 +48,7 @@ export type OwnerOpens = (requestPath: string, replyPath: string, memory: ViewRe
  * owner, and its answer comes only when this thread's event loop runs). Throws
  * LaneTimedOut when `ownerOpens` does (a call's deadline passed while the lane opened).
  */
-export function laneTo(ref: ProxyRef, helperBusy: boolean, watch: CallWatch | undefined, ownerOpens: OwnerOpens): Lane | undefined {
+export function laneTo(ref: ProxyRef, helperBusy: boolean, watch: CallWatch | undefined, timeout: number | undefined, ownerOpens: OwnerOpens): Lane | undefined {
   if (!lanesAllowed || isTcp(ref.addr) || helperBusy || watch === undefined) return undefined;
   let state = ref === lastRef ? lastState : undefined;
   if (state === undefined) {
@@ -63,7 +66,7 @@ export function laneTo(ref: ProxyRef, helperBusy: boolean, watch: CallWatch | un
   if (state.refused || state.lane !== undefined || ++state.calls < LANE_AFTER_CALLS) return undefined;
   state.refused = true; // until it opens: a call made while it opens goes through the helper
   try {
-    state.lane = makeLane(ownerOpens, watch);
+    state.lane = makeLane((request, reply, memory) => ownerOpens(ref, timeout, request, reply, memory), watch);
     state.refused = false;
   } catch (err) {
     // A stalled owner: try again after as many calls (which go through the helper meanwhile).

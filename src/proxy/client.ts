@@ -26,7 +26,7 @@ import { deserializeError, type SerializedError } from '../transport/errors.js';
 import { waitSync } from '../sync/waiting.js';
 import { sentAhead } from '../sync/publish.js';
 import { setLongTimeout, type LongTimeout } from '../util/timers.js';
-import { LaneClosed, LaneTimedOut, type Lane } from './lane.js';
+import { LaneClosed, LaneTimedOut, LaneTooLong, type Lane } from './lane.js';
 import { CallWatch } from './lane-watch.js';
 import { closeLanes, laneTo, type OwnerOpens } from './thread-lanes.js';
 /** @internal (for tests) */
@@ -331,6 +331,7 @@ function callThrough(lane: Lane, ref: ProxyRef, op: string, args: unknown[], tim
     reply = lane.call(callId, ref.id, op, args, ref.maxFrame, ref.pid, timeout);
   } catch (err) {
     if (err instanceof LaneTimedOut) return timedOut!(ref, op, timeout);
+    if (err instanceof LaneTooLong) return callRemoteSync(ref, op, args, { giveUpAt: performance.now() + timeout, giveUp: () => timedOut!(ref, op, timeout) });
     if (!(err instanceof LaneClosed)) throw err;
     throw new EOFError(`the process that owns this object (pid ${ref.pid}) has exited or closed the connection`, { cause: err });
   }

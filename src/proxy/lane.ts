@@ -27,8 +27,10 @@
  * The same frame ends the sleep of a lane in memory (it sleeps reading rings from that
  * FIFO), and it needs no native part, which a poll(2) with a timeout would (with a
  * fallback through the helper without it, where lanes go by FIFO alone). A lane whose call timed out is closed: its answer may
- * come yet. Two waits stay unbounded: a call over the 64 KiB a pipe holds, written to an
- * owner that stopped reading, and the rest of an answer over 4 KiB whose header came.
+ * come yet. A call with a deadline too long for the request FIFO to take whole goes
+ * through the helper instead (its write could block on a stalled owner, and no sentinel
+ * ends a write). One wait stays unbounded: the rest of an answer over 4 KiB whose header
+ * came (an owner stopped in the middle of writing it).
  *
  * A lane belongs to the connection its thread's helper opened to the owner: the owner
  * serves its calls for the same caller (the same locks held, the same references
@@ -60,6 +62,11 @@ const SPIN_MS = 0.05;
 const MIN_SPIN_MS = 0.002;
 /** Bytes a pipe writes whole (PIPE_BUF): a sentinel never lands inside an answer this short. */
 const PIPE_ATOMIC = 4096;
+/**
+ * Most bytes of a call with a deadline: an empty request FIFO takes them (it holds 64 KiB)
+ * without the owner reading, so a stalled owner cannot block the write, which no sentinel ends.
+ */
+const TIMED_WRITE_MAX = 60 * 1024;
 /** Whether lanes may use shared memory (CONCUR_LANE_MEMORY=0: FIFOs only, to compare). */
 const memoryAllowed = native !== undefined && process.env.CONCUR_LANE_MEMORY !== '0';
 
@@ -68,6 +75,9 @@ export class LaneClosed extends Error {}
 
 /** A call's deadline passed before its answer came (the lane is closed: the answer may come yet). */
 export class LaneTimedOut extends Error {}
+
+/** A call with a deadline too long to write without the owner reading (nothing was sent; the lane is as it was). */
+export class LaneTooLong extends Error {}
 
 /** A thread's lane to one owner (see above). */
 export class Lane {
@@ -119,7 +129,8 @@ export class Lane {
    * (its call id, then its body; valid until the next call). The call goes in the
    * compact form (compact.ts) when it has one, else in v8's. Throws a RangeError for a
    * call over `maxFrame` bytes (the limit of the owner, process `pid`), LaneClosed when the owner is gone or dropped the
-   * lane, and LaneTimedOut when `timeout` ms (none when 0 or Infinity) passed first (the lane is closed then).
+   * lane, and LaneTimedOut when `timeout` ms (none when 0 or Infinity) passed first (the lane is closed then);
+   * LaneTooLong, before anything is sent, for a call with a timeout over TIMED_WRITE_MAX bytes.
    * An answer that comes as the deadline passes is returned; the lane closes after it.
    */
   call(callId: number, objectId: number, op: string, args: unknown[], maxFrame: number, pid: number, timeout = 0): Buffer {
@@ -136,6 +147,7 @@ export class Lane {
     }
     this.#limit = maxFrame;
     this.#timeout = timeout > 0 && timeout <= MAX_WATCHED_MS ? Math.ceil(timeout) : 0;
+    if (this.#timeout !== 0 && size > TIMED_WRITE_MAX) throw new LaneTooLong(`a call of ${size} bytes goes through the helper`);
     const out = this.#out;
     out.writeUInt32LE(size - 4, 0);
     out.writeUInt32LE(callId, 4);

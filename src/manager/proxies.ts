@@ -2,7 +2,10 @@
  * The proxies of a manager's containers, as the caller sees them. Each method is one
  * synchronous round trip to the manager's server (callRemoteSync: the thread blocks on
  * Atomics.wait while its proxy helper does the socket I/O), so a DictProxy reads like a
- * Map. A proxy is plain data (its reference) plus a registered class: it crosses into
+ * Map. A container's call never waits for another party at the server, so it has a
+ * deadline (the callTimeout its reference carries): a server alive but stalled fails it
+ * with a TimeoutError, not a hang. A registered type's methods wait as long as they take.
+ * A proxy is plain data (its reference) plus a registered class: it crosses into
  * threads and processes, and into other managed containers, and is revived there (a
  * namespace's users hold a JS Proxy around that data: see namespaceView).
  *
@@ -174,7 +177,9 @@ export function aliasAddress(served: string, reached: string): void {
 
 /**
  * Revives the proxies in an answer of the manager `from`: it counted its own for this
- * connection already; a proxy of another manager stored in it counts itself.
+ * connection already; a proxy of another manager stored in it counts itself. Its own
+ * proxies take on `callTimeout`, that of the proxy the answer came through (a handle
+ * from `Manager.connect` may have its own, not the one the server stamps).
  */
 export function incoming<T>(value: T, from: string, callTimeout?: number): T {
   if (value === null || typeof value !== 'object') return value;

@@ -116,6 +116,7 @@ program
   .requiredOption('--address <where>', 'HOST:PORT for TCP (port 0 picks one), or a Unix socket path')
   .requiredOption('--authkey-file <file>', 'the key clients must prove they know (its bytes; a final newline is dropped)')
   .option('--register <module...>', 'modules whose defineTasks tasks become types, each under its task name')
+  .option('--call-timeout <ms>', "how long a client's dict, list, namespace or value call waits for its answer (default 30000)", int('--call-timeout', 1))
   .addHelpText(
     'after',
     `

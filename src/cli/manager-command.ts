@@ -15,6 +15,8 @@ export interface ManagerCommandOptions {
   address: string;
   authkeyFile: string;
   register?: string[];
+  /** The proxies' callTimeout (ms; ManagerOptions.callTimeout), when given. */
+  callTimeout?: number;
 }
 
 /** `HOST:PORT` (IPv6 as `[::1]:PORT`) is TCP; anything else is a Unix socket path. */
@@ -62,7 +64,7 @@ export async function managerCommand(options: ManagerCommandOptions): Promise<nu
   const types = (await Promise.all((options.register ?? []).map(typesOf))).flat();
   let manager: Manager;
   try {
-    manager = await Manager.start({ address, authkey });
+    manager = await Manager.start({ address, authkey, callTimeout: options.callTimeout });
   } catch (err) {
     throw new UsageError(`cannot start a manager at ${options.address}: ${(err as Error).message}`);
   }

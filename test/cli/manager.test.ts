@@ -16,7 +16,7 @@ describe('concur manager', () => {
     const dir = mkdtempSync(join(tmpdir(), 'concur-cli-mgr-'));
     try {
       writeFileSync(join(dir, 'key'), 'the key\n');
-      const run = start(['manager', '--address', '127.0.0.1:0', '--authkey-file', join(dir, 'key'), '--register', types], { timeoutMs: 50_000 });
+      const run = start(['manager', '--address', '127.0.0.1:0', '--authkey-file', join(dir, 'key'), '--register', types, '--call-timeout', '4321'], { timeoutMs: 50_000 });
       const port = await new Promise<number>((resolve, reject) => {
         const look = setInterval(() => {
           const m = /listening at 127\.0\.0\.1:(\d+) \(server pid \d+\); types: Counter/.exec(run.stdout());
@@ -34,7 +34,10 @@ describe('concur manager', () => {
         await using m = await Manager.connect({ address: { host: '127.0.0.1', port }, authkey: 'the key' });
         const c = m.create<{ increment(by?: number): number }>('Counter', 40);
         assert.equal(c.increment(2), 42);
-        assert.equal(m.dict({ a: 1 }).get('a'), 1);
+        const d = m.dict({ a: 1 });
+        assert.equal(d.get('a'), 1);
+        // --call-timeout is the server's: it reaches the clients' proxies.
+        assert.equal((d as unknown as { _ref: { callTimeout: number } })._ref.callTimeout, 4321);
       }
       run.child.kill('SIGTERM');
       const ended = await run.ended;
@@ -49,5 +52,8 @@ describe('concur manager', () => {
     const noKey = await start(['manager', '--address', '127.0.0.1:0', '--authkey-file', '/nonexistent/key']).ended;
     assert.equal(noKey.code, 2);
     assert.match(noKey.stderr, /cannot read --authkey-file/);
+    const badTimeout = await start(['manager', '--address', '127.0.0.1:0', '--authkey-file', '/nonexistent/key', '--call-timeout', 'soon']).ended;
+    assert.equal(badTimeout.code, 2);
+    assert.match(badTimeout.stderr, /--call-timeout/);
   });
 });

@@ -191,7 +191,7 @@ function dropAll(caller: Caller): void {
 // ---- holds of proxies on their way to another process ------------------------------
 
 /**
- * How long a hold waits for its receiver (manager/proxies.ts heldCrossing). A receiver
+ * How long a hold waits for its receiver (managed-calls.ts heldCrossing). A receiver
  * takes a proxy in as it arrives, or as its process starts; one that never does has
  * died, or its message was lost, and the object should not live for ever on its account.
  */

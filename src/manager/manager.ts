@@ -23,7 +23,8 @@ import type { BoundedSemaphore, Lock, RLock, Semaphore } from '../sync/semlock.j
 import { specOf } from '../tasks/describe.js';
 import { deserializeError, type SerializedError } from '../transport/errors.js';
 import { Pipe } from '../transport/pipe.js';
-import { aliasAddress, callManaged, type DictProxy, type ListProxy, type NamespaceProxy, type ObjectProxy, type ValueProxy } from './proxies.js';
+import { aliasAddress, callManaged } from './managed-calls.js';
+import type { DictProxy, ListProxy, NamespaceProxy, ObjectProxy, ValueProxy } from './proxies.js';
 import { DEFAULT_CALL_TIMEOUT_MS, MANAGER_PROTOCOL, ROOT_ID, whereOf, type ManagedRef } from './refs.js';
 import type { ServerInfo } from './served.js';
 import { serverTasks, type ServerConfig, type ServerReport } from './server.js';

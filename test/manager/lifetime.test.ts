@@ -8,7 +8,7 @@ import { runInNewContext } from 'node:vm';
 import { Event, Manager, Pipe, Process, sleep, sleepSync, Thread, type DictProxy, type ListProxy } from '../../src/index.js';
 import { managerTasks } from '../fixtures/manager-tasks.js';
 import { runNode } from '../fixtures/run-node.js';
-import { callManaged } from '../../src/manager/proxies.js';
+import { callManaged } from '../../src/manager/managed-calls.js';
 import { toProxy } from '../../src/proxy/proxies.js';
 import { own, TSX } from '../fixtures/source.js';
 

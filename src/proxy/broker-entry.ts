@@ -28,6 +28,7 @@ import { openLaneEnds, type LaneEnds } from './lane-server.js';
 import { decodeCall, encodeReply, HANDSHAKE_MAX_BYTES, isTcp, LANE_OBJECT, LANE_OP, PING_CALL_ID, SilenceWatch, SILENCE_LIMIT_MS, tcpAddr, tcpTarget } from './protocol.js';
 import { SERVED, UNDO, UNDO_LOST_REPLY } from './served.js';
 import { unsendableAnswer } from './unsendable.js';
+import { readFrames } from './read-frames.js';
 
 const { path, key, maxFrameBytes } = workerData as { path: string; key: string; maxFrameBytes: number };
 const authkey = Buffer.from(key, 'hex');
@@ -38,8 +39,6 @@ const HANDSHAKE_TIMEOUT_MS = 5_000;
 const MAX_HANDSHAKES = 1024;
 /** Connections waiting for a turn; past it, new ones are closed. */
 const MAX_WAITING = 4096;
-/** Bytes of answers waiting for a peer to read them before its further calls wait too. */
-const ANSWERS_BUFFERED_MAX = 4 << 20;
 /** The listen backlog (the kernel caps it at net.core.somaxconn). */
 const BACKLOG = 4096;
 /** Lanes one connection may open (one per thread of the caller's that calls through it; a thread has one connection). */
@@ -113,10 +112,9 @@ function start(c: Newcomer): void {
 
 let nextOwner = REMOTE_OWNER_BASE;
 
-/** Where a channel's answers go: `send` writes one frame; `output` is what fills up when the peer does not read. */
+/** Where a channel's answers go: `send` writes one frame. */
 interface Replies {
   send(frame: Buffer, onLost?: () => void): void;
-  readonly output: Socket;
   /** A lane's: writes a whole frame (its length first) that compactReplyFrame made. */
   sendFramed?(framed: Buffer, onLost?: () => void): void;
 }
@@ -136,7 +134,6 @@ function serve(conn: FramedSocket): void {
       if (caller.alive && !socket.destroyed) conn.send(frame, onLost);
       else onLost?.();
     },
-    output: socket,
   };
   // Over TCP a peer's machine may vanish without closing the connection: its pings stop.
   const silence = new SilenceWatch(SILENCE_LIMIT_MS / 3);
@@ -163,10 +160,9 @@ function serve(conn: FramedSocket): void {
         framed.set(frame, 4);
         sendFramed(framed, onLost);
       },
-      output: out,
       sendFramed,
     };
-    readFrames(lane, lane.requests, laneReplies, (bytes) => handle(bytes, laneReplies));
+    readFrames(lane, lane.requests, out, (bytes) => handle(bytes, laneReplies));
     return lane.inMemory;
   };
   const fail = (callId: number, err: unknown, to: Replies): void => {
@@ -246,31 +242,7 @@ function serve(conn: FramedSocket): void {
     if (target instanceof Promise) target.then(run, (err: unknown) => fail(callId, err, to));
     else run(target);
   };
-  readFrames(conn, socket, replies, (bytes) => handle(bytes, replies));
-}
-
-/**
- * Hands `input`'s frames to `handle`, in order. A peer that calls without reading its
- * answers: past ANSWERS_BUFFERED_MAX of them, its calls wait (those of the chunk
- * already read, in order) and no more are read until the answers drain, so what waits
- * for it stays bounded.
- */
-function readFrames(input: { onFrame(handler: (frame: Buffer) => void): void }, source: Socket, replies: Replies, handle: (bytes: Buffer) => void): void {
-  const output = replies.output;
-  const held = new Deque<Buffer>();
-  const release = (): void => {
-    while (held.length > 0 && output.writableLength <= ANSWERS_BUFFERED_MAX) handle(held.shift()!);
-    if (held.length > 0) output.once('drain', release);
-    else source.resume();
-  };
-  input.onFrame((bytes) => {
-    if (held.length === 0 && output.writableLength <= ANSWERS_BUFFERED_MAX) return handle(bytes);
-    held.push(bytes);
-    if (held.length === 1) {
-      source.pause();
-      output.once('drain', release);
-    }
-  });
+  readFrames(conn, socket, socket, (bytes) => handle(bytes, replies));
 }
 
 const server = createServer({ pauseOnConnect: true }, admit);

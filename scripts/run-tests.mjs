@@ -58,11 +58,12 @@ const env = {
   CONCUR_TORTURE_MS: process.env.CONCUR_TORTURE_MS ?? '2000',
   CONCUR_FUZZ_FRAMES: process.env.CONCUR_FUZZ_FRAMES ?? '100000',
 };
-// Files at once in the main pass. 3 took 8.2 min where 2 took 10.1 (files that wait leave
-// a core idle), but test/manager/hostile-fuzz.test.ts failed in each of four runs at 3-4
-// (its server's memory bound, or the server gone) and in none at 2: 2 until it holds.
-// CONCUR_TEST_CONCURRENCY overrides it.
-const CONCURRENCY = Number(process.env.CONCUR_TEST_CONCURRENCY ?? 2);
+// Files at once in the main pass. Most files mostly wait (on children, timers, Redis), so
+// 3 keep the 2 cores busier than 2 did: a whole run took 6.3 to 8.5 min at 2; at 3, 5.8 min
+// with other work keeping the load at 9 to 10 (2026-12-01). test/manager/hostile-fuzz.test.ts failed at 3-4 until the broker took
+// turns between connections (src/proxy/read-frames.ts): a flood ran at a stretch and
+// starved another client's pings. CONCUR_TEST_CONCURRENCY overrides it.
+const CONCURRENCY = Number(process.env.CONCUR_TEST_CONCURRENCY ?? 3);
 const testArgs = (n) => ['--test', `--test-concurrency=${n}`, '--test-timeout=120000'];
 
 // Primitives cross into processes as shared memory where the native part is built, as

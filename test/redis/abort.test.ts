@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import { Queue } from 'bullmq';
 import { RedisExecutor, RedisWorker, type RedisPoolKind } from '../../src/redis/index.js';
 import { redisTasks } from '../fixtures/redis-tasks.mjs';
-import { abortWhileRunning, KEY, obliterate, REDIS_TASKS_JS, REDIS_URL, skipReason, uniqueQueue, until } from './helpers.js';
+import { abortWhileRunning, failedReason, KEY, obliterate, REDIS_TASKS_JS, REDIS_URL, skipReason, uniqueQueue, until } from './helpers.js';
 
 describe('RedisWorker: an aborted running job', { skip: skipReason }, () => {
   for (const pool of ['async', 'thread'] as RedisPoolKind[]) {
@@ -20,8 +20,8 @@ describe('RedisWorker: an aborted running job', { skip: skipReason }, () => {
         await using ex = new RedisExecutor({ connection: REDIS_URL, queue, key: KEY });
         const jobId = await abortWhileRunning(ex);
         // The task never ends: its job fails only if the abort reached it.
-        await until(async () => (await jobs.getJob(jobId))?.failedReason !== undefined, 'the aborted job to fail');
-        assert.match((await jobs.getJob(jobId))!.failedReason, /aborted by its executor/);
+        await until(async () => (await failedReason(jobs, jobId)) !== undefined, 'the aborted job to fail');
+        assert.match((await failedReason(jobs, jobId))!, /aborted by its executor/);
         assert.equal(await ex.submit(redisTasks.inc, 1).result(20_000), 2);
       } finally {
         await w.close();

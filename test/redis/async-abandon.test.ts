@@ -11,7 +11,7 @@ import { describe, it } from 'node:test';
 import { Queue } from 'bullmq';
 import { RedisExecutor, RedisWorker } from '../../src/redis/index.js';
 import { redisTasks } from '../fixtures/redis-tasks.mjs';
-import { abortWhileRunning, KEY, marks, obliterate, REDIS_TASKS_JS, REDIS_URL, skipReason, tmpFile, uniqueQueue, until } from './helpers.js';
+import { abortWhileRunning, failedReason, KEY, marks, obliterate, REDIS_TASKS_JS, REDIS_URL, skipReason, tmpFile, uniqueQueue, until } from './helpers.js';
 
 /** A one-slot async worker on a fresh queue, an executor for it, and a look at its jobs; all closed after `body`. */
 async function withOneSlot(tag: string, body: (ex: RedisExecutor, w: RedisWorker, jobs: Queue) => Promise<void>): Promise<void> {
@@ -34,7 +34,7 @@ describe('RedisWorker pool async: a coroutine that heeds no abort is abandoned, 
   it("aborted by its executor while it runs: the worker's one slot runs the next job", { timeout: 30_000 }, async () => {
     await withOneSlot('abandon-abort', async (ex, w, jobs) => {
       const jobId = await abortWhileRunning(ex);
-      await until(async () => (await jobs.getJob(jobId))?.failedReason !== undefined, 'the aborted job to fail');
+      await until(async () => (await failedReason(jobs, jobId)) !== undefined, 'the aborted job to fail');
       assert.equal(await ex.submit(redisTasks.inc, 1).result(10_000), 2);
       assert.equal(w.stats().abandoned, 1);
       assert.equal(w.stats().running, 0);

@@ -130,3 +130,23 @@ export async function abortWhileRunning(ex: RedisExecutor): Promise<string> {
   return f.jobId;
 }
 
+
+/**
+ * Why the job `jobId` failed, from the queue's event stream (undefined while no failure
+ * is there): the job itself is removed once its executor has read the outcome.
+ */
+export async function failedReason(jobs: Queue, jobId: string): Promise<string | undefined> {
+  const redis = new Redis(REDIS_URL);
+  let entries: [string, string[]][];
+  try {
+    entries = await redis.xrevrange(`${jobs.qualifiedName}:events`, '+', '-', 'COUNT', 10_000);
+  } finally {
+    redis.disconnect();
+  }
+  for (const [, fields] of entries) {
+    const f: Record<string, string> = {};
+    for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
+    if (f.event === 'failed' && f.jobId === jobId) return f.failedReason;
+  }
+  return undefined;
+}

@@ -13,7 +13,7 @@ import { tasks } from '../fixtures/tasks.js';
 import { redisTasks } from '../fixtures/redis-tasks.mjs';
 import { socketBlocker } from '../processes/socket-blocker.js';
 import { holdingProxy } from './holding-proxy.js';
-import { servedQueue, KEY, marks, obliterate, REDIS_TASKS_JS, REDIS_URL, skipReason, tmpFile, until } from './helpers.js';
+import { failedReason, servedQueue, KEY, marks, obliterate, REDIS_TASKS_JS, REDIS_URL, skipReason, tmpFile, until } from './helpers.js';
 
 describe('RedisExecutor: a task starts after its Future is RUNNING', { skip: skipReason }, () => {
   const { queue } = servedQueue('start');
@@ -78,9 +78,9 @@ describe('RedisExecutor: a task starts after its Future is RUNNING', { skip: ski
       // the worker's socket before the announcement goes on to Redis.
       await proxy.passed(`concur-abort\r\n$${f.jobId.length}\r\n${f.jobId}\r\n`);
       proxy.release();
-      await until(async () => (await jobs.getJob(f.jobId))?.failedReason !== undefined, 'the aborted job to fail');
+      await until(async () => (await failedReason(jobs, f.jobId)) !== undefined, 'the aborted job to fail');
       assert.deepEqual(marks(file), [], 'the task never started');
-      assert.match((await jobs.getJob(f.jobId))!.failedReason, /CancelledError: job .* was aborted by its executor/);
+      assert.match((await failedReason(jobs, f.jobId))!, /CancelledError: job .* was aborted by its executor/);
     } finally {
       await w.close();
       await jobs.close();

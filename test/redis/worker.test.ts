@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import { WorkerCrashedError } from '../../src/index.js';
 import { RedisExecutor } from '../../src/redis/index.js';
 import { redisTasks } from '../fixtures/redis-tasks.mjs';
@@ -73,6 +74,34 @@ describe('concur worker', { skip: skipReason }, () => {
     } finally {
       killGroup(a, 'SIGKILL');
       killGroup(b, 'SIGKILL');
+      await obliterate(queue);
+    }
+  });
+
+  it('a run that ends after its job was removed (a second run settled it first) leaves the worker serving, with at most one line said', async () => {
+    const queue = uniqueQueue('late-run');
+    const w = await startWorker(queue, 'late');
+    const jobs = new Queue(queue, { connection: { url: REDIS_URL } });
+    try {
+      await using ex = new RedisExecutor({ connection: REDIS_URL, queue, key: KEY });
+      const file = marksFile();
+      const f = ex.submit(redisTasks.note, file, 'late', 1000);
+      await until(() => marks(file).length === 1, 'the job to start');
+      const before = w.output();
+      // As after a lapsed lock: the lock gone, the job's records are removed under the run.
+      const admin = new Redis(REDIS_URL);
+      await admin.del(`${jobs.qualifiedName}:${f.jobId}:lock`).finally(() => admin.disconnect());
+      assert.equal(await jobs.remove(f.jobId), 1);
+      assert.match(String(await f.exception()), /was removed from queue/);
+      // One slot: the next job runs only once the late run has ended and its end was refused.
+      assert.equal(await ex.submit(redisTasks.inc, 1).result(20_000), 2);
+      const after = w.output();
+      const said = (after.stdout.slice(before.stdout.length) + after.stderr.slice(before.stderr.length)).split('\n').filter(Boolean);
+      assert.ok(said.length <= 1, said.join('\n'));
+      assert.equal(await ex.submit(redisTasks.inc, 2).result(20_000), 3);
+    } finally {
+      killGroup(w, 'SIGKILL');
+      await jobs.close();
       await obliterate(queue);
     }
   });

@@ -22,11 +22,9 @@
  *   jobs go out only while the lease holds; shutdown deletes it
  *
  * Once we have a job's outcome (its event, or its hash read by the sweep), its records
- * have served: its id joins a batch removed every REMOVE_EVERY ms (BullMQ's removeJob,
- * which refuses a locked job), so that Redis comes back to where it was once the Futures
- * are settled. A job withdrawn while it ran is removed, with its withdrawn mark, when it
- * ends. `keepFinished` (BullMQ's age removal, the mark's TTL) stays as the backstop for
- * an executor that dies first, or misses the end.
+ * have served and go from Redis, in batches (removals.ts); a job withdrawn while it ran
+ * goes, with its withdrawn mark, when it ends. `keepFinished` (BullMQ's age removal, the
+ * mark's TTL) stays as the backstop for an executor that dies first, or misses the end.
  */
 import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
@@ -43,6 +41,7 @@ import { abortChannel, Answers, goChannel, leaseKey, parseEvent, readStream, sta
 import { completedOutcome, readRecords } from './records.js';
 import { encodeValue, loadKey, makeJob, readFailure, type Outcome } from './wire.js';
 import { LapseTimer } from './lapse.js';
+import { Removals } from './removals.js';
 import { offAbort, onAbort } from '../util/abort.js';
 import { ACTIVE, LOCAL, RedisFuture, SENT, type Entry, type RedisExecutorOptions, type RedisExecutorStats, type RedisTaskOptions } from './executor-types.js';
 
@@ -51,10 +50,6 @@ export { RedisFuture, type RedisExecutorOptions, type RedisExecutorStats, type R
 const KNOWN = new Set(['connection', 'queue', 'prefix', 'keepFinished', 'pollInterval', 'leaseMs', 'key', 'keyFile', '_noEvents']);
 const BULK = 500;
 const SWEEP = 500;
-/** Milliseconds between removals of settled jobs: one batch of removals per period, not one trip per job. */
-const REMOVE_EVERY = 50;
-/** Tries to remove a job that is still locked (a second run of it going on elsewhere) before the age backstop is left to do it. */
-const REMOVE_TRIES = 5;
 /** The shortest lease: a worker looks at it once a second, so a shorter one buys little. */
 const LEASE_MIN = 1000;
 
@@ -97,11 +92,8 @@ export class RedisExecutor extends BaseExecutor {
   readonly #lapse = new LapseTimer(() => this.#ifLapsed());
   /** Woken when the lease is renewed (or nothing is left to send): #flush waits for a live lease. */
   #onLease: Array<() => void> = [];
-  /** Settled jobs whose records are to go from Redis, with the tries made so far. */
-  #toRemove = new Map<string, number>();
-  #removeTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Jobs withdrawn while they ran: their records, and their withdrawn mark, go when they end. */
-  readonly #withdrawn = new Set<string>();
+  /** Settled jobs' records on their way out of Redis. */
+  readonly #removals: Removals;
   #completed = 0;
   #failed = 0;
   #cancelled = 0;
@@ -132,6 +124,7 @@ export class RedisExecutor extends BaseExecutor {
     this.#redis = typeof this.#connection === 'string' ? new Redis(this.#connection) : new Redis(this.#connection);
     this.#redis.on('error', () => {});
     this.#answers = new Answers(goChannel(this.#prefix, this.#queueName), this.#redis);
+    this.#removals = new Removals(this.#queue, this.#redis, (jobId) => withdrawnKey(this.#prefix, this.#queueName, jobId));
     // Back after a drop: events may have been missed meanwhile; read every unfinished job now.
     let connectedBefore = false;
     this.#redis.on('ready', () => {
@@ -194,18 +187,18 @@ export class RedisExecutor extends BaseExecutor {
     if (ev.event === 'active' && ev.jobId.startsWith(this.#idBase) && ev.jobId[this.#idBase.length] === '-') this.#tell(ev.jobId, false);
     const e = this.#pending.get(ev.jobId);
     if (e === undefined) {
-      if (this.#withdrawn.has(ev.jobId) && (ev.event === 'completed' || ev.event === 'failed' || ev.event === 'removed')) this.#forget(ev.jobId);
+      if (this.#removals.withdrawn(ev.jobId) && (ev.event === 'completed' || ev.event === 'failed' || ev.event === 'removed')) this.#removals.forget(ev.jobId);
       return;
     }
     const { jobId, value } = ev;
     switch (ev.event) {
       case 'completed':
         this.#settle(e, completedOutcome(this.#key, this.#queueName, jobId, value, e.task));
-        this.#forget(jobId);
+        this.#removals.forget(jobId);
         break;
       case 'failed':
         this.#settle(e, { ok: false, error: readFailure(this.#key, this.#queueName, jobId, value ?? 'unknown', e.task) });
-        this.#forget(jobId);
+        this.#removals.forget(jobId);
         break;
       case 'removed':
         this.#settle(e, { ok: false, error: new Error(`job ${jobId} (${e.task}) was removed from queue ${this.#queueName} before it finished`) });
@@ -467,14 +460,16 @@ export class RedisExecutor extends BaseExecutor {
 
   /** Removes a job that waits; a job that runs (locked) is told to stop through the abort channel. */
   async #withdraw(jobId: string): Promise<void> {
+    // Its end is awaited from now: an end that comes while the removal is refused is not missed.
+    this.#removals.withdraw(jobId);
     let removed = 0;
     try {
       removed = await this.#queue.remove(jobId);
     } catch {
       removed = 0;
     }
-    if (removed !== 1) {
-      this.#withdrawn.add(jobId);
+    if (removed === 1) this.#removals.unwithdraw(jobId);
+    else {
       try {
         // Written down before it is said, in one write: a worker that misses the abort and
         // then finds us gone reads it before it starts the task.
@@ -522,7 +517,7 @@ export class RedisExecutor extends BaseExecutor {
                 ? completedOutcome(this.#key, this.#queueName, e.id, r.returnvalue, e.task)
                 : { ok: false, error: readFailure(this.#key, this.#queueName, e.id, r.failedReason ?? 'unknown', e.task) },
             );
-            this.#forget(e.id);
+            this.#removals.forget(e.id);
           }
         });
       }
@@ -530,49 +525,6 @@ export class RedisExecutor extends BaseExecutor {
       // Redis unreachable: the next sweep tries again
     } finally {
       this.#sweeping = false;
-    }
-  }
-
-  /** The job's outcome is ours: its records go with the next batch of removals. */
-  #forget(jobId: string): void {
-    if (!this.#toRemove.has(jobId)) this.#toRemove.set(jobId, 0);
-    if (this.#removeTimer === undefined) {
-      this.#removeTimer = setTimeout(() => this.#chore(this.#removeSettled()), REMOVE_EVERY);
-      this.#removeTimer.unref();
-    }
-  }
-
-  /**
-   * Removes the batch of settled jobs, all sent at once. A job still locked (a second run
-   * of an at-least-once job goes on elsewhere) is refused by BullMQ: it is tried again with
-   * the next batches, then left to the age removal, as is every job when Redis fails us.
-   */
-  async #removeSettled(): Promise<void> {
-    this.#removeTimer = undefined;
-    const batch = this.#toRemove;
-    if (batch.size === 0) return;
-    this.#toRemove = new Map();
-    const marks: string[] = [];
-    await Promise.all(
-      [...batch].map(async ([jobId, tries]) => {
-        let removed: number;
-        try {
-          removed = await this.#queue.remove(jobId, { removeChildren: false });
-        } catch {
-          removed = -1;
-        }
-        if (removed === 0 && tries + 1 < REMOVE_TRIES) {
-          this.#toRemove.set(jobId, tries + 1);
-        } else if (this.#withdrawn.delete(jobId)) {
-          marks.push(withdrawnKey(this.#prefix, this.#queueName, jobId));
-        }
-      }),
-    );
-    // The marks go only once their jobs have: a job that could still run keeps its mark.
-    if (marks.length > 0) await this.#redis.del(...marks).catch(() => {});
-    if (this.#toRemove.size > 0 && this.#removeTimer === undefined && !this.#stopping) {
-      this.#removeTimer = setTimeout(() => this.#chore(this.#removeSettled()), REMOVE_EVERY * 4);
-      this.#removeTimer.unref();
     }
   }
 
@@ -625,12 +577,8 @@ export class RedisExecutor extends BaseExecutor {
     }
     this.#closed ??= (async () => {
       if (this.#pending.size > 0) await new Promise<void>((resolve) => (this.#onIdle = resolve));
-      // The settled jobs' records go now, without waiting for the timer (a refused one is left to the age removal).
-      clearTimeout(this.#removeTimer);
-      this.#removeTimer = undefined;
-      await this.#removeSettled();
-      clearTimeout(this.#removeTimer);
-      this.#removeTimer = undefined;
+      // The settled jobs' records go now, without waiting for the timer.
+      await this.#removals.close();
       while (this.#chores.size > 0) await Promise.allSettled([...this.#chores]);
       clearInterval(this.#sweeper);
       await this.#ready.catch(() => {});

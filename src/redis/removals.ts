@@ -3,7 +3,7 @@
  * job's outcome, its hash and the rest have served, and Redis should come back to where
  * it was once the Futures are settled.
  *
- *   forget(id) ─▶ batch ─(every REMOVE_EVERY ms, all sent at once)─▶ BullMQ removeJob
+ *   forget(id) ─▶ batch ─(every REMOVE_EVERY ms, one pipeline)─▶ BullMQ removeJob
  *                                                 refused (locked) ─▶ again, REMOVE_TRIES times
  *   withdrawn(id): a job withdrawn while it ran keeps its withdrawn mark until it is removed
  *
@@ -88,18 +88,31 @@ export class Removals {
     if (batch.size === 0) return;
     this.#due = new Map();
     const marks: string[] = [];
-    await Promise.all(
-      [...batch].map(async ([jobId, tries]) => {
-        let removed: number;
-        try {
-          removed = await this.#queue.remove(jobId, { removeChildren: false });
-        } catch {
-          removed = -1; // Redis failed us: the backstop removes it
-        }
-        if (removed === 0 && tries + 1 < REMOVE_TRIES && !this.#closed) this.#due.set(jobId, tries + 1);
-        else if (this.#withdrawn.delete(jobId)) marks.push(this.#markKey(jobId));
-      }),
-    );
+    const ids = [...batch.keys()];
+    let replies: Array<[Error | null, unknown]> | null = null;
+    try {
+      // One pipeline of BullMQ's own removeJob (what Queue.remove runs, with the same
+      // keys and arguments), not a trip and a promise per job.
+      const backend = this.#queue.backend;
+      const pipeline = (await backend.client).pipeline();
+      const toKey = (name: string): string => this.#queue.toKey(name);
+      for (const jobId of ids) backend.execCommand(pipeline, 'removeJob', [toKey(jobId), toKey('repeat'), jobId, 0, toKey('')]);
+      replies = (await pipeline.exec()) as Array<[Error | null, unknown]> | null;
+    } catch {
+      // Redis failed us: the backstop removes them
+    }
+    ids.forEach((jobId, i) => {
+      const reply = replies?.[i];
+      const removed = reply === undefined || reply[0] !== null ? -1 : Number(reply[1]);
+      const tries = batch.get(jobId)!;
+      if (removed === 1) {
+        if (this.#withdrawn.delete(jobId)) marks.push(this.#markKey(jobId));
+      } else if (removed === 0 && tries + 1 < REMOVE_TRIES && !this.#closed) {
+        this.#due.set(jobId, tries + 1);
+      } else {
+        this.#withdrawn.delete(jobId); // job and mark are left to the backstop
+      }
+    });
     // A mark goes only once its job has: a job that could still run keeps it.
     if (marks.length > 0) await this.#redis.del(...marks).catch(() => {});
     if (this.#due.size > 0) this.#arm(REMOVE_EVERY * 4);

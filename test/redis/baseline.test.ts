@@ -56,19 +56,20 @@ describe('Redis memory once the Futures are settled', { skip: skipReason }, () =
     const events = `bull:${queue}:events`;
     const memBefore = (await usedMemory(redis)) - (await sizeOf(redis, events));
 
-    const ok = Array.from({ length: 2000 }, (_, i) => ex.submit(tasks.inc, i));
-    const bad = Array.from({ length: 50 }, (_, i) => ex.submit(tasks.pay, i));
-    const slow = Array.from({ length: 3 }, () => ex.submitWith({ timeout: 100 }, redisTasks.note, tmpFile(), 'slow', 5000));
+    // Aborted while it runs: withdrawn, its job and mark go once it ends.
     const file = tmpFile();
     const ac = new AbortController();
     const aborted = ex.submitWith({ signal: ac.signal }, redisTasks.note, file, 'abort', 300);
+    await until(() => marks(file).length === 1, 'the task to abort to start');
+    ac.abort(new Error('given up'));
+    const ok = Array.from({ length: 2000 }, (_, i) => ex.submit(tasks.inc, i));
+    const bad = Array.from({ length: 50 }, (_, i) => ex.submit(tasks.pay, i));
+    const slow = Array.from({ length: 3 }, () => ex.submitWith({ timeout: 100 }, redisTasks.note, tmpFile(), 'slow', 5000));
     // The last ones wait behind the rest: once sent, cancel() takes them out of the queue.
     const late = Array.from({ length: 100 }, (_, i) => ex.submit(tasks.inc, i));
     await until(() => ex.stats().local === 0, 'every job to reach Redis');
     const cancelled = late.filter((f) => f.cancel()).length;
     assert.ok(cancelled > 0, 'some jobs were cancelled while they waited');
-    await until(() => marks(file).length === 1, 'the task to abort to start');
-    ac.abort(new Error('given up'));
 
     assert.deepEqual(await Promise.all(ok.map((f) => f.result())), Array.from({ length: 2000 }, (_, i) => i + 1));
     for (const f of bad) assert.equal(((await f.exception()) as Error).name, 'PaymentError');

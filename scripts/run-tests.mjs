@@ -59,8 +59,8 @@ const env = {
   CONCUR_FUZZ_FRAMES: process.env.CONCUR_FUZZ_FRAMES ?? '100000',
 };
 // Files at once in the main pass. Most files mostly wait (on children, timers, Redis), so
-// 3 keep the 2 cores busier than 2 did: a whole run took 6.3 to 8.5 min at 2; at 3, 5.8 min
-// with other work keeping the load at 9 to 10 (2026-12-01). test/manager/hostile-fuzz.test.ts failed at 3-4 until the broker took
+// 3 keep the 2 cores busier than 2 did: a whole `npm test` took 6.3 to 8.5 min at 2; at 3,
+// 4.4 min on a quiet machine and 5.7 to 5.8 at load 9 to 10 (2026-12-01). test/manager/hostile-fuzz.test.ts failed at 3-4 until the broker took
 // turns between connections (src/proxy/read-frames.ts): a flood ran at a stretch and
 // starved another client's pings. CONCUR_TEST_CONCURRENCY overrides it.
 const CONCURRENCY = Number(process.env.CONCUR_TEST_CONCURRENCY ?? 3);

@@ -3,16 +3,17 @@
 // once, a client that never reads its answers (hostile-fuzz.test.ts sends fuzzed frames).
 // The server must neither crash nor grow without bound, and legitimate clients are
 // still served.
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AuthenticationError, Manager, type DictProxy } from '../../src/index.js';
-import { encodeCall, tcpAddr } from '../../src/proxy/protocol.js';
+import { AuthenticationError, Manager } from '../../src/index.js';
+import { encodeCall } from '../../src/proxy/protocol.js';
 import { frame, rssOf } from '../fixtures/fuzz-frames.js';
-import { GREETING, RawPeer } from '../fixtures/raw-peer.js';
+import { GREETING } from '../fixtures/raw-peer.js';
+import { hostileManager } from '../fixtures/hostile-manager.js';
 
 const authkey = 'hostile tests';
 const dir = mkdtempSync(join(tmpdir(), 'concur-hostile-'));
@@ -20,25 +21,8 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 for (const transport of ['unix', 'tcp'] as const) {
   describe(`a manager over ${transport === 'tcp' ? 'TCP' : 'a Unix socket'} and hostile clients`, () => {
-    let m: Manager;
-    let addr: string;
-    let d: DictProxy<number>;
-    const key = Buffer.from(authkey);
-    const peers: RawPeer[] = [];
-    const peer = (): RawPeer => {
-      const p = new RawPeer(addr, key);
-      peers.push(p);
-      return p;
-    };
-    before(async () => {
-      m = await Manager.start({ address: transport === 'tcp' ? { host: '127.0.0.1', port: 0 } : join(dir, 'm.sock'), authkey });
-      addr = typeof m.address === 'string' ? m.address : tcpAddr(m.address.host, m.address.port);
-      d = m.dict<number>({ served: 1 });
-    });
-    after(async () => {
-      for (const p of peers) p.end();
-      await m.shutdown();
-    });
+    const s = hostileManager(transport, dir, authkey);
+    const peer = s.peer;
 
     it('random, truncated and oversized frames before authenticating are closed; others are served', { timeout: 60_000 }, async () => {
       const junk = peer();
@@ -57,13 +41,13 @@ for (const transport of ['unix', 'tcp'] as const) {
       for (const p of [junk, truncated, oversized, wrongSize]) assert.ok(await p.closesWithin(10_000), 'closed');
       assert.equal(oversized.received.length, GREETING, 'nothing answered to an oversized header');
       assert.deepEqual(wrongSize.received.subarray(GREETING), Buffer.alloc(4), 'a refusal');
-      const other = await Manager.connect({ address: m.address, authkey });
+      const other = await Manager.connect({ address: s.m.address, authkey });
       assert.equal(other.dict({ a: 1 }).get('a'), 1);
-      assert.equal(d.get('served'), 1);
+      assert.equal(s.d.get('served'), 1);
     });
 
     it('a wrong authkey is an AuthenticationError for a real client', { timeout: 30_000 }, async () => {
-      await assert.rejects(Manager.connect({ address: m.address, authkey: 'not the key' }), (err: Error) => err instanceof AuthenticationError && /refused the authkey/.test(err.message));
+      await assert.rejects(Manager.connect({ address: s.m.address, authkey: 'not the key' }), (err: Error) => err instanceof AuthenticationError && /refused the authkey/.test(err.message));
     });
 
     it('1,000 connections at once are all authenticated; none is refused', { timeout: 120_000 }, async () => {
@@ -75,21 +59,21 @@ for (const transport of ['unix', 'tcp'] as const) {
     });
 
     it('a client that calls without reading the answers cannot make the server buffer them without bound', { timeout: 120_000 }, async () => {
-      const big = m.dict<string>({ big: 'x'.repeat(64 << 10) });
+      const big = s.m.dict<string>({ big: 'x'.repeat(64 << 10) });
       const id = (big as unknown as { _ref: { id: number } })._ref.id;
       const deaf = peer();
       assert.equal(await deaf.authenticate(), true);
       deaf.socket.pause(); // reads nothing more
-      const before = rssOf(m.pid);
+      const before = rssOf(s.m.pid);
       // 2,000 answers of 64 KiB: 128 MiB, if the server kept them all for this peer.
       const call = encodeCall(7, id, 'get', ['big']);
       const calls = Buffer.concat(Array.from({ length: 2000 }, () => frame(call)));
       deaf.socket.write(calls);
       // The server has read what it will read once a legitimate client is answered after it.
-      const other = await Manager.connect({ address: m.address, authkey });
+      const other = await Manager.connect({ address: s.m.address, authkey });
       assert.equal(other.list([1]).length, 1);
       await new Promise((r) => setTimeout(r, 500)); // time for any further reading to show
-      const grown = rssOf(m.pid) - before;
+      const grown = rssOf(s.m.pid) - before;
       console.log(`# ${transport}: a deaf client's 2,000 calls for 64 KiB each grew the server by ${(grown / 2 ** 20).toFixed(1)} MiB`);
       assert.ok(grown < 48 * 2 ** 20, `the server grew by ${(grown / 2 ** 20).toFixed(1)} MiB`);
       deaf.end();

@@ -60,6 +60,11 @@ export class Removals {
     return this.#withdrawn.has(jobId);
   }
 
+  /** @internal How many jobs are still to be removed (for tests). */
+  get due(): number {
+    return this.#due.size;
+  }
+
   /** Removes what is due now, and takes no more: a job refused now is left to the backstop. */
   async close(): Promise<void> {
     clearTimeout(this.#timer);

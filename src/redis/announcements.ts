@@ -52,7 +52,9 @@ export interface Announcement {
   /** True: the task may start; false: it must not (its Future is done). */
   readonly answer: Promise<boolean>;
   settled: boolean;
-  settle(go: boolean): void;
+  /** For a pack told go: the members that must not start (their Futures are done). */
+  skip: ReadonlySet<number> | undefined;
+  settle(go: boolean, skip?: ReadonlySet<number>): void;
 }
 
 /** The announcements of one worker: jobs fetched whose tasks have not started, in fetch order. */
@@ -63,7 +65,7 @@ export class Announcements {
    * beat BullMQ's 'active' here (the executor read the event first). Most are for other
    * workers' jobs, and go after KEEP_EARLY.
    */
-  readonly #early = new Map<string, { go: boolean; at: number }>();
+  readonly #early = new Map<string, { go: boolean; skip: ReadonlySet<number> | undefined; at: number }>();
   #check: ReturnType<typeof setInterval> | undefined;
   readonly #prefix: string;
   readonly #queue: string;
@@ -95,9 +97,11 @@ export class Announcements {
       sentAt: undefined,
       answer,
       settled: false,
-      settle: (go) => {
+      skip: undefined,
+      settle: (go, skip) => {
         if (a.settled) return;
         a.settled = true;
+        a.skip = skip;
         settle(go);
       },
     };
@@ -106,7 +110,7 @@ export class Announcements {
     const early = this.#early.get(jobId);
     if (early !== undefined) {
       this.#early.delete(jobId);
-      a.settle(early.go);
+      a.settle(early.go, early.skip);
     }
     // A job BullMQ fails without calling the processor leaves its entry: drop old ones
     // once answered (one still unanswered waits for its executor, or for it to go).
@@ -131,7 +135,7 @@ export class Announcements {
     if (this.#byJob.get(jobId) === a) this.#byJob.delete(jobId);
   }
 
-  /** An executor's answers: job ids (go) and `!`-prefixed ones (no). */
+  /** An executor's answers: job ids (go), `!`-prefixed ones (no), and `id~3.7` (go, but not for the pack's members 3 and 7). */
   onAnswer(message: string): void {
     const now = performance.now();
     for (const [id, e] of this.#early) {
@@ -140,10 +144,16 @@ export class Announcements {
     }
     for (const word of message.split(' ')) {
       const no = word.charCodeAt(0) === 33; // '!'
-      const jobId = no ? word.slice(1) : word;
+      let jobId = no ? word.slice(1) : word;
+      let skip: Set<number> | undefined;
+      const tilde = jobId.indexOf('~');
+      if (tilde >= 0) {
+        skip = new Set(jobId.slice(tilde + 1).split('.').map(Number));
+        jobId = jobId.slice(0, tilde);
+      }
       const a = this.#byJob.get(jobId);
-      if (a !== undefined && !a.settled) a.settle(!no);
-      else if (a === undefined) this.#early.set(jobId, { go: !no, at: now });
+      if (a !== undefined && !a.settled) a.settle(!no, skip);
+      else if (a === undefined) this.#early.set(jobId, { go: !no, skip, at: now });
     }
   }
 

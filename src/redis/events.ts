@@ -3,7 +3,8 @@
  *
  *   BullMQ ── XADD <queue>:events {event, jobId, returnvalue | failedReason} ──▶ executors
  *   executor, on a job of its own 'active' ── PUBLISH <queue>:concur-go "jobId !jobId ..." ──▶ workers
- *              (go, or ! for no: the Future is done); the task starts only on a go
+ *              (go, or ! for no: the Future is done); the task starts only on a go;
+ *              "packId~3.7": go for a pack, but not for its members 3 and 7
  *   worker ── PUBLISH <queue>:concur-started:<executor> "jobId again" ──▶ that executor
  *              (no answer came for a second: answer this)
  *   executor ── PUBLISH <queue>:concur-abort jobId ──▶ workers     (stop a running job)
@@ -139,9 +140,9 @@ export class Answers {
     this.#publisher = publisher;
   }
 
-  /** Adds the answer for `jobId`. */
-  add(jobId: string, go: boolean): void {
-    this.#words.push(go ? jobId : `!${jobId}`);
+  /** Adds the answer for `jobId`; for a pack, `skip` names the members that must not start (`id~3.7`). */
+  add(jobId: string, go: boolean, skip: readonly number[] = []): void {
+    this.#words.push(!go ? `!${jobId}` : skip.length === 0 ? jobId : `${jobId}~${skip.join('.')}`);
   }
 
   /** The answers gathered, as [channel, message], or undefined if none. */

@@ -2,7 +2,9 @@
 import type { TaskOptions } from '../futures/executor.js';
 import { Future } from '../futures/future.js';
 import type { Percentiles } from '../pool/pool-types.js';
+import type { TaskMode } from '../futures/task-mode.js';
 import type { RedisConnection } from './connection.js';
+import type { PortableTask } from './names.js';
 import type { KeyOptions } from './wire.js';
 
 /** Options of a RedisExecutor. */
@@ -51,7 +53,7 @@ export interface RedisExecutorStats {
 
 /** A Future whose task is a job in Redis; `cancel()` also removes the waiting job. */
 export class RedisFuture<T = unknown> extends Future<T> {
-  /** The BullMQ job id. */
+  /** Its id in Redis: its BullMQ job's, or, when it went in a pack of tiny tasks, its own within the pack. */
   readonly jobId: string;
   readonly #onCancel: (f: RedisFuture<T>) => void;
   readonly #beforeCancel: () => void;
@@ -88,7 +90,14 @@ export interface Entry {
   readonly id: string;
   readonly future: RedisFuture<unknown>;
   readonly task: string;
-  job: { name: string; data: unknown; opts: Record<string, unknown> } | undefined;
+  /** What its job is made of, until it is sent. */
+  job: { task: PortableTask; mode: TaskMode; args: string; timeout: number | null; opts: Record<string, unknown> } | undefined;
+  /** The BullMQ job that carries it: its own (`id`), or its pack's. */
+  jobId: string;
+  /** Its task and mode, the key under which TaskTimes learns how long it runs. */
+  readonly times: string;
+  /** True when it has no options of its own (timeout, retries, priority, signal), so that it may go in a pack. */
+  readonly packable: boolean;
   state: typeof LOCAL | typeof SENT | typeof ACTIVE;
   /** True once addBulk has answered: a missing hash means the job is gone, not on its way. */
   added: boolean;

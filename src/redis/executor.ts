@@ -21,6 +21,9 @@
  *                                                         (the key lives at least leaseMs)
  *   jobs go out only while the lease holds; shutdown deletes it
  *
+ * Futures of tasks known to be tiny, sent many at once, go in packs (packs.ts): one job
+ * for many Futures, each settled by its own outcome in the pack's result.
+ *
  * Once we have a job's outcome (its event, or its hash read by the sweep), its records
  * have served and go from Redis, in batches (removals.ts); a job withdrawn while it ran
  * goes, with its withdrawn mark, when it ends. `keepFinished` (BullMQ's age removal, the
@@ -39,7 +42,9 @@ import { bullConnection, checkQueueName, resolveConnection, type RedisConnection
 import { portableName, toPortable, type PortableTask } from './names.js';
 import { abortChannel, Answers, goChannel, leaseKey, parseEvent, readStream, startedChannel, streamEnd, withdrawnKey } from './events.js';
 import { completedOutcome, readRecords } from './records.js';
-import { encodeValue, loadKey, makeJob, readFailure, type Outcome } from './wire.js';
+import { AuthenticationError } from '../futures/errors.js';
+import { decodeValue, encodeValue, loadKey, makeJob, readFailure, type Outcome } from './wire.js';
+import { HOLD_MS, makePack, PACK_MAX, planPacks, PROBE, readPackResult, SPREAD, TaskTimes } from './packs.js';
 import { LapseTimer } from './lapse.js';
 import { Removals } from './removals.js';
 import { offAbort, onAbort } from '../util/abort.js';
@@ -94,6 +99,12 @@ export class RedisExecutor extends BaseExecutor {
   #onLease: Array<() => void> = [];
   /** Settled jobs' records on their way out of Redis. */
   readonly #removals: Removals;
+  /** The packs sent, by job id: their members, in order. */
+  readonly #packs = new Map<string, Entry[]>();
+  /** How long tasks run, as workers report: which are tiny enough to pack. */
+  readonly #times = new TaskTimes();
+  /** Wakes a #flush that holds a backlog back until its task's probes are timed. */
+  #onTimed: (() => void) | undefined;
   #completed = 0;
   #failed = 0;
   #cancelled = 0;
@@ -185,6 +196,13 @@ export class RedisExecutor extends BaseExecutor {
     // The stream's 'active' comes as the worker gets the job (moveToActive writes it): its
     // answer is on its way while the worker makes ready.
     if (ev.event === 'active' && ev.jobId.startsWith(this.#idBase) && ev.jobId[this.#idBase.length] === '-') this.#tell(ev.jobId, false);
+    const pack = this.#packs.get(ev.jobId);
+    if (pack !== undefined) {
+      if (ev.event === 'completed') this.#packEnded(ev.jobId, pack, ev.value, undefined);
+      else if (ev.event === 'failed') this.#packEnded(ev.jobId, pack, undefined, ev.value ?? 'unknown');
+      else if (ev.event === 'removed') this.#packGone(ev.jobId, pack, `was removed from queue ${this.#queueName} before it finished`);
+      return;
+    }
     const e = this.#pending.get(ev.jobId);
     if (e === undefined) {
       if (this.#removals.withdrawn(ev.jobId) && (ev.event === 'completed' || ev.event === 'failed' || ev.event === 'removed')) this.#removals.forget(ev.jobId);
@@ -193,7 +211,7 @@ export class RedisExecutor extends BaseExecutor {
     const { jobId, value } = ev;
     switch (ev.event) {
       case 'completed':
-        this.#settle(e, completedOutcome(this.#key, this.#queueName, jobId, value, e.task));
+        this.#settle(e, this.#learn(e, completedOutcome(this.#key, this.#queueName, jobId, value, e.task)));
         this.#removals.forget(jobId);
         break;
       case 'failed':
@@ -227,14 +245,13 @@ export class RedisExecutor extends BaseExecutor {
     const id = `${this.#idBase}-${++this.#seq}`;
     const future = new RedisFuture<unknown>(id, (f) => this.#onCancel(f), () => this.#ifLapsed());
     let task: PortableTask;
-    let data: unknown;
+    let encoded: string;
     try {
       if (options.signal?.aborted) throw options.signal.reason;
       task = toPortable(specOf(fn));
       const bad = localOnly(args);
       if (bad !== undefined) throw new TypeError(`task ${fn.name || '<anonymous>'}: ${bad}`);
-      const encoded = encodeValue(args, `an argument of task ${fn.name || '<anonymous>'}`);
-      data = makeJob(this.#key, this.#queueName, id, task, mode, encoded, options.timeout ?? null);
+      encoded = encodeValue(args, `an argument of task ${fn.name || '<anonymous>'}`);
     } catch (err) {
       future.setException(err);
       return future;
@@ -246,11 +263,15 @@ export class RedisExecutor extends BaseExecutor {
       removeOnFail: { age: this.#keepFinished },
     };
     if (options.priority !== undefined) opts.priority = options.priority;
+    const name = portableName(task);
     const entry: Entry = {
       id,
+      jobId: id,
       future,
-      task: portableName(task),
-      job: { name: task.name, data, opts },
+      task: name,
+      job: { task, mode, args: encoded, timeout: options.timeout ?? null, opts },
+      times: `${mode} ${name}`,
+      packable: options.signal === undefined && options.timeout === undefined && (options.retries ?? 0) === 0 && options.priority === undefined,
       state: LOCAL,
       added: false,
       submittedAt: performance.now(),
@@ -291,14 +312,19 @@ export class RedisExecutor extends BaseExecutor {
         this.#outbox = this.#outbox.filter((e) => !e.future.done());
         continue;
       }
-      const batch = this.#outbox.splice(0, BULK).filter((e) => !e.future.done());
-      if (batch.length === 0) continue;
-      const jobs = batch.map((e) => {
-        e.state = SENT;
-        const job = e.job!;
-        e.job = undefined;
-        return job;
-      });
+      // Planned over enough of the outbox for BULK full packs; what does not go in this
+      // trip goes back to its head.
+      const held: Entry[] = [];
+      const window = this.#probeFirst(this.#outbox.splice(0, BULK * PACK_MAX).filter((e) => !e.future.done()), held);
+      if (held.length > 0) this.#outbox = held.concat(this.#outbox);
+      if (window.length === 0) {
+        if (held.length > 0) await this.#untilTimed();
+        continue;
+      }
+      const plan = planPacks(window, (e) => e.packable && this.#times.tiny(e.times));
+      if (plan.length > BULK) this.#outbox = plan.slice(BULK).flatMap((p) => ('pack' in p ? p.pack : [p.single])).concat(this.#outbox);
+      const batch: Entry[] = [];
+      const jobs = plan.slice(0, BULK).map((p) => ('pack' in p ? this.#packJob(p.pack, batch) : this.#singleJob(p.single, batch)));
       try {
         // A lone job goes by add: addBulk's ioredis pipeline costs more to build (a copy of
         // every BullMQ script command) than it saves on one job.
@@ -310,6 +336,140 @@ export class RedisExecutor extends BaseExecutor {
       }
     }
     this.#flushing = false;
+  }
+
+  /**
+   * `window` less what waits for its task to be timed (see packs.ts), which goes to
+   * `held`: of a backlog of a task not yet timed, PROBE go first and the rest waits.
+   */
+  #probeFirst(window: Entry[], held: Entry[]): Entry[] {
+    let counts: Map<string, number> | undefined;
+    for (const e of window) {
+      if (!e.packable || this.#times.tiny(e.times)) continue;
+      counts ??= new Map();
+      counts.set(e.times, (counts.get(e.times) ?? 0) + 1);
+    }
+    if (counts === undefined) return window;
+    const now = performance.now();
+    const plan = new Map<string, number>(); // how many of the task go now
+    for (const [task, n] of counts) {
+      if (n < 2 * SPREAD) continue;
+      const step = this.#times.backlog(task, now);
+      if (step !== 'send') plan.set(task, step === 'probe' ? PROBE : 0);
+    }
+    if (plan.size === 0) return window;
+    return window.filter((e) => {
+      const left = e.packable ? plan.get(e.times) : undefined;
+      if (left === undefined) return true;
+      if (left > 0) {
+        plan.set(e.times, left - 1);
+        return true;
+      }
+      held.push(e);
+      return false;
+    });
+  }
+
+  /** Resolves when a task's time is learned, or soon (a hold ends by HOLD_MS at the latest). */
+  #untilTimed(): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, Math.max(5, HOLD_MS / 8));
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#onTimed = done;
+    });
+  }
+
+  /** The job of one Future, signed; the Future joins `sent`. */
+  #singleJob(e: Entry, sent: Entry[]): { name: string; data: unknown; opts: Record<string, unknown> } {
+    const job = e.job!;
+    e.job = undefined;
+    e.state = SENT;
+    sent.push(e);
+    return { name: job.task.name, data: makeJob(this.#key, this.#queueName, e.id, job.task, job.mode, job.args, job.timeout), opts: job.opts };
+  }
+
+  /** The job of a pack of Futures, signed; they join `sent`. */
+  #packJob(members: Entry[], sent: Entry[]): { name: string; data: unknown; opts: Record<string, unknown> } {
+    const packId = `${this.#idBase}-${++this.#seq}`;
+    const requests = members.map((e) => {
+      const job = e.job!;
+      e.job = undefined;
+      e.state = SENT;
+      e.jobId = packId;
+      sent.push(e);
+      return { id: e.id, task: job.task, mode: job.mode, args: job.args };
+    });
+    this.#packs.set(packId, members);
+    return {
+      name: `pack of ${members.length}`,
+      data: makePack(this.#key, this.#queueName, packId, requests),
+      opts: { jobId: packId, attempts: 1, removeOnComplete: { age: this.#keepFinished }, removeOnFail: { age: this.#keepFinished } },
+    };
+  }
+
+  /** Learns how long the task of `e` ran from its outcome, which it returns. */
+  #learn(e: Entry, outcome: Outcome): Outcome {
+    if (outcome.ok && outcome.ms !== undefined) {
+      this.#times.record(e.times, outcome.ms);
+      this.#timed();
+    }
+    return outcome;
+  }
+
+  #timed(): void {
+    const wake = this.#onTimed;
+    this.#onTimed = undefined;
+    wake?.();
+  }
+
+  /** A pack's job ended: completed (`returnvalue`, JSON) or failed (`failedReason`): each member has its outcome. */
+  #packEnded(packId: string, members: Entry[], returnvalue: string | undefined, failedReason: string | undefined): void {
+    this.#packs.delete(packId);
+    this.#removals.forget(packId);
+    const what = `a pack of ${members.length} tasks`;
+    if (failedReason !== undefined) {
+      const error = readFailure(this.#key, this.#queueName, packId, failedReason, what);
+      for (const e of members) this.#settle(e, { ok: false, error });
+      return;
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(returnvalue ?? 'null');
+    } catch {
+      parsed = undefined;
+    }
+    const outcomes = readPackResult(this.#key, this.#queueName, packId, parsed, members.length);
+    if (typeof outcomes === 'string') {
+      const error = /not signed/.test(outcomes) ? new AuthenticationError(outcomes) : new Error(outcomes);
+      for (const e of members) this.#settle(e, { ok: false, error });
+      return;
+    }
+    members.forEach((e, i) => {
+      const [ok, text, ms] = outcomes[i]!;
+      if (!this.#pending.has(e.id)) return;
+      this.#times.record(e.times, ms);
+      if (ok === 0) {
+        this.#settle(e, { ok: false, error: readFailure(this.#key, this.#queueName, e.id, text, e.task) });
+        return;
+      }
+      let outcome: Outcome;
+      try {
+        outcome = { ok: true, value: decodeValue(text) };
+      } catch (err) {
+        outcome = { ok: false, error: new Error(`the result of job ${e.id} (${e.task}) cannot be read: ${(err as Error).message}`) };
+      }
+      this.#settle(e, outcome);
+    });
+    this.#timed();
+  }
+
+  /** A pack's job is gone before it finished (`how`): its members that wait fail. */
+  #packGone(packId: string, members: Entry[], how: string): void {
+    this.#packs.delete(packId);
+    for (const e of members) this.#settle(e, { ok: false, error: new Error(`job ${e.id} (${e.task}), in pack ${packId}, ${how}`) });
   }
 
   /**
@@ -330,9 +490,20 @@ export class RedisExecutor extends BaseExecutor {
    * its next read (see readStream), others `now`, in a microtask.
    */
   #tell(jobId: string, now: boolean): void {
-    const go = this.#pending.has(jobId);
-    if (go) this.#onActive(jobId);
-    this.#answers.add(jobId, go);
+    const pack = this.#packs.get(jobId);
+    if (pack !== undefined) {
+      // Members done meanwhile (cancelled) are named, so that they never start.
+      const skip: number[] = [];
+      pack.forEach((e, i) => {
+        if (this.#pending.has(e.id)) this.#onActive(e.id);
+        else skip.push(i);
+      });
+      this.#answers.add(jobId, skip.length < pack.length, skip);
+    } else {
+      const go = this.#pending.has(jobId);
+      if (go) this.#onActive(jobId);
+      this.#answers.add(jobId, go);
+    }
     if (now) this.#answers.sendSoon();
   }
 
@@ -412,6 +583,7 @@ export class RedisExecutor extends BaseExecutor {
   #onActive(jobId: string): void {
     const e = this.#pending.get(jobId);
     if (e === undefined || e.future.state !== 'PENDING') return;
+    if (e.state === SENT) this.#times.started(e.times, performance.now());
     e.state = ACTIVE;
     e.future.setRunningOrNotifyCancel();
   }
@@ -446,7 +618,11 @@ export class RedisExecutor extends BaseExecutor {
     this.#pending.delete(e.id);
     this.#detach(e);
     this.#cancelled++;
-    if (e.state !== LOCAL) this.#chore(this.#withdraw(e.id));
+    if (e.state !== LOCAL) {
+      // A pack goes once none of its members waits; until then its answer names them.
+      const pack = this.#packs.get(e.jobId);
+      if (pack === undefined || pack.every((m) => !this.#pending.has(m.id))) this.#chore(this.#withdraw(e.jobId));
+    }
     this.#checkIdle();
   }
 
@@ -468,8 +644,10 @@ export class RedisExecutor extends BaseExecutor {
     } catch {
       removed = 0;
     }
-    if (removed === 1) this.#removals.unwithdraw(jobId);
-    else {
+    if (removed === 1) {
+      this.#removals.unwithdraw(jobId);
+      this.#packs.delete(jobId);
+    } else {
       try {
         // Written down before it is said, in one write: a worker that misses the abort and
         // then finds us gone reads it before it starts the task.
@@ -494,30 +672,39 @@ export class RedisExecutor extends BaseExecutor {
       // all are asked for: with many jobs in flight the events deliver nearly every
       // result, and reading every hash each tick would cost Redis more than the jobs.
       const now = performance.now();
-      const due: Entry[] = [];
+      // By job: a pack's hash is read once for all its members.
+      const due = new Map<string, Entry>();
       for (const e of this.#pending.values()) {
-        if (!all && due.length >= SWEEP) break;
+        if (!all && due.size >= SWEEP) break;
         if (e.added && (all || now - e.checkedAt >= this.#pollInterval)) {
           e.checkedAt = now;
-          due.push(e);
+          if (!due.has(e.jobId)) due.set(e.jobId, e);
         }
       }
-      for (let i = 0; i < due.length; i += BULK) {
-        const batch = due.slice(i, i + BULK);
-        const records = await readRecords(this.#redis, batch.map((e) => this.#queue.toKey(e.id)));
-        batch.forEach((e, j) => {
+      const jobs = [...due.keys()];
+      for (let i = 0; i < jobs.length; i += BULK) {
+        const batch = jobs.slice(i, i + BULK);
+        const records = await readRecords(this.#redis, batch.map((jobId) => this.#queue.toKey(jobId)));
+        batch.forEach((jobId, j) => {
           const r = records[j];
-          if (r === undefined || !this.#pending.has(e.id)) return;
-          if (r.kind === 'gone') void this.#confirmGone(e);
-          else if (r.kind === 'started') this.#onActive(e.id);
-          else if (r.kind === 'finished') {
-            this.#settle(
-              e,
-              r.returnvalue !== null && r.returnvalue !== 'null'
-                ? completedOutcome(this.#key, this.#queueName, e.id, r.returnvalue, e.task)
-                : { ok: false, error: readFailure(this.#key, this.#queueName, e.id, r.failedReason ?? 'unknown', e.task) },
-            );
-            this.#removals.forget(e.id);
+          const pack = this.#packs.get(jobId);
+          const e = due.get(jobId)!;
+          if (r === undefined || (pack === undefined && !this.#pending.has(e.id))) return;
+          if (r.kind === 'gone') void this.#confirmGone(jobId, e);
+          else if (r.kind === 'started') {
+            for (const m of pack ?? [e]) this.#onActive(m.id);
+          } else if (r.kind === 'finished') {
+            const completed = r.returnvalue !== null && r.returnvalue !== 'null';
+            if (pack !== undefined) this.#packEnded(jobId, pack, completed ? r.returnvalue! : undefined, completed ? undefined : (r.failedReason ?? 'unknown'));
+            else {
+              this.#settle(
+                e,
+                completed
+                  ? this.#learn(e, completedOutcome(this.#key, this.#queueName, e.id, r.returnvalue!, e.task))
+                  : { ok: false, error: readFailure(this.#key, this.#queueName, e.id, r.failedReason ?? 'unknown', e.task) },
+              );
+              this.#removals.forget(e.id);
+            }
           }
         });
       }
@@ -528,8 +715,11 @@ export class RedisExecutor extends BaseExecutor {
     }
   }
 
-  async #confirmGone(e: Entry): Promise<void> {
-    if ((await this.#redis.exists(this.#queue.toKey(e.id))) === 0 && this.#pending.has(e.id)) {
+  async #confirmGone(jobId: string, e: Entry): Promise<void> {
+    if ((await this.#redis.exists(this.#queue.toKey(jobId))) !== 0) return;
+    const pack = this.#packs.get(jobId);
+    if (pack !== undefined) this.#packGone(jobId, pack, `is no longer in queue ${this.#queueName} (removed, or expired before its result was read)`);
+    else if (this.#pending.has(e.id)) {
       this.#settle(e, { ok: false, error: new Error(`job ${e.id} (${e.task}) is no longer in queue ${this.#queueName} (removed, or expired before its result was read)`) });
     }
   }

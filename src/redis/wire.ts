@@ -33,9 +33,10 @@ import { sendingData } from '../sync/views.js';
 /**
  * The format version of jobs and results this code writes and reads. 3: a worker asks
  * a job's executor before its task starts (a worker of version 2 would not wait). 4: the
- * short field names and base64url signatures above.
+ * short field names and base64url signatures above. 5: packs of tiny tasks (packs.ts), and
+ * a result says how long its task ran.
  */
-export const FORMAT = 4;
+export const FORMAT = 5;
 
 /** A job's data, as BullMQ stores it. */
 export interface JobData {
@@ -63,6 +64,8 @@ export interface ResultData {
   readonly concur: number;
   /** The result, encoded by `encodeValue`. */
   readonly v: string;
+  /** Milliseconds the task ran in the worker's pool; absent when not measured. */
+  readonly d?: number;
   /** The signature. */
   readonly s: string;
 }
@@ -114,7 +117,8 @@ export function loadKey(options: KeyOptions, who: string): Buffer {
  */
 const keyObjects = new WeakMap<Buffer, KeyObject>();
 
-function hmac(key: Buffer, parts: readonly unknown[]): string {
+/** The HMAC-SHA256 of `parts` (as JSON) with `key`, in base64url. */
+export function hmac(key: Buffer, parts: readonly unknown[]): string {
   let k = keyObjects.get(key);
   if (k === undefined) {
     k = createSecretKey(key);
@@ -123,7 +127,8 @@ function hmac(key: Buffer, parts: readonly unknown[]): string {
   return createHmac('sha256', k).update(JSON.stringify(parts)).digest('base64url');
 }
 
-function same(a: string, b: string): boolean {
+/** Compares two signatures in constant time. */
+export function same(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
@@ -227,9 +232,11 @@ export function decodeValue(text: string): unknown {
   throw new TypeError(`not an encoded value (it starts with ${JSON.stringify(text.slice(0, 1))})`);
 }
 
-/** Signs a result (already encoded). */
-export function makeResult(key: Buffer, queue: string, jobId: string, value: string): ResultData {
-  return { concur: FORMAT, v: value, s: hmac(key, ['concur-result', FORMAT, queue, jobId, value]) };
+/** Signs a result (already encoded), with how long its task ran (`ms`) when measured. */
+export function makeResult(key: Buffer, queue: string, jobId: string, value: string, ms?: number): ResultData {
+  if (ms === undefined) return { concur: FORMAT, v: value, s: hmac(key, ['concur-result', FORMAT, queue, jobId, value]) };
+  const d = Math.round(ms * 1000) / 1000;
+  return { concur: FORMAT, v: value, d, s: hmac(key, ['concur-result', FORMAT, queue, jobId, value, d]) };
 }
 
 const MARK = '\n#concur:';
@@ -246,8 +253,8 @@ export function failureText(key: Buffer, queue: string, jobId: string, error: un
   return `${summary.slice(0, 500)}${MARK}${FORMAT}:${payload}:${hmac(key, ['concur-error', FORMAT, queue, jobId, payload])}`;
 }
 
-/** What a finished job came to, as seen by its executor. */
-export type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+/** What a finished job came to, as seen by its executor (`ms`: how long its task ran, when the worker said). */
+export type Outcome = { ok: true; value: unknown; ms?: number } | { ok: false; error: unknown };
 
 /** Reads a job's return value: the result, or an AuthenticationError when it is not signed with our key. */
 export function readResult(key: Buffer, queue: string, jobId: string, data: unknown, task: string): Outcome {
@@ -258,11 +265,12 @@ export function readResult(key: Buffer, queue: string, jobId: string, data: unkn
   if (d === null || typeof d !== 'object' || typeof d.v !== 'string' || typeof d.s !== 'string') {
     return { ok: false, error: new AuthenticationError(`job ${jobId} (${task}) finished with a return value that is not a concur result`) };
   }
-  if (!same(d.s, hmac(key, ['concur-result', FORMAT, queue, jobId, d.v]))) {
+  const ms = typeof d.d === 'number' && Number.isFinite(d.d) ? d.d : undefined;
+  if (!same(d.s, hmac(key, ms === undefined ? ['concur-result', FORMAT, queue, jobId, d.v] : ['concur-result', FORMAT, queue, jobId, d.v, ms]))) {
     return { ok: false, error: new AuthenticationError(`the result of job ${jobId} (${task}) is not signed with this executor's key (a worker with another key, or a forged result)`) };
   }
   try {
-    return { ok: true, value: decodeValue(d.v) };
+    return ms === undefined ? { ok: true, value: decodeValue(d.v) } : { ok: true, value: decodeValue(d.v), ms };
   } catch (err) {
     return { ok: false, error: new Error(`the result of job ${jobId} (${task}) cannot be read: ${(err as Error).message}`) };
   }

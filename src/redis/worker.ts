@@ -7,6 +7,8 @@
  *                                               └─ a pool worker: decode, run, encode
  *   abort channel (pub/sub) ─▶ the job's JobStop ─▶ the pool stops the task (or abandons the coroutine)
  *
+ * A pack of tiny tasks (packs.ts) is one job: its members run in one pool task (pack-run.ts).
+ *
  * A task starts only once the job's executor has its Future RUNNING: the worker asks it
  * as BullMQ fetches the job, and waits for its go (see announcements.ts).
  *
@@ -35,6 +37,9 @@ import { redisJobTasks } from './job-task.js';
 import { TaskIndex } from './names.js';
 import { checkJob, failureText, loadKey, makeResult, type KeyOptions, type ResultData } from './wire.js';
 import { JobStop, nameTheTask, warnOfLeftCoroutines } from './worker-util.js';
+import { checkPack, isPack, type PackResultData } from './packs.js';
+import { runPack } from './pack-run.js';
+import type { PortableTask } from './names.js';
 
 /**
  * Preloaded in the pool's processes: Ctrl-C in a terminal, or a service manager that
@@ -278,13 +283,13 @@ export class RedisWorker {
     return new UnrecoverableError(failureText(this.#key, this.#options.queue, jobId, error));
   }
 
-  async #process(job: Job): Promise<ResultData> {
+  async #process(job: Job): Promise<ResultData | PackResultData> {
     const id = job.id!;
     const announced = this.#announced.of(id);
     const stop = new JobStop();
     this.#stops.set(id, stop);
     try {
-      return await this.#run(job, id, announced, stop);
+      return isPack(job.data) ? await this.#runPack(job, id, announced, stop) : await this.#run(job, id, announced, stop);
     } finally {
       if (this.#stops.get(id) === stop) this.#stops.delete(id);
       this.#announced.done(id, announced);
@@ -302,29 +307,11 @@ export class RedisWorker {
       this.#failed++;
       throw this.#refuse(id, new CancelledError(`job ${id} was aborted by its executor`));
     }
-    let spec: FunctionSpec;
     const task = data.task;
-    if (task.kind === 'module') {
-      const module = this.#index.resolve(task.path);
-      if (module === undefined) {
-        const err = new Error(
-          `worker ${name} does not serve task ${task.name} from ${task.path}${task.package ? ` (package ${task.package})` : ''}: ` +
-            `its task modules are ${this.#index.shown.join(', ')}`,
-        );
-        err.name = 'TaskNotFoundError';
-        this.#failed++;
-        throw this.#refuse(id, err);
-      }
-      spec = { kind: 'module', module, name: task.name };
-    } else {
-      if (!this.#options.allowInline) {
-        this.#failed++;
-        throw this.#refuse(
-          id,
-          new Error(`worker ${name} does not run inline functions (task ${task.name}): start it with --allow-inline, or define the task with defineTasks`),
-        );
-      }
-      spec = { kind: 'inline', source: task.source, name: task.name };
+    const spec = this.#specOf(task);
+    if (spec instanceof Error) {
+      this.#failed++;
+      throw this.#refuse(id, spec);
     }
     // The executor has the Future RUNNING before the task starts (see RedisExecutor), so
     // a cancel() there never mistakes it for waiting. An executor that said no, or an
@@ -337,33 +324,107 @@ export class RedisWorker {
     }
     this.#running++;
     try {
-      let encoded: string;
-      if (this.#coroutines !== undefined && data.timeout === null) {
-        // The stop as the executor's own abort, which frees the slot of a coroutine that
-        // heeds no abort (with one slot, no later job would run), but without an
-        // AbortSignal and the AsyncLocalStorage behind taskSignal() (that slows every
-        // promise in the process, BullMQ's and ioredis's included).
-        const options: StoppableTaskOptions = { [STOPPED_BY]: stop };
-        encoded = await this.#coroutines.submitWith(options, redisJobTasks.runJob, spec, data.args, data.mode);
-      } else {
-        encoded = await this.#pool.submitWith({ timeout: data.timeout ?? undefined, signal: stop.signal }, redisJobTasks.runJob, spec, data.args, data.mode);
-      }
+      const [encoded, ms] = await this.#submit(stop, data.timeout, redisJobTasks.runJob, spec, data.args, data.mode);
       this.#completed++;
-      return makeResult(this.#key, queue, id, encoded);
+      return makeResult(this.#key, queue, id, encoded, ms);
     } catch (err) {
       this.#failed++;
-      if (err instanceof BrokenExecutorError && this.#broken === undefined) {
-        // Every later job would fail the same way at once: stop taking them, and let
-        // the workers that can run them have them.
-        this.#broken = err;
-        void this.close();
-      }
-      nameTheTask(err, task.kind === 'module' ? `${task.name} (${task.path}) on worker ${name}` : `inline function ${task.name} on worker ${name}`);
-      if (stop.aborted) throw this.#refuse(id, err);
-      throw new Error(failureText(this.#key, queue, id, err));
+      nameTheTask(err, this.#label(task));
+      throw this.#failure(id, err, stop);
     } finally {
       this.#running--;
     }
+  }
+
+  /** A pack's members, each to its own outcome (see pack-run.ts). */
+  async #runPack(job: Job, id: string, announced: Announcement, stop: JobStop): Promise<PackResultData> {
+    const { queue, name } = this.#options;
+    const members = checkPack(this.#key, queue, id, job.data);
+    if (typeof members === 'string') {
+      this.#failed++;
+      throw this.#refuse(id, new AuthenticationError(`${members} (worker ${name})`));
+    }
+    const go = !this.#aborted.delete(id) && (await this.#announced.answerOf(announced, stop));
+    if (!go || stop.aborted || this.#aborted.delete(id)) {
+      this.#failed += members.length;
+      throw this.#refuse(id, new CancelledError(`job ${id} was aborted by its executor`));
+    }
+    this.#running += members.length;
+    try {
+      const result = await runPack(
+        {
+          key: this.#key,
+          queue,
+          specOf: (task) => this.#specOf(task),
+          label: (task) => this.#label(task),
+          stopped: () => stop.aborted,
+          submit: (fn, ...args) => this.#submit(stop, null, fn, ...args),
+        },
+        id,
+        members,
+        announced.skip,
+      );
+      this.#completed += result.completed;
+      this.#failed += members.length - result.completed;
+      return result.data;
+    } catch (err) {
+      this.#failed += members.length;
+      throw this.#failure(id, err, stop);
+    } finally {
+      this.#running -= members.length;
+    }
+  }
+
+  /** Runs `fn` in the pool, stopped by `stop`, within `timeout` ms (null: none). */
+  #submit<A extends unknown[], R>(stop: JobStop, timeout: number | null, fn: (...args: A) => Promise<R>, ...args: A): Promise<R> {
+    if (this.#coroutines !== undefined && timeout === null) {
+      // The stop as the executor's own abort, which frees the slot of a coroutine that
+      // heeds no abort (with one slot, no later job would run), but without an
+      // AbortSignal and the AsyncLocalStorage behind taskSignal() (that slows every
+      // promise in the process, BullMQ's and ioredis's included).
+      const options: StoppableTaskOptions = { [STOPPED_BY]: stop };
+      return this.#coroutines.submitWith(options, fn, ...args) as Promise<R>;
+    }
+    return this.#pool.submitWith({ timeout: timeout ?? undefined, signal: stop.signal }, fn, ...args) as Promise<R>;
+  }
+
+  /** What a job that failed in the pool reports; a broken pool closes this worker. */
+  #failure(id: string, err: unknown, stop: JobStop): Error {
+    if (err instanceof BrokenExecutorError && this.#broken === undefined) {
+      // Every later job would fail the same way at once: stop taking them, and let
+      // the workers that can run them have them.
+      this.#broken = err;
+      void this.close();
+    }
+    if (stop.aborted) return this.#refuse(id, err);
+    return new Error(failureText(this.#key, this.#options.queue, id, err));
+  }
+
+  /** How errors name a task run here. */
+  #label(task: PortableTask): string {
+    const { name } = this.#options;
+    return task.kind === 'module' ? `${task.name} (${task.path}) on worker ${name}` : `inline function ${task.name} on worker ${name}`;
+  }
+
+  /** Where a task is found here, or the error that says why it cannot run here. */
+  #specOf(task: PortableTask): FunctionSpec | Error {
+    const { name } = this.#options;
+    if (task.kind === 'module') {
+      const module = this.#index.resolve(task.path);
+      if (module === undefined) {
+        const err = new Error(
+          `worker ${name} does not serve task ${task.name} from ${task.path}${task.package ? ` (package ${task.package})` : ''}: ` +
+            `its task modules are ${this.#index.shown.join(', ')}`,
+        );
+        err.name = 'TaskNotFoundError';
+        return err;
+      }
+      return { kind: 'module', module, name: task.name };
+    }
+    if (!this.#options.allowInline) {
+      return new Error(`worker ${name} does not run inline functions (task ${task.name}): start it with --allow-inline, or define the task with defineTasks`);
+    }
+    return { kind: 'inline', source: task.source, name: task.name };
   }
 
   /**

@@ -1,0 +1,284 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { WorkerCrashedError } from '../../src/index.js';
+import { RedisExecutor, RedisWorker } from '../../src/redis/index.js';
+import { checkPack, HOLD_MAX, HOLD_MS, makePack, makePackResult, PACK_MAX, planPacks, readPackResult, SEEN, SPREAD, TaskTimes, TINY_MS } from '../../src/redis/packs.js';
+import { redisTasks } from '../fixtures/redis-tasks.mjs';
+import { failedReason, KEY, marks, obliterate, REDIS_TASKS_JS, REDIS_URL, skipReason, tmpFile, uniqueQueue, until } from './helpers.js';
+
+const key = Buffer.from(KEY);
+const task = { kind: 'module', path: 'test/fixtures/redis-tasks.mjs', package: 'concur', name: 'mark' } as const;
+
+describe('packs: planning and the wire', () => {
+  it('a plan keeps every item once, in order; packs hold only packable items, 2 to PACK_MAX of them, and are the same size but the last', () => {
+    fc.assert(
+      fc.property(fc.array(fc.boolean(), { maxLength: 5000 }), (flags) => {
+        const items = flags.map((packable, i) => ({ i, packable }));
+        const plan = planPacks(items, (x) => x.packable);
+        const flat = plan.flatMap((p) => ('pack' in p ? p.pack : [p.single]));
+        // Order within packs and singles: by first member.
+        assert.deepEqual(
+          flat.map((x) => x.i).sort((a, b) => a - b),
+          items.map((x) => x.i),
+        );
+        const packs = plan.filter((p): p is { pack: typeof items } => 'pack' in p).map((p) => p.pack);
+        const n = flags.filter(Boolean).length;
+        const size = Math.min(PACK_MAX, Math.ceil(n / SPREAD));
+        if (size < 2) assert.equal(packs.length, 0);
+        for (const [j, pack] of packs.entries()) {
+          assert.ok(pack.every((x) => x.packable));
+          assert.ok(pack.length >= 2 && pack.length <= PACK_MAX);
+          if (j < packs.length - 1) assert.equal(pack.length, size);
+          for (let k = 1; k < pack.length; k++) assert.ok(pack[k]!.i > pack[k - 1]!.i);
+        }
+        // A backlog of packable items makes at least SPREAD packs (fewer only when they are PACK_MAX long).
+        if (size >= 2 && size < PACK_MAX) assert.ok(packs.length >= Math.min(SPREAD, Math.floor(n / size)));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('a pack is signed: a changed member, a changed id or another key is refused; the version is checked', () => {
+    const pack = makePack(key, 'q', 'e-9', [
+      { id: 'e-1', task, mode: 0, args: 'j[1]' },
+      { id: 'e-2', task, mode: 0, args: 'j[2]' },
+    ]);
+    const data = JSON.parse(JSON.stringify(pack));
+    const members = checkPack(key, 'q', 'e-9', data);
+    assert.ok(Array.isArray(members));
+    assert.deepEqual(
+      members.map((m) => [m.id, m.args, m.task.name]),
+      [
+        ['e-1', 'j[1]', 'mark'],
+        ['e-2', 'j[2]', 'mark'],
+      ],
+    );
+    assert.match(String(checkPack(key, 'q', 'e-8', data)), /not signed/);
+    assert.match(String(checkPack(key, 'other-queue', 'e-9', data)), /not signed/);
+    assert.match(String(checkPack(Buffer.from('another-key-0123456789'), 'q', 'e-9', data)), /not signed/);
+    const changed = JSON.parse(JSON.stringify(pack));
+    changed.b[1].a = 'j[3]';
+    assert.match(String(checkPack(key, 'q', 'e-9', changed)), /not signed/);
+    assert.match(String(checkPack(key, 'q', 'e-9', { ...data, concur: 1 })), /has format version 1; this worker reads version/);
+    assert.match(String(checkPack(key, 'q', 'e-9', { ...data, b: [{ x: 'e-1' }] })), /malformed/);
+    assert.match(String(checkPack(key, 'q', 'e-9', { ...data, b: [] })), /malformed/);
+  });
+
+  it("a pack's result is signed: a forged or miscounted one is refused", () => {
+    const result = JSON.parse(JSON.stringify(makePackResult(key, 'q', 'e-9', [[1, 'j2', 0.01234], [0, 'oops', 1]])));
+    assert.deepEqual(readPackResult(key, 'q', 'e-9', result, 2), [
+      [1, 'j2', 0.012],
+      [0, 'oops', 1],
+    ]);
+    assert.match(String(readPackResult(key, 'q', 'e-9', result, 3)), /malformed/);
+    assert.match(String(readPackResult(key, 'q', 'e-8', result, 2)), /not signed/);
+    assert.match(String(readPackResult(key, 'q', 'e-9', { ...result, r: [[1, 'j3', 0], [0, 'oops', 1]] }, 2)), /not signed/);
+    assert.match(String(readPackResult(key, 'q', 'e-9', null, 2)), /not a concur result/);
+  });
+
+  it('a task is tiny once SEEN results said it ran in TINY_MS at most (their median: a slow first run does not count), and stops being so when it slows', () => {
+    const times = new TaskTimes();
+    times.record('t', 200 * TINY_MS); // a first run, its code not compiled yet
+    for (let i = 0; i < SEEN - 2; i++) times.record('t', 0.01);
+    assert.equal(times.tiny('t'), false);
+    times.record('t', 0.01);
+    assert.equal(times.tiny('t'), true);
+    for (let i = 0; i < 4; i++) times.record('t', 10 * TINY_MS);
+    assert.equal(times.tiny('t'), true, 'most of the latest are still tiny');
+    for (let i = 0; i < 4; i++) times.record('t', 10 * TINY_MS);
+    assert.equal(times.tiny('t'), false);
+    assert.equal(times.tiny('never seen'), false);
+  });
+
+  it('a backlog of a task not yet timed: probes first, then held until timed, or HOLD_MS after one started, or HOLD_MAX', () => {
+    const times = new TaskTimes();
+    assert.equal(times.backlog('t', 0), 'probe');
+    assert.equal(times.backlog('t', 1), 'hold');
+    assert.equal(times.backlog('t', HOLD_MAX - 1), 'hold');
+    assert.equal(times.backlog('t', HOLD_MAX), 'send');
+    const started = new TaskTimes();
+    assert.equal(started.backlog('s', 0), 'probe');
+    started.started('s', 100);
+    started.started('s', 150);
+    assert.equal(started.backlog('s', 100 + HOLD_MS - 1), 'hold');
+    assert.equal(started.backlog('s', 100 + HOLD_MS), 'send');
+    const timed = new TaskTimes();
+    assert.equal(timed.backlog('u', 0), 'probe');
+    for (let i = 0; i < SEEN; i++) timed.record('u', 50);
+    assert.equal(timed.backlog('u', 1), 'send');
+    assert.equal(timed.tiny('u'), false);
+  });
+});
+
+/** How many jobs of `queue` completed, by its event stream. */
+async function completedJobs(queue: string): Promise<number> {
+  const redis = new Redis(REDIS_URL);
+  try {
+    const entries = (await redis.xrange(`bull:${queue}:events`, '-', '+')) as Array<[string, string[]]>;
+    return entries.filter(([, f]) => f[0] === 'event' && f[1] === 'completed').length;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Submits `mark` SEEN times one at a time, so that the executor learns it is tiny. */
+async function learn(ex: RedisExecutor, file: string): Promise<void> {
+  for (let i = 0; i < SEEN; i++) assert.equal(await ex.submit(redisTasks.mark, file, -1 - i), -2 - 2 * i);
+}
+
+describe('packs through Redis', { skip: skipReason }, () => {
+  it('many Futures of a tiny task go in packs: each gets its own result or error, and a pack is one job', async () => {
+    const queue = uniqueQueue('packs');
+    const worker = await RedisWorker.start({ connection: REDIS_URL, queue, key: KEY, tasks: [REDIS_TASKS_JS], pool: 'async', workers: 8 });
+    try {
+      await using ex = new RedisExecutor({ connection: REDIS_URL, queue, key: KEY });
+      const file = tmpFile();
+      await learn(ex, file);
+      const before = await completedJobs(queue);
+      const n = 2000;
+      const fs = Array.from({ length: n }, (_, i) => ex.submit(redisTasks.mark, file, i, 777));
+      const settled = await Promise.allSettled(fs.map((f) => f.result()));
+      settled.forEach((s, i) => {
+        if (i === 777) {
+          assert.equal(s.status, 'rejected');
+          assert.ok((s as PromiseRejectedResult).reason instanceof RangeError);
+          assert.match(String((s as PromiseRejectedResult).reason), /bad item 777/);
+        } else assert.deepEqual(s, { status: 'fulfilled', value: 2 * i });
+      });
+      const jobs = (await completedJobs(queue)) - before;
+      assert.ok(jobs <= n / 8, `${n} Futures took ${jobs} jobs`);
+      assert.equal(worker.stats().completed, SEEN + n - 1);
+      assert.equal(worker.stats().failed, 1);
+      assert.equal(ex.stats().completed, SEEN + n - 1);
+    } finally {
+      await worker.close();
+      await obliterate(queue);
+    }
+  });
+
+  it('a member cancelled while its pack waits never runs; the rest of the pack does', async () => {
+    const queue = uniqueQueue('packs-cancel');
+    const worker = await RedisWorker.start({ connection: REDIS_URL, queue, key: KEY, tasks: [REDIS_TASKS_JS], pool: 'async', workers: 1 });
+    try {
+      await using ex = new RedisExecutor({ connection: REDIS_URL, queue, key: KEY });
+      const file = tmpFile();
+      await learn(ex, file);
+      const release = `${file}.release`;
+      const hold = ex.submit(redisTasks.holdUntil, release);
+      await until(() => hold.running(), 'the holding job to run');
+      const fs = Array.from({ length: 200 }, (_, i) => ex.submit(redisTasks.mark, file, i));
+      await until(() => ex.stats().waiting === 200, 'the packs to reach Redis');
+      const cancelled = [3, 4, 150];
+      for (const i of cancelled) assert.equal(fs[i]!.cancel(), true);
+      writeFileSync(release, '');
+      assert.equal(await hold, 'released');
+      for (const [i, f] of fs.entries()) {
+        if (cancelled.includes(i)) assert.equal(f.cancelled(), true);
+        else assert.equal(await f, 2 * i);
+      }
+      const ran = new Set(marks(file).map(Number));
+      for (const i of cancelled) assert.ok(!ran.has(i), `cancelled member ${i} ran`);
+      for (let i = 0; i < 200; i++) if (!cancelled.includes(i)) assert.ok(ran.has(i), `member ${i} did not run`);
+    } finally {
+      await worker.close();
+      await obliterate(queue);
+    }
+  });
+
+  it('a pack whose members are all cancelled while it waits is withdrawn, and nothing of it runs', async () => {
+    const queue = uniqueQueue('packs-withdraw');
+    const worker = await RedisWorker.start({ connection: REDIS_URL, queue, key: KEY, tasks: [REDIS_TASKS_JS], pool: 'async', workers: 1 });
+    try {
+      await using ex = new RedisExecutor({ connection: REDIS_URL, queue, key: KEY });
+      const file = tmpFile();
+      await learn(ex, file);
+      const release = `${file}.release`;
+      const hold = ex.submit(redisTasks.holdUntil, release);
+      await until(() => hold.running(), 'the holding job to run');
+      const fs = Array.from({ length: 100 }, (_, i) => ex.submit(redisTasks.mark, file, 1000 + i));
+      await until(() => ex.stats().waiting === 100, 'the packs to reach Redis');
+      for (const f of fs) assert.equal(f.cancel(), true);
+      writeFileSync(release, '');
+      assert.equal(await hold, 'released');
+      const after = await ex.submit(redisTasks.mark, file, 5000);
+      assert.equal(after, 10_000);
+      assert.deepEqual(
+        marks(file).filter((m) => Number(m) >= 1000 && Number(m) < 5000),
+        [],
+      );
+    } finally {
+      await worker.close();
+      await obliterate(queue);
+    }
+  });
+
+  it('a member that kills its pool worker fails alone with WorkerCrashedError; the others of its pack complete', async () => {
+    const queue = uniqueQueue('packs-crash');
+    const worker = await RedisWorker.start({ connection: REDIS_URL, queue, key: KEY, tasks: [REDIS_TASKS_JS], pool: 'process', workers: 2 });
+    try {
+      await using ex = new RedisExecutor({ connection: REDIS_URL, queue, key: KEY });
+      const file = tmpFile();
+      await learn(ex, file);
+      const before = await completedJobs(queue);
+      const fs = Array.from({ length: 300 }, (_, i) => ex.submit(redisTasks.mark, file, i, -100, 123));
+      const settled = await Promise.allSettled(fs.map((f) => f.result()));
+      settled.forEach((s, i) => {
+        if (i === 123) {
+          assert.equal(s.status, 'rejected');
+          assert.ok((s as PromiseRejectedResult).reason instanceof WorkerCrashedError, String((s as PromiseRejectedResult).reason));
+        } else assert.deepEqual(s, { status: 'fulfilled', value: 2 * i });
+      });
+      assert.ok((await completedJobs(queue)) - before <= 300 / 4, 'they went in packs');
+    } finally {
+      await worker.close();
+      await obliterate(queue);
+    }
+  });
+
+  it('with no events at all, the members of packs still settle (their results read from the pack by the sweep)', async () => {
+    const queue = uniqueQueue('packs-sweep');
+    const worker = await RedisWorker.start({ connection: REDIS_URL, queue, key: KEY, tasks: [REDIS_TASKS_JS], pool: 'async', workers: 4 });
+    try {
+      await using ex = new RedisExecutor({ connection: REDIS_URL, queue, key: KEY, pollInterval: 100, _noEvents: true });
+      const file = tmpFile();
+      await learn(ex, file);
+      const before = await completedJobs(queue);
+      const fs = Array.from({ length: 500 }, (_, i) => ex.submit(redisTasks.mark, file, i, 42));
+      const settled = await Promise.allSettled(fs.map((f) => f.result()));
+      settled.forEach((s, i) => {
+        if (i === 42) assert.match(String((s as PromiseRejectedResult).reason), /RangeError: bad item 42/);
+        else assert.deepEqual(s, { status: 'fulfilled', value: 2 * i });
+      });
+      assert.ok((await completedJobs(queue)) - before <= 500 / 4);
+    } finally {
+      await worker.close();
+      await obliterate(queue);
+    }
+  });
+
+  it('a pack not signed with the worker key fails without running any member', async () => {
+    const queue = uniqueQueue('packs-forged');
+    const worker = await RedisWorker.start({ connection: REDIS_URL, queue, key: KEY, tasks: [REDIS_TASKS_JS], pool: 'async', workers: 1 });
+    const jobs = new Queue(queue, { connection: { url: REDIS_URL } });
+    try {
+      const file = tmpFile();
+      const path = (await import('./helpers.js')).FIXTURE_TASKS_NAME.replace(/tasks\.ts$/, 'redis-tasks.mjs');
+      const forged = makePack(Buffer.from('not-the-key-0123456789'), queue, 'x-1', [
+        { id: 'x-2', task: { ...task, path }, mode: 0, args: `j${JSON.stringify([file, 1])}` },
+        { id: 'x-3', task: { ...task, path }, mode: 0, args: `j${JSON.stringify([file, 2])}` },
+      ]);
+      await jobs.add('pack of 2', forged, { jobId: 'x-1' });
+      await until(async () => (await failedReason(jobs, 'x-1')) !== undefined, 'the forged pack to fail');
+      assert.match((await failedReason(jobs, 'x-1'))!, /AuthenticationError: job x-1 is not signed with this worker's key/);
+      assert.deepEqual(marks(file), []);
+    } finally {
+      await jobs.close();
+      await worker.close();
+      await obliterate(queue);
+    }
+  });
+});

@@ -90,14 +90,14 @@ export interface Entry {
   readonly id: string;
   readonly future: RedisFuture<unknown>;
   readonly task: string;
-  /** What its job is made of, until it is sent. */
+  /** What its job is made of, until it is sent (in a pack: until the pack ends, in case it is sent again alone). */
   job: { task: PortableTask; mode: TaskMode; args: string; timeout: number | null; opts: Record<string, unknown> } | undefined;
   /** The BullMQ job that carries it: its own (`id`), or its pack's. */
   jobId: string;
   /** Its task and mode, the key under which TaskTimes learns how long it runs. */
   readonly times: string;
-  /** True when it has no options of its own (timeout, retries, priority, signal), so that it may go in a pack. */
-  readonly packable: boolean;
+  /** True when it has no options of its own (timeout, retries, priority, signal), so that it may go in a pack; false once its pack failed. */
+  packable: boolean;
   state: typeof LOCAL | typeof SENT | typeof ACTIVE;
   /** True once addBulk has answered: a missing hash means the job is gone, not on its way. */
   added: boolean;

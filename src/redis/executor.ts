@@ -42,7 +42,7 @@ import { bullConnection, checkQueueName, resolveConnection, type RedisConnection
 import { portableName, toPortable, type PortableTask } from './names.js';
 import { abortChannel, Answers, goChannel, leaseKey, parseEvent, readStream, startedChannel, streamEnd, withdrawnKey } from './events.js';
 import { completedOutcome, readRecords } from './records.js';
-import { AuthenticationError } from '../futures/errors.js';
+import { AuthenticationError, WorkerCrashedError } from '../futures/errors.js';
 import { decodeValue, encodeValue, loadKey, makeJob, readFailure, type Outcome } from './wire.js';
 import { HOLD_MS, makePack, PACK_MAX, planPacks, PROBE, readPackResult, SPREAD, TaskTimes } from './packs.js';
 import { LapseTimer } from './lapse.js';
@@ -285,7 +285,13 @@ export class RedisExecutor extends BaseExecutor {
       onAbort(signal, entry.onAbort);
     }
     this.#pending.set(id, entry);
-    this.#outbox.push(entry);
+    this.#send(entry);
+    return future;
+  }
+
+  /** Puts `e` in the outbox, to go in the next batch. */
+  #send(e: Entry): void {
+    this.#outbox.push(e);
     if (!this.#flushing) {
       // A microtask, not a later turn of the event loop: the submissions of this turn's
       // code still go in one batch, and a lone job goes out at once. While a batch is on
@@ -293,7 +299,6 @@ export class RedisExecutor extends BaseExecutor {
       this.#flushing = true;
       queueMicrotask(() => this.#chore(this.#flush()));
     }
-    return future;
   }
 
   /** Sends the outbox, BULK jobs per trip, in submission order. */
@@ -396,7 +401,6 @@ export class RedisExecutor extends BaseExecutor {
     const packId = `${this.#idBase}-${++this.#seq}`;
     const requests = members.map((e) => {
       const job = e.job!;
-      e.job = undefined;
       e.state = SENT;
       e.jobId = packId;
       sent.push(e);
@@ -432,9 +436,22 @@ export class RedisExecutor extends BaseExecutor {
     const what = `a pack of ${members.length} tasks`;
     if (failedReason !== undefined) {
       const error = readFailure(this.#key, this.#queueName, packId, failedReason, what);
+      if (error instanceof WorkerCrashedError) {
+        // Its workers kept dying: one member may be what kills them. Each goes again
+        // alone, so that only that one fails (the others run again: at least once).
+        for (const e of members) {
+          if (!this.#pending.has(e.id)) continue;
+          e.packable = false;
+          e.jobId = e.id;
+          e.added = false;
+          this.#send(e);
+        }
+        return;
+      }
       for (const e of members) this.#settle(e, { ok: false, error });
       return;
     }
+    for (const e of members) e.job = undefined;
     let parsed: unknown;
     try {
       parsed = JSON.parse(returnvalue ?? 'null');

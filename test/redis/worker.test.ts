@@ -123,6 +123,26 @@ describe('concur worker', { skip: skipReason }, () => {
     }
   });
 
+  it('a pack whose workers keep dying sends its members again alone: the others are not failed with it', async () => {
+    const queue = uniqueQueue('pack-killer');
+    const fast = ['--lock-duration', '1000', '--stalled-interval', '200', '--max-stalled', '1'];
+    const workers = await Promise.all(['p1', 'p2', 'p3'].map((n) => startWorker(queue, n, fast)));
+    try {
+      await using ex = new RedisExecutor({ connection: REDIS_URL, queue, key: KEY });
+      const file = marksFile();
+      const kills = marksFile();
+      // Timed as tiny first (alone), then a backlog that goes in packs.
+      for (let i = 0; i < 8; i++) assert.equal(await ex.submit(redisTasks.markOrKill, file, -1, 50, kills, 2), -2);
+      const fs = Array.from({ length: 100 }, (_, i) => ex.submit(redisTasks.markOrKill, file, i, 50, kills, 2));
+      const results = await Promise.all(fs.map((f) => f.result(60_000)));
+      assert.deepEqual(results, Array.from({ length: 100 }, (_, i) => 2 * i));
+      assert.equal(marks(kills).length, 2, 'its pack killed two workers, and then failed');
+    } finally {
+      for (const w of workers) killGroup(w, 'SIGKILL');
+      await obliterate(queue);
+    }
+  });
+
   it('a crash fails only its job; SIGTERM finishes the running job, takes no more, and exits 0; status shows the queue', async () => {
     const queue = uniqueQueue('graceful');
     const w = await startWorker(queue, 'graceful-worker');

@@ -24,7 +24,7 @@
  */
 import type { TaskMode } from '../futures/task-mode.js';
 import type { PortableTask } from './names.js';
-import { FORMAT, hmac, same } from './wire.js';
+import { FORMAT, hmac, readTaskFields, same, taskFields, type TaskFields } from './wire.js';
 
 /** A task's running mean must be at most this many milliseconds for it to be packed. */
 export const TINY_MS = 1;
@@ -42,14 +42,10 @@ export const HOLD_MS = 300;
 export const HOLD_MAX = 2000;
 
 /** One member of a pack, as the job's data holds it (the field names of a job's data). */
-export interface PackMember {
+export interface PackMember extends TaskFields {
   /** The member's own id (its Future's jobId): errors and signatures name it. */
   readonly x: string;
-  readonly n: string;
-  readonly p?: string;
-  readonly k?: string;
-  readonly i?: string;
-  readonly m?: TaskMode;
+  /** The arguments, encoded by `encodeValue`. */
   readonly a: string;
 }
 
@@ -81,15 +77,7 @@ export interface MemberRequest {
 
 /** Builds and signs a pack's data. */
 export function makePack(key: Buffer, queue: string, packId: string, members: readonly MemberRequest[]): PackData {
-  const b = members.map((r) => {
-    const m: { -readonly [K in keyof PackMember]: PackMember[K] } = { x: r.id, n: r.task.name, a: r.args };
-    if (r.task.kind === 'module') {
-      m.p = r.task.path;
-      if (r.task.package !== '') m.k = r.task.package;
-    } else m.i = r.task.source;
-    if (r.mode !== 0) m.m = r.mode;
-    return m;
-  });
+  const b: PackMember[] = members.map((r) => ({ x: r.id, ...taskFields(r.task, r.mode), a: r.args }));
   return { concur: FORMAT, b, s: hmac(key, ['concur-pack', FORMAT, queue, packId, b]) };
 }
 
@@ -107,17 +95,9 @@ export function checkPack(key: Buffer, queue: string, packId: string, data: unkn
   const out: MemberRequest[] = [];
   for (const m of d.b as Array<Partial<PackMember>>) {
     if (m === null || typeof m !== 'object') return `job ${packId} is malformed`;
-    const { x, n, p, k, i, a } = m;
-    const mode = m.m ?? 0;
-    const valid =
-      typeof x === 'string' &&
-      typeof n === 'string' &&
-      (p === undefined ? typeof i === 'string' && k === undefined : typeof p === 'string' && i === undefined && (k === undefined || typeof k === 'string')) &&
-      typeof a === 'string' &&
-      (mode === 0 || mode === 1 || mode === 2);
-    if (!valid) return `job ${packId} is malformed`;
-    const task: PortableTask = p !== undefined ? { kind: 'module', path: p, package: k ?? '', name: n } : { kind: 'inline', source: i!, name: n };
-    out.push({ id: x, task, mode, args: a });
+    const fields = readTaskFields(m);
+    if (fields === undefined || typeof m.x !== 'string' || typeof m.a !== 'string') return `job ${packId} is malformed`;
+    out.push({ id: m.x, task: fields.task, mode: fields.mode, args: m.a });
   }
   if (!same(d.s, hmac(key, ['concur-pack', FORMAT, queue, packId, d.b]))) {
     return `job ${packId} is not signed with this worker's key: refused without running`;

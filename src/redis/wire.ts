@@ -142,15 +142,36 @@ function jobParts(queue: string, jobId: string, task: PortableTask, mode: TaskMo
   return ['concur-job', FORMAT, queue, jobId, ...taskParts(task), mode, timeout, args];
 }
 
-/** Builds and signs a job's data. */
-export function makeJob(key: Buffer, queue: string, jobId: string, task: PortableTask, mode: TaskMode, args: string, timeout: number | null): JobData {
-  const s = hmac(key, jobParts(queue, jobId, task, mode, args, timeout));
-  const d: { -readonly [K in keyof JobData]: JobData[K] } = { concur: FORMAT, n: task.name, a: args, s };
+/** The fields that name a task and its mode in a job's data (or a pack member's). */
+export type TaskFields = Pick<JobData, 'n' | 'p' | 'k' | 'i' | 'm'>;
+
+/** A task and mode as the fields of a job's data, those at their default left out. */
+export function taskFields(task: PortableTask, mode: TaskMode): TaskFields {
+  const d: { -readonly [K in keyof TaskFields]: TaskFields[K] } = { n: task.name };
   if (task.kind === 'module') {
     d.p = task.path;
     if (task.package !== '') d.k = task.package;
   } else d.i = task.source;
   if (mode !== 0) d.m = mode;
+  return d;
+}
+
+/** Reads back `taskFields`; undefined when they are malformed. */
+export function readTaskFields(d: Partial<TaskFields>): { task: PortableTask; mode: TaskMode } | undefined {
+  const { n, p, k, i } = d;
+  const mode = d.m ?? 0;
+  const valid =
+    typeof n === 'string' &&
+    (p === undefined ? typeof i === 'string' && k === undefined : typeof p === 'string' && i === undefined && (k === undefined || typeof k === 'string')) &&
+    (mode === 0 || mode === 1 || mode === 2);
+  if (!valid) return undefined;
+  return { task: p !== undefined ? { kind: 'module', path: p, package: k ?? '', name: n } : { kind: 'inline', source: i!, name: n }, mode };
+}
+
+/** Builds and signs a job's data. */
+export function makeJob(key: Buffer, queue: string, jobId: string, task: PortableTask, mode: TaskMode, args: string, timeout: number | null): JobData {
+  const s = hmac(key, jobParts(queue, jobId, task, mode, args, timeout));
+  const d: { -readonly [K in keyof JobData]: JobData[K] } = { concur: FORMAT, ...taskFields(task, mode), a: args, s };
   if (timeout !== null) d.t = timeout;
   return d;
 }
@@ -168,18 +189,11 @@ export function checkJob(key: Buffer, queue: string, jobId: string, data: unknow
   const d = data as Partial<JobData> & { concur?: unknown };
   if (d === null || typeof d !== 'object' || typeof d.concur !== 'number') return `job ${jobId} is not a concur job (no format version)`;
   if (d.concur !== FORMAT) return `job ${jobId} has format version ${d.concur}; this worker reads version ${FORMAT}`;
-  const { n, p, k, i, a, s } = d;
-  const mode = d.m ?? 0;
+  const { a, s } = d;
   const timeout = d.t ?? null;
-  const valid =
-    typeof n === 'string' &&
-    (p === undefined ? typeof i === 'string' && k === undefined : typeof p === 'string' && i === undefined && (k === undefined || typeof k === 'string')) &&
-    typeof a === 'string' &&
-    (mode === 0 || mode === 1 || mode === 2) &&
-    (timeout === null || typeof timeout === 'number') &&
-    typeof s === 'string';
-  if (!valid) return `job ${jobId} is malformed`;
-  const task: PortableTask = p !== undefined ? { kind: 'module', path: p, package: k ?? '', name: n } : { kind: 'inline', source: i!, name: n };
+  const fields = readTaskFields(d);
+  if (fields === undefined || typeof a !== 'string' || (timeout !== null && typeof timeout !== 'number') || typeof s !== 'string') return `job ${jobId} is malformed`;
+  const { task, mode } = fields;
   if (!same(s, hmac(key, jobParts(queue, jobId, task, mode, a, timeout)))) {
     return `job ${jobId} is not signed with this worker's key: refused without running`;
   }

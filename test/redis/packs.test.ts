@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { WorkerCrashedError } from '../../src/index.js';
-import { RedisExecutor, RedisWorker } from '../../src/redis/index.js';
+import { RedisExecutor, type RedisFuture, RedisWorker } from '../../src/redis/index.js';
 import { checkPack, HOLD_MAX, HOLD_MS, makePack, makePackResult, PACK_MAX, planPacks, readPackResult, SEEN, SPREAD, TaskTimes, TINY_MS } from '../../src/redis/packs.js';
 import { redisTasks } from '../fixtures/redis-tasks.mjs';
 import { failedReason, KEY, marks, obliterate, REDIS_TASKS_JS, REDIS_URL, skipReason, tmpFile, uniqueQueue, until } from './helpers.js';
@@ -130,11 +130,41 @@ async function learn(ex: RedisExecutor, file: string): Promise<void> {
   for (let i = 0; i < SEEN; i++) assert.equal(await ex.submit(redisTasks.mark, file, -1 - i), -2 - 2 * i);
 }
 
+/**
+ * With `mark` timed as tiny and the worker's one slot held by another job, submits
+ * `xs` (so their packs wait in Redis); returns their Futures and what lets the slot go.
+ */
+async function packsThatWait(ex: RedisExecutor, file: string, xs: number[]): Promise<{ fs: Array<RedisFuture<number>>; release: () => Promise<void> }> {
+  await learn(ex, file);
+  const releaseFile = `${file}.release`;
+  const hold = ex.submit(redisTasks.holdUntil, releaseFile);
+  await until(() => hold.running(), 'the holding job to run');
+  const fs = xs.map((x) => ex.submit(redisTasks.mark, file, x));
+  await until(() => ex.stats().waiting === xs.length, 'the packs to reach Redis');
+  return {
+    fs,
+    release: async () => {
+      writeFileSync(releaseFile, '');
+      assert.equal(await hold, 'released');
+    },
+  };
+}
+
+/** Runs `body` with a RedisWorker of its own serving a fresh queue, closed and the queue removed after. */
+async function withWorker(tag: string, pool: 'async' | 'process', workers: number, body: (queue: string, worker: RedisWorker) => Promise<void>): Promise<void> {
+  const queue = uniqueQueue(tag);
+  const worker = await RedisWorker.start({ connection: REDIS_URL, queue, key: KEY, tasks: [REDIS_TASKS_JS], pool, workers });
+  try {
+    await body(queue, worker);
+  } finally {
+    await worker.close();
+    await obliterate(queue);
+  }
+}
+
 describe('packs through Redis', { skip: skipReason }, () => {
-  it('many Futures of a tiny task go in packs: each gets its own result or error, and a pack is one job', async () => {
-    const queue = uniqueQueue('packs');
-    const worker = await RedisWorker.start({ connection: REDIS_URL, queue, key: KEY, tasks: [REDIS_TASKS_JS], pool: 'async', workers: 8 });
-    try {
+  it('many Futures of a tiny task go in packs: each gets its own result or error, and a pack is one job', () =>
+    withWorker('packs', 'async', 8, async (queue, worker) => {
       await using ex = new RedisExecutor({ connection: REDIS_URL, queue, key: KEY });
       const file = tmpFile();
       await learn(ex, file);
@@ -154,28 +184,16 @@ describe('packs through Redis', { skip: skipReason }, () => {
       assert.equal(worker.stats().completed, SEEN + n - 1);
       assert.equal(worker.stats().failed, 1);
       assert.equal(ex.stats().completed, SEEN + n - 1);
-    } finally {
-      await worker.close();
-      await obliterate(queue);
-    }
-  });
+    }));
 
-  it('a member cancelled while its pack waits never runs; the rest of the pack does', async () => {
-    const queue = uniqueQueue('packs-cancel');
-    const worker = await RedisWorker.start({ connection: REDIS_URL, queue, key: KEY, tasks: [REDIS_TASKS_JS], pool: 'async', workers: 1 });
-    try {
+  it('a member cancelled while its pack waits never runs; the rest of the pack does', () =>
+    withWorker('packs-cancel', 'async', 1, async (queue) => {
       await using ex = new RedisExecutor({ connection: REDIS_URL, queue, key: KEY });
       const file = tmpFile();
-      await learn(ex, file);
-      const release = `${file}.release`;
-      const hold = ex.submit(redisTasks.holdUntil, release);
-      await until(() => hold.running(), 'the holding job to run');
-      const fs = Array.from({ length: 200 }, (_, i) => ex.submit(redisTasks.mark, file, i));
-      await until(() => ex.stats().waiting === 200, 'the packs to reach Redis');
+      const { fs, release } = await packsThatWait(ex, file, Array.from({ length: 200 }, (_, i) => i));
       const cancelled = [3, 4, 150];
       for (const i of cancelled) assert.equal(fs[i]!.cancel(), true);
-      writeFileSync(release, '');
-      assert.equal(await hold, 'released');
+      await release();
       for (const [i, f] of fs.entries()) {
         if (cancelled.includes(i)) assert.equal(f.cancelled(), true);
         else assert.equal(await f, 2 * i);
@@ -183,43 +201,25 @@ describe('packs through Redis', { skip: skipReason }, () => {
       const ran = new Set(marks(file).map(Number));
       for (const i of cancelled) assert.ok(!ran.has(i), `cancelled member ${i} ran`);
       for (let i = 0; i < 200; i++) if (!cancelled.includes(i)) assert.ok(ran.has(i), `member ${i} did not run`);
-    } finally {
-      await worker.close();
-      await obliterate(queue);
-    }
-  });
+    }));
 
-  it('a pack whose members are all cancelled while it waits is withdrawn, and nothing of it runs', async () => {
-    const queue = uniqueQueue('packs-withdraw');
-    const worker = await RedisWorker.start({ connection: REDIS_URL, queue, key: KEY, tasks: [REDIS_TASKS_JS], pool: 'async', workers: 1 });
-    try {
+  it('a pack whose members are all cancelled while it waits is withdrawn, and nothing of it runs', () =>
+    withWorker('packs-withdraw', 'async', 1, async (queue) => {
       await using ex = new RedisExecutor({ connection: REDIS_URL, queue, key: KEY });
       const file = tmpFile();
-      await learn(ex, file);
-      const release = `${file}.release`;
-      const hold = ex.submit(redisTasks.holdUntil, release);
-      await until(() => hold.running(), 'the holding job to run');
-      const fs = Array.from({ length: 100 }, (_, i) => ex.submit(redisTasks.mark, file, 1000 + i));
-      await until(() => ex.stats().waiting === 100, 'the packs to reach Redis');
+      const { fs, release } = await packsThatWait(ex, file, Array.from({ length: 100 }, (_, i) => 1000 + i));
       for (const f of fs) assert.equal(f.cancel(), true);
-      writeFileSync(release, '');
-      assert.equal(await hold, 'released');
+      await release();
       const after = await ex.submit(redisTasks.mark, file, 5000);
       assert.equal(after, 10_000);
       assert.deepEqual(
         marks(file).filter((m) => Number(m) >= 1000 && Number(m) < 5000),
         [],
       );
-    } finally {
-      await worker.close();
-      await obliterate(queue);
-    }
-  });
+    }));
 
-  it('a member that kills its pool worker fails alone with WorkerCrashedError; the others of its pack complete', async () => {
-    const queue = uniqueQueue('packs-crash');
-    const worker = await RedisWorker.start({ connection: REDIS_URL, queue, key: KEY, tasks: [REDIS_TASKS_JS], pool: 'process', workers: 2 });
-    try {
+  it('a member that kills its pool worker fails alone with WorkerCrashedError; the others of its pack complete', () =>
+    withWorker('packs-crash', 'process', 2, async (queue) => {
       await using ex = new RedisExecutor({ connection: REDIS_URL, queue, key: KEY });
       const file = tmpFile();
       await learn(ex, file);
@@ -233,16 +233,10 @@ describe('packs through Redis', { skip: skipReason }, () => {
         } else assert.deepEqual(s, { status: 'fulfilled', value: 2 * i });
       });
       assert.ok((await completedJobs(queue)) - before <= 300 / 4, 'they went in packs');
-    } finally {
-      await worker.close();
-      await obliterate(queue);
-    }
-  });
+    }));
 
-  it('with no events at all, the members of packs still settle (their results read from the pack by the sweep)', async () => {
-    const queue = uniqueQueue('packs-sweep');
-    const worker = await RedisWorker.start({ connection: REDIS_URL, queue, key: KEY, tasks: [REDIS_TASKS_JS], pool: 'async', workers: 4 });
-    try {
+  it('with no events at all, the members of packs still settle (their results read from the pack by the sweep)', () =>
+    withWorker('packs-sweep', 'async', 4, async (queue) => {
       await using ex = new RedisExecutor({ connection: REDIS_URL, queue, key: KEY, pollInterval: 100, _noEvents: true });
       const file = tmpFile();
       await learn(ex, file);
@@ -254,11 +248,7 @@ describe('packs through Redis', { skip: skipReason }, () => {
         else assert.deepEqual(s, { status: 'fulfilled', value: 2 * i });
       });
       assert.ok((await completedJobs(queue)) - before <= 500 / 4);
-    } finally {
-      await worker.close();
-      await obliterate(queue);
-    }
-  });
+    }));
 
   it('a pack not signed with the worker key fails without running any member', async () => {
     const queue = uniqueQueue('packs-forged');

@@ -54,6 +54,8 @@ export interface Announcement {
   settled: boolean;
   /** For a pack told go: the members that must not start (their Futures are done). */
   skip: ReadonlySet<number> | undefined;
+  /** True when the executor's lease was found gone: no answer came, and none will (see #unleased). */
+  unleased: boolean;
   settle(go: boolean, skip?: ReadonlySet<number>): void;
 }
 
@@ -98,6 +100,7 @@ export class Announcements {
       answer,
       settled: false,
       skip: undefined,
+      unleased: false,
       settle: (go, skip) => {
         if (a.settled) return;
         a.settled = true;
@@ -165,6 +168,23 @@ export class Announcements {
     return a.answer;
   }
 
+  /** Which of `jobIds` their executor wrote down as withdrawn (by index); Redis unreachable: all of them, to be safe. */
+  async withdrawnOf(jobIds: readonly string[]): Promise<Set<number>> {
+    const pipe = this.#publisher.pipeline();
+    for (const id of jobIds) pipe.exists(withdrawnKey(this.#prefix, this.#queue, id));
+    const out = new Set<number>();
+    try {
+      const replies = (await pipe.exec()) ?? [];
+      jobIds.forEach((_, i) => {
+        const [err, n] = replies[i] ?? [new Error('no reply'), 0];
+        if (err || n !== 0) out.add(i);
+      });
+    } catch {
+      jobIds.forEach((_, i) => out.add(i));
+    }
+    return out;
+  }
+
   /** Stops checking for executors that went away. */
   close(): void {
     clearInterval(this.#check);
@@ -181,7 +201,10 @@ export class Announcements {
   #unleased(jobId: string, a: Announcement): void {
     if (a.settled) return;
     Promise.all([this.#subscriber.ping(), this.#publisher.exists(withdrawnKey(this.#prefix, this.#queue, jobId))]).then(
-      ([, withdrawn]) => a.settle(withdrawn === 0),
+      ([, withdrawn]) => {
+        if (!a.settled) a.unleased = true;
+        a.settle(withdrawn === 0);
+      },
       () => {},
     );
   }

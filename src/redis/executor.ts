@@ -101,6 +101,8 @@ export class RedisExecutor extends BaseExecutor {
   readonly #removals: Removals;
   /** The packs sent, by job id: their members, in order. */
   readonly #packs = new Map<string, Entry[]>();
+  /** Packs with members cancelled while the rest wait: those members' withdrawn marks, deleted with the pack. */
+  readonly #marked = new Map<string, string[]>();
   /** How long tasks run, as workers report: which are tiny enough to pack. */
   readonly #times = new TaskTimes();
   /** Wakes a #flush that holds a backlog back until its task's probes are timed. */
@@ -432,6 +434,7 @@ export class RedisExecutor extends BaseExecutor {
   /** A pack's job ended: completed (`returnvalue`, JSON) or failed (`failedReason`): each member has its outcome. */
   #packEnded(packId: string, members: Entry[], returnvalue: string | undefined, failedReason: string | undefined): void {
     this.#packs.delete(packId);
+    this.#unmark(packId);
     this.#removals.forget(packId);
     const what = `a pack of ${members.length} tasks`;
     if (failedReason !== undefined) {
@@ -486,6 +489,7 @@ export class RedisExecutor extends BaseExecutor {
   /** A pack's job is gone before it finished (`how`): its members that wait fail. */
   #packGone(packId: string, members: Entry[], how: string): void {
     this.#packs.delete(packId);
+    this.#unmark(packId);
     for (const e of members) this.#settle(e, { ok: false, error: new Error(`job ${e.id} (${e.task}), in pack ${packId}, ${how}`) });
   }
 
@@ -639,6 +643,7 @@ export class RedisExecutor extends BaseExecutor {
       // A pack goes once none of its members waits; until then its answer names them.
       const pack = this.#packs.get(e.jobId);
       if (pack === undefined || pack.every((m) => !this.#pending.has(m.id))) this.#chore(this.#withdraw(e.jobId));
+      else this.#chore(this.#markWithdrawn(e.jobId, e.id));
     }
     this.#checkIdle();
   }
@@ -649,6 +654,30 @@ export class RedisExecutor extends BaseExecutor {
     const sent = e.state !== LOCAL;
     this.#settle(e, { ok: false, error: reason });
     if (sent) this.#chore(this.#withdraw(e.id));
+  }
+
+  /**
+   * A member of a pack whose other members wait is cancelled: its pack's go names it, and
+   * a worker that goes on without a go (our lease gone) finds it written down as withdrawn.
+   */
+  async #markWithdrawn(packId: string, memberId: string): Promise<void> {
+    const mark = withdrawnKey(this.#prefix, this.#queueName, memberId);
+    const marks = this.#marked.get(packId);
+    if (marks === undefined) this.#marked.set(packId, [mark]);
+    else marks.push(mark);
+    try {
+      await this.#redis.set(mark, '1', 'EX', this.#keepFinished);
+    } catch {
+      // Redis is gone: the lease lapses too, and the Futures go RUNNING (see the top of the file)
+    }
+  }
+
+  /** The pack `packId` is done with: its members' marks go. */
+  #unmark(packId: string): void {
+    const marks = this.#marked.get(packId);
+    if (marks === undefined) return;
+    this.#marked.delete(packId);
+    this.#chore(this.#redis.del(...marks).catch(() => {}));
   }
 
   /** Removes a job that waits; a job that runs (locked) is told to stop through the abort channel. */
@@ -664,6 +693,7 @@ export class RedisExecutor extends BaseExecutor {
     if (removed === 1) {
       this.#removals.unwithdraw(jobId);
       this.#packs.delete(jobId);
+      this.#unmark(jobId);
     } else {
       try {
         // Written down before it is said, in one write: a worker that misses the abort and

@@ -349,6 +349,9 @@ export class RedisWorker {
       this.#failed += members.length;
       throw this.#refuse(id, new CancelledError(`job ${id} was aborted by its executor`));
     }
+    // Gone on without an answer (the executor's lease is gone): members it wrote down as
+    // withdrawn, their cancel not answered to us, do not start either.
+    const skip = announced.unleased ? await this.#announced.withdrawnOf(members.map((m) => m.id)) : announced.skip;
     this.#running += members.length;
     try {
       const result = await runPack(
@@ -362,7 +365,7 @@ export class RedisWorker {
         },
         id,
         members,
-        announced.skip,
+        skip,
       );
       this.#completed += result.completed;
       this.#failed += members.length - result.completed;

@@ -8,7 +8,10 @@ import { WorkerCrashedError } from '../../src/index.js';
 import { RedisExecutor, type RedisFuture, RedisWorker } from '../../src/redis/index.js';
 import { checkPack, HOLD_MAX, HOLD_MS, makePack, makePackResult, PACK_MAX, planPacks, readPackResult, SEEN, SPREAD, TaskTimes, TINY_MS } from '../../src/redis/packs.js';
 import { redisTasks } from '../fixtures/redis-tasks.mjs';
-import { failedReason, KEY, marks, obliterate, REDIS_TASKS_JS, REDIS_URL, skipReason, tmpFile, uniqueQueue, until } from './helpers.js';
+import { withdrawnKey } from '../../src/redis/events.js';
+import { toPortable } from '../../src/redis/names.js';
+import { specOf } from '../../src/tasks/describe.js';
+import { failedReason, FIXTURE_TASKS_NAME, KEY, marks, obliterate, REDIS_TASKS_JS, REDIS_URL, skipReason, tmpFile, uniqueQueue, until } from './helpers.js';
 
 const key = Buffer.from(KEY);
 const task = { kind: 'module', path: 'test/fixtures/redis-tasks.mjs', package: 'concur', name: 'mark' } as const;
@@ -193,7 +196,17 @@ describe('packs through Redis', { skip: skipReason }, () => {
       const { fs, release } = await packsThatWait(ex, file, Array.from({ length: 200 }, (_, i) => i));
       const cancelled = [3, 4, 150];
       for (const i of cancelled) assert.equal(fs[i]!.cancel(), true);
-      await release();
+      // Written down too, for a worker that would go on without the pack's go.
+      const redis = new Redis(REDIS_URL);
+      const marked = async (): Promise<number> => redis.exists(...cancelled.map((i) => withdrawnKey('bull', queue, fs[i]!.jobId)));
+      try {
+        await until(async () => (await marked()) === cancelled.length, 'the cancelled members to be written down');
+        await release();
+        await Promise.all(fs.filter((f) => !f.cancelled()).map((f) => f.result()));
+        await until(async () => (await marked()) === 0, 'the marks to go with their packs');
+      } finally {
+        redis.disconnect();
+      }
       for (const [i, f] of fs.entries()) {
         if (cancelled.includes(i)) assert.equal(f.cancelled(), true);
         else assert.equal(await f, 2 * i);
@@ -250,13 +263,42 @@ describe('packs through Redis', { skip: skipReason }, () => {
       assert.ok((await completedJobs(queue)) - before <= 500 / 4);
     }));
 
+  it("a worker that goes on without a go (the executor's lease gone) does not start the members written down as withdrawn", () =>
+    withWorker('packs-unleased', 'async', 1, async (queue) => {
+      const file = tmpFile();
+      const mark = toPortable(specOf(redisTasks.mark));
+      const members = [0, 1, 2].map((x) => ({ id: `gone-${10 + x}`, task: mark, mode: 0 as const, args: `j${JSON.stringify([file, x])}` }));
+      const jobs = new Queue(queue, { connection: { url: REDIS_URL } });
+      const redis = new Redis(REDIS_URL);
+      try {
+        // An executor "gone" (no lease) that had cancelled member 1.
+        await redis.set(withdrawnKey('bull', queue, 'gone-11'), '1', 'EX', 60);
+        await jobs.add('pack of 3', makePack(key, queue, 'gone-1', members), { jobId: 'gone-1' });
+        await until(async () => (await jobs.getJob('gone-1'))?.finishedOn !== undefined, 'the pack to end');
+        const result = readPackResult(key, queue, 'gone-1', (await jobs.getJob('gone-1'))!.returnvalue, 3);
+        assert.ok(Array.isArray(result));
+        assert.deepEqual(
+          result.map(([ok, v]) => [ok, ok === 1 ? v : /CancelledError/.test(v)]),
+          [
+            [1, 'j0'],
+            [0, true],
+            [1, 'j4'],
+          ],
+        );
+        assert.deepEqual(marks(file), ['0', '2']);
+      } finally {
+        redis.disconnect();
+        await jobs.close();
+      }
+    }));
+
   it('a pack not signed with the worker key fails without running any member', async () => {
     const queue = uniqueQueue('packs-forged');
     const worker = await RedisWorker.start({ connection: REDIS_URL, queue, key: KEY, tasks: [REDIS_TASKS_JS], pool: 'async', workers: 1 });
     const jobs = new Queue(queue, { connection: { url: REDIS_URL } });
     try {
       const file = tmpFile();
-      const path = (await import('./helpers.js')).FIXTURE_TASKS_NAME.replace(/tasks\.ts$/, 'redis-tasks.mjs');
+      const path = FIXTURE_TASKS_NAME.replace(/tasks\.ts$/, 'redis-tasks.mjs');
       const forged = makePack(Buffer.from('not-the-key-0123456789'), queue, 'x-1', [
         { id: 'x-2', task: { ...task, path }, mode: 0, args: `j${JSON.stringify([file, 1])}` },
         { id: 'x-3', task: { ...task, path }, mode: 0, args: `j${JSON.stringify([file, 2])}` },

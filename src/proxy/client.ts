@@ -26,7 +26,7 @@ import { deserializeError, type SerializedError } from '../transport/errors.js';
 import { waitSync } from '../sync/waiting.js';
 import { sentAhead } from '../sync/publish.js';
 import { setLongTimeout, type LongTimeout } from '../util/timers.js';
-import { LaneClosed, LaneTimedOut, LaneTooLong, type Lane } from './lane.js';
+import { LaneBroken, LaneClosed, LaneTimedOut, LaneTooLong, type Lane } from './lane.js';
 import { CallWatch } from './lane-watch.js';
 import { closeLanes, laneTo, type OwnerOpens } from './thread-lanes.js';
 /** @internal (for tests) */
@@ -321,7 +321,8 @@ const openLane: OwnerOpens = (ref, timeout, request, reply, memory) =>
 
 /**
  * One call through `lane`; an owner gone or a lane dropped fails it with EOFError, as
- * the helper would; past `timeout` ms (if given) it returns `timedOut(...)`.
+ * the helper would, and an owner that broke the protocol with an Error that says how;
+ * past `timeout` ms (if given) it returns `timedOut(...)`.
  */
 function callThrough(lane: Lane, ref: ProxyRef, op: string, args: unknown[], timeout = 0, timedOut?: (ref: ProxyRef, op: string, timeout: number) => unknown): unknown {
   const callId = nextCall;
@@ -332,6 +333,7 @@ function callThrough(lane: Lane, ref: ProxyRef, op: string, args: unknown[], tim
   } catch (err) {
     if (err instanceof LaneTimedOut) return timedOut!(ref, op, timeout);
     if (err instanceof LaneTooLong) return callRemoteSync(ref, op, args, { giveUpAt: performance.now() + timeout, giveUp: () => timedOut!(ref, op, timeout) });
+    if (err instanceof LaneBroken) throw new Error(`concur: the process that owns this object (pid ${ref.pid}) sent ${err.message}, through a lane (closed now: later calls go through the helper thread)`, { cause: err });
     if (!(err instanceof LaneClosed)) throw err;
     throw new EOFError(`the process that owns this object (pid ${ref.pid}) has exited or closed the connection`, { cause: err });
   }

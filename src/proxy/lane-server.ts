@@ -16,6 +16,7 @@ import { closeSync, constants, fstatSync, lstatSync, openSync, writeSync } from 
 import { Socket } from 'node:net';
 import { isAbsolute } from 'node:path';
 import { isViewRef, native, openView } from '../sync/shm.js';
+import { cutShort, tailSeam } from './lane-seam.js';
 import { AREA_BYTES, BY_FIFO, CLIENT_IDLE, laneMemory, REP_LEN, REP_SEQ, REQ_LEN, REQ_SEQ, RING, SERVER_AWAKE, type LaneMemory } from './lane-memory.js';
 
 /** The owner's ends of a lane: calls come in on `requests`, answers go out on `replies`. */
@@ -93,6 +94,7 @@ export function openLaneEnds(requestPath: unknown, replyPath: unknown, maxFrameB
   replies.on('error', close);
   replies.on('close', close);
   const sendByFifo = (framed: Buffer, onLost?: () => void): void => {
+    if (tailSeam !== undefined && replies.writableLength === 0 && !replies.pending) framed = cutShort(wfd, framed, maxFrameBytes);
     if (replies.writableLength === 0 && !replies.pending) {
       try {
         const n = writeSync(wfd, framed);

@@ -17,10 +17,11 @@
  *
  * The helper's write end exists only for that moment, so an owner that exits still
  * ends a blocked read with EOF at once. The caller arms the word only when it is about to
- * block (a call its poll of the memory answers never does), never asks the clock, and
- * wakes the helper only if that sleeps: it stores the word (timeout and fd before it), and
- * the helper looks every quarter of the timeout, timing a call from when it first saw
- * it pending; a call thus times out after its timeout and at most a quarter more. The
+ * block (a call its poll of the memory answers never does, unless the answer is too long
+ * for the memory and comes by FIFO), and keeps it armed until it has read the answer's
+ * last byte; it never asks the clock, and wakes the helper only if that sleeps: it
+ * stores the word (timeout and fd before it), and the helper looks every quarter of the
+ * timeout, timing a call from when it first saw it pending; a call thus times out after its timeout and at most a quarter more. The
  * helper stops looking after four looks with no call pending and sleeps on the word; the first
  * call after that wakes it (WATCHED says whether it looks).
  */
@@ -64,6 +65,11 @@ export class CallWatch {
       Atomics.store(w, LANE_WATCHED, 1);
       Atomics.notify(w, LANE_CALL);
     }
+  }
+
+  /** Whether a call is armed (and not yet disarmed). */
+  get armed(): boolean {
+    return this.#armed !== 0;
   }
 
   /**
@@ -151,9 +157,10 @@ function sendTimedOut(w: Int32Array, fd: number, word: number): void {
       closeSync(end);
     }
   } catch {
-    // A full pipe (EAGAIN): its reader is reading an answer, not blocked on an empty pipe,
-    // and finds the word changed once it has the header. (Without /proc, which Linux has,
-    // the read would wait for the answer.)
+    // A full pipe (EAGAIN): its reader is not blocked on an empty pipe; it is reading an
+    // answer, and finds the word changed once it has the header, or before its next read
+    // of the rest of a long one (lane.ts). (Without /proc, which Linux has, the read
+    // would wait for the answer.)
   } finally {
     Atomics.store(w, LANE_CALL, (word & ~STATE) | SENT);
     Atomics.notify(w, LANE_CALL);

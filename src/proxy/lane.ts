@@ -23,14 +23,16 @@
  * the thread's helper watches it and, past the deadline, reopens the reply FIFO through
  * /proc/self/fd and writes a frame header no answer has (lane-watch.ts). The fast path
  * gains no system call and no clock read: a call answered while its caller polls the
- * memory gains nothing at all, one that blocks a few atomic stores and a compare-and-swap.
+ * memory gains nothing at all, one that blocks a few atomic stores and a compare-and-swap
+ * (and an answer too long for the memory, read from the FIFO, an atomic load per read).
  * The same frame ends the sleep of a lane in memory (it sleeps reading rings from that
  * FIFO), and it needs no native part, which a poll(2) with a timeout would (with a
  * fallback through the helper without it, where lanes go by FIFO alone). A lane whose call timed out is closed: its answer may
  * come yet. A call with a deadline too long for the request FIFO to take whole goes
  * through the helper instead (its write could block on a stalled owner, and no sentinel
- * ends a write). One wait stays unbounded: the rest of an answer over 4 KiB whose header
- * came (an owner stopped in the middle of writing it).
+ * ends a write). An answer over 4 KiB comes in pieces: the deadline covers every read
+ * of it, so an owner stopped after its header (or one whose header claims more than
+ * follows) ends the call in time too, and what is allocated for it grows with what came.
  *
  * A lane belongs to the connection its thread's helper opened to the owner: the owner
  * serves its calls for the same caller (the same locks held, the same references
@@ -78,6 +80,9 @@ export class LaneTimedOut extends Error {}
 
 /** A call with a deadline too long to write without the owner reading (nothing was sent; the lane is as it was). */
 export class LaneTooLong extends Error {}
+
+/** The owner wrote what no answer is (a header over its own frame limit): the lane is closed. */
+export class LaneBroken extends LaneClosed {}
 
 /** A thread's lane to one owner (see above). */
 export class Lane {
@@ -172,12 +177,12 @@ export class Lane {
   }
 
   /**
-   * The call is about to block in a read: the helper watches it from now. Not before: a
-   * call in memory answered while its caller polls costs the watch nothing, and the
-   * deadline starts microseconds late at most.
+   * The call is about to block in a read: the helper watches it from now (if it does not
+   * yet). Not before: a call in memory answered while its caller polls costs the watch
+   * nothing, and the deadline starts microseconds late at most.
    */
   #arm(): void {
-    if (this.#timeout !== 0) this.#watch.arm(this.#reply, this.#timeout);
+    if (this.#timeout !== 0 && !this.#watch.armed) this.#watch.arm(this.#reply, this.#timeout);
   }
 
   /**
@@ -226,15 +231,17 @@ export class Lane {
         this.#sleep(w, expected);
       }
     }
-    const late = !this.#answerSeen();
     const n = Atomics.load(w, REP_LEN);
     if (n === BY_FIFO) {
-      // A sentinel may be written in the middle of an answer this long.
-      if (late) throw new LaneTimedOut('the answer came as the deadline passed, too long to tell from a sentinel');
+      // Said here, the answer is yet to come whole through the FIFO, where an owner may
+      // stop in the middle of it: the deadline covers the read (#readFrame says when it is over).
+      if (this.#watch.fired()) throw new LaneTimedOut('the answer came as the deadline passed, too long to tell from a sentinel');
+      this.#arm();
       const frame = this.#readFrame(true);
       if (frame.length === 0) throw new LaneClosed('the owner rang out of turn');
       return frame;
     }
+    this.#answerSeen();
     if (n < 4 || n > AREA_BYTES) throw new LaneClosed(`the owner wrote an answer of ${n} bytes into the lane`);
     this.#in.set(m.reply.subarray(0, n));
     return this.#in.subarray(0, n);
@@ -296,17 +303,31 @@ export class Lane {
     if (n === TIMED_OUT_HEADER && this.#watch.fired()) throw new LaneTimedOut('the call timed out');
     // An answer is bounded by the owner's own frame limit, as on its socket (frames.ts):
     // a header that claims more is a lie, refused before anything is allocated or awaited.
-    if (n > this.#limit) throw new LaneClosed(`the owner sent an answer of ${n} bytes, over its frame limit of ${this.#limit} bytes`);
+    if (n > this.#limit) throw new LaneBroken(`an answer of ${n} bytes, over its frame limit of ${this.#limit} bytes`);
     const size = 4 + n;
-    // A ring (n = 0) is no answer. An answer whose header came after the deadline is taken
-    // whole if the owner wrote it with one atomic write; a longer one may have the sentinel inside.
-    if (n !== 0 && !this.#answerSeen() && size > PIPE_ATOMIC) throw new LaneTimedOut('the answer came as the deadline passed, too long to tell from a sentinel');
-    if (size > buffer.length) {
-      const bigger = Buffer.allocUnsafe(size);
-      buffer.copy(bigger, 0, 0, got);
-      buffer = bigger;
+    if (size <= PIPE_ATOMIC) {
+      // A ring (n = 0) is no answer. An answer this short came whole, with one atomic
+      // write: it is taken even if the deadline passed as it came (no sentinel is inside).
+      if (n !== 0) this.#answerSeen();
+      while (got < size) got += this.#read(buffer, got, size - got);
+      return buffer.subarray(4, size);
     }
-    while (got < size) got += this.#read(buffer, got, size - got);
+    // A longer one comes in pieces, and an owner stopped in the middle (or lying about
+    // the length) may never send the rest: the call stays watched until its last byte. A
+    // sentinel wakes a read the pipe left waiting, and a full pipe, where the helper
+    // cannot write one, wakes it anyway: either way the word says so before the next
+    // read. The buffer grows with what came, never at once to what the header claims.
+    while (got < size) {
+      if (this.#watch.fired()) throw new LaneTimedOut('the answer did not come whole in time');
+      if (got === buffer.length) {
+        const bigger = Buffer.allocUnsafe(Math.min(size, 2 * buffer.length));
+        buffer.copy(bigger, 0, 0, got);
+        buffer = bigger;
+      }
+      got += this.#read(buffer, got, Math.min(size, buffer.length) - got);
+    }
+    // The helper's sentinel may have gone into the pipe before the last read: some of these bytes may be its.
+    if (!this.#answerSeen()) throw new LaneTimedOut('the answer came as the deadline passed, too long to tell from a sentinel');
     // Only one answer is ever outstanding: nothing can follow it before the next call.
     return buffer.subarray(4, size);
   }

@@ -65,9 +65,22 @@ export class Process<A extends unknown[] = unknown[]> extends Runnable<A> {
     (child.stdio[STATUS_FD] as Socket | null)?.unref();
     this.#child = child;
     children.add(this);
+    let exited = false;
     child.once('exit', (code, signal) => {
+      exited = true;
       children.delete(this);
       this.ended(signal !== null ? -signalNumber(signal) : (code ?? 0));
+    });
+    // Node reports a send that met a dead child (EPIPE, a closed channel) as an 'error'
+    // event, after the send returned: unheard, it is an uncaught exception that ends this
+    // process. The child's exit follows and ends its connections here. A child that never
+    // started (no pid) gets no exit: it ends now, as one that exited 1.
+    child.on('error', () => {
+      if (child.pid === undefined && !exited) {
+        exited = true;
+        children.delete(this);
+        this.ended(1);
+      }
     });
     return {
       hold: (on) => {

@@ -167,6 +167,23 @@ describe('Pipe between processes', () => {
     assert.equal(p.exitCode, 0);
   });
 
+  it('a send to a child killed a moment ago, its exit not yet seen here, does not crash this process; after its exit, send and recv fail clearly', async () => {
+    const [parent, child] = Pipe();
+    const p = new Process({ target: children.echo, args: [child] }).start();
+    parent.send('hello');
+    assert.equal(await parent.recv(), 'HELLO');
+    process.kill(p.pid!, 'SIGKILL');
+    // This thread kept busy until the kernel has surely closed the child's end: the send
+    // below then meets a dead peer (EPIPE) before this process has seen the exit.
+    const end = Date.now() + 100;
+    while (Date.now() < end);
+    parent.send('anyone there?');
+    await p.join();
+    assert.equal(p.exitCode, -9);
+    await assert.rejects(parent.recv(), EOFError);
+    assert.throws(() => parent.send('after'), /closed|EOF|ended|exited/i);
+  });
+
   it('recv rejects with EOFError once the other end has closed and the rest is drained', async () => {
     const [reader, writer] = Pipe<number>({ duplex: false });
     const p = new Process({ target: children.produce, args: [writer, 3] }).start();

@@ -736,7 +736,8 @@ export class RedisExecutor extends BaseExecutor {
           const r = records[j];
           const pack = this.#packs.get(jobId);
           const e = due.get(jobId)!;
-          if (r === undefined || (pack === undefined && !this.#pending.has(e.id))) return;
+          // A member whose pack ended while this read was on its way may have gone again alone.
+          if (r === undefined || (pack === undefined && (e.jobId !== jobId || !this.#pending.has(e.id)))) return;
           if (r.kind === 'gone') void this.#confirmGone(jobId, e);
           else if (r.kind === 'started') {
             for (const m of pack ?? [e]) this.#onActive(m.id);
@@ -766,7 +767,7 @@ export class RedisExecutor extends BaseExecutor {
     if ((await this.#redis.exists(this.#queue.toKey(jobId))) !== 0) return;
     const pack = this.#packs.get(jobId);
     if (pack !== undefined) this.#packGone(jobId, pack, `is no longer in queue ${this.#queueName} (removed, or expired before its result was read)`);
-    else if (this.#pending.has(e.id)) {
+    else if (this.#pending.has(e.id) && e.jobId === jobId) {
       this.#settle(e, { ok: false, error: new Error(`job ${e.id} (${e.task}) is no longer in queue ${this.#queueName} (removed, or expired before its result was read)`) });
     }
   }

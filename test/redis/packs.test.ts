@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { Queue } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { WorkerCrashedError } from '../../src/index.js';
 import { RedisExecutor, type RedisFuture, RedisWorker } from '../../src/redis/index.js';
@@ -11,6 +11,7 @@ import { redisTasks } from '../fixtures/redis-tasks.mjs';
 import { withdrawnKey } from '../../src/redis/events.js';
 import { toPortable } from '../../src/redis/names.js';
 import { specOf } from '../../src/tasks/describe.js';
+import { holdingProxy } from './holding-proxy.js';
 import { failedReason, FIXTURE_TASKS_NAME, KEY, marks, obliterate, REDIS_TASKS_JS, REDIS_URL, skipReason, tmpFile, uniqueQueue, until } from './helpers.js';
 
 const key = Buffer.from(KEY);
@@ -289,6 +290,38 @@ describe('packs through Redis', { skip: skipReason }, () => {
       } finally {
         redis.disconnect();
         await jobs.close();
+      }
+    }));
+
+  it("a pack failed by its dying workers while the sweep reads it: its members go again alone, none settled by that read", () =>
+    withWorker('packs-sweep-race', 'async', 1, async (queue) => {
+      // The sweep's read of the pack's hash is held in a proxy until the pack has failed
+      // as BullMQ fails a job whose workers kept dying, and its members went again alone.
+      let marker: string | undefined;
+      const proxy = await holdingProxy(new URL(REDIS_URL), () => marker);
+      const thief = new Worker(queue, undefined, { connection: { url: REDIS_URL }, autorun: false });
+      const redis = new Redis(REDIS_URL);
+      try {
+        await using ex = new RedisExecutor({ connection: `redis://127.0.0.1:${proxy.port}`, queue, key: KEY, pollInterval: 50 });
+        const file = tmpFile();
+        const { fs, release } = await packsThatWait(ex, file, Array.from({ length: 200 }, (_, i) => i));
+        // A "worker" that takes a pack and dies with it.
+        const job = (await thief.getNextJob('dead-worker'))!;
+        assert.ok(job.name.startsWith('pack of'), job.name);
+        const members = (job.data as { b: Array<{ x: string }> }).b.map((m) => m.x);
+        await until(() => fs.filter((f) => members.includes(f.jobId)).every((f) => f.running()), 'the pack to be told go');
+        marker = `${queue}:${job.id}\r\n$10\r\nfinishedOn`;
+        await proxy.held;
+        await job.moveToFailed(new Error('job stalled more than allowable limit'), 'dead-worker');
+        await until(async () => (await redis.exists(...members.map((id) => `bull:${queue}:${id}`))) === members.length, 'the members to go again alone');
+        proxy.release();
+        await release();
+        const settled = await Promise.allSettled(fs.map((f) => f.result()));
+        settled.forEach((s, i) => assert.deepEqual(s, { status: 'fulfilled', value: 2 * i }, `member ${i}`));
+      } finally {
+        redis.disconnect();
+        await thief.close();
+        proxy.close();
       }
     }));
 

@@ -325,6 +325,34 @@ describe('packs through Redis', { skip: skipReason }, () => {
       }
     }));
 
+  it('a pack taken by a worker that dies runs again elsewhere without the member cancelled before its first go', () =>
+    withWorker('packs-rerun', 'async', 1, async (queue) => {
+      // A "worker" that takes a pack and dies (never renews its lock): the real worker's
+      // stalled check gives it back to the queue, and it runs there.
+      const thief = new Worker(queue, undefined, { connection: { url: REDIS_URL }, autorun: false, lockDuration: 300 });
+      try {
+        await using ex = new RedisExecutor({ connection: REDIS_URL, queue, key: KEY });
+        const file = tmpFile();
+        const { fs, release } = await packsThatWait(ex, file, Array.from({ length: 200 }, (_, i) => i));
+        const cancelled = fs[1]!;
+        assert.equal(cancelled.cancel(), true);
+        const job = (await thief.getNextJob('dead-worker'))!;
+        const members = (job.data as { b: Array<{ x: string }> }).b.map((m) => m.x);
+        assert.ok(members.includes(cancelled.jobId), 'the thief took the pack of the cancelled member');
+        await until(() => fs.filter((f) => members.includes(f.jobId) && f !== cancelled).every((f) => f.running()), 'the pack to be told go');
+        await release();
+        const settled = await Promise.allSettled(fs.map((f) => f.result()));
+        settled.forEach((s, i) => {
+          if (i === 1) assert.equal(s.status, 'rejected');
+          else assert.deepEqual(s, { status: 'fulfilled', value: 2 * i }, `member ${i}`);
+        });
+        assert.ok(!marks(file).includes('1'), 'the cancelled member ran');
+        assert.equal(marks(file).filter((m) => m === '0').length, 1, 'member 0 ran once (its first worker never started it)');
+      } finally {
+        await thief.close();
+      }
+    }));
+
   it('a pack not signed with the worker key fails without running any member', async () => {
     const queue = uniqueQueue('packs-forged');
     const worker = await RedisWorker.start({ connection: REDIS_URL, queue, key: KEY, tasks: [REDIS_TASKS_JS], pool: 'async', workers: 1 });

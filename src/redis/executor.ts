@@ -454,7 +454,12 @@ export class RedisExecutor extends BaseExecutor {
       for (const e of members) this.#settle(e, { ok: false, error });
       return;
     }
-    for (const e of members) e.job = undefined;
+    // The pack ran: every member still waiting ran or was refused, so none may be
+    // cancelled now (by a done-callback of a member settled before it, say).
+    for (const e of members) {
+      e.job = undefined;
+      this.#onActive(e.id);
+    }
     let parsed: unknown;
     try {
       parsed = JSON.parse(returnvalue ?? 'null');

@@ -353,6 +353,26 @@ describe('packs through Redis', { skip: skipReason }, () => {
       }
     }));
 
+  it("a pack's result settles its members in turn: a member's done-callback cannot cancel a later member, which ran", () =>
+    withWorker('packs-callback', 'async', 4, async (queue) => {
+      // No go was asked for (no lease: the worker went on alone), so the members are
+      // PENDING when the sweep reads the pack's result.
+      await using ex = new RedisExecutor({ connection: REDIS_URL, queue, key: KEY, pollInterval: 1000, _noEvents: true });
+      const file = tmpFile();
+      const probes = Array.from({ length: SEEN }, (_, i) => ex.submit(redisTasks.mark, file, -1 - i));
+      assert.deepEqual(await Promise.all(probes.map((f) => f.result())), probes.map((_, i) => -2 - 2 * i));
+      const before = await completedJobs(queue);
+      const fs = Array.from({ length: 100 }, (_, i) => ex.submit(redisTasks.mark, file, i));
+      let cancelled: boolean | undefined;
+      fs[0]!.addDoneCallback(() => (cancelled = fs[1]!.cancel()));
+      assert.equal(await fs[0], 0);
+      assert.equal(cancelled, false, 'member 1 was cancelled after its task ran');
+      assert.equal(await fs[1], 2);
+      await Promise.all(fs.map((f) => f.result()));
+      assert.ok(marks(file).includes('1'));
+      assert.ok((await completedJobs(queue)) - before <= 100 / 4, 'they went in packs');
+    }));
+
   it('a pack not signed with the worker key fails without running any member', async () => {
     const queue = uniqueQueue('packs-forged');
     const worker = await RedisWorker.start({ connection: REDIS_URL, queue, key: KEY, tasks: [REDIS_TASKS_JS], pool: 'async', workers: 1 });

@@ -339,7 +339,12 @@ export class RedisExecutor extends BaseExecutor {
         else await this.#queue.addBulk(jobs as Parameters<Queue['addBulk']>[0]);
         for (const e of batch) e.added = true;
       } catch (err) {
-        for (const e of batch) this.#settle(e, { ok: false, error: err });
+        for (const e of batch) {
+          this.#settle(e, { ok: false, error: err });
+          // Its pack is forgotten here; marks of its cancelled members are left to their
+          // TTL, in case the pack got into Redis all the same.
+          if (this.#packs.delete(e.jobId)) this.#marked.delete(e.jobId);
+        }
       }
     }
     this.#flushing = false;
@@ -447,6 +452,7 @@ export class RedisExecutor extends BaseExecutor {
           e.packable = false;
           e.jobId = e.id;
           e.added = false;
+          e.state = LOCAL;
           this.#send(e);
         }
         return;

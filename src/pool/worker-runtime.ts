@@ -1,17 +1,22 @@
 /**
  * The loop inside every pool worker, thread or process alike.
  *
- *   message event ──► queue ──► run one task at a time ──► outbox ──► one RESULTS message
- *                        ▲                                               │
- *                        └──── brief spin on poll() after the outbox ◄───┘
+ *   message event ──► batches ──► run one task at a time ──► outbox ──► one RESULTS message
+ *                        ▲                                                 │
+ *                        └──── brief spin on poll() after the outbox ◄─────┘
  *
  * Tasks arrive in batches and their results leave in batches, so a thousand tiny
- * tasks cost two messages. After it empties its queue the worker polls its port for
- * a few tens of microseconds before going back to the event loop: a pool that
+ * tasks cost two messages. A batch is kept as it came and its tasks read in place.
+ * After it runs every task it holds the worker polls its port for a few tens of
+ * microseconds before going back to the event loop (idle-spin.ts): a pool that
  * submits one task at a time finds the worker still awake, which halves the round
  * trip. The spin is short and bounded, and a long batch yields to the event loop
  * every few milliseconds, so timers and promises a task started keep running
  * between tasks (unlike an Atomics.wait between tasks, which freezes them).
+ *
+ * The loop that runs tasks is synchronous and small (#runSome); only a task that
+ * returns a promise, or whose function must first load, goes through an await. A new
+ * process worker has V8 compile that loop before its first batch (warmUp).
  */
 import type { FunctionSpec } from '../tasks/describe.js';
 import { loadFunction, TaskLoadError } from '../tasks/load.js';
@@ -20,7 +25,6 @@ import {
   CTRL_RESULTS_POSTED,
   CTRL_RUNNING,
   CTRL_SEQ,
-  CTRL_TASKS_POSTED,
   FAILED,
   FLAG_ITEMS,
   FLAG_SPAN,
@@ -35,12 +39,13 @@ import {
   RETIRE,
   TASKS,
 } from '../transport/protocol.js';
-import { reviveArg } from '../transport/crossing.js';
 import { settleQuietly, settleSync, usesProxies } from '../proxy/client.js';
-import { packNumbers } from '../transport/numbers.js';
 import { unwrapTransfer } from '../transport/transfer.js';
 import { Deque } from '../util/deque.js';
+import { callInline, runChunk } from './task-calls.js';
+import { IdleSpin } from './idle-spin.js';
 import type { TransferListItem } from 'node:worker_threads';
+import { deserialize, serialize } from 'node:v8';
 
 /** What the pool gives a worker at start. */
 export interface WorkerInit {
@@ -50,6 +55,8 @@ export interface WorkerInit {
   initargs: unknown[];
   /** Ask to be replaced once the process's resident memory passes this many MiB. */
   maxRssMb?: number | undefined;
+  /** Started into a queue of tasks: a process worker runs `WorkerRuntime.warmUp` before it says READY. */
+  warmUp?: boolean | undefined;
 }
 
 /** How the runtime talks to its pool. */
@@ -60,38 +67,100 @@ export interface RuntimeChannel {
   poll?: () => unknown[] | undefined;
 }
 
-const SPIN_MS = 0.02; // how long an idle worker polls before it sleeps: a few main-thread turnarounds
 const FLUSH_MS = 2; // longest a finished result waits in the outbox
 const YIELD_MS = 5; // longest the worker holds its event loop inside a batch
 const FLUSH_COUNT = 2048;
-const QUEUED_FIELDS = 4; // seq, fnId, flags, args: a task in the worker's queue
 
 /** What a ReferenceError in an inline task or target adds to its message. */
 export const INLINE_HINT =
   ' (an inline task cannot use variables from around it: pass them as arguments, or define the task with defineTasks(import.meta.url, {...}))';
 
+/** Why the synchronous part of the loop stopped (see #runSome). */
+const DRAINED = 0; // no task left
+const AWAITING = 1; // a task returned a promise: #pending holds it
+const LOAD = 2; // the next task's function is not loaded yet
+const YIELDING = 3; // the time slice is over
+
+const NO_BATCH: unknown[] = [TASKS, null, 0];
+
+// The warm-up's own task functions (negative ids: the pool numbers from 0).
+const WARM_A = -1;
+const WARM_B = -2;
+const WARM_BATCH = 1000;
+const WARM_ROUNDS = 3;
+const warmA = (x: unknown): unknown => x;
+const warmB = (x: unknown): unknown => (typeof x === 'number' ? x + 1 : x);
+
 /** Runs tasks for a pool until the thread or process ends. Call `onMessage` for every message from the pool. */
 export class WorkerRuntime {
-  readonly #channel: RuntimeChannel;
+  #channel: RuntimeChannel;
   readonly #ctrl: Int32Array;
-  readonly #queue = new Deque<unknown>();
+  /**
+   * TASKS messages not yet run, each kept whole and read in place: decoding every task
+   * into a queue cost a loop per message that V8 had to compile again in each new
+   * worker, during its first batch.
+   */
+  readonly #batches = new Deque<unknown[]>();
+  /** The message being run, where its next task starts, and that task's seq. */
+  #batch: unknown[] = NO_BATCH;
+  #at = 3;
+  #seq = 0;
+  /** The task that returned a promise, while the loop awaits it. */
+  #pending: PromiseLike<unknown> | undefined = undefined;
+  #pendingSeq = 0;
+  #pendingFn = 0;
   readonly #specs = new Map<number, FunctionSpec>();
   readonly #fns = new Map<number, Function>();
-  #outbox: unknown[] = [RESULTS, 0];
+  #outbox: unknown[] = newOutbox();
   #outboxTransfer: TransferListItem[] | undefined = undefined;
   #running = false;
-  #busyStart = 0;
-  #spinScore = 4;
-  #movedLast = false;
-  #spinProbe = 0;
+  // Times start as what they hold later, fractions: a field that went from a small
+  // integer to a fraction changed the object's shape under code compiled by warmUp.
+  #busyStart = performance.now();
+  #sliceStart = performance.now();
+  #lastFlush = performance.now();
+  readonly #spin = new IdleSpin();
 
   #maxRssMb: number | undefined;
-  #lastRssCheck = 0;
+  #lastRssCheck = -Infinity;
   #retiring = false;
 
   constructor(channel: RuntimeChannel, ctrl: Int32Array) {
     this.#channel = channel;
     this.#ctrl = ctrl;
+  }
+
+  /**
+   * Runs the task loop over calls of its own, in a new worker before it says it is
+   * ready (a process does it while its watchdog thread boots, see child-entry.ts), so
+   * that V8 has compiled the loop before the first real batch rather than during it.
+   * The calls go to two functions, with a number and an object, in a message that came
+   * through the serializer as the pool's do: the compiled loop then expects any task
+   * function and any value, and nothing of it is undone at the first real task.
+   */
+  warmUp(rounds = WARM_ROUNDS): void {
+    const fns = this.#fns;
+    fns.set(WARM_A, warmA);
+    fns.set(WARM_B, warmB);
+    const batch: unknown[] = [TASKS, null, 1];
+    for (let i = 0; i < WARM_BATCH; i++) batch.push(i & 1 ? WARM_A : WARM_B, FLAG_SPAN, i & 2 ? i : { i });
+    const msg = deserialize(serialize(batch)) as unknown[];
+    // Results flushed as the real ones are, but into a channel that drops them: the pool
+    // hears nothing. Never yielded.
+    const channel = this.#channel;
+    const posted = this.#ctrl[CTRL_RESULTS_POSTED]!;
+    this.#channel = { send: () => undefined };
+    this.#sliceStart = Infinity;
+    for (let r = 0; r < rounds; r++) {
+      this.#batches.push(msg);
+      this.#runSome();
+      this.#flush();
+    }
+    this.#channel = channel;
+    this.#ctrl[CTRL_RESULTS_POSTED] = posted;
+    fns.delete(WARM_A);
+    fns.delete(WARM_B);
+    this.#ctrl[CTRL_SEQ] = 0;
   }
 
   /** Runs the initializer, then tells the pool it is ready. */
@@ -114,157 +183,158 @@ export class WorkerRuntime {
     if (msg[0] !== TASKS) return;
     const defs = msg[1] as unknown[] | null;
     if (defs !== null) for (let i = 0; i < defs.length; i += 2) this.#specs.set(defs[i] as number, defs[i + 1] as FunctionSpec);
-    // Each task queues as its seq, fnId, flags and argument array (see protocol.ts for the wire).
-    const q = this.#queue;
-    let seq = msg[2] as number;
-    for (let i = 3; i < msg.length; seq = nextSeq(seq)) {
-      const fnId = msg[i] as number;
-      const head = msg[i + 1] as number;
-      const flags = head % FLAG_SPAN;
-      if (flags !== 0) {
-        q.push(seq);
-        q.push(fnId);
-        q.push(flags);
-        q.push(msg[i + 2]);
-        i += 3;
-      } else {
-        const argc = (head - flags) / FLAG_SPAN;
-        q.push(seq);
-        q.push(fnId);
-        q.push(0);
-        q.push(msg.slice(i + 2, i + 2 + argc));
-        i += 2 + argc;
-      }
-    }
+    this.#batches.push(msg);
     if (!this.#running) void this.#run();
   };
 
   async #run(): Promise<void> {
     this.#running = true;
-    const q = this.#queue;
-    const ctrl = this.#ctrl;
-    let sliceStart = performance.now();
-    let lastFlush = sliceStart;
-    this.#busyStart = sliceStart;
+    this.#sliceStart = this.#lastFlush = this.#busyStart = performance.now();
     for (;;) {
-      while (q.length >= QUEUED_FIELDS) {
-        const seq = q.shift() as number;
-        const fnId = q.shift() as number;
-        const flags = q.shift() as number;
-        const args = q.shift() as unknown[];
-        let fn = this.#fns.get(fnId);
-        if (fn === undefined) {
-          try {
-            fn = await this.#load(fnId);
-          } catch (err) {
-            this.#outbox.push(seq, err instanceof TaskLoadError ? LOAD_FAILED : FAILED, serializeError(err));
-            continue;
-          }
-        }
-        Atomics.store(ctrl, CTRL_SEQ, seq);
-        ctrl[CTRL_RUNNING] = 1;
-        try {
-          // Inside the try: an argument that cannot be revived (a region its sender no
-          // longer holds) fails this task. Thrown out of the loop, it killed the worker
-          // before it said which task it was in, and the pool gave the task to the next.
-          if (flags === 0) for (let i = 0; i < args.length; i++) args[i] = reviveArg(args[i]);
-          let value: unknown = flags === 0 ? fn(...args) : this.#runChunk(fn, args, (flags & FLAG_ITEMS) !== 0);
-          if (value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function') {
-            // Whatever finished before an async task should not wait for it.
-            if (this.#outbox.length > 2) this.#flush();
-            value = await value;
-          }
-          // What the task put into a queue of another process lands before it counts as done.
-          if (usesProxies()) settleSync();
-          const moved = unwrapTransfer(value);
-          if (moved !== undefined) {
-            value = moved.value;
-            (this.#outboxTransfer ??= []).push(...moved.list);
-          }
-          this.#outbox.push(seq, OK, value);
-        } catch (err) {
-          // What a failed task wrote through a proxy lands before it counts as done too.
-          if (usesProxies()) settleQuietly();
-          this.#outbox.push(seq, FAILED, this.#serialize(err, fnId));
-        }
-        ctrl[CTRL_RUNNING] = 0;
-        const now = performance.now();
-        if (now - lastFlush >= FLUSH_MS || this.#outbox.length >= FLUSH_COUNT) {
-          this.#flush();
-          lastFlush = now;
-        }
-        if (now - sliceStart >= YIELD_MS) {
-          this.#flush();
-          await new Promise<void>((resolve) => setImmediate(resolve));
-          sliceStart = lastFlush = performance.now();
-        }
+      const why = this.#runSome();
+      if (why === AWAITING) await this.#settlePending();
+      else if (why === LOAD) await this.#loadNext();
+      else if (why === YIELDING) {
+        this.#flush();
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        this.#sliceStart = this.#lastFlush = performance.now();
+      } else {
+        this.#flush();
+        if (!this.#spin.awaitWork(this.#channel.poll, this.#ctrl, this.onMessage, this.#hasWork)) break;
       }
-      this.#flush();
-      if (!this.#spin()) break;
     }
     this.#running = false;
   }
 
-  /**
-   * Polls for more work for a moment; true if some arrived. Spinning pays only when
-   * the pool answers within the window (one task at a time, tiny payloads); when it
-   * does not, the spin just burns a core the main thread could use (on a 2-vCPU
-   * machine often a hyperthread of the same core). So it adapts: every miss costs
-   * score, every hit earns it, and at zero the worker only probes now and then.
-   */
-  #spin(): boolean {
-    const poll = this.#channel.poll;
-    if (poll === undefined) return false;
-    if (this.#spinScore <= 0 && (++this.#spinProbe & 63) !== 0) return false;
-    // Moving buffers is where a spinning neighbour slows the main thread most (measured).
-    if (this.#movedLast) return false;
-    const until = performance.now() + SPIN_MS;
-    const ctrl = this.#ctrl;
-    // Watch the pool's counter, and touch the port only when it moves: polling the port
-    // itself takes its lock, which the posting thread needs too.
-    let seen = -1;
-    do {
-      const posted = Atomics.load(ctrl, CTRL_TASKS_POSTED);
-      if (posted === seen) continue;
-      seen = posted;
-      const msg = poll();
-      if (msg !== undefined) {
-        const before = this.#queue.length;
-        this.onMessage(msg);
-        if (this.#queue.length > before) {
-          if (this.#spinScore < 16) this.#spinScore++;
-          return true;
-        }
-      }
-    } while (performance.now() < until);
-    this.#spinScore = Math.max(0, this.#spinScore - 2);
-    return false;
-  }
+  /** A buffer a result moves back to the pool rather than copies. */
+  readonly #moveBack = (buffer: ArrayBuffer): void => {
+    (this.#outboxTransfer ??= []).push(buffer);
+  };
 
-  /** Runs `fn` over each argument array in order, as Python's _process_chunk; goes async only at the first promise. */
-  #runChunk(fn: Function, chunk: ArrayLike<unknown>, items: boolean): unknown[] | Float64Array | Promise<unknown[] | Float64Array> {
-    const out: unknown[] = new Array(chunk.length);
-    for (let i = 0; i < chunk.length; i++) {
-      const v = items ? fn(chunk[i]) : fn(...(chunk[i] as unknown[]));
-      if (v !== null && typeof v === 'object' && typeof (v as PromiseLike<unknown>).then === 'function') {
-        return this.#finishChunk(fn, chunk, items, out, i, v as PromiseLike<unknown>);
-      }
-      out[i] = v;
+  /** Whether a message with tasks has come (read by the spin, once the loop has run every task). */
+  readonly #hasWork = (): boolean => this.#batches.length > 0;
+
+  /** Whether a task waits; moves on to the next message when this one is done. */
+  #hasTask(): boolean {
+    if (this.#at < this.#batch.length) return true;
+    const next = this.#batches.shift();
+    if (next === undefined) {
+      this.#batch = NO_BATCH; // its arguments and results can go
+      return false;
     }
-    return this.#packed(out);
+    this.#batch = next;
+    this.#at = 3;
+    this.#seq = next[2] as number;
+    return true;
   }
 
-  /** Results that are all numbers go back as a Float64Array, moved rather than copied between threads. */
-  #packed(out: unknown[]): unknown[] | Float64Array {
-    const packed = packNumbers(out);
-    if (packed instanceof Float64Array) (this.#outboxTransfer ??= []).push(packed.buffer as ArrayBuffer);
-    return packed;
+  /**
+   * Runs tasks in order, without awaiting, until none is left, one returns a promise,
+   * one's function must be loaded first, or the time slice is over. Synchronous and
+   * small, so a new worker's first tasks run it in V8's interpreter cheaply and its
+   * compiler has little to compile.
+   */
+  #runSome(): number {
+    const ctrl = this.#ctrl;
+    while (this.#hasTask()) {
+      const msg = this.#batch;
+      const at = this.#at;
+      const fnId = msg[at] as number;
+      const fn = this.#fns.get(fnId);
+      if (fn === undefined) return LOAD;
+      // A task is fnId, head (flags + argument count * FLAG_SPAN), then its arguments
+      // inline, or with flags one value (see protocol.ts).
+      const head = msg[at + 1] as number;
+      const flags = head % FLAG_SPAN;
+      const argc = flags === 0 ? head / FLAG_SPAN : 1;
+      const seq = this.#seq;
+      this.#at = at + 2 + argc;
+      this.#seq = nextSeq(seq);
+      Atomics.store(ctrl, CTRL_SEQ, seq);
+      ctrl[CTRL_RUNNING] = 1;
+      try {
+        // Inside the try: an argument that cannot be revived (a region its sender no
+        // longer holds) fails this task. Thrown out of the loop, it killed the worker
+        // before it said which task it was in, and the pool gave the task to the next.
+        const value = flags === 0 ? callInline(fn, msg, at + 2, argc) : runChunk(fn, msg[at + 2] as ArrayLike<unknown>, (flags & FLAG_ITEMS) !== 0, this.#moveBack);
+        if (value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function') {
+          this.#pending = value as PromiseLike<unknown>;
+          this.#pendingSeq = seq;
+          this.#pendingFn = fnId;
+          return AWAITING;
+        }
+        this.#succeeded(seq, value);
+      } catch (err) {
+        this.#failed(seq, fnId, err);
+      }
+      ctrl[CTRL_RUNNING] = 0;
+      if (this.#afterTask()) return YIELDING;
+    }
+    return DRAINED;
   }
 
-  async #finishChunk(fn: Function, chunk: ArrayLike<unknown>, items: boolean, out: unknown[], from: number, pending: PromiseLike<unknown>): Promise<unknown[] | Float64Array> {
-    out[from] = await pending;
-    for (let i = from + 1; i < chunk.length; i++) out[i] = await (items ? fn(chunk[i]) : fn(...(chunk[i] as unknown[])));
-    return this.#packed(out);
+  /** Awaits the task #runSome left pending, and records its outcome. */
+  async #settlePending(): Promise<void> {
+    const pending = this.#pending!;
+    this.#pending = undefined;
+    const seq = this.#pendingSeq;
+    const fnId = this.#pendingFn;
+    // Whatever finished before an async task should not wait for it.
+    if (this.#outbox.length > 2) this.#flush();
+    try {
+      this.#succeeded(seq, await pending);
+    } catch (err) {
+      this.#failed(seq, fnId, err);
+    }
+    this.#ctrl[CTRL_RUNNING] = 0;
+    if (this.#afterTask()) {
+      this.#flush();
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      this.#sliceStart = this.#lastFlush = performance.now();
+    }
+  }
+
+  /** Loads the function of the next task; if it cannot load, that task fails and is passed over. */
+  async #loadNext(): Promise<void> {
+    const fnId = this.#batch[this.#at] as number;
+    try {
+      await this.#load(fnId);
+    } catch (err) {
+      const head = this.#batch[this.#at + 1] as number;
+      const flags = head % FLAG_SPAN;
+      this.#at += 2 + (flags === 0 ? head / FLAG_SPAN : 1);
+      const seq = this.#seq;
+      this.#seq = nextSeq(seq);
+      this.#outbox.push(seq, err instanceof TaskLoadError ? LOAD_FAILED : FAILED, serializeError(err));
+    }
+  }
+
+  /** Records a task's result. Throws (and the task fails) if what it wrote through a proxy could not land. */
+  #succeeded(seq: number, value: unknown): void {
+    // What the task put into a queue of another process lands before it counts as done.
+    if (usesProxies()) settleSync();
+    const moved = unwrapTransfer(value);
+    if (moved !== undefined) {
+      value = moved.value;
+      (this.#outboxTransfer ??= []).push(...moved.list);
+    }
+    this.#outbox.push(seq, OK, value);
+  }
+
+  #failed(seq: number, fnId: number, err: unknown): void {
+    // What a failed task wrote through a proxy lands before it counts as done too.
+    if (usesProxies()) settleQuietly();
+    this.#outbox.push(seq, FAILED, this.#serialize(err, fnId));
+  }
+
+  /** Sends the results when they have waited long enough; true once the time slice is over. */
+  #afterTask(): boolean {
+    const now = performance.now();
+    if (now - this.#lastFlush >= FLUSH_MS || this.#outbox.length >= FLUSH_COUNT) {
+      this.#flush();
+      this.#lastFlush = now;
+    }
+    return now - this.#sliceStart >= YIELD_MS;
   }
 
   async #load(fnId: number): Promise<Function> {
@@ -303,8 +373,8 @@ export class WorkerRuntime {
     out[1] = Math.round((now - this.#busyStart) * 1000); // whole microseconds keep the array one of small integers
     this.#busyStart = now;
     const transfer = this.#outboxTransfer;
-    this.#movedLast = transfer !== undefined;
-    this.#outbox = [RESULTS, 0];
+    this.#spin.movedLast = transfer !== undefined;
+    this.#outbox = newOutbox();
     this.#outboxTransfer = undefined;
     // Ask to retire before the results go, so the pool never sees this worker idle and keepable.
     if (this.#maxRssMb !== undefined && !this.#retiring && now - this.#lastRssCheck > 50) {
@@ -335,4 +405,9 @@ export class WorkerRuntime {
       }
     }
   }
+}
+
+/** A RESULTS message to fill: made in one place, so V8 learns once that it holds any value. */
+function newOutbox(): unknown[] {
+  return [RESULTS, 0];
 }

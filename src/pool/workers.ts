@@ -54,21 +54,25 @@ export class Workers {
       else if (s.inflight.length === 0 && !s.retiring) idle++;
     }
     let wanted = waiting - idle - starting;
+    // A worker started into a queue (more tasks wait than the workers started now take
+    // one each) warms its task loop before it says READY; one started for a lone task
+    // goes straight to it (see WorkerRuntime.warmUp).
+    const warmUp = wanted > Math.min(wanted, this.#maxWorkers - this.list.length);
     while (wanted > 0 && this.list.length < this.#maxWorkers) {
-      this.start();
+      this.start(warmUp);
       wanted--;
     }
   }
 
   /** Starts one worker; it takes tasks once it has said READY. */
-  start(): void {
+  start(warmUp = false): void {
     const ctrl = new SharedArrayBuffer(CTRL_SLOTS * 4);
     let markExited!: () => void;
     const exited$ = new Promise<void>((resolve) => (markExited = resolve));
     const host = this.#host;
     let slot: Slot; // the events below come later, from the event loop
     const handle = host.spawnWorker(
-      { ...this.#init, ctrl },
+      { ...this.#init, ctrl, warmUp },
       {
         message: (msg) => host.onMessage(slot, msg),
         error: (err) => {

@@ -42,14 +42,17 @@ routePipeMessages();
 process.once('message', (msg: { $concurInit?: ChildInit }) => {
   const init = msg.$concurInit;
   if (init === undefined) throw new Error('concur child: the first message was not its init');
+  // A pool worker started into a queue of tasks warms its task loop while the watchdog
+  // thread boots: the thread boots on a core of its own, and this one would only wait.
+  const runtime = init.kind === 'pool' ? newPoolRuntime((init.init as WorkerInit).warmUp === true) : undefined;
   // Work starts once the watchdog thread has booted (see dieWithParent).
   void watching.then(() => {
-    if (init.kind === 'pool') startPoolWorker(init.init as WorkerInit);
+    if (init.kind === 'pool') startPoolWorker(runtime!, init.init as WorkerInit);
     else void runProcess(init.target as FunctionSpec, init.args, init.name, init.fields);
   });
 });
 
-function startPoolWorker(init: WorkerInit): void {
+function newPoolRuntime(warmUp: boolean): WorkerRuntime {
   const runtime = new WorkerRuntime(
     {
       send: (message) => {
@@ -58,6 +61,11 @@ function startPoolWorker(init: WorkerInit): void {
     },
     ctrl,
   );
+  if (warmUp) runtime.warmUp();
+  return runtime;
+}
+
+function startPoolWorker(runtime: WorkerRuntime, init: WorkerInit): void {
   process.on('message', runtime.onMessage);
   void runtime.start(init);
 }

@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { ProcessPoolExecutor } from '../../src/index.js';
+import type { WorkerEvents, WorkerHandle } from '../../src/pool/pool-types.js';
+import { WorkerRuntime, type WorkerInit } from '../../src/pool/worker-runtime.js';
+import { tasks } from '../fixtures/tasks.js';
+import { CTRL_SLOTS, FAILED, FLAG_SPAN, OK, RESULTS, TASKS } from '../../src/transport/protocol.js';
+
+/** A runtime whose messages to the pool are recorded; resolves each RESULTS message as it is sent. */
+function recorded(): { runtime: WorkerRuntime; ctrl: Int32Array; sent: unknown[][]; nextResults: () => Promise<unknown[]> } {
+  const sent: unknown[][] = [];
+  let wake: ((msg: unknown[]) => void) | undefined;
+  const ctrl = new Int32Array(CTRL_SLOTS);
+  const runtime = new WorkerRuntime(
+    {
+      send: (msg) => {
+        sent.push(msg);
+        if (msg[0] === RESULTS) wake?.(msg);
+      },
+    },
+    ctrl,
+  );
+  return { runtime, ctrl, sent, nextResults: () => new Promise((resolve) => (wake = resolve)) };
+}
+
+it('a warmed-up worker tells the pool nothing of its warm-up, and runs the first batch as a fresh one', async () => {
+  const { runtime, ctrl, sent, nextResults } = recorded();
+  runtime.warmUp();
+  assert.deepEqual(sent, [], 'the warm-up sent nothing');
+  assert.ok(ctrl.every((v) => v === 0), 'the warm-up left the shared counters as they were');
+
+  const double = { kind: 'inline', source: '(x) => x * 2', name: 'double' };
+  const add = { kind: 'inline', source: '(a, b) => a + b', name: 'add' };
+  const results = nextResults();
+  // seq 7 and 8: the pool's numbering, whatever the warm-up counted
+  runtime.onMessage([TASKS, [0, double, 1, add], 7, 0, FLAG_SPAN, 21, 1, 2 * FLAG_SPAN, { n: 1 }, 'b']);
+  const msg = await results;
+  assert.deepEqual(msg.slice(2), [7, OK, 42, 8, OK, '[object Object]b']);
+  assert.equal(ctrl[0], 8, 'the seq of the last task run');
+});
+
+it('the warm-up functions are gone afterwards: a task numbered as one is not run', async () => {
+  const { runtime, nextResults } = recorded();
+  runtime.warmUp();
+  const results = nextResults();
+  runtime.onMessage([TASKS, null, 3, -1, FLAG_SPAN, 5]);
+  const msg = await results;
+  assert.equal(msg[2], 3);
+  assert.equal(msg[3], FAILED);
+});
+
+/** A process pool that notes whether each worker it starts is asked to warm up. */
+class Noting extends ProcessPoolExecutor {
+  readonly warmUps: boolean[] = [];
+  protected override spawnWorker(init: WorkerInit, events: WorkerEvents): WorkerHandle {
+    this.warmUps.push(init.warmUp === true);
+    return super.spawnWorker(init, events);
+  }
+}
+
+it('a worker started for a lone task goes straight to it; workers started into a queue warm up first', async () => {
+  const lone = new Noting({ maxWorkers: 2 });
+  assert.equal(await lone.submit(tasks.inc, 1), 2);
+  assert.deepEqual(lone.warmUps, [false]);
+  await lone.shutdown();
+
+  const queued = new Noting({ maxWorkers: 2 });
+  const results = await Promise.all(Array.from({ length: 50 }, (_, i) => queued.submit(tasks.inc, i)));
+  assert.deepEqual(results, Array.from({ length: 50 }, (_, i) => i + 1));
+  assert.deepEqual(queued.warmUps, [true, true]);
+  await queued.shutdown();
+});

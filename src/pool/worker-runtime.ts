@@ -88,6 +88,8 @@ const WARM_A = -1;
 const WARM_B = -2;
 const WARM_BATCH = 1000;
 const WARM_ROUNDS = 3;
+/** How many calls of its own `WorkerRuntime.warmUp` runs. */
+export const WARM_UP_CALLS = WARM_BATCH * WARM_ROUNDS;
 const warmA = (x: unknown): unknown => x;
 const warmB = (x: unknown): unknown => (typeof x === 'number' ? x + 1 : x);
 
@@ -138,7 +140,7 @@ export class WorkerRuntime {
    * through the serializer as the pool's do: the compiled loop then expects any task
    * function and any value, and nothing of it is undone at the first real task.
    */
-  warmUp(rounds = WARM_ROUNDS): void {
+  warmUp(): void {
     const fns = this.#fns;
     fns.set(WARM_A, warmA);
     fns.set(WARM_B, warmB);
@@ -151,7 +153,7 @@ export class WorkerRuntime {
     const posted = this.#ctrl[CTRL_RESULTS_POSTED]!;
     this.#channel = { send: () => undefined };
     this.#sliceStart = Infinity;
-    for (let r = 0; r < rounds; r++) {
+    for (let r = 0; r < WARM_ROUNDS; r++) {
       this.#batches.push(msg);
       this.#runSome();
       this.#flush();

@@ -9,7 +9,7 @@ import { Deque } from '../util/deque.js';
 import type { Item, Slot } from './item.js';
 import { requeueAll } from './crashes.js';
 import type { WorkerEvents, WorkerHandle } from './pool-types.js';
-import type { WorkerInit } from './worker-runtime.js';
+import { WARM_UP_CALLS, type WorkerInit } from './worker-runtime.js';
 import { setLongTimeout } from '../util/timers.js';
 
 /** What the worker set needs from its pool. */
@@ -37,12 +37,18 @@ export class Workers {
   readonly #init: Omit<WorkerInit, 'ctrl'>;
   readonly #idleTimeout: number | undefined;
   readonly #maxWorkers: number;
+  readonly #mayWarmUp: boolean;
 
-  constructor(host: WorkersHost, limits: { init: Omit<WorkerInit, 'ctrl'>; idleTimeout: number | undefined; maxWorkers: number }) {
+  constructor(
+    host: WorkersHost,
+    limits: { init: Omit<WorkerInit, 'ctrl'>; idleTimeout: number | undefined; maxWorkers: number; maxTasksPerWorker: number },
+  ) {
     this.#host = host;
     this.#init = limits.init;
     this.#idleTimeout = limits.idleTimeout;
     this.#maxWorkers = limits.maxWorkers;
+    // A worker replaced after fewer tasks than the warm-up's own calls would not gain from it.
+    this.#mayWarmUp = limits.maxTasksPerWorker > WARM_UP_CALLS;
   }
 
   /** Starts workers, up to the limit, while more tasks wait than idle or starting workers will take. */
@@ -54,10 +60,10 @@ export class Workers {
       else if (s.inflight.length === 0 && !s.retiring) idle++;
     }
     let wanted = waiting - idle - starting;
-    // A worker started into a queue (more tasks wait than the workers started now take
-    // one each) warms its task loop before it says READY; one started for a lone task
-    // goes straight to it (see WorkerRuntime.warmUp).
-    const warmUp = wanted > Math.min(wanted, this.#maxWorkers - this.list.length);
+    // A process worker started into a queue (more tasks wait than the workers started
+    // now take one each) warms its task loop before it says READY; one started for a
+    // lone task goes straight to it (see WorkerRuntime.warmUp).
+    const warmUp = this.#mayWarmUp && wanted > Math.min(wanted, this.#maxWorkers - this.list.length);
     while (wanted > 0 && this.list.length < this.#maxWorkers) {
       this.start(warmUp);
       wanted--;

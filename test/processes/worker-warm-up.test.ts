@@ -70,3 +70,12 @@ it('a worker started for a lone task goes straight to it; workers started into a
   assert.deepEqual(queued.warmUps, [true, true]);
   await queued.shutdown();
 });
+
+it('workers replaced after fewer tasks than the warm-up runs do not warm up', async () => {
+  const pool = new Noting({ maxWorkers: 2, maxTasksPerWorker: 10 });
+  const results = await Promise.all(Array.from({ length: 50 }, (_, i) => pool.submit(tasks.inc, i)));
+  assert.deepEqual(results, Array.from({ length: 50 }, (_, i) => i + 1));
+  assert.ok(pool.warmUps.length >= 5, `a worker per 10 tasks (${pool.warmUps.length} started)`);
+  assert.ok(pool.warmUps.every((w) => !w));
+  await pool.shutdown();
+});

@@ -7,6 +7,7 @@ import { unwrapTransfer } from '../transport/transfer.js';
 import { Deque } from '../util/deque.js';
 import { setLongTimeout, type LongTimeout } from '../util/timers.js';
 import { offAbort, onAbort } from '../util/abort.js';
+import { isWithin } from '../util/self-wait.js';
 
 /** Options of an AsyncExecutor. */
 export interface AsyncExecutorOptions {
@@ -96,6 +97,8 @@ export class AsyncExecutor extends BaseExecutor {
   #slice = 0;
   /** The slice ran out: starts wait for the setImmediate that resumes the queue. */
   #resuming = false;
+  /** Task functions being called now, in their synchronous part (nested when a task's code submits). */
+  #calling = 0;
 
   constructor(options: AsyncExecutorOptions = {}) {
     super();
@@ -181,19 +184,35 @@ export class AsyncExecutor extends BaseExecutor {
         timeout,
       );
     }
-    let result: Promise<unknown>;
+    void this.#runTask(job, run);
+  }
+
+  /**
+   * Runs a job's function and settles it: named uniquely, so that shutdown() can tell a
+   * call made from inside one of this executor's tasks (see isWithin).
+   */
+  readonly #runTask = async (job: Job, run: object): Promise<void> => {
+    let pending: unknown;
+    this.#calling++;
     try {
       const call = (): unknown => (job.mode === CALL ? job.fn(...job.args) : runChunk(job.fn, job.args, job.mode === CHUNK_ITEMS));
-      const value = job.controller ? taskContext.run(job.controller.signal, call) : call();
-      result = Promise.resolve(value);
+      pending = job.controller ? taskContext.run(job.controller.signal, call) : call();
     } catch (err) {
-      result = Promise.reject(err);
+      // Settled a turn later all the same, never inside submit().
+      pending = Promise.reject(err);
+    } finally {
+      this.#calling--;
     }
-    result.then(
-      (value) => this.#settle(job, run, true, value),
-      (error) => this.#settle(job, run, false, error),
-    );
-  }
+    let ok = true;
+    let value: unknown;
+    try {
+      value = await pending;
+    } catch (err) {
+      ok = false;
+      value = err;
+    }
+    this.#settle(job, run, ok, value);
+  };
 
   #settle(job: Job, run: object, ok: boolean, value: unknown): void {
     if (run !== job.run) {
@@ -295,6 +314,30 @@ export class AsyncExecutor extends BaseExecutor {
       this.#onIdle = undefined;
       done();
     }
+  }
+
+  /**
+   * As the base's, except that a waiting shutdown called from inside one of this
+   * executor's running tasks would wait for that task, which waits for it: it shuts the
+   * executor down all the same (no new tasks; the others run to their end) and returns a
+   * promise rejected with an Error saying so, as Python's Thread.join() of the current
+   * thread raises. The rejection is handled already: a task that calls shutdown() without
+   * awaiting it is not waiting, and loses nothing. (The check tells this executor's tasks
+   * from other code, not one task from another: a task abandoned after a timeout, which
+   * the shutdown would not wait for, is refused too.)
+   */
+  override shutdown(options: ShutdownOptions = {}): Promise<void> {
+    const done = super.shutdown(options);
+    // The runner's own frame after its await settles results and runs done callbacks: not a task.
+    if (!(options.wait ?? true) || this.#running === 0 || !isWithin(this.#runTask, this.#calling > 0)) return done;
+    const refused = Promise.reject(
+      new Error(
+        'AsyncExecutor.shutdown() with wait was called from inside one of its own tasks: it waits for every task to finish, that one included, ' +
+          'which would wait for itself for ever. Inside a task, call shutdown({ wait: false }) (the executor still finishes every task) and wait from outside',
+      ),
+    );
+    refused.catch(() => {});
+    return refused;
   }
 
   protected doShutdown(options: Required<ShutdownOptions>): Promise<void> {

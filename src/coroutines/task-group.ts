@@ -1,4 +1,5 @@
 import { describe } from '../futures/future.js';
+import { isWithin } from '../util/self-wait.js';
 
 /**
  * Structured concurrency in one thread: asyncio.TaskGroup. Every child gets the
@@ -26,10 +27,10 @@ export class TaskGroup implements AsyncDisposable {
       result = await body(group);
     } catch (err) {
       group.#fail(err);
-      await group.wait().catch(() => {});
+      await group.#wait().catch(() => {});
       throw group.#errors.length === 1 ? group.#errors[0] : new AggregateError(group.#errors, `${group.#errors.length} tasks failed`);
     }
-    await group.wait();
+    await group.#wait();
     return result;
   }
 
@@ -43,12 +44,7 @@ export class TaskGroup implements AsyncDisposable {
     if (typeof fn !== 'function') throw new TypeError(`spawn expects a function, got ${describe(fn)}`);
     if (this.#closed) throw new Error('cannot spawn into a TaskGroup that has finished');
     if (this.signal.aborted) throw new Error('cannot spawn into a TaskGroup that is shutting down after a failure');
-    let child: Promise<Awaited<T>>;
-    try {
-      child = Promise.resolve(fn(this.signal)) as Promise<Awaited<T>>;
-    } catch (err) {
-      child = Promise.reject(err);
-    }
+    const child = this.#runChild(fn) as Promise<Awaited<T>>;
     const tracked = child.then(
       () => undefined,
       (err: unknown) => {
@@ -66,8 +62,27 @@ export class TaskGroup implements AsyncDisposable {
     this.#controller.abort(reason);
   }
 
-  /** Waits for every child, then throws the failures if there were any. */
+  /**
+   * Runs a child: named uniquely, so that wait() can tell a call from inside one (see
+   * isWithin). Its sync throw becomes its rejection.
+   */
+  readonly #runChild = async (fn: (signal: AbortSignal) => unknown): Promise<unknown> => await fn(this.signal);
+
+  /**
+   * Waits for every child, then throws the failures if there were any. A child that
+   * waits for its own group would wait for itself: it gets an Error saying so instead
+   * (which fails it, and so the group), as asyncio refuses a task that awaits itself.
+   */
   async wait(): Promise<void> {
+    // Even with no child left to wait for: the caller is one, only not counted yet in its synchronous start.
+    if (isWithin(this.#runChild)) {
+      throw new Error('a child of a TaskGroup waited for its own group, which waits for that child: it would never end; wait for the group from outside its children');
+    }
+    await this.#wait();
+  }
+
+  /** wait() without the check: TaskGroup.run's body is no child. */
+  async #wait(): Promise<void> {
     while (this.#children.size > 0) await Promise.all([...this.#children]);
     this.#closed = true;
     if (this.#errors.length === 1) throw this.#errors[0];

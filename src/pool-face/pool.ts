@@ -26,6 +26,7 @@ import { NO_ARGS } from '../pool/item.js';
 import { ProcessPoolExecutor } from '../processes/process-pool.js';
 import { ThreadPoolExecutor } from '../threads/thread-pool.js';
 import { describeThrown } from '../util/thrown.js';
+import { isWithin } from '../util/self-wait.js';
 import { AsyncResult } from './async-result.js';
 import { failureOf, gather } from './gather.js';
 
@@ -70,6 +71,8 @@ abstract class BasePool implements AsyncDisposable {
   #outstanding = 0; // applyAsync/mapAsync results not yet ready
   #idle: Array<() => void> = [];
   #terminated: Promise<void> | undefined;
+  /** Once terminate() was called: resolves when the workers have exited. */
+  #stopped: Promise<void> | undefined;
   #joined: Promise<void> | undefined;
 
   constructor(processes: number | null | PoolFaceOptions | undefined, name: string, make: (options: ConstructorParameters<typeof ThreadPoolExecutor>[0]) => PoolExecutor) {
@@ -193,9 +196,13 @@ abstract class BasePool implements AsyncDisposable {
   terminate(): Promise<void> {
     if (this.#terminated === undefined) {
       this.#state = TERMINATE;
-      const stopped = this.#executor._terminate(new CancelledError('the pool was terminated while this task ran'));
-      this.#terminated = stopped.then(() => this.#whenIdle());
+      this.#stopped = this.#executor._terminate(new CancelledError('the pool was terminated while this task ran'));
+      this.#terminated = this.#stopped.then(() => this.#whenIdle());
     }
+    // Called from a callback, it cannot wait for the results still to be delivered (that
+    // callback's own, and those queued behind it): as Python's terminate() in its
+    // result-handler thread, which does not join that thread, it waits for the workers.
+    if (isWithin(this.#runCallback)) return this.#stopped!;
     return this.#terminated;
   }
 
@@ -205,6 +212,17 @@ abstract class BasePool implements AsyncDisposable {
    */
   join(): Promise<void> {
     if (this.#state === RUN) throw new RangeError('Pool is still running: call close() or terminate() before join()');
+    if (isWithin(this.#runCallback)) {
+      // As Python's Thread.join() of the current thread: an error, not a wait for ever.
+      const refused = Promise.reject(
+        new Error(
+          'Pool.join() was called from inside one of its callbacks: it waits for every callback to have run, that one included, which would wait for itself for ever. ' +
+            'Join the pool from outside its callbacks',
+        ),
+      );
+      refused.catch(() => {});
+      return refused;
+    }
     if (this.#state === TERMINATE) return this.#terminated!;
     this.#joined ??= this.#executor.shutdown({ wait: true }).then(() => this.#whenIdle());
     return this.#joined;
@@ -234,16 +252,19 @@ abstract class BasePool implements AsyncDisposable {
       return;
     }
     // One at a time, in completion order, and the result is ready only after its callback.
-    this.#callbacks = this.#callbacks.then(async () => {
-      try {
-        if (this.#state !== TERMINATE) await callback(value);
-      } catch (err) {
-        console.error(`concur: exception in a Pool ${ok ? 'callback' : 'errorCallback'}:\n${describeThrown(err)}`);
-      }
-      result._set(ok, value);
-      this.#settled();
-    });
+    this.#callbacks = this.#callbacks.then(() => this.#runCallback(result, ok, value, callback));
   }
+
+  /** Runs a callback, then makes its result ready: one function, so join() can tell a call from inside a callback (see isWithin). */
+  readonly #runCallback = async (result: AsyncResult<any>, ok: boolean, value: unknown, callback: (v: unknown) => unknown): Promise<void> => {
+    try {
+      if (this.#state !== TERMINATE) await callback(value);
+    } catch (err) {
+      console.error(`concur: exception in a Pool ${ok ? 'callback' : 'errorCallback'}:\n${describeThrown(err)}`);
+    }
+    result._set(ok, value);
+    this.#settled();
+  };
 
   #settled(): void {
     if (--this.#outstanding === 0) for (const wake of this.#idle.splice(0)) wake();

@@ -1,0 +1,79 @@
+/**
+ * A Pool's callbacks run one at a time in the calling thread, and join() waits for all
+ * of them: a callback that joins its own pool would wait for itself. (A task cannot: it
+ * runs in a worker, which has no way to the pool.) The face is the same for Pool and
+ * ThreadPool; a ThreadPool starts faster.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ThreadPool } from '../../src/index.js';
+import { poolTasks as t } from '../fixtures/pool-tasks.js';
+
+/** `p`, or a failure naming `what` once `ms` pass: a wait that never ends fails the test instead of hanging it. */
+async function ends<T>(p: PromiseLike<T>, what: string, ms = 5000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not end within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([p, hung]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const SELF_JOIN = /Pool\.join\(\) was called from inside one of its callbacks/;
+
+describe('Pool callbacks that wait for their own pool', () => {
+  it('close() and join() in a callback: join fails at once, the callbacks after it still run, and join from outside ends', async () => {
+    const pool = new ThreadPool(2);
+    const seen: unknown[] = [];
+    const first = pool.applyAsync(t.sqr, [3], {
+      callback: async () => {
+        pool.close();
+        await pool.join().catch((err: unknown) => seen.push(err));
+      },
+    });
+    await ends(first.wait(), 'the result whose callback joins the pool');
+    assert.equal(seen.length, 1);
+    assert.match(String(seen[0]), SELF_JOIN);
+    await ends(pool.join(), 'join from outside');
+  });
+
+  it('an errorCallback that joins is refused the same way, and later results are still delivered', async () => {
+    const pool = new ThreadPool(2);
+    let refused: unknown;
+    const later: number[] = [];
+    const failing = pool.applyAsync(t.failAfter, [1, 'boom'], {
+      errorCallback: async () => {
+        pool.close();
+        try {
+          await pool.join();
+        } catch (err) {
+          refused = err;
+        }
+      },
+    });
+    const next = pool.applyAsync(t.sqr, [4, 30], { callback: (v) => void later.push(v) });
+    await assert.rejects(ends(failing.get(), 'the failing result'), /boom/);
+    assert.match(String(refused), SELF_JOIN);
+    assert.equal(await ends(next.get(), 'a result after it'), 16);
+    assert.deepEqual(later, [16]);
+    await ends(pool.join(), 'join from outside');
+  });
+
+  it('terminate() awaited in a callback ends once the workers have exited, as Python does not join its result handler from it', async () => {
+    const pool = new ThreadPool(2);
+    let terminated = false;
+    const r = pool.applyAsync(t.sqr, [5], {
+      callback: async () => {
+        await pool.terminate();
+        terminated = true;
+      },
+    });
+    assert.equal(await ends(r.get(), 'the result whose callback terminates the pool'), 25);
+    assert.equal(terminated, true);
+    await ends(pool.terminate(), 'terminate from outside');
+    await ends(pool.join(), 'join after terminate');
+  });
+});

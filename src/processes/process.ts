@@ -115,6 +115,7 @@ export class Process<A extends unknown[] = unknown[]> extends Runnable<A> {
 
   /** @internal */
   override becameCurrent(): void {
+    super.becameCurrent();
     this.#selfPid = process.pid;
   }
 }

@@ -60,6 +60,7 @@ export class Thread<A extends unknown[] = unknown[]> extends Runnable<A> {
 
   /** @internal */
   override becameCurrent(): void {
+    super.becameCurrent();
     this.#ident = threadId;
   }
 }

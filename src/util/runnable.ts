@@ -101,6 +101,8 @@ export abstract class Runnable<A extends unknown[]> {
   #exited: Promise<void> | undefined;
   #markExited: (() => void) | undefined;
   #closed = false;
+  /** In a child: this instance is the process or thread running now (see reviveRunnable). */
+  #current = false;
 
   constructor(options: RunnableOptions<A> | undefined, kind: 'Process' | 'Thread') {
     const overridesRun = this.run !== Runnable.prototype.run;
@@ -167,8 +169,10 @@ export abstract class Runnable<A extends unknown[]> {
     return { target: specOf(cls), args: values, fields };
   }
 
-  /** @internal In the child, on the rebuilt instance: it is the running process or thread. */
-  becameCurrent(): void {}
+  /** @internal In the child, on the rebuilt instance: it is the running process or thread. Overrides call it. */
+  becameCurrent(): void {
+    this.#current = true;
+  }
 
   /** For subclasses: the process or thread ended with this exit code. */
   protected ended(exitCode: number): void {
@@ -181,6 +185,12 @@ export abstract class Runnable<A extends unknown[]> {
   async join(timeout?: number): Promise<void> {
     checkTimeout(timeout);
     this.checkOpen();
+    // Its own run() joining it would wait for itself: Python raises, and says so.
+    if (this.#current) {
+      throw new Error(
+        this.#kind === 'Thread' ? `${this.#name}: cannot join current thread` : `${this.#name}: cannot join current process (a process can only join its children)`,
+      );
+    }
     if (this.#exited === undefined) throw new Error(`${this.#name}: can only join a started ${this.#kind.toLowerCase()}`);
     // Someone is waiting for it: even a daemon keeps the program alive meanwhile.
     if (this.isAlive()) this.#handle!.hold(true);

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Pipe, Process, Thread, Value } from '../../src/index.js';
-import { Adder, Failing, Reporter, Unregistered } from '../fixtures/subclass-tasks.js';
+import { Adder, Failing, Reporter, SelfJoiningProcess, Unregistered } from '../fixtures/subclass-tasks.js';
 import { runProgram } from '../fixtures/run-program.js';
 
 describe('Process and Thread subclasses that override run()', { concurrency: true }, () => {
@@ -39,6 +39,14 @@ describe('Process and Thread subclasses that override run()', { concurrency: tru
     p.start();
     await p.join();
     assert.equal(p.exitCode, 1);
+  });
+
+  it('a Process whose run() joins itself is told it cannot join the current process, and still ends normally', { timeout: 60_000 }, async () => {
+    const [here, there] = Pipe();
+    const p = new SelfJoiningProcess(there).start();
+    assert.equal(await here.recv(), 'Error: self-joiner: cannot join current process (a process can only join its children)');
+    await p.join();
+    assert.equal(p.exitCode, 0);
   });
 
   it('an unregistered subclass, or no target and no run(), is refused saying what to do', () => {

@@ -10,6 +10,20 @@ class Failure {
   constructor(readonly error: unknown) {}
 }
 
+/**
+ * The rejection of a wait, from inside a pool's callback, for a result that has a callback
+ * of its own: callbacks run one at a time, so it cannot be ready before the one waiting
+ * returns (Python's result-handler thread hangs there).
+ */
+function selfWait(what: string): Promise<never> {
+  return Promise.reject(
+    new Error(
+      `AsyncResult.${what}() was called from inside a callback of its pool, for a result that has a callback too: callbacks run one at a time, ` +
+        'so it could only be ready after the waiting one returns, which would wait for ever. Wait for it outside the callbacks, or give a timeout',
+    ),
+  );
+}
+
 // Set by the static block of AsyncResult (they read its private fields).
 let settled: <T>(r: AsyncResult<T>) => Promise<T>;
 let whenReady: (r: AsyncResult<any>, timeout: number | undefined) => Promise<boolean>;
@@ -29,7 +43,14 @@ export class AsyncResult<T = unknown> implements PromiseLike<T> {
   /** Who waits for it to be ready: none, one, or several. */
   #waiters: (() => void) | Array<() => void> | undefined = undefined;
   /** @internal The callbacks the pool runs before this is ready (the pool keeps them here rather than in a closure per task). */
-  _callbacks: { callback?: ((value: any) => unknown) | undefined; errorCallback?: ((error: unknown) => unknown) | undefined } | undefined;
+  _callbacks:
+    | {
+        callback?: ((value: any) => unknown) | undefined;
+        errorCallback?: ((error: unknown) => unknown) | undefined;
+        /** True when called from inside one of the pool's callbacks, which run one at a time: this result, ready after its own, cannot be waited for there. */
+        insideCallback?: () => boolean;
+      }
+    | undefined;
 
   /** @internal Made by the pool, with the call's callbacks. */
   constructor(callbacks?: AsyncResult['_callbacks']) {
@@ -55,6 +76,7 @@ export class AsyncResult<T = unknown> implements PromiseLike<T> {
       return Promise.reject(err);
     }
     if (this.#outcome !== PENDING) return Promise.resolve();
+    if (timeout === undefined && this._callbacks?.insideCallback?.()) return selfWait('wait');
     return whenReady(this, timeout).then(() => undefined);
   }
 
@@ -66,6 +88,7 @@ export class AsyncResult<T = unknown> implements PromiseLike<T> {
       return Promise.reject(err);
     }
     if (this.#outcome !== PENDING) return settled(this);
+    if (timeout === undefined && this._callbacks?.insideCallback?.()) return selfWait('get');
     return whenReady(this, timeout).then((ready) => {
       if (!ready) throw new TimeoutError(`result not ready after ${timeout} ms`);
       return settled(this);

@@ -121,8 +121,8 @@ abstract class BasePool implements AsyncDisposable {
   readonly #onDone = (f: Future<unknown> & { sink?: unknown }): void => {
     const result = f.sink as AsyncResult<unknown>;
     f.sink = undefined;
+    // Kept, not cleared: a wait on the result from inside a callback still finds its pool's check.
     const callbacks = result._callbacks;
-    result._callbacks = undefined;
     if (f._failed() || f.cancelled()) this.#deliver(result, false, failureOf(f), callbacks?.errorCallback);
     else this.#deliver(result, true, f.resultSync(), callbacks?.callback);
   };
@@ -159,7 +159,7 @@ abstract class BasePool implements AsyncDisposable {
       for (const args of items) if (!Array.isArray(args)) throw new TypeError(`starmap expects argument arrays, got ${describe(args)}`);
     }
     chunksize ??= this.#executor._autoChunksize(items.length);
-    const result = this.#begin<unknown[]>();
+    const result = this.#begin<unknown[]>(options);
     try {
       gather(this.#executor, fn, items, chunksize, single, (ok, value) => this.#deliver(result, ok, value, (ok ? callback : errorCallback) as ((v: unknown) => unknown) | undefined));
     } catch (err) {
@@ -202,7 +202,7 @@ abstract class BasePool implements AsyncDisposable {
     // Called from a callback, it cannot wait for the results still to be delivered (that
     // callback's own, and those queued behind it): as Python's terminate() in its
     // result-handler thread, which does not join that thread, it waits for the workers.
-    if (isWithin(this.#runCallback)) return this.#stopped!;
+    if (this.#insideCallback()) return this.#stopped!;
     return this.#terminated;
   }
 
@@ -212,7 +212,7 @@ abstract class BasePool implements AsyncDisposable {
    */
   join(): Promise<void> {
     if (this.#state === RUN) throw new RangeError('Pool is still running: call close() or terminate() before join()');
-    if (isWithin(this.#runCallback)) {
+    if (this.#insideCallback()) {
       // As Python's Thread.join() of the current thread: an error, not a wait for ever.
       const refused = Promise.reject(
         new Error(
@@ -242,7 +242,7 @@ abstract class BasePool implements AsyncDisposable {
     this.#outstanding++;
     // Read now, as Python binds them at the call: the caller may reuse its options object.
     const { callback, errorCallback } = callbacks ?? NO_CALLBACKS;
-    return new AsyncResult<R>(callback === undefined && errorCallback === undefined ? undefined : { callback, errorCallback });
+    return new AsyncResult<R>(callback === undefined && errorCallback === undefined ? undefined : { callback, errorCallback, insideCallback: this.#insideCallback });
   }
 
   #deliver(result: AsyncResult<any>, ok: boolean, value: unknown, callback: ((v: unknown) => unknown) | undefined): void {
@@ -257,14 +257,22 @@ abstract class BasePool implements AsyncDisposable {
 
   /** Runs a callback, then makes its result ready: one function, so join() can tell a call from inside a callback (see isWithin). */
   readonly #runCallback = async (result: AsyncResult<any>, ok: boolean, value: unknown, callback: (v: unknown) => unknown): Promise<void> => {
+    this.#inCallback = true;
     try {
       if (this.#state !== TERMINATE) await callback(value);
     } catch (err) {
       console.error(`concur: exception in a Pool ${ok ? 'callback' : 'errorCallback'}:\n${describeThrown(err)}`);
     }
+    this.#inCallback = false;
     result._set(ok, value);
     this.#settled();
   };
+
+  /** A callback runs (awaited, if async): only then may a wait come from inside one, and the stack is worth looking at. */
+  #inCallback = false;
+
+  /** For AsyncResult: true when called from inside one of this pool's callbacks. */
+  readonly #insideCallback = (): boolean => this.#inCallback && isWithin(this.#runCallback);
 
   #settled(): void {
     if (--this.#outstanding === 0) for (const wake of this.#idle.splice(0)) wake();

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ThreadPool } from '../../src/index.js';
+import { Event, ThreadPool } from '../../src/index.js';
 import { poolTasks as t } from '../fixtures/pool-tasks.js';
 
 /** `p`, or a failure naming `what` once `ms` pass: a wait that never ends fails the test instead of hanging it. */
@@ -59,6 +59,33 @@ describe('Pool callbacks that wait for their own pool', () => {
     assert.match(String(refused), SELF_JOIN);
     assert.equal(await ends(next.get(), 'a result after it'), 16);
     assert.deepEqual(later, [16]);
+    await ends(pool.join(), 'join from outside');
+  });
+
+  it('a callback that awaits get() or wait() of a result with a callback (its own or a later one) is refused; a result without one it may await', async () => {
+    const pool = new ThreadPool(2);
+    const outcomes: string[] = [];
+    const said = (name: string) => [
+      () => outcomes.push(`${name}: ended`),
+      (err: unknown) => outcomes.push(`${name}: ${/AsyncResult\.(get|wait)\(\) was called from inside a callback of its pool/.test(String(err)) ? 'refused' : String(err)}`),
+    ];
+    const started = new Event();
+    const release = new Event();
+    const later = pool.applyAsync(t.hold, [started, release], { callback: () => void outcomes.push('later callback') });
+    await ends(started.wait(), 'the held task starting');
+    const own = pool.applyAsync(t.sqr, [3], {
+      callback: async () => {
+        await own.get().then(...said('own get'));
+        await later.get().then(...said('later get'));
+        await later.wait().then(...said('later wait'));
+        outcomes.push(`apply: ${await pool.apply(t.sqr, [2])}`);
+        release.set();
+      },
+    });
+    assert.equal(await ends(own.get(), 'the result whose callback waits for results'), 9);
+    assert.equal(await ends(later.get(), 'the later result'), 'released');
+    assert.deepEqual(outcomes, ['own get: refused', 'later get: refused', 'later wait: refused', 'apply: 4', 'later callback']);
+    pool.close();
     await ends(pool.join(), 'join from outside');
   });
 

@@ -54,6 +54,9 @@ interface Job {
   controller: AbortController | undefined;
   timer: LongTimeout | undefined;
   onAbort: (() => void) | undefined;
+  /** The current run's settling (the then() on its task's promise), awaited by #watch once a shutdown looks for tasks. */
+  settled: Promise<void> | undefined;
+  watched: boolean;
 }
 
 const taskContext = new AsyncLocalStorage<AbortSignal>();
@@ -97,8 +100,8 @@ export class AsyncExecutor extends BaseExecutor {
   #slice = 0;
   /** The slice ran out: starts wait for the setImmediate that resumes the queue. */
   #resuming = false;
-  /** Task functions being called now, in their synchronous part (nested when a task's code submits). */
-  #calling = 0;
+  /** The jobs whose runs hold a slot (not the abandoned ones): those a waiting shutdown waits for. */
+  readonly #live = new Set<Job>();
 
   constructor(options: AsyncExecutorOptions = {}) {
     super();
@@ -151,6 +154,8 @@ export class AsyncExecutor extends BaseExecutor {
       controller: undefined,
       timer: undefined,
       onAbort: undefined,
+      settled: undefined,
+      watched: false,
     };
     const signal = options.signal;
     if (signal !== undefined) {
@@ -184,34 +189,33 @@ export class AsyncExecutor extends BaseExecutor {
         timeout,
       );
     }
-    void this.#runTask(job, run);
+    let result: Promise<unknown>;
+    try {
+      const value = job.controller ? taskContext.run(job.controller.signal, () => this.#callTask(job)) : this.#callTask(job);
+      result = Promise.resolve(value);
+    } catch (err) {
+      result = Promise.reject(err);
+    }
+    job.settled = result.then(
+      (value) => this.#settle(job, run, true, value),
+      (error) => this.#settle(job, run, false, error),
+    );
+    job.watched = false;
+    this.#live.add(job);
   }
 
+  /** Calls a job's function: shutdown() finds it on the stack of a task's synchronous start (see isWithin). */
+  readonly #callTask = (job: Job): unknown => (job.mode === CALL ? job.fn(...job.args) : runChunk(job.fn, job.args, job.mode === CHUNK_ITEMS));
+
   /**
-   * Runs a job's function and settles it: named uniquely, so that shutdown() can tell a
-   * call made from inside one of this executor's tasks (see isWithin).
+   * Awaits a run's settling. Attached to the running jobs only when a waiting shutdown
+   * looks for its caller, it is what V8's async stack trace then reaches from the code of
+   * any of those tasks (the task's promise, the then() on it, this await), at no cost to
+   * tasks meanwhile; an async runner around every task cost up to a fifth of a tiny task.
+   * It rethrows what the settling threw, as the then() alone would have.
    */
-  readonly #runTask = async (job: Job, run: object): Promise<void> => {
-    let pending: unknown;
-    this.#calling++;
-    try {
-      const call = (): unknown => (job.mode === CALL ? job.fn(...job.args) : runChunk(job.fn, job.args, job.mode === CHUNK_ITEMS));
-      pending = job.controller ? taskContext.run(job.controller.signal, call) : call();
-    } catch (err) {
-      // Settled a turn later all the same, never inside submit().
-      pending = Promise.reject(err);
-    } finally {
-      this.#calling--;
-    }
-    let ok = true;
-    let value: unknown;
-    try {
-      value = await pending;
-    } catch (err) {
-      ok = false;
-      value = err;
-    }
-    this.#settle(job, run, ok, value);
+  readonly #watch = async (settled: Promise<void>): Promise<void> => {
+    await settled;
   };
 
   #settle(job: Job, run: object, ok: boolean, value: unknown): void {
@@ -222,6 +226,7 @@ export class AsyncExecutor extends BaseExecutor {
     }
     job.run = undefined;
     job.controller = undefined;
+    this.#live.delete(job);
     this.#finishRun(job);
     if (job.future.done()) {
       this.#detach(job);
@@ -248,6 +253,7 @@ export class AsyncExecutor extends BaseExecutor {
       job.controller?.abort(reason);
       job.controller = undefined;
       job.run = undefined;
+      this.#live.delete(job);
       this.#abandoned++;
       this.#finishRun(job);
     } else {
@@ -322,14 +328,12 @@ export class AsyncExecutor extends BaseExecutor {
    * executor down all the same (no new tasks; the others run to their end) and returns a
    * promise rejected with an Error saying so, as Python's Thread.join() of the current
    * thread raises. The rejection is handled already: a task that calls shutdown() without
-   * awaiting it is not waiting, and loses nothing. (The check tells this executor's tasks
-   * from other code, not one task from another: a task abandoned after a timeout, which
-   * the shutdown would not wait for, is refused too.)
+   * awaiting it is not waiting, and loses nothing. A task abandoned after a timeout, which
+   * the shutdown does not wait for, may wait.
    */
   override shutdown(options: ShutdownOptions = {}): Promise<void> {
     const done = super.shutdown(options);
-    // The runner's own frame after its await settles results and runs done callbacks: not a task.
-    if (!(options.wait ?? true) || this.#running === 0 || !isWithin(this.#runTask, this.#calling > 0)) return done;
+    if (!(options.wait ?? true) || this.#live.size === 0 || !this.#calledFromTask()) return done;
     const refused = Promise.reject(
       new Error(
         'AsyncExecutor.shutdown() with wait was called from inside one of its own tasks: it waits for every task to finish, that one included, ' +
@@ -338,6 +342,17 @@ export class AsyncExecutor extends BaseExecutor {
     );
     refused.catch(() => {});
     return refused;
+  }
+
+  /** True when the running code is one of the live tasks, in its synchronous start or anywhere down its chain of awaits. */
+  #calledFromTask(): boolean {
+    for (const job of this.#live) {
+      if (!job.watched) {
+        job.watched = true;
+        void this.#watch(job.settled!);
+      }
+    }
+    return isWithin(this.#callTask, this.#watch);
   }
 
   protected doShutdown(options: Required<ShutdownOptions>): Promise<void> {

@@ -5,13 +5,15 @@
  * A thread has an identity; a coroutine has none unless async context is carried, and
  * AsyncLocalStorage's hooks slow every promise of the process (2.3x on 100k tiny
  * AsyncExecutor tasks), for the sake of a check made once per shutdown or join. So the
- * work is run by a function with a name of its own, and the check looks for that name in
- * V8's stack trace: it lists the synchronous callers and, past them, the async functions
- * that await the current one, however deep (through `await`, Promise.all and
- * Promise.any; not through then() callbacks). A name is read when the trace is made,
- * so one runner function per owner (an executor, a group, a pool), named at its first
- * check, tells its work from everything else, at no cost to the work; a check costs 3 to
- * 13 us.
+ * work runs through a function of the owner's (an executor, a group, a pool), and the
+ * check looks for its name in V8's stack trace: the trace lists the synchronous callers
+ * and, past them, the async functions that await the current one, however deep (through
+ * `await`, Promise.all and Promise.any, and along then() chains of native promises that
+ * have one reaction each; not into a then() callback's caller). The function may be an
+ * async runner that awaits the work, or an await attached to the work's promise only when
+ * a check is made (the trace is built from the promises as they are then). A name is read
+ * when the trace is made, so it is given at the first check: the work pays nothing for
+ * it. A check costs 3 to 13 us.
  */
 
 // Two copies of concur in one program must not take each other's names.
@@ -25,12 +27,12 @@ function nameUniquely(runner: Function): string {
 }
 
 /**
- * True when the code calling this runs inside `runner`: called by it, or awaited by it
- * through a chain of awaits. `sync` false leaves out the runner's synchronous frames
- * (its code after the work, such as the settling of a result, is not the work).
+ * True when the code calling this runs inside one of `runners`: called by it, or awaited
+ * by it through a chain of awaits (and of then() on native promises, which V8 follows when
+ * each promise on the way has that one reaction).
  */
-export function isWithin(runner: Function, sync = true): boolean {
-  const name = nameUniquely(runner);
+export function isWithin(...runners: Function[]): boolean {
+  const names = runners.map(nameUniquely);
   const prepare = Error.prepareStackTrace;
   const limit = Error.stackTraceLimit;
   try {
@@ -42,7 +44,7 @@ export function isWithin(runner: Function, sync = true): boolean {
     const sites = holder.stack;
     if (!Array.isArray(sites)) return false;
     for (const site of sites) {
-      if (site.getFunctionName() === name && (sync || site.isAsync())) return true;
+      if (names.includes(site.getFunctionName() ?? '')) return true;
     }
     return false;
   } catch {

@@ -52,7 +52,7 @@ describe('AsyncExecutor: a task that waits for its own executor', () => {
     assert.equal(await ends(fromCallback, 'the shutdown awaited from a done callback'), 'waited');
   });
 
-  it('is told apart through awaits and helpers, and by await using', async () => {
+  it('is told apart through awaits and helpers, with a timeout, and by await using', async () => {
     const ex = new AsyncExecutor({ maxConcurrency: 2 });
     async function stopAll(): Promise<void> {
       await sleep(1);
@@ -67,6 +67,10 @@ describe('AsyncExecutor: a task that waits for its own executor', () => {
       void owned;
       await sleep(1);
     });
+    const timed = ex.submitWith({ timeout: 60_000 }, async () => {
+      await sleep(1);
+      await ex.shutdown();
+    });
     // Shutting down without waiting is what a task may do.
     const quits = ex.submit(async () => {
       await sleep(1);
@@ -76,6 +80,7 @@ describe('AsyncExecutor: a task that waits for its own executor', () => {
     });
     await assert.rejects(ends(deep.result(), 'a task awaiting its shutdown through a helper'), SELF_SHUTDOWN);
     await assert.rejects(ends(disposing.result(), 'a task leaving await using of its own executor'), SELF_SHUTDOWN);
+    await assert.rejects(ends(timed.result(), 'a task with a timeout awaiting its shutdown'), SELF_SHUTDOWN);
     assert.equal(await ends(quits.result(), 'a task shutting down without waiting'), 'quit');
     await ends(ex.shutdown(), 'the shutdown from outside');
   });

@@ -1,5 +1,4 @@
 /** Small helpers of RedisWorker's job processing. */
-import type { AsyncExecutor } from '../coroutines/async-executor.js';
 
 /**
  * How a job being processed is told to stop: an AbortSignal is made only for a task that
@@ -66,13 +65,13 @@ export function nameTheTask(err: unknown, label: string): void {
 
 /**
  * Warns, as a worker with pool 'async' closes, of the job tasks it leaves running in its
- * thread (nothing can stop a coroutine): they may keep the process open, or act after the close.
+ * thread (nothing can stop a coroutine): they may keep the process open, or act after the
+ * close. `abandoned`: tasks of jobs aborted or timed out; `late`: tasks still running past closeTimeout.
  */
-export function warnOfLeftCoroutines(worker: string, pool: AsyncExecutor, timedOut: boolean): void {
-  const late = timedOut ? pool.running : 0;
-  if (pool.abandoned + late === 0) return;
+export function warnOfLeftCoroutines(worker: string, abandoned: number, late: number): void {
+  if (abandoned + late === 0) return;
   const what = [
-    ...(pool.abandoned > 0 ? [`${pool.abandoned} abandoned coroutine(s): tasks of jobs aborted or timed out that had not ended`] : []),
+    ...(abandoned > 0 ? [`${abandoned} abandoned coroutine(s): tasks of jobs aborted or timed out that had not ended`] : []),
     ...(late > 0 ? [`${late} job task(s) still running past closeTimeout`] : []),
   ];
   process.emitWarning(`RedisWorker ${worker} closed, leaving in this thread ${what.join('; ')}`, { code: 'CONCUR_ABANDONED_COROUTINES' });

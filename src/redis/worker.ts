@@ -22,7 +22,7 @@
 import { availableParallelism, hostname } from 'node:os';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import { AsyncExecutor, STOPPED_BY, type StoppableTaskOptions } from '../coroutines/async-executor.js';
+import { AsyncExecutor } from '../coroutines/async-executor.js';
 import { AuthenticationError, BrokenExecutorError, CancelledError } from '../futures/errors.js';
 import { checkInteger, type Executor } from '../futures/executor.js';
 import { checkTimeout, describe } from '../futures/future.js';
@@ -137,6 +137,9 @@ export class RedisWorker {
   readonly #announced: Announcements;
   readonly #subscribed: Promise<unknown>;
   #running = 0;
+  /** Coroutines of #runHere running for their jobs, and those abandoned (their jobs ended first) still running. */
+  #here = 0;
+  #abandonedHere = 0;
   #completed = 0;
   #failed = 0;
   #closing: Promise<void> | undefined;
@@ -265,7 +268,7 @@ export class RedisWorker {
 
   /** Live counters. */
   stats(): RedisWorkerStats {
-    return { running: this.#running, completed: this.#completed, failed: this.#failed, pool: this.#pool.stats?.(), abandoned: this.#coroutines?.abandoned ?? 0 };
+    return { running: this.#running, completed: this.#completed, failed: this.#failed, pool: this.#pool.stats?.(), abandoned: (this.#coroutines?.abandoned ?? 0) + this.#abandonedHere };
   }
 
   #onAbort(jobId: string): void {
@@ -380,15 +383,53 @@ export class RedisWorker {
 
   /** Runs `fn` in the pool, stopped by `stop`, within `timeout` ms (null: none). */
   #submit<A extends unknown[], R>(stop: JobStop, timeout: number | null, fn: (...args: A) => Promise<R>, ...args: A): Promise<R> {
-    if (this.#coroutines !== undefined && timeout === null) {
-      // The stop as the executor's own abort, which frees the slot of a coroutine that
-      // heeds no abort (with one slot, no later job would run), but without an
-      // AbortSignal and the AsyncLocalStorage behind taskSignal() (that slows every
-      // promise in the process, BullMQ's and ioredis's included).
-      const options: StoppableTaskOptions = { [STOPPED_BY]: stop };
-      return this.#coroutines.submitWith(options, fn, ...args) as Promise<R>;
-    }
+    if (this.#coroutines !== undefined && timeout === null) return this.#runHere(stop, fn, args);
     return this.#pool.submitWith({ timeout: timeout ?? undefined, signal: stop.signal }, fn, ...args) as Promise<R>;
+  }
+
+  /**
+   * Runs `fn` as a coroutine in this thread, without a timeout. Not through the
+   * AsyncExecutor: BullMQ's concurrency already bounds the jobs running here, and the
+   * executor's Future, its queue record and the timer and immediate it arms every turn a
+   * task starts were a tenth of a tiny job's CPU in this process. Without an AbortSignal
+   * either, nor the AsyncLocalStorage behind taskSignal() (that slows every promise in
+   * the process, BullMQ's and ioredis's included). The job ends when `stop` aborts, so a
+   * coroutine that heeds no abort does not hold its job's slot (with one slot, no later
+   * job would run): it is abandoned, and counted until it ends.
+   */
+  #runHere<A extends unknown[], R>(stop: JobStop, fn: (...args: A) => Promise<R>, args: A): Promise<R> {
+    if (stop.aborted) return Promise.reject(stop.reason);
+    let run: Promise<R>;
+    try {
+      run = fn(...args);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.#here++;
+    return new Promise<R>((resolve, reject) => {
+      let ended = false;
+      run.then(
+        (value) => {
+          if (ended) return void this.#abandonedHere--;
+          ended = true;
+          this.#here--;
+          resolve(value);
+        },
+        (err: unknown) => {
+          if (ended) return void this.#abandonedHere--;
+          ended = true;
+          this.#here--;
+          reject(err);
+        },
+      );
+      stop.onAbort(() => {
+        if (ended) return;
+        ended = true;
+        this.#here--;
+        this.#abandonedHere++;
+        reject(stop.reason);
+      });
+    });
   }
 
   /** What a job that failed in the pool reports; a broken pool closes this worker. */
@@ -451,7 +492,10 @@ export class RedisWorker {
       }
       this.#announced.close();
       await Promise.allSettled([this.#pool.shutdown({ wait: !timedOut, cancelFutures: true }), this.#subscriber.quit(), this.#publisher.quit()]);
-      if (this.#coroutines !== undefined) warnOfLeftCoroutines(this.#options.name, this.#coroutines, timedOut);
+      if (this.#coroutines !== undefined) {
+        const pool = this.#coroutines;
+        warnOfLeftCoroutines(this.#options.name, pool.abandoned + this.#abandonedHere, timedOut ? pool.running + this.#here : 0);
+      }
       this.#onClosed();
     })();
     return this.#closing;

@@ -41,22 +41,34 @@ const AGAIN = 1000;
 /** Milliseconds an answer for a job not (yet) fetched here is kept. */
 const KEEP_EARLY = 2000;
 
-/** A job announced to its executor. */
+/**
+ * A job announced to its executor. Every job has one, so it is one small object: the
+ * executor's channel and lease key are made only for a job asked about (see #ask), and a
+ * Promise only for a job whose task waits for its answer.
+ */
 export interface Announcement {
-  readonly channel: string;
-  /** The key of its executor's lease. */
-  readonly lease: string;
+  readonly jobId: string;
   readonly at: number;
   /** When it was last asked about (undefined: not yet). */
   sentAt: number | undefined;
-  /** True: the task may start; false: it must not (its Future is done). */
-  readonly answer: Promise<boolean>;
-  settled: boolean;
+  /** The answer once it came: true, the task may start; false, it must not (its Future is done). */
+  go: boolean | undefined;
   /** For a pack told go: the members that must not start (their Futures are done). */
   skip: ReadonlySet<number> | undefined;
   /** True when the executor's lease was found gone: no answer came, and none will (see #unleased). */
   unleased: boolean;
-  settle(go: boolean, skip?: ReadonlySet<number>): void;
+  /** Who waits for the answer. */
+  waiter: ((go: boolean) => void) | undefined;
+}
+
+/** Answers `a` (the first answer holds). */
+function settle(a: Announcement, go: boolean, skip?: ReadonlySet<number>): void {
+  if (a.go !== undefined) return;
+  a.go = go;
+  a.skip = skip;
+  const waiter = a.waiter;
+  a.waiter = undefined;
+  waiter?.(go);
 }
 
 /** The announcements of one worker: jobs fetched whose tasks have not started, in fetch order. */
@@ -87,41 +99,22 @@ export class Announcements {
 
   /** Asks the executor of `jobId` whether its task may start. */
   announce(jobId: string): Announcement {
-    let settle!: (go: boolean) => void;
-    const answer = new Promise<boolean>((resolve) => (settle = resolve));
-    const executor = executorOf(jobId);
-    const channel = startedChannel(this.#prefix, this.#queue, executor);
     const now = performance.now();
-    const a: Announcement = {
-      channel,
-      lease: leaseKey(this.#prefix, this.#queue, executor),
-      at: now,
-      sentAt: undefined,
-      answer,
-      settled: false,
-      skip: undefined,
-      unleased: false,
-      settle: (go, skip) => {
-        if (a.settled) return;
-        a.settled = true;
-        a.skip = skip;
-        settle(go);
-      },
-    };
+    const a: Announcement = { jobId, at: now, sentAt: undefined, go: undefined, skip: undefined, unleased: false, waiter: undefined };
     this.#byJob.delete(jobId); // a job fetched again (a retry) goes to the end
     this.#byJob.set(jobId, a);
     const early = this.#early.get(jobId);
     if (early !== undefined) {
       this.#early.delete(jobId);
-      a.settle(early.go, early.skip);
+      settle(a, early.go, early.skip);
     }
     // A job BullMQ fails without calling the processor leaves its entry: drop old ones
     // once answered (one still unanswered waits for its executor, or for it to go).
     for (const [id, old] of this.#byJob) {
       if (now - old.at <= 60_000) break;
-      if (old.settled) this.#byJob.delete(id);
+      if (old.go !== undefined) this.#byJob.delete(id);
     }
-    if (!a.settled && this.#check === undefined) {
+    if (a.go === undefined && this.#check === undefined) {
       this.#check = setInterval(() => this.#again(), PROBE);
       this.#check.unref();
     }
@@ -138,16 +131,19 @@ export class Announcements {
     if (this.#byJob.get(jobId) === a) this.#byJob.delete(jobId);
   }
 
-  /** An executor's answers: job ids (go), `!`-prefixed ones (no), and `id~3.7` (go, but not for the pack's members 3 and 7). */
+  /** An executor's answers, separated by spaces: job ids (go), `!`-prefixed ones (no), and `id~3.7` (go, but not for the pack's members 3 and 7). */
   onAnswer(message: string): void {
     const now = performance.now();
     for (const [id, e] of this.#early) {
       if (now - e.at <= KEEP_EARLY) break;
       this.#early.delete(id);
     }
-    for (const word of message.split(' ')) {
-      const no = word.charCodeAt(0) === 33; // '!'
-      let jobId = no ? word.slice(1) : word;
+    for (let from = 0; from < message.length; ) {
+      let to = message.indexOf(' ', from);
+      if (to < 0) to = message.length;
+      const no = message.charCodeAt(from) === 33; // '!'
+      let jobId = message.slice(no ? from + 1 : from, to);
+      from = to + 1;
       let skip: Set<number> | undefined;
       const tilde = jobId.indexOf('~');
       if (tilde >= 0) {
@@ -155,17 +151,22 @@ export class Announcements {
         jobId = jobId.slice(0, tilde);
       }
       const a = this.#byJob.get(jobId);
-      if (a !== undefined && !a.settled) a.settle(!no, skip);
-      else if (a === undefined) this.#early.set(jobId, { go: !no, skip, at: now });
+      if (a !== undefined) settle(a, !no, skip);
+      else this.#early.set(jobId, { go: !no, skip, at: now });
     }
   }
 
-  /** Resolves with the answer to `a`, or false as soon as `stop` aborts (which settles `a` as no). */
-  answerOf(a: Announcement, stop: { readonly aborted: boolean; onAbort(fn: () => void): void }): Promise<boolean> {
-    if (a.settled) return a.answer;
-    if (stop.aborted) return Promise.resolve(false);
-    stop.onAbort(() => a.settle(false));
-    return a.answer;
+  /**
+   * The answer to `a`: at once when it came (the task starts in this turn), else a Promise
+   * of it, which is false as soon as `stop` aborts (that answers `a` as no).
+   */
+  answerOf(a: Announcement, stop: { readonly aborted: boolean; onAbort(fn: () => void): void }): boolean | Promise<boolean> {
+    if (a.go !== undefined) return a.go;
+    if (stop.aborted) return false;
+    return new Promise<boolean>((resolve) => {
+      a.waiter = resolve;
+      stop.onAbort(() => settle(a, false));
+    });
   }
 
   /** Which of `jobIds` their executor wrote down as withdrawn (by index); Redis unreachable: all of them, to be safe. */
@@ -198,12 +199,12 @@ export class Announcements {
    * (an abort this worker missed, its connection down). Redis unreachable: the question
    * is asked again a second later.
    */
-  #unleased(jobId: string, a: Announcement): void {
-    if (a.settled) return;
-    Promise.all([this.#subscriber.ping(), this.#publisher.exists(withdrawnKey(this.#prefix, this.#queue, jobId))]).then(
+  #unleased(a: Announcement): void {
+    if (a.go !== undefined) return;
+    Promise.all([this.#subscriber.ping(), this.#publisher.exists(withdrawnKey(this.#prefix, this.#queue, a.jobId))]).then(
       ([, withdrawn]) => {
-        if (!a.settled) a.unleased = true;
-        a.settle(withdrawn === 0);
+        if (a.go === undefined) a.unleased = true;
+        settle(a, withdrawn === 0);
       },
       () => {},
     );
@@ -215,20 +216,22 @@ export class Announcements {
    * asked `again`, an announcement their executor answers. A first question publishes
    * nothing: an executor answers from the event stream, and only "again" asks it to.
    */
-  #ask(due: ReadonlyArray<readonly [jobId: string, a: Announcement, again: boolean]>): void {
+  #ask(due: ReadonlyArray<readonly [a: Announcement, again: boolean]>): void {
     const now = performance.now();
     const pipe = this.#publisher.pipeline();
     let published = 0;
-    const byLease = new Map<string, Array<[string, Announcement]>>();
-    for (const [jobId, a, again] of due) {
+    const byLease = new Map<string, Announcement[]>();
+    for (const [a, again] of due) {
       a.sentAt = now;
+      const executor = executorOf(a.jobId);
       if (again) {
-        pipe.publish(a.channel, `${jobId} again`);
+        pipe.publish(startedChannel(this.#prefix, this.#queue, executor), `${a.jobId} again`);
         published++;
       }
-      const jobs = byLease.get(a.lease);
-      if (jobs === undefined) byLease.set(a.lease, [[jobId, a]]);
-      else jobs.push([jobId, a]);
+      const lease = leaseKey(this.#prefix, this.#queue, executor);
+      const jobs = byLease.get(lease);
+      if (jobs === undefined) byLease.set(lease, [a]);
+      else jobs.push(a);
     }
     for (const lease of byLease.keys()) pipe.exists(lease);
     pipe.exec().then(
@@ -236,7 +239,7 @@ export class Announcements {
         let i = published;
         for (const jobs of byLease.values()) {
           const [err, leased] = replies?.[i++] ?? [new Error('no reply to EXISTS'), null];
-          if (!err && leased === 0) for (const [jobId, a] of jobs) this.#unleased(jobId, a);
+          if (!err && leased === 0) for (const a of jobs) this.#unleased(a);
         }
       },
       () => {}, // not sent (Redis unreachable): asked again a second later
@@ -247,14 +250,14 @@ export class Announcements {
   #again(): void {
     const now = performance.now();
     let waiting = false;
-    const due: Array<[string, Announcement, boolean]> = [];
-    for (const [jobId, a] of this.#byJob) {
-      if (a.settled) continue;
+    const due: Array<[Announcement, boolean]> = [];
+    for (const a of this.#byJob.values()) {
+      if (a.go !== undefined) continue;
       waiting = true;
       if (a.sentAt === undefined) {
-        if (now - a.at >= PROBE) due.push([jobId, a, false]);
+        if (now - a.at >= PROBE) due.push([a, false]);
       } else if (now - a.sentAt >= AGAIN) {
-        due.push([jobId, a, true]);
+        due.push([a, true]);
       }
     }
     if (due.length > 0) this.#ask(due);

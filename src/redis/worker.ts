@@ -320,7 +320,8 @@ export class RedisWorker {
     // a cancel() there never mistakes it for waiting. An executor that said no, or an
     // abort that came while the announcement was on its way: the task has not started,
     // so it does not (a coroutine could not be stopped once started).
-    const go = await this.#announced.answerOf(announced, stop);
+    const answer = this.#announced.answerOf(announced, stop);
+    const go = typeof answer === 'boolean' ? answer : await answer;
     if (!go || stop.aborted || this.#aborted.delete(id)) {
       this.#failed++;
       throw this.#refuse(id, new CancelledError(`job ${id} was aborted by its executor`));

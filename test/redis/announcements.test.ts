@@ -71,9 +71,10 @@ describe('Announcements: what a worker sends while jobs wait for their answers',
       const first = next();
       await first;
       assert.deepEqual(writes, [['exists bull:q:concur-lease:exec1']]);
-      assert.equal(await answered.answer, true);
+      const noStop = { aborted: false, onAbort: () => {} };
+      assert.equal(await a.answerOf(answered, noStop), true);
       // No lease: the job goes on once the withdrawn mark is read (none here).
-      assert.equal(await unanswered.answer, true);
+      assert.equal(await a.answerOf(unanswered, noStop), true);
     } finally {
       clearInterval(alive);
       a.close();

@@ -190,6 +190,21 @@ describe('packs through Redis', { skip: skipReason }, () => {
       assert.equal(ex.stats().completed, SEEN + n - 1);
     }));
 
+  it("members whose task's result is awaited get it as a structured clone; a rejected or unsendable one fails alone", () =>
+    withWorker('packs-shape', 'async', 4, async (queue) => {
+      await using ex = new RedisExecutor({ connection: REDIS_URL, queue, key: KEY });
+      for (let i = 0; i < SEEN; i++) assert.deepEqual(await ex.submit(redisTasks.shape, i), { at: new Date(i), tags: new Set([i]) });
+      const before = await completedJobs(queue);
+      const n = 500;
+      const settled = await Promise.allSettled(Array.from({ length: n }, (_, i) => ex.submit(redisTasks.shape, i, 100, 200).result()));
+      settled.forEach((s, i) => {
+        if (i === 100) assert.match(String((s as PromiseRejectedResult).reason), /the result of task shape cannot be sent through Redis/);
+        else if (i === 200) assert.ok((s as PromiseRejectedResult).reason instanceof RangeError, String((s as PromiseRejectedResult).reason));
+        else assert.deepEqual(s, { status: 'fulfilled', value: { at: new Date(i), tags: new Set([i]) } });
+      });
+      assert.ok((await completedJobs(queue)) - before <= n / 8, 'they went in packs');
+    }));
+
   it('a member cancelled while its pack waits never runs; the rest of the pack does', () =>
     withWorker('packs-cancel', 'async', 1, async (queue) => {
       await using ex = new RedisExecutor({ connection: REDIS_URL, queue, key: KEY });

@@ -1,4 +1,6 @@
 /** Small helpers of RedisWorker's job processing. */
+import type { FunctionSpec } from '../tasks/describe.js';
+import type { PortableTask, TaskIndex } from './names.js';
 
 /**
  * How a job being processed is told to stop: an AbortSignal is made only for a task that
@@ -75,4 +77,30 @@ export function warnOfLeftCoroutines(worker: string, abandoned: number, late: nu
     ...(late > 0 ? [`${late} job task(s) still running past closeTimeout`] : []),
   ];
   process.emitWarning(`RedisWorker ${worker} closed, leaving in this thread ${what.join('; ')}`, { code: 'CONCUR_ABANDONED_COROUTINES' });
+}
+
+/** How errors name a task run on the worker `worker`. */
+export function taskLabel(worker: string, task: PortableTask): string {
+  return task.kind === 'module' ? `${task.name} (${task.path}) on worker ${worker}` : `inline function ${task.name} on worker ${worker}`;
+}
+
+/** Where a job's task is found on this worker (its task modules, `index`), or the error that says why it cannot run here. */
+export function taskHere(index: TaskIndex, worker: { readonly name: string; readonly allowInline: boolean }, task: PortableTask): FunctionSpec | Error {
+  const { name } = worker;
+  if (task.kind === 'module') {
+    const module = index.resolve(task.path);
+    if (module === undefined) {
+      const err = new Error(
+        `worker ${name} does not serve task ${task.name} from ${task.path}${task.package ? ` (package ${task.package})` : ''}: ` +
+          `its task modules are ${index.shown.join(', ')}`,
+      );
+      err.name = 'TaskNotFoundError';
+      return err;
+    }
+    return { kind: 'module', module, name: task.name };
+  }
+  if (!worker.allowInline) {
+    return new Error(`worker ${name} does not run inline functions (task ${task.name}): start it with --allow-inline, or define the task with defineTasks`);
+  }
+  return { kind: 'inline', source: task.source, name: task.name };
 }

@@ -28,18 +28,19 @@ import { checkInteger, type Executor } from '../futures/executor.js';
 import { checkTimeout, describe } from '../futures/future.js';
 import type { PoolStats } from '../pool/pool-types.js';
 import { ProcessPoolExecutor } from '../processes/process-pool.js';
-import type { FunctionSpec } from '../tasks/describe.js';
 import { ThreadPoolExecutor } from '../threads/thread-pool.js';
 import { bullConnection, checkQueueName, resolveConnection, showConnection, type RedisConnection } from './connection.js';
 import { Announcements, type Announcement } from './announcements.js';
 import { abortChannel, goChannel } from './events.js';
 import { redisJobTasks } from './job-task.js';
 import { TaskIndex } from './names.js';
-import { checkJob, failureText, loadKey, makeResult, type KeyOptions, type ResultData } from './wire.js';
-import { JobStop, nameTheTask, warnOfLeftCoroutines } from './worker-util.js';
+import { checkJob, failureText, loadKey, makeResult, type ResultData } from './wire.js';
+import { JobStop, nameTheTask, taskHere, taskLabel, warnOfLeftCoroutines } from './worker-util.js';
 import { checkPack, isPack, type PackResultData } from './packs.js';
 import { runPack } from './pack-run.js';
-import type { PortableTask } from './names.js';
+import { KNOWN, type RedisPoolKind, type RedisWorkerOptions, type RedisWorkerStats } from './worker-types.js';
+
+export type { RedisPoolKind, RedisWorkerOptions, RedisWorkerStats };
 
 /**
  * Preloaded in the pool's processes: Ctrl-C in a terminal, or a service manager that
@@ -48,74 +49,6 @@ import type { PortableTask } from './names.js';
  * SIGKILL (a timeout, the worker's exit), and they SIGKILL themselves when it dies.
  */
 const IGNORE_STOP_SIGNALS = `data:text/javascript,${encodeURIComponent("process.on('SIGINT', () => {}); process.on('SIGTERM', () => {});")}`;
-
-/** Where a worker runs its jobs. */
-export type RedisPoolKind = 'process' | 'thread' | 'async';
-
-/** Options of `RedisWorker.start`. */
-export interface RedisWorkerOptions extends KeyOptions {
-  /** The Redis: a URL or ioredis options. @default $REDIS_URL, else redis://127.0.0.1:6379 */
-  connection?: RedisConnection;
-  /** The queue to serve. */
-  queue: string;
-  /** Task modules (paths from the working directory, or file URLs); a job's task must be defined in one. */
-  tasks: string[];
-  /** Where jobs run: a process pool (default), a thread pool, or coroutines in this thread. */
-  pool?: RedisPoolKind;
-  /** Jobs run at once (pool workers, or coroutines for 'async'). @default one per CPU (64 for 'async'), as `concur map` */
-  workers?: number;
-  /** Run inline (self-contained, non-defineTasks) functions sent as source. @default false */
-  allowInline?: boolean;
-  /** BullMQ's key prefix. @default 'bull' */
-  prefix?: string;
-  /** Milliseconds a job's lock lasts without renewal (renewed every half of it). @default 5000 */
-  lockDuration?: number;
-  /** Milliseconds between checks for jobs whose worker died (their lock expired). @default 1000 */
-  stalledInterval?: number;
-  /** Times a job may lose its worker and run again before it fails with WorkerCrashedError. @default 1 */
-  maxStalledCount?: number;
-  /** Milliseconds `close()` lets running jobs finish; past it they are left to run again elsewhere. @default 30000 */
-  closeTimeout?: number;
-  /** This worker's name, in job records and error messages. @default host:pid */
-  name?: string;
-  /** Milliseconds `start` waits to reach Redis before it fails. @default 10000 */
-  startTimeout?: number;
-}
-
-/** A live snapshot of a RedisWorker. */
-export interface RedisWorkerStats {
-  /** Jobs running now. */
-  running: number;
-  /** Jobs that finished with a result. */
-  completed: number;
-  /** Jobs that failed (their task's error, a timeout, a crash, a refusal). */
-  failed: number;
-  /** The local pool's own counters (absent for 'async'). */
-  pool: PoolStats | undefined;
-  /**
-   * With pool 'async': coroutines of jobs that were aborted or timed out and still run,
-   * heeding no taskSignal(); their jobs have failed and their slots run other jobs. 0 otherwise.
-   */
-  abandoned: number;
-}
-
-const KNOWN = new Set([
-  'connection',
-  'queue',
-  'tasks',
-  'pool',
-  'workers',
-  'allowInline',
-  'prefix',
-  'lockDuration',
-  'stalledInterval',
-  'maxStalledCount',
-  'closeTimeout',
-  'name',
-  'startTimeout',
-  'key',
-  'keyFile',
-]);
 
 /** Serves a Redis queue's jobs through a local pool; made by `RedisWorker.start`. */
 export class RedisWorker {
@@ -311,7 +244,7 @@ export class RedisWorker {
       throw this.#refuse(id, new CancelledError(`job ${id} was aborted by its executor`));
     }
     const task = data.task;
-    const spec = this.#specOf(task);
+    const spec = taskHere(this.#index, this.#options, task);
     if (spec instanceof Error) {
       this.#failed++;
       throw this.#refuse(id, spec);
@@ -333,7 +266,7 @@ export class RedisWorker {
       return makeResult(this.#key, queue, id, encoded, ms);
     } catch (err) {
       this.#failed++;
-      nameTheTask(err, this.#label(task));
+      nameTheTask(err, taskLabel(this.#options.name, task));
       throw this.#failure(id, err, stop);
     } finally {
       this.#running--;
@@ -362,8 +295,8 @@ export class RedisWorker {
         {
           key: this.#key,
           queue,
-          specOf: (task) => this.#specOf(task),
-          label: (task) => this.#label(task),
+          specOf: (task) => taskHere(this.#index, this.#options, task),
+          label: (task) => taskLabel(this.#options.name, task),
           stopped: () => stop.aborted,
           submit: (fn, ...args) => this.#submit(stop, null, fn, ...args),
         },
@@ -445,32 +378,7 @@ export class RedisWorker {
     return new Error(failureText(this.#key, this.#options.queue, id, err));
   }
 
-  /** How errors name a task run here. */
-  #label(task: PortableTask): string {
-    const { name } = this.#options;
-    return task.kind === 'module' ? `${task.name} (${task.path}) on worker ${name}` : `inline function ${task.name} on worker ${name}`;
-  }
 
-  /** Where a task is found here, or the error that says why it cannot run here. */
-  #specOf(task: PortableTask): FunctionSpec | Error {
-    const { name } = this.#options;
-    if (task.kind === 'module') {
-      const module = this.#index.resolve(task.path);
-      if (module === undefined) {
-        const err = new Error(
-          `worker ${name} does not serve task ${task.name} from ${task.path}${task.package ? ` (package ${task.package})` : ''}: ` +
-            `its task modules are ${this.#index.shown.join(', ')}`,
-        );
-        err.name = 'TaskNotFoundError';
-        return err;
-      }
-      return { kind: 'module', module, name: task.name };
-    }
-    if (!this.#options.allowInline) {
-      return new Error(`worker ${name} does not run inline functions (task ${task.name}): start it with --allow-inline, or define the task with defineTasks`);
-    }
-    return { kind: 'inline', source: task.source, name: task.name };
-  }
 
   /**
    * Stops taking jobs and lets the running ones finish, up to `closeTimeout` ms; jobs

@@ -3,15 +3,22 @@
  * job's outcome, its hash and the rest have served, and Redis should come back to where
  * it was once the Futures are settled.
  *
- *   forget(id) ─▶ batch ─(every REMOVE_EVERY ms, one pipeline)─▶ BullMQ removeJob
- *                                                 refused (locked) ─▶ again, REMOVE_TRIES times
+ *   forget(id) ─▶ batch ─(every REMOVE_EVERY ms)─▶ our script, SCRIPT_IDS ids a call ─▶ gone
+ *                                         not finished ─▶ BullMQ's removeJob, one pipeline ─▶ gone
+ *                                 refused (locked) ─▶ again, REMOVE_TRIES times
  *   withdrawn(id): a job withdrawn while it ran keeps its withdrawn mark until it is removed
  *
- * BullMQ's removeJob removes a job from every state with all its keys, and refuses one
- * still locked: a second run of an at-least-once job going on elsewhere keeps its records
- * until it ends. What is refused too often, or lost with Redis or with the executor, is
- * left to the backstop: BullMQ's age removal and the mark's TTL (`keepFinished`).
+ * A finished job (in the completed or failed set) goes by a script of ours that deletes
+ * what BullMQ's removeJob would, and writes no 'removed' event: every executor on the
+ * queue reads the event stream, and one entry per job was a sixth of what they read,
+ * for an end no one waits on. Any other job (one that went back to the queue, or was
+ * never run) goes by BullMQ's removeJob, which finds it in whatever list holds it. Both
+ * refuse a job still locked: a second run of an at-least-once job going on elsewhere
+ * keeps its records until it ends. What is refused too often, or lost with Redis or with
+ * the executor, is left to the backstop: BullMQ's age removal and the mark's TTL
+ * (`keepFinished`).
  */
+import { createHash } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 
@@ -19,6 +26,35 @@ import type { Redis } from 'ioredis';
 const REMOVE_EVERY = 50;
 /** Tries to remove a job that is still locked before the age removal is left to do it. */
 const REMOVE_TRIES = 5;
+/** Job ids per call of the script: Redis runs nothing else while it runs. */
+const SCRIPT_IDS = 500;
+
+/**
+ * ARGV[1] the queue's key prefix (`bull:<queue>:`), ARGV[2..] job ids. Per id: 1 removed
+ * (or already gone), 0 locked, 2 not finished (the caller leaves it to removeJob). The
+ * keys deleted are removeJob's (removeJobKeys.lua); a job of ours has no parent, children,
+ * deduplication id or scheduler, the rest of what removeJob looks after.
+ */
+const REMOVE_FINISHED = `
+local rcall = redis.call
+local prefix = ARGV[1]
+local completed, failed = prefix .. 'completed', prefix .. 'failed'
+local out = {}
+for i = 2, #ARGV do
+  local id = ARGV[i]
+  local jobKey = prefix .. id
+  if rcall('EXISTS', jobKey .. ':lock') == 1 then
+    out[i - 1] = 0
+  elseif rcall('ZREM', completed, id) + rcall('ZREM', failed, id) > 0 or rcall('EXISTS', jobKey) == 0 then
+    rcall('DEL', jobKey, jobKey .. ':logs', jobKey .. ':dependencies', jobKey .. ':processed', jobKey .. ':failed', jobKey .. ':unsuccessful')
+    out[i - 1] = 1
+  else
+    out[i - 1] = 2
+  end
+end
+return out
+`;
+const REMOVE_FINISHED_SHA = createHash('sha1').update(REMOVE_FINISHED).digest('hex');
 
 /** Removes settled jobs from Redis in batches, with the withdrawn marks of those that had one. */
 export class Removals {
@@ -92,23 +128,14 @@ export class Removals {
     const batch = this.#due;
     if (batch.size === 0) return;
     this.#due = new Map();
-    const marks: string[] = [];
     const ids = [...batch.keys()];
-    let replies: Array<[Error | null, unknown]> | null = null;
-    try {
-      // One pipeline of BullMQ's own removeJob (what Queue.remove runs, with the same
-      // keys and arguments), not a trip and a promise per job.
-      const backend = this.#queue.backend;
-      const pipeline = (await backend.client).pipeline();
-      const toKey = (name: string): string => this.#queue.toKey(name);
-      for (const jobId of ids) backend.execCommand(pipeline, 'removeJob', [toKey(jobId), toKey('repeat'), jobId, 0, toKey('')]);
-      replies = (await pipeline.exec()) as Array<[Error | null, unknown]> | null;
-    } catch {
-      // Redis failed us: the backstop removes them
-    }
-    ids.forEach((jobId, i) => {
-      const reply = replies?.[i];
-      const removed = reply === undefined || reply[0] !== null ? -1 : Number(reply[1]);
+    const results = new Map<string, number>();
+    await this.#removeFinished(ids, results);
+    const unfinished = ids.filter((id) => results.get(id) === 2);
+    if (unfinished.length > 0) await this.#removeUnfinished(unfinished, results);
+    const marks: string[] = [];
+    for (const jobId of ids) {
+      const removed = results.get(jobId) ?? -1;
       const tries = batch.get(jobId)!;
       if (removed === 1) {
         if (this.#withdrawn.delete(jobId)) marks.push(this.#markKey(jobId));
@@ -117,9 +144,53 @@ export class Removals {
       } else {
         this.#withdrawn.delete(jobId); // job and mark are left to the backstop
       }
-    });
+    }
     // A mark goes only once its job has: a job that could still run keeps it.
     if (marks.length > 0) await this.#redis.del(...marks).catch(() => {});
     if (this.#due.size > 0) this.#arm(REMOVE_EVERY * 4);
+  }
+
+  /** The script above, SCRIPT_IDS ids a call; no reply for ids whose call failed. */
+  async #removeFinished(ids: readonly string[], results: Map<string, number>): Promise<void> {
+    const prefix = this.#queue.toKey('');
+    const calls: Array<Promise<void>> = [];
+    for (let i = 0; i < ids.length; i += SCRIPT_IDS) {
+      const chunk = ids.slice(i, i + SCRIPT_IDS);
+      calls.push(
+        this.#script(prefix, chunk).then(
+          (replies) => chunk.forEach((id, j) => results.set(id, Number(replies[j]))),
+          () => {}, // Redis failed us: the backstop removes them
+        ),
+      );
+    }
+    await Promise.all(calls);
+  }
+
+  /** EVALSHA, then EVAL once if Redis does not have the script (not in a pipeline: ioredis would send the source with every one). */
+  async #script(prefix: string, ids: readonly string[]): Promise<unknown[]> {
+    try {
+      return (await this.#redis.evalsha(REMOVE_FINISHED_SHA, 0, prefix, ...ids)) as unknown[];
+    } catch (err) {
+      if (!String((err as Error).message).includes('NOSCRIPT')) throw err;
+      return (await this.#redis.eval(REMOVE_FINISHED, 0, prefix, ...ids)) as unknown[];
+    }
+  }
+
+  /** BullMQ's own removeJob (what Queue.remove runs, with the same keys and arguments), in one pipeline. */
+  async #removeUnfinished(ids: readonly string[], results: Map<string, number>): Promise<void> {
+    if (ids.length === 0) return;
+    try {
+      const backend = this.#queue.backend;
+      const pipeline = (await backend.client).pipeline();
+      const toKey = (name: string): string => this.#queue.toKey(name);
+      for (const jobId of ids) backend.execCommand(pipeline, 'removeJob', [toKey(jobId), toKey('repeat'), jobId, 0, toKey('')]);
+      const replies = (await pipeline.exec()) as Array<[Error | null, unknown]> | null;
+      ids.forEach((id, i) => {
+        const reply = replies?.[i];
+        if (reply !== undefined && reply[0] === null) results.set(id, Number(reply[1]));
+      });
+    } catch {
+      // Redis failed us: the backstop removes them
+    }
   }
 }

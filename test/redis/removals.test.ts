@@ -1,9 +1,10 @@
 // The removal of settled jobs when the other side is still at work: a job whose lock is
-// held (a second run of an at-least-once job going on elsewhere) is refused by BullMQ's
-// removeJob; it must stay, with its withdrawn mark, and go once the lock is gone.
+// held (a second run of an at-least-once job going on elsewhere) is refused; it must stay,
+// with its withdrawn mark, and go once the lock is gone. A finished job goes with all its
+// keys and writes nothing to the event stream, which every executor on the queue reads.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Queue } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Removals } from '../../src/redis/removals.js';
 import { obliterate, REDIS_URL, skipReason, uniqueQueue, until } from './helpers.js';
@@ -34,6 +35,46 @@ describe('Removals', { skip: skipReason }, () => {
       await until(() => !removals.withdrawn('stuck') && removals.due === 0, 'the stuck job to be given up', 10_000);
       assert.equal(await exists('stuck'), true);
     } finally {
+      await removals.close();
+      redis.disconnect();
+      await queue.close();
+      await obliterate(name);
+    }
+  });
+
+  it('finished jobs, completed and failed, go with their keys and leave no event on the stream; a job back in the queue is removed as well', async () => {
+    const name = uniqueQueue('removals-lean');
+    const queue = new Queue(name, { connection: { url: REDIS_URL } });
+    const redis = new Redis(REDIS_URL);
+    const removals = new Removals(queue, redis, (id) => `bull:${name}:test-mark:${id}`);
+    const worker = new Worker(
+      name,
+      async (job) => {
+        if (job.data.fail === true) throw new Error('no');
+        return 1;
+      },
+      { connection: { url: REDIS_URL, maxRetriesPerRequest: null } },
+    );
+    try {
+      await queue.add('t', {}, { jobId: 'ok' });
+      await queue.add('t', { fail: true }, { jobId: 'bad' });
+      await until(async () => JSON.stringify(await queue.getJobCounts('completed', 'failed')) === '{"completed":1,"failed":1}', 'both jobs to finish');
+      await worker.close();
+      await queue.add('t', {}, { jobId: 'waits' });
+      const eventsKey = `bull:${name}:events`;
+      const last = ((await redis.xrevrange(eventsKey, '+', '-', 'COUNT', 1)) as Array<[string, string[]]>)[0]![0];
+      for (const id of ['ok', 'bad', 'waits']) removals.forget(id);
+      const exists = async (id: string): Promise<boolean> => (await redis.exists(`bull:${name}:${id}`)) === 1;
+      await until(async () => !(await exists('ok')) && !(await exists('bad')) && !(await exists('waits')), 'the jobs to be removed');
+      assert.equal(removals.due, 0);
+      assert.equal(await redis.zcard(`bull:${name}:completed`), 0);
+      assert.equal(await redis.zcard(`bull:${name}:failed`), 0);
+      assert.equal(await redis.llen(`bull:${name}:wait`), 0, 'the waiting job left the wait list');
+      const after = (await redis.xrange(eventsKey, `(${last}`, '+')) as Array<[string, string[]]>;
+      const removed = after.filter(([, f]) => f[1] === 'removed').map(([, f]) => f[3]);
+      assert.deepEqual(removed, ['waits'], 'only the job that had not finished goes by BullMQ\'s removal, with its event');
+    } finally {
+      await worker.close();
       await removals.close();
       redis.disconnect();
       await queue.close();

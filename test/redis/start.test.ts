@@ -147,9 +147,14 @@ describe('RedisExecutor: a task starts after its Future is RUNNING', { skip: ski
   it("when the executor misses the queue's 'active' event, the worker asks again a second later: the task starts after RUNNING", async () => {
     // Holds the executor's event stream from its first 'active' on: only the worker's
     // second announcement ("again") can get its answer; the result comes by the sweep.
-    const proxy = await holdingProxy(new URL(REDIS_URL), 'event\r\n$6\r\nactive\r\n', { direction: 'toClient' });
+    // Armed once the executor is up: the stream's last entry, which its command connection
+    // reads as it starts, may be an 'active' too, and that connection must go on.
+    let armed = false;
+    const proxy = await holdingProxy(new URL(REDIS_URL), () => (armed ? 'event\r\n$6\r\nactive\r\n' : undefined), { direction: 'toClient' });
     try {
       await using ex = new RedisExecutor({ connection: `redis://127.0.0.1:${proxy.port}`, queue, key: KEY, pollInterval: 100 });
+      assert.equal(await ex.submit(tasks.inc, 1), 2);
+      armed = true;
       const b = await socketBlocker();
       const f = ex.submit(b.fn, ...b.args);
       await b.started;

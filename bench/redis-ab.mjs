@@ -8,6 +8,8 @@
 //   node bench/redis-ab.mjs builds=/path/to/checkout-a,/path/to/checkout-b [bullmq=1]
 //        mode=roundtrip cycles=30 block=50      sequential round trips, BLOCK a turn
 //        mode=throughput cycles=20 block=2000   BLOCK jobs submitted at once, a turn
+//        unpacked=1                             concur's jobs with a per-task option (a
+//                                               timeout), which keeps them out of packs
 //
 // A build is a checkout with dist/ built (`npm run build`); all must share one format
 // version. The worker runs --pool async --workers 16, as in bench/redis.mjs.
@@ -82,7 +84,8 @@ async function concurVariant(dir, queue) {
       if ((await ex.submit(redisBench.inc, ++x)) !== x + 1) throw new Error('concur: wrong result');
     },
     block: async (n) => {
-      await Promise.all(Array.from({ length: n }, (_, i) => ex.submit(redisBench.inc, i)));
+      const submit = arg.unpacked === '1' ? (i) => ex.submitWith({ timeout: 600_000 }, redisBench.inc, i) : (i) => ex.submit(redisBench.inc, i);
+      await Promise.all(Array.from({ length: n }, (_, i) => submit(i)));
     },
   };
 }

@@ -1,11 +1,12 @@
 /** The options, stats and Future of a RedisExecutor. */
-import type { TaskOptions } from '../futures/executor.js';
-import { Future } from '../futures/future.js';
+import { checkInteger, type TaskOptions } from '../futures/executor.js';
+import { checkTimeout, describe, Future } from '../futures/future.js';
 import type { Percentiles } from '../pool/pool-types.js';
 import type { TaskMode } from '../futures/task-mode.js';
-import type { RedisConnection } from './connection.js';
+import { checkQueueName, resolveConnection, type RedisConnection } from './connection.js';
+import { LEASE_MIN } from './lease.js';
 import type { PortableTask } from './names.js';
-import type { KeyOptions } from './wire.js';
+import { loadKey, type KeyOptions } from './wire.js';
 
 /** Options of a RedisExecutor. */
 export interface RedisExecutorOptions extends KeyOptions {
@@ -28,6 +29,34 @@ export interface RedisExecutorOptions extends KeyOptions {
   leaseMs?: number;
   /** @internal Tests: listen to no events, so that every result comes through the sweep (and hold no lease: workers go on without a word). */
   _noEvents?: boolean;
+}
+
+const KNOWN = new Set(['connection', 'queue', 'prefix', 'keepFinished', 'pollInterval', 'leaseMs', 'key', 'keyFile', '_noEvents']);
+
+/** The options of a RedisExecutor, checked, with their defaults filled in and its key loaded. */
+export function readOptions(options: RedisExecutorOptions): {
+  queue: string;
+  connection: RedisConnection;
+  prefix: string;
+  keepFinished: number;
+  pollInterval: number;
+  leaseMs: number;
+  key: Buffer;
+} {
+  if (options === null || typeof options !== 'object') throw new TypeError(`RedisExecutor options must be an object, got ${describe(options)}`);
+  for (const k of Object.keys(options)) if (!KNOWN.has(k)) throw new TypeError(`RedisExecutor: unknown option "${k}"`);
+  const queue = checkQueueName(options.queue, 'RedisExecutor');
+  const connection = resolveConnection(options.connection, 'RedisExecutor');
+  const prefix = options.prefix ?? 'bull';
+  if (typeof prefix !== 'string' || prefix === '') throw new TypeError(`RedisExecutor: prefix must be a non-empty string, got ${describe(options.prefix)}`);
+  checkInteger('keepFinished', options.keepFinished, 1);
+  checkTimeout(options.pollInterval, 'pollInterval');
+  const leaseMs: unknown = options.leaseMs === undefined ? 10_000 : options.leaseMs;
+  if (typeof leaseMs !== 'number' || !Number.isInteger(leaseMs) || leaseMs < LEASE_MIN) {
+    throw new RangeError(`RedisExecutor: leaseMs must be an integer number of milliseconds >= ${LEASE_MIN}, got ${describe(options.leaseMs)}`);
+  }
+  const key = loadKey(options, 'RedisExecutor');
+  return { queue, connection, prefix, keepFinished: options.keepFinished ?? 3600, pollInterval: Math.max(50, options.pollInterval ?? 2000), leaseMs, key };
 }
 
 /** Per-task options of a RedisExecutor: those of every executor, and a BullMQ priority. */

@@ -56,11 +56,18 @@ return out
 `;
 const REMOVE_FINISHED_SHA = createHash('sha1').update(REMOVE_FINISHED).digest('hex');
 
+/** How a running job is withdrawn: the channel its worker hears the abort on, and how long its mark lives. */
+export interface Withdrawal {
+  readonly abortChannel: string;
+  readonly markSeconds: number;
+}
+
 /** Removes settled jobs from Redis in batches, with the withdrawn marks of those that had one. */
 export class Removals {
   readonly #queue: Queue;
   readonly #redis: Redis;
   readonly #markKey: (jobId: string) => string;
+  readonly #withdrawal: Withdrawal | undefined;
   /** Jobs to remove, with the tries made so far. */
   #due = new Map<string, number>();
   readonly #withdrawn = new Set<string>();
@@ -68,10 +75,42 @@ export class Removals {
   readonly #running = new Set<Promise<void>>();
   #closed = false;
 
-  constructor(queue: Queue, redis: Redis, markKey: (jobId: string) => string) {
+  /** `markKey` names a job's withdrawn mark; `withdrawal` is what withdrawJob needs. */
+  constructor(queue: Queue, redis: Redis, markKey: (jobId: string) => string, withdrawal?: Withdrawal) {
     this.#queue = queue;
     this.#redis = redis;
     this.#markKey = markKey;
+    this.#withdrawal = withdrawal;
+  }
+
+  /**
+   * Removes a job whose Future is done before its end: a waiting one at once (true); one
+   * that runs (locked) is marked withdrawn and told to stop through the abort channel,
+   * and goes, with its mark, once it ends.
+   */
+  async withdrawJob(jobId: string): Promise<boolean> {
+    // Its end is awaited from now: an end that comes while the removal is refused is not missed.
+    this.withdraw(jobId);
+    let removed = 0;
+    try {
+      removed = await this.#queue.remove(jobId);
+    } catch {
+      removed = 0;
+    }
+    if (removed === 1) {
+      this.unwithdraw(jobId);
+      return true;
+    }
+    const { abortChannel, markSeconds } = this.#withdrawal!;
+    try {
+      // Written down before it is said, in one write: a worker that misses the abort and
+      // then finds us gone reads it before it starts the task.
+      const replies = await this.#redis.pipeline().set(this.#markKey(jobId), '1', 'EX', markSeconds).publish(abortChannel, jobId).exec();
+      for (const [err] of replies ?? []) if (err) throw err;
+    } catch {
+      // Redis is gone: the job's result, when it comes, is for a Future already done
+    }
+    return false;
   }
 
   /** The job's outcome is known: its records go with the next batch. */

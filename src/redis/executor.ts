@@ -409,14 +409,19 @@ export class RedisExecutor extends BaseExecutor {
     this.#sweeping = true;
     try {
       const due = dueForSweep(this.#pending.values(), this.#pollInterval, all);
-      await sweepRecords(this.#redis, (jobId) => this.#queue.toKey(jobId), due, (jobId, e, r) => {
+      // A member whose pack ended while this read was on its way may have gone again alone.
+      const current = (jobId: string, e: Entry): Entry[] | undefined => {
         const pack = this.#packs.get(jobId);
-        // A member whose pack ended while this read was on its way may have gone again alone.
-        if (pack === undefined && (e.jobId !== jobId || !this.#pending.has(e.id))) return;
+        return pack ?? (e.jobId === jobId && this.#pending.has(e.id) ? [e] : undefined);
+      };
+      const ran = (jobId: string, e: Entry): void => {
+        for (const m of current(jobId, e) ?? []) this.#onActive(m.id);
+      };
+      await sweepRecords(this.#redis, (jobId) => this.#queue.toKey(jobId), due, ran, (jobId, e, r) => {
+        if (current(jobId, e) === undefined) return;
+        const pack = this.#packs.get(jobId);
         if (r.kind === 'gone') void this.#confirmGone(jobId, e);
-        else if (r.kind === 'started') {
-          for (const m of pack ?? [e]) this.#onActive(m.id);
-        } else if (r.kind === 'finished') {
+        else if (r.kind === 'finished') {
           const completed = r.returnvalue !== null && r.returnvalue !== 'null';
           if (pack !== undefined) this.#packs.ended(jobId, pack, completed ? r.returnvalue! : undefined, completed ? undefined : (r.failedReason ?? 'unknown'));
           else {

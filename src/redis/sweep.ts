@@ -32,17 +32,27 @@ export function dueForSweep(entries: Iterable<Entry>, pollInterval: number, all:
   return due;
 }
 
-/** Reads the hashes of the jobs `due` (`toKey` names them), READ a trip, and hands each record read to `onRecord`. */
+/**
+ * Reads the hashes of the jobs `due` (`toKey` names them), READ a trip, and hands each
+ * record read to `onRecord`; first, `onRan` is told of every job of the trip that has
+ * started or finished, so that all their Futures are RUNNING before any settles (a done
+ * callback of one could otherwise cancel another whose task ran).
+ */
 export async function sweepRecords(
   redis: Redis,
   toKey: (jobId: string) => string,
   due: ReadonlyMap<string, Entry>,
+  onRan: (jobId: string, e: Entry) => void,
   onRecord: (jobId: string, e: Entry, r: JobRecord) => void,
 ): Promise<void> {
   const jobs = [...due.keys()];
   for (let i = 0; i < jobs.length; i += READ) {
     const batch = jobs.slice(i, i + READ);
     const records = await readRecords(redis, batch.map(toKey));
+    batch.forEach((jobId, j) => {
+      const kind = records[j]?.kind;
+      if (kind === 'started' || kind === 'finished') onRan(jobId, due.get(jobId)!);
+    });
     batch.forEach((jobId, j) => {
       const r = records[j];
       if (r !== undefined) onRecord(jobId, due.get(jobId)!, r);

@@ -55,6 +55,41 @@ describe('RedisExecutor results', { skip: skipReason }, () => {
     }
   });
 
+  it("a done callback that the sweep runs cannot cancel another Future whose job the same read found run: both went RUNNING first", async () => {
+    const name = `concur-test-sweep-cancel-${process.pid}`;
+    const url = new URL(REDIS_URL);
+    // No events, no lease (workers go on without a word), and a sweep only after a reconnect.
+    await using ex = new RedisExecutor({
+      connection: { host: url.hostname, port: Number(url.port || 6379), connectionName: name },
+      queue,
+      key: KEY,
+      pollInterval: 60_000,
+      _noEvents: true,
+    });
+    const a = ex.submit(tasks.inc, 1);
+    const b = ex.submit(tasks.inc, 2);
+    let cancelled: boolean | undefined;
+    a.addDoneCallback(() => (cancelled = b.cancel()));
+    const admin = new Redis(REDIS_URL);
+    const q = new Queue(queue, { connection: { url: REDIS_URL } });
+    try {
+      for (const f of [a, b]) await until(async () => (await q.getJob(f.jobId))?.finishedOn !== undefined, 'the jobs to complete');
+      assert.equal(a.state, 'PENDING');
+      await until(async () => {
+        const list = (await admin.client('LIST')) as string;
+        const ids = list.split('\n').filter((l) => l.includes(` name=${name} `)).map((l) => /id=(\d+)/.exec(l)![1]!);
+        for (const id of ids) await admin.client('KILL', 'ID', id);
+        return ids.length > 0;
+      }, 'the executor connections to kill');
+      assert.equal(await a.result(20_000), 2);
+      assert.equal(cancelled, false, 'cancel() answered true for a Future whose task had run');
+      assert.equal(await b.result(20_000), 3);
+    } finally {
+      admin.disconnect();
+      await q.close();
+    }
+  });
+
   it('a job removed from Redis by someone else fails its Future, naming the job', async () => {
     await using ex = new RedisExecutor({ connection: REDIS_URL, queue: `${queue}-idle`, key: KEY, pollInterval: 100 });
     const f = ex.submit(tasks.inc, 1); // no worker serves this queue: it waits

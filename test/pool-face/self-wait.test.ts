@@ -8,19 +8,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Event, ThreadPool } from '../../src/index.js';
 import { poolTasks as t } from '../fixtures/pool-tasks.js';
+import { ends as guard } from '../fixtures/ends.js';
 
-/** `p`, or a failure naming `what` once `ms` pass: a wait that never ends fails the test instead of hanging it. */
-async function ends<T>(p: PromiseLike<T>, what: string, ms = 5000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const hung = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not end within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([p, hung]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+/** `p`, or a failure naming `what` after 5000 ms. */
+const ends = <T>(p: PromiseLike<T>, what: string, ms = 5000): Promise<T> => guard(p, what, ms);
 
 const SELF_JOIN = /Pool\.join\(\) was called from inside one of its callbacks/;
 

@@ -8,6 +8,28 @@ import { PaymentError, tasks } from '../fixtures/tasks.js';
 import { redisTasks } from '../fixtures/redis-tasks.mjs';
 import { FIXTURE_TASKS_NAME, literally, servedQueue, KEY, marks, obliterate, REDIS_TASKS_JS, REDIS_URL, skipReason, tmpFile, until } from './helpers.js';
 
+/** An executor on `queue` whose connections are named `name`, with no events and a sweep only every minute (and after a reconnect). */
+function sweepOnly(name: string, queue: string): RedisExecutor {
+  const url = new URL(REDIS_URL);
+  return new RedisExecutor({
+    connection: { host: url.hostname, port: Number(url.port || 6379), connectionName: name },
+    queue,
+    key: KEY,
+    pollInterval: 60_000,
+    _noEvents: true,
+  });
+}
+
+/** Kills the connections named `name` (at least one), as a network drop would end them. */
+async function dropConnections(admin: Redis, name: string): Promise<void> {
+  await until(async () => {
+    const list = (await admin.client('LIST')) as string;
+    const ids = list.split('\n').filter((l) => l.includes(` name=${name} `)).map((l) => /id=(\d+)/.exec(l)![1]!);
+    for (const id of ids) await admin.client('KILL', 'ID', id);
+    return ids.length > 0;
+  }, 'the executor connections to kill');
+}
+
 describe('RedisExecutor results', { skip: skipReason }, () => {
   const { queue, worker } = servedQueue('results');
 
@@ -26,26 +48,14 @@ describe('RedisExecutor results', { skip: skipReason }, () => {
 
   it('after its connection drops, the executor reads every unfinished job at once (results missed meanwhile arrive)', async () => {
     const name = `concur-test-reconnect-${process.pid}`;
-    const url = new URL(REDIS_URL);
     // No events and a sweep only every minute: only the read after a reconnect can deliver the result in time.
-    await using ex = new RedisExecutor({
-      connection: { host: url.hostname, port: Number(url.port || 6379), connectionName: name },
-      queue,
-      key: KEY,
-      pollInterval: 60_000,
-      _noEvents: true,
-    });
+    await using ex = sweepOnly(name, queue);
     const f = ex.submit(tasks.add, 2, 2);
     const admin = new Redis(REDIS_URL);
     const q = new Queue(queue, { connection: { url: REDIS_URL } });
     try {
       await until(async () => (await q.getJob(f.jobId))?.finishedOn !== undefined, 'the job to complete');
-      await until(async () => {
-        const list = (await admin.client('LIST')) as string;
-        const ids = list.split('\n').filter((l) => l.includes(` name=${name} `)).map((l) => /id=(\d+)/.exec(l)![1]!);
-        for (const id of ids) await admin.client('KILL', 'ID', id);
-        return ids.length > 0;
-      }, 'the executor connections to kill');
+      await dropConnections(admin, name);
       const t0 = performance.now();
       assert.equal(await f.result(20_000), 4);
       assert.ok(performance.now() - t0 < 15_000, 'long before the next periodic read');
@@ -57,15 +67,8 @@ describe('RedisExecutor results', { skip: skipReason }, () => {
 
   it("a done callback that the sweep runs cannot cancel another Future whose job the same read found run: both went RUNNING first", async () => {
     const name = `concur-test-sweep-cancel-${process.pid}`;
-    const url = new URL(REDIS_URL);
     // No events, no lease (workers go on without a word), and a sweep only after a reconnect.
-    await using ex = new RedisExecutor({
-      connection: { host: url.hostname, port: Number(url.port || 6379), connectionName: name },
-      queue,
-      key: KEY,
-      pollInterval: 60_000,
-      _noEvents: true,
-    });
+    await using ex = sweepOnly(name, queue);
     const a = ex.submit(tasks.inc, 1);
     const b = ex.submit(tasks.inc, 2);
     let cancelled: boolean | undefined;
@@ -75,12 +78,7 @@ describe('RedisExecutor results', { skip: skipReason }, () => {
     try {
       for (const f of [a, b]) await until(async () => (await q.getJob(f.jobId))?.finishedOn !== undefined, 'the jobs to complete');
       assert.equal(a.state, 'PENDING');
-      await until(async () => {
-        const list = (await admin.client('LIST')) as string;
-        const ids = list.split('\n').filter((l) => l.includes(` name=${name} `)).map((l) => /id=(\d+)/.exec(l)![1]!);
-        for (const id of ids) await admin.client('KILL', 'ID', id);
-        return ids.length > 0;
-      }, 'the executor connections to kill');
+      await dropConnections(admin, name);
       assert.equal(await a.result(20_000), 2);
       assert.equal(cancelled, false, 'cancel() answered true for a Future whose task had run');
       assert.equal(await b.result(20_000), 3);

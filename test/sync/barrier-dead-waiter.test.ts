@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { Barrier, BrokenBarrierError, Thread } from '../../src/index.js';
 import { barrierActions, regressionTasks } from '../fixtures/sync-torture-tasks.js';
 import { delay, flagged, ints } from './harness.js';
+import { ends } from '../fixtures/ends.js';
 
 /** Resolves once `b` has `n` waiters; throws after `ms` (threads take a while to start on a loaded machine). */
 async function waiters(b: Barrier, n: number, ms = 60_000): Promise<void> {
@@ -30,14 +31,8 @@ async function dieWaiting(b: Barrier, before: number): Promise<void> {
 }
 
 /** `b.wait()` from the main thread, failing (instead of hanging) if it has not settled within `ms`. */
-async function waitAtMost(b: Barrier, ms: number): Promise<number> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`the wait did not end within ${ms} ms`)), ms)));
-  try {
-    return await Promise.race([b.wait(), late]);
-  } finally {
-    clearTimeout(timer);
-  }
+function waitAtMost(b: Barrier, ms: number): Promise<number> {
+  return ends(b.wait(), 'the wait', ms);
 }
 
 const text = (words: Int32Array): string => String.fromCharCode(...[...words].filter((c) => c !== 0));

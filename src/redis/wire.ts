@@ -77,7 +77,7 @@ const MIN_KEY_BYTES = 16;
 export interface KeyOptions {
   /** The key itself (at least 16 bytes). */
   key?: string | Buffer;
-  /** A file holding the key (a trailing newline is dropped). */
+  /** A file holding the key, as bytes (a final newline is dropped). */
   keyFile?: string;
 }
 
@@ -93,7 +93,10 @@ export function loadKey(options: KeyOptions, who: string): Buffer {
     const file = options.keyFile ?? process.env.CONCUR_KEY_FILE!;
     from = `key file ${file}`;
     try {
-      key = Buffer.from(readFileSync(file, 'utf8').replace(/\r?\n$/, ''));
+      // Its bytes, not its text: a key of random bytes decoded as UTF-8 would lose every byte of an invalid sequence to U+FFFD.
+      const bytes = readFileSync(file);
+      const end = bytes.at(-1) === 0x0a ? (bytes.at(-2) === 0x0d ? bytes.length - 2 : bytes.length - 1) : bytes.length;
+      key = bytes.subarray(0, end);
     } catch (err) {
       throw new Error(`${who}: cannot read ${from}: ${(err as Error).message}`);
     }

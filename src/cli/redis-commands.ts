@@ -2,6 +2,7 @@
  * `concur worker` and `concur status`: the machine level from the shell. concur/redis is
  * imported only when one of them runs, so `concur map` never loads BullMQ.
  */
+import { constants } from 'node:os';
 import type { RedisWorker as Worker } from '../redis/worker.js';
 import { UsageError } from './usage-error.js';
 
@@ -23,7 +24,7 @@ export interface WorkerCommandOptions {
 
 /**
  * Serves the queue until SIGTERM or SIGINT, then stops taking jobs, lets the running ones
- * finish (up to --close-timeout) and resolves to 0. A second signal exits at once.
+ * finish (up to --close-timeout) and resolves to 0. A second signal exits at once, with 128 + its number.
  */
 export async function workerCommand(options: WorkerCommandOptions): Promise<number> {
   const { RedisWorker } = await import('../redis/index.js');
@@ -56,7 +57,7 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<numb
     const stop = (signal: NodeJS.Signals): void => {
       if (stopping) {
         process.stderr.write(`concur worker: ${signal} again, exiting now\n`);
-        process.exit(130);
+        process.exit(128 + constants.signals[signal]);
       }
       stopping = true;
       const running = worker.stats().running;

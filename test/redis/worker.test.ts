@@ -191,4 +191,25 @@ describe('concur worker', { skip: skipReason }, () => {
       await obliterate(queue);
     }
   });
+
+  it('a second SIGTERM while the worker closes exits at once, with 143 (128 + SIGTERM) as a shell reports it', async () => {
+    const queue = uniqueQueue('second-signal');
+    const w = await startWorker(queue, 'impatient');
+    const ex = new RedisExecutor({ connection: REDIS_URL, queue, key: KEY });
+    try {
+      const file = marksFile();
+      void ex.submit(redisTasks.note, file, 'long', 60_000).exception();
+      await until(() => marks(file).length === 1, 'the long job to start');
+      killGroup(w, 'SIGTERM');
+      await w.waitFor(/taking no more jobs; finishing 1 running/);
+      killGroup(w, 'SIGTERM');
+      const end = await w.exited;
+      assert.deepEqual(end, { code: 143, signal: null });
+      assert.match(w.output().stderr, /SIGTERM again, exiting now/);
+    } finally {
+      killGroup(w, 'SIGKILL');
+      await ex.shutdown({ wait: false, cancelFutures: true });
+      await obliterate(queue);
+    }
+  });
 });

@@ -79,18 +79,19 @@ program
   .option('--redis <url>', 'the Redis (default: $REDIS_URL, else redis://127.0.0.1:6379)')
   .addOption(new Option('--pool <kind>', 'where jobs run').choices(POOL_KINDS).default('process'))
   .option('--workers <n>', 'jobs run at once (pool workers, or coroutines for async); default: one per CPU (64 for async)', int('--workers', 1))
-  .option('--key-file <file>', 'the signing key shared with the executors (default: $CONCUR_KEY)')
+  .option('--key-file <file>', 'the signing key shared with the executors, as bytes (default: $CONCUR_KEY_FILE, else $CONCUR_KEY)')
   .option('--allow-inline', 'run inline functions sent as source (only with executors you trust)')
-  .option('--lock-duration <ms>', "a job's lock; a dead worker's jobs run again elsewhere after about this", int('--lock-duration', 100))
-  .option('--stalled-interval <ms>', 'how often to look for jobs whose worker died', int('--stalled-interval', 50))
-  .option('--max-stalled <n>', 'times a job may lose its worker before it fails (WorkerCrashedError)', int('--max-stalled', 0))
-  .option('--close-timeout <ms>', 'on SIGTERM, how long running jobs may take to finish', int('--close-timeout', 0))
+  .option('--lock-duration <ms>', "a job's lock; a dead worker's jobs run again elsewhere after about this (default 5000)", int('--lock-duration', 100))
+  .option('--stalled-interval <ms>', 'how often to look for jobs whose worker died (default 1000)', int('--stalled-interval', 50))
+  .option('--max-stalled <n>', 'times a job may lose its worker before it fails (WorkerCrashedError; default 1)', int('--max-stalled', 0))
+  .option('--close-timeout <ms>', 'on SIGTERM, how long running jobs may take to finish (default 30000)', int('--close-timeout', 0))
   .option('--name <name>', 'this worker in job records and errors (default: host:pid)')
   .addHelpText(
     'after',
     `
 On SIGTERM or SIGINT the worker stops taking jobs, lets the running ones finish (up to
---close-timeout, default 30 s) and exits 0; jobs still running then run again elsewhere.
+--close-timeout, default 30 s) and exits 0; jobs still running then are left locked, and
+run again elsewhere once their lock expires. A second signal exits at once (128 + its number).
 
 Example:
   CONCUR_KEY=... concur worker --redis redis://127.0.0.1:6379 --queue jobs --tasks ./tasks.js --pool process --workers 4`,

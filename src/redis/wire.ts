@@ -81,7 +81,7 @@ export interface KeyOptions {
   keyFile?: string;
 }
 
-/** The signing key: `key`, else `keyFile`, else $CONCUR_KEY, else $CONCUR_KEY_FILE; throws saying how to give one. */
+/** The signing key: `key`, else `keyFile`, else $CONCUR_KEY_FILE, else $CONCUR_KEY; throws saying how to give one. */
 export function loadKey(options: KeyOptions, who: string): Buffer {
   let key: Buffer | undefined;
   let from: string;

@@ -466,6 +466,24 @@ export class RedisExecutor extends BaseExecutor {
     }
   }
 
+  /** Resolves once the command connection is not ready (now, or when it drops); `cancel` stops listening. */
+  #untilOffline(): { promise: Promise<void>; cancel: () => void } {
+    const redis = this.#redis;
+    let done: () => void = () => {};
+    const promise = new Promise<void>((resolve) => (done = resolve));
+    const onDrop = (): void => done();
+    const cancel = (): void => {
+      redis.off('close', onDrop);
+      redis.off('end', onDrop);
+    };
+    if (redis.status !== 'ready') done();
+    else {
+      redis.on('close', onDrop);
+      redis.on('end', onDrop);
+    }
+    return { promise, cancel };
+  }
+
   /** Live counts and the submit-to-result latency. */
   stats(): RedisExecutorStats {
     let local = 0;
@@ -494,17 +512,33 @@ export class RedisExecutor extends BaseExecutor {
     }
     this.#closed ??= (async () => {
       if (this.#pending.size > 0) await new Promise<void>((resolve) => (this.#onIdle = resolve));
-      // The settled jobs' records go now, without waiting for the timer.
-      await this.#removals.close();
-      while (this.#chores.size > 0) await Promise.allSettled([...this.#chores]);
+      // No Future of ours is left. What remains (the settled jobs' records, withdrawals, the
+      // start) needs Redis: it is waited for while Redis answers, and given up when it does
+      // not, so that a shutdown never hangs on a Redis that is down or was never there.
+      const offline = this.#untilOffline();
+      await Promise.race([
+        (async () => {
+          // The settled jobs' records go now, without waiting for the timer.
+          await this.#removals.close();
+          while (this.#chores.size > 0) await Promise.allSettled([...this.#chores]);
+          await this.#ready.catch(() => {});
+        })(),
+        offline.promise,
+      ]);
+      offline.cancel();
       clearInterval(this.#sweeper);
-      await this.#ready.catch(() => {});
       this.#stopping = true;
       this.#lease.end();
       this.#eventsClient.disconnect(); // ends a blocked XREAD at once
       this.#startedClient.disconnect();
-      // No Future of ours is left: workers need not wait for us.
-      await Promise.allSettled([this.#queue.close(), this.#lease.release(), this.#redis.quit()]);
+      if (this.#redis.status === 'ready') {
+        // Workers need not wait for us.
+        await Promise.allSettled([this.#queue.close(), this.#lease.release(), this.#redis.quit()]);
+      } else {
+        // Commands would wait for a reconnection; the lease expires by itself.
+        this.#redis.disconnect();
+        await this.#queue.close().catch(() => {});
+      }
     })();
     return this.#closed;
   }

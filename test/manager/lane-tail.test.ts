@@ -9,22 +9,16 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Manager, Pipe, Process, type Connection, type DictProxy } from '../../src/index.js';
-import { _lanesOpen } from '../../src/proxy/client.js';
 import { native } from '../../src/sync/shm.js';
 import { callTimeoutTasks, type Outcome } from '../fixtures/call-timeout-tasks.js';
 import { isStopped, untilStopped } from '../fixtures/stop.js';
+import { within } from '../fixtures/within.js';
 
 const lanesHere = process.platform === 'linux' && process.env.CONCUR_PROXY_LANES !== '0';
 const authkey = 'lane-tail tests';
 /** A value whose answer (64 KiB and a few bytes) goes by FIFO, in more than one piece. */
 const BIG = 'x'.repeat(64 * 1024);
 const SMALL = 's';
-
-/** The same proxy with another callTimeout (as a Manager.connect of its own would hand out). */
-function within<T extends object>(proxy: T, ms: number): T {
-  const ref = (proxy as { _ref: object })._ref;
-  return new (proxy.constructor as new (ref: object) => T)({ ...ref, callTimeout: ms });
-}
 
 /** Starts a manager whose answers over 4 KiB the seam cuts short (`how`), with a dict of BIG and SMALL. */
 async function tailManager(how: 'stop' | 'lie' | 'huge', callTimeout: number): Promise<{ m: Manager; d: DictProxy<string> }> {
@@ -164,69 +158,4 @@ describe('an answer cut off after its header, through a lane', { skip: !lanesHer
       }
     });
   }
-});
-
-/** A server-side object that holds the server's thread in random bursts, from churn(maxMs) until calm(). */
-const churnFactory = () => {
-  let timer: ReturnType<typeof setInterval> | undefined;
-  return {
-    churn(maxMs: number): boolean {
-      timer = setInterval(() => {
-        const until = Date.now() + Math.random() * maxMs;
-        while (Date.now() < until);
-      }, 1);
-      return true;
-    },
-    calm(): boolean {
-      clearInterval(timer);
-      return true;
-    },
-  };
-};
-
-describe('long answers racing a tiny callTimeout, through a lane', { skip: !lanesHere && 'lanes are for Linux' }, () => {
-  it('each call returns its own answer whole or throws TimeoutError, never bytes of a sentinel', { timeout: 120_000 }, async () => {
-    const m = await Manager.start({ authkey });
-    try {
-      m.register('churn', churnFactory);
-      const server = m.create<{ churn(maxMs: number): boolean; calm(): boolean }>('churn');
-      const valueOf = (i: number): string => `${i}:`.padEnd(64 * 1024 + i, String.fromCharCode(97 + (i % 26)));
-      const d = m.dict<string>();
-      for (let i = 0; i < 50; i++) d.set(`k${i}`, valueOf(i));
-      for (let i = 0; i < 20; i++) d.get('k0'); // the lane is open (the sets above may have opened it)
-      const open = _lanesOpen();
-      assert.ok(open >= 1);
-      const fast = within(d, 5);
-      server.churn(20);
-      const tally = { answers: 0, timeouts: 0 };
-      try {
-        for (let round = 0; round < 4; round++) {
-          for (let i = 0; i < 50; i++) {
-            // A lane closed by a timeout opens again after as many calls (through the helper meanwhile).
-            for (let n = 0; _lanesOpen() < open && n < 100; n++) d.get('k0');
-            assert.equal(_lanesOpen(), open, 'the lane opened again');
-            const resume = performance.now() + Math.random() * 3;
-            while (performance.now() < resume);
-            let value: string | undefined;
-            try {
-              value = fast.get(`k${i}`);
-            } catch (err) {
-              assert.equal((err as Error).name, 'TimeoutError', (err as Error).message);
-              tally.timeouts++;
-              continue;
-            }
-            assert.ok(value === valueOf(i), `call ${i} got ${value?.length} bytes that are not its answer`);
-            tally.answers++;
-          }
-        }
-      } finally {
-        server.calm();
-      }
-      console.log(`# ${tally.answers} answers, ${tally.timeouts} timeouts`);
-      assert.ok(tally.answers > 0 && tally.timeouts > 0, JSON.stringify(tally));
-      for (let i = 0; i < 50; i++) assert.equal(d.get(`k${i}`), valueOf(i));
-    } finally {
-      await m.shutdown();
-    }
-  });
 });

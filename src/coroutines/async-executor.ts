@@ -7,7 +7,7 @@ import { unwrapTransfer } from '../transport/transfer.js';
 import { Deque } from '../util/deque.js';
 import { setLongTimeout, type LongTimeout } from '../util/timers.js';
 import { offAbort, onAbort } from '../util/abort.js';
-import { isWithin } from '../util/self-wait.js';
+import { isWithin, refusedSelfWait } from '../util/self-wait.js';
 
 /** Options of an AsyncExecutor. */
 export interface AsyncExecutorOptions {
@@ -334,14 +334,10 @@ export class AsyncExecutor extends BaseExecutor {
   override shutdown(options: ShutdownOptions = {}): Promise<void> {
     const done = super.shutdown(options);
     if (!(options.wait ?? true) || this.#live.size === 0 || !this.#calledFromTask()) return done;
-    const refused = Promise.reject(
-      new Error(
-        'AsyncExecutor.shutdown() with wait was called from inside one of its own tasks: it waits for every task to finish, that one included, ' +
-          'which would wait for itself for ever. Inside a task, call shutdown({ wait: false }) (the executor still finishes every task) and wait from outside',
-      ),
+    return refusedSelfWait(
+      'AsyncExecutor.shutdown() with wait was called from inside one of its own tasks: it waits for every task to finish, that one included, ' +
+      'which would wait for itself for ever. Inside a task, call shutdown({ wait: false }) (the executor still finishes every task) and wait from outside',
     );
-    refused.catch(() => {});
-    return refused;
   }
 
   /** True when the running code is one of the live tasks, in its synchronous start or anywhere down its chain of awaits. */

@@ -26,7 +26,7 @@ import { NO_ARGS } from '../pool/item.js';
 import { ProcessPoolExecutor } from '../processes/process-pool.js';
 import { ThreadPoolExecutor } from '../threads/thread-pool.js';
 import { describeThrown } from '../util/thrown.js';
-import { isWithin } from '../util/self-wait.js';
+import { isWithin, refusedSelfWait } from '../util/self-wait.js';
 import { AsyncResult } from './async-result.js';
 import { failureOf, gather } from './gather.js';
 
@@ -214,14 +214,10 @@ abstract class BasePool implements AsyncDisposable {
     if (this.#state === RUN) throw new RangeError('Pool is still running: call close() or terminate() before join()');
     if (this.#insideCallback()) {
       // As Python's Thread.join() of the current thread: an error, not a wait for ever.
-      const refused = Promise.reject(
-        new Error(
-          'Pool.join() was called from inside one of its callbacks: it waits for every callback to have run, that one included, which would wait for itself for ever. ' +
-            'Join the pool from outside its callbacks',
-        ),
+      return refusedSelfWait(
+        'Pool.join() was called from inside one of its callbacks: it waits for every callback to have run, that one included, which would wait for itself for ever. ' +
+        'Join the pool from outside its callbacks',
       );
-      refused.catch(() => {});
-      return refused;
     }
     if (this.#state === TERMINATE) return this.#terminated!;
     this.#joined ??= this.#executor.shutdown({ wait: true }).then(() => this.#whenIdle());

@@ -54,3 +54,13 @@ export function isWithin(...runners: Function[]): boolean {
     Error.stackTraceLimit = limit;
   }
 }
+
+/**
+ * A wait refused because it would wait for itself: a promise rejected with `message`,
+ * already handled, so that a caller that does not await it loses nothing.
+ */
+export function refusedSelfWait(message: string): Promise<never> {
+  const refused = Promise.reject(new Error(message));
+  refused.catch(() => {});
+  return refused;
+}

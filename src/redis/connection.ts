@@ -1,6 +1,6 @@
 /** Where Redis is: a URL or ioredis options, with REDIS_URL and then the local default. */
 import type { ConnectionOptions } from 'bullmq';
-import type { RedisOptions } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { describe } from '../futures/future.js';
 
 /** A Redis to connect to: a URL (redis://, rediss://) or ioredis options. */
@@ -49,4 +49,28 @@ export function checkQueueName(queue: unknown, who: string): string {
     throw new TypeError(`${who}: queue must be a non-empty name without ':', got ${describe(queue)}`);
   }
   return queue;
+}
+
+/** A client of its own to `connection`; its errors are left to ioredis, which reconnects and makes commands wait. */
+export function newClient(connection: RedisConnection): Redis {
+  const client = typeof connection === 'string' ? new Redis(connection) : new Redis(connection);
+  client.on('error', () => {});
+  return client;
+}
+
+/** Resolves once `redis` is not ready (now, or when it drops); `cancel` stops listening. */
+export function untilOffline(redis: Redis): { promise: Promise<void>; cancel: () => void } {
+  let done: () => void = () => {};
+  const promise = new Promise<void>((resolve) => (done = resolve));
+  const onDrop = (): void => done();
+  const cancel = (): void => {
+    redis.off('close', onDrop);
+    redis.off('end', onDrop);
+  };
+  if (redis.status !== 'ready') done();
+  else {
+    redis.on('close', onDrop);
+    redis.on('end', onDrop);
+  }
+  return { promise, cancel };
 }

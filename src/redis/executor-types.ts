@@ -5,7 +5,7 @@ import type { Percentiles } from '../pool/pool-types.js';
 import type { TaskMode } from '../futures/task-mode.js';
 import { checkQueueName, resolveConnection, type RedisConnection } from './connection.js';
 import { LEASE_MIN } from './lease.js';
-import type { PortableTask } from './names.js';
+import { portableName, type PortableTask } from './names.js';
 import { loadKey, type KeyOptions } from './wire.js';
 
 /** Options of a RedisExecutor. */
@@ -135,4 +135,53 @@ export interface Entry {
   checkedAt: number;
   readonly signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
+}
+
+/** How many of `entries` are not sent yet, wait in Redis, and run. */
+export function countEntries(entries: Iterable<Entry>): { local: number; waiting: number; running: number } {
+  let local = 0;
+  let waiting = 0;
+  let running = 0;
+  for (const e of entries) {
+    if (e.state === LOCAL) local++;
+    else if (e.future.state === 'RUNNING') running++;
+    else waiting++;
+  }
+  return { local, waiting, running };
+}
+
+/** The entry of a new Future `future` (job id `id`) whose job runs `task` on `args` (encoded), LOCAL until sent. */
+export function newEntry(
+  id: string,
+  future: RedisFuture<unknown>,
+  task: PortableTask,
+  mode: TaskMode,
+  args: string,
+  options: RedisTaskOptions,
+  keepFinished: number,
+): Entry {
+  const opts: Record<string, unknown> = {
+    jobId: id,
+    attempts: (options.retries ?? 0) + 1,
+    removeOnComplete: { age: keepFinished },
+    removeOnFail: { age: keepFinished },
+  };
+  if (options.priority !== undefined) opts.priority = options.priority;
+  const name = portableName(task);
+  const now = performance.now();
+  return {
+    id,
+    jobId: id,
+    future,
+    task: name,
+    job: { task, mode, args, timeout: options.timeout ?? null, opts },
+    times: `${mode} ${name}`,
+    packable: options.signal === undefined && options.timeout === undefined && (options.retries ?? 0) === 0 && options.priority === undefined,
+    state: LOCAL,
+    added: false,
+    submittedAt: now,
+    checkedAt: now,
+    signal: options.signal,
+    onAbort: undefined,
+  };
 }

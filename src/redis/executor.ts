@@ -27,18 +27,18 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { BaseExecutor, checkInteger, type ShutdownOptions, type TaskFunction } from '../futures/executor.js';
 import { Future } from '../futures/future.js';
 import type { TaskMode } from '../futures/task-mode.js';
 import { specOf } from '../tasks/describe.js';
 import { Histogram } from '../util/histogram.js';
 import { localOnly } from './args.js';
-import { bullConnection, type RedisConnection } from './connection.js';
-import { portableName, toPortable, type PortableTask } from './names.js';
+import { bullConnection, newClient, untilOffline, type RedisConnection } from './connection.js';
+import { toPortable, type PortableTask } from './names.js';
 import { abortChannel, Answers, goChannel, leaseKey, parseEvent, readStream, startedChannel, streamEnd, withdrawnKey } from './events.js';
 import { completedOutcome } from './records.js';
-import { dueForSweep, sweepRecords } from './sweep.js';
+import { Sweeper } from './sweep.js';
 import { encodeValue, readFailure, type Outcome } from './wire.js';
 import { TaskTimes } from './packs.js';
 import { PackBook } from './pack-book.js';
@@ -46,7 +46,7 @@ import { Outbox } from './outbox.js';
 import { Lease } from './lease.js';
 import { Removals } from './removals.js';
 import { offAbort, onAbort } from '../util/abort.js';
-import { ACTIVE, LOCAL, readOptions, RedisFuture, SENT, type Entry, type RedisExecutorOptions, type RedisExecutorStats, type RedisTaskOptions } from './executor-types.js';
+import { ACTIVE, countEntries, LOCAL, newEntry, readOptions, RedisFuture, SENT, type Entry, type RedisExecutorOptions, type RedisExecutorStats, type RedisTaskOptions } from './executor-types.js';
 
 export { RedisFuture, type RedisExecutorOptions, type RedisExecutorStats, type RedisTaskOptions };
 
@@ -58,7 +58,6 @@ export class RedisExecutor extends BaseExecutor {
   readonly #key: Buffer;
   readonly #connection: RedisConnection;
   readonly #keepFinished: number;
-  readonly #pollInterval: number;
   readonly #queue: Queue;
   readonly #redis: Redis;
   readonly #eventsClient: Redis;
@@ -71,8 +70,7 @@ export class RedisExecutor extends BaseExecutor {
   readonly #answers: Answers;
   readonly #outbox: Outbox;
   readonly #chores = new Set<Promise<unknown>>();
-  readonly #sweeper: ReturnType<typeof setInterval>;
-  #sweeping = false;
+  readonly #sweeper: Sweeper;
   #onIdle: (() => void) | undefined;
   #closed: Promise<void> | undefined;
   readonly #latency = new Histogram();
@@ -93,14 +91,12 @@ export class RedisExecutor extends BaseExecutor {
     this.#connection = o.connection;
     this.#prefix = o.prefix;
     this.#keepFinished = o.keepFinished;
-    this.#pollInterval = o.pollInterval;
     this.#key = o.key;
 
     const connection = bullConnection(this.#connection);
     this.#queue = new Queue(this.#queueName, { connection, prefix: this.#prefix });
     this.#queue.on('error', () => {}); // ioredis reconnects by itself; commands wait for it
-    this.#redis = typeof this.#connection === 'string' ? new Redis(this.#connection) : new Redis(this.#connection);
-    this.#redis.on('error', () => {});
+    this.#redis = newClient(this.#connection);
     this.#answers = new Answers(goChannel(this.#prefix, this.#queueName), this.#redis);
     this.#removals = new Removals(this.#queue, this.#redis, (jobId) => withdrawnKey(this.#prefix, this.#queueName, jobId), {
       abortChannel: abortChannel(this.#prefix, this.#queueName),
@@ -110,21 +106,26 @@ export class RedisExecutor extends BaseExecutor {
     let connectedBefore = false;
     this.#redis.on('ready', () => {
       if (connectedBefore) {
-        void this.#sweep(true);
+        void this.#sweeper.sweep(true);
         this.#lease.renew();
       }
       connectedBefore = true;
     });
-    this.#eventsClient = typeof this.#connection === 'string' ? new Redis(this.#connection) : new Redis(this.#connection);
-    this.#eventsClient.on('error', () => {});
-    this.#startedClient = typeof this.#connection === 'string' ? new Redis(this.#connection) : new Redis(this.#connection);
-    this.#startedClient.on('error', () => {});
+    this.#eventsClient = newClient(this.#connection);
+    this.#startedClient = newClient(this.#connection);
     this.#startedClient.on('message', (_channel: string, message: string) => this.#onAnnounced(message));
     this.#lease = new Lease(leaseKey(this.#prefix, this.#queueName, this.#idBase), o.leaseMs, this.#redis, this.#startedClient, () => this.#ifLapsed());
     this.#ready = options._noEvents === true ? Promise.resolve() : this.#start();
     this.#ready.catch(() => {});
-    this.#sweeper = setInterval(() => void this.#sweep(), this.#pollInterval);
-    this.#sweeper.unref();
+    this.#sweeper = new Sweeper(o.pollInterval, {
+      redis: this.#redis,
+      toKey: (jobId) => this.#queue.toKey(jobId),
+      pending: this.#pending,
+      packs: () => this.#packs,
+      onActive: (id) => this.#onActive(id),
+      ended: (e, completed, value) => this.#ended(e, completed, value),
+      gone: (jobId, e) => this.#gone(jobId, e),
+    });
     this.#packs = new PackBook({
       key: this.#key,
       queueName: this.#queueName,
@@ -205,12 +206,10 @@ export class RedisExecutor extends BaseExecutor {
     const { jobId, value } = ev;
     switch (ev.event) {
       case 'completed':
-        this.#settle(e, this.#learn(e, completedOutcome(this.#key, this.#queueName, jobId, value, e.task)));
-        this.#removals.forget(jobId);
+        this.#ended(e, true, value);
         break;
       case 'failed':
-        this.#settle(e, { ok: false, error: readFailure(this.#key, this.#queueName, jobId, value ?? 'unknown', e.task) });
-        this.#removals.forget(jobId);
+        this.#ended(e, false, value);
         break;
       case 'removed':
         this.#settle(e, { ok: false, error: new Error(`job ${jobId} (${e.task}) was removed from queue ${this.#queueName} before it finished`) });
@@ -250,29 +249,7 @@ export class RedisExecutor extends BaseExecutor {
       future.setException(err);
       return future;
     }
-    const opts: Record<string, unknown> = {
-      jobId: id,
-      attempts: (options.retries ?? 0) + 1,
-      removeOnComplete: { age: this.#keepFinished },
-      removeOnFail: { age: this.#keepFinished },
-    };
-    if (options.priority !== undefined) opts.priority = options.priority;
-    const name = portableName(task);
-    const entry: Entry = {
-      id,
-      jobId: id,
-      future,
-      task: name,
-      job: { task, mode, args: encoded, timeout: options.timeout ?? null, opts },
-      times: `${mode} ${name}`,
-      packable: options.signal === undefined && options.timeout === undefined && (options.retries ?? 0) === 0 && options.priority === undefined,
-      state: LOCAL,
-      added: false,
-      submittedAt: performance.now(),
-      checkedAt: performance.now(),
-      signal: options.signal,
-      onAbort: undefined,
-    };
+    const entry = newEntry(id, future, task, mode, encoded, options, this.#keepFinished);
     if (options.signal !== undefined) {
       const signal = options.signal;
       entry.onAbort = () => this.#abort(entry, signal.reason);
@@ -283,13 +260,23 @@ export class RedisExecutor extends BaseExecutor {
     return future;
   }
 
-  /** Learns how long the task of `e` ran from its outcome, which it returns. */
-  #learn(e: Entry, outcome: Outcome): Outcome {
-    if (outcome.ok && outcome.ms !== undefined) {
-      this.#times.record(e.times, outcome.ms);
-      this.#timed();
+  /**
+   * The job of `e` alone ended, as its event or its hash says: `value` is its returnvalue
+   * when it `completed`, else its failedReason. Its Future settles, and its records go.
+   */
+  #ended(e: Entry, completed: boolean, value: string | undefined): void {
+    if (completed) {
+      const outcome = completedOutcome(this.#key, this.#queueName, e.jobId, value, e.task);
+      // How long the task ran: what decides whether its later Futures go in packs.
+      if (outcome.ok && outcome.ms !== undefined) {
+        this.#times.record(e.times, outcome.ms);
+        this.#timed();
+      }
+      this.#settle(e, outcome);
+    } else {
+      this.#settle(e, { ok: false, error: readFailure(this.#key, this.#queueName, e.jobId, value ?? 'unknown', e.task) });
     }
-    return outcome;
+    this.#removals.forget(e.jobId);
   }
 
   #timed(): void {
@@ -403,52 +390,12 @@ export class RedisExecutor extends BaseExecutor {
     if (await this.#removals.withdrawJob(jobId)) this.#packs.drop(jobId);
   }
 
-  /** Reads the state of every job sent and not settled for a while: what no event told us, the job's hash does. */
-  async #sweep(all = false): Promise<void> {
-    if (this.#sweeping || this.#pending.size === 0) return;
-    this.#sweeping = true;
-    try {
-      const due = dueForSweep(this.#pending.values(), this.#pollInterval, all);
-      // A member whose pack ended while this read was on its way may have gone again alone.
-      const current = (jobId: string, e: Entry): Entry[] | undefined => {
-        const pack = this.#packs.get(jobId);
-        return pack ?? (e.jobId === jobId && this.#pending.has(e.id) ? [e] : undefined);
-      };
-      const ran = (jobId: string, e: Entry): void => {
-        for (const m of current(jobId, e) ?? []) this.#onActive(m.id);
-      };
-      await sweepRecords(this.#redis, (jobId) => this.#queue.toKey(jobId), due, ran, (jobId, e, r) => {
-        if (current(jobId, e) === undefined) return;
-        const pack = this.#packs.get(jobId);
-        if (r.kind === 'gone') void this.#confirmGone(jobId, e);
-        else if (r.kind === 'finished') {
-          const completed = r.returnvalue !== null && r.returnvalue !== 'null';
-          if (pack !== undefined) this.#packs.ended(jobId, pack, completed ? r.returnvalue! : undefined, completed ? undefined : (r.failedReason ?? 'unknown'));
-          else {
-            this.#settle(
-              e,
-              completed
-                ? this.#learn(e, completedOutcome(this.#key, this.#queueName, e.id, r.returnvalue!, e.task))
-                : { ok: false, error: readFailure(this.#key, this.#queueName, e.id, r.failedReason ?? 'unknown', e.task) },
-            );
-            this.#removals.forget(e.id);
-          }
-        }
-      });
-    } catch {
-      // Redis unreachable: the next sweep tries again
-    } finally {
-      this.#sweeping = false;
-    }
-  }
-
-  async #confirmGone(jobId: string, e: Entry): Promise<void> {
-    if ((await this.#redis.exists(this.#queue.toKey(jobId))) !== 0) return;
+  /** A job of `e` is no longer in Redis, as the sweep found: its Futures fail, saying so. */
+  #gone(jobId: string, e: Entry): void {
+    const why = `is no longer in queue ${this.#queueName} (removed, or expired before its result was read)`;
     const pack = this.#packs.get(jobId);
-    if (pack !== undefined) this.#packs.gone(jobId, pack, `is no longer in queue ${this.#queueName} (removed, or expired before its result was read)`);
-    else if (this.#pending.has(e.id) && e.jobId === jobId) {
-      this.#settle(e, { ok: false, error: new Error(`job ${e.id} (${e.task}) is no longer in queue ${this.#queueName} (removed, or expired before its result was read)`) });
-    }
+    if (pack !== undefined) this.#packs.gone(jobId, pack, why);
+    else if (this.#pending.has(e.id) && e.jobId === jobId) this.#settle(e, { ok: false, error: new Error(`job ${e.id} (${e.task}) ${why}`) });
   }
 
   #chore(p: Promise<unknown>): void {
@@ -466,39 +413,11 @@ export class RedisExecutor extends BaseExecutor {
     }
   }
 
-  /** Resolves once the command connection is not ready (now, or when it drops); `cancel` stops listening. */
-  #untilOffline(): { promise: Promise<void>; cancel: () => void } {
-    const redis = this.#redis;
-    let done: () => void = () => {};
-    const promise = new Promise<void>((resolve) => (done = resolve));
-    const onDrop = (): void => done();
-    const cancel = (): void => {
-      redis.off('close', onDrop);
-      redis.off('end', onDrop);
-    };
-    if (redis.status !== 'ready') done();
-    else {
-      redis.on('close', onDrop);
-      redis.on('end', onDrop);
-    }
-    return { promise, cancel };
-  }
-
   /** Live counts and the submit-to-result latency. */
   stats(): RedisExecutorStats {
-    let local = 0;
-    let waiting = 0;
-    let running = 0;
-    for (const e of this.#pending.values()) {
-      if (e.state === LOCAL) local++;
-      else if (e.future.state === 'RUNNING') running++;
-      else waiting++;
-    }
     const h = this.#latency;
     return {
-      local,
-      waiting,
-      running,
+      ...countEntries(this.#pending.values()),
       completed: this.#completed,
       failed: this.#failed,
       cancelled: this.#cancelled,
@@ -515,7 +434,7 @@ export class RedisExecutor extends BaseExecutor {
       // No Future of ours is left. What remains (the settled jobs' records, withdrawals, the
       // start) needs Redis: it is waited for while Redis answers, and given up when it does
       // not, so that a shutdown never hangs on a Redis that is down or was never there.
-      const offline = this.#untilOffline();
+      const offline = untilOffline(this.#redis);
       await Promise.race([
         (async () => {
           // The settled jobs' records go now, without waiting for the timer.
@@ -526,7 +445,7 @@ export class RedisExecutor extends BaseExecutor {
         offline.promise,
       ]);
       offline.cancel();
-      clearInterval(this.#sweeper);
+      this.#sweeper.stop();
       this.#stopping = true;
       this.#lease.end();
       this.#eventsClient.disconnect(); // ends a blocked XREAD at once

@@ -5,6 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { Entry } from './executor-types.js';
+import type { PackBook } from './pack-book.js';
 import { readRecords, type JobRecord } from './records.js';
 
 /** Jobs read per tick at most, unless all are asked for. */
@@ -57,5 +58,80 @@ export async function sweepRecords(
       const r = records[j];
       if (r !== undefined) onRecord(jobId, due.get(jobId)!, r);
     });
+  }
+}
+
+/** What a Sweeper needs of its executor. */
+export interface SweepHost {
+  readonly redis: Redis;
+  /** The key of a job's hash. */
+  toKey(jobId: string): string;
+  /** The Futures not done, by id. */
+  readonly pending: ReadonlyMap<string, Entry>;
+  packs(): PackBook;
+  /** The Future `id`'s task has started. */
+  onActive(id: string): void;
+  /** The job of `e` alone ended: `value` is its returnvalue when `completed`, else its failedReason. */
+  ended(e: Entry, completed: boolean, value: string | undefined): void;
+  /** The job `jobId` (of `e`, or of its pack) is not in Redis. */
+  gone(jobId: string, e: Entry): void;
+}
+
+/** Reads, every `pollInterval` ms, the hashes of the sent jobs no event has settled for a while. */
+export class Sweeper {
+  readonly #pollInterval: number;
+  readonly #host: SweepHost;
+  readonly #timer: ReturnType<typeof setInterval>;
+  #sweeping = false;
+
+  constructor(pollInterval: number, host: SweepHost) {
+    this.#pollInterval = pollInterval;
+    this.#host = host;
+    this.#timer = setInterval(() => void this.sweep(), pollInterval);
+    this.#timer.unref();
+  }
+
+  /** Stops the timer. */
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+
+  /** Reads the jobs due, or, when `all`, every job sent and not settled (back after a dropped connection). */
+  async sweep(all = false): Promise<void> {
+    const host = this.#host;
+    if (this.#sweeping || host.pending.size === 0) return;
+    this.#sweeping = true;
+    try {
+      const due = dueForSweep(host.pending.values(), this.#pollInterval, all);
+      // A member whose pack ended while this read was on its way may have gone again alone.
+      const current = (jobId: string, e: Entry): Entry[] | undefined => {
+        const pack = host.packs().get(jobId);
+        return pack ?? (e.jobId === jobId && host.pending.has(e.id) ? [e] : undefined);
+      };
+      const ran = (jobId: string, e: Entry): void => {
+        for (const m of current(jobId, e) ?? []) host.onActive(m.id);
+      };
+      await sweepRecords(host.redis, host.toKey, due, ran, (jobId, e, r) => {
+        if (current(jobId, e) === undefined) return;
+        if (r.kind === 'gone') void this.#confirmGone(jobId, e);
+        else if (r.kind === 'finished') {
+          const completed = r.returnvalue !== null && r.returnvalue !== 'null';
+          const value = completed ? r.returnvalue! : (r.failedReason ?? undefined);
+          const pack = host.packs().get(jobId);
+          if (pack !== undefined) host.packs().ended(jobId, pack, completed ? value : undefined, completed ? undefined : (value ?? 'unknown'));
+          else host.ended(e, completed, value);
+        }
+      });
+    } catch {
+      // Redis unreachable: the next sweep tries again
+    } finally {
+      this.#sweeping = false;
+    }
+  }
+
+  /** A hash read as missing may be on its way still: asked once more before its Futures fail. */
+  async #confirmGone(jobId: string, e: Entry): Promise<void> {
+    if ((await this.#host.redis.exists(this.#host.toKey(jobId))) !== 0) return;
+    this.#host.gone(jobId, e);
   }
 }

@@ -104,3 +104,63 @@ export function taskHere(index: TaskIndex, worker: { readonly name: string; read
   }
   return { kind: 'inline', source: task.source, name: task.name };
 }
+
+/**
+ * Runs coroutines in this thread, without a timeout (a worker with pool 'async'). Not
+ * through the AsyncExecutor: BullMQ's concurrency already bounds the jobs running here,
+ * and the executor's Future, its queue record and the timer and immediate it arms every
+ * turn a task starts were a tenth of a tiny job's CPU in this process. Without an
+ * AbortSignal either, nor the AsyncLocalStorage behind taskSignal() (that slows every
+ * promise in the process, BullMQ's and ioredis's included). A job ends when its `stop`
+ * aborts, so a coroutine that heeds no abort does not hold its job's slot (with one slot,
+ * no later job would run): it is abandoned, and counted until it ends.
+ */
+export class HereRunner {
+  #running = 0;
+  #abandoned = 0;
+
+  /** Coroutines running for their jobs. */
+  get running(): number {
+    return this.#running;
+  }
+
+  /** Coroutines whose jobs ended first (aborted), still running. */
+  get abandoned(): number {
+    return this.#abandoned;
+  }
+
+  /** Runs `fn(...args)`; the result settles with it, or rejects with `stop`'s reason once `stop` aborts. */
+  run<A extends unknown[], R>(stop: JobStop, fn: (...args: A) => Promise<R>, args: A): Promise<R> {
+    if (stop.aborted) return Promise.reject(stop.reason);
+    let run: Promise<R>;
+    try {
+      run = fn(...args);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.#running++;
+    return new Promise<R>((resolve, reject) => {
+      let ended = false;
+      const end = (): boolean => {
+        if (ended) {
+          this.#abandoned--;
+          return false;
+        }
+        ended = true;
+        this.#running--;
+        return true;
+      };
+      run.then(
+        (value) => void (end() && resolve(value)),
+        (err: unknown) => void (end() && reject(err)),
+      );
+      stop.onAbort(() => {
+        if (ended) return;
+        ended = true;
+        this.#running--;
+        this.#abandoned++;
+        reject(stop.reason);
+      });
+    });
+  }
+}

@@ -21,7 +21,7 @@
  */
 import { availableParallelism, hostname } from 'node:os';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { AsyncExecutor } from '../coroutines/async-executor.js';
 import { AuthenticationError, BrokenExecutorError, CancelledError } from '../futures/errors.js';
 import { checkInteger, type Executor } from '../futures/executor.js';
@@ -29,13 +29,13 @@ import { checkTimeout, describe } from '../futures/future.js';
 import type { PoolStats } from '../pool/pool-types.js';
 import { ProcessPoolExecutor } from '../processes/process-pool.js';
 import { ThreadPoolExecutor } from '../threads/thread-pool.js';
-import { bullConnection, checkQueueName, resolveConnection, showConnection, type RedisConnection } from './connection.js';
+import { bullConnection, checkQueueName, newClient, resolveConnection, showConnection, type RedisConnection } from './connection.js';
 import { Announcements, type Announcement } from './announcements.js';
 import { abortChannel, goChannel } from './events.js';
 import { redisJobTasks } from './job-task.js';
 import { TaskIndex } from './names.js';
 import { checkJob, failureText, loadKey, makeResult, type ResultData } from './wire.js';
-import { JobStop, nameTheTask, taskHere, taskLabel, warnOfLeftCoroutines } from './worker-util.js';
+import { HereRunner, JobStop, nameTheTask, taskHere, taskLabel, warnOfLeftCoroutines } from './worker-util.js';
 import { checkPack, isPack, type PackResultData } from './packs.js';
 import { runPack } from './pack-run.js';
 import { KNOWN, type RedisPoolKind, type RedisWorkerOptions, type RedisWorkerStats } from './worker-types.js';
@@ -70,9 +70,8 @@ export class RedisWorker {
   readonly #announced: Announcements;
   readonly #subscribed: Promise<unknown>;
   #running = 0;
-  /** Coroutines of #runHere running for their jobs, and those abandoned (their jobs ended first) still running. */
-  #here = 0;
-  #abandonedHere = 0;
+  /** Coroutines run in this thread (pool 'async', no timeout). */
+  readonly #here = new HereRunner();
   #completed = 0;
   #failed = 0;
   #closing: Promise<void> | undefined;
@@ -119,10 +118,8 @@ export class RedisWorker {
           ? new ThreadPoolExecutor({ maxWorkers: workers })
           : this.#coroutines!;
 
-    this.#subscriber = typeof connection === 'string' ? new Redis(connection) : new Redis(connection);
-    this.#subscriber.on('error', () => {});
-    this.#publisher = typeof connection === 'string' ? new Redis(connection) : new Redis(connection);
-    this.#publisher.on('error', () => {});
+    this.#subscriber = newClient(connection);
+    this.#publisher = newClient(connection);
     const aborts = abortChannel(this.#options.prefix, queue);
     this.#subscriber.on('message', (channel: string, message: string) => (channel === aborts ? this.#onAbort(message) : this.#announced.onAnswer(message)));
     // Aborts and answers come on one connection, in the order Redis took them.
@@ -201,7 +198,7 @@ export class RedisWorker {
 
   /** Live counters. */
   stats(): RedisWorkerStats {
-    return { running: this.#running, completed: this.#completed, failed: this.#failed, pool: this.#pool.stats?.(), abandoned: (this.#coroutines?.abandoned ?? 0) + this.#abandonedHere };
+    return { running: this.#running, completed: this.#completed, failed: this.#failed, pool: this.#pool.stats?.(), abandoned: (this.#coroutines?.abandoned ?? 0) + this.#here.abandoned };
   }
 
   #onAbort(jobId: string): void {
@@ -317,53 +314,8 @@ export class RedisWorker {
 
   /** Runs `fn` in the pool, stopped by `stop`, within `timeout` ms (null: none). */
   #submit<A extends unknown[], R>(stop: JobStop, timeout: number | null, fn: (...args: A) => Promise<R>, ...args: A): Promise<R> {
-    if (this.#coroutines !== undefined && timeout === null) return this.#runHere(stop, fn, args);
+    if (this.#coroutines !== undefined && timeout === null) return this.#here.run(stop, fn, args);
     return this.#pool.submitWith({ timeout: timeout ?? undefined, signal: stop.signal }, fn, ...args) as Promise<R>;
-  }
-
-  /**
-   * Runs `fn` as a coroutine in this thread, without a timeout. Not through the
-   * AsyncExecutor: BullMQ's concurrency already bounds the jobs running here, and the
-   * executor's Future, its queue record and the timer and immediate it arms every turn a
-   * task starts were a tenth of a tiny job's CPU in this process. Without an AbortSignal
-   * either, nor the AsyncLocalStorage behind taskSignal() (that slows every promise in
-   * the process, BullMQ's and ioredis's included). The job ends when `stop` aborts, so a
-   * coroutine that heeds no abort does not hold its job's slot (with one slot, no later
-   * job would run): it is abandoned, and counted until it ends.
-   */
-  #runHere<A extends unknown[], R>(stop: JobStop, fn: (...args: A) => Promise<R>, args: A): Promise<R> {
-    if (stop.aborted) return Promise.reject(stop.reason);
-    let run: Promise<R>;
-    try {
-      run = fn(...args);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    this.#here++;
-    return new Promise<R>((resolve, reject) => {
-      let ended = false;
-      run.then(
-        (value) => {
-          if (ended) return void this.#abandonedHere--;
-          ended = true;
-          this.#here--;
-          resolve(value);
-        },
-        (err: unknown) => {
-          if (ended) return void this.#abandonedHere--;
-          ended = true;
-          this.#here--;
-          reject(err);
-        },
-      );
-      stop.onAbort(() => {
-        if (ended) return;
-        ended = true;
-        this.#here--;
-        this.#abandonedHere++;
-        reject(stop.reason);
-      });
-    });
   }
 
   /** What a job that failed in the pool reports; a broken pool closes this worker. */
@@ -403,7 +355,7 @@ export class RedisWorker {
       await Promise.allSettled([this.#pool.shutdown({ wait: !timedOut, cancelFutures: true }), this.#subscriber.quit(), this.#publisher.quit()]);
       if (this.#coroutines !== undefined) {
         const pool = this.#coroutines;
-        warnOfLeftCoroutines(this.#options.name, pool.abandoned + this.#abandonedHere, timedOut ? pool.running + this.#here : 0);
+        warnOfLeftCoroutines(this.#options.name, pool.abandoned + this.#here.abandoned, timedOut ? pool.running + this.#here.running : 0);
       }
       this.#onClosed();
     })();

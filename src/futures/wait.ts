@@ -1,5 +1,5 @@
 import { TimeoutError } from './errors.js';
-import { checkTimeout, Future } from './future.js';
+import { checkTimeout, describe, Future } from './future.js';
 import { setLongTimeout, type LongTimeout } from '../util/timers.js';
 
 /** `wait` returns when any future finishes or is cancelled. */
@@ -19,6 +19,12 @@ export interface WaitResult<F extends Future<any>> {
 }
 
 function toSet<F extends Future<any>>(fs: Iterable<F>, fn: string): Set<F> {
+  // Else `for...of` throws "fs is not iterable", which names neither the call nor the value;
+  // a lone Future is the likely slip (Python's wait(f) fails the same way).
+  if (fs instanceof Future) throw new TypeError(`${fn} expects an iterable of Futures, got a single Future; pass [future]`);
+  if (fs == null || typeof (fs as Partial<Iterable<F>>)[Symbol.iterator] !== 'function') {
+    throw new TypeError(`${fn} expects an iterable of Futures, got ${describe(fs)}`);
+  }
   const set = new Set<F>();
   for (const f of fs) {
     if (!(f instanceof Future)) throw new TypeError(`${fn} expects Futures, got ${Object.prototype.toString.call(f)}`);

@@ -1,8 +1,9 @@
 // asCompleted's iterator driven as a user may drive it: next() calls issued at once,
-// return() while a next() waits, a timeout reached while several wait.
+// return() while a next() waits, a timeout reached while several wait; and wait() and
+// asCompleted() given something that is not an iterable of Futures.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { asCompleted, Future, TimeoutError } from '../../src/index.js';
+import { asCompleted, Future, TimeoutError, wait } from '../../src/index.js';
 
 const pending = <T = unknown>(): Future<T> => new Future<T>();
 
@@ -56,4 +57,25 @@ describe('asCompleted: return() while a next() waits', () => {
     await it.return!();
     assert.deepEqual(await waiting, { value: undefined, done: true });
   });
+});
+
+describe('wait and asCompleted refuse what is not an iterable of Futures', () => {
+  const cases: Array<[string, unknown, RegExp]> = [
+    ['a number', 5, /got 5 \(number\)/],
+    ['null', null, /got null \(null\)/],
+    ['undefined', undefined, /got undefined \(undefined\)/],
+    ['a single Future', pending(), /got a single Future; pass \[future\]/],
+  ];
+  for (const [what, value, shown] of cases) {
+    it(`given ${what}, a TypeError naming the function and what it got`, () => {
+      assert.throws(
+        () => wait(value as Iterable<Future>),
+        (e) => e instanceof TypeError && /^wait expects an iterable of Futures, /.test(e.message) && shown.test(e.message),
+      );
+      assert.throws(
+        () => asCompleted(value as Iterable<Future>),
+        (e) => e instanceof TypeError && /^asCompleted expects an iterable of Futures, /.test(e.message) && shown.test(e.message),
+      );
+    });
+  }
 });

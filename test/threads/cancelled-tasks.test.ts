@@ -1,5 +1,6 @@
 // Tasks cancelled while they wait in a pool's queue (thread and process pools share the
-// scheduler): a cancelled task stops listening to its AbortSignal.
+// scheduler): a cancelled task stops listening to its AbortSignal, and a queue that holds
+// only cancelled tasks holds nothing: its worker goes idle and shutdown ends.
 import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
 import { describe, it } from 'node:test';
@@ -62,6 +63,33 @@ for (const [name, make, blocker] of pools) {
       // Aborting later touches none of them.
       shared.abort(new Error('too late'));
       for (const f of futures) assert.equal(f.state, 'CANCELLED');
+    });
+
+    it('shutdown({ wait: true }) ends when the queue holds only cancelled tasks', { timeout: 30_000 }, async () => {
+      const pool = make();
+      const b = await hold(pool, blocker);
+      const queued = Array.from({ length: 5 }, (_, i) => pool.submit(tasks.inc, i));
+      for (const f of queued) f.cancel();
+      const closed = pool.shutdown({ wait: true });
+      b.release();
+      await closed; // hung here: the worker, finding only cancelled tasks, was never idle
+      assert.equal(await b.future, 'released');
+    });
+
+    it('a worker that finds only cancelled tasks goes idle (its idleTimeout runs)', { timeout: 30_000 }, async () => {
+      await using pool = make({ idleTimeout: 50 });
+      const b = await hold(pool, blocker);
+      for (let i = 0; i < 5; i++) pool.submit(tasks.inc, i).cancel();
+      const exit = new Promise<{ expected: boolean }>((resolve) => pool.once('workerExit', resolve));
+      // An idle worker, and its idle timer, no longer keep the program alive: this does.
+      const keepAlive = setInterval(() => {}, 1000);
+      try {
+        b.release();
+        assert.equal(await b.future, 'released');
+        assert.equal((await exit).expected, true, 'stopped by its idle timeout');
+      } finally {
+        clearInterval(keepAlive);
+      }
     });
   });
 }

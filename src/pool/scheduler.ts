@@ -123,6 +123,23 @@ export class Scheduler {
     return this.#queue.length;
   }
 
+  /**
+   * How many tasks wait for a worker once the cancelled ones are taken out of the queue
+   * (they wait nowhere, and must not fill `maxQueue`). O(n): for a queue at its bound.
+   */
+  queuedLive(): number {
+    const queue = this.#queue;
+    let live = 0;
+    for (const item of queue) if (!item.done()) live++;
+    if (live < queue.length) {
+      for (const item of queue.drain()) {
+        if (!item.done()) queue.push(item);
+        else if (item.cancelled()) item.setRunningOrNotifyCancel();
+      }
+    }
+    return live;
+  }
+
   /** The live counters and latency percentiles. */
   stats(): PoolStats {
     return this.#meter.snapshot(this.#workers.list, this.#queue.length);

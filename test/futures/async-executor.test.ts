@@ -72,6 +72,19 @@ describe('AsyncExecutor', () => {
     assert.equal(await running, 'released');
     assert.equal(await waiting, 1);
   });
+
+  it('maxQueue counts no cancelled task: cancelling the waiting tasks makes room', async () => {
+    await using ex = new AsyncExecutor({ maxConcurrency: 1, maxQueue: 2 });
+    const b = blocker();
+    const running = ex.submit(b.fn);
+    for (const f of [ex.submit(async () => 1), ex.submit(async () => 2)]) f.cancel();
+    const next = [ex.submit(async () => 3), ex.submit(async () => 4)];
+    assert.equal(ex.queued, 2);
+    assert.ok((await ex.submit(async () => 5).exception()) instanceof Full, 'full again with two live tasks');
+    b.release();
+    assert.equal(await running, 'released');
+    assert.deepEqual(await Promise.all(next), [3, 4]);
+  });
 });
 
 describe('AsyncExecutor: map after shutdown', () => {

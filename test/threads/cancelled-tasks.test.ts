@@ -1,10 +1,11 @@
 // Tasks cancelled while they wait in a pool's queue (thread and process pools share the
 // scheduler): a cancelled task stops listening to its AbortSignal, and a queue that holds
-// only cancelled tasks holds nothing: its worker goes idle and shutdown ends.
+// only cancelled tasks holds nothing: its worker goes idle, shutdown ends, and maxQueue
+// counts only the tasks still to run.
 import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
 import { describe, it } from 'node:test';
-import { ProcessPoolExecutor, ThreadPoolExecutor, type Future } from '../../src/index.js';
+import { Full, ProcessPoolExecutor, ThreadPoolExecutor, type Future } from '../../src/index.js';
 import { tasks } from '../fixtures/tasks.js';
 import type { Blocker } from '../futures/executor-suite.js';
 import { socketBlocker } from '../processes/socket-blocker.js';
@@ -36,7 +37,7 @@ async function hold(pool: AnyPool, blocker: () => Blocker | Promise<Blocker>): P
   return { future, release: b.release };
 }
 
-const pools: Array<[string, (options?: { idleTimeout?: number }) => AnyPool, () => Blocker | Promise<Blocker>]> = [
+const pools: Array<[string, (options?: { idleTimeout?: number; maxQueue?: number }) => AnyPool, () => Blocker | Promise<Blocker>]> = [
   ['ThreadPoolExecutor', (options) => new ThreadPoolExecutor({ maxWorkers: 1, ...options }), threadBlocker],
   // A SharedArrayBuffer does not reach a child process: the task waits on a socket.
   ['ProcessPoolExecutor', (options) => new ProcessPoolExecutor({ maxWorkers: 1, ...options }), socketBlocker],
@@ -90,6 +91,23 @@ for (const [name, make, blocker] of pools) {
       } finally {
         clearInterval(keepAlive);
       }
+    });
+
+    it('maxQueue counts no cancelled task: cancelling the waiting tasks makes room', { timeout: 30_000 }, async () => {
+      await using pool = make({ maxQueue: 2 });
+      const b = await hold(pool, blocker);
+      let next: Future<number>[];
+      try {
+        for (const f of [pool.submit(tasks.inc, 1), pool.submit(tasks.inc, 2)]) f.cancel();
+        next = [pool.submit(tasks.inc, 3), pool.submit(tasks.inc, 4)];
+        assert.equal(next[0]!.state, 'PENDING', next[0]!.done() ? String(await next[0]!.exception()) : '');
+        assert.equal(pool.stats().queued, 2);
+        assert.ok((await pool.submit(tasks.inc, 5).exception()) instanceof Full, 'full again with two live tasks');
+      } finally {
+        b.release(); // or the pool's disposal would wait for it for ever
+      }
+      assert.equal(await b.future, 'released');
+      assert.deepEqual(await Promise.all(next), [4, 5]);
     });
   });
 }

@@ -161,6 +161,11 @@ export class AsyncExecutor extends BaseExecutor {
     if (signal !== undefined) {
       job.onAbort = () => this.#end(job, signal.reason);
       onAbort(signal, job.onAbort);
+      // A Future cancelled while queued waits there until a slot reaches it: it stops
+      // listening now, or a long queue under one long-lived signal would hold it meanwhile.
+      future.addDoneCallback(() => {
+        if (future.cancelled()) this.#detach(job);
+      });
     }
     // Not ahead of the queue: it holds jobs while running < max when a slice ran out.
     if (this.#running < this.#max && this.#queue.length === 0 && this.#mayStartNow()) this.#start(job);

@@ -138,7 +138,7 @@ export class AsyncExecutor extends BaseExecutor {
       future.setException(stopped.reason);
       return future;
     }
-    if (this.#queue.length >= this.#maxQueue && this.#running >= this.#max) {
+    if (this.#queue.length >= this.#maxQueue && this.#running >= this.#max && this.#queuedLive() >= this.#maxQueue) {
       future.setException(new Full(`task queue is full: ${this.#maxQueue} tasks already wait for a slot (maxQueue)`));
       return future;
     }
@@ -161,6 +161,11 @@ export class AsyncExecutor extends BaseExecutor {
     if (signal !== undefined) {
       job.onAbort = () => this.#end(job, signal.reason);
       onAbort(signal, job.onAbort);
+      // A Future cancelled while queued waits there until a slot reaches it: it stops
+      // listening now, or a long queue under one long-lived signal would hold it meanwhile.
+      future.addDoneCallback(() => {
+        if (future.cancelled()) this.#detach(job);
+      });
     }
     // Not ahead of the queue: it holds jobs while running < max when a slice ran out.
     if (this.#running < this.#max && this.#queue.length === 0 && this.#mayStartNow()) this.#start(job);
@@ -271,6 +276,27 @@ export class AsyncExecutor extends BaseExecutor {
       if (!job.future.done()) job.future.setException(reason);
     }
     this.#next();
+  }
+
+  /**
+   * How many jobs wait for a slot once the cancelled ones are taken out of the queue
+   * (they wait nowhere, and must not fill `maxQueue`). O(n): for a queue at its bound.
+   */
+  #queuedLive(): number {
+    const queue = this.#queue;
+    let live = 0;
+    for (const job of queue) if (job.started || !job.future.cancelled()) live++;
+    if (live < queue.length) {
+      for (const job of queue.drain()) {
+        if (job.started || !job.future.cancelled()) queue.push(job);
+        else {
+          job.started = true;
+          job.future.setRunningOrNotifyCancel();
+          this.#detach(job);
+        }
+      }
+    }
+    return live;
   }
 
   #finishRun(job: Job): void {

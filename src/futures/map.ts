@@ -51,6 +51,9 @@ export function runMap<A>(input: Iterable<A> | AsyncIterable<A> | SingleArgs<unk
   let sourceError: { error: unknown } | undefined;
   let stopped = false;
   let wake: (() => void) | undefined;
+  // The wait in progress (at most one: next() calls run one at a time), so that return()
+  // can end it rather than leave its next() pending for good.
+  let waiting: (() => void) | undefined;
   const notify = (): void => {
     const w = wake;
     wake = undefined;
@@ -146,6 +149,7 @@ export function runMap<A>(input: Iterable<A> | AsyncIterable<A> | SingleArgs<unk
       const abort = (): void => done(signal!.reason);
       const onDone = (): void => done();
       const done = (error?: unknown): void => {
+        if (waiting === onDone) waiting = undefined;
         timer?.clear();
         if (signal !== undefined) offAbort(signal, abort);
         if (watch) watch._removeDoneCallback(onDone);
@@ -157,6 +161,7 @@ export function runMap<A>(input: Iterable<A> | AsyncIterable<A> | SingleArgs<unk
       if (signal !== undefined) onAbort(signal, abort);
       if (watch) watch.addDoneCallback(onDone);
       else wake = onDone;
+      waiting = onDone;
     });
   };
 
@@ -166,6 +171,7 @@ export function runMap<A>(input: Iterable<A> | AsyncIterable<A> | SingleArgs<unk
   const stop = (): void => {
     if (stopped) return;
     stopped = true;
+    waiting?.();
     for (const e of outstanding.drain()) e.future.cancel();
     for (const e of unorderedLive) e.future.cancel();
     unorderedLive.clear();
@@ -181,18 +187,22 @@ export function runMap<A>(input: Iterable<A> | AsyncIterable<A> | SingleArgs<unk
   const nextEntry = async (): Promise<Entry | undefined> => {
     // Each wait is looked at again after it ends: a wake-up (a submission, say) is a
     // reason to look, not an answer. No await at all when the answer is already there.
+    // A wait that ends because return() stopped the map ends the iteration.
     let entry: Entry | undefined;
     if (ordered) {
-      const ready = (): boolean => outstanding.length > 0 || (sourceDone && !pumping);
+      const ready = (): boolean => stopped || outstanding.length > 0 || (sourceDone && !pumping);
       for (let w = waitUntil(ready, undefined); w; w = waitUntil(ready, undefined)) await w;
       entry = outstanding.peek();
-      if (entry === undefined) return undefined;
+      if (entry === undefined || stopped) return undefined;
       const future = entry.future;
-      for (let w = waitUntil(() => future.done(), future); w; w = waitUntil(() => future.done(), future)) await w;
+      const ended = (): boolean => stopped || future.done();
+      for (let w = waitUntil(ended, future); w; w = waitUntil(ended, future)) await w;
+      if (stopped) return undefined;
       outstanding.shift();
     } else {
-      const ready = (): boolean => completed.length > 0 || (unorderedLive.size === 0 && sourceDone && !pumping);
+      const ready = (): boolean => stopped || completed.length > 0 || (unorderedLive.size === 0 && sourceDone && !pumping);
       for (let w = waitUntil(ready, undefined); w; w = waitUntil(ready, undefined)) await w;
+      if (stopped) return undefined;
       entry = completed.shift();
       if (entry === undefined) return undefined;
       unorderedLive.delete(entry);
@@ -216,26 +226,44 @@ export function runMap<A>(input: Iterable<A> | AsyncIterable<A> | SingleArgs<unk
     try {
       for (;;) {
         const entry = await nextEntry();
+        if (finished) return { value: undefined, done: true }; // return() was called meanwhile
         if (entry === undefined) {
           if (sourceError) throw sourceError.error;
           return end();
         }
         const value = await entry.future.result();
+        if (finished) return { value: undefined, done: true };
         if (!entry.chunk) return { value, done: false };
         chunk = value as unknown[];
         at = 0;
         if (chunk.length > 0) return { value: chunk[at++], done: false };
       }
     } catch (error) {
+      // A result return() cancelled, or a wait it cut short, is not the caller's error.
+      if (finished) return { value: undefined, done: true };
       end();
       throw error;
     }
   };
+  const step = (): Promise<IteratorResult<unknown>> => {
+    if (at < chunk.length) return Promise.resolve({ value: chunk[at++], done: false });
+    if (finished) return Promise.resolve({ value: undefined, done: true });
+    return slowNext();
+  };
+  // next() calls made while one is pending run after it, in call order: each reads and
+  // moves the shared place (the head entry, the chunk), and a wait has a single waker.
+  let pendingNexts = 0;
+  let lastNext: Promise<IteratorResult<unknown>> | undefined;
+  const settledNext = (): void => {
+    pendingNexts--;
+  };
   const iterator: AsyncIterableIterator<unknown> = {
     next(): Promise<IteratorResult<unknown>> {
-      if (at < chunk.length) return Promise.resolve({ value: chunk[at++], done: false });
-      if (finished) return Promise.resolve({ value: undefined, done: true });
-      return slowNext();
+      if (pendingNexts === 0 && (at < chunk.length || finished)) return step();
+      const p = (pendingNexts === 0 ? slowNext() : lastNext!.then(step, step)).finally(settledNext);
+      pendingNexts++;
+      lastNext = p;
+      return p;
     },
     return(): Promise<IteratorResult<unknown>> {
       chunk = [];

@@ -1,5 +1,5 @@
 import { TimeoutError } from './errors.js';
-import { checkTimeout, Future } from './future.js';
+import { checkTimeout, describe, Future } from './future.js';
 import { setLongTimeout, type LongTimeout } from '../util/timers.js';
 
 /** `wait` returns when any future finishes or is cancelled. */
@@ -19,6 +19,12 @@ export interface WaitResult<F extends Future<any>> {
 }
 
 function toSet<F extends Future<any>>(fs: Iterable<F>, fn: string): Set<F> {
+  // Else `for...of` throws "fs is not iterable", which names neither the call nor the value;
+  // a lone Future is the likely slip (Python's wait(f) fails the same way).
+  if (fs instanceof Future) throw new TypeError(`${fn} expects an iterable of Futures, got a single Future; pass [future]`);
+  if (fs == null || typeof (fs as Partial<Iterable<F>>)[Symbol.iterator] !== 'function') {
+    throw new TypeError(`${fn} expects an iterable of Futures, got ${describe(fs)}`);
+  }
   const set = new Set<F>();
   for (const f of fs) {
     if (!(f instanceof Future)) throw new TypeError(`${fn} expects Futures, got ${Object.prototype.toString.call(f)}`);
@@ -84,43 +90,61 @@ export function asCompleted<F extends Future<any>>(fs: Iterable<F>, options: { t
   const total = pending.size;
   const deadline = timeout === undefined ? undefined : performance.now() + timeout;
   const ready: F[] = [];
-  let wake: (() => void) | undefined;
+  // next() calls waiting for a Future, in call order: each finished Future goes to the
+  // first of them, so calls made at once each get their own and none waits forever.
+  const waiters: Array<{ resolve: (r: IteratorResult<F>) => void; reject: (e: unknown) => void }> = [];
+  let timer: LongTimeout | undefined;
+  let closed = false;
+  const DONE: IteratorResult<F> = { value: undefined, done: true };
+  const endWaiters = (): void => {
+    timer?.clear();
+    timer = undefined;
+    for (const w of waiters.splice(0)) w.resolve(DONE);
+  };
   const onDone = (f: Future<unknown>): void => {
     if (!pending.delete(f as F)) return;
-    ready.push(f as F);
-    wake?.();
+    const w = waiters.shift();
+    if (w !== undefined) w.resolve({ value: f as F, done: false });
+    else ready.push(f as F);
+    if (waiters.length === 0) {
+      timer?.clear();
+      timer = undefined;
+    } else if (pending.size === 0) endWaiters();
   };
   // Already-done futures run their callback at once, so they are queued first.
   for (const f of [...pending]) f.addDoneCallback(onDone);
   const detach = (): void => {
     for (const f of pending) f._removeDoneCallback(onDone);
   };
+  const timeoutError = (): TimeoutError => new TimeoutError(`asCompleted: ${pending.size} (of ${total}) futures unfinished after ${timeout} ms`);
+  const expire = (): void => {
+    timer = undefined;
+    detach();
+    const error = timeoutError();
+    for (const w of waiters.splice(0)) w.reject(error);
+  };
 
   const iterator: AsyncIterableIterator<F> = {
-    async next(): Promise<IteratorResult<F>> {
-      while (ready.length === 0) {
-        if (pending.size === 0) return { value: undefined, done: true };
-        const left = deadline === undefined ? undefined : deadline - performance.now();
-        if (left !== undefined && left <= 0) {
-          detach();
-          throw new TimeoutError(`${pending.size} (of ${total}) futures unfinished`);
-        }
-        await new Promise<void>((resolve) => {
-          const timer = left === undefined ? undefined : setLongTimeout(resolve, left);
-          wake = () => {
-            timer?.clear();
-            wake = undefined;
-            resolve();
-          };
-        });
+    next(): Promise<IteratorResult<F>> {
+      if (ready.length > 0) return Promise.resolve({ value: ready.shift()!, done: false });
+      if (closed || pending.size === 0) return Promise.resolve(DONE);
+      const left = deadline === undefined ? undefined : deadline - performance.now();
+      if (left !== undefined && left <= 0) {
+        detach();
+        return Promise.reject(timeoutError());
       }
-      return { value: ready.shift()!, done: false };
+      return new Promise<IteratorResult<F>>((resolve, reject) => {
+        waiters.push({ resolve, reject });
+        if (left !== undefined && timer === undefined) timer = setLongTimeout(expire, left);
+      });
     },
-    async return(): Promise<IteratorResult<F>> {
+    return(): Promise<IteratorResult<F>> {
+      closed = true;
       detach();
       pending.clear();
       ready.length = 0;
-      return { value: undefined, done: true };
+      endWaiters();
+      return Promise.resolve(DONE);
     },
     [Symbol.asyncIterator]() {
       return this;

@@ -54,6 +54,16 @@ export class Item extends Future<unknown> {
     if (retries !== undefined && retries > 0) this.extras = { timer: undefined, onAbort: undefined, retriesLeft: retries };
   }
 
+  /**
+   * Cancelled, a task stops listening to its signal now: it stays queued until the pump
+   * reaches it, and a long queue under one long-lived signal would hold it meanwhile.
+   */
+  override cancel(): boolean {
+    if (!super.cancel()) return false;
+    detachSignal(this);
+    return true;
+  }
+
   /** How many more times it may be retried after a failure (options.retries, counted down). */
   get retriesLeft(): number {
     return this.extras === undefined ? 0 : this.extras.retriesLeft;

@@ -114,7 +114,7 @@ export abstract class PoolExecutor extends BaseExecutor {
     // is not, in a child still importing that module (see checkNotBootstrapping).
     if (scheduler.workers === 0) checkNotBootstrapping(`worker ${this.workerKind}`);
     if (scheduler.broken) return failedFuture(scheduler.broken);
-    if (scheduler.queued >= this.#maxQueue) {
+    if (scheduler.queued >= this.#maxQueue && scheduler.queuedLive() >= this.#maxQueue) {
       return failedFuture(new Full(`task queue is full: ${this.#maxQueue} tasks already wait for a worker (maxQueue)`));
     }
     let spec: FunctionSpec;

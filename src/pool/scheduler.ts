@@ -123,6 +123,23 @@ export class Scheduler {
     return this.#queue.length;
   }
 
+  /**
+   * How many tasks wait for a worker once the cancelled ones are taken out of the queue
+   * (they wait nowhere, and must not fill `maxQueue`). O(n): for a queue at its bound.
+   */
+  queuedLive(): number {
+    const queue = this.#queue;
+    let live = 0;
+    for (const item of queue) if (!item.done()) live++;
+    if (live < queue.length) {
+      for (const item of queue.drain()) {
+        if (!item.done()) queue.push(item);
+        else if (item.cancelled()) item.setRunningOrNotifyCancel();
+      }
+    }
+    return live;
+  }
+
   /** The live counters and latency percentiles. */
   stats(): PoolStats {
     return this.#meter.snapshot(this.#workers.list, this.#queue.length);
@@ -161,6 +178,7 @@ export class Scheduler {
       for (const item of queue.drain()) this.#fail(item, this.#broken);
       return;
     }
+    this.#dropCancelledHead();
     if (queue.length === 0) {
       this.#checkIdle();
       return;
@@ -181,6 +199,19 @@ export class Scheduler {
       if (room <= 0) continue;
       const share = Math.min(room, Math.ceil(queue.length / usable));
       this.#dispatch(slot, share);
+    }
+  }
+
+  /**
+   * Takes the cancelled tasks off the head of the queue. A cancelled Future stays queued
+   * until something reaches it: a queue that holds only those holds no work, and must
+   * not keep a worker from going idle or a shutdown from ending.
+   */
+  #dropCancelledHead(): void {
+    const queue = this.#queue;
+    for (let item = queue.peek(); item !== undefined && item.done(); item = queue.peek()) {
+      queue.shift();
+      if (item.cancelled()) item.setRunningOrNotifyCancel();
     }
   }
 
@@ -380,6 +411,7 @@ export class Scheduler {
       this.#workers.kill(slot);
       return;
     }
+    this.#dropCancelledHead();
     if (this.#queue.length > 0) return;
     this.#workers.idle(slot);
     this.#checkIdle();
@@ -395,7 +427,9 @@ export class Scheduler {
 
   /** Resolves the shutdown wait once nothing is queued or running. */
   #checkIdle(): void {
-    if (this.#onIdle === undefined || this.#queue.length > 0) return;
+    if (this.#onIdle === undefined) return;
+    this.#dropCancelledHead();
+    if (this.#queue.length > 0) return;
     for (const s of this.#workers.list) if (s.inflight.length > 0) return;
     const done = this.#onIdle;
     this.#onIdle = undefined;

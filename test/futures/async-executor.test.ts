@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { describe, it } from 'node:test';
 import { STOPPED_BY, type StoppableTaskOptions, type TaskStop } from '../../src/coroutines/async-executor.js';
 import { AsyncExecutor, Full, taskSignal, TimeoutError } from '../../src/index.js';
@@ -71,6 +72,34 @@ describe('AsyncExecutor', () => {
     b.release();
     assert.equal(await running, 'released');
     assert.equal(await waiting, 1);
+  });
+
+  it('maxQueue counts no cancelled task: cancelling the waiting tasks makes room', async () => {
+    await using ex = new AsyncExecutor({ maxConcurrency: 1, maxQueue: 2 });
+    const b = blocker();
+    const running = ex.submit(b.fn);
+    for (const f of [ex.submit(async () => 1), ex.submit(async () => 2)]) f.cancel();
+    const next = [ex.submit(async () => 3), ex.submit(async () => 4)];
+    assert.equal(ex.queued, 2);
+    assert.ok((await ex.submit(async () => 5).exception()) instanceof Full, 'full again with two live tasks');
+    b.release();
+    assert.equal(await running, 'released');
+    assert.deepEqual(await Promise.all(next), [3, 4]);
+  });
+});
+
+describe('AsyncExecutor: tasks cancelled while they wait', () => {
+  it('stop listening to their AbortSignal at once', async () => {
+    await using ex = new AsyncExecutor({ maxConcurrency: 1 });
+    const b = blocker();
+    const running = ex.submit(b.fn);
+    const ac = new AbortController();
+    const waiting = Array.from({ length: 50 }, (_, i) => ex.submitWith({ signal: ac.signal }, async () => i));
+    for (const f of waiting) f.cancel();
+    const listeners = getEventListeners(ac.signal, 'abort').length;
+    b.release();
+    assert.equal(await running, 'released');
+    assert.equal(listeners, 0);
   });
 });
 

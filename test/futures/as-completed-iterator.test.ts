@@ -1,0 +1,81 @@
+// asCompleted's iterator driven as a user may drive it: next() calls issued at once,
+// return() while a next() waits, a timeout reached while several wait; and wait() and
+// asCompleted() given something that is not an iterable of Futures.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { asCompleted, Future, TimeoutError, wait } from '../../src/index.js';
+
+const pending = <T = unknown>(): Future<T> => new Future<T>();
+
+describe('asCompleted: next() calls issued at once', () => {
+  it('each gets a distinct Future, none twice, none lost, then done', { timeout: 10_000 }, async () => {
+    const fs = [pending<number>(), pending<number>(), pending<number>(), pending<number>()];
+    const it = asCompleted(fs);
+    const nexts = [...fs, 'end', 'end'].map(() => it.next());
+    for (const i of [2, 0, 3, 1]) fs[i]!.setResult(i);
+    const got = await Promise.all(nexts);
+    assert.deepEqual(got.slice(0, 4).map((r) => r.value), [fs[2], fs[0], fs[3], fs[1]], 'in completion order');
+    assert.deepEqual(got.slice(4), [
+      { value: undefined, done: true },
+      { value: undefined, done: true },
+    ]);
+  });
+
+  it('with a timeout, every waiting next() rejects with TimeoutError naming how many are unfinished', { timeout: 10_000 }, async () => {
+    const finished = pending<number>();
+    const it = asCompleted([finished, pending(), pending()], { timeout: 20 });
+    const nexts = [it.next(), it.next(), it.next()];
+    finished.setResult(1);
+    const got = await Promise.allSettled(nexts);
+    assert.deepEqual(got[0], { status: 'fulfilled', value: { value: finished, done: false } });
+    for (const r of got.slice(1)) {
+      assert.equal(r.status, 'rejected');
+      const e = (r as PromiseRejectedResult).reason as unknown;
+      assert.ok(e instanceof TimeoutError, String(e));
+      assert.match(e.message, /^asCompleted: 2 \(of 3\) futures unfinished after 20 ms$/);
+    }
+  });
+});
+
+describe('asCompleted: return() while a next() waits', () => {
+  it('the waiting next() resolves done, and later next() calls too', { timeout: 10_000 }, async () => {
+    const f = pending();
+    const it = asCompleted([f, pending()]);
+    const waiting = [it.next(), it.next()];
+    assert.deepEqual(await it.return!(), { value: undefined, done: true });
+    assert.deepEqual(await Promise.all(waiting), [
+      { value: undefined, done: true },
+      { value: undefined, done: true },
+    ]);
+    f.setResult(1);
+    assert.deepEqual(await it.next(), { value: undefined, done: true });
+  });
+
+  it('with a timeout, the waiting next() resolves done at return(), not TimeoutError later', { timeout: 10_000 }, async () => {
+    const it = asCompleted([pending()], { timeout: 60_000 });
+    const waiting = it.next();
+    await it.return!();
+    assert.deepEqual(await waiting, { value: undefined, done: true });
+  });
+});
+
+describe('wait and asCompleted refuse what is not an iterable of Futures', () => {
+  const cases: Array<[string, unknown, RegExp]> = [
+    ['a number', 5, /got 5 \(number\)/],
+    ['null', null, /got null \(null\)/],
+    ['undefined', undefined, /got undefined \(undefined\)/],
+    ['a single Future', pending(), /got a single Future; pass \[future\]/],
+  ];
+  for (const [what, value, shown] of cases) {
+    it(`given ${what}, a TypeError naming the function and what it got`, () => {
+      assert.throws(
+        () => wait(value as Iterable<Future>),
+        (e) => e instanceof TypeError && /^wait expects an iterable of Futures, /.test(e.message) && shown.test(e.message),
+      );
+      assert.throws(
+        () => asCompleted(value as Iterable<Future>),
+        (e) => e instanceof TypeError && /^asCompleted expects an iterable of Futures, /.test(e.message) && shown.test(e.message),
+      );
+    });
+  }
+});

@@ -57,7 +57,7 @@ export class ProcessPoolExecutor extends PoolExecutor {
 
   /** A daemonic process may not start workers, as Python's submit fails starting one there. */
   protected override schedule(fn: TaskFunction, args: unknown[], options: TaskOptions, mode: TaskMode): Future<unknown> {
-    checkMayHaveChildren();
+    checkMayHaveChildren('worker process');
     return super.schedule(fn, args, options, mode);
   }
 

@@ -48,7 +48,7 @@ export class Process<A extends unknown[] = unknown[]> extends Runnable<A> {
 
   /** Starts the child. Throws if started before, closed, or if this process is daemonic (as Python). */
   override start(): this {
-    checkMayHaveChildren();
+    checkMayHaveChildren('process');
     return super.start();
   }
 

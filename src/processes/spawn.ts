@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { entryUrl } from '../util/entry-url.js';
+import { checkNotBootstrapping } from '../tasks/main-guard.js';
 import { childExecArgv } from '../util/exec-argv.js';
 import { childProcess } from '../util/lazy-builtin.js';
 import { treeEnv } from '../sync/shm-tree.js';
@@ -45,11 +46,15 @@ let daemonic: boolean | undefined;
 
 /**
  * Throws Python's error in a daemonic process (a daemon Process or a Pool worker, and
- * any thread of one): "daemonic processes are not allowed to have children".
+ * any thread of one): "daemonic processes are not allowed to have children". A child
+ * still importing a task module gets the bootstrapping error first: a Pool worker that
+ * meets an unguarded top-level Pool is missing the isMain() guard, which the daemon rule
+ * would not tell its user.
  */
-export function checkMayHaveChildren(): void {
+export function checkMayHaveChildren(what: string): void {
   daemonic ??= process.env[DAEMONIC] === String(process.pid);
   if (!daemonic) return;
+  checkNotBootstrapping(what);
   throw new Error(
     'daemonic processes are not allowed to have children: this process is a daemon Process or a multiprocessing Pool worker ' +
       '(start children from a non-daemon Process, or use a ProcessPoolExecutor, whose workers are not daemonic)',

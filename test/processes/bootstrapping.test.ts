@@ -32,6 +32,17 @@ it('an unguarded top-level ProcessPoolExecutor.map fails the Future in the paren
   assert.match(run.stderr, GUARD, why);
 });
 
+it('an unguarded top-level multiprocessing Pool (daemonic workers) names the missing guard, not the daemon rule', { timeout: 120_000 }, async () => {
+  const run = await runProgram('unguarded-pool.ts', { CONCUR_TEST_POOL: 'mp' }, HARD_TIMEOUT);
+  const why = describeRun(run);
+  assert.equal(run.timedOut, false, why);
+  assert.deepEqual(run.leftovers, [], why);
+  assert.equal(run.code, 1, why);
+  assert.match(run.stderr, new RegExp(`TaskLoadError\\]?: cannot load task module .*unguarded-pool${EXT_PATTERN}: An attempt has been made to start a new worker process before the current process has finished its bootstrapping phase`), why);
+  assert.match(run.stderr, GUARD, why);
+  assert.doesNotMatch(run.stderr, /daemonic/, why);
+});
+
 it('a process-pool worker that loads, after others, a module starting a Process at import fails that Future saying so', { timeout: 120_000 }, async () => {
   const run = await runProgram('loads-later.ts', { CONCUR_TEST_POOL: 'process', CONCUR_TEST_START: 'process' }, HARD_TIMEOUT);
   const why = describeRun(run);

@@ -13,6 +13,8 @@ export {
   QueueShutDown,
   AuthenticationError,
   RemoteError,
+  TaskLoadError,
+  TaskNotFoundError,
 } from './futures/errors.js';
 export { Future, type FutureState, type DoneCallback } from './futures/future.js';
 export { wait, asCompleted, FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED, type ReturnWhen, type WaitResult } from './futures/wait.js';

@@ -60,3 +60,9 @@ export class AuthenticationError extends ConcurError {}
  * name, and `cause` is the error as it came (with the server's stack and properties).
  */
 export class RemoteError extends ConcurError {}
+
+/** A task's module could not be loaded (or its inline source compiled) where it was to run. */
+export class TaskLoadError extends ConcurError {}
+
+/** A worker was asked for a task it does not serve (a Redis worker whose --tasks modules lack it). */
+export class TaskNotFoundError extends ConcurError {}

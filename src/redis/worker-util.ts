@@ -1,4 +1,5 @@
 /** Small helpers of RedisWorker's job processing. */
+import { TaskNotFoundError } from '../futures/errors.js';
 import type { FunctionSpec } from '../tasks/describe.js';
 import type { PortableTask, TaskIndex } from './names.js';
 
@@ -90,12 +91,10 @@ export function taskHere(index: TaskIndex, worker: { readonly name: string; read
   if (task.kind === 'module') {
     const module = index.resolve(task.path);
     if (module === undefined) {
-      const err = new Error(
+      return new TaskNotFoundError(
         `worker ${name} does not serve task ${task.name} from ${task.path}${task.package ? ` (package ${task.package})` : ''}: ` +
           `its task modules are ${index.shown.join(', ')}`,
       );
-      err.name = 'TaskNotFoundError';
-      return err;
     }
     return { kind: 'module', module, name: task.name };
   }

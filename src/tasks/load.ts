@@ -1,12 +1,10 @@
+import { TaskLoadError } from '../futures/errors.js';
 import { importingTaskModule, isMain } from './main-guard.js';
 import { ensureTypeScript, isTypeScriptModule } from './typescript.js';
 import { lookupTask, moduleDefinedTasks } from './registry.js';
 import type { FunctionSpec } from './describe.js';
 
-/** A task module or inline function that could not be made into a callable in the worker. */
-export class TaskLoadError extends Error {
-  override name = 'TaskLoadError';
-}
+export { TaskLoadError };
 
 /**
  * Resolves a FunctionSpec to a callable in this thread: imports the task module (which

@@ -10,6 +10,8 @@ import {
   InvalidStateError,
   QueueShutDown,
   RemoteError,
+  TaskLoadError,
+  TaskNotFoundError,
   TimeoutError,
   WorkerCrashedError,
 } from '../futures/errors.js';
@@ -52,6 +54,8 @@ const KNOWN: Record<string, new (message?: string) => Error> = {
   QueueShutDown,
   AuthenticationError,
   RemoteError,
+  TaskLoadError,
+  TaskNotFoundError,
 };
 
 /** How many causes (and nested AggregateError levels) are carried; deeper ones are dropped. */

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { Queue, QueueEvents } from 'bullmq';
-import { AuthenticationError, Event, Lock } from '../../src/index.js';
+import { AuthenticationError, Event, Lock, TaskNotFoundError } from '../../src/index.js';
 import { toProxy } from '../../src/proxy/proxies.js';
 import { RedisExecutor, RedisWorker } from '../../src/redis/index.js';
 import { files, tasks } from '../fixtures/tasks.js';
@@ -103,7 +103,7 @@ describe('Redis trust: signed jobs, versions, proxies, task names', { skip: skip
     try {
       await using ex = new RedisExecutor({ connection: REDIS_URL, queue: other, key: KEY });
       const err = (await ex.submit(tasks.add, 1, 2).exception()) as Error;
-      assert.equal(err.name, 'TaskNotFoundError');
+      assert.ok(err instanceof TaskNotFoundError, `a TaskNotFoundError, as itself: ${String(err)}`);
       assert.match(err.message, new RegExp(`worker lonely-worker does not serve task add from ${literally(FIXTURE_TASKS_NAME)} \\(package concur\\): its task modules are test/fixtures/redis-tasks\\.mjs`));
     } finally {
       await only.close();

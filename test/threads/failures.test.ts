@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BrokenExecutorError, ThreadPoolExecutor, TimeoutError, WorkerCrashedError } from '../../src/index.js';
+import { BrokenExecutorError, TaskLoadError, ThreadPoolExecutor, TimeoutError, WorkerCrashedError } from '../../src/index.js';
 import { broken } from '../fixtures/broken-tasks.js';
 import { tasks } from '../fixtures/tasks.js';
 import { EXT_PATTERN } from '../fixtures/source.js';
@@ -140,6 +140,7 @@ describe('ThreadPoolExecutor failures', () => {
     const pool = new ThreadPoolExecutor({ maxWorkers: 2 });
     const first = pool.submit(broken.work, 1);
     const err = await first.exception();
+    assert.ok(err instanceof TaskLoadError, `a TaskLoadError, as itself: ${String(err)}`);
     assert.match(String((err as Error).message), new RegExp(`cannot load task module .*broken-tasks${EXT_PATTERN}: this module cannot load in a worker`));
     const later = pool.submit(tasks.inc, 1);
     const laterErr = await later.exception();

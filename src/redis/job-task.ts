@@ -8,7 +8,7 @@
 import '../index.js'; // one shared chunk for the whole library (see scripts/bundle.mjs)
 import { CALL, CHUNK_ITEMS } from '../futures/task-mode.js';
 import type { FunctionSpec } from '../tasks/describe.js';
-import { loadFunction } from '../tasks/load.js';
+import { loadFunction, loadTaskModule } from '../tasks/load.js';
 import { defineTasks } from '../tasks/registry.js';
 import { unwrapTransfer } from '../transport/transfer.js';
 import { serializeError } from '../transport/errors.js';
@@ -83,6 +83,11 @@ export type RunOutcome = [ok: 0 | 1, value: unknown, ms: number];
 
 /** The tasks a Redis worker's pool runs. */
 export const redisJobTasks = defineTasks(import.meta.url, {
+  /** Loads the task modules `modules` (URLs), as the worker checks them at its start; throws TaskLoadError for the first that cannot load. */
+  async loadModules(modules: string[]): Promise<void> {
+    for (const module of modules) await loadTaskModule(module);
+  },
+
   /** Runs one job; returns the encoded result and the milliseconds the task ran. */
   runJob(spec: FunctionSpec, args: string, mode: number): Promise<[string, number]> {
     return run(spec, args, mode);

@@ -100,6 +100,11 @@ export class TaskIndex {
     }
   }
 
+  /** The modules' URLs. */
+  get modules(): string[] {
+    return [...this.#byPath.values()];
+  }
+
   /** The module URL serving `path` here, or undefined. */
   resolve(path: string): string | undefined {
     return this.#byPath.get(path);

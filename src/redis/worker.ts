@@ -32,6 +32,7 @@ import { ThreadPoolExecutor } from '../threads/thread-pool.js';
 import { bullConnection, checkQueueName, newClient, resolveConnection, showConnection, type RedisConnection } from './connection.js';
 import { Announcements, type Announcement } from './announcements.js';
 import { abortChannel, goChannel } from './events.js';
+import { ensureTypeScript, isTypeScriptModule } from '../tasks/typescript.js';
 import { redisJobTasks } from './job-task.js';
 import { TaskIndex } from './names.js';
 import { checkJob, failureText, loadKey, makeResult, type ResultData } from './wire.js';
@@ -162,6 +163,8 @@ export class RedisWorker {
     try {
       // Subscribed before the first job: an answer sent before would be lost (and come a second later, asked again).
       const ready = Promise.all([w.#worker.waitUntilReady(), w.#subscribed]);
+      ready.catch(() => {});
+      await w.#checkModules();
       await Promise.race([ready, late]);
     } catch (err) {
       clearTimeout(timer);
@@ -171,6 +174,23 @@ export class RedisWorker {
     clearTimeout(timer);
     void w.#worker.run().catch(() => {});
     return w;
+  }
+
+  /**
+   * Loads the task modules where the tasks will run (a pool worker, or this thread), so
+   * that one that cannot load here (a missing dependency, a syntax error) stops the start
+   * with its reason, rather than failing every job this worker would take.
+   */
+  async #checkModules(): Promise<void> {
+    const modules = this.#index.modules;
+    if (this.#coroutines === undefined) {
+      await this.#pool.submit(redisJobTasks.loadModules, modules);
+      return;
+    }
+    // This thread runs the tasks: it needs a TypeScript loader for .ts modules, which a
+    // pool worker gets by itself (see ensureTypeScript).
+    for (const module of modules) if (isTypeScriptModule(module)) await ensureTypeScript(module);
+    await redisJobTasks.loadModules(modules);
   }
 
   /** Closes what the constructor opened, for a start that failed. */

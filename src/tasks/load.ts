@@ -12,17 +12,22 @@ export { TaskLoadError };
  */
 export async function loadFunction(spec: FunctionSpec): Promise<Function> {
   if (spec.kind === 'inline') return compileInline(spec.source, spec.name);
-  try {
-    await importingTaskModule(spec.module, () => importWithTypeScript(spec.module));
-  } catch (err) {
-    throw new TaskLoadError(`cannot load task module ${spec.module}: ${messageOf(err)}${tsHint(spec.module, err)}`, { cause: err });
-  }
+  await loadTaskModule(spec.module);
   const fn = lookupTask(spec.module, spec.name);
   if (typeof fn === 'function') return fn;
   if (!moduleDefinedTasks(spec.module)) {
     throw new TaskLoadError(`task module ${spec.module} loaded, but it did not call defineTasks(import.meta.url, ...) with that URL`);
   }
   throw new TaskLoadError(`task module ${spec.module} defines no task named "${spec.name}"`);
+}
+
+/** Imports task module `module` (a URL) as a worker does, or throws TaskLoadError saying why it cannot load. */
+export async function loadTaskModule(module: string): Promise<void> {
+  try {
+    await importingTaskModule(module, () => importWithTypeScript(module));
+  } catch (err) {
+    throw new TaskLoadError(`cannot load task module ${module}: ${messageOf(err)}${tsHint(module, err)}`, { cause: err });
+  }
 }
 
 /** Imports a task module, first giving this thread a TypeScript loader if the module needs one. */

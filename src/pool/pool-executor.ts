@@ -20,7 +20,7 @@ import { failedFuture, NO_ARGS, ONE_ARG } from './item.js';
 import type { PoolEvents, PoolOptions, PoolStats, WorkerEvents, WorkerHandle } from './pool-types.js';
 import { Scheduler } from './scheduler.js';
 
-export { checkPoolOptions } from './pool-types.js';
+export { asPoolOptions, checkPoolOptions } from './pool-types.js';
 export type { Percentiles, PoolEvents, PoolOptions, PoolStats, WorkerEvents, WorkerHandle } from './pool-types.js';
 
 const MODE_FLAGS = [0, FLAG_CHUNK, FLAG_ITEMS] as const;

@@ -77,6 +77,11 @@ export interface WorkerEvents {
 const KNOWN_OPTIONS = new Set(['maxWorkers', 'initializer', 'initargs', 'maxTasksPerWorker', 'idleTimeout', 'maxQueue']);
 
 /** Checks the options every pool shares; `extra` names the subclass's own. */
+/** A pool's options as given: an object, or Python's positional worker count (`ThreadPoolExecutor(4)`). */
+export function asPoolOptions<O extends PoolOptions>(given: O | number): O {
+  return typeof given === 'number' ? ({ maxWorkers: given } as O) : given;
+}
+
 export function checkPoolOptions(options: PoolOptions, extra: readonly string[], poolName: string): void {
   if (options === null || typeof options !== 'object') throw new TypeError(`${poolName} options must be an object, got ${describe(options)}`);
   for (const key of Object.keys(options)) {

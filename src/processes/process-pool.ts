@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { describe } from '../futures/future.js';
-import { checkPoolOptions, PoolExecutor, type PoolOptions, type WorkerEvents, type WorkerHandle } from '../pool/pool-executor.js';
+import { asPoolOptions, checkPoolOptions, PoolExecutor, type PoolOptions, type WorkerEvents, type WorkerHandle } from '../pool/pool-executor.js';
 import type { WorkerInit } from '../pool/worker-runtime.js';
 import type { TaskOptions } from '../futures/executor.js';
 import { Connection } from '../transport/pipe.js';
@@ -35,7 +35,9 @@ export class ProcessPoolExecutor extends PoolExecutor {
   readonly #env: NodeJS.ProcessEnv | undefined;
   readonly #maxMemoryMb: number | undefined;
 
-  constructor(options: ProcessPoolOptions = {}) {
+  /** `options`, or the number of workers alone (as Python's `ProcessPoolExecutor(4)`). */
+  constructor(given: ProcessPoolOptions | number = {}) {
+    const options = asPoolOptions(given);
     checkPoolOptions(options, ['execArgv', 'env', 'maxMemoryMb'], 'ProcessPoolExecutor');
     if (options.execArgv !== undefined && !Array.isArray(options.execArgv)) {
       throw new TypeError(`execArgv must be an array of strings, got ${describe(options.execArgv)}`);

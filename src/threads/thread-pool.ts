@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { MessageChannel, receiveMessageOnPort, type ResourceLimits } from 'node:worker_threads';
 import { spawnThread, stopSpawnedThread } from './spawn-thread.js';
 import { describe } from '../futures/future.js';
-import { checkPoolOptions, PoolExecutor, type PoolOptions, type WorkerEvents, type WorkerHandle } from '../pool/pool-executor.js';
+import { asPoolOptions, checkPoolOptions, PoolExecutor, type PoolOptions, type WorkerEvents, type WorkerHandle } from '../pool/pool-executor.js';
 import type { WorkerInit } from '../pool/worker-runtime.js';
 import type { TaskOptions } from '../futures/executor.js';
 import { argsForThread } from '../transport/crossing.js';
@@ -34,7 +34,9 @@ export class ThreadPoolExecutor extends PoolExecutor {
   readonly #index = poolCount++;
   #spawned = 0;
 
-  constructor(options: ThreadPoolOptions = {}) {
+  /** `options`, or the number of workers alone (as Python's `ThreadPoolExecutor(4)`). */
+  constructor(given: ThreadPoolOptions | number = {}) {
+    const options = asPoolOptions(given);
     checkPoolOptions(options, ['resourceLimits', 'execArgv', 'env'], 'ThreadPoolExecutor');
     if (options.resourceLimits !== undefined && (options.resourceLimits === null || typeof options.resourceLimits !== 'object')) {
       throw new TypeError(`resourceLimits must be an object, got ${describe(options.resourceLimits)}`);

@@ -12,6 +12,7 @@ executorSuite({
   blocker: socketBlocker,
   badOptions: [
     [() => new ProcessPoolExecutor({ maxWorkers: 0 }), /maxWorkers must be an integer >= 1, got 0 \(number\)/],
+    [() => new ProcessPoolExecutor(0), /maxWorkers must be an integer >= 1, got 0 \(number\)/],
     [() => new ProcessPoolExecutor({ maxMemoryMb: -1 }), /maxMemoryMb must be a number > 0, got -1/],
     [() => new ProcessPoolExecutor({ resourceLimits: {} } as never), /unknown option "resourceLimits"/],
   ],

@@ -18,7 +18,7 @@ function blocker(): Blocker {
 
 executorSuite({
   name: 'ThreadPoolExecutor',
-  make: (workers) => new ThreadPoolExecutor({ maxWorkers: workers }),
+  make: (workers) => new ThreadPoolExecutor(workers), // Python's ThreadPoolExecutor(4): the count alone
   hang: tasks.spin,
   blocker,
   badOptions: [
@@ -29,5 +29,8 @@ executorSuite({
     [() => new ThreadPoolExecutor({ maxQueue: 0 }), /maxQueue must be an integer >= 1, got 0/],
     [() => new ThreadPoolExecutor({ initializer: 'setup' as never }), /initializer must be a function/],
     [() => new ThreadPoolExecutor({ maxThreads: 4 } as never), /unknown option "maxThreads"/],
+    [() => new ThreadPoolExecutor(0), /maxWorkers must be an integer >= 1, got 0 \(number\)/],
+    [() => new ThreadPoolExecutor(1.5), /maxWorkers must be an integer >= 1, got 1\.5 \(number\)/],
+    [() => new ThreadPoolExecutor(null as never), /ThreadPoolExecutor options must be an object, got null/],
   ],
 });

@@ -189,7 +189,13 @@ export class Scheduler {
     let usable = 0;
     for (const s of slots) if (canTake(s)) usable++;
     if (usable === 0) return;
-    const depth = this.#batching.depth(queue.peek()?.fnId);
+    // A task of a few milliseconds keeps one more at its worker (depth 2), so that the
+    // worker need not wait for the next; but one that runs long after all (the same
+    // function, other arguments) would hold it back while another worker goes idle. So
+    // only while there are more tasks than the pool has workers: with fewer, every
+    // task can have a worker of its own, now or as workers start or come free.
+    let depth = this.#batching.depth(queue.peek()?.fnId);
+    if (depth === 2 && queue.length <= this.#limits.maxWorkers) depth = 1;
     const warm = this.#workers.warm;
     const start = warm === undefined ? 0 : Math.max(0, slots.indexOf(warm));
     for (let k = 0; k < n && queue.length > 0; k++) {

@@ -29,9 +29,9 @@ async function queuedBehindOneRunning(pool: ThreadPoolExecutor, fn: typeof tasks
  * trip, as this side sees it, bounds what the worker measured: a learning run slower than
  * 25 ms is tried again in a fresh pool (the policy is under test, not the scheduler).
  */
-async function poolThatLearnedShort(): Promise<ThreadPoolExecutor> {
+async function poolThatLearnedShort(maxWorkers = 1): Promise<ThreadPoolExecutor> {
   for (let attempt = 1; ; attempt++) {
-    const pool = new ThreadPoolExecutor({ maxWorkers: 1 });
+    const pool = new ThreadPoolExecutor({ maxWorkers });
     await pool.submit(tasks.inc, 0); // the worker is up, so the run below measures the task alone
     const t0 = performance.now();
     await pool.submit(tasks.holdFor, 5, null);
@@ -45,4 +45,26 @@ it('a task known to take milliseconds keeps one more at its worker; one known to
   assert.equal(await queuedBehindOneRunning(pool, tasks.holdFor), 4, 'two at the worker, four still queued and cancellable');
   await pool.submit(tasks.holdLong, 80, null); // about 80 ms
   assert.equal(await queuedBehindOneRunning(pool, tasks.holdLong), 5, 'one at the worker, five queued');
+});
+
+it('no task waits behind another at a busy worker while the pool has a worker for it (a short task that ran long)', async () => {
+  // holdFor is learned as a task of milliseconds, so a worker may hold one more of it;
+  // these calls of it run until released. One worker is held; two more calls come. The
+  // pool may start a second worker for them: neither may wait behind the held one.
+  await using pool = await poolThatLearnedShort(2);
+  const a = new Int32Array(new SharedArrayBuffer(8));
+  const held = pool.submit(tasks.holdFor, 0, a);
+  await started(a);
+  try {
+    const b = new Int32Array(new SharedArrayBuffer(8));
+    const next = [pool.submit(tasks.holdFor, 0, b), pool.submit(tasks.holdFor, 0, b)];
+    Atomics.store(b, 0, 1);
+    Atomics.notify(b, 0);
+    // Both end while the first worker is still held: one waiting behind it never would.
+    assert.deepEqual(await Promise.all(next.map((f) => f.result(20_000))), [0, 0]);
+  } finally {
+    Atomics.store(a, 0, 1);
+    Atomics.notify(a, 0);
+  }
+  assert.equal(await held, 0);
 });

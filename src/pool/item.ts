@@ -190,7 +190,7 @@ export function detachSignal(item: Item): void {
 
 /** The error of a task whose arguments could not be cloned: it names the argument that could not. */
 export function cloneError(item: Item, spec: FunctionSpec, workerKind: string, err: unknown): TypeError {
-  const why = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  const why = err instanceof Error ? `${err.name}: ${withoutSource(err.message)}` : String(err);
   const find = (args: unknown[], prefix: string): string | undefined => {
     for (let i = 0; i < args.length; i++) {
       try {
@@ -216,6 +216,28 @@ export function cloneError(item: Item, spec: FunctionSpec, workerKind: string, e
 
 function describeArg(value: unknown): string {
   if (typeof value === 'function') return `function ${value.name || '<anonymous>'}`;
-  if (value !== null && typeof value === 'object') return Object.prototype.toString.call(value).slice(8, -1);
+  if (value !== null && typeof value === 'object') {
+    const tag = Object.prototype.toString.call(value).slice(8, -1);
+    if (tag !== 'Object') return tag;
+    try {
+      // A class instance (a Socket, a stream) is named by its class: "Object" says nothing.
+      const name: unknown = Object.getPrototypeOf(value)?.constructor?.name;
+      if (typeof name === 'string' && name !== '') return name;
+    } catch {
+      // a Proxy whose traps throw
+    }
+    return tag;
+  }
   return typeof value;
+}
+
+/**
+ * V8's DataCloneError for a function quotes the function's whole source (a Node
+ * internal's, for a socket's method): the name says which it was.
+ */
+function withoutSource(message: string): string {
+  const named = message.replace(/^(?:async\s+)?function\*?\s*([\w$]*)\s*\([^]*?could not be cloned\.?$/, (_, name: string) => `function ${name || '<anonymous>'} could not be cloned`);
+  // Any other source over lines (an arrow function's): its first line says enough.
+  const nl = named.indexOf('\n');
+  return nl < 0 || !/could not be cloned\.?$/.test(named) ? named : `${named.slice(0, Math.min(nl, 80))} ... could not be cloned`;
 }

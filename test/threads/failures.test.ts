@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import { BrokenExecutorError, TaskLoadError, ThreadPoolExecutor, TimeoutError, WorkerCrashedError } from '../../src/index.js';
 import { broken } from '../fixtures/broken-tasks.js';
@@ -118,6 +119,20 @@ describe('ThreadPoolExecutor failures', () => {
     assert.match(err.message, /could not be cloned/);
     assert.equal(await good1, 1);
     assert.equal(await good2, 2);
+  });
+
+  it('an object with a method that cannot be cloned (a socket) is named by its class, without the method\'s source', async () => {
+    await using pool = new ThreadPoolExecutor({ maxWorkers: 1 });
+    const socket = new Socket();
+    try {
+      const err = (await pool.submit(tasks.echo, socket).exception()) as Error;
+      assert.ok(err instanceof TypeError);
+      assert.match(err.message, /^argument 0 \(Socket\) of task echo .* cannot be sent to a worker thread: DataCloneError: /);
+      assert.match(err.message, /function [\w$]+ could not be cloned/);
+      assert.doesNotMatch(err.message, /[{}\n]/, 'no function source in the message');
+    } finally {
+      socket.destroy();
+    }
   });
 
   it('a result that cannot be cloned fails its Future with a clear error', async () => {

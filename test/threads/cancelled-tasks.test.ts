@@ -7,25 +7,11 @@ import { getEventListeners } from 'node:events';
 import { describe, it } from 'node:test';
 import { Full, ProcessPoolExecutor, ThreadPoolExecutor, type Future } from '../../src/index.js';
 import { tasks } from '../fixtures/tasks.js';
-import type { Blocker } from '../futures/executor-suite.js';
 import { socketBlocker } from '../processes/socket-blocker.js';
+import type { Blocker } from '../futures/executor-suite.js';
+import { threadBlocker } from './thread-blocker.js';
 
 const MANY = 100;
-
-/** A task holding a thread pool's only worker until released. */
-function threadBlocker(): Blocker {
-  const flag = new Int32Array(new SharedArrayBuffer(8));
-  const waited = Atomics.waitAsync(flag, 1, 0);
-  return {
-    fn: tasks.blockUntil,
-    args: [flag],
-    started: (waited.async ? waited.value : Promise.resolve()).then(() => {}),
-    release: () => {
-      Atomics.store(flag, 0, 1);
-      Atomics.notify(flag, 0);
-    },
-  };
-}
 
 type AnyPool = ThreadPoolExecutor | ProcessPoolExecutor;
 

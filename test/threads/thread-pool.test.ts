@@ -1,26 +1,13 @@
-import { executorSuite, type Blocker } from '../futures/executor-suite.js';
+import { executorSuite } from '../futures/executor-suite.js';
+import { threadBlocker } from './thread-blocker.js';
 import { ThreadPoolExecutor } from '../../src/index.js';
 import { tasks } from '../fixtures/tasks.js';
-
-function blocker(): Blocker {
-  const flag = new Int32Array(new SharedArrayBuffer(8));
-  const started = Atomics.waitAsync(flag, 1, 0);
-  return {
-    fn: tasks.blockUntil,
-    args: [flag],
-    started: (started.async ? started.value : Promise.resolve()).then(() => {}),
-    release: () => {
-      Atomics.store(flag, 0, 1);
-      Atomics.notify(flag, 0);
-    },
-  };
-}
 
 executorSuite({
   name: 'ThreadPoolExecutor',
   make: (workers) => new ThreadPoolExecutor(workers), // Python's ThreadPoolExecutor(4): the count alone
   hang: tasks.spin,
-  blocker,
+  blocker: threadBlocker,
   badOptions: [
     [() => new ThreadPoolExecutor({ maxWorkers: 0 }), /maxWorkers must be an integer >= 1, got 0 \(number\)/],
     [() => new ThreadPoolExecutor({ maxWorkers: '4' as unknown as number }), /maxWorkers must be an integer >= 1, got "4" \(string\)/],

@@ -48,10 +48,6 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<numb
     throw new UsageError((err as Error).message);
   }
   const where = options.redis ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-  process.stdout.write(
-    `concur worker ${worker.name}: serving queue ${options.queue} on ${where.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@')} ` +
-      `with ${worker.concurrency} ${options.pool} worker(s); tasks: ${worker.tasks.join(', ')}\n`,
-  );
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals): void => {
@@ -75,6 +71,12 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<numb
     };
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
+    // Said once the signals are ours: a supervisor that stops the worker as soon as it
+    // reads this line would otherwise find Node's default action, and kill it mid-fetch.
+    process.stdout.write(
+      `concur worker ${worker.name}: serving queue ${options.queue} on ${where.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@')} ` +
+        `with ${worker.concurrency} ${options.pool} worker(s); tasks: ${worker.tasks.join(', ')}\n`,
+    );
     void worker.closed.then(() => {
       if (worker.broken === undefined) return;
       process.stderr.write(`concur worker ${worker.name}: its pool is broken, so it stopped taking jobs: ${worker.broken.message}\n`);

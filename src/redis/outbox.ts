@@ -36,6 +36,19 @@ export interface OutboxHost {
   chore(p: Promise<unknown>): void;
 }
 
+/** A job on its way to the queue, with the Futures it carries. */
+interface OutgoingJob {
+  readonly name: string;
+  readonly data: unknown;
+  readonly opts: Record<string, unknown>;
+  readonly entries: readonly Entry[];
+}
+
+/** Whether Redis answered a command with an error (it refused it), rather than not answering. */
+function refused(err: unknown): boolean {
+  return err instanceof Error && err.name === 'ReplyError';
+}
+
 /** Sends jobs to a BullMQ queue in batches, in submission order. */
 export class Outbox {
   readonly #host: OutboxHost;
@@ -95,22 +108,58 @@ export class Outbox {
       }
       const plan = planPacks(window, (e) => e.packable && this.#host.times.tiny(e.times));
       if (plan.length > BULK) this.#entries = plan.slice(BULK).flatMap((p) => ('pack' in p ? p.pack : [p.single])).concat(this.#entries);
-      const batch: Entry[] = [];
-      const jobs = plan.slice(0, BULK).map((p) => ('pack' in p ? this.#packJob(p.pack, batch) : this.#singleJob(p.single, batch)));
+      const jobs = plan.slice(0, BULK).map((p) => ('pack' in p ? this.#packJob(p.pack) : this.#singleJob(p.single)));
       try {
         // A lone job goes by add: addBulk's ioredis pipeline costs more to build (a copy of
         // every BullMQ script command) than it saves on one job.
-        if (jobs.length === 1) await this.#host.queue.add(jobs[0]!.name, jobs[0]!.data, jobs[0]!.opts);
+        if (jobs.length === 1) await this.#add(jobs[0]!);
         else await this.#host.queue.addBulk(jobs as Parameters<Queue['addBulk']>[0]);
-        for (const e of batch) e.added = true;
+        for (const job of jobs) for (const e of job.entries) e.added = true;
       } catch (err) {
-        for (const e of batch) {
-          this.#host.settle(e, { ok: false, error: err });
-          this.#host.unsent(e);
-        }
+        if (jobs.length > 1 && refused(err)) {
+          // addBulk is a pipeline, failed by its first refusal: Redis may have refused one
+          // job (one larger than its proto-max-bulk-len, say) and taken the rest, or some
+          // (out of memory from one on). Each goes again alone, so that only a job Redis
+          // refuses fails; one it took already is not added twice (its id is ours).
+          for (const job of jobs) {
+            // Settled meanwhile (it ran, or was cancelled: its withdrawal sees to its job).
+            if (job.entries.every((e) => e.future.done())) continue;
+            try {
+              await this.#add(job);
+              for (const e of job.entries) e.added = true;
+            } catch (alone) {
+              this.#unsent(job, alone);
+            }
+          }
+        } else for (const job of jobs) this.#unsent(job, err);
       }
     }
     this.#flushing = false;
+  }
+
+  /** Adds one job; Redis refusing it is an error naming the job and its size. */
+  async #add(job: OutgoingJob): Promise<void> {
+    try {
+      await this.#host.queue.add(job.name, job.data, job.opts);
+    } catch (err) {
+      if (!refused(err)) throw err;
+      const what = job.entries.length === 1 ? `job ${job.entries[0]!.id} (${job.entries[0]!.task})` : `job ${String(job.opts.jobId)} (${job.name})`;
+      let size: string;
+      try {
+        size = `${Buffer.byteLength(JSON.stringify(job.data))} bytes`;
+      } catch {
+        size = 'too large to measure'; // longer than a string can be
+      }
+      throw new Error(`${what} was refused by Redis: ${(err as Error).message} (its data is ${size} as JSON)`, { cause: err });
+    }
+  }
+
+  /** The Futures of `job`, which did not get to Redis, fail with `error`. */
+  #unsent(job: OutgoingJob, error: unknown): void {
+    for (const e of job.entries) {
+      this.#host.settle(e, { ok: false, error });
+      this.#host.unsent(e);
+    }
   }
 
   /**
@@ -157,23 +206,21 @@ export class Outbox {
     });
   }
 
-  /** The job of one Future, signed; the Future joins `sent`. */
-  #singleJob(e: Entry, sent: Entry[]): { name: string; data: unknown; opts: Record<string, unknown> } {
+  /** The job of one Future, signed. */
+  #singleJob(e: Entry): OutgoingJob {
     const job = e.job!;
     e.job = undefined;
     e.state = SENT;
-    sent.push(e);
-    return { name: job.task.name, data: makeJob(this.#host.key, this.#host.queue.name, e.id, job.task, job.mode, job.args, job.timeout), opts: job.opts };
+    return { name: job.task.name, data: makeJob(this.#host.key, this.#host.queue.name, e.id, job.task, job.mode, job.args, job.timeout), opts: job.opts, entries: [e] };
   }
 
-  /** The job of a pack of Futures, signed; they join `sent`. */
-  #packJob(members: Entry[], sent: Entry[]): { name: string; data: unknown; opts: Record<string, unknown> } {
+  /** The job of a pack of Futures, signed. */
+  #packJob(members: Entry[]): OutgoingJob {
     const packId = this.#host.newId();
     const requests = members.map((e) => {
       const job = e.job!;
       e.state = SENT;
       e.jobId = packId;
-      sent.push(e);
       return { id: e.id, task: job.task, mode: job.mode, args: job.args };
     });
     this.#host.packs.set(packId, members);
@@ -181,6 +228,7 @@ export class Outbox {
       name: `pack of ${members.length}`,
       data: makePack(this.#host.key, this.#host.queue.name, packId, requests),
       opts: { jobId: packId, attempts: 1, removeOnComplete: { age: this.#host.keepFinished }, removeOnFail: { age: this.#host.keepFinished } },
+      entries: members,
     };
   }
 }

@@ -113,7 +113,9 @@ export class Sweeper {
       };
       await sweepRecords(host.redis, host.toKey, due, ran, (jobId, e, r) => {
         if (current(jobId, e) === undefined) return;
-        if (r.kind === 'gone') void this.#confirmGone(jobId, e);
+        // Refused or unanswered (Redis busy with a long script, a dropped link), the look
+        // was an unhandled rejection, which ends the process; the next sweep reads the job again.
+        if (r.kind === 'gone') this.#confirmGone(jobId, e).catch(() => {});
         else if (r.kind === 'finished') {
           const completed = r.returnvalue !== null && r.returnvalue !== 'null';
           const value = completed ? r.returnvalue! : (r.failedReason ?? undefined);

@@ -368,8 +368,13 @@ export class RedisWorker {
       if (timedOut) {
         // BullMQ's close waits for the running jobs however it is asked once a graceful
         // close has begun; cutting its connection instead stops their lock renewals, so
-        // another worker's stalled check gives them back to the queue.
-        await this.#worker.disconnect().catch(() => {});
+        // another worker's stalled check gives them back to the queue. Not by
+        // Worker.disconnect: it waits for each connection's 'end' in turn, and a connection
+        // already down (Redis unreachable) never gives one (ioredis disconnected while it
+        // waits to reconnect emits nothing): the close never ended. A client writes nothing
+        // once told to disconnect, so no job's failure gets to Redis after this.
+        const { client, blockingClient } = this.#worker.backend;
+        for (const c of await Promise.all([client, blockingClient])) c?.disconnect();
       }
       this.#announced.close();
       await Promise.allSettled([this.#pool.shutdown({ wait: !timedOut, cancelFutures: true }), this.#subscriber.quit(), this.#publisher.quit()]);

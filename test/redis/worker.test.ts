@@ -192,6 +192,24 @@ describe('concur worker', { skip: skipReason }, () => {
     }
   });
 
+  it('a SIGTERM as soon as it says it serves closes it (exit 0) rather than killing it (5 tries)', async () => {
+    const queue = uniqueQueue('early-stop');
+    try {
+      for (let i = 0; i < 5; i++) {
+        const w = startNode([BIN, 'worker', '--queue', queue, '--tasks', REDIS_TASKS_JS, '--pool', 'async', '--workers', '1'], { cwd: REPO, env: ENV, timeoutMs: 60_000 });
+        try {
+          await w.waitFor(/serving queue/);
+          process.kill(w.pid, 'SIGTERM');
+          assert.deepEqual(await w.exited, { code: 0, signal: null }, `try ${i}: ${JSON.stringify(w.output())}`);
+        } finally {
+          killGroup(w, 'SIGKILL');
+        }
+      }
+    } finally {
+      await obliterate(queue);
+    }
+  });
+
   it('a second SIGTERM while the worker closes exits at once, with 143 (128 + SIGTERM) as a shell reports it', async () => {
     const queue = uniqueQueue('second-signal');
     const w = await startWorker(queue, 'impatient');

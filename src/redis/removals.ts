@@ -26,6 +26,12 @@ import type { Redis } from 'ioredis';
 const REMOVE_EVERY = 50;
 /** Tries to remove a job that is still locked before the age removal is left to do it. */
 const REMOVE_TRIES = 5;
+/**
+ * Milliseconds a shutdown waits for the jobs it withdrew while they ran to end (a worker
+ * stops an aborted task within about 100 ms), so that they go with it rather than wait
+ * for the backstop; a worker that died holding one leaves it to the backstop.
+ */
+const WITHDRAWN_WAIT = 3000;
 /** Job ids per call of the script: Redis runs nothing else while it runs. */
 const SCRIPT_IDS = 500;
 
@@ -74,6 +80,8 @@ export class Removals {
   #timer: ReturnType<typeof setTimeout> | undefined;
   readonly #running = new Set<Promise<void>>();
   #closed = false;
+  /** Wakes a close() waiting for withdrawn jobs to go. */
+  #onGone: (() => void) | undefined;
 
   /** `markKey` names a job's withdrawn mark; `withdrawal` is what withdrawJob needs. */
   constructor(queue: Queue, redis: Redis, markKey: (jobId: string) => string, withdrawal?: Withdrawal) {
@@ -140,8 +148,24 @@ export class Removals {
     return this.#due.size;
   }
 
-  /** Removes what is due now, and takes no more: a job refused now is left to the backstop. */
+  /**
+   * Waits (up to WITHDRAWN_WAIT) for the jobs withdrawn while they ran to end and go;
+   * then removes what is due now, and takes no more: a job refused now is left to the
+   * backstop. The executor's events must still be read meanwhile (they say a job ended).
+   */
   async close(): Promise<void> {
+    const deadline = performance.now() + WITHDRAWN_WAIT;
+    while (this.#withdrawn.size > 0 && performance.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, deadline - performance.now());
+        function done(): void {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.#onGone = done;
+      });
+      this.#onGone = undefined;
+    }
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#track(this.#remove());
@@ -187,6 +211,7 @@ export class Removals {
     // A mark goes only once its job has: a job that could still run keeps it.
     if (marks.length > 0) await this.#redis.del(...marks).catch(() => {});
     if (this.#due.size > 0) this.#arm(REMOVE_EVERY * 4);
+    this.#onGone?.();
   }
 
   /** The script above, SCRIPT_IDS ids a call; no reply for ids whose call failed. */

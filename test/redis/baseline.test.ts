@@ -96,4 +96,18 @@ describe('Redis memory once the Futures are settled', { skip: skipReason }, () =
     // left is the fixed keys (a counter, a marker, a lease: a few hundred bytes).
     assert.ok(memAfter - memBefore < 64 * 1024, `the queue's keys grew by ${memAfter - memBefore} bytes (the events stream apart)`);
   });
+
+  it('a job aborted while it runs leaves nothing once its executor has shut down, however soon after the abort', async () => {
+    const ex = new RedisExecutor({ connection: REDIS_URL, queue, key: KEY });
+    const beforeKeys = await keysOf(redis, queue);
+    const file = tmpFile();
+    const ac = new AbortController();
+    const f = ex.submitWith({ signal: ac.signal }, redisTasks.note, file, 'abort-then-shut-down', 3000);
+    await until(() => marks(file).length === 1, 'the task to start');
+    ac.abort(new Error('given up'));
+    await assert.rejects(f.result(), /given up/);
+    await ex.shutdown();
+    const extra = [...(await keysOf(redis, queue))].filter((k) => !beforeKeys.has(k) && !isFixed(k));
+    assert.deepEqual(extra, [], 'keys of the queue left by the aborted job');
+  });
 });

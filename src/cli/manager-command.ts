@@ -71,13 +71,16 @@ export async function managerCommand(options: ManagerCommandOptions): Promise<nu
   for (const [typeid, factory] of types) manager.register(typeid, factory);
   const where = typeof manager.address === 'string' ? manager.address : `${manager.address.host}:${manager.address.port}`;
   const typeList = types.length > 0 ? `; types: ${types.map(([t]) => t).join(', ')}` : '';
-  process.stdout.write(`concur manager listening at ${where} (server pid ${manager.pid})${typeList}\n`);
-  // The server is a daemon child and signal handlers hold nothing: this keeps the command running.
-  const serving = setInterval(() => {}, 1 << 30);
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+  // The handlers go in before the line that says it listens: a supervisor may signal it as
+  // soon as it reads that line, and a signal with no handler yet would kill it outright.
+  const stopped = new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
     process.once('SIGTERM', () => resolve('SIGTERM'));
   });
+  // The server is a daemon child and signal handlers hold nothing: this keeps the command running.
+  const serving = setInterval(() => {}, 1 << 30);
+  process.stdout.write(`concur manager listening at ${where} (server pid ${manager.pid})${typeList}\n`);
+  const signal = await stopped;
   clearInterval(serving);
   await manager.shutdown();
   process.stdout.write(`concur manager: ${signal}, shut down\n`);

@@ -6,7 +6,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Manager } from '../../src/index.js';
-import { start } from './run-concur.js';
+import { bin, start } from './run-concur.js';
+import { startNode } from '../fixtures/run-node.js';
 import { real } from '../fixtures/source.js';
 
 const types = real(new URL('../fixtures/cli-manager-types.mjs', import.meta.url));
@@ -55,5 +56,20 @@ describe('concur manager', () => {
     const badTimeout = await start(['manager', '--address', '127.0.0.1:0', '--authkey-file', '/nonexistent/key', '--call-timeout', 'soon']).ended;
     assert.equal(badTimeout.code, 2);
     assert.match(badTimeout.stderr, /--call-timeout/);
+  });
+
+  it('a SIGTERM as soon as it says it listens shuts it down (exit 0) rather than killing it (5 tries)', { timeout: 90_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'concur-cli-mgr-'));
+    try {
+      writeFileSync(join(dir, 'key'), 'the key\n');
+      for (let i = 0; i < 5; i++) {
+        const run = startNode([bin, 'manager', '--address', '127.0.0.1:0', '--authkey-file', join(dir, 'key')], { timeoutMs: 30_000 });
+        await run.waitFor(/listening at/);
+        process.kill(run.pid, 'SIGTERM');
+        assert.deepEqual(await run.exited, { code: 0, signal: null }, `try ${i}: ${JSON.stringify(run.output())}`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -122,8 +122,12 @@ export class Outbox {
           // (out of memory from one on). Each goes again alone, so that only a job Redis
           // refuses fails; one it took already is not added twice (its id is ours).
           for (const job of jobs) {
-            // Settled meanwhile (it ran, or was cancelled: its withdrawal sees to its job).
-            if (job.entries.every((e) => e.future.done())) continue;
+            // Settled meanwhile (it ran, or was cancelled: its withdrawal sees to its job);
+            // a pack of them is forgotten, as one that never went.
+            if (job.entries.every((e) => e.future.done())) {
+              for (const e of job.entries) this.#host.unsent(e);
+              continue;
+            }
             try {
               await this.#add(job);
               for (const e of job.entries) e.added = true;

@@ -163,9 +163,8 @@ export class RedisWorker {
     try {
       // Subscribed before the first job: an answer sent before would be lost (and come a second later, asked again).
       const ready = Promise.all([w.#worker.waitUntilReady(), w.#subscribed]);
-      ready.catch(() => {});
-      await w.#checkModules();
-      await Promise.race([ready, late]);
+      // The modules load meanwhile (startTimeout bounds reaching Redis, not their loading).
+      await Promise.all([w.#checkModules(), Promise.race([ready, late])]);
     } catch (err) {
       clearTimeout(timer);
       await w.#abandon();

@@ -194,6 +194,10 @@ export class AsyncExecutor extends BaseExecutor {
         timeout,
       );
     }
+    // Live before it is called: a task that calls shutdown() before its first await is
+    // one of them (shutdown looks for it on the stack), even when it is the only one.
+    this.#live.add(job);
+    job.settled = undefined;
     let result: Promise<unknown>;
     try {
       const value = job.controller ? taskContext.run(job.controller.signal, () => this.#callTask(job)) : this.#callTask(job);
@@ -206,7 +210,6 @@ export class AsyncExecutor extends BaseExecutor {
       (error) => this.#settle(job, run, false, error),
     );
     job.watched = false;
-    this.#live.add(job);
   }
 
   /** Calls a job's function: shutdown() finds it on the stack of a task's synchronous start (see isWithin). */
@@ -369,7 +372,8 @@ export class AsyncExecutor extends BaseExecutor {
   /** True when the running code is one of the live tasks, in its synchronous start or anywhere down its chain of awaits. */
   #calledFromTask(): boolean {
     for (const job of this.#live) {
-      if (!job.watched) {
+      // One still in its synchronous start has no settling yet: the stack shows it.
+      if (!job.watched && job.settled !== undefined) {
         job.watched = true;
         void this.#watch(job.settled!);
       }

@@ -43,6 +43,16 @@ describe('AsyncExecutor: a task that waits for its own executor', () => {
     assert.equal(await ends(fromCallback, 'the shutdown awaited from a done callback'), 'waited');
   });
 
+  it('the only task, awaiting shutdown() before its first await, fails saying so (it hung)', async () => {
+    const ex = new AsyncExecutor({ maxConcurrency: 2 });
+    const self = ex.submit(async () => {
+      await ex.shutdown();
+      return 'unreachable';
+    });
+    await assert.rejects(ends(self.result(), 'the only task awaiting its own shutdown'), SELF_SHUTDOWN);
+    await ends(ex.shutdown(), 'the shutdown awaited from outside');
+  });
+
   it('is told apart through awaits and helpers, with a timeout, and by await using', async () => {
     const ex = new AsyncExecutor({ maxConcurrency: 2 });
     async function stopAll(): Promise<void> {

@@ -3,6 +3,7 @@
  * `get_server().serve_forever()`), until SIGINT or SIGTERM. The types of `--register`
  * modules (every task they define with defineTasks, under its name) are registered.
  */
+import { ensureTypeScript, isTypeScriptModule } from '../tasks/typescript.js';
 import { readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -33,7 +34,10 @@ export function parseAddress(text: string): ManagerAddress {
 async function typesOf(path: string): Promise<Array<[string, (...args: any[]) => unknown]>> {
   let module: Record<string, unknown>;
   try {
-    module = (await import(pathToFileURL(resolvePath(path)).href)) as Record<string, unknown>;
+    const url = pathToFileURL(resolvePath(path)).href;
+    // This command runs as compiled JavaScript: a .ts module needs tsx here (see ensureTypeScript).
+    if (isTypeScriptModule(url)) await ensureTypeScript(url);
+    module = (await import(url)) as Record<string, unknown>;
   } catch (err) {
     throw new UsageError(`cannot load --register module ${path}: ${(err as Error).message}`);
   }

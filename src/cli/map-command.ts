@@ -1,3 +1,4 @@
+import { ensureTypeScript, isTypeScriptModule } from '../tasks/typescript.js';
 import { realpathSync } from 'node:fs';
 import { constants } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
@@ -43,6 +44,8 @@ async function resolveTask(target: string): Promise<FunctionSpec> {
   }
   const url = pathToFileURL(real).href;
   try {
+    // This command runs as compiled JavaScript: a .ts module needs tsx here, as in a worker.
+    if (isTypeScriptModule(url)) await ensureTypeScript(url);
     await import(url);
   } catch (err) {
     throw new UsageError(`cannot load module ${path}: ${(err as Error).message}`);

@@ -19,6 +19,7 @@ export type ThreadOptions<A extends unknown[]> = RunnableOptions<A>;
 export class Thread<A extends unknown[] = unknown[]> extends Runnable<A> {
   #worker: Worker | undefined;
   #ident: number | undefined;
+  #terminated = false;
 
   /** Options with a target; a subclass that overrides run() may pass none (or name, daemon, args...). */
   constructor(options?: ThreadOptions<A>) {
@@ -37,7 +38,8 @@ export class Thread<A extends unknown[] = unknown[]> extends Runnable<A> {
     });
     this.#worker = worker;
     this.#ident = worker.threadId; // the worker's own reads -1 once it has exited; Python's ident stays
-    worker.once('exit', (code) => this.ended(code));
+    // Node reports 0 for a worker terminated before it ran any code: terminated is 1, whenever.
+    worker.once('exit', (code) => this.ended(this.#terminated && code === 0 ? 1 : code));
     // An uncaught error is printed and ends the thread with exit code 1, as Python reports it.
     worker.on('error', (err) => console.error(`Exception in thread ${this.name}:`, err));
     return { hold: (on) => (on ? worker.ref() : worker.unref()) };
@@ -45,7 +47,9 @@ export class Thread<A extends unknown[] = unknown[]> extends Runnable<A> {
 
   /** Stops the thread, even inside a synchronous loop. */
   terminate(): void {
-    if (this.#worker !== undefined) void stopSpawnedThread(this.#worker);
+    if (this.#worker === undefined || !this.isAlive()) return;
+    this.#terminated = true;
+    void stopSpawnedThread(this.#worker);
   }
 
   /** Same as terminate(): a thread has no gentler signal. */

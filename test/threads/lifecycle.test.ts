@@ -22,6 +22,16 @@ describe('when a Thread ends', { concurrency: true }, () => {
     assert.equal(t.isAlive(), false);
   });
 
+  it('a Thread terminated before its target started reports exit code 1, as one terminated while it runs (it said 0)', { timeout: LIMIT }, async () => {
+    for (let i = 0; i < 5; i++) {
+      const started = new Event();
+      const t = new Thread({ target: lifecycle.neverSettles, args: [started] }).start();
+      t.terminate();
+      await t.join();
+      assert.equal(t.exitCode, 1, `try ${i}: the target ${started.isSet() ? 'had' : 'had not'} started`);
+    }
+  });
+
   it('daemon Threads (awaiting, spinning, blocked in a wait) do not keep the program alive; a non-daemon is waited for', async () => {
     const r = await runProgram(PROGRAM, ['daemons', 'thread'], LIMIT);
     assert.equal(r.code, 0, r.stderr);

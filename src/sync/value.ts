@@ -18,20 +18,24 @@ const TYPES = {
 } as const;
 
 // Python's array type codes, for people coming from multiprocessing.Value('i', 0).
-const PYTHON_CODES: Record<string, keyof typeof TYPES> = {
+const PYTHON_CODES = {
   b: 'i8', B: 'u8', h: 'i16', H: 'u16', i: 'i32', I: 'u32', l: 'i64', L: 'u64', q: 'i64', Q: 'u64', f: 'f32', d: 'f64',
-};
+} as const satisfies Record<string, keyof typeof TYPES>;
 
 /** The element types of Value and SharedArray ('i32', 'f64', … or Python's 'i', 'd', …). */
 export type ElementType = keyof typeof TYPES | keyof typeof PYTHON_CODES;
 type Element<T extends ElementType> = T extends 'i64' | 'u64' | 'l' | 'L' | 'q' | 'Q' ? bigint : number;
+/** The typed array of element type `T` (Python's codes named by what they stand for). */
+type ArrayOf<T extends ElementType> = InstanceType<(typeof TYPES)[T extends keyof typeof PYTHON_CODES ? (typeof PYTHON_CODES)[T] : T & keyof typeof TYPES]>;
 
 type AnyCtor = new (buffer: SharedArrayBuffer, byteOffset?: number, length?: number) => Value['_view'];
 
 function ctorOf(type: string): AnyCtor & { BYTES_PER_ELEMENT: number } {
-  const name = (PYTHON_CODES[type] ?? type) as keyof typeof TYPES;
+  const name = ((PYTHON_CODES as Record<string, keyof typeof TYPES>)[type] ?? type) as keyof typeof TYPES;
   const ctor = TYPES[name];
-  if (ctor === undefined) throw new TypeError(`unknown element type ${describe(type)}; use one of ${Object.keys(TYPES).join(', ')}`);
+  if (ctor === undefined) {
+    throw new TypeError(`unknown element type ${describe(type)}; use one of ${Object.keys(TYPES).join(', ')}, or Python's codes ${Object.keys(PYTHON_CODES).join(', ')}`);
+  }
   return ctor as unknown as AnyCtor & { BYTES_PER_ELEMENT: number };
 }
 
@@ -72,7 +76,7 @@ export class Value<T extends ElementType = 'f64'> {
 /** A typed array in shared memory with a lock beside it: multiprocessing.Array. */
 export class SharedArray<T extends ElementType = 'f64'> {
   /** The typed view: index it, iterate it, pass it to Atomics. */
-  readonly array: T extends 'i64' | 'u64' | 'l' | 'L' | 'q' | 'Q' ? BigInt64Array | BigUint64Array : Exclude<Value['_view'], BigInt64Array | BigUint64Array>;
+  readonly array: ArrayOf<T>;
   /** @internal */
   readonly _lock: RLock;
 

@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import { availableParallelism, constants } from 'node:os';
 import { markRunnableKind, Runnable, type RunHandle, type RunnableOptions } from '../util/runnable.js';
 import { isMainProcess } from '../tasks/main-guard.js';
+import { checkRunArgs } from '../util/run-args.js';
 import { dehydrate } from './dehydrate.js';
 import { checkMayHaveChildren, spawnChild, STATUS_FD } from './spawn.js';
 
@@ -53,7 +54,9 @@ export class Process<A extends unknown[] = unknown[]> extends Runnable<A> {
   }
 
   protected launch(): RunHandle {
-    const { target, args, fields } = this.runSpec();
+    const spec = this.runSpec();
+    checkRunArgs('Process', spec);
+    const { target, args, fields } = spec;
     const crossing = dehydrate(args);
     const child = spawnChild(
       { kind: 'process', name: this.name, target, args: crossing.args, fields },

@@ -4,6 +4,7 @@ import { markRunnableKind, Runnable, type RunHandle, type RunnableOptions } from
 import { argsForThread } from '../transport/crossing.js';
 import { THREAD_BOOTSTRAP, threadEntry } from './bootstrap.js';
 import { withoutViews } from '../sync/views.js';
+import { checkRunArgs } from '../util/run-args.js';
 
 /** Options of a Thread: the same shape as a Process's. */
 export type ThreadOptions<A extends unknown[]> = RunnableOptions<A>;
@@ -27,6 +28,7 @@ export class Thread<A extends unknown[] = unknown[]> extends Runnable<A> {
 
   protected launch(): RunHandle {
     const spec = this.runSpec();
+    checkRunArgs('Thread', spec);
     const { args, transfer } = argsForThread(spec.args);
     const worker = spawnThread(THREAD_BOOTSTRAP, {
       eval: true,

@@ -7,6 +7,7 @@ import type { Deque } from '../util/deque.js';
 import type { LongTimeout } from '../util/timers.js';
 import type { WorkerHandle } from './pool-types.js';
 import { offAbort } from '../util/abort.js';
+import { cloneReason, uncloneableArg } from '../transport/clone-error.js';
 
 const EPOCH = performance.now();
 
@@ -190,17 +191,7 @@ export function detachSignal(item: Item): void {
 
 /** The error of a task whose arguments could not be cloned: it names the argument that could not. */
 export function cloneError(item: Item, spec: FunctionSpec, workerKind: string, err: unknown): TypeError {
-  const why = err instanceof Error ? `${err.name}: ${withoutSource(err.message)}` : String(err);
-  const find = (args: unknown[], prefix: string): string | undefined => {
-    for (let i = 0; i < args.length; i++) {
-      try {
-        structuredClone(args[i]);
-      } catch {
-        return `${prefix}argument ${i} (${describeArg(args[i])})`;
-      }
-    }
-    return undefined;
-  };
+  const find = (args: unknown[], prefix: string): string | undefined => uncloneableArg(args, (i) => `${prefix}argument ${i}`);
   let which: string | undefined;
   if (item.flags & FLAG_CHUNK) {
     const chunk = item.args as unknown[][];
@@ -211,33 +202,5 @@ export function cloneError(item: Item, spec: FunctionSpec, workerKind: string, e
     which = find(item.flags === ONE_ARG ? [item.args] : (item.args as unknown[]), '');
   }
   const what = which ?? (item.options.transfer ? 'the arguments or transfer list' : 'the arguments');
-  return new TypeError(`${what} of task ${specName(spec)} cannot be sent to a worker ${workerKind}: ${why}`, { cause: err });
-}
-
-function describeArg(value: unknown): string {
-  if (typeof value === 'function') return `function ${value.name || '<anonymous>'}`;
-  if (value !== null && typeof value === 'object') {
-    const tag = Object.prototype.toString.call(value).slice(8, -1);
-    if (tag !== 'Object') return tag;
-    try {
-      // A class instance (a Socket, a stream) is named by its class: "Object" says nothing.
-      const name: unknown = Object.getPrototypeOf(value)?.constructor?.name;
-      if (typeof name === 'string' && name !== '') return name;
-    } catch {
-      // a Proxy whose traps throw
-    }
-    return tag;
-  }
-  return typeof value;
-}
-
-/**
- * V8's DataCloneError for a function quotes the function's whole source (a Node
- * internal's, for a socket's method): the name says which it was.
- */
-function withoutSource(message: string): string {
-  const named = message.replace(/^(?:async\s+)?function\*?\s*([\w$]*)\s*\([^]*?could not be cloned\.?$/, (_, name: string) => `function ${name || '<anonymous>'} could not be cloned`);
-  // Any other source over lines (an arrow function's): its first line says enough.
-  const nl = named.indexOf('\n');
-  return nl < 0 || !/could not be cloned\.?$/.test(named) ? named : `${named.slice(0, Math.min(nl, 80))} ... could not be cloned`;
+  return new TypeError(`${what} of task ${specName(spec)} cannot be sent to a worker ${workerKind}: ${cloneReason(err)}`, { cause: err });
 }

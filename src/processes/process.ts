@@ -1,8 +1,10 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { availableParallelism, constants } from 'node:os';
+import { serialize } from 'node:v8';
 import { markRunnableKind, Runnable, type RunHandle, type RunnableOptions } from '../util/runnable.js';
 import { isMainProcess } from '../tasks/main-guard.js';
+import { checkRunArgs, runCloneError } from '../util/run-args.js';
 import { dehydrate } from './dehydrate.js';
 import { checkMayHaveChildren, spawnChild, STATUS_FD } from './spawn.js';
 
@@ -53,12 +55,17 @@ export class Process<A extends unknown[] = unknown[]> extends Runnable<A> {
   }
 
   protected launch(): RunHandle {
-    const { target, args, fields } = this.runSpec();
+    const spec = this.runSpec();
+    checkRunArgs('Process', spec);
+    const { target, args, fields } = spec;
     const crossing = dehydrate(args);
-    const child = spawnChild(
-      { kind: 'process', name: this.name, target, args: crossing.args, fields },
-      { ...this.#options, name: this.name, daemon: this.daemon },
-    );
+    let child: ChildProcess;
+    try {
+      child = spawnChild({ kind: 'process', name: this.name, target, args: crossing.args, fields }, { ...this.#options, name: this.name, daemon: this.daemon });
+    } catch (err) {
+      // IPC serializes with v8's serializer, which refuses what structuredClone would take (a SharedArrayBuffer).
+      throw runCloneError('Process', spec, crossing.args, err, serialize);
+    }
     crossing.attach(child);
     // The exit-report pipe is for pools; a Process never reads it. Left referenced, it kept
     // the program alive for as long as a daemon child ran (the child handle is what holds).

@@ -6,7 +6,8 @@
  */
 import { deserialize, serialize } from 'node:v8';
 import { COMPACT, readCompactCall, readCompactReply } from './compact.js';
-import { sendingData } from '../sync/views.js';
+import { sendingData, withoutViews } from '../sync/views.js';
+import { cloneReason, uncloneableArg } from '../transport/clone-error.js';
 
 /** Where a shared object lives and how to reach it: carried by each of its proxies. */
 export interface ProxyRef {
@@ -109,8 +110,15 @@ function withCallId(callId: number, body: Buffer): Buffer {
 export const callIdOf = (frame: Uint8Array): number => Buffer.from(frame.buffer, frame.byteOffset, 4).readUInt32LE(0);
 
 /** A call's frame. */
-export const encodeCall = (callId: number, objectId: number, op: string, args: unknown[]): Buffer =>
-  withCallId(callId, sendingData([objectId, op, args], serialize));
+export function encodeCall(callId: number, objectId: number, op: string, args: unknown[]): Buffer {
+  try {
+    return withCallId(callId, sendingData([objectId, op, args], serialize));
+  } catch (err) {
+    const which = uncloneableArg(args, (i) => `argument ${i}`, (v) => serialize(withoutViews(v))); // a view is sent as its data
+    if (which === undefined) throw err;
+    throw new TypeError(`${which} of ${op} cannot be sent across processes: ${cloneReason(err)}`, { cause: err });
+  }
+}
 
 /** A call frame's contents (in v8's form, or the compact one of compact.ts). */
 export const decodeCall = (frame: Buffer): [objectId: number, op: string, args: unknown[]] =>

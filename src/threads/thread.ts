@@ -4,6 +4,7 @@ import { markRunnableKind, Runnable, type RunHandle, type RunnableOptions } from
 import { argsForThread } from '../transport/crossing.js';
 import { THREAD_BOOTSTRAP, threadEntry } from './bootstrap.js';
 import { withoutViews } from '../sync/views.js';
+import { checkRunArgs, runCloneError } from '../util/run-args.js';
 
 /** Options of a Thread: the same shape as a Process's. */
 export type ThreadOptions<A extends unknown[]> = RunnableOptions<A>;
@@ -28,14 +29,21 @@ export class Thread<A extends unknown[] = unknown[]> extends Runnable<A> {
 
   protected launch(): RunHandle {
     const spec = this.runSpec();
+    checkRunArgs('Thread', spec);
     const { args, transfer } = argsForThread(spec.args);
-    const worker = spawnThread(THREAD_BOOTSTRAP, {
-      eval: true,
-      name: this.name,
-      // A view (a namespace's) deeper in an argument crosses as its data too.
-      workerData: { entry: threadEntry('thread-entry'), target: spec.target, args: withoutViews(args), fields: spec.fields },
-      transferList: transfer,
-    });
+    let worker: Worker;
+    try {
+      worker = spawnThread(THREAD_BOOTSTRAP, {
+        eval: true,
+        name: this.name,
+        // A view (a namespace's) deeper in an argument crosses as its data too.
+        workerData: { entry: threadEntry('thread-entry'), target: spec.target, args: withoutViews(args), fields: spec.fields },
+        transferList: transfer,
+      });
+    } catch (err) {
+      // Probed as given: the markers sent hold ports that clone only in a transfer list.
+      throw runCloneError('Thread', spec, spec.args, err);
+    }
     this.#worker = worker;
     this.#ident = worker.threadId; // the worker's own reads -1 once it has exited; Python's ident stays
     // Node reports 0 for a worker terminated before it ran any code: terminated is 1, whenever.

@@ -4,6 +4,7 @@ import { describe } from '../futures/future.js';
 import { Deque } from '../util/deque.js';
 import { setLongTimeout, type LongTimeout } from '../util/timers.js';
 import { reviveShared, sendingData } from '../sync/shared.js';
+import { checkSentNested } from './nested.js';
 
 /** How a Connection moves values: a MessagePort in this process, or IPC to the owner of the other end. */
 export interface Endpoint {
@@ -118,6 +119,7 @@ export class Connection<T = unknown> {
     this.#checkOpen();
     if (!this.#writable) throw new Error('this end of a one-way Pipe only receives: send() is not allowed');
     if (this.#peerClosed) throw new EOFError('the other end of the Pipe is closed');
+    checkSentNested(value);
     this.#endpoint.post(value);
   }
 

@@ -12,11 +12,17 @@ import { types } from 'node:util';
 import { dataOf, kindOf } from '../sync/shared.js';
 import { Connection } from './pipe.js';
 
-/** One object met in the walk, and how it was reached (for the path, built only when needed). */
+/**
+ * How a member was reached: an array index, an object key, or a Map's or Set's entry
+ * (kept raw: the path's text is made only for what is found).
+ */
+type Via = number | string | { readonly entry: number; readonly part: 'key' | 'value' | 'item' };
+
+/** One object met in the walk, and how it was reached. */
 interface Step {
   readonly value: object;
   readonly up: Step | undefined;
-  readonly step: string;
+  readonly via: Via | undefined;
 }
 
 /** A path longer than this keeps its head and tail. */
@@ -45,19 +51,19 @@ export function crossesAlone(value: unknown): string | undefined {
 export function nestedAlone(value: unknown): { path: string; what: string } | undefined {
   if (value === null || typeof value !== 'object' || crossesAlone(value) !== undefined) return undefined;
   const seen = new Set<object>([value]);
-  const stack: Step[] = [{ value, up: undefined, step: '' }];
+  const stack: Step[] = [{ value, up: undefined, via: undefined }];
   for (let at = stack.pop(); at !== undefined; at = stack.pop()) {
     const from = at;
     let found: { path: string; what: string } | undefined;
-    const visit = (child: unknown, step: string): boolean => {
+    const visit = (child: unknown, via: Via): boolean => {
       if (child === null || typeof child !== 'object' || seen.has(child)) return false;
       seen.add(child);
       const what = crossesAlone(child);
       if (what !== undefined) {
-        found = { path: pathOf(from, step), what };
+        found = { path: pathOf(from, via), what };
         return true;
       }
-      if (walked(child)) stack.push({ value: child, up: from, step });
+      if (walked(child)) stack.push({ value: child, up: from, via });
       return false;
     };
     try {
@@ -78,26 +84,34 @@ function walked(value: object): boolean {
 }
 
 /** Calls `visit` with each member of a walked object until it returns true. */
-function membersOf(value: object, visit: (child: unknown, step: string) => boolean): void {
+function membersOf(value: object, visit: (child: unknown, via: Via) => boolean): void {
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) if (visit(value[i], `[${i}]`)) return;
+    for (let i = 0; i < value.length; i++) if (visit(value[i], i)) return;
   } else if (value instanceof Map) {
     let i = 0;
     for (const [k, v] of value) {
-      if (visit(k, `.<entry ${i}>.key`) || visit(v, `.<entry ${i}>.value`)) return;
+      if (visit(k, { entry: i, part: 'key' }) || visit(v, { entry: i, part: 'value' })) return;
       i++;
     }
   } else if (value instanceof Set) {
     let i = 0;
-    for (const v of value) if (visit(v, `.<item ${i++}>`)) return;
+    for (const v of value) if (visit(v, { entry: i++, part: 'item' })) return;
   } else {
-    for (const k of Object.keys(value)) if (visit((value as Record<string, unknown>)[k], /^[A-Za-z_$][\w$]*$/.test(k) ? `.${k}` : `[${JSON.stringify(k)}]`)) return;
+    for (const k of Object.keys(value)) if (visit((value as Record<string, unknown>)[k], k)) return;
   }
 }
 
-function pathOf(up: Step, last: string): string {
-  const steps = [last];
-  for (let s: Step | undefined = up; s !== undefined; s = s.up) steps.push(s.step);
+/** The text of one step: `[3]`, `.lock`, `["a b"]`, `.<entry 0>.value`, `.<item 2>`. */
+function stepText(via: Via | undefined): string {
+  if (via === undefined) return '';
+  if (typeof via === 'number') return `[${via}]`;
+  if (typeof via === 'string') return /^[A-Za-z_$][\w$]*$/.test(via) ? `.${via}` : `[${JSON.stringify(via)}]`;
+  return via.part === 'item' ? `.<item ${via.entry}>` : `.<entry ${via.entry}>.${via.part}`;
+}
+
+function pathOf(up: Step, last: Via): string {
+  const steps = [stepText(last)];
+  for (let s: Step | undefined = up; s !== undefined; s = s.up) steps.push(stepText(s.via));
   const path = steps.reverse().join('');
   return path.length <= MAX_PATH ? path : `${path.slice(0, MAX_PATH / 2)}...${path.slice(-MAX_PATH / 2)}`;
 }

@@ -3,7 +3,7 @@ import { checkTimeout, describe } from '../futures/future.js';
 import { deadlineOf, runAsync, runSync, wake, type WaitSteps } from './waiting.js';
 import { lookupTask, taskRefOf, type TaskRef } from '../tasks/registry.js';
 import { loadFunction } from '../tasks/load.js';
-import { brandInstance, registerShared } from './shared.js';
+import { brandInstance, onLeaving, registerShared } from './shared.js';
 import { lockInternal, unlockInternal } from './internal-lock.js';
 import { isOwnerGone, ME } from './owner.js';
 import { sharedWords } from './shm.js';
@@ -42,6 +42,8 @@ const TRACKED = 1024;
 /** How often a waiter looks for an arrival whose thread was stopped. */
 const SCAN_MS = 100;
 const GONE_MESSAGE = 'a thread waiting on the barrier was terminated; the barrier is now broken';
+const INLINE_MESSAGE =
+  'a Barrier whose action is an inline function cannot be used in another thread or process: the party that arrives last runs the action, and a function cannot go there with it; make the action a defineTasks task';
 
 /** A seam for a test: this process SIGKILLs itself inside an arrival, counted but its owner not yet recorded. */
 const DIE_ARRIVING = process.env.CONCUR_TEST_BARRIER_DIE === 'arrive';
@@ -62,7 +64,8 @@ export interface BarrierOptions {
   /**
    * Called by one of the threads when all have arrived, before any is released. When
    * threads share the barrier, make it a defineTasks task: the thread that arrives last
-   * runs it, finding it by module and name.
+   * runs it, finding it by module and name. A barrier with an inline function stays in its
+   * thread: passing it to another thread or process throws a TypeError.
    */
   action?: () => void;
   /** Default timeout of `wait` in ms. */
@@ -84,6 +87,8 @@ export class Barrier {
   readonly _action: (() => void) | undefined;
   /** @internal How another thread finds the action: its defineTasks name. */
   readonly _actionRef: TaskRef | undefined;
+  /** @internal The action is a function no other thread can find (not a defineTasks task). */
+  readonly _inlineAction: boolean;
 
   constructor(parties: number, options: BarrierOptions = {}) {
     if (!Number.isInteger(parties) || parties < 1 || parties >= 2 ** 30) throw new RangeError(`parties must be an integer from 1 to 2**30 - 1, got ${describe(parties)}`);
@@ -94,6 +99,7 @@ export class Barrier {
     this._timeout = options.timeout;
     Object.defineProperty(this, '_action', { value: options.action, enumerable: false });
     this._actionRef = options.action === undefined ? undefined : taskRefOf(options.action);
+    this._inlineAction = options.action !== undefined && this._actionRef === undefined;
     this._state = sharedWords(ARRIVALS + Math.min(parties, TRACKED));
   }
 
@@ -273,6 +279,9 @@ export class Barrier {
       if (action === undefined && ref !== undefined) {
         throw new Error('the Barrier action is not available in this thread: define it with defineTasks and import its module here');
       }
+      // A copy that crossed where the onLeaving check (end of file) does not look (a Pipe, a queue's item):
+      // passing without the action would skip it unseen.
+      if (action === undefined && this._inlineAction) throw new TypeError(INLINE_MESSAGE);
       action?.();
     } catch (err) {
       this._breakIfStill(ticket, () => true);
@@ -356,3 +365,8 @@ export class Barrier {
 }
 
 registerShared('Barrier', Barrier);
+// Refused where it leaves (a Thread's, a pool task's or a Process's argument), before
+// anything has started: at the pass the mistake would show only when a copy arrives last.
+onLeaving((value) => {
+  if (value instanceof Barrier && value._inlineAction) throw new TypeError(INLINE_MESSAGE);
+});

@@ -15,7 +15,7 @@
  */
 import { BrokenBarrierError, Empty, Full, TimeoutError } from '../futures/errors.js';
 import { toSharedMemory, type PipeCrossing } from '../sync/shm-crossing.js';
-import { brandInstance, dataOf, kindOf, leavingWithin, registerShared, reviveWithin } from '../sync/shared.js';
+import { brandInstance, dataOf, kindOf, leaving, leavingWithin, registerShared, reviveWithin } from '../sync/shared.js';
 import { hold, holdSync, withLock, type AcquireOptions } from '../sync/semlock.js';
 import { waitFor, waitForSync } from '../sync/condition.js';
 import { untilShutDown } from '../queues/until-shutdown.js';
@@ -411,6 +411,7 @@ export function toProxy<T>(value: T, memory = true, pipe?: PipeCrossing): T {
     for (const hook of crossingHooks) form = hook(value as object) ?? form;
     return (form ?? dataOf(value)) as T; // a view (a namespace's) crosses as its data
   }
+  leaving([value]);
   // Memory every process maps, where it can: no owner in between.
   const inMemory = memory ? toSharedMemory(value as object, pipe) : undefined;
   if (inMemory !== undefined) return inMemory as T;

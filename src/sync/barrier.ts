@@ -3,7 +3,7 @@ import { checkTimeout, describe } from '../futures/future.js';
 import { deadlineOf, runAsync, runSync, wake, type WaitSteps } from './waiting.js';
 import { lookupTask, taskRefOf, type TaskRef } from '../tasks/registry.js';
 import { loadFunction } from '../tasks/load.js';
-import { brandInstance, registerShared } from './shared.js';
+import { brandInstance, onLeaving, registerShared } from './shared.js';
 import { lockInternal, unlockInternal } from './internal-lock.js';
 import { isOwnerGone, ME } from './owner.js';
 import { sharedWords } from './shm.js';
@@ -12,7 +12,10 @@ import { beforePublish } from './publish.js';
 // Layout. Every change is made under the internal lock LOCK; words read outside it are
 // written with Atomics. A generation fills with exactly `parties` arrivals; the last
 // one runs the action while the state is PASSING, and arrivals meanwhile wait for the
-// next generation (so no generation ever takes more than `parties`).
+// next generation (so no generation ever takes more than `parties`). The last arrival has
+// tripped the pass, as Python's does under its lock: an abort() meanwhile is kept in
+// ABORTING and breaks the barrier once the pass is through, and a reset() meanwhile only
+// clears that.
 //
 // A thread that is stopped never acts again, so a generation it arrived in cannot pass
 // as the others expect: it breaks, as if the thread had called abort() (Python's advice
@@ -34,6 +37,7 @@ const STATE = 3; // FILLING, PASSING or BROKEN
 const BREAKS = 4; // how many generations broke so far
 const PASSER = 5; // owner id of the thread running the action (while PASSING)
 const EPOCH = 6; // bumped by every change a sleeper may wait for: what sleepers sleep on
+const ABORTING = 7; // 1 once abort() came while PASSING: the barrier breaks after the pass
 const RING = 16; // the generations the last RING breaks broke, by break number
 const BROKE = 8;
 const ARRIVALS = BROKE + RING; // the owner id of each arrival of the current generation, by index
@@ -42,6 +46,8 @@ const TRACKED = 1024;
 /** How often a waiter looks for an arrival whose thread was stopped. */
 const SCAN_MS = 100;
 const GONE_MESSAGE = 'a thread waiting on the barrier was terminated; the barrier is now broken';
+const INLINE_MESSAGE =
+  'a Barrier whose action is an inline function cannot be used in another thread or process: the party that arrives last runs the action, and a function cannot go there with it; make the action a defineTasks task';
 
 /** A seam for a test: this process SIGKILLs itself inside an arrival, counted but its owner not yet recorded. */
 const DIE_ARRIVING = process.env.CONCUR_TEST_BARRIER_DIE === 'arrive';
@@ -62,7 +68,8 @@ export interface BarrierOptions {
   /**
    * Called by one of the threads when all have arrived, before any is released. When
    * threads share the barrier, make it a defineTasks task: the thread that arrives last
-   * runs it, finding it by module and name.
+   * runs it, finding it by module and name. A barrier with an inline function stays in its
+   * thread: passing it to another thread or process throws a TypeError.
    */
   action?: () => void;
   /** Default timeout of `wait` in ms. */
@@ -84,6 +91,8 @@ export class Barrier {
   readonly _action: (() => void) | undefined;
   /** @internal How another thread finds the action: its defineTasks name. */
   readonly _actionRef: TaskRef | undefined;
+  /** @internal The action is a function no other thread can find (not a defineTasks task). */
+  readonly _inlineAction: boolean;
 
   constructor(parties: number, options: BarrierOptions = {}) {
     if (!Number.isInteger(parties) || parties < 1 || parties >= 2 ** 30) throw new RangeError(`parties must be an integer from 1 to 2**30 - 1, got ${describe(parties)}`);
@@ -94,6 +103,7 @@ export class Barrier {
     this._timeout = options.timeout;
     Object.defineProperty(this, '_action', { value: options.action, enumerable: false });
     this._actionRef = options.action === undefined ? undefined : taskRefOf(options.action);
+    this._inlineAction = options.action !== undefined && this._actionRef === undefined;
     this._state = sharedWords(ARRIVALS + Math.min(parties, TRACKED));
   }
 
@@ -110,7 +120,7 @@ export class Barrier {
   get broken(): boolean {
     const s = this._state;
     if (Atomics.load(s, STATE) === FILLING && Atomics.load(s, COUNT) > 0) this._breakIfLost();
-    return Atomics.load(s, STATE) === BROKEN;
+    return Atomics.load(s, STATE) === BROKEN || Atomics.load(s, ABORTING) !== 0;
   }
 
   /** @internal Breaks the filling generation if one of its arrivals is gone. */
@@ -160,24 +170,36 @@ export class Barrier {
     return this._pass(ticket);
   }
 
-  /** Breaks the barrier: current and future waiters get BrokenBarrierError until `reset()`. */
+  /**
+   * Breaks the barrier: current and future waiters get BrokenBarrierError until `reset()`.
+   * A pass already tripped by its last arrival goes through; the barrier breaks after it.
+   */
   abort(): void {
     const s = this._state;
     beforePublish();
     this._lock();
-    if (Atomics.load(s, STATE) !== BROKEN) this._breakLocked();
+    const state = Atomics.load(s, STATE);
+    if (state === PASSING) {
+      Atomics.store(s, ABORTING, 1);
+      Atomics.add(s, EPOCH, 1);
+    } else if (state !== BROKEN) this._breakLocked();
     unlockInternal(s, LOCK);
     wake(s, EPOCH);
   }
 
-  /** Returns to the initial state; threads waiting now get BrokenBarrierError. */
+  /** Returns to the initial state; threads waiting now get BrokenBarrierError (not those of a pass already tripped). */
   reset(): void {
     const s = this._state;
     beforePublish();
     this._lock();
     const state = Atomics.load(s, STATE);
-    if (state === PASSING || (state === FILLING && Atomics.load(s, COUNT) > 0)) this._breakLocked();
-    Atomics.store(s, STATE, FILLING);
+    if (state === PASSING) {
+      // The pass starts the next generation afresh itself: only an abort meanwhile is undone.
+      Atomics.store(s, ABORTING, 0);
+    } else {
+      if (state === FILLING && Atomics.load(s, COUNT) > 0) this._breakLocked();
+      Atomics.store(s, STATE, FILLING);
+    }
     Atomics.add(s, EPOCH, 1);
     unlockInternal(s, LOCK);
     wake(s, EPOCH);
@@ -200,7 +222,7 @@ export class Barrier {
         throw new BrokenBarrierError('the waiter is gone');
       }
       const state = Atomics.load(s, STATE);
-      if (state === BROKEN) {
+      if (state === BROKEN || (state === PASSING && Atomics.load(s, ABORTING) !== 0)) {
         unlockInternal(s, LOCK);
         throw new BrokenBarrierError('the barrier is broken');
       }
@@ -273,6 +295,9 @@ export class Barrier {
       if (action === undefined && ref !== undefined) {
         throw new Error('the Barrier action is not available in this thread: define it with defineTasks and import its module here');
       }
+      // A copy that crossed where the onLeaving check (end of file) does not look (a Pipe, a queue's item):
+      // passing without the action would skip it unseen.
+      if (action === undefined && this._inlineAction) throw new TypeError(INLINE_MESSAGE);
       action?.();
     } catch (err) {
       this._breakIfStill(ticket, () => true);
@@ -281,7 +306,7 @@ export class Barrier {
     const s = this._state;
     beforePublish();
     this._lock();
-    // Aborted or reset during the action: this generation broke, its waiters raise.
+    // Broken during the action (a waiter timed out, a process died holding LOCK): its waiters raise.
     const broken = Atomics.load(s, BREAKS) !== ticket.breaks;
     const lost = !broken && this._lostArrivalLocked();
     if (lost) this._breakLocked();
@@ -292,11 +317,13 @@ export class Barrier {
       Atomics.add(s, GEN, 1);
       Atomics.store(s, STATE, FILLING);
       Atomics.add(s, EPOCH, 1);
+      // Recorded against the next generation: this one's waiters still find it passed.
+      if (Atomics.load(s, ABORTING) !== 0) this._breakLocked();
     }
     unlockInternal(s, LOCK);
     wake(s, EPOCH);
     if (lost) throw new BrokenBarrierError(GONE_MESSAGE);
-    if (!passed) throw new BrokenBarrierError('the barrier was broken while its action ran');
+    if (!passed) throw new BrokenBarrierError('the barrier was broken before its pass was through');
     return ticket.index;
   }
 
@@ -336,6 +363,7 @@ export class Barrier {
     Atomics.add(s, GEN, 1);
     Atomics.store(s, COUNT, 0);
     Atomics.store(s, PASSER, 0);
+    Atomics.store(s, ABORTING, 0);
     Atomics.store(s, STATE, BROKEN);
     Atomics.add(s, EPOCH, 1);
   }
@@ -356,3 +384,8 @@ export class Barrier {
 }
 
 registerShared('Barrier', Barrier);
+// Refused where it leaves (a Thread's, a pool task's or a Process's argument), before
+// anything has started: at the pass the mistake would show only when a copy arrives last.
+onLeaving((value) => {
+  if (value instanceof Barrier && value._inlineAction) throw new TypeError(INLINE_MESSAGE);
+});

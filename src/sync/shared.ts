@@ -139,7 +139,11 @@ export function reviveWithin<T>(value: T, seen = new Set<object>()): T {
 
 const leavingHooks: Array<(value: object) => void> = [];
 
-/** Calls `hook` with each primitive (or proxy) about to be cloned into another thread (a Thread's or a thread pool task's argument). */
+/**
+ * Calls `hook` with each primitive (or proxy) about to be cloned into another thread (a
+ * Thread's or a thread pool task's argument), and with each primitive of this thread on
+ * its way into another process (toProxy). A hook may throw to refuse it.
+ */
 export function onLeaving(hook: (value: object) => void): void {
   leavingHooks.push(hook);
 }

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, before, it } from 'node:test';
@@ -149,4 +150,13 @@ export async function failedReason(jobs: Queue, jobId: string): Promise<string |
     if (f.event === 'failed' && f.jobId === jobId) return f.failedReason;
   }
   return undefined;
+}
+
+/** A port on 127.0.0.1 that nothing listens on (it did a moment ago, then closed): for a Redis of a test's own, or one that never answers. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }

@@ -5,12 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { RedisExecutor, RedisWorker } from '../../src/redis/index.js';
 import { redisTasks } from '../fixtures/redis-tasks.mjs';
-import { KEY, REDIS_TASKS_JS, until } from './helpers.js';
+import { freePort, KEY, REDIS_TASKS_JS, until } from './helpers.js';
 
 const noServer = ((): string | undefined => {
   try {
@@ -27,14 +26,6 @@ const noServer = ((): string | undefined => {
     return why;
   }
 })();
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe('a job Redis refuses', { skip: noServer }, () => {
   let server: ChildProcess | undefined;

@@ -6,16 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { RedisExecutor } from '../../src/redis/index.js';
 import { redisTasks } from '../fixtures/redis-tasks.mjs';
 import { REPO, startNode } from '../fixtures/run-node.js';
-import { KEY, obliterate, REDIS_TASKS_JS, REDIS_URL, skipReason, uniqueQueue } from './helpers.js';
-
-/** A port on 127.0.0.1 that nothing listens on (it did a moment ago, then closed). */
-async function deadPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+import { freePort, KEY, obliterate, REDIS_TASKS_JS, REDIS_URL, skipReason, uniqueQueue } from './helpers.js';
 
 /** Fails with `what` when `p` has not settled within `ms`, so a hang fails the test instead of the run. */
 function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -25,14 +16,14 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 it('shutdown({ cancelFutures: true }) of an executor that never reached Redis cancels its Futures and ends', async () => {
-  const ex = new RedisExecutor({ connection: `redis://127.0.0.1:${await deadPort()}`, queue: 'never-reached', key: KEY });
+  const ex = new RedisExecutor({ connection: `redis://127.0.0.1:${await freePort()}`, queue: 'never-reached', key: KEY });
   const f = ex.submit(redisTasks.inc, 1);
   await within(ex.shutdown({ cancelFutures: true }), 10_000, 'the shutdown');
   assert.equal(f.cancelled(), true);
 });
 
 it('shutdown({ wait: false }) of an executor that never reached Redis ends', async () => {
-  const ex = new RedisExecutor({ connection: `redis://127.0.0.1:${await deadPort()}`, queue: 'never-reached', key: KEY });
+  const ex = new RedisExecutor({ connection: `redis://127.0.0.1:${await freePort()}`, queue: 'never-reached', key: KEY });
   await within(ex.shutdown({ wait: false, cancelFutures: true }), 10_000, 'the shutdown');
 });
 

@@ -1,4 +1,4 @@
-import { WorkerCrashedError } from '../futures/errors.js';
+import { BrokenExecutorError, WorkerCrashedError } from '../futures/errors.js';
 import type { Future } from '../futures/future.js';
 import type { FunctionSpec } from '../tasks/describe.js';
 import { Histogram } from '../util/histogram.js';
@@ -141,9 +141,8 @@ export class MapRun {
           // Ctrl-C on a terminal signals the whole process group: a worker may die of it
           // before this process runs its own handler. The user stopped the run, the task
           // did not fail.
-          if (err instanceof WorkerCrashedError && (err.signal === 'SIGINT' || err.signal === 'SIGTERM')) {
-            this.stop({ signal: err.signal as NodeJS.Signals });
-          }
+          const signal = stopSignalOf(err);
+          if (signal !== undefined) this.stop({ signal });
           if (this.stopped !== undefined) return; // cut short by the stop: its items did not run
           const why = reason(err);
           this.#finish(no, merge(bad, chunk.map(([line]): Outcome => [line, false, why, 0])));
@@ -200,4 +199,14 @@ export class MapRun {
 
 function merge(bad: Outcome[], outcomes: Outcome[]): Outcome[] {
   return bad.length === 0 ? outcomes : [...bad, ...outcomes].sort((a, b) => a[0] - b[0]);
+}
+
+/**
+ * SIGINT or SIGTERM when `err` says a worker died of it: while it ran the task, or while
+ * it started (which breaks the pool, the signal in its cause).
+ */
+function stopSignalOf(err: unknown): NodeJS.Signals | undefined {
+  const crash = err instanceof BrokenExecutorError ? err.cause : err;
+  if (crash instanceof WorkerCrashedError && (crash.signal === 'SIGINT' || crash.signal === 'SIGTERM')) return crash.signal;
+  return undefined;
 }

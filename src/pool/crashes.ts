@@ -63,7 +63,9 @@ export function settleCrash(host: CrashHost, slot: Slot, code: number | null, si
   const why = slot.error instanceof Error ? `: ${slot.error.message}` : '';
   if (!slot.ready && !host.isBroken()) {
     requeueAll(host, slot);
-    host.break(new BrokenExecutorError(`a worker ${host.workerKind()} ${how} before it was ready${why}`, { cause: slot.error }));
+    // Without an error of its own, the cause says how it ended (a signal: Ctrl-C, say).
+    const cause = slot.error ?? new WorkerCrashedError(`a worker ${host.workerKind()} ${how} before it was ready`, code, signal);
+    host.break(new BrokenExecutorError(`a worker ${host.workerKind()} ${how} before it was ready${why}`, { cause }));
     return;
   }
   if (slot.loadingFn !== undefined) {

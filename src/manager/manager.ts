@@ -4,6 +4,7 @@
  * (served.ts); `Manager.connect()` reaches one from any process that knows its address
  * and authkey. Every method here is one synchronous round trip to the server.
  */
+import { nestedAlone } from '../transport/nested.js';
 import { randomBytes } from 'node:crypto';
 import { lstatSync, rmSync } from 'node:fs';
 import { connect as connectSocket, type Socket } from 'node:net';
@@ -236,6 +237,15 @@ export class Manager implements AsyncDisposable {
       callTimeout,
     };
     if (!Array.isArray(config.initargs)) throw new TypeError(`initargs must be an array, got ${describe(config.initargs)}`);
+    // They travel inside the server's own start arguments, where a shared object would be
+    // refused in terms of those: say it in the caller's.
+    const shared = nestedAlone(config.initargs);
+    if (shared !== undefined) {
+      throw new TypeError(
+        `Manager.start: initargs${shared.path} (${shared.what}) cannot go to the manager's server process: initargs carry data only. ` +
+          'Make shared objects with the manager itself (manager.lock(), manager.value(), manager.dict(), ...) once it has started',
+      );
+    }
     if (config.path !== undefined && !isTcp(config.path)) await clearSocketPath(config.path);
     const [here, there] = Pipe<unknown>();
     const server = new Process({ target: serverTasks.concurManagerServer, args: [there, config], daemon: true, name: 'concur manager' });

@@ -2,7 +2,7 @@
 // the server, and its object's exposed methods are called there through a proxy.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { defineTasks, Manager, RemoteError, Thread, type DictProxy } from '../../src/index.js';
+import { defineTasks, Lock, Manager, RemoteError, Thread, type DictProxy } from '../../src/index.js';
 import { managerTasks, type Counter } from '../fixtures/manager-tasks.js';
 
 export const localTasks = defineTasks(import.meta.url, {
@@ -83,5 +83,12 @@ describe('manager.register and manager.create', () => {
     assert.throws(() => m.create('Broken'), /returned 42 \(number\), not an object/);
     const d: DictProxy<number> = m.dict();
     assert.equal(d.size, 0);
+  });
+
+  it("a shared object in initargs is refused, naming where it sits and what to do (it named the server's internal argument)", async () => {
+    await assert.rejects(
+      Manager.start({ initializer: managerTasks.setGreeting, initargs: ['hi', { guard: new Lock() }] }),
+      (err: Error) => err instanceof TypeError && /^Manager\.start: initargs\[1\]\.guard \(a Lock\) cannot go to the manager's server/.test(err.message) && !/concurManagerServer/.test(err.message),
+    );
   });
 });

@@ -4,7 +4,6 @@
  * (served.ts); `Manager.connect()` reaches one from any process that knows its address
  * and authkey. Every method here is one synchronous round trip to the server.
  */
-import { nestedAlone } from '../transport/nested.js';
 import { randomBytes } from 'node:crypto';
 import { lstatSync, rmSync } from 'node:fs';
 import { connect as connectSocket, type Socket } from 'node:net';
@@ -29,6 +28,7 @@ import type { DictProxy, ListProxy, NamespaceProxy, ObjectProxy, ValueProxy } fr
 import { DEFAULT_CALL_TIMEOUT_MS, MANAGER_PROTOCOL, ROOT_ID, whereOf, type ManagedRef } from './refs.js';
 import type { ServerInfo } from './served.js';
 import { serverTasks, type ServerConfig, type ServerReport } from './server.js';
+import { nestedAlone } from '../transport/nested.js';
 
 /** Options of `Manager.start`. */
 export interface ManagerOptions {

@@ -286,20 +286,14 @@ export class AsyncExecutor extends BaseExecutor {
    * (they wait nowhere, and must not fill `maxQueue`). O(n): for a queue at its bound.
    */
   #queuedLive(): number {
-    const queue = this.#queue;
-    let live = 0;
-    for (const job of queue) if (job.started || !job.future.cancelled()) live++;
-    if (live < queue.length) {
-      for (const job of queue.drain()) {
-        if (job.started || !job.future.cancelled()) queue.push(job);
-        else {
-          job.started = true;
-          job.future.setRunningOrNotifyCancel();
-          this.#detach(job);
-        }
-      }
-    }
-    return live;
+    return this.#queue.retain(
+      (job) => job.started || !job.future.cancelled(),
+      (job) => {
+        job.started = true;
+        job.future.setRunningOrNotifyCancel();
+        this.#detach(job);
+      },
+    );
   }
 
   #finishRun(job: Job): void {

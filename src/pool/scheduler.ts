@@ -128,16 +128,10 @@ export class Scheduler {
    * (they wait nowhere, and must not fill `maxQueue`). O(n): for a queue at its bound.
    */
   queuedLive(): number {
-    const queue = this.#queue;
-    let live = 0;
-    for (const item of queue) if (!item.done()) live++;
-    if (live < queue.length) {
-      for (const item of queue.drain()) {
-        if (!item.done()) queue.push(item);
-        else if (item.cancelled()) item.setRunningOrNotifyCancel();
-      }
-    }
-    return live;
+    return this.#queue.retain(
+      (item) => !item.done(),
+      (item) => item.cancelled() && item.setRunningOrNotifyCancel(),
+    );
   }
 
   /** The live counters and latency percentiles. */

@@ -59,6 +59,22 @@ export class Deque<T> {
     return undefined;
   }
 
+  /**
+   * Keeps the items for which `keep` is true, in order, and hands each other one to
+   * `dropped`; returns how many are kept. O(n), and no copy when every item stays.
+   */
+  retain(keep: (item: T) => boolean, dropped: (item: T) => void): number {
+    let kept = 0;
+    for (const item of this) if (keep(item)) kept++;
+    if (kept < this.#size) {
+      for (const item of this.drain()) {
+        if (keep(item)) this.push(item);
+        else dropped(item);
+      }
+    }
+    return kept;
+  }
+
   /** Removes and returns every item, front first. */
   drain(): T[] {
     const out: T[] = [];

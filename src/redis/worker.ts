@@ -23,7 +23,7 @@ import { availableParallelism, hostname } from 'node:os';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { AsyncExecutor } from '../coroutines/async-executor.js';
-import { AuthenticationError, BrokenExecutorError, CancelledError } from '../futures/errors.js';
+import { AuthenticationError, BrokenExecutorError, CancelledError, TimeoutError } from '../futures/errors.js';
 import { checkInteger, type Executor } from '../futures/executor.js';
 import { checkTimeout, describe } from '../futures/future.js';
 import type { PoolStats } from '../pool/pool-types.js';
@@ -163,8 +163,8 @@ export class RedisWorker {
     try {
       // Subscribed before the first job: an answer sent before would be lost (and come a second later, asked again).
       const ready = Promise.all([w.#worker.waitUntilReady(), w.#subscribed]);
-      // The modules load meanwhile (startTimeout bounds reaching Redis, not their loading).
-      await Promise.all([w.#checkModules(), Promise.race([ready, late])]);
+      // The modules load meanwhile, within a startTimeout of their own.
+      await Promise.all([w.#checkModules(startTimeout), Promise.race([ready, late])]);
     } catch (err) {
       clearTimeout(timer);
       await w.#abandon();
@@ -180,16 +180,29 @@ export class RedisWorker {
    * that one that cannot load here (a missing dependency, a syntax error) stops the start
    * with its reason, rather than failing every job this worker would take.
    */
-  async #checkModules(): Promise<void> {
+  async #checkModules(timeout: number): Promise<void> {
     const modules = this.#index.modules;
+    const slow = (): Error => new Error(`RedisWorker: task module ${this.#index.shown.join(' or ')} did not finish loading within ${timeout} ms`);
     if (this.#coroutines === undefined) {
-      await this.#pool.submit(redisJobTasks.loadModules, modules);
+      // A module whose import never ends (a top-level await on nothing) would hold the start for ever.
+      const loaded = this.#pool.submitWith({ timeout }, redisJobTasks.loadModules, modules);
+      const err = await loaded.exception();
+      if (err instanceof TimeoutError) throw slow();
+      if (err !== undefined) throw err;
       return;
     }
     // This thread runs the tasks: it needs a TypeScript loader for .ts modules, which a
     // pool worker gets by itself (see ensureTypeScript).
     for (const module of modules) if (isTypeScriptModule(module)) await ensureTypeScript(module);
-    await redisJobTasks.loadModules(modules);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(slow()), timeout);
+    });
+    try {
+      await Promise.race([redisJobTasks.loadModules(modules), late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Closes what the constructor opened, for a start that failed. */

@@ -34,6 +34,20 @@ describe('a worker checks its task modules as it starts', { skip: skipReason }, 
     });
   }
 
+  it('a module whose import never ends fails the start within startTimeout, naming it (thread pool)', async () => {
+    const queue = uniqueQueue('never-loads');
+    const module = join(REPO, 'test/fixtures/redis-never-loads.mjs');
+    try {
+      const start = RedisWorker.start({ connection: REDIS_URL, queue, key: KEY, tasks: [module], pool: 'thread', workers: 1, startTimeout: 1500 }).then(async (w) => {
+        await w.close();
+        throw new Error('the worker started');
+      });
+      await assert.rejects(start, /task module .*redis-never-loads\.mjs did not finish loading within 1500 ms/);
+    } finally {
+      await obliterate(queue);
+    }
+  });
+
   it('concur worker exits 2 (it could not start) without serving, saying which module cannot load', async () => {
     const queue = uniqueQueue('unloadable-cli');
     try {

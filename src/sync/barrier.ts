@@ -152,9 +152,9 @@ export class Barrier {
     depart: (steps: WaitSteps<number>) => Promise<number>,
     present?: () => boolean,
   ): Promise<number> {
-    const deadline = deadlineOf(timeout ?? this._timeout);
-    const ticket = await arrive(this._arriveSteps(deadline, owner, present));
-    if (ticket.index < this.parties - 1) return depart(this._departSteps(ticket, deadline));
+    checkTimeout(timeout);
+    const ticket = await arrive(this._arriveSteps(owner, present));
+    if (ticket.index < this.parties - 1) return depart(this._departSteps(ticket, deadlineOf(timeout ?? this._timeout)));
     // This thread may not have imported the action's module yet; waiting here is allowed.
     if (this._action === undefined && this._actionRef !== undefined) {
       await loadFunction({ kind: 'module', ...this._actionRef }).catch(() => undefined);
@@ -164,9 +164,9 @@ export class Barrier {
 
   /** `wait`, blocking this thread. */
   waitSync(timeout?: number): number {
-    const deadline = deadlineOf(timeout ?? this._timeout);
-    const ticket = runSync(this._arriveSteps(deadline));
-    if (ticket.index < this.parties - 1) return runSync(this._departSteps(ticket, deadline));
+    checkTimeout(timeout);
+    const ticket = runSync(this._arriveSteps());
+    if (ticket.index < this.parties - 1) return runSync(this._departSteps(ticket, deadlineOf(timeout ?? this._timeout)));
     return this._pass(ticket);
   }
 
@@ -208,8 +208,11 @@ export class Barrier {
   /**
    * @internal Takes an index in the filling generation. While a pass is under way it
    * waits for the next generation: the arrivals of one generation are exactly `parties`.
+   * That wait has no deadline, as in Python, where the pass holds the barrier's lock and
+   * a wait's timeout starts once it has arrived: timing out there would break the pass
+   * of others (a pass whose thread is stopped is broken all the same, see PASSER).
    */
-  *_arriveSteps(deadline: number, owner = ME, present?: () => boolean): WaitSteps<Ticket> {
+  *_arriveSteps(owner = ME, present?: () => boolean): WaitSteps<Ticket> {
     const s = this._state;
     // What this thread sent ahead lands first (publish.ts): this arrival may let another
     // process through at once, and that one must find those puts there. So in _pass,
@@ -251,14 +254,8 @@ export class Barrier {
       }
       const epoch = Atomics.load(s, EPOCH);
       unlockInternal(s, LOCK);
-      const woke: boolean = yield { view: s, index: EPOCH, expected: epoch, deadline };
+      yield { view: s, index: EPOCH, expected: epoch, deadline: Infinity };
       this._lock();
-      if (!woke && Atomics.load(s, EPOCH) === epoch) {
-        this._breakLocked();
-        unlockInternal(s, LOCK);
-        wake(s, EPOCH);
-        throw new BrokenBarrierError('barrier wait timed out; the barrier is now broken');
-      }
     }
   }
 
@@ -283,7 +280,13 @@ export class Barrier {
         if (this._breakIfStill(ticket, () => this._lostArrivalLocked())) throw new BrokenBarrierError(GONE_MESSAGE);
       }
       const woke: boolean = yield { view: s, index: EPOCH, expected: epoch, deadline };
-      if (!woke && this._breakIfStill(ticket, () => true)) throw new BrokenBarrierError('barrier wait timed out; the barrier is now broken');
+      if (!woke) {
+        if (this._breakIfStill(ticket, () => Atomics.load(s, STATE) !== PASSING)) throw new BrokenBarrierError('barrier wait timed out; the barrier is now broken');
+        // Out of time while the last arrival runs the action: the pass is tripped and goes
+        // through for this waiter too (in Python the action holds the lock a timed-out
+        // waiter must take back first), so it waits on for the pass.
+        deadline = Infinity;
+      }
     }
   }
 
@@ -306,7 +309,7 @@ export class Barrier {
     const s = this._state;
     beforePublish();
     this._lock();
-    // Broken during the action (a waiter timed out, a process died holding LOCK): its waiters raise.
+    // Broken during the action (a party was stopped, a process died holding LOCK): its waiters raise.
     const broken = Atomics.load(s, BREAKS) !== ticket.breaks;
     const lost = !broken && this._lostArrivalLocked();
     if (lost) this._breakLocked();

@@ -3,11 +3,12 @@
  * authenticated connection (one thread of another process); its owner id is what
  * locks record for it. When its connection closes, every wait it is in stops (a
  * Condition wait gives its place up, so a notify goes to a live waiter), and the Locks,
- * RLocks and Condition locks it holds are released. Semaphore permits are not given
+ * RLocks and Condition locks it holds are left to be taken over (ownerDied). Semaphore permits are not given
  * back: a semaphore may be a signal, and a permit taken is not owned by anyone.
  */
 import { kindOf } from '../sync/shared.js';
 import type { Lock, SemLock } from '../sync/semlock.js';
+import type { HolderLock } from '../sync/lock-base.js';
 import { waitAsync, type WaitRequest, type WaitSteps } from '../sync/waiting.js';
 
 /** Who a call is for: the owner id locks record, and whether its connection is still open. */
@@ -47,9 +48,12 @@ export function releaseIfHeld(lock: SemLock, caller: Caller): void {
   }
 }
 
-/** Releases what `caller` still holds; its connection closed. */
+/**
+ * Leaves what `caller` still holds to be taken over, its connection closed: the next
+ * taker is told (ownerDied), as it would be of a holder that died in shared memory.
+ */
 function releaseHeld(caller: Caller): void {
-  for (const lock of caller.held) releaseIfHeld(lock, caller);
+  for (const lock of caller.held) (lock as unknown as HolderLock)._abandonBy(caller.owner);
   caller.held.clear();
 }
 

@@ -7,7 +7,7 @@ import { deadlineOf, runAsync, runSync, wake, type WaitSteps } from './waiting.j
 import { brandInstance } from './shared.js';
 import { sharedWords } from './shm.js';
 import { beforePublish } from './publish.js';
-import { isOwnerDead, isOwnerGone, ME } from './owner.js';
+import { DEAD_REMOTE, isOwnerDead, isOwnerGone, ME } from './owner.js';
 import type { Ctx } from './coroutine-context.js';
 
 /** Options of `acquire`: `blocking: false` tries once; `timeout` (ms) bounds the wait. */
@@ -267,7 +267,7 @@ export abstract class HolderLock extends SemLock {
       }
     } finally {
       // Leaving without the lock (out of time) after a wake meant for someone: pass it on.
-      if (Atomics.sub(s, WAITERS, 1) > 1 && Atomics.load(s, HOLDER) === 0) wakeHolderWaiter(s);
+      if (Atomics.sub(s, WAITERS, 1) > 1 && (Atomics.load(s, HOLDER) === 0 || Atomics.load(s, HOLDER) === DEAD_REMOTE)) wakeHolderWaiter(s);
     }
   }
 
@@ -283,6 +283,21 @@ export abstract class HolderLock extends SemLock {
   _takeFromDead(owner: number, ctx: Ctx | undefined, depth: number): boolean {
     const holder = Atomics.load(this._state, HOLDER);
     return holder !== 0 && isOwnerDead(holder & OWNER_BITS) && this._takeFrom(holder, owner, ctx, depth);
+  }
+
+  /**
+   * @internal Leaves the lock to be taken over, as a holder that died does, if `owner`
+   * (a remote caller the proxy broker found gone) still holds it: the next taker is
+   * told, through ownerDied, that whatever it guarded may be half updated.
+   */
+  _abandonBy(owner: number): void {
+    const s = this._state;
+    for (const word of [owner, owner | DIED]) {
+      if (Atomics.compareExchange(s, HOLDER, word, DEAD_REMOTE) === word) {
+        wakeHolderWaiter(s);
+        return;
+      }
+    }
   }
 
   /** @internal Records the new holding beyond the holder word (RLock: context and depth). */

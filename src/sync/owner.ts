@@ -15,8 +15,15 @@ export const ME = treeOwnerId ?? threadId + 1;
 /** The first owner id the proxy broker gives a remote caller (threadIds stay far below it). */
 export const REMOTE_OWNER_BASE = 2 ** 30;
 
+/**
+ * The holder a lock records once the proxy broker found that the remote caller holding
+ * it is gone: always dead, so the next taker takes the lock over and is told (ownerDied).
+ */
+export const DEAD_REMOTE = REMOTE_OWNER_BASE - 1;
+
 /** Asks `threadGone` of a thread of this process, and of another process whether it is gone. */
 function gone(owner: number, threadGone: (tid: number) => boolean): boolean {
+  if (owner === DEAD_REMOTE) return true;
   if (owner <= 0 || owner >= REMOTE_OWNER_BASE || owner === ME) return false;
   if (treeOwnerId === undefined) return threadGone(owner - 1);
   const where = ownerOf(owner);
@@ -28,7 +35,7 @@ function gone(owner: number, threadGone: (tid: number) => boolean): boolean {
  * True when `owner` will never release what it holds nor act on what it waits for: a
  * thread of this process that is being stopped or has exited, or a thread of another
  * process of the tree that is gone. A remote caller's death is its broker's to handle,
- * so it is never reported here.
+ * so it is never reported here (the broker leaves DEAD_REMOTE as the holder).
  */
 export function isOwnerGone(owner: number): boolean {
   return gone(owner, isThreadGone);

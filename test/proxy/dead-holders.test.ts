@@ -20,18 +20,22 @@ describe('a process killed while it holds or waits through a proxy', () => {
   it('its Lock, RLock and Condition lock are released by their owner; its Semaphore permit is not', { timeout: 180_000 }, async () => {
     const lock = new Lock();
     const rlock = new RLock();
-    const cond = new Condition(new Lock());
+    const condLock = new Lock();
+    const cond = new Condition(condLock);
     const sem = new Semaphore(2);
     const ready = new Event();
     await killedWhile(proxyTasks.holdAndHang, [ready, sem, rlock, cond, lock], ready);
     assert.equal(await lock.acquire({ timeout: 5000 }), true, 'the Lock was released');
     assert.equal(await rlock.acquire({ timeout: 5000 }), true, 'the RLock was released');
     assert.equal(await cond.acquire({ timeout: 5000 }), true, "the Condition's lock was released");
+    // Each taker is told that the holder died holding it, as with a lock in shared memory.
+    assert.deepEqual([lock.ownerDied, rlock.ownerDied, condLock.ownerDied], [true, true, true]);
     // The locks were given back together when the death was seen: the permit stays taken.
     assert.equal(sem.value, 1, 'the Semaphore permit the dead process took stays taken');
     lock.release();
     rlock.release();
     cond.release();
+    assert.deepEqual([lock.ownerDied, rlock.ownerDied, condLock.ownerDied, lock.locked()], [false, false, false, false]);
   });
 
   it('a Condition wait it was in gives back the lock re-acquired for it after notifyAll', { timeout: 180_000 }, async () => {

@@ -39,8 +39,13 @@ function ctorOf(type: string): AnyCtor & { BYTES_PER_ELEMENT: number } {
   return ctor as unknown as AnyCtor & { BYTES_PER_ELEMENT: number };
 }
 
+// The element's own type is a second parameter, left to its default: the instance's
+// members use only it, so a Value made with Python's code ('i') is the same type as one
+// made with concur's name ('i32'). (Used directly, the code itself would make them
+// different types: TypeScript compares the type arguments rather than the members.)
+
 /** One number in shared memory with a lock beside it: multiprocessing.Value. */
-export class Value<T extends ElementType = 'f64'> {
+export class Value<T extends ElementType = 'f64', E extends Element<T> = Element<T>> {
   /** @internal */
   readonly _view: Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | Float32Array | Float64Array | BigInt64Array | BigUint64Array;
   /** @internal */
@@ -52,15 +57,15 @@ export class Value<T extends ElementType = 'f64'> {
     const { buffer, byteOffset } = allocShared(Ctor.BYTES_PER_ELEMENT);
     this._view = new Ctor(buffer, byteOffset, 1);
     this._lock = new RLock();
-    if (initial !== undefined) this.value = initial;
+    if (initial !== undefined) this.value = initial as E;
   }
 
   /** The number; each read and write is atomic (a read-modify-write is not: hold getLock()). */
-  get value(): Element<T> {
+  get value(): E {
     const v = this._view;
-    return (v instanceof Float32Array || v instanceof Float64Array ? v[0] : Atomics.load(v as Int32Array, 0)) as Element<T>;
+    return (v instanceof Float32Array || v instanceof Float64Array ? v[0] : Atomics.load(v as Int32Array, 0)) as E;
   }
-  set value(x: Element<T>) {
+  set value(x: E) {
     beforePublish();
     const v = this._view;
     if (v instanceof Float32Array || v instanceof Float64Array) v[0] = x as number;
@@ -74,9 +79,9 @@ export class Value<T extends ElementType = 'f64'> {
 }
 
 /** A typed array in shared memory with a lock beside it: multiprocessing.Array. */
-export class SharedArray<T extends ElementType = 'f64'> {
+export class SharedArray<T extends ElementType = 'f64', A extends ArrayOf<T> = ArrayOf<T>> {
   /** The typed view: index it, iterate it, pass it to Atomics. */
-  readonly array: ArrayOf<T>;
+  readonly array: A;
   /** @internal */
   readonly _lock: RLock;
 
@@ -88,7 +93,7 @@ export class SharedArray<T extends ElementType = 'f64'> {
     const { buffer, byteOffset } = allocShared(Ctor.BYTES_PER_ELEMENT * length);
     const view = new Ctor(buffer, byteOffset, length);
     if (typeof lengthOrValues !== 'number') (view as unknown as { set(v: ArrayLike<unknown>): void }).set(lengthOrValues);
-    this.array = view as SharedArray<T>['array'];
+    this.array = view as unknown as A;
     this._lock = new RLock();
   }
 

@@ -14,4 +14,15 @@ new Value('int32', 0);
 // @ts-expect-error an Int32Array is not a Float64Array
 const wrong: Float64Array = new SharedArray('i', 1).array;
 
-void [ints, longs, doubles, bytes, big, n, wrong];
+// Python's code and concur's name make the same type, both ways.
+const viaCode: Value<'i32'> = new Value('i', 0);
+const viaName: Value<'i'> = new Value('i32', 0);
+const arrays: [SharedArray<'i32'>, SharedArray<'d'>] = [new SharedArray('i', 3), new SharedArray('f64', 3)];
+const takesInts = (v: Value<'i32'>): number => v.value + 1;
+takesInts(new Value('i', 1));
+// @ts-expect-error a 64-bit Value holds a bigint, not a number
+const notNumber: Value<'i32'> = new Value('q', 1n);
+// @ts-expect-error an initial value of the wrong kind
+new Value('q', 1);
+
+void [ints, longs, doubles, bytes, big, n, wrong, viaCode, viaName, arrays, notNumber];

@@ -24,6 +24,39 @@ export interface MapPlan {
 interface Entry {
   future: Future<unknown>;
   chunk: boolean;
+  /** The place in the input of the entry's first item. */
+  first: number;
+}
+
+/**
+ * A submission's argument that could not be sent: which item of its chunk (0 when not a
+ * chunk), which argument of that item's call, what it is, and the rest of the message
+ * ("cannot be sent to a worker thread for task f: DataCloneError: ...").
+ */
+export interface Unsendable {
+  at: number;
+  argument: number;
+  what: string;
+  rest: string;
+}
+
+const unsendable = new WeakMap<Error, Unsendable>();
+
+/** Records where the argument that made `error` sat, so that a map can name its input (see inputError). */
+export function markUnsendable(error: Error, where: Unsendable): void {
+  unsendable.set(error, where);
+}
+
+/**
+ * `error`, the failure of a map's submission whose first item is input `first`; for an
+ * argument that could not be sent, an error naming the input (`single`: items are the
+ * task's one argument, as in `map`, not argument arrays, as in `starmap`).
+ */
+export function inputError(error: unknown, first: number, single: boolean): unknown {
+  const where = error instanceof Error ? unsendable.get(error) : undefined;
+  if (where === undefined) return error;
+  const arg = single ? ` (${where.what})` : `, argument ${where.argument} (${where.what}),`;
+  return new TypeError(`input ${first + where.at} of the map${arg} ${where.rest}`, { cause: (error as Error).cause });
 }
 
 /**
@@ -60,8 +93,10 @@ export function runMap<A>(input: Iterable<A> | AsyncIterable<A> | SingleArgs<unk
     w?.();
   };
 
+  let submitted = 0; // input items submitted so far
   const submitChunk = (chunk: unknown[]): void => {
-    const entry: Entry = { future: plan.submit(chunked ? chunk : (chunk[0] as unknown[]), mode), chunk: chunked };
+    const entry: Entry = { future: plan.submit(chunked ? chunk : (chunk[0] as unknown[]), mode), chunk: chunked, first: submitted };
+    submitted += chunk.length;
     if (ordered) outstanding.push(entry);
     else {
       unorderedLive.add(entry);
@@ -231,7 +266,12 @@ export function runMap<A>(input: Iterable<A> | AsyncIterable<A> | SingleArgs<unk
           if (sourceError) throw sourceError.error;
           return end();
         }
-        const value = await entry.future.result();
+        let value: unknown;
+        try {
+          value = await entry.future.result();
+        } catch (error) {
+          throw inputError(error, entry.first, single);
+        }
         if (finished) return { value: undefined, done: true };
         if (!entry.chunk) return { value, done: false };
         chunk = value as unknown[];

@@ -10,6 +10,7 @@
 import { CancelledError } from '../futures/errors.js';
 import type { TaskFunction } from '../futures/executor.js';
 import type { Future } from '../futures/future.js';
+import { inputError } from '../futures/map.js';
 import { CALL, CHUNK_ARGS, CHUNK_ITEMS } from '../futures/task-mode.js';
 import type { PoolExecutor } from '../pool/pool-executor.js';
 
@@ -38,7 +39,7 @@ export function gather(executor: PoolExecutor, fn: TaskFunction, items: readonly
   let over = false;
   const settle = (future: Future<unknown>, k: number): void => {
     if (over) return;
-    if (future._failed() || future.cancelled()) (errors ??= new Map()).set(k, failureOf(future));
+    if (future._failed() || future.cancelled()) (errors ??= new Map()).set(k, inputError(failureOf(future), k * chunksize, single));
     else parts[k] = chunksize === 1 ? [future.resultSync()] : (future.resultSync() as ArrayLike<unknown>);
     // The answer is known once every chunk before the first failure has its results.
     while (settledPrefix < count) {

@@ -7,7 +7,8 @@ import type { Deque } from '../util/deque.js';
 import type { LongTimeout } from '../util/timers.js';
 import type { WorkerHandle } from './pool-types.js';
 import { offAbort } from '../util/abort.js';
-import { cloneReason, uncloneableArg } from '../transport/clone-error.js';
+import { cloneReason, findUncloneable } from '../transport/clone-error.js';
+import { markUnsendable } from '../futures/map.js';
 
 const EPOCH = performance.now();
 
@@ -189,18 +190,31 @@ export function detachSignal(item: Item): void {
   }
 }
 
-/** The error of a task whose arguments could not be cloned: it names the argument that could not. */
+/**
+ * The error of a task whose arguments could not be cloned: it names the argument that
+ * could not, and tells a map (markUnsendable) where it sat, so that the map can name the
+ * input instead.
+ */
 export function cloneError(item: Item, spec: FunctionSpec, workerKind: string, err: unknown): TypeError {
-  const find = (args: unknown[], prefix: string): string | undefined => uncloneableArg(args, (i) => `${prefix}argument ${i}`);
+  let at = 0;
+  let found: { index: number; what: string } | undefined;
   let which: string | undefined;
   if (item.flags & FLAG_CHUNK) {
     const chunk = item.args as unknown[][];
-    for (let j = 0; j < chunk.length && which === undefined; j++) which = find(chunk[j]!, `item ${j} of the chunk, `);
+    for (; at < chunk.length && found === undefined; at++) found = findUncloneable(chunk[at]!);
+    at--;
+    if (found) which = `item ${at} of the chunk, argument ${found.index} (${found.what})`;
   } else if (item.flags & FLAG_ITEMS) {
-    which = find(item.args as unknown[], 'item ')?.replace(/^item argument/, 'item');
+    found = findUncloneable(item.args as unknown[]);
+    if (found) which = `item ${(at = found.index)} (${found.what})`;
+    if (found) found = { index: 0, what: found.what };
   } else {
-    which = find(item.flags === ONE_ARG ? [item.args] : (item.args as unknown[]), '');
+    found = findUncloneable(item.flags === ONE_ARG ? [item.args] : (item.args as unknown[]));
+    if (found) which = `argument ${found.index} (${found.what})`;
   }
   const what = which ?? (item.options.transfer ? 'the arguments or transfer list' : 'the arguments');
-  return new TypeError(`${what} of task ${specName(spec)} cannot be sent to a worker ${workerKind}: ${cloneReason(err)}`, { cause: err });
+  const sending = `cannot be sent to a worker ${workerKind}`;
+  const error = new TypeError(`${what} of task ${specName(spec)} ${sending}: ${cloneReason(err)}`, { cause: err });
+  if (found) markUnsendable(error, { at, argument: found.index, what: found.what, rest: `${sending} for task ${specName(spec)}: ${cloneReason(err)}` });
+  return error;
 }

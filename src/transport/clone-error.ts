@@ -16,11 +16,17 @@ export function cloneReason(err: unknown): string {
  * or a transfer list). Runs only after a failed send, so the clones cost nothing otherwise.
  */
 export function uncloneableArg(args: readonly unknown[], name: (i: number) => string, clone: (value: unknown) => unknown = structuredClone): string | undefined {
+  const found = findUncloneable(args, clone);
+  return found && `${name(found.index)} (${found.what})`;
+}
+
+/** The index of the first of `args` that `clone` refuses, and what it is (describeArg); undefined if none is. */
+export function findUncloneable(args: readonly unknown[], clone: (value: unknown) => unknown = structuredClone): { index: number; what: string } | undefined {
   for (let i = 0; i < args.length; i++) {
     try {
       clone(args[i]);
     } catch {
-      return `${name(i)} (${describeArg(args[i])})`;
+      return { index: i, what: describeArg(args[i]) };
     }
   }
   return undefined;

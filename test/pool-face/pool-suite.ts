@@ -63,6 +63,20 @@ export function poolSuite(kind: PoolKind): void {
       assert.deepEqual(await pool.starmapAsync(t.mul, pairs, { chunksize: 4 }).get(), expected);
     });
 
+    it('map, starmap and imap name an input that cannot be sent by its place in the input', async () => {
+      const fn = (() => 1) as unknown as number;
+      const items = [1, 2, 3, 4, fn, 6];
+      for (const chunksize of [1, 4]) {
+        await assert.rejects(pool.map(t.mul2, items, chunksize), (err: Error) => {
+          assert.ok(err instanceof TypeError);
+          assert.match(err.message, /^input 4 of the map \(function fn\) cannot be sent to a worker (thread|process) for task mul2 /, `chunksize ${chunksize}`);
+          return true;
+        });
+        await assert.rejects(pool.starmap(t.mul, [[1, 2], [fn, 3]], chunksize), /^TypeError: input 1 of the map, argument 0 \(function fn\), cannot be sent/);
+        await assert.rejects(collect(pool.imap(t.mul2, items, chunksize)), /^TypeError: input 4 of the map \(function fn\) cannot be sent/);
+      }
+    });
+
     it('an empty iterable gives empty results everywhere (test_empty_iterable, test_map_chunksize)', async () => {
       assert.deepEqual(await pool.map(t.sqr, []), []);
       assert.deepEqual(await pool.mapAsync(t.sqr, [], { chunksize: 1 }).get(60_000), []);

@@ -121,6 +121,28 @@ describe('ThreadPoolExecutor failures', () => {
     assert.equal(await good2, 2);
   });
 
+  it('map and starmap name the input that cannot be cloned by its place in the input, chunked or not', async () => {
+    await using pool = new ThreadPoolExecutor({ maxWorkers: 1 });
+    const fn = (() => 2) as unknown as number;
+    const failure = async (it: AsyncIterable<unknown>): Promise<Error> => {
+      try {
+        for await (const _ of it) void _;
+      } catch (err) {
+        return err as Error;
+      }
+      assert.fail('the map ended without the error');
+    };
+    for (const chunksize of [1, 2, 4]) {
+      const err = await failure(pool.map(tasks.echo, [1, 2, 3, fn, 5, 6], { chunksize }));
+      assert.ok(err instanceof TypeError, String(err));
+      assert.match(err.message, /^input 3 of the map \(function fn\) cannot be sent to a worker thread for task echo /, `chunksize ${chunksize}: ${err.message}`);
+      assert.match(err.message, /could not be cloned/);
+      const star = await failure(pool.starmap(tasks.add, [[1, 2], [3, 4], [5, fn]], { chunksize }));
+      assert.match(star.message, /^input 2 of the map, argument 1 \(function fn\), cannot be sent to a worker thread for task add /, `chunksize ${chunksize}: ${star.message}`);
+    }
+    assert.equal(await pool.submit(tasks.echo, 7), 7);
+  });
+
   it('an object with a method that cannot be cloned (a socket) is named by its class, without the method\'s source', async () => {
     await using pool = new ThreadPoolExecutor({ maxWorkers: 1 });
     const socket = new Socket();

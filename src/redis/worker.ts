@@ -51,6 +51,22 @@ export type { RedisPoolKind, RedisWorkerOptions, RedisWorkerStats };
  */
 const IGNORE_STOP_SIGNALS = `data:text/javascript,${encodeURIComponent("process.on('SIGINT', () => {}); process.on('SIGTERM', () => {});")}`;
 
+/**
+ * Stops what BullMQ's close would stop once the running jobs were done, for a close that
+ * gave up waiting for them: the lock renewal timer and the stalled check. Left running,
+ * they hold the program's event loop open for ever while Redis does not answer. They
+ * are not BullMQ's public API, so each is stopped only if it is there.
+ */
+function stopTimers(worker: Worker): void {
+  const inner = worker as unknown as { lockManager?: { close?(): unknown }; stalledCheckStopper?: () => void };
+  try {
+    void Promise.resolve(inner.lockManager?.close?.()).catch(() => {});
+    inner.stalledCheckStopper?.();
+  } catch {
+    // what is not there has nothing to stop
+  }
+}
+
 /** Serves a Redis queue's jobs through a local pool; made by `RedisWorker.start`. */
 export class RedisWorker {
   readonly #options: Required<Pick<RedisWorkerOptions, 'queue' | 'prefix' | 'closeTimeout' | 'name' | 'allowInline'>>;
@@ -387,6 +403,7 @@ export class RedisWorker {
         // once told to disconnect, so no job's failure gets to Redis after this.
         const { client, blockingClient } = this.#worker.backend;
         for (const c of await Promise.all([client, blockingClient])) c?.disconnect();
+        stopTimers(this.#worker);
       }
       this.#announced.close();
       await Promise.allSettled([this.#pool.shutdown({ wait: !timedOut, cancelFutures: true }), this.#subscriber.quit(), this.#publisher.quit()]);

@@ -101,3 +101,33 @@ describe('a worker whose Redis goes away', { skip: skipReason }, () => {
     }
   });
 });
+
+describe('a RedisWorker embedded in a program, whose Redis goes away', { skip: skipReason }, () => {
+  const PROGRAM = fileURLToPath(new URL('../fixtures/embedded-worker.mjs', import.meta.url));
+  for (const gone of [false, true]) {
+    it(`close() ends, and the program then ends by itself${gone ? ', though Redis is gone for good' : ''}`, async () => {
+      const proxy = await closableProxy();
+      const queue = uniqueQueue('embedded');
+      const p = startNode([PROGRAM, REDIS_TASKS_JS], { cwd: REPO, env: { ...process.env, CONCUR_KEY: KEY, REDIS_URL: proxy.url, QUEUE: queue }, timeoutMs: 60_000 });
+      try {
+        await p.waitFor(/serving/);
+        if (gone) {
+          await proxy.shut();
+          // Gone for a while: the clients wait between tries to reconnect.
+          await new Promise((resolve) => setTimeout(resolve, 1500));
+        }
+        process.kill(p.pid, 'SIGUSR2');
+        await within(p.waitFor(/closed/), 20_000, 'the close');
+        assert.deepEqual(await within(p.exited, 10_000, 'the end of the program after close()'), { code: 0, signal: null }, JSON.stringify(p.output()));
+      } finally {
+        try {
+          process.kill(-p.pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+        await proxy.shut();
+        await obliterate(queue);
+      }
+    });
+  }
+});

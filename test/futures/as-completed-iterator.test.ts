@@ -91,7 +91,7 @@ describe('asCompleted over a huge fan-out', () => {
     const settling = Array.from({ length: n }, () => pending<number>());
     const t0 = performance.now();
     let count = 0;
-    for await (const f of asCompleted(done)) count += f.resultSync();
+    for await (const f of asCompleted(done)) count += (f as unknown as Future<number>).resultSync();
     const it = asCompleted(settling);
     const first = it.next(); // one waits; the rest pile up as they finish
     for (const f of settling) f.setResult(1);

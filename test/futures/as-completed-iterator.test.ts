@@ -99,6 +99,6 @@ describe('asCompleted over a huge fan-out', () => {
     for (let r = await it.next(); !r.done; r = await it.next()) count++;
     const ms = performance.now() - t0;
     assert.equal(count, 2 * n - 1);
-    assert.ok(ms < 5_000, `asCompleted over 2 x ${n} Futures took ${Math.round(ms)} ms`);
+    assert.ok(ms < 10_000, `asCompleted over 2 x ${n} Futures took ${Math.round(ms)} ms`);
   });
 });

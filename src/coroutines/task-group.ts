@@ -16,7 +16,7 @@ import { isWithin } from '../util/self-wait.js';
 export class TaskGroup implements AsyncDisposable {
   readonly #controller = new AbortController();
   readonly #children = new Set<Promise<unknown>>();
-  readonly #errors: unknown[] = [];
+  readonly #errors = new Set<unknown>(); // in the order they came; a Set, as one failure counts once
   #closed = false;
 
   /** Runs `body` with a new group and waits for all it spawned; returns what `body` returns. */
@@ -28,7 +28,7 @@ export class TaskGroup implements AsyncDisposable {
     } catch (err) {
       group.#fail(err);
       await group.#wait().catch(() => {});
-      throw group.#errors.length === 1 ? group.#errors[0] : new AggregateError(group.#errors, `${group.#errors.length} tasks failed`);
+      throw group.#thrown();
     }
     await group.#wait();
     return result;
@@ -85,8 +85,7 @@ export class TaskGroup implements AsyncDisposable {
   async #wait(): Promise<void> {
     while (this.#children.size > 0) await Promise.all([...this.#children]);
     this.#closed = true;
-    if (this.#errors.length === 1) throw this.#errors[0];
-    if (this.#errors.length > 1) throw new AggregateError(this.#errors, `${this.#errors.length} tasks failed`);
+    if (this.#errors.size > 0) throw this.#thrown();
   }
 
   /** `await using group = new TaskGroup()`: leaving the block waits for the children. */
@@ -94,8 +93,17 @@ export class TaskGroup implements AsyncDisposable {
     await this.wait();
   }
 
+  /** What the group throws: its one failure as itself, several as an AggregateError. */
+  #thrown(): unknown {
+    const errors = [...this.#errors];
+    return errors.length === 1 ? errors[0] : new AggregateError(errors, `${errors.length} tasks failed`);
+  }
+
   #fail(err: unknown): void {
-    this.#errors.push(err);
+    // One failure counts once: a body (or a child) that awaits a failed child rethrows
+    // that child's very error, as asyncio's parent task would be cancelled instead.
+    if (this.#errors.has(err)) return;
+    this.#errors.add(err);
     if (!this.signal.aborted) this.#controller.abort(err);
   }
 }

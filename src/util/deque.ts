@@ -42,19 +42,28 @@ export class Deque<T> {
     return this.#size === 0 ? undefined : this.#buf[this.#head];
   }
 
-  /** Removes the first item for which `pred` is true; O(n), for rare removals. */
+  /**
+   * Removes the first item for which `pred` is true: O(i) to find it at index i, and the
+   * gap is closed from the nearer end in place, so taking items out front first (one
+   * signal aborting a whole queue, in order) costs O(1) each.
+   */
   removeFirst(pred: (item: T) => boolean): T | undefined {
+    const mask = this.#buf.length - 1;
     for (let i = 0; i < this.#size; i++) {
-      const at = (this.#head + i) & (this.#buf.length - 1);
-      const item = this.#buf[at] as T;
-      if (pred(item)) {
-        const rest: T[] = [];
-        for (let j = i + 1; j < this.#size; j++) rest.push(this.#buf[(this.#head + j) & (this.#buf.length - 1)] as T);
-        for (let j = i; j < this.#size; j++) this.#buf[(this.#head + j) & (this.#buf.length - 1)] = undefined;
-        this.#size = i;
-        for (const r of rest) this.push(r);
-        return item;
+      const item = this.#buf[(this.#head + i) & mask] as T;
+      if (!pred(item)) continue;
+      if (i < this.#size / 2) {
+        // Move the items before it one place back, and the head with them.
+        for (let j = i; j > 0; j--) this.#buf[(this.#head + j) & mask] = this.#buf[(this.#head + j - 1) & mask];
+        this.#buf[this.#head] = undefined;
+        this.#head = (this.#head + 1) & mask;
+      } else {
+        // Move the items after it one place forward.
+        for (let j = i; j < this.#size - 1; j++) this.#buf[(this.#head + j) & mask] = this.#buf[(this.#head + j + 1) & mask];
+        this.#buf[(this.#head + this.#size - 1) & mask] = undefined;
       }
+      this.#size--;
+      return item;
     }
     return undefined;
   }

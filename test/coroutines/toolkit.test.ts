@@ -63,6 +63,21 @@ describe('TaskGroup', () => {
     );
   });
 
+  it('a body that awaits the failed child rethrows its error, which is thrown once, as itself (the README example)', async () => {
+    const boom = new Error('boom');
+    await assert.rejects(
+      TaskGroup.run(async (tg) => {
+        const a = tg.spawn(async () => {
+          await sleep(1);
+          throw boom;
+        });
+        const b = tg.spawn((signal) => sleep(60_000, { signal }));
+        return [await a, await b];
+      }),
+      (e) => e === boom, // was AggregateError [boom, boom]: the child's failure, and again the body's
+    );
+  });
+
   it('works with await using, and refuses spawns after it finished', async () => {
     let done = false;
     const tg = new TaskGroup();

@@ -44,4 +44,5 @@ export { Manager, type ManagerOptions, type ManagerAddress, type ConnectOptions,
 export { DictProxy, ListProxy, ValueProxy, type NamespaceProxy, type ObjectProxy } from './manager/proxies.js';
 export { Pool, ThreadPool, type PoolFaceOptions, type CallbackOptions, type MapAsyncOptions } from './pool-face/pool.js';
 export { AsyncResult } from './pool-face/async-result.js';
+export type { IMapIterator } from './pool-face/imap-iterator.js';
 export { currentThread, sleepSync, type ThreadInfo } from './threads/current-thread.js';

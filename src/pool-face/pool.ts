@@ -29,6 +29,7 @@ import { describeThrown } from '../util/thrown.js';
 import { isWithin, refusedSelfWait } from '../util/self-wait.js';
 import { AsyncResult } from './async-result.js';
 import { failureOf, gather } from './gather.js';
+import { withNextTimeout, type IMapIterator } from './imap-iterator.js';
 
 /** Options of a Pool or ThreadPool, named as Python's. */
 export interface PoolFaceOptions {
@@ -170,15 +171,15 @@ abstract class BasePool implements AsyncDisposable {
   }
 
   /** The results of `fn(item)` in input order, each as soon as it and those before it are done. @default chunksize 1 */
-  imap<T, R>(fn: TaskFunction<[T], R>, iterable: Iterable<T>, chunksize = 1): AsyncIterableIterator<Awaited<R>> {
+  imap<T, R>(fn: TaskFunction<[T], R>, iterable: Iterable<T>, chunksize = 1): IMapIterator<Awaited<R>> {
     this.#checkRunning();
-    return this.#executor.map(fn, toArray(iterable), { chunksize });
+    return withNextTimeout(this.#executor.map(fn, toArray(iterable), { chunksize }), 'imap');
   }
 
   /** The results of `fn(item)` in the order they complete. @default chunksize 1 */
-  imapUnordered<T, R>(fn: TaskFunction<[T], R>, iterable: Iterable<T>, chunksize = 1): AsyncIterableIterator<Awaited<R>> {
+  imapUnordered<T, R>(fn: TaskFunction<[T], R>, iterable: Iterable<T>, chunksize = 1): IMapIterator<Awaited<R>> {
     this.#checkRunning();
-    return this.#executor.map(fn, toArray(iterable), { chunksize, ordered: false });
+    return withNextTimeout(this.#executor.map(fn, toArray(iterable), { chunksize, ordered: false }), 'imapUnordered');
   }
 
   /** Accepts no more work; what was submitted still runs, and the workers exit when it is done. */

@@ -224,6 +224,26 @@ export function poolSuite(kind: PoolKind): void {
       assert.deepEqual(await collect(pool.imap(t.busy, slowFirst)), slowFirst);
     });
 
+    it('next(timeout) of imap and imapUnordered raises TimeoutError while the next result is not ready; the result comes to a later call (IMapIterator.next(timeout))', async () => {
+      const cases = [
+        { name: 'imap', make: (e: Event) => pool.imap(t.gate, [e, e]), more: true },
+        { name: 'imapUnordered', make: (e: Event) => pool.imapUnordered(t.gate, [e]), more: false },
+      ];
+      for (const { name, make, more } of cases) {
+        const release = new Event();
+        const it = make(release);
+        await assert.rejects(it.next(20), (err: Error) => err instanceof TimeoutError && /20 ms/.test(err.message), name);
+        release.set();
+        assert.deepEqual(await it.next(60_000), { value: 'released', done: false }, name);
+        assert.equal((await it.next()).done, !more, name);
+      }
+      // A result already there is given at once, whatever the timeout.
+      const quick = pool.imap(t.sqr, [3]);
+      assert.deepEqual(await quick.next(60_000), { value: 9, done: false });
+      assert.deepEqual(await quick.next(0), { value: undefined, done: true });
+      await assert.rejects(quick.next(-1), /timeout must be/);
+    });
+
     it('bad arguments throw at the call, naming what was wrong (test_make_pool, test_pool_maxtasksperchild_invalid)', () => {
       assert.throws(() => kind.make(0), /processes must be an integer >= 1, got 0/);
       assert.throws(() => kind.make(-1), RangeError);

@@ -101,6 +101,9 @@ export abstract class Runnable<A extends unknown[]> {
   #exited: Promise<void> | undefined;
   #markExited: (() => void) | undefined;
   #closed = false;
+  /** How many join(timeout) calls wait now: a daemon is let go only when none does and no join() waits. */
+  #timedJoins = 0;
+  #untimedJoin = false;
   /** In a child: this instance is the process or thread running now (see reviveRunnable). */
   #current = false;
 
@@ -129,7 +132,14 @@ export abstract class Runnable<A extends unknown[]> {
     this.checkOpen();
     if (this.#handle !== undefined) throw new Error(`${this.#name}: a ${this.#kind.toLowerCase()} can only be started once`);
     this.#exited = new Promise<void>((resolve) => (this.#markExited = resolve));
-    this.#handle = this.launch();
+    try {
+      this.#handle = this.launch();
+    } catch (err) {
+      // Refused (arguments that cannot cross, no child): as never started, so a join()
+      // says so rather than waiting for an end that will not come.
+      this.#exited = this.#markExited = undefined;
+      throw err;
+    }
     running.add(this);
     if (this.#daemon) this.#handle.hold(false);
     return this;
@@ -194,11 +204,18 @@ export abstract class Runnable<A extends unknown[]> {
     if (this.#exited === undefined) throw new Error(`${this.#name}: can only join a started ${this.#kind.toLowerCase()}`);
     // Someone is waiting for it: even a daemon keeps the program alive meanwhile.
     if (this.isAlive()) this.#handle!.hold(true);
-    if (timeout === undefined) return this.#exited;
+    if (timeout === undefined) {
+      if (this.isAlive()) this.#untimedJoin = true;
+      return this.#exited;
+    }
     let timer: LongTimeout | undefined;
+    this.#timedJoins++;
     await Promise.race([this.#exited, new Promise<void>((r) => (timer = setLongTimeout(r, timeout)))]);
+    this.#timedJoins--;
     timer?.clear();
-    if (this.#daemon && this.isAlive()) this.#handle!.hold(false);
+    // Let a daemon go again only if nobody else waits for it: a join() with no timeout
+    // still waiting would otherwise be dropped when the program ends.
+    if (this.#daemon && this.isAlive() && this.#timedJoins === 0 && !this.#untimedJoin) this.#handle!.hold(false);
   }
 
   /** True from `start()` until it has ended. */

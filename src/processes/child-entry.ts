@@ -48,7 +48,7 @@ process.once('message', (msg: { $concurInit?: ChildInit }) => {
   // Work starts once the watchdog thread has booted (see dieWithParent).
   void watching.then(() => {
     if (init.kind === 'pool') startPoolWorker(runtime!, init.init as WorkerInit);
-    else void runProcess(init.target as FunctionSpec, init.args, init.name, init.fields);
+    else void runProcess(init.target as FunctionSpec, init.args, init.name, init.daemon, init.fields);
   });
 });
 
@@ -70,10 +70,10 @@ function startPoolWorker(runtime: WorkerRuntime, init: WorkerInit): void {
   void runtime.start(init);
 }
 
-async function runProcess(target: FunctionSpec, args: unknown[], name: string, fields: string[] | undefined): Promise<void> {
+async function runProcess(target: FunctionSpec, args: unknown[], name: string, daemon: boolean, fields: string[] | undefined): Promise<void> {
   ctrl[CTRL_RUNNING] = 1;
   // A subclass that overrides run(): rebuild the instance and run that.
-  const instance = fields && ((cls: Function, values: unknown[]) => reviveRunnable('Process', cls, name, fields, values));
+  const instance = fields && ((cls: Function, values: unknown[]) => reviveRunnable('Process', cls, name, daemon, fields, values));
   let code = 0;
   try {
     await runTarget(target, () => revive(args), instance);

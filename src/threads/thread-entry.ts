@@ -11,9 +11,9 @@ import { reviveRunnable } from '../util/runnable.js';
 
 setUpThread();
 
-const { target, args, fields } = workerData as { target: FunctionSpec; args: unknown[]; fields?: string[] };
+const { target, args, fields, daemon } = workerData as { target: FunctionSpec; args: unknown[]; fields?: string[]; daemon: boolean };
 // A subclass that overrides run(): rebuild the instance and run that.
-const instance = fields && ((cls: Function, values: unknown[]) => reviveRunnable('Thread', cls, currentThread().name, fields, values));
+const instance = fields && ((cls: Function, values: unknown[]) => reviveRunnable('Thread', cls, currentThread().name, daemon, fields, values));
 // A rejection is uncaught: the parent prints it and the exit code is 1.
 await runTarget(target, () => reviveInThread(args), instance);
 // A Thread ends when its target (and its non-daemon children) are done, even if it left

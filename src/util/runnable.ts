@@ -68,15 +68,17 @@ export function markRunnableKind(cls: Function, kind: 'Process' | 'Thread'): voi
 /**
  * @internal In a child: an instance of the subclass `cls` of Process or Thread (`kind`),
  * as Python unpickles one: the base's constructor runs (the subclass's does not), then
- * the fields the parent's instance had are set. Its run() is what the child runs.
+ * the fields the parent's instance had are set, with its name and daemon flag. Its run()
+ * is what the child runs; there, as in Python, it is alive and cannot be started again.
  */
-export function reviveRunnable(kind: 'Process' | 'Thread', cls: Function, name: string, fields: string[], values: unknown[]): { run(): unknown } {
+export function reviveRunnable(kind: 'Process' | 'Thread', cls: Function, name: string, daemon: boolean, fields: string[], values: unknown[]): { run(): unknown } {
   let base: Function | null = cls;
   while (base !== null && !(Object.hasOwn(base, KIND_KEY) && (base as any)[KIND_KEY] === kind)) base = Object.getPrototypeOf(base) as Function | null;
   if (base === null) throw new TypeError(`${cls.name} does not extend ${kind}`);
   const self = Reflect.construct(base, [], cls) as Runnable<any>;
   fields.forEach((key, i) => Object.defineProperty(self, key, { value: values[i], writable: true, enumerable: true, configurable: true }));
   self.name = name;
+  self.daemon = daemon;
   self.becameCurrent();
   return self;
 }
@@ -126,11 +128,13 @@ export abstract class Runnable<A extends unknown[]> {
 
   readonly #kind: string;
 
-  /** Starts it. Throws if started before, or closed. */
+  /** Starts it. Throws if started before, closed, or (a Process) if this process is daemonic, as Python. */
   start(): this {
-    checkNotBootstrapping(this.#kind.toLowerCase()); // a child importing a task module must not start more (Python's spawn rule)
     this.checkOpen();
-    if (this.#handle !== undefined) throw new Error(`${this.#name}: a ${this.#kind.toLowerCase()} can only be started once`);
+    // In its child, the running instance was started (by its parent), as in Python.
+    if (this.#handle !== undefined || this.#current) throw new Error(`${this.#name}: a ${this.#kind.toLowerCase()} can only be started once`);
+    checkNotBootstrapping(this.#kind.toLowerCase()); // a child importing a task module must not start more (Python's spawn rule)
+    this.checkMayStart();
     this.#exited = new Promise<void>((resolve) => (this.#markExited = resolve));
     try {
       this.#handle = this.launch();
@@ -144,6 +148,9 @@ export abstract class Runnable<A extends unknown[]> {
     if (this.#daemon) this.#handle.hold(false);
     return this;
   }
+
+  /** For subclasses: throws if this process or thread may not start one (after the checks every start makes). */
+  protected checkMayStart(): void {}
 
   /** Starts the underlying process or thread; called once by `start()`. */
   protected abstract launch(): RunHandle;
@@ -218,8 +225,9 @@ export abstract class Runnable<A extends unknown[]> {
     if (this.#daemon && this.isAlive() && this.#timedJoins === 0 && !this.#untimedJoin) this.#handle!.hold(false);
   }
 
-  /** True from `start()` until it has ended. */
+  /** True from `start()` until it has ended; in its child, for the instance whose run() runs there. */
   isAlive(): boolean {
+    if (this.#current) return true;
     return this.#handle !== undefined && this.#exitCode === null;
   }
 

@@ -42,6 +42,19 @@ export async function joinChildren(): Promise<void> {
   for (let waiting = nonDaemons(); waiting.length > 0; waiting = nonDaemons()) await Promise.all(waiting.map((r) => r.join()));
 }
 
+/**
+ * @internal In a Thread's worker once its target is done: stops the daemon Processes and
+ * Threads this thread started and waits until they have ended. Killed from the 'exit'
+ * listener instead, a Process was never reaped: the worker's event loop, which waits for
+ * its children, is gone by then, so it stayed a zombie of the program for as long as the
+ * program ran.
+ */
+export async function stopDaemons(): Promise<void> {
+  const daemons = [...running].filter((r) => r.daemon && r.isAlive());
+  for (const d of daemons) d.kill();
+  await Promise.all(daemons.map((d) => d.join()));
+}
+
 function nonDaemons(): Runnable<any>[] {
   return [...running].filter((r) => !r.daemon);
 }
@@ -151,6 +164,9 @@ export abstract class Runnable<A extends unknown[]> {
 
   /** For subclasses: throws if this process or thread may not start one (after the checks every start makes). */
   protected checkMayStart(): void {}
+
+  /** Stops it at once (SIGKILL for a process). */
+  abstract kill(): void;
 
   /** Starts the underlying process or thread; called once by `start()`. */
   protected abstract launch(): RunHandle;

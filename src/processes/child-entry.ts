@@ -15,6 +15,7 @@ import { dieWithParent } from './lifecycle.js';
 import { claimDaemonic, STATUS_FD, type ChildInit } from './spawn.js';
 import { pipesFlushed, routePipeMessages } from './dehydrate.js'; // also registers how a relayed Pipe end is rebuilt here
 import { revive } from './revive.js';
+import { directStdio, installDirectStdio } from '../threads/direct-stdio.js';
 import { runTarget } from './run-target.js';
 import { reviveRunnable } from '../util/runnable.js';
 import '../proxy/proxies.js'; // registers the proxies a primitive becomes here
@@ -24,6 +25,10 @@ import { crossingsMapped } from '../sync/shm-crossing.js';
 
 markChildProcess();
 claimDaemonic();
+// What a child prints is written at once, as Python's print: on a pipe, Node writes stdout
+// and stderr asynchronously once the pipe is full, and the child's exit (after its target,
+// a pool worker's SIGKILL at shutdown, a process.exit()) dropped what the pipe had not taken.
+installDirectStdio(directStdio());
 void raiseMallocThresholds();
 const watching = dieWithParent(Number(process.env.CONCUR_PARENT_PID));
 delete process.env.CONCUR_PARENT_PID;

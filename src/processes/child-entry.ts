@@ -15,6 +15,7 @@ import { dieWithParent } from './lifecycle.js';
 import { claimDaemonic, STATUS_FD, type ChildInit } from './spawn.js';
 import { pipesFlushed, routePipeMessages } from './dehydrate.js'; // also registers how a relayed Pipe end is rebuilt here
 import { revive } from './revive.js';
+import { directStdio, installDirectStdio } from '../threads/direct-stdio.js';
 import { runTarget } from './run-target.js';
 import { reviveRunnable } from '../util/runnable.js';
 import '../proxy/proxies.js'; // registers the proxies a primitive becomes here
@@ -24,6 +25,10 @@ import { crossingsMapped } from '../sync/shm-crossing.js';
 
 markChildProcess();
 claimDaemonic();
+// What a child prints is written at once, as Python's print: on a pipe, Node writes stdout
+// and stderr asynchronously once the pipe is full, and the child's exit (after its target,
+// a pool worker's SIGKILL at shutdown, a process.exit()) dropped what the pipe had not taken.
+installDirectStdio(directStdio());
 void raiseMallocThresholds();
 const watching = dieWithParent(Number(process.env.CONCUR_PARENT_PID));
 delete process.env.CONCUR_PARENT_PID;
@@ -48,7 +53,7 @@ process.once('message', (msg: { $concurInit?: ChildInit }) => {
   // Work starts once the watchdog thread has booted (see dieWithParent).
   void watching.then(() => {
     if (init.kind === 'pool') startPoolWorker(runtime!, init.init as WorkerInit);
-    else void runProcess(init.target as FunctionSpec, init.args, init.name, init.fields);
+    else void runProcess(init.target as FunctionSpec, init.args, init.name, init.daemon, init.fields);
   });
 });
 
@@ -70,10 +75,10 @@ function startPoolWorker(runtime: WorkerRuntime, init: WorkerInit): void {
   void runtime.start(init);
 }
 
-async function runProcess(target: FunctionSpec, args: unknown[], name: string, fields: string[] | undefined): Promise<void> {
+async function runProcess(target: FunctionSpec, args: unknown[], name: string, daemon: boolean, fields: string[] | undefined): Promise<void> {
   ctrl[CTRL_RUNNING] = 1;
   // A subclass that overrides run(): rebuild the instance and run that.
-  const instance = fields && ((cls: Function, values: unknown[]) => reviveRunnable('Process', cls, name, fields, values));
+  const instance = fields && ((cls: Function, values: unknown[]) => reviveRunnable('Process', cls, name, daemon, fields, values));
   let code = 0;
   try {
     await runTarget(target, () => revive(args), instance);

@@ -48,10 +48,9 @@ export class Process<A extends unknown[] = unknown[]> extends Runnable<A> {
     this.#options = { execArgv: options?.execArgv, env: options?.env };
   }
 
-  /** Starts the child. Throws if started before, closed, or if this process is daemonic (as Python). */
-  override start(): this {
+  /** Throws in a daemonic process (as Python); start() checks first that this one was not started before, nor closed. */
+  protected override checkMayStart(): void {
     checkMayHaveChildren('process');
-    return super.start();
   }
 
   protected launch(): RunHandle {
@@ -61,7 +60,7 @@ export class Process<A extends unknown[] = unknown[]> extends Runnable<A> {
     const crossing = dehydrate(args);
     let child: ChildProcess;
     try {
-      child = spawnChild({ kind: 'process', name: this.name, target, args: crossing.args, fields }, { ...this.#options, name: this.name, daemon: this.daemon });
+      child = spawnChild({ kind: 'process', name: this.name, daemon: this.daemon, target, args: crossing.args, fields }, { ...this.#options, name: this.name, daemon: this.daemon });
     } catch (err) {
       // IPC serializes with v8's serializer, which refuses what structuredClone would take (a SharedArrayBuffer).
       throw runCloneError('Process', spec, crossing.args, err, serialize);
@@ -106,13 +105,13 @@ export class Process<A extends unknown[] = unknown[]> extends Runnable<A> {
   /** Sends SIGTERM. */
   terminate(): void {
     this.checkOpen();
-    if (this.isAlive()) this.#child!.kill('SIGTERM');
+    if (this.isAlive()) this.#child?.kill('SIGTERM'); // no child: the instance running in its own child
   }
 
   /** Sends SIGKILL. */
   kill(): void {
     this.checkOpen();
-    if (this.isAlive()) this.#child!.kill('SIGKILL');
+    if (this.isAlive()) this.#child?.kill('SIGKILL');
   }
 
   /** The child's pid, once started (in the child, on a subclass's instance: its own). */

@@ -17,7 +17,7 @@ export const STATUS_FD = 4;
 /** What a child learns before it runs anything of the user's. */
 export type ChildInit =
   | { kind: 'pool'; init: unknown }
-  | { kind: 'process'; name: string; target: unknown; args: unknown[]; fields?: string[] | undefined };
+  | { kind: 'process'; name: string; daemon: boolean; target: unknown; args: unknown[]; fields?: string[] | undefined };
 
 /** Options for a concur child process. */
 export interface SpawnOptions {

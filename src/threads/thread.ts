@@ -37,7 +37,7 @@ export class Thread<A extends unknown[] = unknown[]> extends Runnable<A> {
         eval: true,
         name: this.name,
         // A view (a namespace's) deeper in an argument crosses as its data too.
-        workerData: { entry: threadEntry('thread-entry'), target: spec.target, args: withoutViews(args), fields: spec.fields },
+        workerData: { entry: threadEntry('thread-entry'), target: spec.target, args: withoutViews(args), fields: spec.fields, daemon: this.daemon },
         transferList: transfer,
       });
     } catch (err) {

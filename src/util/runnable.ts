@@ -42,6 +42,19 @@ export async function joinChildren(): Promise<void> {
   for (let waiting = nonDaemons(); waiting.length > 0; waiting = nonDaemons()) await Promise.all(waiting.map((r) => r.join()));
 }
 
+/**
+ * @internal In a Thread's worker once its target is done: stops the daemon Processes and
+ * Threads this thread started and waits until they have ended. Killed from the 'exit'
+ * listener instead, a Process was never reaped: the worker's event loop, which waits for
+ * its children, is gone by then, so it stayed a zombie of the program for as long as the
+ * program ran.
+ */
+export async function stopDaemons(): Promise<void> {
+  const daemons = [...running].filter((r) => r.daemon && r.isAlive());
+  for (const d of daemons) d.kill();
+  await Promise.all(daemons.map((d) => d.join()));
+}
+
 function nonDaemons(): Runnable<any>[] {
   return [...running].filter((r) => !r.daemon);
 }
@@ -68,15 +81,17 @@ export function markRunnableKind(cls: Function, kind: 'Process' | 'Thread'): voi
 /**
  * @internal In a child: an instance of the subclass `cls` of Process or Thread (`kind`),
  * as Python unpickles one: the base's constructor runs (the subclass's does not), then
- * the fields the parent's instance had are set. Its run() is what the child runs.
+ * the fields the parent's instance had are set, with its name and daemon flag. Its run()
+ * is what the child runs; there, as in Python, it is alive and cannot be started again.
  */
-export function reviveRunnable(kind: 'Process' | 'Thread', cls: Function, name: string, fields: string[], values: unknown[]): { run(): unknown } {
+export function reviveRunnable(kind: 'Process' | 'Thread', cls: Function, name: string, daemon: boolean, fields: string[], values: unknown[]): { run(): unknown } {
   let base: Function | null = cls;
   while (base !== null && !(Object.hasOwn(base, KIND_KEY) && (base as any)[KIND_KEY] === kind)) base = Object.getPrototypeOf(base) as Function | null;
   if (base === null) throw new TypeError(`${cls.name} does not extend ${kind}`);
   const self = Reflect.construct(base, [], cls) as Runnable<any>;
   fields.forEach((key, i) => Object.defineProperty(self, key, { value: values[i], writable: true, enumerable: true, configurable: true }));
   self.name = name;
+  self.daemon = daemon;
   self.becameCurrent();
   return self;
 }
@@ -101,6 +116,9 @@ export abstract class Runnable<A extends unknown[]> {
   #exited: Promise<void> | undefined;
   #markExited: (() => void) | undefined;
   #closed = false;
+  /** How many join(timeout) calls wait now: a daemon is let go only when none does and no join() waits. */
+  #timedJoins = 0;
+  #untimedJoin = false;
   /** In a child: this instance is the process or thread running now (see reviveRunnable). */
   #current = false;
 
@@ -123,17 +141,32 @@ export abstract class Runnable<A extends unknown[]> {
 
   readonly #kind: string;
 
-  /** Starts it. Throws if started before, or closed. */
+  /** Starts it. Throws if started before, closed, or (a Process) if this process is daemonic, as Python. */
   start(): this {
-    checkNotBootstrapping(this.#kind.toLowerCase()); // a child importing a task module must not start more (Python's spawn rule)
     this.checkOpen();
-    if (this.#handle !== undefined) throw new Error(`${this.#name}: a ${this.#kind.toLowerCase()} can only be started once`);
+    // In its child, the running instance was started (by its parent), as in Python.
+    if (this.#handle !== undefined || this.#current) throw new Error(`${this.#name}: a ${this.#kind.toLowerCase()} can only be started once`);
+    checkNotBootstrapping(this.#kind.toLowerCase()); // a child importing a task module must not start more (Python's spawn rule)
+    this.checkMayStart();
     this.#exited = new Promise<void>((resolve) => (this.#markExited = resolve));
-    this.#handle = this.launch();
+    try {
+      this.#handle = this.launch();
+    } catch (err) {
+      // Refused (arguments that cannot cross, no child): as never started, so a join()
+      // says so rather than waiting for an end that will not come.
+      this.#exited = this.#markExited = undefined;
+      throw err;
+    }
     running.add(this);
     if (this.#daemon) this.#handle.hold(false);
     return this;
   }
+
+  /** For subclasses: throws if this process or thread may not start one (after the checks every start makes). */
+  protected checkMayStart(): void {}
+
+  /** Stops it at once (SIGKILL for a process). */
+  abstract kill(): void;
 
   /** Starts the underlying process or thread; called once by `start()`. */
   protected abstract launch(): RunHandle;
@@ -194,15 +227,23 @@ export abstract class Runnable<A extends unknown[]> {
     if (this.#exited === undefined) throw new Error(`${this.#name}: can only join a started ${this.#kind.toLowerCase()}`);
     // Someone is waiting for it: even a daemon keeps the program alive meanwhile.
     if (this.isAlive()) this.#handle!.hold(true);
-    if (timeout === undefined) return this.#exited;
+    if (timeout === undefined) {
+      if (this.isAlive()) this.#untimedJoin = true;
+      return this.#exited;
+    }
     let timer: LongTimeout | undefined;
+    this.#timedJoins++;
     await Promise.race([this.#exited, new Promise<void>((r) => (timer = setLongTimeout(r, timeout)))]);
+    this.#timedJoins--;
     timer?.clear();
-    if (this.#daemon && this.isAlive()) this.#handle!.hold(false);
+    // Let a daemon go again only if nobody else waits for it: a join() with no timeout
+    // still waiting would otherwise be dropped when the program ends.
+    if (this.#daemon && this.isAlive() && this.#timedJoins === 0 && !this.#untimedJoin) this.#handle!.hold(false);
   }
 
-  /** True from `start()` until it has ended. */
+  /** True from `start()` until it has ended; in its child, for the instance whose run() runs there. */
   isAlive(): boolean {
+    if (this.#current) return true;
     return this.#handle !== undefined && this.#exitCode === null;
   }
 

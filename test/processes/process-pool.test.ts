@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ProcessPoolExecutor, WorkerCrashedError } from '../../src/index.js';
 import { environment, files, grandchildren, tasks } from '../fixtures/tasks.js';
+import { LIMIT, runProgram } from '../fixtures/run-program.js';
 
 describe('ProcessPoolExecutor', () => {
   it('a child killed by SIGKILL mid-task fails only that Future, naming the signal, and is replaced', async () => {
@@ -68,5 +69,13 @@ describe('ProcessPoolExecutor', () => {
     await exited;
     const second = await pool.submit(files.pid);
     assert.notEqual(first, second);
+  });
+
+  it('what a task printed all reaches the pipe its worker writes to, though the worker is stopped at shutdown (it dropped what the pipe had not taken)', { timeout: LIMIT + 10_000 }, async () => {
+    const n = 20_000; // 2 MB, far more than a pipe holds
+    const r = await runProgram('./lifecycle-programs.ts', ['poolPrintsMany', String(n)], LIMIT);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.split('\n').filter((l) => /^line \d+ x{100}$/.test(l)).length, n);
+    assert.match(r.stdout, /pool shut down\n$/);
   });
 });

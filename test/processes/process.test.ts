@@ -42,6 +42,19 @@ describe('Process', () => {
     assert.doesNotMatch(r.stderr, /UnhandledPromiseRejection|\.catch\(\)/);
   });
 
+  for (const fail of [false, true]) {
+    it(`what a child printed on stdout and stderr all reaches the pipe it writes to before it exits, its target ${fail ? 'thrown' : 'returned'} (the exit concur makes after the target dropped what the pipe had not taken)`, { timeout: LIMIT + 10_000 }, async () => {
+      const n = 20_000; // 2 MB each, far more than a pipe holds
+      const r = await runProgram('./lifecycle-programs.ts', ['printsMany', String(n), fail ? 'fail' : 'ok'], LIMIT);
+      assert.equal(r.code, 0, r.stderr.slice(-2000));
+      const count = (text: string): number => text.split('\n').filter((l) => /^line \d+ x{100}$/.test(l)).length;
+      assert.equal(count(r.stdout), n);
+      assert.equal(count(r.stderr), n);
+      assert.match(r.stdout, new RegExp(`stdout printer exit ${fail ? 1 : 0}\nstderr printer exit ${fail ? 1 : 0}`));
+      if (fail) assert.match(r.stderr, /^Process printer-stderr:\nError: failed after printing/m);
+    });
+  }
+
   for (const how of ['error', 'value', 'uninspectable'] as const) {
     it(`what a target sent down a Pipe before it threw ${{ error: 'an Error', value: 'a non-Error', uninspectable: 'an Error that cannot be shown' }[how]} all arrives`, { timeout: 60_000 }, async () => {
       const [here, there] = Pipe<string>({ duplex: false });

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Pipe, Process, Thread, Value } from '../../src/index.js';
-import { Adder, Failing, Reporter, SelfJoiningProcess, Unregistered } from '../fixtures/subclass-tasks.js';
+import { Adder, Failing, Reporter, SelfJoiningProcess, SelfReportingProcess, SelfReportingThread, Unregistered } from '../fixtures/subclass-tasks.js';
 import { runProgram } from '../fixtures/run-program.js';
 
 describe('Process and Thread subclasses that override run()', { concurrency: true }, () => {
@@ -48,6 +48,19 @@ describe('Process and Thread subclasses that override run()', { concurrency: tru
     await p.join();
     assert.equal(p.exitCode, 0);
   });
+
+  for (const [kind, Cls] of [['Process', SelfReportingProcess], ['Thread', SelfReportingThread]] as const) {
+    for (const daemon of [true, false]) {
+      it(`in its own run(), a ${daemon ? 'daemon' : 'non-daemon'} ${kind} subclass is alive and has the daemon flag it was started with, as Python's self.is_alive() and self.daemon, and refuses start() (it said not alive, daemon false, and started a copy of itself)`, { timeout: 60_000 }, async () => {
+        const [here, there] = Pipe();
+        const r = new Cls(there, daemon).start();
+        const got = await here.recv();
+        await r.join();
+        assert.equal(r.exitCode, 0);
+        assert.deepEqual(got, { daemon, alive: true, exitCode: null, restart: `${r.name}: a ${kind.toLowerCase()} can only be started once` });
+      });
+    }
+  }
 
   it('an unregistered subclass, or no target and no run(), is refused saying what to do', () => {
     assert.throws(() => new Unregistered().start(), /Process subclass Unregistered overrides run\(\) but is not registered.*defineTasks\(import\.meta\.url, \{ Unregistered \}\)/);

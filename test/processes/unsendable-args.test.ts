@@ -29,6 +29,18 @@ describe('an argument of a Process or Thread that cannot be cloned', () => {
     assert.equal(t.isAlive(), false);
   });
 
+  it('after a refused start() the object is as before it: join() rejects as for one never started (it waited for ever), exitCode stays null', async () => {
+    const p = new Process({ target: (f: () => number) => f(), args: [() => 1] });
+    const t = new Thread({ target: (f: () => number) => f(), args: [() => 1] });
+    assert.throws(() => p.start(), TypeError);
+    assert.throws(() => t.start(), TypeError);
+    await assert.rejects(p.join(), /can only join a started process/);
+    await assert.rejects(t.join(), /can only join a started thread/);
+    await assert.rejects(p.join(10), /can only join a started process/);
+    assert.equal(p.exitCode, null);
+    assert.equal(t.exitCode, null);
+  });
+
   it('a host object is named by its class, and no function source is quoted', async () => {
     const server = createServer().listen(0);
     await new Promise((r) => server.once('listening', r));

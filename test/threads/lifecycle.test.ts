@@ -43,4 +43,10 @@ describe('when a Thread ends', { concurrency: true }, () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /all done, sum 190/);
   });
+
+  it('a daemon Thread joined with no timeout keeps the program alive until it ends, though a join(timeout) of it timed out meanwhile (the program exited 13, the join unsettled)', { timeout: LIMIT }, async () => {
+    const r = await runProgram(PROGRAM, ['joinDaemonTwice', 'thread'], LIMIT);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /timed join returned, alive true\njoined: daemon ran, exit 0/);
+  });
 });

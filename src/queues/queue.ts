@@ -1,5 +1,6 @@
 import { Empty, Full, QueueShutDown } from '../futures/errors.js';
-import { checkTimeout, describe } from '../futures/future.js';
+import { describe } from '../futures/future.js';
+import { deadlineOf, remaining } from '../sync/waiting.js';
 import { Deque } from '../util/deque.js';
 import { setLongTimeout, type LongTimeout } from '../util/timers.js';
 import { untilShutDown } from './until-shutdown.js';
@@ -73,10 +74,12 @@ export class Queue<T> implements AsyncIterable<T> {
 
   /** Adds an item, waiting up to `timeout` ms for room; Full when the time runs out, QueueShutDown after shutdown. */
   async put(item: T, options: { timeout?: number } = {}): Promise<void> {
-    checkTimeout(options.timeout, 'timeout');
+    // The timeout counts from the call, as queue.Queue's: a waiter woken to find the
+    // room taken again waits only for what is left of it.
+    const deadline = deadlineOf(options.timeout);
     while (this.full()) {
       if (this.#shutdown) throw new QueueShutDown('put on a shut-down queue');
-      await this.#wait(this.#putters, options.timeout, () => new Full(`queue still full after ${options.timeout} ms`));
+      await this.#wait(this.#putters, deadline, () => new Full(`queue still full after ${options.timeout} ms`));
     }
     this.putNowait(item);
   }
@@ -92,10 +95,10 @@ export class Queue<T> implements AsyncIterable<T> {
 
   /** Removes and returns the next item, waiting up to `timeout` ms; Empty when the time runs out. */
   async get(options: { timeout?: number } = {}): Promise<T> {
-    checkTimeout(options.timeout, 'timeout');
+    const deadline = deadlineOf(options.timeout);
     while (this.empty()) {
       if (this.#shutdown) throw new QueueShutDown('get on a shut-down, empty queue');
-      await this.#wait(this.#getters, options.timeout, () => new Empty(`no item within ${options.timeout} ms`));
+      await this.#wait(this.#getters, deadline, () => new Empty(`no item within ${options.timeout} ms`));
     }
     return this.getNowait();
   }
@@ -153,7 +156,8 @@ export class Queue<T> implements AsyncIterable<T> {
     return untilShutDown(() => this.get());
   }
 
-  #wait(waiters: Deque<Waiter>, timeout: number | undefined, onTimeout: () => Error): Promise<void> {
+  #wait(waiters: Deque<Waiter>, deadline: number, onTimeout: () => Error): Promise<void> {
+    const timeout = deadline === Infinity ? undefined : remaining(deadline);
     return new Promise<void>((resolve, reject) => {
       let timer: LongTimeout | undefined;
       const waiter: Waiter = {

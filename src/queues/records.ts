@@ -1,7 +1,8 @@
 /**
  * The bytes of a SharedQueue item, and reading and writing them in shared memory.
  *
- *   record   [tag u8][payload]: a float64 (TAG_NUMBER), UTF-8 (TAG_STRING), or
+ *   record   [tag u8][payload]: a float64 (TAG_NUMBER), UTF-8 (TAG_STRING: a string
+ *            without lone surrogates, which UTF-8 cannot hold), or
  *            v8.serialize's structured clone (TAG_CLONE)
  *   in a ring, each record is led by its length as a little-endian u32, and both may
  *   wrap round the ring's end: the helpers here read and write across it.
@@ -44,7 +45,8 @@ export function encode(item: unknown, reuse = false): Uint8Array {
     (reuse ? scratchView : new DataView(out.buffer)).setFloat64(1, item, true);
     return out;
   }
-  if (typeof item === 'string') {
+  // UTF-8 would turn a lone surrogate into U+FFFD: such a string is cloned instead.
+  if (typeof item === 'string' && (item as unknown as { isWellFormed(): boolean }).isWellFormed()) {
     const text = encoder.encode(item);
     const out = new Uint8Array(text.length + 1);
     out[0] = TAG_STRING;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { Empty, Full, QueueShutDown, SharedQueue, Thread } from '../../src/index.js';
+import { Empty, Full, QueueShutDown, SharedLifoQueue, SharedPriorityQueue, SharedQueue, Thread } from '../../src/index.js';
 import { toProxy } from '../../src/proxy/proxies.js';
 import { queueTasks } from '../fixtures/sync-tasks.js';
 import { QueueModel, queueOps, type QueueOp } from './queue-model.js';
@@ -17,6 +17,26 @@ describe('SharedQueue', () => {
     await assert.rejects(q.get({ timeout: 5 }), Empty);
     assert.throws(() => q.getSync({ timeout: 0 }), Empty);
     assert.throws(() => q.putNowait((() => {}) as unknown), /cannot be put on a SharedQueue/);
+  });
+
+  it('carries any string as it was put, lone surrogates included, in every order', () => {
+    // The fast path for strings wrote UTF-8, which turns a lone surrogate (half of an
+    // emoji, cut by a slice) into U+FFFD: 'a\uD83D' came out as 'a\uFFFD'. A structured
+    // clone (and Python's str, pickled) keeps it.
+    for (const Q of [SharedQueue, SharedLifoQueue, SharedPriorityQueue]) {
+      const q = new Q<string>();
+      for (const s of ['a\uD83D', '\uDC00', 'x\uDFFF\uD800y', '\u{1F600}'.slice(0, 1)]) {
+        q.putSync(s);
+        assert.equal(q.getSync(), s, `${Q.name} changed ${JSON.stringify(s)}`);
+      }
+    }
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 20 }), (s) => {
+        const q = new SharedQueue<string>({ capacityBytes: 256 });
+        q.putNowait(s);
+        assert.equal(q.getNowait(), s);
+      }),
+    );
   });
 
   it('bounds by maxsize and by bytes; a too-large item is refused', async () => {

@@ -137,6 +137,29 @@ describe('Queue', () => {
     bad.putNowait({});
     assert.throws(() => bad.putNowait({}), /cannot order/);
   });
+
+  it('PriorityQueue: a put its ordering refuses puts nothing, and a get never loses an item to a comparison', async () => {
+    // The refused item had stayed in the heap uncounted (join resolved with it inside),
+    // and the get that then compared it lost the smallest item, throwing instead.
+    const q = new PriorityQueue<number | string>();
+    q.putNowait(1);
+    q.putNowait(2);
+    assert.throws(() => q.putNowait('a'), TypeError);
+    await assert.rejects(q.put('a'), TypeError);
+    assert.equal(q.qsize(), 2);
+    assert.deepEqual([q.getNowait(), q.getNowait()], [1, 2]);
+    q.taskDone();
+    q.taskDone();
+    await q.join();
+    // Tuples whose first elements differ were ordered at their puts; a get may still have
+    // to compare two that tie first and cannot be ordered second. It returns the smallest.
+    const t = new PriorityQueue<[number, unknown]>();
+    for (const x of [[1, 0], [2, 'x'], [2, 3]] as [number, unknown][]) t.putNowait(x);
+    assert.deepEqual(t.getNowait(), [1, 0]);
+    const rest = [t.getNowait(), t.getNowait()];
+    assert.deepEqual(rest.sort((a, b) => String(a[1]).localeCompare(String(b[1]))), [[2, 3], [2, 'x']]);
+    assert.equal(t.qsize(), 0);
+  });
 });
 
 describe('queues against a model (fast-check)', () => {

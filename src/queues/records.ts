@@ -7,7 +7,7 @@
  *   in a ring, each record is led by its length as a little-endian u32, and both may
  *   wrap round the ring's end: the helpers here read and write across it.
  */
-import { deserialize, serialize } from 'node:v8';
+import { DefaultSerializer, deserialize } from 'node:v8';
 import { sendingData } from '../sync/views.js';
 
 /** Tag of a record holding a float64. */
@@ -35,6 +35,32 @@ export function forEachRecord(bytes: Uint8Array, each: (record: Uint8Array) => v
     each(bytes.subarray(pos + 4, pos + 4 + length));
     pos += 4 + length;
   }
+}
+
+/**
+ * v8.serialize, refusing shared memory: its default copies the bytes of a view of a
+ * SharedArrayBuffer (a bare one it refuses), so a primitive (a Lock, an Event, a Value:
+ * public fields over shared words) came out of a queue as a private copy that shares,
+ * and locks, nothing.
+ */
+class ItemSerializer extends DefaultSerializer {
+  // Node's DefaultSerializer has this hook (lib/v8.js); @types/node does not declare it.
+  _writeHostObject(view: NodeJS.TypedArray | DataView): void {
+    if (view.buffer instanceof SharedArrayBuffer) {
+      throw new TypeError(
+        'it holds shared memory (a Lock, Event, Value or other primitive, or a view of a SharedArrayBuffer), which a copy would not share; ' +
+          'pass a primitive to the Thread or Process as an argument, or down a Pipe, or use a Manager proxy, which a queue carries',
+      );
+    }
+    (DefaultSerializer.prototype as unknown as { _writeHostObject(view: unknown): void })._writeHostObject.call(this, view);
+  }
+}
+
+function serialize(value: unknown): Buffer {
+  const ser = new ItemSerializer();
+  ser.writeHeader();
+  ser.writeValue(value);
+  return ser.releaseBuffer();
 }
 
 /** The record for an item; a number may use the thread's scratch record when the caller copies it at once. */

@@ -1,5 +1,6 @@
 import { Empty, Full, QueueShutDown } from '../futures/errors.js';
-import { checkTimeout, describe } from '../futures/future.js';
+import { describe } from '../futures/future.js';
+import { deadlineOf, remaining } from '../sync/waiting.js';
 import { Deque } from '../util/deque.js';
 import { setLongTimeout, type LongTimeout } from '../util/timers.js';
 import { untilShutDown } from './until-shutdown.js';
@@ -73,10 +74,12 @@ export class Queue<T> implements AsyncIterable<T> {
 
   /** Adds an item, waiting up to `timeout` ms for room; Full when the time runs out, QueueShutDown after shutdown. */
   async put(item: T, options: { timeout?: number } = {}): Promise<void> {
-    checkTimeout(options.timeout, 'timeout');
+    // The timeout counts from the call, as queue.Queue's: a waiter woken to find the
+    // room taken again waits only for what is left of it.
+    const deadline = deadlineOf(options.timeout);
     while (this.full()) {
       if (this.#shutdown) throw new QueueShutDown('put on a shut-down queue');
-      await this.#wait(this.#putters, options.timeout, () => new Full(`queue still full after ${options.timeout} ms`));
+      await this.#wait(this.#putters, deadline, () => new Full(`queue still full after ${options.timeout} ms`));
     }
     this.putNowait(item);
   }
@@ -92,10 +95,10 @@ export class Queue<T> implements AsyncIterable<T> {
 
   /** Removes and returns the next item, waiting up to `timeout` ms; Empty when the time runs out. */
   async get(options: { timeout?: number } = {}): Promise<T> {
-    checkTimeout(options.timeout, 'timeout');
+    const deadline = deadlineOf(options.timeout);
     while (this.empty()) {
       if (this.#shutdown) throw new QueueShutDown('get on a shut-down, empty queue');
-      await this.#wait(this.#getters, options.timeout, () => new Empty(`no item within ${options.timeout} ms`));
+      await this.#wait(this.#getters, deadline, () => new Empty(`no item within ${options.timeout} ms`));
     }
     return this.getNowait();
   }
@@ -153,7 +156,8 @@ export class Queue<T> implements AsyncIterable<T> {
     return untilShutDown(() => this.get());
   }
 
-  #wait(waiters: Deque<Waiter>, timeout: number | undefined, onTimeout: () => Error): Promise<void> {
+  #wait(waiters: Deque<Waiter>, deadline: number, onTimeout: () => Error): Promise<void> {
+    const timeout = deadline === Infinity ? undefined : remaining(deadline);
     return new Promise<void>((resolve, reject) => {
       let timer: LongTimeout | undefined;
       const waiter: Waiter = {
@@ -225,37 +229,58 @@ export class PriorityQueue<T> extends Queue<T> {
     this.#compare = compare ?? defaultOrder;
   }
 
+  /**
+   * Sifts the item up along its path, finding its place before anything moves: a
+   * comparison that throws (items the ordering cannot order) leaves the heap as it was,
+   * so a refused put puts nothing.
+   */
   protected override store(item: T): void {
     const h = this.#heap;
+    let at = h.length;
+    while (at > 0 && this.#compare(item, h[(at - 1) >> 1]!) < 0) at = (at - 1) >> 1;
     h.push(item);
-    let i = h.length - 1;
-    while (i > 0) {
+    for (let i = h.length - 1; i > at; ) {
       const parent = (i - 1) >> 1;
-      if (this.#compare(h[i]!, h[parent]!) >= 0) break;
-      [h[i], h[parent]] = [h[parent]!, h[i]!];
+      h[i] = h[parent]!;
       i = parent;
     }
+    h[at] = item;
   }
 
+  /**
+   * Takes the top, then sifts the last item down from the root. The top goes out
+   * whatever happens: two items put apart that the ordering cannot order (such as
+   * [2, 'x'] and [2, 3]) may meet here, and a comparison that throws counts as "not
+   * less", so those come out in no set order among themselves, the others in order,
+   * and none is lost.
+   */
   protected override take(): T {
     const h = this.#heap;
     const top = h[0]!;
     const last = h.pop()!;
-    if (h.length > 0) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && this.#compare(h[l]!, h[m]!) < 0) m = l;
-        if (r < h.length && this.#compare(h[r]!, h[m]!) < 0) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m]!, h[i]!];
-        i = m;
-      }
+    if (h.length === 0) return top;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= h.length) break;
+      const r = l + 1;
+      let child = l;
+      if (r < h.length && (this.#less(h[r]!, h[l]!) || (!this.#less(h[l]!, h[r]!) && !this.#less(h[l]!, last)))) child = r;
+      if (!this.#less(h[child]!, last)) break;
+      h[i] = h[child]!;
+      i = child;
     }
+    h[i] = last;
     return top;
+  }
+
+  /** True if `a` comes before `b`; false too when they cannot be ordered. */
+  #less(a: T, b: T): boolean {
+    try {
+      return this.#compare(a, b) < 0;
+    } catch {
+      return false;
+    }
   }
 
   protected override size(): number {

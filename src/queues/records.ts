@@ -1,12 +1,13 @@
 /**
  * The bytes of a SharedQueue item, and reading and writing them in shared memory.
  *
- *   record   [tag u8][payload]: a float64 (TAG_NUMBER), UTF-8 (TAG_STRING), or
+ *   record   [tag u8][payload]: a float64 (TAG_NUMBER), UTF-8 (TAG_STRING: a string
+ *            without lone surrogates, which UTF-8 cannot hold), or
  *            v8.serialize's structured clone (TAG_CLONE)
  *   in a ring, each record is led by its length as a little-endian u32, and both may
  *   wrap round the ring's end: the helpers here read and write across it.
  */
-import { deserialize, serialize } from 'node:v8';
+import { DefaultSerializer, deserialize } from 'node:v8';
 import { sendingData } from '../sync/views.js';
 
 /** Tag of a record holding a float64. */
@@ -36,6 +37,32 @@ export function forEachRecord(bytes: Uint8Array, each: (record: Uint8Array) => v
   }
 }
 
+/**
+ * v8.serialize, refusing shared memory: its default copies the bytes of a view of a
+ * SharedArrayBuffer (a bare one it refuses), so a primitive (a Lock, an Event, a Value:
+ * public fields over shared words) came out of a queue as a private copy that shares,
+ * and locks, nothing.
+ */
+class ItemSerializer extends DefaultSerializer {
+  // Node's DefaultSerializer has this hook (lib/v8.js); @types/node does not declare it.
+  _writeHostObject(view: NodeJS.TypedArray | DataView): void {
+    if (view.buffer instanceof SharedArrayBuffer) {
+      throw new TypeError(
+        'it holds shared memory (a Lock, Event, Value or other primitive, or a view of a SharedArrayBuffer), which a copy would not share; ' +
+          'pass a primitive to the Thread or Process as an argument, or down a Pipe, or use a Manager proxy, which a queue carries',
+      );
+    }
+    (DefaultSerializer.prototype as unknown as { _writeHostObject(view: unknown): void })._writeHostObject.call(this, view);
+  }
+}
+
+function serialize(value: unknown): Buffer {
+  const ser = new ItemSerializer();
+  ser.writeHeader();
+  ser.writeValue(value);
+  return ser.releaseBuffer();
+}
+
 /** The record for an item; a number may use the thread's scratch record when the caller copies it at once. */
 export function encode(item: unknown, reuse = false): Uint8Array {
   if (typeof item === 'number') {
@@ -44,7 +71,8 @@ export function encode(item: unknown, reuse = false): Uint8Array {
     (reuse ? scratchView : new DataView(out.buffer)).setFloat64(1, item, true);
     return out;
   }
-  if (typeof item === 'string') {
+  // UTF-8 would turn a lone surrogate into U+FFFD: such a string is cloned instead.
+  if (typeof item === 'string' && (item as unknown as { isWellFormed(): boolean }).isWellFormed()) {
     const text = encoder.encode(item);
     const out = new Uint8Array(text.length + 1);
     out[0] = TAG_STRING;

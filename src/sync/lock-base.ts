@@ -257,6 +257,11 @@ export abstract class HolderLock extends SemLock {
           }
           until = Math.min(deadline, stoppingSince + STOPPING_GRACE_MS);
         }
+        // About to sleep: the next release must wake someone. WOKEN may still be set by
+        // a release that woke no one who will ever look (a waiter that was terminated, or
+        // whose process died, stays counted in WAITERS), and then no release would wake
+        // this sleeper: each hand-over would wait out its slice.
+        if (Atomics.load(s, WOKEN) !== 0) Atomics.store(s, WOKEN, 0);
         const woke: boolean = yield { view: s, index: HOLDER, expected: holder, deadline: until };
         // Looked: the next release wakes someone again (the holder word is read after this).
         Atomics.store(s, WOKEN, 0);

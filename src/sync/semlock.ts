@@ -128,6 +128,8 @@ export class RLock extends HolderLock {
     return this._acquireAsync(options);
   }
   override acquireSync(options: AcquireOptions = NO_WAIT_OPTIONS): boolean {
+    // Checked before a re-entry too: bad options are refused whoever calls, as Python's.
+    if (options !== NO_WAIT_OPTIONS) checkOptions(options);
     if (this._reenter()) return true;
     if ((Atomics.load(this._state, HOLDER) & OWNER_BITS) === ME && options.blocking !== false) {
       throw new Error(
@@ -151,6 +153,13 @@ export class RLock extends HolderLock {
   }
   /** @internal `acquire`: a fresh context, handed to the caller's await of this promise (or of what wraps it). */
   _acquireAsync(options: AcquireOptions): Promise<boolean> {
+    if (options !== NO_WAIT_OPTIONS) {
+      try {
+        checkOptions(options);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
     if (this._reenter()) return Promise.resolve(true);
     const ctx = newCtx();
     const taken = options === NO_WAIT_OPTIONS && this._takeFrom(0, ME, ctx, 1);

@@ -21,6 +21,36 @@ describe('Queue', () => {
     await assert.rejects(q.get({ timeout: -1 }), RangeError);
   });
 
+  it("a timeout counts from the call: a waiter woken to find the room (or the item) taken again waits only for what is left", async () => {
+    // queue.Queue computes one deadline; each wake-up here had restarted the whole
+    // timeout, so a put (or get) bounced by others every 30 ms never timed out.
+    const bounce = async (step: () => void, settled: () => boolean): Promise<number> => {
+      let n = 0;
+      while (!settled() && n < 100) {
+        await new Promise((r) => setTimeout(r, 30));
+        step();
+        n++;
+      }
+      return n;
+    };
+    const full = new Queue<number>({ maxsize: 1 });
+    full.putNowait(0);
+    let putDone = false;
+    const put = full.put(1, { timeout: 100 }).finally(() => (putDone = true));
+    put.catch(() => {});
+    const putBounces = await bounce(() => full.putNowait(full.getNowait()), () => putDone);
+    await assert.rejects(put, Full);
+    assert.ok(putBounces < 100, `the put with a 100 ms timeout was still waiting after ${putBounces} bounces of 30 ms`);
+
+    const empty = new Queue<number>();
+    let getDone = false;
+    const get = empty.get({ timeout: 100 }).finally(() => (getDone = true));
+    get.catch(() => {});
+    const getBounces = await bounce(() => { empty.putNowait(7); empty.getNowait(); }, () => getDone);
+    await assert.rejects(get, Empty);
+    assert.ok(getBounces < 100, `the get with a 100 ms timeout was still waiting after ${getBounces} bounces of 30 ms`);
+  });
+
   it('a waiting getter receives the next put; a waiting putter gets room after a get', async () => {
     const q = new Queue<string>({ maxsize: 1 });
     const got = q.get();
@@ -106,6 +136,29 @@ describe('Queue', () => {
     const bad = new PriorityQueue<object>();
     bad.putNowait({});
     assert.throws(() => bad.putNowait({}), /cannot order/);
+  });
+
+  it('PriorityQueue: a put its ordering refuses puts nothing, and a get never loses an item to a comparison', async () => {
+    // The refused item had stayed in the heap uncounted (join resolved with it inside),
+    // and the get that then compared it lost the smallest item, throwing instead.
+    const q = new PriorityQueue<number | string>();
+    q.putNowait(1);
+    q.putNowait(2);
+    assert.throws(() => q.putNowait('a'), TypeError);
+    await assert.rejects(q.put('a'), TypeError);
+    assert.equal(q.qsize(), 2);
+    assert.deepEqual([q.getNowait(), q.getNowait()], [1, 2]);
+    q.taskDone();
+    q.taskDone();
+    await q.join();
+    // Tuples whose first elements differ were ordered at their puts; a get may still have
+    // to compare two that tie first and cannot be ordered second. It returns the smallest.
+    const t = new PriorityQueue<[number, unknown]>();
+    for (const x of [[1, 0], [2, 'x'], [2, 3]] as [number, unknown][]) t.putNowait(x);
+    assert.deepEqual(t.getNowait(), [1, 0]);
+    const rest = [t.getNowait(), t.getNowait()];
+    assert.deepEqual(rest.sort((a, b) => String(a[1]).localeCompare(String(b[1]))), [[2, 3], [2, 'x']]);
+    assert.equal(t.qsize(), 0);
   });
 });
 

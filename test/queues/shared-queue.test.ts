@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { Empty, Full, QueueShutDown, SharedQueue, Thread } from '../../src/index.js';
+import { Empty, Event, Full, Lock, QueueShutDown, SharedLifoQueue, SharedPriorityQueue, SharedQueue, Thread, Value } from '../../src/index.js';
 import { toProxy } from '../../src/proxy/proxies.js';
 import { queueTasks } from '../fixtures/sync-tasks.js';
 import { QueueModel, queueOps, type QueueOp } from './queue-model.js';
@@ -17,6 +17,56 @@ describe('SharedQueue', () => {
     await assert.rejects(q.get({ timeout: 5 }), Empty);
     assert.throws(() => q.getSync({ timeout: 0 }), Empty);
     assert.throws(() => q.putNowait((() => {}) as unknown), /cannot be put on a SharedQueue/);
+  });
+
+  it('carries any string as it was put, lone surrogates included, in every order', () => {
+    // The fast path for strings wrote UTF-8, which turns a lone surrogate (half of an
+    // emoji, cut by a slice) into U+FFFD: 'a\uD83D' came out as 'a\uFFFD'. A structured
+    // clone (and Python's str, pickled) keeps it.
+    for (const Q of [SharedQueue, SharedLifoQueue, SharedPriorityQueue]) {
+      const q = new Q<string>();
+      for (const s of ['a\uD83D', '\uDC00', 'x\uDFFF\uD800y', '\u{1F600}'.slice(0, 1)]) {
+        q.putSync(s);
+        assert.equal(q.getSync(), s, `${Q.name} changed ${JSON.stringify(s)}`);
+      }
+    }
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 20 }), (s) => {
+        const q = new SharedQueue<string>({ capacityBytes: 256 });
+        q.putNowait(s);
+        assert.equal(q.getNowait(), s);
+      }),
+    );
+  });
+
+  it('an item holding shared memory (a primitive, a view of a SharedArrayBuffer) is refused with a TypeError, not copied', async () => {
+    // The clone copied the memory: a Lock came out as a plain object over a private copy
+    // of its words (no methods; revived by a proxy's get, a Lock that locks nothing),
+    // an Event inside an object likewise, and an Int32Array over a SharedArrayBuffer as
+    // a copy that no longer shares (a bare SharedArrayBuffer was already refused).
+    // Python's multiprocessing.Queue refuses a Lock too ("Lock objects should only be
+    // shared between processes through inheritance").
+    const items: Array<[string, () => unknown]> = [
+      ['a Lock', () => new Lock()],
+      ['an Event in an object', () => ({ ready: new Event() })],
+      ['a Value in an array', () => [1, new Value('i32', 3)]],
+      ['a view of a SharedArrayBuffer', () => new Int32Array(new SharedArrayBuffer(8))],
+    ];
+    for (const Q of [SharedQueue, SharedLifoQueue, SharedPriorityQueue]) {
+      const q = new Q<unknown>();
+      for (const [what, make] of items) {
+        if (Q === SharedPriorityQueue && !Array.isArray(make())) continue; // refused first as unorderable
+        const item = Q === SharedPriorityQueue ? [0, make()] : make();
+        assert.throws(() => q.putNowait(item), (e: Error) => e instanceof TypeError && /shared memory/.test(e.message), `${Q.name}: ${what}`);
+        assert.throws(() => q.putSync(item), TypeError, `${Q.name}: ${what}`);
+        await assert.rejects(q.put(item), TypeError, `${Q.name}: ${what}`);
+        assert.equal(q.qsize(), 0, `${Q.name}: ${what} was put`);
+      }
+    }
+    // A plain ArrayBuffer's view is a value, and is copied as before.
+    const q = new SharedQueue<Int32Array>();
+    q.putSync(new Int32Array([1, 2]));
+    assert.deepEqual(q.getSync(), new Int32Array([1, 2]));
   });
 
   it('bounds by maxsize and by bytes; a too-large item is refused', async () => {

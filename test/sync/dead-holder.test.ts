@@ -46,6 +46,43 @@ describe('Locks whose holder died (issue 10, item 5b)', () => {
     });
   }
 
+  for (const make of [() => new Lock(), () => new RLock()]) {
+    const kind = make().constructor.name;
+    it(`${kind}: a waiter terminated while it waits does not slow every later hand-over to a slice`, async () => {
+      // The dead waiter's count stays in WAITERS, so a release with no one waiting still
+      // marks a waiter woken (WOKEN), which no one then clears; the next waiter to sleep
+      // was never woken by a release and slept out its slice (250 ms in the main thread)
+      // at every hand-over.
+      const lock = make();
+      await lock.acquire();
+      const started = ints();
+      const dying = new Thread({ target: regressionTasks.waitForLock, args: [lock, started] }).start();
+      assert.ok(await flagged(started, 0, 60_000));
+      while (Atomics.load(lock._state, 1) === 0) await new Promise((r) => setImmediate(r)); // it counts itself a waiter (WAITERS)
+      dying.terminate();
+      await dying.join();
+      lock.release();
+      const rounds = 6;
+      const held = ints();
+      const took = ints();
+      // The holder releases once this thread counts itself a waiter beside the dead one.
+      const holder = new Thread({ target: regressionTasks.handOver, args: [lock, held, took, 2, rounds] }).start();
+      let slowest = 0;
+      for (let round = 1; round <= rounds; round++) {
+        assert.ok(await flagged(held, 0, 60_000));
+        while (Atomics.load(held, 0) < round) await new Promise((r) => setImmediate(r));
+        const from = performance.now();
+        assert.equal(await lock.acquire({ timeout: 30_000 }), true);
+        slowest = Math.max(slowest, performance.now() - from);
+        lock.release();
+        Atomics.store(took, 0, round);
+        Atomics.notify(took, 0);
+      }
+      await holder.join();
+      assert.ok(slowest < 150, `a hand-over took ${slowest.toFixed(0)} ms: the release did not wake the waiter`);
+    });
+  }
+
   it("a Condition's lock held by a task stopped by its timeout is recovered", async () => {
     const cond = new Condition();
     await using pool = new ThreadPoolExecutor({ maxWorkers: 1 });

@@ -110,6 +110,22 @@ describe('RLock', () => {
     await (await run(syncTasks.holdRLockTwice, rlock, out2)).join();
     assert.equal(out2[0], 1);
   });
+
+  it("refuses bad acquire options from its owner too, as from anyone, and the refusal takes nothing", async () => {
+    // A re-entry skipped the check: the owner's acquire({ blocking: false, timeout: 5 })
+    // or acquire({ timeout: -1 }) returned true and deepened the holding, where
+    // CPython's RLock raises ValueError whoever calls.
+    const rlock = new RLock();
+    rlock.acquireSync();
+    for (const bad of [{ blocking: false, timeout: 5 }, { timeout: -1 }, { timeout: Number.NaN }]) {
+      assert.throws(() => rlock.acquireSync(bad), RangeError, JSON.stringify(bad));
+      await assert.rejects(rlock.acquire(bad), RangeError, JSON.stringify(bad));
+      await assert.rejects(rlock.hold(bad), RangeError, JSON.stringify(bad));
+      assert.throws(() => rlock.holdSync(bad), RangeError, JSON.stringify(bad));
+    }
+    rlock.release();
+    assert.equal(rlock.locked(), false, 'held once, released once');
+  });
 });
 
 describe('Semaphore', () => {

@@ -131,6 +131,16 @@ Example:
     process.exitCode = await managerCommand(options);
   });
 
+/** Resolves once what `stream` buffers is written (or it can take no more). */
+function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  if (stream.writableLength === 0 || stream.destroyed) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    stream.once('drain', resolve);
+    stream.once('error', resolve);
+    stream.once('close', resolve);
+  });
+}
+
 try {
   await program.parseAsync();
 } catch (err) {
@@ -142,3 +152,8 @@ try {
     process.exitCode = err.exitCode === 0 ? 0 : USAGE;
   } else throw err;
 }
+// The command is done: a task module it imported (to check it, or to run its tasks on
+// the async pool) may still hold the event loop with a timer or a socket of its own,
+// which would keep the command alive after its summary. What it printed goes out first.
+await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+process.exit();

@@ -5,7 +5,7 @@ import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SingleBar } from 'cli-progress';
 import type { FunctionSpec } from '../tasks/describe.js';
-import { lookupTask, moduleDefinedTasks } from '../tasks/registry.js';
+import { definedTaskNames, lookupTask, moduleDefinedTasks } from '../tasks/registry.js';
 import { countLines, DEFAULT_MAX_LINE_BYTES, jsonLines, parseRange, rangeItems, type InputItem } from './input.js';
 import { MapRun } from './map-run.js';
 import { openOutput } from './output.js';
@@ -46,13 +46,35 @@ async function resolveTask(target: string): Promise<FunctionSpec> {
   try {
     // This command runs as compiled JavaScript: a .ts module needs tsx here, as in a worker.
     if (isTypeScriptModule(url)) await ensureTypeScript(url);
-    await import(url);
+    await importToTheEnd(url);
   } catch (err) {
     throw new UsageError(`cannot load module ${path}: ${(err as Error).message}`);
   }
   if (!moduleDefinedTasks(url)) throw new UsageError(`${path} defines no tasks: define them with defineTasks(import.meta.url, { ... })`);
-  if (typeof lookupTask(url, name) !== 'function') throw new UsageError(`${path} defines no task named "${name}"`);
+  if (typeof lookupTask(url, name) !== 'function') {
+    throw new UsageError(`${path} defines no task named "${name}"; its tasks: ${definedTaskNames(url).join(', ')}`);
+  }
   return { kind: 'module', module: url, name };
+}
+
+/**
+ * Imports a module. One whose top-level await waits on a promise nothing can settle
+ * leaves nothing for the event loop: Node would end the command with exit code 13 and
+ * not a word. The loop running dry while the import is pending (beforeExit) says it will
+ * never end; a module that also holds a timer or a socket keeps the command waiting, as
+ * any program that hangs, until Ctrl-C.
+ */
+async function importToTheEnd(url: string): Promise<void> {
+  let dry!: () => void;
+  const never = new Promise<never>((_, reject) => {
+    dry = () => reject(new Error('its import never finishes (a top-level await on a promise that nothing settles)'));
+  });
+  process.once('beforeExit', dry);
+  try {
+    await Promise.race([import(url), never]);
+  } finally {
+    process.off('beforeExit', dry);
+  }
 }
 
 /**

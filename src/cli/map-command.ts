@@ -7,6 +7,7 @@ import { SingleBar } from 'cli-progress';
 import type { FunctionSpec } from '../tasks/describe.js';
 import { definedTaskNames, lookupTask, moduleDefinedTasks } from '../tasks/registry.js';
 import { countLines, DEFAULT_MAX_LINE_BYTES, jsonLines, parseRange, rangeItems, type InputItem } from './input.js';
+import { tasksPrintToStderr } from './cli-tasks.js';
 import { MapRun } from './map-run.js';
 import { openOutput } from './output.js';
 import { makePool } from './pools.js';
@@ -85,6 +86,7 @@ async function importToTheEnd(url: string): Promise<void> {
 export async function mapCommand(target: string, inputPath: string | undefined, options: MapCommandOptions): Promise<number> {
   if (options.range !== undefined && inputPath !== undefined) throw new UsageError('give either an input file or --range, not both');
   const range = options.range === undefined ? undefined : parseRange(options.range);
+  tasksPrintToStderr(); // the task module's top level runs here, and on the async pool its tasks
   const spec = await resolveTask(target);
   const output = openOutput(options.output);
   const tty = options.progress ?? (process.stderr.isTTY === true);

@@ -50,7 +50,7 @@ program
     `
 Each output line is {"line": n, "result": ...} or {"line": n, "error": "..."}, n being the
 input line. A result JSON cannot write (a BigInt, a cycle, a function) fails its item. A
-progress bar with rate and ETA shows on a terminal (stderr); a summary (items, failures,
+progress bar with rate and ETA shows on a terminal (stderr) when the results go elsewhere; a summary (items, failures,
 throughput, latency p50/p90/p99) ends every run. Ctrl-C stops the run: no more input, the
 workers are killed, what finished is written, and the summary counts what did not run.
 

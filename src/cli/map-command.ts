@@ -89,7 +89,10 @@ export async function mapCommand(target: string, inputPath: string | undefined, 
   tasksPrintToStderr(); // the task module's top level runs here, and on the async pool its tasks
   const spec = await resolveTask(target);
   const output = openOutput(options.output);
-  const tty = options.progress ?? (process.stderr.isTTY === true);
+  // The bar redraws its line in place and turns line wrapping off while it runs: result
+  // lines written to the same terminal would be drawn over and cut at its width.
+  const resultsOnTerminal = options.output === undefined && process.stdout.isTTY === true;
+  const tty = options.progress ?? (process.stderr.isTTY === true && !resultsOnTerminal);
   const total =
     range !== undefined ? Math.max(0, range[1] - range[0]) : tty && inputPath !== undefined && inputPath !== '-' ? countLines(inputPath) : undefined;
 

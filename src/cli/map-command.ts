@@ -128,10 +128,11 @@ export async function mapCommand(target: string, inputPath: string | undefined, 
   output.onError((error) => run.stop({ output: error }));
   // Ctrl-C (or kill) stops the run and its summary still prints; a second one ends at once.
   let signals = 0;
+  const exit = process.exit;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (++signals > 1) {
       void pool.stop(); // kills the workers at once, before this process is gone
-      process.exit(128 + constants.signals[signal]);
+      exit.call(process, 128 + constants.signals[signal]);
     }
     run.stop({ signal });
   };
@@ -139,6 +140,14 @@ export async function mapCommand(target: string, inputPath: string | undefined, 
   process.on('SIGTERM', onSignal);
   const items: AsyncIterable<InputItem[]> | Iterable<InputItem[]> =
     range !== undefined ? rangeItems(range) : jsonLines(inputPath ?? '-', { maxLineBytes: options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES, signal: run.signal });
+  // The async pool runs the tasks in this process: a task's process.exit would end the
+  // command at once, its finished lines unwritten and no summary. It throws instead and
+  // fails its item, as Python's sys.exit raises SystemExit in a pool's task.
+  if (options.pool === 'async') {
+    process.exit = ((code?: number | string | null) => {
+      throw new Error(`the task called process.exit(${code ?? ''}), which on the async pool would end the command itself`);
+    }) as typeof process.exit;
+  }
   try {
     await run.run(items);
   } catch (err) {
@@ -147,6 +156,7 @@ export async function mapCommand(target: string, inputPath: string | undefined, 
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.exit = exit;
   }
   if (bar) {
     if (run.stopped === undefined) bar.setTotal(run.done); // blank lines were counted in the total but are not items

@@ -1,6 +1,7 @@
 import { BrokenExecutorError, WorkerCrashedError } from '../futures/errors.js';
 import type { Future } from '../futures/future.js';
-import type { FunctionSpec } from '../tasks/describe.js';
+import { specName, type FunctionSpec } from '../tasks/describe.js';
+import { taskRefOf } from '../tasks/registry.js';
 import { Histogram } from '../util/histogram.js';
 import { cliTasks, reason, type Outcome } from './cli-tasks.js';
 import type { InputItem } from './input.js';
@@ -144,7 +145,7 @@ export class MapRun {
           const signal = stopSignalOf(err);
           if (signal !== undefined) this.stop({ signal });
           if (this.stopped !== undefined) return; // cut short by the stop: its items did not run
-          const why = reason(err);
+          const why = ownTaskNamed(reason(err), this.#spec);
           this.#finish(no, merge(bad, chunk.map(([line]): Outcome => [line, false, why, 0])));
         },
       )
@@ -195,6 +196,16 @@ export class MapRun {
     for (const no of [...this.#ready.keys()].sort((a, b) => a - b)) this.#write(this.#ready.get(no)!);
     this.#ready.clear();
   }
+}
+
+/**
+ * A pool's error about a chunk (a worker that crashed, a timeout) names the task the pool
+ * ran, the command's applyChunk in its bundled chunk file, which says nothing to the user:
+ * it names the user's task instead.
+ */
+function ownTaskNamed(why: string, spec: FunctionSpec): string {
+  const ref = taskRefOf(cliTasks.applyChunk)!;
+  return why.split(specName({ kind: 'module', module: ref.module, name: ref.name })).join(specName(spec));
 }
 
 function merge(bad: Outcome[], outcomes: Outcome[]): Outcome[] {

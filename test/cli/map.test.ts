@@ -72,7 +72,7 @@ describe('concur map', () => {
   it('--timeout stops a task that runs too long; its items fail, the command ends', async () => {
     const { code, stdout } = await concur(['map', `${tasks}#hang`, '--range', '0..1', '--pool', 'thread', '--timeout', '200']);
     assert.equal(code, 1);
-    assert.match(stdout, /"error":"TimeoutError: task applyChunk .* timed out after 200 ms/);
+    assert.match(stdout, /"error":"TimeoutError: task hang .* timed out after 200 ms/);
   });
 
   it('clear errors, exit code 2: unreadable file, unknown module, unknown task, bad --range', async () => {

@@ -1,5 +1,6 @@
 /** The `concur` command. */
 import '../index.js'; // one shared chunk for the whole library: fewer files to load in each worker (see scripts/bundle.mjs)
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_MAX_LINE_BYTES } from './input.js';
 import { managerCommand } from './manager-command.js';
@@ -17,9 +18,13 @@ const int = (name: string, min: number) => (value: string): number => {
   return n;
 };
 
+// dist/cli/main.js, two levels under the package root
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
 const program = new Command()
   .name('concur')
   .description("Python's concurrency toolkit for Node.js, from the shell")
+  .version(version)
   .showHelpAfterError()
   // Commander exits 1 on its own errors; they are usage errors here (exit 2), so it throws
   // instead and the catch below decides. Set before .command(): subcommands inherit it.

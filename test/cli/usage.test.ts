@@ -37,6 +37,15 @@ describe('concur: usage errors exit 2', () => {
     assert.match(none.stderr, /Usage: concur/);
   });
 
+  it('--version (and -V) prints the package version, exit 0', { timeout: 30_000 }, async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url.replace(/\/build\/test-js\/\d+\//, '/')), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const r = await concur([flag]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, `${version}\n`);
+    }
+  });
+
   it('--help still exits 0', { timeout: 30_000 }, async () => {
     const r = await concur(['map', '--help']);
     assert.equal(r.code, 0, r.stderr);

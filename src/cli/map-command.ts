@@ -1,5 +1,5 @@
 import { ensureTypeScript, isTypeScriptModule } from '../tasks/typescript.js';
-import { realpathSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import { constants } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -58,6 +58,16 @@ async function resolveTask(target: string): Promise<FunctionSpec> {
   return { kind: 'module', module: url, name };
 }
 
+/** Whether two paths name one regular file (links followed); false when either does not exist. */
+function sameFile(a: string, b: string): boolean {
+  try {
+    const [x, y] = [statSync(a), statSync(b)];
+    return x.isFile() && x.dev === y.dev && x.ino === y.ino; // a terminal may well be both
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Imports a module. One whose top-level await waits on a promise nothing can settle
  * leaves nothing for the event loop: Node would end the command with exit code 13 and
@@ -88,6 +98,10 @@ export async function mapCommand(target: string, inputPath: string | undefined, 
   const range = options.range === undefined ? undefined : parseRange(options.range);
   tasksPrintToStderr(); // the task module's top level runs here, and on the async pool its tasks
   const spec = await resolveTask(target);
+  if (options.output !== undefined && inputPath !== undefined && inputPath !== '-' && sameFile(inputPath, options.output)) {
+    // Opening the output truncates it: the input would be gone before its first line was read.
+    throw new UsageError(`--output ${options.output} is the input file ${inputPath}: write the results elsewhere`);
+  }
   const output = openOutput(options.output);
   // The bar redraws its line in place and turns line wrapping off while it runs: result
   // lines written to the same terminal would be drawn over and cut at its width.

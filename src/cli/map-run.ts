@@ -205,7 +205,9 @@ export class MapRun {
  */
 function ownTaskNamed(why: string, spec: FunctionSpec): string {
   const ref = taskRefOf(cliTasks.applyChunk)!;
-  return why.split(specName({ kind: 'module', module: ref.module, name: ref.name })).join(specName(spec));
+  const own = specName(spec);
+  // A pool names it with its module; the async pool, by the function's name alone.
+  return why.split(specName({ kind: 'module', module: ref.module, name: ref.name })).join(own).split(`task ${ref.name} `).join(`task ${own} `);
 }
 
 function merge(bad: Outcome[], outcomes: Outcome[]): Outcome[] {

@@ -27,6 +27,13 @@ describe('concur map: the failure of a task that crashes its worker or times out
     assert.deepEqual(rest(r.stdout), [0, 1, 3, 4].map((x) => ({ line: x + 1, result: x })));
   });
 
+  it('--timeout on the async pool names the task that timed out too', { timeout: 60_000 }, async () => {
+    const r = await concur(['map', `${hostile}#sleepy`, '--range', '0..2', '--pool', 'async', '--chunksize', '1', '--timeout', '20']);
+    assert.equal(r.code, 1, r.stderr);
+    for (const o of jsonLines(r.stdout)) assert.match(o.error ?? '', /^TimeoutError: task sleepy .*timed out after 20 ms/, r.stdout);
+    assert.doesNotMatch(r.stdout + r.stderr, /applyChunk/);
+  });
+
   it('process.exit on the async pool fails its item; it does not end the command without its results and summary', { timeout: 60_000 }, async () => {
     const r = await concur(['map', `${hostile}#exitsAt2`, '--range', '0..5', '--pool', 'async', '--chunksize', '1']);
     assert.equal(r.code, 1, r.stderr);

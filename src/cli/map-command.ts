@@ -13,6 +13,9 @@ import { openOutput } from './output.js';
 import { makePool } from './pools.js';
 import { UsageError } from './usage-error.js';
 
+/** After a signal stopped the run, how long the lines that finished may take to be written. */
+const STOP_OUTPUT_GRACE_MS = 2_000;
+
 /** Options of `concur map`, as parsed from the command line. */
 export interface MapCommandOptions {
   range?: string;
@@ -177,7 +180,16 @@ export async function mapCommand(target: string, inputPath: string | undefined, 
     bar.update(run.done);
     bar.stop();
   }
-  await output.end();
+  const stoppedBy = run.stopped;
+  if (stoppedBy !== undefined && 'signal' in stoppedBy) {
+    // A stop asked for is not held up by a reader that stopped reading: the lines that
+    // finished get a moment to go out, then the command ends with what it could write.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), STOP_OUTPUT_GRACE_MS)));
+    const written = await Promise.race([output.end().then(() => true), late]);
+    clearTimeout(timer);
+    if (!written) process.stderr.write(`concur: the output took no more for ${STOP_OUTPUT_GRACE_MS / 1000} s after the ${stoppedBy.signal}: lines still waiting for it are lost\n`);
+  } else await output.end();
   printSummary(run, started, range !== undefined ? total! : run.read, range === undefined);
   const stopped = run.stopped;
   if (stopped === undefined) return run.failed > 0 ? 1 : 0;

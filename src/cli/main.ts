@@ -40,7 +40,7 @@ program
   .option('--workers <n>', 'workers (or concurrency for async); default: one per CPU', int('--workers', 1))
   .option('--chunksize <n>', 'items sent to a worker at a time', int('--chunksize', 1), 256)
   .option('--unordered', 'write results as they finish, not in input order')
-  .option('--retries <n>', 'run a failing item again up to n times', int('--retries', 0), 0)
+  .option('--retries <n>', 'run a failing item again up to n times (a chunk, when its worker crashed or timed out)', int('--retries', 0), 0)
   .option('--timeout <ms>', 'stop a chunk (its worker) that runs longer than ms', int('--timeout', 1))
   .option('--output <file>', 'write the results there instead of stdout')
   .option(

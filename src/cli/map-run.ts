@@ -132,7 +132,8 @@ export class MapRun {
       return;
     }
     const { timeout, retries } = this.#settings;
-    const f = this.#pool.executor.submitWith(timeout === undefined ? {} : { timeout }, cliTasks.applyChunk, this.#spec, chunk, retries);
+    // applyChunk retries an item that throws; the pool, a chunk whose worker crashed or timed out.
+    const f = this.#pool.executor.submitWith(timeout === undefined ? { retries } : { timeout, retries }, cliTasks.applyChunk, this.#spec, chunk, retries);
     this.#inflight.add(f);
     void f
       .result()

@@ -2,7 +2,9 @@
 // timeout. The failure names the user's task, and the rest of the run goes on.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { concur, hostile, jsonLines } from './run-concur.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { concur, hostile, jsonLines, tempDir } from './run-concur.js';
 
 const rest = (stdout: string): unknown[] => jsonLines(stdout).filter((o) => o.line !== 3);
 
@@ -15,6 +17,18 @@ describe('concur map: the failure of a task that crashes its worker or times out
       assert.match(third?.error ?? '', /^WorkerCrashedError: .*task exitsAt2 .*exited with code 3/, r.stdout);
       assert.doesNotMatch(r.stdout + r.stderr, /applyChunk|chunks\/chunk-/);
       assert.deepEqual(rest(r.stdout), [0, 1, 3, 4].map((x) => ({ line: x + 1, result: x })));
+    });
+  }
+
+  for (const pool of ['process', 'thread']) {
+    it(`--retries runs again an item whose worker crashed (a flaky process.exit) on the ${pool} pool`, { timeout: 60_000 }, async () => {
+      const mark = join(tempDir(), 'crashed');
+      const r = await concur(['map', `${hostile}#exitsOnceAt2`, '--range', '0..5', '--pool', pool, '--workers', '2', '--chunksize', '1', '--retries', '1'], {
+        env: { ...process.env, CONCUR_TEST_MARK: mark },
+      });
+      assert.equal(readFileSync(mark, 'utf8'), 'crashed\n', 'it crashed once');
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.deepEqual(jsonLines(r.stdout), [0, 1, 2, 3, 4].map((x) => ({ line: x + 1, result: x })));
     });
   }
 

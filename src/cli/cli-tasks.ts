@@ -39,6 +39,23 @@ function encode(value: unknown): [ok: boolean, text: string] {
   return [true, text];
 }
 
+let printsToStderr = false;
+
+/**
+ * From now on, what this thread writes to `process.stdout` (a task's console.log) goes to
+ * stderr: the command's stdout carries its result lines, which a task's print would
+ * corrupt. The command calls it in its own thread (the async pool runs tasks there) after
+ * keeping stdout's own write for the results (see output.ts); a worker, on its first chunk.
+ */
+export function tasksPrintToStderr(): void {
+  if (printsToStderr) return;
+  printsToStderr = true;
+  const stderr = process.stderr;
+  process.stdout.write = function write(this: unknown, ...args: unknown[]): boolean {
+    return (stderr.write as (...a: unknown[]) => boolean).apply(stderr, args);
+  } as typeof process.stdout.write;
+}
+
 /**
  * The task the `concur map` command runs in every worker: the user's task over a chunk
  * of [line, input] pairs. Each item's error is caught and reported on its own, so one
@@ -46,6 +63,7 @@ function encode(value: unknown): [ok: boolean, text: string] {
  */
 export const cliTasks = defineTasks(import.meta.url, {
   async applyChunk(spec: FunctionSpec, items: Array<[number, unknown]>, retries: number): Promise<Outcome[]> {
+    tasksPrintToStderr(); // before the user's module loads: its top level may print too
     const key = `${spec.kind === 'module' ? spec.module : spec.source}#${spec.name}`;
     let fnP = loaded.get(key);
     if (fnP === undefined) loaded.set(key, (fnP = loadFunction(spec)));

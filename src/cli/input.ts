@@ -1,5 +1,6 @@
 import { UsageError } from './usage-error.js';
 import { createReadStream, openSync, readSync, closeSync } from 'node:fs';
+import { isUtf8 } from 'node:buffer';
 import type { Readable } from 'node:stream';
 
 /** One input item: its 1-based line number and value, or why the line could not be read. */
@@ -29,8 +30,20 @@ function tooLong(line: number, maxLineBytes: number): InputItem {
   return { line, error: `line ${line} is longer than the limit of ${maxLineBytes} bytes (--max-line-bytes)` };
 }
 
+/**
+ * The item of one line's bytes, or undefined for a blank line. Bytes that are not UTF-8
+ * fail the line: decoded, they would become replacement characters (U+FFFD) and the task
+ * would run on an input that is not the one given. A byte order mark before the first
+ * line is ignored, as RFC 8259 allows.
+ */
+function decodeLine(bytes: Buffer, line: number): InputItem | undefined {
+  if (!isUtf8(bytes)) return { line, error: `line ${line} is not valid UTF-8` };
+  return parseLine(bytes.toString('utf8'), line);
+}
+
 /** The item of one line's text, or undefined for a blank line. */
 function parseLine(text: string, line: number): InputItem | undefined {
+  if (line === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   if (text.trim() === '') return undefined;
   try {
     return { line, value: JSON.parse(text) };
@@ -67,8 +80,9 @@ export class LineSplitter {
     const last = chunk.lastIndexOf(10);
     const start = first + 1;
     if (last > first) {
-      if (last - start <= this.#max) {
-        // No line in here can pass the limit: one decode and a string split, faster than readline.
+      if (last - start <= this.#max && isUtf8(chunk.subarray(start, last))) {
+        // No line in here can pass the limit, nor has bytes that are not UTF-8: one decode
+        // and a string split, faster than readline.
         for (const text of chunk.toString('utf8', start, last).split('\n')) {
           const item = parseLine(text, ++this.#line);
           if (item !== undefined) out.push(item);
@@ -77,7 +91,7 @@ export class LineSplitter {
         for (let s = start; s <= last; ) {
           const e = chunk.indexOf(10, s);
           const line = ++this.#line;
-          const item = this.#fits(e - s, chunk[e - 1]) ? parseLine(chunk.toString('utf8', s, e), line) : tooLong(line, this.#max);
+          const item = this.#fits(e - s, chunk[e - 1]) ? decodeLine(chunk.subarray(s, e), line) : tooLong(line, this.#max);
           if (item !== undefined) out.push(item);
           s = e + 1;
         }
@@ -113,7 +127,7 @@ export class LineSplitter {
     const tail = parts[parts.length - 1];
     let item: InputItem | undefined;
     if (this.#over || !this.#fits(this.#size, tail?.[tail.length - 1])) item = tooLong(line, this.#max);
-    else item = parseLine((parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.#size)).toString('utf8'), line);
+    else item = decodeLine(parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.#size), line);
     if (item !== undefined) out.push(item);
     this.#parts = [];
     this.#size = 0;

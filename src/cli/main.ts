@@ -1,5 +1,6 @@
 /** The `concur` command. */
 import '../index.js'; // one shared chunk for the whole library: fewer files to load in each worker (see scripts/bundle.mjs)
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_MAX_LINE_BYTES } from './input.js';
 import { managerCommand } from './manager-command.js';
@@ -17,9 +18,13 @@ const int = (name: string, min: number) => (value: string): number => {
   return n;
 };
 
+// dist/cli/main.js, two levels under the package root
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
 const program = new Command()
   .name('concur')
   .description("Python's concurrency toolkit for Node.js, from the shell")
+  .version(version)
   .showHelpAfterError()
   // Commander exits 1 on its own errors; they are usage errors here (exit 2), so it throws
   // instead and the catch below decides. Set before .command(): subcommands inherit it.
@@ -35,7 +40,7 @@ program
   .option('--workers <n>', 'workers (or concurrency for async); default: one per CPU', int('--workers', 1))
   .option('--chunksize <n>', 'items sent to a worker at a time', int('--chunksize', 1), 256)
   .option('--unordered', 'write results as they finish, not in input order')
-  .option('--retries <n>', 'run a failing item again up to n times', int('--retries', 0), 0)
+  .option('--retries <n>', 'run a failing item again up to n times (a chunk, when its worker crashed or timed out)', int('--retries', 0), 0)
   .option('--timeout <ms>', 'stop a chunk (its worker) that runs longer than ms', int('--timeout', 1))
   .option('--output <file>', 'write the results there instead of stdout')
   .option(
@@ -50,7 +55,7 @@ program
     `
 Each output line is {"line": n, "result": ...} or {"line": n, "error": "..."}, n being the
 input line. A result JSON cannot write (a BigInt, a cycle, a function) fails its item. A
-progress bar with rate and ETA shows on a terminal (stderr); a summary (items, failures,
+progress bar with rate and ETA shows on a terminal (stderr) when the results go elsewhere; a summary (items, failures,
 throughput, latency p50/p90/p99) ends every run. Ctrl-C stops the run: no more input, the
 workers are killed, what finished is written, and the summary counts what did not run.
 
@@ -131,6 +136,16 @@ Example:
     process.exitCode = await managerCommand(options);
   });
 
+/** Resolves once what `stream` buffers is written (or it can take no more). */
+function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  if (stream.writableLength === 0 || stream.destroyed) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    stream.once('drain', resolve);
+    stream.once('error', resolve);
+    stream.once('close', resolve);
+  });
+}
+
 try {
   await program.parseAsync();
 } catch (err) {
@@ -142,3 +157,8 @@ try {
     process.exitCode = err.exitCode === 0 ? 0 : USAGE;
   } else throw err;
 }
+// The command is done: a task module it imported (to check it, or to run its tasks on
+// the async pool) may still hold the event loop with a timer or a socket of its own,
+// which would keep the command alive after its summary. What it printed goes out first.
+await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+process.exit();

@@ -20,10 +20,20 @@ export interface ManagerCommandOptions {
   callTimeout?: number;
 }
 
-/** `HOST:PORT` (IPv6 as `[::1]:PORT`) is TCP; anything else is a Unix socket path. */
+/**
+ * `HOST:PORT` (IPv6 as `[::1]:PORT`) is TCP; anything else is a Unix socket path. A colon
+ * without a '/' is a HOST:PORT whose port is wrong (a typo served as a socket file named
+ * `localhost:5O000` would leave clients unable to connect and nothing said): a socket
+ * path of that kind is written with a '/', as `./a:b`.
+ */
 export function parseAddress(text: string): ManagerAddress {
   const tcp = /^(\[[^\]]+\]|[^/:[\]]+):(\d+)$/.exec(text);
-  if (tcp === null) return text;
+  if (tcp === null) {
+    if (text.includes(':') && !text.includes('/')) {
+      throw new UsageError(`--address ${text}: HOST:PORT needs a port from 0 to 65535 (a Unix socket path with a ':' is written with a '/', as ./${text})`);
+    }
+    return text;
+  }
   const host = tcp[1]!.startsWith('[') ? tcp[1]!.slice(1, -1) : tcp[1]!;
   const port = Number(tcp[2]);
   if (port > 65535) throw new UsageError(`--address: port ${port} is over 65535`);

@@ -1,16 +1,20 @@
 import { ensureTypeScript, isTypeScriptModule } from '../tasks/typescript.js';
-import { realpathSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import { constants } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SingleBar } from 'cli-progress';
 import type { FunctionSpec } from '../tasks/describe.js';
-import { lookupTask, moduleDefinedTasks } from '../tasks/registry.js';
+import { definedTaskNames, lookupTask, moduleDefinedTasks } from '../tasks/registry.js';
 import { countLines, DEFAULT_MAX_LINE_BYTES, jsonLines, parseRange, rangeItems, type InputItem } from './input.js';
+import { tasksPrintToStderr } from './cli-tasks.js';
 import { MapRun } from './map-run.js';
 import { openOutput } from './output.js';
 import { makePool } from './pools.js';
 import { UsageError } from './usage-error.js';
+
+/** After a signal stopped the run, how long the lines that finished may take to be written. */
+const STOP_OUTPUT_GRACE_MS = 2_000;
 
 /** Options of `concur map`, as parsed from the command line. */
 export interface MapCommandOptions {
@@ -46,13 +50,45 @@ async function resolveTask(target: string): Promise<FunctionSpec> {
   try {
     // This command runs as compiled JavaScript: a .ts module needs tsx here, as in a worker.
     if (isTypeScriptModule(url)) await ensureTypeScript(url);
-    await import(url);
+    await importToTheEnd(url);
   } catch (err) {
     throw new UsageError(`cannot load module ${path}: ${(err as Error).message}`);
   }
   if (!moduleDefinedTasks(url)) throw new UsageError(`${path} defines no tasks: define them with defineTasks(import.meta.url, { ... })`);
-  if (typeof lookupTask(url, name) !== 'function') throw new UsageError(`${path} defines no task named "${name}"`);
+  if (typeof lookupTask(url, name) !== 'function') {
+    throw new UsageError(`${path} defines no task named "${name}"; its tasks: ${definedTaskNames(url).join(', ')}`);
+  }
   return { kind: 'module', module: url, name };
+}
+
+/** Whether two paths name one regular file (links followed); false when either does not exist. */
+function sameFile(a: string, b: string): boolean {
+  try {
+    const [x, y] = [statSync(a), statSync(b)];
+    return x.isFile() && x.dev === y.dev && x.ino === y.ino; // a terminal may well be both
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Imports a module. One whose top-level await waits on a promise nothing can settle
+ * leaves nothing for the event loop: Node would end the command with exit code 13 and
+ * not a word. The loop running dry while the import is pending (beforeExit) says it will
+ * never end; a module that also holds a timer or a socket keeps the command waiting, as
+ * any program that hangs, until Ctrl-C.
+ */
+async function importToTheEnd(url: string): Promise<void> {
+  let dry!: () => void;
+  const never = new Promise<never>((_, reject) => {
+    dry = () => reject(new Error('its import never finishes (a top-level await on a promise that nothing settles)'));
+  });
+  process.once('beforeExit', dry);
+  try {
+    await Promise.race([import(url), never]);
+  } finally {
+    process.off('beforeExit', dry);
+  }
 }
 
 /**
@@ -63,9 +99,17 @@ async function resolveTask(target: string): Promise<FunctionSpec> {
 export async function mapCommand(target: string, inputPath: string | undefined, options: MapCommandOptions): Promise<number> {
   if (options.range !== undefined && inputPath !== undefined) throw new UsageError('give either an input file or --range, not both');
   const range = options.range === undefined ? undefined : parseRange(options.range);
+  tasksPrintToStderr(); // the task module's top level runs here, and on the async pool its tasks
   const spec = await resolveTask(target);
+  if (options.output !== undefined && inputPath !== undefined && inputPath !== '-' && sameFile(inputPath, options.output)) {
+    // Opening the output truncates it: the input would be gone before its first line was read.
+    throw new UsageError(`--output ${options.output} is the input file ${inputPath}: write the results elsewhere`);
+  }
   const output = openOutput(options.output);
-  const tty = options.progress ?? (process.stderr.isTTY === true);
+  // The bar redraws its line in place and turns line wrapping off while it runs: result
+  // lines written to the same terminal would be drawn over and cut at its width.
+  const resultsOnTerminal = options.output === undefined && process.stdout.isTTY === true;
+  const tty = options.progress ?? (process.stderr.isTTY === true && !resultsOnTerminal);
   const total =
     range !== undefined ? Math.max(0, range[1] - range[0]) : tty && inputPath !== undefined && inputPath !== '-' ? countLines(inputPath) : undefined;
 
@@ -101,10 +145,11 @@ export async function mapCommand(target: string, inputPath: string | undefined, 
   output.onError((error) => run.stop({ output: error }));
   // Ctrl-C (or kill) stops the run and its summary still prints; a second one ends at once.
   let signals = 0;
+  const exit = process.exit;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (++signals > 1) {
       void pool.stop(); // kills the workers at once, before this process is gone
-      process.exit(128 + constants.signals[signal]);
+      exit.call(process, 128 + constants.signals[signal]);
     }
     run.stop({ signal });
   };
@@ -112,6 +157,14 @@ export async function mapCommand(target: string, inputPath: string | undefined, 
   process.on('SIGTERM', onSignal);
   const items: AsyncIterable<InputItem[]> | Iterable<InputItem[]> =
     range !== undefined ? rangeItems(range) : jsonLines(inputPath ?? '-', { maxLineBytes: options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES, signal: run.signal });
+  // The async pool runs the tasks in this process: a task's process.exit would end the
+  // command at once, its finished lines unwritten and no summary. It throws instead and
+  // fails its item, as Python's sys.exit raises SystemExit in a pool's task.
+  if (options.pool === 'async') {
+    process.exit = ((code?: number | string | null) => {
+      throw new Error(`the task called process.exit(${code ?? ''}), which on the async pool would end the command itself`);
+    }) as typeof process.exit;
+  }
   try {
     await run.run(items);
   } catch (err) {
@@ -120,13 +173,23 @@ export async function mapCommand(target: string, inputPath: string | undefined, 
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.exit = exit;
   }
   if (bar) {
     if (run.stopped === undefined) bar.setTotal(run.done); // blank lines were counted in the total but are not items
     bar.update(run.done);
     bar.stop();
   }
-  await output.end();
+  const stoppedBy = run.stopped;
+  if (stoppedBy !== undefined && 'signal' in stoppedBy) {
+    // A stop asked for is not held up by a reader that stopped reading: the lines that
+    // finished get a moment to go out, then the command ends with what it could write.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), STOP_OUTPUT_GRACE_MS)));
+    const written = await Promise.race([output.end().then(() => true), late]);
+    clearTimeout(timer);
+    if (!written) process.stderr.write(`concur: the output took no more for ${STOP_OUTPUT_GRACE_MS / 1000} s after the ${stoppedBy.signal}: lines still waiting for it are lost\n`);
+  } else await output.end();
   printSummary(run, started, range !== undefined ? total! : run.read, range === undefined);
   const stopped = run.stopped;
   if (stopped === undefined) return run.failed > 0 ? 1 : 0;

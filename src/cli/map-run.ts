@@ -1,6 +1,7 @@
 import { BrokenExecutorError, WorkerCrashedError } from '../futures/errors.js';
 import type { Future } from '../futures/future.js';
-import type { FunctionSpec } from '../tasks/describe.js';
+import { specName, type FunctionSpec } from '../tasks/describe.js';
+import { taskRefOf } from '../tasks/registry.js';
 import { Histogram } from '../util/histogram.js';
 import { cliTasks, reason, type Outcome } from './cli-tasks.js';
 import type { InputItem } from './input.js';
@@ -131,7 +132,8 @@ export class MapRun {
       return;
     }
     const { timeout, retries } = this.#settings;
-    const f = this.#pool.executor.submitWith(timeout === undefined ? {} : { timeout }, cliTasks.applyChunk, this.#spec, chunk, retries);
+    // applyChunk retries an item that throws; the pool, a chunk whose worker crashed or timed out.
+    const f = this.#pool.executor.submitWith(timeout === undefined ? { retries } : { timeout, retries }, cliTasks.applyChunk, this.#spec, chunk, retries);
     this.#inflight.add(f);
     void f
       .result()
@@ -144,7 +146,7 @@ export class MapRun {
           const signal = stopSignalOf(err);
           if (signal !== undefined) this.stop({ signal });
           if (this.stopped !== undefined) return; // cut short by the stop: its items did not run
-          const why = reason(err);
+          const why = ownTaskNamed(reason(err), this.#spec);
           this.#finish(no, merge(bad, chunk.map(([line]): Outcome => [line, false, why, 0])));
         },
       )
@@ -195,6 +197,18 @@ export class MapRun {
     for (const no of [...this.#ready.keys()].sort((a, b) => a - b)) this.#write(this.#ready.get(no)!);
     this.#ready.clear();
   }
+}
+
+/**
+ * A pool's error about a chunk (a worker that crashed, a timeout) names the task the pool
+ * ran, the command's applyChunk in its bundled chunk file, which says nothing to the user:
+ * it names the user's task instead.
+ */
+function ownTaskNamed(why: string, spec: FunctionSpec): string {
+  const ref = taskRefOf(cliTasks.applyChunk)!;
+  const own = specName(spec);
+  // A pool names it with its module; the async pool, by the function's name alone.
+  return why.split(specName({ kind: 'module', module: ref.module, name: ref.name })).join(own).split(`task ${ref.name} `).join(`task ${own} `);
 }
 
 function merge(bad: Outcome[], outcomes: Outcome[]): Outcome[] {

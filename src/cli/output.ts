@@ -19,6 +19,12 @@ export interface Output {
 }
 
 /**
+ * stdout's own write, kept as the module loads, before `tasksPrintToStderr` sends what
+ * tasks print there to stderr: the result lines still go to stdout through it.
+ */
+const writeStdout = process.stdout.write.bind(process.stdout) as (text: string) => boolean;
+
+/**
  * Opens the output before any work starts: a path that cannot be written (no such
  * directory, a directory, no permission) is a usage error said in one line, rather than
  * an 'error' event on a stream after the workers have started.
@@ -63,7 +69,10 @@ export function openOutput(path: string | undefined): Output {
   };
   return {
     write: (text) => {
-      if (error === undefined && !stream.destroyed) stream.write(text);
+      if (error === undefined && !stream.destroyed) {
+        if (path === undefined) writeStdout(text);
+        else stream.write(text);
+      }
     },
     get congested() {
       return error === undefined && stream.writableNeedDrain;

@@ -47,7 +47,7 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<numb
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  const where = options.redis ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const where = whereRedis(options.redis);
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals): void => {
@@ -74,7 +74,7 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<numb
     // Said once the signals are ours: a supervisor that stops the worker as soon as it
     // reads this line would otherwise find Node's default action, and kill it mid-fetch.
     process.stdout.write(
-      `concur worker ${worker.name}: serving queue ${options.queue} on ${where.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@')} ` +
+      `concur worker ${worker.name}: serving queue ${options.queue} on ${shown(where)} ` +
         `with ${worker.concurrency} ${options.pool} worker(s); tasks: ${worker.tasks.join(', ')}\n`,
     );
     void worker.closed.then(() => {
@@ -85,15 +85,32 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<numb
   });
 }
 
+/** How long `concur status` waits for Redis's answers. */
+const STATUS_TIMEOUT_MS = 10_000;
+
+/** The Redis a command uses: --redis, else $REDIS_URL, else the local default. */
+const whereRedis = (redis: string | undefined): string => redis ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** A Redis URL as printed: its password masked. */
+const shown = (url: string): string => url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+
 /** Prints a queue's job counts and connected workers; `json` prints them as one JSON line. */
 export async function statusCommand(options: { redis?: string; queue: string; json?: boolean }): Promise<number> {
   const { redisQueueStatus } = await import('../redis/index.js');
   let status: Awaited<ReturnType<typeof redisQueueStatus>>;
+  // A server that takes the connection and never answers (a stuck Redis, a port that is
+  // not Redis's) would hold the command for ever: a status says so and ends instead.
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer from Redis at ${shown(whereRedis(options.redis))} within ${STATUS_TIMEOUT_MS} ms`)), STATUS_TIMEOUT_MS);
+  });
   try {
-    status = await redisQueueStatus({ connection: options.redis, queue: options.queue });
+    status = await Promise.race([redisQueueStatus({ connection: options.redis, queue: options.queue }), late]);
   } catch (err) {
     process.stderr.write(`concur status: ${(err as Error).message}\n`);
     return 1;
+  } finally {
+    clearTimeout(timer);
   }
   if (options.json) {
     process.stdout.write(`${JSON.stringify(status)}\n`);

@@ -64,6 +64,11 @@ export function lookupTask(module: string, name: string): Function | undefined {
   return registry.modules.get(module)?.get(name);
 }
 
+/** The names of the tasks `module` defined, in the order it gave them (none before it is imported here). */
+export function definedTaskNames(module: string): string[] {
+  return [...(registry.modules.get(module)?.keys() ?? [])];
+}
+
 /** Whether `module` has called defineTasks in this thread. */
 export function moduleDefinedTasks(module: string): boolean {
   return registry.modules.has(module);

@@ -102,3 +102,57 @@ describe('LineSplitter', () => {
     );
   });
 });
+
+describe('input that is not UTF-8', () => {
+  /** The items of `bytes` cut into chunks of `n` bytes. */
+  const split = (bytes: Buffer, n: number, limit = 1000): InputItem[] => {
+    const splitter = new LineSplitter(limit);
+    const got: InputItem[] = [];
+    for (let at = 0; at < bytes.length; at += n) splitter.push(bytes.subarray(at, at + n), got);
+    splitter.end(got);
+    return got;
+  };
+
+  it('a line with bytes that are not UTF-8 fails by its number; it is not run on replacement characters', { timeout: 30_000 }, () => {
+    // "\xff\xfe" is no UTF-8 at all; "\xc3(" a lead byte without its continuation; "\xed\xa0\x80" an encoded surrogate.
+    const bytes = Buffer.concat([
+      Buffer.from('"ok"\n"'),
+      Buffer.from([0xff, 0xfe]),
+      Buffer.from('"\n"'),
+      Buffer.from([0xc3, 0x28]),
+      Buffer.from('"\n"'),
+      Buffer.from([0xed, 0xa0, 0x80]),
+      Buffer.from('"\r\n"é"\n'),
+    ]);
+    const want: InputItem[] = [
+      { line: 1, value: 'ok' },
+      { line: 2, error: 'line 2 is not valid UTF-8' },
+      { line: 3, error: 'line 3 is not valid UTF-8' },
+      { line: 4, error: 'line 4 is not valid UTF-8' },
+      { line: 5, value: 'é' },
+    ];
+    for (const n of [1, 2, 3, 5, 7, bytes.length]) assert.deepEqual(split(bytes, n), want, `chunks of ${n} bytes`);
+    // and with the limit below a chunk's span, which reads line by line
+    assert.deepEqual(split(bytes, bytes.length, 8), want);
+  });
+
+  it('a UTF-8 byte order mark at the start of the input is ignored (RFC 8259 allows it), not a malformed line 1', { timeout: 30_000 }, async () => {
+    assert.deepEqual(await read('\ufeff1\n2\n', 100), [
+      { line: 1, value: 1 },
+      { line: 2, value: 2 },
+    ]);
+    assert.deepEqual(split(Buffer.from('\ufeff"a"\r\n\ufeff2\n'), 1), [
+      { line: 1, value: 'a' },
+      { line: 2, error: `malformed JSON: ${errorOf('\ufeff2')}` }, // only the first line's is a byte order mark
+    ]);
+  });
+});
+
+function errorOf(text: string): string {
+  try {
+    JSON.parse(text);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  throw new Error(`${text} parses`);
+}

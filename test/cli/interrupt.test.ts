@@ -107,6 +107,22 @@ describe('concur map: the output closes early (as `| head`)', () => {
   });
 });
 
+describe('concur map: SIGTERM while nothing reads its output', () => {
+  it('ends (exit 143, a summary) rather than waiting for ever to write the lines that finished', { timeout: 90_000 }, async () => {
+    // Each result line is 100 KB, more than the pipe holds: once the reader stops, the
+    // lines finished in flight cannot all be written, however the run was timed.
+    const r = start(['map', `${hostile}#big`, '--range', '0..200', '--pool', 'thread', '--workers', '2', '--chunksize', '1'], { timeoutMs: 60_000 });
+    await new Promise<void>((resolve) => r.child.stdout!.once('data', () => resolve()));
+    r.child.stdout!.pause(); // and never resumed while the command runs
+    r.child.once('exit', () => r.child.stdout!.resume()); // then read to its end, for 'close'
+    r.child.kill('SIGTERM');
+    const ran = await r.ended;
+    assert.doesNotMatch(ran.stderr, /\[test\] killed/, 'the command waited for ever on its output');
+    assert.equal(ran.code, 143, ran.stderr);
+    assert.match(ran.stderr, /^interrupted: \d+ items done/m);
+  });
+});
+
 describe('concur map: killed outright (SIGKILL, no handler runs)', () => {
   it('a worker that finishes its task after that ends without an EPIPE stack', { timeout: 90_000 }, async () => {
     const r = start(['map', `${hostile}#untilOrphaned`, '--range', '0..3', '--pool', 'process', '--workers', '1', '--chunksize', '1']);

@@ -2,7 +2,7 @@
 // authkey, its --register types made by clients; SIGTERM shuts it down.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Manager } from '../../src/index.js';
@@ -57,6 +57,19 @@ describe('concur manager', () => {
     assert.equal(badTimeout.code, 2);
     assert.match(badTimeout.stderr, /--call-timeout/);
   });
+
+  for (const address of ['127.0.0.1:abc', 'localhost:', 'example.com:5O000']) {
+    it(`--address ${address}, a HOST:PORT without a port, is a usage error (exit 2), not a Unix socket of that name`, { timeout: 60_000 }, async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'concur-cli-mgr-'));
+      writeFileSync(join(dir, 'key'), 'secret');
+      const r = await start(['manager', '--address', address, '--authkey-file', join(dir, 'key')], { cwd: dir, timeoutMs: 20_000 }).ended;
+      assert.doesNotMatch(r.stderr, /\[test\] killed/, `it served at ${address}: ${r.stdout}`);
+      assert.equal(r.code, 2, r.stderr + r.stdout);
+      assert.match(r.stderr, /--address/);
+      assert.deepEqual(readdirSync(dir), ['key'], 'no socket file made');
+      rmSync(dir, { recursive: true, force: true });
+    });
+  }
 
   it('a SIGTERM as soon as it says it listens shuts it down (exit 0) rather than killing it (5 tries)', { timeout: 90_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'concur-cli-mgr-'));

@@ -72,7 +72,7 @@ describe('concur map', () => {
   it('--timeout stops a task that runs too long; its items fail, the command ends', async () => {
     const { code, stdout } = await concur(['map', `${tasks}#hang`, '--range', '0..1', '--pool', 'thread', '--timeout', '200']);
     assert.equal(code, 1);
-    assert.match(stdout, /"error":"TimeoutError: task applyChunk .* timed out after 200 ms/);
+    assert.match(stdout, /"error":"TimeoutError: task hang .* timed out after 200 ms/);
   });
 
   it('clear errors, exit code 2: unreadable file, unknown module, unknown task, bad --range', async () => {
@@ -124,5 +124,21 @@ describe('concur map', () => {
     assert.match(screen, /100% \| 2000\/2000 items \| \d+\/s \| ETA \d+s \| 0 failed/);
     assert.match(screen, /2000 items, 0 failed/);
     assert.equal(readFileSync(join(d, 'out.jsonl'), 'utf8').trim().split('\n').length, 2000);
+  });
+
+  it('with its results on the same terminal, draws no bar over them (every result line whole, line wrapping left on)', async () => {
+    const d = dir();
+    writeFileSync(join(d, 'in.jsonl'), Array.from({ length: 2000 }, (_, i) => String(i + 100)).join('\n'));
+    const typescript = join(d, 'tty.log');
+    const command = [process.execPath, bin, 'map', `${tasks}#square`, join(d, 'in.jsonl'), '--pool', 'thread'].join(' ');
+    await new Promise<void>((resolve, reject) =>
+      execFile('script', ['-qc', command, typescript], { timeout: 60_000 }, (error) => (error ? reject(error) : resolve())),
+    );
+    const screen = readFileSync(typescript, 'latin1');
+    const results = screen.split(/\r?\n/).filter((l) => l.includes('{"line":'));
+    assert.equal(results.length, 2000, screen.slice(0, 2000));
+    for (const l of results) assert.match(l, /^\{"line":\d+,"result":\d+\}\r?$/, `a result line drawn over: ${JSON.stringify(l)}`);
+    assert.doesNotMatch(screen, /\x1b\[\?7l/, 'line wrapping turned off: long result lines would be cut on the screen');
+    assert.match(screen, /2000 items, 0 failed/);
   });
 });

@@ -28,11 +28,12 @@ export interface Running {
 }
 
 /** Starts the command; `ended` resolves however it ends (a hang is killed after `timeoutMs` and said so). */
-export function start(args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; detached?: boolean; execArgv?: string[] } = {}): Running {
+export function start(args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; detached?: boolean; execArgv?: string[]; cwd?: string } = {}): Running {
   const child = spawn(process.execPath, [...(options.execArgv ?? []), bin, ...args], {
     env: options.env ?? process.env,
     stdio: ['pipe', 'pipe', 'pipe'],
     detached: options.detached ?? false,
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
   });
   let out = '';
   let err = '';

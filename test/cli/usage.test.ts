@@ -1,7 +1,7 @@
 // Item 11 of issue 11: every usage error exits 2 (as the README promises), said in one
 // line, before any work starts; an unwritable --output is one of them.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { concur, hostile, tempDir } from './run-concur.js';
@@ -35,6 +35,15 @@ describe('concur: usage errors exit 2', () => {
     const none = await concur([]);
     assert.equal(none.code, 2, none.stderr);
     assert.match(none.stderr, /Usage: concur/);
+  });
+
+  it('--version (and -V) prints the package version, exit 0', { timeout: 30_000 }, async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url.replace(/\/build\/test-js\/\d+\//, '/')), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const r = await concur([flag]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, `${version}\n`);
+    }
   });
 
   it('--help still exits 0', { timeout: 30_000 }, async () => {
@@ -75,4 +84,20 @@ describe('concur map --output that cannot be written', () => {
     assert.equal(readFileSync(join(d, 'out.jsonl'), 'utf8').trim().split('\n').length, 5);
     assert.equal(readFileSync(mark, 'utf8').trim().split('\n').length, 5);
   });
+});
+
+describe('concur map --output that is the input file', () => {
+  for (const how of ['by the same path', 'through a link to it']) {
+    it(`${how}: a usage error (exit 2), the input left as it was`, { timeout: 30_000 }, async () => {
+      const d = tempDir();
+      const input = join(d, 'in.jsonl');
+      writeFileSync(input, '1\n2\n3\n');
+      let out = input;
+      if (how !== 'by the same path') symlinkSync(input, (out = join(d, 'link.jsonl')));
+      const r = await concur(['map', `${hostile}#identity`, input, '--output', out]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /is the input/);
+      assert.equal(readFileSync(input, 'utf8'), '1\n2\n3\n', 'the input was truncated before it was read');
+    });
+  }
 });

@@ -208,6 +208,17 @@ function trappingClass(name: string, base: object, handler: ProxyHandler<object>
   return cls;
 }
 
+/**
+ * A namespace's attribute `p` (not a local name), read from its server. A name the proxy
+ * has too (Object.prototype's toString, valueOf, hasOwnProperty...) is the server's
+ * when the server has it, else the proxy's own: written, it went to the server.
+ */
+function readName(ref: ManagedRef, p: string, own: object, receiver: object): unknown {
+  if (!(p in own)) return callManaged(ref, 'get', [p], true);
+  const found = callManaged(ref, 'lookup', [p], true) as [] | [unknown];
+  return found.length > 0 ? found[0] : Reflect.get(own, p, receiver);
+}
+
 const setLocal = (receiver: object, p: string | symbol, v: unknown): boolean => {
   Object.defineProperty(receiver, p, { value: v, writable: true, configurable: true, enumerable: false });
   return true;
@@ -234,7 +245,7 @@ const NamespaceClass = trappingClass(
   },
   {
     get: (target, p, receiver) =>
-      isLocal(p) || p in target || !Object.hasOwn(receiver, '_ref') ? Reflect.get(target, p, receiver) : callManaged(receiver._ref, 'get', [p as string], true),
+      isLocal(p) || !Object.hasOwn(receiver, '_ref') ? Reflect.get(target, p, receiver) : readName(receiver._ref, p as string, target, receiver),
     set: (_target, p, v, receiver) => {
       if (isLocal(p) || !Object.hasOwn(receiver, '_ref')) return setLocal(receiver, p, v);
       callManaged(receiver._ref, 'set', [p, v], true);
@@ -253,7 +264,7 @@ type NamespaceData = { readonly _ref: ManagedRef } & Record<string | symbol, unk
  * (see sync/views.ts), revived there as a view again.
  */
 const namespaceView: ProxyHandler<NamespaceData> = {
-  get: (data, p) => (isLocal(p) || p in data ? Reflect.get(data, p) : callManaged(data._ref, 'get', [p], true)),
+  get: (data, p) => (isLocal(p) ? Reflect.get(data, p) : readName(data._ref, p as string, data, data)),
   set: (data, p, v) => {
     if (isLocal(p)) return setLocal(data, p, v);
     callManaged(data._ref, 'set', [p, v], true);

@@ -94,6 +94,49 @@ describe('manager containers', () => {
     assert.deepEqual(l.copy(), [{ a: 1 }, [1, 2]]);
   });
 
+  it('a proxy as a dict key is found again: setting it twice is one entry, and get, has, setdefault, pop and delete find it', () => {
+    const d = m.dict<number, ListProxy<number>>();
+    const key = m.list<number>([1]);
+    d.set(key, 1);
+    d.set(key, 2);
+    assert.equal(d.size, 1);
+    assert.equal(d.get(key), 2);
+    assert.equal(d.has(key), true);
+    assert.equal(d.setdefault(key, 9), 2);
+    assert.equal(d.pop(key), 2);
+    assert.equal(d.size, 0);
+    d.update([[key, 3]]);
+    assert.equal(d.delete(key), true);
+    assert.equal(d.has(key), false);
+    d.set(key, 4);
+    d.keys()[0]!.push(2); // the key that comes out is a proxy to the same list
+    assert.deepEqual(key.copy(), [1, 2]);
+    assert.equal(m.dict(new Map([[key, 5]])).get(key), 5);
+  });
+
+  it('a dict key that is an object but not a proxy is refused (its copy could never be found again), naming it', () => {
+    const d = m.dict<number, unknown>({ a: 1 });
+    const refused = (err: Error) => err instanceof TypeError && /key/.test(err.message) && /Array|Object|Date/.test(err.message);
+    assert.throws(() => d.set([1, 2], 1), refused);
+    assert.throws(() => d.set({ a: 1 }, 1), refused);
+    assert.throws(() => d.get(new Date(0)), refused);
+    assert.throws(() => d.update([['b', 2], [[1], 3]]), refused);
+    assert.deepEqual(d.keys(), ['a'], 'an update with a bad key changes nothing');
+    assert.throws(() => m.dict(new Map([[[1], 1]])), refused);
+    for (const k of [1, 'x', 10n, true, null, undefined, NaN]) {
+      d.set(k, 7);
+      assert.equal(d.get(k), 7, String(k));
+    }
+  });
+
+  it('list: indexOf takes an integer start, as Python\'s index does; a fraction is refused, not a silent -1', () => {
+    const l = m.list<number>([1, 2, 3]);
+    assert.equal(l.indexOf(3, -1), 2);
+    assert.equal(l.indexOf(2, 1), 1);
+    assert.throws(() => l.indexOf(2, 0.5), TypeError);
+    assert.throws(() => l.indexOf(1, NaN), TypeError);
+  });
+
   it('iteration and keys() are snapshots: changing the container while iterating is safe', () => {
     const l = m.list([1, 2, 3]);
     const out: number[] = [];
@@ -158,6 +201,18 @@ describe('manager containers', () => {
     assert.deepEqual(Object.keys(again), ['kept']);
     delete again.kept;
     assert.equal('kept' in ns, false);
+  });
+
+  it('namespace: a name Object.prototype also has (valueOf, toString, hasOwnProperty) reads what the server holds', () => {
+    const ns = m.namespace<{ valueOf?: unknown; toString?: unknown; hasOwnProperty?: unknown }>({ valueOf: 1 });
+    assert.equal(ns.valueOf, 1);
+    ns.toString = 'two';
+    assert.equal(ns.toString, 'two');
+    ns.hasOwnProperty = 3;
+    assert.deepEqual({ ...ns }, { valueOf: 1, toString: 'two', hasOwnProperty: 3 });
+    delete ns.toString;
+    delete ns.valueOf;
+    assert.equal(String(ns), '[object NamespaceProxy]', 'once the server has none, the local one again');
   });
 
   it('value: .value, get and set; any cloneable value', () => {

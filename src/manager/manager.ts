@@ -211,6 +211,8 @@ export class Manager implements AsyncDisposable {
   readonly #root: ManagedRef;
   readonly #server: { process: Process<any>; pipe: ReturnType<typeof Pipe>[0] } | undefined;
   #closed: string | undefined;
+  /** The running shutdown: a second call waits for it too. */
+  #stopping: Promise<void> | undefined;
 
   private constructor(root: ManagedRef, server: { process: Process<any>; pipe: ReturnType<typeof Pipe>[0] } | undefined) {
     this.address = isTcp(root.addr) ? tcpTarget(root.addr) : root.addr;
@@ -365,9 +367,11 @@ export class Manager implements AsyncDisposable {
     if (this.#server === undefined) {
       throw new Error(`shutdown() stops a manager only from the process that started it; this one connected to ${this.#root.where}, so it calls close()`);
     }
-    if (this.#closed === 'is shut down') return;
     this.#closed = 'is shut down';
-    const { process: server, pipe } = this.#server;
+    return (this.#stopping ??= this.#stop(this.#server));
+  }
+
+  async #stop({ process: server, pipe }: { process: Process<any>; pipe: ReturnType<typeof Pipe>[0] }): Promise<void> {
     if (server.isAlive()) {
       try {
         pipe.send('shutdown');

@@ -130,6 +130,41 @@ describe('manager proxies across processes and threads', () => {
     await assert.rejects(Manager.start({ initializer: managerTasks.failingInitializer }), /the initializer failed on purpose/);
   });
 
+  it('shutdown() called twice at once: the second resolves only once the server is gone, as the first', { timeout: 60_000 }, async () => {
+    const other = await Manager.start({ authkey });
+    const first = other.shutdown();
+    await other.shutdown();
+    assert.throws(() => process.kill(other.pid, 0), { code: 'ESRCH' }, 'the server process has exited');
+    await first;
+  });
+
+  it('a proxy of a manager that was shut down never reaches the objects of the next one started at its address: EOFError', { timeout: 60_000 }, async () => {
+    const address = join(dir, 'again.sock');
+    const first = await Manager.start({ address, authkey });
+    const d = first.dict<string>({ a: 'first' });
+    const l = first.list<string>(['first']);
+    const v = first.value('first');
+    assert.equal(d.get('a'), 'first');
+    await first.shutdown();
+    const second = await Manager.start({ address, authkey });
+    try {
+      const d2 = second.dict<string>({ a: 'second' });
+      const l2 = second.list<string>(['second']);
+      const v2 = second.value('second');
+      assert.deepEqual([d2._ref.id, l2._ref.id, v2._ref.id], [d._ref.id, l._ref.id, v._ref.id], 'the new objects have the old ones\' ids');
+      const gone = (err: Error) => err instanceof EOFError && err.message.includes(`pid ${first.pid}`);
+      assert.throws(() => d.get('a'), gone);
+      assert.throws(() => l.push('lost'), gone);
+      assert.throws(() => v.value, gone);
+      assert.throws(() => {
+        v.value = 'clobbered';
+      }, gone);
+      assert.deepEqual([d2.get('a'), l2.copy(), v2.value], ['second', ['second'], 'second']);
+    } finally {
+      await second.shutdown();
+    }
+  });
+
   it('once the server is gone, every waiting and later call fails with EOFError naming it (this test shuts it down)', { timeout: 60_000 }, async () => {
     const d = m.dict<number>({ a: 1 });
     const lock = m.lock();

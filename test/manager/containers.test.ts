@@ -137,6 +137,18 @@ describe('manager containers', () => {
     assert.throws(() => l.indexOf(1, NaN), TypeError);
   });
 
+  it('an item that cannot be sent is named by its place among the items (push, extend, update), not as argument 0', () => {
+    const l = m.list<unknown>([1]);
+    const named = (where: RegExp) => (err: Error) => err instanceof TypeError && where.test(err.message) && /function cb/.test(err.message) && !/argument 0/.test(err.message);
+    const cb = (): void => {};
+    assert.throws(() => l.push(2, cb), named(/item 1 of push/));
+    assert.throws(() => l.extend([2, 3, { deep: [cb] }]), named(/item 2 of extend.*\.deep\[0\]/));
+    const d = m.dict<unknown>();
+    assert.throws(() => d.update({ a: 1, b: cb }), named(/entry 1 \(key "b" \(string\)\) of update.*at \[1\]/));
+    assert.deepEqual(l.copy(), [1]);
+    assert.equal(d.size, 0);
+  });
+
   it('iteration and keys() are snapshots: changing the container while iterating is safe', () => {
     const l = m.list([1, 2, 3]);
     const out: number[] = [];

@@ -165,6 +165,22 @@ describe('manager proxies across processes and threads', () => {
     }
   });
 
+  it('two managers started at once at one address: one serves there, the other fails naming it, and does not remove the socket of the one that serves', { timeout: 60_000 }, async () => {
+    const address = join(dir, 'race.sock');
+    const results = await Promise.allSettled([Manager.start({ address, authkey }), Manager.start({ address, authkey })]);
+    const won = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    try {
+      assert.equal(won.length, 1, results.map((r) => (r.status === 'rejected' ? String(r.reason) : 'started')).join('; '));
+      const lost = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+      assert.match(String(lost.reason), /EADDRINUSE|in use/);
+      assert.equal(won[0]!.dict({ a: 1 }).get('a'), 1);
+      const other = await Manager.connect({ address, authkey });
+      assert.equal(other.list([2]).at(0), 2);
+    } finally {
+      for (const w of won) await w.shutdown();
+    }
+  });
+
   it('once the server is gone, every waiting and later call fails with EOFError naming it (this test shuts it down)', { timeout: 60_000 }, async () => {
     const d = m.dict<number>({ a: 1 });
     const lock = m.lock();

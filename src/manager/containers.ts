@@ -93,8 +93,16 @@ function indexIn(a: unknown[], i: unknown, what: string): number {
   return j;
 }
 
+/**
+ * Whether a list's item equals `v`: deep, as Python's == on lists; a number as JS's
+ * includes finds it (0 and -0 equal, NaN equal to NaN), where v8's strict deep equality
+ * would tell 0 from -0.
+ */
+const equal = (x: unknown, v: unknown): boolean =>
+  typeof v === 'number' ? x === v || (v !== v && typeof x === 'number' && x !== x) : isDeepStrictEqual(x, v);
+
 const firstEqual = (a: unknown[], v: unknown, from = 0): number => {
-  for (let i = Math.max(0, from < 0 ? a.length + from : from); i < a.length; i++) if (isDeepStrictEqual(a[i], v)) return i;
+  for (let i = Math.max(0, from < 0 ? a.length + from : from); i < a.length; i++) if (equal(a[i], v)) return i;
   return -1;
 };
 
@@ -143,7 +151,7 @@ export const LIST: Record<string, Op> = {
     if (from !== undefined && !Number.isInteger(from)) throw new TypeError(`indexOf's start must be an integer, got ${describe(from)}`);
     return firstEqual(a, v, from ?? 0);
   },
-  count: (a: unknown[], [v]) => a.reduce((n: number, x) => (isDeepStrictEqual(x, v) ? n + 1 : n), 0),
+  count: (a: unknown[], [v]) => a.reduce((n: number, x) => (equal(x, v) ? n + 1 : n), 0),
   slice: (a: unknown[], [start, end]) => a.slice(start, end),
   clear: (a: unknown[]) => {
     uncontainEach(a);

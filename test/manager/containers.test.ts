@@ -149,6 +149,17 @@ describe('manager containers', () => {
     assert.equal(d.size, 0);
   });
 
+  it('list equality finds 0 for -0 (and -0 for 0), as Python\'s == and JS\'s includes do; NaN finds NaN', () => {
+    const l = m.list<number>([1, 0, NaN]);
+    assert.equal(l.indexOf(-0), 1);
+    assert.equal(l.includes(-0), true);
+    assert.equal(l.count(-0), 1);
+    assert.equal(l.indexOf(NaN), 2);
+    l.remove(-0);
+    assert.deepEqual(l.copy(), [1, NaN]);
+    assert.equal(m.list<number>([-0]).indexOf(0), 0);
+  });
+
   it('iteration and keys() are snapshots: changing the container while iterating is safe', () => {
     const l = m.list([1, 2, 3]);
     const out: number[] = [];

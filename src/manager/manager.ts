@@ -11,6 +11,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { AuthenticationError } from '../futures/errors.js';
 import { describe } from '../futures/future.js';
 import { authenticateServer, isProtocolVersionError } from '../proxy/auth.js';
+import { landed } from '../proxy/client.js';
 import { FramedSocket } from '../proxy/frames.js';
 import { SOCKET_PATH_MAX } from '../proxy/owner.js';
 import { callIdOf, decodeReply, encodeCall, HANDSHAKE_MAX_BYTES, isTcp, tcpAddr, tcpTarget } from '../proxy/protocol.js';
@@ -142,6 +143,9 @@ function processAuthkey(): string {
   if (inherited !== undefined && /^[0-9a-f]{64}$/.test(inherited)) return inherited;
   return (process.env[AUTHKEY_ENV] = randomBytes(32).toString('hex'));
 }
+
+/** How long shutdown() lets this thread's puts sent ahead land, and then the server exit, before it kills it. */
+const SHUTDOWN_GRACE_MS = 5_000;
 
 /** How long a connecting client waits for the whole handshake: reaching the server, proving the key, its hello. */
 const HELLO_TIMEOUT_MS = 10_000;
@@ -373,12 +377,15 @@ export class Manager implements AsyncDisposable {
 
   async #stop({ process: server, pipe }: { process: Process<any>; pipe: ReturnType<typeof Pipe>[0] }): Promise<void> {
     if (server.isAlive()) {
+      // Puts into an unbounded queue went ahead without waiting: they land first (as
+      // Python's put had, once it returned), unless the server cannot take them in time.
+      await landed(performance.now() + SHUTDOWN_GRACE_MS);
       try {
         pipe.send('shutdown');
       } catch {
         // gone already
       }
-      await server.join(5_000);
+      await server.join(SHUTDOWN_GRACE_MS);
       if (server.isAlive()) {
         server.kill();
         await server.join();

@@ -64,6 +64,14 @@ export interface ConnectOptions {
   callTimeout?: number;
 }
 
+/** Options of a managed queue. */
+export interface ManagedQueueOptions {
+  /** At most this many items (0: no limit but the ring's bytes). */
+  maxsize?: number;
+  /** The bytes of the server's ring, which the items held must fit (default 1 MiB, at most 1 GiB). */
+  capacityBytes?: number;
+}
+
 /** Options of `Manager.register`. */
 export interface RegisterOptions {
   /** The methods proxies may call; by default every public method (not starting with `_`). */
@@ -311,12 +319,14 @@ export class Manager implements AsyncDisposable {
   value<T>(init: T): ValueProxy<T> {
     return this.#create('value', [init]);
   }
-  /** A queue in the server (with taskDone/join). */
-  queue<T = unknown>(options: { maxsize?: number } = {}): SharedQueue<T> {
+  /** A queue in the server (with taskDone/join); `capacityBytes` (default 1 MiB) is its ring's size, which an item must fit. */
+  queue<T = unknown>(options: ManagedQueueOptions = {}): SharedQueue<T> {
+    checkOptions(options, ['maxsize', 'capacityBytes'], 'Manager.queue');
     return this.#create('queue', [options]);
   }
   /** A queue in the server whose consumers call taskDone (every managed queue is joinable). */
-  joinableQueue<T = unknown>(options: { maxsize?: number } = {}): SharedQueue<T> {
+  joinableQueue<T = unknown>(options: ManagedQueueOptions = {}): SharedQueue<T> {
+    checkOptions(options, ['maxsize', 'capacityBytes'], 'Manager.joinableQueue');
     return this.#create('joinableQueue', [options]);
   }
   /** A Lock in the server: released if a client holding it dies. */

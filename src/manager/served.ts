@@ -64,7 +64,7 @@ const MAKERS: Record<string, (args: any[]) => Entry> = {
     return newEntry('value', box, VALUE, (ref) => new ValueProxy(ref), { container: true });
   },
   queue: ([options]) => {
-    const q = new SharedQueue({ maxsize: options?.maxsize ?? 0 });
+    const q = new SharedQueue({ maxsize: options?.maxsize ?? 0, capacityBytes: options?.capacityBytes });
     return newEntry('queue', q, undefined, (ref) => new RemoteSharedQueue(ref, q.maxsize));
   },
   lock: () => lockProxy(new Lock(), 'Lock'),

@@ -278,6 +278,19 @@ describe('manager containers', () => {
     assert.throws(() => (d as unknown as { _call(op: string): unknown })._call('frobnicate'), /no method "frobnicate"/);
   });
 
+  it('queue({ capacityBytes }) sizes a managed queue\'s ring, so larger items fit; an unknown option is refused, not ignored', () => {
+    const item = 'x'.repeat(2 << 20);
+    assert.throws(() => m.queue<string>({ maxsize: 1 }).putNowait(item), /capacityBytes/, 'over the 1 MiB default');
+    const q = m.queue<string>({ maxsize: 2, capacityBytes: 8 << 20 });
+    q.putNowait(item);
+    q.putNowait(item);
+    assert.equal(q.getNowait().length, item.length);
+    const jq = m.joinableQueue<string>({ capacityBytes: 4 << 20 });
+    jq.putSync(item);
+    assert.equal(jq.getSync().length, item.length);
+    assert.throws(() => m.queue({ capacity: 1 } as never), (err: Error) => err instanceof TypeError && /unknown option "capacity"/.test(err.message));
+  });
+
   it('queues and primitives keep their Promise and *Sync forms', async () => {
     const q = m.queue<number>({ maxsize: 2 });
     q.putSync(1);

@@ -48,6 +48,15 @@ function remove(map: Map<unknown, unknown>, key: unknown): unknown {
   return v;
 }
 
+/** `entries` as [key, value] pairs, each checked: anything else is a TypeError naming it, as Python refuses it. */
+export function pairsOf(entries: unknown, what: string): Array<[unknown, unknown]> {
+  if (!Array.isArray(entries)) throw new TypeError(`${what} takes [key, value] pairs, got ${describe(entries)}`);
+  entries.forEach((e, i) => {
+    if (!Array.isArray(e) || e.length !== 2) throw new TypeError(`${what} takes [key, value] pairs: entry ${i} is ${describe(e)}`);
+  });
+  return entries as Array<[unknown, unknown]>;
+}
+
 export const DICT: Record<string, Op> = {
   get: (m: Map<unknown, unknown>, [k]) => m.get(dictKey(k)),
   set: (m: Map<unknown, unknown>, [k, v]) => void put(m, dictKey(k), v),
@@ -64,7 +73,7 @@ export const DICT: Record<string, Op> = {
   entries: (m: Map<unknown, unknown>) => [...m.entries()],
   update: (m: Map<unknown, unknown>, [entries]) => {
     // Every key is checked before any is set: a bad one changes nothing.
-    const keyed = (entries as Array<[unknown, unknown]>).map(([k, v]) => [dictKey(k), v] as const);
+    const keyed = pairsOf(entries, 'update').map(([k, v]) => [dictKey(k), v] as const);
     for (const [k, v] of keyed) put(m, k, v);
   },
   pop: (m: Map<unknown, unknown>, [key, hasDefault, dflt]) => {

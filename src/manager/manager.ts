@@ -304,6 +304,9 @@ export class Manager implements AsyncDisposable {
 
   /** A Map in the server. */
   dict<V = unknown, K = string>(init?: Record<string, V> | Map<K, V> | Iterable<readonly [K, V]>): DictProxy<V, K> {
+    if (init !== undefined && (init === null || typeof init !== 'object')) {
+      throw new TypeError(`dict() takes a plain object, a Map or an iterable of [key, value] pairs, got ${describe(init)}`);
+    }
     const entries = init === undefined || init instanceof Map || !(Symbol.iterator in Object(init)) ? init : [...(init as Iterable<readonly [K, V]>)];
     return this.#create('dict', [entries]);
   }

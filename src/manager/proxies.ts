@@ -98,6 +98,9 @@ export class DictProxy<V = unknown, K = string> extends ManagedProxy implements 
   }
   /** Sets every entry of `entries` (a plain object, a Map or an iterable of pairs). */
   update(entries: Record<string, V> | Iterable<readonly [K, V]>): void {
+    if (entries === null || typeof entries !== 'object') {
+      throw new TypeError(`update takes a plain object, a Map or an iterable of [key, value] pairs, got ${describe(entries)}`);
+    }
     const list = Symbol.iterator in Object(entries) ? [...(entries as Iterable<readonly [K, V]>)] : Object.entries(entries);
     callWithItems(this._ref, 'update', list, 'update', (i) => `entry ${i} (key ${describe((list[i] as unknown[] | undefined)?.[0])})`);
   }

@@ -129,6 +129,17 @@ describe('manager containers', () => {
     }
   });
 
+  it('dict() and update() take pairs: a string, a number or an entry that is not a [key, value] pair is a TypeError naming it, as Python refuses them', () => {
+    const pairs = (err: Error) => err instanceof TypeError && /pair/.test(err.message);
+    assert.throws(() => m.dict('abc' as never), pairs);
+    assert.throws(() => m.dict(5 as never), TypeError);
+    const d = m.dict<unknown>({ a: 1 });
+    assert.throws(() => d.update('ab' as never), pairs);
+    assert.throws(() => d.update([['b', 2], 7] as never), (err: Error) => pairs(err) && /entry 1/.test(err.message));
+    assert.deepEqual(d.entries(), [['a', 1]], 'nothing was set');
+    assert.deepEqual(m.dict([['k', 'v']]).entries(), [['k', 'v']]);
+  });
+
   it('list: indexOf takes an integer start, as Python\'s index does; a fraction is refused, not a silent -1', () => {
     const l = m.list<number>([1, 2, 3]);
     assert.equal(l.indexOf(3, -1), 2);

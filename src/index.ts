@@ -40,7 +40,7 @@ export { sleep, timeout, gather } from './coroutines/helpers.js';
 export { SharedQueue, type SharedQueueOptions } from './queues/shared-queue.js';
 export { SharedLifoQueue, SharedPriorityQueue, type SharedPriorityQueueOptions } from './queues/shared-ordered.js';
 export { configureProxies, type ProxyOptions } from './proxy/owner.js';
-export { Manager, type ManagerOptions, type ManagerAddress, type ConnectOptions, type RegisterOptions } from './manager/manager.js';
+export { Manager, type ManagerOptions, type ManagerAddress, type ConnectOptions, type RegisterOptions, type ManagedQueueOptions } from './manager/manager.js';
 export { DictProxy, ListProxy, ValueProxy, type NamespaceProxy, type ObjectProxy } from './manager/proxies.js';
 export { Pool, ThreadPool, type PoolFaceOptions, type CallbackOptions, type MapAsyncOptions } from './pool-face/pool.js';
 export { AsyncResult } from './pool-face/async-result.js';

@@ -4,9 +4,33 @@
  * its object alive), what it lets go of is released, and what a call returns is
  * counted for its caller by ManagedObject.call (entries.ts), on every path.
  */
-import { isDeepStrictEqual } from 'node:util';
+import { inspect, isDeepStrictEqual } from 'node:util';
 import { describe } from '../futures/future.js';
-import { contain, takeOut, uncontain, uncontainEach, type Op } from './entries.js';
+import { contain, state, takeOut, token, uncontain, uncontainEach, type Op } from './entries.js';
+import { managedRefOf } from './refs.js';
+
+/** An object key, named for an error: its kind and a short look at it. */
+const objectKey = (key: object): string => {
+  const shown = inspect(key, { depth: 1, breakLength: Infinity, maxArrayLength: 5, maxStringLength: 20 });
+  return `an object of type ${Object.prototype.toString.call(key).slice(8, -1)} (${shown.length > 60 ? `${shown.slice(0, 57)}...` : shown})`;
+};
+
+/**
+ * A dict's key as its Map holds it. A primitive is itself. A proxy of this manager is
+ * its object's one proxy (the entry's own): every call's key is a fresh copy, so copies
+ * of the same proxy must meet at one key. Any other object is refused, as Python refuses
+ * an unhashable key: a copy of it, made anew by each call, could never be found again.
+ */
+export function dictKey(key: unknown): unknown {
+  if (key === null || (typeof key !== 'object' && typeof key !== 'function')) return key;
+  const ref = managedRefOf(key);
+  const entry = ref !== undefined && ref.mgr === token() ? state.entries.get(ref.id) : undefined;
+  if (entry !== undefined) return entry.proxy;
+  throw new TypeError(
+    `a dict key must be a string, number, bigint, boolean, null, undefined or a proxy of this manager, got ${ref === undefined ? objectKey(key) : ref.mgr === token() ? 'a proxy of an object this manager has freed' : "a proxy of another manager's object"}: ` +
+      'each call sends a copy of the key, and a copy of an object is never the same key again (Python refuses such keys as unhashable)',
+  );
+}
 
 /** Sets `key` to `value`: a new key is counted as the value is (a proxy may be a key). */
 function put(map: Map<unknown, unknown>, key: unknown, value: unknown): void {
@@ -24,11 +48,21 @@ function remove(map: Map<unknown, unknown>, key: unknown): unknown {
   return v;
 }
 
+/** `entries` as [key, value] pairs, each checked: anything else is a TypeError naming it, as Python refuses it. */
+export function pairsOf(entries: unknown, what: string): Array<[unknown, unknown]> {
+  if (!Array.isArray(entries)) throw new TypeError(`${what} takes [key, value] pairs, got ${describe(entries)}`);
+  entries.forEach((e, i) => {
+    if (!Array.isArray(e) || e.length !== 2) throw new TypeError(`${what} takes [key, value] pairs: entry ${i} is ${describe(e)}`);
+  });
+  return entries as Array<[unknown, unknown]>;
+}
+
 export const DICT: Record<string, Op> = {
-  get: (m: Map<unknown, unknown>, [k]) => m.get(k),
-  set: (m: Map<unknown, unknown>, [k, v]) => void put(m, k, v),
-  has: (m: Map<unknown, unknown>, [k]) => m.has(k),
-  delete: (m: Map<unknown, unknown>, [k]) => {
+  get: (m: Map<unknown, unknown>, [k]) => m.get(dictKey(k)),
+  set: (m: Map<unknown, unknown>, [k, v]) => void put(m, dictKey(k), v),
+  has: (m: Map<unknown, unknown>, [k]) => m.has(dictKey(k)),
+  delete: (m: Map<unknown, unknown>, [key]) => {
+    const k = dictKey(key);
     if (!m.has(k)) return false;
     uncontain(remove(m, k));
     return true;
@@ -38,14 +72,18 @@ export const DICT: Record<string, Op> = {
   values: (m: Map<unknown, unknown>) => [...m.values()],
   entries: (m: Map<unknown, unknown>) => [...m.entries()],
   update: (m: Map<unknown, unknown>, [entries]) => {
-    for (const [k, v] of entries as Array<[unknown, unknown]>) put(m, k, v);
+    // Every key is checked before any is set: a bad one changes nothing.
+    const keyed = pairsOf(entries, 'update').map(([k, v]) => [dictKey(k), v] as const);
+    for (const [k, v] of keyed) put(m, k, v);
   },
-  pop: (m: Map<unknown, unknown>, [k, hasDefault, dflt]) => {
+  pop: (m: Map<unknown, unknown>, [key, hasDefault, dflt]) => {
+    const k = dictKey(key);
     if (m.has(k)) return takeOut(remove(m, k));
     if (hasDefault) return dflt; // counted for the caller as any answer is (ManagedObject.call)
     throw new RangeError(`key ${describe(k)} is not in the dict`);
   },
-  setdefault: (m: Map<unknown, unknown>, [k, dflt]) => {
+  setdefault: (m: Map<unknown, unknown>, [key, dflt]) => {
+    const k = dictKey(key);
     if (!m.has(k)) put(m, k, dflt);
     return m.get(k);
   },
@@ -64,8 +102,16 @@ function indexIn(a: unknown[], i: unknown, what: string): number {
   return j;
 }
 
+/**
+ * Whether a list's item equals `v`: deep, as Python's == on lists; a number as JS's
+ * includes finds it (0 and -0 equal, NaN equal to NaN), where v8's strict deep equality
+ * would tell 0 from -0.
+ */
+const equal = (x: unknown, v: unknown): boolean =>
+  typeof v === 'number' ? x === v || (v !== v && typeof x === 'number' && x !== x) : isDeepStrictEqual(x, v);
+
 const firstEqual = (a: unknown[], v: unknown, from = 0): number => {
-  for (let i = Math.max(0, from < 0 ? a.length + from : from); i < a.length; i++) if (isDeepStrictEqual(a[i], v)) return i;
+  for (let i = Math.max(0, from < 0 ? a.length + from : from); i < a.length; i++) if (equal(a[i], v)) return i;
   return -1;
 };
 
@@ -110,8 +156,11 @@ export const LIST: Record<string, Op> = {
     if (j < 0) throw new RangeError(`${describe(v)} is not in the list`);
     uncontain(a.splice(j, 1)[0]);
   },
-  indexOf: (a: unknown[], [v, from]) => firstEqual(a, v, from ?? 0),
-  count: (a: unknown[], [v]) => a.reduce((n: number, x) => (isDeepStrictEqual(x, v) ? n + 1 : n), 0),
+  indexOf: (a: unknown[], [v, from]) => {
+    if (from !== undefined && !Number.isInteger(from)) throw new TypeError(`indexOf's start must be an integer, got ${describe(from)}`);
+    return firstEqual(a, v, from ?? 0);
+  },
+  count: (a: unknown[], [v]) => a.reduce((n: number, x) => (equal(x, v) ? n + 1 : n), 0),
   slice: (a: unknown[], [start, end]) => a.slice(start, end),
   clear: (a: unknown[]) => {
     uncontainEach(a);

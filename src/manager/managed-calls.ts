@@ -197,6 +197,11 @@ export function incoming<T>(value: T, from: string, callTimeout?: number): T {
  * process lacks (it came back as a plain Error carrying the class's name) is a RemoteError.
  */
 function named(err: unknown, ref: ManagedRef): unknown {
+  // An id its server never made: the server at that address now is another one (a
+  // manager restarted there); the one that made this object is gone.
+  if (err instanceof Error && /^no object \d+ is served here$/.test(err.message)) {
+    return new EOFError(`the manager at ${ref.where} (pid ${ref.pid}) that made this object is gone: the server there now is another, which has no object ${ref.id}`, { cause: err });
+  }
   if (err instanceof EOFError && !err.message.startsWith('the manager')) {
     return new EOFError(`the manager at ${ref.where} (pid ${ref.pid}) is gone: ${err.message}`, { cause: err });
   }

@@ -11,6 +11,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { AuthenticationError } from '../futures/errors.js';
 import { describe } from '../futures/future.js';
 import { authenticateServer, isProtocolVersionError } from '../proxy/auth.js';
+import { landed } from '../proxy/client.js';
 import { FramedSocket } from '../proxy/frames.js';
 import { SOCKET_PATH_MAX } from '../proxy/owner.js';
 import { callIdOf, decodeReply, encodeCall, HANDSHAKE_MAX_BYTES, isTcp, tcpAddr, tcpTarget } from '../proxy/protocol.js';
@@ -61,6 +62,14 @@ export interface ConnectOptions {
   authkey?: string | Uint8Array;
   /** `callTimeout` (see ManagerOptions) of the proxies reached through this handle; by default the server's. */
   callTimeout?: number;
+}
+
+/** Options of a managed queue. */
+export interface ManagedQueueOptions {
+  /** At most this many items (0: no limit but the ring's bytes). */
+  maxsize?: number;
+  /** The bytes of the server's ring, which the items held must fit (default 1 MiB, at most 1 GiB). */
+  capacityBytes?: number;
 }
 
 /** Options of `Manager.register`. */
@@ -143,6 +152,9 @@ function processAuthkey(): string {
   return (process.env[AUTHKEY_ENV] = randomBytes(32).toString('hex'));
 }
 
+/** How long shutdown() lets this thread's puts sent ahead land, and then the server exit, before it kills it. */
+const SHUTDOWN_GRACE_MS = 5_000;
+
 /** How long a connecting client waits for the whole handshake: reaching the server, proving the key, its hello. */
 const HELLO_TIMEOUT_MS = 10_000;
 
@@ -211,6 +223,8 @@ export class Manager implements AsyncDisposable {
   readonly #root: ManagedRef;
   readonly #server: { process: Process<any>; pipe: ReturnType<typeof Pipe>[0] } | undefined;
   #closed: string | undefined;
+  /** The running shutdown: a second call waits for it too. */
+  #stopping: Promise<void> | undefined;
 
   private constructor(root: ManagedRef, server: { process: Process<any>; pipe: ReturnType<typeof Pipe>[0] } | undefined) {
     this.address = isTcp(root.addr) ? tcpTarget(root.addr) : root.addr;
@@ -290,6 +304,9 @@ export class Manager implements AsyncDisposable {
 
   /** A Map in the server. */
   dict<V = unknown, K = string>(init?: Record<string, V> | Map<K, V> | Iterable<readonly [K, V]>): DictProxy<V, K> {
+    if (init !== undefined && (init === null || typeof init !== 'object')) {
+      throw new TypeError(`dict() takes a plain object, a Map or an iterable of [key, value] pairs, got ${describe(init)}`);
+    }
     const entries = init === undefined || init instanceof Map || !(Symbol.iterator in Object(init)) ? init : [...(init as Iterable<readonly [K, V]>)];
     return this.#create('dict', [entries]);
   }
@@ -305,12 +322,14 @@ export class Manager implements AsyncDisposable {
   value<T>(init: T): ValueProxy<T> {
     return this.#create('value', [init]);
   }
-  /** A queue in the server (with taskDone/join). */
-  queue<T = unknown>(options: { maxsize?: number } = {}): SharedQueue<T> {
+  /** A queue in the server (with taskDone/join); `capacityBytes` (default 1 MiB) is its ring's size, which an item must fit. */
+  queue<T = unknown>(options: ManagedQueueOptions = {}): SharedQueue<T> {
+    checkOptions(options, ['maxsize', 'capacityBytes'], 'Manager.queue');
     return this.#create('queue', [options]);
   }
   /** A queue in the server whose consumers call taskDone (every managed queue is joinable). */
-  joinableQueue<T = unknown>(options: { maxsize?: number } = {}): SharedQueue<T> {
+  joinableQueue<T = unknown>(options: ManagedQueueOptions = {}): SharedQueue<T> {
+    checkOptions(options, ['maxsize', 'capacityBytes'], 'Manager.joinableQueue');
     return this.#create('joinableQueue', [options]);
   }
   /** A Lock in the server: released if a client holding it dies. */
@@ -365,16 +384,21 @@ export class Manager implements AsyncDisposable {
     if (this.#server === undefined) {
       throw new Error(`shutdown() stops a manager only from the process that started it; this one connected to ${this.#root.where}, so it calls close()`);
     }
-    if (this.#closed === 'is shut down') return;
     this.#closed = 'is shut down';
-    const { process: server, pipe } = this.#server;
+    return (this.#stopping ??= this.#stop(this.#server));
+  }
+
+  async #stop({ process: server, pipe }: { process: Process<any>; pipe: ReturnType<typeof Pipe>[0] }): Promise<void> {
     if (server.isAlive()) {
+      // Puts into an unbounded queue went ahead without waiting: they land first (as
+      // Python's put had, once it returned), unless the server cannot take them in time.
+      await landed(performance.now() + SHUTDOWN_GRACE_MS);
       try {
         pipe.send('shutdown');
       } catch {
         // gone already
       }
-      await server.join(5_000);
+      await server.join(SHUTDOWN_GRACE_MS);
       if (server.isAlive()) {
         server.kill();
         await server.join();

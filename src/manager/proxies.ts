@@ -13,11 +13,38 @@
  * are in managed-calls.ts.
  */
 import { inspect } from 'node:util';
+import { serialize } from 'node:v8';
+import { describe } from '../futures/future.js';
+import { unsendablePart } from '../proxy/unsendable.js';
+import { withoutViews } from '../sync/views.js';
+import { cloneReason } from '../transport/clone-error.js';
 import { brandInstance, registerShared } from '../sync/shared.js';
 import { callManaged } from './managed-calls.js';
 import type { ManagedRef } from './refs.js';
 
 // ---- the proxies ----------------------------------------------------------------
+
+/**
+ * `op` on a container whose one argument is the caller's items (push's, extend's,
+ * update's entries): an item that cannot be sent is named by its place among them, and
+ * by what it holds where, not as "argument 0 (Array)", which the caller never wrote.
+ */
+function callWithItems(ref: ManagedRef, op: string, items: unknown[], name: string, place: (i: number) => string): unknown {
+  try {
+    return callManaged(ref, op, [items], true);
+  } catch (err) {
+    if (!(err instanceof TypeError) || !err.message.startsWith('argument 0 ')) throw err;
+    for (let i = 0; i < items.length; i++) {
+      try {
+        serialize(withoutViews(items[i]));
+      } catch (why) {
+        const part = unsendablePart(withoutViews(items[i]));
+        throw new TypeError(`${place(i)} of ${name} cannot be sent across processes${part === undefined ? '' : `: it is ${part}`} (${cloneReason(why)})`, { cause: why });
+      }
+    }
+    throw err;
+  }
+}
 
 /** The base of a manager's proxies: the reference to the server's object. */
 abstract class ManagedProxy {
@@ -71,8 +98,11 @@ export class DictProxy<V = unknown, K = string> extends ManagedProxy implements 
   }
   /** Sets every entry of `entries` (a plain object, a Map or an iterable of pairs). */
   update(entries: Record<string, V> | Iterable<readonly [K, V]>): void {
+    if (entries === null || typeof entries !== 'object') {
+      throw new TypeError(`update takes a plain object, a Map or an iterable of [key, value] pairs, got ${describe(entries)}`);
+    }
     const list = Symbol.iterator in Object(entries) ? [...(entries as Iterable<readonly [K, V]>)] : Object.entries(entries);
-    this._call('update', list);
+    callWithItems(this._ref, 'update', list, 'update', (i) => `entry ${i} (key ${describe((list[i] as unknown[] | undefined)?.[0])})`);
   }
   /** Removes `key` and returns its value; without `dflt`, a missing key throws a RangeError naming it. */
   pop(key: K): V;
@@ -113,10 +143,10 @@ export class ListProxy<T = unknown> extends ManagedProxy implements Iterable<T> 
   }
   /** Appends the items; returns the new length. */
   push(...items: T[]): number {
-    return this._call('push', items) as number;
+    return callWithItems(this._ref, 'push', items, 'push', (i) => `item ${i}`) as number;
   }
   extend(items: Iterable<T>): void {
-    this._call('push', [...items]);
+    callWithItems(this._ref, 'push', [...items], 'extend', (i) => `item ${i}`);
   }
   /** Inserts before `index` (clamped to the list, as Python's insert). */
   insert(index: number, value: T): void {
@@ -208,6 +238,17 @@ function trappingClass(name: string, base: object, handler: ProxyHandler<object>
   return cls;
 }
 
+/**
+ * A namespace's attribute `p` (not a local name), read from its server. A name the proxy
+ * has too (Object.prototype's toString, valueOf, hasOwnProperty...) is the server's
+ * when the server has it, else the proxy's own: written, it went to the server.
+ */
+function readName(ref: ManagedRef, p: string, own: object, receiver: object): unknown {
+  if (!(p in own)) return callManaged(ref, 'get', [p], true);
+  const found = callManaged(ref, 'lookup', [p], true) as [] | [unknown];
+  return found.length > 0 ? found[0] : Reflect.get(own, p, receiver);
+}
+
 const setLocal = (receiver: object, p: string | symbol, v: unknown): boolean => {
   Object.defineProperty(receiver, p, { value: v, writable: true, configurable: true, enumerable: false });
   return true;
@@ -234,7 +275,7 @@ const NamespaceClass = trappingClass(
   },
   {
     get: (target, p, receiver) =>
-      isLocal(p) || p in target || !Object.hasOwn(receiver, '_ref') ? Reflect.get(target, p, receiver) : callManaged(receiver._ref, 'get', [p as string], true),
+      isLocal(p) || !Object.hasOwn(receiver, '_ref') ? Reflect.get(target, p, receiver) : readName(receiver._ref, p as string, target, receiver),
     set: (_target, p, v, receiver) => {
       if (isLocal(p) || !Object.hasOwn(receiver, '_ref')) return setLocal(receiver, p, v);
       callManaged(receiver._ref, 'set', [p, v], true);
@@ -253,7 +294,7 @@ type NamespaceData = { readonly _ref: ManagedRef } & Record<string | symbol, unk
  * (see sync/views.ts), revived there as a view again.
  */
 const namespaceView: ProxyHandler<NamespaceData> = {
-  get: (data, p) => (isLocal(p) || p in data ? Reflect.get(data, p) : callManaged(data._ref, 'get', [p], true)),
+  get: (data, p) => (isLocal(p) ? Reflect.get(data, p) : readName(data._ref, p as string, data, data)),
   set: (data, p, v) => {
     if (isLocal(p)) return setLocal(data, p, v);
     callManaged(data._ref, 'set', [p, v], true);

@@ -18,7 +18,7 @@ import { BoundedSemaphore, Lock, RLock, Semaphore, type SemLock } from '../sync/
 import { brandInstance, registerShared } from '../sync/shared.js';
 import type { FunctionSpec } from '../tasks/describe.js';
 import { loadFunction } from '../tasks/load.js';
-import { DICT, LIST, NAMESPACE, VALUE } from './containers.js';
+import { DICT, dictKey, LIST, NAMESPACE, pairsOf, VALUE } from './containers.js';
 import { addCaller, containEach, dropCaller, hold, newEntry, out, state, token, unhold, type Entry, type Op } from './entries.js';
 import { DictProxy, ListProxy, namespaceData, objectData, ValueProxy } from './proxies.js';
 import { DEFAULT_CALL_TIMEOUT_MS, forEachProxy, MANAGER_PROTOCOL, whereOf } from './refs.js';
@@ -43,7 +43,8 @@ const positive = (n: unknown, what: string): number => {
 /** How each built-in type is made from the arguments of its manager method. */
 const MAKERS: Record<string, (args: any[]) => Entry> = {
   dict: ([init]) => {
-    const map = new Map<unknown, unknown>(init instanceof Map ? init : init === undefined || init === null ? [] : Array.isArray(init) ? init : Object.entries(init));
+    const given: Iterable<[unknown, unknown]> = init instanceof Map ? init : init === undefined || init === null ? [] : Array.isArray(init) ? pairsOf(init, 'dict()') : Object.entries(init);
+    const map = new Map<unknown, unknown>([...given].map(([k, v]) => [dictKey(k), v]));
     containEach(map);
     return newEntry('dict', map, DICT, (ref) => new DictProxy(ref), { container: true });
   },
@@ -63,7 +64,7 @@ const MAKERS: Record<string, (args: any[]) => Entry> = {
     return newEntry('value', box, VALUE, (ref) => new ValueProxy(ref), { container: true });
   },
   queue: ([options]) => {
-    const q = new SharedQueue({ maxsize: options?.maxsize ?? 0 });
+    const q = new SharedQueue({ maxsize: options?.maxsize ?? 0, capacityBytes: options?.capacityBytes });
     return newEntry('queue', q, undefined, (ref) => new RemoteSharedQueue(ref, q.maxsize));
   },
   lock: () => lockProxy(new Lock(), 'Lock'),

@@ -166,6 +166,11 @@ class OwnerConnection {
   }
 
   #connect(addr: string, key: Buffer, since: number, attempt = 0): void {
+    // An owner gone before its first connection: whatever listens at its address now
+    // (a manager restarted there) is another process, whose objects have the same ids.
+    if (attempt === 0 && !this.#tcp && !ownerAlive(this.#pid)) {
+      return this.#fail(new EOFError(`the process that owns this object (pid ${this.#pid}) has exited`));
+    }
     const socket = isTcp(addr) ? connect(tcpTarget(addr)) : connect(addr);
     let connected = false;
     socket.on('error', (err: NodeJS.ErrnoException) => {

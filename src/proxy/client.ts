@@ -426,3 +426,16 @@ export function settleQuietly(): void {
 export function settle(ref?: ProxyRef, giveUpAt = Infinity): Promise<boolean> {
   return outboxes.settle(helper, ref, giveUpAt);
 }
+
+/**
+ * Waits until what this thread sent ahead (puts, writes) has landed or failed, until
+ * `giveUpAt`; a failure stays to be thrown by the next call or at exit. False if time ran
+ * out, or this thread's helper is gone.
+ */
+export async function landed(giveUpAt: number): Promise<boolean> {
+  try {
+    return await outboxes.settle(helper, undefined, giveUpAt, false);
+  } catch {
+    return false; // the helper is gone: nothing of it will land
+  }
+}

@@ -22,7 +22,14 @@ let highestShared = 0;
 
 /** The first id of objects made in the broker thread itself. */
 export const LOCAL_ID_BASE = 2 ** 30;
-let nextLocal = LOCAL_ID_BASE;
+/**
+ * Where this broker's own ids start: at random past LOCAL_ID_BASE (and under 2^32, so
+ * they still fit the compact form's u32). A proxy of another server that was at the same
+ * address before (a manager restarted there, over TCP, where its pid cannot be checked)
+ * then names no object here, rather than the object that happens to have the same id.
+ */
+const firstLocal = LOCAL_ID_BASE + Math.floor(Math.random() * 2 ** 31);
+let nextLocal = firstLocal;
 let forgotten: object | undefined;
 
 /** Serves `object` as `id` (and answers the calls that came before it). */
@@ -57,7 +64,7 @@ export function objectFor(id: number): object | Promise<object> {
   if (found !== undefined) return found;
   if (!Number.isSafeInteger(id) || id <= 0) return Promise.reject(new TypeError(`no object is served as ${typeof id === 'number' ? id : typeof id} (not an object id)`));
   if (id >= LOCAL_ID_BASE) {
-    if (id < nextLocal && forgotten !== undefined) return forgotten;
+    if (id >= firstLocal && id < nextLocal && forgotten !== undefined) return forgotten;
     return Promise.reject(new Error(`no object ${id} is served here`));
   }
   if (id <= highestShared) return Promise.reject(new Error(`no object ${id} is served here`));

@@ -149,14 +149,14 @@ export class Outboxes {
   }
 
   /** `settleSync` with the event loop free. */
-  async settle(h: HelperLink | undefined, ref?: ProxyRef, giveUpAt = Infinity): Promise<boolean> {
+  async settle(h: HelperLink | undefined, ref?: ProxyRef, giveUpAt = Infinity, report = true): Promise<boolean> {
     if (h === undefined) return true;
     for (let acks = Atomics.load(h.window, ACKS); this.#unsettled(h); acks = Atomics.load(h.window, ACKS)) {
       this.#checkAlive(h);
       if (performance.now() >= giveUpAt) return false;
       await waitAsync(h.window, ACKS, acks, giveUpAt);
     }
-    this.throwFailure(ref, h);
+    if (report) this.throwFailure(ref, h);
     return true;
   }
 }

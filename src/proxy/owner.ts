@@ -117,9 +117,6 @@ function startBroker(): Broker {
     const made = socketPathIn([tmpdir(), ...FALLBACK_DIRS.filter((d) => existsSync(d))]);
     path = made.path;
     onExitCleanup(() => rmSync(made.dir, { recursive: true, force: true }));
-  } else if (!isTcp(path)) {
-    const socket = path;
-    onExitCleanup(() => rmSync(socket, { force: true }));
   }
   // Web Crypto's global, not node:crypto: every worker loads this module, few start a broker.
   const key = brokerPlace.key ?? Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(32))).toString('hex');
@@ -145,6 +142,12 @@ function startBroker(): Broker {
     worker.once('exit', () => reject(new Error('concur: the broker thread exited before it listened')));
   });
   listening.catch(() => {}); // most owners never ask
+  // A socket at a given path is removed on exit only once it is ours: a broker that
+  // could not listen there (another server took the path first) must leave it alone.
+  if (brokerPlace.path !== undefined && !isTcp(path)) {
+    const socket = path;
+    listening.then(() => onExitCleanup(() => rmSync(socket, { force: true })), () => {});
+  }
   // After the listeners: a 'message' listener refs the worker's port again.
   worker.unref();
   return { worker, path, key, listening };

@@ -94,6 +94,83 @@ describe('manager containers', () => {
     assert.deepEqual(l.copy(), [{ a: 1 }, [1, 2]]);
   });
 
+  it('a proxy as a dict key is found again: setting it twice is one entry, and get, has, setdefault, pop and delete find it', () => {
+    const d = m.dict<number, ListProxy<number>>();
+    const key = m.list<number>([1]);
+    d.set(key, 1);
+    d.set(key, 2);
+    assert.equal(d.size, 1);
+    assert.equal(d.get(key), 2);
+    assert.equal(d.has(key), true);
+    assert.equal(d.setdefault(key, 9), 2);
+    assert.equal(d.pop(key), 2);
+    assert.equal(d.size, 0);
+    d.update([[key, 3]]);
+    assert.equal(d.delete(key), true);
+    assert.equal(d.has(key), false);
+    d.set(key, 4);
+    d.keys()[0]!.push(2); // the key that comes out is a proxy to the same list
+    assert.deepEqual(key.copy(), [1, 2]);
+    assert.equal(m.dict(new Map([[key, 5]])).get(key), 5);
+  });
+
+  it('a dict key that is an object but not a proxy is refused (its copy could never be found again), naming it', () => {
+    const d = m.dict<number, unknown>({ a: 1 });
+    const refused = (err: Error) => err instanceof TypeError && /key/.test(err.message) && /Array|Object|Date/.test(err.message);
+    assert.throws(() => d.set([1, 2], 1), refused);
+    assert.throws(() => d.set({ a: 1 }, 1), refused);
+    assert.throws(() => d.get(new Date(0)), refused);
+    assert.throws(() => d.update([['b', 2], [[1], 3]]), refused);
+    assert.deepEqual(d.keys(), ['a'], 'an update with a bad key changes nothing');
+    assert.throws(() => m.dict(new Map([[[1], 1]])), refused);
+    for (const k of [1, 'x', 10n, true, null, undefined, NaN]) {
+      d.set(k, 7);
+      assert.equal(d.get(k), 7, String(k));
+    }
+  });
+
+  it('dict() and update() take pairs: a string, a number or an entry that is not a [key, value] pair is a TypeError naming it, as Python refuses them', () => {
+    const pairs = (err: Error) => err instanceof TypeError && /pair/.test(err.message);
+    assert.throws(() => m.dict('abc' as never), pairs);
+    assert.throws(() => m.dict(5 as never), TypeError);
+    const d = m.dict<unknown>({ a: 1 });
+    assert.throws(() => d.update('ab' as never), pairs);
+    assert.throws(() => d.update([['b', 2], 7] as never), (err: Error) => pairs(err) && /entry 1/.test(err.message));
+    assert.deepEqual(d.entries(), [['a', 1]], 'nothing was set');
+    assert.deepEqual(m.dict([['k', 'v']]).entries(), [['k', 'v']]);
+  });
+
+  it('list: indexOf takes an integer start, as Python\'s index does; a fraction is refused, not a silent -1', () => {
+    const l = m.list<number>([1, 2, 3]);
+    assert.equal(l.indexOf(3, -1), 2);
+    assert.equal(l.indexOf(2, 1), 1);
+    assert.throws(() => l.indexOf(2, 0.5), TypeError);
+    assert.throws(() => l.indexOf(1, NaN), TypeError);
+  });
+
+  it('an item that cannot be sent is named by its place among the items (push, extend, update), not as argument 0', () => {
+    const l = m.list<unknown>([1]);
+    const named = (where: RegExp) => (err: Error) => err instanceof TypeError && where.test(err.message) && /function cb/.test(err.message) && !/argument 0/.test(err.message);
+    const cb = (): void => {};
+    assert.throws(() => l.push(2, cb), named(/item 1 of push/));
+    assert.throws(() => l.extend([2, 3, { deep: [cb] }]), named(/item 2 of extend.*\.deep\[0\]/));
+    const d = m.dict<unknown>();
+    assert.throws(() => d.update({ a: 1, b: cb }), named(/entry 1 \(key "b" \(string\)\) of update.*at \[1\]/));
+    assert.deepEqual(l.copy(), [1]);
+    assert.equal(d.size, 0);
+  });
+
+  it('list equality finds 0 for -0 (and -0 for 0), as Python\'s == and JS\'s includes do; NaN finds NaN', () => {
+    const l = m.list<number>([1, 0, NaN]);
+    assert.equal(l.indexOf(-0), 1);
+    assert.equal(l.includes(-0), true);
+    assert.equal(l.count(-0), 1);
+    assert.equal(l.indexOf(NaN), 2);
+    l.remove(-0);
+    assert.deepEqual(l.copy(), [1, NaN]);
+    assert.equal(m.list<number>([-0]).indexOf(0), 0);
+  });
+
   it('iteration and keys() are snapshots: changing the container while iterating is safe', () => {
     const l = m.list([1, 2, 3]);
     const out: number[] = [];
@@ -160,6 +237,18 @@ describe('manager containers', () => {
     assert.equal('kept' in ns, false);
   });
 
+  it('namespace: a name Object.prototype also has (valueOf, toString, hasOwnProperty) reads what the server holds', () => {
+    const ns = m.namespace<{ valueOf?: unknown; toString?: unknown; hasOwnProperty?: unknown }>({ valueOf: 1 });
+    assert.equal(ns.valueOf, 1);
+    ns.toString = 'two';
+    assert.equal(ns.toString, 'two');
+    ns.hasOwnProperty = 3;
+    assert.deepEqual({ ...ns }, { valueOf: 1, toString: 'two', hasOwnProperty: 3 });
+    delete ns.toString;
+    delete ns.valueOf;
+    assert.equal(String(ns), '[object NamespaceProxy]', 'once the server has none, the local one again');
+  });
+
   it('value: .value, get and set; any cloneable value', () => {
     const v = m.value<unknown>(1);
     assert.equal(v.value, 1);
@@ -198,6 +287,19 @@ describe('manager containers', () => {
     assert.throws(() => l.at('x' as unknown as number), TypeError);
     assert.throws(() => m.create('NoSuchType'), /no type "NoSuchType"/);
     assert.throws(() => (d as unknown as { _call(op: string): unknown })._call('frobnicate'), /no method "frobnicate"/);
+  });
+
+  it('queue({ capacityBytes }) sizes a managed queue\'s ring, so larger items fit; an unknown option is refused, not ignored', () => {
+    const item = 'x'.repeat(2 << 20);
+    assert.throws(() => m.queue<string>({ maxsize: 1 }).putNowait(item), /capacityBytes/, 'over the 1 MiB default');
+    const q = m.queue<string>({ maxsize: 2, capacityBytes: 8 << 20 });
+    q.putNowait(item);
+    q.putNowait(item);
+    assert.equal(q.getNowait().length, item.length);
+    const jq = m.joinableQueue<string>({ capacityBytes: 4 << 20 });
+    jq.putSync(item);
+    assert.equal(jq.getSync().length, item.length);
+    assert.throws(() => m.queue({ capacity: 1 } as never), (err: Error) => err instanceof TypeError && /unknown option "capacity"/.test(err.message));
   });
 
   it('queues and primitives keep their Promise and *Sync forms', async () => {

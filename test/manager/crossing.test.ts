@@ -130,6 +130,56 @@ describe('manager proxies across processes and threads', () => {
     await assert.rejects(Manager.start({ initializer: managerTasks.failingInitializer }), /the initializer failed on purpose/);
   });
 
+  it('shutdown() called twice at once: the second resolves only once the server is gone, as the first', { timeout: 60_000 }, async () => {
+    const other = await Manager.start({ authkey });
+    const first = other.shutdown();
+    await other.shutdown();
+    assert.throws(() => process.kill(other.pid, 0), { code: 'ESRCH' }, 'the server process has exited');
+    await first;
+  });
+
+  it('a proxy of a manager that was shut down never reaches the objects of the next one started at its address: EOFError', { timeout: 60_000 }, async () => {
+    const address = join(dir, 'again.sock');
+    const first = await Manager.start({ address, authkey });
+    const d = first.dict<string>({ a: 'first' });
+    const l = first.list<string>(['first']);
+    const v = first.value('first');
+    assert.equal(d.get('a'), 'first');
+    await first.shutdown();
+    const second = await Manager.start({ address, authkey });
+    try {
+      const d2 = second.dict<string>({ a: 'second' });
+      const l2 = second.list<string>(['second']);
+      const v2 = second.value('second');
+      const gone = (err: Error) => err instanceof EOFError && err.message.includes(`pid ${first.pid}`);
+      assert.throws(() => d.get('a'), gone);
+      assert.throws(() => l.push('lost'), gone);
+      assert.throws(() => v.value, gone);
+      assert.throws(() => {
+        v.value = 'clobbered';
+      }, gone);
+      assert.deepEqual([d2.get('a'), l2.copy(), v2.value], ['second', ['second'], 'second']);
+    } finally {
+      await second.shutdown();
+    }
+  });
+
+  it('two managers started at once at one address: one serves there, the other fails naming it, and does not remove the socket of the one that serves', { timeout: 60_000 }, async () => {
+    const address = join(dir, 'race.sock');
+    const results = await Promise.allSettled([Manager.start({ address, authkey }), Manager.start({ address, authkey })]);
+    const won = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    try {
+      assert.equal(won.length, 1, results.map((r) => (r.status === 'rejected' ? String(r.reason) : 'started')).join('; '));
+      const lost = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+      assert.match(String(lost.reason), /EADDRINUSE|in use/);
+      assert.equal(won[0]!.dict({ a: 1 }).get('a'), 1);
+      const other = await Manager.connect({ address, authkey });
+      assert.equal(other.list([2]).at(0), 2);
+    } finally {
+      for (const w of won) await w.shutdown();
+    }
+  });
+
   it('once the server is gone, every waiting and later call fails with EOFError naming it (this test shuts it down)', { timeout: 60_000 }, async () => {
     const d = m.dict<number>({ a: 1 });
     const lock = m.lock();
@@ -165,6 +215,27 @@ describe('manager proxies across processes and threads', () => {
 });
 
 describe('a manager on TCP', () => {
+  it('restarted at its port with the same authkey: proxies of the server before fail with EOFError, never reaching the new objects', { timeout: 60_000 }, async () => {
+    const authkey = 'tcp restart';
+    const first = await Manager.start({ address: { host: '127.0.0.1', port: 0 }, authkey });
+    const d = first.dict<string>({ a: 'first' });
+    const l = first.list<string>(['first']);
+    assert.equal(d.get('a'), 'first');
+    await first.shutdown();
+    const second = await Manager.start({ address: first.address, authkey });
+    try {
+      const d2 = second.dict<string>({ a: 'second' });
+      const l2 = second.list<string>(['second']);
+      const gone = (err: Error) => err instanceof EOFError && err.message.includes(`pid ${first.pid}`);
+      assert.throws(() => d.get('a'), gone);
+      assert.throws(() => l.push('lost'), gone);
+      assert.throws(() => d.set('a', 'clobbered'), gone);
+      assert.deepEqual([d2.get('a'), l2.copy()], ['second', ['second']]);
+    } finally {
+      await second.shutdown();
+    }
+  });
+
   it('needs an explicit authkey', async () => {
     await assert.rejects(Manager.start({ address: { host: '127.0.0.1', port: 0 } }), /TCP needs an explicit authkey/);
     await assert.rejects(Manager.start({ address: { host: '127.0.0.1', port: 70000 }, authkey: 'k' }), /port/);

@@ -343,6 +343,14 @@ describe('manager lifetime', () => {
     assert.equal(countsOf(inner).split(' ')[1], 'contained=0');
   });
 
+  it('a put sent ahead into an unbounded queue lands before shutdown() stops the server: the program ends cleanly', { timeout: 60_000 }, async () => {
+    const program = new URL(own('../fixtures/manager-put-then-shutdown.ts'), import.meta.url).pathname;
+    const run = await runNode([...TSX, program], { timeoutMs: 50_000 });
+    assert.equal(run.timedOut, false, 'the program ended by itself');
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^shut down$/m);
+  });
+
   it('a program that never shuts its manager down still ends, and its server with it', { timeout: 60_000 }, async () => {
     const program = new URL(own('../fixtures/manager-program.ts'), import.meta.url).pathname;
     const run = await runNode([...TSX, program], { timeoutMs: 50_000 });

@@ -9,7 +9,7 @@ import '../index.js'; // one shared chunk for the whole library (see scripts/bun
 import { CALL, CHUNK_ITEMS } from '../futures/task-mode.js';
 import type { FunctionSpec } from '../tasks/describe.js';
 import { loadFunction, loadTaskModule } from '../tasks/load.js';
-import { defineTasks } from '../tasks/registry.js';
+import { defineTasks, moduleDefinedTasks } from '../tasks/registry.js';
 import { unwrapTransfer } from '../transport/transfer.js';
 import { serializeError } from '../transport/errors.js';
 import { decodeValue, encodeValue } from './wire.js';
@@ -83,9 +83,14 @@ export type RunOutcome = [ok: 0 | 1, value: unknown, ms: number];
 
 /** The tasks a Redis worker's pool runs. */
 export const redisJobTasks = defineTasks(import.meta.url, {
-  /** Loads the task modules `modules` (URLs), as the worker checks them at its start; throws TaskLoadError for the first that cannot load. */
-  async loadModules(modules: string[]): Promise<void> {
+  /**
+   * Loads the task modules `modules` (URLs), as the worker checks them at its start;
+   * throws TaskLoadError for the first that cannot load. Returns those that loaded but
+   * defined no tasks (no job could run from them).
+   */
+  async loadModules(modules: string[]): Promise<string[]> {
     for (const module of modules) await loadTaskModule(module);
+    return modules.filter((module) => !moduleDefinedTasks(module));
   },
 
   /** Runs one job; returns the encoded result and the milliseconds the task ran. */

@@ -20,6 +20,7 @@
  * expires; another worker's stalled check then moves them back to wait.
  */
 import { availableParallelism, hostname } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { AsyncExecutor } from '../coroutines/async-executor.js';
@@ -205,6 +206,7 @@ export class RedisWorker {
       const err = await loaded.exception();
       if (err instanceof TimeoutError) throw slow();
       if (err !== undefined) throw err;
+      RedisWorker.#checkDefined(await loaded.result());
       return;
     }
     // This thread runs the tasks: it needs a TypeScript loader for .ts modules, which a
@@ -215,10 +217,22 @@ export class RedisWorker {
       timer = setTimeout(() => reject(slow()), timeout);
     });
     try {
-      await Promise.race([redisJobTasks.loadModules(modules), late]);
+      RedisWorker.#checkDefined(await Promise.race([redisJobTasks.loadModules(modules), late]));
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * Refuses task modules that loaded but defined no tasks (a helper named by mistake, a
+   * module that forgot defineTasks): every job from them would fail with TaskNotFoundError.
+   */
+  static #checkDefined(empty: readonly string[]): void {
+    if (empty.length === 0) return;
+    const names = empty.map((url) => fileURLToPath(url)).join(', ');
+    throw new TypeError(
+      `RedisWorker: task module${empty.length > 1 ? 's' : ''} ${names} define${empty.length > 1 ? '' : 's'} no tasks: define them with defineTasks(import.meta.url, { ... }) in the module given to the worker`,
+    );
   }
 
   /** Closes what the constructor opened, for a start that failed. */

@@ -34,6 +34,35 @@ describe('a worker checks its task modules as it starts', { skip: skipReason }, 
     });
   }
 
+  const NO_TASKS = join(REPO, 'test/fixtures/redis-no-tasks.mjs');
+  const NONE = /task module .*redis-no-tasks\.mjs defines no tasks: define them with defineTasks\(import\.meta\.url/;
+  for (const pool of ['process', 'thread', 'async'] as const) {
+    it(`RedisWorker.start with pool '${pool}' rejects a module that defines no tasks, naming it`, async () => {
+      const queue = uniqueQueue(`no-tasks-${pool}`);
+      try {
+        const start = RedisWorker.start({ connection: REDIS_URL, queue, key: KEY, tasks: [NO_TASKS], pool, workers: 1 }).then(async (w) => {
+          await w.close();
+          throw new Error('the worker started');
+        });
+        await assert.rejects(start, NONE);
+      } finally {
+        await obliterate(queue);
+      }
+    });
+  }
+
+  it('concur worker exits 2 without serving when a task module defines no tasks', async () => {
+    const queue = uniqueQueue('no-tasks-cli');
+    try {
+      const run = await runNode([BIN, 'worker', '--queue', queue, '--tasks', NO_TASKS, '--workers', '1'], { cwd: REPO, env: ENV, timeoutMs: 60_000 });
+      assert.equal(run.code, 2, run.stderr);
+      assert.match(run.stderr, NONE);
+      assert.doesNotMatch(run.stdout, /serving queue/);
+    } finally {
+      await obliterate(queue);
+    }
+  });
+
   it('a module whose import never ends fails the start within startTimeout, naming it (thread pool)', async () => {
     const queue = uniqueQueue('never-loads');
     const module = join(REPO, 'test/fixtures/redis-never-loads.mjs');

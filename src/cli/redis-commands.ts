@@ -96,7 +96,14 @@ const shown = (url: string): string => url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$
 
 /** Prints a queue's job counts and connected workers; `json` prints them as one JSON line. */
 export async function statusCommand(options: { redis?: string; queue: string; json?: boolean }): Promise<number> {
-  const { redisQueueStatus } = await import('../redis/index.js');
+  const [{ redisQueueStatus }, { checkQueueName, resolveConnection }] = await Promise.all([import('../redis/index.js'), import('../redis/connection.js')]);
+  // What `concur worker` refuses as a usage error is one here too (exit 2).
+  try {
+    checkQueueName(options.queue, 'status');
+    resolveConnection(options.redis, 'status');
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
   let status: Awaited<ReturnType<typeof redisQueueStatus>>;
   // A server that takes the connection and never answers (a stuck Redis, a port that is
   // not Redis's) would hold the command for ever: a status says so and ends instead.

@@ -16,12 +16,34 @@ export function resolveConnection(connection: unknown, who: string): RedisConnec
   if (connection === undefined) return defaultRedisUrl();
   if (typeof connection === 'string') {
     if (!/^rediss?:\/\//.test(connection)) throw new TypeError(`${who}: connection must be a redis:// or rediss:// URL or ioredis options, got ${describe(connection)}`);
+    let url: URL;
+    try {
+      url = new URL(connection);
+    } catch {
+      throw new TypeError(`${who}: connection ${JSON.stringify(hidePassword(connection))} is not a valid URL (redis://[user:password@]host[:port][/db])`);
+    }
+    checkDatabaseIndex(url.pathname.length > 1 ? url.pathname.slice(1) : url.searchParams.get('db') ?? undefined, who);
     return connection;
   }
   if (connection === null || typeof connection !== 'object') {
     throw new TypeError(`${who}: connection must be a redis:// URL or ioredis options, got ${describe(connection)}`);
   }
+  const db = (connection as RedisOptions).db;
+  if (db !== undefined) checkDatabaseIndex(db, who);
   return connection as RedisOptions;
+}
+
+/** A URL with its password masked, for messages. */
+const hidePassword = (url: string): string => url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+
+/**
+ * Refuses a database index that is no index (ioredis would send `SELECT NaN`, which fails
+ * where nothing hears it, and use database 0).
+ */
+function checkDatabaseIndex(db: unknown, who: string): void {
+  if (db === undefined) return;
+  const ok = typeof db === 'number' ? Number.isSafeInteger(db) && db >= 0 : typeof db === 'string' && /^\d+$/.test(db);
+  if (!ok) throw new TypeError(`${who}: the connection's database index must be a non-negative integer, got ${typeof db === 'string' ? JSON.stringify(db) : describe(db)}`);
 }
 
 /** BullMQ's form of a connection (it takes a URL as `{ url }`), with its options added. */

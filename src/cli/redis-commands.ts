@@ -114,6 +114,8 @@ export async function statusCommand(options: { redis?: string; queue: string; js
   try {
     status = await Promise.race([redisQueueStatus({ connection: options.redis, queue: options.queue }), late]);
   } catch (err) {
+    // A database index the server does not have: the URL is wrong, as for the worker.
+    if (err instanceof RangeError) throw new UsageError((err as Error).message);
     process.stderr.write(`concur status: ${(err as Error).message}\n`);
     return 1;
   } finally {

@@ -46,6 +46,35 @@ function checkDatabaseIndex(db: unknown, who: string): void {
   if (!ok) throw new TypeError(`${who}: the connection's database index must be a non-negative integer, got ${typeof db === 'string' ? JSON.stringify(db) : describe(db)}`);
 }
 
+/** The database index `connection` names (its URL's path, else its `?db=`, or its `db` option); 0 when none. */
+export function databaseOf(connection: RedisConnection): number {
+  if (typeof connection !== 'string') return Number(connection.db ?? 0);
+  const url = new URL(connection);
+  return Number(url.pathname.length > 1 ? url.pathname.slice(1) : url.searchParams.get('db') ?? 0);
+}
+
+/**
+ * Makes sure `client` (a client of `connection`, not subscribed) uses the database it
+ * names: a Redis refuses an index past its `databases` (16 by default), and ioredis, which
+ * selects it on connecting, leaves the refusal unheard and the connection on database 0,
+ * where executors and workers given other indexes would meet. Throws a RangeError naming
+ * the index; other failures are left to the commands that follow.
+ */
+export async function checkDatabase(client: { select(db: number): Promise<unknown> }, connection: RedisConnection, who: string): Promise<void> {
+  const db = databaseOf(connection);
+  if (db === 0) return;
+  try {
+    await client.select(db);
+  } catch (err) {
+    const message = (err as Error).message;
+    if (!/DB index|database/i.test(message)) return;
+    throw new RangeError(
+      `${who}: the Redis at ${showConnection(connection)} has no database ${db} (it answered "${message}"); ` +
+        `its indexes go from 0 to its databases setting less one (16 databases by default)`,
+    );
+  }
+}
+
 /** BullMQ's form of a connection (it takes a URL as `{ url }`), with its options added. */
 export function bullConnection(connection: RedisConnection, extra: RedisOptions = {}): ConnectionOptions {
   return (typeof connection === 'string' ? { url: connection, ...extra } : { ...connection, ...extra }) as ConnectionOptions;

@@ -34,7 +34,7 @@ import type { TaskMode } from '../futures/task-mode.js';
 import { specOf } from '../tasks/describe.js';
 import { Histogram } from '../util/histogram.js';
 import { localOnly } from './args.js';
-import { bullConnection, newClient, untilOffline, type RedisConnection } from './connection.js';
+import { bullConnection, checkDatabase, newClient, untilOffline, type RedisConnection } from './connection.js';
 import { toPortable, type PortableTask } from './names.js';
 import { abortChannel, Answers, goChannel, leaseKey, parseEvent, readStream, startedChannel, streamEnd, withdrawnKey } from './events.js';
 import { completedOutcome } from './records.js';
@@ -166,6 +166,8 @@ export class RedisExecutor extends BaseExecutor {
 
   /** Listens to the queue's events and to the workers' announcements, before any job goes out. */
   async #start(): Promise<void> {
+    // A database index past the server's fails every Future with the reason (see Outbox's flush).
+    await checkDatabase(this.#redis, this.#connection, 'RedisExecutor');
     const eventsKey = `${this.#prefix}:${this.#queueName}:events`;
     const from = await streamEnd(this.#redis, eventsKey);
     const client = this.#eventsClient;

@@ -1,6 +1,6 @@
 /** What `concur status` shows: a queue's job counts and the workers connected to it. */
 import { Queue } from 'bullmq';
-import { bullConnection, checkQueueName, resolveConnection, type RedisConnection } from './connection.js';
+import { bullConnection, checkDatabase, checkQueueName, resolveConnection, type RedisConnection } from './connection.js';
 
 /** A queue's state. */
 export interface RedisQueueStatus {
@@ -19,6 +19,7 @@ export async function redisQueueStatus(options: { connection?: RedisConnection; 
   const q = new Queue(queue, { connection: bullConnection(connection, { maxRetriesPerRequest: 1, retryStrategy: () => null }), prefix: options.prefix ?? 'bull' });
   q.on('error', () => {});
   try {
+    await checkDatabase((await q.backend.client) as unknown as { select(db: number): Promise<unknown> }, connection, 'status');
     const counts = await q.getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized');
     // A worker's connection is named <prefix>:<queue in base64>:w:<worker name>.
     const workers = (await q.getWorkers()).map((w) => {

@@ -30,7 +30,7 @@ import { checkTimeout, describe } from '../futures/future.js';
 import type { PoolStats } from '../pool/pool-types.js';
 import { ProcessPoolExecutor } from '../processes/process-pool.js';
 import { ThreadPoolExecutor } from '../threads/thread-pool.js';
-import { bullConnection, checkQueueName, newClient, resolveConnection, showConnection, type RedisConnection } from './connection.js';
+import { bullConnection, checkDatabase, checkQueueName, newClient, resolveConnection, showConnection, type RedisConnection } from './connection.js';
 import { Announcements, type Announcement } from './announcements.js';
 import { abortChannel, goChannel } from './events.js';
 import { ensureTypeScript, isTypeScriptModule } from '../tasks/typescript.js';
@@ -179,7 +179,7 @@ export class RedisWorker {
     });
     try {
       // Subscribed before the first job: an answer sent before would be lost (and come a second later, asked again).
-      const ready = Promise.all([w.#worker.waitUntilReady(), w.#subscribed]);
+      const ready = Promise.all([w.#worker.waitUntilReady(), w.#subscribed, checkDatabase(w.#publisher, w.#connection, 'RedisWorker')]);
       // The modules load meanwhile, within a startTimeout of their own.
       await Promise.all([w.#checkModules(startTimeout), Promise.race([ready, late])]);
     } catch (err) {

@@ -190,13 +190,17 @@ export async function mapCommand(target: string, inputPath: string | undefined, 
     clearTimeout(timer);
     if (!written) process.stderr.write(`concur: the output took no more for ${STOP_OUTPUT_GRACE_MS / 1000} s after the ${stoppedBy.signal}: lines still waiting for it are lost\n`);
   } else await output.end();
-  printSummary(run, started, range !== undefined ? total! : run.read, range === undefined);
+  // A stop may have left finished lines unwritten (a closed pipe, a reader that stopped):
+  // the write callbacks that will come have come by the next turn.
+  if (stoppedBy !== undefined) await new Promise((resolve) => setImmediate(resolve));
+  printSummary(run, started, range !== undefined ? total! : run.read, range === undefined, stoppedBy === undefined ? 0 : output.unwritten);
   const stopped = run.stopped;
   if (stopped === undefined) return run.failed > 0 ? 1 : 0;
   return 'signal' in stopped ? 128 + constants.signals[stopped.signal] : 1;
 }
 
-function printSummary(run: MapRun, started: number, items: number, fromFile: boolean): void {
+/** `lost`: items that ran but whose lines were not written (after a stop). */
+function printSummary(run: MapRun, started: number, items: number, fromFile: boolean, lost: number): void {
   const seconds = (performance.now() - started) / 1000;
   const { failures, latency, stopped } = run;
   for (const f of failures.slice(0, 20)) process.stderr.write(`failed: ${f}\n`);
@@ -210,7 +214,8 @@ function printSummary(run: MapRun, started: number, items: number, fromFile: boo
   if (run.workersLingered) process.stderr.write('concur: some workers had not exited 10 s after they were killed\n');
   const word = 'signal' in stopped ? 'interrupted' : 'stopped';
   const where = fromFile ? `; the input was read to line ${run.lastLine}` : '';
-  process.stderr.write(`${word}: ${run.done} items done, ${run.failed} failed, ${items - run.done} not run${where}; ${timing}\n`);
+  const unwritten = lost > 0 ? `, ${lost} ran but were not written` : '';
+  process.stderr.write(`${word}: ${run.done - lost} items done, ${run.failed} failed${unwritten}, ${items - run.done} not run${where}; ${timing}\n`);
 }
 
 function fmtUs(us: number): string {

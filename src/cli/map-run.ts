@@ -181,7 +181,7 @@ export class MapRun {
         text += `${JSON.stringify({ line, error: value })}\n`;
       }
     }
-    this.#output.write(text);
+    this.#output.write(text, outcomes.length);
     this.#onProgress();
   }
 

@@ -4,8 +4,13 @@ import { UsageError } from './usage-error.js';
 
 /** Where `concur map` writes its result lines: a file or stdout. */
 export interface Output {
-  /** Writes text unless the output has failed. */
-  write(text: string): void;
+  /** Writes text (holding `lines` result lines) unless the output has failed. */
+  write(text: string, lines?: number): void;
+  /**
+   * Result lines given to {@link write} that have not been written yet (still buffered,
+   * or lost to a failed output): after a stop, those the reader never got.
+   */
+  readonly unwritten: number;
   /** True while more than a buffer's worth waits to be written: the producer should wait for {@link drained}. */
   readonly congested: boolean;
   /** Resolves once the buffered text is written (or the output failed). */
@@ -22,7 +27,7 @@ export interface Output {
  * stdout's own write, kept as the module loads, before `tasksPrintToStderr` sends what
  * tasks print there to stderr: the result lines still go to stdout through it.
  */
-const writeStdout = process.stdout.write.bind(process.stdout) as (text: string) => boolean;
+const writeStdout = process.stdout.write.bind(process.stdout) as (text: string, done: (err?: Error | null) => void) => boolean;
 
 /**
  * Opens the output before any work starts: a path that cannot be written (no such
@@ -67,12 +72,22 @@ export function openOutput(path: string | undefined): Output {
     });
     return pending;
   };
+  let handed = 0;
+  let written = 0;
   return {
-    write: (text) => {
+    write: (text, lines = 0) => {
       if (error === undefined && !stream.destroyed) {
-        if (path === undefined) writeStdout(text);
-        else stream.write(text);
+        handed += lines;
+        // Called once the text is out of this process (or with the error that kept it in).
+        const done = (err?: Error | null): void => {
+          if (err == null) written += lines;
+        };
+        if (path === undefined) writeStdout(text, done);
+        else stream.write(text, done);
       }
+    },
+    get unwritten() {
+      return handed - written;
     },
     get congested() {
       return error === undefined && stream.writableNeedDrain;

@@ -123,6 +123,28 @@ describe('concur map: SIGTERM while nothing reads its output', () => {
   });
 });
 
+describe('concur map: the summary after lines were lost', () => {
+  it('counts as done only the items whose lines were written, and says how many ran but were not', { timeout: 90_000 }, async () => {
+    // As above: the reader stops, so finished lines (100 KB each) wait in the command's
+    // buffer, and are left there when the 2 s grace after SIGTERM is over.
+    const r = start(['map', `${hostile}#big`, '--range', '0..200', '--pool', 'thread', '--workers', '2', '--chunksize', '1'], { timeoutMs: 60_000 });
+    await new Promise<void>((resolve) => r.child.stdout!.once('data', () => resolve()));
+    r.child.stdout!.pause();
+    r.child.once('exit', () => r.child.stdout!.resume()); // what reached the pipe is read after all
+    r.child.kill('SIGTERM');
+    const ran = await r.ended;
+    assert.equal(ran.code, 143, ran.stderr);
+    const m = /^interrupted: (\d+) items done, (\d+) failed, (?:(\d+) ran but were not written, )?(\d+) not run/m.exec(ran.stderr);
+    assert.ok(m, ran.stderr);
+    const [done, lost, notRun] = [Number(m[1]), Number(m[3] ?? 0), Number(m[4])];
+    // Whole lines only: one cut short by the stop was not written.
+    const whole = ran.stdout.split('\n').slice(0, -1);
+    for (const line of whole) assert.match(line, /^\{"line":\d+,"result":"\d+\.+"\}$/);
+    assert.equal(done, whole.length, `the summary says ${done} done; the reader got ${whole.length} lines`);
+    assert.equal(done + lost + notRun, 200, ran.stderr);
+  });
+});
+
 describe('concur map: killed outright (SIGKILL, no handler runs)', () => {
   it('a worker that finishes its task after that ends without an EPIPE stack', { timeout: 90_000 }, async () => {
     const r = start(['map', `${hostile}#untilOrphaned`, '--range', '0..3', '--pool', 'process', '--workers', '1', '--chunksize', '1']);

@@ -149,6 +149,7 @@ export async function mapCommand(target: string, inputPath: string | undefined, 
   const onSignal = (signal: NodeJS.Signals): void => {
     if (++signals > 1) {
       void pool.stop(); // kills the workers at once, before this process is gone
+      bar?.stop(); // gives the terminal back its cursor and line wrapping, as the first stop would have
       exit.call(process, 128 + constants.signals[signal]);
     }
     run.stop({ signal });

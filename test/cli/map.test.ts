@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +12,7 @@ import { hostile, start } from './run-concur.js';
 
 const bin = fileURLToPath(new URL('../../bin/concur.js', import.meta.url));
 const tasks = real(new URL('../fixtures/cli-user-tasks.mjs', import.meta.url));
+const signalTasks = real(new URL('../fixtures/cli-signal-tasks.mjs', import.meta.url));
 
 /** Runs the command as a user would: a process, real files; resolves even when it fails. */
 function concur(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -124,6 +126,45 @@ describe('concur map', () => {
     assert.match(screen, /100% \| 2000\/2000 items \| \d+\/s \| ETA \d+s \| 0 failed/);
     assert.match(screen, /2000 items, 0 failed/);
     assert.equal(readFileSync(join(d, 'out.jsonl'), 'utf8').trim().split('\n').length, 2000);
+  });
+
+  it('a second Ctrl-C while the progress bar shows leaves the terminal as it was (cursor shown, line wrapping on)', { timeout: 90_000 }, async () => {
+    const d = dir();
+    const fifo = join(d, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    writeFileSync(join(d, 'in.jsonl'), `${JSON.stringify(fifo)}\n`);
+    const typescript = join(d, 'tty.log');
+    const command = [process.execPath, bin, 'map', `${signalTasks}#holdOnFifo`, join(d, 'in.jsonl'), '--pool', 'thread', '--workers', '1', '--output', join(d, 'out.jsonl')].join(' ');
+    const ran = new Promise<number>((resolve) =>
+      execFile('script', ['-qefc', command, typescript], { timeout: 60_000, env: { ...process.env, CONCUR_TEST_DIR: d } }, (error) =>
+        resolve(error ? ((error as { code?: number }).code ?? -1) : 0),
+      ),
+    );
+    const appears = async (file: string): Promise<void> => {
+      while (!existsSync(join(d, file))) await sleep(20);
+    };
+    await appears('started');
+    const pid = Number(readFileSync(join(d, 'started'), 'utf8'));
+    // The task's thread is in its FIFO's open, where the pool's terminate() cannot end it:
+    // the stop the first SIGINT begins waits for it (up to 10 s).
+    const inOpen = (): boolean => readdirSync(`/proc/${pid}/task`).some((tid) => {
+      try {
+        return readFileSync(`/proc/${pid}/task/${tid}/wchan`, 'utf8') === 'wait_for_partner';
+      } catch {
+        return false;
+      }
+    });
+    while (!inOpen()) await sleep(20);
+    process.kill(pid, 'SIGINT');
+    await appears('sigint-1'); // heard: the stop has begun (the command's listener ran in the same turn)
+    process.kill(pid, 'SIGINT');
+    await appears('sigint-2'); // heard: the command's listener runs next, before the worker can end
+    await writeFile(fifo, ''); // lets the worker go, so that the process can end
+    assert.equal(await ran, 130);
+    const screen = readFileSync(typescript, 'latin1');
+    assert.match(screen, /\x1b\[\?25l/, 'the bar hid the cursor');
+    assert.match(screen.slice(screen.lastIndexOf('\x1b[?25l')), /\x1b\[\?25h/, 'the cursor is left hidden');
+    if (screen.includes('\x1b[?7l')) assert.match(screen.slice(screen.lastIndexOf('\x1b[?7l')), /\x1b\[\?7h/, 'line wrapping is left off');
   });
 
   it('with its results on the same terminal, draws no bar over them (every result line whole, line wrapping left on)', async () => {

@@ -26,7 +26,7 @@ import { deserializeError, type SerializedError } from '../transport/errors.js';
 import { Pipe } from '../transport/pipe.js';
 import { aliasAddress, callManaged } from './managed-calls.js';
 import type { DictProxy, ListProxy, NamespaceProxy, ObjectProxy, ValueProxy } from './proxies.js';
-import { DEFAULT_CALL_TIMEOUT_MS, MANAGER_PROTOCOL, ROOT_ID, whereOf, type ManagedRef } from './refs.js';
+import { DEFAULT_CALL_TIMEOUT_MS, itemsOf, MANAGER_PROTOCOL, ROOT_ID, whereOf, type ManagedRef } from './refs.js';
 import type { ServerInfo } from './served.js';
 import { serverTasks, type ServerConfig, type ServerReport } from './server.js';
 import { nestedAlone } from '../transport/nested.js';
@@ -312,7 +312,7 @@ export class Manager implements AsyncDisposable {
   }
   /** An array in the server. */
   list<T = unknown>(init?: Iterable<T>): ListProxy<T> {
-    return this.#create('list', [init === undefined ? undefined : [...init]]);
+    return this.#create('list', [init === undefined ? undefined : itemsOf(init, 'list()')]);
   }
   /** An object of named values in the server: `ns.x` reads it, `ns.x = 1` writes it, `delete ns.x` and `'x' in ns` ask it. */
   namespace<T extends object = Record<string, unknown>>(init?: T): NamespaceProxy<T> {

@@ -20,7 +20,7 @@ import { withoutViews } from '../sync/views.js';
 import { cloneReason } from '../transport/clone-error.js';
 import { brandInstance, registerShared } from '../sync/shared.js';
 import { callManaged } from './managed-calls.js';
-import type { ManagedRef } from './refs.js';
+import { itemsOf, type ManagedRef } from './refs.js';
 
 // ---- the proxies ----------------------------------------------------------------
 
@@ -146,7 +146,7 @@ export class ListProxy<T = unknown> extends ManagedProxy implements Iterable<T> 
     return callWithItems(this._ref, 'push', items, 'push', (i) => `item ${i}`) as number;
   }
   extend(items: Iterable<T>): void {
-    callWithItems(this._ref, 'push', [...items], 'extend', (i) => `item ${i}`);
+    callWithItems(this._ref, 'push', itemsOf(items, 'extend'), 'extend', (i) => `item ${i}`);
   }
   /** Inserts before `index` (clamped to the list, as Python's insert). */
   insert(index: number, value: T): void {

@@ -5,6 +5,7 @@
  */
 import type { ProxyRef } from '../proxy/protocol.js';
 import { kindOf } from '../sync/shared.js';
+import { describe } from '../futures/future.js';
 
 /** The manager protocol's version: a client and a server that differ refuse each other by name. */
 export const MANAGER_PROTOCOL = 1;
@@ -62,4 +63,12 @@ export function forEachProxy(value: unknown, token: string | undefined, visit: (
     const inner = v instanceof Map ? [...v].flat() : v instanceof Set ? [...v] : Object.values(v);
     for (let i = inner.length - 1; i >= 0; i--) todo.push(inner[i]);
   }
+}
+
+/** The items of `items`, an iterable (an array, a string, a Set, ...); anything else is a TypeError saying so, as Python's list(5) refuses it. */
+export function itemsOf<T>(items: Iterable<T>, what: string): T[] {
+  if (items === null || items === undefined || typeof (items as { [Symbol.iterator]?: unknown })[Symbol.iterator] !== 'function') {
+    throw new TypeError(`${what} takes an iterable of items (an array, a Set, a string, ...), got ${describe(items)}`);
+  }
+  return [...items];
 }

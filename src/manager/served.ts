@@ -21,7 +21,7 @@ import { loadFunction } from '../tasks/load.js';
 import { DICT, dictKey, LIST, NAMESPACE, pairsOf, VALUE } from './containers.js';
 import { addCaller, containEach, dropCaller, hold, newEntry, out, state, token, unhold, type Entry, type Op } from './entries.js';
 import { DictProxy, ListProxy, namespaceData, objectData, ValueProxy } from './proxies.js';
-import { DEFAULT_CALL_TIMEOUT_MS, forEachProxy, MANAGER_PROTOCOL, whereOf } from './refs.js';
+import { DEFAULT_CALL_TIMEOUT_MS, forEachProxy, itemsOf, MANAGER_PROTOCOL, whereOf } from './refs.js';
 
 /** The entry of a proxy of this manager passed as an argument, or a TypeError naming `what`. */
 function entryOfProxy(proxy: unknown, what: string): Entry {
@@ -49,7 +49,7 @@ const MAKERS: Record<string, (args: any[]) => Entry> = {
     return newEntry('dict', map, DICT, (ref) => new DictProxy(ref), { container: true });
   },
   list: ([init]) => {
-    const array = init === undefined ? [] : [...(init as Iterable<unknown>)];
+    const array = init === undefined ? [] : itemsOf(init as Iterable<unknown>, 'list()');
     containEach(array);
     return newEntry('list', array, LIST, (ref) => new ListProxy(ref), { container: true });
   },

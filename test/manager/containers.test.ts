@@ -140,6 +140,18 @@ describe('manager containers', () => {
     assert.deepEqual(m.dict([['k', 'v']]).entries(), [['k', 'v']]);
   });
 
+  it('list() and extend() take an iterable: a number, null or a plain object is a TypeError saying so in the caller\'s terms, as Python\'s list(5) refuses it', () => {
+    const iterable = (what: string) => (err: Error) => err instanceof TypeError && err.message.startsWith(`${what} takes an iterable`) && !/\binit\b|\bitems\b is not/.test(err.message);
+    assert.throws(() => m.list(5 as never), iterable('list()'));
+    assert.throws(() => m.list(null as never), iterable('list()'));
+    assert.throws(() => m.list({ a: 1 } as never), iterable('list()'));
+    const l = m.list<unknown>([1]);
+    assert.throws(() => l.extend(5 as never), iterable('extend'));
+    assert.deepEqual(l.slice(), [1], 'nothing was added');
+    assert.deepEqual(m.list('ab').slice(), ['a', 'b'], "a string is an iterable of its characters, as in Python's list('ab')");
+    assert.deepEqual(m.list(new Set([3, 4])).slice(), [3, 4]);
+  });
+
   it('list: indexOf takes an integer start, as Python\'s index does; a fraction is refused, not a silent -1', () => {
     const l = m.list<number>([1, 2, 3]);
     assert.equal(l.indexOf(3, -1), 2);

@@ -151,6 +151,10 @@ export const LIST: Record<string, Op> = {
     const j = indexIn(a, i ?? -1, 'pop');
     return takeOut(a.splice(j, 1)[0]);
   },
+  /** `delete l[i]` (Python's `del l[i]`): removes the item at i, returning nothing. */
+  delete: (a: unknown[], [i]) => {
+    uncontain(a.splice(indexIn(a, i, 'deletion'), 1)[0]);
+  },
   remove: (a: unknown[], [v]) => {
     const j = firstEqual(a, v);
     if (j < 0) throw new RangeError(`${describe(v)} is not in the list`);

@@ -206,6 +206,23 @@ Object.setPrototypeOf(
   }),
 );
 
+/**
+ * What users hold of a list: a JS Proxy around its data (as a namespace's view), since
+ * only a Proxy's own trap sees `delete l[i]`, which removes the item there as Python's
+ * `del l[i]` does (on the bare data, met nested in a task's argument before it is revived,
+ * `delete` would answer true and remove nothing). Everything else goes to the data and
+ * its prototype's index trap above. What crosses is the data (see sync/views.ts).
+ */
+const listView: ProxyHandler<ListProxy> = {
+  deleteProperty: (data, p) => {
+    if (typeof p === 'string' && INDEX.test(p)) {
+      data._call('delete', Number(p));
+      return true;
+    }
+    return Reflect.deleteProperty(data, p);
+  },
+};
+
 /** A proxy of one value in the manager's server (Python's manager.Value). */
 export class ValueProxy<T = unknown> extends ManagedProxy {
   get value(): T {
@@ -366,7 +383,7 @@ export function objectData(ref: ManagedRef, typeid: string, exposed: string[]): 
 
 // Names spelled out: a bundler may rename classes, and both sides must agree.
 registerShared('RemoteDict', DictProxy);
-registerShared('RemoteList', ListProxy);
+registerShared('RemoteList', ListProxy, (data) => new Proxy(data as ListProxy, listView));
 registerShared('RemoteManagedValue', ValueProxy);
 registerShared('RemoteNamespace', NamespaceClass, (data) => new Proxy(data as NamespaceData, namespaceView));
 registerShared('RemoteObject', ObjectClass);

@@ -234,6 +234,28 @@ describe('manager containers', () => {
     assert.deepEqual({ ...ns }, { y: 'why', z: 3 });
   });
 
+  it("list: delete l[i] removes the item (negative from the end), as Python's del l[i]; out of range is a RangeError", async () => {
+    const l = m.list<number>([1, 2, 3, 4]);
+    assert.equal(delete l[0], true);
+    assert.deepEqual(l.slice(), [2, 3, 4]);
+    assert.equal(delete l[-1], true);
+    assert.deepEqual(l.slice(), [2, 3]);
+    assert.throws(() => delete l[5], RangeError);
+    assert.deepEqual(l.slice(), [2, 3]);
+    // A list out of a dict, and one sent to another process, delete the same way.
+    const d = m.dict<unknown>({ l });
+    const again = d.get('l') as ListProxy<number>;
+    delete again[1];
+    assert.deepEqual(l.slice(), [2]);
+    l.push(7, 8);
+    const p = new Process({ target: managerTasks.deleteFromList, args: [l, 0] }).start();
+    await p.join();
+    assert.equal(p.exitCode, 0);
+    assert.deepEqual(l.slice(), [7, 8]);
+    assert.equal(l.length, 2);
+    assert.equal(l[1], 8);
+  });
+
   it('namespace: a delete is seen by another client, and a namespace out of a dict is one too', async () => {
     const ns = m.namespace<{ kept?: number; gone?: number }>({ kept: 1, gone: 2 });
     const d = m.dict<unknown>({ ns });

@@ -214,6 +214,37 @@ describe('Condition', () => {
   });
 });
 
+describe('Condition order past its ticket counter', () => {
+  it('notify(1) wakes the oldest waiter when the ticket counter has wrapped between two waiters (after 2**31 waits)', async () => {
+    const cond = new Condition(new Lock());
+    Atomics.store(cond._state, 0, 2 ** 31 - 1); // the next ticket: the last before the int32 wraps
+    const order: string[] = [];
+    let waiting = 0;
+    const waiter = async (name: string): Promise<void> => {
+      await cond.acquire();
+      waiting++;
+      try {
+        if (await cond.wait(30_000)) order.push(name);
+      } finally {
+        cond.release();
+      }
+    };
+    const older = waiter('older');
+    while (waiting < 1) await new Promise((r) => setImmediate(r));
+    const newer = waiter('newer');
+    while (waiting < 2) await new Promise((r) => setImmediate(r));
+    await cond.acquire();
+    cond.notify(1);
+    cond.release();
+    await Promise.race([older, newer]);
+    assert.deepEqual(order, ['older'], 'the first to wait is the first woken');
+    await cond.acquire();
+    cond.notifyAll();
+    cond.release();
+    await Promise.all([older, newer]);
+  });
+});
+
 describe('Condition waiters past its slots', () => {
   it('one waiter more than MAX_CONDITION_WAITERS is refused by an error naming the limit; the rest are woken and the Condition goes on', async () => {
     const cond = new Condition(new Lock());

@@ -60,6 +60,51 @@ describe('primitives in shared memory between processes', () => {
     assert.deepEqual(names.slice(10), ['RemoteSharedQueue', 'RemoteSharedQueue']);
   });
 
+  it("a Value of each element type carries its extremes both ways; a write of the wrong kind (a number into 'i64') throws at the write, as here", { timeout: 60_000 }, async () => {
+    const { ProcessPoolExecutor } = await import('../../src/index.js');
+    await using pool = new ProcessPoolExecutor({ maxWorkers: 1 });
+    const cases: Array<[string, number | bigint]> = [
+      ['i8', -128], ['u8', 255], ['i16', -32768], ['u16', 65535], ['i32', -(2 ** 31)], ['u32', 2 ** 32 - 1],
+      ['f32', 0.5], ['f64', Math.PI], ['i64', -(2n ** 63n)], ['u64', 2n ** 64n - 1n],
+    ];
+    const values = cases.map(([type]) => new Value(type as 'f64'));
+    const back = await pool.submit(shmTasks.writeEach, ...cases.flatMap(([, x], i) => [values[i]!, x])).result();
+    assert.deepEqual(back, cases.map(([, x]) => x), 'the child reads back what it wrote');
+    assert.deepEqual(values.map((v) => v.value), cases.map(([, x]) => x), 'and so does the parent');
+    const here = (v: Value<'i64'> | Value<'i32'>, x: number | bigint): string => {
+      try {
+        (v as { value: number | bigint }).value = x;
+        return 'ok';
+      } catch (err) {
+        return `${(err as Error).constructor.name}: ${(err as Error).message}`;
+      }
+    };
+    const big = new Value('i64', 7n);
+    const small = new Value('i32', 7);
+    for (const [v, x] of [[big, 5], [small, 5n]] as const) {
+      const expected = here(v, x);
+      assert.match(expected, /^TypeError/);
+      assert.equal(await pool.submit(shmTasks.writeValue, v, x).result(), expected, 'the same error, at the write');
+    }
+    assert.equal(big.value, 7n);
+    assert.equal(small.value, 7);
+    // A SharedArray's elements the same way; and an index past its end is ignored, as a typed array ignores it.
+    const bigs = new SharedArray('i64', 2);
+    const smalls = new SharedArray('i32', 2);
+    const write = (a: SharedArray<'i64'> | SharedArray<'i32'>, i: number, x: number | bigint): string => {
+      try {
+        (a.array as unknown as Array<number | bigint>)[i] = x;
+        return 'ok';
+      } catch (err) {
+        return `${(err as Error).constructor.name}: ${(err as Error).message}`;
+      }
+    };
+    for (const [a, i, x] of [[bigs, 0, 5], [smalls, 0, 5n], [bigs, 2, 1n], [smalls, 9, 1]] as const) {
+      assert.equal(await pool.submit(shmTasks.writeElement, a, i, x).result(), write(a, i, x), `array[${i}] = ${x}`);
+    }
+    assert.deepEqual([...bigs.array, ...smalls.array], [0n, 0n, 0, 0]);
+  });
+
   it('two processes and a grandchild count exactly under one Lock', { timeout: 120_000 }, async () => {
     const lock = new Lock();
     const v = new Value('i32', 0);

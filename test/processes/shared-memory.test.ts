@@ -4,7 +4,9 @@
 // (npm test runs this file that way too) the same programs run on owner-served proxies.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { closeSync, fstatSync, ftruncateSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import {
   Barrier,
   BoundedSemaphore,
@@ -197,6 +199,31 @@ describe('primitives in shared memory between processes', () => {
     assert.throws(() => native!.createRegion(-5), /EINVAL|Invalid/);
     assert.throws(() => native!.openRegion(1.5, 0, 0, 0), /EINVAL|Invalid/);
     assert.equal(native.regionOf('x' as never), undefined);
+  });
+
+  it('a region cannot be shrunk by a process that opens it through /proc (every process mapping it would die of SIGBUS), and a file that is not such a region is refused', { skip: inMemory ? false : 'no regions without the native part' }, () => {
+    // Any process of the tree can open a region as a receiver does; a shrink from there
+    // (a bug, a hostile child) would crash each process at its next touch of the memory.
+    const array = new SharedArray('u8', 1 << 18); // a region of its own, touched by nothing after
+    const [fd] = native!.regionOf(array.array.buffer as unknown as SharedArrayBuffer)!;
+    const opened = openSync(`/proc/${process.pid}/fd/${fd}`, 'r+');
+    try {
+      assert.throws(() => ftruncateSync(opened, 0), { code: 'EPERM' });
+      assert.throws(() => ftruncateSync(opened, 1 << 20), { code: 'EPERM' });
+    } finally {
+      closeSync(opened);
+    }
+    assert.equal(array.array[array.length - 1], 0);
+    // An ordinary file any process can truncate, named by a reference that lies: refused.
+    const file = join(mkdtempSync(join(tmpdir(), 'concur-region-')), 'plain');
+    writeFileSync(file, Buffer.alloc(4096));
+    const plain = openSync(file, 'r+');
+    try {
+      assert.throws(() => native!.openRegion(process.pid, plain, fstatSync(plain).ino, 4096), /not a region|EPERM|Operation not permitted/);
+    } finally {
+      closeSync(plain);
+      rmSync(dirname(file), { recursive: true, force: true });
+    }
   });
 
   it('200 coroutines awaiting one Lock share a waiter thread: the thread count stays bounded, and each gets it in turn', { timeout: 60_000 }, async () => {

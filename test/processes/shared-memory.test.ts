@@ -5,7 +5,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { closeSync, fstatSync, ftruncateSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import {
   Barrier,
@@ -23,7 +25,8 @@ import {
   Value,
   sleep,
 } from '../../src/index.js';
-import { native, nativeMissing, openView, type ViewRef } from '../../src/sync/shm.js';
+import { native, nativeMissing, openView, viewRef, type ViewRef } from '../../src/sync/shm.js';
+import { own, TSX } from '../fixtures/source.js';
 import { shmTasks } from '../fixtures/shm-tasks.js';
 
 const inMemory = native !== undefined;
@@ -224,6 +227,20 @@ describe('primitives in shared memory between processes', () => {
       closeSync(plain);
       rmSync(dirname(file), { recursive: true, force: true });
     }
+  });
+
+  it('a receiver out of file descriptors that cannot map a region says so, not that its sender exited', { skip: inMemory ? false : 'no regions without the native part' }, () => {
+    const lock = new Lock();
+    const probe = fileURLToPath(new URL(own('../fixtures/emfile-map-probe.ts'), import.meta.url));
+    const ref = JSON.stringify(viewRef(lock._state));
+    const r = spawnSync('bash', ['-c', `ulimit -Sn 128; exec "${process.execPath}" ${TSX.join(' ')} "${probe}" '${ref}'`], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const { full, said } = JSON.parse(r.stdout.trim().split('\n').pop()!) as { full: boolean; said: string };
+    assert.equal(full, true, 'the probe ran out of file descriptors');
+    assert.match(said, /cannot map the shared memory of a primitive sent by process \d+: .*Too many open files/);
+    assert.doesNotMatch(said, /sender exited/, 'this process (the sender) is alive: the receiver is the one out of descriptors');
+    assert.equal(lock.acquireSync({ timeout: 0 }), true);
+    lock.release();
   });
 
   it('200 coroutines awaiting one Lock share a waiter thread: the thread count stays bounded, and each gets it in turn', { timeout: 60_000 }, async () => {

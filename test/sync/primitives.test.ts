@@ -150,6 +150,19 @@ describe('Semaphore', () => {
     assert.throws(() => b.release(), /released too many times/);
     assert.throws(() => new Semaphore(1).release(0), RangeError);
   });
+
+  it('refuses an initial value past its 32-bit word (2**31 - 1 at most) rather than wrapping it', async () => {
+    // The permits live in one int32 of shared memory: 2**31 became -2**31 (every acquire
+    // waited for ever), 2**32 + 1 became 1.
+    for (const Kind of [Semaphore, BoundedSemaphore]) {
+      assert.throws(() => new Kind(2 ** 31), /at most 2147483647/);
+      assert.throws(() => new Kind(2 ** 32 + 1), /at most 2147483647/);
+    }
+    const most = new Semaphore(2 ** 31 - 1);
+    assert.equal(most.value, 2 ** 31 - 1);
+    assert.equal(await most.acquire({ timeout: 1000 }), true);
+    assert.equal(most.value, 2 ** 31 - 2);
+  });
 });
 
 describe('Event', () => {

@@ -185,7 +185,7 @@ export const treeOwnerId: number | undefined = (() => {
   const id = Atomics.load(tree, NEXT) < MAX_IDS ? Atomics.add(tree, NEXT, 1) + 1 : MAX_IDS;
   if (id >= MAX_IDS) {
     const again = takeAgain(tree);
-    if (again === undefined) throw new Error(`more than ${MAX_IDS - 1} threads and processes use concur's shared memory at once in one program`);
+    if (again === undefined) throw new Error(`more than ${MAX_IDS - 1} threads and processes used concur's shared memory in one program, and no slot of one that is gone can be taken again here`);
     return again;
   }
   const e = FIRST + id * 4;

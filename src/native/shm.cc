@@ -12,7 +12,9 @@
 // A region lives while any SharedArrayBuffer over it lives in any thread of the process
 // (V8 counts them in one BackingStore); its deleter unmaps it and closes the fd. The
 // memfd itself is freed by the kernel once no process maps it nor holds its fd, SIGKILL
-// included: nothing is ever named in /dev/shm.
+// included: nothing is ever named in /dev/shm. Its size is sealed (F_SEAL_SHRINK, GROW):
+// any process of the tree can open it through /proc, and a shrink from there would kill
+// every process mapping it with SIGBUS at its next touch; openRegion maps nothing else.
 #include <node.h>
 #include <uv.h>
 #include <v8.h>
@@ -128,12 +130,17 @@ void CreateRegion(const FunctionCallbackInfo<Value>& args) {
   double want = args[0].As<Number>()->Value();
   if (!(want >= 1 && want <= 1e12)) return Throw(isolate, "createRegion", EINVAL);
   size_t size = static_cast<size_t>(want);
-  int fd = static_cast<int>(syscall(SYS_memfd_create, "concur", MFD_CLOEXEC));
+  int fd = static_cast<int>(syscall(SYS_memfd_create, "concur", MFD_CLOEXEC | MFD_ALLOW_SEALING));
   if (fd < 0) return Throw(isolate, "memfd_create", errno);
   if (ftruncate(fd, static_cast<off_t>(size)) != 0) {
     int e = errno;
     close(fd);
     return Throw(isolate, "ftruncate", e);
+  }
+  if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+    int e = errno;
+    close(fd);
+    return Throw(isolate, "seal the region", e);
   }
   Local<Value> sab = MapFd(isolate, fd, size, "mmap");
   if (!sab.IsEmpty()) args.GetReturnValue().Set(sab);
@@ -167,6 +174,12 @@ void OpenRegion(const FunctionCallbackInfo<Value>& args) {
     close(fd);
     // The number was reused for another file: the region's holder let it go.
     return Throw(isolate, "open " + path, ENOENT);
+  }
+  int seals = fcntl(fd, F_GET_SEALS);
+  if (seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW)) {
+    close(fd);
+    // A file anyone may shrink under the mapping (a reference that lies): not a region.
+    return Throw(isolate, "open " + path + ": not a region (its size is not sealed)", EPERM);
   }
   Local<Value> sab = MapFd(isolate, fd, size, "mmap");
   if (!sab.IsEmpty()) args.GetReturnValue().Set(sab);

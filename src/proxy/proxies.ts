@@ -192,14 +192,21 @@ class RemoteBarrier extends Remote {
 class RemoteValue extends Remote {
   /** @internal */
   readonly _lock: RemoteSemLock;
-  constructor(ref: ProxyRef, lock: RemoteSemLock) {
+  /** @internal True for 'i64' and 'u64': its value is a bigint. */
+  readonly _bigint: boolean;
+  constructor(ref: ProxyRef, lock: RemoteSemLock, bigint: boolean) {
     super(ref);
     this._lock = lock;
+    this._bigint = bigint;
   }
   get value(): number | bigint {
     return callRemoteSync(this._ref, 'get') as number | bigint;
   }
   set value(x: number | bigint) {
+    // What the owner's store would refuse (a number for a bigint, or the reverse) throws
+    // here, at the write, as it does in memory: sent on, it would fail the task later.
+    if (this._bigint) BigInt.asIntN(64, x as bigint);
+    else +(x as number); // unary plus throws for a bigint, as the store does (Number() would convert it)
     // Nothing to wait for: this thread's later calls reach the owner after it, and its
     // task or target is not done until it has landed.
     sendRemote(this._ref, 'set', [x]);
@@ -216,16 +223,20 @@ class RemoteSharedArray extends Remote {
   readonly length: number;
   /** @internal */
   readonly _lock: RemoteSemLock;
-  constructor(ref: ProxyRef, length: number, lock: RemoteSemLock) {
+  /** @internal True for 'i64' and 'u64': its elements are bigints. */
+  readonly _bigint: boolean;
+  constructor(ref: ProxyRef, length: number, lock: RemoteSemLock, bigint: boolean) {
     super(ref);
     this.length = length;
     this._lock = lock;
+    this._bigint = bigint;
   }
   get array(): ArrayLike<number | bigint> & Iterable<number | bigint> {
     let view = proxiedArrays.get(this);
     if (view === undefined) {
       const ref = this._ref;
       const length = this.length;
+      const bigint = this._bigint;
       const index = (p: string | symbol): number => (typeof p === 'string' && /^\d+$/.test(p) ? Number(p) : -1);
       view = new Proxy([], {
         get: (_t, p) => {
@@ -236,7 +247,12 @@ class RemoteSharedArray extends Remote {
         },
         set: (_t, p, x) => {
           const i = index(p);
-          if (i < 0 || i >= length) return false;
+          if (i < 0) return false;
+          // As a typed array does: a value of the wrong kind throws at the write (sent on,
+          // it would fail the task later); an index past the end is ignored.
+          if (bigint) BigInt.asIntN(64, x as bigint);
+          else +(x as number);
+          if (i >= length) return true;
           sendRemote(ref, 'set', [i, x]);
           return true;
         },
@@ -431,9 +447,9 @@ export function toProxy<T>(value: T, memory = true, pipe?: PipeCrossing): T {
     case 'Barrier':
       return new RemoteBarrier(ref, object.parties) as T;
     case 'Value':
-      return new RemoteValue(ref, toProxy(object._lock)) as T;
+      return new RemoteValue(ref, toProxy(object._lock), object._view instanceof BigInt64Array || object._view instanceof BigUint64Array) as T;
     case 'SharedArray':
-      return new RemoteSharedArray(ref, object.array.length, toProxy(object._lock)) as T;
+      return new RemoteSharedArray(ref, object.array.length, toProxy(object._lock), object.array instanceof BigInt64Array || object.array instanceof BigUint64Array) as T;
     case 'SharedQueue':
     case 'SharedLifoQueue':
     case 'SharedPriorityQueue':

@@ -154,9 +154,10 @@ export class Condition {
     const s = this._state;
     for (;;) {
       let oldest = -1;
+      // Tickets are int32 and wrap after 2**31 waits: compared as a difference in int32, as a sequence number is.
       for (let i = 0; i < MAX_CONDITION_WAITERS; i++) {
         const slot = slotAt(i);
-        if (slot !== except && Atomics.load(s, slot) === WAITING && (oldest < 0 || s[ticketOf(slot)]! - s[ticketOf(oldest)]! < 0)) oldest = slot;
+        if (slot !== except && Atomics.load(s, slot) === WAITING && (oldest < 0 || ((s[ticketOf(slot)]! - s[ticketOf(oldest)]!) | 0) < 0)) oldest = slot;
       }
       if (oldest < 0) return false;
       if (isOwnerGone(Atomics.load(s, ownerOf(oldest)))) {

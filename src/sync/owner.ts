@@ -28,6 +28,7 @@ function gone(owner: number, threadGone: (tid: number) => boolean): boolean {
   if (treeOwnerId === undefined) return threadGone(owner - 1);
   const where = ownerOf(owner);
   if (where === undefined) return false;
+  if (where.recycled) return true;
   return where.pid === process.pid ? threadGone(where.tid) : isProcessGone(where.pid, where.start);
 }
 

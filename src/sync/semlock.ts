@@ -264,11 +264,17 @@ export class RLock extends HolderLock {
   }
 }
 
+/** The most permits a Semaphore holds (an int32 word, as multiprocessing's SEM_VALUE_MAX). */
+const SEMAPHORE_MAX = 2 ** 31 - 1;
+
 /** A counter of permits: threading.Semaphore. A permit is never given back for a holder that died (a semaphore may be a signal). */
 export class Semaphore extends SemLock {
   constructor(value = 1) {
-    if (!Number.isInteger(value) || value < 0) throw new RangeError(`semaphore initial value must be an integer >= 0, got ${describe(value)}`);
-    super(value, 2 ** 31 - 1);
+    // The permits are one int32 of shared memory: a larger value would wrap.
+    if (!Number.isInteger(value) || value < 0 || value > SEMAPHORE_MAX) {
+      throw new RangeError(`semaphore initial value must be an integer >= 0 and at most ${SEMAPHORE_MAX}, got ${describe(value)}`);
+    }
+    super(value, SEMAPHORE_MAX);
   }
   /** Permits available now. */
   get value(): number {

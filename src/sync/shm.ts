@@ -161,9 +161,12 @@ export function openView(ref: ViewRef): ArrayBufferView {
   try {
     buffer = native.openRegion(ref.pid, ref.fd, ref.ino, ref.size);
   } catch (err) {
+    const why = (err as Error).message;
+    // Out of descriptors or memory here: the sender may be alive and well.
+    const here = /Too many open files|Cannot allocate memory/.test(why);
     throw new Error(
-      `cannot map the shared memory of a primitive sent by process ${ref.pid}: ${(err as Error).message} ` +
-        '(the sender exited, or let the primitive go, before this process received it)',
+      `cannot map the shared memory of a primitive sent by process ${ref.pid}: ${why} ` +
+        (here ? `(process ${process.pid}, the receiver, ran out of file descriptors or memory)` : '(the sender exited, or let the primitive go, before this process received it)'),
     );
   }
   regionCache.set(buffer, true);

@@ -21,9 +21,10 @@
  * The table is created by the first concur thread of a process and handed to every
  * thread concur starts (in workerData). Threads are found by threadId, which Node
  * never reuses within a process; an entry is reused (tid + k * ENTRIES) only once its
- * thread is dead, so an entry holding a newer tid means the older one is gone. A thread
- * concur did not start (a user's own Worker, the main thread) has no entry: it is never
- * reported gone.
+ * thread is dead, so an entry holding a newer tid means the older one is gone, for a tid
+ * no lower than the first the entry held (FIRST_TIDS). A thread concur did not start (a
+ * user's own Worker, the main thread) has no entry: it is never reported gone, even once
+ * a thread started later lands on the entry its tid would have had.
  */
 import { isMainThread, threadId, workerData } from 'node:worker_threads';
 
@@ -34,13 +35,15 @@ const IN_CS = 1;
 const STOPPING = 2;
 /** The thread has exited. */
 const DEAD = 4;
+/** After the [tid, state] pairs: per entry, the first tid it held (the ones below it were never there). */
+const FIRST_TIDS = ENTRIES * 2;
 
 /** The key under which a thread finds the table in its workerData. */
 export const LIFE_TABLE_KEY = '$concurLifeTable';
 
 function adopt(): Int32Array {
   const given = !isMainThread && workerData !== null && typeof workerData === 'object' ? (workerData as Record<string, unknown>)[LIFE_TABLE_KEY] : undefined;
-  return new Int32Array(given instanceof SharedArrayBuffer ? given : new SharedArrayBuffer(ENTRIES * 8));
+  return new Int32Array(given instanceof SharedArrayBuffer ? given : new SharedArrayBuffer(ENTRIES * 12));
 }
 
 let table: Int32Array | undefined;
@@ -71,6 +74,7 @@ export function registerThread(tid: number): void {
   const old = Atomics.load(t, e);
   // Reuse an entry only once its thread is gone; otherwise the newcomer goes untracked.
   if (old !== 0 && (Atomics.load(t, e + 1) & DEAD) === 0) return;
+  if (old === 0) Atomics.store(t, FIRST_TIDS + (tid % ENTRIES), tid);
   Atomics.store(t, e + 1, 0);
   Atomics.store(t, e, tid);
 }
@@ -98,13 +102,18 @@ export function markThreadDead(tid: number): void {
   if (Atomics.load(t, e) === tid) Atomics.or(t, e + 1, STOPPING | DEAD);
 }
 
+/** True when the entry of `tid` holds a later thread `held` that replaced it: `tid` was there, and is dead. */
+function replaced(t: Int32Array, held: number, tid: number): boolean {
+  return held > tid && held % ENTRIES === tid % ENTRIES && tid >= Atomics.load(t, FIRST_TIDS + (tid % ENTRIES));
+}
+
 /** True once the thread `tid` is being stopped or has exited; false for a live or unknown one. */
 export function isThreadGone(tid: number): boolean {
   const t = lifeTable();
   const e = (tid % ENTRIES) * 2;
   const held = Atomics.load(t, e);
   if (held === tid) return (Atomics.load(t, e + 1) & (STOPPING | DEAD)) !== 0;
-  return held > tid && held % ENTRIES === tid % ENTRIES;
+  return replaced(t, held, tid);
 }
 
 /** True once the thread `tid` has exited (its spawner saw it end); false while it runs or is still being stopped. */
@@ -113,7 +122,7 @@ export function isThreadDead(tid: number): boolean {
   const e = (tid % ENTRIES) * 2;
   const held = Atomics.load(t, e);
   if (held === tid) return (Atomics.load(t, e + 1) & DEAD) !== 0;
-  return held > tid && held % ENTRIES === tid % ENTRIES;
+  return replaced(t, held, tid);
 }
 
 /**

@@ -103,3 +103,39 @@ describe('primitives in shared memory between processes whose processes die', ()
     assert.equal(held(), 0, 'every received region was unmapped and closed');
   });
 });
+
+describe("owner ids once a long-running program has started more than the tree's table holds", { skip: inMemory ? false : 'owner ids are thread ids without the native part' }, () => {
+  // Last in this file: it fills the table (every later thread and process here takes a slot again).
+  it('a process still starts, taking the slot of a dead one; a Lock that dead one held is still taken over', { timeout: 60_000 }, async () => {
+    const MAX_IDS = 1 << 20;
+    const [pid, fd, ino, size] = process.env.CONCUR_SHM_TREE!.split(':').map(Number) as [number, number, number, number];
+    const tree = new Int32Array(native!.openRegion(pid, fd, ino, size));
+    const lock = new Lock();
+    const deadId = new Value('i32', 0);
+    const a = new Process({ target: shmTasks.idHoldAndDie, args: [deadId, lock] }).start();
+    await a.join();
+    assert.equal(a.exitCode, -9);
+    assert.equal(lock.locked(), true, 'the dead one held it');
+    // A million processes and threads later (each took a slot, most are gone long since):
+    Atomics.store(tree, 0, MAX_IDS);
+    Atomics.store(tree, 1, (deadId.value % MAX_IDS) - 1); // the search for a free slot comes to the dead one's first
+    const newId = new Value('i32', 0);
+    const ready = new Event();
+    const done = new Event();
+    const b = new Process({ target: shmTasks.ownerIdThenWait, args: [newId, ready, done] }).start();
+    try {
+      await Promise.race([ready.wait(30_000), b.join()]);
+      assert.equal(b.exitCode, null, 'the process started');
+      assert.equal(ready.isSet(), true);
+      assert.equal(newId.value % MAX_IDS, deadId.value % MAX_IDS, "it took the dead one's slot");
+      assert.notEqual(newId.value, deadId.value, 'under another id');
+      assert.equal(await lock.acquire({ timeout: 10_000 }), true, 'the dead holder is not mistaken for the one alive in its slot');
+      assert.equal(lock.ownerDied, true);
+      lock.release();
+    } finally {
+      done.set();
+      await b.join();
+    }
+    assert.equal(b.exitCode, 0);
+  });
+});

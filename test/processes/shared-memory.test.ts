@@ -4,7 +4,11 @@
 // (npm test runs this file that way too) the same programs run on owner-served proxies.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { closeSync, fstatSync, ftruncateSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
 import {
   Barrier,
   BoundedSemaphore,
@@ -21,7 +25,8 @@ import {
   Value,
   sleep,
 } from '../../src/index.js';
-import { native, nativeMissing, openView, type ViewRef } from '../../src/sync/shm.js';
+import { native, nativeMissing, openView, viewRef, type ViewRef } from '../../src/sync/shm.js';
+import { own, TSX } from '../fixtures/source.js';
 import { shmTasks } from '../fixtures/shm-tasks.js';
 
 const inMemory = native !== undefined;
@@ -58,6 +63,51 @@ describe('primitives in shared memory between processes', () => {
     if (inMemory) assert.deepEqual(names.slice(0, 10), kinds);
     else assert.deepEqual(names.slice(7, 10), ['RemoteSharedQueue', 'RemoteCondition', 'RemoteBarrier']);
     assert.deepEqual(names.slice(10), ['RemoteSharedQueue', 'RemoteSharedQueue']);
+  });
+
+  it("a Value of each element type carries its extremes both ways; a write of the wrong kind (a number into 'i64') throws at the write, as here", { timeout: 60_000 }, async () => {
+    const { ProcessPoolExecutor } = await import('../../src/index.js');
+    await using pool = new ProcessPoolExecutor({ maxWorkers: 1 });
+    const cases: Array<[string, number | bigint]> = [
+      ['i8', -128], ['u8', 255], ['i16', -32768], ['u16', 65535], ['i32', -(2 ** 31)], ['u32', 2 ** 32 - 1],
+      ['f32', 0.5], ['f64', Math.PI], ['i64', -(2n ** 63n)], ['u64', 2n ** 64n - 1n],
+    ];
+    const values = cases.map(([type]) => new Value(type as 'f64'));
+    const back = await pool.submit(shmTasks.writeEach, ...cases.flatMap(([, x], i) => [values[i]!, x])).result();
+    assert.deepEqual(back, cases.map(([, x]) => x), 'the child reads back what it wrote');
+    assert.deepEqual(values.map((v) => v.value), cases.map(([, x]) => x), 'and so does the parent');
+    const here = (v: Value<'i64'> | Value<'i32'>, x: number | bigint): string => {
+      try {
+        (v as { value: number | bigint }).value = x;
+        return 'ok';
+      } catch (err) {
+        return `${(err as Error).constructor.name}: ${(err as Error).message}`;
+      }
+    };
+    const big = new Value('i64', 7n);
+    const small = new Value('i32', 7);
+    for (const [v, x] of [[big, 5], [small, 5n]] as const) {
+      const expected = here(v, x);
+      assert.match(expected, /^TypeError/);
+      assert.equal(await pool.submit(shmTasks.writeValue, v, x).result(), expected, 'the same error, at the write');
+    }
+    assert.equal(big.value, 7n);
+    assert.equal(small.value, 7);
+    // A SharedArray's elements the same way; and an index past its end is ignored, as a typed array ignores it.
+    const bigs = new SharedArray('i64', 2);
+    const smalls = new SharedArray('i32', 2);
+    const write = (a: SharedArray<'i64'> | SharedArray<'i32'>, i: number, x: number | bigint): string => {
+      try {
+        (a.array as unknown as Array<number | bigint>)[i] = x;
+        return 'ok';
+      } catch (err) {
+        return `${(err as Error).constructor.name}: ${(err as Error).message}`;
+      }
+    };
+    for (const [a, i, x] of [[bigs, 0, 5], [smalls, 0, 5n], [bigs, 2, 1n], [smalls, 9, 1]] as const) {
+      assert.equal(await pool.submit(shmTasks.writeElement, a, i, x).result(), write(a, i, x), `array[${i}] = ${x}`);
+    }
+    assert.deepEqual([...bigs.array, ...smalls.array], [0n, 0n, 0, 0]);
   });
 
   it('two processes and a grandchild count exactly under one Lock', { timeout: 120_000 }, async () => {
@@ -152,6 +202,45 @@ describe('primitives in shared memory between processes', () => {
     assert.throws(() => native!.createRegion(-5), /EINVAL|Invalid/);
     assert.throws(() => native!.openRegion(1.5, 0, 0, 0), /EINVAL|Invalid/);
     assert.equal(native.regionOf('x' as never), undefined);
+  });
+
+  it('a region cannot be shrunk by a process that opens it through /proc (every process mapping it would die of SIGBUS), and a file that is not such a region is refused', { skip: inMemory ? false : 'no regions without the native part' }, () => {
+    // Any process of the tree can open a region as a receiver does; a shrink from there
+    // (a bug, a hostile child) would crash each process at its next touch of the memory.
+    const array = new SharedArray('u8', 1 << 18); // a region of its own, touched by nothing after
+    const [fd] = native!.regionOf(array.array.buffer as unknown as SharedArrayBuffer)!;
+    const opened = openSync(`/proc/${process.pid}/fd/${fd}`, 'r+');
+    try {
+      assert.throws(() => ftruncateSync(opened, 0), { code: 'EPERM' });
+      assert.throws(() => ftruncateSync(opened, 1 << 20), { code: 'EPERM' });
+    } finally {
+      closeSync(opened);
+    }
+    assert.equal(array.array[array.length - 1], 0);
+    // An ordinary file any process can truncate, named by a reference that lies: refused.
+    const file = join(mkdtempSync(join(tmpdir(), 'concur-region-')), 'plain');
+    writeFileSync(file, Buffer.alloc(4096));
+    const plain = openSync(file, 'r+');
+    try {
+      assert.throws(() => native!.openRegion(process.pid, plain, fstatSync(plain).ino, 4096), /not a region|EPERM|Operation not permitted/);
+    } finally {
+      closeSync(plain);
+      rmSync(dirname(file), { recursive: true, force: true });
+    }
+  });
+
+  it('a receiver out of file descriptors that cannot map a region says so, not that its sender exited', { skip: inMemory ? false : 'no regions without the native part' }, () => {
+    const lock = new Lock();
+    const probe = fileURLToPath(new URL(own('../fixtures/emfile-map-probe.ts'), import.meta.url));
+    const ref = JSON.stringify(viewRef(lock._state));
+    const r = spawnSync('bash', ['-c', `ulimit -Sn 128; exec "${process.execPath}" ${TSX.join(' ')} "${probe}" '${ref}'`], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const { full, said } = JSON.parse(r.stdout.trim().split('\n').pop()!) as { full: boolean; said: string };
+    assert.equal(full, true, 'the probe ran out of file descriptors');
+    assert.match(said, /cannot map the shared memory of a primitive sent by process \d+: .*Too many open files/);
+    assert.doesNotMatch(said, /sender exited/, 'this process (the sender) is alive: the receiver is the one out of descriptors');
+    assert.equal(lock.acquireSync({ timeout: 0 }), true);
+    lock.release();
   });
 
   it('200 coroutines awaiting one Lock share a waiter thread: the thread count stays bounded, and each gets it in turn', { timeout: 60_000 }, async () => {

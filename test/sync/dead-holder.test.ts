@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { Condition, Lock, RLock, Semaphore, Thread, ThreadPoolExecutor, TimeoutError } from '../../src/index.js';
 import { regressionTasks } from '../fixtures/sync-torture-tasks.js';
 import { flagged, ints } from './harness.js';
+import { registerThread } from '../../src/sync/thread-life.js';
 
 type Holdable = Lock | RLock | Semaphore;
 
@@ -104,5 +105,20 @@ describe('Locks whose holder died (issue 10, item 5b)', () => {
     await dieHolding(sem);
     assert.equal(await sem.acquire({ timeout: 600 }), false);
     assert.equal(sem.value, 0);
+  });
+});
+
+describe('a holder that is the main thread, once the process has started 65,536 threads', () => {
+  it("a Lock the main thread holds is not taken over by a worker thread as if the main thread had died", { timeout: 60_000 }, async () => {
+    const lock = new Lock();
+    lock.acquireSync();
+    // The 65,536th worker thread a long-running process starts lands on the life table's
+    // entry for thread id 0 (the main thread, which is never registered there).
+    registerThread(1 << 16);
+    const out = ints();
+    const waiter = new Thread({ target: regressionTasks.takeAndReportOwnerDied, args: [lock, out] }).start();
+    await waiter.join();
+    assert.equal(Atomics.load(out, 0), 3, 'the waiter timed out (3); 1 means it took the lock over from the live main thread');
+    lock.release();
   });
 });

@@ -150,6 +150,19 @@ describe('Semaphore', () => {
     assert.throws(() => b.release(), /released too many times/);
     assert.throws(() => new Semaphore(1).release(0), RangeError);
   });
+
+  it('refuses an initial value past its 32-bit word (2**31 - 1 at most) rather than wrapping it', async () => {
+    // The permits live in one int32 of shared memory: 2**31 became -2**31 (every acquire
+    // waited for ever), 2**32 + 1 became 1.
+    for (const Kind of [Semaphore, BoundedSemaphore]) {
+      assert.throws(() => new Kind(2 ** 31), /at most 2147483647/);
+      assert.throws(() => new Kind(2 ** 32 + 1), /at most 2147483647/);
+    }
+    const most = new Semaphore(2 ** 31 - 1);
+    assert.equal(most.value, 2 ** 31 - 1);
+    assert.equal(await most.acquire({ timeout: 1000 }), true);
+    assert.equal(most.value, 2 ** 31 - 2);
+  });
 });
 
 describe('Event', () => {
@@ -211,6 +224,37 @@ describe('Condition', () => {
     assert.equal(await cond.waitFor(() => ready, 10_000), true);
     assert.equal(await cond.waitFor(() => false, 5), false);
     cond.release();
+  });
+});
+
+describe('Condition order past its ticket counter', () => {
+  it('notify(1) wakes the oldest waiter when the ticket counter has wrapped between two waiters (after 2**31 waits)', async () => {
+    const cond = new Condition(new Lock());
+    Atomics.store(cond._state, 0, 2 ** 31 - 1); // the next ticket: the last before the int32 wraps
+    const order: string[] = [];
+    let waiting = 0;
+    const waiter = async (name: string): Promise<void> => {
+      await cond.acquire();
+      waiting++;
+      try {
+        if (await cond.wait(30_000)) order.push(name);
+      } finally {
+        cond.release();
+      }
+    };
+    const older = waiter('older');
+    while (waiting < 1) await new Promise((r) => setImmediate(r));
+    const newer = waiter('newer');
+    while (waiting < 2) await new Promise((r) => setImmediate(r));
+    await cond.acquire();
+    cond.notify(1);
+    cond.release();
+    await Promise.race([older, newer]);
+    assert.deepEqual(order, ['older'], 'the first to wait is the first woken');
+    await cond.acquire();
+    cond.notifyAll();
+    cond.release();
+    await Promise.all([older, newer]);
   });
 });
 

@@ -60,7 +60,7 @@ describe('an argument of a Process or Thread that cannot be cloned', () => {
     // Python's start() fails to pickle a queue.Queue; here the child got { maxsize: 0 }
     // and failed later with "q.putNowait is not a function".
     for (const q of [new Queue<number>(), new LifoQueue<number>(), new PriorityQueue<number>()]) {
-      for (const r of [new Process({ target: (x: Queue<number>) => x.putNowait(1), args: [1, q] }), new Thread({ target: (x: Queue<number>) => x.putNowait(1), args: [1, q] })]) {
+      for (const r of [new Process({ target: (n: number, x: Queue<number>) => x.putNowait(n), args: [1, q] }), new Thread({ target: (n: number, x: Queue<number>) => x.putNowait(n), args: [1, q] })]) {
         assert.throws(() => r.start(), (err: unknown) => {
           assert.ok(err instanceof TypeError, `not a TypeError: ${String(err)}`);
           assert.match(err.message, /^argument 1 \((a|an) (Queue|LifoQueue|PriorityQueue)\) of (Process|Thread) target .*use a Shared(Lifo|Priority)?Queue/);

@@ -84,6 +84,25 @@ export function checkTaskOptions(options: TaskOptions): void {
   }
 }
 
+const MAP_OPTIONS = new Set(['chunksize', 'timeout', 'ordered', 'signal', 'buffersize']);
+
+/**
+ * `map`'s options are an object of known keys. An iterable there is a second iterable, as
+ * Python's `executor.map(fn, xs, ys)` takes: read as options, it set none and the items
+ * ran with one argument. A misspelt key would be ignored as silently.
+ */
+function checkMapOptions(options: MapOptions, what: string): void {
+  if (options === null || typeof options !== 'object') throw new TypeError(`${what} options must be an object, got ${describe(options)}`);
+  if (Symbol.iterator in options || Symbol.asyncIterator in options) {
+    throw new TypeError(
+      `${what} takes one iterable, then its options; got ${Array.isArray(options) ? `an array of ${options.length}` : describe(options)} as options. For Python's map(fn, xs, ys), pass the argument arrays to starmap: starmap(fn, xs.map((x, i) => [x, ys[i]]))`,
+    );
+  }
+  for (const key of Object.keys(options)) {
+    if (!MAP_OPTIONS.has(key)) throw new TypeError(`${what}: unknown option ${JSON.stringify(key)} (known: ${[...MAP_OPTIONS].join(', ')})`);
+  }
+}
+
 /**
  * What every executor shares: shutdown bookkeeping, `map`/`starmap` on top of
  * `submit`, and `await using`. Subclasses schedule single tasks and chunks.
@@ -162,6 +181,7 @@ export abstract class BaseExecutor implements Executor {
   #runMap(fn: TaskFunction, iterable: Iterable<unknown> | AsyncIterable<unknown>, single: boolean, options: MapOptions): AsyncIterableIterator<unknown> {
     this.#checkOpen();
     if (typeof fn !== 'function') throw new TypeError(`map expects a function, got ${describe(fn)}`);
+    checkMapOptions(options, single ? 'map' : 'starmap');
     const { timeout, ordered = true, signal } = options;
     let chunksize = options.chunksize ?? 1;
     if (chunksize === 'auto') chunksize = this.autoChunksize(Array.isArray(iterable) ? iterable.length : undefined);

@@ -318,9 +318,17 @@ export class Manager implements AsyncDisposable {
   namespace<T extends object = Record<string, unknown>>(init?: T): NamespaceProxy<T> {
     return this.#create('namespace', [init]);
   }
-  /** One value in the server, as `.value`. */
-  value<T>(init: T): ValueProxy<T> {
-    return this.#create('value', [init]);
+  /**
+   * One value in the server, as `.value`. `value(typecode, init)` is Python's
+   * `manager.Value('i', 0)`: the typecode is taken and, as there, not enforced.
+   */
+  value<T>(init: T): ValueProxy<T>;
+  value<T>(typecode: string, init: T): ValueProxy<T>;
+  value(...args: unknown[]): ValueProxy<unknown> {
+    if (args.length >= 2 && typeof args[0] !== 'string') {
+      throw new TypeError(`value(typecode, init) takes a typecode string first (as Python's manager.Value('i', 0)), got ${describe(args[0])}`);
+    }
+    return this.#create('value', [args.length >= 2 ? args[1] : args[0]]);
   }
   /** A queue in the server (with taskDone/join); `capacityBytes` (default 1 MiB) is its ring's size, which an item must fit. */
   queue<T = unknown>(options: ManagedQueueOptions = {}): SharedQueue<T> {

@@ -61,6 +61,13 @@ abstract class ManagedProxy {
   [inspect.custom](): string {
     return `${this.constructor.name} <manager at ${this._ref.where}, object ${this._ref.id}>`;
   }
+  /**
+   * What JSON.stringify writes: never the reference, which carries the key to the server
+   * (a proxy is a capability, SECURITY.md); the containers write what they hold.
+   */
+  toJSON(): unknown {
+    return this[inspect.custom]();
+  }
 }
 
 /** A proxy of a Map in the manager's server: `get` of a missing key is undefined, as a Map's. */
@@ -125,6 +132,10 @@ export class DictProxy<V = unknown, K = string> extends ManagedProxy implements 
   [Symbol.iterator](): Iterator<[K, V]> {
     return this.entries()[Symbol.iterator]();
   }
+  /** JSON.stringify writes the entries, as an object (a snapshot). */
+  override toJSON(): Record<string, V> {
+    return Object.fromEntries(this.entries() as Array<[PropertyKey, V]>) as Record<string, V>;
+  }
 }
 
 /** A proxy of an array in the manager's server. Indexes may be negative (from the end) where Python's may. */
@@ -186,6 +197,10 @@ export class ListProxy<T = unknown> extends ManagedProxy implements Iterable<T> 
   [Symbol.iterator](): Iterator<T> {
     return this.copy()[Symbol.iterator]();
   }
+  /** JSON.stringify writes the items (a snapshot). */
+  override toJSON(): T[] {
+    return this.copy();
+  }
 }
 
 // `l[0]`, `l[-1]` and `l[0] = x`, as Python's ListProxy indexes: an index the proxy itself
@@ -236,6 +251,10 @@ export class ValueProxy<T = unknown> extends ManagedProxy {
   }
   set(v: T): void {
     this.value = v;
+  }
+  /** JSON.stringify writes the value. */
+  override toJSON(): T {
+    return this.value;
   }
 }
 

@@ -9,9 +9,11 @@ import { BaseExecutor, NO_OPTIONS, type ShutdownOptions, type TaskFunction, type
 import type { Future } from '../futures/future.js';
 import { CALL, CHUNK_ITEMS, type TaskMode } from '../futures/task-mode.js';
 import { Connection } from '../transport/pipe.js';
+import { threadOnlyQueue } from '../transport/nested.js';
+import { Queue } from '../queues/queue.js';
 import { isShared } from '../sync/shared.js';
 import { packNumbers } from '../transport/numbers.js';
-import { specOf, type FunctionSpec } from '../tasks/describe.js';
+import { specName, specOf, type FunctionSpec } from '../tasks/describe.js';
 import { checkNotBootstrapping } from '../tasks/main-guard.js';
 import { FLAG_CHUNK, FLAG_ITEMS } from '../transport/protocol.js';
 import { raiseMallocThresholds } from '../util/allocator.js';
@@ -29,9 +31,17 @@ const MODE_FLAGS = [0, FLAG_CHUNK, FLAG_ITEMS] as const;
 function needsCrossing(args: unknown[]): boolean {
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
-    if (a !== null && typeof a === 'object' && (a instanceof Connection || isShared(a))) return true;
+    if (a !== null && typeof a === 'object' && (a instanceof Connection || isShared(a) || a instanceof Queue)) return true;
   }
   return false;
+}
+
+/** Throws for an argument that serves one thread only (a Queue), as Process and Thread do at start(). */
+function refuseThreadOnly(args: unknown[], spec: FunctionSpec): void {
+  for (let i = 0; i < args.length; i++) {
+    const queue = threadOnlyQueue(args[i]);
+    if (queue !== undefined) throw new TypeError(`argument ${i} (${queue.what}) of task ${specName(spec)} cannot cross: ${queue.why}`);
+  }
 }
 
 /** A pool of workers behind the Executor API; subclasses start the workers. */
@@ -126,6 +136,7 @@ export abstract class PoolExecutor extends BaseExecutor {
     if (options.signal?.aborted) return failedFuture(options.signal.reason);
     if (mode === CALL && needsCrossing(args)) {
       try {
+        refuseThreadOnly(args, spec);
         ({ args, options } = this.crossArgs(args, options));
       } catch (err) {
         return failedFuture(err);

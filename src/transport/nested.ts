@@ -11,6 +11,7 @@
 import { types } from 'node:util';
 import { dataOf, kindOf } from '../sync/shared.js';
 import { Connection } from './pipe.js';
+import { Queue } from '../queues/queue.js';
 
 /**
  * How a member was reached: an array index, an object key, or a Map's or Set's entry
@@ -123,12 +124,30 @@ function pathOf(up: Step, last: Via): string {
 const WHY = 'a primitive, a proxy or a Pipe end crosses into a thread or process only by itself; nested in a value it would arrive as a plain object, without its methods';
 
 /**
+ * What a `Queue`, `LifoQueue` or `PriorityQueue` (asyncio.Queue: coroutines of one thread,
+ * its state private) says when it would cross: structured clone would give `{ maxsize }`,
+ * without its methods or items, as Python refuses to pickle a queue.Queue. Undefined for
+ * anything else.
+ */
+export function threadOnlyQueue(value: unknown): { what: string; why: string } | undefined {
+  if (!(value instanceof Queue)) return undefined;
+  const name = value.constructor.name;
+  const shared = name === 'LifoQueue' || name === 'PriorityQueue' ? `Shared${name}` : 'SharedQueue';
+  return {
+    what: `${/^[AEIOU]/.test(name) ? 'an' : 'a'} ${name}`,
+    why: `a ${name} serves the coroutines of one thread (asyncio.Queue) and would arrive as a plain object without its methods or items. Between threads and processes use a ${shared} (${name === 'Queue' ? 'multiprocessing.Queue, queue.Queue' : `queue.${name}`})`,
+  };
+}
+
+/**
  * Throws if an argument of a Process or Thread (or a field of a subclass) holds something
  * that crosses only by itself; `name(i)` says which argument ("argument 0"), `of` whose
  * ("Process target f"). Called before anything moves, so a refused start leaves all as it was.
  */
 export function checkArgsNested(args: readonly unknown[], name: (i: number) => string, of: string): void {
   for (let i = 0; i < args.length; i++) {
+    const queue = threadOnlyQueue(args[i]);
+    if (queue !== undefined) throw new TypeError(`${name(i)} (${queue.what}) of ${of} cannot cross: ${queue.why}`);
     const n = nestedAlone(args[i]);
     if (n === undefined) continue;
     const instead =
@@ -141,6 +160,8 @@ export function checkArgsNested(args: readonly unknown[], name: (i: number) => s
 
 /** Throws if `value`, about to be sent down a Pipe, is or holds a Pipe end, or holds a primitive or proxy. */
 export function checkSentNested(value: unknown): void {
+  const queue = threadOnlyQueue(value);
+  if (queue !== undefined) throw new TypeError(`the value sent (${queue.what}) cannot cross: ${queue.why}`);
   const top = value instanceof Connection;
   const n = top ? { path: '', what: 'a Pipe end' } : nestedAlone(value);
   if (n === undefined) return;

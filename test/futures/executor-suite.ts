@@ -162,6 +162,17 @@ export function executorSuite(backend: Backend): void {
       assert.throws(() => ex.map(tasks.inc, [1], { timeout: -5 }), RangeError);
     });
 
+    it("map refuses a second iterable (Python's map(fn, xs, ys)) and unknown options, naming them", async () => {
+      // An array in the options' place was read as options with none set: map(pow, [2, 3], [5, 6])
+      // yielded [NaN, NaN], and { chunkSize: 2 } was silently ignored.
+      await using ex = make(1);
+      const untyped = ex.map as (...args: unknown[]) => unknown;
+      assert.throws(() => untyped.call(ex, tasks.inc, [1, 2], [5, 6]), (e) => e instanceof TypeError && /one iterable/.test(e.message) && /starmap/.test(e.message));
+      assert.throws(() => untyped.call(ex, tasks.inc, [1, 2], { chunkSize: 2 }), (e) => e instanceof TypeError && /unknown option "chunkSize"/.test(e.message));
+      assert.throws(() => (ex.starmap as (...args: unknown[]) => unknown).call(ex, tasks.inc, [[1]], 3), (e) => e instanceof TypeError && /options/.test(e.message));
+      assert.deepEqual(await collect(ex.map(tasks.inc, [1, 2], { chunksize: undefined, ordered: true })), [2, 3]);
+    });
+
     it('submit after shutdown throws at once', async () => {
       const ex = make(1);
       await ex.shutdown();

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { createServer, Socket } from 'node:net';
 import { describe, it } from 'node:test';
-import { Manager, Process, Thread } from '../../src/index.js';
+import { LifoQueue, Manager, Pipe, PriorityQueue, Process, Queue, Thread } from '../../src/index.js';
 import { HasSymbol } from '../fixtures/subclass-fn-field.js';
 
 function refused(start: () => unknown, message: RegExp): void {
@@ -53,6 +53,28 @@ describe('an argument of a Process or Thread that cannot be cloned', () => {
     } finally {
       socket.destroy();
       server.close();
+    }
+  });
+
+  it('a Queue (asyncio.Queue: one thread only) is refused, naming the argument and SharedQueue, where it arrived as a plain object without its methods', async () => {
+    // Python's start() fails to pickle a queue.Queue; here the child got { maxsize: 0 }
+    // and failed later with "q.putNowait is not a function".
+    for (const q of [new Queue<number>(), new LifoQueue<number>(), new PriorityQueue<number>()]) {
+      for (const r of [new Process({ target: (n: number, x: Queue<number>) => x.putNowait(n), args: [1, q] }), new Thread({ target: (n: number, x: Queue<number>) => x.putNowait(n), args: [1, q] })]) {
+        assert.throws(() => r.start(), (err: unknown) => {
+          assert.ok(err instanceof TypeError, `not a TypeError: ${String(err)}`);
+          assert.match(err.message, /^argument 1 \((a|an) (Queue|LifoQueue|PriorityQueue)\) of (Process|Thread) target .*use a Shared(Lifo|Priority)?Queue/);
+          return true;
+        });
+        assert.equal(r.isAlive(), false);
+      }
+    }
+    const [a, b] = Pipe();
+    try {
+      assert.throws(() => a.send(new Queue<number>()), /the value sent \(a Queue\).*SharedQueue/);
+    } finally {
+      a.close();
+      b.close();
     }
   });
 

@@ -72,9 +72,10 @@ let used = 0;
  * can map when the addon is here, in a plain SharedArrayBuffer otherwise. Zero-filled.
  */
 export function allocShared(bytes: number): { buffer: SharedArrayBuffer; byteOffset: number } {
-  if (native === undefined) return { buffer: new SharedArrayBuffer(bytes), byteOffset: 0 };
+  if (native === undefined) return { buffer: allocating(bytes, () => new SharedArrayBuffer(bytes)), byteOffset: 0 };
   if (bytes >= OWN_REGION_BYTES) {
-    const buffer = native.createRegion(Math.max(PAGE, Math.ceil(bytes / PAGE) * PAGE));
+    const size = Math.max(PAGE, Math.ceil(bytes / PAGE) * PAGE);
+    const buffer = allocating(bytes, () => native!.createRegion(size));
     regionCache.set(buffer, true);
     return { buffer, byteOffset: 0 };
   }
@@ -88,6 +89,22 @@ export function allocShared(bytes: number): { buffer: SharedArrayBuffer; byteOff
   const byteOffset = used;
   used += size;
   return { buffer: slab, byteOffset };
+}
+
+/**
+ * `make()`, whose failure says how many bytes were asked for; a size the system cannot
+ * give is a RangeError with or without the native part (V8's own is one, the kernel's
+ * EINVAL, ENOMEM or ENOSPC were a plain Error).
+ */
+function allocating(bytes: number, make: () => SharedArrayBuffer): SharedArrayBuffer {
+  try {
+    return make();
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    const tooLarge = err instanceof RangeError || /invalid argument|cannot allocate|no space|too large|allocation failed/i.test(reason);
+    const Kind = tooLarge ? RangeError : Error;
+    throw new Kind(`cannot allocate ${bytes} bytes of shared memory: ${reason}`, { cause: err });
+  }
 }
 
 /** An Int32Array of `words` words from allocShared. */

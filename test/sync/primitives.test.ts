@@ -334,6 +334,14 @@ describe('Value and SharedArray', () => {
     assert.ok(v.getLock() instanceof RLock);
   });
 
+  it('a SharedArray too large to allocate is a RangeError naming the bytes asked for, with or without the native part', () => {
+    assert.throws(() => new SharedArray('f64', 2 ** 40), (err: Error) => {
+      assert.ok(err instanceof RangeError, `${err.name}: ${err.message}`);
+      assert.match(err.message, /8796093022208 bytes/);
+      return true;
+    });
+  });
+
   it('a Value and its lock cross into pool tasks and threads as the same memory', async () => {
     const value = new Value('i32', 0);
     const lock = new Lock();

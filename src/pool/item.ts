@@ -205,9 +205,13 @@ export function cloneError(item: Item, spec: FunctionSpec, workerKind: string, e
     at--;
     if (found) which = `item ${at} of the chunk, argument ${found.index} (${found.what})`;
   } else if (item.flags & FLAG_ITEMS) {
-    found = findUncloneable(item.args as unknown[]);
-    if (found) which = `item ${(at = found.index)} (${found.what})`;
-    if (found) found = { index: 0, what: found.what };
+    // Each item is its call's one argument: the item's place is what names it.
+    const hit = findUncloneable(item.args as unknown[]);
+    if (hit) {
+      at = hit.index;
+      found = { index: 0, what: hit.what };
+      which = `item ${at} (${found.what})`;
+    }
   } else {
     found = findUncloneable(item.flags === ONE_ARG ? [item.args] : (item.args as unknown[]));
     if (found) which = `argument ${found.index} (${found.what})`;

@@ -22,7 +22,7 @@ export function resolveConnection(connection: unknown, who: string): RedisConnec
     } catch {
       throw new TypeError(`${who}: connection ${JSON.stringify(hidePassword(connection))} is not a valid URL (redis://[user:password@]host[:port][/db])`);
     }
-    checkDatabaseIndex(url.pathname.length > 1 ? url.pathname.slice(1) : url.searchParams.get('db') ?? undefined, who);
+    checkDatabaseIndex(urlDatabase(url), who);
     return connection;
   }
   if (connection === null || typeof connection !== 'object') {
@@ -32,6 +32,9 @@ export function resolveConnection(connection: unknown, who: string): RedisConnec
   if (db !== undefined) checkDatabaseIndex(db, who);
   return connection as RedisOptions;
 }
+
+/** The database index a URL names, as written: its path, else its `?db=`; undefined when none. */
+const urlDatabase = (url: URL): string | undefined => (url.pathname.length > 1 ? url.pathname.slice(1) : (url.searchParams.get('db') ?? undefined));
 
 /** A URL with its password masked, for messages. */
 const hidePassword = (url: string): string => url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
@@ -49,8 +52,7 @@ function checkDatabaseIndex(db: unknown, who: string): void {
 /** The database index `connection` names (its URL's path, else its `?db=`, or its `db` option); 0 when none. */
 export function databaseOf(connection: RedisConnection): number {
   if (typeof connection !== 'string') return Number(connection.db ?? 0);
-  const url = new URL(connection);
-  return Number(url.pathname.length > 1 ? url.pathname.slice(1) : url.searchParams.get('db') ?? 0);
+  return Number(urlDatabase(new URL(connection)) ?? 0);
 }
 
 /**

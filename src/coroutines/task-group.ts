@@ -1,3 +1,4 @@
+import { CancelledError } from '../futures/errors.js';
 import { describe } from '../futures/future.js';
 import { isWithin } from '../util/self-wait.js';
 
@@ -5,7 +6,8 @@ import { isWithin } from '../util/self-wait.js';
  * Structured concurrency in one thread: asyncio.TaskGroup. Every child gets the
  * group's AbortSignal; the first failure aborts it, so siblings can stop; leaving the
  * group waits for every child. One failure is thrown as itself, several together as
- * an AggregateError; siblings that ended because of the abort are not counted.
+ * an AggregateError; siblings that ended because of the abort are not counted, nor are
+ * children that ended with CancelledError (cancelled from outside, as asyncio's).
  *
  *   const [a, b] = await TaskGroup.run(async (tg) => {
  *     const a = tg.spawn((signal) => fetch(urlA, { signal }));
@@ -48,7 +50,11 @@ export class TaskGroup implements AsyncDisposable {
     const tracked = child.then(
       () => undefined,
       (err: unknown) => {
-        // A child that stopped because the group was aborted is not a failure of its own.
+        // A child that stopped because the group was aborted is not a failure of its own,
+        // nor is one that was cancelled (it ended with CancelledError: it awaited a Future
+        // cancelled from outside, or threw one), as asyncio's TaskGroup ignores a child
+        // cancelled from outside.
+        if (err instanceof CancelledError) return;
         if (!(this.signal.aborted && err === this.signal.reason)) this.#fail(err);
       },
     );

@@ -19,6 +19,12 @@ export interface MapPlan {
   signal: AbortSignal | undefined;
   /** Submits one argument array, or a chunk (see TaskMode) resolving to an array of results. */
   submit(args: unknown[], mode: TaskMode): Future<unknown>;
+  /**
+   * Python's IMapIterator (the Pool face's imap): a failed item (not a chunk) is thrown by
+   * its next() and the iteration goes on with the items after it. Otherwise, and for a
+   * failed chunk, the error ends the iteration.
+   */
+  keepGoing?: boolean;
 }
 
 interface Entry {
@@ -258,6 +264,7 @@ export function runMap<A>(input: Iterable<A> | AsyncIterable<A> | SingleArgs<unk
     return { value: undefined, done: true };
   };
   const slowNext = async (): Promise<IteratorResult<unknown>> => {
+    let itemFailed = false; // the error is one item's own, and keepGoing lets the iteration go on
     try {
       for (;;) {
         const entry = await nextEntry();
@@ -270,6 +277,7 @@ export function runMap<A>(input: Iterable<A> | AsyncIterable<A> | SingleArgs<unk
         try {
           value = await entry.future.result();
         } catch (error) {
+          itemFailed = plan.keepGoing === true && !entry.chunk;
           throw inputError(error, entry.first, single);
         }
         if (finished) return { value: undefined, done: true };
@@ -281,7 +289,7 @@ export function runMap<A>(input: Iterable<A> | AsyncIterable<A> | SingleArgs<unk
     } catch (error) {
       // A result return() cancelled, or a wait it cut short, is not the caller's error.
       if (finished) return { value: undefined, done: true };
-      end();
+      if (!itemFailed) end();
       throw error;
     }
   };

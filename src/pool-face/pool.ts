@@ -20,6 +20,7 @@
 import { CancelledError } from '../futures/errors.js';
 import { checkInteger, type TaskFunction } from '../futures/executor.js';
 import { describe, type Future } from '../futures/future.js';
+import { runMap, SingleArgs } from '../futures/map.js';
 import { CALL } from '../futures/task-mode.js';
 import type { PoolExecutor } from '../pool/pool-executor.js';
 import { NO_ARGS } from '../pool/item.js';
@@ -159,6 +160,13 @@ abstract class BasePool implements AsyncDisposable {
     if (!single) {
       for (const args of items) if (!Array.isArray(args)) throw new TypeError(`starmap expects argument arrays, got ${describe(args)}`);
     }
+    if (items.length === 0) {
+      // Ready at once with [], and neither callback is called: CPython's MapResult of an
+      // empty list sets itself and never calls back.
+      const empty = this.#begin<unknown[]>(NO_CALLBACKS);
+      this.#deliver(empty, true, [], undefined);
+      return empty;
+    }
     chunksize ??= this.#executor._autoChunksize(items.length);
     const result = this.#begin<unknown[]>(options);
     try {
@@ -172,14 +180,36 @@ abstract class BasePool implements AsyncDisposable {
 
   /** The results of `fn(item)` in input order, each as soon as it and those before it are done. @default chunksize 1 */
   imap<T, R>(fn: TaskFunction<[T], R>, iterable: Iterable<T>, chunksize = 1): IMapIterator<Awaited<R>> {
-    this.#checkRunning();
-    return withNextTimeout(this.#executor.map(fn, toArray(iterable), { chunksize }), 'imap');
+    return this.#imap(fn as TaskFunction, iterable, chunksize, true) as IMapIterator<Awaited<R>>;
   }
 
   /** The results of `fn(item)` in the order they complete. @default chunksize 1 */
   imapUnordered<T, R>(fn: TaskFunction<[T], R>, iterable: Iterable<T>, chunksize = 1): IMapIterator<Awaited<R>> {
+    return this.#imap(fn as TaskFunction, iterable, chunksize, false) as IMapIterator<Awaited<R>>;
+  }
+
+  /**
+   * The executor's map engine with Python's IMapIterator rule: a failed item is thrown by
+   * its next() and the next call goes on to the items after it (a failed chunk ends the
+   * iteration, as Python's chunked imap, a generator over the chunks, ends).
+   */
+  #imap(fn: TaskFunction, iterable: Iterable<unknown>, chunksize: number, ordered: boolean): IMapIterator<unknown> {
     this.#checkRunning();
-    return withNextTimeout(this.#executor.map(fn, toArray(iterable), { chunksize, ordered: false }), 'imapUnordered');
+    const what = ordered ? 'imap' : 'imapUnordered';
+    if (typeof fn !== 'function') throw new TypeError(`${what} expects a function, got ${describe(fn)}`);
+    checkInteger('chunksize', chunksize, 1);
+    const items = toArray(iterable);
+    const executor = this.#executor;
+    const inner = runMap(new SingleArgs(items), {
+      chunksize,
+      buffersize: Infinity, // every chunk at the call, as Python's task handler takes them
+      ordered,
+      timeout: undefined,
+      signal: undefined,
+      keepGoing: true,
+      submit: (args, mode) => executor._schedule(fn, args, mode),
+    });
+    return withNextTimeout(inner, what);
   }
 
   /** Accepts no more work; what was submitted still runs, and the workers exit when it is done. */

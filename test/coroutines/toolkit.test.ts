@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { gather, sleep, TaskGroup, timeout, TimeoutError } from '../../src/index.js';
+import { CancelledError, Future, gather, sleep, TaskGroup, timeout, TimeoutError } from '../../src/index.js';
 
 /** A promise that settles only when the signal aborts, with its reason. */
 const untilAborted = (signal: AbortSignal): Promise<never> =>
@@ -75,6 +75,43 @@ describe('TaskGroup', () => {
         return [await a, await b];
       }),
       (e) => e === boom, // was AggregateError [boom, boom]: the child's failure, and again the body's
+    );
+  });
+
+  it('a child cancelled from outside (it ends with CancelledError) is not a failure: the siblings go on and the group ends normally, as asyncio\'s', async () => {
+    const outside = new Future<string>();
+    let siblingAborted: boolean | undefined;
+    const gate = new Future<void>();
+    let cancelledChild: Promise<unknown> | undefined;
+    const result = await TaskGroup.run(async (tg) => {
+      cancelledChild = tg.spawn(() => outside); // awaits a Future that is cancelled from outside
+      const sibling = tg.spawn(async (signal) => {
+        await gate;
+        siblingAborted = signal.aborted;
+        return 'sibling';
+      });
+      tg.spawn(async () => {
+        throw new CancelledError('cancelled itself'); // as a task that raises CancelledError
+      });
+      outside.cancel();
+      await assert.rejects(cancelledChild, CancelledError); // the child's own promise says so
+      gate.setResult();
+      return await sibling;
+    });
+    assert.equal(result, 'sibling');
+    assert.equal(siblingAborted, false);
+    // With a real failure beside it, only the failure is thrown.
+    const boom = new Error('boom');
+    await assert.rejects(
+      TaskGroup.run(async (tg) => {
+        const f = new Future<void>();
+        tg.spawn(() => f);
+        f.cancel();
+        tg.spawn(async () => {
+          throw boom;
+        });
+      }),
+      (err) => err === boom,
     );
   });
 

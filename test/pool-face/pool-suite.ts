@@ -84,6 +84,20 @@ export function poolSuite(kind: PoolKind): void {
       assert.deepEqual(await collect(pool.imapUnordered(t.sqr, [])), []);
     });
 
+    it('mapAsync and starmapAsync of nothing are ready with [] at once and call neither callback, as CPython\'s MapResult of an empty list', async () => {
+      const calls: unknown[] = [];
+      const push = (x: unknown): void => void calls.push(x);
+      const empty = pool.mapAsync(t.sqr, [], { callback: push, errorCallback: push });
+      assert.equal(empty.ready(), true);
+      assert.deepEqual(await empty.get(), []);
+      const emptyStar = pool.starmapAsync(t.mul, [], { callback: push, errorCallback: push });
+      assert.equal(emptyStar.ready(), true);
+      assert.deepEqual(await emptyStar.get(), []);
+      // A callback of a later result runs after those queued before it: none was.
+      await pool.applyAsync(t.sqr, [2], { callback: push }).wait();
+      assert.deepEqual(calls, [4]);
+    });
+
     it('mapAsync calls back with the whole list, or the error callback with the error (test_map_async_callbacks)', async () => {
       const calls: unknown[] = [];
       const push = (x: unknown): void => void calls.push(x);
@@ -242,6 +256,31 @@ export function poolSuite(kind: PoolKind): void {
       assert.deepEqual(await quick.next(60_000), { value: 9, done: false });
       assert.deepEqual(await quick.next(0), { value: undefined, done: true });
       await assert.rejects(quick.next(-1), /timeout must be/);
+    });
+
+    it('a failed item of imap or imapUnordered is thrown by its next() and the next call goes on to the items after it, as IMapIterator.next; a failed chunk ends the iteration, as Python\'s chunked imap', async () => {
+      const it = pool.imap(t.toInt, ['1', 'x', '3']);
+      assert.deepEqual(await it.next(), { value: 1, done: false });
+      await assert.rejects(it.next(), /invalid literal for int\(\): 'x'/);
+      assert.deepEqual(await it.next(), { value: 3, done: false });
+      assert.deepEqual(await it.next(), { value: undefined, done: true });
+      const un = pool.imapUnordered(t.toInt, ['x', '2', 'y']);
+      const values: number[] = [];
+      const errors: string[] = [];
+      for (;;) {
+        try {
+          const r = await un.next();
+          if (r.done) break;
+          values.push(r.value);
+        } catch (err) {
+          errors.push((err as Error).message);
+        }
+      }
+      assert.deepEqual(values, [2]);
+      assert.deepEqual(errors.sort(), ["invalid literal for int(): 'x'", "invalid literal for int(): 'y'"]);
+      const chunked = pool.imap(t.toInt, ['1', 'x', '3', '4'], 2);
+      await assert.rejects(chunked.next(), /'x'/);
+      assert.deepEqual(await chunked.next(), { value: undefined, done: true });
     });
 
     it('bad arguments throw at the call, naming what was wrong (test_make_pool, test_pool_maxtasksperchild_invalid)', () => {

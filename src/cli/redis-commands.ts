@@ -85,8 +85,11 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<numb
   });
 }
 
-/** How long `concur status` waits for Redis's answers. */
-const STATUS_TIMEOUT_MS = 10_000;
+/**
+ * How long `concur status` waits for Redis's answers. CONCUR_TEST_STATUS_TIMEOUT_MS sets
+ * another (a test seam: test/cli/status.test.ts waits for this bound to pass, not 10 s).
+ */
+const STATUS_TIMEOUT_MS = Number(process.env.CONCUR_TEST_STATUS_TIMEOUT_MS) > 0 ? Number(process.env.CONCUR_TEST_STATUS_TIMEOUT_MS) : 10_000;
 
 /** The Redis a command uses: --redis, else $REDIS_URL, else the local default. */
 const whereRedis = (redis: string | undefined): string => redis ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';

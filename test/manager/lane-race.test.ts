@@ -1,8 +1,8 @@
 // Long answers (64 KiB and more, by FIFO in pieces) racing a callTimeout of 5 ms while the
 // server holds its thread in random bursts: each call returns its own answer whole or
 // throws TimeoutError, never bytes left in the lane by a call that timed out. Apart from
-// lane-tail.test.ts, whose twelve cases alone take up to ~90 s at load 16: together the
-// file passed the test runner's 120 s.
+// lane-tail.test.ts (since split in three, lane-tail-*.test.ts), whose twelve cases alone
+// took up to ~90 s at load 16: together the file passed the test runner's 120 s.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Manager } from '../../src/index.js';

@@ -297,20 +297,24 @@ describe('manager lifetime', () => {
       },
     };
     const any = m.dict(); // objectTypes asks the root through any proxy
+    // Every way at once, each with a list of its own (counted by its id): the drops of this
+    // thread's copies come a second after their collection, so one wait serves them all.
+    const cases: { how: string; stored: Stored; id: number }[] = [];
     for (const [how, store] of Object.entries(stores)) {
-      let stored!: Stored;
-      let id!: number;
       (() => {
         const inner = m.list<number>([7]);
-        id = inner._ref.id;
-        stored = store(inner);
+        const stored = store(inner);
         assert.equal(countsOf(inner).split(' ')[1], 'contained=2', `${how}: both copies counted`);
         stored.takeOne();
+        cases.push({ how, stored, id: inner._ref.id });
       })();
-      // Once this thread's copies are collected and dropped, only the container's count remains.
-      const left = (): string => countsOf(any, id);
-      assert.ok(await until(() => /^callers= /.test(left()) || left() === 'freed'), `${how}: ${left()}`);
-      assert.equal(left(), 'callers= contained=1', how);
+    }
+    // Once this thread's copies are collected and dropped, only the container's count remains.
+    const left = (id: number): string => countsOf(any, id);
+    const settled = (id: number): boolean => /^callers= /.test(left(id)) || left(id) === 'freed';
+    assert.ok(await until(() => cases.every(({ id }) => settled(id))), cases.map(({ how, id }) => `${how}: ${left(id)}`).join('; '));
+    for (const { how, stored, id } of cases) {
+      assert.equal(left(id), 'callers= contained=1', how);
       const rest = (): ListProxy<number> => stored.rest() as ListProxy<number>;
       assert.deepEqual(rest().copy(), [7], how);
     }

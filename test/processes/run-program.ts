@@ -41,7 +41,11 @@ export async function runProgram(fixture: string, env: Record<string, string>, t
     leftovers = groupMembers(pgid);
   }
   if (leftovers.length > 0) killGroup(pgid);
-  await Promise.race([started.done, sleep(2_000)]); // the rest of what was printed
+  // The rest of what was printed, for 2 s at most (the bound's timer cleared after: left
+  // running, it held the test file's process open up to 2 s after its last test).
+  let bound: NodeJS.Timeout | undefined;
+  await Promise.race([started.done, new Promise<void>((resolve) => (bound = setTimeout(resolve, 2_000)))]);
+  clearTimeout(bound);
   const { stdout, stderr, timedOut } = started.output();
   return { code, signal, stdout, stderr, timedOut, leftovers };
 }

@@ -90,7 +90,11 @@ describe('RedisExecutor: the start handshake while the executor is cut off from 
         await using ex = new RedisExecutor({ connection: `redis://127.0.0.1:${proxy.port}`, queue, key: KEY, leaseMs: LEASE });
         const f = ex.submit(b.fn, ...b.args);
         jobId = f.jobId;
-        const started = await Promise.race([b.started.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 20_000))]);
+        // The bound's timer is cleared once the task starts: left running, it held this
+        // file's process open for the rest of its 20 s after the last test had ended.
+        let bound: NodeJS.Timeout | undefined;
+        const started = await Promise.race([b.started.then(() => true), new Promise<boolean>((r) => (bound = setTimeout(() => r(false), 20_000)))]);
+        clearTimeout(bound);
         // Before Redis could expire the lease, the executor (alive here) had set the Future RUNNING.
         const state = f.state;
         proxy.release();

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Condition, Thread, ThreadPoolExecutor, TimeoutError } from '../../src/index.js';
 import { regressionTasks } from '../fixtures/sync-torture-tasks.js';
-import { delay, flagged, ints } from './harness.js';
+import { flagged, ints } from './harness.js';
 
 /** A pool of one worker that has started and loaded the fixture module (so a task's timeout measures the task, not the start). */
 async function warmPool(): Promise<ThreadPoolExecutor> {
@@ -16,7 +16,12 @@ async function mainWaiterGetsNotify(cond: Condition, notifier: ThreadPoolExecuto
   await cond.acquire();
   const waiting = cond.wait(60_000);
   await notifier.submit(regressionTasks.conditionNotify, cond, 1);
-  const woke = await Promise.race([waiting, delay(10_000).then(() => 'not woken' as const)]);
+  // The bound's timer is cleared once the waiter wakes: left running, it held this file's
+  // process open for up to 10 s after its last test had ended.
+  let bound: NodeJS.Timeout | undefined;
+  const late = new Promise<'not woken'>((resolve) => (bound = setTimeout(() => resolve('not woken'), 10_000)));
+  const woke = await Promise.race([waiting, late]);
+  clearTimeout(bound);
   if (woke === 'not woken') {
     // Let the wait out so that the test ends (the dead waiter took the notify).
     await notifier.submit(regressionTasks.conditionNotify, cond, 256);

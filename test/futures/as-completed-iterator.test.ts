@@ -103,7 +103,7 @@ describe('asCompleted over a huge fan-out', () => {
     const seen = new Set<Future<number>>();
     try {
       for await (const f of asCompleted(done)) {
-        seen.add(f as Future<number>);
+        seen.add(f as unknown as Future<number>);
         count += (f as unknown as Future<number>).resultSync();
       }
       const it = asCompleted(settling);

@@ -24,19 +24,23 @@ export function sleep(ms: number, options: { signal?: AbortSignal } = {}): Promi
 /**
  * Waits for `work` at most `ms` milliseconds: asyncio.timeout. `work` is a promise, or
  * a function given an AbortSignal that aborts when the time runs out (so the work can
- * stop itself). Rejects with TimeoutError when it does.
+ * stop itself). Rejects with TimeoutError when it does. `ms` undefined sets no deadline,
+ * as asyncio.wait_for(aw, None).
  */
-export function timeout<T>(ms: number, work: PromiseLike<T> | ((signal: AbortSignal) => T | PromiseLike<T>)): Promise<T> {
+export function timeout<T>(ms: number | undefined, work: PromiseLike<T> | ((signal: AbortSignal) => T | PromiseLike<T>)): Promise<T> {
   checkTimeout(ms, 'ms');
   const controller = new AbortController();
   let timer: LongTimeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setLongTimeout(() => {
-      const error = new TimeoutError(`timed out after ${ms} ms`);
-      controller.abort(error);
-      reject(error);
-    }, ms);
-  });
+  const expired =
+    ms === undefined
+      ? undefined
+      : new Promise<never>((_, reject) => {
+          timer = setLongTimeout(() => {
+            const error = new TimeoutError(`timed out after ${ms} ms`);
+            controller.abort(error);
+            reject(error);
+          }, ms);
+        });
   let running: PromiseLike<T>;
   try {
     running = typeof work === 'function' ? Promise.resolve(work(controller.signal)) : work;
@@ -48,6 +52,7 @@ export function timeout<T>(ms: number, work: PromiseLike<T> | ((signal: AbortSig
     timer?.clear();
     throw new TypeError(`timeout expects a promise or a function, got ${describe(work)}`);
   }
+  if (expired === undefined) return Promise.resolve(running);
   return Promise.race([running, expired]).finally(() => timer?.clear());
 }
 

@@ -21,8 +21,9 @@ export interface MapPlan {
   submit(args: unknown[], mode: TaskMode): Future<unknown>;
   /**
    * Python's IMapIterator (the Pool face's imap): a failed item (not a chunk) is thrown by
-   * its next() and the iteration goes on with the items after it. Otherwise, and for a
-   * failed chunk, the error ends the iteration.
+   * its next() and the iteration goes on with the items after it (otherwise, and for a
+   * failed chunk, the error ends the iteration); and an iteration that ends early (a
+   * failed chunk, return()) cancels nothing, as Python's iterator only reads results.
    */
   keepGoing?: boolean;
 }
@@ -213,8 +214,9 @@ export function runMap<A>(input: Iterable<A> | AsyncIterable<A> | SingleArgs<unk
     if (stopped) return;
     stopped = true;
     waiting?.();
-    for (const e of outstanding.drain()) e.future.cancel();
-    for (const e of unorderedLive) e.future.cancel();
+    const cancel = plan.keepGoing !== true;
+    for (const e of outstanding.drain()) if (cancel) e.future.cancel();
+    for (const e of unorderedLive) if (cancel) e.future.cancel();
     unorderedLive.clear();
     try {
       if (syncIt) syncIt.return?.();

@@ -120,10 +120,13 @@ export function asCompleted<F extends Future<any>>(fs: Iterable<F>, options: { t
     for (const f of pending) f._removeDoneCallback(onDone);
   };
   const timeoutError = (): TimeoutError => new TimeoutError(`asCompleted: ${pending.size} (of ${total}) futures unfinished after ${timeout} ms`);
+  // Once it has thrown its TimeoutError the iteration is over, as Python's as_completed
+  // generator is: later next() calls are done.
   const expire = (): void => {
     timer = undefined;
     detach();
     const error = timeoutError();
+    closed = true;
     for (const w of waiters.drain()) w.reject(error);
   };
 
@@ -134,7 +137,9 @@ export function asCompleted<F extends Future<any>>(fs: Iterable<F>, options: { t
       const left = deadline === undefined ? undefined : deadline - performance.now();
       if (left !== undefined && left <= 0) {
         detach();
-        return Promise.reject(timeoutError());
+        const error = timeoutError();
+        closed = true;
+        return Promise.reject(error);
       }
       return new Promise<IteratorResult<F>>((resolve, reject) => {
         waiters.push({ resolve, reject });

@@ -124,6 +124,8 @@ export const LIST: Record<string, Op> = {
     if (!Number.isInteger(i)) throw new TypeError(`a list index must be an integer, got ${describe(i)}`);
     return a.at(i);
   },
+  /** `l[i]`, Python's way: out of range is a RangeError (Python's IndexError), where `at` gives undefined. */
+  item: (a: unknown[], [i]) => a[indexIn(a, i, 'list')],
   set: (a: unknown[], [i, v]) => {
     const j = indexIn(a, i, 'assignment');
     contain(v);

@@ -205,12 +205,13 @@ export class ListProxy<T = unknown> extends ManagedProxy implements Iterable<T> 
 
 // `l[0]`, `l[-1]` and `l[0] = x`, as Python's ListProxy indexes: an index the proxy itself
 // lacks reaches this trap (ListProxy.prototype's own prototype) with the proxy as receiver.
+// A read out of range is a RangeError, as Python's IndexError (`at()` gives undefined).
 const INDEX = /^-?\d+$/;
 Object.setPrototypeOf(
   ListProxy.prototype,
   new Proxy(ManagedProxy.prototype, {
     get: (target, p, receiver) =>
-      typeof p === 'string' && INDEX.test(p) && Object.hasOwn(receiver, '_ref') ? receiver.at(Number(p)) : Reflect.get(target, p, receiver),
+      typeof p === 'string' && INDEX.test(p) && Object.hasOwn(receiver, '_ref') ? receiver._call('item', Number(p)) : Reflect.get(target, p, receiver),
     set: (target, p, v, receiver) => {
       if (typeof p === 'string' && INDEX.test(p) && Object.hasOwn(receiver, '_ref')) {
         receiver.set(Number(p), v);

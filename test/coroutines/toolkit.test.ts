@@ -153,6 +153,21 @@ describe('sleep, timeout, gather', () => {
     assert.equal(aborted, true);
   });
 
+  it('timeout(undefined, work) sets no deadline: it waits for the work, as asyncio.wait_for(aw, None) and asyncio.timeout(None)', async () => {
+    const gate = new Future<string>();
+    let sawAbort: boolean | undefined;
+    const waiting = timeout(undefined, async (signal) => {
+      const v = await gate;
+      sawAbort = signal.aborted;
+      return v;
+    });
+    await sleep(5); // any deadline timer set at the call would have fired before this one
+    gate.setResult('done');
+    assert.equal(await waiting, 'done');
+    assert.equal(sawAbort, false);
+    assert.equal(await timeout(undefined, Promise.resolve(8)), 8);
+  });
+
   it('gather keeps order; the first failure rejects; returnExceptions puts errors in place', async () => {
     assert.deepEqual(await gather([sleep(2).then(() => 'slow'), Promise.resolve('fast'), 3] as const), ['slow', 'fast', 3]);
     await assert.rejects(gather([Promise.reject(new Error('bad')), Promise.resolve(1)]), /bad/);

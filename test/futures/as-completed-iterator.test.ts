@@ -39,6 +39,21 @@ describe('asCompleted: next() calls issued at once', () => {
   });
 });
 
+describe('asCompleted: after its TimeoutError', () => {
+  it('a later next() is done, as Python\'s as_completed generator is finished once it raised, whether the timeout passed during a wait or before the call', async () => {
+    const late = pending<number>();
+    const waited = asCompleted([late], { timeout: 1 });
+    await assert.rejects(waited.next(), TimeoutError); // the wait ran into the deadline
+    late.setResult(1);
+    assert.deepEqual(await waited.next(), { value: undefined, done: true });
+    const f = pending<number>();
+    const it = asCompleted([f], { timeout: 0 });
+    await assert.rejects(it.next(), TimeoutError); // the deadline had passed at the call
+    f.setResult(2);
+    assert.deepEqual(await it.next(), { value: undefined, done: true });
+  });
+});
+
 describe('asCompleted: return() while a next() waits', () => {
   it('the waiting next() resolves done, and later next() calls too', { timeout: 10_000 }, async () => {
     const f = pending();

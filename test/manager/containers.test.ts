@@ -234,6 +234,16 @@ describe('manager containers', () => {
     assert.deepEqual({ ...ns }, { y: 'why', z: 3 });
   });
 
+  it("list: reading l[i] out of range is a RangeError, as Python's IndexError (and as writing or deleting there is); l.at(i) keeps JS's undefined", () => {
+    const l = m.list<number>([1, 2, 3]);
+    assert.equal(l[0], 1);
+    assert.equal(l[-1], 3);
+    assert.throws(() => l[3], (e) => e instanceof RangeError && /index 3 out of range \(length 3\)/.test(e.message));
+    assert.throws(() => l[-4], RangeError);
+    assert.throws(() => m.list<number>([])[0], RangeError);
+    assert.equal(l.at(3), undefined);
+  });
+
   it("list: delete l[i] removes the item (negative from the end), as Python's del l[i]; out of range is a RangeError", async () => {
     const l = m.list<number>([1, 2, 3, 4]);
     assert.equal(delete l[0], true);

@@ -283,6 +283,22 @@ export function poolSuite(kind: PoolKind): void {
       assert.deepEqual(await chunked.next(), { value: undefined, done: true });
     });
 
+    it('an imap left early (return(), a break) cancels nothing: every item still runs, as in Python, where the iterator only reads results', async () => {
+      const p = kind.make(1);
+      const started = new Event();
+      const release = new Event();
+      const held = p.applyAsync(t.hold, [started, release]); // the one worker is busy: the items below wait
+      await started.wait();
+      const marks = [new Event(), new Event(), new Event()];
+      const left = p.imap(t.mark, marks);
+      await left.return!(); // as a break out of for await before any result
+      release.set();
+      p.close();
+      await p.join();
+      assert.equal(await held.get(), 'released');
+      assert.deepEqual(marks.map((m) => m.isSet()), [true, true, true]);
+    });
+
     it('bad arguments throw at the call, naming what was wrong (test_make_pool, test_pool_maxtasksperchild_invalid)', () => {
       assert.throws(() => kind.make(0), /processes must be an integer >= 1, got 0/);
       assert.throws(() => kind.make(-1), RangeError);

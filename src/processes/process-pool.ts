@@ -8,6 +8,7 @@ import { BrokenExecutorError } from '../futures/errors.js';
 import { toProxy } from '../proxy/proxies.js';
 import { CTRL_RUNNING, CTRL_SEQ, SEQ_UNKNOWN, STOP } from '../transport/protocol.js';
 import { checkMayHaveChildren, readExitReport, spawnChild, STATUS_FD } from './spawn.js';
+import { own } from './thread-owned.js';
 import type { Future } from '../futures/future.js';
 import type { TaskFunction } from '../futures/executor.js';
 import type { TaskMode } from '../futures/task-mode.js';
@@ -97,6 +98,8 @@ export class ProcessPoolExecutor extends PoolExecutor {
       { execArgv: this.#execArgv, env: this.#env, name: `${this.daemonWorkers ? 'SpawnPoolWorker' : 'SpawnProcess'}-${++workerCount}`, daemon: this.daemonWorkers },
     );
     const report = readExitReport(child);
+    // Started in a worker thread: its spawner ends it if that thread is stopped (thread-owned.ts).
+    if (child.pid !== undefined) child.once('exit', own(child.pid));
     const shared = new Int32Array(ctrl);
     child.on('message', events.message as (m: unknown) => void);
     child.on('error', events.error);

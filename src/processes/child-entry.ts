@@ -10,14 +10,14 @@ import { isNativeError } from 'node:util/types';
 import { markChildProcess } from '../tasks/main-guard.js';
 import type { FunctionSpec } from '../tasks/describe.js';
 import { WorkerRuntime, type WorkerInit } from '../pool/worker-runtime.js';
-import { CTRL_RUNNING, CTRL_SEQ, CTRL_SLOTS, STOP } from '../transport/protocol.js';
+import { CTRL_RUNNING, CTRL_SEQ, CTRL_SLOTS } from '../transport/protocol.js';
 import { dieWithParent } from './lifecycle.js';
 import { claimDaemonic, STATUS_FD, type ChildInit } from './spawn.js';
 import { pipesFlushed, routePipeMessages } from './dehydrate.js'; // also registers how a relayed Pipe end is rebuilt here
 import { revive } from './revive.js';
 import { directStdio, installDirectStdio } from '../threads/direct-stdio.js';
 import { runTarget } from './run-target.js';
-import { joinChildren, reviveRunnable, stopDaemons } from '../util/runnable.js';
+import { reviveRunnable } from '../util/runnable.js';
 import '../proxy/proxies.js'; // registers the proxies a primitive becomes here
 import { raiseMallocThresholds } from '../util/allocator.js';
 import { sendingData } from '../sync/views.js';
@@ -47,17 +47,14 @@ routePipeMessages();
 process.once('message', (msg: { $concurInit?: ChildInit }) => {
   const init = msg.$concurInit;
   if (init === undefined) throw new Error('concur child: the first message was not its init');
-  if (init.kind === 'pool') {
-    process.on('message', (m: unknown) => {
-      if (Array.isArray(m) && m[0] === STOP) void endPoolWorker();
-    });
-  }
   // A pool worker started into a queue of tasks warms its task loop while the watchdog
   // thread boots: the thread boots on a core of its own, and this one would only wait.
   const runtime = init.kind === 'pool' ? newPoolRuntime((init.init as WorkerInit).warmUp === true) : undefined;
+  // Heard from now: a pool that shuts down before this worker is ready sends STOP already.
+  if (runtime !== undefined) process.on('message', runtime.onMessage);
   // Work starts once the watchdog thread has booted (see dieWithParent).
   void watching.then(() => {
-    if (init.kind === 'pool') startPoolWorker(runtime!, init.init as WorkerInit);
+    if (init.kind === 'pool') void runtime!.start(init.init as WorkerInit);
     else void runProcess(init.target as FunctionSpec, init.args, init.name, init.daemon, init.fields);
   });
 });
@@ -68,6 +65,8 @@ function newPoolRuntime(warmUp: boolean): WorkerRuntime {
       send: (message) => {
         sendingData(message, (m) => process.send!(m));
       },
+      // What its tasks sent down a Pipe leaves first.
+      exit: () => void pipesFlushed().then(() => process.exit(0)),
     },
     ctrl,
   );
@@ -75,22 +74,6 @@ function newPoolRuntime(warmUp: boolean): WorkerRuntime {
   return runtime;
 }
 
-function startPoolWorker(runtime: WorkerRuntime, init: WorkerInit): void {
-  process.on('message', runtime.onMessage);
-  void runtime.start(init);
-}
-
-/**
- * The pool lets this idle worker go: it ends as a program whose main code is done, as a
- * CPython worker's exit joins its non-daemonic children. What a task left running
- * (a Process it did not join) finishes first, and its writes land; daemons are stopped.
- */
-async function endPoolWorker(): Promise<void> {
-  await joinChildren();
-  await stopDaemons();
-  await pipesFlushed();
-  process.exit(0);
-}
 
 async function runProcess(target: FunctionSpec, args: unknown[], name: string, daemon: boolean, fields: string[] | undefined): Promise<void> {
   ctrl[CTRL_RUNNING] = 1;

@@ -8,6 +8,7 @@
 //   wait(sab, byte, expected, ms) / wake(sab, byte, count)    FUTEX_WAIT / FUTEX_WAKE (shared)
 //   waitAsync(sab, byte, expected, ms, cb)                   the same wait on a waiter thread,
 //                                                            cb(result) on this thread's loop
+//   reapChild(pid)              waitpid(pid) on a detached thread: a child whose owner is gone
 //
 // A region lives while any SharedArrayBuffer over it lives in any thread of the process
 // (V8 counts them in one BackingStore); its deleter unmaps it and closes the fd. The
@@ -27,6 +28,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -536,6 +538,24 @@ static void WaitAsyncImpl(const FunctionCallbackInfo<Value>& args) {
   Submit(std::move(req));
 }
 
+// A child process is reaped only by the event loop that spawned it, and only while that
+// loop lives: one spawned by a worker thread that was terminated stays a zombie for as
+// long as the process runs. Node has no waitpid; this waits for it on a thread of its
+// own (the child may still be dying) and drops the status, which nobody can receive.
+void ReapChild(const FunctionCallbackInfo<Value>& args) {
+  if (args.Length() < 1 || !args[0]->IsNumber() || args[0].As<Number>()->Value() < 1) {
+    Isolate* isolate = args.GetIsolate();
+    isolate->ThrowException(v8::Exception::TypeError(v8::String::NewFromUtf8(isolate, "concur_shm: bad argument").ToLocalChecked()));
+    return;
+  }
+  pid_t pid = static_cast<pid_t>(args[0].As<Number>()->Value());
+  std::thread([pid] {
+    int status;
+    while (waitpid(pid, &status, 0) == -1 && errno == EINTR) {
+    }
+  }).detach();
+}
+
 NODE_MODULE_INIT(/* exports, module, context */) {
   Isolate* isolate = context->GetIsolate();
   auto env = std::make_shared<Env>();
@@ -557,4 +577,5 @@ NODE_MODULE_INIT(/* exports, module, context */) {
   set("wait", Wait);
   set("wake", Wake);
   set("waitAsync", WaitAsyncImpl);
+  set("reapChild", ReapChild);
 }

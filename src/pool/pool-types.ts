@@ -61,8 +61,14 @@ export interface WorkerHandle {
   post(message: unknown[], transfer: TransferListItem[] | undefined): void;
   /** Takes the worker's next message without the event loop, where the channel allows it. */
   poll?: () => unknown[] | undefined;
-  /** Stops the worker; `exit` follows. */
+  /** Stops the worker at once, whatever it runs; `exit` follows. */
   terminate(): void;
+  /**
+   * Asks an idle worker to end as a program does once its main code is done: after the
+   * non-daemon children its tasks started (daemon ones are stopped); `exit` follows.
+   * Absent: the worker is terminated.
+   */
+  stop?: () => void;
   ref(): void;
   unref(): void;
 }

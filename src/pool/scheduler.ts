@@ -323,7 +323,7 @@ export class Scheduler {
         break;
       case RETIRE:
         slot.retiring = true; // replaced once the tasks it holds are done (#becameIdle)
-        if (slot.inflight.length === 0) this.#workers.kill(slot);
+        if (slot.inflight.length === 0) this.#workers.retire(slot);
         break;
       case INIT_FAILED: {
         const cause = deserializeError(msg[1] as SerializedError);
@@ -408,7 +408,7 @@ export class Scheduler {
 
   #becameIdle(slot: Slot): void {
     if (this.#broken !== undefined || slot.retiring || slot.assigned >= this.#limits.maxTasksPerWorker) {
-      this.#workers.kill(slot);
+      this.#workers.retire(slot);
       return;
     }
     this.#dropCancelledHead();
@@ -421,7 +421,7 @@ export class Scheduler {
     if (this.#broken !== undefined) return;
     this.#broken = error;
     for (const item of this.#queue.drain()) this.#fail(item, error);
-    for (const slot of [...this.#workers.list]) if (slot.inflight.length === 0) this.#workers.kill(slot);
+    for (const slot of [...this.#workers.list]) if (slot.inflight.length === 0) this.#workers.retire(slot);
     this.#checkIdle();
   }
 
@@ -454,6 +454,8 @@ export class Scheduler {
       for (const item of slot.inflight.drain()) this.#fail(item, error);
       this.#workers.kill(slot);
     }
+    // Those already ending wait for children of their tasks, which may never end.
+    this.#workers.killRetiring();
     const closed = this.shutdown(false);
     this.#checkIdle();
     return closed;
@@ -471,7 +473,7 @@ export class Scheduler {
       this.#closed = new Promise<void>((resolve) => {
         this.#onIdle = resolve;
         this.#checkIdle();
-      }).then(() => this.#workers.terminateAll());
+      }).then(() => this.#workers.retireAll());
     }
     return this.#closed;
   }

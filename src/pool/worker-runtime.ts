@@ -37,8 +37,10 @@ import {
   READY,
   RESULTS,
   RETIRE,
+  STOP,
   TASKS,
 } from '../transport/protocol.js';
+import { joinChildren, stopDaemons } from '../util/runnable.js';
 import { settleQuietly, settleSync, usesProxies } from '../proxy/client.js';
 import { unwrapTransfer } from '../transport/transfer.js';
 import { Deque } from '../util/deque.js';
@@ -65,6 +67,8 @@ export interface RuntimeChannel {
   send(message: unknown[], transfer?: TransferListItem[]): void;
   /** Returns the next waiting message without the event loop, or undefined; absent where the channel cannot (IPC). */
   poll?: () => unknown[] | undefined;
+  /** Ends the process, where it has more to do first. @default process.exit(0), which ends a thread or a process */
+  exit?: () => void;
 }
 
 const FLUSH_MS = 2; // longest a finished result waits in the outbox
@@ -151,7 +155,7 @@ export class WorkerRuntime {
     // hears nothing. Never yielded.
     const channel = this.#channel;
     const posted = this.#ctrl[CTRL_RESULTS_POSTED]!;
-    this.#channel = { send: () => undefined };
+    this.#channel = { send: () => undefined, exit: channel.exit };
     this.#sliceStart = Infinity;
     for (let r = 0; r < WARM_ROUNDS; r++) {
       this.#batches.push(msg);
@@ -182,12 +186,27 @@ export class WorkerRuntime {
 
   /** Accepts one message from the pool. */
   onMessage = (msg: unknown[]): void => {
-    if (msg[0] !== TASKS) return;
+    if (msg[0] !== TASKS) {
+      if (msg[0] === STOP) void this.#end();
+      return;
+    }
     const defs = msg[1] as unknown[] | null;
     if (defs !== null) for (let i = 0; i < defs.length; i += 2) this.#specs.set(defs[i] as number, defs[i + 1] as FunctionSpec);
     this.#batches.push(msg);
     if (!this.#running) void this.#run();
   };
+
+  /**
+   * The pool lets this idle worker go: it ends as a program whose main code is done, as
+   * CPython's exit joins the non-daemonic children of a worker. What a task left running
+   * (a Process it did not join) finishes first and its writes land; daemons are stopped.
+   */
+  async #end(): Promise<void> {
+    await joinChildren();
+    await stopDaemons();
+    if (this.#channel.exit !== undefined) this.#channel.exit();
+    else process.exit(0);
+  }
 
   async #run(): Promise<void> {
     this.#running = true;

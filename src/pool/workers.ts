@@ -113,12 +113,31 @@ export class Workers {
     this.#alive.add(slot);
   }
 
-  /** Stops a worker on purpose; what it still held goes back to the queue. */
+  /** Stops a worker on purpose and at once; what it still held goes back to the queue. */
   kill(slot: Slot): void {
+    this.#letGo(slot);
+    slot.handle.terminate();
+  }
+
+  /**
+   * Ends an idle worker (retired, idle too long, the pool shut down) the way a program
+   * ends: it exits once the non-daemon Processes its tasks started have. Until then it
+   * keeps this program alive, as CPython's exit joins a worker that joins its children.
+   */
+  retire(slot: Slot): void {
+    this.#letGo(slot);
+    if (slot.handle.stop === undefined) {
+      slot.handle.terminate();
+      return;
+    }
+    this.#reference(slot, true);
+    slot.handle.stop();
+  }
+
+  #letGo(slot: Slot): void {
     slot.expectedExit = true;
     requeueAll(this.#host, slot);
     this.#remove(slot);
-    slot.handle.terminate();
   }
 
   /** Marks a worker ended; false if it already was. */
@@ -163,7 +182,7 @@ export class Workers {
     if (this.#idleTimeout !== undefined && slot.idleTimer === undefined) {
       slot.idleTimer = setLongTimeout(() => {
         slot.idleTimer = undefined;
-        if (slot.inflight.length === 0) this.kill(slot);
+        if (slot.inflight.length === 0) this.retire(slot);
       }, this.#idleTimeout);
       slot.idleTimer.unref();
     }
@@ -177,9 +196,14 @@ export class Workers {
     else slot.handle.unref();
   }
 
-  /** Stops every worker and resolves once all have exited. */
-  async terminateAll(): Promise<void> {
-    for (const slot of [...this.list]) this.kill(slot);
+  /** Ends every worker as `retire` does and resolves once all have exited. */
+  async retireAll(): Promise<void> {
+    for (const slot of [...this.list]) this.retire(slot);
     await Promise.all([...this.#alive].map((slot) => slot.exited$));
+  }
+
+  /** Stops at once every worker still ending, after `retire`, whatever its children do. */
+  killRetiring(): void {
+    for (const slot of this.#alive) if (slot.expectedExit && !slot.exited) slot.handle.terminate();
   }
 }

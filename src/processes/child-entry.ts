@@ -50,9 +50,11 @@ process.once('message', (msg: { $concurInit?: ChildInit }) => {
   // A pool worker started into a queue of tasks warms its task loop while the watchdog
   // thread boots: the thread boots on a core of its own, and this one would only wait.
   const runtime = init.kind === 'pool' ? newPoolRuntime((init.init as WorkerInit).warmUp === true) : undefined;
+  // Heard from now: a pool that shuts down before this worker is ready sends STOP already.
+  if (runtime !== undefined) process.on('message', runtime.onMessage);
   // Work starts once the watchdog thread has booted (see dieWithParent).
   void watching.then(() => {
-    if (init.kind === 'pool') startPoolWorker(runtime!, init.init as WorkerInit);
+    if (init.kind === 'pool') void runtime!.start(init.init as WorkerInit);
     else void runProcess(init.target as FunctionSpec, init.args, init.name, init.daemon, init.fields);
   });
 });
@@ -63,6 +65,8 @@ function newPoolRuntime(warmUp: boolean): WorkerRuntime {
       send: (message) => {
         sendingData(message, (m) => process.send!(m));
       },
+      // What its tasks sent down a Pipe leaves first.
+      exit: () => void pipesFlushed().then(() => process.exit(0)),
     },
     ctrl,
   );
@@ -70,10 +74,6 @@ function newPoolRuntime(warmUp: boolean): WorkerRuntime {
   return runtime;
 }
 
-function startPoolWorker(runtime: WorkerRuntime, init: WorkerInit): void {
-  process.on('message', runtime.onMessage);
-  void runtime.start(init);
-}
 
 async function runProcess(target: FunctionSpec, args: unknown[], name: string, daemon: boolean, fields: string[] | undefined): Promise<void> {
   ctrl[CTRL_RUNNING] = 1;

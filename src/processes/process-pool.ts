@@ -4,9 +4,11 @@ import { asPoolOptions, checkPoolOptions, PoolExecutor, type PoolOptions, type W
 import type { WorkerInit } from '../pool/worker-runtime.js';
 import type { TaskOptions } from '../futures/executor.js';
 import { Connection } from '../transport/pipe.js';
+import { BrokenExecutorError } from '../futures/errors.js';
 import { toProxy } from '../proxy/proxies.js';
-import { CTRL_RUNNING, CTRL_SEQ, SEQ_UNKNOWN } from '../transport/protocol.js';
+import { CTRL_RUNNING, CTRL_SEQ, SEQ_UNKNOWN, STOP } from '../transport/protocol.js';
 import { checkMayHaveChildren, readExitReport, spawnChild, STATUS_FD } from './spawn.js';
+import { own } from './thread-owned.js';
 import type { Future } from '../futures/future.js';
 import type { TaskFunction } from '../futures/executor.js';
 import type { TaskMode } from '../futures/task-mode.js';
@@ -63,6 +65,17 @@ export class ProcessPoolExecutor extends PoolExecutor {
     return super.schedule(fn, args, options, mode);
   }
 
+  /**
+   * Stops every worker process now (SIGKILL), as Python 3.14's `terminate_workers()`:
+   * the pool shuts down, tasks not started are cancelled, running ones fail with
+   * `BrokenExecutorError`, and children the tasks started end with their worker. The way
+   * out of a `shutdown()` that waits for a child that never ends. Resolves once every
+   * worker has exited.
+   */
+  terminateWorkers(): Promise<void> {
+    return this._terminate(new BrokenExecutorError('the pool\'s workers were terminated (terminateWorkers) while this task ran'));
+  }
+
   /** Shared primitives become proxies served by this process; Pipe ends cannot go to a pool task yet. */
   protected crossArgs(args: unknown[], options: TaskOptions): { args: unknown[]; options: TaskOptions } {
     return {
@@ -85,6 +98,8 @@ export class ProcessPoolExecutor extends PoolExecutor {
       { execArgv: this.#execArgv, env: this.#env, name: `${this.daemonWorkers ? 'SpawnPoolWorker' : 'SpawnProcess'}-${++workerCount}`, daemon: this.daemonWorkers },
     );
     const report = readExitReport(child);
+    // Started in a worker thread: its spawner ends it if that thread is stopped (thread-owned.ts).
+    if (child.pid !== undefined) child.once('exit', own(child.pid));
     const shared = new Int32Array(ctrl);
     child.on('message', events.message as (m: unknown) => void);
     child.on('error', events.error);
@@ -122,6 +137,11 @@ export class ProcessPoolExecutor extends PoolExecutor {
       terminate: () => {
         ref(); // wait for the exit we asked for
         child.kill('SIGKILL');
+      },
+      stop: () => {
+        ref();
+        if (child.connected) child.send([STOP]);
+        else child.kill('SIGKILL');
       },
       ref,
       unref: () => handles().forEach((h) => h?.unref?.()),

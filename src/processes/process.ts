@@ -7,6 +7,7 @@ import { isMainProcess } from '../tasks/main-guard.js';
 import { checkRunArgs, runCloneError } from '../util/run-args.js';
 import { dehydrate } from './dehydrate.js';
 import { checkMayHaveChildren, spawnChild, STATUS_FD } from './spawn.js';
+import { own } from './thread-owned.js';
 
 /** Options of a Process. */
 export type ProcessOptions<A extends unknown[]> = RunnableOptions<A>;
@@ -71,8 +72,11 @@ export class Process<A extends unknown[] = unknown[]> extends Runnable<A> {
     (child.stdio[STATUS_FD] as Socket | null)?.unref();
     this.#child = child;
     children.add(this);
+    // In a worker thread: known to the thread's spawner, which ends it if the thread is stopped.
+    const disown = child.pid === undefined ? () => {} : own(child.pid);
     let exited = false;
     child.once('exit', (code, signal) => {
+      disown();
       exited = true;
       children.delete(this);
       this.ended(signal !== null ? -signalNumber(signal) : (code ?? 0));

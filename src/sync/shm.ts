@@ -26,6 +26,8 @@ interface Native {
   wait(buffer: SharedArrayBuffer, byteIndex: number, expected: number, ms: number): 0 | 1 | 2;
   wake(buffer: SharedArrayBuffer, byteIndex: number, count: number): number;
   waitAsync(buffer: SharedArrayBuffer, byteIndex: number, expected: number, ms: number, done: (result: 0 | 1 | 2) => void): void;
+  /** Reaps the child `pid` once it has exited (on a thread of its own); absent from an addon built before it. */
+  reapChild?(pid: number): void;
 }
 
 /** Why the addon is not in use (undefined when it is). */

@@ -2,6 +2,7 @@ import { Worker, type WorkerOptions } from 'node:worker_threads';
 import { LIFE_TABLE_KEY, lifeTableBuffer, markThreadDead, registerThread, stopThread } from '../sync/thread-life.js';
 import { THREAD_INFO_KEY, type ThreadSetup } from './current-thread.js';
 import { directStdio } from './direct-stdio.js';
+import { endOrphans, OWNED_KEY, ownedForThread } from '../processes/thread-owned.js';
 
 /**
  * Starts a worker thread that concur can later stop safely: it shares the process's
@@ -11,10 +12,17 @@ import { directStdio } from './direct-stdio.js';
  */
 export function spawnThread(filename: string, options: WorkerOptions & { workerData: object }): Worker {
   const about: ThreadSetup = { name: options.name ?? 'Thread', stdio: directStdio() };
-  const worker = new Worker(filename, { ...options, workerData: { ...options.workerData, [LIFE_TABLE_KEY]: lifeTableBuffer(), [THREAD_INFO_KEY]: about } });
+  const worker = new Worker(filename, {
+    ...options,
+    workerData: { ...options.workerData, [LIFE_TABLE_KEY]: lifeTableBuffer(), [THREAD_INFO_KEY]: about, [OWNED_KEY]: ownedForThread() },
+  });
   const tid = worker.threadId;
   registerThread(tid);
-  worker.once('exit', () => markThreadDead(tid));
+  worker.once('exit', () => {
+    markThreadDead(tid);
+    // A thread stopped from outside could not wait for its child processes, nor reap them.
+    endOrphans(tid);
+  });
   return worker;
 }
 

@@ -8,6 +8,7 @@ import type { TaskOptions } from '../futures/executor.js';
 import { argsForThread } from '../transport/crossing.js';
 import { THREAD_BOOTSTRAP, threadEntry } from './bootstrap.js';
 import { sendingData } from '../sync/views.js';
+import { STOP } from '../transport/protocol.js';
 
 /** Options of a ThreadPoolExecutor. */
 export interface ThreadPoolOptions extends PoolOptions {
@@ -83,6 +84,7 @@ export class ThreadPoolExecutor extends PoolExecutor {
       post: (message, transfer) => sendingData(message, (m) => worker.postMessage(m, transfer)),
       poll,
       terminate: () => void stopSpawnedThread(worker),
+      stop: () => worker.postMessage([STOP]),
       ref: () => {
         worker.ref();
         results.ref();

@@ -7,6 +7,7 @@
  *                   head: the task's flags, and for a call (no flag) its argument count
  *                   times FLAG_SPAN: a call's arguments come inline, a chunk as one value
  *                   defs: [fnId, FunctionSpec, fnId, FunctionSpec, ...], sent once per worker
+ *                   [STOP]                      end (idle): once the children your tasks started have, as a program's main does
  *   worker → pool   [READY]                     initializer done, send work
  *                   [INIT_FAILED, error]        initializer threw; the pool is broken
  *                   [RESULTS, busyUs, seq, code, value, seq, code, value, ...]
@@ -32,6 +33,11 @@ export const RETIRE = 5;
 export const LOADING = 6;
 /** Worker → pool: done importing that module. */
 export const LOADED = 7;
+/**
+ * Pool → worker: end now that you are idle, as a program whose main code is done: wait
+ * for the non-daemon Processes and Threads your tasks started, stop the daemon ones.
+ */
+export const STOP = 8;
 
 /** Task flag: `args` is an array of argument arrays; the result is the array of results. */
 export const FLAG_CHUNK = 1;

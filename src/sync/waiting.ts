@@ -23,9 +23,12 @@ export function remaining(deadline: number): number {
 /**
  * No single sleep lasts longer than this: a waiter then re-checks its condition (every
  * wait loop treats a wake-up as a hint), so even a wake-up lost between threads or
- * processes costs a moment, never a hang.
+ * processes costs a moment, never a hang. CONCUR_TEST_SLICE_MS lengthens it for tests
+ * that must tell a wait that was woken from one that only re-checked: with slices of
+ * minutes, a lost or queued wake-up shows as a hang rather than as a delay a loaded
+ * machine can also cause.
  */
-const SLICE_MS = 250;
+const SLICE_MS = Number(process.env.CONCUR_TEST_SLICE_MS) > 0 ? Number(process.env.CONCUR_TEST_SLICE_MS) : 250; // the variable: a test seam
 
 /**
  * A futex wait in a worker thread is not cut short by terminate() as Atomics.wait is: it

@@ -130,10 +130,14 @@ export class WorkerRuntime {
   #maxRssMb: number | undefined;
   #lastRssCheck = -Infinity;
   #retiring = false;
+  /** Settles once `start` is done (the initializer ran, READY or INIT_FAILED sent): STOP waits for it. */
+  readonly #started: Promise<void>;
+  #markStarted!: () => void;
 
   constructor(channel: RuntimeChannel, ctrl: Int32Array) {
     this.#channel = channel;
     this.#ctrl = ctrl;
+    this.#started = new Promise<void>((resolve) => (this.#markStarted = resolve));
   }
 
   /**
@@ -171,6 +175,14 @@ export class WorkerRuntime {
 
   /** Runs the initializer, then tells the pool it is ready. */
   async start(init: WorkerInit): Promise<void> {
+    try {
+      await this.#init(init);
+    } finally {
+      this.#markStarted();
+    }
+  }
+
+  async #init(init: WorkerInit): Promise<void> {
     this.#maxRssMb = init.maxRssMb;
     if (init.initializer !== undefined) {
       try {
@@ -202,6 +214,9 @@ export class WorkerRuntime {
    * (a Process it did not join) finishes first and its writes land; daemons are stopped.
    */
   async #end(): Promise<void> {
+    // A worker stopped while it starts (the pool shut down first) runs its initializer to
+    // its end, as a program's main code runs before its exit joins what that code started.
+    await this.#started;
     await joinChildren();
     await stopDaemons();
     if (this.#channel.exit !== undefined) this.#channel.exit();

@@ -4,9 +4,12 @@
 // its non-daemonic children at exit, and its daemon children are killed.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Event, ProcessPoolExecutor, SharedQueue, WorkerCrashedError } from '../../src/index.js';
 import { procStat } from '../fixtures/procs.js';
-import { leftChildren } from '../fixtures/left-children-tasks.js';
+import { fileAppears, leftChildren } from '../fixtures/left-children-tasks.js';
 import { alive, allGone } from '../fixtures/run-program.js';
 
 /** Every value put into `q` so far. */
@@ -101,5 +104,21 @@ describe('children a process-pool task leaves running', () => {
     assert.ok((await task.exception()) instanceof WorkerCrashedError);
     await allGone(children, 5000);
     await pool.shutdown();
+  });
+  it('a worker stopped while its initializer runs ends after the initializer, and after the non-daemon child it started', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'concur-init-'));
+    try {
+      const pool = new ProcessPoolExecutor({ maxWorkers: 1, initializer: leftChildren.slowInit, initargs: [dir] });
+      const task = pool.submit(leftChildren.leave, [], [], new SharedQueue<number>(), null, null);
+      await fileAppears(join(dir, 'started'));
+      const closing = pool.shutdown({ cancelFutures: true }); // the worker holds no task: STOP goes now
+      assert.ok(task.cancelled());
+      writeFileSync(join(dir, 'release'), '');
+      await closing;
+      assert.ok(existsSync(join(dir, 'done')), 'the initializer ran to its end');
+      assert.ok(existsSync(join(dir, 'child')), 'the non-daemon child it started ran to its end');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -17,7 +17,9 @@
  * A row holds the pid and the chain of threads it belongs to, nearest first (the owner,
  * its spawner, ...), so that a nested thread's children are found when an ancestor is
  * stopped (Node stops the nested threads with it, and their own 'exit' listeners never
- * run). A chain deeper than the row keeps its nearest threads.
+ * run). A chain deeper than the row keeps its nearest threads and its outermost one: a
+ * thread stopped in the middle of such a chain leaves the children of the deepest ones
+ * until their outermost thread ends.
  */
 import { readFileSync } from 'node:fs';
 import { isMainThread, threadId, workerData } from 'node:worker_threads';
@@ -35,8 +37,16 @@ interface Given {
 
 const given = !isMainThread && workerData !== null && typeof workerData === 'object' ? ((workerData as Record<string, unknown>)[OWNED_KEY] as Given | undefined) : undefined;
 let table: Int32Array | undefined = given && new Int32Array(given.table);
-/** This thread and its spawners, nearest first (empty in the main thread, whose loop lives as long as the process). */
-const chain: number[] = isMainThread ? [] : [threadId, ...(given?.chain ?? [])].slice(0, WIDTH - 1);
+/**
+ * This thread and its spawners, nearest first (empty in the main thread, whose loop lives
+ * as long as the process). Deeper than a row holds: the nearest, and the outermost (the
+ * thread the main thread started, which ends every thread below it).
+ */
+const chain: number[] = isMainThread ? [] : fit([threadId, ...(given?.chain ?? [])]);
+
+function fit(full: number[]): number[] {
+  return full.length <= WIDTH - 1 ? full : [...full.slice(0, WIDTH - 2), full[full.length - 1]!];
+}
 
 function rows(): Int32Array {
   return (table ??= new Int32Array(new SharedArrayBuffer(ROWS * WIDTH * 4)));

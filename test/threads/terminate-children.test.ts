@@ -53,6 +53,15 @@ describe('the children of a thread that is stopped', () => {
     await reaped(children, 10_000);
   });
 
+  it('Thread.terminate() of a thread whose Processes were started 9 Threads further down: those end and are reaped too', async () => {
+    const pids = new SharedQueue<number>();
+    const t = new Thread({ target: leftChildren.nestDeep, args: [9, WAYS, DAEMONS, pids] }).start();
+    const children = [await pids.get(), await pids.get(), await pids.get()];
+    t.terminate();
+    await t.join();
+    await reaped(children, 10_000);
+  });
+
   it('a thread-pool worker stopped because its task was aborted: the Processes the task started end and are reaped', async () => {
     await using pool = new ThreadPoolExecutor({ maxWorkers: 1 });
     const pids = new SharedQueue<number>();

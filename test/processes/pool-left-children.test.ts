@@ -4,12 +4,10 @@
 // its non-daemonic children at exit, and its daemon children are killed.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Event, ProcessPoolExecutor, SharedQueue, WorkerCrashedError } from '../../src/index.js';
 import { procStat } from '../fixtures/procs.js';
-import { fileAppears, leftChildren } from '../fixtures/left-children-tasks.js';
+import { leftChildren } from '../fixtures/left-children-tasks.js';
+import { stoppedWhileInit } from '../fixtures/stopped-while-init.js';
 import { alive, allGone } from '../fixtures/run-program.js';
 
 /** Every value put into `q` so far. */
@@ -52,9 +50,16 @@ describe('children a process-pool task leaves running', () => {
     const out = new SharedQueue<string>();
     const release = new Event();
     const exited = new Promise<{ expected: boolean }>((resolve) => pool.once('workerExit', resolve));
-    await pool.submit(leftChildren.leave, ['mark'], [false], pids, out, release);
-    release.set();
-    assert.equal((await exited).expected, true);
+    // An idle pool holds no reference (its idle timer is unref'd, as its workers are): this
+    // test's program must stay up until the timer retires the worker, or it may end first.
+    const up = setInterval(() => {}, 1000);
+    try {
+      await pool.submit(leftChildren.leave, ['mark'], [false], pids, out, release);
+      release.set();
+      assert.equal((await exited).expected, true);
+    } finally {
+      clearInterval(up);
+    }
     assert.deepEqual(drain(out), ['child 0 done']);
     await pool.shutdown();
   });
@@ -105,20 +110,6 @@ describe('children a process-pool task leaves running', () => {
     await allGone(children, 5000);
     await pool.shutdown();
   });
-  it('a worker stopped while its initializer runs ends after the initializer, and after the non-daemon child it started', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'concur-init-'));
-    try {
-      const pool = new ProcessPoolExecutor({ maxWorkers: 1, initializer: leftChildren.slowInit, initargs: [dir] });
-      const task = pool.submit(leftChildren.leave, [], [], new SharedQueue<number>(), null, null);
-      await fileAppears(join(dir, 'started'));
-      const closing = pool.shutdown({ cancelFutures: true }); // the worker holds no task: STOP goes now
-      assert.ok(task.cancelled());
-      writeFileSync(join(dir, 'release'), '');
-      await closing;
-      assert.ok(existsSync(join(dir, 'done')), 'the initializer ran to its end');
-      assert.ok(existsSync(join(dir, 'child')), 'the non-daemon child it started ran to its end');
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  it('a worker stopped while its initializer runs ends after the initializer, and after the non-daemon child it started', () =>
+    stoppedWhileInit((options) => new ProcessPoolExecutor(options)));
 });

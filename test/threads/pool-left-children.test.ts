@@ -3,11 +3,9 @@
 // retirement) ends after such non-daemon children, and stops its daemon ones.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Event, SharedQueue, ThreadPoolExecutor } from '../../src/index.js';
-import { fileAppears, leftChildren } from '../fixtures/left-children-tasks.js';
+import { leftChildren } from '../fixtures/left-children-tasks.js';
+import { stoppedWhileInit } from '../fixtures/stopped-while-init.js';
 import { allGone } from '../fixtures/run-program.js';
 
 /** Every value put into `q` so far. */
@@ -44,20 +42,6 @@ describe('children a thread-pool task leaves running', () => {
     assert.deepEqual(drain(out), ['child 0 done']);
     await pool.shutdown();
   });
-  it('a worker stopped while its initializer runs ends after the initializer, and after the non-daemon child it started', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'concur-init-'));
-    try {
-      const pool = new ThreadPoolExecutor({ maxWorkers: 1, initializer: leftChildren.slowInit, initargs: [dir] });
-      const task = pool.submit(leftChildren.leave, [], [], new SharedQueue<number>(), null, null);
-      await fileAppears(join(dir, 'started'));
-      const closing = pool.shutdown({ cancelFutures: true }); // the worker holds no task: STOP goes now
-      assert.ok(task.cancelled());
-      writeFileSync(join(dir, 'release'), '');
-      await closing;
-      assert.ok(existsSync(join(dir, 'done')), 'the initializer ran to its end');
-      assert.ok(existsSync(join(dir, 'child')), 'the non-daemon child it started ran to its end');
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  it('a worker stopped while its initializer runs ends after the initializer, and after the non-daemon child it started', () =>
+    stoppedWhileInit((options) => new ThreadPoolExecutor(options)));
 });

@@ -2,6 +2,7 @@
 import type { TransferListItem } from 'node:worker_threads';
 import { checkInteger, type TaskFunction } from '../futures/executor.js';
 import { checkTimeout, describe } from '../futures/future.js';
+import { crossesAlone, nestedAlone, threadOnlyQueue } from '../transport/nested.js';
 
 /** Options every pool takes. */
 export interface PoolOptions {
@@ -103,4 +104,19 @@ export function checkPoolOptions(options: PoolOptions, extra: readonly string[],
   if (options.initargs !== undefined && !Array.isArray(options.initargs)) {
     throw new TypeError(`initargs must be an array, got ${describe(options.initargs)}`);
   }
+  options.initargs?.forEach(checkInitarg);
+}
+
+/**
+ * initargs are copied into each worker as it starts, as plain data: a primitive, a proxy
+ * or a Pipe end there would arrive without its methods, so it is refused up front.
+ */
+function checkInitarg(arg: unknown, i: number): void {
+  const top = crossesAlone(arg) ?? threadOnlyQueue(arg)?.what;
+  const nested = top === undefined ? nestedAlone(arg) : undefined;
+  const what = top ?? nested?.what;
+  if (what === undefined) return;
+  throw new TypeError(
+    `initargs[${i}]${nested?.path ?? ''} (${what}) cannot reach the workers: initargs are copied into each worker as plain data, where it would arrive without its methods. Pass it in the arguments of the tasks that use it`,
+  );
 }

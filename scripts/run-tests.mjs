@@ -170,12 +170,13 @@ const fromTs = files.filter(isFromSource);
 function run(args, list, extraEnv, output, always = false) {
   return new Promise((resolve) => {
     if (list.length === 0 && !always) return resolve({ status: 0, text: '' });
-    const child = spawn(process.execPath, [...args, ...list], { stdio: ['inherit', output, output], env: { ...env, ...extraEnv } });
+    const piped = output === 'tee' ? 'pipe' : output;
+    const child = spawn(process.execPath, [...args, ...list], { stdio: ['inherit', piped, piped], env: { ...env, ...extraEnv } });
     runs.add(child);
     let text = '';
-    if (output === 'pipe') {
-      child.stdout.on('data', (d) => (text += d));
-      child.stderr.on('data', (d) => (text += d));
+    if (output === 'pipe' || output === 'tee') {
+      child.stdout.on('data', (d) => ((text += d), output === 'tee' && process.stdout.write(d)));
+      child.stderr.on('data', (d) => ((text += d), output === 'tee' && process.stderr.write(d)));
     }
     child.on('close', (code, signal) => resolve({ status: code ?? (signal ? 1 : 0), text }));
   });
@@ -186,7 +187,7 @@ function run(args, list, extraEnv, output, always = false) {
 const JS = ['--enable-source-maps'];
 const TS = ['--import', 'tsx'];
 const [main, sourced, second] = await Promise.all([
-  run([...JS, ...testArgs(CONCURRENCY)], fromJs, {}, 'inherit'),
+  run([...JS, ...testArgs(CONCURRENCY)], fromJs, {}, 'tee'),
   run([...TS, ...testArgs(1)], fromTs, {}, 'pipe'),
   run([...JS, ...testArgs(1)], fallback.map(mirrored), { CONCUR_NO_NATIVE: '1' }, 'pipe'),
 ]);
@@ -203,4 +204,32 @@ if (typecheck) {
   console.log(`\n# typecheck (tsc -p tsconfig.check.json): ${tscResult.status === 0 ? 'passed' : 'FAILED'}`);
   process.stdout.write(tscResult.text);
 }
+// A log shown only by its tail (a CI page) still names what failed, and where.
+const failures = [['main pass', main], ['under tsx', sourced], ['without the native part', second]].flatMap(([pass, r]) => failedTests(r.text).map((f) => `# failed (${pass}): ${f}`));
+if (failures.length > 0) console.log(`\n# ${failures.length} failed:\n${failures.join('\n')}`);
 process.exit([main, sourced, second, tscResult].find((r) => r.status !== 0)?.status ?? 0);
+
+/** Each failing test of a TAP log, in a few lines: name, location, error (a suite failed only by its subtests is left out: they are listed). */
+function failedTests(tap) {
+  const lines = tap.split('\n');
+  const out = [];
+  for (let i = 0; i < lines.length; i++) {
+    const m = /^(\s*)not ok \d+ - (.*)$/.exec(lines[i]);
+    if (!m) continue;
+    const block = [];
+    for (let j = i + 1; j < lines.length && lines[j].trim() !== '...'; j++) block.push(lines[j].trim());
+    if (block.some((l) => l === "failureType: 'subtestsFailed'")) continue;
+    const field = (k) => {
+      const at = block.findIndex((l) => l.startsWith(`${k}: `));
+      if (at < 0) return undefined;
+      const value = block[at].slice(k.length + 2);
+      if (value !== '|-') return value;
+      const rest = block.slice(at + 1);
+      const end = rest.findIndex((l) => /^[a-zA-Z]+: /.test(l) || l === 'stack: |-');
+      return rest.slice(0, end < 0 ? rest.length : end).slice(0, 6).join('\n#   ');
+    };
+    const stack = block.slice(block.indexOf('stack: |-') + 1).slice(0, 3);
+    out.push([m[2], field('location'), field('failureType'), field('error'), ...(block.includes('stack: |-') ? stack : [])].filter(Boolean).join('\n#   '));
+  }
+  return out;
+}

@@ -8,7 +8,7 @@
 // truth: `npm test` has typechecked it before this runs, and the inline source maps make
 // stacks name the .ts lines. Node 20's --test takes no globs, so the files are listed here.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -186,8 +186,10 @@ function run(args, list, extraEnv, output, always = false) {
 // before it, and every file more at once slows the ones already running.
 const JS = ['--enable-source-maps'];
 const TS = ['--import', 'tsx'];
+const TIMES = join(MIRROR, 'file-times.jsonl');
+const timesReporter = ['--test-reporter=tap', '--test-reporter-destination=stdout', `--test-reporter=${join(ROOT, 'scripts', 'test-times.mjs')}`, `--test-reporter-destination=${TIMES}`];
 const [main, sourced, second] = await Promise.all([
-  run([...JS, ...testArgs(CONCURRENCY)], fromJs, {}, 'tee'),
+  run([...JS, ...testArgs(CONCURRENCY), ...timesReporter], fromJs, {}, 'tee'),
   run([...TS, ...testArgs(1)], fromTs, {}, 'pipe'),
   run([...JS, ...testArgs(1)], fallback.map(mirrored), { CONCUR_NO_NATIVE: '1' }, 'pipe'),
 ]);
@@ -203,6 +205,14 @@ const tscResult = await checked;
 if (typecheck) {
   console.log(`\n# typecheck (tsc -p tsconfig.check.json): ${tscResult.status === 0 ? 'passed' : 'FAILED'}`);
   process.stdout.write(tscResult.text);
+}
+// Where the main pass's time went, for whoever keeps the suite short.
+if (existsSync(TIMES)) {
+  const times = readFileSync(TIMES, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)).sort((a, b) => b.ms - a.ms);
+  // Reported by the source map's file (test/x.test.ts) or the mirror's (build/test-js/N/test/x.test.js).
+  const name = (f) => relative(f.startsWith(MIRROR) ? MIRROR : ROOT, f).replace(/\.js$/, '.ts');
+  console.log(`\n# slowest files of the main pass (their tests' time, summed; ${Math.round((performance.now() - started) / 1000)} s in all):`);
+  for (const t of times.slice(0, 12)) console.log(`#   ${(t.ms / 1000).toFixed(1).padStart(6)} s  ${name(t.file)}`);
 }
 // A log shown only by its tail (a CI page) still names what failed, and where.
 const failures = [['main pass', main], ['under tsx', sourced], ['without the native part', second]].flatMap(([pass, r]) => failedTests(r.text).map((f) => `# failed (${pass}): ${f}`));

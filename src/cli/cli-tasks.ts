@@ -2,6 +2,7 @@ import '../index.js'; // one shared chunk for the whole library: fewer files to 
 import type { FunctionSpec } from '../tasks/describe.js';
 import { loadFunction } from '../tasks/load.js';
 import { defineTasks } from '../tasks/registry.js';
+import { Turns } from '../util/turns.js';
 
 /**
  * What one item of a chunk came to: [line, ok, text, microseconds]. When ok, text is the
@@ -57,6 +58,23 @@ export function tasksPrintToStderr(): void {
 }
 
 /**
+ * The async pool runs chunks in the command's own thread, and every chunk begins by
+ * awaiting its task's module: the first chunks resume together, and a synchronous task
+ * then held Ctrl-C off for 64 of its items. Each item takes its turn (see Turns), so the
+ * command hears a signal between any two items of more than a few ms.
+ */
+const turns = new Turns();
+let stoppedHere = false;
+
+/**
+ * The command was stopped: chunks running in this thread (the async pool's) run no
+ * further item, and fail, which the command counts as not run.
+ */
+export function stopItemsHere(): void {
+  stoppedHere = true;
+}
+
+/**
  * The task the `concur map` command runs in every worker: the user's task over a chunk
  * of [line, input] pairs. Each item's error is caught and reported on its own, so one
  * bad item never costs the rest of its chunk.
@@ -69,19 +87,33 @@ export const cliTasks = defineTasks(import.meta.url, {
     if (fnP === undefined) loaded.set(key, (fnP = loadFunction(spec)));
     const fn = await fnP;
     const out: Outcome[] = new Array(items.length);
+    // One clock reading between two items: the end of one is the start of the next.
+    let now = performance.now();
+    // False after an await: the chunk comes back to the turn as a newcomer.
+    let continuing = false;
     for (let i = 0; i < items.length; i++) {
       const [line, input] = items[i]!;
-      const t0 = performance.now();
+      const wait = turns.take(now, continuing);
+      continuing = true;
+      if (wait !== undefined) {
+        await wait;
+        now = performance.now();
+      }
+      if (stoppedHere) throw new Error('the command was stopped');
+      const t0 = now;
       for (let attempt = 0; ; attempt++) {
         try {
           let value = fn(input);
-          if (value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function') value = await value;
+          if (value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function') {
+            value = await value;
+            continuing = false;
+          }
           const [ok, text] = encode(value);
-          out[i] = [line, ok, text, (performance.now() - t0) * 1000];
+          out[i] = [line, ok, text, ((now = performance.now()) - t0) * 1000];
           break;
         } catch (err) {
           if (attempt < retries) continue;
-          out[i] = [line, false, reason(err), (performance.now() - t0) * 1000];
+          out[i] = [line, false, reason(err), ((now = performance.now()) - t0) * 1000];
           break;
         }
       }

@@ -3,7 +3,7 @@ import type { Future } from '../futures/future.js';
 import { specName, type FunctionSpec } from '../tasks/describe.js';
 import { taskRefOf } from '../tasks/registry.js';
 import { Histogram } from '../util/histogram.js';
-import { cliTasks, reason, type Outcome } from './cli-tasks.js';
+import { cliTasks, reason, stopItemsHere, type Outcome } from './cli-tasks.js';
 import type { InputItem } from './input.js';
 import type { Output } from './output.js';
 import type { MapPool } from './pools.js';
@@ -76,6 +76,7 @@ export class MapRun {
   stop(why: Stop): void {
     if (this.stopped !== undefined) return;
     this.stopped = why;
+    stopItemsHere();
     this.#abort.abort();
     this.#wake?.();
   }

@@ -215,6 +215,9 @@ async function shakeHands(socket: Socket, path: string, key: string, waiting: { 
  * and types you register) for other processes, threads and machines: Python's
  * multiprocessing Manager. Its proxies cross into any process or thread as arguments.
  */
+/** Passed by Manager.start and Manager.connect: `new Manager()` from a user is refused. */
+const MADE = Symbol('Manager.made');
+
 export class Manager implements AsyncDisposable {
   /** Where the manager listens (a socket path, or `{ host, port }` on TCP): pass it, with the authkey, to `Manager.connect`. */
   readonly address: ManagerAddress;
@@ -226,7 +229,9 @@ export class Manager implements AsyncDisposable {
   /** The running shutdown: a second call waits for it too. */
   #stopping: Promise<void> | undefined;
 
-  private constructor(root: ManagedRef, server: { process: Process<any>; pipe: ReturnType<typeof Pipe>[0] } | undefined) {
+  private constructor(root: ManagedRef, server: { process: Process<any>; pipe: ReturnType<typeof Pipe>[0] } | undefined, made?: typeof MADE) {
+    // Python's `Manager()` then `start()` ported as it reads: JavaScript lets `new` through.
+    if (made !== MADE) throw new TypeError('a Manager is made by `await Manager.start()` (Python\'s Manager() and start() in one, with its options), or joined by `await Manager.connect({ address, authkey })`; `new Manager()` is not how');
     this.address = isTcp(root.addr) ? tcpTarget(root.addr) : root.addr;
     this.pid = root.pid;
     this.#root = root;
@@ -280,7 +285,7 @@ export class Manager implements AsyncDisposable {
       throw deserializeError(report.error);
     }
     const root: ManagedRef = { addr: report.addr, key: config.key, pid: report.pid, id: ROOT_ID, maxFrame: report.maxFrame, mgr: report.token, root: ROOT_ID, where: report.addr, callTimeout };
-    return new Manager(root, { process: server, pipe: here });
+    return new Manager(root, { process: server, pipe: here }, MADE);
   }
 
   /** Connects to a running manager (started by another process) at `address`; a wrong authkey is an AuthenticationError. */
@@ -293,7 +298,7 @@ export class Manager implements AsyncDisposable {
     aliasAddress(info.addr, addr);
     // Proxies that come through a call carry its proxy's callTimeout (proxies.ts): this handle's, from its root on.
     const root: ManagedRef = { addr, key, pid: info.pid, id: ROOT_ID, maxFrame: info.maxFrame, mgr: info.token, root: ROOT_ID, where: whereOf(addr), callTimeout: callTimeout ?? info.callTimeout };
-    return new Manager(root, undefined);
+    return new Manager(root, undefined, MADE);
   }
 
   /** A new object of type `typeid`; `timed`: the call has the callTimeout (a built-in type's making never waits). */

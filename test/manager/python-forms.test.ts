@@ -19,4 +19,11 @@ describe("a manager's calls in Python's form", () => {
     assert.equal(m.value('x').value, 'x', 'one argument is the value, as before');
     assert.throws(() => (m.value as (...a: unknown[]) => unknown)(0, 1), (e) => e instanceof TypeError && /typecode/.test(e.message));
   });
+
+  it("new Manager(), as Python's Manager(): a TypeError that says how a manager is made", () => {
+    const Made = Manager as unknown as new (...a: unknown[]) => Manager;
+    for (const args of [[], [{}], [{ authkey: 'k' }]]) {
+      assert.throws(() => new Made(...args), (e) => e instanceof TypeError && /Manager\.start\(\)/.test(e.message) && /Manager\.connect\(/.test(e.message), String(args));
+    }
+  });
 });

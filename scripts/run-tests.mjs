@@ -72,7 +72,7 @@ const testArgs = (n) => ['--test', `--test-concurrency=${n}`, '--test-timeout=12
 // Primitives cross into processes as shared memory where the native part is built, as
 // proxies where it is not (and a stopped thread's children are reaped only with it):
 // these files run a second time without it, beside the rest.
-const BOTH_WAYS = ['test/processes/shared-memory.test.ts', 'test/processes/pool-left-children.test.ts', 'test/threads/terminate-children.test.ts', 'test/processes/shared-memory-deaths.test.ts', 'test/manager/lanes.test.ts', 'test/manager/lanes-deaths.test.ts', 'test/sync/locations.test.ts', 'test/proxy/dead-holders.test.ts', 'test/torture/process-lock.test.ts', 'test/proxy/killed-barrier-waiter.test.ts', 'test/queues/killed-consumer.test.ts'];
+const BOTH_WAYS = ['test/processes/shared-memory.test.ts', 'test/processes/orphans.test.ts', 'test/processes/pool-left-children.test.ts', 'test/threads/terminate-children.test.ts', 'test/processes/shared-memory-deaths.test.ts', 'test/manager/lanes.test.ts', 'test/manager/lanes-deaths.test.ts', 'test/sync/locations.test.ts', 'test/proxy/dead-holders.test.ts', 'test/torture/process-lock.test.ts', 'test/proxy/killed-barrier-waiter.test.ts', 'test/queues/killed-consumer.test.ts'];
 const fallback = given || env.CONCUR_NO_NATIVE === '1' ? [] : BOTH_WAYS;
 
 // concur run from its .ts sources finds tsx for its children (src/processes/spawn.ts)

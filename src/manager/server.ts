@@ -2,11 +2,11 @@
  * The manager's server process. Its main thread starts the process's broker at the
  * manager's address, with the manager's authkey, and shares the root object; the
  * broker thread then serves everything (see served.ts). The main thread only reports
- * where it listens and waits for the word to stop (or for its starter to be gone).
+ * where it listens and waits for the word to stop (or for its starter to be gone); it
+ * makes no proxy call, so it never boots a helper thread of its own.
  */
 import { randomBytes } from 'node:crypto';
-import { callRemote } from '../proxy/client.js';
-import { brokerListening, configureBroker, exportObject } from '../proxy/owner.js';
+import { brokerListening, callInBroker, configureBroker, exportObject } from '../proxy/owner.js';
 import type { FunctionSpec } from '../tasks/describe.js';
 import { defineTasks } from '../tasks/registry.js';
 import { serializeError } from '../transport/errors.js';
@@ -40,7 +40,7 @@ export const serverTasks = defineTasks(import.meta.url, {
       // A TCP port 0 became a real port: the root's reference takes it.
       const root = { ...ref, addr: await brokerListening() };
       const token = randomBytes(12).toString('hex');
-      await callRemote(root, 'start', [root, token, config.callTimeout]);
+      await callInBroker(root, 'start', [root, token, config.callTimeout]);
       pipe.send({ ok: true, addr: root.addr, pid: process.pid, maxFrame: root.maxFrame, token } satisfies ServerReport);
     } catch (err) {
       pipe.send({ ok: false, error: serializeError(err) } satisfies ServerReport);

@@ -9,6 +9,9 @@
 //   waitAsync(sab, byte, expected, ms, cb)                   the same wait on a waiter thread,
 //                                                            cb(result) on this thread's loop
 //   reapChild(pid)              waitpid(pid) on a detached thread: a child whose owner is gone
+//   watchParent(ppid, ms)       a detached thread that SIGKILLs this process once its parent
+//                               is no longer ppid (checked every ms): no V8 to boot, as the
+//                               Worker that did this did, ~150 ms before a child could start
 //
 // A region lives while any SharedArrayBuffer over it lives in any thread of the process
 // (V8 counts them in one BackingStore); its deleter unmaps it and closes the fd. The
@@ -23,6 +26,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <linux/futex.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -556,6 +560,26 @@ void ReapChild(const FunctionCallbackInfo<Value>& args) {
   }).detach();
 }
 
+void WatchParent(const FunctionCallbackInfo<Value>& args) {
+  if (args.Length() < 2 || !args[0]->IsNumber() || !args[1]->IsNumber() || args[0].As<Number>()->Value() < 1 || args[1].As<Number>()->Value() < 1) {
+    Isolate* isolate = args.GetIsolate();
+    isolate->ThrowException(v8::Exception::TypeError(v8::String::NewFromUtf8(isolate, "concur_shm: bad argument").ToLocalChecked()));
+    return;
+  }
+  pid_t parent = static_cast<pid_t>(args[0].As<Number>()->Value());
+  long ms = static_cast<long>(args[1].As<Number>()->Value());
+  std::thread([parent, ms] {
+    struct timespec every = {ms / 1000, (ms % 1000) * 1000000L};
+    // Orphaned, a process is reparented (to init or a subreaper): its ppid changes.
+    while (getppid() == parent) {
+      while (nanosleep(&every, &every) == -1 && errno == EINTR) {
+      }
+      every = {ms / 1000, (ms % 1000) * 1000000L};
+    }
+    kill(getpid(), SIGKILL);
+  }).detach();
+}
+
 NODE_MODULE_INIT(/* exports, module, context */) {
   Isolate* isolate = context->GetIsolate();
   auto env = std::make_shared<Env>();
@@ -578,4 +602,5 @@ NODE_MODULE_INIT(/* exports, module, context */) {
   set("wake", Wake);
   set("waitAsync", WaitAsyncImpl);
   set("reapChild", ReapChild);
+  set("watchParent", WatchParent);
 }

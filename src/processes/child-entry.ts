@@ -47,8 +47,8 @@ routePipeMessages();
 process.once('message', (msg: { $concurInit?: ChildInit }) => {
   const init = msg.$concurInit;
   if (init === undefined) throw new Error('concur child: the first message was not its init');
-  // A pool worker started into a queue of tasks warms its task loop while the watchdog
-  // thread boots: the thread boots on a core of its own, and this one would only wait.
+  // A pool worker started into a queue of tasks warms its task loop before it says it is
+  // ready (beside the watchdog's boot, where that watchdog is a Worker).
   const runtime = init.kind === 'pool' ? newPoolRuntime((init.init as WorkerInit).warmUp === true) : undefined;
   // Heard from now: a pool that shuts down before this worker is ready sends STOP already.
   if (runtime !== undefined) process.on('message', runtime.onMessage);
@@ -73,7 +73,6 @@ function newPoolRuntime(warmUp: boolean): WorkerRuntime {
   if (warmUp) runtime.warmUp();
   return runtime;
 }
-
 
 async function runProcess(target: FunctionSpec, args: unknown[], name: string, daemon: boolean, fields: string[] | undefined): Promise<void> {
   ctrl[CTRL_RUNNING] = 1;

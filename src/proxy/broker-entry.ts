@@ -13,7 +13,7 @@
  */
 import '../index.js'; // one shared chunk for the whole library: fewer files to load in each worker (see scripts/bundle.mjs)
 import { createServer, type Socket } from 'node:net';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import '../sync/all-shared.js';
 import { kindOf, reviveShared } from '../sync/shared.js';
 import { REMOTE_OWNER_BASE } from '../sync/semlock.js';
@@ -44,7 +44,28 @@ const BACKLOG = 4096;
 /** Lanes one connection may open (one per thread of the caller's that calls through it; a thread has one connection). */
 const MAX_LANES = 4;
 
-parentPort!.on('message', ({ id, object }: { id: number; object: object }) => serveObject(id, reviveShared(object)));
+/** What the owner's own threads send here: an object to serve, or a call of theirs (see callInBroker in owner.ts). */
+type FromOwner = { id: number; object: object } | { call: { id: number; op: string; args: unknown[] }; port: MessagePort };
+
+parentPort!.on('message', (m: FromOwner) => ('call' in m ? callHere(m.call, m.port) : serveObject(m.id, reviveShared(m.object))));
+
+/**
+ * A call from this process (the manager server's main thread telling its root where it
+ * listens): no socket, no caller, and no helper thread booted in the caller for one call.
+ * Only for operations that count no caller.
+ */
+function callHere({ id, op, args }: { id: number; op: string; args: unknown[] }, port: MessagePort): void {
+  void (async () => {
+    const target = await objectFor(id);
+    const kind = kindOf(target)!;
+    const fn = Object.hasOwn(SERVED[kind] ?? {}, op) ? SERVED[kind]![op] : undefined;
+    if (typeof fn !== 'function') throw new TypeError(`a ${kind} has no operation ${JSON.stringify(op)}`);
+    return fn(target, args, undefined as never);
+  })().then(
+    (value) => port.postMessage({ ok: true, value }),
+    (err: unknown) => port.postMessage({ ok: false, error: serializeError(err) }),
+  );
+}
 
 /** A connection that has not authenticated yet. */
 interface Newcomer {

@@ -28,6 +28,8 @@ interface Native {
   waitAsync(buffer: SharedArrayBuffer, byteIndex: number, expected: number, ms: number, done: (result: 0 | 1 | 2) => void): void;
   /** Reaps the child `pid` once it has exited (on a thread of its own); absent from an addon built before it. */
   reapChild?(pid: number): void;
+  /** SIGKILLs this process once its parent is no longer `ppid`, checked every `ms` (on a thread of its own); absent from an addon built before it. */
+  watchParent?(ppid: number, ms: number): void;
 }
 
 /** Why the addon is not in use (undefined when it is). */

@@ -118,8 +118,9 @@ export class Process<A extends unknown[] = unknown[]> extends Runnable<A> {
     if (this.isAlive()) this.#child?.kill('SIGKILL');
   }
 
-  /** The child's pid, once started (in the child, on a subclass's instance: its own). */
+  /** The child's pid, once started (in the child, on a subclass's instance: its own). Throws once closed, as Python. */
   get pid(): number | undefined {
+    this.checkOpen();
     return this.#child?.pid ?? this.#selfPid;
   }
 

@@ -241,20 +241,23 @@ export abstract class Runnable<A extends unknown[]> {
     if (this.#daemon && this.isAlive() && this.#timedJoins === 0 && !this.#untimedJoin) this.#handle!.hold(false);
   }
 
-  /** True from `start()` until it has ended; in its child, for the instance whose run() runs there. */
+  /** True from `start()` until it has ended; in its child, for the instance whose run() runs there. Throws once closed, as Python. */
   isAlive(): boolean {
+    this.checkOpen();
     if (this.#current) return true;
     return this.#handle !== undefined && this.#exitCode === null;
   }
 
   /** Releases the object; throws while it is still running. */
   close(): void {
+    if (this.#closed) return;
     if (this.isAlive()) throw new Error(`${this.#name}: cannot close a ${this.#kind.toLowerCase()} while it is still running; join or terminate it first`);
     this.#closed = true;
   }
 
-  /** null before start and while running; the exit code after (minus the signal number after a signal, for a process). */
+  /** null before start and while running; the exit code after (minus the signal number after a signal, for a process). Throws once closed, as Python. */
   get exitCode(): number | null {
+    this.checkOpen();
     return this.#exitCode;
   }
 

@@ -105,6 +105,12 @@ describe('Process', () => {
     p.close();
     assert.throws(() => p.terminate(), /closed/);
     await assert.rejects(p.join(), /closed/);
+    // As Python's is_alive(), exitcode and pid after close(): ValueError, "process object is closed".
+    assert.throws(() => p.isAlive(), /the process object is closed/);
+    assert.throws(() => p.exitCode, /the process object is closed/);
+    assert.throws(() => p.pid, /the process object is closed/);
+    assert.match(p.name, /^Process-\d+$/, 'its name still reads');
+    p.close(); // closing again does nothing, as in Python
   });
 
   it('refuses bad options', async () => {

@@ -50,10 +50,13 @@ export class Value<T extends ElementType = 'f64', E extends Element<T> = Element
   readonly _view: Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | Float32Array | Float64Array | BigInt64Array | BigUint64Array;
   /** @internal */
   readonly _lock: RLock;
+  /** @internal The type as it was given ('i', 'i32'), for errors. */
+  readonly _type: string;
 
   constructor(type: T, initial?: Element<T>) {
     brandInstance(this, new.target);
     const Ctor = ctorOf(type);
+    this._type = type;
     const { buffer, byteOffset } = allocShared(Ctor.BYTES_PER_ELEMENT);
     this._view = new Ctor(buffer, byteOffset, 1);
     this._lock = new RLock();
@@ -65,10 +68,16 @@ export class Value<T extends ElementType = 'f64', E extends Element<T> = Element
     const v = this._view;
     return (v instanceof Float32Array || v instanceof Float64Array ? v[0] : Atomics.load(v as Int32Array, 0)) as E;
   }
+  /** Throws a TypeError for what the type cannot hold, as ctypes does (an integer type and 1.5, a float and '1.5'); an integer out of range wraps, as there. */
   set value(x: E) {
-    beforePublish();
     const v = this._view;
-    if (v instanceof Float32Array || v instanceof Float64Array) v[0] = x as number;
+    const float = v instanceof Float32Array || v instanceof Float64Array;
+    const big = v instanceof BigInt64Array || v instanceof BigUint64Array;
+    if (big ? typeof x !== 'bigint' : typeof x !== 'number' || (!float && !Number.isInteger(x))) {
+      throw new TypeError(`Value('${this._type}') holds ${big ? 'bigints' : float ? 'numbers' : 'integers'}: cannot store ${describe(x)}`);
+    }
+    beforePublish();
+    if (float) v[0] = x as number;
     else Atomics.store(v as Int32Array, 0, x as number);
   }
 

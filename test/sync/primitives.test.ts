@@ -334,6 +334,27 @@ describe('Value and SharedArray', () => {
     assert.ok(v.getLock() instanceof RLock);
   });
 
+  it("a Value refuses what its type cannot hold, as Python's ctypes does (TypeError), and keeps what it had", () => {
+    const i = new Value('i', 7);
+    for (const bad of [1.5, NaN, Infinity, '3', null, 2n]) {
+      assert.throws(() => (i.value = bad as never), (e) => e instanceof TypeError && /Value\('i'\) holds integers/.test(e.message), String(bad));
+      assert.equal(i.value, 7);
+    }
+    assert.throws(() => new Value('u8', 0.5), TypeError);
+    i.value = -3; // an integer out of range wraps, as ctypes' c_int does
+    assert.equal(i.value, -3);
+    const d = new Value('d', 0);
+    for (const bad of ['1.5', null, {}, 1n]) {
+      assert.throws(() => (d.value = bad as never), (e) => e instanceof TypeError && /Value\('d'\) holds numbers/.test(e.message), String(bad));
+    }
+    d.value = NaN; // a float may be NaN, as in Python
+    assert.ok(Number.isNaN(d.value));
+    const q = new Value('q', 0n);
+    assert.throws(() => (q.value = 1 as never), (e) => e instanceof TypeError && /Value\('q'\) holds bigints/.test(e.message));
+    q.value = -(2n ** 62n);
+    assert.equal(q.value, -(2n ** 62n));
+  });
+
   it('a SharedArray too large to allocate is a RangeError naming the bytes asked for, with or without the native part', () => {
     assert.throws(() => new SharedArray('f64', 2 ** 40), (err: Error) => {
       assert.ok(err instanceof RangeError, `${err.name}: ${err.message}`);

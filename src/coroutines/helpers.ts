@@ -5,6 +5,8 @@ import { offAbort, onAbort } from '../util/abort.js';
 
 /** Resolves after `ms` milliseconds; rejects with `signal.reason` if the signal aborts first. */
 export function sleep(ms: number, options: { signal?: AbortSignal } = {}): Promise<void> {
+  // Not a timeout that may be left out: Python's sleep(None) raises, and this resolved at once.
+  if (typeof ms !== 'number') throw new TypeError(`sleep: ms must be a number of milliseconds, got ${describe(ms)}`);
   checkTimeout(ms, 'ms');
   const { signal } = options;
   if (signal?.aborted) return Promise.reject(signal.reason);

@@ -1,6 +1,6 @@
 /** threading.current_thread() and time.sleep() for synchronous code. */
 import { isMainThread, threadId, workerData } from 'node:worker_threads';
-import { checkTimeout } from '../futures/future.js';
+import { checkTimeout, describe } from '../futures/future.js';
 import { installDirectStdio, type DirectStdio } from './direct-stdio.js';
 
 /** Where spawnThread puts what a concur thread learns about itself (see threadSetup). */
@@ -42,6 +42,7 @@ const sleeper = new Int32Array(new SharedArrayBuffer(4));
  * included. In async code use `await sleep(ms)`.
  */
 export function sleepSync(ms: number): void {
+  if (typeof ms !== 'number') throw new TypeError(`sleepSync: ms must be a number of milliseconds, got ${describe(ms)}`);
   checkTimeout(ms, 'ms');
   const end = performance.now() + ms;
   for (let left = ms; left > 0; left = end - performance.now()) Atomics.wait(sleeper, 0, 0, left);

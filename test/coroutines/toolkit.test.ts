@@ -139,6 +139,8 @@ describe('sleep, timeout, gather', () => {
     ac.abort(new Error('woken'));
     await assert.rejects(s, /woken/);
     assert.throws(() => sleep(-1), RangeError);
+    // Python's time.sleep(None) and asyncio.sleep(None) raise TypeError; it resolved at once.
+    for (const bad of [undefined, null, '10']) assert.throws(() => sleep(bad as never), (e) => e instanceof TypeError && /sleep: ms must be a number/.test(e.message), String(bad));
   });
 
   it('timeout passes results through, and raises TimeoutError after aborting the work', async () => {

@@ -76,6 +76,7 @@ describe('currentThread, sleepSync and a Thread\'s output', { concurrency: true 
     sleepSync(0);
     assert.throws(() => sleepSync(-1), /ms must be a finite number of milliseconds >= 0/);
     assert.throws(() => sleepSync(Number.NaN), RangeError);
+    for (const bad of [undefined, null, '10']) assert.throws(() => sleepSync(bad as never), (e) => e instanceof TypeError && /sleepSync: ms must be a number/.test(e.message), String(bad));
   });
 
   it('a Thread spinning in a synchronous loop still gets its lines to stdout and stderr', { timeout: 60_000 }, async () => {

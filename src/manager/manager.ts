@@ -4,9 +4,9 @@
  * (served.ts); `Manager.connect()` reaches one from any process that knows its address
  * and authkey. Every method here is one synchronous round trip to the server.
  */
-import { randomBytes } from 'node:crypto';
 import { lstatSync, rmSync } from 'node:fs';
-import { connect as connectSocket, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { crypto, net } from '../util/lazy-builtin.js';
 import { isAbsolute, resolve } from 'node:path';
 import { AuthenticationError } from '../futures/errors.js';
 import { describe } from '../futures/future.js';
@@ -128,7 +128,7 @@ async function clearSocketPath(path: string): Promise<void> {
   }
   if (!stat.isSocket()) throw new Error(`cannot listen at ${path}: something that is not a socket is there`);
   const listening = await new Promise<boolean>((resolve) => {
-    const probe = connectSocket(path);
+    const probe = net().connect(path);
     probe.once('connect', () => {
       probe.destroy();
       resolve(true);
@@ -149,7 +149,7 @@ const AUTHKEY_ENV = 'CONCUR_AUTHKEY';
 function processAuthkey(): string {
   const inherited = process.env[AUTHKEY_ENV];
   if (inherited !== undefined && /^[0-9a-f]{64}$/.test(inherited)) return inherited;
-  return (process.env[AUTHKEY_ENV] = randomBytes(32).toString('hex'));
+  return (process.env[AUTHKEY_ENV] = crypto().randomBytes(32).toString('hex'));
 }
 
 /** How long shutdown() lets this thread's puts sent ahead land, and then the server exit, before it kills it. */
@@ -161,7 +161,7 @@ const HELLO_TIMEOUT_MS = 10_000;
 /** Asks the manager at `path` who it is, proving the key both ways first; within HELLO_TIMEOUT_MS in all. */
 async function hello(addr: string, key: string): Promise<ServerInfo> {
   const path = whereOf(addr);
-  const socket = isTcp(addr) ? connectSocket(tcpTarget(addr)) : connectSocket(addr);
+  const socket = isTcp(addr) ? net().connect(tcpTarget(addr)) : net().connect(addr);
   // What the server has yet to do, for the error if it never does (a peer that accepts and never speaks).
   const waiting = { on: 'accept the connection' };
   let timer: NodeJS.Timeout | undefined;

@@ -5,7 +5,7 @@
  * where it listens and waits for the word to stop (or for its starter to be gone); it
  * makes no proxy call, so it never boots a helper thread of its own.
  */
-import { randomBytes } from 'node:crypto';
+import { crypto } from '../util/lazy-builtin.js';
 import { brokerListening, callInBroker, configureBroker, exportObject } from '../proxy/owner.js';
 import type { FunctionSpec } from '../tasks/describe.js';
 import { defineTasks } from '../tasks/registry.js';
@@ -39,7 +39,7 @@ export const serverTasks = defineTasks(import.meta.url, {
       if (ref.id !== ROOT_ID) throw new Error(`concur: the manager's root was shared as object ${ref.id}, not ${ROOT_ID}`);
       // A TCP port 0 became a real port: the root's reference takes it.
       const root = { ...ref, addr: await brokerListening() };
-      const token = randomBytes(12).toString('hex');
+      const token = crypto().randomBytes(12).toString('hex');
       await callInBroker(root, 'start', [root, token, config.callTimeout]);
       pipe.send({ ok: true, addr: root.addr, pid: process.pid, maxFrame: root.maxFrame, token } satisfies ServerReport);
     } catch (err) {

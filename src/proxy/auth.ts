@@ -9,7 +9,7 @@
  *            (a wrong HMAC or another version: refused with an empty frame)
  *   server ── HMAC(key, client's 32 bytes) ────────────────────────────► client
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { crypto } from '../util/lazy-builtin.js';
 import { AuthenticationError } from '../futures/errors.js';
 import type { FramedSocket } from './frames.js';
 
@@ -24,8 +24,8 @@ const MAGIC = Buffer.from('concur', 'latin1');
 const CHALLENGE_BYTES = 32;
 const GREETING_BYTES = MAGIC.length + 2 + CHALLENGE_BYTES;
 const REPLY_BYTES = 32 + CHALLENGE_BYTES + 2;
-const digest = (key: Buffer, challenge: Buffer): Buffer => createHmac('sha256', key).update(challenge).digest();
-const same = (a: Buffer, b: Buffer): boolean => a.length === b.length && timingSafeEqual(a, b);
+const digest = (key: Buffer, challenge: Buffer): Buffer => crypto().createHmac('sha256', key).update(challenge).digest();
+const same = (a: Buffer, b: Buffer): boolean => a.length === b.length && crypto().timingSafeEqual(a, b);
 
 /**
  * The error for a peer that speaks another version of the proxy protocol: an
@@ -42,7 +42,7 @@ export function protocolVersionError(theirs: number | undefined, who = 'the serv
 export const isProtocolVersionError = (err: unknown): boolean => err instanceof AuthenticationError && 'peerVersion' in err;
 
 /** The server's first frame: magic, its version, then `challenge` (exported for tests that play a server). */
-export function greeting(challenge: Buffer = randomBytes(CHALLENGE_BYTES), version = PROXY_PROTOCOL): Buffer {
+export function greeting(challenge: Buffer = crypto().randomBytes(CHALLENGE_BYTES), version = PROXY_PROTOCOL): Buffer {
   const v = Buffer.alloc(2);
   v.writeUInt16LE(version, 0);
   return Buffer.concat([MAGIC, v, challenge]);
@@ -83,7 +83,7 @@ export async function authenticateServer(conn: FramedSocket, key: Buffer, who = 
   const hello = await conn.next();
   const version = versionOf(hello);
   if (version !== PROXY_PROTOCOL) throw protocolVersionError(version, who);
-  const ours = randomBytes(CHALLENGE_BYTES);
+  const ours = crypto().randomBytes(CHALLENGE_BYTES);
   const v = Buffer.alloc(2);
   v.writeUInt16LE(PROXY_PROTOCOL, 0);
   conn.send(Buffer.concat([digest(key, hello), ours, v]));

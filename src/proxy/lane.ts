@@ -40,7 +40,7 @@
  * directory only this user can enter and unlinked as soon as both sides hold them
  * open, so nothing is left on disk however either side ends.
  */
-import { execFileSync } from 'node:child_process';
+import { childProcess } from '../util/lazy-builtin.js';
 import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -373,7 +373,7 @@ export function makeLane(ownerOpens: (requestPath: string, replyPath: string, me
   try {
     const requestPath = join(dir, 'request');
     const replyPath = join(dir, 'reply');
-    execFileSync('mkfifo', ['-m', '600', requestPath, replyPath], { stdio: 'ignore' });
+    childProcess().execFileSync('mkfifo', ['-m', '600', requestPath, replyPath], { stdio: 'ignore' });
     // Opening one end of a FIFO waits for the other; these opens never do. A reader of
     // the request FIFO held for a moment lets its blocking writer open at once; likewise
     // a writer (read-write: never waits on Linux) lets the blocking reader of the reply open.

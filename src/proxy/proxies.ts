@@ -20,6 +20,7 @@ import { hold, holdSync, withLock, type AcquireOptions } from '../sync/semlock.j
 import { waitFor, waitForSync } from '../sync/condition.js';
 import { untilShutDown } from '../queues/until-shutdown.js';
 import { orderKey } from '../queues/shared-stack.js';
+import { checkStorable, holdsOf, type Holds } from '../sync/value.js';
 import { bounded, callRemote, callRemoteSync, enqueue, enqueueSync, sendRemote, settle, settleSync, type Bound } from './client.js';
 import { exportObject } from './owner.js';
 import type { ProxyRef } from './protocol.js';
@@ -192,21 +193,23 @@ class RemoteBarrier extends Remote {
 class RemoteValue extends Remote {
   /** @internal */
   readonly _lock: RemoteSemLock;
-  /** @internal True for 'i64' and 'u64': its value is a bigint. */
-  readonly _bigint: boolean;
-  constructor(ref: ProxyRef, lock: RemoteSemLock, bigint: boolean) {
+  /** @internal What its element type holds. */
+  readonly _holds: Holds;
+  /** @internal Its element type as it was given ('i', 'i32'), for errors. */
+  readonly _type: string;
+  constructor(ref: ProxyRef, lock: RemoteSemLock, holds: Holds, type: string) {
     super(ref);
     this._lock = lock;
-    this._bigint = bigint;
+    this._holds = holds;
+    this._type = type;
   }
   get value(): number | bigint {
     return callRemoteSync(this._ref, 'get') as number | bigint;
   }
   set value(x: number | bigint) {
-    // What the owner's store would refuse (a number for a bigint, or the reverse) throws
+    // What the owner's store would refuse (a number for a bigint, 1.5 for an integer) throws
     // here, at the write, as it does in memory: sent on, it would fail the task later.
-    if (this._bigint) BigInt.asIntN(64, x as bigint);
-    else +(x as number); // unary plus throws for a bigint, as the store does (Number() would convert it)
+    checkStorable(this._type, this._holds, x);
     // Nothing to wait for: this thread's later calls reach the owner after it, and its
     // task or target is not done until it has landed.
     sendRemote(this._ref, 'set', [x]);
@@ -447,7 +450,7 @@ export function toProxy<T>(value: T, memory = true, pipe?: PipeCrossing): T {
     case 'Barrier':
       return new RemoteBarrier(ref, object.parties) as T;
     case 'Value':
-      return new RemoteValue(ref, toProxy(object._lock), object._view instanceof BigInt64Array || object._view instanceof BigUint64Array) as T;
+      return new RemoteValue(ref, toProxy(object._lock), holdsOf(object._view), object._type) as T;
     case 'SharedArray':
       return new RemoteSharedArray(ref, object.array.length, toProxy(object._lock), object.array instanceof BigInt64Array || object.array instanceof BigUint64Array) as T;
     case 'SharedQueue':

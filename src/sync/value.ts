@@ -44,6 +44,22 @@ function ctorOf(type: string): AnyCtor & { BYTES_PER_ELEMENT: number } {
 // made with concur's name ('i32'). (Used directly, the code itself would make them
 // different types: TypeScript compares the type arguments rather than the members.)
 
+/** What a Value's element type holds. */
+export type Holds = 'integers' | 'numbers' | 'bigints';
+
+/** What the typed array `view` holds. */
+export function holdsOf(view: ArrayBufferView): Holds {
+  if (view instanceof Float32Array || view instanceof Float64Array) return 'numbers';
+  return view instanceof BigInt64Array || view instanceof BigUint64Array ? 'bigints' : 'integers';
+}
+
+/** Throws the TypeError a Value of `type` gives for `x` it cannot hold (here, and at a proxy's write in another process). */
+export function checkStorable(type: string, holds: Holds, x: unknown): void {
+  if (holds === 'bigints' ? typeof x !== 'bigint' : typeof x !== 'number' || (holds === 'integers' && !Number.isInteger(x))) {
+    throw new TypeError(`Value('${type}') holds ${holds}: cannot store ${describe(x)}`);
+  }
+}
+
 /** One number in shared memory with a lock beside it: multiprocessing.Value. */
 export class Value<T extends ElementType = 'f64', E extends Element<T> = Element<T>> {
   /** @internal */
@@ -71,13 +87,10 @@ export class Value<T extends ElementType = 'f64', E extends Element<T> = Element
   /** Throws a TypeError for what the type cannot hold, as ctypes does (an integer type and 1.5, a float and '1.5'); an integer out of range wraps, as there. */
   set value(x: E) {
     const v = this._view;
-    const float = v instanceof Float32Array || v instanceof Float64Array;
-    const big = v instanceof BigInt64Array || v instanceof BigUint64Array;
-    if (big ? typeof x !== 'bigint' : typeof x !== 'number' || (!float && !Number.isInteger(x))) {
-      throw new TypeError(`Value('${this._type}') holds ${big ? 'bigints' : float ? 'numbers' : 'integers'}: cannot store ${describe(x)}`);
-    }
+    const holds = holdsOf(v);
+    checkStorable(this._type, holds, x);
     beforePublish();
-    if (float) v[0] = x as number;
+    if (holds === 'numbers') v[0] = x as number;
     else Atomics.store(v as Int32Array, 0, x as number);
   }
 

@@ -86,7 +86,7 @@ describe('primitives in shared memory between processes', () => {
     };
     const big = new Value('i64', 7n);
     const small = new Value('i32', 7);
-    for (const [v, x] of [[big, 5], [small, 5n]] as const) {
+    for (const [v, x] of [[big, 5], [small, 5n], [small, 1.5]] as const) {
       const expected = here(v, x);
       assert.match(expected, /^TypeError/);
       assert.equal(await pool.submit(shmTasks.writeValue, v, x).result(), expected, 'the same error, at the write');

@@ -3,6 +3,7 @@ import type { FunctionSpec } from '../tasks/describe.js';
 import { loadFunction } from '../tasks/load.js';
 import { defineTasks } from '../tasks/registry.js';
 import { Turns } from '../util/turns.js';
+import { taskSignal } from '../coroutines/async-executor.js';
 
 /**
  * What one item of a chunk came to: [line, ok, text, microseconds]. When ok, text is the
@@ -100,6 +101,10 @@ export const cliTasks = defineTasks(import.meta.url, {
         now = performance.now();
       }
       if (stoppedHere) throw new Error('the command was stopped');
+      // On the async pool a chunk that timed out is abandoned, not stopped (a coroutine
+      // cannot be): told by its signal, it runs no further item beside the chunks after it.
+      const signal = taskSignal();
+      if (signal?.aborted) throw signal.reason;
       const t0 = now;
       for (let attempt = 0; ; attempt++) {
         try {

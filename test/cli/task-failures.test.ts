@@ -48,6 +48,19 @@ describe('concur map: the failure of a task that crashes its worker or times out
     assert.doesNotMatch(r.stdout + r.stderr, /applyChunk/);
   });
 
+  it('--timeout on the async pool: a chunk that timed out runs no further item (it ran on beside the chunks after it)', { timeout: 60_000 }, async () => {
+    // One chunk at a time, 10 items of 50 ms each: every chunk times out after a few.
+    const r = await concur(['map', `${hostile}#busyAsync`, '--range', '0..40', '--pool', 'async', '--workers', '1', '--chunksize', '10', '--timeout', '200']);
+    assert.equal(r.code, 1, r.stderr);
+    const started = [...r.stderr.matchAll(/task (\d+) started/g)].map((m) => Number(m[1]));
+    for (let k = 0; k < 3; k++) {
+      const next = started.indexOf(10 * (k + 1));
+      if (next < 0) continue;
+      const late = started.slice(next).filter((x) => Math.floor(x / 10) === k);
+      assert.deepEqual(late, [], `items of chunk ${k} started after chunk ${k + 1} had begun: ${started.join(' ')}`);
+    }
+  });
+
   it('process.exit on the async pool fails its item; it does not end the command without its results and summary', { timeout: 60_000 }, async () => {
     const r = await concur(['map', `${hostile}#exitsAt2`, '--range', '0..5', '--pool', 'async', '--chunksize', '1']);
     assert.equal(r.code, 1, r.stderr);

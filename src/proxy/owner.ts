@@ -169,6 +169,8 @@ export function callInBroker(ref: ProxyRef, op: string, args: unknown[]): Promis
       if (m.ok) resolve(m.value);
       else reject(deserializeError(m.error));
     });
+    // The broker thread gone (its port closes with it): no answer will come.
+    port1.once('close', () => reject(new Error(`concur: the broker thread ended before it answered ${op}`)));
   });
 }
 

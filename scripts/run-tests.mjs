@@ -187,9 +187,9 @@ function run(args, list, extraEnv, output, always = false) {
 const JS = ['--enable-source-maps'];
 const TS = ['--import', 'tsx'];
 const TIMES = join(MIRROR, 'file-times.jsonl');
-const timesReporter = ['--test-reporter=tap', '--test-reporter-destination=stdout', `--test-reporter=${join(ROOT, 'scripts', 'test-times.mjs')}`, `--test-reporter-destination=${TIMES}`];
+const timesReporter = ['--test-reporter=tap', '--test-reporter-destination=stdout', `--test-reporter=${join(ROOT, 'scripts', 'test-times.mjs')}`, '--test-reporter-destination=stderr'];
 const [main, sourced, second] = await Promise.all([
-  run([...JS, ...testArgs(CONCURRENCY), ...timesReporter], fromJs, {}, 'tee'),
+  run([...JS, ...testArgs(CONCURRENCY), ...timesReporter], fromJs, { CONCUR_TEST_TIMES: TIMES }, 'tee'),
   run([...TS, ...testArgs(1)], fromTs, {}, 'pipe'),
   run([...JS, ...testArgs(1)], fallback.map(mirrored), { CONCUR_NO_NATIVE: '1' }, 'pipe'),
 ]);

@@ -68,11 +68,12 @@ const turns = new Turns();
 let stoppedHere = false;
 
 /**
- * The command was stopped: chunks running in this thread (the async pool's) run no
- * further item, and fail, which the command counts as not run.
+ * The command was stopped (true): chunks running in this thread (the async pool's) run
+ * no further item, and fail, which the command counts as not run. A run that starts
+ * sets it back (false), should one process run the command again.
  */
-export function stopItemsHere(): void {
-  stoppedHere = true;
+export function stopItemsHere(stopped = true): void {
+  stoppedHere = stopped;
 }
 
 /**
@@ -110,8 +111,8 @@ export const cliTasks = defineTasks(import.meta.url, {
         try {
           let value = fn(input);
           if (value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function') {
+            continuing = false; // back from an await, resolved or rejected: a newcomer to the turn
             value = await value;
-            continuing = false;
           }
           const [ok, text] = encode(value);
           out[i] = [line, ok, text, ((now = performance.now()) - t0) * 1000];

@@ -83,6 +83,7 @@ export class MapRun {
 
   /** Runs every item (the input comes in batches), or until stopped; resolves once the workers are gone. */
   async run(batches: Iterable<InputItem[]> | AsyncIterable<InputItem[]>): Promise<void> {
+    stopItemsHere(false);
     const { chunksize } = this.#settings;
     let chunk: Array<[number, unknown]> = [];
     let bad: Outcome[] = [];

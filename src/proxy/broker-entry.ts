@@ -61,10 +61,10 @@ function callHere({ id, op, args }: { id: number; op: string; args: unknown[] },
     const fn = Object.hasOwn(SERVED[kind] ?? {}, op) ? SERVED[kind]![op] : undefined;
     if (typeof fn !== 'function') throw new TypeError(`a ${kind} has no operation ${JSON.stringify(op)}`);
     return fn(target, args, undefined as never);
-  })().then(
-    (value) => port.postMessage({ ok: true, value }),
-    (err: unknown) => port.postMessage({ ok: false, error: serializeError(err) }),
-  );
+  })()
+    .then((value) => port.postMessage({ ok: true, value }))
+    // A result the structured clone refuses is an error of the call, not of this thread.
+    .catch((err: unknown) => port.postMessage({ ok: false, error: serializeError(err) }));
 }
 
 /** A connection that has not authenticated yet. */

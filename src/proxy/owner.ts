@@ -162,7 +162,12 @@ function startBroker(): Broker {
 export function callInBroker(ref: ProxyRef, op: string, args: unknown[]): Promise<unknown> {
   if (broker === undefined || ref.pid !== process.pid) return Promise.reject(new Error(`concur: object ${ref.id} is not shared by this process`));
   const { port1, port2 } = new MessageChannel();
-  broker.worker.postMessage({ call: { id: ref.id, op, args }, port: port2 }, [port2]);
+  try {
+    broker.worker.postMessage({ call: { id: ref.id, op, args }, port: port2 }, [port2]);
+  } catch (err) {
+    port1.close();
+    return Promise.reject(err); // arguments the structured clone refuses
+  }
   return new Promise((resolve, reject) => {
     port1.once('message', (m: { ok: true; value: unknown } | { ok: false; error: SerializedError }) => {
       port1.close();

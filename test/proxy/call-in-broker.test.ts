@@ -17,6 +17,10 @@ describe('callInBroker', () => {
     assert.equal(await callInBroker(ref, 'objectCount', []), 0);
     await assert.rejects(callInBroker(ref, 'noSuchOp', []), (e) => e instanceof TypeError && /ManagerRoot has no operation "noSuchOp"/.test(e.message));
     await assert.rejects(callInBroker({ ...ref, pid: ref.pid + 1 }, 'objectCount', []), /not shared by this process/);
+    // Arguments the structured clone refuses: a rejection, not a throw from the call.
+    const refused = callInBroker(ref, 'objectCount', [() => 1]);
+    await assert.rejects(refused, (e) => (e as Error).name === 'DataCloneError');
+    assert.equal(await callInBroker(ref, 'objectCount', []), 0, 'and the broker still answers');
   });
 
   // Last: it ends this process's broker thread.

@@ -208,7 +208,12 @@ if (typecheck) {
 }
 // Where the main pass's time went, for whoever keeps the suite short.
 if (existsSync(TIMES)) {
-  const times = readFileSync(TIMES, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)).sort((a, b) => b.ms - a.ms);
+  const perFile = new Map();
+  for (const line of readFileSync(TIMES, 'utf8').split('\n').filter(Boolean)) {
+    const { file, ms } = JSON.parse(line);
+    perFile.set(file, (perFile.get(file) ?? 0) + ms);
+  }
+  const times = [...perFile].map(([file, ms]) => ({ file, ms })).sort((a, b) => b.ms - a.ms);
   // Reported by the source map's file (test/x.test.ts) or the mirror's (build/test-js/N/test/x.test.js).
   const name = (f) => relative(f.startsWith(MIRROR) ? MIRROR : ROOT, f).replace(/\.js$/, '.ts');
   console.log(`\n# slowest files of the main pass (their tests' time, summed; ${Math.round((performance.now() - started) / 1000)} s in all):`);

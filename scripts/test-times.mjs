@@ -2,9 +2,8 @@
 // each top-level test took, with its file, appended as a JSON line to the file named by
 // CONCUR_TEST_TIMES as it ends, so that a run can name its slowest files (tests in one
 // file run one after another: their sum is close to the file's own time less its
-// imports). Appended synchronously, test by test: a list written once the run ended, by
-// the reporter's own stream or after it, came out empty in full runs (the runner exits
-// before a second reporter is done).
+// imports). Appended synchronously, test by test, so that a main pass cut short (killed,
+// or its runner gone) still leaves the times of what ran.
 import { appendFileSync } from 'node:fs';
 
 export default async function* fileTimes(source) {
